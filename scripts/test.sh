@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian machine, then runs the
+# format check, clippy and every test. Safe to run repeatedly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
+if ((${#need_apt[@]})); then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    else
+        echo "scripts/test.sh: please install: ${need_apt[*]}" >&2
+    fi
+fi
+
+# numpy checks that files nanscope writes load in NumPy (pose round trips).
+if ! python3 -c 'import numpy' >/dev/null 2>&1; then
+    python3 -m pip install --quiet --disable-pip-version-check numpy
+fi
+
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+cargo fmt --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --locked

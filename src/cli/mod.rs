@@ -1,0 +1,106 @@
+//! Command-line definitions and glue: the only code that prints.
+
+mod output;
+mod progress;
+mod rules;
+mod weights;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use nanscope::report::Severity;
+
+pub use output::Outcome;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "nanscope",
+    version,
+    about = "Find where a video-generation pipeline's numbers went wrong",
+    long_about = "Find where a video-generation pipeline's numbers went wrong: NaN/Inf and overflow in \
+                  checkpoints, broken inputs, and the first place a run produced non-finite values.\n\n\
+                  Exit codes: 0 no finding reached --fail-on; 1 at least one did; 2 nanscope could not do its job."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Table, global = true)]
+    pub format: FormatArg,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE", global = true)]
+    pub output: Option<PathBuf>,
+    /// Exit with 1 when a finding of this severity or worse is reported.
+    #[arg(long, value_enum, default_value_t = FailOn::Error, global = true)]
+    pub fail_on: FailOn,
+    /// Print findings only: no progress, sections or summary.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+    /// Never draw a progress bar.
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+    /// Colour the table output (`auto` honours NO_COLOR and terminals).
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto, global = true)]
+    pub color: ColorArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Table,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+    Info,
+    Never,
+}
+
+impl FailOn {
+    pub fn threshold(self) -> Option<Severity> {
+        match self {
+            FailOn::Error => Some(Severity::Error),
+            FailOn::Warning => Some(Severity::Warning),
+            FailOn::Info => Some(Severity::Info),
+            FailOn::Never => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan checkpoints (safetensors, PyTorch, NumPy) for NaN/Inf, overflow and other hazards.
+    Weights(weights::WeightsArgs),
+    /// List the rule catalogue, or explain one rule.
+    Rules(rules::RulesArgs),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Weights(args) => weights::run(args, &cli.global),
+        Command::Rules(args) => rules::run(args, &cli.global),
+    }
+}
+
+/// Prints a fatal error on stderr as one lowercase line (plus its causes).
+pub fn report_error(err: &anyhow::Error) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "nanscope: error: {err:#}");
+}

@@ -1,0 +1,78 @@
+//! Writing a report where the user asked, and deciding the outcome.
+
+use std::io::{self, IsTerminal, Write};
+
+use anyhow::Context;
+use nanscope::report::{self, RenderOptions, Report};
+
+use super::{ColorArg, FormatArg, GlobalArgs};
+
+/// What the run means for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Clean,
+    Findings,
+}
+
+impl FormatArg {
+    pub fn renderer(self) -> report::Format {
+        match self {
+            FormatArg::Table => report::Format::Table,
+            FormatArg::Json => report::Format::Json,
+            FormatArg::Markdown => report::Format::Markdown,
+        }
+    }
+}
+
+/// Whether the table output should carry ANSI colours.
+pub fn use_color(global: &GlobalArgs) -> bool {
+    match global.color {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => {
+            global.output.is_none()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && io::stdout().is_terminal()
+        }
+    }
+}
+
+/// Renders the report to `--output` or stdout and returns the outcome that
+/// `--fail-on` gives it. A closed stdout (broken pipe) is not an error.
+pub fn emit(report: &Report, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    let options = RenderOptions { color: use_color(global), quiet: global.quiet, version: nanscope::VERSION.into() };
+    let format = global.format.renderer();
+    let mut buffer = Vec::new();
+    report::render(report, format, &options, &mut buffer).context("failed to render the report")?;
+    write_out(&buffer, global)?;
+    Ok(outcome(report, global))
+}
+
+pub fn outcome(report: &Report, global: &GlobalArgs) -> Outcome {
+    match (global.fail_on.threshold(), report.worst()) {
+        (Some(threshold), Some(worst)) if worst >= threshold => Outcome::Findings,
+        _ => Outcome::Clean,
+    }
+}
+
+/// Writes rendered bytes to `--output` (via a temporary file renamed into
+/// place, so a failed run never leaves half a report) or to stdout.
+pub fn write_out(bytes: &[u8], global: &GlobalArgs) -> anyhow::Result<()> {
+    match &global.output {
+        Some(path) => {
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let tmp = dir.join(format!(".{name}.nanscope-tmp"));
+            std::fs::write(&tmp, bytes).with_context(|| format!("cannot write report to {}", path.display()))?;
+            std::fs::rename(&tmp, path).with_context(|| format!("cannot write report to {}", path.display()))?;
+            Ok(())
+        }
+        None => {
+            let mut stdout = io::stdout().lock();
+            match stdout.write_all(bytes).and_then(|_| stdout.flush()) {
+                Err(err) if err.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+                other => other.context("cannot write to standard output"),
+            }
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! nanscope finds where a video-generation pipeline's numbers went wrong.
+//!
+//! The library reads inputs (`formats`), computes statistics (`numerics`),
+//! checks them (`weights`, …) and returns `Finding`s in a `Report`. It never
+//! prints, never exits the process and never decides exit codes: that is the
+//! binary's job.
+
+pub mod formats;
+pub mod numerics;
+pub mod report;
+pub mod rules;
+pub mod weights;
+
+/// The version written into every report.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,115 @@
+//! The report: what one command found over its inputs.
+
+use serde_json::{Map, Value, json};
+
+use super::{Finding, Severity};
+
+/// Version of the JSON report layout. Field additions keep it; renames bump it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A command-specific part of the report, such as `tensors` or `frames`.
+///
+/// `value` is what the JSON report carries under `key`; `table` is the view a
+/// person reads in the table and markdown renderers (`None` keeps it out of them).
+#[derive(Debug, Clone)]
+pub struct Section {
+    pub key: String,
+    pub value: Value,
+    pub table: Option<SectionTable>,
+}
+
+/// A plain grid of cells for the human renderers.
+#[derive(Debug, Clone, Default)]
+pub struct SectionTable {
+    pub title: String,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    /// A line printed under the table, e.g. "1,204 more tensors without findings".
+    pub note: Option<String>,
+}
+
+/// Everything one run produced.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub command: String,
+    pub inputs: Vec<String>,
+    pub findings: Vec<Finding>,
+    /// Extra counters for `summary` next to the severity counts (`files`, `tensors`, …).
+    pub counters: Vec<(String, u64)>,
+    pub sections: Vec<Section>,
+}
+
+impl Report {
+    pub fn new(command: impl Into<String>, inputs: Vec<String>) -> Self {
+        Report { command: command.into(), inputs, findings: Vec::new(), counters: Vec::new(), sections: Vec::new() }
+    }
+
+    pub fn set_counter(&mut self, key: &str, value: u64) {
+        match self.counters.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.counters.push((key.to_string(), value)),
+        }
+    }
+
+    pub fn count(&self, severity: Severity) -> u64 {
+        self.findings.iter().filter(|f| f.severity == severity).count() as u64
+    }
+
+    /// The most severe finding, if any.
+    pub fn worst(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+
+    /// Orders findings most severe first, stable within a severity so that
+    /// readers' and checks' own order (file order, tensor order) survives.
+    pub fn sort_findings(&mut self) {
+        self.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    }
+
+    pub fn summary_json(&self) -> Value {
+        let mut summary = Map::new();
+        for severity in [Severity::Error, Severity::Warning, Severity::Info] {
+            summary.insert(severity.as_str().to_string(), json!(self.count(severity)));
+        }
+        for (key, value) in &self.counters {
+            summary.insert(key.clone(), json!(value));
+        }
+        Value::Object(summary)
+    }
+
+    /// The schema_version 1 JSON document.
+    pub fn to_json(&self, version: &str) -> Value {
+        let mut doc = Map::new();
+        doc.insert("schema_version".into(), json!(SCHEMA_VERSION));
+        doc.insert("tool".into(), json!({"name": "nanscope", "version": version}));
+        doc.insert("command".into(), json!(self.command));
+        doc.insert("inputs".into(), json!(self.inputs));
+        doc.insert("summary".into(), self.summary_json());
+        doc.insert("findings".into(), serde_json::to_value(&self.findings).unwrap_or(Value::Null));
+        for section in &self.sections {
+            doc.insert(section.key.clone(), section.value.clone());
+        }
+        Value::Object(doc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules;
+
+    #[test]
+    fn summary_counts_each_severity_and_counters() {
+        let mut report = Report::new("weights", vec!["a".into()]);
+        report.findings.push(Finding::new(&rules::weights::NONFINITE_VALUES, "x"));
+        report.findings.push(Finding::new(&rules::weights::SUBNORMAL_VALUES, "y"));
+        report.set_counter("files", 3);
+        let doc = report.to_json("0.1.0");
+        assert_eq!(doc["schema_version"], 1);
+        assert_eq!(doc["summary"]["error"], 1);
+        assert_eq!(doc["summary"]["warning"], 0);
+        assert_eq!(doc["summary"]["info"], 1);
+        assert_eq!(doc["summary"]["files"], 3);
+        assert_eq!(report.worst(), Some(Severity::Error));
+    }
+}

@@ -1,0 +1,172 @@
+//! `F` rules: inputs that cannot be read as what they claim to be.
+
+use super::Rule;
+use crate::report::Severity;
+
+const BROKEN_INPUT_WHY: &str = "A loader either refuses the file, crashing the pipeline before the \
+    first frame, or (worse) reads garbage into the weights or poses, which later surfaces as NaN or \
+    black frames far from the cause.";
+
+pub const UNRECOGNIZED_FORMAT: Rule = Rule {
+    code: "F101",
+    slug: "unrecognized-format",
+    severity: Severity::Error,
+    summary: "the file's content matches no supported format",
+    detects: "Files whose first bytes match none of the formats nanscope reads (safetensors, PyTorch zip \
+              and legacy pickles, NumPy .npy/.npz). Formats are recognised by content, never by extension.",
+    why: BROKEN_INPUT_WHY,
+    cause: "A wrong file in the model folder, an HTML error page saved as a checkpoint, or a Git LFS pointer \
+            instead of the real file.",
+    fix: "Check where the file came from; re-download or re-export it.",
+    options: "",
+};
+
+pub const EMPTY_FILE: Rule = Rule {
+    code: "F102",
+    slug: "empty-file",
+    severity: Severity::Error,
+    summary: "the file is empty",
+    detects: "Zero-byte inputs.",
+    why: BROKEN_INPUT_WHY,
+    cause: "An interrupted download or copy, or a writer that crashed before flushing.",
+    fix: "Re-download or re-export the file.",
+    options: "",
+};
+
+pub const TRUNCATED_FILE: Rule = Rule {
+    code: "F103",
+    slug: "truncated-file",
+    severity: Severity::Error,
+    summary: "the file ends before the data it declares",
+    detects: "Headers, records or tensor data that extend past the end of the file. The finding gives \
+              the byte offset where data was expected and the file's length.",
+    why: BROKEN_INPUT_WHY,
+    cause: "An interrupted download, a full disk while saving, or a copy that stopped early.",
+    fix: "Re-download or re-export the file and compare its size and checksum with the source.",
+    options: "",
+};
+
+pub const INVALID_HEADER: Rule = Rule {
+    code: "F104",
+    slug: "invalid-header",
+    severity: Severity::Error,
+    summary: "a header is malformed or declares absurd sizes",
+    detects: "Headers that are not valid (safetensors JSON that does not parse, a header length beyond the \
+              100 MB limit or the file, an .npy dict that cannot be read, entries missing required fields, \
+              shapes whose element count overflows).",
+    why: BROKEN_INPUT_WHY,
+    cause: "A corrupted or hand-edited file, a writer bug, or a deliberately hostile file.",
+    fix: "Re-export the file with the reference writer of its format.",
+    options: "",
+};
+
+pub const INVALID_LAYOUT: Rule = Rule {
+    code: "F105",
+    slug: "invalid-layout",
+    severity: Severity::Error,
+    summary: "tensor data offsets overlap, leave gaps or do not match dtype x shape",
+    detects: "safetensors entries whose byte range is out of bounds, overlaps another tensor, leaves a gap, \
+              or whose length is not the element count times the dtype size; PyTorch storages smaller \
+              than the view that reads them; bytes after the last tensor.",
+    why: BROKEN_INPUT_WHY,
+    cause: "A buggy third-party writer, a truncated or spliced file, or a file crafted to make readers \
+            read out of bounds.",
+    fix: "Re-export the file with the reference writer; do not trust values read from it.",
+    options: "",
+};
+
+pub const UNSUPPORTED_DTYPE: Rule = Rule {
+    code: "F106",
+    slug: "unsupported-dtype",
+    severity: Severity::Error,
+    summary: "a tensor declares an unknown or undecodable dtype",
+    detects: "Tensors whose dtype string or storage class is unknown, or a dtype whose values nanscope \
+              cannot decode (sub-byte float formats). Other tensors of the file are still scanned.",
+    why: "A loader that does not know the dtype refuses the checkpoint, or reinterprets the bytes as another \
+          type and loads garbage.",
+    cause: "A newer format version, a typo in a hand-written header, or a corrupted header.",
+    fix: "Convert the tensor to a standard dtype, or update the loader.",
+    options: "",
+};
+
+pub const DUPLICATE_KEY: Rule = Rule {
+    code: "F107",
+    slug: "duplicate-key",
+    severity: Severity::Warning,
+    summary: "a tensor name appears twice in one header",
+    detects: "safetensors headers that list the same tensor name twice. The reference reader silently \
+              keeps the last one; other readers keep the first.",
+    why: "Two loaders can load different weights from the same file, so a model that works in one tool \
+          produces garbage in another.",
+    cause: "A buggy writer or a hand-merged header.",
+    fix: "Re-export the file so each name appears once, and check which of the two tensors is right.",
+    options: "",
+};
+
+pub const BROKEN_ARCHIVE: Rule = Rule {
+    code: "F108",
+    slug: "broken-archive",
+    severity: Severity::Error,
+    summary: "a zip archive is malformed or misses a record",
+    detects: "PyTorch zip checkpoints and .npz archives whose central directory is damaged, that miss \
+              `data.pkl` or a `data/<key>` storage record the pickle refers to, or whose records cannot \
+              be decompressed. The finding names the zip entry.",
+    why: BROKEN_INPUT_WHY,
+    cause: "A truncated download, a checkpoint repacked by a tool that dropped entries, or manual editing.",
+    fix: "Re-download or re-save the checkpoint with `torch.save` / `numpy.savez`.",
+    options: "",
+};
+
+pub const MALFORMED_PICKLE: Rule = Rule {
+    code: "F109",
+    slug: "malformed-pickle",
+    severity: Severity::Error,
+    summary: "a pickle stream cannot be interpreted",
+    detects: "Unknown opcodes, truncated operands, stack underflow, memo misses, nesting beyond the depth \
+              limit, and structures that do not describe tensors where tensors are expected. The finding \
+              gives the byte offset within the pickle.",
+    why: BROKEN_INPUT_WHY,
+    cause: "A truncated or corrupted file, a pickle from an unsupported protocol, or a hostile file.",
+    fix: "Re-save the checkpoint; prefer safetensors for distribution.",
+    options: "",
+};
+
+pub const SHARD_INDEX_MISMATCH: Rule = Rule {
+    code: "F110",
+    slug: "shard-index-mismatch",
+    severity: Severity::Error,
+    summary: "a sharded checkpoint's index disagrees with its shards",
+    detects: "`*.index.json` weight maps that name a missing shard, list a key its shard does not hold, \
+              hold a key in two shards, or leave a shard file unlisted.",
+    why: "Loaders follow the index: a key it misplaces is missing at load time and, with `strict=False` \
+          loading as in EchoMimicV2, silently stays at its random or zero initial value.",
+    cause: "Shards from two different exports mixed in one folder, or an index edited by hand.",
+    fix: "Re-export the sharded checkpoint in one go, or regenerate the index from the shards.",
+    options: "",
+};
+
+pub const UNREADABLE_FILE: Rule = Rule {
+    code: "F111",
+    slug: "unreadable-file",
+    severity: Severity::Error,
+    summary: "the file cannot be opened or read",
+    detects: "I/O errors: missing paths, permission denied, files that cannot be memory-mapped.",
+    why: "A checkpoint the pipeline cannot read stops it, or makes it fall back to default weights.",
+    cause: "A wrong path, permissions, or a file removed while scanning.",
+    fix: "Check the path and permissions.",
+    options: "",
+};
+
+pub const RULES: &[&Rule] = &[
+    &UNRECOGNIZED_FORMAT,
+    &EMPTY_FILE,
+    &TRUNCATED_FILE,
+    &INVALID_HEADER,
+    &INVALID_LAYOUT,
+    &UNSUPPORTED_DTYPE,
+    &DUPLICATE_KEY,
+    &BROKEN_ARCHIVE,
+    &MALFORMED_PICKLE,
+    &SHARD_INDEX_MISMATCH,
+    &UNREADABLE_FILE,
+];

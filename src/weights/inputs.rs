@@ -1,0 +1,60 @@
+//! Turning the paths a user gives into the list of files to scan.
+
+use std::path::{Path, PathBuf};
+
+use crate::report::{Finding, Subject};
+use crate::rules::format as rules;
+
+/// A file to scan, and whether the user named it (rather than it being found
+/// by walking a directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputFile {
+    pub path: PathBuf,
+    pub explicit: bool,
+}
+
+/// Extensions that mark a file found in a directory as a checkpoint even when
+/// its content is unrecognisable (so a corrupted `model.safetensors` is
+/// reported, while a `README.md` beside it is not).
+pub const CHECKPOINT_EXTENSIONS: &[&str] = &["safetensors", "pt", "pth", "bin", "ckpt", "npy", "npz", "gguf", "pkl"];
+
+pub fn has_checkpoint_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| CHECKPOINT_EXTENSIONS.iter().any(|c| c.eq_ignore_ascii_case(e)))
+}
+
+/// Expands directories recursively (sorted, links not followed). Paths that
+/// do not exist become findings.
+pub fn collect_inputs(paths: &[PathBuf]) -> (Vec<InputFile>, Vec<Finding>) {
+    let mut files = Vec::new();
+    let mut findings = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let walker = walkdir::WalkDir::new(path).sort_by_file_name().follow_links(false);
+            for entry in walker {
+                match entry {
+                    Ok(entry) if entry.file_type().is_file() => {
+                        files.push(InputFile { path: entry.into_path(), explicit: false });
+                    }
+                    Ok(_) => {}
+                    Err(err) => {
+                        let at = err.path().unwrap_or(path).display().to_string();
+                        findings.push(
+                            Finding::new(&rules::UNREADABLE_FILE, format!("cannot read {at}: {err}"))
+                                .with_subject(Subject::file(at)),
+                        );
+                    }
+                }
+            }
+        } else if path.exists() {
+            files.push(InputFile { path: path.clone(), explicit: true });
+        } else {
+            let at = path.display().to_string();
+            findings.push(
+                Finding::new(&rules::UNREADABLE_FILE, format!("{at} does not exist")).with_subject(Subject::file(at)),
+            );
+        }
+    }
+    (files, findings)
+}

@@ -1,0 +1,11 @@
+//! Checkpoint scanning: find every tensor in the inputs, compute its
+//! statistics in one pass, and turn hazards into findings.
+
+mod checks;
+mod inputs;
+mod scan;
+mod shards;
+
+pub use checks::{ScanOptions, is_norm_scale, tensor_findings};
+pub use inputs::{InputFile, collect_inputs};
+pub use scan::{FileRecord, Progress, ScanResult, Silent, TensorRecord, scan};
