@@ -122,7 +122,7 @@ impl Checkpoint {
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         if len == 0 {
             checkpoint.findings.push(
-                Finding::new(&rules::EMPTY_FILE, format!("{label} is empty (0 bytes)"))
+                Finding::new(&rules::EMPTY_FILE, "file is empty (0 bytes)".to_string())
                     .with_subject(Subject::file(&label)),
             );
             return checkpoint;
@@ -159,7 +159,7 @@ pub fn parse(format: FileFormat, bytes: &[u8], label: &str) -> Parsed {
             findings: vec![
                 Finding::new(
                     &rules::UNRECOGNIZED_FORMAT,
-                    format!("{label}: content matches no supported format (first bytes {})", hex_prefix(bytes)),
+                    format!("content matches no supported format (first bytes {})", hex_prefix(bytes)),
                 )
                 .with_subject(Subject::file(label)),
             ],
@@ -169,7 +169,7 @@ pub fn parse(format: FileFormat, bytes: &[u8], label: &str) -> Parsed {
             findings: vec![
                 Finding::new(
                     &rules::UNRECOGNIZED_FORMAT,
-                    format!("{label}: {} files are recognised but not read yet", other.name()),
+                    format!("{} files are recognised but not read yet", other.name()),
                 )
                 .with_subject(Subject::file(label)),
             ],
@@ -178,7 +178,7 @@ pub fn parse(format: FileFormat, bytes: &[u8], label: &str) -> Parsed {
 }
 
 fn unreadable(label: &str, why: &str) -> Finding {
-    Finding::new(&rules::UNREADABLE_FILE, format!("cannot read {label}: {why}")).with_subject(Subject::file(label))
+    Finding::new(&rules::UNREADABLE_FILE, format!("cannot read file: {why}")).with_subject(Subject::file(label))
 }
 
 fn hex_prefix(bytes: &[u8]) -> String {
