@@ -313,7 +313,7 @@ fn hostile_files_never_crash_the_scan() {
         // Give half of them a plausible safetensors or npy prefix.
         match i % 4 {
             0 => {
-                let n = (next() % 64) as u64;
+                let n = next() % 64;
                 let mut head = n.to_le_bytes().to_vec();
                 head.push(b'{');
                 head.extend(bytes);

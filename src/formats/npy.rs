@@ -55,7 +55,7 @@ pub fn numeric_descr(descr: &str) -> Option<(DType, ByteOrder)> {
 pub fn read_header(bytes: &[u8], label: &str) -> Result<NpyHeader, Box<Finding>> {
     let fail = |rule, offset: u64, message: String| Box::new(at_offset(rule, label, offset, message));
     if bytes.len() < 10 || !bytes.starts_with(b"\x93NUMPY") {
-        return Err(fail(&rules::TRUNCATED_FILE, 0, format!("too short for an .npy header")));
+        return Err(fail(&rules::TRUNCATED_FILE, 0, "too short for an .npy header".to_string()));
     }
     let major = bytes[6];
     let (len, start) = match major {
@@ -84,7 +84,7 @@ pub fn read_header(bytes: &[u8], label: &str) -> Result<NpyHeader, Box<Finding>>
     } else {
         raw.is_ascii().then(|| std::str::from_utf8(raw).ok()).flatten()
     };
-    let text = text.ok_or_else(|| fail(&rules::INVALID_HEADER, start, format!(".npy header is not text")))?;
+    let text = text.ok_or_else(|| fail(&rules::INVALID_HEADER, start, ".npy header is not text".to_string()))?;
     let dict = HeaderDict::parse(text)
         .map_err(|why| fail(&rules::INVALID_HEADER, start, format!(".npy header {why}: {}", text.trim())))?;
     Ok(NpyHeader { descr: dict.descr, fortran_order: dict.fortran_order, shape: dict.shape, data_offset: start + len })

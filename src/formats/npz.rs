@@ -23,7 +23,7 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
             Ok(storage) => storage,
             Err(why) => {
                 out.findings.push(
-                    at_offset(&rules::BROKEN_ARCHIVE, label, 0, format!("{why}"))
+                    at_offset(&rules::BROKEN_ARCHIVE, label, 0, why)
                         .with_evidence("entry", member.name.clone()),
                 );
                 continue;

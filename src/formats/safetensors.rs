@@ -91,7 +91,7 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
                     &rules::INVALID_HEADER,
                     label,
                     8,
-                    format!("__metadata__ must map strings to strings"),
+                    "__metadata__ must map strings to strings".to_string(),
                 ));
             }
             continue;
