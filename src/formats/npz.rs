@@ -22,10 +22,8 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
         let storage = match archive.storage(&member) {
             Ok(storage) => storage,
             Err(why) => {
-                out.findings.push(
-                    at_offset(&rules::BROKEN_ARCHIVE, label, 0, why)
-                        .with_evidence("entry", member.name.clone()),
-                );
+                out.findings
+                    .push(at_offset(&rules::BROKEN_ARCHIVE, label, 0, why).with_evidence("entry", member.name.clone()));
                 continue;
             }
         };
