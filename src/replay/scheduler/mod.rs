@@ -9,8 +9,9 @@ mod betas;
 mod config;
 mod ddim;
 mod error;
-// mod hazards;
+mod hazards;
 mod step;
+mod summary;
 mod timesteps;
 
 #[cfg(test)]
@@ -20,5 +21,6 @@ pub use betas::NoiseSchedule;
 pub use config::{BetaSchedule, ConfigError, PredictionType, SchedulerConfig, TimestepSpacing, load_config};
 pub use ddim::DdimScheduler;
 pub use error::ScheduleError;
-
+pub use hazards::{InspectOptions, Inspection, MIN_EPSILON_ALPHA, inspect};
 pub use step::{Scheduler, StepOutput};
+pub use summary::{ScheduleSummary, StepInfo};
