@@ -9,9 +9,7 @@ use std::collections::HashSet;
 use serde_json::json;
 
 use super::summary::ScheduleSummary;
-use super::{
-    BetaSchedule, DdimScheduler, PredictionType, ScheduleError, Scheduler, SchedulerConfig, TimestepSpacing,
-};
+use super::{BetaSchedule, DdimScheduler, PredictionType, ScheduleError, Scheduler, SchedulerConfig, TimestepSpacing};
 use crate::report::{Finding, Severity, Subject, fmt_num};
 use crate::rules::replay as rules;
 
@@ -223,16 +221,17 @@ impl Checks<'_> {
                     &rules::INVALID_BETAS,
                     format!(
                         "{}; diffusers indexes past the table",
-                        ScheduleError::TrainedBetasLength { expected: config.num_train_timesteps, found: trained.len() }
+                        ScheduleError::TrainedBetasLength {
+                            expected: config.num_train_timesteps,
+                            found: trained.len()
+                        }
                     ),
                 );
             }
             if let Some((index, beta)) = trained.iter().enumerate().find(|(_, b)| !(0.0..=1.0).contains(*b)) {
-                let finding = Finding::new(
-                    &rules::INVALID_BETAS,
-                    format!("trained_betas[{index}] is {beta}, outside [0, 1]"),
-                )
-                .with_subject(Subject { index: Some(vec![index as u64]), ..self.subject() });
+                let finding =
+                    Finding::new(&rules::INVALID_BETAS, format!("trained_betas[{index}] is {beta}, outside [0, 1]"))
+                        .with_subject(Subject { index: Some(vec![index as u64]), ..self.subject() });
                 self.push(finding);
             }
             return;
@@ -311,11 +310,8 @@ impl Checks<'_> {
             return;
         }
         let clean = clean_step_counts_near(config, self.options.steps);
-        let advice = if clean.is_empty() {
-            String::new()
-        } else {
-            format!("; clean step counts nearby: {}", join(&clean))
-        };
+        let advice =
+            if clean.is_empty() { String::new() } else { format!("; clean step counts nearby: {}", join(&clean)) };
         let finding = Finding::new(
             &rules::TIMESTEPS_INVALID,
             format!("{} spacing gives {}{advice}", config.timestep_spacing, problems.join("; ")),
@@ -440,9 +436,7 @@ impl Checks<'_> {
             .with_evidence("residual_noise_std", residual);
             self.push(finding);
         }
-        if config.is_explicit("set_alpha_to_one")
-            && summary.per_step.iter().all(|s| s.prev_timestep >= 0)
-        {
+        if config.is_explicit("set_alpha_to_one") && summary.per_step.iter().all(|s| s.prev_timestep >= 0) {
             self.report(
                 &rules::OPTION_IGNORED,
                 format!(

@@ -16,6 +16,8 @@ mod timesteps;
 
 #[cfg(test)]
 mod golden_tests;
+#[cfg(test)]
+mod hazards_tests;
 
 pub use betas::NoiseSchedule;
 pub use config::{BetaSchedule, ConfigError, PredictionType, SchedulerConfig, TimestepSpacing, load_config};
