@@ -64,7 +64,7 @@ pub fn run(args: SchedulerArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> 
             report.sections.push(schedule_section(inspection.schedule.as_ref(), args.steps));
             report.findings = inspection.findings;
         }
-        Err(finding) => report.findings.push(finding),
+        Err(finding) => report.findings.push(*finding),
     }
     report.sort_findings();
     emit(&report, global)
@@ -73,11 +73,9 @@ pub fn run(args: SchedulerArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> 
 fn config_section(config: &SchedulerConfig) -> Section {
     let value = serde_json::to_value(config).unwrap_or_default();
     let rows = match &value {
-        Value::Object(map) => map
-            .iter()
-            .filter(|(key, v)| !v.is_null() && !(*key == "unknown_keys" && v.as_object().is_some_and(|m| m.is_empty())))
-            .map(|(key, v)| vec![key.clone(), cell(v)])
-            .collect(),
+        Value::Object(map) => {
+            map.iter().filter(|(_, v)| !is_empty(v)).map(|(key, v)| vec![key.clone(), cell(v)]).collect()
+        }
         _ => Vec::new(),
     };
     let table = SectionTable {
@@ -87,6 +85,11 @@ fn config_section(config: &SchedulerConfig) -> Section {
         note: None,
     };
     Section { key: "config".into(), value, table: Some(table) }
+}
+
+/// Unset options and an empty `unknown_keys` stay out of the table.
+fn is_empty(value: &Value) -> bool {
+    value.is_null() || value.as_object().is_some_and(|m| m.is_empty())
 }
 
 fn cell(value: &Value) -> String {
@@ -109,7 +112,7 @@ fn schedule_section(schedule: Option<&ScheduleSummary>, steps: u32) -> Section {
     let num = |x: Option<f64>| x.map_or_else(|| "-".to_string(), fmt_num);
     // Sigma and the epsilon gain are infinite where ᾱ is 0; JSON carries null.
     let unbounded = |x: Option<f64>, alpha: Option<f64>| match (x, alpha) {
-        (None, Some(a)) if a == 0.0 => "inf".to_string(),
+        (None, Some(0.0)) => "inf".to_string(),
         _ => num(x),
     };
     let rows = schedule

@@ -255,18 +255,22 @@ fn json_kind(value: &Value) -> &'static str {
 
 /// Reads a configuration file. A file that cannot be read is an `F111`
 /// finding; one that is not a scheduler configuration is `R101`.
-pub fn load_config(path: &Path) -> Result<SchedulerConfig, Finding> {
+pub fn load_config(path: &Path) -> Result<SchedulerConfig, Box<Finding>> {
     let label = path.display().to_string();
     let unreadable = |why: String| {
-        Finding::new(&format_rules::UNREADABLE_FILE, format!("cannot read {label}: {why}"))
-            .with_subject(Subject::file(label.clone()))
+        Box::new(
+            Finding::new(&format_rules::UNREADABLE_FILE, format!("cannot read {label}: {why}"))
+                .with_subject(Subject::file(label.clone())),
+        )
     };
     let invalid = |err: ConfigError| {
-        Finding::new(
-            &rules::SCHEDULER_CONFIG_INVALID,
-            format!("{label} is not a usable scheduler configuration: {err}"),
+        Box::new(
+            Finding::new(
+                &rules::SCHEDULER_CONFIG_INVALID,
+                format!("{label} is not a usable scheduler configuration: {err}"),
+            )
+            .with_subject(Subject::file(label.clone())),
         )
-        .with_subject(Subject::file(label.clone()))
     };
     let meta = std::fs::metadata(path).map_err(|e| unreadable(e.to_string()))?;
     if meta.is_dir() {

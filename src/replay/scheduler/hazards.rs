@@ -164,7 +164,10 @@ impl Checks<'_> {
                 ),
             );
         }
-        if config.clip_sample && !config.thresholding && !(config.clip_sample_range > 0.0) {
+        if config.clip_sample
+            && !config.thresholding
+            && (config.clip_sample_range.is_nan() || config.clip_sample_range <= 0.0)
+        {
             self.report(
                 &rules::UNSUPPORTED_OPTION_VALUE,
                 format!(
