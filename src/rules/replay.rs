@@ -213,7 +213,9 @@ pub const RESIDUAL_FINAL_NOISE: Rule = Rule {
     summary: "the schedule ends short of a clean sample",
     detects: "A last step that targets ᾱ < 1 so that √(1−ᾱ) > 0.01 of predicted noise stays in the output: \
               `set_alpha_to_one: false` when the last step moves past timestep 0, or a last step that \
-              lands on a timestep ≥ 0 (trailing spacing with 6 steps ends at t = 0, not at a clean sample).",
+              lands on a timestep ≥ 0 (trailing spacing with 6 steps ends at t = 0, not at a clean sample). \
+              A warning when more than 0.1 of noise remains (a small ᾱ_0 from a large `beta_start`, or a \
+              schedule that stops early).",
     why: "The decoded frames keep a faint layer of the model's own noise estimate. SD 1.5 is configured \
           this way on purpose (about 0.03 of noise), so this is information, not a fault; it matters when \
           comparing outputs across schedulers or when a VAE is sensitive to it.",

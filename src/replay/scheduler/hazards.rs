@@ -19,6 +19,10 @@ pub const MIN_EPSILON_ALPHA: f64 = 1e-4;
 /// Residual noise (√(1−ᾱ) of the last target) above which R113 reports it.
 pub const RESIDUAL_NOISE_REPORTED: f64 = 0.01;
 
+/// Residual noise above which R113 is a warning: visible grain, far beyond
+/// SD 1.5's designed 0.03.
+pub const RESIDUAL_NOISE_WARNED: f64 = 0.1;
+
 /// What the checks should assume about the pipeline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InspectOptions {
@@ -437,7 +441,8 @@ impl Checks<'_> {
             .with_subject(subject)
             .with_evidence("final_alpha", target)
             .with_evidence("residual_noise_std", residual);
-            self.push(finding);
+            let severity = if residual > RESIDUAL_NOISE_WARNED { Severity::Warning } else { Severity::Info };
+            self.push(finding.with_severity(severity));
         }
         if config.is_explicit("set_alpha_to_one") && summary.per_step.iter().all(|s| s.prev_timestep >= 0) {
             self.report(

@@ -172,6 +172,18 @@ fn final_step_without_offset_and_alpha_one_does_not_denoise() {
 }
 
 #[test]
+fn large_residual_noise_is_a_warning() {
+    let sd = run(
+        r#"{"beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012,
+                     "set_alpha_to_one": false, "steps_offset": 1, "clip_sample": false}"#,
+        50,
+    );
+    assert_eq!(severity_of(&sd, "R113"), Some(Severity::Info));
+    let grainy = run(r#"{"beta_start": 0.05, "set_alpha_to_one": false, "steps_offset": 1, "clip_sample": false}"#, 50);
+    assert_eq!(severity_of(&grainy, "R113"), Some(Severity::Warning));
+}
+
+#[test]
 fn model_prediction_mismatch_is_an_error() {
     let options = InspectOptions { model_prediction: Some(PredictionType::Epsilon), ..InspectOptions::default() };
     let inspection = inspect(&parse(ECHOMIMIC_V2), &options);
