@@ -10,6 +10,7 @@ mod config;
 mod ddim;
 mod error;
 mod hazards;
+mod schedule_hazards;
 mod step;
 mod summary;
 mod timesteps;
