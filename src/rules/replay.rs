@@ -273,6 +273,24 @@ pub const ZERO_SNR_MISSES_TERMINAL: Rule = Rule {
     options: "",
 };
 
+pub const FIRST_STEP_NOT_NOISY: Rule = Rule {
+    code: "R117",
+    slug: "first-step-not-noisy",
+    severity: Severity::Warning,
+    summary: "the first step's timestep is mostly signal, but sampling starts from noise",
+    detects: "A schedule whose first timestep has ᾱ above 0.5 (more signal than noise). NumPy's linspace \
+              with one point gives timestep 0, so `linspace` spacing with 1 step runs the only step at \
+              t = 0; `leading` spacing with 1 step does the same (t = `steps_offset`).",
+    why: "Text-, audio- or pose-driven generation starts from pure Gaussian noise (`init_noise_sigma` 1). \
+          Telling the denoiser that this noise is an almost clean sample makes it remove only a trace of \
+          noise: the output is noise, or a grey or speckled frame. Image-to-image pipelines that start \
+          from a noised input lower the first timestep themselves and are not meant here.",
+    cause: "Very few steps (1, sometimes 2) with `leading` or `linspace` spacing, as in one-step \
+            distilled models run with the base model's configuration.",
+    fix: "Use `trailing` spacing for few-step sampling (1 step then runs at the last timestep), or more steps.",
+    options: "--steps N (50)",
+};
+
 pub const RULES: &[&Rule] = &[
     &SCHEDULER_CONFIG_INVALID,
     &STEP_DIVIDES_BY_ZERO,
@@ -290,4 +308,5 @@ pub const RULES: &[&Rule] = &[
     &PREDICTION_TYPE_MISMATCH,
     &INVALID_BETAS,
     &ZERO_SNR_MISSES_TERMINAL,
+    &FIRST_STEP_NOT_NOISY,
 ];

@@ -14,6 +14,10 @@ use crate::rules::replay as rules;
 /// ᾱ below which an epsilon step multiplies the model's error by more than 100.
 pub const MIN_EPSILON_ALPHA: f64 = 1e-4;
 
+/// ᾱ of the first timestep above which the first step is not a noisy one
+/// (signal-to-noise ratio above 1).
+pub const MAX_FIRST_STEP_ALPHA: f64 = 0.5;
+
 /// Residual noise (√(1−ᾱ) of the last target) above which R113 reports it.
 pub const RESIDUAL_NOISE_REPORTED: f64 = 0.01;
 

@@ -184,6 +184,19 @@ fn large_residual_noise_is_a_warning() {
 }
 
 #[test]
+fn one_step_with_linspace_or_leading_starts_at_a_clean_timestep() {
+    for spacing in ["linspace", "leading"] {
+        let json = format!(r#"{{"timestep_spacing": "{spacing}", "clip_sample": false}}"#);
+        let inspection = run(&json, 1);
+        let finding = inspection.findings.iter().find(|f| f.code == "R117").expect(spacing);
+        assert_eq!(finding.subject.timestep, Some(0.0));
+    }
+    let trailing = run(r#"{"timestep_spacing": "trailing", "clip_sample": false}"#, 1);
+    assert!(!codes(&trailing).contains(&"R117"));
+    assert!(!codes(&run(r#"{"timestep_spacing": "linspace", "clip_sample": false}"#, 2)).contains(&"R117"));
+}
+
+#[test]
 fn model_prediction_mismatch_is_an_error() {
     let options = InspectOptions { model_prediction: Some(PredictionType::Epsilon), ..InspectOptions::default() };
     let inspection = inspect(&parse(ECHOMIMIC_V2), &options);

@@ -5,7 +5,9 @@ use std::collections::HashSet;
 
 use serde_json::json;
 
-use super::hazards::{Checks, MIN_EPSILON_ALPHA, RESIDUAL_NOISE_REPORTED, RESIDUAL_NOISE_WARNED, join};
+use super::hazards::{
+    Checks, MAX_FIRST_STEP_ALPHA, MIN_EPSILON_ALPHA, RESIDUAL_NOISE_REPORTED, RESIDUAL_NOISE_WARNED, join,
+};
 use super::summary::ScheduleSummary;
 use super::{DdimScheduler, PredictionType, ScheduleError, Scheduler, SchedulerConfig};
 use crate::report::{Finding, Severity, Subject, fmt_num};
@@ -93,6 +95,25 @@ impl Checks<'_> {
                 ),
             )
             .with_subject(self.at_step(0, first.timestep));
+            self.push(finding);
+        }
+        if let Some(first) = first
+            && let Some(alpha) = first.alpha_cumprod
+            && alpha > MAX_FIRST_STEP_ALPHA
+        {
+            let finding = Finding::new(
+                &rules::FIRST_STEP_NOT_NOISY,
+                format!(
+                    "{} spacing with {} steps starts at timestep {} where ᾱ = {}: the model is told the \
+                     sample is mostly signal, but generation starts from pure noise",
+                    config.timestep_spacing,
+                    summary.steps,
+                    first.timestep,
+                    fmt_num(alpha)
+                ),
+            )
+            .with_subject(self.at_step(0, first.timestep))
+            .with_evidence("alpha_cumprod", alpha);
             self.push(finding);
         }
         for info in &summary.per_step {
