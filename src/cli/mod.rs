@@ -3,6 +3,7 @@
 mod output;
 mod progress;
 mod rules;
+mod scheduler;
 mod weights;
 
 use std::io::Write;
@@ -90,12 +91,15 @@ pub enum Command {
     Weights(weights::WeightsArgs),
     /// List the rule catalogue, or explain one rule.
     Rules(rules::RulesArgs),
+    /// Check a diffusers scheduler_config.json for hazards and print its DDIM schedule.
+    Scheduler(scheduler::SchedulerArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Weights(args) => weights::run(args, &cli.global),
         Command::Rules(args) => rules::run(args, &cli.global),
+        Command::Scheduler(args) => scheduler::run(args, &cli.global),
     }
 }
 
