@@ -62,6 +62,8 @@ pub fn classify(module: &str, name: &str) -> Trust {
                 || name.ends_with("Tensor") && name.chars().all(|c| c.is_ascii_alphanumeric())
         }
         "numpy.core.multiarray" | "numpy._core.multiarray" => name == "_reconstruct" || name == "scalar",
+        // Protocol 5 pickles arrays as `_frombuffer(buffer, dtype, shape, order)`.
+        "numpy.core.numeric" | "numpy._core.numeric" => name == "_frombuffer",
         "numpy" => name == "dtype" || name == "ndarray",
         // Protocol 2 spells bytes, bytearray and set through these.
         "_codecs" => name == "encode",

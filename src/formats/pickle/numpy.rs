@@ -5,7 +5,8 @@
 //! bytes for numeric dtypes and a list of objects for `O`. A dtype pickles as
 //! `dtype(code, False, True)` with BUILD state `(3, endian, …)`. Module names
 //! differ between numpy 1.x (`numpy.core.multiarray`) and 2.x
-//! (`numpy._core.multiarray`); both are accepted.
+//! (`numpy._core.multiarray`); both are accepted. Protocol 5 pickles arrays
+//! as `numpy._core.numeric._frombuffer(buffer, dtype, shape, order)` instead.
 
 use super::value::{Pickle, Value};
 use crate::formats::npy::numeric_descr;
@@ -51,10 +52,23 @@ fn is_multiarray(module: &str) -> bool {
 pub fn array<'p>(pickle: &'p Pickle, value: &Value) -> Option<Result<NumpyArray<'p>, String>> {
     let object = pickle.object(value)?;
     let callable = pickle.global(&object.callable)?;
-    if !(is_multiarray(&callable.module) && callable.name == "_reconstruct") {
-        return None;
+    if is_multiarray(&callable.module) && callable.name == "_reconstruct" {
+        return Some(array_state(pickle, object.state.as_ref()));
     }
-    Some(array_state(pickle, object.state.as_ref()))
+    let numeric = callable.module == "numpy.core.numeric" || callable.module == "numpy._core.numeric";
+    if numeric && callable.name == "_frombuffer" {
+        return Some(from_buffer(pickle, pickle.tuple(&object.args).unwrap_or(&[])));
+    }
+    None
+}
+
+/// `_frombuffer(buffer, dtype, shape, order)`.
+fn from_buffer<'p>(pickle: &'p Pickle, args: &[Value]) -> Result<NumpyArray<'p>, String> {
+    let [data, dtype, shape, order] = args else {
+        return Err(format!("_frombuffer has {} arguments, expected 4", args.len()));
+    };
+    let fortran = Value::Bool(pickle.str(order) == Some("F"));
+    array_parts(pickle, shape, dtype, &fortran, data)
 }
 
 fn array_state<'p>(pickle: &'p Pickle, state: Option<&Value>) -> Result<NumpyArray<'p>, String> {
@@ -65,6 +79,16 @@ fn array_state<'p>(pickle: &'p Pickle, state: Option<&Value>) -> Result<NumpyArr
         [_, shape, dtype, fortran, data] | [shape, dtype, fortran, data] => (shape, dtype, fortran, data),
         _ => return Err(format!("array state has {} items, expected 5", items.len())),
     };
+    array_parts(pickle, shape, dtype, fortran, data)
+}
+
+fn array_parts<'p>(
+    pickle: &'p Pickle,
+    shape: &Value,
+    dtype: &Value,
+    fortran: &Value,
+    data: &Value,
+) -> Result<NumpyArray<'p>, String> {
     let shape = pickle
         .items(shape)
         .ok_or("array shape is not a tuple")?

@@ -43,7 +43,10 @@ pub enum ProblemKind {
 pub fn walk(pickle: &Pickle, root: Value, max_depth: usize) -> Walk {
     let mut out = Walk::default();
     let mut seen = HashSet::new();
-    let mut todo: Vec<(Value, String, usize)> = vec![(root, String::new(), 0)];
+    // Paths are kept as (parent, segment) links and spelled out only for
+    // what is reported, so deep structures cost memory linear in their size.
+    let mut paths = Paths::default();
+    let mut todo: Vec<(Value, PathId, usize)> = vec![(root, ROOT, 0)];
     let mut reported_depth = false;
     while let Some((value, path, depth)) = todo.pop() {
         let Value::Ref(id) = value else { continue };
@@ -51,7 +54,7 @@ pub fn walk(pickle: &Pickle, root: Value, max_depth: usize) -> Walk {
             // A tensor referenced twice (tied weights) is listed under each
             // name; containers are expanded once.
             if let Some(Rebuilt::Tensor(spec)) = rebuild(pickle, &value) {
-                out.tensors.push((display(&path), spec));
+                out.tensors.push((paths.spell(path), spec));
             }
             continue;
         }
@@ -59,19 +62,19 @@ pub fn walk(pickle: &Pickle, root: Value, max_depth: usize) -> Walk {
             if !reported_depth {
                 reported_depth = true;
                 out.problems.push(Problem {
-                    name: display(&path),
+                    name: paths.spell_short(path),
                     why: format!("containers nest deeper than {max_depth} levels; the rest is not read"),
                     kind: ProblemKind::TooDeep,
                 });
             }
             continue;
         }
-        let mut children: Vec<(Value, String)> = Vec::new();
+        let mut children: Vec<(Value, PathId)> = Vec::new();
         if let Some(rebuilt) = rebuild(pickle, &value) {
-            let problem = |why: String, kind| Problem { name: display(&path), why, kind };
+            let problem = |why: String, kind| Problem { name: paths.spell(path), why, kind };
             match rebuilt {
-                Rebuilt::Tensor(spec) => out.tensors.push((display(&path), spec)),
-                Rebuilt::Wraps(inner) => children.push((inner, path.clone())),
+                Rebuilt::Tensor(spec) => out.tensors.push((paths.spell(path), spec)),
+                Rebuilt::Wraps(inner) => children.push((inner, path)),
                 Rebuilt::NoData => {}
                 Rebuilt::Unsupported(why) => out.problems.push(problem(why, ProblemKind::Unsupported)),
                 Rebuilt::Malformed(why) => out.problems.push(problem(why, ProblemKind::Malformed)),
@@ -80,34 +83,40 @@ pub fn walk(pickle: &Pickle, root: Value, max_depth: usize) -> Walk {
             match array {
                 Ok(numpy::NumpyArray { data: numpy::ArrayData::Objects(items), shape, .. }) => {
                     if shape.is_empty() {
-                        children.extend(items.iter().map(|v| (*v, path.clone())));
+                        children.extend(items.iter().map(|v| (*v, path)));
                     } else {
-                        children.extend(items.iter().enumerate().map(|(i, v)| (*v, join(&path, &i.to_string()))));
+                        for (i, v) in items.iter().enumerate() {
+                            children.push((*v, paths.child(path, i.to_string())));
+                        }
                     }
                 }
-                Ok(_) => out.arrays.push((display(&path), value)),
-                Err(why) => out.problems.push(Problem { name: display(&path), why, kind: ProblemKind::Malformed }),
+                Ok(_) => out.arrays.push((paths.spell(path), value)),
+                Err(why) => out.problems.push(Problem { name: paths.spell(path), why, kind: ProblemKind::Malformed }),
             }
         } else {
             match pickle.node(&value) {
                 Some(Node::Dict(dict)) => {
                     for (i, (k, v)) in dict.entries.iter().enumerate() {
-                        children.push((*v, join(&path, &key_text(pickle, k, i))));
+                        children.push((*v, paths.child(path, key_text(pickle, k, i))));
                     }
                 }
                 Some(Node::List(items) | Node::Tuple(items)) => {
-                    children.extend(items.iter().enumerate().map(|(i, v)| (*v, join(&path, &i.to_string()))));
+                    for (i, v) in items.iter().enumerate() {
+                        children.push((*v, paths.child(path, i.to_string())));
+                    }
                 }
                 Some(Node::Object(object)) => {
                     // An object the reader does not know (a pickled module, a
                     // custom class): its tensors are in its state and items.
                     if let Some(state) = object.state {
-                        children.push((state, path.clone()));
+                        children.push((state, path));
                     }
                     for (i, (k, v)) in object.entries.iter().enumerate() {
-                        children.push((*v, join(&path, &key_text(pickle, k, i))));
+                        children.push((*v, paths.child(path, key_text(pickle, k, i))));
                     }
-                    children.extend(object.items.iter().enumerate().map(|(i, v)| (*v, join(&path, &i.to_string()))));
+                    for (i, v) in object.items.iter().enumerate() {
+                        children.push((*v, paths.child(path, i.to_string())));
+                    }
                 }
                 _ => {}
             }
@@ -118,12 +127,44 @@ pub fn walk(pickle: &Pickle, root: Value, max_depth: usize) -> Walk {
     out
 }
 
-fn display(path: &str) -> String {
-    if path.is_empty() { ROOT_NAME.to_string() } else { path.to_string() }
+type PathId = usize;
+const ROOT: PathId = usize::MAX;
+
+/// Dotted paths as links to their parent path.
+#[derive(Default)]
+struct Paths {
+    links: Vec<(PathId, String)>,
 }
 
-fn join(path: &str, segment: &str) -> String {
-    if path.is_empty() { segment.to_string() } else { format!("{path}.{segment}") }
+impl Paths {
+    fn child(&mut self, parent: PathId, segment: String) -> PathId {
+        self.links.push((parent, segment));
+        self.links.len() - 1
+    }
+
+    fn segments(&self, mut path: PathId) -> Vec<&str> {
+        let mut segments = Vec::new();
+        while let Some((parent, segment)) = self.links.get(path) {
+            segments.push(segment.as_str());
+            path = *parent;
+        }
+        segments.reverse();
+        segments
+    }
+
+    /// The full dotted path (`<root>` for the pickle itself).
+    fn spell(&self, path: PathId) -> String {
+        if path == ROOT { ROOT_NAME.to_string() } else { self.segments(path).join(".") }
+    }
+
+    /// The first segments of a path too deep to print whole.
+    fn spell_short(&self, path: PathId) -> String {
+        let segments = self.segments(path);
+        if segments.len() <= 8 {
+            return self.spell(path);
+        }
+        format!("{}.… ({} levels)", segments[..8].join("."), segments.len())
+    }
 }
 
 /// A dict key as a path segment: strings as they are, numbers in decimal,
