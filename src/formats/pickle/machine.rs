@@ -497,9 +497,7 @@ impl Machine<'_> {
             Value::Ref(id) => match self.node(value) {
                 Some(Node::Str(s)) => Key::Str(s.as_str().into()),
                 Some(Node::Bytes(Bytes::Owned(b))) => Key::Bytes(b.as_slice().into()),
-                Some(Node::Bytes(Bytes::Span { start, len })) => {
-                    Key::Bytes(self.reader_bytes(*start, *len).into())
-                }
+                Some(Node::Bytes(Bytes::Span { start, len })) => Key::Bytes(self.reader_bytes(*start, *len).into()),
                 _ => Key::Node(*id),
             },
         }
@@ -510,7 +508,7 @@ impl Machine<'_> {
     }
 
     fn fill_dict(&self, dict: &mut Dict, items: Vec<Value>, opcode: &'static str) -> Step {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(bad(opcode, format!("odd number of items ({})", items.len())));
         }
         for pair in items.chunks_exact(2) {
@@ -532,7 +530,7 @@ impl Machine<'_> {
 
     fn set_items(&mut self, opcode: &'static str, items: Vec<Value>) -> Step {
         let target = self.top(opcode)?;
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(bad(opcode, format!("odd number of items ({})", items.len())));
         }
         let keys: Vec<Key> = items.iter().step_by(2).map(|k| self.key(k)).collect();
