@@ -279,3 +279,10 @@ fn torch_demo_folder_reports_every_planted_hazard() {
     let expected: Vec<(String, String)> = expected.iter().map(|(c, s)| (c.to_string(), s.to_string())).collect();
     assert_eq!(found, expected);
 }
+
+#[test]
+fn torchscript_archives_read_tensors_through_module_state() {
+    let (report, code) = scan(&["torch/torchscript.pt"]);
+    assert_eq!(code, 0, "{}", report["findings"]);
+    assert_eq!(tensor_names(&report), vec!["0.weight", "0.bias"]);
+}
