@@ -224,3 +224,42 @@ fn legacy_streams_and_their_storage_area() {
     let parsed = parse_legacy(&legacy(main, &["other"], &[(2, &data)]), "l.pt");
     assert_eq!(parsed.findings[0].code, "F109");
 }
+
+fn fixtures() -> [&'static [u8]; 3] {
+    [
+        include_bytes!("../../../fixtures/weights/torch/legacy_transposed.pt"),
+        include_bytes!("../../../fixtures/weights/torch/malicious.pt"),
+        include_bytes!("../../../fixtures/torch/quantized.pt"),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+    /// Damaged checkpoints never panic, and every tensor they yield points
+    /// inside the file.
+    #[test]
+    fn mutated_checkpoints_never_panic(
+        which in 0usize..3,
+        edits in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>(), proptest::prelude::any::<bool>()), 1..6),
+        cut in proptest::option::of(proptest::prelude::any::<usize>()),
+    ) {
+        let mut bytes = fixtures()[which].to_vec();
+        for (at, byte, insert) in edits {
+            let at = at % bytes.len();
+            if insert { bytes.insert(at, byte) } else { bytes[at] = byte }
+        }
+        if let Some(cut) = cut {
+            bytes.truncate(cut % (bytes.len() + 1));
+        }
+        let parsed = match crate::formats::detect(&bytes) {
+            crate::formats::FileFormat::TorchLegacy => parse_legacy(&bytes, "fuzz"),
+            _ => parse_zip(&bytes, "fuzz"),
+        };
+        for entry in &parsed.tensors {
+            if let Storage::Mapped { start, len } = entry.storage {
+                proptest::prop_assert!(start + len <= bytes.len());
+            }
+        }
+    }
+}
