@@ -263,3 +263,26 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_parameter_under_two_names_is_listed_twice() {
+    let param = [
+        b"ctorch._utils\n_rebuild_parameter\n(".to_vec(),
+        tensor("0", "FloatStorage", 4, 0, &[4], &[1]),
+        b"\x88ccollections\nOrderedDict\n)RtRr\x63\x00\x00\x00".to_vec(),
+    ]
+    .concat();
+    let bytes = pickle(dict(&[("encoder.embed", param), ("decoder.embed", b"j\x63\x00\x00\x00".to_vec())]));
+    assert_eq!(names(&bytes), vec!["encoder.embed", "decoder.embed"]);
+}
+
+#[test]
+fn legacy_storages_saved_without_a_tensor_are_skipped_by_their_class() {
+    let storage =
+        b"(X\x07\x00\x00\x00storagectorch\nDoubleStorage\nX\x01\x00\x00\x00sX\x03\x00\x00\x00cpuK\x01NtQ".to_vec();
+    let main = dict(&[("s", storage), ("a", tensor("k", "FloatStorage", 1, 0, &[1], &[1]))]);
+    let bytes = legacy(main, &["k", "s"], &[(1, &1f32.to_le_bytes()), (1, &2f64.to_le_bytes())]);
+    let parsed = parse_legacy(&bytes, "l.pt");
+    assert!(parsed.findings.is_empty(), "{:?}", parsed.findings);
+    assert_eq!(parsed.tensors.len(), 1);
+}
