@@ -286,3 +286,24 @@ fn torchscript_archives_read_tensors_through_module_state() {
     assert_eq!(code, 0, "{}", report["findings"]);
     assert_eq!(tensor_names(&report), vec!["0.weight", "0.bias"]);
 }
+
+#[test]
+fn v3_only_dtypes_are_read() {
+    let (report, _) = scan(&["torch/v3_dtypes.pt"]);
+    let expected = [
+        ("float8_e4m3fnuz", "F8_E4M3FNUZ", -2.0, 3.0, 4),
+        ("float8_e5m2fnuz", "F8_E5M2FNUZ", -2.0, 3.0, 4),
+        ("float8_e8m0fnu", "F8_E8M0", 1.0, 8.0, 4),
+        // Complex values are counted component-wise.
+        ("complex32", "C32", -2.0, 3.0, 8),
+        ("uint32", "U32", 0.0, 3.0, 4),
+        ("uint64", "U64", 0.0, 3.0, 4),
+    ];
+    assert_eq!(tensor_names(&report), expected.iter().map(|e| e.0).collect::<Vec<_>>());
+    for (name, dtype, min, max, count) in expected {
+        let t = tensor(&report, name);
+        assert_eq!(t["dtype"], dtype, "{name}");
+        assert_eq!((t["stats"]["min"].clone(), t["stats"]["max"].clone()), (json!(min), json!(max)), "{name}");
+        assert_eq!(t["stats"]["count"], count, "{name}");
+    }
+}
