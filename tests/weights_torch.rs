@@ -307,3 +307,14 @@ fn v3_only_dtypes_are_read() {
         assert_eq!(t["stats"]["count"], count, "{name}");
     }
 }
+
+#[test]
+fn numpy_arrays_inside_a_torch_checkpoint_are_scanned() {
+    let (report, _) = scan(&["torch/numpy_in_zip.pt"]);
+    assert_eq!(tensor_names(&report), vec!["w", "stats.mean"]);
+    let w101 = findings(&report, "W101");
+    assert_eq!(w101.len(), 1);
+    assert_eq!(w101[0]["subject"]["tensor"], "stats.mean");
+    assert_eq!(w101[0]["subject"]["index"], json!([1]));
+    assert!(findings(&report, "S101").is_empty());
+}
