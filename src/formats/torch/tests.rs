@@ -286,3 +286,26 @@ fn legacy_storages_saved_without_a_tensor_are_skipped_by_their_class() {
     assert!(parsed.findings.is_empty(), "{:?}", parsed.findings);
     assert_eq!(parsed.tensors.len(), 1);
 }
+
+#[test]
+fn deeply_nested_subclass_rebuilds_end_in_a_problem() {
+    // args_k = (_rebuild_from_type_v2, torch.Tensor, args_{k-1}, None), built
+    // bottom-up through the memo so no MARKs stay open.
+    let mut bytes =
+        b"\x80\x02ctorch._tensor\n_rebuild_from_type_v2\nq\x00ctorch\nTensor\nq\x010)r\x02\x00\x00\x000".to_vec();
+    let levels = 50_000u32;
+    for k in 1..=levels {
+        bytes.extend(b"(h\x00h\x01j");
+        bytes.extend((k + 1).to_le_bytes());
+        bytes.extend(b"Ntr");
+        bytes.extend((k + 2).to_le_bytes());
+        bytes.push(b'0');
+    }
+    bytes.extend(b"h\x00j");
+    bytes.extend((levels + 2).to_le_bytes());
+    bytes.extend(b"R.");
+    let p = unpickle(&bytes, 0, &Limits::default());
+    let found = walk(&p, p.root.clone().unwrap(), 100);
+    assert!(found.tensors.is_empty());
+    assert_eq!(found.problems.len(), 1, "{:?}", found.problems);
+}
