@@ -318,3 +318,10 @@ fn numpy_arrays_inside_a_torch_checkpoint_are_scanned() {
     assert_eq!(w101[0]["subject"]["index"], json!([1]));
     assert!(findings(&report, "S101").is_empty());
 }
+
+#[test]
+fn legacy_files_written_with_protocol_4() {
+    let (report, _) = scan(&["torch/legacy_protocol4.pt"]);
+    assert_eq!(report["files"][0]["format"], "pytorch-legacy");
+    assert_eq!(findings(&report, "W101")[0]["subject"]["index"], json!([1]));
+}
