@@ -190,14 +190,19 @@ fn zip_byteorder_and_short_storages() {
 
 /// A legacy stream: magic, 1001, sys_info, `main`, the key list, storages.
 fn legacy(main: Vec<u8>, keys: &[&str], storages: &[(i64, &[u8])]) -> Vec<u8> {
+    legacy_ordered(main, keys, storages, ByteOrder::Little)
+}
+
+fn legacy_ordered(main: Vec<u8>, keys: &[&str], storages: &[(i64, &[u8])], order: ByteOrder) -> Vec<u8> {
     let mut out = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.".to_vec();
     out.extend(b"\x80\x02M\xe9\x03.");
-    out.extend(pickle(dict(&[("little_endian", b"\x88".to_vec())])));
+    let little = if order == ByteOrder::Little { b"\x88" } else { b"\x89" };
+    out.extend(pickle(dict(&[("little_endian", little.to_vec())])));
     out.extend(pickle(main));
     let list: Vec<u8> = [b"(".to_vec(), keys.iter().flat_map(|k| key(k)).collect(), b"l".to_vec()].concat();
     out.extend(pickle(list));
     for (count, data) in storages {
-        out.extend(count.to_le_bytes());
+        out.extend(if order == ByteOrder::Little { count.to_le_bytes() } else { count.to_be_bytes() });
         out.extend(*data);
     }
     out
@@ -308,4 +313,13 @@ fn deeply_nested_subclass_rebuilds_end_in_a_problem() {
     let found = walk(&p, p.root.clone().unwrap(), 100);
     assert!(found.tensors.is_empty());
     assert_eq!(found.problems.len(), 1, "{:?}", found.problems);
+}
+
+#[test]
+fn big_endian_legacy_files_read_counts_and_data_big_endian() {
+    let main = dict(&[("a", tensor("k", "FloatStorage", 2, 0, &[2], &[1]))]);
+    let data: Vec<u8> = [1f32, 2.0].iter().flat_map(|v| v.to_be_bytes()).collect();
+    let parsed = parse_legacy(&legacy_ordered(main, &["k"], &[(2, &data)], ByteOrder::Big), "l.pt");
+    assert!(parsed.findings.is_empty(), "{:?}", parsed.findings);
+    assert_eq!(parsed.tensors[0].order, ByteOrder::Big);
 }
