@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod detect;
+pub mod gguf;
 pub mod json;
 pub mod npy;
 pub mod npz;
@@ -93,6 +94,11 @@ impl Checkpoint {
         }
     }
 
+    /// The whole mapped file (empty when it could not be mapped).
+    pub fn bytes(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or(&[])
+    }
+
     pub fn len(&self) -> u64 {
         self.map.as_ref().map_or(0, |m| m.len() as u64)
     }
@@ -154,6 +160,7 @@ pub fn parse(format: FileFormat, bytes: &[u8], label: &str) -> Parsed {
         FileFormat::Safetensors => safetensors::parse(bytes, label),
         FileFormat::Npy => npy::parse(bytes, label),
         FileFormat::Npz => npz::parse(bytes, label),
+        FileFormat::Gguf => gguf::parse(bytes, label),
         FileFormat::Unknown => Parsed {
             tensors: vec![],
             findings: vec![

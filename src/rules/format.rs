@@ -157,6 +157,36 @@ pub const UNREADABLE_FILE: Rule = Rule {
     options: "",
 };
 
+pub const BYTE_SWAPPED_GGUF: Rule = Rule {
+    code: "F120",
+    slug: "byte-swapped-gguf",
+    severity: Severity::Error,
+    summary: "a GGUF file is big-endian",
+    detects: "GGUF files whose version field reads as a byte-swapped 2 or 3, which is how big-endian \
+              files (written for s390x and similar hosts, with no flag in the header) look to a \
+              little-endian reader. nanscope does not read them further.",
+    why: "A little-endian loader reads every count, shape and scale byte-swapped: it refuses the file or, \
+          for hand-rolled readers, loads nonsense weights.",
+    cause: "A conversion run on a big-endian machine, or `convert_hf_to_gguf.py --bigendian`.",
+    fix: "Convert the model again on (or for) a little-endian machine.",
+    options: "",
+};
+
+pub const MISALIGNED_TENSOR_DATA: Rule = Rule {
+    code: "F121",
+    slug: "misaligned-tensor-data",
+    severity: Severity::Error,
+    summary: "a tensor's data offset is not a multiple of the file's alignment",
+    detects: "GGUF tensor infos whose data offset is not a multiple of `general.alignment` (default 32). \
+              The finding gives the tensor, its offset and the alignment.",
+    why: "ggml refuses such files, and readers that map the data straight into typed arrays either fault \
+          or read elements shifted by a few bytes, which turns every block scale into garbage.",
+    cause: "A hand-written or buggy GGUF writer that forgot the padding between tensors, or a file edited \
+            after writing.",
+    fix: "Re-export the file with gguf-py or llama.cpp's converters, which pad every tensor.",
+    options: "",
+};
+
 pub const RULES: &[&Rule] = &[
     &UNRECOGNIZED_FORMAT,
     &EMPTY_FILE,
@@ -169,4 +199,6 @@ pub const RULES: &[&Rule] = &[
     &MALFORMED_PICKLE,
     &SHARD_INDEX_MISMATCH,
     &UNREADABLE_FILE,
+    &BYTE_SWAPPED_GGUF,
+    &MISALIGNED_TENSOR_DATA,
 ];
