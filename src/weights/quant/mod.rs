@@ -1,0 +1,20 @@
+//! Quantized checkpoints: recognising schemes from tensor entries,
+//! dequantizing them into statistics, and the `Q` validation rules.
+
+mod config;
+mod dequant;
+mod families;
+mod gguf;
+mod linear;
+mod pieces;
+mod recognize;
+mod scan;
+mod scheme;
+mod validate;
+
+pub use config::QuantConfig;
+pub use dequant::dequantized_stats;
+pub use recognize::{Recognised, recognise};
+pub use scan::{QuantScan, scan_quantized};
+pub use scheme::{Codes, Grid, Layout, Packed, QuantInfo, QuantTensor, Role, ZeroMode};
+pub use validate::{QuantOptions, validate};

@@ -1,0 +1,295 @@
+//! The `Q` checks of one recognised tensor: scales, zero points, codes and
+//! group indices. Each check reports counts and the first offending block,
+//! never one finding per block.
+
+use rayon::prelude::*;
+use serde_json::{Value, json};
+
+use super::dequant::packed_zero;
+use super::scheme::{Codes, Grid, Layout, Packed, QuantTensor};
+use crate::formats::Checkpoint;
+use crate::numerics::quant::block_scales;
+use crate::numerics::{DType, unravel};
+use crate::report::{Finding, Subject};
+use crate::rules::quant as rules;
+
+/// Thresholds of the `Q` rules.
+#[derive(Debug, Clone, Copy)]
+pub struct QuantOptions {
+    /// Q106: share of codes at qmin/qmax.
+    pub saturation_share: f64,
+    /// Q107: ratio of a scale to the tensor's median scale.
+    pub scale_ratio: f64,
+}
+
+impl Default for QuantOptions {
+    fn default() -> Self {
+        QuantOptions { saturation_share: 0.01, scale_ratio: 1000.0 }
+    }
+}
+
+/// How scale indices map to `subject.block`: a number for one row of
+/// tiles (or one column), `[row, column]` for a 2-D grid.
+#[derive(Debug, Clone, Copy)]
+struct Tiles {
+    rows: u64,
+    cols: u64,
+}
+
+impl Tiles {
+    fn block(self, flat: u64) -> Value {
+        if self.rows <= 1 || self.cols <= 1 { json!(flat) } else { json!([flat / self.cols, flat % self.cols]) }
+    }
+}
+
+/// Findings for one recognised tensor.
+pub fn validate(checkpoint: &Checkpoint, tensor: &QuantTensor, options: &QuantOptions) -> Vec<Finding> {
+    let subject = Subject::tensor(&checkpoint.label, &tensor.name);
+    let mut out = Vec::new();
+    let raw = checkpoint.storage(&checkpoint.tensors[tensor.codes]);
+    match &tensor.layout {
+        Layout::Ggml(kind) => {
+            let blocks = raw.chunks_exact(kind.block_bytes());
+            let mut d = Vec::with_capacity(blocks.len());
+            let mut dmin = Vec::new();
+            for block in blocks {
+                let (a, b) = block_scales(*kind, block);
+                d.push(a);
+                if let Some(b) = b {
+                    dmin.push(b);
+                }
+            }
+            let tiles = Tiles { rows: 1, cols: d.len() as u64 };
+            let min_normal = if *kind == crate::numerics::quant::BlockKind::Q8K { f32::MIN_POSITIVE as f64 } else { DType::F16.min_normal().unwrap_or(0.0) };
+            scale_checks(&subject, "block scale d", &d, tiles, kind.scales_non_negative(), min_normal, &mut out);
+            // A zero `dmin` is normal (blocks without negative values), so only
+            // non-finite and negative minimums are judged.
+            nonfinite_and_negative(&subject, "block minimum dmin", &dmin, tiles, kind.scales_non_negative(), &mut out);
+        }
+        Layout::Grid(grid) => {
+            let tiles = Tiles { rows: grid.tile_rows(), cols: grid.tile_cols() };
+            scale_checks(&subject, "scale", &grid.scales, tiles, grid.positive_scales, grid.scale_min_normal, &mut out);
+            ratio_check(&subject, &grid.scales, tiles, options, &mut out);
+            if let (Some(zeros), Some(range)) = (&grid.zeros, grid.code_range) {
+                zero_range(&subject, zeros.iter().map(|&z| z as f64), range, tiles, &mut out);
+            }
+            code_checks(&subject, tensor, grid, raw, options, &mut out);
+        }
+        Layout::Packed(packed) => {
+            let tiles = Tiles { rows: packed.groups, cols: packed.out_features };
+            scale_checks(&subject, "scale", &packed.scales, tiles, true, DType::F16.min_normal().unwrap_or(0.0), &mut out);
+            ratio_check(&subject, &packed.scales, tiles, options, &mut out);
+            packed_checks(checkpoint, &subject, packed, tiles, &mut out);
+        }
+    }
+    out
+}
+
+fn first_and_count(values: &[f32], bad: impl Fn(f32) -> bool + Sync) -> Option<(u64, u64)> {
+    let count = values.par_iter().filter(|&&v| bad(v)).count() as u64;
+    let first = values.iter().position(|&v| bad(v))?;
+    Some((first as u64, count))
+}
+
+fn scale_finding(subject: &Subject, rule: &crate::rules::Rule, what: &str, kind: &str, first: u64, count: u64, total: usize, tiles: Tiles, value: f32) -> Finding {
+    let mut subject = subject.clone();
+    subject.block = Some(tiles.block(first));
+    let tensor = subject.tensor.clone().unwrap_or_default();
+    Finding::new(
+        rule,
+        format!("{count} of {total} {what}s in {tensor} are {kind} (first at block {}, value {value})", tiles.block(first)),
+    )
+    .with_subject(subject)
+    .with_evidence("count", count)
+    .with_evidence("scales", total as u64)
+    .with_evidence("first_block", tiles.block(first))
+    .with_evidence("value", if value.is_finite() { json!(value) } else { json!(value.to_string()) })
+}
+
+fn nonfinite_and_negative(subject: &Subject, what: &str, values: &[f32], tiles: Tiles, positive: bool, out: &mut Vec<Finding>) {
+    if let Some((first, count)) = first_and_count(values, |v| !v.is_finite()) {
+        out.push(scale_finding(subject, &rules::SCALE_NONFINITE, what, "NaN or infinite", first, count, values.len(), tiles, values[first as usize]));
+    }
+    if positive && let Some((first, count)) = first_and_count(values, |v| v < 0.0) {
+        out.push(scale_finding(subject, &rules::SCALE_NEGATIVE, what, "negative", first, count, values.len(), tiles, values[first as usize]));
+    }
+}
+
+fn scale_checks(subject: &Subject, what: &str, values: &[f32], tiles: Tiles, positive: bool, min_normal: f64, out: &mut Vec<Finding>) {
+    nonfinite_and_negative(subject, what, values, tiles, positive, out);
+    if let Some((first, count)) = first_and_count(values, |v| v == 0.0) {
+        out.push(scale_finding(subject, &rules::SCALE_ZERO, what, "zero", first, count, values.len(), tiles, 0.0));
+    }
+    let min_normal = min_normal as f32;
+    if let Some((first, count)) = first_and_count(values, |v| v != 0.0 && v.abs() < min_normal) {
+        out.push(scale_finding(subject, &rules::SCALE_SUBNORMAL, what, "subnormal", first, count, values.len(), tiles, values[first as usize]));
+    }
+}
+
+fn ratio_check(subject: &Subject, scales: &[f32], tiles: Tiles, options: &QuantOptions, out: &mut Vec<Finding>) {
+    let mut magnitudes: Vec<f32> = scales.iter().map(|s| s.abs()).filter(|s| s.is_finite() && *s > 0.0).collect();
+    if magnitudes.len() < 8 {
+        return;
+    }
+    let mid = magnitudes.len() / 2;
+    let median = *magnitudes.select_nth_unstable_by(mid, f32::total_cmp).1 as f64;
+    let limit = median * options.scale_ratio;
+    let Some((first, count)) = first_and_count(scales, |s| s.is_finite() && s.abs() as f64 > limit) else { return };
+    let largest = scales.iter().filter(|s| s.is_finite()).fold(0f32, |m, s| m.max(s.abs())) as f64;
+    let mut subject = subject.clone();
+    subject.block = Some(tiles.block(first));
+    let tensor = subject.tensor.clone().unwrap_or_default();
+    out.push(
+        Finding::new(
+            &rules::SCALE_RATIO_OUTLIER,
+            format!(
+                "{count} scales of {tensor} exceed {} x the median scale {median:.3e} (largest ratio {:.0}, first at block {})",
+                options.scale_ratio,
+                largest / median,
+                tiles.block(first)
+            ),
+        )
+        .with_subject(subject)
+        .with_evidence("count", count)
+        .with_evidence("median", median)
+        .with_evidence("max_ratio", largest / median)
+        .with_evidence("first_block", tiles.block(first)),
+    );
+}
+
+fn zero_range(subject: &Subject, zeros: impl Iterator<Item = f64>, (lo, hi): (f64, f64), tiles: Tiles, out: &mut Vec<Finding>) {
+    let mut first = None;
+    let mut count = 0u64;
+    let mut total = 0u64;
+    for (i, z) in zeros.enumerate() {
+        total += 1;
+        if !(lo..=hi).contains(&z) {
+            count += 1;
+            first.get_or_insert((i as u64, z));
+        }
+    }
+    let Some((first, value)) = first else { return };
+    let mut subject = subject.clone();
+    subject.block = Some(tiles.block(first));
+    let tensor = subject.tensor.clone().unwrap_or_default();
+    out.push(
+        Finding::new(
+            &rules::ZERO_POINT_OUT_OF_RANGE,
+            format!("{count} of {total} zero points of {tensor} are outside [{lo}, {hi}] (first at block {}: {value})", tiles.block(first)),
+        )
+        .with_subject(subject)
+        .with_evidence("count", count)
+        .with_evidence("value", value)
+        .with_evidence("range", json!([lo, hi]))
+        .with_evidence("first_block", tiles.block(first)),
+    );
+}
+
+/// Which codes are NaN, infinite or at the range ends, per one-byte code type.
+fn code_classes(codes: &Codes) -> Option<(fn(u8) -> bool, fn(u8) -> bool, fn(u8) -> bool, u64)> {
+    Some(match codes {
+        Codes::I8 => (|_| false, |_| false, |b| matches!(b as i8, 127 | -128 | -127), 1),
+        Codes::U8 => (|_| false, |_| false, |b| matches!(b, 0 | 255), 2),
+        Codes::Float8(DType::F8E4M3) => (|b| b & 0x7F == 0x7F, |_| false, |b| b & 0x7F == 0x7E, 1),
+        Codes::Float8(DType::F8E5M2) => (|b| (0x7D..=0x7F).contains(&(b & 0x7F)), |b| b & 0x7F == 0x7C, |b| b & 0x7F == 0x7B, 1),
+        Codes::Float8(DType::F8E4M3Fnuz) => (|b| b == 0x80, |_| false, |b| b & 0x7F == 0x7F, 1),
+        Codes::Float8(DType::F8E5M2Fnuz) => (|b| b == 0x80, |_| false, |b| b & 0x7F == 0x7F, 1),
+        _ => return None,
+    })
+}
+
+fn code_checks(subject: &Subject, tensor: &QuantTensor, grid: &Grid, raw: &[u8], options: &QuantOptions, out: &mut Vec<Finding>) {
+    let Some((is_nan, is_inf, is_edge, per_tile)) = code_classes(&grid.codes) else { return };
+    let n = (grid.rows * grid.cols) as usize;
+    let Some(codes) = raw.get(..n) else { return };
+    let (nan, inf, edge) = codes
+        .par_chunks(1 << 16)
+        .map(|c| {
+            c.iter().fold((0u64, 0u64, 0u64), |(a, b, e), &x| (a + is_nan(x) as u64, b + is_inf(x) as u64, e + is_edge(x) as u64))
+        })
+        .reduce(|| (0, 0, 0), |x, y| (x.0 + y.0, x.1 + y.1, x.2 + y.2));
+    let cols = grid.cols.max(1);
+    let tile_of = |flat: u64| {
+        let (r, c) = (flat / cols, flat % cols);
+        (r / grid.block_rows) * grid.tile_cols() + c / grid.block_cols
+    };
+    let tiles = Tiles { rows: grid.tile_rows(), cols: grid.tile_cols() };
+    let name = &tensor.name;
+    for (count, rule, test, what) in [
+        (nan, &rules::FP8_NAN_CODES, is_nan, "NaN"),
+        (inf, &rules::FP8_INF_CODES, is_inf, "infinite"),
+    ] {
+        if count == 0 {
+            continue;
+        }
+        let first = codes.iter().position(|&b| test(b)).unwrap_or(0) as u64;
+        let index = unravel(first, &tensor.shape);
+        let mut subject = subject.clone();
+        subject.block = Some(tiles.block(tile_of(first)));
+        subject.index = Some(index.clone());
+        out.push(
+            Finding::new(rule, format!("{count} {} codes of {name} encode {what} (first at {index:?}, code 0x{:02X})", grid.codes_dtype, codes[first as usize]))
+                .with_subject(subject)
+                .with_evidence("count", count)
+                .with_evidence("first_flat", first)
+                .with_evidence("code", codes[first as usize]),
+        );
+    }
+    let share = edge as f64 / n.max(1) as f64;
+    let expected = (per_tile * grid.tiles()) as f64 / n.max(1) as f64;
+    if share > options.saturation_share && share > 4.0 * expected {
+        let tile_elems = (grid.block_rows * grid.block_cols).max(1);
+        let mut first_tile = None;
+        let mut counts = std::collections::HashMap::new();
+        for (i, &b) in codes.iter().enumerate() {
+            if is_edge(b) {
+                let t = tile_of(i as u64);
+                let c = counts.entry(t).or_insert(0u64);
+                *c += 1;
+                if *c > per_tile {
+                    first_tile = Some(t);
+                    break;
+                }
+            }
+        }
+        let mut subject = subject.clone();
+        subject.block = first_tile.map(|t| tiles.block(t));
+        out.push(
+            Finding::new(&rules::CODES_SATURATED, format!("{:.1}% of {name}'s codes sit at the ends of the code range ({edge} of {n}; tiles of {tile_elems})", share * 100.0))
+                .with_subject(subject)
+                .with_evidence("saturated", edge)
+                .with_evidence("count", n as u64)
+                .with_evidence("share", share),
+        );
+    }
+}
+
+fn packed_checks(checkpoint: &Checkpoint, subject: &Subject, packed: &Packed, tiles: Tiles, out: &mut Vec<Finding>) {
+    if let Some(g_idx) = &packed.g_idx {
+        let bad = |&g: &i64| g < 0 || g as u64 >= packed.groups;
+        if let Some(first) = g_idx.iter().position(bad) {
+            let count = g_idx.iter().filter(|g| bad(g)).count();
+            let mut subject = subject.clone();
+            subject.block = Some(json!(first));
+            let tensor = subject.tensor.clone().unwrap_or_default();
+            out.push(
+                Finding::new(
+                    &rules::GROUP_INDEX_OUT_OF_RANGE,
+                    format!("{count} g_idx entries of {tensor} are outside [0, {}) (first at input column {first}: {})", packed.groups, g_idx[first]),
+                )
+                .with_subject(subject)
+                .with_evidence("count", count as u64)
+                .with_evidence("groups", packed.groups)
+                .with_evidence("value", g_idx[first]),
+            );
+        }
+    }
+    // Stored zeros are always within the bit width; GPTQ v1 adds one, so the
+    // largest stored value means a zero point one past the code range.
+    if packed.zero_offset > 0 && let Some(index) = packed.qzeros {
+        let zeros = checkpoint.storage(&checkpoint.tensors[index]);
+        let values = (0..packed.groups).flat_map(|g| (0..packed.out_features).map(move |n| (g, n)));
+        let hi = ((1u32 << packed.bits) - 1) as f64;
+        zero_range(subject, values.map(|(g, n)| packed_zero(packed, Some(zeros), g, n) as f64), (0.0, hi), tiles, out);
+    }
+}
