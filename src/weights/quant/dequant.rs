@@ -13,8 +13,14 @@ use crate::numerics::{TargetDType, TensorStats, stats_from_fill};
 /// is the inverse: the nibble that holds column `j`.
 const AWQ_NIBBLE_OF_COLUMN: [u32; 8] = [0, 4, 1, 5, 2, 6, 3, 7];
 
-/// Statistics of the dequantized values, or why they cannot be computed.
-pub fn dequantized_stats(checkpoint: &Checkpoint, tensor: &QuantTensor, target: TargetDType) -> Result<TensorStats, String> {
+/// Writes elements `start..start + out.len()` of a tensor's dequantized
+/// values (row-major) into `out`.
+pub type Filler<'a> = Box<dyn Fn(u64, &mut [f32]) + Sync + 'a>;
+
+/// The dequantizer of one recognised tensor, after checking that its codes
+/// hold enough bytes. `start` must be a multiple of the block size for GGUF
+/// types (`stats_from_fill` chunks always are).
+pub fn filler<'a>(checkpoint: &'a Checkpoint, tensor: &'a QuantTensor) -> Result<Filler<'a>, String> {
     let raw = checkpoint.storage(&checkpoint.tensors[tensor.codes]);
     let numel = tensor.numel();
     match &tensor.layout {
@@ -24,7 +30,7 @@ pub fn dequantized_stats(checkpoint: &Checkpoint, tensor: &QuantTensor, target: 
             if !numel.is_multiple_of(elems) || (raw.len() as u64) < need {
                 return Err(format!("{} bytes of blocks for {numel} elements (need {need})", raw.len()));
             }
-            Ok(stats_from_fill(numel, target, |start, out| ggml_fill(*kind, raw, start, out)))
+            Ok(Box::new(move |start, out| ggml_fill(*kind, raw, start, out)))
         }
         Layout::Grid(grid) => {
             let need = code_bytes(grid);
@@ -35,13 +41,19 @@ pub fn dequantized_stats(checkpoint: &Checkpoint, tensor: &QuantTensor, target: 
                 Codes::Float8(dtype) => Some(byte_float_table(dtype)),
                 _ => None,
             };
-            Ok(stats_from_fill(numel, target, |start, out| grid_fill(grid, table, raw, start, out)))
+            Ok(Box::new(move |start, out| grid_fill(grid, table, raw, start, out)))
         }
         Layout::Packed(packed) => {
             let zeros = packed.qzeros.map(|i| checkpoint.storage(&checkpoint.tensors[i]));
-            Ok(stats_from_fill(numel, target, |start, out| packed_fill(packed, raw, zeros, start, out)))
+            Ok(Box::new(move |start, out| packed_fill(packed, raw, zeros, start, out)))
         }
     }
+}
+
+/// Statistics of the dequantized values, or why they cannot be computed.
+pub fn dequantized_stats(checkpoint: &Checkpoint, tensor: &QuantTensor, target: TargetDType) -> Result<TensorStats, String> {
+    let fill = filler(checkpoint, tensor)?;
+    Ok(stats_from_fill(tensor.numel(), target, fill))
 }
 
 fn ggml_fill(kind: BlockKind, raw: &[u8], start: u64, out: &mut [f32]) {

@@ -285,9 +285,13 @@ pub fn packed_weight(ctx: &mut Ctx, base: &str, codes: usize) {
     let Some(mut scales) = values_f32(ctx.cp, scale_entry) else {
         return shape_mismatch(ctx, &info, &name, &all, format!("{name}: weight_scale cannot be read"));
     };
+    // Scales are judged after division by the global scale, so the stored
+    // dtype's smallest normal is divided the same way.
+    let mut scale_min_normal = scale_entry.dtype.min_normal().unwrap_or(0.0);
     if let Some(global) = ctx.get(&format!("{base}.weight_global_scale")).and_then(|(_, e)| values_f32(ctx.cp, e)) {
         let g = global.first().copied().unwrap_or(f32::NAN);
         scales.iter_mut().for_each(|s| *s /= g);
+        scale_min_normal /= g as f64;
     }
     let hint = ctx.config.find_u64(&["group_size"]).map(|g| [1, g]);
     let Some((br, bc, granularity)) = geometry(rows, cols, &scale_entry.shape, hint) else {
@@ -315,7 +319,7 @@ pub fn packed_weight(ctx: &mut Ctx, base: &str, codes: usize) {
         zeros,
         zero_mode: ZeroMode::Subtract,
         positive_scales: true,
-        scale_min_normal: scale_entry.dtype.min_normal().unwrap_or(0.0),
+        scale_min_normal,
         code_range: Some(signed_range(bits)),
     };
     push_grid(ctx, name, vec![rows, cols], info, codes, pieces, grid, granularity);

@@ -13,7 +13,7 @@ mod scheme;
 mod validate;
 
 pub use config::QuantConfig;
-pub use dequant::dequantized_stats;
+pub use dequant::{Filler, dequantized_stats, filler};
 pub use recognize::{Recognised, recognise};
 pub use scan::{QuantScan, scan_quantized};
 pub use scheme::{Codes, Grid, Layout, Packed, QuantInfo, QuantTensor, Role, ZeroMode};

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::dequant::packed_zero;
 use super::scheme::{Codes, Grid, Layout, Packed, QuantTensor};
 use crate::formats::Checkpoint;
-use crate::numerics::quant::block_scales;
+use crate::numerics::quant::{BlockKind, block_scales};
 use crate::numerics::{DType, unravel};
 use crate::report::{Finding, Subject};
 use crate::rules::quant as rules;
@@ -60,11 +60,14 @@ pub fn validate(checkpoint: &Checkpoint, tensor: &QuantTensor, options: &QuantOp
                 }
             }
             let tiles = Tiles { rows: 1, cols: d.len() as u64 };
-            let min_normal = if *kind == crate::numerics::quant::BlockKind::Q8K { f32::MIN_POSITIVE as f64 } else { DType::F16.min_normal().unwrap_or(0.0) };
+            let min_normal = if *kind == BlockKind::Q8K { f32::MIN_POSITIVE as f64 } else { DType::F16.min_normal().unwrap_or(0.0) };
             scale_checks(&subject, "block scale d", &d, tiles, kind.scales_non_negative(), min_normal, &mut out);
             // A zero `dmin` is normal (blocks without negative values), so only
             // non-finite and negative minimums are judged.
-            nonfinite_and_negative(&subject, "block minimum dmin", &dmin, tiles, kind.scales_non_negative(), &mut out);
+            // Q4_1/Q5_1 store a signed minimum `m` that is added; K-quants store
+            // a `dmin` that is subtracted and never negative.
+            let subtracted = matches!(kind, BlockKind::Q2K | BlockKind::Q4K | BlockKind::Q5K);
+            nonfinite_and_negative(&subject, "block minimum", &dmin, tiles, subtracted, &mut out);
         }
         Layout::Grid(grid) => {
             let tiles = Tiles { rows: grid.tile_rows(), cols: grid.tile_cols() };
