@@ -88,7 +88,8 @@ fn tensor_range(
     file_len: u64,
 ) -> Result<(GgmlType, u64, u64), Box<Finding>> {
     let subject = Subject::tensor(label, &info.name);
-    let fail = |rule, message: String| Box::new(at_offset(rule, label, info.record_at, message).with_subject(subject.clone()));
+    let fail =
+        |rule, message: String| Box::new(at_offset(rule, label, info.record_at, message).with_subject(subject.clone()));
     let Some(ty) = ggml_type(info.type_id) else {
         return Err(Box::new(
             (*fail(&rules::UNSUPPORTED_DTYPE, format!("{}: ggml type id {} is unknown", info.name, info.type_id)))
@@ -96,8 +97,9 @@ fn tensor_range(
                 .with_severity(Severity::Warning),
         ));
     };
-    let numel =
-        info.numel().ok_or_else(|| fail(&rules::INVALID_HEADER, format!("{}: shape {:?} overflows", info.name, info.ne)))?;
+    let numel = info
+        .numel()
+        .ok_or_else(|| fail(&rules::INVALID_HEADER, format!("{}: shape {:?} overflows", info.name, info.ne)))?;
     let ne0 = info.ne.first().copied().unwrap_or(1);
     if !ne0.is_multiple_of(ty.block_elems) {
         return Err(fail(
@@ -112,7 +114,10 @@ fn tensor_range(
         return Err(Box::new(
             (*fail(
                 &rules::MISALIGNED_TENSOR_DATA,
-                format!("{}: data offset {} is not a multiple of the alignment {}", info.name, info.offset, header.alignment),
+                format!(
+                    "{}: data offset {} is not a multiple of the alignment {}",
+                    info.name, info.offset, header.alignment
+                ),
             ))
             .with_evidence("data_offset", info.offset)
             .with_evidence("alignment", header.alignment),
@@ -151,7 +156,14 @@ fn overlaps(ranges: &mut [(u64, u64, &str)], label: &str, findings: &mut Vec<Fin
                     &rules::INVALID_LAYOUT,
                     label,
                     b.0,
-                    format!("{label}: data of {} (bytes {}..{}) overlaps {} (from byte {})", a.2, a.0, a.0 + a.1, b.2, b.0),
+                    format!(
+                        "{label}: data of {} (bytes {}..{}) overlaps {} (from byte {})",
+                        a.2,
+                        a.0,
+                        a.0 + a.1,
+                        b.2,
+                        b.0
+                    ),
                 )
                 .with_subject(Subject::tensor(label, b.2)),
             );

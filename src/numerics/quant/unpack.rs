@@ -25,7 +25,7 @@ pub fn stream_code(bytes: &[u8], index: u64, bits: u32) -> u32 {
 /// in the high nibble (bitsandbytes) or the low one (NVFP4).
 pub fn nibble(bytes: &[u8], index: u64, high_first: bool) -> u8 {
     let byte = bytes.get((index / 2) as usize).copied().unwrap_or(0);
-    let high = (index % 2 == 0) == high_first;
+    let high = index.is_multiple_of(2) == high_first;
     if high { byte >> 4 } else { byte & 0xF }
 }
 

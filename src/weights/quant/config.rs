@@ -84,9 +84,7 @@ fn find<'a>(value: &'a Value, key: &str, depth: usize) -> Option<&'a Value> {
         return None;
     }
     match value {
-        Value::Object(map) => {
-            map.get(key).or_else(|| map.values().find_map(|v| find(v, key, depth + 1)))
-        }
+        Value::Object(map) => map.get(key).or_else(|| map.values().find_map(|v| find(v, key, depth + 1))),
         Value::Array(items) => items.iter().find_map(|v| find(v, key, depth + 1)),
         _ => None,
     }

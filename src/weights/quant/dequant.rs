@@ -35,7 +35,12 @@ pub fn filler<'a>(checkpoint: &'a Checkpoint, tensor: &'a QuantTensor) -> Result
         Layout::Grid(grid) => {
             let need = code_bytes(grid);
             if (raw.len() as u64) < need || grid.rows * grid.cols != numel {
-                return Err(format!("{} code bytes for a [{}, {}] grid (need {need})", raw.len(), grid.rows, grid.cols));
+                return Err(format!(
+                    "{} code bytes for a [{}, {}] grid (need {need})",
+                    raw.len(),
+                    grid.rows,
+                    grid.cols
+                ));
             }
             let table = match grid.codes {
                 Codes::Float8(dtype) => Some(byte_float_table(dtype)),
@@ -51,7 +56,11 @@ pub fn filler<'a>(checkpoint: &'a Checkpoint, tensor: &'a QuantTensor) -> Result
 }
 
 /// Statistics of the dequantized values, or why they cannot be computed.
-pub fn dequantized_stats(checkpoint: &Checkpoint, tensor: &QuantTensor, target: TargetDType) -> Result<TensorStats, String> {
+pub fn dequantized_stats(
+    checkpoint: &Checkpoint,
+    tensor: &QuantTensor,
+    target: TargetDType,
+) -> Result<TensorStats, String> {
     let fill = filler(checkpoint, tensor)?;
     Ok(stats_from_fill(tensor.numel(), target, fill))
 }

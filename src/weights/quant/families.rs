@@ -143,15 +143,11 @@ pub fn bnb_4bit(ctx: &mut Ctx, name: &str, kind: &str, state: usize) {
     }
     let state_entry = &ctx.cp.tensors[state];
     let json: Option<Value> = bytes(ctx.cp, state_entry).and_then(|b| serde_json::from_slice(b).ok());
-    let shape: Option<Vec<u64>> = json
-        .as_ref()
-        .and_then(|j| j.get("shape")?.as_array()?.iter().map(Value::as_u64).collect::<Option<Vec<u64>>>());
+    let shape: Option<Vec<u64>> =
+        json.as_ref().and_then(|j| j.get("shape")?.as_array()?.iter().map(Value::as_u64).collect::<Option<Vec<u64>>>());
     let blocksize = json.as_ref().and_then(|j| j.get("blocksize")?.as_u64()).filter(|b| (1..=1 << 20).contains(b));
     let (Some(json), Some(shape), Some(blocksize)) = (json.clone(), shape, blocksize) else {
-        let message = format!(
-            "{name}: the quant state {} is not JSON with `shape` and `blocksize`",
-            state_entry.name
-        );
+        let message = format!("{name}: the quant state {} is not JSON with `shape` and `blocksize`", state_entry.name);
         ctx.finding(&rules::INVALID_QUANT_STATE, name, message);
         return ctx.orphans(&info, name, &pieces);
     };
@@ -201,8 +197,14 @@ pub fn bnb_4bit(ctx: &mut Ctx, name: &str, kind: &str, state: usize) {
     let table = match stored_map {
         Some(map) if map.len() == 16 => {
             if !same_code_book(&map, reference) {
-                let (i, (a, b)) = map.iter().zip(reference).enumerate().find(|(_, (a, b))| (*a - *b).abs() > 1e-4).unwrap_or((0, (&0.0, &0.0)));
-                let message = format!("{name}: quant_map differs from the {format} table at code {i} ({a} instead of {b})");
+                let (i, (a, b)) = map
+                    .iter()
+                    .zip(reference)
+                    .enumerate()
+                    .find(|(_, (a, b))| (*a - *b).abs() > 1e-4)
+                    .unwrap_or((0, (&0.0, &0.0)));
+                let message =
+                    format!("{name}: quant_map differs from the {format} table at code {i} ({a} instead of {b})");
                 let f = ctx.finding(&rules::CODE_BOOK_MISMATCH, name, message);
                 f.subject.block = Some(i.into());
                 f.evidence.insert("code".into(), i.into());
@@ -298,12 +300,15 @@ pub fn packed_weight(ctx: &mut Ctx, base: &str, codes: usize) {
         let message = format!("{name}: weight_scale {:?} does not tile a [{rows}, {cols}] weight", scale_entry.shape);
         return shape_mismatch(ctx, &info, &name, &all, message);
     };
-    let zeros = ctx.get(&format!("{base}.weight_zero_point")).map(|(_, e)| (e.shape.iter().product::<u64>(), values_f32(ctx.cp, e)));
+    let zeros = ctx
+        .get(&format!("{base}.weight_zero_point"))
+        .map(|(_, e)| (e.shape.iter().product::<u64>(), values_f32(ctx.cp, e)));
     let zeros = match zeros {
         None => None,
         Some((n, Some(z))) if n == scales.len() as u64 => Some(z),
         Some(_) => {
-            let message = format!("{name}: packed zero points are not decoded; the weight is listed without statistics");
+            let message =
+                format!("{name}: packed zero points are not decoded; the weight is listed without statistics");
             ctx.finding(&rules::UNDECODED_SCHEME, &name, message);
             return ctx.orphans(&info, &name, &all);
         }
@@ -404,7 +409,8 @@ pub fn scaled_weight(ctx: &mut Ctx, base: &str, scale: usize, block_inverse: boo
     let mut all = pieces.clone();
     all.push((codes, Role::Codes));
     let Some((br, bc, granularity)) = geometry(rows, cols, &scale_entry.shape, hint) else {
-        let message = format!("{name}: {} {:?} does not tile a [{rows}, {cols}] weight", scale_entry.name, scale_entry.shape);
+        let message =
+            format!("{name}: {} {:?} does not tile a [{rows}, {cols}] weight", scale_entry.name, scale_entry.shape);
         return shape_mismatch(ctx, &info, &name, &all, message);
     };
     let Some(scales) = values_f32(ctx.cp, scale_entry) else {
@@ -489,7 +495,9 @@ pub fn quanto_4bit(ctx: &mut Ctx, base: &str, codes: usize) {
     let data = &ctx.cp.tensors[codes];
     let info = info("quanto", "qint4", 4);
     let mut pieces = Vec::new();
-    for (suffix, role) in [("weight._scale", Role::Scale), ("weight._shift", Role::ZeroPoint), ("input_scale", Role::ActivationScale)] {
+    for (suffix, role) in
+        [("weight._scale", Role::Scale), ("weight._shift", Role::ZeroPoint), ("input_scale", Role::ActivationScale)]
+    {
         if let Some((i, _)) = ctx.get(&format!("{base}.{suffix}")) {
             pieces.push((i, role));
         }
@@ -504,7 +512,12 @@ pub fn quanto_4bit(ctx: &mut Ctx, base: &str, codes: usize) {
     let (packed_rows, group) = matrix(&data.shape);
     let groups = scales.len() as u64;
     if data.dtype != DType::U8 || packed_rows != groups.div_ceil(2) {
-        let message = format!("{name}: {groups} groups need packed [{}, g] U8 but _data._data is {:?} {}", groups.div_ceil(2), data.shape, data.dtype);
+        let message = format!(
+            "{name}: {groups} groups need packed [{}, g] U8 but _data._data is {:?} {}",
+            groups.div_ceil(2),
+            data.shape,
+            data.dtype
+        );
         return shape_mismatch(ctx, &info, &name, &all, message);
     }
     let float_shift = shift_entry.dtype.is_float();

@@ -53,7 +53,8 @@ pub fn gptq_awq(ctx: &mut Ctx, base: &str, qweight: usize) {
     let per_word = (32 / bits) as u64;
     let (qrows, qcols) = (qw.shape.first().copied().unwrap_or(0), qw.shape.get(1).copied().unwrap_or(0));
     let (in_features, out_features) = if awq { (qrows, qcols * per_word) } else { (qrows * per_word, qcols) };
-    let (groups, scale_out) = (scales_entry.shape.first().copied().unwrap_or(0), scales_entry.shape.get(1).copied().unwrap_or(0));
+    let (groups, scale_out) =
+        (scales_entry.shape.first().copied().unwrap_or(0), scales_entry.shape.get(1).copied().unwrap_or(0));
     let g_idx_values = g_idx.and_then(|(_, e)| values_i64(ctx.cp, e));
     let qzeros = ctx.get(&format!("{base}.qzeros"));
     let zero_words = out_features.div_ceil(per_word);
@@ -69,7 +70,8 @@ pub fn gptq_awq(ctx: &mut Ctx, base: &str, qweight: usize) {
             qw.shape,
             qw.dtype,
             scales_entry.shape,
-            qzeros.map_or(String::new(), |(_, z)| format!(", qzeros {:?} (expected [{groups}, {zero_words}])", z.shape)),
+            qzeros
+                .map_or(String::new(), |(_, z)| format!(", qzeros {:?} (expected [{groups}, {zero_words}])", z.shape)),
             g_idx_values.as_ref().map_or(String::new(), |g| format!(", g_idx has {}", g.len())),
         );
         ctx.finding(&rules::PACKED_SIZE_MISMATCH, &name, message);

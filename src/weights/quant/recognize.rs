@@ -132,7 +132,8 @@ fn missing_scales(ctx: &mut Ctx) {
     }
     let cp = ctx.cp;
     for (index, entry) in cp.tensors.iter().enumerate() {
-        let one_byte = matches!(entry.dtype, DType::I8 | DType::F8E4M3 | DType::F8E5M2 | DType::F8E4M3Fnuz | DType::F8E5M2Fnuz);
+        let one_byte =
+            matches!(entry.dtype, DType::I8 | DType::F8E4M3 | DType::F8E5M2 | DType::F8E4M3Fnuz | DType::F8E5M2Fnuz);
         let weight_like = entry.name.ends_with(".weight") || entry.name.ends_with("._data");
         if ctx.is_claimed(index) || !one_byte || !weight_like {
             continue;

@@ -92,7 +92,8 @@ pub fn scan_quantized(checkpoint: &Checkpoint, path: &Path, options: &ScanOption
 /// metadata get none. Pieces are never judged by the float-tensor rules.
 fn piece_record(checkpoint: &Checkpoint, index: usize, info: QuantInfo) -> TensorRecord {
     let entry = &checkpoint.tensors[index];
-    let numeric = matches!(info.role, Role::Scale | Role::ZeroPoint | Role::GroupIndex | Role::CodeBook | Role::ActivationScale);
+    let numeric =
+        matches!(info.role, Role::Scale | Role::ZeroPoint | Role::GroupIndex | Role::CodeBook | Role::ActivationScale);
     let stats = numeric
         .then(|| super::pieces::bytes(checkpoint, entry))
         .flatten()

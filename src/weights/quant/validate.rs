@@ -60,18 +60,22 @@ pub fn validate(checkpoint: &Checkpoint, tensor: &QuantTensor, options: &QuantOp
                 }
             }
             let tiles = Tiles { rows: 1, cols: d.len() as u64 };
-            let min_normal = if *kind == BlockKind::Q8K { f32::MIN_POSITIVE as f64 } else { DType::F16.min_normal().unwrap_or(0.0) };
-            scale_checks(&subject, "block scale d", &d, tiles, kind.scales_non_negative(), min_normal, &mut out);
+            let min_normal =
+                if *kind == BlockKind::Q8K { f32::MIN_POSITIVE as f64 } else { DType::F16.min_normal().unwrap_or(0.0) };
+            let set = ScaleSet { subject: &subject, what: "block scale d", values: &d, tiles };
+            set.all_checks(kind.scales_non_negative(), min_normal, &mut out);
             // A zero `dmin` is normal (blocks without negative values), so only
             // non-finite and negative minimums are judged.
             // Q4_1/Q5_1 store a signed minimum `m` that is added; K-quants store
             // a `dmin` that is subtracted and never negative.
             let subtracted = matches!(kind, BlockKind::Q2K | BlockKind::Q4K | BlockKind::Q5K);
-            nonfinite_and_negative(&subject, "block minimum", &dmin, tiles, subtracted, &mut out);
+            let set = ScaleSet { subject: &subject, what: "block minimum", values: &dmin, tiles };
+            set.nonfinite_and_negative(subtracted, &mut out);
         }
         Layout::Grid(grid) => {
             let tiles = Tiles { rows: grid.tile_rows(), cols: grid.tile_cols() };
-            scale_checks(&subject, "scale", &grid.scales, tiles, grid.positive_scales, grid.scale_min_normal, &mut out);
+            let set = ScaleSet { subject: &subject, what: "scale", values: &grid.scales, tiles };
+            set.all_checks(grid.positive_scales, grid.scale_min_normal, &mut out);
             ratio_check(&subject, &grid.scales, tiles, options, &mut out);
             if let (Some(zeros), Some(range)) = (&grid.zeros, grid.code_range) {
                 zero_range(&subject, zeros.iter().map(|&z| z as f64), range, tiles, &mut out);
@@ -80,7 +84,8 @@ pub fn validate(checkpoint: &Checkpoint, tensor: &QuantTensor, options: &QuantOp
         }
         Layout::Packed(packed) => {
             let tiles = Tiles { rows: packed.groups, cols: packed.out_features };
-            scale_checks(&subject, "scale", &packed.scales, tiles, true, DType::F16.min_normal().unwrap_or(0.0), &mut out);
+            let set = ScaleSet { subject: &subject, what: "scale", values: &packed.scales, tiles };
+            set.all_checks(true, DType::F16.min_normal().unwrap_or(0.0), &mut out);
             ratio_check(&subject, &packed.scales, tiles, options, &mut out);
             packed_checks(checkpoint, &subject, packed, tiles, &mut out);
         }
@@ -94,38 +99,50 @@ fn first_and_count(values: &[f32], bad: impl Fn(f32) -> bool + Sync) -> Option<(
     Some((first as u64, count))
 }
 
-fn scale_finding(subject: &Subject, rule: &crate::rules::Rule, what: &str, kind: &str, first: u64, count: u64, total: usize, tiles: Tiles, value: f32) -> Finding {
-    let mut subject = subject.clone();
-    subject.block = Some(tiles.block(first));
-    let tensor = subject.tensor.clone().unwrap_or_default();
-    Finding::new(
-        rule,
-        format!("{count} of {total} {what}s in {tensor} are {kind} (first at block {}, value {value})", tiles.block(first)),
-    )
-    .with_subject(subject)
-    .with_evidence("count", count)
-    .with_evidence("scales", total as u64)
-    .with_evidence("first_block", tiles.block(first))
-    .with_evidence("value", if value.is_finite() { json!(value) } else { json!(value.to_string()) })
+/// One tensor's scales (or block minimums) under judgement.
+struct ScaleSet<'a> {
+    subject: &'a Subject,
+    what: &'a str,
+    values: &'a [f32],
+    tiles: Tiles,
 }
 
-fn nonfinite_and_negative(subject: &Subject, what: &str, values: &[f32], tiles: Tiles, positive: bool, out: &mut Vec<Finding>) {
-    if let Some((first, count)) = first_and_count(values, |v| !v.is_finite()) {
-        out.push(scale_finding(subject, &rules::SCALE_NONFINITE, what, "NaN or infinite", first, count, values.len(), tiles, values[first as usize]));
+impl ScaleSet<'_> {
+    /// One finding for every scale `bad` selects: count, first block, value.
+    fn check(&self, rule: &crate::rules::Rule, kind: &str, bad: impl Fn(f32) -> bool + Sync) -> Option<Finding> {
+        let (first, count) = first_and_count(self.values, bad)?;
+        let value = self.values[first as usize];
+        let total = self.values.len();
+        let block = self.tiles.block(first);
+        let mut subject = self.subject.clone();
+        subject.block = Some(block.clone());
+        let tensor = subject.tensor.clone().unwrap_or_default();
+        let what = self.what;
+        Some(
+            Finding::new(
+                rule,
+                format!("{count} of {total} {what}s in {tensor} are {kind} (first at block {block}, value {value})"),
+            )
+            .with_subject(subject)
+            .with_evidence("count", count)
+            .with_evidence("scales", total as u64)
+            .with_evidence("first_block", block)
+            .with_evidence("value", if value.is_finite() { json!(value) } else { json!(value.to_string()) }),
+        )
     }
-    if positive && let Some((first, count)) = first_and_count(values, |v| v < 0.0) {
-        out.push(scale_finding(subject, &rules::SCALE_NEGATIVE, what, "negative", first, count, values.len(), tiles, values[first as usize]));
-    }
-}
 
-fn scale_checks(subject: &Subject, what: &str, values: &[f32], tiles: Tiles, positive: bool, min_normal: f64, out: &mut Vec<Finding>) {
-    nonfinite_and_negative(subject, what, values, tiles, positive, out);
-    if let Some((first, count)) = first_and_count(values, |v| v == 0.0) {
-        out.push(scale_finding(subject, &rules::SCALE_ZERO, what, "zero", first, count, values.len(), tiles, 0.0));
+    fn nonfinite_and_negative(&self, positive: bool, out: &mut Vec<Finding>) {
+        out.extend(self.check(&rules::SCALE_NONFINITE, "NaN or infinite", |v| !v.is_finite()));
+        if positive {
+            out.extend(self.check(&rules::SCALE_NEGATIVE, "negative", |v| v < 0.0));
+        }
     }
-    let min_normal = min_normal as f32;
-    if let Some((first, count)) = first_and_count(values, |v| v != 0.0 && v.abs() < min_normal) {
-        out.push(scale_finding(subject, &rules::SCALE_SUBNORMAL, what, "subnormal", first, count, values.len(), tiles, values[first as usize]));
+
+    fn all_checks(&self, positive: bool, min_normal: f64, out: &mut Vec<Finding>) {
+        self.nonfinite_and_negative(positive, out);
+        out.extend(self.check(&rules::SCALE_ZERO, "zero", |v| v == 0.0));
+        let min_normal = min_normal as f32;
+        out.extend(self.check(&rules::SCALE_SUBNORMAL, "subnormal", |v| v != 0.0 && v.abs() < min_normal));
     }
 }
 
@@ -160,7 +177,13 @@ fn ratio_check(subject: &Subject, scales: &[f32], tiles: Tiles, options: &QuantO
     );
 }
 
-fn zero_range(subject: &Subject, zeros: impl Iterator<Item = f64>, (lo, hi): (f64, f64), tiles: Tiles, out: &mut Vec<Finding>) {
+fn zero_range(
+    subject: &Subject,
+    zeros: impl Iterator<Item = f64>,
+    (lo, hi): (f64, f64),
+    tiles: Tiles,
+    out: &mut Vec<Finding>,
+) {
     let mut first = None;
     let mut count = 0u64;
     let mut total = 0u64;
@@ -178,7 +201,10 @@ fn zero_range(subject: &Subject, zeros: impl Iterator<Item = f64>, (lo, hi): (f6
     out.push(
         Finding::new(
             &rules::ZERO_POINT_OUT_OF_RANGE,
-            format!("{count} of {total} zero points of {tensor} are outside [{lo}, {hi}] (first at block {}: {value})", tiles.block(first)),
+            format!(
+                "{count} of {total} zero points of {tensor} are outside [{lo}, {hi}] (first at block {}: {value})",
+                tiles.block(first)
+            ),
         )
         .with_subject(subject)
         .with_evidence("count", count)
@@ -188,27 +214,53 @@ fn zero_range(subject: &Subject, zeros: impl Iterator<Item = f64>, (lo, hi): (f6
     );
 }
 
-/// Which codes are NaN, infinite or at the range ends, per one-byte code type.
-fn code_classes(codes: &Codes) -> Option<(fn(u8) -> bool, fn(u8) -> bool, fn(u8) -> bool, u64)> {
-    Some(match codes {
-        Codes::I8 => (|_| false, |_| false, |b| matches!(b as i8, 127 | -128 | -127), 1),
-        Codes::U8 => (|_| false, |_| false, |b| matches!(b, 0 | 255), 2),
-        Codes::Float8(DType::F8E4M3) => (|b| b & 0x7F == 0x7F, |_| false, |b| b & 0x7F == 0x7E, 1),
-        Codes::Float8(DType::F8E5M2) => (|b| (0x7D..=0x7F).contains(&(b & 0x7F)), |b| b & 0x7F == 0x7C, |b| b & 0x7F == 0x7B, 1),
-        Codes::Float8(DType::F8E4M3Fnuz) => (|b| b == 0x80, |_| false, |b| b & 0x7F == 0x7F, 1),
-        Codes::Float8(DType::F8E5M2Fnuz) => (|b| b == 0x80, |_| false, |b| b & 0x7F == 0x7F, 1),
-        _ => return None,
-    })
+type CodeTest = fn(u8) -> bool;
+
+/// Which one-byte codes are NaN, infinite or at the ends of the range, and
+/// how many extreme codes absmax scaling puts in each tile.
+struct CodeClasses {
+    nan: CodeTest,
+    inf: CodeTest,
+    edge: CodeTest,
+    per_tile: u64,
 }
 
-fn code_checks(subject: &Subject, tensor: &QuantTensor, grid: &Grid, raw: &[u8], options: &QuantOptions, out: &mut Vec<Finding>) {
-    let Some((is_nan, is_inf, is_edge, per_tile)) = code_classes(&grid.codes) else { return };
+fn code_classes(codes: &Codes) -> Option<CodeClasses> {
+    let never: CodeTest = |_| false;
+    let (nan, inf, edge, per_tile): (CodeTest, CodeTest, CodeTest, u64) = match codes {
+        Codes::I8 => (never, never, |b| matches!(b as i8, 127 | -128 | -127), 1),
+        Codes::U8 => (never, never, |b| matches!(b, 0 | 255), 2),
+        Codes::Float8(DType::F8E4M3) => (|b| b & 0x7F == 0x7F, never, |b| b & 0x7F == 0x7E, 1),
+        Codes::Float8(DType::F8E5M2) => {
+            (|b| (0x7D..=0x7F).contains(&(b & 0x7F)), |b| b & 0x7F == 0x7C, |b| b & 0x7F == 0x7B, 1)
+        }
+        Codes::Float8(DType::F8E4M3Fnuz | DType::F8E5M2Fnuz) => {
+            (|b| b == 0x80, never, |b| b != 0x80 && b & 0x7F == 0x7F, 1)
+        }
+        _ => return None,
+    };
+    Some(CodeClasses { nan, inf, edge, per_tile })
+}
+
+fn code_checks(
+    subject: &Subject,
+    tensor: &QuantTensor,
+    grid: &Grid,
+    raw: &[u8],
+    options: &QuantOptions,
+    out: &mut Vec<Finding>,
+) {
+    let Some(CodeClasses { nan: is_nan, inf: is_inf, edge: is_edge, per_tile }) = code_classes(&grid.codes) else {
+        return;
+    };
     let n = (grid.rows * grid.cols) as usize;
     let Some(codes) = raw.get(..n) else { return };
     let (nan, inf, edge) = codes
         .par_chunks(1 << 16)
         .map(|c| {
-            c.iter().fold((0u64, 0u64, 0u64), |(a, b, e), &x| (a + is_nan(x) as u64, b + is_inf(x) as u64, e + is_edge(x) as u64))
+            c.iter().fold((0u64, 0u64, 0u64), |(a, b, e), &x| {
+                (a + is_nan(x) as u64, b + is_inf(x) as u64, e + is_edge(x) as u64)
+            })
         })
         .reduce(|| (0, 0, 0), |x, y| (x.0 + y.0, x.1 + y.1, x.2 + y.2));
     let cols = grid.cols.max(1);
@@ -218,10 +270,9 @@ fn code_checks(subject: &Subject, tensor: &QuantTensor, grid: &Grid, raw: &[u8],
     };
     let tiles = Tiles { rows: grid.tile_rows(), cols: grid.tile_cols() };
     let name = &tensor.name;
-    for (count, rule, test, what) in [
-        (nan, &rules::FP8_NAN_CODES, is_nan, "NaN"),
-        (inf, &rules::FP8_INF_CODES, is_inf, "infinite"),
-    ] {
+    for (count, rule, test, what) in
+        [(nan, &rules::FP8_NAN_CODES, is_nan, "NaN"), (inf, &rules::FP8_INF_CODES, is_inf, "infinite")]
+    {
         if count == 0 {
             continue;
         }
@@ -231,11 +282,17 @@ fn code_checks(subject: &Subject, tensor: &QuantTensor, grid: &Grid, raw: &[u8],
         subject.block = Some(tiles.block(tile_of(first)));
         subject.index = Some(index.clone());
         out.push(
-            Finding::new(rule, format!("{count} {} codes of {name} encode {what} (first at {index:?}, code 0x{:02X})", grid.codes_dtype, codes[first as usize]))
-                .with_subject(subject)
-                .with_evidence("count", count)
-                .with_evidence("first_flat", first)
-                .with_evidence("code", codes[first as usize]),
+            Finding::new(
+                rule,
+                format!(
+                    "{count} {} codes of {name} encode {what} (first at {index:?}, code 0x{:02X})",
+                    grid.codes_dtype, codes[first as usize]
+                ),
+            )
+            .with_subject(subject)
+            .with_evidence("count", count)
+            .with_evidence("first_flat", first)
+            .with_evidence("code", codes[first as usize]),
         );
     }
     let share = edge as f64 / n.max(1) as f64;
@@ -258,11 +315,17 @@ fn code_checks(subject: &Subject, tensor: &QuantTensor, grid: &Grid, raw: &[u8],
         let mut subject = subject.clone();
         subject.block = first_tile.map(|t| tiles.block(t));
         out.push(
-            Finding::new(&rules::CODES_SATURATED, format!("{:.1}% of {name}'s codes sit at the ends of the code range ({edge} of {n}; tiles of {tile_elems})", share * 100.0))
-                .with_subject(subject)
-                .with_evidence("saturated", edge)
-                .with_evidence("count", n as u64)
-                .with_evidence("share", share),
+            Finding::new(
+                &rules::CODES_SATURATED,
+                format!(
+                    "{:.1}% of {name}'s codes sit at the ends of the code range ({edge} of {n}; tiles of {tile_elems})",
+                    share * 100.0
+                ),
+            )
+            .with_subject(subject)
+            .with_evidence("saturated", edge)
+            .with_evidence("count", n as u64)
+            .with_evidence("share", share),
         );
     }
 }
@@ -278,7 +341,10 @@ fn packed_checks(checkpoint: &Checkpoint, subject: &Subject, packed: &Packed, ti
             out.push(
                 Finding::new(
                     &rules::GROUP_INDEX_OUT_OF_RANGE,
-                    format!("{count} g_idx entries of {tensor} are outside [0, {}) (first at input column {first}: {})", packed.groups, g_idx[first]),
+                    format!(
+                        "{count} g_idx entries of {tensor} are outside [0, {}) (first at input column {first}: {})",
+                        packed.groups, g_idx[first]
+                    ),
                 )
                 .with_subject(subject)
                 .with_evidence("count", count as u64)
@@ -289,7 +355,9 @@ fn packed_checks(checkpoint: &Checkpoint, subject: &Subject, packed: &Packed, ti
     }
     // Stored zeros are always within the bit width; GPTQ v1 adds one, so the
     // largest stored value means a zero point one past the code range.
-    if packed.zero_offset > 0 && let Some(index) = packed.qzeros {
+    if packed.zero_offset > 0
+        && let Some(index) = packed.qzeros
+    {
         let zeros = checkpoint.storage(&checkpoint.tensors[index]);
         let values = (0..packed.groups).flat_map(|g| (0..packed.out_features).map(move |n| (g, n)));
         let hi = ((1u32 << packed.bits) - 1) as f64;
