@@ -141,6 +141,11 @@ fn compressed_tensors_hazards() {
     let (report, _) = scan("ct_int8/hazards.safetensors");
     assert_eq!(finding(&report, "Q101", "fc.weight")["subject"]["block"], 4);
     assert_eq!(finding(&report, "Q109", "lost.weight")["evidence"]["missing"], "scale");
+    let clipped = finding(&report, "Q106", "clipped.weight");
+    assert_eq!(clipped["subject"]["block"], 0);
+    assert!(clipped["evidence"]["share"].as_f64().unwrap() > 0.3);
+    assert_eq!(finding(&report, "Q107", "outlier.weight")["subject"]["block"], 9);
+    assert!(findings(&report, "Q106", "fc.weight").is_empty());
 
     let (report, _) = scan("ct_pack/hazards.safetensors");
     assert_eq!(finding(&report, "Q105", "zp.weight")["subject"]["block"], json!([2, 1]));

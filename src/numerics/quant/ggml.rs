@@ -310,6 +310,34 @@ mod tests {
     }
 
     #[test]
+    fn q8_k_has_an_f32_scale() {
+        let mut block = 0.25f32.to_le_bytes().to_vec();
+        block.extend((0..256).map(|i| (i as u8).wrapping_sub(128)));
+        block.extend([0u8; 32]);
+        let mut y = [0f32; 256];
+        dequantize(BlockKind::Q8K, &block, &mut y);
+        assert_eq!((y[0], y[128], y[255]), (-32.0, 0.0, 31.75));
+    }
+
+    #[test]
+    fn q4_k_and_q5_k_subtract_the_scaled_minimum() {
+        let mut block = vec![0u8; 176];
+        block[..2].copy_from_slice(&f16_bytes(1.0));
+        block[2..4].copy_from_slice(&f16_bytes(0.5));
+        block[4] = 2; // sub-block 0 scale
+        block[8] = 4; // sub-block 0 min
+        let mut y = [0f32; 256];
+        dequantize(BlockKind::Q5K, &block, &mut y);
+        assert_eq!(y[0], -2.0);
+        block[16] = 1; // qh bit 0 of element 0 adds 16
+        dequantize(BlockKind::Q5K, &block, &mut y);
+        assert_eq!(y[0], 2.0 * 16.0 - 2.0);
+        let mut y4 = [0f32; 256];
+        dequantize(BlockKind::Q4K, &block[..144], &mut y4);
+        assert_eq!(y4[0], 2.0 * 1.0 - 2.0);
+    }
+
+    #[test]
     fn q3_k_scales_unpack_low_and_high_bits() {
         let mut s = [0u8; 12];
         s[0] = 0x21;

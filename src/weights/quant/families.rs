@@ -155,8 +155,8 @@ pub fn bnb_4bit(ctx: &mut Ctx, name: &str, kind: &str, state: usize) {
         return missing(ctx, &info, name, &pieces, "the packed 4-bit weight");
     };
     pieces.retain(|(i, _)| *i != codes);
-    let n: u64 = shape.iter().product();
     let stored = ctx.cp.storage(weight).len() as u64;
+    let n = shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d)).unwrap_or(u64::MAX);
     if stored != n.div_ceil(2) {
         let message = format!(
             "{name}: quant state shape {shape:?} needs {} packed bytes but the weight holds {stored}",
@@ -274,7 +274,7 @@ pub fn packed_weight(ctx: &mut Ctx, base: &str, codes: usize) {
         if !(1..=16).contains(&bits) {
             return shape_mismatch(ctx, &info, &name, &all, format!("{name}: num_bits {bits} is not 1..16"));
         }
-        let words = (inp * bits as u64).div_ceil(32);
+        let words = inp.saturating_mul(bits as u64).div_ceil(32);
         if packed.dtype != DType::I32 || prow != out || pcols != words {
             let message = format!(
                 "{name}: weight_shape [{out}, {inp}] at {bits} bits needs packed [{out}, {words}] I32 but weight_packed is {:?} {}",
