@@ -121,9 +121,13 @@ pub fn read_header(bytes: &[u8]) -> Result<Header, HeaderError> {
     // The smallest record is a key (8 + 1) and a type (4) with a one-byte value.
     c.check_count(n_kv, 14, n_kv_at, "metadata count")?;
     let mut kv = Vec::with_capacity(n_kv as usize);
+    let mut alignment_at = 0;
     for _ in 0..n_kv {
         let key = c.string("metadata key")?;
         let value_type_at = c.pos;
+        if key == "general.alignment" {
+            alignment_at = value_type_at as u64;
+        }
         let value_type = c.u32("metadata type")?;
         let value = c.value(value_type, value_type_at, 0)?;
         kv.push((key, value));
@@ -160,7 +164,7 @@ pub fn read_header(bytes: &[u8]) -> Result<Header, HeaderError> {
         Some((_, KvValue::U32(a))) if a.is_power_of_two() => *a as u64,
         Some((_, other)) => {
             return Err(HeaderError::Invalid {
-                at: 0,
+                at: alignment_at,
                 what: format!("general.alignment must be a power-of-two U32, found {other:?}"),
             });
         }

@@ -21,7 +21,7 @@ pub type Filler<'a> = Box<dyn Fn(u64, &mut [f32]) + Sync + 'a>;
 /// hold enough bytes. `start` must be a multiple of the block size for GGUF
 /// types (`stats_from_fill` chunks always are).
 pub fn filler<'a>(checkpoint: &'a Checkpoint, tensor: &'a QuantTensor) -> Result<Filler<'a>, String> {
-    let raw = checkpoint.storage(&checkpoint.tensors[tensor.codes]);
+    let raw = codes_bytes(checkpoint, tensor.codes)?;
     let numel = tensor.numel();
     match &tensor.layout {
         Layout::Ggml(kind) => {
@@ -49,10 +49,17 @@ pub fn filler<'a>(checkpoint: &'a Checkpoint, tensor: &'a QuantTensor) -> Result
             Ok(Box::new(move |start, out| grid_fill(grid, table, raw, start, out)))
         }
         Layout::Packed(packed) => {
-            let zeros = packed.qzeros.map(|i| checkpoint.storage(&checkpoint.tensors[i]));
+            let zeros = packed.qzeros.map(|i| codes_bytes(checkpoint, i)).transpose()?;
             Ok(Box::new(move |start, out| packed_fill(packed, raw, zeros, start, out)))
         }
     }
+}
+
+/// The bytes of a codes entry, which must be one contiguous run.
+pub fn codes_bytes(checkpoint: &Checkpoint, index: usize) -> Result<&[u8], String> {
+    let entry = &checkpoint.tensors[index];
+    super::pieces::bytes(checkpoint, entry)
+        .ok_or_else(|| format!("{} is a strided view or shorter than its shape; its codes are not read", entry.name))
 }
 
 /// Statistics of the dequantized values, or why they cannot be computed.

@@ -6,13 +6,17 @@ use crate::numerics::decode::{decode_f32_chunk, float_kind, wide_values};
 use crate::numerics::{ByteOrder, DType};
 
 /// The entry's stored bytes, exactly `numel × size` of them, when its layout
-/// is a plain contiguous run (every safetensors and GGUF entry is).
+/// is one contiguous run (every safetensors and GGUF entry is; pickled views
+/// may start at an offset). Strided views give `None`.
 pub fn bytes<'a>(checkpoint: &'a Checkpoint, entry: &'a TensorEntry) -> Option<&'a [u8]> {
-    if entry.view.as_ref().is_some_and(|v| !v.is_contiguous(&entry.shape) || v.offset != 0) {
-        return None;
-    }
+    let start = match &entry.view {
+        None => 0,
+        Some(view) if view.is_contiguous(&entry.shape) => view.offset.checked_mul(entry.dtype.size()?)?,
+        Some(_) => return None,
+    };
     let need = entry.dtype.byte_len(entry.numel()?)?;
-    checkpoint.storage(entry).get(..usize::try_from(need).ok()?)
+    let start = usize::try_from(start).ok()?;
+    checkpoint.storage(entry).get(start..start.checked_add(usize::try_from(need).ok()?)?)
 }
 
 /// The entry's values as f32 (integers converted), in row-major order.

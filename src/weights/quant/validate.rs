@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
-use super::dequant::packed_zero;
+use super::dequant::{codes_bytes, packed_zero};
 use super::scheme::{Codes, Grid, Layout, Packed, QuantTensor};
 use crate::formats::Checkpoint;
 use crate::numerics::quant::{BlockKind, block_scales};
@@ -46,7 +46,7 @@ impl Tiles {
 pub fn validate(checkpoint: &Checkpoint, tensor: &QuantTensor, options: &QuantOptions) -> Vec<Finding> {
     let subject = Subject::tensor(&checkpoint.label, &tensor.name);
     let mut out = Vec::new();
-    let raw = checkpoint.storage(&checkpoint.tensors[tensor.codes]);
+    let raw = codes_bytes(checkpoint, tensor.codes).unwrap_or(&[]);
     match &tensor.layout {
         Layout::Ggml(kind) => {
             let blocks = raw.chunks_exact(kind.block_bytes());
@@ -358,7 +358,7 @@ fn packed_checks(checkpoint: &Checkpoint, subject: &Subject, packed: &Packed, ti
     if packed.zero_offset > 0
         && let Some(index) = packed.qzeros
     {
-        let zeros = checkpoint.storage(&checkpoint.tensors[index]);
+        let zeros = codes_bytes(checkpoint, index).unwrap_or(&[]);
         let values = (0..packed.groups).flat_map(|g| (0..packed.out_features).map(move |n| (g, n)));
         let hi = ((1u32 << packed.bits) - 1) as f64;
         zero_range(subject, values.map(|(g, n)| packed_zero(packed, Some(zeros), g, n) as f64), (0.0, hi), tiles, out);
