@@ -63,3 +63,36 @@ fn chunked_fills_agree_with_one_fill() {
         assert_eq!(whole, parts, "{}", tensor.name);
     }
 }
+
+mod mutated {
+    use super::fixtures;
+    use nanscope::weights::{ScanOptions, Silent, scan};
+    use proptest::prelude::*;
+
+    const FILES: [&str; 6] = [
+        "gguf_clean.gguf",
+        "bnb/clean.safetensors",
+        "ct_pack/clean.safetensors",
+        "gptq/clean.safetensors",
+        "quanto/clean.safetensors",
+        "fp8/clean.safetensors",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+        /// Any single corrupted byte (header, quant state, scales, codes)
+        /// gives findings, never a panic.
+        #[test]
+        fn corrupted_quantized_files_never_panic(file in 0usize..FILES.len(), at in any::<prop::sample::Index>(), byte in any::<u8>()) {
+            let mut bytes = std::fs::read(fixtures().join(FILES[file])).unwrap();
+            let i = at.index(bytes.len());
+            bytes[i] = byte;
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(FILES[file].replace('/', "_"));
+            std::fs::write(&path, &bytes).unwrap();
+            let result = scan(&[path], &ScanOptions::default(), &Silent);
+            prop_assert_eq!(result.files.len(), 1);
+        }
+    }
+}
