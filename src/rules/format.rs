@@ -13,7 +13,7 @@ pub const UNRECOGNIZED_FORMAT: Rule = Rule {
     severity: Severity::Error,
     summary: "the file's content matches no supported format",
     detects: "Files whose first bytes match none of the formats nanscope reads (safetensors, PyTorch zip \
-              and legacy pickles, NumPy .npy/.npz). Formats are recognised by content, never by extension.",
+              and legacy pickles, NumPy .npy/.npz, GGUF). Formats are recognised by content, never by extension.",
     why: BROKEN_INPUT_WHY,
     cause: "A wrong file in the model folder, an HTML error page saved as a checkpoint, or a Git LFS pointer \
             instead of the real file.",
@@ -80,7 +80,7 @@ pub const UNSUPPORTED_DTYPE: Rule = Rule {
     slug: "unsupported-dtype",
     severity: Severity::Error,
     summary: "a tensor declares an unknown or undecodable dtype",
-    detects: "Tensors whose dtype string or storage class is unknown, or a dtype whose values nanscope \
+    detects: "Tensors whose dtype string, storage class or GGUF type id is unknown, or a dtype whose values nanscope \
               cannot decode (sub-byte float formats). Other tensors of the file are still scanned.",
     why: "A loader that does not know the dtype refuses the checkpoint, or reinterprets the bytes as another \
           type and loads garbage.",

@@ -99,7 +99,7 @@ pub const CODES_SATURATED: Rule = Rule {
     cause: "A scale computed from a percentile or from calibration data instead of the absolute maximum, \
             or an FP8 cast without a scale.",
     fix: "Re-quantize with absmax (or per-channel/group) scales, or keep the layer in higher precision.",
-    options: "share threshold 0.01",
+    options: "",
 };
 
 pub const SCALE_RATIO_OUTLIER: Rule = Rule {
@@ -113,7 +113,7 @@ pub const SCALE_RATIO_OUTLIER: Rule = Rule {
           near the fp16 limit and activations computed from them overflow first.",
     cause: "Outlier channels learnt by the model, or a corrupted scale.",
     fix: "Inspect that block; keep the layer in higher precision or use a scheme with smaller groups.",
-    options: "ratio threshold 1000",
+    options: "",
 };
 
 pub const PACKED_SIZE_MISMATCH: Rule = Rule {
