@@ -2,6 +2,7 @@
 //! `scales` and (GPTQ) `g_idx`. Which of the two, and GPTQ's v1/v2 zero
 //! convention, come from the config when there is one, else from shapes.
 
+use super::grid::missing;
 use super::pieces::{values_f32, values_i64};
 use super::recognize::Ctx;
 use super::scheme::{Layout, Packed, QuantInfo, QuantTensor, Role};
@@ -122,10 +123,4 @@ pub fn gptq_awq(ctx: &mut Ctx, base: &str, qweight: usize) {
     };
     let shape = vec![out_features, in_features];
     ctx.push(QuantTensor { name, shape, info, codes: qweight, pieces, layout: Layout::Packed(packed) });
-}
-
-fn missing(ctx: &mut Ctx, info: &QuantInfo, name: &str, pieces: &[(usize, Role)], what: &str) {
-    let message = format!("{name}: {what} is missing, so the packed codes cannot be turned into weights");
-    ctx.finding(&rules::MISSING_PIECE, name, message).evidence.insert("missing".into(), what.into());
-    ctx.orphans(info, name, pieces);
 }

@@ -1,12 +1,15 @@
 //! Quantized checkpoints: recognising schemes from tensor entries,
 //! dequantizing them into statistics, and the `Q` validation rules.
 
+mod bnb;
+mod compressed;
 mod config;
 mod dequant;
-mod families;
 mod gguf;
+mod grid;
 mod linear;
 mod pieces;
+mod quanto;
 mod recognize;
 mod scan;
 mod scheme;

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::config::QuantConfig;
 use super::scheme::{QuantInfo, QuantTensor, Role};
-use super::{families, gguf, linear};
+use super::{bnb, compressed, gguf, linear, quanto};
 use crate::formats::{Checkpoint, FileFormat, TensorEntry};
 use crate::numerics::DType;
 use crate::report::{Finding, Subject};
@@ -85,7 +85,12 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// Recognises every quantized tensor of an opened checkpoint.
+/// Recognises every quantized tensor of an opened checkpoint. GGUF files are
+/// recognised by type id, everything else by entry names. A reader for other
+/// containers (pickled torch quantized tensors, `quantize_dynamic` packed
+/// params, torchao subclasses) plugs in as one more recogniser here that
+/// builds `Grid` layouts (codes, per-tensor or per-channel scales and zero
+/// points) from its entries.
 pub fn recognise(checkpoint: &Checkpoint, config: &QuantConfig) -> Recognised {
     let names = checkpoint.tensors.iter().enumerate().map(|(i, e)| (e.name.as_str(), i)).collect();
     let mut ctx = Ctx { cp: checkpoint, config, names, out: Recognised::default(), claimed: HashSet::new() };
@@ -101,21 +106,21 @@ pub fn recognise(checkpoint: &Checkpoint, config: &QuantConfig) -> Recognised {
         if let Some(base) = name.strip_suffix(".qweight") {
             linear::gptq_awq(&mut ctx, base, index);
         } else if let Some(base) = name.strip_suffix(".SCB") {
-            families::bnb_int8(&mut ctx, base, index);
+            bnb::bnb_int8(&mut ctx, base, index);
         } else if let Some((weight, kind)) = name.split_once(".quant_state.bitsandbytes__") {
-            families::bnb_4bit(&mut ctx, weight, kind, index);
+            bnb::bnb_4bit(&mut ctx, weight, kind, index);
         } else if let Some(base) = name.strip_suffix(".weight_packed") {
-            families::packed_weight(&mut ctx, base, index);
+            compressed::packed_weight(&mut ctx, base, index);
         } else if let Some(base) = name.strip_suffix(".weight_scale_inv") {
-            families::scaled_weight(&mut ctx, base, index, true);
+            compressed::scaled_weight(&mut ctx, base, index, true);
         } else if let Some(base) = name.strip_suffix(".weight_scale") {
             if !ctx.has(&format!("{base}.weight_packed")) {
-                families::scaled_weight(&mut ctx, base, index, false);
+                compressed::scaled_weight(&mut ctx, base, index, false);
             }
         } else if let Some(base) = name.strip_suffix(".weight._data._data") {
-            families::quanto_4bit(&mut ctx, base, index);
+            quanto::quanto_4bit(&mut ctx, base, index);
         } else if let Some(base) = name.strip_suffix(".weight._data") {
-            families::quanto_8bit(&mut ctx, base, index);
+            quanto::quanto_8bit(&mut ctx, base, index);
         }
     }
     missing_scales(&mut ctx);
