@@ -103,7 +103,9 @@ fn gguf_block_scale_hazards_name_their_block() {
     assert_eq!(finding(&report, "W102", "blk.overflow.weight")["evidence"]["target_dtype"], "F16");
     let iq = finding(&report, "F106", "blk.iq4.weight");
     assert_eq!(iq["severity"], "info");
-    assert!(record(&report, "blk.iq4.weight")["stats"].is_null());
+    let iq4 = record(&report, "blk.iq4.weight");
+    assert!(iq4["stats"].is_null());
+    assert_eq!((iq4["shape"].clone(), iq4["quant"]["format"].clone()), (json!([2, 64]), json!("IQ4_NL")));
 }
 
 #[test]

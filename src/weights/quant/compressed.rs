@@ -164,6 +164,17 @@ pub fn scaled_weight(ctx: &mut Ctx, base: &str, scale: usize, block_inverse: boo
     let Some(scales) = values_f32(ctx.cp, scale_entry) else {
         return shape_mismatch(ctx, &info, &name, &all, format!("{name}: {} cannot be read", scale_entry.name));
     };
+    // Activation-ordered groups map columns to groups through `weight_g_idx`;
+    // only the plain order (column / group size) is decoded.
+    let g_idx = ctx.get(&format!("{base}.weight_g_idx")).and_then(|(_, e)| values_i64(ctx.cp, e));
+    if let Some(g_idx) = g_idx
+        && g_idx.iter().enumerate().any(|(c, &g)| g as u64 != c as u64 % cols.max(1) / bc)
+    {
+        let message =
+            format!("{name}: activation-ordered groups (weight_g_idx) are not decoded; listed without statistics");
+        ctx.finding(&rules::UNDECODED_SCHEME, &name, message);
+        return ctx.orphans(&info, &name, &all);
+    }
     let zeros = ctx.get(&format!("{base}.weight_zero_point")).and_then(|(_, e)| values_f32(ctx.cp, e));
     let grid = Grid {
         codes: codes_kind,

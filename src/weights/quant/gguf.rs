@@ -43,7 +43,7 @@ pub fn recognise(ctx: &mut Ctx) {
                 let finding = ctx.finding(&format_rules::UNSUPPORTED_DTYPE, &info.name, message);
                 finding.severity = crate::report::Severity::Info;
                 finding.evidence.insert("ggml_type".into(), ty.name.into());
-                ctx.orphans(&quant, &info.name, &[(index, Role::Codes)]);
+                ctx.undecoded(index, quant, info.shape());
             }
         }
     }

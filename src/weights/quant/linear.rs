@@ -46,8 +46,12 @@ pub fn gptq_awq(ctx: &mut Ctx, base: &str, qweight: usize) {
     let bits = ctx.config.find_u64(&["bits", "w_bit"]).unwrap_or(4) as u32;
     info.bits = Some(bits);
     info.format = format!("int{bits}");
-    if !matches!(bits, 2 | 4 | 8) || (awq && bits != 4) {
-        let message = format!("{name}: {bits}-bit {} packing is not decoded; listed without statistics", info.scheme);
+    // Marlin-repacked GPTQ and AWQ GEMV store codes in kernel-specific orders.
+    let layout = ctx.config.find_str(&["checkpoint_format", "version"]);
+    let kernel_layout = matches!(layout.as_deref(), Some("marlin" | "gemv" | "gemv_fast"));
+    if !matches!(bits, 2 | 4 | 8) || (awq && bits != 4) || kernel_layout {
+        let variant = layout.filter(|_| kernel_layout).map_or(format!("{bits}-bit"), |l| format!("{l}-layout"));
+        let message = format!("{name}: {variant} {} packing is not decoded; listed without statistics", info.scheme);
         ctx.finding(&rules::UNDECODED_SCHEME, &name, message);
         return ctx.orphans(&info, &name, &all);
     }

@@ -19,6 +19,9 @@ pub struct Recognised {
     /// Claimed entries that belong to no dequantizable tensor (the scheme was
     /// broken or is not decoded); listed with their role, never judged as floats.
     pub orphans: Vec<(usize, QuantInfo)>,
+    /// Logical tensors of a recognised type that nanscope does not decode
+    /// (GGUF IQ*/TQ*), with their logical shape; listed without statistics.
+    pub undecoded: Vec<(usize, QuantInfo, Vec<u64>)>,
     pub findings: Vec<Finding>,
 }
 
@@ -26,6 +29,7 @@ impl Recognised {
     /// Entry indices that belong to a scheme.
     pub fn claimed(&self) -> HashSet<usize> {
         let mut out: HashSet<usize> = self.orphans.iter().map(|(i, _)| *i).collect();
+        out.extend(self.undecoded.iter().map(|(i, _, _)| *i));
         for t in &self.tensors {
             out.insert(t.codes);
             out.extend(t.pieces.iter().map(|(i, _)| *i));
@@ -78,6 +82,12 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    pub fn undecoded(&mut self, index: usize, info: QuantInfo, shape: Vec<u64>) {
+        if self.claimed.insert(index) {
+            self.out.undecoded.push((index, info, shape));
+        }
+    }
+
     pub fn push(&mut self, tensor: QuantTensor) {
         self.claimed.insert(tensor.codes);
         self.claimed.extend(tensor.pieces.iter().map(|(i, _)| *i));
@@ -117,6 +127,9 @@ pub fn recognise(checkpoint: &Checkpoint, config: &QuantConfig) -> Recognised {
             if !ctx.has(&format!("{base}.weight_packed")) {
                 compressed::scaled_weight(&mut ctx, base, index, false);
             }
+        } else if let Some(base) = name.strip_suffix(".scale_weight") {
+            // ComfyUI's scaled FP8 checkpoints: `X.weight` F8 with a 0-d `X.scale_weight`.
+            compressed::scaled_weight(&mut ctx, base, index, false);
         } else if let Some(base) = name.strip_suffix(".weight._data._data") {
             quanto::quanto_4bit(&mut ctx, base, index);
         } else if let Some(base) = name.strip_suffix(".weight._data") {

@@ -78,12 +78,20 @@ pub fn scan_quantized(checkpoint: &Checkpoint, path: &Path, options: &ScanOption
         }
         pieces.extend(tensor.pieces.iter().map(|&(i, role)| (i, tensor.info.piece(role, &tensor.name))));
     }
-    let mut out = QuantScan { claimed, records: Vec::new(), findings: recognised.findings };
+    let mut out = QuantScan { claimed, records: Vec::new(), findings: recognised.findings.clone() };
     for (record, findings) in logical {
         out.records.push(record);
         out.findings.extend(findings);
     }
     out.records.extend(pieces.into_iter().map(|(index, info)| piece_record(checkpoint, index, info)));
+    out.records.extend(recognised.undecoded.iter().map(|(index, info, shape)| TensorRecord {
+        file: label.to_string(),
+        name: checkpoint.tensors[*index].name.clone(),
+        dtype: checkpoint.tensors[*index].dtype,
+        shape: shape.clone(),
+        stats: None,
+        quant: Some(info.clone()),
+    }));
     out
 }
 
