@@ -120,6 +120,11 @@ fn malformed_gguf_files_are_findings_with_offsets() {
     assert_eq!((odd["severity"].as_str(), odd["evidence"]["type_id"].as_u64()), (Some("warning"), Some(99)));
     assert_eq!(record(&report, "good")["stats"]["count"], 8);
 
+    let (report, code) = scan("gguf_bigendian.gguf");
+    assert_eq!(code, 1);
+    let swapped: Vec<&Value> = report["findings"].as_array().unwrap().iter().filter(|f| f["code"] == "F120").collect();
+    assert_eq!((swapped.len(), swapped[0]["evidence"]["offset"].as_u64()), (1, Some(4)));
+
     let (report, code) = scan("gguf_truncated.gguf");
     assert_eq!(code, 1);
     let truncated = finding(&report, "F103", "conv.f16");
