@@ -78,7 +78,7 @@ pub fn scan(paths: &[PathBuf], options: &ScanOptions, progress: &dyn Progress) -
             continue;
         }
         progress.file(&checkpoint.label, checkpoint.len());
-        let quantized = quant::scan_quantized(&checkpoint, &input.path, options);
+        let quantized = quant::scan_quantized(&checkpoint, &input.path, options, progress);
         let (mut records, file_findings) = scan_checkpoint(&checkpoint, &quantized.claimed, options, progress);
         records.extend(quantized.records);
         findings.extend(quantized.findings);

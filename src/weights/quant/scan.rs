@@ -17,7 +17,7 @@ use crate::numerics::{DType, tensor_stats};
 use crate::report::{Finding, Subject};
 use crate::rules::quant as rules;
 use crate::weights::checks::{ScanOptions, tensor_findings};
-use crate::weights::scan::TensorRecord;
+use crate::weights::scan::{Progress, TensorRecord};
 
 /// What the quantization layer made of one checkpoint.
 #[derive(Debug, Default)]
@@ -30,7 +30,12 @@ pub struct QuantScan {
 
 /// Recognises and checks the quantized tensors of `checkpoint`, read from
 /// `path` (whose folder may hold the quantization config).
-pub fn scan_quantized(checkpoint: &Checkpoint, path: &Path, options: &ScanOptions) -> QuantScan {
+pub fn scan_quantized(
+    checkpoint: &Checkpoint,
+    path: &Path,
+    options: &ScanOptions,
+    progress: &dyn Progress,
+) -> QuantScan {
     if checkpoint.tensors.is_empty() {
         return QuantScan::default();
     }
@@ -58,7 +63,9 @@ pub fn scan_quantized(checkpoint: &Checkpoint, path: &Path, options: &ScanOption
                     None
                 }
             };
-            checkpoint.release(&checkpoint.tensors[tensor.codes]);
+            let codes = &checkpoint.tensors[tensor.codes];
+            checkpoint.release(codes);
+            progress.advance(checkpoint.storage(codes).len() as u64);
             let record = TensorRecord {
                 file: label.to_string(),
                 name: tensor.name.clone(),
