@@ -99,6 +99,8 @@ fn gguf_block_scale_hazards_name_their_block() {
     assert_eq!(finding(&report, "Q102", "blk.zero_scale.weight")["subject"]["block"], 5);
     assert_eq!(finding(&report, "Q103", "blk.zero_scale.weight")["subject"]["block"], 1);
     assert_eq!(finding(&report, "Q101", "blk.nan_scale.weight")["subject"]["block"], 3);
+    assert_eq!(finding(&report, "Q106", "blk.clipped.weight")["subject"]["block"], 2);
+    assert!(findings(&report, "Q106", "blk.zero_scale.weight").is_empty());
     assert_eq!(finding(&report, "W101", "blk.nan_scale.weight")["subject"]["index"], json!([1, 32]));
     assert_eq!(finding(&report, "W102", "blk.overflow.weight")["evidence"]["target_dtype"], "F16");
     let iq = finding(&report, "F106", "blk.iq4.weight");

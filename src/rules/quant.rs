@@ -91,7 +91,7 @@ pub const CODES_SATURATED: Rule = Rule {
     slug: "codes-saturated",
     severity: Severity::Warning,
     summary: "many codes sit at the ends of the code range",
-    detects: "Int8, uint8 and FP8 code tensors in which the share of codes at qmin/qmax (or +/-448 for \
+    detects: "Int8, uint8, FP8 and GGUF Q8_0 codes in which the share of codes at qmin/qmax (or +/-448 for \
               e4m3) is above 1% and above four times what absmax scaling produces (one extreme code per \
               scale tile). `subject.block` is the first tile with more than one extreme code.",
     why: "Saturated codes mean the values were clipped: the largest weights of the layer were cut to the \

@@ -60,6 +60,9 @@ pub fn validate(checkpoint: &Checkpoint, tensor: &QuantTensor, options: &QuantOp
                 }
             }
             let tiles = Tiles { rows: 1, cols: d.len() as u64 };
+            if *kind == BlockKind::Q8_0 {
+                q8_0_codes(&subject, &tensor.name, raw, options, &mut out);
+            }
             let min_normal =
                 if *kind == BlockKind::Q8K { f32::MIN_POSITIVE as f64 } else { DType::F16.min_normal().unwrap_or(0.0) };
             let set = ScaleSet { subject: &subject, what: "block scale d", values: &d, tiles };
@@ -295,39 +298,88 @@ fn code_checks(
             .with_evidence("code", codes[first as usize]),
         );
     }
-    let share = edge as f64 / n.max(1) as f64;
-    let expected = (per_tile * grid.tiles()) as f64 / n.max(1) as f64;
-    if share > options.saturation_share && share > 4.0 * expected {
-        let tile_elems = (grid.block_rows * grid.block_cols).max(1);
-        let mut first_tile = None;
+    let tile_elems = grid.block_rows * grid.block_cols;
+    let edges = codes.iter().enumerate().filter(|(_, b)| is_edge(**b)).map(|(i, _)| tile_of(i as u64));
+    let counts = Saturation { edge, count: n as u64, tiles: grid.tiles(), per_tile, tile_elems };
+    if let Some(finding) = counts.finding(subject, name, tiles, edges, options) {
+        out.push(finding);
+    }
+}
+
+/// Codes at the ends of the range, against what absmax scaling produces.
+struct Saturation {
+    edge: u64,
+    count: u64,
+    tiles: u64,
+    per_tile: u64,
+    tile_elems: u64,
+}
+
+impl Saturation {
+    /// A finding when the share of extreme codes is above the threshold and
+    /// four times the expected share; `edges` yields the tile of each extreme
+    /// code in order, to find the first tile with more than expected.
+    fn finding(
+        &self,
+        subject: &Subject,
+        name: &str,
+        tiles: Tiles,
+        edges: impl Iterator<Item = u64>,
+        options: &QuantOptions,
+    ) -> Option<Finding> {
+        let share = self.edge as f64 / self.count.max(1) as f64;
+        let expected = (self.per_tile * self.tiles) as f64 / self.count.max(1) as f64;
+        if share <= options.saturation_share || share <= 4.0 * expected {
+            return None;
+        }
         let mut counts = std::collections::HashMap::new();
-        for (i, &b) in codes.iter().enumerate() {
-            if is_edge(b) {
-                let t = tile_of(i as u64);
-                let c = counts.entry(t).or_insert(0u64);
-                *c += 1;
-                if *c > per_tile {
-                    first_tile = Some(t);
-                    break;
-                }
+        let mut first_tile = None;
+        for t in edges {
+            let c = counts.entry(t).or_insert(0u64);
+            *c += 1;
+            if *c > self.per_tile {
+                first_tile = Some(t);
+                break;
             }
         }
         let mut subject = subject.clone();
         subject.block = first_tile.map(|t| tiles.block(t));
-        out.push(
+        Some(
             Finding::new(
                 &rules::CODES_SATURATED,
                 format!(
-                    "{:.1}% of {name}'s codes sit at the ends of the code range ({edge} of {n}; tiles of {tile_elems})",
-                    share * 100.0
+                    "{:.1}% of {name}'s codes sit at the ends of the code range ({} of {}; tiles of {})",
+                    share * 100.0,
+                    self.edge,
+                    self.count,
+                    self.tile_elems.max(1)
                 ),
             )
             .with_subject(subject)
-            .with_evidence("saturated", edge)
-            .with_evidence("count", n as u64)
+            .with_evidence("saturated", self.edge)
+            .with_evidence("count", self.count)
             .with_evidence("share", share),
-        );
+        )
     }
+}
+
+/// Q8_0 codes: `d = amax/127`, so each block holds about one code at +/-127
+/// and never -128.
+fn q8_0_codes(subject: &Subject, name: &str, raw: &[u8], options: &QuantOptions, out: &mut Vec<Finding>) {
+    let blocks = raw.chunks_exact(34);
+    let n_blocks = blocks.len() as u64;
+    fn is_edge(b: &u8) -> bool {
+        matches!(*b as i8, 127 | -127 | -128)
+    }
+    let edge_tiles = || {
+        raw.chunks_exact(34)
+            .enumerate()
+            .flat_map(|(t, block)| block[2..].iter().filter(|b| is_edge(b)).map(move |_| t as u64))
+    };
+    let edge = edge_tiles().count() as u64;
+    let counts = Saturation { edge, count: n_blocks * 32, tiles: n_blocks, per_tile: 1, tile_elems: 32 };
+    let tiles = Tiles { rows: 1, cols: n_blocks };
+    out.extend(counts.finding(subject, name, tiles, edge_tiles(), options));
 }
 
 fn packed_checks(checkpoint: &Checkpoint, subject: &Subject, packed: &Packed, tiles: Tiles, out: &mut Vec<Finding>) {
