@@ -199,3 +199,49 @@ fn gptq_hazards_and_ambiguity() {
     let (report, _) = scan("gptq/clean.safetensors");
     assert!(findings(&report, "Q114", "attn.q_proj.weight").is_empty());
 }
+
+/// Scans a fixture copied into a fresh folder with `config` (or none) beside it.
+fn scan_with_config(name: &str, config: Option<(&str, &str)>) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    std::fs::copy(fixture(name), &path).unwrap();
+    if let Some((file, text)) = config {
+        std::fs::write(dir.path().join(file), text).unwrap();
+    }
+    let out = Command::cargo_bin("nanscope")
+        .unwrap()
+        .args(["weights", "--format", "json", "--no-progress"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn awq_is_told_from_gptq_by_shapes_without_a_config() {
+    let report = scan_with_config("awq/clean.safetensors", None);
+    let weight = record(&report, "mlp.down_proj.weight");
+    assert_eq!(weight["quant"]["scheme"], "awq");
+    assert_eq!(weight["shape"], json!([16, 64]));
+    let with_config = scan_with_config("awq/clean.safetensors", Some(("config.json", "{}")));
+    assert_eq!(record(&with_config, "mlp.down_proj.weight")["stats"], weight["stats"]);
+}
+
+#[test]
+fn gptq_v2_config_changes_the_zero_convention() {
+    let v1 =
+        scan_with_config("gptq/clean.safetensors", Some(("quantize_config.json", r#"{"bits": 4, "group_size": 16}"#)));
+    let v2 = scan_with_config(
+        "gptq/clean.safetensors",
+        Some(("quantize_config.json", r#"{"bits": 4, "group_size": 16, "checkpoint_format": "gptq_v2"}"#)),
+    );
+    let (a, b) = (record(&v1, "attn.q_proj.weight"), record(&v2, "attn.q_proj.weight"));
+    assert_eq!((a["quant"]["format"].as_str(), b["quant"]["format"].as_str()), (Some("int4-v1"), Some("int4-v2")));
+    // v2 drops the +1 on stored zeros: every weight moves up by one scale step.
+    assert!(b["stats"]["mean"].as_f64().unwrap() > a["stats"]["mean"].as_f64().unwrap());
+    let marlin = scan_with_config(
+        "gptq/clean.safetensors",
+        Some(("quantize_config.json", r#"{"bits": 4, "checkpoint_format": "marlin"}"#)),
+    );
+    assert_eq!(finding(&marlin, "Q116", "attn.q_proj.weight")["severity"], "info");
+}
