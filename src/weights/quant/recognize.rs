@@ -88,8 +88,12 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Registers a recognised tensor; codes already claimed by another
+    /// scheme (a weight with two kinds of scale) stay with the first.
     pub fn push(&mut self, tensor: QuantTensor) {
-        self.claimed.insert(tensor.codes);
+        if !self.claimed.insert(tensor.codes) {
+            return;
+        }
         self.claimed.extend(tensor.pieces.iter().map(|(i, _)| *i));
         self.out.tensors.push(tensor);
     }
