@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod detect;
+pub mod gguf;
 pub mod json;
 pub mod npy;
 pub mod npz;
@@ -95,6 +96,11 @@ impl Checkpoint {
         }
     }
 
+    /// The whole mapped file (empty when it could not be mapped).
+    pub fn bytes(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or(&[])
+    }
+
     pub fn len(&self) -> u64 {
         self.map.as_ref().map_or(0, |m| m.len() as u64)
     }
@@ -159,6 +165,8 @@ pub fn parse(format: FileFormat, bytes: &[u8], label: &str) -> Parsed {
         FileFormat::TorchZip => torch::parse_zip(bytes, label),
         FileFormat::TorchLegacy => torch::parse_legacy(bytes, label),
         FileFormat::Pickle => torch::parse_pickle(bytes, label),
+
+        FileFormat::Gguf => gguf::parse(bytes, label),
         FileFormat::Unknown => Parsed {
             tensors: vec![],
             findings: vec![

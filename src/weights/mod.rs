@@ -3,6 +3,7 @@
 
 mod checks;
 mod inputs;
+pub mod quant;
 mod scan;
 mod shards;
 
