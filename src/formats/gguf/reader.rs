@@ -30,7 +30,7 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
             &rules::TRUNCATED_FILE,
             label,
             file_len,
-            format!("{label}: tensor data should start at byte {} but the file ends at {file_len}", header.data_start),
+            format!("tensor data should start at byte {} but the file ends at {file_len}", header.data_start),
         ));
         return out;
     }
@@ -43,7 +43,7 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
                     &rules::DUPLICATE_KEY,
                     label,
                     info.record_at,
-                    format!("{label}: tensor name {} appears twice (ggml refuses the file)", info.name),
+                    format!("tensor name {} appears twice (ggml refuses the file)", info.name),
                 )
                 .with_subject(Subject::tensor(label, &info.name))
                 .with_severity(Severity::Error),
@@ -156,14 +156,7 @@ fn overlaps(ranges: &mut [(u64, u64, &str)], label: &str, findings: &mut Vec<Fin
                     &rules::INVALID_LAYOUT,
                     label,
                     b.0,
-                    format!(
-                        "{label}: data of {} (bytes {}..{}) overlaps {} (from byte {})",
-                        a.2,
-                        a.0,
-                        a.0 + a.1,
-                        b.2,
-                        b.0
-                    ),
+                    format!("data of {} (bytes {}..{}) overlaps {} (from byte {})", a.2, a.0, a.0 + a.1, b.2, b.0),
                 )
                 .with_subject(Subject::tensor(label, b.2)),
             );
@@ -176,7 +169,7 @@ fn duplicate_keys(header: &Header, label: &str, findings: &mut Vec<Finding>) {
     for (key, _) in &header.kv {
         if !seen.insert(key.as_str()) {
             findings.push(
-                Finding::new(&rules::DUPLICATE_KEY, format!("{label}: metadata key {key} appears twice"))
+                Finding::new(&rules::DUPLICATE_KEY, format!("metadata key {key} appears twice"))
                     .with_subject(Subject::file(label))
                     .with_evidence("key", key.as_str()),
             );
@@ -190,16 +183,16 @@ fn header_finding(err: &HeaderError, label: &str, file_len: u64) -> Finding {
             &rules::TRUNCATED_FILE,
             label,
             *at,
-            format!("{label}: GGUF header ends early at byte {at}: {what} (file is {file_len} bytes)"),
+            format!("GGUF header ends early at byte {at}: {what} (file is {file_len} bytes)"),
         ),
         HeaderError::Invalid { at, what } => {
-            at_offset(&rules::INVALID_HEADER, label, *at, format!("{label}: invalid GGUF header at byte {at}: {what}"))
+            at_offset(&rules::INVALID_HEADER, label, *at, format!("invalid GGUF header at byte {at}: {what}"))
         }
         HeaderError::ByteSwapped { version } => at_offset(
             &rules::BYTE_SWAPPED_GGUF,
             label,
             4,
-            format!("{label}: GGUF version {version} is stored big-endian; nanscope reads little-endian GGUF only"),
+            format!("GGUF version {version} is stored big-endian; nanscope reads little-endian GGUF only"),
         ),
     }
 }

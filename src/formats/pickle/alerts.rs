@@ -60,8 +60,8 @@ pub struct Location<'a> {
 impl Location<'_> {
     fn describe(&self) -> String {
         match self.entry {
-            Some(entry) => format!("{}: {entry}", self.file),
-            None => self.file.to_string(),
+            Some(entry) => entry.to_string(),
+            None => "pickle".to_string(),
         }
     }
 

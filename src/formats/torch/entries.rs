@@ -34,10 +34,10 @@ pub(super) fn problem_findings(problems: &[Problem], at: Location, out: &mut Par
         let subject = Subject::tensor(at.file, &problem.name);
         let finding = match problem.kind {
             ProblemKind::Malformed | ProblemKind::TooDeep => {
-                Finding::new(&rules::MALFORMED_PICKLE, format!("{}: {}: {}", at.file, problem.name, problem.why))
+                Finding::new(&rules::MALFORMED_PICKLE, format!("{}: {}", problem.name, problem.why))
             }
             ProblemKind::Unsupported => {
-                Finding::new(&rules::UNSUPPORTED_DTYPE, format!("{}: {}: {}", at.file, problem.name, problem.why))
+                Finding::new(&rules::UNSUPPORTED_DTYPE, format!("{}: {}", problem.name, problem.why))
                     .with_severity(Severity::Info)
             }
         };
@@ -59,7 +59,7 @@ pub(super) fn tensor_entry(
     order: ByteOrder,
 ) -> Result<TensorEntry, Box<Finding>> {
     let layout = |message: String| {
-        let mut finding = Finding::new(&rules::INVALID_LAYOUT, format!("{label}: {name}: {message}"))
+        let mut finding = Finding::new(&rules::INVALID_LAYOUT, format!("{name}: {message}"))
             .with_subject(Subject::tensor(label, name));
         if let Some(entry) = &bytes.entry {
             finding = finding.with_evidence("entry", entry.as_str());
@@ -111,7 +111,7 @@ pub(super) fn array_entries(pickle: &Pickle, walk: &Walk, mapped_at: Option<usiz
             out.findings.push(
                 Finding::new(
                     &rules::UNSUPPORTED_DTYPE,
-                    format!("{}: array {name} has dtype {}, which is not numeric", at.file, array.descr),
+                    format!("array {name} has dtype {}, which is not numeric", array.descr),
                 )
                 .with_subject(subject)
                 .with_severity(Severity::Info),

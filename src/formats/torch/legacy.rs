@@ -22,9 +22,7 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
     let mut out = Parsed::default();
     let limits = Limits::default();
     let at = Location { file: label, entry: None, base: 0 };
-    let malformed = |offset: usize, why: String| {
-        at_offset(&rules::MALFORMED_PICKLE, label, offset as u64, format!("{label}: {why}"))
-    };
+    let malformed = |offset: usize, why: String| at_offset(&rules::MALFORMED_PICKLE, label, offset as u64, why);
 
     let mut next = 0;
     let mut header = |out: &mut Parsed| next_pickle(bytes, &mut next, &limits, at, out);
@@ -78,8 +76,7 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
             break;
         };
         let truncated = |pos: usize, why: String| {
-            at_offset(&rules::TRUNCATED_FILE, label, pos as u64, format!("{label}: {why}"))
-                .with_evidence("storage", key.as_str())
+            at_offset(&rules::TRUNCATED_FILE, label, pos as u64, why).with_evidence("storage", key.as_str())
         };
         let Some(count) = bytes.get(pos..pos + 8) else {
             out.findings.push(truncated(
@@ -131,7 +128,7 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
             None => out.findings.push(
                 Finding::new(
                     &rules::TRUNCATED_FILE,
-                    format!("{label}: tensor {name}'s storage {} is not in the file's storage area", spec.storage.key),
+                    format!("tensor {name}'s storage {} is not in the file's storage area", spec.storage.key),
                 )
                 .with_subject(Subject::tensor(label, name))
                 .with_evidence("storage", spec.storage.key.as_str()),

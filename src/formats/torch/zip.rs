@@ -16,7 +16,7 @@ use crate::rules::format as rules;
 
 pub fn parse(bytes: &[u8], label: &str) -> Parsed {
     let mut out = Parsed::default();
-    let broken = |why: String| at_offset(&rules::BROKEN_ARCHIVE, label, 0, format!("{label}: {why}"));
+    let broken = |why: String| at_offset(&rules::BROKEN_ARCHIVE, label, 0, why);
     let mut archive = match Archive::open(bytes) {
         Ok(archive) => archive,
         Err(why) => {
@@ -72,7 +72,7 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
             Err(()) => out.findings.push(
                 Finding::new(
                     &rules::BROKEN_ARCHIVE,
-                    format!("{label}: tensor {name} needs storage record {entry_name}, which is missing or unreadable"),
+                    format!("tensor {name} needs storage record {entry_name}, which is missing or unreadable"),
                 )
                 .with_subject(Subject::tensor(label, name))
                 .with_evidence("entry", entry_name),
