@@ -1,0 +1,241 @@
+//! Sudden jumps, judged against the sequence's own motion.
+//!
+//! For each part (hands, bodies, faces) the displacements of every keypoint
+//! between consecutive frames are pooled; a displacement counts as a jump
+//! when it exceeds both `min_jump` and `median + k · 1.4826 · MAD`. A jump
+//! whose keypoint comes back near where it was within `jump_window` frames
+//! is a spike (the frames in between are outliers, which repair can
+//! interpolate); otherwise it is a lasting step.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::CheckOptions;
+use crate::pose::model::{PartKind, PoseFrame};
+use crate::pose::sequence::PoseSequence;
+use crate::report::{Finding, Subject, fmt_num};
+use crate::rules::pose as rules;
+
+/// The robust spread of one part's frame-to-frame displacements.
+#[derive(Debug, Clone, Serialize)]
+pub struct MotionStats {
+    pub part: PartKind,
+    pub count: usize,
+    pub median: f64,
+    pub mad: f64,
+    /// The displacement above which a move counts as a jump.
+    pub threshold: f64,
+}
+
+/// One keypoint jumping away at slot `start` (and, for a spike, coming back
+/// after slot `end`).
+#[derive(Debug, Clone, Serialize)]
+pub struct JumpEvent {
+    pub part: PartKind,
+    pub group: usize,
+    pub point: usize,
+    pub start: usize,
+    pub end: usize,
+    pub returns: bool,
+    pub displacement: f64,
+}
+
+/// A keypoint position usable for motion: present and finite.
+fn position(frame: Option<&PoseFrame>, kind: PartKind, flat: usize) -> Option<[f64; 2]> {
+    let frame = frame?;
+    let p = *frame.part(kind)?.points.get(flat)?;
+    (p[0].is_finite() && p[1].is_finite() && frame.is_present(kind, flat)).then_some(p)
+}
+
+fn distance(a: [f64; 2], b: [f64; 2]) -> f64 {
+    (a[0] - b[0]).hypot(a[1] - b[1])
+}
+
+/// The largest point count of `kind` over the sequence.
+fn points_of(slots: &[Option<&PoseFrame>], kind: PartKind) -> usize {
+    slots.iter().flatten().filter_map(|f| f.part(kind)).map(|p| p.points.len()).max().unwrap_or(0)
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mid = values.len() / 2;
+    let (_, m, _) = values.select_nth_unstable_by(mid, f64::total_cmp);
+    *m
+}
+
+pub fn find_jumps(slots: &[Option<&PoseFrame>], options: &CheckOptions) -> (Vec<JumpEvent>, Vec<MotionStats>) {
+    let mut events = Vec::new();
+    let mut stats = Vec::new();
+    for kind in PartKind::ALL {
+        let points = points_of(slots, kind);
+        let per_group = slots.iter().flatten().find_map(|f| f.part(kind)).map_or(1, |p| p.per_group.max(1));
+        let mut moves = Vec::new();
+        for flat in 0..points {
+            let mut previous = None;
+            for slot in slots {
+                let here = position(*slot, kind, flat);
+                if let (Some(a), Some(b)) = (previous, here) {
+                    moves.push(distance(a, b));
+                }
+                previous = here;
+            }
+        }
+        if moves.len() < 8 {
+            continue;
+        }
+        let count = moves.len();
+        let med = median(&mut moves);
+        moves.iter_mut().for_each(|m| *m = (*m - med).abs());
+        let mad = median(&mut moves);
+        let threshold = options.min_jump.max(med + options.jump_threshold * 1.4826 * mad);
+        stats.push(MotionStats { part: kind, count, median: med, mad, threshold });
+        for flat in 0..points {
+            track_events(slots, kind, flat, per_group, threshold, options.jump_window, &mut events);
+        }
+    }
+    (events, stats)
+}
+
+fn track_events(
+    slots: &[Option<&PoseFrame>],
+    kind: PartKind,
+    flat: usize,
+    per_group: usize,
+    threshold: f64,
+    window: usize,
+    events: &mut Vec<JumpEvent>,
+) {
+    let mut slot = 1;
+    while slot < slots.len() {
+        let (Some(before), Some(here)) = (position(slots[slot - 1], kind, flat), position(slots[slot], kind, flat))
+        else {
+            slot += 1;
+            continue;
+        };
+        let displacement = distance(before, here);
+        if displacement <= threshold {
+            slot += 1;
+            continue;
+        }
+        let back = (slot + 1..slots.len().min(slot + 1 + window))
+            .find(|&u| position(slots[u], kind, flat).is_some_and(|p| distance(before, p) <= threshold));
+        let (end, returns) = match back {
+            Some(u) => (u - 1, true),
+            None => (slot, false),
+        };
+        events.push(JumpEvent {
+            part: kind,
+            group: flat / per_group,
+            point: flat % per_group,
+            start: slot,
+            end,
+            returns,
+            displacement,
+        });
+        slot = if returns { end + 2 } else { slot + 1 };
+    }
+}
+
+/// One finding per frame and hand, face or body that jumps.
+pub fn findings(seq: &PoseSequence, events: &[JumpEvent], stats: &[MotionStats]) -> Vec<Finding> {
+    let mut grouped: BTreeMap<(usize, PartKind, usize), Vec<&JumpEvent>> = BTreeMap::new();
+    for event in events {
+        grouped.entry((event.start, event.part, event.group)).or_default().push(event);
+    }
+    let file_of = |frame: u64| seq.frames.iter().find(|f| f.index == frame).map(|f| f.file.clone());
+    grouped
+        .into_iter()
+        .map(|((start, kind, group), events)| {
+            let frame = seq.first_index + start as u64;
+            let end = seq.first_index + events.iter().map(|e| e.end).max().unwrap_or(start) as u64;
+            let worst = events.iter().map(|e| e.displacement).fold(0.0, f64::max);
+            let stat = stats.iter().find(|s| s.part == kind);
+            let keypoints: Vec<String> = events.iter().map(|e| kind.keypoint(group, e.point)).collect();
+            let returns = events.iter().all(|e| e.returns);
+            let how = if returns {
+                if end > frame { format!("and back by frame {}", end + 1) } else { "and back".to_string() }
+            } else {
+                "and stays there".to_string()
+            };
+            Finding::new(
+                &rules::KEYPOINT_JUMP,
+                format!(
+                    "frame {frame}: {} {} points jump by up to {} {how} (threshold {}, first {})",
+                    keypoints.len(),
+                    kind.name(),
+                    fmt_num(worst),
+                    fmt_num(stat.map_or(0.0, |s| s.threshold)),
+                    keypoints[0]
+                ),
+            )
+            .with_subject(Subject {
+                file: file_of(frame),
+                frame: Some(frame),
+                frames: (end > frame).then_some([frame, end]),
+                keypoint: Some(keypoints[0].clone()),
+                ..Subject::default()
+            })
+            .with_evidence("displacement", worst)
+            .with_evidence("threshold", stat.map_or(0.0, |s| s.threshold))
+            .with_evidence("median", stat.map_or(0.0, |s| s.median))
+            .with_evidence("mad", stat.map_or(0.0, |s| s.mad))
+            .with_evidence("returns", returns)
+            .with_evidence("keypoints", keypoints)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pose::echomimic::tests::demo_frame;
+
+    fn moving(n: usize) -> Vec<PoseFrame> {
+        (0..n)
+            .map(|t| {
+                let mut f = demo_frame(t as i64);
+                let shift = 0.1 * (t as f64 * 0.3).sin();
+                for p in &mut f.hands.as_mut().unwrap().points {
+                    p[0] += shift;
+                }
+                f
+            })
+            .collect()
+    }
+
+    #[test]
+    fn smooth_motion_has_no_jumps() {
+        let frames = moving(60);
+        let slots: Vec<Option<&PoseFrame>> = frames.iter().map(Some).collect();
+        let (events, stats) = find_jumps(&slots, &CheckOptions::default());
+        assert!(events.is_empty(), "{events:?}");
+        assert!(stats.iter().any(|s| s.part == PartKind::Hands));
+    }
+
+    #[test]
+    fn a_spike_is_one_event_that_returns() {
+        let mut frames = moving(60);
+        frames[30].hands.as_mut().unwrap().points[21 + 4][1] += 0.35;
+        let slots: Vec<Option<&PoseFrame>> = frames.iter().map(Some).collect();
+        let (events, _) = find_jumps(&slots, &CheckOptions::default());
+        assert_eq!(events.len(), 1, "{events:?}");
+        let e = &events[0];
+        assert_eq!((e.part, e.group, e.point, e.start, e.end, e.returns), (PartKind::Hands, 1, 4, 30, 30, true));
+    }
+
+    #[test]
+    fn a_lasting_step_does_not_return() {
+        let mut frames = moving(60);
+        for f in &mut frames[40..] {
+            f.hands.as_mut().unwrap().points[3][0] += 0.4;
+        }
+        let slots: Vec<Option<&PoseFrame>> = frames.iter().map(Some).collect();
+        let (events, _) = find_jumps(&slots, &CheckOptions::default());
+        assert_eq!(events.len(), 1);
+        assert!(!events[0].returns);
+        assert_eq!(events[0].start, 40);
+    }
+}

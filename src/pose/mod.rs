@@ -1,0 +1,17 @@
+//! Pose sequences: EchoMimicV2 `.npy` folders and OpenPose / ControlNet JSON.
+//! Reading (data only; pickles are interpreted, never executed), checks,
+//! repair, rendering and conversion. Nothing here prints.
+
+pub mod checks;
+pub mod echomimic;
+pub mod lenient_json;
+pub mod model;
+mod npy_object;
+pub mod npy_writer;
+pub mod openpose;
+pub mod read;
+pub mod sequence;
+
+pub use checks::{CheckOptions, CheckOutcome, FrameSummary, check};
+pub use model::{Part, PartKind, PoseFormat, PoseFrame, Units};
+pub use sequence::{PoseSequence, load};
