@@ -8,7 +8,9 @@ pub mod detect;
 pub mod json;
 pub mod npy;
 pub mod npz;
+pub mod pickle;
 pub mod safetensors;
+pub mod torch;
 
 use std::fs::File;
 use std::path::Path;
@@ -154,6 +156,9 @@ pub fn parse(format: FileFormat, bytes: &[u8], label: &str) -> Parsed {
         FileFormat::Safetensors => safetensors::parse(bytes, label),
         FileFormat::Npy => npy::parse(bytes, label),
         FileFormat::Npz => npz::parse(bytes, label),
+        FileFormat::TorchZip => torch::parse_zip(bytes, label),
+        FileFormat::TorchLegacy => torch::parse_legacy(bytes, label),
+        FileFormat::Pickle => torch::parse_pickle(bytes, label),
         FileFormat::Unknown => Parsed {
             tensors: vec![],
             findings: vec![
