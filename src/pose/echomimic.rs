@@ -215,6 +215,7 @@ fn describe(value: &PyValue) -> String {
         PyValue::List(items) => format!("a list of {}", items.len()),
         PyValue::Dict(_) => "a dict".into(),
         PyValue::F64Array { shape, .. } => format!("an array of shape {shape:?}"),
+        PyValue::Other(what) => what.clone(),
     }
 }
 

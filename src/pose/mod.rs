@@ -2,6 +2,7 @@
 //! Reading (data only; pickles are interpreted, never executed), checks,
 //! repair, rendering and conversion. Nothing here prints.
 
+pub mod audio;
 pub mod checks;
 pub mod echomimic;
 pub mod lenient_json;

@@ -23,6 +23,9 @@ pub enum PyValue {
         shape: Vec<usize>,
         data: Vec<f64>,
     },
+    /// A value read from a file that the pose model has no use for (an
+    /// object, a string array), described; written back as `None`.
+    Other(String),
 }
 
 // Pickle opcodes used by the writer (protocol 2 and 3).
@@ -190,7 +193,7 @@ impl Writer {
 
     fn value(&mut self, value: &PyValue) {
         match value {
-            PyValue::None => self.out.push(NONE),
+            PyValue::None | PyValue::Other(_) => self.out.push(NONE),
             PyValue::Bool(b) => self.out.push(if *b { NEWTRUE } else { NEWFALSE }),
             PyValue::Int(v) => self.int(*v),
             PyValue::Float(v) => {

@@ -497,9 +497,7 @@ impl Machine<'_> {
             Value::Ref(id) => match self.node(value) {
                 Some(Node::Str(s)) => Key::Str(s.as_str().into()),
                 Some(Node::Bytes(Bytes::Owned(b))) => Key::Bytes(b.as_slice().into()),
-                Some(Node::Bytes(Bytes::Span { start, len })) => {
-                    Key::Bytes(self.reader_bytes(*start, *len).into())
-                }
+                Some(Node::Bytes(Bytes::Span { start, len })) => Key::Bytes(self.reader_bytes(*start, *len).into()),
                 _ => Key::Node(*id),
             },
         }

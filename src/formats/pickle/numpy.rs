@@ -179,7 +179,8 @@ impl NumpyScalar<'_> {
             DType::I8 => *b.first()? as i8 as f64,
             DType::U8 | DType::Bool => *b.first()? as f64,
             DType::F16 => {
-                let bits = if big { u16::from_be_bytes(b.try_into().ok()?) } else { u16::from_le_bytes(b.try_into().ok()?) };
+                let bits =
+                    if big { u16::from_be_bytes(b.try_into().ok()?) } else { u16::from_le_bytes(b.try_into().ok()?) };
                 half::f16::from_bits(bits).to_f64()
             }
             _ => return None,

@@ -23,7 +23,10 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
         out.findings.push(
             Finding::new(
                 &rules::BROKEN_ARCHIVE,
-                format!("{label}: tensor {name} refers to storage {}, but a bare pickle carries no storages", spec.storage.key),
+                format!(
+                    "{label}: tensor {name} refers to storage {}, but a bare pickle carries no storages",
+                    spec.storage.key
+                ),
             )
             .with_subject(Subject::tensor(label, name)),
         );

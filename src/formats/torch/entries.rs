@@ -33,10 +33,9 @@ pub(super) fn problem_findings(problems: &[Problem], at: Location, out: &mut Par
     for problem in problems {
         let subject = Subject::tensor(at.file, &problem.name);
         let finding = match problem.kind {
-            ProblemKind::Malformed | ProblemKind::TooDeep => Finding::new(
-                &rules::MALFORMED_PICKLE,
-                format!("{}: {}: {}", at.file, problem.name, problem.why),
-            ),
+            ProblemKind::Malformed | ProblemKind::TooDeep => {
+                Finding::new(&rules::MALFORMED_PICKLE, format!("{}: {}: {}", at.file, problem.name, problem.why))
+            }
             ProblemKind::Unsupported => {
                 Finding::new(&rules::UNSUPPORTED_DTYPE, format!("{}: {}: {}", at.file, problem.name, problem.why))
                     .with_severity(Severity::Info)
@@ -70,7 +69,8 @@ pub(super) fn tensor_entry(
     let Some(size) = spec.dtype.size() else {
         return Err(layout(format!("dtype {} is not byte-sized", spec.dtype)));
     };
-    let declared = if spec.storage.is_untyped() { Some(spec.storage.numel) } else { spec.storage.numel.checked_mul(size) };
+    let declared =
+        if spec.storage.is_untyped() { Some(spec.storage.numel) } else { spec.storage.numel.checked_mul(size) };
     match declared {
         Some(declared) if declared <= bytes.len => {}
         _ => {

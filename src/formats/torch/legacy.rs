@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use super::entries::{StorageBytes, pickle_findings, problem_findings, root, tensor_entry, array_entries};
+use super::entries::{StorageBytes, array_entries, pickle_findings, problem_findings, root, tensor_entry};
 use super::rebuild::TensorSpec;
 use super::walk::walk;
 use crate::formats::pickle::{Limits, Location, Pickle, unpickle};
@@ -21,8 +21,9 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
     let mut out = Parsed::default();
     let limits = Limits::default();
     let at = Location { file: label, entry: None, base: 0 };
-    let malformed =
-        |offset: usize, why: String| at_offset(&rules::MALFORMED_PICKLE, label, offset as u64, format!("{label}: {why}"));
+    let malformed = |offset: usize, why: String| {
+        at_offset(&rules::MALFORMED_PICKLE, label, offset as u64, format!("{label}: {why}"))
+    };
 
     let mut next = 0;
     let mut header = |out: &mut Parsed| next_pickle(bytes, &mut next, &limits, at, out);
@@ -35,7 +36,8 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
     }
     let Some(sys_info) = header(&mut out) else { return out };
     let little = root(&sys_info).and_then(|info| sys_info.get(&info, "little_endian"));
-    let order = if little == Some(crate::formats::pickle::Value::Bool(false)) { ByteOrder::Big } else { ByteOrder::Little };
+    let order =
+        if little == Some(crate::formats::pickle::Value::Bool(false)) { ByteOrder::Big } else { ByteOrder::Little };
     let Some(main) = header(&mut out) else { return out };
     let Some(keys_pickle) = header(&mut out) else { return out };
     let Some(main_root) = root(&main) else { return out };
@@ -67,10 +69,14 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
             break;
         };
         let truncated = |pos: usize, why: String| {
-            at_offset(&rules::TRUNCATED_FILE, label, pos as u64, format!("{label}: {why}")).with_evidence("storage", key.as_str())
+            at_offset(&rules::TRUNCATED_FILE, label, pos as u64, format!("{label}: {why}"))
+                .with_evidence("storage", key.as_str())
         };
         let Some(count) = bytes.get(pos..pos + 8) else {
-            out.findings.push(truncated(pos, format!("storage {key}'s element count at byte {pos} is past the end ({} bytes)", bytes.len())));
+            out.findings.push(truncated(
+                pos,
+                format!("storage {key}'s element count at byte {pos} is past the end ({} bytes)", bytes.len()),
+            ));
             area_complete = false;
             break;
         };
@@ -121,7 +127,13 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
 }
 
 /// The next pickle of the stream; `None` (with findings) when it is broken.
-fn next_pickle<'a>(bytes: &'a [u8], next: &mut usize, limits: &Limits, at: Location, out: &mut Parsed) -> Option<Pickle<'a>> {
+fn next_pickle<'a>(
+    bytes: &'a [u8],
+    next: &mut usize,
+    limits: &Limits,
+    at: Location,
+    out: &mut Parsed,
+) -> Option<Pickle<'a>> {
     let pickle = unpickle(bytes, *next, limits);
     pickle_findings(&pickle, at, out);
     pickle.root.as_ref().ok()?;

@@ -83,9 +83,10 @@ fn rebuild_call(pickle: &Pickle, callable: &Global, args: &[Value]) -> Option<Re
             }
         }
         ("torch._utils", "_rebuild_meta_tensor_no_storage") => Rebuilt::NoData,
-        ("torch._utils", name @ ("_rebuild_sparse_tensor" | "_rebuild_nested_tensor" | "_rebuild_wrapper_subclass")) => {
-            Rebuilt::Unsupported(format!("tensors rebuilt by {name} are not read"))
-        }
+        (
+            "torch._utils",
+            name @ ("_rebuild_sparse_tensor" | "_rebuild_nested_tensor" | "_rebuild_wrapper_subclass"),
+        ) => Rebuilt::Unsupported(format!("tensors rebuilt by {name} are not read")),
         ("torch._tensor", "_rebuild_from_type_v2") => from_type(pickle, args),
         _ => return None,
     })
@@ -101,9 +102,8 @@ fn from_type(pickle: &Pickle, args: &[Value]) -> Rebuilt {
     let Some(func) = pickle.global(func) else {
         return Rebuilt::Malformed("_rebuild_from_type_v2 rebuilds with a non-global".into());
     };
-    let plain = pickle
-        .global(new_type)
-        .is_some_and(|t| t.is("torch.nn.parameter", "Parameter") || t.is("torch", "Tensor"));
+    let plain =
+        pickle.global(new_type).is_some_and(|t| t.is("torch.nn.parameter", "Parameter") || t.is("torch", "Tensor"));
     let inner_args = pickle.tuple(inner).unwrap_or(&[]);
     if plain || !func.is("torch._utils", "_rebuild_wrapper_subclass") {
         return match rebuild_call(pickle, func, inner_args) {
@@ -174,7 +174,8 @@ fn storage_ref(pickle: &Pickle, value: &Value) -> Result<StorageRef, String> {
         (None, Some(key)) => key.to_string(),
         _ => return Err("storage key is not a string".into()),
     };
-    let numel = pickle.int(numel).and_then(|n| u64::try_from(n).ok()).ok_or("storage size is not a non-negative int")?;
+    let numel =
+        pickle.int(numel).and_then(|n| u64::try_from(n).ok()).ok_or("storage size is not a non-negative int")?;
     // Legacy files may name a view of another storage: (view_key, offset, size).
     let mut storage = StorageRef { key, class: class.name.clone(), numel, view_offset: 0 };
     if let Some(view) = rest.first().and_then(|v| pickle.tuple(v)) {

@@ -21,7 +21,7 @@ pub fn check(pose: &PoseFrame, subject: &Subject, format: PoseFormat, options: &
         findings.push(
             Finding::new(
                 &rules::NO_HANDS_DRAWN,
-                format!("{}: none of the {total} hand points would be drawn", subject.label()),
+                format!("{}: none of the {total} hand points would be drawn", at(subject)),
             )
             .with_subject(subject.clone())
             .with_evidence("hand_points", total),
@@ -32,15 +32,17 @@ pub fn check(pose: &PoseFrame, subject: &Subject, format: PoseFormat, options: &
         && let Some(why) = draw_params_problem(params, options.width, options.height)
     {
         findings.push(
-            Finding::new(
-                &rules::INVALID_DRAW_PARAMS,
-                format!("{}: draw_pose_params {params:?}: {why}", subject.label()),
-            )
-            .with_subject(subject.clone())
-            .with_evidence("draw_pose_params", params.clone()),
+            Finding::new(&rules::INVALID_DRAW_PARAMS, format!("{}: draw_pose_params {params:?}: {why}", at(subject)))
+                .with_subject(subject.clone())
+                .with_evidence("draw_pose_params", params.clone()),
         );
     }
     findings
+}
+
+/// "frame 3", the start of every message about one frame.
+fn at(subject: &Subject) -> String {
+    subject.frame.map_or_else(|| subject.file.clone().unwrap_or_default(), |f| format!("frame {f}"))
 }
 
 /// Why `[imh_new, imw_new, rb, re, cb, ce]` cannot paste into `width × height`.
@@ -101,7 +103,7 @@ fn nonfinite(pose: &PoseFrame, subject: &Subject, findings: &mut Vec<Finding>) {
                     &rules::NONFINITE_KEYPOINT,
                     format!(
                         "{}: {} of {} {} points are non-finite ({nan} NaN, {pos_inf} +Inf, {neg_inf} -Inf), first {first}",
-                        subject.label(),
+                        at(subject),
                         keypoints.len(),
                         part.per_group,
                         kind.name()
@@ -147,7 +149,7 @@ fn outside_canvas(pose: &PoseFrame, subject: &Subject, options: &CheckOptions, f
                 &rules::KEYPOINT_OUTSIDE_CANVAS,
                 format!(
                     "{}: {count} {} coordinates outside [{}, {}], first {keypoint}, furthest {}",
-                    subject.label(),
+                    at(subject),
                     kind.name(),
                     fmt_num(lo),
                     fmt_num(hi),
@@ -175,7 +177,7 @@ fn scores(pose: &PoseFrame, subject: &Subject, options: &CheckOptions, findings:
                 &rules::IMPLAUSIBLE_SCORE,
                 format!(
                     "{}: {} {} scores outside [0, {}], first {keypoint} = {}",
-                    subject.label(),
+                    at(subject),
                     bad.len(),
                     kind.name(),
                     fmt_num(options.max_score),
@@ -205,7 +207,7 @@ fn subset(pose: &PoseFrame, subject: &Subject, findings: &mut Vec<Finding>) {
             &rules::SUBSET_INDEX_OUT_OF_RANGE,
             format!(
                 "{}: {} subset entries are not -1 or a candidate index below {candidates}, first {keypoint} = {}",
-                subject.label(),
+                at(subject),
                 bad.len(),
                 fmt_num(subset[flat])
             ),

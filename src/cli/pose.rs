@@ -1,0 +1,182 @@
+//! `nanscope pose check|repair|render|convert`: pose sequences.
+//!
+//! For `repair`, `render` and `convert`, the global `-o/--output` names what
+//! is written (a folder or a PNG); their report goes to standard output, or
+//! to `--report FILE`.
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use clap::{Args, Subcommand};
+use nanscope::pose::{self, CheckOptions, CheckOutcome, PoseSequence, audio};
+use nanscope::report::{Report, Section, SectionTable, fmt_num};
+
+use super::output::emit;
+use super::{GlobalArgs, Outcome};
+
+#[derive(Debug, Args)]
+pub struct PoseArgs {
+    #[command(subcommand)]
+    pub command: PoseCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PoseCommand {
+    /// Check a pose sequence (a folder or frame files) for what breaks a pose-driven generation.
+    Check(CheckArgs),
+}
+
+/// Where the sequence is and how its coordinates map to pixels.
+#[derive(Debug, Args)]
+pub struct SequenceArgs {
+    /// A pose folder (`0.npy … n-1.npy`, OpenPose `*_keypoints.json`) or frame files. Formats are recognised by content.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Generation width in pixels (EchoMimicV2's reference inference accepts only 768).
+    #[arg(long, value_name = "PIXELS", default_value_t = 768)]
+    pub width: u32,
+    /// Generation height in pixels.
+    #[arg(long, value_name = "PIXELS", default_value_t = 768)]
+    pub height: u32,
+    /// Image size of OpenPose JSON written in pixels without a canvas size, e.g. 1920x1080.
+    #[arg(long, value_name = "WxH", value_parser = parse_size)]
+    pub source_size: Option<[u32; 2]>,
+}
+
+/// Thresholds of the checks.
+#[derive(Debug, Args)]
+pub struct CheckTuning {
+    /// How far outside [0, 1] a normalised coordinate may lie before it is reported (P107).
+    #[arg(long, value_name = "FRACTION", default_value_t = CheckOptions::default().canvas_tolerance)]
+    pub canvas_tolerance: f64,
+    /// Largest plausible confidence score (P110); DWPose scores reach about 1.2.
+    #[arg(long, value_name = "SCORE", default_value_t = CheckOptions::default().max_score)]
+    pub max_score: f64,
+    /// Robust standard deviations (1.4826 × MAD) above the median displacement that make a jump (P113).
+    #[arg(long, value_name = "SIGMAS", default_value_t = CheckOptions::default().jump_threshold)]
+    pub jump_threshold: f64,
+    /// Smallest displacement, as a fraction of the canvas, that counts as a jump (P113).
+    #[arg(long, value_name = "FRACTION", default_value_t = CheckOptions::default().min_jump)]
+    pub min_jump: f64,
+    /// Frames the sequence must cover (P114).
+    #[arg(long, value_name = "N", conflicts_with = "audio")]
+    pub expect_frames: Option<u64>,
+    /// Audio the generation is driven by; frames needed = int(duration × --fps) (needs ffprobe).
+    #[arg(long, value_name = "FILE")]
+    pub audio: Option<PathBuf>,
+    /// Frame rate of the generation (EchoMimicV2: 24).
+    #[arg(long, value_name = "FPS", default_value_t = 24.0)]
+    pub fps: f64,
+    /// List every frame in the table output, not only frames with findings.
+    #[arg(long)]
+    pub all_frames: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub sequence: SequenceArgs,
+    #[command(flatten)]
+    pub tuning: CheckTuning,
+}
+
+fn parse_size(text: &str) -> Result<[u32; 2], String> {
+    let (w, h) = text.split_once(['x', 'X']).ok_or("expected WIDTHxHEIGHT, e.g. 1920x1080")?;
+    let parse = |s: &str| s.trim().parse::<u32>().ok().filter(|v| *v > 0).ok_or("sizes must be positive integers");
+    Ok([parse(w)?, parse(h)?])
+}
+
+pub fn run(args: PoseArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    match args.command {
+        PoseCommand::Check(args) => check(args, global),
+    }
+}
+
+/// Check options from the command line (runs ffprobe for `--audio`).
+fn check_options(sequence: &SequenceArgs, tuning: &CheckTuning) -> anyhow::Result<CheckOptions> {
+    anyhow::ensure!(sequence.width > 0 && sequence.height > 0, "--width and --height must be positive");
+    anyhow::ensure!(tuning.fps > 0.0 && tuning.fps.is_finite(), "--fps must be positive");
+    anyhow::ensure!(tuning.canvas_tolerance >= 0.0, "--canvas-tolerance must not be negative");
+    anyhow::ensure!(tuning.jump_threshold > 0.0 && tuning.min_jump >= 0.0, "jump thresholds must be positive");
+    let expect_frames = match (&tuning.audio, tuning.expect_frames) {
+        (Some(path), _) => {
+            let seconds = audio::duration(path)?;
+            let frames = audio::frames_for(seconds, tuning.fps);
+            Some((frames, format!("{} ({} s at {} fps)", path.display(), fmt_num(seconds), fmt_num(tuning.fps))))
+        }
+        (None, Some(n)) => Some((n, "--expect-frames".to_string())),
+        (None, None) => None,
+    };
+    Ok(CheckOptions {
+        width: sequence.width,
+        height: sequence.height,
+        canvas_tolerance: tuning.canvas_tolerance,
+        max_score: tuning.max_score,
+        jump_threshold: tuning.jump_threshold,
+        min_jump: tuning.min_jump,
+        expect_frames,
+        ..CheckOptions::default()
+    })
+}
+
+fn inputs(sequence: &SequenceArgs) -> Vec<String> {
+    sequence.paths.iter().map(|p| p.display().to_string()).collect()
+}
+
+fn load(sequence: &SequenceArgs) -> anyhow::Result<PoseSequence> {
+    for path in &sequence.paths {
+        if !path.exists() {
+            bail!("{} does not exist", path.display());
+        }
+    }
+    Ok(pose::load(&sequence.paths, sequence.source_size))
+}
+
+fn check(args: CheckArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    let options = check_options(&args.sequence, &args.tuning)?;
+    let seq = load(&args.sequence)?;
+    let outcome = pose::check(&seq, &options);
+    let report = check_report("pose check", inputs(&args.sequence), &seq, outcome, args.tuning.all_frames);
+    emit(&report, global)
+}
+
+/// The report of a check: findings, the `frames` array and motion statistics.
+fn check_report(command: &str, inputs: Vec<String>, seq: &PoseSequence, outcome: CheckOutcome, all: bool) -> Report {
+    let mut report = Report::new(command, inputs);
+    report.set_counter("frames", outcome.frames.len() as u64);
+    report.set_counter("files", seq.frames.len() as u64);
+    let listed: Vec<_> = outcome.frames.iter().filter(|f| all || !f.flags.is_empty()).collect();
+    let hidden = outcome.frames.len() - listed.len();
+    let rows = listed
+        .iter()
+        .map(|f| {
+            vec![
+                f.frame.to_string(),
+                f.file.clone().unwrap_or_else(|| "-".into()),
+                f.status.to_string(),
+                f.hand_points.to_string(),
+                f.non_black_share.map_or("-".into(), |s| format!("{:.2}%", s * 100.0)),
+                f.flags.join(" "),
+            ]
+        })
+        .collect();
+    report.sections.push(Section { key: "format".into(), value: serde_json::json!(seq.format.name()), table: None });
+    report.sections.push(Section {
+        key: "frames".into(),
+        value: serde_json::to_value(&outcome.frames).unwrap_or_default(),
+        table: (!listed.is_empty() || all).then(|| SectionTable {
+            title: if all { "Frames".into() } else { "Frames with findings".into() },
+            header: ["frame", "file", "status", "hand points", "non-black", "findings"].map(String::from).to_vec(),
+            rows,
+            note: (hidden > 0).then(|| format!("{hidden} more frames without findings (--all-frames lists them)")),
+        }),
+    });
+    report.sections.push(Section {
+        key: "motion".into(),
+        value: serde_json::to_value(&outcome.motion).unwrap_or_default(),
+        table: None,
+    });
+    report.findings = outcome.findings;
+    report.sort_findings();
+    report
+}
