@@ -7,7 +7,10 @@
 use std::path::PathBuf;
 
 use anyhow::bail;
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
+use nanscope::pose::repair::{RepairOptions, Repaired, repair as repair_sequence};
+use nanscope::pose::smooth::Smoothing;
+use nanscope::pose::write::{check_destination, stage};
 use nanscope::pose::{self, CheckOptions, CheckOutcome, PoseSequence, audio};
 use nanscope::report::{Report, Section, SectionTable, fmt_num};
 
@@ -24,6 +27,8 @@ pub struct PoseArgs {
 pub enum PoseCommand {
     /// Check a pose sequence (a folder or frame files) for what breaks a pose-driven generation.
     Check(CheckArgs),
+    /// Write a repaired copy of a pose sequence to -o OUTDIR (the input is never modified).
+    Repair(RepairArgs),
 }
 
 /// Where the sequence is and how its coordinates map to pixels.
@@ -80,6 +85,56 @@ pub struct CheckArgs {
     pub tuning: CheckTuning,
 }
 
+/// Where a command that writes files puts them and its report.
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    /// Replace an existing, non-empty output.
+    #[arg(long)]
+    pub force: bool,
+    /// Write the report to FILE (with these commands, -o names what is written).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SmoothArg {
+    /// One-Euro filter (--min-cutoff, --beta, --d-cutoff).
+    OneEuro,
+    /// Savitzky-Golay filter (--window, --polyorder).
+    Savgol,
+}
+
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    #[command(flatten)]
+    pub sequence: SequenceArgs,
+    #[command(flatten)]
+    pub tuning: CheckTuning,
+    #[command(flatten)]
+    pub write: WriteArgs,
+    /// Longest run of bad frames of a keypoint that is interpolated; longer runs hold the nearest value (P116).
+    #[arg(long, value_name = "FRAMES", default_value_t = 12)]
+    pub max_gap: usize,
+    /// Smooth keypoint tracks after repairing them (in pixels of the --width x --height canvas).
+    #[arg(long, value_enum)]
+    pub smooth: Option<SmoothArg>,
+    /// One-Euro: minimum cutoff frequency (per frame).
+    #[arg(long, default_value_t = 0.004)]
+    pub min_cutoff: f64,
+    /// One-Euro: speed coefficient (per pixel per frame).
+    #[arg(long, default_value_t = 0.7)]
+    pub beta: f64,
+    /// One-Euro: cutoff frequency of the derivative.
+    #[arg(long, default_value_t = 1.0)]
+    pub d_cutoff: f64,
+    /// Savitzky-Golay: window length in frames (odd).
+    #[arg(long, default_value_t = 11)]
+    pub window: usize,
+    /// Savitzky-Golay: polynomial order.
+    #[arg(long, default_value_t = 2)]
+    pub polyorder: usize,
+}
+
 fn parse_size(text: &str) -> Result<[u32; 2], String> {
     let (w, h) = text.split_once(['x', 'X']).ok_or("expected WIDTHxHEIGHT, e.g. 1920x1080")?;
     let parse = |s: &str| s.trim().parse::<u32>().ok().filter(|v| *v > 0).ok_or("sizes must be positive integers");
@@ -89,6 +144,7 @@ fn parse_size(text: &str) -> Result<[u32; 2], String> {
 pub fn run(args: PoseArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     match args.command {
         PoseCommand::Check(args) => check(args, global),
+        PoseCommand::Repair(args) => repair(args, global),
     }
 }
 
@@ -179,4 +235,88 @@ fn check_report(command: &str, inputs: Vec<String>, seq: &PoseSequence, outcome:
     report.findings = outcome.findings;
     report.sort_findings();
     report
+}
+
+/// The destination named by `-o`, and the global options with the report
+/// redirected to `--report`.
+fn destination(global: &GlobalArgs, write: &WriteArgs, what: &str) -> anyhow::Result<(PathBuf, GlobalArgs)> {
+    let Some(out) = global.output.clone() else { bail!("{what} needs -o/--output naming where to write") };
+    let mut report_global = global.clone();
+    report_global.output = write.report.clone();
+    Ok((out, report_global))
+}
+
+fn repair(args: RepairArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    let (out, report_global) = destination(global, &args.write, "pose repair")?;
+    let check = check_options(&args.sequence, &args.tuning)?;
+    anyhow::ensure!(args.window % 2 == 1 && args.window > args.polyorder, "--window must be odd and above --polyorder");
+    let smooth = args.smooth.map(|s| match s {
+        SmoothArg::OneEuro => {
+            Smoothing::OneEuro { min_cutoff: args.min_cutoff, beta: args.beta, d_cutoff: args.d_cutoff }
+        }
+        SmoothArg::Savgol => Smoothing::SavGol { window: args.window, polyorder: args.polyorder },
+    });
+    check_destination(&out, &args.sequence.paths, args.write.force)?;
+    let seq = load(&args.sequence)?;
+    let before = pose::check(&seq, &check);
+    let options = RepairOptions { check: check.clone(), max_gap: args.max_gap, smooth };
+    let repaired = repair_sequence(&seq, &options);
+    if repaired.frames.is_empty() {
+        bail!("no frame of the input could be read, so there is nothing to repair from (`pose check` says why)");
+    }
+    let size = args.sequence.source_size.unwrap_or([args.sequence.width, args.sequence.height]);
+    let staged = stage(&repaired.frames, seq.format, &seq.pattern, size, &out)?;
+    let written = staged.commit()?;
+    let after_seq = pose::load(std::slice::from_ref(&written), args.sequence.source_size);
+    let after = pose::check(&after_seq, &check);
+    let report =
+        repair_report(inputs(&args.sequence), &written, &before, repaired, after, &after_seq, args.tuning.all_frames);
+    emit(&report, &report_global)
+}
+
+fn repair_report(
+    inputs: Vec<String>,
+    written: &std::path::Path,
+    before: &CheckOutcome,
+    repaired: Repaired,
+    mut after: CheckOutcome,
+    after_seq: &PoseSequence,
+    all: bool,
+) -> Report {
+    after.findings.extend(repaired.findings);
+    let mut report = check_report("pose repair", inputs, after_seq, after, all);
+    report.set_counter("findings_before", before.findings.len() as u64);
+    report.set_counter("repairs", repaired.actions.len() as u64);
+    let rows = repaired
+        .actions
+        .iter()
+        .map(|a| vec![a.frame.to_string(), a.action.to_string(), a.reason.to_string(), keypoint_list(&a.keypoints)])
+        .collect();
+    report.sections.insert(
+        0,
+        Section { key: "output".into(), value: serde_json::json!(written.display().to_string()), table: None },
+    );
+    report.sections.push(Section {
+        key: "repairs".into(),
+        value: serde_json::to_value(&repaired.actions).unwrap_or_default(),
+        table: Some(SectionTable {
+            title: format!("Repairs written to {}", written.display()),
+            header: ["frame", "action", "reason", "keypoints"].map(String::from).to_vec(),
+            rows,
+            note: Some(format!(
+                "{} findings before repair; the findings above are from re-checking the output",
+                before.findings.len()
+            )),
+        }),
+    });
+    report
+}
+
+/// "hands[1][5], hands[1][6] +3 more"
+fn keypoint_list(keypoints: &[String]) -> String {
+    match keypoints.len() {
+        0 => "-".into(),
+        n if n <= 3 => keypoints.join(", "),
+        n => format!("{} +{} more", keypoints[..2].join(", "), n - 2),
+    }
 }

@@ -11,7 +11,10 @@ mod npy_object;
 pub mod npy_writer;
 pub mod openpose;
 pub mod read;
+pub mod repair;
 pub mod sequence;
+pub mod smooth;
+pub mod write;
 
 pub use checks::{CheckOptions, CheckOutcome, FrameSummary, check};
 pub use model::{Part, PartKind, PoseFormat, PoseFrame, Units};

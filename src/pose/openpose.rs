@@ -187,7 +187,9 @@ fn normalise(frame: &mut PoseFrame, size: Option<[u32; 2]>) {
 }
 
 /// Writes a frame as OpenPose JSON in pixels of a `width × height` canvas,
-/// with `canvas_width`/`canvas_height` so the size travels with the file.
+/// with `canvas_width`/`canvas_height` so the size travels with the file
+/// (frames still in unknown source pixels are written as they are, without
+/// a canvas).
 /// Faces get OpenPose's 70 points (pupils written as missing); missing
 /// points are written `0, 0, 0`. Non-finite values are written as Python's
 /// bare tokens rather than silently turned into numbers.
@@ -200,7 +202,9 @@ pub fn write(frame: &PoseFrame, width: u32, height: u32) -> String {
         .unwrap_or(0)
         .max(hands.map(|h| h.groups() / 2).unwrap_or(0))
         .max(frame.faces.as_ref().map(Part::groups).unwrap_or(0));
-    let scale = [width as f64, height as f64];
+    // Frames that could not be normalised are still in source pixels.
+    let pixels = frame.units == Units::Pixels;
+    let scale = if pixels { [1.0, 1.0] } else { [width as f64, height as f64] };
     let mut people = Vec::new();
     for p in 0..persons {
         let body = (0..BODY_JOINTS).map(|j| body_triple(frame, p * BODY_JOINTS + j, scale)).collect::<Vec<_>>();
@@ -227,10 +231,9 @@ pub fn write(frame: &PoseFrame, width: u32, height: u32) -> String {
             flat(&hand(half + p))
         ));
     }
-    format!(
-        "{{\"version\": 1.3, \"people\": [{}], \"canvas_width\": {width}, \"canvas_height\": {height}}}\n",
-        people.join(", ")
-    )
+    let canvas =
+        if pixels { String::new() } else { format!(", \"canvas_width\": {width}, \"canvas_height\": {height}") };
+    format!("{{\"version\": 1.3, \"people\": [{}]{canvas}}}\n", people.join(", "))
 }
 
 fn part_triple(part: Option<&Part>, flat: usize, [w, h]: [f64; 2]) -> [f64; 3] {
