@@ -280,8 +280,8 @@ fn fill_track(
                 "cleared"
             }
         };
-        for s in start..=end {
-            let reason = reasons[s].unwrap_or(Invalid::Dropout);
+        for (s, reason) in reasons.iter().enumerate().take(end + 1).skip(start) {
+            let reason = reason.unwrap_or(Invalid::Dropout);
             if action != "interpolated" && reason == Invalid::Dropout {
                 continue;
             }

@@ -89,8 +89,9 @@ fn poly_fit_at(ys: &[f64], offset: usize, at: usize, degree: usize) -> f64 {
         for row in 0..m {
             if row != col {
                 let factor = a[row][col] / a[col][col];
-                for k in col..=m {
-                    a[row][k] -= factor * a[col][k];
+                let pivot_row = a[col].clone();
+                for (cell, p) in a[row].iter_mut().zip(pivot_row).skip(col) {
+                    *cell -= factor * p;
                 }
             }
         }
