@@ -9,9 +9,10 @@
 use std::collections::HashMap;
 
 use super::alerts::{Alert, ErrorKind, PickleError};
-use super::allowlist::classify;
+use super::containers::wrong;
+use super::objects::object;
 use super::reader::{IntLiteral, Reader, long_from_bytes, parse_int_line, parse_raw_unicode, parse_string_literal};
-use super::value::{Bytes, Construction, Dict, Global, Key, Node, NodeId, Object, Pickle, Trust, Value};
+use super::value::{Bytes, Construction, Dict, Node, NodeId, Pickle, Value};
 
 /// Caps on what one pickle may build.
 #[derive(Debug, Clone, Copy)]
@@ -52,18 +53,18 @@ pub fn unpickle<'a>(input: &'a [u8], start: usize, limits: &Limits) -> Pickle<'a
     Pickle { input, nodes: machine.nodes, root, end: machine.reader.pos, alerts: machine.alerts }
 }
 
-struct Machine<'a> {
-    reader: Reader<'a>,
-    nodes: Vec<Node>,
-    stack: Vec<Value>,
-    marks: Vec<usize>,
-    memo: HashMap<u64, Value>,
-    alerts: Vec<Alert>,
-    limits: Limits,
-    op_start: usize,
+pub(super) struct Machine<'a> {
+    pub(super) reader: Reader<'a>,
+    pub(super) nodes: Vec<Node>,
+    pub(super) stack: Vec<Value>,
+    pub(super) marks: Vec<usize>,
+    pub(super) memo: HashMap<u64, Value>,
+    pub(super) alerts: Vec<Alert>,
+    pub(super) limits: Limits,
+    pub(super) op_start: usize,
 }
 
-type Step<T = ()> = Result<T, ErrorKind>;
+pub(super) type Step<T = ()> = Result<T, ErrorKind>;
 
 impl Machine<'_> {
     fn run(&mut self) -> Step<Value> {
@@ -384,11 +385,11 @@ impl Machine<'_> {
         Ok(())
     }
 
-    fn frame_base(&self) -> usize {
+    pub(super) fn frame_base(&self) -> usize {
         self.marks.last().copied().unwrap_or(0)
     }
 
-    fn push(&mut self, value: Value) -> Step {
+    pub(super) fn push(&mut self, value: Value) -> Step {
         if self.stack.len() >= self.limits.max_stack {
             return Err(ErrorKind::Limit { what: "stack depth", limit: self.limits.max_stack });
         }
@@ -396,7 +397,7 @@ impl Machine<'_> {
         Ok(())
     }
 
-    fn alloc(&mut self, node: Node) -> Step<Value> {
+    pub(super) fn alloc(&mut self, node: Node) -> Step<Value> {
         if self.nodes.len() >= self.limits.max_nodes {
             return Err(ErrorKind::Limit { what: "number of values", limit: self.limits.max_nodes });
         }
@@ -404,7 +405,7 @@ impl Machine<'_> {
         Ok(Value::Ref(NodeId((self.nodes.len() - 1) as u32)))
     }
 
-    fn push_node(&mut self, node: Node) -> Step {
+    pub(super) fn push_node(&mut self, node: Node) -> Step {
         let value = self.alloc(node)?;
         self.push(value)
     }
@@ -429,14 +430,14 @@ impl Machine<'_> {
         self.push_node(Node::Bytes(Bytes::Span { start, len: len as usize }))
     }
 
-    fn pop(&mut self, opcode: &'static str) -> Step<Value> {
+    pub(super) fn pop(&mut self, opcode: &'static str) -> Step<Value> {
         if self.stack.len() <= self.frame_base() {
             return Err(ErrorKind::StackUnderflow(opcode));
         }
         self.stack.pop().ok_or(ErrorKind::StackUnderflow(opcode))
     }
 
-    fn top(&self, opcode: &'static str) -> Step<Value> {
+    pub(super) fn top(&self, opcode: &'static str) -> Step<Value> {
         if self.stack.len() <= self.frame_base() {
             return Err(ErrorKind::StackUnderflow(opcode));
         }
@@ -448,104 +449,29 @@ impl Machine<'_> {
         Ok(self.stack.split_off(base.min(self.stack.len())))
     }
 
-    fn node_mut(&mut self, value: &Value) -> Option<&mut Node> {
+    pub(super) fn node_mut(&mut self, value: &Value) -> Option<&mut Node> {
         match value {
             Value::Ref(id) => self.nodes.get_mut(id.0 as usize),
             _ => None,
         }
     }
 
-    fn node(&self, value: &Value) -> Option<&Node> {
+    pub(super) fn node(&self, value: &Value) -> Option<&Node> {
         match value {
             Value::Ref(id) => self.nodes.get(id.0 as usize),
             _ => None,
         }
     }
 
-    fn text(&self, value: &Value) -> Option<String> {
+    pub(super) fn text(&self, value: &Value) -> Option<String> {
         match self.node(value)? {
             Node::Str(s) => Some(s.clone()),
             _ => None,
         }
     }
 
-    fn refuse(&mut self, opcode: u8, name: &'static str) {
+    pub(super) fn refuse(&mut self, opcode: u8, name: &'static str) {
         self.alerts.push(Alert::RefusedOpcode { opcode, name, offset: self.op_start as u64 });
-    }
-
-    fn global(&mut self, module: String, name: String) -> Node {
-        let trust = classify(&module, &name);
-        let offset = self.op_start as u64;
-        match trust {
-            Trust::Unsafe => {
-                self.alerts.push(Alert::UnsafeGlobal { module: module.clone(), name: name.clone(), offset })
-            }
-            Trust::Subclass => {
-                self.alerts.push(Alert::SubclassGlobal { module: module.clone(), name: name.clone(), offset })
-            }
-            Trust::Allowed => {}
-        }
-        Node::Global(Global { module, name, trust })
-    }
-
-    fn key(&self, value: &Value) -> Key {
-        match value {
-            Value::None => Key::None,
-            Value::Bool(b) => Key::Int(*b as i64),
-            Value::Int(i) => Key::Int(*i),
-            Value::Float(f) => Key::Float(f.to_bits()),
-            Value::Ref(id) => match self.node(value) {
-                Some(Node::Str(s)) => Key::Str(s.as_str().into()),
-                Some(Node::Bytes(Bytes::Owned(b))) => Key::Bytes(b.as_slice().into()),
-                Some(Node::Bytes(Bytes::Span { start, len })) => Key::Bytes(self.reader_bytes(*start, *len).into()),
-                _ => Key::Node(*id),
-            },
-        }
-    }
-
-    fn reader_bytes(&self, start: usize, len: usize) -> &[u8] {
-        self.reader.slice(start, len)
-    }
-
-    fn fill_dict(&self, dict: &mut Dict, items: Vec<Value>, opcode: &'static str) -> Step {
-        if items.len() % 2 != 0 {
-            return Err(bad(opcode, format!("odd number of items ({})", items.len())));
-        }
-        for pair in items.chunks_exact(2) {
-            dict.insert(self.key(&pair[0]), pair[0], pair[1]);
-        }
-        Ok(())
-    }
-
-    fn extend(&mut self, opcode: &'static str, items: Vec<Value>) -> Step {
-        let target = self.top(opcode)?;
-        match (opcode, self.node_mut(&target)) {
-            ("ADDITEMS", Some(Node::Set(set))) => set.extend(items),
-            ("APPEND" | "APPENDS", Some(Node::List(list))) => list.extend(items),
-            (_, Some(Node::Object(object))) => object.items.extend(items),
-            (_, other) => return Err(wrong(opcode, other.as_deref())),
-        }
-        Ok(())
-    }
-
-    fn set_items(&mut self, opcode: &'static str, items: Vec<Value>) -> Step {
-        let target = self.top(opcode)?;
-        if items.len() % 2 != 0 {
-            return Err(bad(opcode, format!("odd number of items ({})", items.len())));
-        }
-        let keys: Vec<Key> = items.iter().step_by(2).map(|k| self.key(k)).collect();
-        match self.node_mut(&target) {
-            Some(Node::Dict(dict)) => {
-                for (key, pair) in keys.into_iter().zip(items.chunks_exact(2)) {
-                    dict.insert(key, pair[0], pair[1]);
-                }
-            }
-            Some(Node::Object(object)) => {
-                object.entries.extend(items.chunks_exact(2).map(|pair| (pair[0], pair[1])));
-            }
-            other => return Err(wrong(opcode, other.as_deref())),
-        }
-        Ok(())
     }
 
     fn memo_put(&mut self, index: u64, opcode: &'static str) -> Step {
@@ -561,87 +487,10 @@ impl Machine<'_> {
         let value = *self.memo.get(&index).ok_or(ErrorKind::MemoMiss(index))?;
         self.push(value)
     }
-
-    /// Records a call. A few allowlisted callables that only rebuild plain
-    /// data (ordered dicts, sets, bytes spelled through `_codecs.encode`) are
-    /// turned into that data, the way the weights-only loader does it.
-    fn construct(&mut self, callable: Value, args: Value, kwargs: Option<Value>, how: Construction) -> Step {
-        if let Some(node) = self.as_data(&callable, &args) {
-            return self.push_node(node);
-        }
-        self.push_node(Node::Object(object(callable, args, kwargs, how)))
-    }
-
-    fn as_data(&self, callable: &Value, args: &Value) -> Option<Node> {
-        let Some(Node::Global(global)) = self.node(callable) else { return None };
-        let Some(Node::Tuple(args)) = self.node(args) else { return None };
-        let builtin = global.module == "builtins" || global.module == "__builtin__";
-        match (global.module.as_str(), global.name.as_str(), args.as_slice()) {
-            ("collections", "OrderedDict", []) => Some(Node::Dict(Dict::default())),
-            ("collections", "OrderedDict", [pairs]) => {
-                let mut dict = Dict::default();
-                for pair in self.sequence(pairs)? {
-                    let [k, v] = self.sequence(pair)? else { return None };
-                    dict.insert(self.key(k), *k, *v);
-                }
-                Some(Node::Dict(dict))
-            }
-            (_, "set", []) if builtin => Some(Node::Set(Vec::new())),
-            (_, "frozenset", []) if builtin => Some(Node::FrozenSet(Vec::new())),
-            (_, "set", [items]) if builtin => Some(Node::Set(self.sequence(items)?.to_vec())),
-            (_, "frozenset", [items]) if builtin => Some(Node::FrozenSet(self.sequence(items)?.to_vec())),
-            (_, "bytearray", []) if builtin => Some(Node::Bytes(Bytes::Owned(Vec::new()))),
-            (_, "bytearray", [text, encoding]) if builtin => self.latin1(text, encoding),
-            ("_codecs", "encode", [text, encoding]) => self.latin1(text, encoding),
-            _ => None,
-        }
-    }
-
-    fn sequence(&self, value: &Value) -> Option<&[Value]> {
-        match self.node(value)? {
-            Node::Tuple(items) | Node::List(items) => Some(items),
-            _ => None,
-        }
-    }
-
-    /// Protocol 2 spells `bytes` as `_codecs.encode(text, 'latin1')`.
-    fn latin1(&self, text: &Value, encoding: &Value) -> Option<Node> {
-        let (Some(Node::Str(text)), Some(Node::Str(encoding))) = (self.node(text), self.node(encoding)) else {
-            return None;
-        };
-        if !matches!(encoding.as_str(), "latin1" | "latin-1" | "iso-8859-1") {
-            return None;
-        }
-        let bytes: Option<Vec<u8>> = text.chars().map(|c| u8::try_from(c as u32).ok()).collect();
-        Some(Node::Bytes(Bytes::Owned(bytes?)))
-    }
 }
 
-fn object(callable: Value, args: Value, kwargs: Option<Value>, construction: Construction) -> Object {
-    Object { callable, args, kwargs, construction, state: None, items: Vec::new(), entries: Vec::new() }
-}
-
-fn bad(opcode: &'static str, why: String) -> ErrorKind {
+pub(super) fn bad(opcode: &'static str, why: String) -> ErrorKind {
     ErrorKind::BadOperand { opcode, why }
-}
-
-fn wrong(opcode: &'static str, node: Option<&Node>) -> ErrorKind {
-    let target = match node {
-        None => "a scalar",
-        Some(Node::BigInt(_)) => "an int",
-        Some(Node::Str(_)) => "a str",
-        Some(Node::Bytes(_)) => "bytes",
-        Some(Node::Tuple(_)) => "a tuple",
-        Some(Node::List(_)) => "a list",
-        Some(Node::Dict(_)) => "a dict",
-        Some(Node::Set(_)) => "a set",
-        Some(Node::FrozenSet(_)) => "a frozenset",
-        Some(Node::Global(_)) => "a global",
-        Some(Node::Object(_)) => "an object",
-        Some(Node::PersistentId(_)) => "a persistent id",
-        Some(Node::Opaque(_)) => "an opaque value",
-    };
-    ErrorKind::WrongType { opcode, target }
 }
 
 fn memo_index(line: &str, opcode: &'static str) -> Step<u64> {

@@ -8,8 +8,10 @@
 
 mod alerts;
 mod allowlist;
+mod containers;
 mod machine;
 pub mod numpy;
+mod objects;
 mod reader;
 mod value;
 

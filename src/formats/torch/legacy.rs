@@ -86,6 +86,14 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
             ByteOrder::Big => i64::from_be_bytes(count),
         };
         let remaining = (bytes.len() - pos - 8) as u64;
+        if count < 0 {
+            out.findings.push(malformed(
+                pos,
+                format!("storage {key} declares a negative element count ({count}) at byte {pos}"),
+            ));
+            area_complete = false;
+            break;
+        }
         let need = u64::try_from(count).ok().and_then(|c| c.checked_mul(size));
         let Some(need) = need.filter(|&n| n <= remaining) else {
             out.findings.push(truncated(

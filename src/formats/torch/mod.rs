@@ -16,3 +16,6 @@ pub use dtypes::{dtype_by_name, storage_class_dtype};
 pub use legacy::parse as parse_legacy;
 pub use walk::{ROOT_NAME, Walk, walk};
 pub use zip::parse as parse_zip;
+
+#[cfg(test)]
+mod tests;

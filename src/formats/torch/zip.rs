@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use super::entries::{StorageBytes, array_entries, pickle_findings, problem_findings, root, tensor_entry};
 use super::walk::walk;
 use crate::formats::archive::{Archive, Member};
-use crate::formats::pickle::{Limits, Location, unpickle};
+use crate::formats::pickle::{Alert, Limits, Location, unpickle};
 use crate::formats::{Parsed, Storage, at_offset};
 use crate::numerics::ByteOrder;
 use crate::report::{Finding, Subject};
@@ -42,7 +42,13 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
     };
     let order = byte_order(&mut archive, bytes, &folder);
     let limits = Limits::default();
-    let pickle = unpickle(pkl_bytes, 0, &limits);
+    let mut pickle = unpickle(pkl_bytes, 0, &limits);
+    if archive.find(&format!("{folder}constants.pkl")).is_some() {
+        // TorchScript archives name their own compiled classes (`__torch__.*`),
+        // which `torch.jit.load` resolves against the archive's TorchScript
+        // code, never through Python imports.
+        pickle.alerts.retain(|alert| !is_torchscript_class(alert));
+    }
     let at = Location { file: label, entry: Some(&pkl.name), base: 0 };
     pickle_findings(&pickle, at, &mut out);
     let Some(root) = root(&pickle) else { return out };
@@ -74,6 +80,15 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
     }
     array_entries(&pickle, &found, mapped_at, at, &mut out);
     out
+}
+
+fn is_torchscript_class(alert: &Alert) -> bool {
+    match alert {
+        Alert::UnsafeGlobal { module, .. } => {
+            module == "__torch__" || module.starts_with("__torch__.") || module == "torch.jit._pickle"
+        }
+        _ => false,
+    }
 }
 
 /// `<folder>/data.pkl`, where the folder is the first entry's top folder.
