@@ -116,6 +116,8 @@ fn frame_count_is_checked_against_expectations() {
 }
 
 #[test]
+// A skipped test must say so in the test output.
+#[allow(clippy::print_stderr)]
 fn audio_duration_sets_the_expected_frame_count() {
     if std::process::Command::new("ffmpeg").arg("-version").output().is_err() {
         eprintln!("skipped: ffmpeg is not installed");
