@@ -10,8 +10,8 @@
 //! through the in-house pickle interpreter (data only, never executed).
 
 use super::model::{BODY_JOINTS, FACE_POINTS, HAND_POINTS, Part, PoseFormat, PoseFrame};
-use super::npy_writer::{self, PyValue};
 use super::read::Reading;
+use crate::formats::pickle::writer::{self, PyValue};
 use crate::report::{Finding, Severity, Subject};
 use crate::rules::pose as rules;
 
@@ -261,7 +261,7 @@ pub fn to_dict(frame: &PoseFrame) -> PyValue {
 
 /// The bytes of an EchoMimicV2 pose file for `frame`.
 pub fn write(frame: &PoseFrame) -> Vec<u8> {
-    npy_writer::object_npy(&to_dict(frame))
+    writer::object_npy(&to_dict(frame))
 }
 
 #[cfg(test)]

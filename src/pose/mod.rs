@@ -8,7 +8,6 @@ pub mod echomimic;
 pub mod lenient_json;
 pub mod model;
 mod npy_object;
-pub mod npy_writer;
 pub mod openpose;
 pub mod read;
 pub mod repair;

@@ -3,9 +3,9 @@
 //! outside the allowlist are reported (never called), and the result is
 //! turned into plain [`PyValue`]s.
 
-use super::npy_writer::PyValue;
 use crate::formats::npy::read_header;
 use crate::formats::pickle::numpy::{self, ArrayData};
+use crate::formats::pickle::writer::PyValue;
 use crate::formats::pickle::{Limits, Location, Node, Pickle, Value, alert_findings, error_finding, unpickle};
 use crate::numerics::decode::wide_values;
 use crate::numerics::{DType, Kind};
@@ -161,7 +161,7 @@ fn c_order(values: &[f64], shape: &[usize]) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pose::npy_writer::object_npy;
+    use crate::formats::pickle::writer::object_npy;
 
     #[test]
     fn reads_back_what_the_writer_wrote() {

@@ -1,5 +1,5 @@
-//! Writes Python values as a NumPy 0-d object array (`.npy` v1.0 holding a
-//! protocol 3 pickle), the layout EchoMimicV2 pose files use.
+//! The pickle writer: Python values as a NumPy 0-d object array (`.npy`
+//! v1.0 holding a protocol 3 pickle), the layout EchoMimicV2 pose files use.
 //!
 //! The pickle names `numpy.core.multiarray._reconstruct`, `numpy.ndarray` and
 //! `numpy.dtype`, as numpy 1.x writes them; numpy 2.x resolves the
