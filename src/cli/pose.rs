@@ -6,13 +6,16 @@
 
 use std::path::PathBuf;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
+use nanscope::pose::render::{RenderOptions, png, render_frame};
 use nanscope::pose::repair::{RepairOptions, Repaired, repair as repair_sequence};
+use nanscope::pose::sheet::{SheetTile, sheet, thumbnail};
 use nanscope::pose::smooth::Smoothing;
 use nanscope::pose::write::{check_destination, stage};
 use nanscope::pose::{self, CheckOptions, CheckOutcome, PoseSequence, audio};
 use nanscope::report::{Report, Section, SectionTable, fmt_num};
+use rayon::prelude::*;
 
 use super::output::emit;
 use super::{GlobalArgs, Outcome};
@@ -29,6 +32,8 @@ pub enum PoseCommand {
     Check(CheckArgs),
     /// Write a repaired copy of a pose sequence to -o OUTDIR (the input is never modified).
     Repair(RepairArgs),
+    /// Draw a pose sequence as EchoMimicV2 draws it: a contact sheet PNG at -o OUT.png.
+    Render(RenderArgs),
 }
 
 /// Where the sequence is and how its coordinates map to pixels.
@@ -135,6 +140,34 @@ pub struct RepairArgs {
     pub polyorder: usize,
 }
 
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub sequence: SequenceArgs,
+    #[command(flatten)]
+    pub tuning: CheckTuning,
+    #[command(flatten)]
+    pub write: WriteArgs,
+    /// Also write every frame as a full-size PNG (`<index>.png`) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub frames_dir: Option<PathBuf>,
+    /// Draw the body too (EchoMimicV2 draws only hands).
+    #[arg(long)]
+    pub body: bool,
+    /// Draw the face landmarks too.
+    #[arg(long)]
+    pub face: bool,
+    /// Thumbnail width on the contact sheet, in pixels.
+    #[arg(long, value_name = "PIXELS", default_value_t = 160)]
+    pub thumb: u32,
+    /// Thumbnails per row.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub columns: u32,
+    /// Most thumbnails on the sheet; longer sequences show every k-th frame plus every flagged one.
+    #[arg(long, value_name = "N", default_value_t = 480)]
+    pub max_tiles: usize,
+}
+
 fn parse_size(text: &str) -> Result<[u32; 2], String> {
     let (w, h) = text.split_once(['x', 'X']).ok_or("expected WIDTHxHEIGHT, e.g. 1920x1080")?;
     let parse = |s: &str| s.trim().parse::<u32>().ok().filter(|v| *v > 0).ok_or("sizes must be positive integers");
@@ -145,6 +178,7 @@ pub fn run(args: PoseArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     match args.command {
         PoseCommand::Check(args) => check(args, global),
         PoseCommand::Repair(args) => repair(args, global),
+        PoseCommand::Render(args) => render(args, global),
     }
 }
 
@@ -319,4 +353,80 @@ fn keypoint_list(keypoints: &[String]) -> String {
         n if n <= 3 => keypoints.join(", "),
         n => format!("{} +{} more", keypoints[..2].join(", "), n - 2),
     }
+}
+
+/// Writes bytes to `path` through a temporary file renamed into place.
+fn write_file(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.nanscope-tmp"));
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn render(args: RenderArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    let (out, report_global) = destination(global, &args.write, "pose render")?;
+    let check = check_options(&args.sequence, &args.tuning)?;
+    anyhow::ensure!(
+        args.thumb >= 16 && args.columns >= 1 && args.max_tiles >= 1,
+        "--thumb, --columns and --max-tiles are too small"
+    );
+    check_destination(&out, &args.sequence.paths, args.write.force)?;
+    if let Some(dir) = &args.frames_dir {
+        check_destination(dir, &args.sequence.paths, args.write.force)?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let seq = load(&args.sequence)?;
+    let mut outcome = pose::check(&seq, &check);
+    let slots = pose::checks::slots(&seq);
+    let options = RenderOptions { body: args.body, face: args.face };
+    let (width, height) = (args.sequence.width, args.sequence.height);
+    let thumb_w = args.thumb.min(width);
+    let thumb_h = ((height as u64 * thumb_w as u64) / width as u64).max(1) as u32;
+    let stride = slots.len().div_ceil(args.max_tiles).max(1);
+    let rendered: Vec<(Option<f64>, Option<SheetTile>)> = slots
+        .par_iter()
+        .enumerate()
+        .map(|(slot, frame)| -> anyhow::Result<_> {
+            let index = seq.first_index + slot as u64;
+            let flagged = !outcome.frames[slot].flags.is_empty();
+            let shown = slot % stride == 0 || flagged;
+            let Some(frame) = frame else {
+                return Ok((None, shown.then_some(SheetTile { frame: index, thumb: None, flagged })));
+            };
+            let image = render_frame(frame, width, height, options);
+            if let Some(dir) = &args.frames_dir {
+                write_file(&dir.join(format!("{index}.png")), &png(&image)?)?;
+            }
+            let tile = shown.then(|| SheetTile { frame: index, thumb: Some(thumbnail(&image, thumb_w)), flagged });
+            Ok((Some(image.non_black_share()), tile))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let mut tiles = Vec::new();
+    for (row, (share, tile)) in outcome.frames.iter_mut().zip(rendered) {
+        row.non_black_share = share;
+        tiles.extend(tile);
+    }
+    write_file(&out, &png(&sheet(&tiles, args.columns, thumb_w, thumb_h))?)?;
+    let shares: Vec<f64> = outcome.frames.iter().filter_map(|f| f.non_black_share).collect();
+    let mut report = check_report("pose render", inputs(&args.sequence), &seq, outcome, args.tuning.all_frames);
+    report
+        .sections
+        .insert(0, Section { key: "output".into(), value: serde_json::json!(out.display().to_string()), table: None });
+    if !shares.is_empty() {
+        let mean = shares.iter().sum::<f64>() / shares.len() as f64;
+        report.sections.push(Section {
+            key: "render".into(),
+            value: serde_json::json!({"tiles": tiles.len(), "mean_non_black_share": mean}),
+            table: Some(SectionTable {
+                title: format!("Rendered to {}", out.display()),
+                header: vec!["tiles".into(), "mean non-black share".into()],
+                rows: vec![vec![
+                    tiles.len().to_string(),
+                    format!("{:.2}% (EchoMimicV2 poses are about 1%)", mean * 100.0),
+                ]],
+                note: None,
+            }),
+        });
+    }
+    emit(&report, &report_global)
 }

@@ -10,8 +10,10 @@ pub mod model;
 mod npy_object;
 pub mod openpose;
 pub mod read;
+pub mod render;
 pub mod repair;
 pub mod sequence;
+pub mod sheet;
 pub mod smooth;
 pub mod write;
 
