@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
+use nanscope::pose::convert::convert as convert_sequence;
 use nanscope::pose::render::{RenderOptions, png, render_frame};
 use nanscope::pose::repair::{RepairOptions, Repaired, repair as repair_sequence};
 use nanscope::pose::sheet::{SheetTile, sheet, thumbnail};
@@ -34,6 +35,8 @@ pub enum PoseCommand {
     Repair(RepairArgs),
     /// Draw a pose sequence as EchoMimicV2 draws it: a contact sheet PNG at -o OUT.png.
     Render(RenderArgs),
+    /// Convert a pose sequence between EchoMimicV2 .npy and OpenPose JSON into -o OUTDIR.
+    Convert(ConvertArgs),
 }
 
 /// Where the sequence is and how its coordinates map to pixels.
@@ -168,6 +171,25 @@ pub struct RenderArgs {
     pub max_tiles: usize,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TargetFormat {
+    /// EchoMimicV2 `<index>.npy` files (coordinates normalised to the crop).
+    Echomimic,
+    /// OpenPose `<name>_<frame>_keypoints.json` in pixels of --width x --height, with canvas size.
+    Openpose,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    #[command(flatten)]
+    pub sequence: SequenceArgs,
+    #[command(flatten)]
+    pub write: WriteArgs,
+    /// The format to write.
+    #[arg(long, value_enum)]
+    pub to: TargetFormat,
+}
+
 fn parse_size(text: &str) -> Result<[u32; 2], String> {
     let (w, h) = text.split_once(['x', 'X']).ok_or("expected WIDTHxHEIGHT, e.g. 1920x1080")?;
     let parse = |s: &str| s.trim().parse::<u32>().ok().filter(|v| *v > 0).ok_or("sizes must be positive integers");
@@ -179,6 +201,7 @@ pub fn run(args: PoseArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
         PoseCommand::Check(args) => check(args, global),
         PoseCommand::Repair(args) => repair(args, global),
         PoseCommand::Render(args) => render(args, global),
+        PoseCommand::Convert(args) => convert(args, global),
     }
 }
 
@@ -428,5 +451,30 @@ fn render(args: RenderArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
             }),
         });
     }
+    emit(&report, &report_global)
+}
+
+fn convert(args: ConvertArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    let (out, report_global) = destination(global, &args.write, "pose convert")?;
+    let (width, height) = (args.sequence.width, args.sequence.height);
+    anyhow::ensure!(width > 0 && height > 0, "--width and --height must be positive");
+    check_destination(&out, &args.sequence.paths, args.write.force)?;
+    let seq = load(&args.sequence)?;
+    let to = match args.to {
+        TargetFormat::Echomimic => pose::PoseFormat::EchoMimic,
+        TargetFormat::Openpose => pose::PoseFormat::OpenPose,
+    };
+    let converted = convert_sequence(&seq, to, width, height)?;
+    let staged = stage(&converted.frames, converted.format, &converted.pattern, [width, height], &out)?;
+    let written = staged.commit()?;
+    let options = CheckOptions { width, height, ..CheckOptions::default() };
+    let after_seq = pose::load(std::slice::from_ref(&written), None);
+    let after = pose::check(&after_seq, &options);
+    let mut report = check_report("pose convert", inputs(&args.sequence), &after_seq, after, false);
+    report.sections.insert(
+        0,
+        Section { key: "output".into(), value: serde_json::json!(written.display().to_string()), table: None },
+    );
+    report.set_counter("converted", converted.frames.len() as u64);
     emit(&report, &report_global)
 }

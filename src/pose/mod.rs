@@ -4,6 +4,7 @@
 
 pub mod audio;
 pub mod checks;
+pub mod convert;
 pub mod echomimic;
 pub mod lenient_json;
 pub mod model;
