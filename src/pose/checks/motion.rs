@@ -41,20 +41,38 @@ pub struct JumpEvent {
     pub displacement: f64,
 }
 
-/// A keypoint position usable for motion: present and finite.
-fn position(frame: Option<&PoseFrame>, kind: PartKind, flat: usize) -> Option<[f64; 2]> {
-    let frame = frame?;
-    let p = *frame.part(kind)?.points.get(flat)?;
-    (p[0].is_finite() && p[1].is_finite() && frame.is_present(kind, flat)).then_some(p)
+/// Positions of one part, `slots × points`, NaN where a keypoint is not
+/// usable for motion (missing frame, not detected, non-finite).
+struct Tracks {
+    points: usize,
+    positions: Vec<[f64; 2]>,
+}
+
+impl Tracks {
+    fn build(slots: &[Option<&PoseFrame>], kind: PartKind) -> Tracks {
+        let points = slots.iter().flatten().filter_map(|f| f.part(kind)).map(|p| p.points.len()).max().unwrap_or(0);
+        let mut positions = vec![[f64::NAN; 2]; slots.len() * points];
+        for (slot, frame) in slots.iter().enumerate() {
+            let Some(frame) = frame else { continue };
+            let Some(part) = frame.part(kind) else { continue };
+            for (flat, &p) in part.points.iter().enumerate() {
+                if p[0].is_finite() && p[1].is_finite() && frame.is_present(kind, flat) {
+                    positions[slot * points + flat] = p;
+                }
+            }
+        }
+        Tracks { points, positions }
+    }
+
+    fn at(&self, slot: usize, flat: usize) -> Option<[f64; 2]> {
+        let p = self.positions[slot * self.points + flat];
+        p[0].is_finite().then_some(p)
+    }
 }
 
 fn distance(a: [f64; 2], b: [f64; 2]) -> f64 {
-    (a[0] - b[0]).hypot(a[1] - b[1])
-}
-
-/// The largest point count of `kind` over the sequence.
-fn points_of(slots: &[Option<&PoseFrame>], kind: PartKind) -> usize {
-    slots.iter().flatten().filter_map(|f| f.part(kind)).map(|p| p.points.len()).max().unwrap_or(0)
+    let (dx, dy) = (a[0] - b[0], a[1] - b[1]);
+    (dx * dx + dy * dy).sqrt()
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -70,17 +88,14 @@ pub fn find_jumps(slots: &[Option<&PoseFrame>], options: &CheckOptions) -> (Vec<
     let mut events = Vec::new();
     let mut stats = Vec::new();
     for kind in PartKind::ALL {
-        let points = points_of(slots, kind);
+        let tracks = Tracks::build(slots, kind);
         let per_group = slots.iter().flatten().find_map(|f| f.part(kind)).map_or(1, |p| p.per_group.max(1));
-        let mut moves = Vec::new();
-        for flat in 0..points {
-            let mut previous = None;
-            for slot in slots {
-                let here = position(*slot, kind, flat);
-                if let (Some(a), Some(b)) = (previous, here) {
+        let mut moves = Vec::with_capacity(tracks.positions.len());
+        for slot in 1..slots.len() {
+            for flat in 0..tracks.points {
+                if let (Some(a), Some(b)) = (tracks.at(slot - 1, flat), tracks.at(slot, flat)) {
                     moves.push(distance(a, b));
                 }
-                previous = here;
             }
         }
         if moves.len() < 8 {
@@ -92,15 +107,15 @@ pub fn find_jumps(slots: &[Option<&PoseFrame>], options: &CheckOptions) -> (Vec<
         let mad = median(&mut moves);
         let threshold = options.min_jump.max(med + options.jump_threshold * 1.4826 * mad);
         stats.push(MotionStats { part: kind, count, median: med, mad, threshold });
-        for flat in 0..points {
-            track_events(slots, kind, flat, per_group, threshold, options.jump_window, &mut events);
+        for flat in 0..tracks.points {
+            track_events(&tracks, kind, flat, per_group, threshold, options.jump_window, &mut events);
         }
     }
     (events, stats)
 }
 
 fn track_events(
-    slots: &[Option<&PoseFrame>],
+    tracks: &Tracks,
     kind: PartKind,
     flat: usize,
     per_group: usize,
@@ -108,10 +123,10 @@ fn track_events(
     window: usize,
     events: &mut Vec<JumpEvent>,
 ) {
+    let slots = tracks.positions.len() / tracks.points.max(1);
     let mut slot = 1;
-    while slot < slots.len() {
-        let (Some(before), Some(here)) = (position(slots[slot - 1], kind, flat), position(slots[slot], kind, flat))
-        else {
+    while slot < slots {
+        let (Some(before), Some(here)) = (tracks.at(slot - 1, flat), tracks.at(slot, flat)) else {
             slot += 1;
             continue;
         };
@@ -120,8 +135,8 @@ fn track_events(
             slot += 1;
             continue;
         }
-        let back = (slot + 1..slots.len().min(slot + 1 + window))
-            .find(|&u| position(slots[u], kind, flat).is_some_and(|p| distance(before, p) <= threshold));
+        let back = (slot + 1..slots.min(slot + 1 + window))
+            .find(|&u| tracks.at(u, flat).is_some_and(|p| distance(before, p) <= threshold));
         let (end, returns) = match back {
             Some(u) => (u - 1, true),
             None => (slot, false),
