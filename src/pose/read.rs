@@ -65,15 +65,23 @@ pub fn read_file(path: &std::path::Path, label: &str, source_size: Option<[u32; 
         );
         reading
     };
-    match std::fs::metadata(path) {
+    use std::io::Read;
+    // One open and one fstat per file: with thousands of small frames the
+    // path lookups are a large share of the cost.
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(err) => return failed(err.to_string()),
+    };
+    let len = match file.metadata() {
         Ok(meta) if meta.len() > MAX_POSE_FILE => {
             return failed(format!("{} bytes is far too large for a pose file", meta.len()));
         }
+        Ok(meta) => meta.len(),
         Err(err) => return failed(err.to_string()),
-        Ok(_) => {}
-    }
-    match std::fs::read(path) {
-        Ok(bytes) => read_bytes(&bytes, label, source_size),
+    };
+    let mut bytes = Vec::with_capacity(len as usize + 1);
+    match file.by_ref().take(MAX_POSE_FILE + 1).read_to_end(&mut bytes) {
+        Ok(_) => read_bytes(&bytes, label, source_size),
         Err(err) => failed(err.to_string()),
     }
 }

@@ -7,6 +7,7 @@ mod sequence;
 
 pub use motion::{JumpEvent, MotionStats, find_jumps};
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::model::PoseFrame;
@@ -91,32 +92,47 @@ pub fn slots(seq: &PoseSequence) -> Vec<Option<&PoseFrame>> {
 /// Runs every check on a loaded sequence.
 pub fn check(seq: &PoseSequence, options: &CheckOptions) -> CheckOutcome {
     let mut findings = seq.findings.clone();
-    for file in &seq.frames {
-        for finding in &file.reading.findings {
-            let mut finding = finding.clone();
-            finding.subject.frame = Some(file.index);
-            findings.push(finding);
-        }
-        if let Some(pose) = &file.reading.pose {
-            let subject = Subject { frame: Some(file.index), ..Subject::file(&file.file) };
-            findings.extend(frame::check(pose, &subject, seq.format, options));
-        }
+    let per_frame: Vec<(Vec<Finding>, usize, usize)> = seq
+        .frames
+        .par_iter()
+        .map(|file| {
+            let mut out: Vec<Finding> = file
+                .reading
+                .findings
+                .iter()
+                .map(|finding| {
+                    let mut finding = finding.clone();
+                    finding.subject.frame = Some(file.index);
+                    finding
+                })
+                .collect();
+            let (mut hand_points, mut nonfinite) = (0, 0);
+            if let Some(pose) = &file.reading.pose {
+                let subject = Subject { frame: Some(file.index), ..Subject::file(&file.file) };
+                out.extend(frame::check(pose, &subject, seq.format, options));
+                hand_points = pose.visible_hand_points(options.width, options.height);
+                nonfinite = frame::nonfinite_count(pose);
+            }
+            (out, hand_points, nonfinite)
+        })
+        .collect();
+    let mut counts = Vec::with_capacity(per_frame.len());
+    for (frame_findings, hand_points, nonfinite) in per_frame {
+        findings.extend(frame_findings);
+        counts.push((hand_points, nonfinite));
     }
     findings.extend(sequence::check(seq, options));
     let slots = slots(seq);
     let (jumps, motion) = find_jumps(&slots, options);
     findings.extend(motion::findings(seq, &jumps, &motion));
-    let frames = summaries(seq, &slots, &findings, options);
+    let frames = summaries(seq, slots.len(), &counts, &findings);
     CheckOutcome { findings, frames, motion, jumps }
 }
 
-fn summaries(
-    seq: &PoseSequence,
-    slots: &[Option<&PoseFrame>],
-    findings: &[Finding],
-    options: &CheckOptions,
-) -> Vec<FrameSummary> {
-    let mut rows: Vec<FrameSummary> = (0..slots.len())
+/// One row per frame index; `counts` holds (hand points, non-finite values)
+/// for each of `seq.frames`.
+fn summaries(seq: &PoseSequence, slots: usize, counts: &[(usize, usize)], findings: &[Finding]) -> Vec<FrameSummary> {
+    let mut rows: Vec<FrameSummary> = (0..slots)
         .map(|slot| FrameSummary {
             frame: seq.first_index + slot as u64,
             file: None,
@@ -127,17 +143,12 @@ fn summaries(
             flags: Vec::new(),
         })
         .collect();
-    for file in &seq.frames {
+    for (file, &(hand_points, nonfinite)) in seq.frames.iter().zip(counts) {
         let row = &mut rows[(file.index - seq.first_index) as usize];
         row.file = Some(file.file.clone());
-        match &file.reading.pose {
-            Some(pose) => {
-                row.status = "ok";
-                row.hand_points = pose.visible_hand_points(options.width, options.height);
-                row.nonfinite = frame::nonfinite_count(pose);
-            }
-            None => row.status = "unreadable",
-        }
+        row.status = if file.reading.pose.is_some() { "ok" } else { "unreadable" };
+        row.hand_points = hand_points;
+        row.nonfinite = nonfinite;
     }
     for finding in findings {
         let frames = match (finding.subject.frames, finding.subject.frame) {

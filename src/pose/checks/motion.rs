@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::CheckOptions;
@@ -85,33 +86,46 @@ fn median(values: &mut [f64]) -> f64 {
 }
 
 pub fn find_jumps(slots: &[Option<&PoseFrame>], options: &CheckOptions) -> (Vec<JumpEvent>, Vec<MotionStats>) {
+    let per_part: Vec<(Vec<JumpEvent>, Option<MotionStats>)> =
+        PartKind::ALL.par_iter().map(|&kind| part_jumps(slots, kind, options)).collect();
     let mut events = Vec::new();
     let mut stats = Vec::new();
-    for kind in PartKind::ALL {
-        let tracks = Tracks::build(slots, kind);
-        let per_group = slots.iter().flatten().find_map(|f| f.part(kind)).map_or(1, |p| p.per_group.max(1));
-        let mut moves = Vec::with_capacity(tracks.positions.len());
-        for slot in 1..slots.len() {
-            for flat in 0..tracks.points {
-                if let (Some(a), Some(b)) = (tracks.at(slot - 1, flat), tracks.at(slot, flat)) {
-                    moves.push(distance(a, b));
-                }
-            }
-        }
-        if moves.len() < 8 {
-            continue;
-        }
-        let count = moves.len();
-        let med = median(&mut moves);
-        moves.iter_mut().for_each(|m| *m = (*m - med).abs());
-        let mad = median(&mut moves);
-        let threshold = options.min_jump.max(med + options.jump_threshold * 1.4826 * mad);
-        stats.push(MotionStats { part: kind, count, median: med, mad, threshold });
-        for flat in 0..tracks.points {
-            track_events(&tracks, kind, flat, per_group, threshold, options.jump_window, &mut events);
-        }
+    for (part_events, part_stats) in per_part {
+        events.extend(part_events);
+        stats.extend(part_stats);
     }
     (events, stats)
+}
+
+/// The jumps of one part and the statistics they were judged by.
+fn part_jumps(
+    slots: &[Option<&PoseFrame>],
+    kind: PartKind,
+    options: &CheckOptions,
+) -> (Vec<JumpEvent>, Option<MotionStats>) {
+    let mut events = Vec::new();
+    let tracks = Tracks::build(slots, kind);
+    let per_group = slots.iter().flatten().find_map(|f| f.part(kind)).map_or(1, |p| p.per_group.max(1));
+    let mut moves = Vec::with_capacity(tracks.positions.len());
+    for slot in 1..slots.len() {
+        for flat in 0..tracks.points {
+            if let (Some(a), Some(b)) = (tracks.at(slot - 1, flat), tracks.at(slot, flat)) {
+                moves.push(distance(a, b));
+            }
+        }
+    }
+    if moves.len() < 8 {
+        return (events, None);
+    }
+    let count = moves.len();
+    let med = median(&mut moves);
+    moves.iter_mut().for_each(|m| *m = (*m - med).abs());
+    let mad = median(&mut moves);
+    let threshold = options.min_jump.max(med + options.jump_threshold * 1.4826 * mad);
+    for flat in 0..tracks.points {
+        track_events(&tracks, kind, flat, per_group, threshold, options.jump_window, &mut events);
+    }
+    (events, Some(MotionStats { part: kind, count, median: med, mad, threshold }))
 }
 
 fn track_events(
