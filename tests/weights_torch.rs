@@ -286,3 +286,42 @@ fn torchscript_archives_read_tensors_through_module_state() {
     assert_eq!(code, 0, "{}", report["findings"]);
     assert_eq!(tensor_names(&report), vec!["0.weight", "0.bias"]);
 }
+
+#[test]
+fn v3_only_dtypes_are_read() {
+    let (report, _) = scan(&["torch/v3_dtypes.pt"]);
+    let expected = [
+        ("float8_e4m3fnuz", "F8_E4M3FNUZ", -2.0, 3.0, 4),
+        ("float8_e5m2fnuz", "F8_E5M2FNUZ", -2.0, 3.0, 4),
+        ("float8_e8m0fnu", "F8_E8M0", 1.0, 8.0, 4),
+        // Complex values are counted component-wise.
+        ("complex32", "C32", -2.0, 3.0, 8),
+        ("uint32", "U32", 0.0, 3.0, 4),
+        ("uint64", "U64", 0.0, 3.0, 4),
+    ];
+    assert_eq!(tensor_names(&report), expected.iter().map(|e| e.0).collect::<Vec<_>>());
+    for (name, dtype, min, max, count) in expected {
+        let t = tensor(&report, name);
+        assert_eq!(t["dtype"], dtype, "{name}");
+        assert_eq!((t["stats"]["min"].clone(), t["stats"]["max"].clone()), (json!(min), json!(max)), "{name}");
+        assert_eq!(t["stats"]["count"], count, "{name}");
+    }
+}
+
+#[test]
+fn numpy_arrays_inside_a_torch_checkpoint_are_scanned() {
+    let (report, _) = scan(&["torch/numpy_in_zip.pt"]);
+    assert_eq!(tensor_names(&report), vec!["w", "stats.mean"]);
+    let w101 = findings(&report, "W101");
+    assert_eq!(w101.len(), 1);
+    assert_eq!(w101[0]["subject"]["tensor"], "stats.mean");
+    assert_eq!(w101[0]["subject"]["index"], json!([1]));
+    assert!(findings(&report, "S101").is_empty());
+}
+
+#[test]
+fn legacy_files_written_with_protocol_4() {
+    let (report, _) = scan(&["torch/legacy_protocol4.pt"]);
+    assert_eq!(report["files"][0]["format"], "pytorch-legacy");
+    assert_eq!(findings(&report, "W101")[0]["subject"]["index"], json!([1]));
+}

@@ -52,6 +52,8 @@ pub fn classify(module: &str, name: &str) -> Trust {
         "collections" => name == "OrderedDict",
         "torch._utils" => TORCH_REBUILDS.contains(&name),
         "torch._tensor" => name == "_rebuild_from_type_v2",
+        // `Parameter(data, requires_grad)` only wraps a tensor; torch's
+        // weights-only loader accepts it too.
         "torch.nn.parameter" => name == "Parameter",
         "torch.serialization" => name == "_get_layout",
         "torch.storage" => name == "UntypedStorage" || name == "TypedStorage",

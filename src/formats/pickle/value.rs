@@ -259,6 +259,15 @@ impl<'a> Pickle<'a> {
         }
     }
 
+    /// Every persistent id the pickle holds, in stream order (legacy torch
+    /// files need the storage class of storages no tensor refers to).
+    pub fn persistent_ids(&self) -> impl Iterator<Item = Value> + '_ {
+        self.nodes.iter().filter_map(|node| match node {
+            Node::PersistentId(pid) => Some(*pid),
+            _ => None,
+        })
+    }
+
     /// Number of nodes in the arena.
     pub fn len(&self) -> usize {
         self.nodes.len()

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use super::dtypes::storage_class_dtype;
 use super::entries::{StorageBytes, array_entries, pickle_findings, problem_findings, root, tensor_entry};
 use super::rebuild::TensorSpec;
 use super::walk::walk;
@@ -54,6 +55,14 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
     let mut element_size: HashMap<&str, u64> = HashMap::new();
     for (_, spec) in &found.tensors {
         element_size.entry(spec.storage.key.as_str()).or_insert_with(|| storage_element_size(spec));
+    }
+    // Storages saved on their own (not through a tensor) carry their class.
+    for pid in main.persistent_ids() {
+        let Some([_, class, key, ..]) = main.tuple(&pid) else { continue };
+        let (Some(class), Some(key)) = (main.global(class), main.str(key)) else { continue };
+        if let Some(size) = storage_class_dtype(&class.name).and_then(|d| d.size()) {
+            element_size.entry(key).or_insert(size);
+        }
     }
 
     let mut storages: HashMap<String, StorageBytes> = HashMap::new();
@@ -151,7 +160,7 @@ fn next_pickle<'a>(
 
 /// Legacy files write each storage as elements of its own type.
 fn storage_element_size(spec: &TensorSpec) -> u64 {
-    match super::dtypes::storage_class_dtype(&spec.storage.class) {
+    match storage_class_dtype(&spec.storage.class) {
         Some(dtype) => dtype.size().unwrap_or(1),
         None => spec.dtype.size().unwrap_or(1),
     }

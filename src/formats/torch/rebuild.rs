@@ -59,10 +59,14 @@ pub fn rebuild(pickle: &Pickle, value: &Value) -> Option<Rebuilt> {
     let object = pickle.object(value)?;
     let callable = pickle.global(&object.callable)?;
     let args = pickle.tuple(&object.args).unwrap_or(&[]);
-    rebuild_call(pickle, callable, args)
+    rebuild_call(pickle, callable, args, 0)
 }
 
-fn rebuild_call(pickle: &Pickle, callable: &Global, args: &[Value]) -> Option<Rebuilt> {
+/// `_rebuild_from_type_v2` calls nest; real files nest once, hostile ones
+/// could nest until the stack runs out.
+const MAX_REBUILD_NESTING: usize = 8;
+
+fn rebuild_call(pickle: &Pickle, callable: &Global, args: &[Value], nesting: usize) -> Option<Rebuilt> {
     let first = || args.first().copied();
     Some(match (callable.module.as_str(), callable.name.as_str()) {
         ("torch._utils", "_rebuild_tensor" | "_rebuild_tensor_v2") => strided(pickle, args, None, None),
@@ -87,7 +91,10 @@ fn rebuild_call(pickle: &Pickle, callable: &Global, args: &[Value]) -> Option<Re
             "torch._utils",
             name @ ("_rebuild_sparse_tensor" | "_rebuild_nested_tensor" | "_rebuild_wrapper_subclass"),
         ) => Rebuilt::Unsupported(format!("tensors rebuilt by {name} are not read")),
-        ("torch._tensor", "_rebuild_from_type_v2") => from_type(pickle, args),
+        ("torch._tensor", "_rebuild_from_type_v2") if nesting < MAX_REBUILD_NESTING => from_type(pickle, args, nesting),
+        ("torch._tensor", "_rebuild_from_type_v2") => {
+            Rebuilt::Malformed("_rebuild_from_type_v2 calls nest too deeply".into())
+        }
         _ => return None,
     })
 }
@@ -95,7 +102,7 @@ fn rebuild_call(pickle: &Pickle, callable: &Global, args: &[Value]) -> Option<Re
 /// `_rebuild_from_type_v2(func, new_type, args, state)`: a plain tensor or a
 /// Parameter is `func(*args)`; another subclass is read through its state,
 /// which holds its inner tensors (torchao's `qdata`, `scale`, …).
-fn from_type(pickle: &Pickle, args: &[Value]) -> Rebuilt {
+fn from_type(pickle: &Pickle, args: &[Value], nesting: usize) -> Rebuilt {
     let [func, new_type, inner, state, ..] = args else {
         return Rebuilt::Malformed("_rebuild_from_type_v2 needs 4 arguments".into());
     };
@@ -106,7 +113,7 @@ fn from_type(pickle: &Pickle, args: &[Value]) -> Rebuilt {
         pickle.global(new_type).is_some_and(|t| t.is("torch.nn.parameter", "Parameter") || t.is("torch", "Tensor"));
     let inner_args = pickle.tuple(inner).unwrap_or(&[]);
     if plain || !func.is("torch._utils", "_rebuild_wrapper_subclass") {
-        return match rebuild_call(pickle, func, inner_args) {
+        return match rebuild_call(pickle, func, inner_args, nesting + 1) {
             Some(rebuilt) => rebuilt,
             None => Rebuilt::Unsupported(format!("tensor rebuilt by {} is not read", func.dotted())),
         };

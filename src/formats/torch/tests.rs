@@ -190,14 +190,19 @@ fn zip_byteorder_and_short_storages() {
 
 /// A legacy stream: magic, 1001, sys_info, `main`, the key list, storages.
 fn legacy(main: Vec<u8>, keys: &[&str], storages: &[(i64, &[u8])]) -> Vec<u8> {
+    legacy_ordered(main, keys, storages, ByteOrder::Little)
+}
+
+fn legacy_ordered(main: Vec<u8>, keys: &[&str], storages: &[(i64, &[u8])], order: ByteOrder) -> Vec<u8> {
     let mut out = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.".to_vec();
     out.extend(b"\x80\x02M\xe9\x03.");
-    out.extend(pickle(dict(&[("little_endian", b"\x88".to_vec())])));
+    let little = if order == ByteOrder::Little { b"\x88" } else { b"\x89" };
+    out.extend(pickle(dict(&[("little_endian", little.to_vec())])));
     out.extend(pickle(main));
     let list: Vec<u8> = [b"(".to_vec(), keys.iter().flat_map(|k| key(k)).collect(), b"l".to_vec()].concat();
     out.extend(pickle(list));
     for (count, data) in storages {
-        out.extend(count.to_le_bytes());
+        out.extend(if order == ByteOrder::Little { count.to_le_bytes() } else { count.to_be_bytes() });
         out.extend(*data);
     }
     out
@@ -262,4 +267,59 @@ proptest::proptest! {
             }
         }
     }
+}
+
+#[test]
+fn a_parameter_under_two_names_is_listed_twice() {
+    let param = [
+        b"ctorch._utils\n_rebuild_parameter\n(".to_vec(),
+        tensor("0", "FloatStorage", 4, 0, &[4], &[1]),
+        b"\x88ccollections\nOrderedDict\n)RtRr\x63\x00\x00\x00".to_vec(),
+    ]
+    .concat();
+    let bytes = pickle(dict(&[("encoder.embed", param), ("decoder.embed", b"j\x63\x00\x00\x00".to_vec())]));
+    assert_eq!(names(&bytes), vec!["encoder.embed", "decoder.embed"]);
+}
+
+#[test]
+fn legacy_storages_saved_without_a_tensor_are_skipped_by_their_class() {
+    let storage =
+        b"(X\x07\x00\x00\x00storagectorch\nDoubleStorage\nX\x01\x00\x00\x00sX\x03\x00\x00\x00cpuK\x01NtQ".to_vec();
+    let main = dict(&[("s", storage), ("a", tensor("k", "FloatStorage", 1, 0, &[1], &[1]))]);
+    let bytes = legacy(main, &["k", "s"], &[(1, &1f32.to_le_bytes()), (1, &2f64.to_le_bytes())]);
+    let parsed = parse_legacy(&bytes, "l.pt");
+    assert!(parsed.findings.is_empty(), "{:?}", parsed.findings);
+    assert_eq!(parsed.tensors.len(), 1);
+}
+
+#[test]
+fn deeply_nested_subclass_rebuilds_end_in_a_problem() {
+    // args_k = (_rebuild_from_type_v2, torch.Tensor, args_{k-1}, None), built
+    // bottom-up through the memo so no MARKs stay open.
+    let mut bytes =
+        b"\x80\x02ctorch._tensor\n_rebuild_from_type_v2\nq\x00ctorch\nTensor\nq\x010)r\x02\x00\x00\x000".to_vec();
+    let levels = 50_000u32;
+    for k in 1..=levels {
+        bytes.extend(b"(h\x00h\x01j");
+        bytes.extend((k + 1).to_le_bytes());
+        bytes.extend(b"Ntr");
+        bytes.extend((k + 2).to_le_bytes());
+        bytes.push(b'0');
+    }
+    bytes.extend(b"h\x00j");
+    bytes.extend((levels + 2).to_le_bytes());
+    bytes.extend(b"R.");
+    let p = unpickle(&bytes, 0, &Limits::default());
+    let found = walk(&p, p.root.clone().unwrap(), 100);
+    assert!(found.tensors.is_empty());
+    assert_eq!(found.problems.len(), 1, "{:?}", found.problems);
+}
+
+#[test]
+fn big_endian_legacy_files_read_counts_and_data_big_endian() {
+    let main = dict(&[("a", tensor("k", "FloatStorage", 2, 0, &[2], &[1]))]);
+    let data: Vec<u8> = [1f32, 2.0].iter().flat_map(|v| v.to_be_bytes()).collect();
+    let parsed = parse_legacy(&legacy_ordered(main, &["k"], &[(2, &data)], ByteOrder::Big), "l.pt");
+    assert!(parsed.findings.is_empty(), "{:?}", parsed.findings);
+    assert_eq!(parsed.tensors[0].order, ByteOrder::Big);
 }

@@ -53,7 +53,7 @@ pub fn walk(pickle: &Pickle, root: Value, max_depth: usize) -> Walk {
         if !seen.insert(id) {
             // A tensor referenced twice (tied weights) is listed under each
             // name; containers are expanded once.
-            if let Some(Rebuilt::Tensor(spec)) = rebuild(pickle, &value) {
+            if let Some(spec) = shared_tensor(pickle, value) {
                 out.tensors.push((paths.spell(path), spec));
             }
             continue;
@@ -125,6 +125,19 @@ pub fn walk(pickle: &Pickle, root: Value, max_depth: usize) -> Walk {
         todo.extend(children.into_iter().rev().map(|(v, p)| (v, p, depth + 1)));
     }
     out
+}
+
+/// The tensor behind a value already visited, through at most a few
+/// wrappers (`nn.Parameter`).
+fn shared_tensor(pickle: &Pickle, mut value: Value) -> Option<TensorSpec> {
+    for _ in 0..4 {
+        match rebuild(pickle, &value)? {
+            Rebuilt::Tensor(spec) => return Some(spec),
+            Rebuilt::Wraps(inner) => value = inner,
+            _ => return None,
+        }
+    }
+    None
 }
 
 type PathId = usize;

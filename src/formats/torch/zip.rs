@@ -55,12 +55,13 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
     let found = walk(&pickle, root, limits.max_depth);
     problem_findings(&found.problems, at, &mut out);
 
+    let members: HashMap<String, Member> = archive.members.iter().map(|m| (m.name.clone(), m.clone())).collect();
     let mut storages: HashMap<String, Result<StorageBytes, ()>> = HashMap::new();
     for (name, spec) in &found.tensors {
         let entry_name = format!("{folder}data/{}", spec.storage.key);
         let located = storages.entry(spec.storage.key.clone()).or_insert_with(|| {
-            let member = archive.find(&entry_name).cloned().ok_or(())?;
-            let storage = archive.storage(&member).map_err(|_| ())?;
+            let member = members.get(&entry_name).ok_or(())?;
+            let storage = archive.storage(member).map_err(|_| ())?;
             Ok(StorageBytes { len: storage_len(&storage), storage, entry: Some(entry_name.clone()) })
         });
         match located {
