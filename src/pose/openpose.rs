@@ -316,6 +316,18 @@ mod tests {
         assert_eq!(frame.units, Units::Normalized);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_damaged_json(cut in 0usize..2000, flip in 0usize..2000, byte in 0u8..128) {
+            let mut bytes = person_json(25, "NaN").into_bytes();
+            if flip < bytes.len() {
+                bytes[flip] = byte;
+            }
+            bytes.truncate(cut);
+            let _ = read(&bytes, "fuzz.json", Some([640, 480]));
+        }
+    }
+
     #[test]
     fn write_then_read_round_trips() {
         let frame = read(person_json(18, "256").as_bytes(), "f.json", None).pose.unwrap();
