@@ -160,3 +160,12 @@ fn stray_files_in_an_echomimic_folder_are_errors() {
     assert_eq!(code, 1);
     assert_eq!(findings(&report)[0]["code"], "P104");
 }
+
+#[test]
+fn other_dtypes_byte_orders_and_npy_v2_headers_are_read() {
+    let (code, report) = check(&[&fixture("echomimic_dtypes")]);
+    assert_eq!(code, 0);
+    assert_eq!(findings(&report).len(), 0, "{:#?}", report["findings"]);
+    let frames = report["frames"].as_array().unwrap();
+    assert!(frames.iter().all(|f| f["status"] == "ok" && f["hand_points"] == 42));
+}

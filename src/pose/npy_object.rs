@@ -8,7 +8,7 @@ use crate::formats::pickle::numpy::{self, ArrayData};
 use crate::formats::pickle::writer::PyValue;
 use crate::formats::pickle::{Limits, Location, Node, Pickle, Value, alert_findings, error_finding, unpickle};
 use crate::numerics::decode::wide_values;
-use crate::numerics::{DType, Kind};
+use crate::numerics::{ByteOrder, DType, Kind};
 use crate::report::Finding;
 use crate::rules::format as format_rules;
 
@@ -127,7 +127,13 @@ fn numeric_array(array: &numpy::NumpyArray) -> Option<PyValue> {
     }
     let ArrayData::Raw { bytes, .. } = &array.data else { return None };
     let shape: Vec<usize> = array.shape.iter().map(|&d| usize::try_from(d).ok()).collect::<Option<_>>()?;
-    let values: Vec<f64> = wide_values(dtype, bytes, array.order).collect();
+    // float64 little-endian is what every known producer writes; other
+    // dtypes and byte orders go through the generic decoder.
+    let values: Vec<f64> = if dtype == DType::F64 && array.order == ByteOrder::Little {
+        bytes.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8]))).collect()
+    } else {
+        wide_values(dtype, bytes, array.order).collect()
+    };
     if values.len() != shape.iter().product::<usize>() {
         return None;
     }

@@ -79,8 +79,9 @@ pub fn read_file(path: &std::path::Path, label: &str, source_size: Option<[u32; 
         Ok(meta) => meta.len(),
         Err(err) => return failed(err.to_string()),
     };
-    let mut bytes = Vec::with_capacity(len as usize + 1);
-    match file.by_ref().take(MAX_POSE_FILE + 1).read_to_end(&mut bytes) {
+    // Exactly the length fstat gave: no extra read to find the end.
+    let mut bytes = vec![0; len as usize];
+    match file.read_exact(&mut bytes) {
         Ok(_) => read_bytes(&bytes, label, source_size),
         Err(err) => failed(err.to_string()),
     }
