@@ -319,7 +319,7 @@ fn repair(args: RepairArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let options = RepairOptions { check: check.clone(), max_gap: args.max_gap, smooth };
     let repaired = repair_sequence(&seq, &options);
     if repaired.frames.is_empty() {
-        bail!("no frame of the input could be read, so there is nothing to repair from (`pose check` says why)");
+        bail!("too few frames of the input could be read to rebuild the rest (or none at all); `pose check` says why");
     }
     let size = args.sequence.source_size.unwrap_or([args.sequence.width, args.sequence.height]);
     let staged = stage(&repaired.frames, seq.format, &seq.pattern, size, &out)?;

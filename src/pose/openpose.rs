@@ -20,6 +20,9 @@ use crate::rules::pose as rules;
 
 /// BODY_25 joints kept for the OpenPose-18 order (mid-hip and feet dropped).
 const BODY25_TO_18: [usize; BODY_JOINTS] = [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18];
+/// People read per frame; each becomes 130 points, so a hostile file of
+/// empty `{}` entries must not turn into gigabytes of keypoints.
+const MAX_PEOPLE: usize = 64;
 /// Coordinates up to this magnitude are read as normalised.
 const NORMALISED_LIMIT: f64 = 1.5;
 
@@ -46,8 +49,14 @@ pub fn read(bytes: &[u8], label: &str, source_size: Option<[u32; 2]>) -> Reading
     if canvas.is_some() {
         reading.format = PoseFormat::ControlNet;
     }
-    let mut persons = Vec::with_capacity(people.len());
-    for (p, person) in people.iter().enumerate() {
+    if people.len() > MAX_PEOPLE {
+        reading.findings.push(shape_finding(
+            label,
+            format!("{} people in one frame; only the first {MAX_PEOPLE} are read", people.len()),
+        ));
+    }
+    let mut persons = Vec::with_capacity(people.len().min(MAX_PEOPLE));
+    for (p, person) in people.iter().take(MAX_PEOPLE).enumerate() {
         persons.push(Person::read(person, p, label, &mut reading.findings));
     }
     let mut frame = assemble(&persons);

@@ -83,6 +83,12 @@ impl Invalid {
 
 pub fn repair(seq: &PoseSequence, options: &RepairOptions) -> Repaired {
     let originals = slots(seq);
+    let readable = originals.iter().flatten().count();
+    // Recreating frames is interpolation between real ones; a sequence that
+    // is mostly holes has nothing to interpolate from.
+    if originals.len() > 2 * readable + options.max_gap {
+        return Repaired::default();
+    }
     let Some(template) = originals.iter().flatten().next().map(|f| (*f).clone()) else {
         return Repaired::default();
     };

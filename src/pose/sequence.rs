@@ -13,6 +13,9 @@ use super::read::{Reading, read_file};
 use crate::report::{Finding, Severity, Subject};
 use crate::rules::{format as format_rules, pose as rules};
 
+/// Frame numbers at or beyond this (over 11 hours at 24 fps) are not frames.
+pub const MAX_FRAMES: u64 = 1_000_000;
+
 /// How frame file names are spelled, so repair can name recreated frames.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamePattern {
@@ -90,6 +93,25 @@ pub fn load(paths: &[PathBuf], source_size: Option<[u32; 2]>) -> PoseSequence {
         })
         .collect();
     frames.sort_by(|a, b| a.index.cmp(&b.index).then(a.file.cmp(&b.file)));
+    // Frame numbers come from file names; one absurd number must not make
+    // every later step allocate a slot per missing frame.
+    let base = match format {
+        PoseFormat::EchoMimic => 0,
+        _ => frames.first().map_or(0, |f| f.index),
+    };
+    frames.retain(|frame| {
+        let plausible = frame.index - base < MAX_FRAMES;
+        if !plausible {
+            findings.push(
+                Finding::new(
+                    &rules::STRAY_FILE,
+                    format!("{}: frame number {} is implausibly large; the file is ignored", frame.file, frame.index),
+                )
+                .with_subject(Subject::file(&frame.file)),
+            );
+        }
+        plausible
+    });
     let mut unique: Vec<FrameFile> = Vec::with_capacity(frames.len());
     for frame in frames {
         match unique.last() {
@@ -231,5 +253,16 @@ mod tests {
         assert_eq!(seq.frames.len(), 2);
         let strays = seq.findings.iter().filter(|f| f.code == "P104").count();
         assert_eq!(strays, 3);
+    }
+
+    #[test]
+    fn absurd_frame_numbers_are_not_frames() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["0.npy", "99999999999.npy"] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let seq = load(&[dir.path().to_path_buf()], None);
+        assert_eq!(seq.frames.len(), 1);
+        assert_eq!(seq.findings[0].code, "P104");
     }
 }
