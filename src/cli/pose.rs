@@ -399,6 +399,14 @@ fn render(args: RenderArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let seq = load(&args.sequence)?;
+    if let Some(file) =
+        seq.frames.iter().find(|f| f.reading.pose.as_ref().is_some_and(|p| p.units == pose::Units::Pixels))
+    {
+        bail!(
+            "{} holds pixel coordinates of an unknown image size; pass --source-size WIDTHxHEIGHT to draw it",
+            file.file
+        );
+    }
     let mut outcome = pose::check(&seq, &check);
     let slots = pose::checks::slots(&seq);
     let options = RenderOptions { body: args.body, face: args.face };
