@@ -93,9 +93,7 @@ pub fn repair(seq: &PoseSequence, options: &RepairOptions) -> Repaired {
         return Repaired::default();
     };
     let mut out = Repaired::default();
-    let mut check = options.check.clone();
-    check.jump_window = options.max_gap;
-    let (jumps, _) = find_jumps(&originals, &check);
+    let (jumps, _) = find_jumps(&originals, &options.check);
 
     // Every slot gets a frame; missing ones start as a copy of a neighbour.
     let mut frames: Vec<PoseFrame> = Vec::with_capacity(originals.len());

@@ -208,14 +208,16 @@ pub const KEYPOINT_JUMP: Rule = Rule {
     detects: "A keypoint whose displacement from the previous frame exceeds both `--min-jump` (canvas \
               fraction) and the sequence's own motion: the median of all per-frame displacements of \
               that part (hands, body or face) plus `--jump-threshold` robust standard deviations \
-              (1.4826 × MAD).",
+              (1.4826 × MAD), and stands out against calm motion in the two frames around it (a \
+              keypoint that keeps moving fast is a gesture, not a glitch). A jump that comes back \
+              within 4 frames is reported once, as a spike.",
     why: "The pose encoder turns the jump into a flash of the hand or limb in another place; the video \
           model then draws a teleporting or smeared hand for that frame.",
     cause: "A detector swap of left and right hands, a false detection in the background for a frame, \
             or frames from another clip spliced in.",
     fix: "Run `nanscope pose repair`, which treats the keypoint as missing for frames that jump away \
           and back and interpolates it; a lasting jump (a cut) needs re-extraction.",
-    options: "--jump-threshold SIGMAS (8), --min-jump FRACTION (0.1)",
+    options: "--jump-threshold SIGMAS (8), --min-jump FRACTION (0.15)",
 };
 
 pub const FRAME_COUNT_MISMATCH: Rule = Rule {

@@ -42,8 +42,8 @@ impl Default for CheckOptions {
             canvas_tolerance: 0.3,
             max_score: 2.0,
             jump_threshold: 8.0,
-            min_jump: 0.1,
-            jump_window: 12,
+            min_jump: 0.15,
+            jump_window: 4,
             expect_frames: None,
         }
     }

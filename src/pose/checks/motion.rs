@@ -5,7 +5,10 @@
 //! when it exceeds both `min_jump` and `median + k · 1.4826 · MAD`. A jump
 //! whose keypoint comes back near where it was within `jump_window` frames
 //! is a spike (the frames in between are outliers, which repair can
-//! interpolate); otherwise it is a lasting step.
+//! interpolate); otherwise it is a lasting step. Either must stand out
+//! against calm motion in the two frames before and after it (displacements
+//! at most half the threshold): a keypoint that keeps moving fast is a fast
+//! gesture, not a glitch.
 
 use std::collections::BTreeMap;
 
@@ -155,6 +158,21 @@ fn track_events(
             Some(u) => (u - 1, true),
             None => (slot, false),
         };
+        // A jump stands out against calm motion around it; a keypoint that
+        // was already moving fast (or keeps moving) is a fast gesture.
+        // Two frames on each side, because producers that resample to 24 fps
+        // repeat every few frames (a displacement of exactly 0).
+        let moving = |s: usize| match (s.checked_sub(1).and_then(|p| tracks.at(p, flat)), tracks.at(s.min(slots - 1), flat)) {
+            (Some(a), Some(b)) if s < slots => distance(a, b),
+            _ => 0.0,
+        };
+        let after = if returns { end + 2 } else { slot + 1 };
+        let before_motion = moving(slot - 1).max(slot.checked_sub(2).map_or(0.0, moving));
+        let after_motion = moving(after).max(moving(after + 1));
+        if before_motion > threshold / 2.0 || after_motion > threshold / 2.0 {
+            slot += 1;
+            continue;
+        }
         events.push(JumpEvent {
             part: kind,
             group: flat / per_group,
