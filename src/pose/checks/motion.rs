@@ -162,10 +162,11 @@ fn track_events(
         // was already moving fast (or keeps moving) is a fast gesture.
         // Two frames on each side, because producers that resample to 24 fps
         // repeat every few frames (a displacement of exactly 0).
-        let moving = |s: usize| match (s.checked_sub(1).and_then(|p| tracks.at(p, flat)), tracks.at(s.min(slots - 1), flat)) {
-            (Some(a), Some(b)) if s < slots => distance(a, b),
-            _ => 0.0,
-        };
+        let moving =
+            |s: usize| match (s.checked_sub(1).and_then(|p| tracks.at(p, flat)), tracks.at(s.min(slots - 1), flat)) {
+                (Some(a), Some(b)) if s < slots => distance(a, b),
+                _ => 0.0,
+            };
         let after = if returns { end + 2 } else { slot + 1 };
         let before_motion = moving(slot - 1).max(slot.checked_sub(2).map_or(0.0, moving));
         let after_motion = moving(after).max(moving(after + 1));
