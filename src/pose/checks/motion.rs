@@ -275,6 +275,29 @@ mod tests {
     }
 
     #[test]
+    fn a_fast_gesture_is_not_a_jump() {
+        // Sustained fast motion with every fourth frame repeated, as in
+        // EchoMimicV2's demo poses: large displacements, but none isolated.
+        let mut frames = moving(60);
+        let mut x = 0.0;
+        for (t, f) in frames.iter_mut().enumerate() {
+            if (20..28).contains(&t) && t % 4 != 0 {
+                x += 0.17;
+            }
+            for p in &mut f.hands.as_mut().unwrap().points[21..] {
+                p[1] += x * 0.8;
+                p[0] += x * 0.6;
+            }
+        }
+        let slots: Vec<Option<&PoseFrame>> = frames.iter().map(Some).collect();
+        let (events, stats) = find_jumps(&slots, &CheckOptions::default());
+        assert!(events.is_empty(), "{events:?}");
+        // The moves themselves are above the threshold; only their context clears them.
+        let hands = stats.iter().find(|s| s.part == PartKind::Hands).unwrap();
+        assert!(0.17 > hands.threshold, "{hands:?}");
+    }
+
+    #[test]
     fn a_lasting_step_does_not_return() {
         let mut frames = moving(60);
         for f in &mut frames[40..] {
