@@ -8,6 +8,8 @@
 pub mod formats;
 pub mod numerics;
 pub mod replay;
+
+pub mod pose;
 pub mod report;
 pub mod rules;
 pub mod weights;

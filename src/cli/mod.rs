@@ -1,6 +1,7 @@
 //! Command-line definitions and glue: the only code that prints.
 
 mod output;
+mod pose;
 mod progress;
 mod rules;
 mod scheduler;
@@ -89,6 +90,8 @@ pub enum ColorArg {
 pub enum Command {
     /// Scan checkpoints (safetensors, PyTorch, NumPy) for NaN/Inf, overflow and other hazards.
     Weights(weights::WeightsArgs),
+    /// Check, repair, render or convert pose sequences (EchoMimicV2 .npy, OpenPose/ControlNet JSON).
+    Pose(pose::PoseArgs),
     /// List the rule catalogue, or explain one rule.
     Rules(rules::RulesArgs),
     /// Check a diffusers scheduler_config.json for hazards and print its DDIM schedule.
@@ -98,6 +101,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Weights(args) => weights::run(args, &cli.global),
+        Command::Pose(args) => pose::run(args, &cli.global),
         Command::Rules(args) => rules::run(args, &cli.global),
         Command::Scheduler(args) => scheduler::run(args, &cli.global),
     }

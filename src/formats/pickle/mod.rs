@@ -14,6 +14,7 @@ pub mod numpy;
 mod objects;
 mod reader;
 mod value;
+pub mod writer;
 
 #[cfg(test)]
 mod tests;

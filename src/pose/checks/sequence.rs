@@ -1,0 +1,135 @@
+//! Checks of the sequence as a whole: gaps, frame numbers, frame count,
+//! and draw parameters that change between frames.
+
+use super::CheckOptions;
+use super::frame::draw_params_problem;
+use crate::pose::model::{PoseFormat, Units};
+use crate::pose::sequence::PoseSequence;
+use crate::report::{Finding, Severity, Subject};
+use crate::rules::pose as rules;
+
+pub fn check(seq: &PoseSequence, options: &CheckOptions) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    gaps(seq, &mut findings);
+    if seq.format == PoseFormat::EchoMimic {
+        frame_numbers(seq, &mut findings);
+        params_consistency(seq, options, &mut findings);
+    }
+    frame_count(seq, options, &mut findings);
+    if let Some(file) = seq.frames.iter().find(|f| f.reading.pose.as_ref().is_some_and(|p| p.units == Units::Pixels)) {
+        let count =
+            seq.frames.iter().filter(|f| f.reading.pose.as_ref().is_some_and(|p| p.units == Units::Pixels)).count();
+        findings.push(
+            Finding::new(
+                &rules::PIXEL_UNITS_WITHOUT_CANVAS,
+                format!("{count} frames hold pixel coordinates of an unknown image size (first {})", file.file),
+            )
+            .with_subject(Subject { frame: Some(file.index), ..Subject::file(&file.file) })
+            .with_evidence("frames", count),
+        );
+    }
+    findings
+}
+
+fn folder_label(seq: &PoseSequence) -> String {
+    seq.folder.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| "the sequence".into())
+}
+
+fn gaps(seq: &PoseSequence, findings: &mut Vec<Finding>) {
+    if seq.frames.is_empty() {
+        findings.push(
+            Finding::new(&rules::MISSING_FRAME_FILE, format!("{} holds no pose frame files", folder_label(seq)))
+                .with_subject(Subject::file(folder_label(seq))),
+        );
+        return;
+    }
+    let mut expected = seq.first_index;
+    for file in &seq.frames {
+        if file.index > expected {
+            let (a, b) = (expected, file.index - 1);
+            let first = seq.pattern.name(a);
+            let message = if a == b {
+                format!("frame {a} ({first}) is missing")
+            } else {
+                format!("frames {a}-{b} are missing ({} files, first {first})", b - a + 1)
+            };
+            let file_label = match &seq.folder {
+                Some(dir) => dir.join(&first).display().to_string(),
+                None => first.clone(),
+            };
+            findings.push(
+                Finding::new(&rules::MISSING_FRAME_FILE, message)
+                    .with_subject(Subject {
+                        frame: Some(a),
+                        frames: (a != b).then_some([a, b]),
+                        ..Subject::file(file_label)
+                    })
+                    .with_evidence("missing", b - a + 1),
+            );
+        }
+        expected = file.index + 1;
+    }
+}
+
+fn frame_numbers(seq: &PoseSequence, findings: &mut Vec<Finding>) {
+    for file in &seq.frames {
+        let Some(pose) = &file.reading.pose else { continue };
+        let message = match pose.num {
+            Some(num) if num as u64 == file.index && num >= 0 => continue,
+            Some(num) => format!("{} stores num = {num} but is frame {}", file.file, file.index),
+            None => format!("{} has no integer `num` field (frame {})", file.file, file.index),
+        };
+        let mut finding = Finding::new(&rules::FRAME_NUMBER_MISMATCH, message)
+            .with_subject(Subject { frame: Some(file.index), ..Subject::file(&file.file) });
+        if let Some(num) = pose.num {
+            finding = finding.with_evidence("num", num);
+        }
+        findings.push(finding);
+    }
+}
+
+/// Frames whose (individually valid) parameters differ from the first frame's.
+fn params_consistency(seq: &PoseSequence, options: &CheckOptions, findings: &mut Vec<Finding>) {
+    let valid = |params: &Vec<i64>| draw_params_problem(params, options.width, options.height).is_none();
+    let mut params = seq.frames.iter().filter_map(|f| {
+        let p = f.reading.pose.as_ref()?.draw_params.as_ref().filter(|p| valid(p))?;
+        Some((f, p))
+    });
+    let Some((first_file, reference)) = params.next() else { return };
+    let differing: Vec<u64> = params.filter(|(_, p)| *p != reference).map(|(f, _)| f.index).collect();
+    let Some(&first) = differing.first() else { return };
+    let file = seq.frames.iter().find(|f| f.index == first).map_or(String::new(), |f| f.file.clone());
+    findings.push(
+        Finding::new(
+            &rules::INVALID_DRAW_PARAMS,
+            format!(
+                "{} frames use draw_pose_params other than frame {}'s {reference:?}, first frame {first}",
+                differing.len(),
+                first_file.index
+            ),
+        )
+        .with_subject(Subject { frame: Some(first), ..Subject::file(file) })
+        .with_severity(Severity::Warning)
+        .with_evidence("frames", differing),
+    );
+}
+
+fn frame_count(seq: &PoseSequence, options: &CheckOptions, findings: &mut Vec<Finding>) {
+    let Some((expected, source)) = &options.expect_frames else { return };
+    let have = seq.frames.last().map_or(0, |f| f.index - seq.first_index + 1);
+    if have == *expected {
+        return;
+    }
+    let (severity, message) = if have < *expected {
+        (Severity::Error, format!("{have} pose frames cover less than the {expected} frames of {source}"))
+    } else {
+        (Severity::Info, format!("{have} pose frames, {} more than the {expected} frames of {source}", have - expected))
+    };
+    findings.push(
+        Finding::new(&rules::FRAME_COUNT_MISMATCH, message)
+            .with_subject(Subject::file(folder_label(seq)))
+            .with_severity(severity)
+            .with_evidence("frames", have)
+            .with_evidence("expected", *expected),
+    );
+}

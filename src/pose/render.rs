@@ -1,0 +1,377 @@
+//! Drawing poses the way EchoMimicV2 does (`draw_pose_select_v2` with
+//! `ref_w = 800`): a black canvas scaled so its shorter side is 800 pixels;
+//! for each hand, 20 edges as 2-pixel lines in an HSV-wheel colour times
+//! `int(s1 · s2 · 255)` and 21 dots of radius 4 whose red level is
+//! `int(score · 255)`; points whose truncated pixel coordinates are not above
+//! 0.01 are skipped, and so are edges touching them. The canvas is resized
+//! back to `imw × imh` (bilinear) and pasted into the `W × H` frame at
+//! `[rb:re, cb:ce]`. Body limbs and face dots are drawn only on request.
+//!
+//! The reference draws into a BGR canvas and converts to RGB at the end, so
+//! a colour tuple `(a, b, c)` ends up as RGB `(c, b, a)`; that swap is kept.
+
+use super::model::{HAND_POINTS, PoseFrame, draw_canvas};
+
+/// An 8-bit RGB image, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rgb {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Vec<u8>,
+}
+
+impl Rgb {
+    pub fn black(width: u32, height: u32) -> Rgb {
+        Rgb { width, height, pixels: vec![0; width as usize * height as usize * 3] }
+    }
+
+    fn put(&mut self, x: i64, y: i64, colour: [u8; 3]) {
+        if x >= 0 && y >= 0 && x < self.width as i64 && y < self.height as i64 {
+            let at = (y as usize * self.width as usize + x as usize) * 3;
+            self.pixels[at..at + 3].copy_from_slice(&colour);
+        }
+    }
+
+    pub fn get(&self, x: u32, y: u32) -> [u8; 3] {
+        let at = (y as usize * self.width as usize + x as usize) * 3;
+        [self.pixels[at], self.pixels[at + 1], self.pixels[at + 2]]
+    }
+
+    /// The share of pixels that are not pure black.
+    pub fn non_black_share(&self) -> f64 {
+        let lit = self.pixels.chunks_exact(3).filter(|p| p.iter().any(|&c| c > 0)).count();
+        lit as f64 / (self.width as f64 * self.height as f64).max(1.0)
+    }
+
+    /// A filled disc, as `cv2.circle(..., thickness=-1)`.
+    fn disc(&mut self, cx: i64, cy: i64, radius: i64, colour: [u8; 3]) {
+        for dy in -radius..=radius {
+            for dx in -radius..=radius {
+                if dx * dx + dy * dy <= radius * radius {
+                    self.put(cx + dx, cy + dy, colour);
+                }
+            }
+        }
+    }
+
+    /// A line `thickness` pixels wide with round ends.
+    fn line(&mut self, a: (i64, i64), b: (i64, i64), thickness: f64, colour: [u8; 3]) {
+        let r = thickness / 2.0;
+        let reach = r.ceil() as i64 + 1;
+        let (x0, x1) = (a.0.min(b.0) - reach, a.0.max(b.0) + reach);
+        let (y0, y1) = (a.1.min(b.1) - reach, a.1.max(b.1) + reach);
+        let (x0, x1) = (x0.max(0), x1.min(self.width as i64 - 1));
+        let (y0, y1) = (y0.max(0), y1.min(self.height as i64 - 1));
+        let (dx, dy) = ((b.0 - a.0) as f64, (b.1 - a.1) as f64);
+        let len2 = dx * dx + dy * dy;
+        for y in y0..=y1 {
+            for x in x0..=x1 {
+                let (px, py) = ((x - a.0) as f64, (y - a.1) as f64);
+                let t = if len2 > 0.0 { ((px * dx + py * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
+                let (ex, ey) = (px - t * dx, py - t * dy);
+                if ex * ex + ey * ey <= r * r {
+                    self.put(x, y, colour);
+                }
+            }
+        }
+    }
+}
+
+/// What to draw besides the hands.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RenderOptions {
+    pub body: bool,
+    pub face: bool,
+}
+
+const HAND_EDGES: [(usize, usize); 20] = [
+    (0, 1),
+    (1, 2),
+    (2, 3),
+    (3, 4),
+    (0, 5),
+    (5, 6),
+    (6, 7),
+    (7, 8),
+    (0, 9),
+    (9, 10),
+    (10, 11),
+    (11, 12),
+    (0, 13),
+    (13, 14),
+    (14, 15),
+    (15, 16),
+    (0, 17),
+    (17, 18),
+    (18, 19),
+    (19, 20),
+];
+
+/// OpenPose-18 limbs (joint pairs) and their colours, as DWPose draws bodies.
+const LIMBS: [(usize, usize); 17] = [
+    (1, 2),
+    (1, 5),
+    (2, 3),
+    (3, 4),
+    (5, 6),
+    (6, 7),
+    (1, 8),
+    (8, 9),
+    (9, 10),
+    (1, 11),
+    (11, 12),
+    (12, 13),
+    (1, 0),
+    (0, 14),
+    (14, 16),
+    (0, 15),
+    (15, 17),
+];
+const LIMB_COLOURS: [[u8; 3]; 18] = [
+    [255, 0, 0],
+    [255, 85, 0],
+    [255, 170, 0],
+    [255, 255, 0],
+    [170, 255, 0],
+    [85, 255, 0],
+    [0, 255, 0],
+    [0, 255, 85],
+    [0, 255, 170],
+    [0, 255, 255],
+    [0, 170, 255],
+    [0, 85, 255],
+    [0, 0, 255],
+    [85, 0, 255],
+    [170, 0, 255],
+    [255, 0, 255],
+    [255, 0, 170],
+    [255, 0, 85],
+];
+
+/// matplotlib's `hsv_to_rgb([h, 1, 1])`.
+fn hue(h: f64) -> [f64; 3] {
+    let i = (h * 6.0).floor();
+    let f = h * 6.0 - i;
+    match i as i64 % 6 {
+        0 => [1.0, f, 0.0],
+        1 => [1.0 - f, 1.0, 0.0],
+        2 => [0.0, 1.0, f],
+        3 => [0.0, 1.0 - f, 1.0],
+        4 => [f, 0.0, 1.0],
+        _ => [1.0, 0.0, 1.0 - f],
+    }
+}
+
+/// A BGR colour tuple of the reference, as the final RGB pixel (saturating like OpenCV).
+fn bgr(c: [f64; 3]) -> [u8; 3] {
+    let sat = |v: f64| if v.is_finite() { v.round().clamp(0.0, 255.0) as u8 } else { 0 };
+    [sat(c[2]), sat(c[1]), sat(c[0])]
+}
+
+/// Python's `int(v)` for the values the reference converts.
+fn int(v: f64) -> i64 {
+    if v.is_finite() { v.trunc().clamp(-1e9, 1e9) as i64 } else { 0 }
+}
+
+/// The EchoMimicV2 drawing of one frame, at its `imw × imh` draw size.
+pub fn draw(frame: &PoseFrame, width: u32, height: u32, options: RenderOptions) -> Rgb {
+    let (imh, imw) = frame.draw_size(width, height);
+    let (cw, ch) = draw_canvas(imh, imw);
+    let mut canvas = Rgb::black(cw, ch);
+    let (w, h) = (cw as f64, ch as f64);
+    if options.body {
+        draw_body(&mut canvas, frame);
+    }
+    if let Some(hands) = &frame.hands {
+        for group in 0..hands.groups() {
+            let at = |k: usize| hands.points[group * HAND_POINTS + k];
+            let score = |k: usize| hands.score(group * HAND_POINTS + k).unwrap_or(1.0);
+            for (ie, &(a, b)) in HAND_EDGES.iter().enumerate() {
+                let (pa, pb) = (at(a), at(b));
+                if !passes(pa, cw, ch) || !passes(pb, cw, ch) {
+                    continue;
+                }
+                let s = int(score(a) * score(b) * 255.0) as f64;
+                let rgb = hue(ie as f64 / HAND_EDGES.len() as f64).map(|c| c * s);
+                let p = |q: [f64; 2]| (int(q[0] * w), int(q[1] * h));
+                canvas.line(p(pa), p(pb), 2.0, bgr(rgb));
+            }
+            for k in 0..HAND_POINTS {
+                let q = at(k);
+                if passes(q, cw, ch) {
+                    let red = int(score(k) * 255.0) as f64;
+                    canvas.disc(int(q[0] * w), int(q[1] * h), 4, bgr([0.0, 0.0, red]));
+                }
+            }
+        }
+    }
+    if options.face
+        && let Some(faces) = &frame.faces
+    {
+        for (flat, &q) in faces.points.iter().enumerate() {
+            if passes(q, cw, ch) {
+                let conf = int(faces.score(flat).unwrap_or(1.0) * 255.0) as f64;
+                canvas.disc(int(q[0] * w), int(q[1] * h), 3, bgr([conf; 3]));
+            }
+        }
+    }
+    resize(&canvas, imw, imh)
+}
+
+/// The reference's `x > eps and y > eps` test on truncated pixel
+/// coordinates. Points past the right or bottom edge pass it and are drawn
+/// off the canvas (a dot near the edge still reaches into it).
+fn passes(q: [f64; 2], cw: u32, ch: u32) -> bool {
+    q[0].is_finite() && q[1].is_finite() && int(q[0] * cw as f64) > 0 && int(q[1] * ch as f64) > 0
+}
+
+fn draw_body(canvas: &mut Rgb, frame: &PoseFrame) {
+    let (Some(bodies), Some(subset)) = (&frame.bodies, &frame.body_subset) else { return };
+    let (w, h) = (canvas.width as f64, canvas.height as f64);
+    let persons = subset.len() / 18;
+    let joint = |p: usize, j: usize| -> Option<([f64; 2], f64)> {
+        let index = subset.get(p * 18 + j).copied().filter(|&s| s >= 0.0)? as usize;
+        let point = *bodies.points.get(index)?;
+        let score = bodies.score(p * 18 + j).unwrap_or(1.0);
+        (point[0].is_finite() && point[1].is_finite()).then_some((point, score))
+    };
+    for p in 0..persons {
+        for (i, &(a, b)) in LIMBS.iter().enumerate() {
+            let (Some((pa, sa)), Some((pb, sb))) = (joint(p, a), joint(p, b)) else { continue };
+            if sa < 0.3 || sb < 0.3 {
+                continue;
+            }
+            // The reference dims limbs to 60% after drawing them.
+            let colour = LIMB_COLOURS[i].map(|c| (c as f64 * sa * sb).trunc() * 0.6);
+            let p = |q: [f64; 2]| (int(q[0] * w), int(q[1] * h));
+            canvas.line(p(pa), p(pb), 8.0, bgr(colour));
+        }
+        for (j, base) in LIMB_COLOURS.iter().enumerate() {
+            let Some((q, score)) = joint(p, j) else { continue };
+            let colour = base.map(|c| (c as f64 * score).trunc());
+            canvas.disc(int(q[0] * w), int(q[1] * h), 4, bgr(colour));
+        }
+    }
+}
+
+/// Bilinear resize with pixel-centre alignment (OpenCV's INTER_LINEAR).
+pub fn resize(src: &Rgb, width: u32, height: u32) -> Rgb {
+    if src.width == width && src.height == height {
+        return src.clone();
+    }
+    let mut out = Rgb::black(width, height);
+    let sx = src.width as f64 / width as f64;
+    let sy = src.height as f64 / height as f64;
+    let axis = |d: u32, scale: f64, limit: u32| {
+        let f = ((d as f64 + 0.5) * scale - 0.5).max(0.0);
+        let i0 = (f.floor() as u32).min(limit - 1);
+        let i1 = (i0 + 1).min(limit - 1);
+        (i0, i1, f - i0 as f64)
+    };
+    let columns: Vec<(u32, u32, f64)> = (0..width).map(|x| axis(x, sx, src.width)).collect();
+    // Pose drawings are about 99% black: only output pixels that sample the
+    // lit part of the source are computed.
+    let Some([lx0, ly0, lx1, ly1]) = lit_box(src) else { return out };
+    for y in 0..height {
+        let (y0, y1, fy) = axis(y, sy, src.height);
+        if y1 < ly0 || y0 > ly1 {
+            continue;
+        }
+        for (x, &(x0, x1, fx)) in columns.iter().enumerate() {
+            if x1 < lx0 || x0 > lx1 {
+                continue;
+            }
+            let (a, b, c, d) = (src.get(x0, y0), src.get(x1, y0), src.get(x0, y1), src.get(x1, y1));
+            let at = (y as usize * width as usize + x) * 3;
+            for ch in 0..3 {
+                let top = a[ch] as f64 * (1.0 - fx) + b[ch] as f64 * fx;
+                let bottom = c[ch] as f64 * (1.0 - fx) + d[ch] as f64 * fx;
+                out.pixels[at + ch] = (top * (1.0 - fy) + bottom * fy).round() as u8;
+            }
+        }
+    }
+    out
+}
+
+/// The smallest box `[x0, y0, x1, y1]` (inclusive) holding every non-black pixel.
+fn lit_box(image: &Rgb) -> Option<[u32; 4]> {
+    let w = image.width as usize;
+    let mut bounds: Option<[u32; 4]> = None;
+    for (y, row) in image.pixels.chunks_exact(w * 3).enumerate() {
+        let Some(first) = row.iter().position(|&c| c > 0) else { continue };
+        let last = row.iter().rposition(|&c| c > 0).unwrap_or(first);
+        let (x0, x1, y) = ((first / 3) as u32, (last / 3) as u32, y as u32);
+        bounds = Some(match bounds {
+            None => [x0, y, x1, y],
+            Some([a, b, c, _]) => [a.min(x0), b, c.max(x1), y],
+        });
+    }
+    bounds
+}
+
+/// The whole `width × height` condition frame: the drawing pasted at
+/// `[rb:re, cb:ce]` (clipped to the frame).
+pub fn render_frame(frame: &PoseFrame, width: u32, height: u32, options: RenderOptions) -> Rgb {
+    let drawing = draw(frame, width, height, options);
+    let (rb, cb) = match frame.draw_params.as_deref() {
+        Some([_, _, rb, _, cb, _]) => ((*rb).max(0) as u32, (*cb).max(0) as u32),
+        _ => (0, 0),
+    };
+    if rb == 0 && cb == 0 && drawing.width == width && drawing.height == height {
+        return drawing;
+    }
+    let mut out = Rgb::black(width, height);
+    for y in 0..drawing.height.min(height.saturating_sub(rb)) {
+        for x in 0..drawing.width.min(width.saturating_sub(cb)) {
+            out.put((x + cb) as i64, (y + rb) as i64, drawing.get(x, y));
+        }
+    }
+    out
+}
+
+/// Encodes an image as PNG.
+pub fn png(image: &Rgb) -> Result<Vec<u8>, image::ImageError> {
+    use image::ImageEncoder;
+    let mut bytes = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut bytes).write_image(
+        &image.pixels,
+        image.width,
+        image.height,
+        image::ExtendedColorType::Rgb8,
+    )?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pose::echomimic::tests::demo_frame;
+
+    #[test]
+    fn a_frame_is_mostly_black_with_red_dots_for_hand_points() {
+        let frame = demo_frame(0);
+        let image = render_frame(&frame, 768, 768, RenderOptions::default());
+        assert_eq!((image.width, image.height), (768, 768));
+        let share = image.non_black_share();
+        assert!(share > 0.002 && share < 0.05, "{share}");
+        // The wrist of the left hand, scaled 800 -> 768, is a red dot (score 0.8 -> 204).
+        let [x, y] = frame.hands.as_ref().unwrap().points[0];
+        let pixel = image.get((x * 768.0) as u32, (y * 768.0) as u32);
+        assert!(pixel[0] > 150 && pixel[1] < 40 && pixel[2] < 40, "{pixel:?}");
+        let with_body = render_frame(&frame, 768, 768, RenderOptions { body: true, face: true });
+        assert!(with_body.non_black_share() > share);
+    }
+
+    #[test]
+    fn sentinel_and_nan_hands_draw_nothing() {
+        let mut frame = demo_frame(0);
+        frame.hands.as_mut().unwrap().points.iter_mut().for_each(|p| *p = [-1.0, f64::NAN]);
+        assert_eq!(render_frame(&frame, 768, 768, RenderOptions::default()).non_black_share(), 0.0);
+    }
+
+    #[test]
+    fn png_encodes() {
+        let bytes = png(&Rgb::black(4, 3)).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG"));
+    }
+}

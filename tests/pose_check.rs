@@ -1,0 +1,171 @@
+//! `nanscope pose check` on the committed pose fixtures (made by fixtures/make_pose.py).
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn fixture(name: &str) -> String {
+    format!("{}/fixtures/pose/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `pose check` with `--format json` and returns the exit code and report.
+fn check(args: &[&str]) -> (i32, Value) {
+    let output = Command::cargo_bin("nanscope")
+        .unwrap()
+        .args(["pose", "check", "--format", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
+    (output.status.code().unwrap_or(-1), report)
+}
+
+fn findings(report: &Value) -> Vec<&Value> {
+    report["findings"].as_array().unwrap().iter().collect()
+}
+
+/// The one finding with `code` at `frame`.
+fn finding<'a>(report: &'a Value, code: &str, frame: u64) -> &'a Value {
+    let hits: Vec<&Value> =
+        findings(report).into_iter().filter(|f| f["code"] == code && f["subject"]["frame"] == frame).collect();
+    assert_eq!(hits.len(), 1, "{code} at frame {frame}: {:#?}", report["findings"]);
+    hits[0]
+}
+
+#[test]
+fn a_clean_echomimic_folder_checks_clean() {
+    let (code, report) = check(&[&fixture("echomimic_clean")]);
+    assert_eq!(code, 0);
+    assert_eq!(findings(&report).len(), 0, "{:#?}", report["findings"]);
+    assert_eq!(report["summary"]["frames"], 24);
+    let frames = report["frames"].as_array().unwrap();
+    assert_eq!(frames.len(), 24);
+    assert!(frames.iter().all(|f| f["status"] == "ok" && f["hand_points"] == 42));
+}
+
+#[test]
+fn planted_faults_are_reported_at_their_frame_and_keypoint() {
+    let (code, report) = check(&[&fixture("echomimic_faulty")]);
+    assert_eq!(code, 1);
+    let nan = finding(&report, "P106", 3);
+    assert_eq!(nan["subject"]["keypoint"], "hands[1][5]");
+    assert_eq!(nan["evidence"]["nan"], 2);
+    assert!(nan["subject"]["file"].as_str().unwrap().ends_with("3.npy"));
+    let missing = finding(&report, "P101", 7);
+    assert!(missing["subject"]["file"].as_str().unwrap().ends_with("7.npy"));
+    assert_eq!(finding(&report, "P105", 10)["evidence"]["num"], 11);
+    let jump = finding(&report, "P113", 14);
+    assert_eq!(jump["subject"]["keypoint"], "hands[1][8]");
+    assert_eq!(jump["evidence"]["returns"], true);
+    assert_eq!(finding(&report, "P111", 18)["severity"], "warning");
+    assert_eq!(finding(&report, "P112", 20)["severity"], "error");
+    assert_eq!(findings(&report).len(), 6, "{:#?}", report["findings"]);
+    let frames = report["frames"].as_array().unwrap();
+    assert_eq!(frames[7]["status"], "missing");
+    assert_eq!(frames[18]["hand_points"], 0);
+    assert_eq!(frames[3]["flags"], serde_json::json!(["P106"]));
+}
+
+#[test]
+fn damaged_npy_files_are_findings_with_offsets_not_crashes() {
+    let (code, report) = check(&[&fixture("echomimic_bad")]);
+    assert_eq!(code, 1);
+    let at = |frame: u64| -> Vec<String> {
+        findings(&report)
+            .into_iter()
+            .filter(|f| f["subject"]["frame"] == frame)
+            .map(|f| f["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(at(0), vec!["F109"]);
+    assert_eq!(at(1), vec!["F103"]);
+    assert!(at(2).contains(&"S101".to_string()));
+    assert_eq!(at(3), vec!["F109"]);
+    assert_eq!(at(4), vec!["F109"]);
+    for f in findings(&report) {
+        if f["code"] != "P103" {
+            assert!(f["evidence"]["offset"].is_u64(), "{f:#}");
+        }
+    }
+    let evil = finding(&report, "S101", 2);
+    assert_eq!(evil["evidence"]["global"], "os.system");
+}
+
+#[test]
+fn openpose_json_with_python_nan_is_a_keypoint_finding() {
+    let (_, report) = check(&[&fixture("openpose")]);
+    let nan = finding(&report, "P106", 2);
+    assert_eq!(nan["subject"]["keypoint"], "hands[0][7]");
+    assert_eq!(nan["evidence"]["pos_inf"], 1);
+    let invalid = finding(&report, "P103", 4);
+    assert!(invalid["evidence"]["offset"].as_u64().unwrap() > 0);
+    assert_eq!(report["format"], "controlnet");
+    assert_eq!(findings(&report).len(), 2, "{:#?}", report["findings"]);
+}
+
+#[test]
+fn frame_count_is_checked_against_expectations() {
+    let (code, report) = check(&[&fixture("echomimic_clean"), "--expect-frames", "48"]);
+    assert_eq!(code, 1);
+    let short = &findings(&report)[0];
+    assert_eq!(short["code"], "P114");
+    assert_eq!(short["evidence"]["expected"], 48);
+    let (code, report) = check(&[&fixture("echomimic_clean"), "--expect-frames", "12"]);
+    assert_eq!(code, 0);
+    assert_eq!(findings(&report)[0]["severity"], "info");
+}
+
+#[test]
+// A skipped test must say so in the test output.
+#[allow(clippy::print_stderr)]
+fn audio_duration_sets_the_expected_frame_count() {
+    if std::process::Command::new("ffmpeg").arg("-version").output().is_err() {
+        eprintln!("skipped: ffmpeg is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("a.wav");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "2", "-y"])
+        .arg(&wav)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let (code, report) = check(&[&fixture("echomimic_clean"), "--audio", wav.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(findings(&report)[0]["evidence"]["expected"], 48);
+}
+
+#[test]
+fn missing_ffprobe_is_exit_2_with_advice() {
+    let output = Command::cargo_bin("nanscope")
+        .unwrap()
+        .env("NANSCOPE_FFPROBE", "/nonexistent/ffprobe")
+        .args(["pose", "check", &fixture("echomimic_clean"), "--audio", "x.wav"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("install FFmpeg"));
+}
+
+#[test]
+fn stray_files_in_an_echomimic_folder_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(fixture("echomimic_clean")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    std::fs::write(dir.path().join(".DS_Store"), b"junk").unwrap();
+    let (code, report) = check(&[dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(findings(&report)[0]["code"], "P104");
+}
+
+#[test]
+fn other_dtypes_byte_orders_and_npy_v2_headers_are_read() {
+    let (code, report) = check(&[&fixture("echomimic_dtypes")]);
+    assert_eq!(code, 0);
+    assert_eq!(findings(&report).len(), 0, "{:#?}", report["findings"]);
+    let frames = report["frames"].as_array().unwrap();
+    assert!(frames.iter().all(|f| f["status"] == "ok" && f["hand_points"] == 42));
+}
