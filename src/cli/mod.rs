@@ -3,6 +3,7 @@
 mod output;
 mod progress;
 mod rules;
+mod simulate;
 mod weights;
 
 use std::io::Write;
