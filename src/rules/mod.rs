@@ -2,6 +2,7 @@
 //! slug, default severity and documentation. Codes are never reused; a retired
 //! rule stays listed with `retired: true`.
 
+pub mod diff;
 pub mod format;
 pub mod security;
 pub mod simulate;
@@ -36,7 +37,7 @@ pub struct Rule {
 /// Every rule, ordered by code.
 pub fn catalogue() -> Vec<&'static Rule> {
     let mut all: Vec<&'static Rule> = Vec::new();
-    for family in [weights::RULES, simulate::RULES, format::RULES, security::RULES] {
+    for family in [weights::RULES, simulate::RULES, diff::RULES, format::RULES, security::RULES] {
         all.extend(family.iter().copied());
     }
     all.sort_by(|a, b| family_order(a.code).cmp(&family_order(b.code)).then(a.code.cmp(b.code)));

@@ -2,6 +2,7 @@
 //! statistics in one pass, and turn hazards into findings.
 
 mod checks;
+pub mod diff;
 mod inputs;
 mod open;
 mod scan;
