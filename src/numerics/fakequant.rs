@@ -62,6 +62,11 @@ impl Granularity {
     }
 }
 
+/// Rounding moves a value by at most half a step; a value moved further was
+/// clamped. The slack absorbs the f32 error of `x · (1/scale)`, which can
+/// put the absmax element a hair beyond the half step.
+const CLIP_SLACK: f32 = 0.5 + 1e-3;
+
 /// Values per group of `int4-g128`.
 pub const INT4_GROUP: usize = 128;
 /// Largest finite float8 e4m3fn value.
@@ -215,7 +220,7 @@ fn symmetric(row: &[f32], out: &mut [f32], scale: f32, qmin: f32, qmax: f32, by_
         }
         let t = if by_reciprocal { x * inv } else { x / scale };
         let code = t.round_ties_even().clamp(qmin, qmax);
-        loss.clipped += ((t - code).abs() > 0.5) as u64;
+        loss.clipped += ((t - code).abs() > CLIP_SLACK) as u64;
         *o = code * scale;
     }
     loss
@@ -241,7 +246,7 @@ fn asymmetric_group(group: &[f32], out: &mut [f32]) -> RowLoss {
         }
         let t = (x / scale).round_ties_even() + zero;
         let code = t.clamp(0.0, 15.0);
-        loss.clipped += ((x / scale + zero - code).abs() > 0.5) as u64;
+        loss.clipped += ((x / scale + zero - code).abs() > CLIP_SLACK) as u64;
         *o = (code - zero) * scale;
     }
     loss
