@@ -9,11 +9,11 @@ const SPLIT: &str = "fixtures/diff/split";
 const PREFIX: &str = "model.diffusion_model.";
 
 fn run(args: &[&str]) -> (i32, Value) {
-    let out = Command::cargo_bin("nanscope").unwrap().arg("diff").args(args).args(["--format", "json"]).output().unwrap();
+    let out =
+        Command::cargo_bin("nanscope").unwrap().arg("diff").args(args).args(["--format", "json"]).output().unwrap();
     let code = out.status.code().unwrap();
-    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("exit {code}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr))
-    });
+    let json = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("exit {code}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
     (code, json)
 }
 

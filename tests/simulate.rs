@@ -12,9 +12,8 @@ const OUTLIER: &str = "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_
 fn run(args: &[&str]) -> (i32, Value) {
     let out = Command::cargo_bin("nanscope").unwrap().args(args).args(["--format", "json"]).output().unwrap();
     let code = out.status.code().unwrap();
-    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("exit {code}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr))
-    });
+    let json = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("exit {code}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
     (code, json)
 }
 

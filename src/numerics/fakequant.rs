@@ -356,4 +356,37 @@ mod tests {
         }
         assert_eq!(QuantScheme::from_name("int3"), None);
     }
+
+    mod properties {
+        use super::super::*;
+        use crate::numerics::DType;
+        use crate::numerics::decode::byte_float_table;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn e4m3_rounding_picks_a_nearest_code(x in -470f32..470.0) {
+                let q = round_e4m3(x);
+                if x.abs() > E4M3_NAN_FROM {
+                    prop_assert!(q.is_nan());
+                } else {
+                    let table = byte_float_table(DType::F8E4M3);
+                    prop_assert!(table.contains(&q), "{} -> {} is not a code", x, q);
+                    let best = table.iter().filter(|v| v.is_finite()).map(|v| (x - v).abs()).fold(f32::INFINITY, f32::min);
+                    prop_assert!((x - q).abs() <= best, "{} -> {}, a code is {} away", x, q, best);
+                }
+            }
+
+            #[test]
+            fn per_channel_int8_error_stays_within_half_a_step(row in prop::collection::vec(-1e3f32..1e3, 1..300)) {
+                let mut out = vec![0f32; row.len()];
+                let loss = fake_quantize_row(QuantScheme::Int8Channel, 0.0, &row, &mut out);
+                let scale = (finite_absmax(&row) / 127.5).max(f32::EPSILON);
+                prop_assert_eq!(loss, RowLoss::default());
+                for (x, q) in row.iter().zip(&out) {
+                    prop_assert!((x - q).abs() <= 0.5 * scale * 1.001 + 1e-30, "{} -> {}", x, q);
+                }
+            }
+        }
+    }
 }
