@@ -183,8 +183,8 @@ def main():
 
     sim_fields = {"sqnr_db": (1e-6, 1e-6), "worst_channel_sqnr_db": (1e-6, 1e-6), "zeroed": (0, 0),
                   "clipped": (0, 0), "rel_error": (1e-6, 0)}
-    diff_fields = {"max_abs_diff": (0, 0), "rel_l2_error": (1e-4, 0), "cosine": (0, 1e-6),
-                   "sqnr_db": (1e-4, 1e-4), "beyond_tolerance": (0, 0), "nonfinite_only_a": (0, 0),
+    diff_fields = {"max_abs_diff": (0, 0), "rel_l2_error": (1e-9, 0), "cosine": (1e-9, 1e-9),
+                   "sqnr_db": (1e-9, 1e-9), "beyond_tolerance": (0, 0), "nonfinite_only_a": (0, 0),
                    "nonfinite_only_b": (0, 0)}
     sim_dev = verify(nanscope_simulate(a), numpy_simulate_int8_channel(a), sim_fields)
     diff_dev = verify(nanscope_diff(a, b), numpy_diff(a, b), diff_fields)
