@@ -7,6 +7,7 @@
 
 pub mod formats;
 pub mod numerics;
+pub mod replay;
 pub mod report;
 pub mod rules;
 pub mod weights;

@@ -15,12 +15,15 @@ const EXIT_FAILURE: u8 = 2;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    match cli::run(args) {
-        Ok(cli::Outcome::Clean) => ExitCode::from(EXIT_CLEAN),
-        Ok(cli::Outcome::Findings) => ExitCode::from(EXIT_FINDINGS),
-        Err(err) => {
+    // A panic is a bug, never an answer about the input: report it as an
+    // internal error (exit 2) rather than Rust's default exit status 101.
+    match std::panic::catch_unwind(|| cli::run(args)) {
+        Ok(Ok(cli::Outcome::Clean)) => ExitCode::from(EXIT_CLEAN),
+        Ok(Ok(cli::Outcome::Findings)) => ExitCode::from(EXIT_FINDINGS),
+        Ok(Err(err)) => {
             cli::report_error(&err);
             ExitCode::from(EXIT_FAILURE)
         }
+        Err(_) => ExitCode::from(EXIT_FAILURE),
     }
 }

@@ -4,6 +4,7 @@ mod diff;
 mod output;
 mod progress;
 mod rules;
+mod scheduler;
 mod simulate;
 mod weights;
 
@@ -94,6 +95,8 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// List the rule catalogue, or explain one rule.
     Rules(rules::RulesArgs),
+    /// Check a diffusers scheduler_config.json for hazards and print its DDIM schedule.
+    Scheduler(scheduler::SchedulerArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
@@ -101,6 +104,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Weights(args) => weights::run(args, &cli.global),
         Command::Diff(args) => diff::run(args, &cli.global),
         Command::Rules(args) => rules::run(args, &cli.global),
+        Command::Scheduler(args) => scheduler::run(args, &cli.global),
     }
 }
 

@@ -101,7 +101,10 @@ fn build_report(result: ScanResult, inputs: Vec<String>, all_tensors: bool) -> R
             let stats = t.stats.as_ref();
             let mut row = vec![
                 t.name.clone(),
-                t.dtype.to_string(),
+                t.quant
+                    .as_ref()
+                    .filter(|q| q.of.is_none())
+                    .map_or(t.dtype.to_string(), |q| format!("{}→{}", q.format, t.dtype)),
                 format!("{:?}", t.shape),
                 num(stats.and_then(|s| s.min)),
                 num(stats.and_then(|s| s.max)),

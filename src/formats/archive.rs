@@ -14,7 +14,13 @@ pub struct Member {
     index: usize,
     stored: bool,
     size: u64,
+    compressed_size: u64,
 }
+
+/// Deflate cannot expand data by more than about 1032:1; a member that claims
+/// more is lying about its size, and believing it would let a tiny file
+/// demand an arbitrarily large buffer.
+const MAX_DEFLATE_RATIO: u64 = 1032;
 
 pub struct Archive<'a> {
     bytes: &'a [u8],
@@ -35,6 +41,7 @@ impl<'a> Archive<'a> {
                 index,
                 stored: file.compression() == CompressionMethod::Stored,
                 size: file.size(),
+                compressed_size: file.compressed_size(),
             });
         }
         Ok(Archive { bytes, zip, members })
@@ -60,6 +67,13 @@ impl<'a> Archive<'a> {
                 ));
             }
             return Ok(Storage::Mapped { start: start as usize, len: member.size as usize });
+        }
+        let plausible = member.compressed_size.saturating_mul(MAX_DEFLATE_RATIO).saturating_add(1024);
+        if member.size > plausible {
+            return Err(format!(
+                "{name}: claims {} bytes from {} compressed bytes, more than deflate can produce",
+                member.size, member.compressed_size
+            ));
         }
         let mut file = self.zip.by_index(member.index).map_err(|e| format!("{name}: {e}"))?;
         let mut out = Vec::new();

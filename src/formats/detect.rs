@@ -77,9 +77,18 @@ fn looks_like_safetensors(bytes: &[u8]) -> bool {
     bytes[8..].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
-/// `PROTO 2`, `LONG1 10` and the magic number.
+/// `PROTO`, `LONG1 10` and the magic number; from protocol 4 on, a FRAME
+/// opcode and its 8-byte length come before the LONG1.
 fn is_legacy_torch(bytes: &[u8]) -> bool {
-    bytes.len() >= 14 && bytes[0] == 0x80 && bytes[2] == 0x8a && bytes[3] == 10 && bytes[4..14] == TORCH_LEGACY_MAGIC
+    let long1 = match bytes {
+        [0x80, 4 | 5, 0x95, ..] => 11,
+        [0x80, ..] => 2,
+        _ => return false,
+    };
+    bytes.len() >= long1 + 12
+        && bytes[long1] == 0x8a
+        && bytes[long1 + 1] == 10
+        && bytes[long1 + 2..long1 + 12] == TORCH_LEGACY_MAGIC
 }
 
 /// Torch archives name `<dir>/data.pkl`; the name appears in a local header
@@ -108,6 +117,9 @@ mod tests {
         let mut legacy = vec![0x80, 0x02, 0x8a, 0x0a];
         legacy.extend(TORCH_LEGACY_MAGIC);
         assert_eq!(detect(&legacy), FileFormat::TorchLegacy);
+        let mut framed = vec![0x80, 0x04, 0x95, 13, 0, 0, 0, 0, 0, 0, 0, 0x8a, 0x0a];
+        framed.extend(TORCH_LEGACY_MAGIC);
+        assert_eq!(detect(&framed), FileFormat::TorchLegacy);
         assert_eq!(detect(b"\x80\x04\x95"), FileFormat::Pickle);
     }
 }

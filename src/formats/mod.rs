@@ -5,10 +5,13 @@
 
 pub mod archive;
 pub mod detect;
+pub mod gguf;
 pub mod json;
 pub mod npy;
 pub mod npz;
+pub mod pickle;
 pub mod safetensors;
+pub mod torch;
 
 use std::fs::File;
 use std::path::Path;
@@ -93,6 +96,11 @@ impl Checkpoint {
         }
     }
 
+    /// The whole mapped file (empty when it could not be mapped).
+    pub fn bytes(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or(&[])
+    }
+
     pub fn len(&self) -> u64 {
         self.map.as_ref().map_or(0, |m| m.len() as u64)
     }
@@ -122,7 +130,7 @@ impl Checkpoint {
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         if len == 0 {
             checkpoint.findings.push(
-                Finding::new(&rules::EMPTY_FILE, format!("{label} is empty (0 bytes)"))
+                Finding::new(&rules::EMPTY_FILE, "file is empty (0 bytes)".to_string())
                     .with_subject(Subject::file(&label)),
             );
             return checkpoint;
@@ -154,12 +162,17 @@ pub fn parse(format: FileFormat, bytes: &[u8], label: &str) -> Parsed {
         FileFormat::Safetensors => safetensors::parse(bytes, label),
         FileFormat::Npy => npy::parse(bytes, label),
         FileFormat::Npz => npz::parse(bytes, label),
+        FileFormat::TorchZip => torch::parse_zip(bytes, label),
+        FileFormat::TorchLegacy => torch::parse_legacy(bytes, label),
+        FileFormat::Pickle => torch::parse_pickle(bytes, label),
+
+        FileFormat::Gguf => gguf::parse(bytes, label),
         FileFormat::Unknown => Parsed {
             tensors: vec![],
             findings: vec![
                 Finding::new(
                     &rules::UNRECOGNIZED_FORMAT,
-                    format!("{label}: content matches no supported format (first bytes {})", hex_prefix(bytes)),
+                    format!("content matches no supported format (first bytes {})", hex_prefix(bytes)),
                 )
                 .with_subject(Subject::file(label)),
             ],
@@ -169,7 +182,7 @@ pub fn parse(format: FileFormat, bytes: &[u8], label: &str) -> Parsed {
             findings: vec![
                 Finding::new(
                     &rules::UNRECOGNIZED_FORMAT,
-                    format!("{label}: {} files are recognised but not read yet", other.name()),
+                    format!("{} files are recognised but not read yet", other.name()),
                 )
                 .with_subject(Subject::file(label)),
             ],
@@ -178,7 +191,7 @@ pub fn parse(format: FileFormat, bytes: &[u8], label: &str) -> Parsed {
 }
 
 fn unreadable(label: &str, why: &str) -> Finding {
-    Finding::new(&rules::UNREADABLE_FILE, format!("cannot read {label}: {why}")).with_subject(Subject::file(label))
+    Finding::new(&rules::UNREADABLE_FILE, format!("cannot read file: {why}")).with_subject(Subject::file(label))
 }
 
 fn hex_prefix(bytes: &[u8]) -> String {

@@ -55,27 +55,27 @@ pub fn numeric_descr(descr: &str) -> Option<(DType, ByteOrder)> {
 pub fn read_header(bytes: &[u8], label: &str) -> Result<NpyHeader, Box<Finding>> {
     let fail = |rule, offset: u64, message: String| Box::new(at_offset(rule, label, offset, message));
     if bytes.len() < 10 || !bytes.starts_with(b"\x93NUMPY") {
-        return Err(fail(&rules::TRUNCATED_FILE, 0, format!("{label}: too short for an .npy header")));
+        return Err(fail(&rules::TRUNCATED_FILE, 0, "too short for an .npy header".to_string()));
     }
     let major = bytes[6];
     let (len, start) = match major {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as u64, 10u64),
         2 | 3 => {
             if bytes.len() < 12 {
-                return Err(fail(&rules::TRUNCATED_FILE, 8, format!("{label}: too short for an .npy v{major} header")));
+                return Err(fail(&rules::TRUNCATED_FILE, 8, format!("too short for an .npy v{major} header")));
             }
             (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as u64, 12u64)
         }
-        _ => return Err(fail(&rules::INVALID_HEADER, 6, format!("{label}: unknown .npy version {major}"))),
+        _ => return Err(fail(&rules::INVALID_HEADER, 6, format!("unknown .npy version {major}"))),
     };
     if len > MAX_HEADER {
-        return Err(fail(&rules::INVALID_HEADER, 8, format!("{label}: .npy header declares {len} bytes")));
+        return Err(fail(&rules::INVALID_HEADER, 8, format!(".npy header declares {len} bytes")));
     }
     if start + len > bytes.len() as u64 {
         return Err(fail(
             &rules::TRUNCATED_FILE,
             start,
-            format!("{label}: .npy header declares {len} bytes but the file ends at byte {}", bytes.len()),
+            format!(".npy header declares {len} bytes but the file ends at byte {}", bytes.len()),
         ));
     }
     let raw = &bytes[start as usize..(start + len) as usize];
@@ -84,9 +84,9 @@ pub fn read_header(bytes: &[u8], label: &str) -> Result<NpyHeader, Box<Finding>>
     } else {
         raw.is_ascii().then(|| std::str::from_utf8(raw).ok()).flatten()
     };
-    let text = text.ok_or_else(|| fail(&rules::INVALID_HEADER, start, format!("{label}: .npy header is not text")))?;
+    let text = text.ok_or_else(|| fail(&rules::INVALID_HEADER, start, ".npy header is not text".to_string()))?;
     let dict = HeaderDict::parse(text)
-        .map_err(|why| fail(&rules::INVALID_HEADER, start, format!("{label}: .npy header {why}: {}", text.trim())))?;
+        .map_err(|why| fail(&rules::INVALID_HEADER, start, format!(".npy header {why}: {}", text.trim())))?;
     Ok(NpyHeader { descr: dict.descr, fortran_order: dict.fortran_order, shape: dict.shape, data_offset: start + len })
 }
 
@@ -116,20 +116,15 @@ pub fn entry(bytes: &[u8], label: &str, name: &str, base: u64) -> Result<(Tensor
             format!("has dtype {:?}, which is not a numeric array", header.descr)
         };
         Box::new(
-            at_offset(&rules::UNSUPPORTED_DTYPE, label, base, format!("{label}: array {name} {why}"))
+            at_offset(&rules::UNSUPPORTED_DTYPE, label, base, format!("array {name} {why}"))
                 .with_subject(subject.clone()),
         )
     })?;
     let numel = header.shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
     let need = numel.and_then(|n| dtype.byte_len(n)).ok_or_else(|| {
         Box::new(
-            at_offset(
-                &rules::INVALID_HEADER,
-                label,
-                base,
-                format!("{label}: array {name} shape {:?} overflows", header.shape),
-            )
-            .with_subject(subject.clone()),
+            at_offset(&rules::INVALID_HEADER, label, base, format!("array {name} shape {:?} overflows", header.shape))
+                .with_subject(subject.clone()),
         )
     })?;
     let available = bytes.len() as u64 - header.data_offset;
@@ -139,7 +134,7 @@ pub fn entry(bytes: &[u8], label: &str, name: &str, base: u64) -> Result<(Tensor
                 &rules::TRUNCATED_FILE,
                 label,
                 base + header.data_offset + available,
-                format!("{label}: array {name} needs {need} data bytes but only {available} follow the header"),
+                format!("array {name} needs {need} data bytes but only {available} follow the header"),
             )
             .with_subject(subject),
         ));
@@ -149,7 +144,7 @@ pub fn entry(bytes: &[u8], label: &str, name: &str, base: u64) -> Result<(Tensor
             &rules::INVALID_LAYOUT,
             label,
             base + header.data_offset + need,
-            format!("{label}: {} bytes follow the data of array {name}", available - need),
+            format!("{} bytes follow the data of array {name}", available - need),
         )
         .with_subject(subject)
     });

@@ -10,12 +10,7 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
     let mut archive = match Archive::open(bytes) {
         Ok(archive) => archive,
         Err(why) => {
-            out.findings.push(at_offset(
-                &rules::BROKEN_ARCHIVE,
-                label,
-                0,
-                format!("{label}: broken zip archive: {why}"),
-            ));
+            out.findings.push(at_offset(&rules::BROKEN_ARCHIVE, label, 0, format!("broken zip archive: {why}")));
             return out;
         }
     };
@@ -27,10 +22,8 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
         let storage = match archive.storage(&member) {
             Ok(storage) => storage,
             Err(why) => {
-                out.findings.push(
-                    at_offset(&rules::BROKEN_ARCHIVE, label, 0, format!("{label}: {why}"))
-                        .with_evidence("entry", member.name.clone()),
-                );
+                out.findings
+                    .push(at_offset(&rules::BROKEN_ARCHIVE, label, 0, why).with_evidence("entry", member.name.clone()));
                 continue;
             }
         };

@@ -24,7 +24,7 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
             &rules::TRUNCATED_FILE,
             label,
             0,
-            format!("{label}: {file_len} bytes is too short for a safetensors header length"),
+            format!("{file_len} bytes is too short for a safetensors header length"),
         ));
         return out;
     }
@@ -34,7 +34,7 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
             &rules::INVALID_HEADER,
             label,
             0,
-            format!("{label}: header declares {n} bytes, above the {MAX_HEADER}-byte limit"),
+            format!("header declares {n} bytes, above the {MAX_HEADER}-byte limit"),
         ));
         return out;
     }
@@ -43,7 +43,7 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
             &rules::TRUNCATED_FILE,
             label,
             8,
-            format!("{label}: header declares {n} bytes but the file ends at byte {file_len}"),
+            format!("header declares {n} bytes but the file ends at byte {file_len}"),
         ));
         return out;
     }
@@ -58,7 +58,7 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
                 &rules::INVALID_HEADER,
                 label,
                 8 + err.valid_up_to() as u64,
-                format!("{label}: header is not UTF-8 at byte {}", 8 + err.valid_up_to()),
+                format!("header is not UTF-8 at byte {}", 8 + err.valid_up_to()),
             ));
             return out;
         }
@@ -70,7 +70,7 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
                 &rules::INVALID_HEADER,
                 label,
                 8 + byte_offset(text, err.line(), err.column()),
-                format!("{label}: header is not a JSON object: {err}"),
+                format!("header is not a JSON object: {err}"),
             ));
             return out;
         }
@@ -91,7 +91,7 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
                     &rules::INVALID_HEADER,
                     label,
                     8,
-                    format!("{label}: __metadata__ must map strings to strings"),
+                    "__metadata__ must map strings to strings".to_string(),
                 ));
             }
             continue;
@@ -102,7 +102,7 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
                     &rules::DUPLICATE_KEY,
                     label,
                     8,
-                    format!("{label}: tensor {key} is listed twice in the header; the last entry is read"),
+                    format!("tensor {key} is listed twice in the header; the last entry is read"),
                 )
                 .with_subject(Subject::tensor(label, key)),
             );
@@ -144,45 +144,42 @@ fn tensor_entry(
 ) -> Result<TensorEntry, Box<Finding>> {
     let bad =
         |rule, message: String| Box::new(at_offset(rule, label, 8, message).with_subject(Subject::tensor(label, key)));
-    let obj = value
-        .as_object()
-        .ok_or_else(|| bad(&rules::INVALID_HEADER, format!("{label}: entry {key} is not an object")))?;
+    let obj = value.as_object().ok_or_else(|| bad(&rules::INVALID_HEADER, format!("entry {key} is not an object")))?;
     let dtype_name = obj
         .get("dtype")
         .and_then(Value::as_str)
-        .ok_or_else(|| bad(&rules::INVALID_HEADER, format!("{label}: entry {key} has no dtype string")))?;
+        .ok_or_else(|| bad(&rules::INVALID_HEADER, format!("entry {key} has no dtype string")))?;
     let shape: Vec<u64> = obj
         .get("shape")
         .and_then(Value::as_array)
         .and_then(|dims| dims.iter().map(Value::as_u64).collect())
-        .ok_or_else(|| bad(&rules::INVALID_HEADER, format!("{label}: entry {key} has no valid shape")))?;
+        .ok_or_else(|| bad(&rules::INVALID_HEADER, format!("entry {key} has no valid shape")))?;
     let offsets: Vec<u64> = obj
         .get("data_offsets")
         .and_then(Value::as_array)
         .and_then(|o| o.iter().map(Value::as_u64).collect())
         .filter(|o: &Vec<u64>| o.len() == 2)
-        .ok_or_else(|| bad(&rules::INVALID_HEADER, format!("{label}: entry {key} has no [begin, end] data_offsets")))?;
-    let dtype = DType::from_safetensors(dtype_name).ok_or_else(|| {
-        bad(&rules::UNSUPPORTED_DTYPE, format!("{label}: tensor {key} has unknown dtype {dtype_name:?}"))
-    })?;
+        .ok_or_else(|| bad(&rules::INVALID_HEADER, format!("entry {key} has no [begin, end] data_offsets")))?;
+    let dtype = DType::from_safetensors(dtype_name)
+        .ok_or_else(|| bad(&rules::UNSUPPORTED_DTYPE, format!("tensor {key} has unknown dtype {dtype_name:?}")))?;
     let numel = shape
         .iter()
         .try_fold(1u64, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| bad(&rules::INVALID_HEADER, format!("{label}: tensor {key} shape {shape:?} overflows")))?;
+        .ok_or_else(|| bad(&rules::INVALID_HEADER, format!("tensor {key} shape {shape:?} overflows")))?;
     let expected = dtype.byte_len(numel).ok_or_else(|| {
-        bad(&rules::INVALID_LAYOUT, format!("{label}: tensor {key}: {numel} {dtype} elements do not fill whole bytes"))
+        bad(&rules::INVALID_LAYOUT, format!("tensor {key}: {numel} {dtype} elements do not fill whole bytes"))
     })?;
     let (begin, end) = (offsets[0], offsets[1]);
     if end < begin {
         return Err(bad(
             &rules::INVALID_LAYOUT,
-            format!("{label}: tensor {key} data_offsets [{begin}, {end}] end before they begin"),
+            format!("tensor {key} data_offsets [{begin}, {end}] end before they begin"),
         ));
     }
     if end - begin != expected {
         return Err(bad(
             &rules::INVALID_LAYOUT,
-            format!("{label}: tensor {key} holds {} bytes but {dtype} x {shape:?} needs {expected}", end - begin),
+            format!("tensor {key} holds {} bytes but {dtype} x {shape:?} needs {expected}", end - begin),
         ));
     }
     if end > data_len {
@@ -191,7 +188,7 @@ fn tensor_entry(
             label,
             data_start + end,
             format!(
-                "{label}: tensor {key} needs bytes up to {} but the file ends at byte {}",
+                "tensor {key} needs bytes up to {} but the file ends at byte {}",
                 data_start + end,
                 data_start + data_len
             ),
@@ -231,7 +228,7 @@ fn check_tiling(
                     &rules::INVALID_LAYOUT,
                     label,
                     data_start + begin,
-                    format!("{label}: tensor {name} at bytes [{begin}, {end}) overlaps the previous tensor (ends at {cursor})"),
+                    format!("tensor {name} at bytes [{begin}, {end}) overlaps the previous tensor (ends at {cursor})"),
                 )
                 .with_subject(Subject::tensor(label, name)),
             );
@@ -240,7 +237,7 @@ fn check_tiling(
                 &rules::INVALID_LAYOUT,
                 label,
                 data_start + cursor,
-                format!("{label}: {} unused bytes between data offsets {cursor} and {begin}", begin - cursor),
+                format!("{} unused bytes between data offsets {cursor} and {begin}", begin - cursor),
             ));
         }
         cursor = cursor.max(end);
@@ -250,7 +247,7 @@ fn check_tiling(
             &rules::INVALID_LAYOUT,
             label,
             data_start + cursor,
-            format!("{label}: {} bytes after the last tensor are not covered by the header", data_len - cursor),
+            format!("{} bytes after the last tensor are not covered by the header", data_len - cursor),
         ));
     }
 }

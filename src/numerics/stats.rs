@@ -208,6 +208,35 @@ pub fn tensor_stats(
     Ok(acc.finish(target))
 }
 
+/// Statistics of `count` computed values (dequantized weights): `fill(start,
+/// buf)` writes elements `start..start + buf.len()` in row-major order. Chunks
+/// of `FILL_CHUNK` elements (a multiple of every quantization block size) run
+/// in parallel, so values are never materialised whole. Subnormals are
+/// judged in f32.
+pub fn stats_from_fill<F>(count: u64, target: TargetDType, fill: F) -> TensorStats
+where
+    F: Fn(u64, &mut [f32]) + Sync,
+{
+    let limits = Limits::new(DType::F32, target);
+    let chunk = CHUNK as u64;
+    (0..count.div_ceil(chunk))
+        .into_par_iter()
+        .map_init(
+            || vec![0f32; CHUNK],
+            |buf, i| {
+                let start = i * chunk;
+                let n = (count - start).min(chunk) as usize;
+                fill(start, &mut buf[..n]);
+                scan_f32(&buf[..n], start, &limits)
+            },
+        )
+        .reduce(|| Acc::EMPTY, Acc::merge)
+        .finish(target)
+}
+
+/// Elements per `stats_from_fill` call of `fill` (except the last).
+pub const FILL_CHUNK: usize = CHUNK;
+
 /// Complex dtypes are scanned component-wise: two values per element.
 fn wide_per_element(dtype: DType) -> usize {
     if dtype.kind() == Kind::Complex { 2 } else { 1 }
@@ -429,6 +458,16 @@ mod tests {
         let bytes: Vec<u8> = [1.5f32, -2.0].iter().flat_map(|x| x.to_be_bytes()).collect();
         let s = tensor_stats(DType::F32, &bytes, ByteOrder::Big, TargetDType::None).unwrap();
         assert_eq!((s.min, s.max), (Some(-2.0), Some(1.5)));
+    }
+
+    #[test]
+    fn filled_values_match_the_byte_kernel() {
+        let xs: Vec<f32> = (0..CHUNK * 2 + 7).map(|i| if i == CHUNK + 1 { f32::NAN } else { i as f32 * 0.5 }).collect();
+        let from_bytes = tensor_stats(DType::F32, &f32_bytes(&xs), ByteOrder::Little, TargetDType::F16).unwrap();
+        let filled = stats_from_fill(xs.len() as u64, TargetDType::F16, |start, buf| {
+            buf.copy_from_slice(&xs[start as usize..start as usize + buf.len()]);
+        });
+        assert_eq!(filled, from_bytes);
     }
 
     #[test]

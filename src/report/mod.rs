@@ -9,13 +9,36 @@ pub use finding::{Finding, Severity, Subject};
 pub use render::{Format, RenderOptions, render};
 pub use report::{Report, SCHEMA_VERSION, Section, SectionTable};
 
-/// Compact number formatting for messages and tables: about four
-/// significant digits, scientific notation outside [1e-3, 1e5).
+/// Compact number formatting for messages and tables: four significant
+/// digits, scientific notation outside [1e-3, 1e5).
 pub fn fmt_num(x: f64) -> String {
-    if x == 0.0 || (1e-3..1e5).contains(&x.abs()) {
-        let s = format!("{x:.4}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    if !x.is_finite() {
+        return x.to_string();
+    }
+    if x == 0.0 {
+        return "0".to_string();
+    }
+    if (1e-3..1e5).contains(&x.abs()) {
+        let decimals = (3 - x.abs().log10().floor() as i32).clamp(0, 6) as usize;
+        let s = format!("{x:.decimals$}");
+        if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
     } else {
         format!("{x:.3e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fmt_num;
+
+    #[test]
+    fn four_significant_digits() {
+        assert_eq!(fmt_num(127.9957), "128");
+        assert_eq!(fmt_num(3.90614), "3.906");
+        assert_eq!(fmt_num(0.020104), "0.0201");
+        assert_eq!(fmt_num(62377.8), "62378");
+        assert_eq!(fmt_num(0.0), "0");
+        assert_eq!(fmt_num(1e6), "1.000e6");
+        assert_eq!(fmt_num(-2.5), "-2.5");
     }
 }

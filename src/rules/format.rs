@@ -13,7 +13,7 @@ pub const UNRECOGNIZED_FORMAT: Rule = Rule {
     severity: Severity::Error,
     summary: "the file's content matches no supported format",
     detects: "Files whose first bytes match none of the formats nanscope reads (safetensors, PyTorch zip \
-              and legacy pickles, NumPy .npy/.npz). Formats are recognised by content, never by extension.",
+              and legacy pickles, NumPy .npy/.npz, GGUF). Formats are recognised by content, never by extension.",
     why: BROKEN_INPUT_WHY,
     cause: "A wrong file in the model folder, an HTML error page saved as a checkpoint, or a Git LFS pointer \
             instead of the real file.",
@@ -80,7 +80,7 @@ pub const UNSUPPORTED_DTYPE: Rule = Rule {
     slug: "unsupported-dtype",
     severity: Severity::Error,
     summary: "a tensor declares an unknown or undecodable dtype",
-    detects: "Tensors whose dtype string or storage class is unknown, or a dtype whose values nanscope \
+    detects: "Tensors whose dtype string, storage class or GGUF type id is unknown, or a dtype whose values nanscope \
               cannot decode (sub-byte float formats). Other tensors of the file are still scanned.",
     why: "A loader that does not know the dtype refuses the checkpoint, or reinterprets the bytes as another \
           type and loads garbage.",
@@ -157,6 +157,36 @@ pub const UNREADABLE_FILE: Rule = Rule {
     options: "",
 };
 
+pub const BYTE_SWAPPED_GGUF: Rule = Rule {
+    code: "F120",
+    slug: "byte-swapped-gguf",
+    severity: Severity::Error,
+    summary: "a GGUF file is big-endian",
+    detects: "GGUF files whose version field reads as a byte-swapped 2 or 3, which is how big-endian \
+              files (written for s390x and similar hosts, with no flag in the header) look to a \
+              little-endian reader. nanscope does not read them further.",
+    why: "A little-endian loader reads every count, shape and scale byte-swapped: it refuses the file or, \
+          for hand-rolled readers, loads nonsense weights.",
+    cause: "A conversion run on a big-endian machine, or `convert_hf_to_gguf.py --bigendian`.",
+    fix: "Convert the model again on (or for) a little-endian machine.",
+    options: "",
+};
+
+pub const MISALIGNED_TENSOR_DATA: Rule = Rule {
+    code: "F121",
+    slug: "misaligned-tensor-data",
+    severity: Severity::Error,
+    summary: "a tensor's data offset is not a multiple of the file's alignment",
+    detects: "GGUF tensor infos whose data offset is not a multiple of `general.alignment` (default 32). \
+              The finding gives the tensor, its offset and the alignment.",
+    why: "ggml refuses such files, and readers that map the data straight into typed arrays either fault \
+          or read elements shifted by a few bytes, which turns every block scale into garbage.",
+    cause: "A hand-written or buggy GGUF writer that forgot the padding between tensors, or a file edited \
+            after writing.",
+    fix: "Re-export the file with gguf-py or llama.cpp's converters, which pad every tensor.",
+    options: "",
+};
+
 pub const RULES: &[&Rule] = &[
     &UNRECOGNIZED_FORMAT,
     &EMPTY_FILE,
@@ -169,4 +199,6 @@ pub const RULES: &[&Rule] = &[
     &MALFORMED_PICKLE,
     &SHARD_INDEX_MISMATCH,
     &UNREADABLE_FILE,
+    &BYTE_SWAPPED_GGUF,
+    &MISALIGNED_TENSOR_DATA,
 ];

@@ -34,4 +34,22 @@ pub const UNSAFE_PICKLE_OPCODE: Rule = Rule {
     options: "",
 };
 
-pub const RULES: &[&Rule] = &[&UNSAFE_PICKLE_GLOBAL, &UNSAFE_PICKLE_OPCODE];
+pub const PICKLE_TENSOR_SUBCLASS: Rule = Rule {
+    code: "S103",
+    slug: "pickle-tensor-subclass",
+    severity: Severity::Warning,
+    summary: "a pickle rebuilds a tensor subclass from a third-party library",
+    detects: "GLOBALs naming tensor subclasses of known quantization libraries (`torchao.*`, such as \
+              `Int4Tensor`), which `torch.load(weights_only=True)` only accepts after they are registered \
+              as safe globals. nanscope reads the plain tensors inside them and does not call the class.",
+    why: "Loading the checkpoint imports that library and runs its reconstruction code; a loader without \
+          the library (or another version of it) fails, and a pipeline that catches the failure can fall \
+          back to unquantized or random weights.",
+    cause: "A checkpoint quantized with torchao and saved with `torch.save` instead of its safetensors \
+            export.",
+    fix: "Load it only where the library is installed and trusted, or export the quantized weights as \
+          safetensors with their scales as plain tensors.",
+    options: "",
+};
+
+pub const RULES: &[&Rule] = &[&UNSAFE_PICKLE_GLOBAL, &UNSAFE_PICKLE_OPCODE, &PICKLE_TENSOR_SUBCLASS];

@@ -76,12 +76,12 @@ pub fn tensor_findings(
     let casts = dtype.is_float() && target.is_some_and(|t| t != dtype);
     if let (true, Some(target), Some(overflow @ 1..)) = (casts, target, stats.overflow) {
         let limit = target.max_finite().unwrap_or(f64::INFINITY);
-        let values = if overflow == 1 { "value" } else { "values" };
+        let (values, exceed) = if overflow == 1 { ("value", "exceeds") } else { ("values", "exceed") };
         out.push(
             Finding::new(
                 &rules::TARGET_OVERFLOW,
                 format!(
-                    "{overflow} {values} in {name} exceed {target}'s range (absmax {}, limit {limit})",
+                    "{overflow} {values} in {name} {exceed} {target}'s range (absmax {}, limit {limit})",
                     fmt_num(stats.absmax.unwrap_or(0.0))
                 ),
             )
@@ -129,9 +129,16 @@ pub fn tensor_findings(
 
     if stats.subnormal > 0 {
         out.push(
-            Finding::new(&rules::SUBNORMAL_VALUES, format!("{} subnormal {dtype} values in {name}", stats.subnormal))
-                .with_subject(subject.clone())
-                .with_evidence("subnormal", stats.subnormal),
+            Finding::new(
+                &rules::SUBNORMAL_VALUES,
+                format!(
+                    "{} subnormal {dtype} value{} in {name}",
+                    stats.subnormal,
+                    if stats.subnormal == 1 { "" } else { "s" }
+                ),
+            )
+            .with_subject(subject.clone())
+            .with_evidence("subnormal", stats.subnormal),
         );
     }
 

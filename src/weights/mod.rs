@@ -5,6 +5,7 @@ mod checks;
 pub mod diff;
 mod inputs;
 mod open;
+pub mod quant;
 mod scan;
 mod shards;
 pub mod simulate;

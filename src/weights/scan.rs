@@ -1,6 +1,7 @@
 //! The `weights` scan: open every input, read every tensor once, check it.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use rayon::prelude::*;
@@ -8,6 +9,7 @@ use serde::Serialize;
 
 use super::checks::{ScanOptions, tensor_findings};
 use super::inputs::{collect_inputs, has_checkpoint_extension};
+use super::quant::{self, QuantInfo};
 use super::shards;
 use crate::formats::{Checkpoint, FileFormat, TensorEntry};
 use crate::numerics::{DType, Kind, StatsError, TensorStats, tensor_stats};
@@ -36,6 +38,9 @@ pub struct TensorRecord {
     pub shape: Vec<u64>,
     /// `None` when the values could not be read (the findings say why).
     pub stats: Option<TensorStats>,
+    /// The quantization scheme, for dequantized tensors and their pieces.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quant: Option<QuantInfo>,
 }
 
 /// One input file, as the report's `files` section lists it.
@@ -73,7 +78,10 @@ pub fn scan(paths: &[PathBuf], options: &ScanOptions, progress: &dyn Progress) -
             continue;
         }
         progress.file(&checkpoint.label, checkpoint.len());
-        let (records, file_findings) = scan_checkpoint(&checkpoint, options, progress);
+        let quantized = quant::scan_quantized(&checkpoint, &input.path, options, progress);
+        let (mut records, file_findings) = scan_checkpoint(&checkpoint, &quantized.claimed, options, progress);
+        records.extend(quantized.records);
+        findings.extend(quantized.findings);
         scanned.push((input.path.clone(), records.iter().map(|r| r.name.clone()).collect()));
         result.files.push(FileRecord {
             file: checkpoint.label.clone(),
@@ -97,6 +105,7 @@ pub fn scan(paths: &[PathBuf], options: &ScanOptions, progress: &dyn Progress) -
 /// Reads and checks every tensor of one opened file, in parallel.
 fn scan_checkpoint(
     checkpoint: &Checkpoint,
+    claimed: &HashSet<usize>,
     options: &ScanOptions,
     progress: &dyn Progress,
 ) -> (Vec<TensorRecord>, Vec<Finding>) {
@@ -104,7 +113,9 @@ fn scan_checkpoint(
     let per_tensor: Vec<(TensorRecord, Vec<Finding>)> = checkpoint
         .tensors
         .par_iter()
-        .map(|entry| {
+        .enumerate()
+        .filter(|(index, _)| !claimed.contains(index))
+        .map(|(_, entry)| {
             let outcome = tensor_values(checkpoint, entry).and_then(|values| {
                 tensor_stats(entry.dtype, &values, entry.order, options.target)
                     .map_err(|err| Box::new(stats_finding(label, entry, err)))
@@ -117,6 +128,7 @@ fn scan_checkpoint(
                 dtype: entry.dtype,
                 shape: entry.shape.clone(),
                 stats: None,
+                quant: None,
             };
             match outcome {
                 Ok(stats) => {

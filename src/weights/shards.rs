@@ -31,7 +31,7 @@ pub fn check_index(index_path: &Path, scanned: &[(PathBuf, Vec<String>)]) -> (Fi
         Ok(text) => text,
         Err(why) => {
             findings.push(
-                Finding::new(&rules::UNREADABLE_FILE, format!("cannot read {label}: {why}"))
+                Finding::new(&rules::UNREADABLE_FILE, format!("cannot read index: {why}"))
                     .with_subject(Subject::file(&label)),
             );
             return (record, findings);
@@ -42,7 +42,7 @@ pub fn check_index(index_path: &Path, scanned: &[(PathBuf, Vec<String>)]) -> (Fi
         Ok(index) => index,
         Err(err) => {
             findings.push(
-                Finding::new(&rules::INVALID_HEADER, format!("{label}: not a weight-map index: {err}"))
+                Finding::new(&rules::INVALID_HEADER, format!("not a weight-map index: {err}"))
                     .with_subject(Subject::file(&label)),
             );
             return (record, findings);
@@ -55,15 +55,13 @@ pub fn check_index(index_path: &Path, scanned: &[(PathBuf, Vec<String>)]) -> (Fi
     let mut by_shard: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (key, shard) in &index.weight_map.0 {
         let Some(shard) = shard.as_str() else {
-            findings.push(
-                finding(format!("{label}: {key} maps to a non-string shard"))
-                    .with_subject(Subject::tensor(&label, key)),
-            );
+            findings
+                .push(finding(format!("{key} maps to a non-string shard")).with_subject(Subject::tensor(&label, key)));
             continue;
         };
         if let Some(previous) = owner.insert(key, shard) {
             findings.push(
-                finding(format!("{label}: {key} is listed in two shards ({previous} and {shard})"))
+                finding(format!("{key} is listed in two shards ({previous} and {shard})"))
                     .with_subject(Subject::tensor(&label, key)),
             );
         }
@@ -71,41 +69,43 @@ pub fn check_index(index_path: &Path, scanned: &[(PathBuf, Vec<String>)]) -> (Fi
     }
     record.tensors = owner.len();
 
+    // The tensor names each listed shard actually holds (None: no such file).
+    let holdings: BTreeMap<&str, Option<HashSet<String>>> =
+        by_shard.keys().map(|shard| (*shard, shard_tensor_names(&dir.join(shard), scanned))).collect();
     for (shard, keys) in &by_shard {
-        let path = dir.join(shard);
-        let names: HashSet<String> = match shard_tensor_names(&path, scanned) {
-            Some(names) => names,
-            None => {
-                findings.push(
-                    finding(format!("{label}: shard {shard} ({} keys) does not exist", keys.len()))
-                        .with_subject(Subject::file(&label))
-                        .with_evidence("shard", *shard)
-                        .with_evidence("keys", keys.len()),
-                );
-                continue;
-            }
+        let Some(names) = &holdings[shard] else {
+            findings.push(
+                finding(format!("shard {shard} ({} keys) does not exist", keys.len()))
+                    .with_subject(Subject::file(&label))
+                    .with_evidence("shard", *shard)
+                    .with_evidence("keys", keys.len()),
+            );
+            continue;
         };
         for key in keys {
-            if !names.contains(*key) && owner.get(key) == Some(shard) {
-                findings.push(
-                    finding(format!("{label}: {key} is mapped to {shard}, which does not hold it"))
-                        .with_subject(Subject::tensor(&label, *key))
-                        .with_evidence("shard", *shard),
-                );
+            if names.contains(*key) || owner.get(key) != Some(shard) {
+                continue;
             }
-        }
-        let listed: HashSet<&str> = keys.iter().copied().collect();
-        let mut unlisted: Vec<&String> = names.iter().filter(|n| !listed.contains(n.as_str())).collect();
-        unlisted.sort();
-        for name in unlisted {
-            let in_other = owner.get(name.as_str()).is_some_and(|s| s != shard);
-            let message = if in_other {
-                format!("{label}: {name} is held by {shard} but mapped to {}", owner[name.as_str()])
-            } else {
-                format!("{label}: {shard} holds {name}, which the index does not list (loaders will ignore it)")
+            let actual: Vec<&str> = holdings
+                .iter()
+                .filter(|(_, held)| held.as_ref().is_some_and(|h| h.contains(*key)))
+                .map(|(s, _)| *s)
+                .collect();
+            let where_ = match actual.as_slice() {
+                [] => "no listed shard holds it".to_string(),
+                found => format!("it is in {}", found.join(", ")),
             };
             findings.push(
-                finding(message)
+                finding(format!("{key} is mapped to {shard}, which does not hold it ({where_})"))
+                    .with_subject(Subject::tensor(&label, *key))
+                    .with_evidence("shard", *shard),
+            );
+        }
+        let mut unlisted: Vec<&String> = names.iter().filter(|n| !owner.contains_key(n.as_str())).collect();
+        unlisted.sort();
+        for name in unlisted {
+            findings.push(
+                finding(format!("{shard} holds {name}, which the index does not list (loaders will ignore it)"))
                     .with_severity(Severity::Warning)
                     .with_subject(Subject::tensor(&label, name))
                     .with_evidence("shard", *shard),
@@ -115,7 +115,7 @@ pub fn check_index(index_path: &Path, scanned: &[(PathBuf, Vec<String>)]) -> (Fi
 
     for stray in unlisted_shards(dir, &by_shard) {
         findings.push(
-            finding(format!("{label}: {stray} looks like a shard of this checkpoint but the index does not list it"))
+            finding(format!("{stray} looks like a shard of this checkpoint but the index does not list it"))
                 .with_subject(Subject::file(&label))
                 .with_evidence("shard", stray),
         );

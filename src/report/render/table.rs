@@ -64,7 +64,11 @@ fn write_section(section: &SectionTable, options: &RenderOptions, out: &mut dyn 
 fn grid(options: &RenderOptions) -> Table {
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
-    if !options.color {
+    // Colour is decided by the caller (--color, NO_COLOR, terminal detection),
+    // not by comfy-table's own terminal check.
+    if options.color {
+        table.enforce_styling();
+    } else {
         table.force_no_tty();
     }
     table

@@ -1,0 +1,4 @@
+//! Replaying a diffusion generation: schedulers now; the engine, probes and
+//! dump writer build on them.
+
+pub mod scheduler;

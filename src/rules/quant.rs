@@ -1,0 +1,266 @@
+//! `Q` rules: quantized checkpoints whose scales, zero points, codes or
+//! layout are broken. Dequantized values are judged by the `W` rules under
+//! the logical tensor name (overflow of the target dtype is `W102`).
+
+use super::Rule;
+use crate::report::Severity;
+
+const SCALE_WHY: &str = "Every weight of a quantized row, group or block is its code times the scale: a \
+    broken scale breaks all of them at once, and the matrix product that uses the row spreads the damage \
+    to every output of the layer.";
+
+pub const SCALE_NONFINITE: Rule = Rule {
+    code: "Q101",
+    slug: "scale-nonfinite",
+    severity: Severity::Error,
+    summary: "a quantization scale is NaN or infinite",
+    detects: "Scales (per tensor, channel, group or GGUF block `d`/`dmin`) that are NaN or +/-Inf. The \
+              finding counts them and gives the first offending row, group or block in `subject.block`; \
+              ggml checks this only with --check-tensors, gguf-py and most writers never do.",
+    why: SCALE_WHY,
+    cause: "Quantizing a layer whose calibration statistics were NaN (a diverged activation, an all-zero \
+            importance-matrix column, llama.cpp#8661), or an fp16 scale that overflowed.",
+    fix: "Re-quantize the layer from the floating-point source after fixing the source weights or \
+          calibration data, or keep that layer unquantized.",
+    options: "",
+};
+
+pub const SCALE_ZERO: Rule = Rule {
+    code: "Q102",
+    slug: "scale-zero",
+    severity: Severity::Warning,
+    summary: "a quantization scale is zero",
+    detects: "Scales that are exactly zero: every weight of that row, group or block dequantizes to zero \
+              (or to the bare offset). Counts and the first block are reported.",
+    why: "A zero scale silently deletes part of a layer. In a U-Net or DiT a dead output channel shifts \
+          the next normalization's statistics; a fully zero layer disables its branch.",
+    cause: "A group that was all zeros (pruned weights), an fp16 scale that underflowed to zero, or a \
+            writer that replaced NaN with zero.",
+    fix: "Check the source weights of that block; re-quantize with float32 scales or keep the layer in \
+          higher precision.",
+    options: "",
+};
+
+pub const SCALE_NEGATIVE: Rule = Rule {
+    code: "Q103",
+    slug: "scale-negative",
+    severity: Severity::Error,
+    summary: "a scale is negative in a scheme that only writes positive scales",
+    detects: "Negative scales where the scheme derives them from an absolute maximum or a range (Q8_0, \
+              Q4_1, Q5_1, Q2_K/Q4_K/Q5_K `d` and `dmin`, bitsandbytes, FP8, GPTQ/AWQ, compressed-tensors). \
+              Q4_0, Q5_0, Q3_K and Q6_K may legitimately store negative `d` and are not judged.",
+    why: "A negative scale flips the sign of a whole row or block of weights, which the model cannot \
+          compensate: outputs drift at every step and usually saturate to NaN downstream.",
+    cause: "Corrupted bytes, a sign bug in a custom converter, or a scale written as a different dtype.",
+    fix: "Re-convert the checkpoint with the scheme's reference tool.",
+    options: "",
+};
+
+pub const SCALE_SUBNORMAL: Rule = Rule {
+    code: "Q104",
+    slug: "scale-subnormal",
+    severity: Severity::Info,
+    summary: "a scale is subnormal in its stored dtype",
+    detects: "Non-zero scales below the smallest normal number of their stored dtype (fp16: 6.1e-5, which \
+              is the case for GGUF blocks whose largest weight is below about 0.0078 in Q8_0).",
+    why: "Subnormal scales carry only a few significant bits, and GPU kernels that flush subnormals to \
+          zero turn the whole block into zeros.",
+    cause: "Layers with very small weights quantized with fp16 scales.",
+    fix: "Usually harmless for tiny layers; otherwise store scales in float32 or keep the layer unquantized.",
+    options: "",
+};
+
+pub const ZERO_POINT_OUT_OF_RANGE: Rule = Rule {
+    code: "Q105",
+    slug: "zero-point-out-of-range",
+    severity: Severity::Error,
+    summary: "a zero point lies outside the code range",
+    detects: "Zero points (compressed-tensors `weight_zero_point`, quanto integer `_shift`, GPTQ v1 \
+              `qzeros` + 1) outside the range of codes the scheme can store, e.g. 9 for signed 4-bit \
+              codes or 16 for unsigned 4-bit codes.",
+    why: "With the zero point outside the code range no code dequantizes to zero and every weight of the \
+          group is shifted, which biases every output of the layer.",
+    cause: "Mixing signed and unsigned conventions (qint8 vs quint8, GPTQ v1 vs v2), or a converter that \
+            wrapped a zero point of 0 to -1.",
+    fix: "Re-quantize, or convert the zero points to the convention the loader expects.",
+    options: "",
+};
+
+pub const CODES_SATURATED: Rule = Rule {
+    code: "Q106",
+    slug: "codes-saturated",
+    severity: Severity::Warning,
+    summary: "many codes sit at the ends of the code range",
+    detects: "Int8, uint8, FP8 and GGUF Q8_0 codes in which the share of codes at qmin/qmax (or +/-448 for \
+              e4m3) is above 1% and above four times what absmax scaling produces (one extreme code per \
+              scale tile). `subject.block` is the first tile with more than one extreme code.",
+    why: "Saturated codes mean the values were clipped: the largest weights of the layer were cut to the \
+          range edge, which distorts exactly the outlier features diffusion models rely on.",
+    cause: "A scale computed from a percentile or from calibration data instead of the absolute maximum, \
+            or an FP8 cast without a scale.",
+    fix: "Re-quantize with absmax (or per-channel/group) scales, or keep the layer in higher precision.",
+    options: "",
+};
+
+pub const SCALE_RATIO_OUTLIER: Rule = Rule {
+    code: "Q107",
+    slug: "scale-ratio-outlier",
+    severity: Severity::Warning,
+    summary: "some scales are far larger than the tensor's typical scale",
+    detects: "Per-channel, group or block scales whose magnitude exceeds 1000 times the median scale of \
+              the tensor. The evidence gives the largest ratio and the first offending block.",
+    why: "A row or block with a huge scale holds outlier weights; after dequantization those weights are \
+          near the fp16 limit and activations computed from them overflow first.",
+    cause: "Outlier channels learnt by the model, or a corrupted scale.",
+    fix: "Inspect that block; keep the layer in higher precision or use a scheme with smaller groups.",
+    options: "",
+};
+
+pub const PACKED_SIZE_MISMATCH: Rule = Rule {
+    code: "Q108",
+    slug: "packed-size-mismatch",
+    severity: Severity::Error,
+    summary: "packed codes, scales or shapes disagree with the declared shape",
+    detects: "Schemes whose pieces do not fit together: `weight_packed` columns that do not match \
+              `weight_shape` at the configured bits, bitsandbytes quant-state shapes that do not match the \
+              packed bytes or the absmax count, GPTQ/AWQ `qweight`, `qzeros`, `scales` and `g_idx` shapes \
+              that disagree, or scale grids that do not tile the weight.",
+    why: "A loader either refuses the layer or unpacks codes with the wrong stride, turning the layer \
+          into noise that the rest of the model amplifies.",
+    cause: "A checkpoint converted with a different bit width or group size than its config says, or \
+            pieces from two conversions mixed in one file.",
+    fix: "Re-export the checkpoint in one go with the reference tool, and check the config beside it.",
+    options: "",
+};
+
+pub const MISSING_PIECE: Rule = Rule {
+    code: "Q109",
+    slug: "missing-piece",
+    severity: Severity::Error,
+    summary: "a quantized weight lacks its scale or another required piece",
+    detects: "Quantized weights without the tensors their scheme needs: an int8/FP8 weight without \
+              `weight_scale`/`SCB`/`_scale` in a quantized checkpoint, `qweight` without `scales`, \
+              a pack-quantized weight without `weight_shape`, a scale without its weight.",
+    why: "Loaders that load with `strict=False` (as EchoMimicV2 does) keep the raw codes as weights, or \
+          the reference FP8 converter copies the bytes without scaling: values are off by the scale \
+          factor, activations explode and the video comes out black.",
+    cause: "A key renamed or dropped during conversion, or a partial export.",
+    fix: "Re-export the checkpoint so every quantized weight has its scale, or restore the layer from \
+          the unquantized source.",
+    options: "",
+};
+
+pub const FP8_NAN_CODES: Rule = Rule {
+    code: "Q110",
+    slug: "fp8-nan-codes",
+    severity: Severity::Error,
+    summary: "FP8 codes encode NaN",
+    detects: "FP8 weights holding NaN encodings: 0x7F/0xFF in e4m3fn, 0x7D-0x7F/0xFD-0xFF in e5m2, 0x80 \
+              in the fnuz variants. The first offending element's index and block are reported.",
+    why: "A NaN weight makes every output it touches NaN; one NaN code poisons the whole layer's output \
+          row and, through attention and normalization, the whole latent.",
+    cause: "An unclamped cast: fp32 to e4m3fn maps |x| >= 480 (and 464 < |x| < 480 by rounding) to the \
+            NaN code instead of saturating at 448.",
+    fix: "Re-quantize with a scale (amax/448) and clamp to +/-448 before the cast.",
+    options: "",
+};
+
+pub const FP8_INF_CODES: Rule = Rule {
+    code: "Q111",
+    slug: "fp8-inf-codes",
+    severity: Severity::Error,
+    summary: "e5m2 codes encode infinity",
+    detects: "FP8 e5m2 weights holding 0x7C or 0xFC (+/-Inf).",
+    why: "An infinite weight produces Inf and then NaN (Inf - Inf, 0 x Inf) in the first matrix product.",
+    cause: "An unclamped fp32 to e5m2 cast of values at or above 61440.",
+    fix: "Re-quantize with a scale and clamp to +/-57344 before the cast.",
+    options: "",
+};
+
+pub const CODE_BOOK_MISMATCH: Rule = Rule {
+    code: "Q112",
+    slug: "code-book-mismatch",
+    severity: Severity::Warning,
+    summary: "a stored 4-bit code book differs from the NF4/FP4 table",
+    detects: "bitsandbytes `quant_map` tensors whose 16 values differ from the NF4 or FP4 table the quant \
+              state names. `subject.block` is the first differing code.",
+    why: "bitsandbytes dequantizes with the stored map; a different map changes every weight of the layer, \
+          and other loaders that use the built-in table disagree with it.",
+    cause: "A corrupted or hand-edited checkpoint, or a quant state that names the wrong type.",
+    fix: "Re-quantize the layer, or fix the quant type in the quant state.",
+    options: "",
+};
+
+pub const GROUP_INDEX_OUT_OF_RANGE: Rule = Rule {
+    code: "Q113",
+    slug: "group-index-out-of-range",
+    severity: Severity::Error,
+    summary: "a GPTQ g_idx entry names a group that does not exist",
+    detects: "`g_idx` values that are negative or not below the number of scale groups. `subject.block` is \
+              the first offending input column.",
+    why: "Kernels index scales with g_idx without bounds checks: the column reads another tensor's memory \
+          or crashes the kernel.",
+    cause: "A g_idx from a different group size or an act-order permutation saved without its scales.",
+    fix: "Re-export the layer with the GPTQ tool that produced it.",
+    options: "",
+};
+
+pub const AMBIGUOUS_FORMAT: Rule = Rule {
+    code: "Q114",
+    slug: "ambiguous-format",
+    severity: Severity::Info,
+    summary: "the scheme's variant cannot be told from the file alone",
+    detects: "GPTQ checkpoints without a config that says `checkpoint_format` (v1 stores zero points minus \
+              one, v2 does not). nanscope reads them as v1, the common case.",
+    why: "Loading v2 weights as v1 (or the reverse) shifts every weight by one scale step and produces \
+          gibberish (vllm#26343).",
+    cause: "A checkpoint copied without its `quantize_config.json` or `config.json`.",
+    fix: "Keep the config beside the weights, with `checkpoint_format` set.",
+    options: "",
+};
+
+pub const INVALID_QUANT_STATE: Rule = Rule {
+    code: "Q115",
+    slug: "invalid-quant-state",
+    severity: Severity::Error,
+    summary: "a bitsandbytes quant state is not readable",
+    detects: "`weight.quant_state.bitsandbytes__nf4/__fp4` tensors that are not JSON or lack `shape` and \
+              `blocksize`.",
+    why: "bitsandbytes cannot rebuild the layer: loading fails, or the weight keeps its random init when \
+          loading is not strict.",
+    cause: "A truncated or hand-edited checkpoint.",
+    fix: "Re-save the quantized model with bitsandbytes.",
+    options: "",
+};
+
+pub const UNDECODED_SCHEME: Rule = Rule {
+    code: "Q116",
+    slug: "undecoded-scheme",
+    severity: Severity::Info,
+    summary: "a quantized tensor is recognised but not dequantized",
+    detects: "Quantized tensors whose variant nanscope recognises but does not decode (3-bit GPTQ, packed \
+              zero points). They are listed without statistics.",
+    why: "Their values are not checked, so NaN or overflow in them would go unnoticed.",
+    cause: "A scheme variant outside what nanscope decodes.",
+    fix: "Check these layers with the scheme's own tools, or convert them to a decoded variant.",
+    options: "",
+};
+
+pub const RULES: &[&Rule] = &[
+    &SCALE_NONFINITE,
+    &SCALE_ZERO,
+    &SCALE_NEGATIVE,
+    &SCALE_SUBNORMAL,
+    &ZERO_POINT_OUT_OF_RANGE,
+    &CODES_SATURATED,
+    &SCALE_RATIO_OUTLIER,
+    &PACKED_SIZE_MISMATCH,
+    &MISSING_PIECE,
+    &FP8_NAN_CODES,
+    &FP8_INF_CODES,
+    &CODE_BOOK_MISMATCH,
+    &GROUP_INDEX_OUT_OF_RANGE,
+    &AMBIGUOUS_FORMAT,
+    &INVALID_QUANT_STATE,
+    &UNDECODED_SCHEME,
+];
