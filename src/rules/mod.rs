@@ -39,7 +39,9 @@ pub struct Rule {
 /// Every rule, ordered by code.
 pub fn catalogue() -> Vec<&'static Rule> {
     let mut all: Vec<&'static Rule> = Vec::new();
-    for family in [weights::RULES, quant::RULES, simulate::RULES, diff::RULES, replay::RULES, security::RULES, format::RULES] {
+    for family in
+        [weights::RULES, quant::RULES, simulate::RULES, diff::RULES, replay::RULES, security::RULES, format::RULES]
+    {
         all.extend(family.iter().copied());
     }
     all.sort_by(|a, b| family_order(a.code).cmp(&family_order(b.code)).then(a.code.cmp(b.code)));
