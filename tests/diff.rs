@@ -142,3 +142,19 @@ fn a_name_in_two_files_of_a_directory_is_reported_once_per_copy() {
         report["pairs"].as_array().unwrap().iter().all(|p| p["file_b"].as_str().unwrap().ends_with("a.safetensors"))
     );
 }
+
+/// A quantized side is one logical tensor per weight (its scale is not an
+/// extra key) and is compared through its dequantized values.
+#[test]
+fn a_quantized_side_is_dequantized_and_drifts_only_where_planted() {
+    let (code, report) =
+        run(&["fixtures/diff/ct_int8_reference.safetensors", "fixtures/quant/ct_int8/clean.safetensors"]);
+    assert_eq!(code, 0, "drift and dtype changes are warnings and info");
+    assert!(report["extra_in_b"].as_array().unwrap().is_empty(), "{}", report["extra_in_b"]);
+    let fc = pair(&report, "fc.weight");
+    assert_eq!(fc["dtype_b"], "compressed-tensors int8");
+    assert_eq!(fc["quant_b"]["granularity"], "channel");
+    assert_eq!(fc["beyond_tolerance"], 32, "exactly the planted row");
+    assert_eq!(fc["first_beyond_flat"], 96);
+    assert_eq!(findings(&report, "D105")[0]["subject"]["index"], serde_json::json!([3, 0]));
+}

@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 
+use super::quant::Filler;
 use super::scan::{stats_finding, tensor_values};
 use crate::formats::{Checkpoint, TensorEntry};
 use crate::numerics::decode::{decode_f32_chunk, float_kind, wide_values};
@@ -30,6 +31,8 @@ pub enum LogicalValues<'a> {
     Stored { dtype: DType, bytes: Cow<'a, [u8]>, order: ByteOrder },
     /// Values a dequantizer produced.
     Decoded(Vec<f32>),
+    /// A recognised quantized tensor, dequantized range by range.
+    Filled { numel: usize, fill: Filler<'a> },
 }
 
 impl LogicalValues<'_> {
@@ -38,6 +41,7 @@ impl LogicalValues<'_> {
         match self {
             LogicalValues::Stored { dtype, bytes, .. } => bytes.len() / dtype.size().unwrap_or(1).max(1) as usize,
             LogicalValues::Decoded(values) => values.len(),
+            LogicalValues::Filled { numel, .. } => *numel,
         }
     }
 
@@ -46,9 +50,12 @@ impl LogicalValues<'_> {
     }
 
     /// Decodes elements `start..start + out.len()` into `out`. The range must
-    /// lie within `len()`. f64 and 64-bit integers are rounded to f32.
+    /// lie within `len()`. f64 and 64-bit integers are rounded to f32. For a
+    /// quantized tensor `start` must be a multiple of its block size (256
+    /// covers every GGUF type).
     pub fn decode(&self, start: usize, out: &mut [f32]) {
         match self {
+            LogicalValues::Filled { fill, .. } => fill(start as u64, out),
             LogicalValues::Decoded(values) => out.copy_from_slice(&values[start..start + out.len()]),
             LogicalValues::Stored { dtype, bytes, order } => {
                 let size = dtype.size().unwrap_or(1) as usize;

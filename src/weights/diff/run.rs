@@ -9,11 +9,12 @@ use serde_json::json;
 
 use super::compare::{PairMetrics, Tolerance, compare_values};
 use super::sides::{Located, NameAlignment, Side};
-use crate::numerics::{DType, unravel};
+use crate::numerics::unravel;
 use crate::report::{Finding, Subject, fmt_num};
 use crate::rules::diff as rules;
+use crate::weights::quant::QuantInfo;
 use crate::weights::scan::{FileRecord, Progress};
-use crate::weights::values::{Dequantize, logical_values};
+use crate::weights::values::Dequantize;
 
 #[derive(Debug, Clone, Default)]
 pub struct DiffOptions {
@@ -31,8 +32,14 @@ pub struct PairRecord {
     pub tensor_b: Option<String>,
     pub file_a: String,
     pub file_b: String,
-    pub dtype_a: DType,
-    pub dtype_b: DType,
+    /// The stored dtype (`F16`), or `scheme format` (`gguf Q8_0`) for a
+    /// quantized tensor, which is compared through its dequantized values.
+    pub dtype_a: String,
+    pub dtype_b: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quant_a: Option<QuantInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quant_b: Option<QuantInfo>,
     pub shape: Vec<u64>,
     #[serde(flatten)]
     pub metrics: PairMetrics,
@@ -49,8 +56,8 @@ pub struct ShapeMismatch {
 #[derive(Debug, Clone, Serialize)]
 pub struct DtypeMismatch {
     pub tensor: String,
-    pub dtype_a: DType,
-    pub dtype_b: DType,
+    pub dtype_a: String,
+    pub dtype_b: String,
 }
 
 #[derive(Debug, Default)]
@@ -122,36 +129,36 @@ pub fn diff(
             );
             continue;
         };
-        let (ea, eb) = (side_a.entry(*at_a), side_b.entry(at_b));
+        let (ea, eb) = (side_a.meta(*at_a), side_b.meta(at_b));
         if ea.shape != eb.shape {
             result.shape_mismatch.push(ShapeMismatch {
                 tensor: name.clone(),
-                shape_a: ea.shape.clone(),
-                shape_b: eb.shape.clone(),
+                shape_a: ea.shape.to_vec(),
+                shape_b: eb.shape.to_vec(),
             });
             findings.push(
                 Finding::new(&rules::SHAPE_MISMATCH, format!("{name}: shape {:?} in A, {:?} in B", ea.shape, eb.shape))
-                    .with_subject(Subject::tensor(&side_b.checkpoint(at_b).label, &eb.name))
+                    .with_subject(Subject::tensor(&side_b.checkpoint(at_b).label, eb.name))
                     .with_evidence("shape_a", json!(ea.shape))
                     .with_evidence("shape_b", json!(eb.shape)),
             );
             continue;
         }
         if ea.dtype != eb.dtype {
-            result.dtype_mismatch.push(DtypeMismatch { tensor: name.clone(), dtype_a: ea.dtype, dtype_b: eb.dtype });
             findings.push(
                 Finding::new(&rules::DTYPE_MISMATCH, format!("{name}: {} in A, {} in B", ea.dtype, eb.dtype))
-                    .with_subject(Subject::tensor(&side_b.checkpoint(at_b).label, &eb.name))
-                    .with_evidence("dtype_a", ea.dtype.name())
-                    .with_evidence("dtype_b", eb.dtype.name()),
+                    .with_subject(Subject::tensor(&side_b.checkpoint(at_b).label, eb.name))
+                    .with_evidence("dtype_a", ea.dtype.as_str())
+                    .with_evidence("dtype_b", eb.dtype.as_str()),
             );
+            result.dtype_mismatch.push(DtypeMismatch { tensor: name.clone(), dtype_a: ea.dtype, dtype_b: eb.dtype });
         }
         common.push((name.as_str(), *at_a, at_b));
     }
     for (name, at_b) in &side_b.names {
         if !side_a.index.contains_key(name) {
             result.extra_in_b.push(name.clone());
-            let stored = &side_b.entry(*at_b).name;
+            let stored = side_b.meta(*at_b).name;
             findings.push(
                 Finding::new(&rules::EXTRA_IN_B, format!("{stored} is in B but not in A"))
                     .with_subject(Subject::tensor(&side_b.checkpoint(*at_b).label, stored)),
@@ -159,13 +166,13 @@ pub fn diff(
         }
     }
 
-    let total: u64 = common.iter().map(|(_, at_a, _)| entry_bytes(&side_a, *at_a)).sum();
+    let total: u64 = common.iter().map(|(_, at_a, _)| side_a.meta(*at_a).bytes).sum();
     progress.file(&format!("{} vs {}", side_a.label, side_b.label), total);
     let compared: Vec<(Option<PairRecord>, Vec<Finding>)> = common
         .par_iter()
         .map(|&(name, at_a, at_b)| {
             let out = compare_pair(&side_a, &side_b, name, at_a, at_b, options, dequantizers);
-            progress.advance(entry_bytes(&side_a, at_a));
+            progress.advance(side_a.meta(at_a).bytes);
             out
         })
         .collect();
@@ -187,8 +194,8 @@ fn compare_pair(
     dequantizers: &[&dyn Dequantize],
 ) -> (Option<PairRecord>, Vec<Finding>) {
     let (ca, cb) = (side_a.checkpoint(at_a), side_b.checkpoint(at_b));
-    let (ea, eb) = (side_a.entry(at_a), side_b.entry(at_b));
-    let values = (logical_values(ca, ea, dequantizers), logical_values(cb, eb, dequantizers));
+    let (ea, eb) = (side_a.meta(at_a), side_b.meta(at_b));
+    let values = (side_a.values(at_a, dequantizers), side_b.values(at_b, dequantizers));
     let (va, vb) = match values {
         (Ok(va), Ok(vb)) if va.len() == vb.len() => (va, vb),
         (va, vb) => {
@@ -199,19 +206,19 @@ fn compare_pair(
                         &rules::SHAPE_MISMATCH,
                         format!("{name}: the two sides hold different element counts"),
                     )
-                    .with_subject(Subject::tensor(&cb.label, &eb.name)),
+                    .with_subject(Subject::tensor(&cb.label, eb.name)),
                 );
             }
             return (None, findings);
         }
     };
     let metrics = compare_values(&va, &vb, options.tolerance);
-    ca.release(ea);
-    cb.release(eb);
+    side_a.release(at_a);
+    side_b.release(at_b);
     let mut findings = Vec::new();
     let subject = |flat: Option<u64>| {
-        let mut subject = Subject::tensor(&cb.label, &eb.name);
-        subject.index = flat.map(|f| unravel(f, &ea.shape));
+        let mut subject = Subject::tensor(&cb.label, eb.name);
+        subject.index = flat.map(|f| unravel(f, ea.shape));
         subject
     };
     let db = metrics.sqnr_db.map_or("exact".to_string(), |v| format!("{} dB", fmt_num(v)));
@@ -255,21 +262,18 @@ fn compare_pair(
     }
     let record = PairRecord {
         tensor: name.to_string(),
-        tensor_b: (eb.name != name).then(|| eb.name.clone()),
+        tensor_b: (eb.name != name).then(|| eb.name.to_string()),
         file_a: ca.label.clone(),
         file_b: cb.label.clone(),
+        quant_a: ea.quant.cloned(),
+        quant_b: eb.quant.cloned(),
         dtype_a: ea.dtype,
         dtype_b: eb.dtype,
-        shape: ea.shape.clone(),
+        shape: ea.shape.to_vec(),
         within_tolerance: metrics.beyond_tolerance == 0 && metrics.nonfinite_mismatch() == 0,
         metrics,
     };
     (Some(record), findings)
-}
-
-fn entry_bytes(side: &Side, at: Located) -> u64 {
-    let entry = side.entry(at);
-    entry.numel().and_then(|n| entry.dtype.byte_len(n)).unwrap_or(0)
 }
 
 fn file_records(side: &Side) -> Vec<FileRecord> {
@@ -289,6 +293,7 @@ mod tests {
     use super::*;
     use crate::formats::{Checkpoint, TensorEntry};
     use crate::weights::Silent;
+    use crate::weights::values::logical_values;
     use std::path::PathBuf;
 
     fn fixture(name: &str) -> PathBuf {
