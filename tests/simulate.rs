@@ -132,3 +132,11 @@ fn bad_arguments_exit_2() {
         Command::cargo_bin("nanscope").unwrap().args(args).assert().code(2);
     }
 }
+
+#[test]
+fn pieces_of_an_already_quantized_weight_are_not_simulated() {
+    let (code, report) = run(&["weights", "--simulate", "int8", "fixtures/quant/ct_int8/clean.safetensors"]);
+    assert_eq!(code, 0);
+    assert_eq!(report["simulation"]["tensors"].as_array().unwrap().len(), 0, "the F32 scale is not a weight");
+    assert_eq!(report["simulation"]["skipped"], 2);
+}

@@ -1,7 +1,8 @@
 //! `weights --simulate`: open every input, simulate the scheme over each
 //! eligible tensor in parallel, rank the damage and build the exclude list.
 
-use std::path::PathBuf;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -12,6 +13,7 @@ use crate::formats::{Checkpoint, TensorEntry};
 use crate::numerics::{DType, QuantScheme};
 use crate::report::Finding;
 use crate::weights::open::open_checkpoints;
+use crate::weights::quant::{QuantConfig, recognise};
 use crate::weights::scan::{FileRecord, Progress};
 use crate::weights::values::logical_values;
 
@@ -45,7 +47,8 @@ pub struct SimulationResult {
 /// apply to float weights of at least two dimensions (Linear and Conv
 /// weights: what quantization tools convert); casts apply to every float
 /// tensor not already in the target dtype. Tensors already stored in 8 bits
-/// or fewer are never simulated.
+/// or fewer, and the pieces of recognised quantized weights, are never
+/// simulated.
 pub fn eligibility(scheme: QuantScheme, dtype: DType, shape: &[u64]) -> Result<(), &'static str> {
     if !matches!(dtype, DType::F16 | DType::BF16 | DType::F32 | DType::F64) {
         return Err("not a 16-bit or wider float");
@@ -69,8 +72,21 @@ pub fn simulate(paths: &[PathBuf], options: &SimulateOptions, progress: &dyn Pro
     for checkpoint in &checkpoints {
         progress.file(&checkpoint.label, checkpoint.len());
         findings.extend(checkpoint.findings.iter().cloned());
-        let outcomes: Vec<Outcome> =
-            checkpoint.tensors.par_iter().map(|entry| simulate_entry(checkpoint, entry, options, progress)).collect();
+        // Entries of an already quantized weight (codes, scales, zero points)
+        // are not float weights to convert.
+        let claimed = match checkpoint.tensors.is_empty() {
+            true => HashSet::new(),
+            false => recognise(checkpoint, &QuantConfig::beside(Path::new(&checkpoint.label))).claimed(),
+        };
+        let outcomes: Vec<Outcome> = checkpoint
+            .tensors
+            .par_iter()
+            .enumerate()
+            .map(|(i, entry)| match claimed.contains(&i) {
+                true => Outcome::Skipped,
+                false => simulate_entry(checkpoint, entry, options, progress),
+            })
+            .collect();
         let mut simulated = 0;
         for outcome in outcomes {
             match outcome {
