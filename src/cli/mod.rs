@@ -1,10 +1,12 @@
 //! Command-line definitions and glue: the only code that prints.
 
+mod diff;
 mod output;
 mod pose;
 mod progress;
 mod rules;
 mod scheduler;
+mod simulate;
 mod weights;
 
 use std::io::Write;
@@ -92,6 +94,9 @@ pub enum Command {
     Weights(weights::WeightsArgs),
     /// Check, repair, render or convert pose sequences (EchoMimicV2 .npy, OpenPose/ControlNet JSON).
     Pose(pose::PoseArgs),
+
+    /// Compare two checkpoints key by key and value by value (B against the reference A).
+    Diff(diff::DiffArgs),
     /// List the rule catalogue, or explain one rule.
     Rules(rules::RulesArgs),
     /// Check a diffusers scheduler_config.json for hazards and print its DDIM schedule.
@@ -102,6 +107,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Weights(args) => weights::run(args, &cli.global),
         Command::Pose(args) => pose::run(args, &cli.global),
+
+        Command::Diff(args) => diff::run(args, &cli.global),
         Command::Rules(args) => rules::run(args, &cli.global),
         Command::Scheduler(args) => scheduler::run(args, &cli.global),
     }

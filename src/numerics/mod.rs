@@ -3,11 +3,13 @@
 
 pub mod decode;
 pub mod dtype;
+pub mod fakequant;
 pub mod quant;
 pub mod stats;
 pub mod view;
 
 pub use decode::ByteOrder;
 pub use dtype::{DType, Kind, TargetDType};
+pub use fakequant::{Granularity, QuantScheme};
 pub use stats::{StatsError, TensorStats, stats_from_fill, tensor_stats};
 pub use view::{StridedView, ViewError, unravel};

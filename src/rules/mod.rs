@@ -1,12 +1,14 @@
 //! The rule catalogue: every finding nanscope can emit, with its stable code,
 //! slug, default severity and documentation. Codes are never reused; a retired
-//! rule stays listed with `retired: true`.
+//! rule stays in its family file with its summary marked retired.
 
+pub mod diff;
 pub mod format;
 pub mod pose;
 pub mod quant;
 pub mod replay;
 pub mod security;
+pub mod simulate;
 pub mod weights;
 
 use serde::Serialize;
@@ -35,12 +37,21 @@ pub struct Rule {
     pub options: &'static str,
 }
 
+/// Each family file's rules, one family per line.
+const FAMILIES: &[&[&Rule]] = &[
+    weights::RULES,
+    quant::RULES,
+    simulate::RULES,
+    diff::RULES,
+    replay::RULES,
+    pose::RULES,
+    security::RULES,
+    format::RULES,
+];
+
 /// Every rule, ordered by code.
 pub fn catalogue() -> Vec<&'static Rule> {
-    let mut all: Vec<&'static Rule> = Vec::new();
-    for family in [weights::RULES, quant::RULES, replay::RULES, pose::RULES, security::RULES, format::RULES] {
-        all.extend(family.iter().copied());
-    }
+    let mut all: Vec<&'static Rule> = FAMILIES.iter().flat_map(|family| family.iter().copied()).collect();
     all.sort_by(|a, b| family_order(a.code).cmp(&family_order(b.code)).then(a.code.cmp(b.code)));
     all
 }
