@@ -174,6 +174,7 @@ fn missing_scales(ctx: &mut Ctx) {
             granularity: None,
             group_size: None,
             block_size: None,
+            axis: None,
         };
         let name = entry.name.clone();
         ctx.orphans(&info, &name, &[(index, Role::Codes)]);
