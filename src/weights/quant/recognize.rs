@@ -151,6 +151,8 @@ pub fn recognise(checkpoint: &Checkpoint, config: &QuantConfig) -> Recognised {
             torch::qtensor(&mut ctx, base, false);
         } else if let Some(base) = name.strip_suffix(".q_per_channel_scales") {
             torch::qtensor(&mut ctx, base, true);
+        } else if let Some(module) = name.strip_suffix(&format!("{}.0", torch::PACKED)) {
+            torch::dynamic_float(&mut ctx, module, index);
         } else if let Some(base) = name.strip_suffix(".qdata") {
             torch::torchao_int8(&mut ctx, base, index);
         }

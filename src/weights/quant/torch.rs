@@ -16,7 +16,7 @@ use super::scheme::{Codes, Grid, Role, ZeroMode};
 use crate::numerics::DType;
 
 /// Where `quantize_dynamic` keeps a Linear's packed `(weight, bias)` tuple.
-const PACKED: &str = "._packed_params._packed_params";
+pub const PACKED: &str = "._packed_params._packed_params";
 
 /// The code format of a torch quantized dtype: codes, name, bits and the
 /// range its zero points must lie in.
@@ -50,6 +50,18 @@ fn logical(ctx: &mut Ctx, base: &str) -> (String, Vec<(usize, Role)>) {
     (name, pieces)
 }
 
+/// A `quantize_dynamic` float16 Linear: its weight is stored as floats in
+/// the packed tuple, presented as `<module>.weight` beside its bias.
+pub fn dynamic_float(ctx: &mut Ctx, module: &str, index: usize) {
+    if ctx.is_claimed(index) || !ctx.cp.tensors[index].dtype.is_float() {
+        return;
+    }
+    let (name, pieces) = logical(ctx, &format!("{module}{PACKED}.0"));
+    ctx.rename(index, name.clone());
+    let info = info("torch-dynamic", "float16", 16);
+    ctx.orphans(&info, &name, &pieces);
+}
+
 /// A torch quantized tensor whose codes are the entry `base`; `per_channel`
 /// tells which parameters the reader listed.
 pub fn qtensor(ctx: &mut Ctx, base: &str, per_channel: bool) {
@@ -62,7 +74,7 @@ pub fn qtensor(ctx: &mut Ctx, base: &str, per_channel: bool) {
     let (name, mut pieces) = logical(ctx, base);
     let mut info = info(scheme, format, bits);
     let numel: u64 = entry.shape.iter().product();
-    let grid = |scales: Vec<f32>, zeros: Vec<f32>, zero_mode, block: (u64, u64), cols: u64, range| Grid {
+    let grid = |scales: Vec<f32>, zeros: Vec<f32>, block: (u64, u64), cols: u64, range| Grid {
         codes: codes_kind.clone(),
         codes_dtype: entry.dtype,
         rows: numel / cols.max(1),
@@ -71,7 +83,7 @@ pub fn qtensor(ctx: &mut Ctx, base: &str, per_channel: bool) {
         block_cols: block.1.max(1),
         scales,
         zeros: Some(zeros),
-        zero_mode,
+        zero_mode: ZeroMode::Subtract,
         positive_scales: true,
         // Torch's kernels compute in float32, whatever the stored scale type.
         scale_min_normal: f32::MIN_POSITIVE as f64,
@@ -87,7 +99,7 @@ pub fn qtensor(ctx: &mut Ctx, base: &str, per_channel: bool) {
             pieces.push((codes, Role::Codes));
             return missing(ctx, &info, &name, &pieces, "q_scale or q_zero_point");
         };
-        let grid = grid(scale, zero, ZeroMode::Subtract, (1, numel), numel, Some(range));
+        let grid = grid(scale, zero, (1, numel), numel, Some(range));
         return push_grid(ctx, name, entry.shape.clone(), info, codes, pieces, grid, "tensor");
     }
     let scales = ctx.get(&format!("{base}.q_per_channel_scales"));
@@ -127,13 +139,10 @@ pub fn qtensor(ctx: &mut Ctx, base: &str, per_channel: bool) {
     // rows whose columns fall into `channels` tiles of `inner` elements.
     let inner: u64 = shape[at + 1..].iter().product();
     let cols = channels * inner;
-    let grid = if float_zeros {
-        // `per_channel_affine_float_qparams`: x = q·scale + zero_point.
-        let shifts = zeros.iter().map(|z| -z).collect();
-        grid(scales, shifts, ZeroMode::FloatShift, (numel / cols.max(1), inner), cols, None)
-    } else {
-        grid(scales, zeros, ZeroMode::Subtract, (numel / cols.max(1), inner), cols, Some(range))
-    };
+    // `per_channel_affine_float_qparams` dequantizes with the same formula,
+    // but its float zero points are not codes, so have no range to keep.
+    let range = (!float_zeros).then_some(range);
+    let grid = grid(scales, zeros, (numel / cols.max(1), inner), cols, range);
     push_grid(ctx, name, shape, info, codes, pieces, grid, "channel");
 }
 
