@@ -111,6 +111,14 @@ fn v3_qtensor_and_subclass_rebuilds() {
     let qparams = p.tuple(spec.quantization.as_ref().unwrap()).unwrap();
     assert!(p.global(&qparams[0]).unwrap().is("torch", "per_tensor_affine"));
     assert_eq!(qparams[1], crate::formats::pickle::Value::Float(0.1));
+    // The quantizer's scale and zero point are listed as scalars beside the codes.
+    assert_eq!(
+        found.scalars,
+        vec![
+            ("<root>.q_scale".to_string(), rebuild::QParam::Float(0.1)),
+            ("<root>.q_zero_point".to_string(), rebuild::QParam::Int(3))
+        ]
+    );
 
     // A torchao-style subclass: its inner tensors are read from its state.
     let inner = tensor("0", "ByteStorage", 4, 0, &[4], &[1]);
