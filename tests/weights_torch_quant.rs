@@ -72,7 +72,7 @@ fn assert_clean(name: &str) -> Value {
 
 #[test]
 fn clean_files_are_clean() {
-    for name in ["qtensor_clean.pt", "dynamic_clean.pt", "torchao_clean.pt"] {
+    for name in ["qtensor_clean.pt", "dynamic_clean.pt", "torchao_clean.pt", "torchao_aqt_clean.pt"] {
         assert_clean(name);
     }
 }
@@ -183,6 +183,23 @@ fn torchao_int8_weights_are_dequantized_and_every_broken_row_named() {
     assert!(report["findings"].as_array().unwrap().iter().any(|f| f["code"] == "S103"));
 }
 
+/// torchao before 0.10 (`int8_weight_only()`) saves an `AffineQuantizedTensor`
+/// whose codes and scales sit in `<name>.tensor_impl`.
+#[test]
+fn older_torchao_affine_quantized_tensors_are_read_too() {
+    let clean = assert_clean("torchao_aqt_clean.pt");
+    let q = &record(&clean, "attn1.to_q.weight")["quant"];
+    assert_eq!((&q["scheme"], &q["granularity"]), (&json!("torchao"), &json!("channel")));
+    assert_eq!(record(&clean, "attn1.to_q.weight.tensor_impl.int_data")["quant"]["role"], "codes");
+    // The all-zero integer zero points are a piece, not a W104 all-zero tensor.
+    assert_eq!(record(&clean, "attn1.to_q.weight.tensor_impl.zero_point")["quant"]["role"], "zero_point");
+
+    let (report, code) = scan("torchao_aqt_hazards.pt");
+    assert_eq!(code, 1);
+    assert_eq!(finding(&report, "Q101", "attn1.to_q.weight")["subject"]["block"], 5);
+    assert_eq!(finding(&report, "Q103", "time_embedding.0.weight")["subject"]["block"], 2);
+}
+
 fn hex_f32(hex: &str) -> Vec<f32> {
     let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
     bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
@@ -224,5 +241,5 @@ fn dequantized_values_match_torch() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 10, "tensors compared");
+    assert_eq!(checked, 12, "tensors compared");
 }

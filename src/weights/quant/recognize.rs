@@ -154,7 +154,9 @@ pub fn recognise(checkpoint: &Checkpoint, config: &QuantConfig) -> Recognised {
         } else if let Some(module) = name.strip_suffix(&format!("{}.0", torch::PACKED)) {
             torch::dynamic_float(&mut ctx, module, index);
         } else if let Some(base) = name.strip_suffix(".qdata") {
-            torch::torchao_int8(&mut ctx, base, index);
+            torch::torchao_int8(&mut ctx, base, index, "");
+        } else if let Some(base) = name.strip_suffix(".tensor_impl.int_data") {
+            torch::torchao_int8(&mut ctx, base, index, ".tensor_impl");
         }
     }
     missing_scales(&mut ctx);

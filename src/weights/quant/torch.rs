@@ -156,10 +156,22 @@ fn role_of(name: &str) -> Role {
     }
 }
 
-/// torchao `Int8Tensor` (int8 weight-only and dynamic-activation configs):
-/// `qdata` int8 `[N, K]` with `scale` per row (`[N, 1]`) or per group
-/// (`[N, K/g]`) and an optional `zero_point` of the same shape.
-pub fn torchao_int8(ctx: &mut Ctx, base: &str, codes: usize) {
+/// torchao int8 weights. `Int8Tensor` (torchao ≥ 0.10, int8 weight-only and
+/// dynamic-activation configs) stores `<name>.qdata` int8 `[N, K]` with
+/// `scale` per row (`[N, 1]`) or per group (`[N, K/g]`) and an optional
+/// `zero_point` of the same shape. The older `AffineQuantizedTensor` keeps
+/// them in `<name>.tensor_impl` as `int_data`, `scale` `[N]`, `zero_point`;
+/// its dynamic-activation wrapper adds `.original_weight_tensor`. Both
+/// dequantize as `(q − zero_point)·scale` for int8 codes.
+pub fn torchao_int8(ctx: &mut Ctx, base: &str, codes: usize, inner: &str) {
+    let name = base.strip_suffix(".original_weight_tensor").unwrap_or(base).to_string();
+    let scale = ctx.get(&format!("{base}{inner}.scale"));
+    let zero = ctx.get(&format!("{base}{inner}.zero_point"));
+    // A float zero point is torchao's float zero-point domain (int4
+    // tinygemm), a different formula; such tensors are left as stored.
+    if zero.is_some_and(|(_, z)| z.dtype.is_float()) {
+        return;
+    }
     let entry = &ctx.cp.tensors[codes];
     let (codes_kind, range) = match entry.dtype {
         DType::I8 => (Codes::I8, (-128.0, 127.0)),
@@ -167,9 +179,6 @@ pub fn torchao_int8(ctx: &mut Ctx, base: &str, codes: usize) {
         _ => return,
     };
     let info = info("torchao", "int8", 8);
-    let name = base.to_string();
-    let scale = ctx.get(&format!("{base}.scale"));
-    let zero = ctx.get(&format!("{base}.zero_point"));
     let mut pieces: Vec<(usize, Role)> = scale.iter().map(|(i, _)| (*i, Role::Scale)).collect();
     pieces.extend(zero.iter().map(|(i, _)| (*i, Role::ZeroPoint)));
     let mut all = pieces.clone();
