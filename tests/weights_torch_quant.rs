@@ -128,6 +128,13 @@ fn inconsistent_per_channel_parameters_are_findings() {
     assert!(axis["message"].as_str().unwrap().contains("axis 5"), "{axis:#}");
     // The codes are still listed, as codes without a logical tensor.
     assert_eq!(record(&report, "short.weight")["quant"]["role"], "codes");
+    // Empty quantized tensors are nothing to judge.
+    for name in ["empty.weight", "empty_channels.weight"] {
+        assert_eq!(record(&report, name)["shape"], json!([0, 4]));
+        let about: Vec<&Value> =
+            report["findings"].as_array().unwrap().iter().filter(|f| f["subject"]["tensor"] == name).collect();
+        assert!(about.is_empty(), "{about:#?}");
+    }
 }
 
 #[test]

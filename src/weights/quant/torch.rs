@@ -73,7 +73,14 @@ pub fn qtensor(ctx: &mut Ctx, base: &str, per_channel: bool) {
     let scheme = if base.ends_with(&format!("{PACKED}.0")) { "torch-dynamic" } else { "torch-qtensor" };
     let (name, mut pieces) = logical(ctx, base);
     let mut info = info(scheme, format, bits);
-    let numel: u64 = entry.shape.iter().product();
+    // Empty tensors have nothing to dequantize or judge: their codes and
+    // parameters are listed as pieces.
+    let Some(numel) = entry.numel().filter(|&n| n > 0) else {
+        let params = PARAMS.iter().filter_map(|p| ctx.get(&format!("{base}.{p}"))).map(|(i, e)| (i, role_of(&e.name)));
+        pieces.extend(params);
+        pieces.push((codes, Role::Codes));
+        return ctx.orphans(&info, &name, &pieces);
+    };
     let grid = |scales: Vec<f32>, zeros: Vec<f32>, block: (u64, u64), cols: u64, range| Grid {
         codes: codes_kind.clone(),
         codes_dtype: entry.dtype,
@@ -146,6 +153,10 @@ pub fn qtensor(ctx: &mut Ctx, base: &str, per_channel: bool) {
     push_grid(ctx, name, shape, info, codes, pieces, grid, "channel");
 }
 
+/// The quantizer parameters the reader lists beside a quantized tensor.
+const PARAMS: [&str; 5] =
+    ["q_scale", "q_zero_point", "q_per_channel_scales", "q_per_channel_zero_points", "q_per_channel_axis"];
+
 fn role_of(name: &str) -> Role {
     if name.ends_with("scale") || name.ends_with("scales") {
         Role::Scale
@@ -178,6 +189,9 @@ pub fn torchao_int8(ctx: &mut Ctx, base: &str, codes: usize, inner: &str) {
         DType::U8 => (Codes::U8, (0.0, 255.0)),
         _ => return,
     };
+    if entry.numel().is_none_or(|n| n == 0) {
+        return;
+    }
     let info = info("torchao", "int8", 8);
     let mut pieces: Vec<(usize, Role)> = scale.iter().map(|(i, _)| (*i, Role::Scale)).collect();
     pieces.extend(zero.iter().map(|(i, _)| (*i, Role::ZeroPoint)));
