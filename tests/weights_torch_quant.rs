@@ -100,7 +100,13 @@ fn torch_quantized_tensors_carry_their_scheme() {
 
 #[test]
 fn broken_qtensor_parameters_are_reported_at_their_channel() {
-    let (report, code) = scan("qtensor_hazards.pt");
+    for file in ["qtensor_hazards.pt", "qtensor_hazards_legacy.pt"] {
+        qtensor_hazards(file);
+    }
+}
+
+fn qtensor_hazards(file: &str) {
+    let (report, code) = scan(file);
     assert_eq!(code, 1);
     let nan = finding(&report, "Q101", "conv.weight");
     assert_eq!(nan["subject"]["block"], 3);
