@@ -13,7 +13,7 @@ use super::grid::{geometry, info, missing, push_grid, shape_mismatch};
 use super::pieces::{matrix, values_f32, values_i64};
 use super::recognize::Ctx;
 use super::scheme::{Codes, Grid, Role, ZeroMode};
-use crate::numerics::DType;
+use crate::numerics::{ByteOrder, DType};
 
 /// Where `quantize_dynamic` keeps a Linear's packed `(weight, bias)` tuple.
 pub const PACKED: &str = "._packed_params._packed_params";
@@ -70,6 +70,11 @@ pub fn qtensor(ctx: &mut Ctx, base: &str, per_channel: bool) {
         return;
     }
     let Some((codes_kind, format, bits, range)) = qdtype(entry.dtype) else { return };
+    // qint32 codes are read as little-endian words; a big-endian file's
+    // stay plain integers rather than being dequantized wrongly.
+    if codes_kind == Codes::I32 && entry.order != ByteOrder::Little {
+        return;
+    }
     let scheme = if base.ends_with(&format!("{PACKED}.0")) { "torch-dynamic" } else { "torch-qtensor" };
     let (name, mut pieces) = logical(ctx, base);
     let mut info = info(scheme, format, bits);
