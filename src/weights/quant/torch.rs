@@ -6,8 +6,9 @@
 //! - `torch.ao` `quantize_dynamic` Linear state dicts, whose weight and bias
 //!   sit in `<module>._packed_params._packed_params.{0,1}` and are presented
 //!   as `<module>.weight` and `<module>.bias`;
-//! - torchao tensor subclasses (`Int8Tensor`), read through their inner
-//!   tensors `<name>.qdata`, `<name>.scale`, `<name>.zero_point`.
+//! - torchao int8 tensor subclasses, read through their inner tensors:
+//!   `Int8Tensor` (`<name>.qdata`, `.scale`, `.zero_point`) and the older
+//!   `AffineQuantizedTensor` (`<name>.tensor_impl.int_data`, …).
 
 use super::grid::{geometry, info, missing, push_grid, shape_mismatch};
 use super::pieces::{matrix, values_f32, values_i64};
