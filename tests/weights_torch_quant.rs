@@ -206,6 +206,10 @@ fn older_torchao_affine_quantized_tensors_are_read_too() {
     assert_eq!(record(&clean, "attn1.to_q.weight.tensor_impl.int_data")["quant"]["role"], "codes");
     // The all-zero integer zero points are a piece, not a W104 all-zero tensor.
     assert_eq!(record(&clean, "attn1.to_q.weight.tensor_impl.zero_point")["quant"]["role"], "zero_point");
+    // Dynamic activation quantization wraps the weight once more; it keeps its name.
+    assert_eq!(record(&clean, "proj_out.weight")["quant"]["scheme"], "torchao");
+    let codes = record(&clean, "proj_out.weight.original_weight_tensor.tensor_impl.int_data");
+    assert_eq!(codes["quant"]["of"], "proj_out.weight");
 
     let (report, code) = scan("torchao_aqt_hazards.pt");
     assert_eq!(code, 1);
@@ -254,5 +258,5 @@ fn dequantized_values_match_torch() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 12, "tensors compared");
+    assert_eq!(checked, 13, "tensors compared");
 }
