@@ -172,14 +172,15 @@ fn parameters_lists_shared_and_root_tensors() {
 }
 
 #[test]
-fn quantized_tensors_are_read_as_codes() {
+fn quantized_tensors_are_dequantized() {
     let (report, _) = scan(&["torch/quantized.pt"]);
     let per_tensor = tensor(&report, "per_tensor");
-    assert_eq!(per_tensor["dtype"], "U8");
-    // quantize([0, .5, 1, 1.5], scale .5, zero point 2) = [2, 3, 4, 5].
-    assert_eq!((per_tensor["stats"]["min"].clone(), per_tensor["stats"]["max"].clone()), (json!(2.0), json!(5.0)));
+    assert_eq!(per_tensor["dtype"], "F32");
+    assert_eq!(per_tensor["quant"]["scheme"], "torch-qtensor");
+    // quantize([0, .5, 1, 1.5], scale .5, zero point 2) = [2, 3, 4, 5], read back as (q - 2)·0.5.
+    assert_eq!((per_tensor["stats"]["min"].clone(), per_tensor["stats"]["max"].clone()), (json!(0.0), json!(1.5)));
     let per_channel = tensor(&report, "per_channel");
-    assert_eq!(per_channel["dtype"], "I8");
+    assert_eq!(per_channel["quant"]["granularity"], "channel");
     assert_eq!(per_channel["shape"], json!([2, 2]));
 }
 

@@ -124,7 +124,9 @@ pub const PACKED_SIZE_MISMATCH: Rule = Rule {
     detects: "Schemes whose pieces do not fit together: `weight_packed` columns that do not match \
               `weight_shape` at the configured bits, bitsandbytes quant-state shapes that do not match the \
               packed bytes or the absmax count, GPTQ/AWQ `qweight`, `qzeros`, `scales` and `g_idx` shapes \
-              that disagree, or scale grids that do not tile the weight.",
+              that disagree, scale grids that do not tile the weight, or torch per-channel quantized \
+              tensors whose scales or zero points differ in length from the size along their axis, or \
+              whose axis lies outside the tensor.",
     why: "A loader either refuses the layer or unpacks codes with the wrong stride, turning the layer \
           into noise that the rest of the model amplifies.",
     cause: "A checkpoint converted with a different bit width or group size than its config says, or \

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use super::rebuild::TensorSpec;
+use super::rebuild::{QParam, TensorSpec};
 use super::walk::{Problem, ProblemKind, Walk};
 use crate::formats::pickle::{Location, Pickle, Value, alert_findings, error_finding, numpy};
 use crate::formats::{Parsed, Storage, TensorEntry};
-use crate::numerics::{ByteOrder, StridedView};
+use crate::numerics::{ByteOrder, DType, StridedView};
 use crate::report::{Finding, Severity, Subject};
 use crate::rules::format as rules;
 
@@ -145,4 +145,23 @@ pub(super) fn array_entries(pickle: &Pickle, walk: &Walk, mapped_at: Option<usiz
 /// The root value of a pickle that interpreted cleanly.
 pub(super) fn root(pickle: &Pickle) -> Option<Value> {
     pickle.root.as_ref().ok().copied()
+}
+
+/// The walk's scalars (quantizer parameters) as 0-d tensors of their own.
+pub(super) fn scalar_entries(walk: &Walk, out: &mut Parsed) {
+    for (name, scalar) in &walk.scalars {
+        let (dtype, bytes) = match scalar {
+            QParam::Float(f) => (DType::F64, f.to_le_bytes()),
+            QParam::Int(i) => (DType::I64, i.to_le_bytes()),
+            QParam::Tensor(_) => continue,
+        };
+        out.tensors.push(TensorEntry {
+            name: name.clone(),
+            dtype,
+            shape: vec![],
+            view: None,
+            storage: Storage::Owned(Arc::new(bytes.to_vec())),
+            order: ByteOrder::Little,
+        });
+    }
 }

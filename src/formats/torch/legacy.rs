@@ -7,7 +7,9 @@
 use std::collections::HashMap;
 
 use super::dtypes::storage_class_dtype;
-use super::entries::{StorageBytes, array_entries, pickle_findings, problem_findings, root, tensor_entry};
+use super::entries::{
+    StorageBytes, array_entries, pickle_findings, problem_findings, root, scalar_entries, tensor_entry,
+};
 use super::rebuild::TensorSpec;
 use super::walk::walk;
 use crate::formats::pickle::{Limits, Location, Pickle, unpickle};
@@ -136,6 +138,7 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
         }
     }
     // Arrays in a legacy pickle are spelled through `_codecs.encode` (protocol 2), so they are copied.
+    scalar_entries(&found, &mut out);
     array_entries(&main, &found, Some(0), at, &mut out);
     out
 }

@@ -195,3 +195,39 @@ fn storage_ref(pickle: &Pickle, value: &Value) -> Result<StorageRef, String> {
     }
     Ok(storage)
 }
+
+/// One quantizer parameter of a `_rebuild_qtensor` call, named after the
+/// torch method that returns it (`q_scale`, `q_per_channel_scales`, …).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum QParam {
+    /// A Python float, read as a 0-d `F64` tensor.
+    Float(f64),
+    /// A Python int, read as a 0-d `I64` tensor.
+    Int(i64),
+    /// A tensor (per-channel scales and zero points), read like any other.
+    Tensor(Value),
+}
+
+/// The quantizer parameters torch pickles: `(per_tensor_affine, scale,
+/// zero_point)` or `(per_channel_affine[_float_qparams], scales, zero_points,
+/// axis)`.
+pub fn quant_params(pickle: &Pickle, value: &Value) -> Result<Vec<(&'static str, QParam)>, String> {
+    let items = pickle.tuple(value).ok_or("quantizer parameters are not a tuple")?;
+    let scheme = items.first().and_then(|s| pickle.global(s)).ok_or("quantizer scheme is not a global")?;
+    match (scheme.module.as_str(), scheme.name.as_str(), items) {
+        ("torch", "per_tensor_affine", [_, scale, zero_point]) => {
+            let scale = pickle.float(scale).ok_or("per-tensor scale is not a number")?;
+            let zero_point = pickle.int(zero_point).ok_or("per-tensor zero point is not an int")?;
+            Ok(vec![("q_scale", QParam::Float(scale)), ("q_zero_point", QParam::Int(zero_point))])
+        }
+        ("torch", "per_channel_affine" | "per_channel_affine_float_qparams", [_, scales, zero_points, axis]) => {
+            let axis = pickle.int(axis).ok_or("per-channel axis is not an int")?;
+            Ok(vec![
+                ("q_per_channel_scales", QParam::Tensor(*scales)),
+                ("q_per_channel_zero_points", QParam::Tensor(*zero_points)),
+                ("q_per_channel_axis", QParam::Int(axis)),
+            ])
+        }
+        (_, _, items) => Err(format!("quantizer {} with {} parameters is not read", scheme.dotted(), items.len())),
+    }
+}

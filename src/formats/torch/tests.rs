@@ -111,6 +111,24 @@ fn v3_qtensor_and_subclass_rebuilds() {
     let qparams = p.tuple(spec.quantization.as_ref().unwrap()).unwrap();
     assert!(p.global(&qparams[0]).unwrap().is("torch", "per_tensor_affine"));
     assert_eq!(qparams[1], crate::formats::pickle::Value::Float(0.1));
+    // The quantizer's scale and zero point are listed as scalars beside the codes.
+    assert_eq!(
+        found.scalars,
+        vec![
+            ("<root>.q_scale".to_string(), rebuild::QParam::Float(0.1)),
+            ("<root>.q_zero_point".to_string(), rebuild::QParam::Int(3))
+        ]
+    );
+    // Parameters that do not fit their scheme are a problem; the codes are still read.
+    let at = q.windows(17).position(|w| w == b"per_tensor_affine").unwrap();
+    let odd = [&q[..at], &b"per_channel_affine"[..], &q[at + 17..]].concat();
+    let bytes = pickle(odd);
+    let p = unpickle(&bytes, 0, &Limits::default());
+    let found = walk(&p, p.root.clone().unwrap(), 10);
+    assert_eq!(found.tensors.len(), 1);
+    assert!(found.scalars.is_empty());
+    assert_eq!(found.problems[0].kind, walk::ProblemKind::Unsupported);
+    assert!(found.problems[0].why.contains("per_channel_affine with 3 parameters"), "{:?}", found.problems);
 
     // A torchao-style subclass: its inner tensors are read from its state.
     let inner = tensor("0", "ByteStorage", 4, 0, &[4], &[1]);

@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 
-use super::rebuild::{Rebuilt, TensorSpec, rebuild};
+use super::rebuild::{QParam, Rebuilt, TensorSpec, quant_params, rebuild};
 use crate::formats::pickle::{Node, Pickle, Value, numpy};
 
 /// The name of a tensor that is the whole pickle (`torch.save(tensor)`).
@@ -20,6 +20,9 @@ pub struct Walk {
     pub tensors: Vec<(String, TensorSpec)>,
     /// Pickled NumPy arrays, to be read by the caller.
     pub arrays: Vec<(String, Value)>,
+    /// Numbers that stand for 0-d tensors: a quantized tensor's per-tensor
+    /// scale and zero point and its per-channel axis (`<name>.q_scale`).
+    pub scalars: Vec<(String, QParam)>,
     pub problems: Vec<Problem>,
 }
 
@@ -73,7 +76,25 @@ pub fn walk(pickle: &Pickle, root: Value, max_depth: usize) -> Walk {
         if let Some(rebuilt) = rebuild(pickle, &value) {
             let problem = |why: String, kind| Problem { name: paths.spell(path), why, kind };
             match rebuilt {
-                Rebuilt::Tensor(spec) => out.tensors.push((paths.spell(path), spec)),
+                Rebuilt::Tensor(spec) => {
+                    // A quantized tensor's parameters are listed beside its
+                    // codes, so they can be read and judged like tensors.
+                    match spec.quantization.as_ref().map(|q| quant_params(pickle, q)) {
+                        Some(Ok(params)) => {
+                            for (segment, param) in params {
+                                match param {
+                                    QParam::Tensor(v) => children.push((v, paths.child(path, segment.into()))),
+                                    scalar => out.scalars.push((format!("{}.{segment}", paths.spell(path)), scalar)),
+                                }
+                            }
+                        }
+                        Some(Err(why)) => {
+                            out.problems.push(Problem { name: paths.spell(path), why, kind: ProblemKind::Unsupported })
+                        }
+                        None => {}
+                    }
+                    out.tensors.push((paths.spell(path), spec));
+                }
                 Rebuilt::Wraps(inner) => children.push((inner, path)),
                 Rebuilt::NoData => {}
                 Rebuilt::Unsupported(why) => out.problems.push(problem(why, ProblemKind::Unsupported)),

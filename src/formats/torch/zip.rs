@@ -5,7 +5,9 @@
 
 use std::collections::HashMap;
 
-use super::entries::{StorageBytes, array_entries, pickle_findings, problem_findings, root, tensor_entry};
+use super::entries::{
+    StorageBytes, array_entries, pickle_findings, problem_findings, root, scalar_entries, tensor_entry,
+};
 use super::walk::walk;
 use crate::formats::archive::{Archive, Member};
 use crate::formats::pickle::{Alert, Limits, Location, unpickle};
@@ -79,6 +81,7 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
             ),
         }
     }
+    scalar_entries(&found, &mut out);
     array_entries(&pickle, &found, mapped_at, at, &mut out);
     out
 }

@@ -84,6 +84,7 @@ pub fn code_bytes(grid: &Grid) -> u64 {
     let n = grid.rows * grid.cols;
     match grid.codes {
         Codes::I8 | Codes::U8 | Codes::Float8(_) => n,
+        Codes::I32 => n * 4,
         Codes::Stream { words_per_row, .. } => grid.rows * words_per_row * 4,
         Codes::Nibbles { .. } => n.div_ceil(2),
         Codes::Planar { half_rows } => half_rows * grid.cols,
@@ -95,6 +96,7 @@ fn grid_code(grid: &Grid, table: Option<&[f32; 256]>, raw: &[u8], flat: u64, r: 
     match grid.codes {
         Codes::I8 => raw[flat as usize] as i8 as f32,
         Codes::U8 => raw[flat as usize] as f32,
+        Codes::I32 => word(raw, flat as usize) as i32 as f32,
         Codes::Float8(_) => table.map_or(f32::NAN, |t| t[raw[flat as usize] as usize]),
         Codes::Stream { bits, words_per_row, offset } => {
             let row_start = (r * words_per_row * 4) as usize;

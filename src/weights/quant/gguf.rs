@@ -28,6 +28,7 @@ pub fn recognise(ctx: &mut Ctx) {
             granularity: Some("block"),
             group_size: Some(ty.block_elems),
             block_size: None,
+            axis: None,
         };
         match kind {
             Some(kind) => ctx.push(QuantTensor {

@@ -19,6 +19,7 @@ pub(super) fn info(scheme: &'static str, format: &str, bits: u32) -> QuantInfo {
         granularity: None,
         group_size: None,
         block_size: None,
+        axis: None,
     }
 }
 

@@ -36,6 +36,7 @@ pub fn gptq_awq(ctx: &mut Ctx, base: &str, qweight: usize) {
         granularity: None,
         group_size: None,
         block_size: None,
+        axis: None,
     };
     let mut all = pieces.clone();
     all.push((qweight, Role::Codes));

@@ -13,6 +13,7 @@ mod quanto;
 mod recognize;
 mod scan;
 mod scheme;
+mod torch;
 mod validate;
 
 pub use config::QuantConfig;

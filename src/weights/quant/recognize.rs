@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::config::QuantConfig;
 use super::scheme::{QuantInfo, QuantTensor, Role};
-use super::{bnb, compressed, gguf, linear, quanto};
+use super::{bnb, compressed, gguf, linear, quanto, torch};
 use crate::formats::{Checkpoint, FileFormat, TensorEntry};
 use crate::numerics::DType;
 use crate::report::{Finding, Subject};
@@ -22,6 +22,9 @@ pub struct Recognised {
     /// Logical tensors of a recognised type that nanscope does not decode
     /// (GGUF IQ*/TQ*), with their logical shape; listed without statistics.
     pub undecoded: Vec<(usize, QuantInfo, Vec<u64>)>,
+    /// Plain float entries a scheme presents under their logical name
+    /// (`quantize_dynamic`'s packed bias as `<module>.bias`); scanned as floats.
+    pub renamed: Vec<(usize, String)>,
     pub findings: Vec<Finding>,
 }
 
@@ -30,6 +33,7 @@ impl Recognised {
     pub fn claimed(&self) -> HashSet<usize> {
         let mut out: HashSet<usize> = self.orphans.iter().map(|(i, _)| *i).collect();
         out.extend(self.undecoded.iter().map(|(i, _, _)| *i));
+        out.extend(self.renamed.iter().map(|(i, _)| *i));
         for t in &self.tensors {
             out.insert(t.codes);
             out.extend(t.pieces.iter().map(|(i, _)| *i));
@@ -88,6 +92,13 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Presents a plain entry under another name.
+    pub fn rename(&mut self, index: usize, name: String) {
+        if self.claimed.insert(index) {
+            self.out.renamed.push((index, name));
+        }
+    }
+
     /// Registers a recognised tensor; codes already claimed by another
     /// scheme (a weight with two kinds of scale) stay with the first.
     pub fn push(&mut self, tensor: QuantTensor) {
@@ -100,11 +111,9 @@ impl<'a> Ctx<'a> {
 }
 
 /// Recognises every quantized tensor of an opened checkpoint. GGUF files are
-/// recognised by type id, everything else by entry names. A reader for other
-/// containers (pickled torch quantized tensors, `quantize_dynamic` packed
-/// params, torchao subclasses) plugs in as one more recogniser here that
-/// builds `Grid` layouts (codes, per-tensor or per-channel scales and zero
-/// points) from its entries.
+/// recognised by type id, everything else by entry names; torch pickles'
+/// quantized tensors, `quantize_dynamic` packed params and torchao
+/// subclasses come out of the reader as named entries too (see `torch.rs`).
 pub fn recognise(checkpoint: &Checkpoint, config: &QuantConfig) -> Recognised {
     let names = checkpoint.tensors.iter().enumerate().map(|(i, e)| (e.name.as_str(), i)).collect();
     let mut ctx = Ctx { cp: checkpoint, config, names, out: Recognised::default(), claimed: HashSet::new() };
@@ -138,6 +147,16 @@ pub fn recognise(checkpoint: &Checkpoint, config: &QuantConfig) -> Recognised {
             quanto::quanto_4bit(&mut ctx, base, index);
         } else if let Some(base) = name.strip_suffix(".weight._data") {
             quanto::quanto_8bit(&mut ctx, base, index);
+        } else if let Some(base) = name.strip_suffix(".q_scale") {
+            torch::qtensor(&mut ctx, base, false);
+        } else if let Some(base) = name.strip_suffix(".q_per_channel_scales") {
+            torch::qtensor(&mut ctx, base, true);
+        } else if let Some(module) = name.strip_suffix(&format!("{}.0", torch::PACKED)) {
+            torch::dynamic_float(&mut ctx, module, index);
+        } else if let Some(base) = name.strip_suffix(".qdata") {
+            torch::torchao_int8(&mut ctx, base, index, "");
+        } else if let Some(base) = name.strip_suffix(".tensor_impl.int_data") {
+            torch::torchao_int8(&mut ctx, base, index, ".tensor_impl");
         }
     }
     missing_scales(&mut ctx);
@@ -174,6 +193,7 @@ fn missing_scales(ctx: &mut Ctx) {
             granularity: None,
             group_size: None,
             block_size: None,
+            axis: None,
         };
         let name = entry.name.clone();
         ctx.orphans(&info, &name, &[(index, Role::Codes)]);

@@ -99,7 +99,39 @@ pub fn scan_quantized(
         stats: None,
         quant: Some(info.clone()),
     }));
+    for (index, name) in &recognised.renamed {
+        let (record, findings) = renamed_record(checkpoint, *index, name, options);
+        out.records.push(record);
+        out.findings.extend(findings);
+    }
     out
+}
+
+/// A plain float entry a scheme presents under its logical name, judged by
+/// the float-tensor rules like any weight.
+fn renamed_record(
+    checkpoint: &Checkpoint,
+    index: usize,
+    name: &str,
+    options: &ScanOptions,
+) -> (TensorRecord, Vec<Finding>) {
+    let entry = &checkpoint.tensors[index];
+    let label = checkpoint.label.as_str();
+    let stats = super::pieces::bytes(checkpoint, entry)
+        .and_then(|raw| tensor_stats(entry.dtype, raw, entry.order, options.target).ok());
+    let findings = match &stats {
+        Some(stats) => tensor_findings(label, name, entry.dtype, &entry.shape, stats, options),
+        None => vec![],
+    };
+    let record = TensorRecord {
+        file: label.to_string(),
+        name: name.to_string(),
+        dtype: entry.dtype,
+        shape: entry.shape.clone(),
+        stats,
+        quant: None,
+    };
+    (record, findings)
 }
 
 /// A piece is listed with the statistics of its stored values when they are

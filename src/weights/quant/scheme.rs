@@ -51,6 +51,9 @@ pub struct QuantInfo {
     /// Rows × columns sharing one scale, for 2-D blocks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub block_size: Option<[u64; 2]>,
+    /// The dimension per-channel scales run along (torch quantized tensors).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub axis: Option<u64>,
 }
 
 impl QuantInfo {
@@ -62,6 +65,7 @@ impl QuantInfo {
             granularity: None,
             group_size: None,
             block_size: None,
+            axis: None,
             ..self.clone()
         }
     }
@@ -74,6 +78,8 @@ pub enum Codes {
     I8,
     /// One unsigned byte per element.
     U8,
+    /// One signed little-endian 32-bit integer per element (torch `qint32`).
+    I32,
     /// One FP8 byte per element.
     Float8(DType),
     /// Dense `bits`-wide codes in little-endian 32-bit words, each row padded

@@ -28,6 +28,10 @@ impl Default for QuantOptions {
     }
 }
 
+/// Scale findings list the blocks of this many offending scales, so that
+/// every broken row of a typical layer is named without a finding per row.
+const MAX_LISTED_BLOCKS: usize = 64;
+
 /// How scale indices map to `subject.block`: a number for one row of
 /// tiles (or one column), `[row, column]` for a 2-D grid.
 #[derive(Debug, Clone, Copy)]
@@ -113,10 +117,15 @@ struct ScaleSet<'a> {
 impl ScaleSet<'_> {
     /// One finding for every scale `bad` selects: count, first block, value.
     fn check(&self, rule: &crate::rules::Rule, kind: &str, bad: impl Fn(f32) -> bool + Sync) -> Option<Finding> {
-        let (first, count) = first_and_count(self.values, bad)?;
+        let (first, count) = first_and_count(self.values, &bad)?;
         let value = self.values[first as usize];
         let total = self.values.len();
         let block = self.tiles.block(first);
+        let blocks: Vec<Value> = (first as usize..total)
+            .filter(|&i| bad(self.values[i]))
+            .take(MAX_LISTED_BLOCKS)
+            .map(|i| self.tiles.block(i as u64))
+            .collect();
         let mut subject = self.subject.clone();
         subject.block = Some(block.clone());
         let tensor = subject.tensor.clone().unwrap_or_default();
@@ -130,6 +139,7 @@ impl ScaleSet<'_> {
             .with_evidence("count", count)
             .with_evidence("scales", total as u64)
             .with_evidence("first_block", block)
+            .with_evidence("blocks", blocks)
             .with_evidence("value", if value.is_finite() { json!(value) } else { json!(value.to_string()) }),
         )
     }
