@@ -3,6 +3,7 @@
 mod output;
 mod progress;
 mod rules;
+mod trace;
 mod weights;
 
 use std::io::Write;
@@ -90,12 +91,15 @@ pub enum Command {
     Weights(weights::WeightsArgs),
     /// List the rule catalogue, or explain one rule.
     Rules(rules::RulesArgs),
+    /// Find the module and step that first produced NaN/Inf in a probe's dump folder.
+    Trace(trace::TraceArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Weights(args) => weights::run(args, &cli.global),
         Command::Rules(args) => rules::run(args, &cli.global),
+        Command::Trace(args) => trace::run(args, &cli.global),
     }
 }
 

@@ -315,7 +315,7 @@ impl Analyzer {
         let Some(dtype) = self.options.headroom_dtype.or(own) else { return };
         let Some(limit) = dtype.max_finite() else { return };
         let ratio = absmax / limit;
-        if !(ratio >= self.options.headroom) {
+        if ratio.is_nan() || ratio < self.options.headroom {
             return;
         }
         let label = record.label();

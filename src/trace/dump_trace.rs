@@ -38,7 +38,7 @@ pub fn trace_dump(path: &Path, options: &TraceOptions) -> TraceResult {
     let dump = match Dump::open(path) {
         Ok(dump) => dump,
         Err(finding) => {
-            result.findings.push(finding);
+            result.findings.push(*finding);
             return result;
         }
     };
@@ -59,7 +59,7 @@ pub fn trace_dump(path: &Path, options: &TraceOptions) -> TraceResult {
         let mut record = match item {
             Ok(record) => record,
             Err(finding) => {
-                record_findings.push(finding);
+                record_findings.push(*finding);
                 continue;
             }
         };

@@ -31,7 +31,7 @@ pub struct Dump {
 
 impl Dump {
     /// Reads and checks the manifest. Accepts the folder or its `manifest.json`.
-    pub fn open(path: &Path) -> Result<Dump, Finding> {
+    pub fn open(path: &Path) -> Result<Dump, Box<Finding>> {
         let (dir, manifest_path) = if path.is_dir() {
             (path.to_path_buf(), path.join(MANIFEST_FILE))
         } else {
@@ -39,8 +39,10 @@ impl Dump {
         };
         let label = manifest_path.display().to_string();
         let missing = |why: String| {
-            Finding::new(&rules::DUMP_MANIFEST_MISSING, format!("no dump manifest at {label}: {why}"))
-                .with_subject(Subject::file(&label))
+            Box::new(
+                Finding::new(&rules::DUMP_MANIFEST_MISSING, format!("no dump manifest at {label}: {why}"))
+                    .with_subject(Subject::file(&label)),
+            )
         };
         let file = File::open(&manifest_path).map_err(|e| missing(e.to_string()))?;
         let len = file.metadata().map_err(|e| missing(e.to_string()))?.len();
@@ -76,10 +78,10 @@ impl Dump {
             let label = path.display().to_string();
             return match File::open(&path) {
                 Ok(file) => RecordStream::Lines { reader: BufReader::new(file), label, line: 0, buf: Vec::new() },
-                Err(err) => RecordStream::Failed(Some(
+                Err(err) => RecordStream::Failed(Some(Box::new(
                     Finding::new(&rules::DUMP_RECORD_INVALID, format!("cannot read records file {label}: {err}"))
                         .with_subject(Subject::file(&label)),
-                )),
+                ))),
             };
         }
         let label = self.dir.join(MANIFEST_FILE).display().to_string();
@@ -87,20 +89,22 @@ impl Dump {
     }
 }
 
-fn invalid(label: &str, why: String) -> Finding {
-    Finding::new(&rules::DUMP_MANIFEST_INVALID, format!("{label} is not a nanscope dump manifest: {why}"))
-        .with_subject(Subject::file(label))
+fn invalid(label: &str, why: String) -> Box<Finding> {
+    Box::new(
+        Finding::new(&rules::DUMP_MANIFEST_INVALID, format!("{label} is not a nanscope dump manifest: {why}"))
+            .with_subject(Subject::file(label)),
+    )
 }
 
 /// Records of a dump, read one at a time.
 pub enum RecordStream {
     Lines { reader: BufReader<File>, label: String, line: u64, buf: Vec<u8> },
     Inline { values: std::vec::IntoIter<Value>, label: String, index: u64 },
-    Failed(Option<Finding>),
+    Failed(Option<Box<Finding>>),
 }
 
 impl Iterator for RecordStream {
-    type Item = Result<Record, Finding>;
+    type Item = Result<Record, Box<Finding>>;
 
     fn next(&mut self) -> Option<Self::Item> {
         match self {
@@ -149,7 +153,7 @@ fn skip_line(reader: &mut BufReader<File>) {
     }
 }
 
-fn check(parsed: Result<Record, serde_json::Error>, label: &str, at: &str, line: u64) -> Result<Record, Finding> {
+fn check(parsed: Result<Record, serde_json::Error>, label: &str, at: &str, line: u64) -> Result<Record, Box<Finding>> {
     let record = parsed.map_err(|e| bad_record(label, line, format!("{at}: {e}")))?;
     if let Some(payload) = &record.payload
         && !payload.is_contained()
@@ -159,8 +163,10 @@ fn check(parsed: Result<Record, serde_json::Error>, label: &str, at: &str, line:
     Ok(record)
 }
 
-fn bad_record(label: &str, line: u64, why: String) -> Finding {
-    Finding::new(&rules::DUMP_RECORD_INVALID, format!("{label}: unreadable record ({why})"))
-        .with_subject(Subject::file(label))
-        .with_evidence("line", line)
+fn bad_record(label: &str, line: u64, why: String) -> Box<Finding> {
+    Box::new(
+        Finding::new(&rules::DUMP_RECORD_INVALID, format!("{label}: unreadable record ({why})"))
+            .with_subject(Subject::file(label))
+            .with_evidence("line", line),
+    )
 }
