@@ -214,6 +214,10 @@ pub struct Analyzer {
     masked_modules: Vec<String>,
     saw_latents: bool,
     first_bad_boundary_step: Option<u64>,
+    /// Modules that went non-finite in the current step, to recognise their
+    /// ancestors (hooks report a parent after its children) as containers.
+    bad_this_step: HashSet<String>,
+    current_step: Option<u64>,
 }
 
 impl Analyzer {
@@ -263,6 +267,13 @@ impl Analyzer {
         if !self.bad_modules.contains(&record.module) {
             self.bad_modules.insert(record.module.clone());
         }
+        if record.step != self.current_step {
+            self.current_step = record.step;
+            self.bad_this_step.clear();
+        }
+        let prefix = format!("{}.", record.module);
+        let contains_damage = self.bad_this_step.iter().any(|m| m.starts_with(&prefix));
+        self.bad_this_step.insert(record.module.clone());
         let inputs = input_state(record.inputs.as_deref(), true);
         if latents && self.summary.latents_nonfinite_step.is_none() {
             self.summary.latents_nonfinite_step = record.step;
@@ -273,7 +284,9 @@ impl Analyzer {
         let role = match &self.first_bad {
             None if inputs == InputState::Finite => "producer",
             None => "first-nonfinite",
-            Some(_) if input_state(record.inputs.as_deref(), false) == InputState::Finite => "independent-producer",
+            Some(_) if !contains_damage && input_state(record.inputs.as_deref(), false) == InputState::Finite => {
+                "independent-producer"
+            }
             Some(_) => "propagator",
         };
         let hit = NonfiniteRecord {
@@ -461,13 +474,13 @@ fn first_bad_finding(first: &NonfiniteRecord) -> Finding {
 
 fn propagation_finding(first: &NonfiniteRecord, summary: &RecordsSummary) -> Finding {
     let mut message = format!(
-        "after {}, {} record(s) of {} module(s) were non-finite",
+        "non-finite values spread from {} to {} record(s) in {} module(s)",
         first.module, summary.nonfinite, summary.nonfinite_modules
     );
     if let Some(entire) = &summary.first_entirely_nonfinite {
         let stage = entire.stage.as_deref().unwrap_or("?");
         let step = entire.step.map(|s| format!(" step {s}")).unwrap_or_default();
-        message.push_str(&format!("; stage {stage}{step} first became entirely non-finite at {}", entire.module));
+        message.push_str(&format!("; first entirely non-finite: stage {stage}{step} at {}", entire.module));
     }
     if let Some(step) = summary.latents_nonfinite_step {
         message.push_str(&format!("; latents non-finite from step {step}"));
