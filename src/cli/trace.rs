@@ -41,11 +41,7 @@ pub enum HeadroomDType {
 }
 
 pub fn run(args: TraceArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
-    anyhow::ensure!(
-        args.headroom > 0.0 && args.headroom <= 1.0,
-        "--headroom must be in (0, 1], got {}",
-        args.headroom
-    );
+    anyhow::ensure!(args.headroom > 0.0 && args.headroom <= 1.0, "--headroom must be in (0, 1], got {}", args.headroom);
     let mut analysis = AnalysisOptions {
         headroom: args.headroom,
         headroom_dtype: match args.headroom_dtype {

@@ -151,7 +151,14 @@ impl NonfiniteRecord {
             .with_evidence("neg_inf", json!(s.neg_inf))
             .with_evidence("absmax", json!(s.absmax))
             .with_evidence("first_nonfinite_flat", json!(s.first_nonfinite_flat))
-            .with_evidence("inputs", if inputs.is_empty() && self.inputs == InputState::Unknown { Value::Null } else { Value::Array(inputs) })
+            .with_evidence(
+                "inputs",
+                if inputs.is_empty() && self.inputs == InputState::Unknown {
+                    Value::Null
+                } else {
+                    Value::Array(inputs)
+                },
+            )
     }
 }
 
@@ -303,7 +310,8 @@ impl Analyzer {
             role,
             input_summaries: record.inputs.clone().unwrap_or_default(),
         };
-        if self.summary.first_entirely_nonfinite.is_none() && stats.count.is_some_and(|c| c > 0 && stats.nonfinite() >= c)
+        if self.summary.first_entirely_nonfinite.is_none()
+            && stats.count.is_some_and(|c| c > 0 && stats.nonfinite() >= c)
         {
             self.summary.first_entirely_nonfinite = Some(hit.clone());
         }
@@ -520,3 +528,7 @@ fn input_state(inputs: Option<&[TensorSummary]>, lenient_masks: bool) -> InputSt
     }
     state
 }
+
+#[cfg(test)]
+#[path = "analysis_tests.rs"]
+mod tests;

@@ -113,3 +113,7 @@ impl Capped {
         self.kept
     }
 }
+
+#[cfg(test)]
+#[path = "dump_trace_tests.rs"]
+mod tests;

@@ -41,7 +41,12 @@ pub fn check_payload(dir: &Path, record: &Record, recompute: bool) -> PayloadChe
         out.findings.push(
             Finding::new(
                 &rules::DUMP_PAYLOAD_MISSING,
-                format!("record {} ({}) names payload {} which does not exist", record.seq, record.label(), payload.file),
+                format!(
+                    "record {} ({}) names payload {} which does not exist",
+                    record.seq,
+                    record.label(),
+                    payload.file
+                ),
             )
             .with_subject(subject)
             .with_evidence("seq", record.seq),

@@ -58,7 +58,10 @@ impl Dump {
         if manifest.format_version != FORMAT_VERSION {
             return Err(invalid(
                 &label,
-                format!("format version {} is not read by this nanscope (it reads {FORMAT_VERSION})", manifest.format_version),
+                format!(
+                    "format version {} is not read by this nanscope (it reads {FORMAT_VERSION})",
+                    manifest.format_version
+                ),
             ));
         }
         match (&manifest.records_file, &manifest.records) {
@@ -158,7 +161,11 @@ fn check(parsed: Result<Record, serde_json::Error>, label: &str, at: &str, line:
     if let Some(payload) = &record.payload
         && !payload.is_contained()
     {
-        return Err(bad_record(label, line, format!("{at}: payload file {:?} lies outside the dump folder", payload.file)));
+        return Err(bad_record(
+            label,
+            line,
+            format!("{at}: payload file {:?} lies outside the dump folder", payload.file),
+        ));
     }
     Ok(record)
 }

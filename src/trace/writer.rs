@@ -69,7 +69,8 @@ impl DumpWriter {
     }
 
     fn write_payload(&self, seq: u64, module: &str, tensor: &HostTensor<'_>) -> Result<Payload, ProbeError> {
-        let expected = tensor.shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d)).and_then(|n| tensor.dtype.byte_len(n));
+        let expected =
+            tensor.shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d)).and_then(|n| tensor.dtype.byte_len(n));
         if expected != Some(tensor.bytes.len() as u64) {
             return Err(ProbeError::Payload {
                 module: module.to_string(),
