@@ -182,6 +182,7 @@ class _DumpWriter:
         self.records = open(os.path.join(out_dir, "records.jsonl"), "w", encoding="utf-8")
         self.seq = 0
         self.users = 0
+        self.aborted = None
         self.context = {"stage": None, "step": None, "timestep": None, "frames": None}
         self._write_manifest(complete=False)
 
@@ -196,6 +197,8 @@ class _DumpWriter:
         }
         if complete:
             doc["record_count"] = self.seq
+        if self.aborted:
+            doc["aborted"] = self.aborted
         tmp = os.path.join(self.dir, ".manifest.json.tmp")
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(doc, f, indent=2)
@@ -356,7 +359,10 @@ class Probe:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and self._writer.aborted is None:
+            # Kept in the manifest: `trace` reports the error with the records before it.
+            self._writer.aborted = f"{exc_type.__name__}: {exc}"
         self.close()
         return False
 

@@ -205,3 +205,17 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn a_manifest_closed_by_an_error_quotes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write_run(dir.path(), DumpLevel::Stats);
+    let path = dir.path().join("manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    manifest["aborted"] = "RuntimeError: CUDA out of memory".into();
+    fs::write(&path, manifest.to_string()).unwrap();
+    let result = trace_dump(dir.path(), &TraceOptions::default());
+    assert_eq!(result.findings[0].code, "R126");
+    assert!(result.findings[0].message.contains("CUDA out of memory"));
+    assert_eq!(result.analysis.findings[0].subject.module.as_deref(), Some("unet.b"));
+}
