@@ -252,12 +252,12 @@ impl Analyzer {
         self.saw_latents |= latents;
         let Some(stats) = record.stats.as_ref().filter(|s| s.knows_finiteness()) else {
             self.summary.without_stats += 1;
-            self.timeline.push(record, record.stats.as_ref(), false, latents);
+            self.timeline.push(record, record.stats.as_ref(), false, false, latents);
             return;
         };
         let masked = stats.nonfinite() > 0 && self.is_mask(record, stats);
         let bad = stats.nonfinite() > 0 && !masked;
-        self.timeline.push(record, Some(stats), bad, latents);
+        self.timeline.push(record, Some(stats), bad, masked, latents);
         if masked {
             self.summary.masked += 1;
             if self.masked_modules.len() < 5 && !self.masked_modules.contains(&record.module) {
