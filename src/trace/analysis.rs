@@ -23,6 +23,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::glob::glob_match;
+use super::probe::{Observation, Probe, ProbeError};
 use super::record::{Record, RecordStats, TensorSummary};
 use super::timeline::{StageRow, Timeline};
 use crate::numerics::{DType, unravel};
@@ -441,6 +442,24 @@ impl Analyzer {
             findings.push(Finding::new(&rules::EMPTY_DUMP, "the dump holds no records"));
         }
         Analysis { findings, stages: self.timeline.into_rows(), records: self.summary, near_overflow: near }
+    }
+}
+
+/// An engine can analyse a run as it goes, without writing a dump: records
+/// are numbered in the order they are observed.
+impl Probe for Analyzer {
+    fn wants_payload(&self, _boundary: bool) -> bool {
+        false
+    }
+
+    fn observe(&mut self, observation: Observation<'_>) -> Result<(), ProbeError> {
+        let record = observation.to_record(self.summary.total, None);
+        self.push(&record);
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), ProbeError> {
+        Ok(())
     }
 }
 
