@@ -23,6 +23,8 @@ import inspect
 import json
 import os
 import shutil
+import weakref
+from collections import OrderedDict
 
 import torch
 
@@ -44,6 +46,8 @@ for _name, _code in (("float8_e4m3fn", "F8_E4M3"), ("float8_e5m2", "F8_E5M2")):
 
 # One writer per folder, shared by every probe attached to it in this process.
 _WRITERS = {}
+# Recently measured tensors; a module's output is usually the next module's input.
+_CACHE_SIZE = 64
 
 
 def _dtype_name(dtype):
@@ -184,7 +188,35 @@ class _DumpWriter:
         self.users = 0
         self.aborted = None
         self.context = {"stage": None, "step": None, "timestep": None, "frames": None}
+        self.measured = OrderedDict()
         self._write_manifest(complete=False)
+
+    # The cache is keyed by identity and checked with a weak reference and the
+    # tensor's version counter, so a freed tensor whose memory is reused, or a
+    # tensor modified in place, is measured again rather than misreported.
+    def _cached(self, tensor):
+        key = id(tensor)
+        entry = self.measured.get(key)
+        if entry is not None and entry[0]() is tensor and entry[1] == tensor._version:
+            return entry[2]
+        return None
+
+    def _remember(self, tensor, stats):
+        try:
+            ref = weakref.ref(tensor)
+        except TypeError:
+            return
+        self.measured[id(tensor)] = (ref, tensor._version, stats)
+        self.measured.move_to_end(id(tensor))
+        while len(self.measured) > _CACHE_SIZE:
+            self.measured.popitem(last=False)
+
+    def input_summary(self, tensor):
+        stats = self._cached(tensor)
+        if stats is None:
+            stats = input_stats(tensor)
+            self._remember(tensor, stats)
+        return {"dtype": _dtype_name(tensor.dtype), "shape": list(tensor.shape), "stats": stats}
 
     def _write_manifest(self, complete):
         doc = {
@@ -208,6 +240,7 @@ class _DumpWriter:
         seq = self.seq
         self.seq += 1
         stats = tensor_stats(tensor)
+        self._remember(tensor, {k: stats[k] for k in ("count", "nan", "pos_inf", "neg_inf", "absmax")})
         dtype = _dtype_name(tensor.dtype)
         record = {"seq": seq}
         stage = self.context["stage"] or default_stage
@@ -292,8 +325,7 @@ class Probe:
     # re-entrant calls (a module used twice in one forward) paired correctly.
     def _pre_hook(self, is_root):
         def hook(mod, args, kwargs):
-            inputs = [{"dtype": _dtype_name(t.dtype), "shape": list(t.shape), "stats": input_stats(t)}
-                      for t in list(_tensors_in(args)) + list(_tensors_in(kwargs))]
+            inputs = [self._writer.input_summary(t) for t in list(_tensors_in(args)) + list(_tensors_in(kwargs))]
             mod.__dict__.setdefault("_nanscope_inputs", []).append(inputs)
             if is_root and self._writer.context["timestep"] is None:
                 self._capture_timestep(args, kwargs)
