@@ -13,14 +13,15 @@ NaN/Inf. The folder layout is described in docs/dump-format.md: a
 `manifest.json`, one JSON record per module output in `records.jsonl`, and at
 levels `stages`/`all` one safetensors file per kept tensor under `tensors/`.
 
-Statistics are computed on the tensor's device with a handful of fused torch
-reductions and fetched with a single transfer per tensor. Inputs are measured
+Statistics are computed on the tensor's device with a handful of torch
+reductions and fetched in two small transfers per tensor. Inputs are measured
 in a forward pre-hook, before the module runs, so in-place modules cannot hide
 a producer. Only torch is needed; `safetensors` only for payload levels.
 """
 
 import inspect
 import json
+import math
 import os
 import shutil
 import weakref
@@ -64,27 +65,66 @@ def _is_float_tensor(x):
 
 @torch.no_grad()
 def tensor_stats(x):
-    """Statistics of a floating tensor, with nanscope's names, in one device sync."""
+    """Statistics of a floating tensor, with nanscope's names.
+
+    The common case (every element finite, which one float64 sum tells) takes
+    a few fused passes and two device syncs; tensors holding NaN/Inf take the
+    masked path, which is slower but only runs once a run has gone bad.
+    """
     x = x.detach()
     n = x.numel()
     if n == 0:
         return {"count": 0, "nan": 0, "pos_inf": 0, "neg_inf": 0, "zero": 0, "subnormal": 0}
     flat = x.reshape(-1)
-    finite = torch.isfinite(flat)
-    xf = torch.where(finite, flat, torch.zeros((), dtype=flat.dtype, device=flat.device)).float()
+    xf = flat if flat.dtype == torch.float64 else flat.float()
+    total = xf.sum(dtype=torch.float64)
+    tiny = torch.finfo(x.dtype).tiny
+    if bool(torch.isfinite(total)):
+        stats = _finite_stats(xf, n, total, tiny)
+        if stats is not None:
+            return stats
+    return _masked_stats(flat, xf, n, tiny)
+
+
+def _finite_stats(xf, n, total, tiny):
+    var, _ = torch.var_mean(xf, correction=0)
+    lo, hi = torch.aminmax(xf)
+    zero = (xf == 0).sum()
+    below = (xf.abs() < tiny).sum()
+    lo, hi, var, zero, below = torch.stack([lo.double(), hi.double(), var.double(), zero.double(), below.double()]).tolist()
+    if not math.isfinite(var):
+        return None  # squares beyond float32: let the scaled path compute the moments
+    return {
+        "count": n,
+        "nan": 0,
+        "pos_inf": 0,
+        "neg_inf": 0,
+        "zero": int(zero),
+        "subnormal": int(below - zero),
+        "min": lo,
+        "max": hi,
+        "absmax": max(abs(lo), abs(hi)),
+        "mean": float(total) / n,
+        "std": var**0.5,
+        "first_nonfinite_flat": None,
+    }
+
+
+def _masked_stats(flat, xf, n, tiny):
+    finite = torch.isfinite(xf)
+    xf = torch.where(finite, xf, torch.zeros((), dtype=xf.dtype, device=xf.device))
     absx = xf.abs()
     absmax = absx.max()
-    # Moments over finite values, scaled by absmax so squares cannot overflow float32.
+    # Moments over finite values, scaled by absmax so squares cannot overflow.
     scale = torch.where(absmax > 0, absmax, torch.ones_like(absmax))
     scaled = xf / scale
-    tiny = torch.finfo(x.dtype).tiny
     values = torch.stack(
         [
             torch.isnan(flat).sum().double(),
             torch.isposinf(flat).sum().double(),
             torch.isneginf(flat).sum().double(),
-            (finite & (flat == 0)).sum().double(),
-            (finite & (flat != 0) & (absx < tiny)).sum().double(),
+            (finite & (xf == 0)).sum().double(),
+            (finite & (xf != 0) & (absx < tiny)).sum().double(),
             finite.sum().double(),
             torch.where(finite, xf, float("inf")).min().double(),
             torch.where(finite, xf, float("-inf")).max().double(),
