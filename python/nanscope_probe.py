@@ -68,7 +68,7 @@ def tensor_stats(x):
     """Statistics of a floating tensor, with nanscope's names.
 
     The common case (every element finite) uses reductions that allocate no
-    tensor-sized temporaries (sum, aminmax, dot, count_nonzero) and one device
+    tensor-sized temporaries (sum, aminmax, vector_norm, count_nonzero) and one device
     sync; a tensor holding NaN/Inf, which the sum reveals, takes the masked
     path, slower but only run once a run has gone bad.
     """
@@ -82,7 +82,8 @@ def tensor_stats(x):
     tiny = torch.finfo(x.dtype).tiny
     total = xf.sum()
     lo, hi = torch.aminmax(xf)
-    squares = torch.dot(xf, xf)
+    # A torch reduction rather than a BLAS dot: BLAS threads contend with torch's own.
+    squares = torch.linalg.vector_norm(xf) ** 2
     nonzero = torch.count_nonzero(xf)
     # Last, because on a private float32 copy abs_ overwrites it in place.
     small = torch.count_nonzero((xf.abs_() if copied else xf.abs()) < tiny)
