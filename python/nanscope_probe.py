@@ -266,7 +266,17 @@ class _DumpWriter:
         if stats is None:
             stats = input_stats(tensor)
             self._remember(tensor, stats)
-        return {"dtype": _dtype_name(tensor.dtype), "shape": list(tensor.shape), "stats": stats}
+        lite = {k: stats.get(k) for k in ("count", "nan", "pos_inf", "neg_inf", "absmax")}
+        return {"dtype": _dtype_name(tensor.dtype), "shape": list(tensor.shape), "stats": lite}
+
+    def output_stats(self, tensor):
+        # A container module often returns its last child's output object
+        # unchanged; its full statistics are then already known.
+        stats = self._cached(tensor)
+        if stats is None or "zero" not in stats:
+            stats = tensor_stats(tensor)
+            self._remember(tensor, stats)
+        return dict(stats)
 
     def _write_manifest(self, complete):
         doc = {
@@ -289,8 +299,7 @@ class _DumpWriter:
     def write(self, module, output_name, tensor, default_stage, boundary, inputs):
         seq = self.seq
         self.seq += 1
-        stats = tensor_stats(tensor)
-        self._remember(tensor, {k: stats[k] for k in ("count", "nan", "pos_inf", "neg_inf", "absmax")})
+        stats = self.output_stats(tensor)
         dtype = _dtype_name(tensor.dtype)
         record = {"seq": seq}
         stage = self.context["stage"] or default_stage
