@@ -12,6 +12,7 @@ pub mod replay;
 pub mod pose;
 pub mod report;
 pub mod rules;
+pub mod trace;
 pub mod weights;
 
 /// The version written into every report.

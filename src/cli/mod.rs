@@ -7,6 +7,8 @@ mod progress;
 mod rules;
 mod scheduler;
 mod simulate;
+
+mod trace;
 mod weights;
 
 use std::io::Write;
@@ -101,6 +103,9 @@ pub enum Command {
     Rules(rules::RulesArgs),
     /// Check a diffusers scheduler_config.json for hazards and print its DDIM schedule.
     Scheduler(scheduler::SchedulerArgs),
+
+    /// Find the module and step that first produced NaN/Inf in a probe's dump folder.
+    Trace(trace::TraceArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
@@ -111,6 +116,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Diff(args) => diff::run(args, &cli.global),
         Command::Rules(args) => rules::run(args, &cli.global),
         Command::Scheduler(args) => scheduler::run(args, &cli.global),
+
+        Command::Trace(args) => trace::run(args, &cli.global),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod quant;
 pub mod replay;
 pub mod security;
 pub mod simulate;
+pub mod trace;
 pub mod weights;
 
 use serde::Serialize;
@@ -44,6 +45,7 @@ const FAMILIES: &[&[&Rule]] = &[
     simulate::RULES,
     diff::RULES,
     replay::RULES,
+    trace::RULES,
     pose::RULES,
     security::RULES,
     format::RULES,
