@@ -35,7 +35,7 @@ OUT = ROOT / "bench" / "out"
 NANSCOPE = ROOT / "target" / "release" / "nanscope"
 NUMPY_SCRIPT = ROOT / "bench" / "numpy_weights_stats.py"
 # Bump when the layout or planted values change, so a cached file is rebuilt.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 GNU_TIME = os.access("/usr/bin/time", os.X_OK)
 
 COUNT_FIELDS = ["count", "nan", "pos_inf", "neg_inf", "zero", "subnormal", "overflow", "underflow"]
@@ -104,7 +104,7 @@ def unet(replica: int):
     yield from resnet(f"{p}.mid_block.resnets.0", 1280, 1280)
     yield from transformer(f"{p}.mid_block.attentions.0", 1280)
     yield from resnet(f"{p}.mid_block.resnets.1", 1280, 1280)
-    skips = [1280, 1280, 1280, 1280, 640, 640, 640, 320, 320, 320, 320]
+    skips = [320, 320, 320, 320, 640, 640, 640, 1280, 1280, 1280, 1280, 1280]
     for b, c in enumerate(reversed(channels)):
         for r in range(3):
             skip = skips.pop()
@@ -143,25 +143,35 @@ def values(rng, shape, role) -> np.ndarray:
     return x.astype(np.float16)
 
 
-def plant(index: int, x: np.ndarray) -> str | None:
-    """Hazards in a few tensors: NaN, ±Inf, fp16 subnormals, huge values, an all-zero tensor."""
+def hazards(tensors) -> dict[int, str]:
+    """Which tensors get which planted hazard: a few large weights and one norm scale."""
+    large = [i for i, (_, shape, role) in enumerate(tensors) if role == "weight" and math.prod(shape) >= 1 << 20]
+    norms = [i for i, (_, _, role) in enumerate(tensors) if role == "norm"]
+    picks = {large[1]: "nan", large[len(large) // 3]: "inf", large[len(large) // 2]: "subnormal",
+             large[-2]: "limit", norms[len(norms) // 2]: "zero"}
+    return picks
+
+
+def plant(kind: str, x: np.ndarray) -> str:
+    """Plants NaN, ±Inf, fp16 subnormals, values at the fp16 limit, or zeroes the tensor."""
     n = x.size
-    if index == 7:
+    if kind == "nan":
         x[n // 3] = np.nan
-        x[n // 2] = np.inf
-        return "NaN and +Inf"
-    if index == 40 and n > 1000:
+        x[n // 3 + 12345] = np.nan
+        return "2 NaN"
+    if kind == "inf":
+        x[n // 2 + 1] = np.inf
         x[n - 1] = -np.inf
-        x[1000:1100] = np.float16(6e-6)  # fp16 subnormal: underflows in the fp16 target
-        return "-Inf and 100 subnormals"
-    if index == 95:
-        x[:] = 0
-        return "all zero"
-    if index == 150 and n > 10:
+        return "+Inf and -Inf"
+    if kind == "subnormal":
+        x[1000:1100] = np.float16(6e-6)
+        return "100 fp16 subnormals (underflow in the fp16 target)"
+    if kind == "limit":
         x[5] = np.float16(65504.0)
-        x[6] = np.float16(-60000.0)
-        return "values at the fp16 limit"
-    return None
+        x[6] = np.float16(-65504.0)
+        return "±65504, the fp16 limit"
+    x[:] = 0
+    return "all zero (a norm scale)"
 
 
 def build_checkpoint(path: Path, size_gib: float) -> dict:
@@ -176,16 +186,15 @@ def build_checkpoint(path: Path, size_gib: float) -> dict:
     blob = json.dumps(header, separators=(",", ":")).encode()
     blob += b" " * (-len(blob) % 8)
     rng = np.random.default_rng(20260101)
-    planted = {}
+    picks, planted = hazards(tensors), {}
     tmp = path.with_suffix(".partial")
     with open(tmp, "wb") as f:
         f.write(len(blob).to_bytes(8, "little"))
         f.write(blob)
         for i, (name, shape, role) in enumerate(tensors):
             x = values(rng, shape, role)
-            what = plant(i, x)
-            if what:
-                planted[name] = what
+            if i in picks:
+                planted[name] = plant(picks[i], x)
             f.write(x.tobytes())
     tmp.rename(path)
     return planted

@@ -3,6 +3,7 @@
 
 pub mod decode;
 pub mod dtype;
+mod half_scan;
 pub mod stats;
 pub mod view;
 
