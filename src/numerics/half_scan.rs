@@ -174,6 +174,9 @@ fn tally_lanes<const BF16: bool>(bytes: &[u8], shift: f32, t: &Thresholds) -> Ta
         if r % FLUSH_ROWS == FLUSH_ROWS - 1 {
             lanes.flush();
         }
+        if r % COUNT_ROWS == COUNT_ROWS - 1 {
+            lanes.flush_counts();
+        }
     }
     // The tail is one short row; lanes past its end are masked out of every
     // count and read as NaN, which the moments replace by the shift.
@@ -183,9 +186,14 @@ fn tally_lanes<const BF16: bool>(bytes: &[u8], shift: f32, t: &Thresholds) -> Ta
     lanes.finish(bytes.len() / 2)
 }
 
-/// Per-lane accumulators of the portable loop.
+/// Rows after which the portable loop's 16-bit lane counters are emptied.
+const COUNT_ROWS: usize = 4096;
+
+/// Per-lane accumulators of the portable loop. Counters are 16-bit, like the
+/// elements, so a row of them fits the same vector width.
 struct Lanes {
-    counts: [[u32; LANES]; 7],
+    counts: [[u16; LANES]; 7],
+    totals: [u64; 7],
     lo: [f32; LANES],
     hi: [f32; LANES],
     s1: [f32; LANES],
@@ -198,6 +206,7 @@ impl Lanes {
     fn new() -> Self {
         Lanes {
             counts: [[0; LANES]; 7],
+            totals: [0; 7],
             lo: [f32::INFINITY; LANES],
             hi: [f32::NEG_INFINITY; LANES],
             s1: [0.0; LANES],
@@ -214,13 +223,13 @@ impl Lanes {
         for (l, &b) in bits.iter().enumerate() {
             let m = b & 0x7FFF;
             let real = l < valid;
-            self.counts[0][l] += (real && m > inf) as u32;
-            self.counts[1][l] += (real && b == inf) as u32;
-            self.counts[2][l] += (real && b == inf | 0x8000) as u32;
-            self.counts[3][l] += (real && m == 0) as u32;
-            self.counts[4][l] += (real && m < t.min_normal) as u32;
-            self.counts[5][l] += (real && m < t.underflow_below) as u32;
-            self.counts[6][l] += (real && m > t.overflow_above) as u32;
+            self.counts[0][l] += (real && m > inf) as u16;
+            self.counts[1][l] += (real && b == inf) as u16;
+            self.counts[2][l] += (real && b == inf | 0x8000) as u16;
+            self.counts[3][l] += (real && m == 0) as u16;
+            self.counts[4][l] += (real && m < t.min_normal) as u16;
+            self.counts[5][l] += (real && m < t.underflow_below) as u16;
+            self.counts[6][l] += (real && m > t.overflow_above) as u16;
             let x = if BF16 { f32::from_bits((b as u32) << 16) } else { f16_to_f32_finite(b) };
             let v = if real && m < inf { x } else { shift };
             self.lo[l] = if v < self.lo[l] { v } else { self.lo[l] };
@@ -240,18 +249,26 @@ impl Lanes {
         self.s2 = [0.0; LANES];
     }
 
+    fn flush_counts(&mut self) {
+        for (total, lanes) in self.totals.iter_mut().zip(&mut self.counts) {
+            *total += lanes.iter().map(|&v| v as u64).sum::<u64>();
+            *lanes = [0; LANES];
+        }
+    }
+
     fn finish(mut self, count: usize) -> Tally {
         self.flush();
-        let total = |c: &[u32; LANES]| c.iter().map(|&v| v as u64).sum::<u64>();
+        self.flush_counts();
+        let [nan, pos_inf, neg_inf, zero, below_min_normal, below_underflow, above_overflow] = self.totals;
         Tally {
             count: count as u64,
-            nan: total(&self.counts[0]),
-            pos_inf: total(&self.counts[1]),
-            neg_inf: total(&self.counts[2]),
-            zero: total(&self.counts[3]),
-            below_min_normal: total(&self.counts[4]),
-            below_underflow: total(&self.counts[5]),
-            above_overflow: total(&self.counts[6]),
+            nan,
+            pos_inf,
+            neg_inf,
+            zero,
+            below_min_normal,
+            below_underflow,
+            above_overflow,
             sum: self.sum,
             sum_sq: self.sum_sq,
             min: self.lo.iter().copied().fold(f32::INFINITY, f32::min),
