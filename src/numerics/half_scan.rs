@@ -280,6 +280,13 @@ impl Lanes {
 #[cfg(target_arch = "x86_64")]
 mod simd {
     //! The AVX2 + F16C kernel: 16 elements per step, 16-bit lane counters.
+    //!
+    //! Per step it keeps only the counts that are not implied by others: all
+    //! non-finite values together (NaN and ±Inf are told apart afterwards, in
+    //! the rare blocks that hold any), zeros, magnitudes below the stored
+    //! dtype's smallest normal, and the target's underflow and overflow bounds
+    //! only when they differ from those (for an F16 tensor and an F16 target
+    //! they coincide, and nothing finite overflows).
 
     use std::arch::x86_64::*;
 
@@ -296,9 +303,17 @@ mod simd {
     /// The CPU must support AVX2, FMA and F16C; `bytes.len()` must be a multiple of 32.
     #[target_feature(enable = "avx2,fma,f16c")]
     pub(super) unsafe fn tally(half: Half, bytes: &[u8], shift: f32, t: &Thresholds) -> Tally {
-        match half {
-            Half::F16 => tally_rows::<false>(bytes, shift, t),
-            Half::BF16 => tally_rows::<true>(bytes, shift, t),
+        let own_underflow = t.underflow_below == 0 || t.underflow_below == t.min_normal;
+        let no_overflow = t.overflow_above == half.inf_bits() - 1;
+        match (half, own_underflow, no_overflow) {
+            (Half::F16, true, true) => tally_rows::<false, false, false>(bytes, shift, t),
+            (Half::F16, true, false) => tally_rows::<false, false, true>(bytes, shift, t),
+            (Half::F16, false, true) => tally_rows::<false, true, false>(bytes, shift, t),
+            (Half::F16, false, false) => tally_rows::<false, true, true>(bytes, shift, t),
+            (Half::BF16, true, true) => tally_rows::<true, false, false>(bytes, shift, t),
+            (Half::BF16, true, false) => tally_rows::<true, false, true>(bytes, shift, t),
+            (Half::BF16, false, true) => tally_rows::<true, true, false>(bytes, shift, t),
+            (Half::BF16, false, false) => tally_rows::<true, true, true>(bytes, shift, t),
         }
     }
 
@@ -325,15 +340,30 @@ mod simd {
         lanes.iter().sum()
     }
 
+    /// Splits a block's non-finite values into NaN, +Inf and -Inf.
+    fn split_nonfinite(inf: u16, block: &[u8], out: &mut Tally) {
+        for b in block.chunks_exact(2) {
+            let bits = u16::from_le_bytes([b[0], b[1]]);
+            let m = bits & 0x7FFF;
+            out.nan += (m > inf) as u64;
+            out.pos_inf += (bits == inf) as u64;
+            out.neg_inf += (bits == inf | 0x8000) as u64;
+        }
+    }
+
+    /// `UNDER`/`OVER`: whether the target's underflow/overflow bounds need
+    /// their own counters (see the module comment).
     #[target_feature(enable = "avx2,fma,f16c")]
-    fn tally_rows<const BF16: bool>(bytes: &[u8], shift: f32, t: &Thresholds) -> Tally {
+    fn tally_rows<const BF16: bool, const UNDER: bool, const OVER: bool>(
+        bytes: &[u8],
+        shift: f32,
+        t: &Thresholds,
+    ) -> Tally {
         let half = if BF16 { Half::BF16 } else { Half::F16 };
-        let inf = half.inf_bits() as i16;
+        let inf = half.inf_bits();
         // Magnitudes are at most 0x7FFF, so signed 16-bit compares order them.
         let magnitude_mask = _mm256_set1_epi16(0x7FFF);
-        let v_inf = _mm256_set1_epi16(inf);
-        let v_neg_inf = _mm256_set1_epi16(inf | i16::MIN);
-        let v_finite_max = _mm256_set1_epi16(inf - 1);
+        let v_finite_max = _mm256_set1_epi16(inf as i16 - 1);
         let v_min_normal = _mm256_set1_epi16(t.min_normal as i16);
         let v_underflow = _mm256_set1_epi16(t.underflow_below as i16);
         let v_overflow = _mm256_set1_epi16(t.overflow_above as i16);
@@ -348,7 +378,8 @@ mod simd {
         let (mut sum, mut sum_sq) = (_mm256_setzero_pd(), _mm256_setzero_pd());
 
         for block in bytes.chunks(32 * BLOCK_ROWS) {
-            let mut c = [zero; 7];
+            let (mut c_nonfinite, mut c_zero, mut c_min_normal) = (zero, zero, zero);
+            let (mut c_underflow, mut c_overflow) = (zero, zero);
             for group in block.chunks(32 * FLUSH_ROWS) {
                 let (mut s1a, mut s1b) = (_mm256_setzero_ps(), _mm256_setzero_ps());
                 let (mut s2a, mut s2b) = (_mm256_setzero_ps(), _mm256_setzero_ps());
@@ -357,13 +388,15 @@ mod simd {
                     let v = unsafe { _mm256_loadu_si256(row.as_ptr().cast()) };
                     let m = _mm256_and_si256(v, magnitude_mask);
                     let nonfinite = _mm256_cmpgt_epi16(m, v_finite_max);
-                    c[0] = _mm256_sub_epi16(c[0], _mm256_cmpgt_epi16(m, v_inf));
-                    c[1] = _mm256_sub_epi16(c[1], _mm256_cmpeq_epi16(v, v_inf));
-                    c[2] = _mm256_sub_epi16(c[2], _mm256_cmpeq_epi16(v, v_neg_inf));
-                    c[3] = _mm256_sub_epi16(c[3], _mm256_cmpeq_epi16(m, zero));
-                    c[4] = _mm256_sub_epi16(c[4], _mm256_cmpgt_epi16(v_min_normal, m));
-                    c[5] = _mm256_sub_epi16(c[5], _mm256_cmpgt_epi16(v_underflow, m));
-                    c[6] = _mm256_sub_epi16(c[6], _mm256_cmpgt_epi16(m, v_overflow));
+                    c_nonfinite = _mm256_sub_epi16(c_nonfinite, nonfinite);
+                    c_zero = _mm256_sub_epi16(c_zero, _mm256_cmpeq_epi16(m, zero));
+                    c_min_normal = _mm256_sub_epi16(c_min_normal, _mm256_cmpgt_epi16(v_min_normal, m));
+                    if UNDER {
+                        c_underflow = _mm256_sub_epi16(c_underflow, _mm256_cmpgt_epi16(v_underflow, m));
+                    }
+                    if OVER {
+                        c_overflow = _mm256_sub_epi16(c_overflow, _mm256_cmpgt_epi16(m, v_overflow));
+                    }
                     // Element order within a step does not matter to any statistic.
                     let (mut xa, mut xb) = if BF16 {
                         (
@@ -393,13 +426,20 @@ mod simd {
                 sum = widen_sum(widen_sum(sum, s1a), s1b);
                 sum_sq = widen_sum(widen_sum(sum_sq, s2a), s2b);
             }
-            out.nan += sum_lanes(c[0]);
-            out.pos_inf += sum_lanes(c[1]);
-            out.neg_inf += sum_lanes(c[2]);
-            out.zero += sum_lanes(c[3]);
-            out.below_min_normal += sum_lanes(c[4]);
-            out.below_underflow += sum_lanes(c[5]);
-            out.above_overflow += sum_lanes(c[6]);
+            let nonfinite = sum_lanes(c_nonfinite);
+            if nonfinite > 0 {
+                split_nonfinite(inf, block, &mut out);
+            }
+            let zeros = sum_lanes(c_zero);
+            let below_min_normal = sum_lanes(c_min_normal);
+            out.zero += zeros;
+            out.below_min_normal += below_min_normal;
+            out.below_underflow += match (UNDER, t.underflow_below) {
+                (true, _) => sum_lanes(c_underflow),
+                (false, 0) => 0,
+                (false, _) => below_min_normal,
+            };
+            out.above_overflow += if OVER { sum_lanes(c_overflow) } else { nonfinite };
         }
         let mut lanes = [0f32; 8];
         // SAFETY: `lanes` is 32 writable bytes; storeu has no alignment need.
@@ -449,6 +489,8 @@ mod tests {
             Thresholds::new(half, own, f32::MIN_POSITIVE as f64, 3.3895313892515355e38),
             Thresholds::new(half, own, 0.0, f64::INFINITY),
             Thresholds::new(half, own, 0.5, 3.0),
+            Thresholds::new(half, own, own, 3.0),
+            Thresholds::new(half, own, 0.5, f64::INFINITY),
         ]
     }
 
@@ -505,7 +547,9 @@ mod tests {
     fn every_bit_pattern_is_classified_like_its_value() {
         for half in [Half::F16, Half::BF16] {
             let own = if half == Half::F16 { 2f64.powi(-14) } else { f32::MIN_POSITIVE as f64 };
-            for (t_min, t_max) in [(2f64.powi(-14), 65504.0), (0.0, f64::INFINITY), (0.5, 3.0)] {
+            let targets =
+                [(2f64.powi(-14), 65504.0), (0.0, f64::INFINITY), (0.5, 3.0), (own, 3.0), (0.5, f64::INFINITY)];
+            for (t_min, t_max) in targets {
                 let t = Thresholds::new(half, own, t_min, t_max);
                 let bits = patterns(0);
                 let shift = 1.0;
