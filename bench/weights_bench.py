@@ -203,15 +203,15 @@ def build_checkpoint(path: Path, size_gib: float) -> dict:
 # --- running and measuring ------------------------------------------------------------------------
 
 
-def run(cmd: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one child process.
+def run(cmd: list[str]) -> tuple[float, int, float]:
+    """Wall seconds, peak RSS (KiB) and CPU seconds (user + system) of one child process.
 
     The peak RSS comes from GNU time when it is installed: a child forked from
     this (large) Python process would report Python's own RSS as its peak,
     because Linux carries the high-water mark across exec.
     """
     rss_file = OUT / "rss.txt"
-    wrapped = ["/usr/bin/time", "-f", "%M", "-o", str(rss_file), *cmd] if GNU_TIME else cmd
+    wrapped = ["/usr/bin/time", "-f", "%M %U %S", "-o", str(rss_file), *cmd] if GNU_TIME else cmd
     start = time.perf_counter()
     proc = subprocess.Popen(wrapped, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -219,8 +219,10 @@ def run(cmd: list[str]) -> tuple[float, int]:
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         sys.exit(f"command failed with exit code {code}: {' '.join(cmd)}")
-    peak = int(rss_file.read_text().split()[-1]) if GNU_TIME else usage.ru_maxrss
-    return wall, peak
+    if GNU_TIME:
+        peak, user, system = rss_file.read_text().split()[-3:]
+        return wall, int(peak), float(user) + float(system)
+    return wall, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
 def commands(checkpoint: Path, nanscope_json: Path, numpy_json: Path) -> dict[str, list[str]]:
@@ -286,7 +288,7 @@ def mib(kib: float) -> str:
 
 
 def write_report(path: Path, info: dict) -> None:
-    t, rss = info["times"], info["rss"]
+    t, rss, cpu = info["times"], info["rss"], info["cpu"]
     med = {k: statistics.median(v) for k, v in t.items()}
     gib = info["bytes"] / 2**30
     rows = []
@@ -294,7 +296,8 @@ def write_report(path: Path, info: dict) -> None:
                         ("numpy", "NumPy script")):
         rows.append(
             f"| {label} | {med[tool]:.3f} | {min(t[tool]):.3f} | {max(t[tool]):.3f} | "
-            f"{gib / med[tool]:.2f} | {med[tool] / med['floor']:.2f}× | {mib(max(rss[tool]))} |"
+            f"{gib / med[tool]:.2f} | {med[tool] / med['floor']:.2f}× | {statistics.median(cpu[tool]):.3f} | "
+            f"{mib(max(rss[tool]))} |"
         )
     ratio_numpy = med["numpy"] / med["nanscope"]
     ratio_floor = med["nanscope"] / med["floor"]
@@ -308,11 +311,11 @@ Produced by `python3 bench/weights_bench.py{info['argv']}` on {info['date']}.
   a latent-diffusion UNet (largest {info['largest'] / 2**20:.1f} MiB), page-cached before timing.
 - Planted hazards: {info['planted']}.
 - {info['reps']} interleaved repetitions (floor, nanscope, NumPy, floor, …); times are wall-clock seconds
-  of the whole process; peak RSS is the process's high-water mark as {info['rss_source']} reports it
+  of the whole process; CPU is user + system seconds over all threads; peak RSS is the process's high-water mark as {info['rss_source']} reports it
   (resident file-backed mapped pages count).
 
-| run | median s | min s | max s | GiB/s (median) | vs floor | peak RSS |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: |
+| run | median s | min s | max s | GiB/s (median) | vs floor | CPU s (median) | peak RSS |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 {chr(10).join(rows)}
 
 **nanscope is {ratio_numpy:.1f}× faster than NumPy** (target ≥ 10×) and takes **{ratio_floor:.2f}× the time
@@ -375,11 +378,13 @@ def main() -> None:
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     times = {k: [] for k in cmds}
     rss = {k: [] for k in cmds}
+    cpu = {k: [] for k in cmds}
     for rep in range(args.reps):
         for tool, cmd in cmds.items():
-            wall, peak = run(cmd)
+            wall, peak, used = run(cmd)
             times[tool].append(wall)
             rss[tool].append(peak)
+            cpu[tool].append(used)
         print(f"rep {rep + 1}/{args.reps}: " + ", ".join(f"{k} {v[-1]:.3f}s" for k, v in times.items()),
               file=sys.stderr)
     load_after = " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -390,7 +395,7 @@ def main() -> None:
         "machine": machine(), "load_before": load_before, "load_after": load_after, "bytes": size,
         "largest": largest, "planted": "; ".join(f"`{k}`: {v}" for k, v in planted.items()) or "none",
         "rss_source": "GNU time (`%M`)" if GNU_TIME else "`wait4` (includes this script's own RSS)",
-        "reps": args.reps, "times": times, "rss": rss, "verify": agreement,
+        "reps": args.reps, "times": times, "rss": rss, "cpu": cpu, "verify": agreement,
     })
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"medians: floor {med['floor']:.3f}s, nanscope {med['nanscope']:.3f}s, numpy {med['numpy']:.3f}s; "
