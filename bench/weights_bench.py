@@ -233,6 +233,11 @@ def commands(checkpoint: Path, nanscope_json: Path, numpy_json: Path) -> dict[st
             "--fail-on", "never", "-o", str(nanscope_json),
         ],
         "numpy": [sys.executable, str(NUMPY_SCRIPT), str(checkpoint), str(numpy_json)],
+        # The same scan on one thread, for a like-for-like look at single-threaded NumPy.
+        "nanscope-1t": [
+            str(NANSCOPE), "weights", str(checkpoint), "--format", "json", "--no-progress",
+            "--fail-on", "never", "-j", "1", "-o", str(nanscope_json.with_suffix(".1t.json")),
+        ],
     }
 
 
@@ -293,7 +298,7 @@ def write_report(path: Path, info: dict) -> None:
     gib = info["bytes"] / 2**30
     rows = []
     for tool, label in (("floor", "floor: `dd bs=16M` to /dev/null"), ("nanscope", "nanscope weights"),
-                        ("numpy", "NumPy script")):
+                        ("numpy", "NumPy script"), ("nanscope-1t", "nanscope weights `-j 1` (one thread)")):
         rows.append(
             f"| {label} | {med[tool]:.3f} | {min(t[tool]):.3f} | {max(t[tool]):.3f} | "
             f"{gib / med[tool]:.2f} | {med[tool] / med['floor']:.2f}× | {statistics.median(cpu[tool]):.3f} | "
@@ -310,7 +315,7 @@ Produced by `python3 bench/weights_bench.py{info['argv']}` on {info['date']}.
 - Checkpoint: fp16 safetensors, {info['bytes']:,} bytes ({gib:.2f} GiB), {v['tensors']:,} tensors shaped like
   a latent-diffusion UNet (largest {info['largest'] / 2**20:.1f} MiB), page-cached before timing.
 - Planted hazards: {info['planted']}.
-- {info['reps']} interleaved repetitions (floor, nanscope, NumPy, floor, …); times are wall-clock seconds
+- {info['reps']} interleaved repetitions (floor, nanscope, NumPy, nanscope on one thread, floor, …); times are wall-clock seconds
   of the whole process; CPU is user + system seconds over all threads; peak RSS is the process's high-water mark as {info['rss_source']} reports it
   (resident file-backed mapped pages count).
 
@@ -331,9 +336,11 @@ The floor is `dd if=CHECKPOINT of=/dev/null bs=16M`: it copies every page-cached
 user buffer and looks at none of them, so it is what reading the file costs with no work at all.
 The NumPy script (`bench/numpy_weights_stats.py`) loads each tensor with `safetensors.safe_open(...,
 framework="numpy")` and computes the same statistics with vectorised NumPy expressions; it runs on
-one core, as NumPy reductions do. nanscope uses every core (`{os.cpu_count()}` here).
+one core, as NumPy reductions do. nanscope uses every core ({os.cpu_count()} here); the `-j 1` row
+shows it on one thread ({med['numpy'] / med['nanscope-1t']:.1f}× faster than NumPy there).
 
-Raw times (s): floor {fmt(t['floor'])}; nanscope {fmt(t['nanscope'])}; NumPy {fmt(t['numpy'])}.
+Raw times (s): floor {fmt(t['floor'])}; nanscope {fmt(t['nanscope'])}; NumPy {fmt(t['numpy'])};
+nanscope `-j 1` {fmt(t['nanscope-1t'])}.
 
 ## Where the time goes (profiling notes from development, 2026-11-26)
 
