@@ -4,6 +4,8 @@
 pub mod decode;
 pub mod dtype;
 mod half_scan;
+#[cfg(target_arch = "x86_64")]
+mod half_simd;
 pub mod stats;
 pub mod view;
 
