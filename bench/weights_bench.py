@@ -327,7 +327,7 @@ Produced by `python3 bench/weights_bench.py{info['argv']}` on {info['date']}.
 of a plain read** (target ≤ 2×). Its peak RSS is {mib(max(rss['nanscope']))} against a largest tensor of
 {info['largest'] / 2**20:.1f} MiB and a file of {gib * 1024:,.0f} MiB.
 
-Agreement check (before timing): all {v['tensors']:,} tensors have identical counts (count, nan, ±inf,
+{busy_note(info)}Agreement check (before timing): all {v['tensors']:,} tensors have identical counts (count, nan, ±inf,
 zero, subnormal, overflow, underflow), first non-finite index, min, max and absmax in both tools;
 the largest difference in mean is {v['mean_err']:.1e} and in std {v['std_err']:.1e} standard deviations.
 Non-finite values found: {v['nonfinite']}.
@@ -369,6 +369,18 @@ GNU `time`, while other builds were running, so they compare CPU seconds rather 
 """
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+
+
+def busy_note(info: dict) -> str:
+    """A warning when other work competed for the cores during the timed runs."""
+    load = float(info["load_before"].split()[0])
+    if load <= (os.cpu_count() or 1) / 2:
+        return ""
+    return (
+        f"The machine was busy (1-minute load {load:.1f} on {os.cpu_count()} cores), so wall times include "
+        "waiting for a core, which hurts the two-threaded nanscope more than single-threaded dd; the CPU "
+        "column is less affected by that.\n\n"
+    )
 
 
 def fmt(xs) -> str:
