@@ -59,6 +59,11 @@ pub fn outcome(report: &Report, global: &GlobalArgs) -> Outcome {
 /// place, so a failed run never leaves half a report) or to stdout.
 pub fn write_out(bytes: &[u8], global: &GlobalArgs) -> anyhow::Result<()> {
     match &global.output {
+        // A device or pipe (`-o /dev/null`) is written in place: renaming a
+        // temporary file over it would replace the device node itself.
+        Some(path) if path.metadata().is_ok_and(|m| !m.is_file() && !m.is_dir()) => {
+            std::fs::write(path, bytes).with_context(|| format!("cannot write report to {}", path.display()))
+        }
         Some(path) => {
             let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

@@ -5,6 +5,10 @@ pub mod decode;
 pub mod dtype;
 pub mod fakequant;
 pub mod quant;
+
+mod half_scan;
+#[cfg(target_arch = "x86_64")]
+mod half_simd;
 pub mod stats;
 pub mod view;
 

@@ -7,8 +7,9 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::decode::{ByteOrder, decode_f32_chunk, float_kind};
+use super::decode::{ByteOrder, FloatKind, decode_f32_chunk, float_kind};
 use super::dtype::{DType, Kind, TargetDType};
+use super::half_scan::{self, Half, Thresholds};
 
 /// Elements per parallel work item. Big enough to amortise scheduling, small
 /// enough that the decoded f32 buffer stays in L2.
@@ -80,7 +81,7 @@ impl Limits {
 }
 
 /// Partial statistics of a run of elements; `merge` joins adjacent runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Acc {
     count: u64,
     nan: u64,
@@ -187,8 +188,23 @@ pub fn tensor_stats(
         return Err(StatsError::RaggedBytes { dtype, len: bytes.len() });
     }
     let limits = Limits::new(dtype, target);
-    let acc = match float_kind(dtype) {
-        Some(float) => bytes
+    // Aligned little-endian f32 is scanned in place, without a decoded copy.
+    let aligned_f32 = match (dtype, order) {
+        (DType::F32, ByteOrder::Little) => bytemuck::try_cast_slice::<u8, f32>(bytes).ok(),
+        _ => None,
+    };
+    if let Some(xs) = aligned_f32 {
+        let acc = xs
+            .par_chunks(CHUNK)
+            .enumerate()
+            .map(|(i, chunk)| scan_f32(chunk, (i * CHUNK) as u64, &limits))
+            .reduce(|| Acc::EMPTY, Acc::merge);
+        return Ok(acc.finish(target));
+    }
+    let acc = match (float_kind(dtype), order) {
+        (Some(FloatKind::F16), ByteOrder::Little) => scan_halves(Half::F16, bytes, &limits),
+        (Some(FloatKind::BF16), ByteOrder::Little) => scan_halves(Half::BF16, bytes, &limits),
+        (Some(float), _) => bytes
             .par_chunks(CHUNK * float.element_bytes())
             .enumerate()
             .map_init(
@@ -199,7 +215,7 @@ pub fn tensor_stats(
                 },
             )
             .reduce(|| Acc::EMPTY, Acc::merge),
-        None => bytes
+        (None, _) => bytes
             .par_chunks(CHUNK * size)
             .enumerate()
             .map(|(i, chunk)| scan_wide(dtype, chunk, order, (i * CHUNK / wide_per_element(dtype)) as u64, &limits))
@@ -237,13 +253,82 @@ where
 /// Elements per `stats_from_fill` call of `fill` (except the last).
 pub const FILL_CHUNK: usize = CHUNK;
 
+/// Little-endian F16/BF16: classified on raw bits, without a decoded copy.
+fn scan_halves(half: Half, bytes: &[u8], limits: &Limits) -> Acc {
+    let thresholds = Thresholds::new(half, limits.own_min_normal, limits.target_min_normal, limits.target_max);
+    bytes
+        .par_chunks(CHUNK * 2)
+        .enumerate()
+        .map(|(i, chunk)| scan_half_chunk(half, chunk, (i * CHUNK) as u64, &thresholds))
+        .reduce(|| Acc::EMPTY, Acc::merge)
+}
+
+fn scan_half_chunk(half: Half, bytes: &[u8], base: u64, thresholds: &Thresholds) -> Acc {
+    let inf = half.inf_bits();
+    let mut elements = bytes.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    // Shifting by the first finite value keeps the single-pass variance exact
+    // enough when the mean is far from zero.
+    let shift = elements.find(|bits| bits & 0x7FFF < inf).map_or(0.0, |bits| half.value(bits) as f32);
+    let mut t = half_scan::tally(half, bytes, shift, thresholds);
+    if !(t.sum.is_finite() && t.sum_sq.is_finite()) {
+        let values = bytes.chunks_exact(2).map(|b| half.value(u16::from_le_bytes([b[0], b[1]])));
+        (t.sum, t.sum_sq) = shifted_sums(values, shift as f64);
+    }
+    let nonfinite = t.nan + t.pos_inf + t.neg_inf;
+    let finite = t.count - nonfinite;
+    let mut acc = Acc {
+        count: t.count,
+        nan: t.nan,
+        pos_inf: t.pos_inf,
+        neg_inf: t.neg_inf,
+        zero: t.zero,
+        subnormal: t.below_min_normal - t.zero,
+        overflow: t.above_overflow - nonfinite,
+        underflow: if thresholds.underflow_below == 0 { 0 } else { t.below_underflow - t.zero },
+        finite,
+        ..Acc::EMPTY
+    };
+    if finite > 0 {
+        let n = finite as f64;
+        acc.mean = shift as f64 + t.sum / n;
+        acc.m2 = (t.sum_sq - t.sum * t.sum / n).max(0.0);
+        acc.min = t.min as f64;
+        acc.max = t.max as f64;
+    }
+    if nonfinite > 0 {
+        acc.first_nonfinite = bytes
+            .chunks_exact(2)
+            .position(|b| u16::from_le_bytes([b[0], b[1]]) & 0x7FFF >= inf)
+            .map(|i| base + i as u64);
+    }
+    acc
+}
+
 /// Complex dtypes are scanned component-wise: two values per element.
 fn wide_per_element(dtype: DType) -> usize {
     if dtype.kind() == Kind::Complex { 2 } else { 1 }
 }
 
-/// The vectorised kernel over decoded f32 values.
+/// The vectorised kernel over decoded f32 values, compiled for AVX2 as well
+/// and chosen at run time.
 fn scan_f32(xs: &[f32], base: u64, limits: &Limits) -> Acc {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { scan_f32_avx2(xs, base, limits) };
+    }
+    scan_f32_lanes(xs, base, limits)
+}
+
+/// The same loop as `scan_f32_lanes`, with 256-bit vectors available.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn scan_f32_avx2(xs: &[f32], base: u64, limits: &Limits) -> Acc {
+    scan_f32_lanes(xs, base, limits)
+}
+
+#[inline(always)]
+fn scan_f32_lanes(xs: &[f32], base: u64, limits: &Limits) -> Acc {
     let own_min = limits.own_min_normal as f32;
     let t_max = if limits.target_max >= f32::MAX as f64 { f32::INFINITY } else { limits.target_max as f32 };
     let t_min = limits.target_min_normal as f32;
@@ -298,6 +383,9 @@ fn scan_f32(xs: &[f32], base: u64, limits: &Limits) -> Acc {
         t1 += s1[l] as f64;
         t2 += s2[l] as f64;
     }
+    if !(t1.is_finite() && t2.is_finite()) {
+        (t1, t2) = shifted_sums(xs[..xs.len() - tail.len()].iter().map(|&x| x as f64), shift as f64);
+    }
 
     let sum = |c: &[u32; LANES]| c.iter().map(|&v| v as u64).sum::<u64>();
     let mut acc = Acc {
@@ -337,6 +425,15 @@ fn scan_f32(xs: &[f32], base: u64, limits: &Limits) -> Acc {
         .enumerate()
         .fold(Acc::EMPTY, |a, (i, &x)| Acc::merge(a, one(x as f64, tail_base + i as u64, limits)));
     Acc::merge(acc, tail_acc)
+}
+
+/// Sums of `x - shift` and its square over the finite values, in f64: the
+/// slow path for runs whose f32 lane sums overflowed (magnitudes near f32::MAX).
+fn shifted_sums(values: impl Iterator<Item = f64>, shift: f64) -> (f64, f64) {
+    values.filter(|x| x.is_finite()).fold((0.0, 0.0), |(s1, s2), x| {
+        let d = x - shift;
+        (s1 + d, s2 + d * d)
+    })
 }
 
 /// Statistics of a single value; the slow path for tails and wide types.
@@ -442,6 +539,107 @@ mod tests {
         assert_eq!(s.overflow, Some(1));
         let s = tensor_stats(DType::BF16, &bytes, ByteOrder::Little, TargetDType::BF16).unwrap();
         assert_eq!(s.overflow, Some(0));
+    }
+
+    /// 16-bit floats spread over several magnitudes, with NaN, ±Inf, zeros and
+    /// subnormals sprinkled in, as little-endian bits.
+    fn sixteen_bit_values(n: usize, to_bits: impl Fn(f32) -> u16, specials: [u16; 4]) -> Vec<u16> {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        (0..n)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                match state % 997 {
+                    0..=3 => specials[(state % 4) as usize],
+                    4 => 0x8000,
+                    5 => 1 + (state >> 32) as u16 % 0x3FF,
+                    _ => to_bits(((state >> 11) as f32 / (1u64 << 53) as f32 - 0.5) * 8f32.powi((i % 5) as i32)),
+                }
+            })
+            .collect()
+    }
+
+    fn assert_stats_agree(fast: &TensorStats, slow: &TensorStats) {
+        let counts = |s: &TensorStats| {
+            (s.count, s.nan, s.pos_inf, s.neg_inf, s.zero, s.subnormal, s.overflow, s.underflow, s.first_nonfinite_flat)
+        };
+        assert_eq!(counts(fast), counts(slow));
+        assert_eq!((fast.min, fast.max, fast.absmax), (slow.min, slow.max, slow.absmax));
+        let std = slow.std.unwrap();
+        assert!((fast.mean.unwrap() - slow.mean.unwrap()).abs() <= 1e-6 * std, "{fast:?} vs {slow:?}");
+        assert!((fast.std.unwrap() - std).abs() <= 1e-6 * std, "{fast:?} vs {slow:?}");
+    }
+
+    #[test]
+    fn fused_sixteen_bit_scan_matches_the_decoded_scan() {
+        // Little-endian F16/BF16 take the fused path; the same values stored
+        // big-endian are decoded to f32 first, so they check each other.
+        let f16_specials = [0x7C00, 0xFC00, 0x7E00, 0xFD01];
+        let bf16_specials = [0x7F80, 0xFF80, 0x7FC0, 0xFF81];
+        let cases: [(DType, Vec<u16>); 2] = [
+            (DType::F16, sixteen_bit_values(CHUNK * 2 + 37, |x| f16::from_f32(x).to_bits(), f16_specials)),
+            (DType::BF16, sixteen_bit_values(CHUNK * 2 + 37, |x| bf16::from_f32(x * 1e5).to_bits(), bf16_specials)),
+        ];
+        for (dtype, bits) in cases {
+            let le: Vec<u8> = bits.iter().flat_map(|b| b.to_le_bytes()).collect();
+            let be: Vec<u8> = bits.iter().flat_map(|b| b.to_be_bytes()).collect();
+            for target in [TargetDType::F16, TargetDType::BF16, TargetDType::None] {
+                let fast = tensor_stats(dtype, &le, ByteOrder::Little, target).unwrap();
+                let slow = tensor_stats(dtype, &be, ByteOrder::Big, target).unwrap();
+                assert!(fast.nan > 0 && fast.subnormal > 0 && fast.zero > 0, "the data exercise every class");
+                assert_stats_agree(&fast, &slow);
+                // Unaligned input (an odd address) must not change anything.
+                let mut shifted = vec![0u8];
+                shifted.extend_from_slice(&le);
+                assert_eq!(tensor_stats(dtype, &shifted[1..], ByteOrder::Little, target).unwrap(), fast);
+            }
+        }
+    }
+
+    #[test]
+    fn f32_kernel_gives_identical_results_with_and_without_avx2() {
+        let bits = sixteen_bit_values(CHUNK + 11, |x| f16::from_f32(x).to_bits(), [0x7C00, 0xFC00, 0x7E00, 0x0001]);
+        let mut xs: Vec<f32> = bits.iter().map(|&b| f16::from_bits(b).to_f32() * 1e3).collect();
+        xs[17] = 1e-40;
+        xs[18] = 1e6;
+        let limits = Limits::new(DType::F32, TargetDType::F16);
+        let portable = scan_f32_lanes(&xs, 5, &limits);
+        assert_eq!(scan_f32(&xs, 5, &limits), portable);
+        assert!(portable.nan > 0 && portable.subnormal == 1 && portable.overflow > 0);
+        // Unaligned bytes take the decoding path and must agree with the in-place scan.
+        let bytes: &[u8] = bytemuck::cast_slice(&xs);
+        let mut shifted = vec![0u8];
+        shifted.extend_from_slice(bytes);
+        let in_place = tensor_stats(DType::F32, bytes, ByteOrder::Little, TargetDType::F16).unwrap();
+        let decoded = tensor_stats(DType::F32, &shifted[1..], ByteOrder::Little, TargetDType::F16).unwrap();
+        assert_eq!(in_place, decoded);
+    }
+
+    #[test]
+    fn first_nonfinite_of_fused_scan_is_global_across_chunks() {
+        let mut bits = vec![f16::from_f32(0.5).to_bits(); CHUNK * 3];
+        bits[CHUNK * 2 + 9] = 0xFC00;
+        bits[CHUNK * 2 + 700] = 0x7E00;
+        let bytes: Vec<u8> = bits.iter().flat_map(|b| b.to_le_bytes()).collect();
+        let s = tensor_stats(DType::F16, &bytes, ByteOrder::Little, TargetDType::F16).unwrap();
+        assert_eq!(s.first_nonfinite_flat, Some(CHUNK as u64 * 2 + 9));
+        assert_eq!((s.nan, s.neg_inf, s.finite()), (1, 1, CHUNK as u64 * 3 - 2));
+    }
+
+    #[test]
+    fn huge_values_keep_finite_moments() {
+        let values = [3e38f32, -3e38, 1e30, 2.0];
+        let bytes: Vec<u8> = values.iter().flat_map(|&x| bf16::from_f32(x).to_le_bytes()).collect();
+        let s = tensor_stats(DType::BF16, &bytes, ByteOrder::Little, TargetDType::F16).unwrap();
+        let decoded: Vec<f64> = values.iter().map(|&x| bf16::from_f32(x).to_f64()).collect();
+        let (mean, std) = naive(&decoded);
+        assert!((s.std.unwrap() - std).abs() <= 1e-9 * std, "{s:?}");
+        assert!((s.mean.unwrap() - mean).abs() <= 1e-9 * std, "{s:?}");
+        assert_eq!(s.overflow, Some(3));
+        let xs: Vec<f32> = (0..16).map(|i| if i % 2 == 0 { 3e38 } else { -3e38 }).collect();
+        let s = tensor_stats(DType::F32, &f32_bytes(&xs), ByteOrder::Little, TargetDType::None).unwrap();
+        assert_eq!((s.mean, s.std), (Some(0.0), Some(3e38f32 as f64)));
     }
 
     #[test]
