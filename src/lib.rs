@@ -10,6 +10,7 @@ pub mod numerics;
 pub mod replay;
 pub mod report;
 pub mod rules;
+pub mod trace;
 pub mod weights;
 
 /// The version written into every report.

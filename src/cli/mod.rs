@@ -4,6 +4,7 @@ mod output;
 mod progress;
 mod rules;
 mod scheduler;
+mod trace;
 mod weights;
 
 use std::io::Write;
@@ -93,6 +94,8 @@ pub enum Command {
     Rules(rules::RulesArgs),
     /// Check a diffusers scheduler_config.json for hazards and print its DDIM schedule.
     Scheduler(scheduler::SchedulerArgs),
+    /// Find the module and step that first produced NaN/Inf in a probe's dump folder.
+    Trace(trace::TraceArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
@@ -100,6 +103,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Weights(args) => weights::run(args, &cli.global),
         Command::Rules(args) => rules::run(args, &cli.global),
         Command::Scheduler(args) => scheduler::run(args, &cli.global),
+        Command::Trace(args) => trace::run(args, &cli.global),
     }
 }
 

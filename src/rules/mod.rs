@@ -5,6 +5,7 @@
 pub mod format;
 pub mod replay;
 pub mod security;
+pub mod trace;
 pub mod weights;
 
 use serde::Serialize;
@@ -36,7 +37,7 @@ pub struct Rule {
 /// Every rule, ordered by code.
 pub fn catalogue() -> Vec<&'static Rule> {
     let mut all: Vec<&'static Rule> = Vec::new();
-    for family in [weights::RULES, replay::RULES, format::RULES, security::RULES] {
+    for family in [weights::RULES, replay::RULES, format::RULES, security::RULES, trace::RULES] {
         all.extend(family.iter().copied());
     }
     all.sort_by(|a, b| family_order(a.code).cmp(&family_order(b.code)).then(a.code.cmp(b.code)));

@@ -1,0 +1,373 @@
+"""Record every module output of a PyTorch pipeline into a nanscope dump folder.
+
+    from nanscope_probe import attach
+
+    probe = attach(pipe.unet, "dump", prefix="unet")
+    attach(pipe.vae, "dump", prefix="vae")          # same folder: same writer
+    probe.step(0)
+    ...                                             # run the pipeline
+    probe.close()
+
+then `nanscope trace dump` names the module and step that first produced
+NaN/Inf. The folder layout is described in docs/dump-format.md: a
+`manifest.json`, one JSON record per module output in `records.jsonl`, and at
+levels `stages`/`all` one safetensors file per kept tensor under `tensors/`.
+
+Statistics are computed on the tensor's device with a handful of fused torch
+reductions and fetched with a single transfer per tensor. Inputs are measured
+in a forward pre-hook, before the module runs, so in-place modules cannot hide
+a producer. Only torch is needed; `safetensors` only for payload levels.
+"""
+
+import inspect
+import json
+import os
+import shutil
+
+import torch
+
+FORMAT_NAME = "nanscope-dump"
+FORMAT_VERSION = 1
+LEVELS = ("stats", "stages", "all")
+PROBE_VERSION = "0.1.0"
+
+# safetensors spellings of the dtypes a probe may meet.
+_DTYPE_NAMES = {
+    torch.float16: "F16",
+    torch.bfloat16: "BF16",
+    torch.float32: "F32",
+    torch.float64: "F64",
+}
+for _name, _code in (("float8_e4m3fn", "F8_E4M3"), ("float8_e5m2", "F8_E5M2")):
+    if hasattr(torch, _name):
+        _DTYPE_NAMES[getattr(torch, _name)] = _code
+
+# One writer per folder, shared by every probe attached to it in this process.
+_WRITERS = {}
+
+
+def _dtype_name(dtype):
+    return _DTYPE_NAMES.get(dtype, str(dtype).replace("torch.", "").upper())
+
+
+def _finite_or_none(x):
+    return x if x == x and x not in (float("inf"), float("-inf")) else None
+
+
+def _is_float_tensor(x):
+    return isinstance(x, torch.Tensor) and x.is_floating_point() and x.dtype in _DTYPE_NAMES
+
+
+@torch.no_grad()
+def tensor_stats(x):
+    """Statistics of a floating tensor, with nanscope's names, in one device sync."""
+    x = x.detach()
+    n = x.numel()
+    if n == 0:
+        return {"count": 0, "nan": 0, "pos_inf": 0, "neg_inf": 0, "zero": 0, "subnormal": 0}
+    flat = x.reshape(-1)
+    finite = torch.isfinite(flat)
+    xf = torch.where(finite, flat, torch.zeros((), dtype=flat.dtype, device=flat.device)).float()
+    absx = xf.abs()
+    absmax = absx.max()
+    # Moments over finite values, scaled by absmax so squares cannot overflow float32.
+    scale = torch.where(absmax > 0, absmax, torch.ones_like(absmax))
+    scaled = xf / scale
+    tiny = torch.finfo(x.dtype).tiny
+    values = torch.stack(
+        [
+            torch.isnan(flat).sum().double(),
+            torch.isposinf(flat).sum().double(),
+            torch.isneginf(flat).sum().double(),
+            (finite & (flat == 0)).sum().double(),
+            (finite & (flat != 0) & (absx < tiny)).sum().double(),
+            finite.sum().double(),
+            torch.where(finite, xf, float("inf")).min().double(),
+            torch.where(finite, xf, float("-inf")).max().double(),
+            absmax.double(),
+            scaled.sum(dtype=torch.float64),
+            (scaled * scaled).sum(dtype=torch.float64),
+            (~finite).to(torch.uint8).argmax().double(),
+            scale.double(),
+        ]
+    ).tolist()
+    nan, pinf, ninf, zero, sub, nfin, lo, hi, amax, s1, s2, first, sc = values
+    stats = {
+        "count": n,
+        "nan": int(nan),
+        "pos_inf": int(pinf),
+        "neg_inf": int(ninf),
+        "zero": int(zero),
+        "subnormal": int(sub),
+        "min": None,
+        "max": None,
+        "absmax": None,
+        "mean": None,
+        "std": None,
+        "first_nonfinite_flat": int(first) if nan + pinf + ninf > 0 else None,
+    }
+    if nfin > 0:
+        mean = s1 / nfin
+        var = max(s2 / nfin - mean * mean, 0.0)
+        stats.update(
+            min=_finite_or_none(lo),
+            max=_finite_or_none(hi),
+            absmax=_finite_or_none(amax),
+            mean=_finite_or_none(mean * sc),
+            std=_finite_or_none(var**0.5 * sc),
+        )
+    return stats
+
+
+@torch.no_grad()
+def input_stats(x):
+    """What the analysis needs of an input: its non-finite counts and magnitude."""
+    flat = x.detach().reshape(-1)
+    if flat.numel() == 0:
+        return {"count": 0, "nan": 0, "pos_inf": 0, "neg_inf": 0}
+    finite = torch.isfinite(flat)
+    nan, pinf, ninf, amax = torch.stack(
+        [
+            torch.isnan(flat).sum().double(),
+            torch.isposinf(flat).sum().double(),
+            torch.isneginf(flat).sum().double(),
+            torch.where(finite, flat.float().abs(), 0.0).max().double(),
+        ]
+    ).tolist()
+    return {"count": flat.numel(), "nan": int(nan), "pos_inf": int(pinf), "neg_inf": int(ninf), "absmax": amax}
+
+
+def _tensors_in(value, depth=0):
+    """Floating tensors among a call's arguments (one level into tuples, lists and dicts)."""
+    if _is_float_tensor(value):
+        yield value
+    elif depth == 0 and isinstance(value, (tuple, list)):
+        for item in value:
+            yield from _tensors_in(item, 1)
+    elif depth == 0 and isinstance(value, dict):
+        for item in value.values():
+            yield from _tensors_in(item, 1)
+
+
+def _outputs(value):
+    """(name, tensor) pairs of a module output; name is None for a single tensor."""
+    if _is_float_tensor(value):
+        return [(None, value)]
+    if isinstance(value, dict):  # diffusers' BaseOutput is an OrderedDict
+        return [(str(k), v) for k, v in value.items() if _is_float_tensor(v)]
+    if isinstance(value, (tuple, list)):
+        return [(str(i), v) for i, v in enumerate(value) if _is_float_tensor(v)]
+    return []
+
+
+class _DumpWriter:
+    """The folder's records file, manifest and payloads; shared by its probes."""
+
+    def __init__(self, out_dir, level, overwrite):
+        if level not in LEVELS:
+            raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
+        self.dir = out_dir
+        self.level = level
+        manifest = os.path.join(out_dir, "manifest.json")
+        if os.path.exists(manifest):
+            if not overwrite:
+                raise FileExistsError(f"{out_dir} already holds a nanscope dump (pass overwrite=True)")
+            for name in ("manifest.json", "records.jsonl"):
+                if os.path.exists(os.path.join(out_dir, name)):
+                    os.remove(os.path.join(out_dir, name))
+            shutil.rmtree(os.path.join(out_dir, "tensors"), ignore_errors=True)
+        os.makedirs(out_dir, exist_ok=True)
+        if level != "stats":
+            os.makedirs(os.path.join(out_dir, "tensors"), exist_ok=True)
+        self.records = open(os.path.join(out_dir, "records.jsonl"), "w", encoding="utf-8")
+        self.seq = 0
+        self.users = 0
+        self.context = {"stage": None, "step": None, "timestep": None, "frames": None}
+        self._write_manifest(complete=False)
+
+    def _write_manifest(self, complete):
+        doc = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "level": self.level,
+            "writer": {"name": "nanscope_probe.py", "version": PROBE_VERSION, "backend": f"torch {torch.__version__}"},
+            "records_file": "records.jsonl",
+            "complete": complete,
+        }
+        if complete:
+            doc["record_count"] = self.seq
+        tmp = os.path.join(self.dir, ".manifest.json.tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=2)
+        os.replace(tmp, os.path.join(self.dir, "manifest.json"))
+
+    def write(self, module, output_name, tensor, default_stage, boundary, inputs):
+        seq = self.seq
+        self.seq += 1
+        stats = tensor_stats(tensor)
+        dtype = _dtype_name(tensor.dtype)
+        record = {"seq": seq}
+        stage = self.context["stage"] or default_stage
+        for key, value in (("stage", stage), ("step", self.context["step"]),
+                           ("timestep", self.context["timestep"]), ("frames", self.context["frames"])):
+            if value is not None:
+                record[key] = value
+        record["module"] = module
+        if output_name is not None:
+            record["output"] = output_name
+        if boundary:
+            record["boundary"] = True
+        record["dtype"] = dtype
+        record["shape"] = list(tensor.shape)
+        if stats.get("absmax") is not None:
+            record["headroom"] = stats["absmax"] / torch.finfo(tensor.dtype).max
+        record["stats"] = stats
+        if inputs is not None:
+            record["inputs"] = inputs
+        if self.level == "all" or (self.level == "stages" and boundary):
+            record["payload"] = self._write_payload(seq, module, tensor)
+        self.records.write(json.dumps(record, allow_nan=False) + "\n")
+        self.records.flush()
+
+    def _write_payload(self, seq, module, tensor):
+        from safetensors.torch import save_file
+
+        name = f"tensors/{seq:08d}.safetensors"
+        path = os.path.join(self.dir, name)
+        save_file({"output": tensor.detach().contiguous().cpu()}, path + ".tmp",
+                  metadata={"module": module, "seq": str(seq)})
+        os.replace(path + ".tmp", path)
+        return {"file": name, "tensor": "output"}
+
+    def close(self):
+        if self.records.closed:
+            return
+        self.records.close()
+        self._write_manifest(complete=True)
+
+
+def _default_stage(module, prefix):
+    if prefix:
+        return prefix
+    name = type(module).__name__.lower()
+    if "unet" in name:
+        return "unet"
+    if "autoencoder" in name or "vae" in name:
+        return "vae"
+    return name
+
+
+class Probe:
+    """Forward hooks on one module tree, writing into a (possibly shared) dump folder."""
+
+    def __init__(self, module, out_dir, prefix=None, level="stats", overwrite=False):
+        key = os.path.realpath(out_dir)
+        writer = _WRITERS.get(key)
+        if writer is None or writer.records.closed:
+            writer = _DumpWriter(out_dir, level, overwrite)
+            _WRITERS[key] = writer
+        elif writer.level != level:
+            raise ValueError(f"{out_dir} is already open at level {writer.level!r}")
+        writer.users += 1
+        self._key = key
+        self._writer = writer
+        self._closed = False
+        self._handles = []
+        self._stage = _default_stage(module, prefix)
+        root_name = prefix or self._stage
+        try:
+            params = list(inspect.signature(module.forward).parameters)
+        except (TypeError, ValueError):
+            params = []
+        self._timestep_pos = params.index("timestep") if "timestep" in params else None
+        for name, child in module.named_modules():
+            full = root_name if name == "" else (f"{prefix}.{name}" if prefix else name)
+            self._handles.append(child.register_forward_pre_hook(self._pre_hook(child is module), with_kwargs=True))
+            self._handles.append(child.register_forward_hook(self._post_hook(full, child is module), with_kwargs=True))
+
+    # Inputs are measured before the module runs; a stack per module keeps
+    # re-entrant calls (a module used twice in one forward) paired correctly.
+    def _pre_hook(self, is_root):
+        def hook(mod, args, kwargs):
+            inputs = [{"dtype": _dtype_name(t.dtype), "shape": list(t.shape), "stats": input_stats(t)}
+                      for t in list(_tensors_in(args)) + list(_tensors_in(kwargs))]
+            mod.__dict__.setdefault("_nanscope_inputs", []).append(inputs)
+            if is_root and self._writer.context["timestep"] is None:
+                self._capture_timestep(args, kwargs)
+            return None
+        return hook
+
+    def _capture_timestep(self, args, kwargs):
+        # A root whose forward takes `timestep` (UNet-style) fills the current
+        # step's timestep when `step()` was not given one.
+        if self._timestep_pos is None:
+            return
+        t = kwargs.get("timestep", args[self._timestep_pos] if len(args) > self._timestep_pos else None)
+        if isinstance(t, torch.Tensor) and t.numel() >= 1:
+            self._writer.context["timestep"] = float(t.reshape(-1)[0])
+        elif isinstance(t, (int, float)):
+            self._writer.context["timestep"] = float(t)
+
+    def _post_hook(self, name, is_root):
+        def hook(mod, args, kwargs, output):
+            stack = mod.__dict__.get("_nanscope_inputs") or [None]
+            inputs = stack.pop()
+            if self._closed:
+                return None
+            for output_name, tensor in _outputs(output):
+                self._writer.write(name, output_name, tensor, self._stage, is_root, inputs)
+            return None
+        return hook
+
+    def step(self, i, timestep=None):
+        """Sets the 0-based denoising step (None after the loop) and its timestep."""
+        self._writer.context["step"] = None if i is None else int(i)
+        self._writer.context["timestep"] = None if timestep is None else float(timestep)
+        return self
+
+    def stage(self, name):
+        """Sets the stage for following records (None: each probe's own, e.g. `unet`)."""
+        self._writer.context["stage"] = name
+        return self
+
+    def frames(self, first, last=None):
+        """Sets the inclusive frame range the following records cover (None clears it)."""
+        self._writer.context["frames"] = None if first is None else [int(first), int(first if last is None else last)]
+        return self
+
+    def record(self, name, tensor, stage=None, boundary=True):
+        """Records a tensor that no hooked module returns, e.g. `latents` after a scheduler step."""
+        if self._closed or not _is_float_tensor(tensor):
+            return
+        self._writer.write(name, None, tensor, stage or self._writer.context["stage"] or "scheduler", boundary, None)
+
+    def close(self):
+        """Removes the hooks; the folder's manifest is finalised when its last probe closes."""
+        if self._closed:
+            return
+        self._closed = True
+        for handle in self._handles:
+            handle.remove()
+        self._writer.users -= 1
+        if self._writer.users <= 0:
+            self._writer.close()
+            _WRITERS.pop(self._key, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def attach(module, out_dir, prefix=None, level="stats", overwrite=False):
+    """Hooks `module` and all its children; records go to `out_dir`.
+
+    `prefix` starts every module name (`unet` → `unet.down_blocks.0…`); without
+    it names are as `named_modules()` gives them. `level` is `stats`,
+    `stages` (also the root module's outputs and `record()` tensors) or `all`.
+    Attaching several modules to one folder shares one writer and one
+    step/stage context.
+    """
+    return Probe(module, out_dir, prefix=prefix, level=level, overwrite=overwrite)

@@ -1,0 +1,152 @@
+//! `nanscope trace DIR`
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use nanscope::numerics::DType;
+use nanscope::report::{Report, Section, SectionTable, fmt_num};
+use nanscope::trace::{AnalysisOptions, TraceOptions, TraceResult, trace_dump};
+use serde_json::json;
+
+use super::output::emit;
+use super::{GlobalArgs, Outcome};
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// Dump folder written by a probe (or its manifest.json).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Warn when a module's |x| reaches this share of its dtype's largest finite value (R122).
+    #[arg(long, value_name = "FRACTION", default_value_t = AnalysisOptions::default().headroom)]
+    pub headroom: f64,
+    /// Judge headroom against this dtype instead of each record's own (e.g. fp16 for an fp32 run).
+    #[arg(long, value_enum, default_value_t = HeadroomDType::Auto)]
+    pub headroom_dtype: HeadroomDType,
+    /// How many near-overflow modules to name.
+    #[arg(long, value_name = "N", default_value_t = AnalysisOptions::default().headroom_top)]
+    pub headroom_top: usize,
+    /// Modules whose -Inf-only outputs are intentional masks (repeatable; `*mask*` always applies).
+    #[arg(long, value_name = "GLOB")]
+    pub allow_neg_inf: Vec<String>,
+    /// Recompute statistics from every payload tensor, not only for records that lack them.
+    #[arg(long)]
+    pub recompute_stats: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HeadroomDType {
+    Auto,
+    Fp16,
+    Bf16,
+}
+
+pub fn run(args: TraceArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    anyhow::ensure!(args.headroom > 0.0 && args.headroom <= 1.0, "--headroom must be in (0, 1], got {}", args.headroom);
+    let mut analysis = AnalysisOptions {
+        headroom: args.headroom,
+        headroom_dtype: match args.headroom_dtype {
+            HeadroomDType::Auto => None,
+            HeadroomDType::Fp16 => Some(DType::F16),
+            HeadroomDType::Bf16 => Some(DType::BF16),
+        },
+        headroom_top: args.headroom_top,
+        ..AnalysisOptions::default()
+    };
+    analysis.allow_neg_inf.extend(args.allow_neg_inf);
+    let options = TraceOptions { analysis, recompute_stats: args.recompute_stats };
+    let result = trace_dump(&args.dir, &options);
+    emit(&build_report(result, args.dir.display().to_string()), global)
+}
+
+fn build_report(result: TraceResult, input: String) -> Report {
+    let mut report = Report::new("trace", vec![input]);
+    let analysis = result.analysis;
+    report.set_counter("records", analysis.records.total);
+    report.set_counter("nonfinite_records", analysis.records.nonfinite);
+    report.set_counter("steps", analysis.records.steps);
+    let num = |x: Option<f64>| x.map(fmt_num).unwrap_or_else(|| "-".into());
+    let opt = |x: Option<u64>| x.map_or("-".to_string(), |v| v.to_string());
+    let stage_rows = analysis
+        .stages
+        .iter()
+        .map(|row| {
+            vec![
+                opt(row.step),
+                num(row.timestep),
+                row.stage.clone().unwrap_or_else(|| "-".into()),
+                row.records.to_string(),
+                row.nonfinite_records.to_string(),
+                format!("{:.1}%", row.nan_share * 100.0),
+                num(row.absmax),
+                num(row.latents_absmax),
+                row.first_nonfinite_module.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    report.sections.push(Section {
+        key: "stages".into(),
+        value: serde_json::to_value(&analysis.stages).unwrap_or_default(),
+        table: Some(SectionTable {
+            title: "Timeline".into(),
+            header: [
+                "step",
+                "timestep",
+                "stage",
+                "records",
+                "non-finite",
+                "NaN share",
+                "absmax",
+                "latents absmax",
+                "first non-finite",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows: stage_rows,
+            note: None,
+        }),
+    });
+    let records = &analysis.records;
+    let record_rows = records
+        .first_nonfinite
+        .iter()
+        .map(|r| {
+            vec![
+                r.seq.to_string(),
+                opt(r.step),
+                r.stage.clone().unwrap_or_else(|| "-".into()),
+                r.module.clone(),
+                r.dtype.clone(),
+                opt(r.stats.nan),
+                opt(r.stats.pos_inf),
+                opt(r.stats.neg_inf),
+                opt(r.stats.count),
+                r.role.to_string(),
+            ]
+        })
+        .collect();
+    let mut value = serde_json::to_value(records).unwrap_or_default();
+    if let (Some(obj), Some(manifest)) = (value.as_object_mut(), &result.manifest) {
+        obj.insert("level".into(), json!(manifest.level.as_str()));
+        obj.insert("complete".into(), json!(manifest.complete));
+        obj.insert("writer".into(), json!(manifest.writer));
+        obj.insert("recomputed".into(), json!(result.recomputed));
+        obj.insert("near_overflow".into(), json!(analysis.near_overflow));
+    }
+    let hidden = records.nonfinite.saturating_sub(records.first_nonfinite.len() as u64);
+    report.sections.push(Section {
+        key: "records".into(),
+        value,
+        table: Some(SectionTable {
+            title: "First non-finite records".into(),
+            header: ["seq", "step", "stage", "module", "dtype", "NaN", "+Inf", "-Inf", "count", "role"]
+                .map(String::from)
+                .to_vec(),
+            rows: record_rows,
+            note: (hidden > 0).then(|| format!("{hidden} more non-finite records")),
+        }),
+    });
+    report.findings = result.findings;
+    report.findings.extend(analysis.findings);
+    report.sort_findings();
+    report
+}
