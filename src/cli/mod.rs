@@ -1,9 +1,11 @@
 //! Command-line definitions and glue: the only code that prints.
 
+mod diff;
 mod output;
 mod progress;
 mod rules;
 mod scheduler;
+mod simulate;
 mod trace;
 mod weights;
 
@@ -90,6 +92,8 @@ pub enum ColorArg {
 pub enum Command {
     /// Scan checkpoints (safetensors, PyTorch, NumPy) for NaN/Inf, overflow and other hazards.
     Weights(weights::WeightsArgs),
+    /// Compare two checkpoints key by key and value by value (B against the reference A).
+    Diff(diff::DiffArgs),
     /// List the rule catalogue, or explain one rule.
     Rules(rules::RulesArgs),
     /// Check a diffusers scheduler_config.json for hazards and print its DDIM schedule.
@@ -101,6 +105,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Weights(args) => weights::run(args, &cli.global),
+        Command::Diff(args) => diff::run(args, &cli.global),
         Command::Rules(args) => rules::run(args, &cli.global),
         Command::Scheduler(args) => scheduler::run(args, &cli.global),
         Command::Trace(args) => trace::run(args, &cli.global),

@@ -33,6 +33,8 @@ pub struct WeightsArgs {
     /// Worker threads (default: one per core; also RAYON_NUM_THREADS).
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub simulate: super::simulate::SimulateArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -61,6 +63,9 @@ pub fn run(args: WeightsArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
         underflow_share: args.underflow_share,
         range_ratio: args.range_ratio,
     };
+    if let Some(scheme) = args.simulate.scheme {
+        return super::simulate::run(&args.paths, scheme, &args.simulate, global);
+    }
     let bar = Bar::bytes(global);
     let result = weights::scan(&args.paths, &options, &bar);
     bar.finish();

@@ -2,9 +2,11 @@
 //! slug, default severity and documentation. Codes are never reused; a retired
 //! rule stays listed with `retired: true`.
 
+pub mod diff;
 pub mod format;
 pub mod replay;
 pub mod security;
+pub mod simulate;
 pub mod trace;
 pub mod weights;
 
@@ -37,7 +39,9 @@ pub struct Rule {
 /// Every rule, ordered by code.
 pub fn catalogue() -> Vec<&'static Rule> {
     let mut all: Vec<&'static Rule> = Vec::new();
-    for family in [weights::RULES, replay::RULES, format::RULES, security::RULES, trace::RULES] {
+    for family in
+        [weights::RULES, simulate::RULES, diff::RULES, replay::RULES, format::RULES, security::RULES, trace::RULES]
+    {
         all.extend(family.iter().copied());
     }
     all.sort_by(|a, b| family_order(a.code).cmp(&family_order(b.code)).then(a.code.cmp(b.code)));

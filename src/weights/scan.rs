@@ -142,7 +142,10 @@ fn entry_bytes(entry: &TensorEntry) -> u64 {
 
 /// The tensor's elements in row-major order: borrowed when the view is a
 /// contiguous slice of its storage, gathered otherwise.
-fn tensor_values<'a>(checkpoint: &'a Checkpoint, entry: &'a TensorEntry) -> Result<Cow<'a, [u8]>, Box<Finding>> {
+pub(crate) fn tensor_values<'a>(
+    checkpoint: &'a Checkpoint,
+    entry: &'a TensorEntry,
+) -> Result<Cow<'a, [u8]>, Box<Finding>> {
     let storage = checkpoint.storage(entry);
     let label = checkpoint.label.as_str();
     let layout = |message: String| {
@@ -176,7 +179,7 @@ fn tensor_values<'a>(checkpoint: &'a Checkpoint, entry: &'a TensorEntry) -> Resu
         .map_err(|err| layout(format!("{}: {err}", entry.name)))
 }
 
-fn stats_finding(label: &str, entry: &TensorEntry, err: StatsError) -> Finding {
+pub(crate) fn stats_finding(label: &str, entry: &TensorEntry, err: StatsError) -> Finding {
     let finding = Finding::new(&rules::UNSUPPORTED_DTYPE, format!("{}: {err}", entry.name))
         .with_subject(Subject::tensor(label, &entry.name))
         .with_evidence("dtype", entry.dtype.name());

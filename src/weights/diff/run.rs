@@ -1,0 +1,285 @@
+//! `nanscope diff A B`: key sets, then every common tensor pair compared in
+//! parallel, one pair in flight per worker.
+
+use std::path::Path;
+
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+
+use super::compare::{PairMetrics, Tolerance, compare_values};
+use super::sides::{Located, NameAlignment, Side};
+use crate::numerics::{DType, unravel};
+use crate::report::{Finding, Subject, fmt_num};
+use crate::rules::diff as rules;
+use crate::weights::scan::{FileRecord, Progress};
+use crate::weights::values::{Dequantize, logical_values};
+
+#[derive(Debug, Clone, Default)]
+pub struct DiffOptions {
+    pub alignment: NameAlignment,
+    pub tolerance: Tolerance,
+}
+
+/// One compared tensor pair, as the report's `pairs` section lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PairRecord {
+    /// The name on A's side (B's name after alignment).
+    pub tensor: String,
+    /// B's name as stored, when alignment changed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tensor_b: Option<String>,
+    pub file_a: String,
+    pub file_b: String,
+    pub dtype_a: DType,
+    pub dtype_b: DType,
+    pub shape: Vec<u64>,
+    #[serde(flatten)]
+    pub metrics: PairMetrics,
+    pub within_tolerance: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ShapeMismatch {
+    pub tensor: String,
+    pub shape_a: Vec<u64>,
+    pub shape_b: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DtypeMismatch {
+    pub tensor: String,
+    pub dtype_a: DType,
+    pub dtype_b: DType,
+}
+
+#[derive(Debug, Default)]
+pub struct DiffResult {
+    pub files_a: Vec<FileRecord>,
+    pub files_b: Vec<FileRecord>,
+    pub tensors_a: usize,
+    pub tensors_b: usize,
+    pub pairs: Vec<PairRecord>,
+    pub missing_in_b: Vec<String>,
+    pub extra_in_b: Vec<String>,
+    pub shape_mismatch: Vec<ShapeMismatch>,
+    pub dtype_mismatch: Vec<DtypeMismatch>,
+    pub findings: Vec<Finding>,
+}
+
+/// Compares B against the reference A. Never fails: unreadable sides and
+/// tensors become findings.
+pub fn diff(
+    a: &Path,
+    b: &Path,
+    options: &DiffOptions,
+    dequantizers: &[&dyn Dequantize],
+    progress: &dyn Progress,
+) -> DiffResult {
+    let side_a = Side::open(a, &NameAlignment::default());
+    let side_b = Side::open(b, &options.alignment);
+    let mut result = DiffResult {
+        files_a: file_records(&side_a),
+        files_b: file_records(&side_b),
+        tensors_a: side_a.tensor_count(),
+        tensors_b: side_b.tensor_count(),
+        ..DiffResult::default()
+    };
+    let mut findings = side_a.findings.clone();
+    findings.extend(side_b.findings.iter().cloned());
+    if let Some(prefix) = &options.alignment.strip_prefix {
+        let any = side_b.checkpoints.iter().flat_map(|c| &c.tensors).any(|t| t.name.starts_with(prefix.as_str()));
+        if !any && side_b.tensor_count() > 0 {
+            findings.push(
+                Finding::new(&rules::PREFIX_NOT_FOUND, format!("no tensor of {} starts with {prefix:?}", side_b.label))
+                    .with_subject(Subject::file(&side_b.label))
+                    .with_evidence("prefix", prefix.as_str()),
+            );
+        }
+    }
+    let empty: Vec<&Side> = [&side_a, &side_b].into_iter().filter(|s| s.tensor_count() == 0).collect();
+    if !empty.is_empty() {
+        for side in empty {
+            findings.push(
+                Finding::new(
+                    &rules::NO_TENSORS,
+                    format!("{} yields no readable tensors; the comparison is skipped", side.label),
+                )
+                .with_subject(Subject::file(&side.label)),
+            );
+        }
+        result.findings = findings;
+        return result;
+    }
+
+    let mut common: Vec<(&str, Located, Located)> = Vec::new();
+    for (name, at_a) in &side_a.names {
+        let Some(&at_b) = side_b.index.get(name) else {
+            result.missing_in_b.push(name.clone());
+            findings.push(
+                Finding::new(&rules::MISSING_IN_B, format!("{name} is in A but not in B"))
+                    .with_subject(Subject::tensor(&side_a.checkpoint(*at_a).label, name)),
+            );
+            continue;
+        };
+        let (ea, eb) = (side_a.entry(*at_a), side_b.entry(at_b));
+        if ea.shape != eb.shape {
+            result.shape_mismatch.push(ShapeMismatch {
+                tensor: name.clone(),
+                shape_a: ea.shape.clone(),
+                shape_b: eb.shape.clone(),
+            });
+            findings.push(
+                Finding::new(&rules::SHAPE_MISMATCH, format!("{name}: shape {:?} in A, {:?} in B", ea.shape, eb.shape))
+                    .with_subject(Subject::tensor(&side_b.checkpoint(at_b).label, &eb.name))
+                    .with_evidence("shape_a", json!(ea.shape))
+                    .with_evidence("shape_b", json!(eb.shape)),
+            );
+            continue;
+        }
+        if ea.dtype != eb.dtype {
+            result.dtype_mismatch.push(DtypeMismatch { tensor: name.clone(), dtype_a: ea.dtype, dtype_b: eb.dtype });
+            findings.push(
+                Finding::new(&rules::DTYPE_MISMATCH, format!("{name}: {} in A, {} in B", ea.dtype, eb.dtype))
+                    .with_subject(Subject::tensor(&side_b.checkpoint(at_b).label, &eb.name))
+                    .with_evidence("dtype_a", ea.dtype.name())
+                    .with_evidence("dtype_b", eb.dtype.name()),
+            );
+        }
+        common.push((name.as_str(), *at_a, at_b));
+    }
+    for (name, at_b) in &side_b.names {
+        if !side_a.index.contains_key(name) {
+            result.extra_in_b.push(name.clone());
+            let stored = &side_b.entry(*at_b).name;
+            findings.push(
+                Finding::new(&rules::EXTRA_IN_B, format!("{stored} is in B but not in A"))
+                    .with_subject(Subject::tensor(&side_b.checkpoint(*at_b).label, stored)),
+            );
+        }
+    }
+
+    let total: u64 = common.iter().map(|(_, at_a, _)| entry_bytes(&side_a, *at_a)).sum();
+    progress.file(&format!("{} vs {}", side_a.label, side_b.label), total);
+    let compared: Vec<(Option<PairRecord>, Vec<Finding>)> = common
+        .par_iter()
+        .map(|&(name, at_a, at_b)| {
+            let out = compare_pair(&side_a, &side_b, name, at_a, at_b, options, dequantizers);
+            progress.advance(entry_bytes(&side_a, at_a));
+            out
+        })
+        .collect();
+    for (record, pair_findings) in compared {
+        result.pairs.extend(record);
+        findings.extend(pair_findings);
+    }
+    result.findings = findings;
+    result
+}
+
+fn compare_pair(
+    side_a: &Side,
+    side_b: &Side,
+    name: &str,
+    at_a: Located,
+    at_b: Located,
+    options: &DiffOptions,
+    dequantizers: &[&dyn Dequantize],
+) -> (Option<PairRecord>, Vec<Finding>) {
+    let (ca, cb) = (side_a.checkpoint(at_a), side_b.checkpoint(at_b));
+    let (ea, eb) = (side_a.entry(at_a), side_b.entry(at_b));
+    let values = (logical_values(ca, ea, dequantizers), logical_values(cb, eb, dequantizers));
+    let (va, vb) = match values {
+        (Ok(va), Ok(vb)) if va.len() == vb.len() => (va, vb),
+        (va, vb) => {
+            let mut findings: Vec<Finding> = [va.err(), vb.err()].into_iter().flatten().map(|f| *f).collect();
+            if findings.is_empty() {
+                findings.push(
+                    Finding::new(
+                        &rules::SHAPE_MISMATCH,
+                        format!("{name}: the two sides hold different element counts"),
+                    )
+                    .with_subject(Subject::tensor(&cb.label, &eb.name)),
+                );
+            }
+            return (None, findings);
+        }
+    };
+    let metrics = compare_values(&va, &vb, options.tolerance);
+    ca.release(ea);
+    cb.release(eb);
+    let mut findings = Vec::new();
+    let subject = |flat: Option<u64>| {
+        let mut subject = Subject::tensor(&cb.label, &eb.name);
+        subject.index = flat.map(|f| unravel(f, &ea.shape));
+        subject
+    };
+    let db = metrics.sqnr_db.map_or("exact".to_string(), |v| format!("{} dB", fmt_num(v)));
+    if metrics.nonfinite_mismatch() > 0 {
+        findings.push(
+            Finding::new(
+                &rules::NONFINITE_ONE_SIDE,
+                format!(
+                    "{name}: {} non-finite only in B, {} only in A, {} of a different kind",
+                    metrics.nonfinite_only_b, metrics.nonfinite_only_a, metrics.nonfinite_differ
+                ),
+            )
+            .with_subject(subject(metrics.first_nonfinite_flat))
+            .with_evidence("nonfinite_only_a", metrics.nonfinite_only_a)
+            .with_evidence("nonfinite_only_b", metrics.nonfinite_only_b)
+            .with_evidence("nonfinite_differ", metrics.nonfinite_differ),
+        );
+    }
+    if metrics.beyond_tolerance > 0 {
+        let t = options.tolerance;
+        findings.push(
+            Finding::new(
+                &rules::BEYOND_TOLERANCE,
+                format!(
+                    "{name}: {} of {} values beyond rtol {} atol {} (max abs diff {}, SQNR {db}, cosine {})",
+                    metrics.beyond_tolerance,
+                    metrics.count,
+                    t.rtol,
+                    t.atol,
+                    fmt_num(metrics.max_abs_diff),
+                    metrics.cosine.map_or("-".into(), |c| format!("{c:.6}"))
+                ),
+            )
+            .with_subject(subject(metrics.first_beyond_flat))
+            .with_evidence("beyond_tolerance", metrics.beyond_tolerance)
+            .with_evidence("max_abs_diff", metrics.max_abs_diff)
+            .with_evidence("rel_l2_error", json!(metrics.rel_l2_error))
+            .with_evidence("cosine", json!(metrics.cosine))
+            .with_evidence("sqnr_db", json!(metrics.sqnr_db)),
+        );
+    }
+    let record = PairRecord {
+        tensor: name.to_string(),
+        tensor_b: (eb.name != name).then(|| eb.name.clone()),
+        file_a: ca.label.clone(),
+        file_b: cb.label.clone(),
+        dtype_a: ea.dtype,
+        dtype_b: eb.dtype,
+        shape: ea.shape.clone(),
+        within_tolerance: metrics.beyond_tolerance == 0 && metrics.nonfinite_mismatch() == 0,
+        metrics,
+    };
+    (Some(record), findings)
+}
+
+fn entry_bytes(side: &Side, at: Located) -> u64 {
+    let entry = side.entry(at);
+    entry.numel().and_then(|n| entry.dtype.byte_len(n)).unwrap_or(0)
+}
+
+fn file_records(side: &Side) -> Vec<FileRecord> {
+    side.checkpoints
+        .iter()
+        .map(|c| FileRecord {
+            file: c.label.clone(),
+            format: c.format.name(),
+            bytes: c.len(),
+            tensors: c.tensors.len(),
+        })
+        .collect()
+}

@@ -1,0 +1,131 @@
+//! `nanscope diff A B` end to end on the committed fixtures.
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+const A: &str = "fixtures/diff/reference.safetensors";
+const B: &str = "fixtures/diff/converted.safetensors";
+const SPLIT: &str = "fixtures/diff/split";
+const PREFIX: &str = "model.diffusion_model.";
+
+fn run(args: &[&str]) -> (i32, Value) {
+    let out =
+        Command::cargo_bin("nanscope").unwrap().arg("diff").args(args).args(["--format", "json"]).output().unwrap();
+    let code = out.status.code().unwrap();
+    let json = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("exit {code}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    (code, json)
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
+}
+
+fn pair<'a>(report: &'a Value, tensor: &str) -> &'a Value {
+    report["pairs"].as_array().unwrap().iter().find(|p| p["tensor"] == tensor).unwrap_or_else(|| panic!("{tensor}"))
+}
+
+fn findings<'a>(report: &'a Value, code: &str) -> Vec<&'a Value> {
+    report["findings"].as_array().unwrap().iter().filter(|f| f["code"] == code).collect()
+}
+
+/// Checks everything the fixtures plant, whatever form side B takes.
+fn assert_planted_differences(report: &Value) {
+    assert_eq!(strings(&report["missing_in_b"]), ["missing.weight"]);
+    assert_eq!(strings(&report["extra_in_b"]), ["extra.weight"]);
+    assert_eq!(report["shape_mismatch"][0]["tensor"], "shape.weight");
+    assert_eq!(report["shape_mismatch"][0]["shape_b"], serde_json::json!([4, 5]));
+    assert_eq!(report["dtype_mismatch"][0]["dtype_b"], "F16");
+    assert_eq!(report["pairs"].as_array().unwrap().len(), 6);
+
+    let dtype = pair(report, "dtype.weight");
+    assert_eq!((dtype["within_tolerance"].as_bool(), dtype["max_abs_diff"].as_f64()), (Some(true), Some(0.0)));
+    let rounded = pair(report, "rounded.weight");
+    assert_eq!(rounded["within_tolerance"], true);
+    assert!(rounded["sqnr_db"].as_f64().unwrap() > 60.0, "{rounded}");
+    let drift = pair(report, "drift.weight");
+    assert_eq!(drift["within_tolerance"], false);
+    let sqnr = drift["sqnr_db"].as_f64().unwrap();
+    assert!((5.0..30.0).contains(&sqnr), "{drift}");
+    assert!(drift["cosine"].as_f64().unwrap() < 0.999);
+    let nan = pair(report, "nan.weight");
+    assert_eq!((nan["nonfinite_only_b"].as_u64(), nan["nonfinite_only_a"].as_u64()), (Some(1), Some(0)));
+
+    assert_eq!(findings(report, "D101")[0]["subject"]["tensor"], "missing.weight");
+    assert_eq!(findings(report, "D102").len(), 1);
+    assert_eq!(findings(report, "D103").len(), 1);
+    assert_eq!(findings(report, "D104").len(), 1);
+    assert_eq!(findings(report, "D105").len(), 1);
+    assert_eq!(findings(report, "D106")[0]["subject"]["index"], serde_json::json!([1, 2]));
+    assert_eq!(report["summary"]["missing_in_b"], 1);
+}
+
+#[test]
+fn stripped_prefix_reveals_every_planted_difference() {
+    let (code, report) = run(&[A, B, "--strip-prefix", PREFIX]);
+    assert_eq!(code, 1);
+    assert_eq!(report["command"], "diff");
+    assert_planted_differences(&report);
+    assert_eq!(pair(&report, "drift.weight")["tensor_b"], format!("{PREFIX}drift.weight"));
+}
+
+#[test]
+fn a_directory_side_is_the_union_of_its_files() {
+    let (code, report) = run(&[A, SPLIT]);
+    assert_eq!(code, 1);
+    assert_planted_differences(&report);
+    assert_eq!(report["files"]["b"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn without_alignment_the_prefix_makes_every_key_differ() {
+    let (_, report) = run(&[A, B]);
+    assert_eq!(report["pairs"].as_array().unwrap().len(), 0);
+    assert_eq!(report["missing_in_b"].as_array().unwrap().len(), 8);
+    assert_eq!(report["extra_in_b"].as_array().unwrap().len(), 8);
+}
+
+#[test]
+fn added_prefix_aligns_the_other_way_and_identical_sides_are_clean() {
+    let (code, report) = run(&[B, SPLIT, "--add-prefix", PREFIX]);
+    assert_eq!(code, 0, "{}", report["findings"]);
+    assert_eq!(report["pairs"].as_array().unwrap().len(), 8);
+    assert!(report["pairs"].as_array().unwrap().iter().all(|p| p["within_tolerance"] == true));
+    assert!(report["findings"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn tolerance_decides_what_counts_as_drift() {
+    let (_, report) = run(&[A, B, "--strip-prefix", PREFIX, "--rtol", "0", "--atol", "0"]);
+    assert_eq!(pair(&report, "rounded.weight")["within_tolerance"], false);
+    let (_, report) = run(&[A, B, "--strip-prefix", PREFIX, "--atol", "0.1"]);
+    assert_eq!(pair(&report, "drift.weight")["within_tolerance"], true);
+}
+
+#[test]
+fn a_prefix_that_matches_nothing_is_reported() {
+    let (_, report) = run(&[A, B, "--strip-prefix", "unet."]);
+    assert_eq!(findings(&report, "D109").len(), 1);
+}
+
+#[test]
+fn an_unreadable_side_is_a_finding_with_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.safetensors");
+    std::fs::write(&broken, b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\": tr").unwrap();
+    for b in [broken.to_str().unwrap(), "does/not/exist.safetensors"] {
+        let (code, report) = run(&[A, b]);
+        assert_eq!(code, 1, "{b}");
+        assert_eq!(findings(&report, "D107").len(), 1, "{b}: {}", report["findings"]);
+        assert!(report["findings"].as_array().unwrap().iter().any(|f| f["code"].as_str().unwrap().starts_with('F')));
+        assert!(findings(&report, "D101").is_empty());
+    }
+    let (code, _) = run(&[broken.to_str().unwrap(), A]);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn bad_tolerances_exit_2() {
+    Command::cargo_bin("nanscope").unwrap().args(["diff", A, B, "--rtol", "-1"]).assert().code(2);
+    Command::cargo_bin("nanscope").unwrap().args(["diff", A]).assert().code(2);
+}
