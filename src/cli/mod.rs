@@ -3,6 +3,7 @@
 mod diff;
 mod output;
 mod progress;
+mod replay;
 mod rules;
 mod scheduler;
 mod simulate;
@@ -96,6 +97,8 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// List the rule catalogue, or explain one rule.
     Rules(rules::RulesArgs),
+    /// Replay a generation from a spec and name the module and step where NaN/Inf first appeared.
+    Replay(replay::ReplayArgs),
     /// Check a diffusers scheduler_config.json for hazards and print its DDIM schedule.
     Scheduler(scheduler::SchedulerArgs),
     /// Find the module and step that first produced NaN/Inf in a probe's dump folder.
@@ -107,6 +110,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Weights(args) => weights::run(args, &cli.global),
         Command::Diff(args) => diff::run(args, &cli.global),
         Command::Rules(args) => rules::run(args, &cli.global),
+        Command::Replay(args) => replay::run(args, &cli.global),
         Command::Scheduler(args) => scheduler::run(args, &cli.global),
         Command::Trace(args) => trace::run(args, &cli.global),
     }

@@ -5,6 +5,7 @@
 pub mod diff;
 pub mod format;
 pub mod replay;
+pub mod replay_engine;
 pub mod security;
 pub mod simulate;
 pub mod trace;
@@ -39,9 +40,16 @@ pub struct Rule {
 /// Every rule, ordered by code.
 pub fn catalogue() -> Vec<&'static Rule> {
     let mut all: Vec<&'static Rule> = Vec::new();
-    for family in
-        [weights::RULES, simulate::RULES, diff::RULES, replay::RULES, format::RULES, security::RULES, trace::RULES]
-    {
+    for family in [
+        weights::RULES,
+        simulate::RULES,
+        diff::RULES,
+        replay::RULES,
+        replay_engine::RULES,
+        format::RULES,
+        security::RULES,
+        trace::RULES,
+    ] {
         all.extend(family.iter().copied());
     }
     all.sort_by(|a, b| family_order(a.code).cmp(&family_order(b.code)).then(a.code.cmp(b.code)));

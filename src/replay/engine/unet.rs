@@ -123,6 +123,8 @@ pub struct UNet2DConditionModel {
     conv_norm_out: GroupNorm,
     conv_out: Conv2d,
     pub config: UNetConfig,
+    /// Probe names of the Linear/Conv modules.
+    pub layers: Vec<String>,
     dtype: DType,
     device: Device,
 }
@@ -136,8 +138,9 @@ impl UNet2DConditionModel {
     pub fn load(folder: &Path, device: &Device, precision: &Precision, scope: &str) -> Result<Self> {
         let config: UNetConfig = read_config(folder)?;
         let ws = WeightStore::open(&weight_file(folder)?, device, precision.clone(), scope)?;
-        let model = Self::build(&ws, config, folder)?;
+        let mut model = Self::build(&ws, config, folder)?;
         ws.finish()?;
+        model.layers = ws.layers();
         Ok(model)
     }
 
@@ -272,6 +275,7 @@ impl UNet2DConditionModel {
             dtype: ws.precision().dtype.candle(),
             device: ws.device().clone(),
             config,
+            layers: Vec::new(),
         })
     }
 

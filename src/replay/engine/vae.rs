@@ -143,14 +143,17 @@ pub struct AutoencoderKL {
     quant_conv: Option<Conv2d>,
     post_quant_conv: Option<Conv2d>,
     pub config: VaeConfig,
+    /// Probe names of the Linear/Conv modules.
+    pub layers: Vec<String>,
 }
 
 impl AutoencoderKL {
     pub fn load(folder: &Path, device: &candle_core::Device, precision: &Precision, scope: &str) -> Result<Self> {
         let config: VaeConfig = read_config(folder)?;
         let ws = WeightStore::open(&weight_file(folder)?, device, precision.clone(), scope)?;
-        let model = Self::build(&ws, config, folder)?;
+        let mut model = Self::build(&ws, config, folder)?;
         ws.finish()?;
+        model.layers = ws.layers();
         Ok(model)
     }
 
@@ -221,6 +224,7 @@ impl AutoencoderKL {
             quant_conv: c.use_quant_conv.then(|| Conv2d::new(ws, "quant_conv", 2 * lat, 2 * lat, 1, 1, 0)),
             post_quant_conv: c.use_post_quant_conv.then(|| Conv2d::new(ws, "post_quant_conv", lat, lat, 1, 1, 0)),
             config,
+            layers: Vec::new(),
         })
     }
 

@@ -53,6 +53,8 @@ pub struct WeightStore {
     /// Prefix of module names in probe records (`unet`, `vae`).
     scope: String,
     problems: RefCell<Vec<WeightProblem>>,
+    /// Probe names of the Linear/Conv modules, in construction order.
+    layers: RefCell<Vec<String>>,
 }
 
 /// The weight file a diffusers model folder (or a file path) names.
@@ -90,6 +92,7 @@ impl WeightStore {
             precision,
             scope: scope.to_string(),
             problems: RefCell::new(Vec::new()),
+            layers: RefCell::new(Vec::new()),
         })
     }
 
@@ -117,6 +120,9 @@ impl WeightStore {
         let module = self.module_name(module_key);
         let key = if module_key.is_empty() { param.to_string() } else { format!("{module_key}.{param}") };
         let dtype = self.dtype_for(&module);
+        if quantizable {
+            self.layers.borrow_mut().push(module.clone());
+        }
         match self.load(&key, shape, quantizable && self.precision.quantizes(&module)) {
             Ok(t) => t.to_dtype(dtype).unwrap_or(t),
             Err(problem) => {
@@ -154,6 +160,11 @@ impl WeightStore {
             None => tensor.to_dtype(DType::F32).map_err(unreadable)?,
         };
         tensor.to_device(&self.device).map_err(unreadable)
+    }
+
+    /// The Linear/Conv modules built so far.
+    pub fn layers(&self) -> Vec<String> {
+        self.layers.borrow().clone()
     }
 
     /// Ends loading: an error listing every problem, if any.
