@@ -136,8 +136,9 @@ fn unsupported(path: &Path, why: impl Into<String>) -> EngineError {
 impl UNet2DConditionModel {
     /// Loads a diffusers UNet folder; every weight problem is listed in one error.
     pub fn load(folder: &Path, device: &Device, precision: &Precision, scope: &str) -> Result<Self> {
+        let file = weight_file(folder)?;
         let config: UNetConfig = read_config(folder)?;
-        let ws = WeightStore::open(&weight_file(folder)?, device, precision.clone(), scope)?;
+        let ws = WeightStore::open(&file, device, precision.clone(), scope)?;
         let mut model = Self::build(&ws, config, folder)?;
         ws.finish()?;
         model.layers = ws.layers();

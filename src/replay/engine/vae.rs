@@ -149,8 +149,9 @@ pub struct AutoencoderKL {
 
 impl AutoencoderKL {
     pub fn load(folder: &Path, device: &candle_core::Device, precision: &Precision, scope: &str) -> Result<Self> {
+        let file = weight_file(folder)?;
         let config: VaeConfig = read_config(folder)?;
-        let ws = WeightStore::open(&weight_file(folder)?, device, precision.clone(), scope)?;
+        let ws = WeightStore::open(&file, device, precision.clone(), scope)?;
         let mut model = Self::build(&ws, config, folder)?;
         ws.finish()?;
         model.layers = ws.layers();
