@@ -13,16 +13,19 @@ NaN/Inf. The folder layout is described in docs/dump-format.md: a
 `manifest.json`, one JSON record per module output in `records.jsonl`, and at
 levels `stages`/`all` one safetensors file per kept tensor under `tensors/`.
 
-Statistics are computed on the tensor's device with a handful of fused torch
-reductions and fetched with a single transfer per tensor. Inputs are measured
+Statistics are computed on the tensor's device with a handful of torch
+reductions and fetched in two small transfers per tensor. Inputs are measured
 in a forward pre-hook, before the module runs, so in-place modules cannot hide
 a producer. Only torch is needed; `safetensors` only for payload levels.
 """
 
 import inspect
 import json
+import math
 import os
 import shutil
+import weakref
+from collections import OrderedDict
 
 import torch
 
@@ -44,6 +47,8 @@ for _name, _code in (("float8_e4m3fn", "F8_E4M3"), ("float8_e5m2", "F8_E5M2")):
 
 # One writer per folder, shared by every probe attached to it in this process.
 _WRITERS = {}
+# Recently measured tensors; a module's output is usually the next module's input.
+_CACHE_SIZE = 64
 
 
 def _dtype_name(dtype):
@@ -60,27 +65,66 @@ def _is_float_tensor(x):
 
 @torch.no_grad()
 def tensor_stats(x):
-    """Statistics of a floating tensor, with nanscope's names, in one device sync."""
+    """Statistics of a floating tensor, with nanscope's names.
+
+    The common case (every element finite, which one float64 sum tells) takes
+    a few fused passes and two device syncs; tensors holding NaN/Inf take the
+    masked path, which is slower but only runs once a run has gone bad.
+    """
     x = x.detach()
     n = x.numel()
     if n == 0:
         return {"count": 0, "nan": 0, "pos_inf": 0, "neg_inf": 0, "zero": 0, "subnormal": 0}
     flat = x.reshape(-1)
-    finite = torch.isfinite(flat)
-    xf = torch.where(finite, flat, torch.zeros((), dtype=flat.dtype, device=flat.device)).float()
+    xf = flat if flat.dtype == torch.float64 else flat.float()
+    total = xf.sum(dtype=torch.float64)
+    tiny = torch.finfo(x.dtype).tiny
+    if bool(torch.isfinite(total)):
+        stats = _finite_stats(xf, n, total, tiny)
+        if stats is not None:
+            return stats
+    return _masked_stats(flat, xf, n, tiny)
+
+
+def _finite_stats(xf, n, total, tiny):
+    var, _ = torch.var_mean(xf, correction=0)
+    lo, hi = torch.aminmax(xf)
+    zero = (xf == 0).sum()
+    below = (xf.abs() < tiny).sum()
+    lo, hi, var, zero, below = torch.stack([lo.double(), hi.double(), var.double(), zero.double(), below.double()]).tolist()
+    if not math.isfinite(var):
+        return None  # squares beyond float32: let the scaled path compute the moments
+    return {
+        "count": n,
+        "nan": 0,
+        "pos_inf": 0,
+        "neg_inf": 0,
+        "zero": int(zero),
+        "subnormal": int(below - zero),
+        "min": lo,
+        "max": hi,
+        "absmax": max(abs(lo), abs(hi)),
+        "mean": float(total) / n,
+        "std": var**0.5,
+        "first_nonfinite_flat": None,
+    }
+
+
+def _masked_stats(flat, xf, n, tiny):
+    finite = torch.isfinite(xf)
+    xf = torch.where(finite, xf, torch.zeros((), dtype=xf.dtype, device=xf.device))
     absx = xf.abs()
     absmax = absx.max()
-    # Moments over finite values, scaled by absmax so squares cannot overflow float32.
+    # Moments over finite values, scaled by absmax so squares cannot overflow.
     scale = torch.where(absmax > 0, absmax, torch.ones_like(absmax))
     scaled = xf / scale
-    tiny = torch.finfo(x.dtype).tiny
     values = torch.stack(
         [
             torch.isnan(flat).sum().double(),
             torch.isposinf(flat).sum().double(),
             torch.isneginf(flat).sum().double(),
-            (finite & (flat == 0)).sum().double(),
-            (finite & (flat != 0) & (absx < tiny)).sum().double(),
+            (finite & (xf == 0)).sum().double(),
+            (finite & (xf != 0) & (absx < tiny)).sum().double(),
             finite.sum().double(),
             torch.where(finite, xf, float("inf")).min().double(),
             torch.where(finite, xf, float("-inf")).max().double(),
@@ -182,8 +226,37 @@ class _DumpWriter:
         self.records = open(os.path.join(out_dir, "records.jsonl"), "w", encoding="utf-8")
         self.seq = 0
         self.users = 0
+        self.aborted = None
         self.context = {"stage": None, "step": None, "timestep": None, "frames": None}
+        self.measured = OrderedDict()
         self._write_manifest(complete=False)
+
+    # The cache is keyed by identity and checked with a weak reference and the
+    # tensor's version counter, so a freed tensor whose memory is reused, or a
+    # tensor modified in place, is measured again rather than misreported.
+    def _cached(self, tensor):
+        key = id(tensor)
+        entry = self.measured.get(key)
+        if entry is not None and entry[0]() is tensor and entry[1] == tensor._version:
+            return entry[2]
+        return None
+
+    def _remember(self, tensor, stats):
+        try:
+            ref = weakref.ref(tensor)
+        except TypeError:
+            return
+        self.measured[id(tensor)] = (ref, tensor._version, stats)
+        self.measured.move_to_end(id(tensor))
+        while len(self.measured) > _CACHE_SIZE:
+            self.measured.popitem(last=False)
+
+    def input_summary(self, tensor):
+        stats = self._cached(tensor)
+        if stats is None:
+            stats = input_stats(tensor)
+            self._remember(tensor, stats)
+        return {"dtype": _dtype_name(tensor.dtype), "shape": list(tensor.shape), "stats": stats}
 
     def _write_manifest(self, complete):
         doc = {
@@ -196,6 +269,8 @@ class _DumpWriter:
         }
         if complete:
             doc["record_count"] = self.seq
+        if self.aborted:
+            doc["aborted"] = self.aborted
         tmp = os.path.join(self.dir, ".manifest.json.tmp")
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(doc, f, indent=2)
@@ -205,6 +280,7 @@ class _DumpWriter:
         seq = self.seq
         self.seq += 1
         stats = tensor_stats(tensor)
+        self._remember(tensor, {k: stats[k] for k in ("count", "nan", "pos_inf", "neg_inf", "absmax")})
         dtype = _dtype_name(tensor.dtype)
         record = {"seq": seq}
         stage = self.context["stage"] or default_stage
@@ -289,8 +365,7 @@ class Probe:
     # re-entrant calls (a module used twice in one forward) paired correctly.
     def _pre_hook(self, is_root):
         def hook(mod, args, kwargs):
-            inputs = [{"dtype": _dtype_name(t.dtype), "shape": list(t.shape), "stats": input_stats(t)}
-                      for t in list(_tensors_in(args)) + list(_tensors_in(kwargs))]
+            inputs = [self._writer.input_summary(t) for t in list(_tensors_in(args)) + list(_tensors_in(kwargs))]
             mod.__dict__.setdefault("_nanscope_inputs", []).append(inputs)
             if is_root and self._writer.context["timestep"] is None:
                 self._capture_timestep(args, kwargs)
@@ -356,7 +431,10 @@ class Probe:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and self._writer.aborted is None:
+            # Kept in the manifest: `trace` reports the error with the records before it.
+            self._writer.aborted = f"{exc_type.__name__}: {exc}"
         self.close()
         return False
 

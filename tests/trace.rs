@@ -144,14 +144,28 @@ fn bad_options_exit_2() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// Whether python3 can import torch, safetensors and numpy; the probe tests
+/// are skipped without them (as on CI, which has no torch).
+fn has_torch() -> bool {
+    Command::new("python3").args(["-c", "import torch, safetensors, numpy"]).output().is_ok_and(|o| o.status.success())
+}
+
+/// The probe's statistics against a NumPy reference, shared folders and aborted runs.
+#[test]
+fn the_python_probe_passes_its_own_checks() {
+    if !has_torch() {
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/test_nanscope_probe.py");
+    let out = Command::new("python3").arg(script).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// Runs the fixture generator (the Python probe on a tiny fp16 model) into a
-/// temporary folder and traces the result. Skipped when torch is missing.
+/// temporary folder and traces the result.
 #[test]
 fn the_python_probe_writes_dumps_that_trace_localises() {
-    let has_torch =
-        Command::new("python3").args(["-c", "import torch, safetensors"]).output().is_ok_and(|o| o.status.success());
-    if !has_torch {
-        // Skipped: python3 with torch and safetensors is not available (as on CI).
+    if !has_torch() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -109,9 +109,10 @@ pub const INCOMPLETE_DUMP: Rule = Rule {
     code: "R126",
     slug: "incomplete-dump",
     severity: Severity::Warning,
-    summary: "the dump was never closed: the run crashed or is still running",
-    detects: "Manifests whose `complete` flag is false: the writer did not reach its close. Every record \
-              written before the stop is still analysed.",
+    summary: "the run behind the dump crashed, was killed or is still running",
+    detects: "Manifests whose `complete` flag is false (the writer did not reach its close) or that carry \
+              an `aborted` error (the probe was closed by an exception, which the finding quotes). Every \
+              record written before the stop is still analysed.",
     why: "A run that died (often on an exception raised by NaN-sensitive code, or out of memory) leaves a \
           dump without its last records, so later stages are missing from the timeline.",
     cause: "An exception or a killed process during the run, or a probe that was never closed.",

@@ -20,13 +20,16 @@
 use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
-use serde_json::{Value, json};
 
+use super::findings::{
+    first_bad_finding, independent_finding, mask_finding, near_overflow_finding, propagation_finding,
+};
 use super::glob::glob_match;
+use super::probe::{Observation, Probe, ProbeError};
 use super::record::{Record, RecordStats, TensorSummary};
 use super::timeline::{StageRow, Timeline};
-use crate::numerics::{DType, unravel};
-use crate::report::{Finding, Subject, fmt_num};
+use crate::numerics::DType;
+use crate::report::Finding;
 use crate::rules::trace as rules;
 
 /// Globs that are always treated as mask modules.
@@ -88,78 +91,7 @@ pub struct NonfiniteRecord {
     /// `producer`, `propagator` or `independent-producer`.
     pub role: &'static str,
     #[serde(skip)]
-    input_summaries: Vec<TensorSummary>,
-}
-
-impl NonfiniteRecord {
-    fn subject(&self) -> Subject {
-        let index = self.stats.first_nonfinite_flat.map(|flat| unravel(flat, &self.shape));
-        Subject {
-            stage: self.stage.clone(),
-            step: self.step,
-            timestep: self.timestep,
-            module: Some(self.module.clone()),
-            frames: self.frames,
-            index: index.filter(|i| !i.is_empty()),
-            ..Subject::default()
-        }
-    }
-
-    fn when(&self) -> String {
-        let mut parts = Vec::new();
-        if let Some(step) = self.step {
-            parts.push(format!("step {step}"));
-        }
-        if let Some(t) = self.timestep {
-            parts.push(format!("timestep {}", fmt_num(t)));
-        }
-        if let Some(stage) = &self.stage {
-            parts.push(format!("stage {stage}"));
-        }
-        if parts.is_empty() { String::new() } else { format!(" at {}", parts.join(", ")) }
-    }
-
-    fn counts(&self) -> String {
-        let s = &self.stats;
-        format!(
-            "{} NaN, {} +Inf, {} -Inf of {}",
-            s.nan.unwrap_or(0),
-            s.pos_inf.unwrap_or(0),
-            s.neg_inf.unwrap_or(0),
-            s.count.map_or("?".into(), |c| c.to_string())
-        )
-    }
-
-    fn evidence(&self, finding: Finding) -> Finding {
-        let s = &self.stats;
-        let inputs: Vec<Value> = self
-            .input_summaries
-            .iter()
-            .map(|i| {
-                let st = i.stats.clone().unwrap_or_default();
-                json!({"dtype": i.dtype, "shape": i.shape, "nan": st.nan, "pos_inf": st.pos_inf,
-                       "neg_inf": st.neg_inf, "absmax": st.absmax})
-            })
-            .collect();
-        finding
-            .with_evidence("seq", self.seq)
-            .with_evidence("dtype", self.dtype.clone())
-            .with_evidence("shape", self.shape.clone())
-            .with_evidence("count", json!(s.count))
-            .with_evidence("nan", json!(s.nan))
-            .with_evidence("pos_inf", json!(s.pos_inf))
-            .with_evidence("neg_inf", json!(s.neg_inf))
-            .with_evidence("absmax", json!(s.absmax))
-            .with_evidence("first_nonfinite_flat", json!(s.first_nonfinite_flat))
-            .with_evidence(
-                "inputs",
-                if inputs.is_empty() && self.inputs == InputState::Unknown {
-                    Value::Null
-                } else {
-                    Value::Array(inputs)
-                },
-            )
-    }
+    pub(super) input_summaries: Vec<TensorSummary>,
 }
 
 /// The worst headroom one module reached before the first non-finite record.
@@ -252,12 +184,12 @@ impl Analyzer {
         self.saw_latents |= latents;
         let Some(stats) = record.stats.as_ref().filter(|s| s.knows_finiteness()) else {
             self.summary.without_stats += 1;
-            self.timeline.push(record, record.stats.as_ref(), false, latents);
+            self.timeline.push(record, record.stats.as_ref(), false, false, latents);
             return;
         };
         let masked = stats.nonfinite() > 0 && self.is_mask(record, stats);
         let bad = stats.nonfinite() > 0 && !masked;
-        self.timeline.push(record, Some(stats), bad, latents);
+        self.timeline.push(record, Some(stats), bad, masked, latents);
         if masked {
             self.summary.masked += 1;
             if self.masked_modules.len() < 5 && !self.masked_modules.contains(&record.module) {
@@ -372,70 +304,17 @@ impl Analyzer {
         if let Some(first) = &self.first_bad {
             findings.push(first_bad_finding(first));
         }
-        findings.extend(self.independent.iter().map(|hit| {
-            let finding = Finding::new(
-                &rules::OTHER_PRODUCER,
-                format!(
-                    "{} also produced non-finite values from finite inputs{} ({}); {} such record(s) after the first producer",
-                    hit.module,
-                    hit.when(),
-                    hit.counts(),
-                    self.independent_count
-                ),
-            );
-            hit.evidence(finding.with_subject(hit.subject()))
-        }));
+        findings.extend(self.independent.iter().map(|hit| independent_finding(hit, self.independent_count)));
         let mut near: Vec<NearOverflow> = self.near.into_values().collect();
         near.sort_by(|a, b| b.headroom.total_cmp(&a.headroom).then(a.seq.cmp(&b.seq)));
         let over = near.len();
         near.truncate(self.options.headroom_top);
-        for n in &near {
-            let subject = Subject {
-                stage: n.stage.clone(),
-                step: n.step,
-                timestep: n.timestep,
-                module: Some(n.module.clone()),
-                ..Subject::default()
-            };
-            let step = n.step.map(|s| format!(" at step {s}")).unwrap_or_default();
-            let limit = DType::from_safetensors(&n.dtype).and_then(DType::max_finite).unwrap_or(f64::NAN);
-            findings.push(
-                Finding::new(
-                    &rules::NEAR_OVERFLOW,
-                    format!(
-                        "{} reached |x| = {} = {:.0}% of the {} maximum {}{step}",
-                        n.module,
-                        fmt_num(n.absmax),
-                        n.headroom * 100.0,
-                        n.dtype,
-                        fmt_num(limit)
-                    ),
-                )
-                .with_subject(subject)
-                .with_evidence("headroom", n.headroom)
-                .with_evidence("absmax", n.absmax)
-                .with_evidence("dtype", n.dtype.clone())
-                .with_evidence("threshold", self.options.headroom)
-                .with_evidence("modules_over_threshold", over as u64)
-                .with_evidence("seq", n.seq),
-            );
-        }
+        findings.extend(near.iter().map(|n| near_overflow_finding(n, self.options.headroom, over)));
         if let Some(first) = &self.first_bad {
             findings.push(propagation_finding(first, &self.summary));
         }
         if self.summary.masked > 0 {
-            findings.push(
-                Finding::new(
-                    &rules::NEG_INF_MASK,
-                    format!(
-                        "{} record(s) with only -Inf treated as attention masks ({})",
-                        self.summary.masked,
-                        self.masked_modules.join(", ")
-                    ),
-                )
-                .with_evidence("records", self.summary.masked)
-                .with_evidence("modules", self.masked_modules.clone()),
-            );
+            findings.push(mask_finding(self.summary.masked, &self.masked_modules));
         }
         if self.summary.total == 0 {
             findings.push(Finding::new(&rules::EMPTY_DUMP, "the dump holds no records"));
@@ -444,65 +323,22 @@ impl Analyzer {
     }
 }
 
-fn first_bad_finding(first: &NonfiniteRecord) -> Finding {
-    let finding = match first.inputs {
-        InputState::Finite => Finding::new(
-            &rules::NONFINITE_PRODUCER,
-            format!(
-                "{} produced non-finite values from finite inputs{} ({}); first at flat index {}",
-                first.module,
-                first.when(),
-                first.counts(),
-                first.stats.first_nonfinite_flat.map_or("?".into(), |i| i.to_string())
-            ),
-        ),
-        InputState::Unknown => Finding::new(
-            &rules::FIRST_NONFINITE_RECORD,
-            format!(
-                "{} is the first non-finite record{} ({}); its inputs were not recorded, so it may only propagate \
-                 values broken earlier",
-                first.module,
-                first.when(),
-                first.counts()
-            ),
-        ),
-        InputState::NonFinite => Finding::new(
-            &rules::FIRST_NONFINITE_RECORD,
-            format!(
-                "{} is the first non-finite record{} ({}), but its inputs were already non-finite: the damage \
-                 entered from code the probe does not observe",
-                first.module,
-                first.when(),
-                first.counts()
-            ),
-        ),
-    };
-    first.evidence(finding.with_subject(first.subject())).with_evidence("input_state", json!(first.inputs))
-}
+/// An engine can analyse a run as it goes, without writing a dump: records
+/// are numbered in the order they are observed.
+impl Probe for Analyzer {
+    fn wants_payload(&self, _boundary: bool) -> bool {
+        false
+    }
 
-fn propagation_finding(first: &NonfiniteRecord, summary: &RecordsSummary) -> Finding {
-    let mut message = format!(
-        "non-finite values spread from {} to {} record(s) in {} module(s)",
-        first.module, summary.nonfinite, summary.nonfinite_modules
-    );
-    if let Some(entire) = &summary.first_entirely_nonfinite {
-        let stage = entire.stage.as_deref().unwrap_or("?");
-        let step = entire.step.map(|s| format!(" step {s}")).unwrap_or_default();
-        message.push_str(&format!("; first entirely non-finite: stage {stage}{step} at {}", entire.module));
+    fn observe(&mut self, observation: Observation<'_>) -> Result<(), ProbeError> {
+        let record = observation.to_record(self.summary.total, None);
+        self.push(&record);
+        Ok(())
     }
-    if let Some(step) = summary.latents_nonfinite_step {
-        message.push_str(&format!("; latents non-finite from step {step}"));
+
+    fn finish(&mut self) -> Result<(), ProbeError> {
+        Ok(())
     }
-    let entire = summary.first_entirely_nonfinite.as_ref();
-    Finding::new(&rules::NONFINITE_PROPAGATION, message)
-        .with_subject(Subject { step: summary.latents_nonfinite_step, ..Subject::default() })
-        .with_evidence("nonfinite_records", summary.nonfinite)
-        .with_evidence("nonfinite_modules", summary.nonfinite_modules)
-        .with_evidence("records", summary.total)
-        .with_evidence("first_entirely_nonfinite_stage", json!(entire.and_then(|e| e.stage.clone())))
-        .with_evidence("first_entirely_nonfinite_step", json!(entire.and_then(|e| e.step)))
-        .with_evidence("first_entirely_nonfinite_module", json!(entire.map(|e| e.module.clone())))
-        .with_evidence("latents_nonfinite_step", json!(summary.latents_nonfinite_step))
 }
 
 /// Latents are recorded as `latents` (or `<prefix>.latents`), or as

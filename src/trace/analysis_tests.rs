@@ -100,6 +100,7 @@ fn neg_inf_masks_are_not_producers_but_other_neg_inf_is() {
     let analysis = analyze(&[mask, table], options);
     assert_eq!(codes(&analysis), ["R124"]);
     assert_eq!(analysis.records.masked, 2);
+    assert_eq!(analysis.stages[0].nonfinite, 0);
 }
 
 #[test]

@@ -43,13 +43,16 @@ pub fn trace_dump(path: &Path, options: &TraceOptions) -> TraceResult {
         }
     };
     let label = path.display().to_string();
-    if !dump.manifest.complete {
+    let stopped = match (&dump.manifest.aborted, dump.manifest.complete) {
+        (Some(error), _) => Some(format!("the run stopped on an error: {error}")),
+        (None, false) => Some("the dump was never closed: the run crashed, was killed or is still running".into()),
+        (None, true) => None,
+    };
+    if let Some(why) = stopped {
         result.findings.push(
-            Finding::new(
-                &rules::INCOMPLETE_DUMP,
-                format!("{label} was never closed: the run crashed, was killed or is still running"),
-            )
-            .with_subject(Subject::file(&label)),
+            Finding::new(&rules::INCOMPLETE_DUMP, format!("{label}: {why}"))
+                .with_subject(Subject::file(&label))
+                .with_evidence("aborted", serde_json::json!(dump.manifest.aborted)),
         );
     }
     let mut analyzer = Analyzer::new(options.analysis.clone());

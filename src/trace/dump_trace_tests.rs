@@ -18,6 +18,10 @@ fn f16_bytes(values: &[f32]) -> Vec<u8> {
 fn write_run(dir: &std::path::Path, level: DumpLevel) {
     let mut writer =
         DumpWriter::create(dir, level, WriterInfo { name: "test".into(), ..WriterInfo::default() }).unwrap();
+    run_into(&mut writer);
+}
+
+fn run_into(writer: &mut impl Probe) {
     let shape = [2u64, 2];
     for step in 0..2u64 {
         let context = Context {
@@ -83,6 +87,18 @@ fn a_dump_written_through_the_probe_trait_is_traced_to_its_producer() {
     assert!(payload.findings.is_empty(), "{:?}", payload.findings);
     assert_eq!(payload.tensors[0].shape, vec![2, 2]);
     assert_eq!(payload.storage(&payload.tensors[0]), f16_bytes(&[1.0, 2.0, 3.0, 4.0]).as_slice());
+}
+
+#[test]
+fn the_analyzer_is_itself_a_probe_and_agrees_with_the_dump() {
+    let mut analyzer = crate::trace::Analyzer::new(crate::trace::AnalysisOptions::default());
+    run_into(&mut analyzer);
+    let live = analyzer.finish();
+    let dir = tempfile::tempdir().unwrap();
+    write_run(dir.path(), DumpLevel::Stats);
+    let dumped = trace_dump(dir.path(), &TraceOptions::default()).analysis;
+    assert_eq!(live.findings, dumped.findings);
+    assert_eq!(live.stages, dumped.stages);
 }
 
 #[test]
@@ -204,4 +220,18 @@ mod fuzz {
             let _ = trace_dump(dir.path(), &TraceOptions::default());
         }
     }
+}
+
+#[test]
+fn a_manifest_closed_by_an_error_quotes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write_run(dir.path(), DumpLevel::Stats);
+    let path = dir.path().join("manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    manifest["aborted"] = "RuntimeError: CUDA out of memory".into();
+    fs::write(&path, manifest.to_string()).unwrap();
+    let result = trace_dump(dir.path(), &TraceOptions::default());
+    assert_eq!(result.findings[0].code, "R126");
+    assert!(result.findings[0].message.contains("CUDA out of memory"));
+    assert_eq!(result.analysis.findings[0].subject.module.as_deref(), Some("unet.b"));
 }

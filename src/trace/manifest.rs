@@ -76,6 +76,9 @@ pub struct Manifest {
     /// Number of records, set at close.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record_count: Option<u64>,
+    /// The error that ended the run, when the writer was closed by one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<String>,
 }
 
 impl Manifest {
@@ -90,6 +93,7 @@ impl Manifest {
             records: None,
             complete: false,
             record_count: None,
+            aborted: None,
         }
     }
 }

@@ -8,6 +8,7 @@
 
 mod analysis;
 mod dump_trace;
+mod findings;
 mod glob;
 mod manifest;
 mod payload;

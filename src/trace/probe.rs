@@ -9,7 +9,7 @@
 
 use crate::numerics::{ByteOrder, DType, StatsError, TargetDType, tensor_stats};
 
-use super::record::{Context, RecordStats, TensorSummary};
+use super::record::{Context, Payload, Record, RecordStats, TensorSummary, headroom};
 
 /// A contiguous row-major little-endian tensor in host memory.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +46,28 @@ pub struct Observation<'a> {
     pub inputs: Option<Vec<TensorSummary>>,
     /// The output tensor, when `wants_payload` asked for it.
     pub payload: Option<HostTensor<'a>>,
+}
+
+impl Observation<'_> {
+    /// The record this observation becomes at position `seq`.
+    pub fn to_record(&self, seq: u64, payload: Option<Payload>) -> Record {
+        let absmax = self.output.stats.as_ref().and_then(|s| s.absmax);
+        let mut record = Record {
+            seq,
+            module: self.module.to_string(),
+            output: self.output_name.map(str::to_string),
+            boundary: self.boundary,
+            headroom: DType::from_safetensors(&self.output.dtype).and_then(|d| headroom(d, absmax)),
+            dtype: self.output.dtype.clone(),
+            shape: self.output.shape.clone(),
+            stats: self.output.stats.clone(),
+            inputs: self.inputs.clone(),
+            payload,
+            ..Record::default()
+        };
+        record.set_context(self.context);
+        record
+    }
 }
 
 /// Why a probe could not record an observation.

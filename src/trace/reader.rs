@@ -115,26 +115,29 @@ impl Iterator for RecordStream {
             RecordStream::Inline { values, label, index } => {
                 let value = values.next()?;
                 *index += 1;
-                Some(check(serde_json::from_value(value), label, &format!("record {}", *index - 1), *index - 1))
+                let at = Location::Inline(*index - 1);
+                Some(check(serde_json::from_value(value), label, at))
             }
             RecordStream::Lines { reader, label, line, buf } => loop {
                 buf.clear();
                 *line += 1;
                 let read = reader.by_ref().take(MAX_LINE_BYTES).read_until(b'\n', buf);
                 match read {
-                    Err(err) => return Some(Err(bad_record(label, *line, format!("cannot read: {err}")))),
+                    Err(err) => {
+                        return Some(Err(bad_record(label, Location::Line(*line), format!("cannot read: {err}"))));
+                    }
                     Ok(0) => return None,
                     Ok(n) if n as u64 == MAX_LINE_BYTES && buf.last() != Some(&b'\n') => {
                         skip_line(reader);
-                        return Some(Err(bad_record(label, *line, format!("longer than {MAX_LINE_BYTES} bytes"))));
+                        let why = format!("longer than {MAX_LINE_BYTES} bytes");
+                        return Some(Err(bad_record(label, Location::Line(*line), why)));
                     }
                     Ok(_) => {}
                 }
                 if buf.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                let at = format!("line {line}");
-                return Some(check(serde_json::from_slice(buf), label, &at, *line));
+                return Some(check(serde_json::from_slice(buf), label, Location::Line(*line)));
             },
         }
     }
@@ -156,24 +159,32 @@ fn skip_line(reader: &mut BufReader<File>) {
     }
 }
 
-fn check(parsed: Result<Record, serde_json::Error>, label: &str, at: &str, line: u64) -> Result<Record, Box<Finding>> {
-    let record = parsed.map_err(|e| bad_record(label, line, format!("{at}: {e}")))?;
+/// Where a record sits: a 1-based line of the records file, or a 0-based
+/// index into the manifest's inline `records`.
+#[derive(Debug, Clone, Copy)]
+enum Location {
+    Line(u64),
+    Inline(u64),
+}
+
+fn check(parsed: Result<Record, serde_json::Error>, label: &str, at: Location) -> Result<Record, Box<Finding>> {
+    let record = parsed.map_err(|e| bad_record(label, at, e.to_string()))?;
     if let Some(payload) = &record.payload
         && !payload.is_contained()
     {
-        return Err(bad_record(
-            label,
-            line,
-            format!("{at}: payload file {:?} lies outside the dump folder", payload.file),
-        ));
+        return Err(bad_record(label, at, format!("payload file {:?} lies outside the dump folder", payload.file)));
     }
     Ok(record)
 }
 
-fn bad_record(label: &str, line: u64, why: String) -> Box<Finding> {
+fn bad_record(label: &str, at: Location, why: String) -> Box<Finding> {
+    let (key, n, place) = match at {
+        Location::Line(n) => ("line", n, format!("line {n}")),
+        Location::Inline(n) => ("record", n, format!("inline record {n}")),
+    };
     Box::new(
-        Finding::new(&rules::DUMP_RECORD_INVALID, format!("{label}: unreadable record ({why})"))
+        Finding::new(&rules::DUMP_RECORD_INVALID, format!("{label}: unreadable record at {place}: {why}"))
             .with_subject(Subject::file(label))
-            .with_evidence("line", line),
+            .with_evidence(key, n),
     )
 }

@@ -39,8 +39,9 @@ pub struct Timeline {
 }
 
 impl Timeline {
-    /// Adds one record; `bad` says whether the analysis counts it as non-finite.
-    pub fn push(&mut self, record: &Record, stats: Option<&RecordStats>, bad: bool, latents: bool) {
+    /// Adds one record. `bad` says whether the analysis counts it as
+    /// non-finite; a mask's intentional -Inf is left out of the shares.
+    pub fn push(&mut self, record: &Record, stats: Option<&RecordStats>, bad: bool, masked: bool, latents: bool) {
         let key = (record.step, record.stage.clone());
         let next = self.rows.len();
         let slot = *self.index.entry(key).or_insert(next);
@@ -57,7 +58,9 @@ impl Timeline {
         if let Some(stats) = stats {
             row.count = row.count.saturating_add(stats.count.unwrap_or(0));
             row.nan = row.nan.saturating_add(stats.nan.unwrap_or(0));
-            row.nonfinite = row.nonfinite.saturating_add(stats.nonfinite());
+            if !masked {
+                row.nonfinite = row.nonfinite.saturating_add(stats.nonfinite());
+            }
             row.absmax = max_opt(row.absmax, stats.absmax);
             if latents {
                 row.latents_absmax = max_opt(row.latents_absmax, stats.absmax);

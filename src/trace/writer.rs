@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use super::manifest::{DumpLevel, Manifest, WriterInfo};
 use super::probe::{HostTensor, Observation, Probe, ProbeError};
 use super::reader::MANIFEST_FILE;
-use super::record::{Payload, RECORDS_FILE, Record, headroom};
+use super::record::{Payload, RECORDS_FILE};
 use crate::numerics::DType;
 
 /// Folder for payload files inside a dump.
@@ -101,21 +101,7 @@ impl Probe for DumpWriter {
             Some(tensor) => Some(self.write_payload(seq, observation.module, &tensor)?),
             None => None,
         };
-        let absmax = observation.output.stats.as_ref().and_then(|s| s.absmax);
-        let mut record = Record {
-            seq,
-            module: observation.module.to_string(),
-            output: observation.output_name.map(str::to_string),
-            boundary: observation.boundary,
-            headroom: DType::from_safetensors(&observation.output.dtype).and_then(|d| headroom(d, absmax)),
-            dtype: observation.output.dtype,
-            shape: observation.output.shape,
-            stats: observation.output.stats,
-            inputs: observation.inputs,
-            payload,
-            ..Record::default()
-        };
-        record.set_context(observation.context);
+        let record = observation.to_record(seq, payload);
         let path = self.dir.join(RECORDS_FILE);
         let io = |source| ProbeError::Io { path: path.display().to_string(), source };
         serde_json::to_writer(&mut self.records, &record).map_err(|e| io(e.into()))?;
