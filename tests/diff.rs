@@ -129,3 +129,16 @@ fn bad_tolerances_exit_2() {
     Command::cargo_bin("nanscope").unwrap().args(["diff", A, B, "--rtol", "-1"]).assert().code(2);
     Command::cargo_bin("nanscope").unwrap().args(["diff", A]).assert().code(2);
 }
+
+#[test]
+fn a_name_in_two_files_of_a_directory_is_reported_once_per_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(A, dir.path().join("a.safetensors")).unwrap();
+    std::fs::copy(A, dir.path().join("b.safetensors")).unwrap();
+    let (code, report) = run(&[A, dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert_eq!(findings(&report, "D108").len(), 8);
+    assert!(
+        report["pairs"].as_array().unwrap().iter().all(|p| p["file_b"].as_str().unwrap().ends_with("a.safetensors"))
+    );
+}

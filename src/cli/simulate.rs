@@ -156,7 +156,7 @@ fn build_report(result: SimulationResult, inputs: Vec<String>, options: &Simulat
             .filter(|t| !t.exclude_reasons.is_empty())
             .map(|t| vec![t.module.clone(), t.exclude_reasons.join(", ")])
             .collect(),
-        note: Some(format!("JSON:   {exclude_json}\nPython: modules_to_not_convert = {python}")),
+        note: Some(format!("JSON:   {exclude_json}\n\nPython: modules_to_not_convert = {python}")),
     };
     report.sections.push(Section {
         key: "files".into(),

@@ -219,7 +219,7 @@ fn symmetric(row: &[f32], out: &mut [f32], scale: f32, qmin: f32, qmax: f32, by_
             continue;
         }
         let t = if by_reciprocal { x * inv } else { x / scale };
-        let code = t.round_ties_even().clamp(qmin, qmax);
+        let code = round_half_even(t).clamp(qmin, qmax);
         loss.clipped += ((t - code).abs() > CLIP_SLACK) as u64;
         *o = code * scale;
     }
@@ -237,19 +237,31 @@ fn asymmetric_group(group: &[f32], out: &mut [f32]) -> RowLoss {
         return RowLoss::default();
     }
     let scale = (hi - lo).max(1e-5) / 15.0;
-    let zero = (-(lo / scale).round_ties_even()).clamp(0.0, 15.0);
+    let zero = (-round_half_even(lo / scale)).clamp(0.0, 15.0);
     let mut loss = RowLoss::default();
     for (o, &x) in out.iter_mut().zip(group) {
         if !x.is_finite() {
             *o = x;
             continue;
         }
-        let t = (x / scale).round_ties_even() + zero;
+        let t = round_half_even(x / scale) + zero;
         let code = t.clamp(0.0, 15.0);
         loss.clipped += ((x / scale + zero - code).abs() > CLIP_SLACK) as u64;
         *o = (code - zero) * scale;
     }
     loss
+}
+
+/// Round-half-to-even without a libm call (the baseline x86-64 target has no
+/// rounding instruction): adding and subtracting 1.5·2^23 rounds in the
+/// FPU's default mode, exact for |t| ≤ 2^22. Larger magnitudes are clamped
+/// first; every caller clamps codes to a far smaller range anyway.
+#[inline]
+fn round_half_even(t: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0;
+    const LIMIT: f32 = 4_194_304.0;
+    let t = t.clamp(-LIMIT, LIMIT);
+    (t + MAGIC) - MAGIC
 }
 
 fn cast(row: &[f32], out: &mut [f32], convert: impl Fn(f32) -> f32) -> RowLoss {
@@ -287,7 +299,7 @@ pub fn round_e4m3_saturating(x: f32) -> f32 {
     // The grid spacing is 2^(e-3) in binade e, and 2^-9 throughout the subnormals.
     let exponent = (((a.to_bits() >> 23) & 0xFF) as i32 - 127).max(-6);
     let quantum = f32::from_bits(((exponent - 3 + 127) as u32) << 23);
-    let q = (a / quantum).round_ties_even() * quantum;
+    let q = round_half_even(a / quantum) * quantum;
     q.copysign(x)
 }
 
@@ -347,6 +359,13 @@ mod tests {
         assert_eq!(fake_quantize_row(QuantScheme::Fp16, 1.0, &row, &mut out).overflow, 1);
         assert_eq!(out[0], f32::INFINITY);
         assert_eq!(fake_quantize_row(QuantScheme::Bf16, 1.0, &row, &mut out).overflow, 0);
+    }
+
+    #[test]
+    fn half_even_rounding_matches_the_library() {
+        for t in [0.5f32, 1.5, 2.5, -0.5, -1.5, 127.5, -127.5, 0.49999997, 3.7, -3.2, 1e6 + 0.5, 0.0] {
+            assert_eq!(round_half_even(t), t.round_ties_even(), "{t}");
+        }
     }
 
     #[test]

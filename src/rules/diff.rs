@@ -53,7 +53,7 @@ pub const SHAPE_MISMATCH: Rule = Rule {
           initialisation. Cross-attention keys of the wrong width (768 vs 384) are the classic case.",
     cause: "The checkpoint belongs to another model variant (other cross-attention width, 2-D vs \
             inflated 3-D convolutions) or a conversion transposed or packed the tensor.",
-    fix: "Use the checkpoint that matches the model configuration, or reshape/transposes in the \
+    fix: "Use the checkpoint that matches the model configuration, or reshape or transpose it in the \
           conversion script.",
     options: "",
 };

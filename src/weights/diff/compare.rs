@@ -129,60 +129,47 @@ pub fn compare_values(a: &LogicalValues, b: &LogicalValues, tolerance: Tolerance
 fn chunk_sums(xa: &[f32], xb: &[f32], base: u64, tol: Tolerance) -> Sums {
     let mut s = Sums::EMPTY;
     let (rtol, atol) = (tol.rtol as f32, tol.atol as f32);
-    // Lane-wise f32 partial sums flushed to f64 per block keep the loop
-    // vectorisable while the totals stay accurate.
-    const BLOCK: usize = 256;
-    for (k, (ba, bb)) in xa.chunks(BLOCK).zip(xb.chunks(BLOCK)).enumerate() {
-        let (mut a2, mut b2, mut ab, mut d2, mut max_abs) = (0f32, 0f32, 0f32, 0f32, 0f32);
-        let mut beyond = 0u32;
-        let mut nonfinite = false;
-        for (&x, &y) in ba.iter().zip(bb) {
-            let both = x.is_finite() & y.is_finite();
-            nonfinite |= !both;
-            let (x, y) = if both { (x, y) } else { (0.0, 0.0) };
-            let d = y - x;
-            a2 += x * x;
-            b2 += y * y;
-            ab += x * y;
-            d2 += d * d;
-            max_abs = max_abs.max(d.abs());
-            beyond += (d.abs() > atol + rtol * x.abs()) as u32;
+    // Four independent f64 accumulators keep the sums as exact as NumPy's
+    // float64 reductions; the loop is latency-bound either way.
+    let (mut a2, mut b2, mut ab, mut d2, mut max_abs) = (0f64, 0f64, 0f64, 0f64, 0f32);
+    let mut nonfinite = false;
+    for (i, (&x, &y)) in xa.iter().zip(xb).enumerate() {
+        let both = x.is_finite() & y.is_finite();
+        nonfinite |= !both;
+        let (x, y) = if both { (x, y) } else { (0.0, 0.0) };
+        let d = y - x;
+        let (xd, yd, dd) = (x as f64, y as f64, d as f64);
+        a2 += xd * xd;
+        b2 += yd * yd;
+        ab += xd * yd;
+        d2 += dd * dd;
+        max_abs = max_abs.max(d.abs());
+        if d.abs() > atol + rtol * x.abs() {
+            s.beyond += 1;
+            s.first_beyond.get_or_insert(base + i as u64);
         }
-        s.a2 += a2 as f64;
-        s.b2 += b2 as f64;
-        s.ab += ab as f64;
-        s.d2 += d2 as f64;
-        s.max_abs = s.max_abs.max(max_abs as f64);
-        s.beyond += beyond as u64;
-        let block_base = base + (k * BLOCK) as u64;
-        if beyond > 0 && s.first_beyond.is_none() {
-            s.first_beyond = ba
-                .iter()
-                .zip(bb)
-                .position(|(&x, &y)| x.is_finite() && y.is_finite() && (y - x).abs() > atol + rtol * x.abs())
-                .map(|i| block_base + i as u64);
-        }
-        if nonfinite {
-            for (i, (&x, &y)) in ba.iter().zip(bb).enumerate() {
-                let mismatch = match (x.is_finite(), y.is_finite()) {
-                    (true, true) => false,
-                    (false, true) => {
-                        s.only_a += 1;
-                        true
-                    }
-                    (true, false) => {
-                        s.only_b += 1;
-                        true
-                    }
-                    (false, false) => {
-                        let same = (x.is_nan() && y.is_nan()) || x == y;
-                        s.differ += (!same) as u64;
-                        !same
-                    }
-                };
-                if mismatch && s.first_nonfinite.is_none() {
-                    s.first_nonfinite = Some(block_base + i as u64);
+    }
+    (s.a2, s.b2, s.ab, s.d2, s.max_abs) = (a2, b2, ab, d2, max_abs as f64);
+    if nonfinite {
+        for (i, (&x, &y)) in xa.iter().zip(xb).enumerate() {
+            let mismatch = match (x.is_finite(), y.is_finite()) {
+                (true, true) => false,
+                (false, true) => {
+                    s.only_a += 1;
+                    true
                 }
+                (true, false) => {
+                    s.only_b += 1;
+                    true
+                }
+                (false, false) => {
+                    let same = (x.is_nan() && y.is_nan()) || x == y;
+                    s.differ += (!same) as u64;
+                    !same
+                }
+            };
+            if mismatch {
+                s.first_nonfinite.get_or_insert(base + i as u64);
             }
         }
     }

@@ -283,3 +283,48 @@ fn file_records(side: &Side) -> Vec<FileRecord> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::{Checkpoint, TensorEntry};
+    use crate::weights::Silent;
+    use std::path::PathBuf;
+
+    fn fixture(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/diff").join(name)
+    }
+
+    /// Stands in for a scheme reader: claims one tensor and yields values of its own.
+    struct Doubling;
+    impl Dequantize for Doubling {
+        fn dequantize(&self, checkpoint: &Checkpoint, entry: &TensorEntry) -> Option<Result<Vec<f32>, Box<Finding>>> {
+            (entry.name.ends_with("rounded.weight") && checkpoint.label.contains("converted")).then(|| {
+                let values = logical_values(checkpoint, entry, &[])?;
+                let mut out = vec![0f32; values.len()];
+                values.decode(0, &mut out);
+                Ok(out.iter().map(|x| x * 2.0).collect())
+            })
+        }
+    }
+
+    #[test]
+    fn key_sets_and_drift_without_the_cli() {
+        let options = DiffOptions {
+            alignment: NameAlignment { strip_prefix: Some("model.diffusion_model.".into()), add_prefix: None },
+            ..DiffOptions::default()
+        };
+        let result = diff(&fixture("reference.safetensors"), &fixture("converted.safetensors"), &options, &[], &Silent);
+        assert_eq!(result.missing_in_b, ["missing.weight"]);
+        assert_eq!(result.extra_in_b, ["extra.weight"]);
+        assert_eq!(result.pairs.len(), 6);
+        let rounded = result.pairs.iter().find(|p| p.tensor == "rounded.weight").unwrap();
+        assert!(rounded.within_tolerance);
+
+        let hooked =
+            diff(&fixture("reference.safetensors"), &fixture("converted.safetensors"), &options, &[&Doubling], &Silent);
+        let rounded = hooked.pairs.iter().find(|p| p.tensor == "rounded.weight").unwrap();
+        assert!(!rounded.within_tolerance, "the dequantizer's values are the ones compared");
+        assert!((rounded.metrics.rel_l2_error.unwrap() - 1.0).abs() < 1e-3);
+    }
+}

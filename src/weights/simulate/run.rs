@@ -158,6 +158,7 @@ fn rank(tensors: &mut [TensorSimulation]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::weights::Silent;
 
     #[test]
     fn eligibility_follows_the_scheme() {
@@ -169,5 +170,21 @@ mod tests {
         assert!(eligibility(QuantScheme::Int8Channel, DType::I64, &[4, 4]).is_err());
         assert!(eligibility(QuantScheme::Int4G128, DType::F8E4M3, &[4, 4]).is_err());
         assert!(eligibility(QuantScheme::Int8, DType::F32, &[0, 4]).is_err());
+    }
+
+    #[test]
+    fn outlier_checkpoint_without_the_cli() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/simulate/outlier_unet.safetensors");
+        let result = simulate(&[path], &SimulateOptions::new(QuantScheme::Int8), &Silent);
+        assert_eq!(result.tensors.len(), 5);
+        assert_eq!(result.skipped, 2);
+        assert_eq!(result.exclude[0], "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_k");
+        let fp16 = simulate(
+            &[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/simulate/outlier_unet.safetensors")],
+            &SimulateOptions::new(QuantScheme::Fp16),
+            &Silent,
+        );
+        assert_eq!(fp16.tensors.len(), 7, "casts apply to 1-D tensors too");
+        assert!(fp16.exclude.is_empty(), "{:?}", fp16.exclude);
     }
 }
