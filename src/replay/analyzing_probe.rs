@@ -1,18 +1,17 @@
 //! A probe that feeds the shared trace analysis as the run goes and, when
-//! asked, also writes the dump folder.
+//! asked, also writes the dump folder: one pass, the same findings as
+//! `nanscope trace` on that dump.
 
-use crate::numerics::DType;
-use crate::trace::{Analysis, AnalysisOptions, Analyzer, DumpWriter, Observation, Probe, ProbeError, Record, headroom};
+use crate::trace::{Analysis, AnalysisOptions, Analyzer, DumpWriter, Observation, Probe, ProbeError};
 
 pub struct AnalyzingProbe {
     writer: Option<DumpWriter>,
     analyzer: Analyzer,
-    seq: u64,
 }
 
 impl AnalyzingProbe {
     pub fn new(writer: Option<DumpWriter>, options: AnalysisOptions) -> Self {
-        AnalyzingProbe { writer, analyzer: Analyzer::new(options), seq: 0 }
+        AnalyzingProbe { writer, analyzer: Analyzer::new(options) }
     }
 
     pub fn into_analysis(self) -> Analysis {
@@ -26,22 +25,7 @@ impl Probe for AnalyzingProbe {
     }
 
     fn observe(&mut self, observation: Observation<'_>) -> Result<(), ProbeError> {
-        let absmax = observation.output.stats.as_ref().and_then(|s| s.absmax);
-        let mut record = Record {
-            seq: self.seq,
-            module: observation.module.to_string(),
-            output: observation.output_name.map(str::to_string),
-            boundary: observation.boundary,
-            headroom: DType::from_safetensors(&observation.output.dtype).and_then(|d| headroom(d, absmax)),
-            dtype: observation.output.dtype.clone(),
-            shape: observation.output.shape.clone(),
-            stats: observation.output.stats.clone(),
-            inputs: observation.inputs.clone(),
-            ..Record::default()
-        };
-        record.set_context(observation.context);
-        self.analyzer.push(&record);
-        self.seq += 1;
+        self.analyzer.observe(observation.clone())?;
         match self.writer.as_mut() {
             Some(writer) => writer.observe(observation),
             None => Ok(()),
