@@ -36,6 +36,9 @@ pub struct ReplayArgs {
     /// When the frames are not finite, find a minimal set of modules to keep in fp32/unquantized.
     #[arg(long)]
     pub bisect: bool,
+    /// Run without any probe (no findings): the baseline of bench/replay_bench.py.
+    #[arg(long, hide = true)]
+    pub no_probe: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -69,6 +72,7 @@ pub fn run(args: ReplayArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
         quantize: args.quantize,
         quantize_modules: args.quantize_modules,
         bisect: args.bisect,
+        probe: !args.no_probe,
         ..ReplayOptions::default()
     };
     let result = replay(&spec, &options).with_context(|| format!("replay of {} failed", args.spec.display()))?;

@@ -34,7 +34,7 @@ pub fn run(spec: &Spec, precision: &Precision, tr: &mut Tracer) -> Result<RunOut
     let dtype = precision.dtype.candle();
 
     let factor = 1usize << vae.config.block_out_channels.len().saturating_sub(1);
-    if spec.height % factor != 0 || spec.width % factor != 0 {
+    if !spec.height.is_multiple_of(factor) || !spec.width.is_multiple_of(factor) {
         return Err(EngineError::Input(format!("height and width must be multiples of the VAE's factor {factor}")));
     }
     let (c, f, h, w) = (unet.config.in_channels, spec.frames, spec.height / factor, spec.width / factor);

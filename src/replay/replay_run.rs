@@ -18,7 +18,7 @@ use crate::rules::replay_engine as rules;
 use crate::trace::{Analysis, AnalysisOptions, DumpLevel, DumpWriter, WriterInfo};
 
 /// Command-line overrides of a spec.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ReplayOptions {
     pub dump_dir: Option<PathBuf>,
     pub dump_level: Option<DumpLevel>,
@@ -26,7 +26,24 @@ pub struct ReplayOptions {
     pub quantize: Option<String>,
     pub quantize_modules: Vec<String>,
     pub bisect: bool,
+    /// Observe module outputs at all; off only to measure the probe's cost.
+    pub probe: bool,
     pub analysis: AnalysisOptions,
+}
+
+impl Default for ReplayOptions {
+    fn default() -> Self {
+        ReplayOptions {
+            dump_dir: None,
+            dump_level: None,
+            dtype: None,
+            quantize: None,
+            quantize_modules: Vec::new(),
+            bisect: false,
+            probe: true,
+            analysis: AnalysisOptions::default(),
+        }
+    }
 }
 
 pub struct ReplayResult {
@@ -83,7 +100,7 @@ pub fn replay(spec: &Spec, options: &ReplayOptions) -> Result<ReplayResult, Engi
     };
     let mut probe = AnalyzingProbe::new(writer, options.analysis.clone());
     let output = {
-        let mut tracer = Tracer::new(Some(&mut probe));
+        let mut tracer = if options.probe { Tracer::new(Some(&mut probe)) } else { Tracer::silent() };
         run(spec, &precision, &mut tracer)?
     };
     let analysis = probe.into_analysis();

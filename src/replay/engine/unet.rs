@@ -14,6 +14,11 @@ use super::resnet::{Downsample2D, ResnetBlock2D, ResnetShape, Upsample2D};
 use super::tracer::Tracer;
 use super::weights::{WeightStore, weight_file};
 
+/// Bounds on configuration counts, far above any real model, so a crafted
+/// `config.json` cannot make the engine build millions of modules.
+pub const MAX_BLOCKS: usize = 16;
+pub const MAX_LAYERS: usize = 64;
+
 /// The `config.json` fields the engine reads, with diffusers' defaults.
 #[derive(Debug, Clone, Deserialize)]
 pub struct UNetConfig {
@@ -148,6 +153,9 @@ impl UNet2DConditionModel {
     fn build(ws: &WeightStore, config: UNetConfig, path: &Path) -> Result<Self> {
         let c = &config;
         let blocks = c.block_out_channels.len();
+        if blocks > MAX_BLOCKS || c.layers_per_block == 0 || c.layers_per_block > MAX_LAYERS {
+            return Err(unsupported(path, "more blocks or layers per block than any SD-family UNet has"));
+        }
         if blocks == 0 || c.down_block_types.len() != blocks || c.up_block_types.len() != blocks {
             return Err(unsupported(path, "block_out_channels, down_block_types and up_block_types differ in length"));
         }
@@ -162,7 +170,10 @@ impl UNet2DConditionModel {
         if c.mid_block_type.as_deref() != Some("UNetMidBlock2DCrossAttn") {
             return Err(unsupported(path, format!("mid_block_type {:?}", c.mid_block_type)));
         }
-        if c.block_out_channels.iter().any(|&ch| ch == 0 || ch % c.norm_num_groups != 0) {
+        if c.block_out_channels
+            .iter()
+            .any(|&ch| ch == 0 || c.norm_num_groups == 0 || !ch.is_multiple_of(c.norm_num_groups))
+        {
             return Err(unsupported(path, "block_out_channels must be multiples of norm_num_groups"));
         }
         // diffusers' naming quirk: `attention_head_dim` is the head count when
@@ -176,8 +187,11 @@ impl UNet2DConditionModel {
             per_block(heads_value, blocks, 8).map_err(|e| unsupported(path, format!("attention heads: {e}")))?;
         let layers = per_block(&c.transformer_layers_per_block, blocks, 1)
             .map_err(|e| unsupported(path, format!("transformer_layers_per_block: {e}")))?;
+        if layers.iter().any(|&l| l == 0 || l > MAX_LAYERS) {
+            return Err(unsupported(path, "transformer_layers_per_block out of range"));
+        }
         for (i, &h) in heads.iter().enumerate() {
-            if h == 0 || c.block_out_channels[i] % h != 0 {
+            if h == 0 || !c.block_out_channels[i].is_multiple_of(h) {
                 return Err(unsupported(
                     path,
                     format!("block {i}: {} channels over {h} heads", c.block_out_channels[i]),

@@ -11,7 +11,7 @@ use super::layers::{Conv2d, GroupNorm};
 use super::precision::Precision;
 use super::resnet::{Downsample2D, ResnetBlock2D, ResnetShape, Upsample2D};
 use super::tracer::Tracer;
-use super::unet::read_config;
+use super::unet::{MAX_BLOCKS, MAX_LAYERS, read_config};
 use super::weights::{WeightStore, weight_file};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -162,7 +162,14 @@ impl AutoencoderKL {
         let c = &config;
         let bad = |why: String| EngineError::Config { path: path.display().to_string(), why };
         let n = c.block_out_channels.len();
-        if n == 0 || c.block_out_channels.iter().any(|&ch| ch == 0 || ch % c.norm_num_groups != 0) {
+        if n > MAX_BLOCKS || c.layers_per_block == 0 || c.layers_per_block > MAX_LAYERS {
+            return Err(bad("more blocks or layers per block than any AutoencoderKL has".into()));
+        }
+        if n == 0
+            || c.block_out_channels
+                .iter()
+                .any(|&ch| ch == 0 || c.norm_num_groups == 0 || !ch.is_multiple_of(c.norm_num_groups))
+        {
             return Err(bad("block_out_channels must be non-empty multiples of norm_num_groups".into()));
         }
         for t in c.down_block_types.iter().chain(&c.up_block_types) {

@@ -127,7 +127,10 @@ impl WeightStore {
             Ok(t) => t.to_dtype(dtype).unwrap_or(t),
             Err(problem) => {
                 self.problems.borrow_mut().push(problem);
-                Tensor::zeros(shape, dtype, &self.device).unwrap_or_else(|_| Tensor::new(0f32, &Device::Cpu).unwrap())
+                // A one-element stand-in: the model is never run once a
+                // problem is recorded, and the configuration's shape may be
+                // anything the file claims.
+                Tensor::zeros(1, dtype, &self.device).unwrap_or_else(|_| Tensor::new(&[0f32], &Device::Cpu).unwrap())
             }
         }
     }
