@@ -100,7 +100,8 @@ pub fn replay(spec: &Spec, options: &ReplayOptions) -> Result<ReplayResult, Engi
     };
     let mut probe = AnalyzingProbe::new(writer, options.analysis.clone());
     let output = {
-        let mut tracer = if options.probe { Tracer::new(Some(&mut probe)) } else { Tracer::silent() };
+        let mut tracer =
+            Tracer::new(if options.probe { Some(&mut probe as &mut dyn crate::trace::Probe) } else { None });
         run(spec, &precision, &mut tracer)?
     };
     let analysis = probe.into_analysis();
