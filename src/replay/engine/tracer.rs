@@ -60,7 +60,7 @@ impl<'p> Tracer<'p> {
         let (summary, host) = host_summary(output)?;
         let wants = self.probe.as_ref().is_some_and(|p| p.wants_payload(boundary));
         let shape: Vec<u64> = output.dims().iter().map(|&d| d as u64).collect();
-        let payload = wants.then(|| HostTensor { dtype: host.dtype, shape: &shape, bytes: &host.bytes });
+        let payload = wants.then(|| HostTensor { dtype: host.dtype(), shape: &shape, bytes: host.bytes() });
         let observation = Observation {
             context: &self.context,
             module,
@@ -88,29 +88,43 @@ impl<'p> Tracer<'p> {
     }
 }
 
-/// A tensor's bytes on the host, little-endian.
-pub struct HostBytes {
-    pub dtype: DType,
-    pub bytes: Vec<u8>,
+/// A tensor's values on the host, in its own dtype.
+pub enum HostBytes {
+    F16(Vec<half::f16>),
+    BF16(Vec<half::bf16>),
+    F32(Vec<f32>),
 }
 
-/// Copies a tensor to the host and computes its statistics.
+impl HostBytes {
+    pub fn dtype(&self) -> DType {
+        match self {
+            HostBytes::F16(_) => DType::F16,
+            HostBytes::BF16(_) => DType::BF16,
+            HostBytes::F32(_) => DType::F32,
+        }
+    }
+
+    /// Little-endian bytes (the host is little-endian on every supported target).
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            HostBytes::F16(v) => bytemuck::cast_slice(v),
+            HostBytes::BF16(v) => bytemuck::cast_slice(v),
+            HostBytes::F32(v) => bytemuck::cast_slice(v),
+        }
+    }
+}
+
+/// Copies a tensor to the host (once) and computes its statistics.
 pub fn host_summary(t: &Tensor) -> Result<(TensorSummary, HostBytes)> {
     let flat = t.flatten_all()?;
     let host = match t.dtype() {
-        CDType::F16 => {
-            HostBytes { dtype: DType::F16, bytes: bytemuck::cast_slice(&flat.to_vec1::<half::f16>()?).to_vec() }
-        }
-        CDType::BF16 => {
-            HostBytes { dtype: DType::BF16, bytes: bytemuck::cast_slice(&flat.to_vec1::<half::bf16>()?).to_vec() }
-        }
-        _ => HostBytes {
-            dtype: DType::F32,
-            bytes: bytemuck::cast_slice(&flat.to_dtype(CDType::F32)?.to_vec1::<f32>()?).to_vec(),
-        },
+        CDType::F16 => HostBytes::F16(flat.to_vec1::<half::f16>()?),
+        CDType::BF16 => HostBytes::BF16(flat.to_vec1::<half::bf16>()?),
+        CDType::F32 => HostBytes::F32(flat.to_vec1::<f32>()?),
+        _ => HostBytes::F32(flat.to_dtype(CDType::F32)?.to_vec1::<f32>()?),
     };
     let shape: Vec<u64> = t.dims().iter().map(|&d| d as u64).collect();
-    let summary = HostTensor { dtype: host.dtype, shape: &shape, bytes: &host.bytes }
+    let summary = HostTensor { dtype: host.dtype(), shape: &shape, bytes: host.bytes() }
         .summary()
         .map_err(|e| EngineError::Input(format!("statistics failed: {e}")))?;
     Ok((summary, host))
