@@ -60,17 +60,22 @@ fn bisect_names_the_module_and_excluding_it_is_finite() {
     assert_eq!(report["bisect"]["exclude"], serde_json::json!([module]));
     assert_eq!(report["bisect"]["exclude_python"], format!("['{module}']"));
 
-    let (_dir, spec) = demo_spec_with(|t| t.replace("exclude = []", &format!("exclude = [\"{module}\"]")));
+    let (dir, spec) = demo_spec_with(|t| {
+        let t = t.replace("exclude = []", &format!("exclude = [\"{module}\"]"));
+        t.replace("decode_every_step = true", "decode_every_step = true\noutput = \"frames.safetensors\"")
+    });
     let (code, report, stderr) = nanscope(&["replay", spec.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr} {report}");
+    let frames = fs::read(dir.path().join("frames.safetensors")).unwrap();
+    assert!(frames.len() > 2 * 3 * 16 * 16 * 4, "decoded frames (2, 3, 16, 16) f32 were not written");
     assert_eq!(report["run"]["nonfinite_frame_values"], 0);
     assert!(findings(&report, "R120").is_empty());
 }
 
 #[test]
-fn fp32_and_unquantized_fp16_replays_are_finite() {
+fn fp32_bf16_and_unquantized_fp16_replays_are_finite() {
     let spec = fixtures().join("demo.toml");
-    for extra in [&["--dtype", "fp32"][..], &["--quantize", "none"][..]] {
+    for extra in [&["--dtype", "fp32"][..], &["--dtype", "bf16"][..], &["--quantize", "none"][..]] {
         let mut args = vec!["replay", spec.to_str().unwrap()];
         args.extend_from_slice(extra);
         let (code, report, stderr) = nanscope(&args);

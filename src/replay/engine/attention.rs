@@ -5,7 +5,7 @@
 use candle_core::{D, DType, Tensor};
 
 use super::error::Result;
-use super::layers::{Conv2d, GroupNorm, LayerNorm, Linear, key};
+use super::layers::{Conv2d, GroupNorm, LayerNorm, Linear, key, widened};
 use super::tracer::Tracer;
 use super::weights::WeightStore;
 
@@ -65,7 +65,7 @@ impl Attention {
         // Scores and softmax in fp32, as PyTorch's attention kernels accumulate.
         let scores = (q.to_dtype(DType::F32)?.matmul(&k.to_dtype(DType::F32)?.t()?)? * scale)?;
         let probs = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(v.dtype())?;
-        let out = probs.matmul(&v)?.transpose(1, 2)?;
+        let out = widened(&probs, |p| p.matmul(&v.to_dtype(p.dtype())?))?.transpose(1, 2)?;
         let (b, n, _, _) = out.dims4()?;
         let out = out.reshape((b, n, self.heads * self.head_dim))?;
         let y = self.to_out.forward(&out, tr)?;
@@ -91,7 +91,7 @@ impl Attention {
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         let scores = (q.to_dtype(DType::F32)?.matmul(&k.to_dtype(DType::F32)?.t()?)? * scale)?;
         let probs = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(v.dtype())?;
-        let out = self.to_out.forward(&probs.matmul(&v)?, tr)?;
+        let out = self.to_out.forward(&widened(&probs, |p| p.matmul(&v.to_dtype(p.dtype())?))?, tr)?;
         let out = out.transpose(1, 2)?.reshape((b, c, h, w))?;
         let y = (out + x)?;
         tr.observe(&self.name, &[x], &y)?;

@@ -20,6 +20,16 @@ pub fn key(prefix: &str, name: &str) -> String {
     join(prefix, name)
 }
 
+/// candle's CPU backend has no bf16 matmul or conv; PyTorch accumulates
+/// bf16 products in fp32 and rounds the result, which is what this does.
+pub fn widened(x: &Tensor, f: impl FnOnce(&Tensor) -> candle_core::Result<Tensor>) -> candle_core::Result<Tensor> {
+    if x.dtype() == DType::BF16 && x.device().is_cpu() {
+        f(&x.to_dtype(DType::F32)?)?.to_dtype(DType::BF16)
+    } else {
+        f(x)
+    }
+}
+
 fn run_in(weight: &Tensor, x: &Tensor, f: impl FnOnce(&Tensor) -> candle_core::Result<Tensor>) -> Result<Tensor> {
     let out_dtype = x.dtype();
     if weight.dtype() == out_dtype {
@@ -54,7 +64,7 @@ impl Conv2d {
 
     pub fn forward(&self, x: &Tensor, tr: &mut Tracer) -> Result<Tensor> {
         let y = run_in(&self.weight, x, |x| {
-            let y = x.conv2d(&self.weight, self.padding, self.stride, 1, 1)?;
+            let y = widened(x, |x| x.conv2d(&self.weight.to_dtype(x.dtype())?, self.padding, self.stride, 1, 1))?;
             match &self.bias {
                 Some(b) => y.broadcast_add(&b.reshape((1, b.dim(0)?, 1, 1))?),
                 None => Ok(y),
@@ -81,11 +91,10 @@ impl Linear {
     /// `x · Wᵀ + b` over the last dimension of a 2-D or 3-D input.
     pub fn forward(&self, x: &Tensor, tr: &mut Tracer) -> Result<Tensor> {
         let y = run_in(&self.weight, x, |x| {
-            let w = self.weight.t()?;
-            let y = match x.rank() {
-                3 => x.broadcast_matmul(&w)?,
-                _ => x.matmul(&w)?,
-            };
+            let y = widened(x, |x| {
+                let w = self.weight.to_dtype(x.dtype())?.t()?;
+                if x.rank() == 3 { x.broadcast_matmul(&w) } else { x.matmul(&w) }
+            })?;
             match &self.bias {
                 Some(b) => y.broadcast_add(b),
                 None => Ok(y),
