@@ -14,7 +14,7 @@ NaN/Inf. The folder layout is described in docs/dump-format.md: a
 levels `stages`/`all` one safetensors file per kept tensor under `tensors/`.
 
 Statistics are computed on the tensor's device with a handful of torch
-reductions and fetched in two small transfers per tensor. Inputs are measured
+reductions and fetched in one small transfer per tensor. Inputs are measured
 in a forward pre-hook, before the module runs, so in-place modules cannot hide
 a producer. Only torch is needed; `safetensors` only for payload levels.
 """
@@ -67,44 +67,48 @@ def _is_float_tensor(x):
 def tensor_stats(x):
     """Statistics of a floating tensor, with nanscope's names.
 
-    The common case (every element finite, which one float64 sum tells) takes
-    a few fused passes and two device syncs; tensors holding NaN/Inf take the
-    masked path, which is slower but only runs once a run has gone bad.
+    The common case (every element finite) uses reductions that allocate no
+    tensor-sized temporaries (sum, aminmax, vector_norm, count_nonzero) and one device
+    sync; a tensor holding NaN/Inf, which the sum reveals, takes the masked
+    path, slower but only run once a run has gone bad.
     """
     x = x.detach()
     n = x.numel()
     if n == 0:
         return {"count": 0, "nan": 0, "pos_inf": 0, "neg_inf": 0, "zero": 0, "subnormal": 0}
     flat = x.reshape(-1)
-    xf = flat if flat.dtype == torch.float64 else flat.float()
-    total = xf.sum(dtype=torch.float64)
+    copied = flat.dtype not in (torch.float32, torch.float64)
+    xf = flat.float() if copied else flat
     tiny = torch.finfo(x.dtype).tiny
-    if bool(torch.isfinite(total)):
-        stats = _finite_stats(xf, n, total, tiny)
-        if stats is not None:
-            return stats
-    return _masked_stats(flat, xf, n, tiny)
-
-
-def _finite_stats(xf, n, total, tiny):
-    var, _ = torch.var_mean(xf, correction=0)
+    total = xf.sum()
     lo, hi = torch.aminmax(xf)
-    zero = (xf == 0).sum()
-    below = (xf.abs() < tiny).sum()
-    lo, hi, var, zero, below = torch.stack([lo.double(), hi.double(), var.double(), zero.double(), below.double()]).tolist()
-    if not math.isfinite(var):
-        return None  # squares beyond float32: let the scaled path compute the moments
+    # A torch reduction rather than a BLAS dot: BLAS threads contend with torch's own.
+    squares = torch.linalg.vector_norm(xf) ** 2
+    nonzero = torch.count_nonzero(xf)
+    # Last, because on a private float32 copy abs_ overwrites it in place.
+    small = torch.count_nonzero((xf.abs_() if copied else xf.abs()) < tiny)
+    total, lo, hi, squares, nonzero, small = torch.stack(
+        [total.double(), lo.double(), hi.double(), squares.double(), nonzero.double(), small.double()]
+    ).tolist()
+    if not (math.isfinite(total) and math.isfinite(squares)):
+        return _masked_stats(flat, flat.float() if copied else flat, n, tiny)
+    mean = total / n
+    var = max(squares / n - mean * mean, 0.0)
+    if var < 1e-4 * mean * mean:
+        # E[x^2] - mean^2 cancels when the spread is tiny next to the mean.
+        var = float(torch.var(flat.double(), correction=0))
+    zero = n - int(nonzero)
     return {
         "count": n,
         "nan": 0,
         "pos_inf": 0,
         "neg_inf": 0,
-        "zero": int(zero),
-        "subnormal": int(below - zero),
+        "zero": zero,
+        "subnormal": int(small) - zero,
         "min": lo,
         "max": hi,
         "absmax": max(abs(lo), abs(hi)),
-        "mean": float(total) / n,
+        "mean": mean,
         "std": var**0.5,
         "first_nonfinite_flat": None,
     }
@@ -167,18 +171,24 @@ def _masked_stats(flat, xf, n, tiny):
 def input_stats(x):
     """What the analysis needs of an input: its non-finite counts and magnitude."""
     flat = x.detach().reshape(-1)
-    if flat.numel() == 0:
+    n = flat.numel()
+    if n == 0:
         return {"count": 0, "nan": 0, "pos_inf": 0, "neg_inf": 0}
-    finite = torch.isfinite(flat)
+    xf = flat if flat.dtype in (torch.float32, torch.float64) else flat.float()
+    lo, hi = torch.aminmax(xf)
+    total, lo, hi = torch.stack([xf.sum().double(), lo.double(), hi.double()]).tolist()
+    if math.isfinite(total):
+        return {"count": n, "nan": 0, "pos_inf": 0, "neg_inf": 0, "absmax": max(abs(lo), abs(hi))}
+    finite = torch.isfinite(xf)
     nan, pinf, ninf, amax = torch.stack(
         [
-            torch.isnan(flat).sum().double(),
-            torch.isposinf(flat).sum().double(),
-            torch.isneginf(flat).sum().double(),
-            torch.where(finite, flat.float().abs(), 0.0).max().double(),
+            torch.isnan(xf).sum().double(),
+            torch.isposinf(xf).sum().double(),
+            torch.isneginf(xf).sum().double(),
+            torch.where(finite, xf.abs(), 0.0).max().double(),
         ]
     ).tolist()
-    return {"count": flat.numel(), "nan": int(nan), "pos_inf": int(pinf), "neg_inf": int(ninf), "absmax": amax}
+    return {"count": n, "nan": int(nan), "pos_inf": int(pinf), "neg_inf": int(ninf), "absmax": amax}
 
 
 def _tensors_in(value, depth=0):
@@ -256,7 +266,17 @@ class _DumpWriter:
         if stats is None:
             stats = input_stats(tensor)
             self._remember(tensor, stats)
-        return {"dtype": _dtype_name(tensor.dtype), "shape": list(tensor.shape), "stats": stats}
+        lite = {k: stats.get(k) for k in ("count", "nan", "pos_inf", "neg_inf", "absmax")}
+        return {"dtype": _dtype_name(tensor.dtype), "shape": list(tensor.shape), "stats": lite}
+
+    def output_stats(self, tensor):
+        # A container module often returns its last child's output object
+        # unchanged; its full statistics are then already known.
+        stats = self._cached(tensor)
+        if stats is None or "zero" not in stats:
+            stats = tensor_stats(tensor)
+            self._remember(tensor, stats)
+        return dict(stats)
 
     def _write_manifest(self, complete):
         doc = {
@@ -279,8 +299,7 @@ class _DumpWriter:
     def write(self, module, output_name, tensor, default_stage, boundary, inputs):
         seq = self.seq
         self.seq += 1
-        stats = tensor_stats(tensor)
-        self._remember(tensor, {k: stats[k] for k in ("count", "nan", "pos_inf", "neg_inf", "absmax")})
+        stats = self.output_stats(tensor)
         dtype = _dtype_name(tensor.dtype)
         record = {"seq": seq}
         stage = self.context["stage"] or default_stage
