@@ -180,3 +180,30 @@ impl WeightStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_is_collected_before_failing() {
+        let file =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/replay/tiny-vae/diffusion_pytorch_model.safetensors");
+        let store = WeightStore::open(&file, &Device::Cpu, Precision::default(), "vae").unwrap();
+        let ok = store.get("decoder.conv_in", "bias", &[16], false);
+        assert_eq!(ok.dims(), &[16]);
+        store.get("decoder.conv_in", "weight", &[16, 4, 1, 1], true);
+        store.get("decoder.no_such_conv", "weight", &[8, 8, 3, 3], true);
+        assert_eq!(store.layers(), vec!["vae.decoder.conv_in", "vae.decoder.no_such_conv"]);
+        match store.finish() {
+            Err(EngineError::Weights { problems, .. }) => {
+                assert_eq!(problems.len(), 2);
+                assert!(matches!(&problems[0], WeightProblem::Shape { found, .. } if found == &[16, 4, 3, 3]));
+                assert!(
+                    matches!(&problems[1], WeightProblem::Missing { tensor, .. } if tensor == "decoder.no_such_conv.weight")
+                );
+            }
+            other => panic!("expected a weights error, got {:?}", other.err()),
+        }
+    }
+}
