@@ -4,6 +4,7 @@ mod diff;
 mod output;
 mod pose;
 mod progress;
+mod replay;
 mod rules;
 mod scheduler;
 mod simulate;
@@ -92,32 +93,31 @@ pub enum ColorArg {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Scan checkpoints (safetensors, PyTorch, NumPy) for NaN/Inf, overflow and other hazards.
+    /// Scan checkpoints (safetensors, PyTorch, NumPy, GGUF, quantized schemes) for NaN/Inf, overflow and other hazards.
     Weights(weights::WeightsArgs),
-    /// Check, repair, render or convert pose sequences (EchoMimicV2 .npy, OpenPose/ControlNet JSON).
-    Pose(pose::PoseArgs),
-
     /// Compare two checkpoints key by key and value by value (B against the reference A).
     Diff(diff::DiffArgs),
-    /// List the rule catalogue, or explain one rule.
-    Rules(rules::RulesArgs),
-    /// Check a diffusers scheduler_config.json for hazards and print its DDIM schedule.
-    Scheduler(scheduler::SchedulerArgs),
-
+    /// Check, repair, render or convert pose sequences (EchoMimicV2 .npy, OpenPose/ControlNet JSON).
+    Pose(pose::PoseArgs),
+    /// Replay a generation from a spec and name the module and step where NaN/Inf first appeared.
+    Replay(replay::ReplayArgs),
     /// Find the module and step that first produced NaN/Inf in a probe's dump folder.
     Trace(trace::TraceArgs),
+    /// Check a diffusers scheduler_config.json for hazards and print its DDIM schedule.
+    Scheduler(scheduler::SchedulerArgs),
+    /// List the rule catalogue, or explain one rule.
+    Rules(rules::RulesArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Weights(args) => weights::run(args, &cli.global),
-        Command::Pose(args) => pose::run(args, &cli.global),
-
         Command::Diff(args) => diff::run(args, &cli.global),
-        Command::Rules(args) => rules::run(args, &cli.global),
-        Command::Scheduler(args) => scheduler::run(args, &cli.global),
-
+        Command::Pose(args) => pose::run(args, &cli.global),
+        Command::Replay(args) => replay::run(args, &cli.global),
         Command::Trace(args) => trace::run(args, &cli.global),
+        Command::Scheduler(args) => scheduler::run(args, &cli.global),
+        Command::Rules(args) => rules::run(args, &cli.global),
     }
 }
 

@@ -58,7 +58,7 @@ pub fn run(args: TraceArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     emit(&build_report(result, args.dir.display().to_string()), global)
 }
 
-fn build_report(result: TraceResult, input: String) -> Report {
+pub(super) fn build_report(result: TraceResult, input: String) -> Report {
     let mut report = Report::new("trace", vec![input]);
     let analysis = result.analysis;
     report.set_counter("records", analysis.records.total);

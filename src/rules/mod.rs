@@ -7,6 +7,7 @@ pub mod format;
 pub mod pose;
 pub mod quant;
 pub mod replay;
+pub mod replay_engine;
 pub mod security;
 pub mod simulate;
 pub mod trace;
@@ -45,6 +46,7 @@ const FAMILIES: &[&[&Rule]] = &[
     simulate::RULES,
     diff::RULES,
     replay::RULES,
+    replay_engine::RULES,
     trace::RULES,
     pose::RULES,
     security::RULES,

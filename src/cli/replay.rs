@@ -1,0 +1,120 @@
+//! `nanscope replay SPEC`: replay a generation with the built-in engine,
+//! report where NaN/Inf first appeared, and optionally bisect the precision.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+use nanscope::replay::engine::ComputeDType;
+use nanscope::replay::{ReplayOptions, Spec, replay};
+use nanscope::report::{Section, SectionTable};
+use nanscope::trace::{DumpLevel, TraceResult};
+use serde_json::json;
+
+use super::output::emit;
+use super::{GlobalArgs, Outcome};
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Replay spec (TOML); see fixtures/replay/demo.toml.
+    #[arg(value_name = "SPEC")]
+    pub spec: PathBuf,
+    /// Write the dump folder here (overrides the spec's [dump] dir).
+    #[arg(long, value_name = "DIR")]
+    pub dump: Option<PathBuf>,
+    #[arg(long, value_enum)]
+    pub dump_level: Option<LevelArg>,
+    /// Compute dtype (overrides the spec).
+    #[arg(long, value_enum)]
+    pub dtype: Option<DTypeArg>,
+    /// Fake-quantize Linear/Conv weights: int8, int8-channel, int4-g128, fp8-e4m3, fp16, bf16, or none.
+    #[arg(long, value_name = "SCHEME")]
+    pub quantize: Option<String>,
+    /// Module globs to quantize (replaces the spec's include list).
+    #[arg(long, value_name = "GLOB", num_args = 1..)]
+    pub quantize_modules: Vec<String>,
+    /// When the frames are not finite, find a minimal set of modules to keep in fp32/unquantized.
+    #[arg(long)]
+    pub bisect: bool,
+    /// Run without any probe (no findings): the baseline of bench/replay_bench.py.
+    #[arg(long, hide = true)]
+    pub no_probe: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LevelArg {
+    Stats,
+    Stages,
+    All,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DTypeArg {
+    Fp32,
+    Fp16,
+    Bf16,
+}
+
+pub fn run(args: ReplayArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    let spec = Spec::load(&args.spec)?;
+    let options = ReplayOptions {
+        dump_dir: args.dump,
+        dump_level: args.dump_level.map(|l| match l {
+            LevelArg::Stats => DumpLevel::Stats,
+            LevelArg::Stages => DumpLevel::Stages,
+            LevelArg::All => DumpLevel::All,
+        }),
+        dtype: args.dtype.map(|d| match d {
+            DTypeArg::Fp32 => ComputeDType::Fp32,
+            DTypeArg::Fp16 => ComputeDType::Fp16,
+            DTypeArg::Bf16 => ComputeDType::Bf16,
+        }),
+        quantize: args.quantize,
+        quantize_modules: args.quantize_modules,
+        bisect: args.bisect,
+        probe: !args.no_probe,
+        ..ReplayOptions::default()
+    };
+    let result = replay(&spec, &options).with_context(|| format!("replay of {} failed", args.spec.display()))?;
+    let trace = TraceResult { manifest: None, findings: Vec::new(), analysis: result.analysis.clone(), recomputed: 0 };
+    let mut report = super::trace::build_report(trace, args.spec.display().to_string());
+    report.command = "replay".into();
+    report.findings = result.findings.clone();
+    report.sort_findings();
+    report.set_counter("nonfinite_frame_values", result.nonfinite_frames_values);
+    let run = json!({
+        "dtype": result.dtype.name(),
+        "quantize": result.quantize,
+        "steps": result.steps,
+        "nonfinite_frame_values": result.nonfinite_frames_values,
+        "dump": result.dump_dir.as_ref().map(|d| d.display().to_string()),
+        "output": result.output.as_ref().map(|d| d.display().to_string()),
+    });
+    report.sections.insert(0, Section { key: "run".into(), value: run, table: None });
+    if let Some(b) = &result.bisect {
+        let rows = b.keep.iter().map(|m| vec![m.clone()]).collect();
+        report.sections.push(Section {
+            key: "bisect".into(),
+            value: json!({
+                "exclude": b.keep,
+                "exclude_python": nanscope::replay::python_list(&b.keep),
+                "fixed": b.fixed,
+                "already_finite": b.already_finite,
+                "candidates": b.candidates,
+                "trials": b.trials,
+            }),
+            table: Some(SectionTable {
+                title: "Keep in fp32 / unquantized".into(),
+                header: vec!["module".into()],
+                rows,
+                note: Some(format!(
+                    "{} trials over {} candidates; JSON: {}",
+                    b.trials,
+                    b.candidates,
+                    serde_json::to_string(&b.keep).unwrap_or_default()
+                )),
+            }),
+        });
+    }
+    emit(&report, global)
+}

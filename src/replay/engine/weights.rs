@@ -1,0 +1,209 @@
+//! Model weights from a diffusers folder, checked against the configuration.
+//!
+//! Every missing tensor and every shape mismatch is collected while the
+//! model is built (a zero tensor stands in), so one error lists them all
+//! instead of stopping at the first.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use candle_core::safetensors::MmapedSafetensors;
+use candle_core::{DType, Device, Tensor};
+use serde::Serialize;
+
+use crate::numerics::fakequant::fake_quantize;
+
+use super::error::{EngineError, Result};
+use super::precision::Precision;
+
+/// One way the weights do not match what the configuration asks for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WeightProblem {
+    Missing { tensor: String, expected: Vec<usize> },
+    Shape { tensor: String, expected: Vec<usize>, found: Vec<usize> },
+    Unreadable { tensor: String, why: String },
+}
+
+impl WeightProblem {
+    pub fn list(problems: &[WeightProblem]) -> String {
+        problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")
+    }
+}
+
+impl fmt::Display for WeightProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WeightProblem::Missing { tensor, expected } => write!(f, "missing {tensor} {expected:?}"),
+            WeightProblem::Shape { tensor, expected, found } => {
+                write!(f, "{tensor} has shape {found:?}, the configuration needs {expected:?}")
+            }
+            WeightProblem::Unreadable { tensor, why } => write!(f, "{tensor} unreadable: {why}"),
+        }
+    }
+}
+
+/// The weight file of one model, handing out tensors by diffusers key.
+pub struct WeightStore {
+    file: PathBuf,
+    tensors: MmapedSafetensors,
+    device: Device,
+    precision: Precision,
+    /// Prefix of module names in probe records (`unet`, `vae`).
+    scope: String,
+    problems: RefCell<Vec<WeightProblem>>,
+    /// Probe names of the Linear/Conv modules, in construction order.
+    layers: RefCell<Vec<String>>,
+}
+
+/// The weight file a diffusers model folder (or a file path) names.
+pub fn weight_file(path: &Path) -> Result<PathBuf> {
+    if path.is_file() {
+        return Ok(path.to_path_buf());
+    }
+    let candidate = path.join("diffusion_pytorch_model.safetensors");
+    if candidate.is_file() {
+        return Ok(candidate);
+    }
+    let why = if path.join("diffusion_pytorch_model.bin").is_file() {
+        "only diffusion_pytorch_model.bin is there; the built-in engine reads safetensors \
+         (convert with diffusers' save_pretrained(safe_serialization=True))"
+    } else if path.exists() {
+        "no diffusion_pytorch_model.safetensors in the folder"
+    } else {
+        "no such file or folder"
+    };
+    Err(EngineError::Read { path: path.display().to_string(), why: why.into() })
+}
+
+impl WeightStore {
+    pub fn open(file: &Path, device: &Device, precision: Precision, scope: &str) -> Result<Self> {
+        // SAFETY: the file is mapped read-only; the safetensors header is
+        // validated against the file's length before any tensor is read.
+        let tensors = unsafe { MmapedSafetensors::new(file) }.map_err(|e| EngineError::Read {
+            path: file.display().to_string(),
+            why: EngineError::from(e).to_string(),
+        })?;
+        Ok(WeightStore {
+            file: file.to_path_buf(),
+            tensors,
+            device: device.clone(),
+            precision,
+            scope: scope.to_string(),
+            problems: RefCell::new(Vec::new()),
+            layers: RefCell::new(Vec::new()),
+        })
+    }
+
+    pub fn precision(&self) -> &Precision {
+        &self.precision
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The dotted probe name of a module key (`unet.conv_in`).
+    pub fn module_name(&self, key: &str) -> String {
+        if self.scope.is_empty() { key.to_string() } else { format!("{}.{key}", self.scope) }
+    }
+
+    /// The dtype a module computes in.
+    pub fn dtype_for(&self, module: &str) -> DType {
+        if self.precision.keeps_fp32(module) { DType::F32 } else { self.precision.dtype.candle() }
+    }
+
+    /// `module.param` with `shape`, in the module's dtype; `quantizable`
+    /// weights are fake-quantized when the plan says so.
+    pub fn get(&self, module_key: &str, param: &str, shape: &[usize], quantizable: bool) -> Tensor {
+        let module = self.module_name(module_key);
+        let key = if module_key.is_empty() { param.to_string() } else { format!("{module_key}.{param}") };
+        let dtype = self.dtype_for(&module);
+        if quantizable {
+            self.layers.borrow_mut().push(module.clone());
+        }
+        match self.load(&key, shape, quantizable && self.precision.quantizes(&module)) {
+            Ok(t) => t.to_dtype(dtype).unwrap_or(t),
+            Err(problem) => {
+                self.problems.borrow_mut().push(problem);
+                // A one-element stand-in: the model is never run once a
+                // problem is recorded, and the configuration's shape may be
+                // anything the file claims.
+                Tensor::zeros(1, dtype, &self.device).unwrap_or_else(|_| Tensor::new(&[0f32], &Device::Cpu).unwrap())
+            }
+        }
+    }
+
+    fn load(&self, key: &str, shape: &[usize], quantize: bool) -> std::result::Result<Tensor, WeightProblem> {
+        let view = self
+            .tensors
+            .get(key)
+            .map_err(|_| WeightProblem::Missing { tensor: key.to_string(), expected: shape.to_vec() })?;
+        if view.shape() != shape {
+            return Err(WeightProblem::Shape {
+                tensor: key.to_string(),
+                expected: shape.to_vec(),
+                found: view.shape().to_vec(),
+            });
+        }
+        let unreadable = |e: candle_core::Error| WeightProblem::Unreadable {
+            tensor: key.to_string(),
+            why: EngineError::from(e).to_string(),
+        };
+        let tensor = self.tensors.load(key, &Device::Cpu).map_err(unreadable)?;
+        let tensor = match self.precision.quantize.filter(|_| quantize) {
+            Some(scheme) => {
+                let values = tensor.to_dtype(DType::F32).and_then(|t| t.flatten_all()?.to_vec1::<f32>());
+                let values = values.map_err(unreadable)?;
+                let row = values.len() / shape.first().copied().unwrap_or(1).max(1);
+                let (quantized, _) = fake_quantize(scheme, &values, row);
+                Tensor::from_vec(quantized, shape, &Device::Cpu).map_err(unreadable)?
+            }
+            None => tensor.to_dtype(DType::F32).map_err(unreadable)?,
+        };
+        tensor.to_device(&self.device).map_err(unreadable)
+    }
+
+    /// The Linear/Conv modules built so far.
+    pub fn layers(&self) -> Vec<String> {
+        self.layers.borrow().clone()
+    }
+
+    /// Ends loading: an error listing every problem, if any.
+    pub fn finish(&self) -> Result<()> {
+        let problems = self.problems.take();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::Weights { path: self.file.display().to_string(), problems })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_is_collected_before_failing() {
+        let file =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/replay/tiny-vae/diffusion_pytorch_model.safetensors");
+        let store = WeightStore::open(&file, &Device::Cpu, Precision::default(), "vae").unwrap();
+        let ok = store.get("decoder.conv_in", "bias", &[16], false);
+        assert_eq!(ok.dims(), &[16]);
+        store.get("decoder.conv_in", "weight", &[16, 4, 1, 1], true);
+        store.get("decoder.no_such_conv", "weight", &[8, 8, 3, 3], true);
+        assert_eq!(store.layers(), vec!["vae.decoder.conv_in", "vae.decoder.no_such_conv"]);
+        match store.finish() {
+            Err(EngineError::Weights { problems, .. }) => {
+                assert_eq!(problems.len(), 2);
+                assert!(matches!(&problems[0], WeightProblem::Shape { found, .. } if found == &[16, 4, 3, 3]));
+                assert!(
+                    matches!(&problems[1], WeightProblem::Missing { tensor, .. } if tensor == "decoder.no_such_conv.weight")
+                );
+            }
+            other => panic!("expected a weights error, got {:?}", other.err()),
+        }
+    }
+}

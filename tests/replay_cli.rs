@@ -1,0 +1,145 @@
+//! `nanscope replay` on the demo fixture (planted int8 + fp16 overflow, its
+//! module and step measured by diffusers in `fixtures/make_replay_demo.py`)
+//! and on bad specs and weights.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/replay")
+}
+
+fn nanscope(args: &[&str]) -> (i32, Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_nanscope")).args(args).arg("--format").arg("json").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out.status.code().unwrap_or(-1), report, stderr)
+}
+
+fn expected() -> (String, u64) {
+    let v: Value = serde_json::from_slice(&fs::read(fixtures().join("demo-expected.json")).unwrap()).unwrap();
+    (v["module"].as_str().unwrap().to_string(), v["step"].as_u64().unwrap())
+}
+
+fn findings<'a>(report: &'a Value, code: &str) -> Vec<&'a Value> {
+    report["findings"].as_array().unwrap().iter().filter(|f| f["code"] == code).collect()
+}
+
+/// The demo spec with absolute model paths and `edit` applied, in a temp folder.
+fn demo_spec_with(edit: impl Fn(String) -> String) -> (tempfile::TempDir, PathBuf) {
+    let text = fs::read_to_string(fixtures().join("demo.toml")).unwrap();
+    let text = text.replace("\"demo-", &format!("\"{}/demo-", fixtures().display()));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spec.toml");
+    fs::write(&path, edit(text)).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn demo_replay_names_the_planted_module_and_step() {
+    let (module, step) = expected();
+    let (code, report, stderr) = nanscope(&["replay", fixtures().join("demo.toml").to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    let producer = findings(&report, "R120");
+    assert_eq!(producer.len(), 1, "{report}");
+    assert_eq!(producer[0]["subject"]["module"], module.as_str());
+    assert_eq!(producer[0]["subject"]["step"], step);
+    assert_eq!(producer[0]["subject"]["stage"], "vae.decode");
+    assert!(report["run"]["nonfinite_frame_values"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn bisect_names_the_module_and_excluding_it_is_finite() {
+    let (module, _) = expected();
+    let (_, report, stderr) = nanscope(&["replay", fixtures().join("demo.toml").to_str().unwrap(), "--bisect"]);
+    let keep = findings(&report, "R160");
+    assert_eq!(keep.len(), 1, "{stderr} {report}");
+    assert_eq!(report["bisect"]["exclude"], serde_json::json!([module]));
+    assert_eq!(report["bisect"]["exclude_python"], format!("['{module}']"));
+
+    let (dir, spec) = demo_spec_with(|t| {
+        let t = t.replace("exclude = []", &format!("exclude = [\"{module}\"]"));
+        t.replace("decode_every_step = true", "decode_every_step = true\noutput = \"frames.safetensors\"")
+    });
+    let (code, report, stderr) = nanscope(&["replay", spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr} {report}");
+    let frames = fs::read(dir.path().join("frames.safetensors")).unwrap();
+    assert!(frames.len() > 2 * 3 * 16 * 16 * 4, "decoded frames (2, 3, 16, 16) f32 were not written");
+    assert_eq!(report["run"]["nonfinite_frame_values"], 0);
+    assert!(findings(&report, "R120").is_empty());
+}
+
+#[test]
+fn fp32_bf16_and_unquantized_fp16_replays_are_finite() {
+    let spec = fixtures().join("demo.toml");
+    for extra in [&["--dtype", "fp32"][..], &["--dtype", "bf16"][..], &["--quantize", "none"][..]] {
+        let mut args = vec!["replay", spec.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let (code, report, stderr) = nanscope(&args);
+        assert_eq!(code, 0, "{extra:?}: {stderr}");
+        assert_eq!(report["run"]["nonfinite_frame_values"], 0, "{extra:?}");
+    }
+}
+
+#[test]
+fn dump_folder_is_readable_by_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("dump");
+    let (_, _, stderr) = nanscope(&[
+        "replay",
+        fixtures().join("demo.toml").to_str().unwrap(),
+        "--dump",
+        dump.to_str().unwrap(),
+        "--dump-level",
+        "stages",
+    ]);
+    assert!(dump.join("manifest.json").is_file(), "{stderr}");
+    let (module, step) = expected();
+    let (_, report, stderr) = nanscope(&["trace", dump.to_str().unwrap()]);
+    let producer = findings(&report, "R120");
+    assert_eq!(producer.len(), 1, "{stderr}");
+    assert_eq!(producer[0]["subject"]["module"], module.as_str());
+    assert_eq!(producer[0]["subject"]["step"], step);
+}
+
+#[test]
+fn missing_model_folder_is_a_clear_error() {
+    let (_dir, spec) = demo_spec_with(|t| t.replace("demo-vae", "no-such-vae"));
+    let (code, _, stderr) = nanscope(&["replay", spec.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no-such-vae") && stderr.contains("no such file"), "{stderr}");
+}
+
+#[test]
+fn mismatched_weights_are_listed_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let unet = dir.path().join("unet");
+    fs::create_dir(&unet).unwrap();
+    // The linear-projection weights under the conv-projection configuration:
+    // every proj_in/proj_out has the wrong shape.
+    fs::copy(fixtures().join("tiny-unet/config.json"), unet.join("config.json")).unwrap();
+    fs::copy(
+        fixtures().join("tiny-unet-linear/diffusion_pytorch_model.safetensors"),
+        unet.join("diffusion_pytorch_model.safetensors"),
+    )
+    .unwrap();
+    let unet_path = unet.display().to_string();
+    let (_d, spec) = demo_spec_with(|t| t.replace(&format!("{}/demo-unet", fixtures().display()), &unet_path));
+    let (code, _, stderr) = nanscope(&["replay", spec.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    for key in ["down_blocks.0.attentions.0.proj_in.weight", "up_blocks.1.attentions.1.proj_out.weight"] {
+        assert!(stderr.contains(key), "{key} not listed: {stderr}");
+    }
+    assert!(stderr.contains("weight problem"), "{stderr}");
+}
+
+#[test]
+fn bad_spec_is_a_clear_error() {
+    let (_dir, spec) = demo_spec_with(|t| t.replace("steps = 5", "steps = \"five\""));
+    let (code, _, stderr) = nanscope(&["replay", spec.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("steps"), "{stderr}");
+}
