@@ -9,6 +9,7 @@ pub mod formats;
 pub mod numerics;
 pub mod report;
 pub mod rules;
+pub mod video;
 pub mod weights;
 
 /// The version written into every report.

@@ -3,6 +3,7 @@
 mod output;
 mod progress;
 mod rules;
+mod video;
 mod weights;
 
 use std::io::Write;
@@ -88,6 +89,8 @@ pub enum ColorArg {
 pub enum Command {
     /// Scan checkpoints (safetensors, PyTorch, NumPy) for NaN/Inf, overflow and other hazards.
     Weights(weights::WeightsArgs),
+    /// Diagnose, repair or encode videos (needs ffmpeg/ffprobe 5.1+).
+    Video(video::VideoArgs),
     /// List the rule catalogue, or explain one rule.
     Rules(rules::RulesArgs),
 }
@@ -95,6 +98,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Weights(args) => weights::run(args, &cli.global),
+        Command::Video(args) => video::run(args, &cli.global),
         Command::Rules(args) => rules::run(args, &cli.global),
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod format;
 pub mod security;
+pub mod video;
 pub mod weights;
 
 use serde::Serialize;
@@ -35,7 +36,7 @@ pub struct Rule {
 /// Every rule, ordered by code.
 pub fn catalogue() -> Vec<&'static Rule> {
     let mut all: Vec<&'static Rule> = Vec::new();
-    for family in [weights::RULES, format::RULES, security::RULES] {
+    for family in [weights::RULES, video::RULES, format::RULES, security::RULES] {
         all.extend(family.iter().copied());
     }
     all.sort_by(|a, b| family_order(a.code).cmp(&family_order(b.code)).then(a.code.cmp(b.code)));

@@ -1,0 +1,18 @@
+//! Video diagnosis, repair and NaN-aware encoding on top of the external
+//! `ffmpeg`/`ffprobe` programs. Nothing here prints or exits: checks return
+//! statistics and findings, repairs and encodes return what they did.
+
+pub mod check;
+pub mod container;
+pub mod decode;
+pub mod frame_checks;
+pub mod frame_stats;
+pub mod probe;
+pub mod stream_checks;
+pub mod tools;
+
+pub use check::{CheckOptions, VideoCheck, check_file};
+pub use frame_checks::{FrameFlag, FrameThresholds};
+pub use frame_stats::FrameStats;
+pub use stream_checks::Expectations;
+pub use tools::{ToolError, Tools};
