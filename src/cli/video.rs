@@ -166,8 +166,7 @@ fn streams_section(checks: &[VideoCheck]) -> Section {
                 s.duration.map(fmt_num).unwrap_or_else(|| "?".into()),
                 s.fps.map(|f| format!(", {} fps", fmt_num(f))).unwrap_or_default()
             );
-            let counts =
-                format!("{} / {} / {}", num(s.frames_indexed), num(s.packets_read), num(s.frames_decoded));
+            let counts = format!("{} / {} / {}", num(s.frames_indexed), num(s.packets_read), num(s.frames_decoded));
             rows.push(vec![
                 check.file.clone(),
                 num(s.index),

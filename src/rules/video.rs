@@ -280,8 +280,8 @@ pub const NAN_CAST_SIGNATURE: Rule = Rule {
     summary: "exact-black frames or regions appear abruptly amid normal content",
     detects: "Frames in which at least `--nan-share` of the pixels sit exactly at the black floor (luma \
               code 16 in limited range, 0 in full range, within one code), where the neighbouring frame \
-              before or after is normal content with almost no such pixels (under a tenth of the share). \
-              A fade to black rises gradually and does not match. Luma only: chroma is not decoded, \
+              before or after is normal content with few such pixels (under the share, and ten times fewer \
+              than the flagged frame next to it). A fade to black rises gradually and does not match. Luma only: chroma is not decoded, \
               which keeps the check at decode speed.",
     why: "This is what NaN looks like after `(x*255).astype(uint8)`: NaN becomes 0 and RGB 0 encodes \
           to the exact black floor, in whole frames or in the regions where NaN appeared, while the \

@@ -90,7 +90,8 @@ pub fn check_file(tools: &Tools, path: &Path, options: &CheckOptions) -> Result<
         Err(err) => {
             check.unreadable = true;
             check.findings.push(
-                Finding::new(&rules::NOT_MEDIA, format!("cannot read {label}: {err}")).with_subject(Subject::file(&label)),
+                Finding::new(&rules::NOT_MEDIA, format!("cannot read {label}: {err}"))
+                    .with_subject(Subject::file(&label)),
             );
             return Ok(check);
         }
@@ -181,7 +182,13 @@ fn decode_frames(
 
 /// The frames decode errors hit: those a strict decoder drops; when it drops
 /// none, the frames being decoded when each error line arrived.
-fn attribute_errors(tools: &Tools, path: &Path, fps: f64, start: f64, outcome: &DecodeOutcome) -> Result<Vec<u64>, ToolError> {
+fn attribute_errors(
+    tools: &Tools,
+    path: &Path,
+    fps: f64,
+    start: f64,
+    outcome: &DecodeOutcome,
+) -> Result<Vec<u64>, ToolError> {
     if outcome.frames == 0 {
         return Ok(vec![]);
     }
@@ -200,13 +207,8 @@ fn attribute_errors(tools: &Tools, path: &Path, fps: f64, start: f64, outcome: &
 }
 
 fn decode_error_finding(label: &str, stream: Option<u64>, outcome: &DecodeOutcome, corrupt: &[u64]) -> Finding {
-    let errors: Vec<&str> = outcome
-        .messages
-        .iter()
-        .filter(|m| m.level != "warning")
-        .map(|m| m.text.as_str())
-        .take(5)
-        .collect();
+    let errors: Vec<&str> =
+        outcome.messages.iter().filter(|m| m.level != "warning").map(|m| m.text.as_str()).take(5).collect();
     let message = if outcome.frames == 0 {
         format!("no frame could be decoded ({})", errors.first().copied().unwrap_or("ffmpeg failed"))
     } else if corrupt.is_empty() {

@@ -132,7 +132,8 @@ pub fn decode_luma(
             }
         }
     }
-    let status = child.wait().map_err(|source| ToolError::Run { program: tools.ffmpeg.display().to_string(), source })?;
+    let status =
+        child.wait().map_err(|source| ToolError::Run { program: tools.ffmpeg.display().to_string(), source })?;
     let (messages, error_lines) = stderr_reader.join().unwrap_or_default();
     outcome.messages = messages;
     outcome.error_lines = error_lines;

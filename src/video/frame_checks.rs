@@ -125,7 +125,10 @@ impl FrameThresholds {
         share("--black-share", self.black_share)?;
         share("--nan-share", self.nan_share)?;
         if !(self.freeze_min_seconds.is_finite() && self.freeze_min_seconds >= 0.0) {
-            return Err(format!("--freeze-min must be a non-negative number of seconds, got {}", self.freeze_min_seconds));
+            return Err(format!(
+                "--freeze-min must be a non-negative number of seconds, got {}",
+                self.freeze_min_seconds
+            ));
         }
         Ok(())
     }
@@ -152,12 +155,16 @@ pub fn classify(frames: &mut [FrameStats], fps: f64, t: &FrameThresholds) {
 }
 
 /// Runs of frames with many exact-floor pixels whose neighbour just outside
-/// the run has almost none: the picture went to exact black in one step.
+/// the run has few (under the share) and at least ten times fewer than the
+/// run's edge frame: the picture went to exact black in one step. A fade
+/// raises the share gradually and never makes that step.
 fn flag_nan_cast(frames: &mut [FrameStats], t: &FrameThresholds) {
-    let clean = t.nan_share / 10.0;
+    let abrupt = |edge: &FrameStats, neighbour: &FrameStats| {
+        neighbour.floor_share < t.nan_share && edge.floor_share >= 10.0 * neighbour.floor_share
+    };
     for (first, last) in runs(frames.len(), |i| frames[i].floor_share >= t.nan_share) {
-        let before = first.checked_sub(1).map(|i| frames[i].floor_share < clean).unwrap_or(false);
-        let after = frames.get(last + 1).map(|f| f.floor_share < clean).unwrap_or(false);
+        let before = first.checked_sub(1).is_some_and(|i| abrupt(&frames[first], &frames[i]));
+        let after = frames.get(last + 1).is_some_and(|next| abrupt(&frames[last], next));
         if before || after {
             for frame in &mut frames[first..=last] {
                 frame.flags.push(FrameFlag::NanCast);
@@ -171,8 +178,9 @@ fn lost(frame: &FrameStats) -> bool {
 }
 
 fn flag_frozen(frames: &mut [FrameStats], fps: f64, t: &FrameThresholds) {
-    let still =
-        |i: usize| i > 0 && frames[i].luma_diff.is_some_and(|d| d < t.freeze_diff) && !lost(&frames[i]) && !lost(&frames[i - 1]);
+    let still = |i: usize| {
+        i > 0 && frames[i].luma_diff.is_some_and(|d| d < t.freeze_diff) && !lost(&frames[i]) && !lost(&frames[i - 1])
+    };
     let segments: Vec<(usize, usize)> = runs(frames.len(), still);
     for (first, last) in segments {
         let held_seconds = (last - first + 1) as f64 / fps.max(f64::MIN_POSITIVE);
@@ -258,7 +266,14 @@ pub fn subject(label: &str, stream: Option<u64>, (first, last): (u64, u64)) -> S
     subject
 }
 
-fn segment_finding(label: &str, stream: Option<u64>, frames: &[FrameStats], flag: FrameFlag, first: u64, last: u64) -> Finding {
+fn segment_finding(
+    label: &str,
+    stream: Option<u64>,
+    frames: &[FrameStats],
+    flag: FrameFlag,
+    first: u64,
+    last: u64,
+) -> Finding {
     let run: Vec<&FrameStats> = frames.iter().filter(|f| f.index >= first && f.index <= last).collect();
     let count = run.len() as f64;
     let mean = |get: fn(&FrameStats) -> f64| run.iter().map(|f| get(f)).sum::<f64>() / count.max(1.0);
@@ -273,14 +288,14 @@ fn segment_finding(label: &str, stream: Option<u64>, frames: &[FrameStats], flag
     let what = match flag {
         FrameFlag::Black => format!("black (mean luma {})", fmt_num(mean(|f| f.luma_mean))),
         FrameFlag::Blank => format!(
-            "blank: flat luma {} with spatial std {}",
+            "blank, flat luma {} with spatial std {}",
             fmt_num(mean(|f| f.luma_mean)),
             fmt_num(mean(|f| f.luma_std))
         ),
         FrameFlag::Saturated => format!("white/saturated (mean luma {})", fmt_num(mean(|f| f.luma_mean))),
-        FrameFlag::Frozen => format!("frozen: the same picture for {} frames", run.len()),
+        FrameFlag::Frozen => format!("frozen, the same picture for {} frames", run.len()),
         FrameFlag::NanCast => format!(
-            "exact black appears abruptly amid content ({}% of pixels at the black floor): the signature of NaN \
+            "exact black appears abruptly amid content ({}% of pixels at the black floor), the signature of NaN \
              cast to 0",
             fmt_num(100.0 * mean(|f| f.floor_share))
         ),
@@ -292,12 +307,11 @@ fn segment_finding(label: &str, stream: Option<u64>, frames: &[FrameStats], flag
                     Some((f.luma_mean - prev.luma_mean).abs())
                 })
                 .fold(0.0, f64::max);
-            format!("brightness jumps by {} luma levels", fmt_num(jump))
+            format!("brightness jump of {} luma levels", fmt_num(jump))
         }
         FrameFlag::Corrupt => "corrupt".into(),
     };
-    let verb = if whole || first != last { "are" } else { "is" };
-    Finding::new(flag.rule(), format!("{place} {verb} {what}"))
+    Finding::new(flag.rule(), format!("{place}: {what}"))
         .with_subject(subject(label, stream, (first, last)))
         .with_evidence("frames_flagged", run.len() as u64)
         .with_evidence("first_pts", run[0].pts)

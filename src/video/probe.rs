@@ -90,15 +90,17 @@ impl Probe {
 impl ProbeStream {
     /// Frames per second: the average rate when known, else the base rate.
     pub fn fps(&self) -> Option<f64> {
-        self.avg_frame_rate.as_deref().and_then(parse_rate).or_else(|| self.r_frame_rate.as_deref().and_then(parse_rate))
+        self.avg_frame_rate
+            .as_deref()
+            .and_then(parse_rate)
+            .or_else(|| self.r_frame_rate.as_deref().and_then(parse_rate))
     }
 
     /// Duration in seconds from the stream, else from a Matroska `DURATION` tag.
     pub fn duration_seconds(&self) -> Option<f64> {
-        self.duration
-            .as_deref()
-            .and_then(|d| d.parse().ok())
-            .or_else(|| self.tags.iter().find(|(k, _)| k.eq_ignore_ascii_case("duration")).and_then(|(_, v)| parse_clock(v)))
+        self.duration.as_deref().and_then(|d| d.parse().ok()).or_else(|| {
+            self.tags.iter().find(|(k, _)| k.eq_ignore_ascii_case("duration")).and_then(|(_, v)| parse_clock(v))
+        })
     }
 
     pub fn indexed_frames(&self) -> Option<u64> {
@@ -163,7 +165,8 @@ mod tests {
 
     #[test]
     fn missing_fields_are_tolerated() {
-        let json = r#"{"streams":[{"index":0,"codec_type":"video","tags":{"DURATION":"00:00:02.000000000"}}],"format":{}}"#;
+        let json =
+            r#"{"streams":[{"index":0,"codec_type":"video","tags":{"DURATION":"00:00:02.000000000"}}],"format":{}}"#;
         let parsed: ProbeOutput = serde_json::from_str(json).unwrap();
         assert_eq!(parsed.streams[0].duration_seconds(), Some(2.0));
         assert_eq!(parsed.streams[0].fps(), None);

@@ -82,7 +82,9 @@ fn on_stream(label: &str, stream: Option<u64>) -> Subject {
 /// Findings for a file ffprobe could not open: empty, never finalised, or not media.
 pub fn unreadable_findings(label: &str, sniff: &FileSniff, probe: Option<&Probe>) -> Vec<Finding> {
     if sniff.size == 0 {
-        return vec![Finding::new(&rules::EMPTY_FILE, format!("{label} is empty (0 bytes)")).with_subject(on_file(label))];
+        return vec![
+            Finding::new(&rules::EMPTY_FILE, format!("{label} is empty (0 bytes)")).with_subject(on_file(label)),
+        ];
     }
     let probe_text = probe.map(Probe::error_text).unwrap_or_default();
     if let Some(layout) = &sniff.iso
@@ -140,7 +142,10 @@ pub fn stream_findings(label: &str, sniff: &FileSniff, probe: &Probe, expect: &E
         findings.push(
             Finding::new(
                 &rules::NO_VIDEO_STREAM,
-                format!("{label} has no video stream (streams: {})", if kinds.is_empty() { "none".into() } else { kinds.join(", ") }),
+                format!(
+                    "{label} has no video stream (streams: {})",
+                    if kinds.is_empty() { "none".into() } else { kinds.join(", ") }
+                ),
             )
             .with_subject(on_file(label)),
         );
@@ -211,10 +216,13 @@ pub fn stream_findings(label: &str, sniff: &FileSniff, probe: &Probe, expect: &E
         && (fps - expected).abs() > expected.abs() * 0.005
     {
         findings.push(
-            Finding::new(&rules::FPS_MISMATCH, format!("frame rate {} fps, expected {}", fmt_num(fps), fmt_num(expected)))
-                .with_subject(on_stream(label, stream))
-                .with_evidence("fps", fps)
-                .with_evidence("expected", expected),
+            Finding::new(
+                &rules::FPS_MISMATCH,
+                format!("frame rate {} fps, expected {}", fmt_num(fps), fmt_num(expected)),
+            )
+            .with_subject(on_stream(label, stream))
+            .with_evidence("fps", fps)
+            .with_evidence("expected", expected),
         );
     }
     findings

@@ -69,12 +69,10 @@ fn locate_one(program: &'static str, env: &'static str) -> Result<(PathBuf, Stri
         Err(source) => return Err(ToolError::Run { program: path.display().to_string(), source }),
     };
     let text = String::from_utf8_lossy(&output.stdout);
-    let version = text
-        .lines()
-        .next()
-        .and_then(|line| line.split_whitespace().nth(2))
-        .map(str::to_string)
-        .ok_or_else(|| ToolError::Missing { program, looked: format!("{looked}, but `-version` printed nothing"), env })?;
+    let version =
+        text.lines().next().and_then(|line| line.split_whitespace().nth(2)).map(str::to_string).ok_or_else(|| {
+            ToolError::Missing { program, looked: format!("{looked}, but `-version` printed nothing"), env }
+        })?;
     if let Some(found) = parse_version(&version)
         && found < MIN_VERSION
     {
