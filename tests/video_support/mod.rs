@@ -10,6 +10,7 @@ use serde_json::Value;
 
 /// True when ffmpeg can run here. The suite needs it (CI installs it); without
 /// it each video test prints why it is skipped instead of passing silently.
+#[allow(clippy::print_stderr)]
 pub fn ffmpeg_available(test: &str) -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
     let available = *AVAILABLE.get_or_init(|| {
@@ -17,7 +18,6 @@ pub fn ffmpeg_available(test: &str) -> bool {
         ok("ffmpeg") && ok("ffprobe")
     });
     if !available {
-        #[allow(clippy::print_stderr)]
         eprintln!("SKIP {test}: ffmpeg/ffprobe not found on PATH (scripts/test.sh installs them)");
     }
     available
