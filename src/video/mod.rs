@@ -5,10 +5,13 @@
 pub mod check;
 pub mod container;
 pub mod decode;
+pub mod encode;
 pub mod frame_checks;
 pub mod frame_stats;
+pub mod output;
 pub mod probe;
 pub mod stream_checks;
+pub mod tensor_frames;
 pub mod tools;
 
 pub use check::{CheckOptions, VideoCheck, check_file};
