@@ -170,7 +170,12 @@ fn decode_frames(
                 frame.flags.push(FrameFlag::Corrupt);
             }
         }
-        check.findings.push(decode_error_finding(&label, stream, &outcome, &check.corrupt_frames));
+        let mut finding = decode_error_finding(&label, stream, &outcome, &check.corrupt_frames);
+        finding.evidence.insert("frames_decoded".into(), outcome.frames.into());
+        if let Some(read) = video.read_packets() {
+            finding.evidence.insert("packets_read".into(), read.into());
+        }
+        check.findings.push(finding);
     }
     classify(&mut frames, fps, &options.thresholds);
     check.findings.extend(frame_findings(&label, stream, &frames));

@@ -302,7 +302,10 @@ fn write_video(
     command.args(["-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24"]);
     command.args(["-s", &format!("{}x{}", g.out_width(), g.height), "-r", &format!("{}", options.fps), "-i", "pipe:0"]);
     if let Some(audio) = &options.audio {
-        command.arg("-i").arg(path_arg(audio)).args(["-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "192k"]);
+        command
+            .arg("-i")
+            .arg(path_arg(audio))
+            .args(["-map", "0:v:0", "-map", "1:a:0", "-af", "apad", "-c:a", "aac", "-b:a", "192k"]);
     }
     if g.out_width() % 2 == 1 || g.height % 2 == 1 {
         command.args(["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"]);

@@ -10,6 +10,7 @@ pub mod frame_checks;
 pub mod frame_stats;
 pub mod output;
 pub mod probe;
+pub mod repair;
 pub mod stream_checks;
 pub mod tensor_frames;
 pub mod tools;
