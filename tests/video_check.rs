@@ -214,3 +214,23 @@ fn missing_ffmpeg_exits_2_with_install_hint() {
     assert!(stderr.contains("apt-get install ffmpeg"), "{stderr}");
     assert!(stderr.contains("NANSCOPE_FFMPEG"), "{stderr}");
 }
+
+#[test]
+fn plot_writes_a_chart_and_a_contact_sheet_per_file() {
+    if !ffmpeg_available("plot") {
+        return;
+    }
+    let dir = scratch("plots");
+    let file = fixtures("check").join("black_segment.mp4");
+    let run = nanscope_json(&["check", file.to_str().unwrap(), "--plot", dir.to_str().unwrap()]);
+    assert_eq!(run.code, 1);
+    let plots: Vec<String> =
+        run.json["plots"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect();
+    assert_eq!(plots.len(), 2);
+    for (plot, suffix) in plots.iter().zip(["black_segment.frames.png", "black_segment.sheet.png"]) {
+        assert!(plot.ends_with(suffix), "{plot}");
+        let bytes = std::fs::read(plot).unwrap();
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+        assert!(bytes.len() > 10_000, "{plot} is suspiciously small");
+    }
+}

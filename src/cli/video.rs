@@ -362,7 +362,21 @@ fn run_check(args: CheckArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
         checks.push(check_file(&tools, file, &options)?);
     }
     let inputs = args.files.iter().map(|p| p.display().to_string()).collect();
-    let report = check_report("video check", inputs, &checks);
+    let mut report = check_report("video check", inputs, &checks);
+    if let Some(dir) = &args.plot {
+        let written = nanscope::video::plot::plot_checks(&tools, &checks, dir)?;
+        let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+        report.sections.push(Section {
+            key: "plots".into(),
+            value: json!(names),
+            table: Some(SectionTable {
+                title: "Plots".into(),
+                header: vec!["file".into()],
+                rows: names.iter().map(|n| vec![n.clone()]).collect(),
+                note: None,
+            }),
+        });
+    }
     emit(&report, global)
 }
 

@@ -9,6 +9,7 @@ pub mod encode;
 pub mod frame_checks;
 pub mod frame_stats;
 pub mod output;
+pub mod plot;
 pub mod probe;
 pub mod repair;
 pub mod stream_checks;
