@@ -112,7 +112,7 @@ pub fn frame_chart(check: &VideoCheck, path: &Path) -> Result<(), PlotError> {
                     .map_err(|e| draw_error(path, e))?;
             }
         }
-        let series: [(&str, RGBColor, fn(&super::FrameStats) -> f64); 3] = [
+        let series: [(&str, RGBColor, Statistic); 3] = [
             ("luma mean", RGBColor(30, 80, 200), |f| f.luma_mean),
             ("spatial std", RGBColor(30, 150, 60), |f| f.luma_std),
             ("difference to previous frame", RGBColor(230, 130, 0), |f| f.luma_diff.unwrap_or(0.0)),
@@ -144,6 +144,9 @@ pub fn frame_chart(check: &VideoCheck, path: &Path) -> Result<(), PlotError> {
     }
     save(path, (w, h), buf)
 }
+
+/// Reads one plotted statistic of a frame.
+type Statistic = fn(&super::FrameStats) -> f64;
 
 fn flag_color(flag: FrameFlag) -> RGBColor {
     match flag {
