@@ -31,7 +31,8 @@ fn clean_clip_has_no_findings_and_lists_every_frame() {
     let stream = &run.json["streams"][0];
     assert_eq!(stream["codec_name"], "h264");
     assert_eq!(stream["frames_indexed"], 72);
-    assert_eq!(stream["packets_read"], 72);
+    // Packets are only counted when fewer frames decode than the index lists.
+    assert!(stream["packets_read"].is_null());
     assert_eq!(stream["frames_decoded"], 72);
 }
 

@@ -8,8 +8,10 @@ use super::container::{FileSniff, sniff};
 use super::decode::{DecodeOutcome, LumaPlan, corrupt_frames, decode_luma};
 use super::frame_checks::{FrameFlag, FrameThresholds, classify, frame_findings, subject};
 use super::frame_stats::{FrameStats, LumaRange, measure};
-use super::probe::{Probe, probe};
-use super::stream_checks::{Expectations, StreamRecord, decoded_findings, stream_findings, unreadable_findings};
+use super::probe::{Probe, count_video_packets, probe};
+use super::stream_checks::{
+    Expectations, StreamRecord, decoded_findings, stream_findings, truncation_finding, unreadable_findings,
+};
 use super::tools::{ToolError, Tools};
 use crate::report::{Finding, Subject};
 use crate::rules::video as rules;
@@ -160,8 +162,20 @@ fn decode_frames(
         let counts = measure(luma, previous, &pixel_thresholds);
         frames.push(FrameStats::from_counts(index, start + index as f64 / fps, &counts, plan.range));
     })?;
+    // Healthy files decode every indexed frame; only when frames are missing
+    // is the file demuxed again to count the packets really present.
+    let mut packets_read = None;
+    if let Some(indexed) = video.indexed_frames()
+        && outcome.frames < indexed
+    {
+        packets_read = count_video_packets(tools, path)?;
+        if let Some(finding) = packets_read.and_then(|read| truncation_finding(&label, stream, indexed, read)) {
+            check.findings.push(finding);
+        }
+    }
     if let Some(record) = check.streams.iter_mut().find(|s| s.index == stream) {
         record.frames_decoded = Some(outcome.frames);
+        record.packets_read = packets_read.or(record.packets_read);
     }
     if outcome.error_lines > 0 || (frames.is_empty() && !outcome.exit_success) {
         check.corrupt_frames = attribute_errors(tools, path, fps, start, &outcome)?;
@@ -172,7 +186,7 @@ fn decode_frames(
         }
         let mut finding = decode_error_finding(&label, stream, &outcome, &check.corrupt_frames);
         finding.evidence.insert("frames_decoded".into(), outcome.frames.into());
-        if let Some(read) = video.read_packets() {
+        if let Some(read) = packets_read {
             finding.evidence.insert("packets_read".into(), read.into());
         }
         check.findings.push(finding);

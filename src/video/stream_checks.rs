@@ -40,7 +40,8 @@ pub struct StreamRecord {
     pub duration: Option<f64>,
     /// Frames the container index declares.
     pub frames_indexed: Option<u64>,
-    /// Packets actually present (`-count_packets`).
+    /// Packets actually present (`-count_packets`), counted only when fewer
+    /// frames decode than the index lists.
     pub packets_read: Option<u64>,
     /// Frames decoded (video streams that were decoded).
     pub frames_decoded: Option<u64>,
@@ -152,25 +153,6 @@ pub fn stream_findings(label: &str, sniff: &FileSniff, probe: &Probe, expect: &E
         return findings;
     };
     let stream = video.index;
-    if let (Some(indexed), Some(read)) = (video.indexed_frames(), video.read_packets())
-        && read < indexed
-    {
-        let mut subject = on_stream(label, stream);
-        subject.frames = Some([read, indexed - 1]);
-        findings.push(
-            Finding::new(
-                &rules::TRUNCATED,
-                format!(
-                    "the index lists {indexed} frames but only {read} packets are in the file: frames {read}-{} are \
-                     missing (the data was cut short)",
-                    indexed - 1
-                ),
-            )
-            .with_subject(subject)
-            .with_evidence("frames_indexed", indexed)
-            .with_evidence("packets_read", read),
-        );
-    }
     if let Some(layout) = &sniff.iso
         && layout.moov_after_mdat()
     {
@@ -243,6 +225,25 @@ fn player_pixel_format_problem(pix_fmt: &str, color_range: Option<&str>) -> Opti
     } else {
         Some("not yuv420p, the only format every player handles")
     }
+}
+
+/// A stream whose file holds fewer packets than its index lists frames.
+pub fn truncation_finding(label: &str, stream: Option<u64>, indexed: u64, read: u64) -> Option<Finding> {
+    (read < indexed).then(|| {
+        let mut subject = on_stream(label, stream);
+        subject.frames = Some([read, indexed - 1]);
+        Finding::new(
+            &rules::TRUNCATED,
+            format!(
+                "the index lists {indexed} frames but only {read} packets are in the file: frames {read}-{} are \
+                 missing (the data was cut short)",
+                indexed - 1
+            ),
+        )
+        .with_subject(subject)
+        .with_evidence("frames_indexed", indexed)
+        .with_evidence("packets_read", read)
+    })
 }
 
 /// Checks that need the decoded frame count: expected frames and audio/video durations.

@@ -38,8 +38,12 @@ pub struct Tools {
 impl Tools {
     /// Locates both programs and checks their versions.
     pub fn locate() -> Result<Tools, ToolError> {
+        // Both version checks run at once: each is a process start.
+        let probe = std::thread::spawn(|| locate_one("ffprobe", "NANSCOPE_FFPROBE"));
         let (ffmpeg, version) = locate_one("ffmpeg", "NANSCOPE_FFMPEG")?;
-        let (ffprobe, _) = locate_one("ffprobe", "NANSCOPE_FFPROBE")?;
+        let (ffprobe, _) = probe.join().unwrap_or_else(|_| {
+            Err(ToolError::Missing { program: "ffprobe", looked: "on PATH".into(), env: "NANSCOPE_FFPROBE" })
+        })?;
         Ok(Tools { ffmpeg, ffprobe, version })
     }
 
