@@ -163,6 +163,8 @@ impl FillArg {
 const CHECK_HELP: &str = "Needs ffmpeg and ffprobe 5.1 or newer on PATH (or NANSCOPE_FFMPEG / NANSCOPE_FFPROBE).\n\
 Luma levels are on a 0-255 full-range scale whatever the video's range (limited-range black, code 16, reads 0).\n\
 Frames are 0-based; findings name them in subject.frame or subject.frames [first, last].\n\
+Frames wider than 960 pixels are measured on every second pixel of every second row (exact values, a quarter of \
+the work); --full-resolution measures every pixel.\n\
 The JSON report lists every frame (index, pts, luma mean/min/max/std, difference to the previous frame, flags).";
 
 #[derive(Debug, Args)]
@@ -190,6 +192,9 @@ pub struct CheckArgs {
     /// Decoder threads (default: ffmpeg's choice, one per core).
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
+    /// Measure every pixel of frames wider than 960 (default: every second pixel of every second row).
+    #[arg(long)]
+    pub full_resolution: bool,
 }
 
 /// Frame thresholds, shared by `check` and `repair`.
@@ -355,6 +360,7 @@ fn run_check(args: CheckArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
             av_tolerance: args.av_tolerance,
         },
         threads: args.threads,
+        full_resolution: args.full_resolution,
     };
     let tools = Tools::locate()?;
     let mut checks = Vec::new();
@@ -480,8 +486,14 @@ fn frames_section(checks: &[VideoCheck]) -> Section {
             title: "Flagged frame segments".into(),
             header: ["file", "frames", "time", "count", "flags"].map(String::from).to_vec(),
             rows,
-            note: (total > 0)
-                .then(|| format!("{flagged} of {total} decoded frames flagged; --format json lists every frame")),
+            note: (total > 0).then(|| {
+                let sampled = if checks.iter().any(|c| c.sampled) {
+                    " (large frames measured on a 2x2 point sample; --full-resolution measures every pixel)"
+                } else {
+                    ""
+                };
+                format!("{flagged} of {total} decoded frames flagged; --format json lists every frame{sampled}")
+            }),
         }),
     }
 }

@@ -25,6 +25,8 @@ pub struct CheckOptions {
     pub expect: Expectations,
     /// Decoder threads (`None`: ffmpeg's default, one per core).
     pub threads: Option<usize>,
+    /// Measure every pixel of large frames instead of a 2×2 point sample.
+    pub full_resolution: bool,
 }
 
 /// Everything `video check` learnt about one file.
@@ -39,6 +41,8 @@ pub struct VideoCheck {
     pub width: Option<u64>,
     pub height: Option<u64>,
     pub luma_range: Option<LumaRange>,
+    /// Statistics were measured on every second pixel of every second row.
+    pub sampled: bool,
     pub frames: Vec<FrameStats>,
     /// Frames hit by decode errors.
     pub corrupt_frames: Vec<u64>,
@@ -63,6 +67,7 @@ impl VideoCheck {
             width: None,
             height: None,
             luma_range: None,
+            sampled: false,
             frames: vec![],
             corrupt_frames: vec![],
             decode: None,
@@ -140,6 +145,7 @@ fn decode_frames(
         video.height.unwrap_or(0),
         video.pix_fmt.as_deref().unwrap_or(""),
         video.color_range.as_deref(),
+        options.full_resolution,
     );
     let Some(plan) = plan else {
         check.findings.push(
@@ -156,6 +162,7 @@ fn decode_frames(
         return Ok(());
     };
     check.luma_range = Some(plan.range);
+    check.sampled = plan.decimated;
     let pixel_thresholds = options.thresholds.pixel_thresholds(plan.range);
     let mut frames: Vec<FrameStats> = Vec::new();
     let outcome = decode_luma(tools, path, &plan, options.threads, |index, luma, previous| {

@@ -19,6 +19,9 @@ use super::tools::{ToolError, Tools, path_arg};
 /// Frames larger than this many pixels are not decoded (a corrupt header
 /// must not size our buffers).
 pub const MAX_FRAME_PIXELS: u64 = 1 << 27;
+/// Frames wider than this are measured on every second pixel of every second
+/// row (see `LumaPlan::new`).
+pub const DECIMATE_ABOVE_WIDTH: u64 = 960;
 /// Decoder messages kept per file; the count covers all of them.
 const MAX_MESSAGES: usize = 200;
 
@@ -53,12 +56,26 @@ pub struct LumaPlan {
     pub range: LumaRange,
     /// Copy the 8-bit Y plane; otherwise let ffmpeg convert to 8-bit gray.
     extract: bool,
+    /// Keep every second pixel of every second row (point sampling, values unchanged).
+    pub decimated: bool,
 }
 
 impl LumaPlan {
     /// Plans the decode of a stream with this pixel format and colour range.
     /// `None` when the declared size is zero or implausibly large.
-    pub fn new(width: u64, height: u64, pix_fmt: &str, color_range: Option<&str>) -> Option<LumaPlan> {
+    ///
+    /// Frames wider than `DECIMATE_ABOVE_WIDTH` are point-sampled on a 2×2 grid
+    /// unless `full_resolution`: a quarter of the bytes cross the pipe and the
+    /// statistics cost a quarter, which keeps a 1080p check near decode speed.
+    /// Sampled values are exact, so black levels and the exact-floor signature
+    /// are unaffected; only regions narrower than two pixels can be missed.
+    pub fn new(
+        width: u64,
+        height: u64,
+        pix_fmt: &str,
+        color_range: Option<&str>,
+        full_resolution: bool,
+    ) -> Option<LumaPlan> {
         let pixels = width.checked_mul(height)?;
         if pixels == 0 || pixels > MAX_FRAME_PIXELS {
             return None;
@@ -68,7 +85,9 @@ impl LumaPlan {
             && !pix_fmt.ends_with("be");
         let full = pix_fmt.starts_with("yuvj") || pix_fmt == "gray" || color_range == Some("pc");
         let range = if !eight_bit_yuv || full { LumaRange::Full } else { LumaRange::Limited };
-        Some(LumaPlan { width, height, range, extract: eight_bit_yuv })
+        let decimated = !full_resolution && width > DECIMATE_ABOVE_WIDTH && height >= 2;
+        let (width, height) = if decimated { (width / 2, height / 2) } else { (width, height) };
+        Some(LumaPlan { width, height, range, extract: eight_bit_yuv, decimated })
     }
 
     pub fn frame_len(&self) -> usize {
@@ -92,8 +111,15 @@ pub fn decode_luma(
         command.args(["-threads", &threads.to_string()]);
     }
     command.arg("-i").arg(path_arg(path)).args(["-map", "0:v:0", "-fps_mode", "passthrough"]);
+    let mut filters = Vec::new();
     if plan.extract {
-        command.args(["-vf", "extractplanes=y"]);
+        filters.push("extractplanes=y");
+    }
+    if plan.decimated {
+        filters.push("scale=trunc(iw/2):trunc(ih/2):flags=neighbor");
+    }
+    if !filters.is_empty() {
+        command.args(["-vf", &filters.join(",")]);
     }
     command.args(["-pix_fmt", "gray", "-f", "rawvideo", "pipe:1"]);
     let mut child = command
@@ -242,13 +268,16 @@ mod tests {
 
     #[test]
     fn plans_pick_extraction_and_range() {
-        let p = LumaPlan::new(64, 64, "yuv420p", Some("tv")).unwrap();
-        assert!(p.extract && p.range == LumaRange::Limited);
-        let p = LumaPlan::new(64, 64, "yuvj420p", None).unwrap();
+        let p = LumaPlan::new(64, 64, "yuv420p", Some("tv"), false).unwrap();
+        assert!(p.extract && p.range == LumaRange::Limited && !p.decimated);
+        let p = LumaPlan::new(64, 64, "yuvj420p", None, false).unwrap();
         assert!(p.extract && p.range == LumaRange::Full);
-        let p = LumaPlan::new(64, 64, "yuv420p10le", None).unwrap();
+        let p = LumaPlan::new(64, 64, "yuv420p10le", None, false).unwrap();
         assert!(!p.extract && p.range == LumaRange::Full);
-        assert!(LumaPlan::new(1 << 20, 1 << 20, "yuv420p", None).is_none());
-        assert!(LumaPlan::new(0, 64, "yuv420p", None).is_none());
+        assert!(LumaPlan::new(1 << 20, 1 << 20, "yuv420p", None, false).is_none());
+        assert!(LumaPlan::new(0, 64, "yuv420p", None, false).is_none());
+        let p = LumaPlan::new(1921, 1081, "yuv420p", None, false).unwrap();
+        assert!(p.decimated && (p.width, p.height) == (960, 540));
+        assert!(!LumaPlan::new(1921, 1081, "yuv420p", None, true).unwrap().decimated);
     }
 }
