@@ -63,6 +63,19 @@ fn all_black_clip_is_black_everywhere_without_the_nan_signature() {
 }
 
 #[test]
+fn wide_frames_are_sampled_and_still_find_black_frames() {
+    let Some(run) = check("wide_black.mp4", &[]) else { return };
+    let black = findings(&run.json, "V120");
+    assert_eq!(black.len(), 1, "{}", run.json["findings"]);
+    assert_eq!(frame_range(black[0]), Some([24, 35]));
+    let full = check("wide_black.mp4", &["--full-resolution"]).unwrap();
+    assert_eq!(frame_range(findings(&full.json, "V120")[0]), Some([24, 35]));
+    let (sampled, all) = (&run.json["frames"][5], &full.json["frames"][5]);
+    let (a, b) = (sampled["luma_mean"].as_f64().unwrap(), all["luma_mean"].as_f64().unwrap());
+    assert!((a - b).abs() < 3.0, "sampled mean {a} vs full {b}");
+}
+
+#[test]
 fn frozen_segment_spans_frames_24_to_60() {
     let Some(run) = check("frozen.mp4", &[]) else { return };
     let frozen = findings(&run.json, "V123");
