@@ -146,6 +146,20 @@ mod tests {
         assert_eq!(layout.cut_box.as_deref(), Some("mdat"));
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn any_bytes_after_ftyp_walk_without_panicking(tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("f.mp4");
+            let mut bytes = boxed(b"ftyp", 8);
+            bytes.extend(tail);
+            std::fs::write(&path, &bytes).unwrap();
+            let layout = sniff(&path).unwrap().iso.unwrap();
+            proptest::prop_assert!(layout.boxes.iter().all(|b| b.offset < bytes.len() as u64));
+        }
+    }
+
     #[test]
     fn text_is_recognised() {
         let dir = tempfile::tempdir().unwrap();

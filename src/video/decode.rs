@@ -266,6 +266,13 @@ mod tests {
         assert!(parse_log_line("plain text", 0).is_none());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn log_lines_never_panic(line in ".{0,80}") {
+            let _ = parse_log_line(&line, 0);
+        }
+    }
+
     #[test]
     fn plans_pick_extraction_and_range() {
         let p = LumaPlan::new(64, 64, "yuv420p", Some("tv"), false).unwrap();

@@ -120,7 +120,7 @@ impl ProbeStream {
 pub fn parse_rate(text: &str) -> Option<f64> {
     let (num, den) = text.split_once('/').unwrap_or((text, "1"));
     let (num, den): (f64, f64) = (num.trim().parse().ok()?, den.trim().parse().ok()?);
-    (num > 0.0 && den > 0.0).then(|| num / den)
+    (num > 0.0 && den > 0.0 && (num / den).is_finite()).then(|| num / den)
 }
 
 /// `00:00:10.000000000` → 10.0.
@@ -177,6 +177,15 @@ mod tests {
         assert!((parse_rate("30000/1001").unwrap() - 29.97).abs() < 0.01);
         assert_eq!(parse_rate("0/0"), None);
         assert_eq!(parse_clock("00:01:10.500000000"), Some(70.5));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn rates_never_panic_and_are_positive(text in "[0-9/ .a-z-]{0,16}") {
+            if let Some(rate) = parse_rate(&text) {
+                proptest::prop_assert!(rate > 0.0 && rate.is_finite());
+            }
+        }
     }
 
     #[test]
