@@ -7,12 +7,12 @@
 
 pub mod formats;
 pub mod numerics;
-pub mod replay;
-
 pub mod pose;
+pub mod replay;
 pub mod report;
 pub mod rules;
 pub mod trace;
+pub mod video;
 pub mod weights;
 
 /// The version written into every report.

@@ -10,6 +10,8 @@ mod scheduler;
 mod simulate;
 
 mod trace;
+
+mod video;
 mod weights;
 
 use std::io::Write;
@@ -97,6 +99,8 @@ pub enum Command {
     Weights(weights::WeightsArgs),
     /// Compare two checkpoints key by key and value by value (B against the reference A).
     Diff(diff::DiffArgs),
+    /// Diagnose, repair or encode videos (needs ffmpeg/ffprobe 5.1+).
+    Video(video::VideoArgs),
     /// Check, repair, render or convert pose sequences (EchoMimicV2 .npy, OpenPose/ControlNet JSON).
     Pose(pose::PoseArgs),
     /// Replay a generation from a spec and name the module and step where NaN/Inf first appeared.
@@ -113,6 +117,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Weights(args) => weights::run(args, &cli.global),
         Command::Diff(args) => diff::run(args, &cli.global),
+        Command::Video(args) => video::run(args, &cli.global),
         Command::Pose(args) => pose::run(args, &cli.global),
         Command::Replay(args) => replay::run(args, &cli.global),
         Command::Trace(args) => trace::run(args, &cli.global),

@@ -11,6 +11,7 @@ pub mod replay_engine;
 pub mod security;
 pub mod simulate;
 pub mod trace;
+pub mod video;
 pub mod weights;
 
 use serde::Serialize;
@@ -48,6 +49,7 @@ const FAMILIES: &[&[&Rule]] = &[
     replay::RULES,
     replay_engine::RULES,
     trace::RULES,
+    video::RULES,
     pose::RULES,
     security::RULES,
     format::RULES,

@@ -222,7 +222,7 @@ pub const KEYPOINT_JUMP: Rule = Rule {
 
 pub const FRAME_COUNT_MISMATCH: Rule = Rule {
     code: "P114",
-    slug: "frame-count-mismatch",
+    slug: "pose-frame-count-mismatch",
     severity: Severity::Error,
     summary: "the sequence does not cover the expected number of frames",
     detects: "Fewer pose frames than `--expect-frames N`, or than the audio duration × `--fps` \

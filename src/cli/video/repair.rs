@@ -1,0 +1,111 @@
+//! `nanscope video repair IN -o OUT`
+
+use std::path::PathBuf;
+
+use clap::Args;
+use nanscope::report::{Report, Section, SectionTable};
+use nanscope::video::encode::Fill;
+use nanscope::video::repair::{RepairOptions, RepairResult, Strategy, repair};
+use nanscope::video::{CheckOptions, Tools};
+use serde_json::Value;
+
+use super::{ThresholdArgs, video_destination};
+use crate::cli::output::emit;
+use crate::cli::{GlobalArgs, Outcome};
+
+pub(super) const REPAIR_HELP: &str = "-o/--output names the repaired video (required); the report goes to standard output, or to \
+--report FILE.\n\
+Strategies (chosen from what `video check` finds unless --strategy is given):\n\
+  remux     copy the streams into a new MP4 with the index in front (+faststart)\n\
+  reencode  H.264 yuv420p, even dimensions, +faststart; audio as AAC trimmed with -t to the video\n\
+  drop      reencode, dropping frames the decoder cannot decode cleanly and keeping the others' timestamps\n\
+  fill      reencode, replacing black, NaN-signature and corrupt frames from their good neighbours (--fill)\n\
+The result is written to a temporary file beside the output, checked with `video check`, and only then renamed; an \
+existing output is only replaced with --force. An MP4 without a moov atom cannot be repaired without a reference.";
+
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    /// The broken video.
+    #[arg(value_name = "IN")]
+    pub input: PathBuf,
+    /// Repair strategy (default: chosen from the check's findings).
+    #[arg(long, value_enum)]
+    pub strategy: Option<StrategyArg>,
+    /// How `fill` replaces bad frames.
+    #[arg(long, value_enum, default_value_t = RepairFillArg::Interpolate)]
+    pub fill: RepairFillArg,
+    /// x264 quality for re-encoding strategies (0 lossless .. 51 worst).
+    #[arg(long, default_value_t = 18, value_parser = clap::value_parser!(u8).range(0..=51))]
+    pub crf: u8,
+    /// Replace an existing output.
+    #[arg(long)]
+    pub force: bool,
+    /// Write the report to FILE (the global -o names the video).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StrategyArg {
+    Remux,
+    Reencode,
+    Drop,
+    Fill,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RepairFillArg {
+    Interpolate,
+    Hold,
+}
+
+pub(super) fn run(args: RepairArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    let (destination, report_global) = video_destination(global, args.report.clone(), "repair")?;
+    let options = RepairOptions {
+        strategy: args.strategy.map(|s| match s {
+            StrategyArg::Remux => Strategy::Remux,
+            StrategyArg::Reencode => Strategy::Reencode,
+            StrategyArg::Drop => Strategy::Drop,
+            StrategyArg::Fill => Strategy::Fill,
+        }),
+        fill: match args.fill {
+            RepairFillArg::Interpolate => Fill::Interpolate,
+            RepairFillArg::Hold => Fill::Hold,
+        },
+        force: args.force,
+        check: CheckOptions { thresholds: args.thresholds.thresholds()?, ..CheckOptions::default() },
+        crf: args.crf,
+    };
+    let tools = Tools::locate()?;
+    let result = repair(&tools, &args.input, &destination, &options)?;
+    emit(&repair_report(&result), &report_global)
+}
+
+fn repair_report(result: &RepairResult) -> Report {
+    let mut report = Report::new("video repair", vec![result.input.clone()]);
+    report.findings = result.findings.clone();
+    report.sort_findings();
+    report.set_counter("frames_changed", result.frames_changed.len() as u64);
+    let mut rows: Vec<Vec<String>> = result.input_findings.iter().map(|f| vec!["input".into(), f.clone()]).collect();
+    rows.extend(result.steps.iter().map(|s| vec!["done".into(), s.clone()]));
+    report.sections.push(Section {
+        key: "repair".into(),
+        value: serde_json::to_value(result).unwrap_or(Value::Null),
+        table: Some(SectionTable {
+            title: format!("Repair ({})", result.strategy.map(|s| s.name()).unwrap_or("not possible")),
+            header: vec!["".into(), "what".into()],
+            rows,
+            note: result.output.as_ref().map(|o| format!("written: {o}")),
+        }),
+    });
+    if let Some(check) = &result.output_check {
+        report.sections.push(Section {
+            key: "streams".into(),
+            value: serde_json::to_value(&check.streams).unwrap_or(Value::Null),
+            table: None,
+        });
+    }
+    report
+}

@@ -1,0 +1,290 @@
+//! `video check`: container, stream and frame diagnosis of one file.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::container::{FileSniff, sniff};
+use super::decode::{DecodeOutcome, LumaPlan, corrupt_frames, decode_luma};
+use super::frame_checks::{FrameFlag, FrameThresholds, classify, frame_findings, subject};
+use super::frame_stats::{FrameStats, LumaRange, measure};
+use super::probe::{Probe, count_video_packets, probe};
+use super::stream_checks::{
+    Expectations, StreamRecord, decoded_findings, stream_findings, truncation_finding, unreadable_findings,
+};
+use super::tools::{ToolError, Tools};
+use crate::report::{Finding, Subject};
+use crate::rules::video as rules;
+
+/// Frame rate assumed for timestamps when a stream declares none.
+const FALLBACK_FPS: f64 = 25.0;
+
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    pub thresholds: FrameThresholds,
+    pub expect: Expectations,
+    /// Decoder threads (`None`: ffmpeg's default, one per core).
+    pub threads: Option<usize>,
+    /// Measure every pixel of large frames instead of a 2×2 point sample.
+    pub full_resolution: bool,
+}
+
+/// Everything `video check` learnt about one file.
+#[derive(Debug, Clone, Serialize)]
+pub struct VideoCheck {
+    pub file: String,
+    pub bytes: u64,
+    pub streams: Vec<StreamRecord>,
+    /// The decoded video stream's index, when one was decoded.
+    pub video_stream: Option<u64>,
+    pub fps: Option<f64>,
+    pub width: Option<u64>,
+    pub height: Option<u64>,
+    pub luma_range: Option<LumaRange>,
+    /// Statistics were measured on every second pixel of every second row.
+    pub sampled: bool,
+    pub frames: Vec<FrameStats>,
+    /// Frames hit by decode errors.
+    pub corrupt_frames: Vec<u64>,
+    pub decode: Option<DecodeOutcome>,
+    #[serde(skip)]
+    pub findings: Vec<Finding>,
+    /// The container could not be read at all (no frames to work with).
+    #[serde(skip)]
+    pub unreadable: bool,
+    #[serde(skip)]
+    pub layout_moov_after_mdat: bool,
+}
+
+impl VideoCheck {
+    fn new(file: String) -> VideoCheck {
+        VideoCheck {
+            file,
+            bytes: 0,
+            streams: vec![],
+            video_stream: None,
+            fps: None,
+            width: None,
+            height: None,
+            luma_range: None,
+            sampled: false,
+            frames: vec![],
+            corrupt_frames: vec![],
+            decode: None,
+            findings: vec![],
+            unreadable: false,
+            layout_moov_after_mdat: false,
+        }
+    }
+
+    /// Indices of frames carrying any of `flags`.
+    pub fn frames_with(&self, flags: &[FrameFlag]) -> Vec<u64> {
+        self.frames.iter().filter(|f| f.flags.iter().any(|x| flags.contains(x))).map(|f| f.index).collect()
+    }
+
+    pub fn has(&self, code: &str) -> bool {
+        self.findings.iter().any(|f| f.code == code)
+    }
+}
+
+/// Checks one file. Broken input becomes findings; only failing to run the
+/// external programs is an error.
+pub fn check_file(tools: &Tools, path: &Path, options: &CheckOptions) -> Result<VideoCheck, ToolError> {
+    let label = path.display().to_string();
+    let mut check = VideoCheck::new(label.clone());
+    let sniffed: FileSniff = match sniff(path) {
+        Ok(s) => s,
+        Err(err) => {
+            check.unreadable = true;
+            check.findings.push(
+                Finding::new(&rules::NOT_MEDIA, format!("cannot read {label}: {err}"))
+                    .with_subject(Subject::file(&label)),
+            );
+            return Ok(check);
+        }
+    };
+    check.bytes = sniffed.size;
+    check.layout_moov_after_mdat = sniffed.iso.as_ref().is_some_and(|l| l.moov_after_mdat());
+    if sniffed.size == 0 {
+        check.unreadable = true;
+        check.findings = unreadable_findings(&label, &sniffed, None);
+        return Ok(check);
+    }
+    let probed = probe(tools, path)?;
+    if !probed.success || probed.output.streams.is_empty() {
+        check.unreadable = true;
+        check.findings = unreadable_findings(&label, &sniffed, Some(&probed));
+        return Ok(check);
+    }
+    check.streams = probed.output.streams.iter().map(|s| StreamRecord::new(&label, s)).collect();
+    check.findings = stream_findings(&label, &sniffed, &probed, &options.expect);
+    if probed.video().is_some() {
+        decode_frames(tools, path, &probed, options, &mut check)?;
+    }
+    Ok(check)
+}
+
+fn decode_frames(
+    tools: &Tools,
+    path: &Path,
+    probed: &Probe,
+    options: &CheckOptions,
+    check: &mut VideoCheck,
+) -> Result<(), ToolError> {
+    let Some(video) = probed.video() else { return Ok(()) };
+    let label = check.file.clone();
+    let stream = video.index;
+    check.video_stream = stream;
+    check.width = video.width;
+    check.height = video.height;
+    let fps = video.fps().unwrap_or(FALLBACK_FPS);
+    check.fps = Some(fps);
+    let start = video.start_seconds();
+    let plan = LumaPlan::new(
+        video.width.unwrap_or(0),
+        video.height.unwrap_or(0),
+        video.pix_fmt.as_deref().unwrap_or(""),
+        video.color_range.as_deref(),
+        options.full_resolution,
+    );
+    let Some(plan) = plan else {
+        check.findings.push(
+            Finding::new(
+                &rules::DECODE_ERRORS,
+                format!(
+                    "cannot decode: the stream declares an unusable size {}x{}",
+                    video.width.unwrap_or(0),
+                    video.height.unwrap_or(0)
+                ),
+            )
+            .with_subject(Subject { stream, ..Subject::file(&label) }),
+        );
+        return Ok(());
+    };
+    check.luma_range = Some(plan.range);
+    check.sampled = plan.decimated;
+    let pixel_thresholds = options.thresholds.pixel_thresholds(plan.range);
+    let mut frames: Vec<FrameStats> = Vec::new();
+    let outcome = decode_luma(tools, path, &plan, options.threads, |index, luma, previous| {
+        let counts = measure(luma, previous, &pixel_thresholds);
+        frames.push(FrameStats::from_counts(index, start + index as f64 / fps, &counts, plan.range));
+    })?;
+    // Healthy files decode every indexed frame; only when frames are missing
+    // is the file demuxed again to count the packets really present.
+    let mut packets_read = None;
+    if let Some(indexed) = video.indexed_frames()
+        && outcome.frames < indexed
+    {
+        packets_read = count_video_packets(tools, path)?;
+        if let Some(finding) = packets_read.and_then(|read| truncation_finding(&label, stream, indexed, read)) {
+            check.findings.push(finding);
+        }
+    }
+    if let Some(record) = check.streams.iter_mut().find(|s| s.index == stream) {
+        record.frames_decoded = Some(outcome.frames);
+        record.packets_read = packets_read.or(record.packets_read);
+    }
+    if outcome.error_lines > 0 || (frames.is_empty() && !outcome.exit_success) {
+        check.corrupt_frames = attribute_errors(tools, path, fps, start, &outcome)?;
+        for &i in &check.corrupt_frames {
+            if let Some(frame) = frames.get_mut(i as usize) {
+                frame.flags.push(FrameFlag::Corrupt);
+            }
+        }
+        let mut finding = decode_error_finding(&label, stream, &outcome, &check.corrupt_frames);
+        finding.evidence.insert("frames_decoded".into(), outcome.frames.into());
+        if let Some(read) = packets_read {
+            finding.evidence.insert("packets_read".into(), read.into());
+        }
+        check.findings.push(finding);
+    }
+    classify(&mut frames, fps, &options.thresholds);
+    check.findings.extend(frame_findings(&label, stream, &frames));
+    check.findings.extend(decoded_findings(&label, probed, outcome.frames, fps, &options.expect));
+    check.frames = frames;
+    check.decode = Some(outcome);
+    Ok(())
+}
+
+/// The frames decode errors hit: those a strict decoder drops; when it drops
+/// none, the frames being decoded when each error line arrived.
+fn attribute_errors(
+    tools: &Tools,
+    path: &Path,
+    fps: f64,
+    start: f64,
+    outcome: &DecodeOutcome,
+) -> Result<Vec<u64>, ToolError> {
+    if outcome.frames == 0 {
+        return Ok(vec![]);
+    }
+    let mut frames = corrupt_frames(tools, path, fps, start, outcome.frames)?;
+    if frames.is_empty() {
+        frames = outcome
+            .messages
+            .iter()
+            .filter(|m| m.level == "error")
+            .map(|m| m.frames_before.min(outcome.frames - 1))
+            .collect();
+        frames.sort_unstable();
+        frames.dedup();
+    }
+    Ok(frames)
+}
+
+fn decode_error_finding(label: &str, stream: Option<u64>, outcome: &DecodeOutcome, corrupt: &[u64]) -> Finding {
+    let errors: Vec<&str> =
+        outcome.messages.iter().filter(|m| m.level != "warning").map(|m| m.text.as_str()).take(5).collect();
+    let message = if outcome.frames == 0 {
+        format!("no frame could be decoded ({})", errors.first().copied().unwrap_or("ffmpeg failed"))
+    } else if corrupt.is_empty() {
+        format!("{} decoder errors, frames not attributable: {}", outcome.error_lines, errors.join("; "))
+    } else {
+        format!(
+            "{} decoder error lines; {} frames hit ({}): {}",
+            outcome.error_lines,
+            corrupt.len(),
+            list_frames(corrupt),
+            errors.first().copied().unwrap_or("")
+        )
+    };
+    let range = match (corrupt.first(), corrupt.last()) {
+        (Some(&a), Some(&b)) => subject(label, stream, (a, b)),
+        _ => Subject { stream, ..Subject::file(label) },
+    };
+    Finding::new(&rules::DECODE_ERRORS, message)
+        .with_subject(range)
+        .with_evidence("error_lines", outcome.error_lines)
+        .with_evidence("frames_hit", corrupt.iter().take(100).copied().collect::<Vec<u64>>())
+        .with_evidence("messages", errors.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+}
+
+/// `3, 7-9, 12` for a sorted list of frame indices.
+pub fn list_frames(frames: &[u64]) -> String {
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < frames.len() {
+        let mut j = i;
+        while j + 1 < frames.len() && frames[j + 1] == frames[j] + 1 {
+            j += 1;
+        }
+        parts.push(if i == j { frames[i].to_string() } else { format!("{}-{}", frames[i], frames[j]) });
+        i = j + 1;
+        if parts.len() == 12 && i < frames.len() {
+            parts.push("…".into());
+            break;
+        }
+    }
+    parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_lists_compress_runs() {
+        assert_eq!(list_frames(&[3, 7, 8, 9, 12]), "3, 7-9, 12");
+        assert_eq!(list_frames(&[]), "");
+    }
+}

@@ -1,0 +1,171 @@
+//! What the bytes of a video file say before any decoder looks at them: the
+//! top-level ISO-BMFF boxes (MP4/MOV), which tell a never-finalised file (no
+//! moov) from one that is not media at all, and where the index sits.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use serde::Serialize;
+
+/// Box walks stop after this many boxes; real files have a handful.
+const MAX_BOXES: usize = 4096;
+
+/// One top-level box header as found in the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TopBox {
+    pub kind: String,
+    pub offset: u64,
+    /// The size the header declares (bytes, header included).
+    pub size: u64,
+}
+
+/// The top-level layout of an ISO-BMFF file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BoxLayout {
+    pub boxes: Vec<TopBox>,
+    /// The box whose declared size runs past the end of the file, if any.
+    pub cut_box: Option<String>,
+}
+
+impl BoxLayout {
+    pub fn has(&self, kind: &str) -> bool {
+        self.boxes.iter().any(|b| b.kind == kind)
+    }
+
+    fn position(&self, kind: &str) -> Option<usize> {
+        self.boxes.iter().position(|b| b.kind == kind)
+    }
+
+    /// True when moov comes after the media data (the muxer's default layout).
+    pub fn moov_after_mdat(&self) -> bool {
+        matches!((self.position("moov"), self.position("mdat")), (Some(m), Some(d)) if m > d)
+    }
+}
+
+/// What a file's first bytes say it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSniff {
+    pub size: u64,
+    /// `Some` when the file starts with an ISO-BMFF `ftyp` box.
+    pub iso: Option<BoxLayout>,
+    /// The first bytes, hex, for messages about unknown content.
+    pub head_hex: String,
+    /// The first bytes are printable text.
+    pub looks_like_text: bool,
+}
+
+pub fn sniff(path: &Path) -> std::io::Result<FileSniff> {
+    let mut file = File::open(path)?;
+    let size = file.metadata()?.len();
+    let mut head = [0u8; 64];
+    let n = read_up_to(&mut file, &mut head)?;
+    let head = &head[..n];
+    let iso = if head.len() >= 8 && &head[4..8] == b"ftyp" { Some(walk_boxes(&mut file, size)?) } else { None };
+    let looks_like_text = !head.is_empty()
+        && head.iter().all(|&b| b == b'\n' || b == b'\r' || b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80);
+    Ok(FileSniff {
+        size,
+        iso,
+        head_hex: head.iter().take(8).map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" "),
+        looks_like_text,
+    })
+}
+
+fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+/// Walks the top-level boxes, believing each declared size only as far as the
+/// file reaches.
+fn walk_boxes(file: &mut File, size: u64) -> std::io::Result<BoxLayout> {
+    let mut layout = BoxLayout::default();
+    let mut offset = 0u64;
+    while offset + 8 <= size && layout.boxes.len() < MAX_BOXES {
+        file.seek(SeekFrom::Start(offset))?;
+        let mut header = [0u8; 16];
+        let n = read_up_to(file, &mut header)?;
+        if n < 8 {
+            break;
+        }
+        let declared = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as u64;
+        let kind: String = header[4..8].iter().map(|&b| if b.is_ascii_graphic() { b as char } else { '?' }).collect();
+        let box_size = match declared {
+            0 => size - offset,
+            1 if n >= 16 => u64::from_be_bytes(header[8..16].try_into().unwrap_or([0; 8])),
+            _ => declared,
+        };
+        if box_size < 8 {
+            layout.cut_box = Some(kind.clone());
+            layout.boxes.push(TopBox { kind, offset, size: box_size });
+            break;
+        }
+        let end = offset.saturating_add(box_size);
+        layout.boxes.push(TopBox { kind: kind.clone(), offset, size: box_size });
+        if end > size {
+            layout.cut_box = Some(kind);
+            break;
+        }
+        offset = end;
+    }
+    Ok(layout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boxed(kind: &[u8; 4], payload: usize) -> Vec<u8> {
+        let mut b = ((payload + 8) as u32).to_be_bytes().to_vec();
+        b.extend_from_slice(kind);
+        b.extend(std::iter::repeat_n(0u8, payload));
+        b
+    }
+
+    #[test]
+    fn finds_moov_position_and_cut_boxes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.mp4");
+        let mut bytes = boxed(b"ftyp", 16);
+        bytes.extend(boxed(b"mdat", 100));
+        bytes.extend(boxed(b"moov", 20));
+        std::fs::write(&path, &bytes).unwrap();
+        let layout = sniff(&path).unwrap().iso.unwrap();
+        assert!(layout.has("moov") && layout.moov_after_mdat() && layout.cut_box.is_none());
+
+        std::fs::write(&path, &bytes[..80]).unwrap();
+        let layout = sniff(&path).unwrap().iso.unwrap();
+        assert!(!layout.has("moov"));
+        assert_eq!(layout.cut_box.as_deref(), Some("mdat"));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn any_bytes_after_ftyp_walk_without_panicking(tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("f.mp4");
+            let mut bytes = boxed(b"ftyp", 8);
+            bytes.extend(tail);
+            std::fs::write(&path, &bytes).unwrap();
+            let layout = sniff(&path).unwrap().iso.unwrap();
+            proptest::prop_assert!(layout.boxes.iter().all(|b| b.offset < bytes.len() as u64));
+        }
+    }
+
+    #[test]
+    fn text_is_recognised() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.mp4");
+        std::fs::write(&path, "Traceback (most recent call last):\n").unwrap();
+        let sniffed = sniff(&path).unwrap();
+        assert!(sniffed.iso.is_none() && sniffed.looks_like_text);
+    }
+}

@@ -1,0 +1,463 @@
+//! `video repair`: rebuild a playable file from a damaged one without ever
+//! touching the input. The strategy follows what `check` found (or the user's
+//! choice); the result is written beside the output, re-checked, then renamed.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde::Serialize;
+
+use super::check::{CheckOptions, VideoCheck, check_file, list_frames};
+use super::decode::MAX_FRAME_PIXELS;
+use super::encode::Fill;
+use super::frame_checks::FrameFlag;
+use super::output::{OutputError, PendingOutput, same_file};
+use super::tools::{ToolError, Tools, drain_stderr, path_arg, tail};
+use crate::report::{Finding, Subject, fmt_num};
+use crate::rules::video as rules;
+
+/// How a file is rebuilt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// Copy the streams into a new MP4 with the index in front.
+    Remux,
+    /// Re-encode to H.264 yuv420p with even dimensions.
+    Reencode,
+    /// Re-encode, dropping frames the decoder cannot decode cleanly and keeping the others' timestamps.
+    Drop,
+    /// Re-encode, replacing black, NaN-signature and corrupt frames from their good neighbours.
+    Fill,
+}
+
+impl Strategy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Remux => "remux",
+            Strategy::Reencode => "reencode",
+            Strategy::Drop => "drop",
+            Strategy::Fill => "fill",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RepairOptions {
+    pub strategy: Option<Strategy>,
+    pub fill: Fill,
+    pub force: bool,
+    pub check: CheckOptions,
+    pub crf: u8,
+}
+
+/// What a repair did and what is still wrong.
+#[derive(Debug, Serialize)]
+pub struct RepairResult {
+    pub input: String,
+    pub output: Option<String>,
+    pub strategy: Option<Strategy>,
+    /// Codes and messages `video check` found on the input.
+    pub input_findings: Vec<String>,
+    pub steps: Vec<String>,
+    /// Frames replaced (fill) or dropped (drop).
+    pub frames_changed: Vec<u64>,
+    #[serde(skip)]
+    pub findings: Vec<Finding>,
+    #[serde(skip)]
+    pub input_check: Option<VideoCheck>,
+    #[serde(skip)]
+    pub output_check: Option<VideoCheck>,
+}
+
+/// Frames `fill` replaces.
+const FILLED_FLAGS: [FrameFlag; 3] = [FrameFlag::Black, FrameFlag::NanCast, FrameFlag::Corrupt];
+
+/// The strategy `check`'s findings call for.
+pub fn choose(check: &VideoCheck) -> Strategy {
+    let bad = check.frames_with(&FILLED_FLAGS);
+    if !bad.is_empty() && bad.len() < check.frames.len() {
+        Strategy::Fill
+    } else if ["V104", "V105", "V108", "V111", "V112", "V114"].iter().any(|c| check.has(c)) {
+        Strategy::Reencode
+    } else {
+        Strategy::Remux
+    }
+}
+
+pub fn repair(
+    tools: &Tools,
+    input: &Path,
+    output: &Path,
+    options: &RepairOptions,
+) -> Result<RepairResult, OutputError> {
+    if same_file(input, output) {
+        return Err(OutputError::SameAsInput(output.to_path_buf()));
+    }
+    let pending = PendingOutput::new(output, options.force)?;
+    let check = check_file(tools, input, &options.check)?;
+    let label = check.file.clone();
+    let mut result = RepairResult {
+        input: label.clone(),
+        output: None,
+        strategy: None,
+        input_findings: check.findings.iter().map(|f| format!("{} {}", f.code, f.message)).collect(),
+        steps: vec![],
+        frames_changed: vec![],
+        findings: vec![],
+        input_check: None,
+        output_check: None,
+    };
+    if let Some(reason) = unrepairable(&check) {
+        result.findings.push(
+            Finding::new(&rules::UNREPAIRABLE, format!("{label} cannot be repaired: {reason}"))
+                .with_subject(Subject::file(&label)),
+        );
+        result.input_check = Some(check);
+        return Ok(result);
+    }
+    let strategy = options.strategy.unwrap_or_else(|| choose(&check));
+    result.strategy = Some(strategy);
+    let out_label = output.display().to_string();
+    let written = match strategy {
+        Strategy::Remux => remux(tools, input, &pending.temporary, &check),
+        Strategy::Reencode => reencode(tools, input, &pending.temporary, &check, options, false),
+        Strategy::Drop => reencode(tools, input, &pending.temporary, &check, options, true),
+        Strategy::Fill => fill_frames(tools, input, &pending.temporary, &check, options),
+    };
+    let steps = match written {
+        Ok(steps) => steps,
+        Err(err) => {
+            pending.discard();
+            return Err(err);
+        }
+    };
+    let output_check = match check_file(tools, &pending.temporary, &options.check) {
+        Ok(c) => c,
+        Err(err) => {
+            pending.discard();
+            return Err(err.into());
+        }
+    };
+    if output_check.frames.is_empty() {
+        pending.discard();
+        return Err(OutputError::Ffmpeg {
+            path: output.to_path_buf(),
+            detail: format!("the {} result holds no decodable frame; nothing was written", strategy.name()),
+        });
+    }
+    pending.commit()?;
+    result.output = Some(out_label.clone());
+    for (message, frames) in &steps {
+        let mut subject = Subject::file(&out_label);
+        match (frames.first(), frames.last()) {
+            (Some(&a), Some(&b)) if a == b => subject.frame = Some(a),
+            (Some(&a), Some(&b)) => subject.frames = Some([a, b]),
+            _ => {}
+        }
+        result.findings.push(Finding::new(&rules::REPAIR_APPLIED, message.clone()).with_subject(subject));
+        result.steps.push(message.clone());
+        result.frames_changed.extend(frames.iter().copied());
+    }
+    let remaining: Vec<Finding> = output_check
+        .findings
+        .iter()
+        .filter(|f| f.code != rules::NOT_FASTSTART.code)
+        .cloned()
+        .map(|mut f| {
+            f.subject.file = Some(out_label.clone());
+            f
+        })
+        .collect();
+    let serious: Vec<&str> =
+        remaining.iter().filter(|f| f.severity > crate::report::Severity::Info).map(|f| f.code.as_str()).collect();
+    if !serious.is_empty() {
+        result.findings.push(
+            Finding::new(
+                &rules::REPAIR_INCOMPLETE,
+                format!("the repaired file still has findings: {}", serious.join(", ")),
+            )
+            .with_subject(Subject::file(&out_label)),
+        );
+    }
+    result.findings.extend(remaining);
+    result.input_check = Some(check);
+    result.output_check = Some(output_check);
+    Ok(result)
+}
+
+fn unrepairable(check: &VideoCheck) -> Option<String> {
+    if check.has(rules::MOOV_MISSING.code) {
+        return Some(
+            "the MP4 has no moov atom (the writer never finalised it); its frames cannot be located without a healthy \
+             reference file written with the same encoder settings (an untrunc-style rebuild)"
+                .into(),
+        );
+    }
+    if check.has(rules::EMPTY_FILE.code) {
+        return Some("the file is empty".into());
+    }
+    if check.unreadable {
+        return Some("it is not a media file".into());
+    }
+    if check.has(rules::NO_VIDEO_STREAM.code) {
+        return Some("it has no video stream".into());
+    }
+    if check.frames.is_empty() {
+        return Some("no frame of its video stream can be decoded".into());
+    }
+    None
+}
+
+type Steps = Vec<(String, Vec<u64>)>;
+
+fn has_audio(check: &VideoCheck) -> bool {
+    check.streams.iter().any(|s| s.codec_type.as_deref() == Some("audio"))
+}
+
+/// Seconds the decoded frames last: what the output and its audio are cut to.
+fn video_seconds(check: &VideoCheck) -> f64 {
+    check.frames.len() as f64 / check.fps.unwrap_or(25.0)
+}
+
+fn run_ffmpeg(mut command: Command, path: &Path) -> Result<(), OutputError> {
+    let output = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .output()
+        .map_err(|source| OutputError::Tool(ToolError::Run { program: "ffmpeg".into(), source }))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(OutputError::Ffmpeg { path: path.to_path_buf(), detail: tail(&String::from_utf8_lossy(&output.stderr), 4) })
+    }
+}
+
+fn audio_step(check: &VideoCheck) -> Option<(String, Vec<u64>)> {
+    has_audio(check).then(|| {
+        (
+            format!(
+                "audio re-muxed as AAC, padded with silence or trimmed to the video's {} s (-t, not -shortest)",
+                fmt_num(video_seconds(check))
+            ),
+            vec![],
+        )
+    })
+}
+
+fn remux(tools: &Tools, input: &Path, out: &Path, check: &VideoCheck) -> Result<Steps, OutputError> {
+    let mut command = tools.ffmpeg();
+    command.args(["-loglevel", "error", "-y", "-i"]).arg(path_arg(input));
+    command.args(["-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", "-movflags", "+faststart"]);
+    if has_audio(check) {
+        command.args(["-t", &format!("{:.6}", video_seconds(check))]);
+    }
+    command.arg(path_arg(out));
+    run_ffmpeg(command, out)?;
+    Ok(vec![("streams copied into a new MP4 with the index in front (+faststart)".into(), vec![])])
+}
+
+fn encoder_args(command: &mut Command, options: &RepairOptions, audio: bool, seconds: f64) {
+    command.args(["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"]);
+    command.args(["-c:v", "libx264", "-preset", "medium", "-crf", &options.crf.to_string(), "-pix_fmt", "yuv420p"]);
+    if audio {
+        // Pad short audio with silence; -t then cuts both streams to the video.
+        command.args(["-af", "apad", "-c:a", "aac", "-b:a", "192k"]);
+    }
+    command.args(["-t", &format!("{seconds:.6}"), "-movflags", "+faststart"]);
+}
+
+fn reencode(
+    tools: &Tools,
+    input: &Path,
+    out: &Path,
+    check: &VideoCheck,
+    options: &RepairOptions,
+    drop_corrupt: bool,
+) -> Result<Steps, OutputError> {
+    let mut command = tools.ffmpeg();
+    command.args(["-loglevel", "error", "-y", "-fflags", "+genpts+discardcorrupt"]);
+    if drop_corrupt {
+        command.args(["-err_detect", "explode"]);
+    }
+    command.arg("-i").arg(path_arg(input)).args(["-map", "0:v:0", "-map", "0:a:0?"]);
+    if drop_corrupt {
+        // Keep every surviving frame at its own timestamp: the gaps stay gaps.
+        command.args(["-fps_mode", "passthrough"]);
+    }
+    encoder_args(&mut command, options, has_audio(check), video_seconds(check));
+    command.arg(path_arg(out));
+    run_ffmpeg(command, out)?;
+    let mut steps: Steps = vec![(
+        format!(
+            "re-encoded {} decodable frames to H.264 yuv420p with even dimensions and +faststart",
+            check.frames.len()
+        ),
+        vec![],
+    )];
+    if drop_corrupt && !check.corrupt_frames.is_empty() {
+        steps.push((
+            format!(
+                "dropped {} frames the decoder could not decode cleanly ({}), keeping the timestamps of the others",
+                check.corrupt_frames.len(),
+                list_frames(&check.corrupt_frames)
+            ),
+            check.corrupt_frames.clone(),
+        ));
+    }
+    steps.extend(audio_step(check));
+    Ok(steps)
+}
+
+/// Decodes RGB frames, replaces the flagged ones from their good neighbours
+/// and pipes everything into the encoder. Only the last good frame is kept
+/// while a run of bad frames is skipped; the run is written once the next
+/// good frame arrives.
+fn fill_frames(
+    tools: &Tools,
+    input: &Path,
+    out: &Path,
+    check: &VideoCheck,
+    options: &RepairOptions,
+) -> Result<Steps, OutputError> {
+    let (width, height) = (check.width.unwrap_or(0), check.height.unwrap_or(0));
+    if width == 0 || height == 0 || width * height > MAX_FRAME_PIXELS {
+        return Err(OutputError::Ffmpeg {
+            path: out.to_path_buf(),
+            detail: format!("unusable frame size {width}x{height}"),
+        });
+    }
+    let bad = check.frames_with(&FILLED_FLAGS);
+    let mut is_bad = vec![false; check.frames.len()];
+    for &i in &bad {
+        is_bad[i as usize] = true;
+    }
+    let fps = check.fps.unwrap_or(25.0);
+    let audio = has_audio(check);
+
+    let mut decoder = tools.ffmpeg();
+    decoder.args(["-loglevel", "error", "-i"]).arg(path_arg(input));
+    decoder.args(["-map", "0:v:0", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]);
+    let mut decoder = decoder
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| OutputError::Tool(ToolError::Run { program: "ffmpeg".into(), source }))?;
+    let decoder_err = drain_stderr(&mut decoder, 64 * 1024);
+
+    let mut encoder = tools.ffmpeg();
+    encoder.args(["-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24"]);
+    encoder.args(["-s", &format!("{width}x{height}"), "-r", &format!("{fps}"), "-i", "pipe:0"]);
+    if audio {
+        encoder.arg("-i").arg(path_arg(input)).args(["-map", "0:v:0", "-map", "1:a:0"]);
+    }
+    encoder_args(&mut encoder, options, audio, video_seconds(check));
+    encoder.arg(path_arg(out));
+    let mut encoder = encoder
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| OutputError::Tool(ToolError::Run { program: "ffmpeg".into(), source }))?;
+    let encoder_err = drain_stderr(&mut encoder, 64 * 1024);
+
+    let len = (width * height * 3) as usize;
+    let mut frame = vec![0u8; len];
+    let mut last_good: Option<(usize, Vec<u8>)> = None;
+    let mut pending: Vec<usize> = Vec::new();
+    let mut filled = Vec::new();
+    let mut sink = encoder.stdin.take();
+    let mut stdout = decoder.stdout.take();
+    let mut index = 0usize;
+    while let Some(reader) = stdout.as_mut() {
+        if reader.read_exact(&mut frame).is_err() {
+            break;
+        }
+        if is_bad.get(index).copied().unwrap_or(false) {
+            pending.push(index);
+        } else {
+            for &p in &pending {
+                send(&mut sink, &replacement(p, last_good.as_ref(), Some((index, &frame)), options.fill));
+                filled.push(p as u64);
+            }
+            pending.clear();
+            send(&mut sink, &frame);
+            last_good = Some((index, frame.clone()));
+        }
+        index += 1;
+    }
+    for &p in &pending {
+        send(&mut sink, &replacement(p, last_good.as_ref(), None, options.fill));
+        filled.push(p as u64);
+    }
+    // Closing the encoder's stdin ends its input.
+    drop(sink);
+    drop(stdout);
+    let _ = decoder.wait();
+    let _ = decoder_err.join();
+    let status = encoder.wait().map_err(|source| OutputError::Io { path: out.to_path_buf(), source })?;
+    let text = encoder_err.join().unwrap_or_default();
+    if !status.success() {
+        return Err(OutputError::Ffmpeg { path: out.to_path_buf(), detail: tail(&text, 4) });
+    }
+    let how = match options.fill {
+        Fill::Hold => "held the last good frame",
+        _ => "interpolated between the good neighbours",
+    };
+    let mut steps: Steps = vec![
+        (format!("re-encoded {index} frames to H.264 yuv420p with even dimensions and +faststart"), vec![]),
+        (
+            format!(
+                "replaced {} black, NaN-signature or corrupt frames ({}): {how}",
+                filled.len(),
+                list_frames(&filled)
+            ),
+            filled,
+        ),
+    ];
+    steps.extend(audio_step(check));
+    Ok(steps)
+}
+
+/// Writes a frame to the encoder; a closed pipe ends the writing (the
+/// encoder's exit status says why).
+fn send(sink: &mut Option<std::process::ChildStdin>, bytes: &[u8]) {
+    if let Some(pipe) = sink.as_mut()
+        && pipe.write_all(bytes).is_err()
+    {
+        *sink = None;
+    }
+}
+
+/// The frame written in place of bad frame `index`.
+fn replacement(
+    index: usize,
+    before: Option<&(usize, Vec<u8>)>,
+    after: Option<(usize, &Vec<u8>)>,
+    fill: Fill,
+) -> Vec<u8> {
+    match (fill, before, after) {
+        (Fill::Interpolate, Some((b, prev)), Some((a, next))) => {
+            let t = (index - b) as f32 / (a - b).max(1) as f32;
+            prev.iter().zip(next.iter()).map(|(&p, &n)| (p as f32 + (n as f32 - p as f32) * t).round() as u8).collect()
+        }
+        (_, Some((_, prev)), _) => prev.clone(),
+        (_, None, Some((_, next))) => next.clone(),
+        (_, None, None) => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replacement_interpolates_or_holds() {
+        let before = (2usize, vec![0u8, 100]);
+        let after = vec![100u8, 200];
+        assert_eq!(replacement(3, Some(&before), Some((4, &after)), Fill::Interpolate), vec![50, 150]);
+        assert_eq!(replacement(3, Some(&before), Some((4, &after)), Fill::Hold), vec![0, 100]);
+        assert_eq!(replacement(0, None, Some((4, &after)), Fill::Interpolate), vec![100, 200]);
+    }
+}

@@ -1,0 +1,250 @@
+//! `nanscope video check` on generated broken clips: each defect at the right frames.
+
+mod video_support;
+
+use video_support::*;
+
+fn check(name: &str, extra: &[&str]) -> Option<Run> {
+    if !ffmpeg_available(name) {
+        return None;
+    }
+    let path = fixtures("check").join(name);
+    let path = path.to_str().unwrap();
+    let mut args = vec!["check", path];
+    args.extend_from_slice(extra);
+    Some(nanscope_json(&args))
+}
+
+#[test]
+fn clean_clip_has_no_findings_and_lists_every_frame() {
+    let Some(run) = check("clean.mp4", &[]) else { return };
+    assert_eq!(run.code, 0, "{}", run.json);
+    assert_eq!(codes(&run.json), Vec::<String>::new());
+    let frames = run.json["frames"].as_array().unwrap();
+    assert_eq!(frames.len(), 72);
+    let f = &frames[10];
+    for key in ["index", "pts", "luma_mean", "luma_min", "luma_max", "luma_std", "luma_diff", "flags", "file"] {
+        assert!(f.get(key).is_some(), "frame entry lacks {key}: {f}");
+    }
+    assert_eq!(f["index"], 10);
+    assert!((f["pts"].as_f64().unwrap() - 10.0 / 24.0).abs() < 1e-3);
+    let stream = &run.json["streams"][0];
+    assert_eq!(stream["codec_name"], "h264");
+    assert_eq!(stream["frames_indexed"], 72);
+    // Packets are only counted when fewer frames decode than the index lists.
+    assert!(stream["packets_read"].is_null());
+    assert_eq!(stream["frames_decoded"], 72);
+}
+
+#[test]
+fn black_segment_is_black_and_nan_cast_at_frames_48_to_71() {
+    let Some(run) = check("black_segment.mp4", &[]) else { return };
+    assert_eq!(run.code, 1);
+    let black = findings(&run.json, "V120");
+    assert_eq!(black.len(), 1);
+    assert_eq!(frame_range(black[0]), Some([48, 71]));
+    assert_eq!(black[0]["subject"]["stream"], 0);
+    let nan = findings(&run.json, "V124");
+    assert_eq!(nan.len(), 1);
+    assert_eq!(frame_range(nan[0]), Some([48, 71]));
+    assert_eq!(flagged(&run.json, "black"), (48..72).collect::<Vec<u64>>());
+    assert!(findings(&run.json, "V125").is_empty(), "the jump into black is not a brightness jump");
+}
+
+#[test]
+fn all_black_clip_is_black_everywhere_without_the_nan_signature() {
+    let Some(run) = check("all_black.mp4", &[]) else { return };
+    let black = findings(&run.json, "V120");
+    assert_eq!(black.len(), 1);
+    assert_eq!(frame_range(black[0]), Some([0, 47]));
+    assert!(black[0]["message"].as_str().unwrap().contains("every frame"));
+    assert!(findings(&run.json, "V124").is_empty());
+    assert!(findings(&run.json, "V123").is_empty(), "black frames are not reported again as frozen");
+}
+
+#[test]
+fn wide_frames_are_sampled_and_still_find_black_frames() {
+    let Some(run) = check("wide_black.mp4", &[]) else { return };
+    let black = findings(&run.json, "V120");
+    assert_eq!(black.len(), 1, "{}", run.json["findings"]);
+    assert_eq!(frame_range(black[0]), Some([24, 35]));
+    let full = check("wide_black.mp4", &["--full-resolution"]).unwrap();
+    assert_eq!(frame_range(findings(&full.json, "V120")[0]), Some([24, 35]));
+    let (sampled, all) = (&run.json["frames"][5], &full.json["frames"][5]);
+    let (a, b) = (sampled["luma_mean"].as_f64().unwrap(), all["luma_mean"].as_f64().unwrap());
+    assert!((a - b).abs() < 3.0, "sampled mean {a} vs full {b}");
+}
+
+#[test]
+fn frozen_segment_spans_frames_24_to_60() {
+    let Some(run) = check("frozen.mp4", &[]) else { return };
+    let frozen = findings(&run.json, "V123");
+    assert_eq!(frozen.len(), 1, "{}", run.json["findings"]);
+    assert_eq!(frame_range(frozen[0]), Some([24, 60]));
+    // A longer minimum duration hides the 1.5 s freeze.
+    let run = check("frozen.mp4", &["--freeze-min", "2"]).unwrap();
+    assert!(findings(&run.json, "V123").is_empty());
+}
+
+#[test]
+fn white_frames_are_saturated_at_24_to_35() {
+    let Some(run) = check("white.mp4", &[]) else { return };
+    let white = findings(&run.json, "V122");
+    assert_eq!(white.len(), 1);
+    assert_eq!(frame_range(white[0]), Some([24, 35]));
+    assert!(findings(&run.json, "V120").is_empty());
+}
+
+#[test]
+fn partial_exact_black_region_is_the_nan_cast_signature() {
+    let Some(run) = check("nan_region.mp4", &[]) else { return };
+    let nan = findings(&run.json, "V124");
+    assert_eq!(nan.len(), 1);
+    assert_eq!(frame_range(nan[0]), Some([30, 35]));
+    assert!(findings(&run.json, "V120").is_empty(), "a quarter of the frame is not a black frame");
+    // Requiring more than the box's quarter of the frame hides it.
+    let run = check("nan_region.mp4", &["--nan-share", "0.5"]).unwrap();
+    assert!(findings(&run.json, "V124").is_empty());
+}
+
+#[test]
+fn brightness_jump_at_frame_36() {
+    let Some(run) = check("jump.mp4", &[]) else { return };
+    let jump = findings(&run.json, "V125");
+    assert_eq!(jump.len(), 1);
+    assert_eq!(frame_range(jump[0]), Some([36, 36]));
+}
+
+#[test]
+fn truncated_faststart_reports_missing_frames_from_the_index() {
+    let Some(run) = check("truncated_faststart.mp4", &[]) else { return };
+    assert_eq!(run.code, 1);
+    let truncated = findings(&run.json, "V104");
+    assert_eq!(truncated.len(), 1);
+    let [first, last] = frame_range(truncated[0]).unwrap();
+    assert_eq!(last, 71);
+    let read = truncated[0]["evidence"]["packets_read"].as_u64().unwrap();
+    assert_eq!(first, read);
+    assert!(read > 10 && read < 60, "{read}");
+}
+
+#[test]
+fn truncated_without_index_is_moov_missing() {
+    let Some(run) = check("truncated_no_moov.mp4", &[]) else { return };
+    assert_eq!(run.code, 1);
+    assert_eq!(codes(&run.json), vec!["V103"]);
+    assert!(run.json["frames"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn damaged_payload_reports_decode_errors_at_frames() {
+    let Some(run) = check("damaged.mp4", &[]) else { return };
+    assert_eq!(run.code, 1);
+    let errors = findings(&run.json, "V105");
+    assert_eq!(errors.len(), 1, "{}", run.json["findings"]);
+    let hit: Vec<u64> =
+        errors[0]["evidence"]["frames_hit"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    assert!(!hit.is_empty());
+    assert!(hit.iter().all(|&f| f < 72));
+    let [first, last] = frame_range(errors[0]).unwrap();
+    assert_eq!((first, last), (hit[0], *hit.last().unwrap()));
+    assert_eq!(flagged(&run.json, "corrupt"), hit);
+    // The damage lies past 40% of the file, so the first frames decode cleanly.
+    assert!(first >= 10, "{first}");
+}
+
+#[test]
+fn yuv444_and_odd_size_are_player_problems() {
+    let Some(run) = check("yuv444_odd.mp4", &[]) else { return };
+    assert_eq!(run.code, 0, "warnings only");
+    assert_eq!(codes(&run.json), vec!["V111", "V112", "V113"]);
+}
+
+#[test]
+fn audio_only_has_no_video_stream_and_video_only_lacks_expected_audio() {
+    let Some(run) = check("audio_only.mp4", &[]) else { return };
+    assert_eq!(codes(&run.json), vec!["V106"]);
+    let run = check("clean.mp4", &["--expect-audio"]).unwrap();
+    assert_eq!(codes(&run.json), vec!["V107"]);
+}
+
+#[test]
+fn short_audio_is_a_duration_mismatch() {
+    let Some(run) = check("short_audio.mp4", &[]) else { return };
+    let mismatch = findings(&run.json, "V108");
+    assert_eq!(mismatch.len(), 1);
+    assert_eq!(mismatch[0]["subject"]["stream"], 1);
+}
+
+#[test]
+fn expected_frames_and_fps() {
+    let Some(run) = check("clean.mp4", &["--expect-frames", "72", "--expect-fps", "24"]) else { return };
+    assert_eq!(codes(&run.json), Vec::<String>::new());
+    let run = check("clean.mp4", &["--expect-frames", "80", "--expect-fps", "25"]).unwrap();
+    assert_eq!(codes(&run.json), vec!["V109", "V110"]);
+}
+
+#[test]
+fn empty_and_text_files_are_findings_not_crashes() {
+    let Some(run) = check("empty.mp4", &[]) else { return };
+    assert_eq!(run.code, 1);
+    assert_eq!(codes(&run.json), vec!["V101"]);
+    let run = check("text.mp4", &[]).unwrap();
+    assert_eq!(run.code, 1);
+    assert_eq!(codes(&run.json), vec!["V102"]);
+}
+
+#[test]
+fn several_files_in_one_report_and_a_readable_table() {
+    if !ffmpeg_available("several_files") {
+        return;
+    }
+    let dir = fixtures("check");
+    let output = assert_cmd::Command::cargo_bin("nanscope")
+        .unwrap()
+        .args(["video", "check", "--color", "never"])
+        .arg(dir.join("clean.mp4"))
+        .arg(dir.join("black_segment.mp4"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("Flagged frame segments"), "{text}");
+    assert!(text.contains("48-71"), "{text}");
+    assert!(text.contains("24 of 144 decoded frames flagged"), "{text}");
+    assert!(!text.contains("\n│ 70 "), "frames are summarised, not dumped");
+}
+
+#[test]
+fn missing_ffmpeg_exits_2_with_install_hint() {
+    let output = assert_cmd::Command::cargo_bin("nanscope")
+        .unwrap()
+        .env("NANSCOPE_FFMPEG", "/nonexistent/ffmpeg")
+        .args(["video", "check", "x.mp4"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("apt-get install ffmpeg"), "{stderr}");
+    assert!(stderr.contains("NANSCOPE_FFMPEG"), "{stderr}");
+}
+
+#[test]
+fn plot_writes_a_chart_and_a_contact_sheet_per_file() {
+    if !ffmpeg_available("plot") {
+        return;
+    }
+    let dir = scratch("plots");
+    let file = fixtures("check").join("black_segment.mp4");
+    let run = nanscope_json(&["check", file.to_str().unwrap(), "--plot", dir.to_str().unwrap()]);
+    assert_eq!(run.code, 1);
+    let plots: Vec<String> =
+        run.json["plots"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect();
+    assert_eq!(plots.len(), 2);
+    for (plot, suffix) in plots.iter().zip(["black_segment.frames.png", "black_segment.sheet.png"]) {
+        assert!(plot.ends_with(suffix), "{plot}");
+        let bytes = std::fs::read(plot).unwrap();
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+        assert!(bytes.len() > 10_000, "{plot} is suspiciously small");
+    }
+}

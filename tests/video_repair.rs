@@ -1,0 +1,142 @@
+//! `nanscope video repair`: outputs that re-check clean where the damage is
+//! repairable, a clear refusal where it is not, and inputs left untouched.
+
+mod video_support;
+
+use std::path::PathBuf;
+
+use video_support::*;
+
+fn repair(name: &str, extra: &[&str]) -> Option<(Run, PathBuf, PathBuf)> {
+    if !ffmpeg_available(name) {
+        return None;
+    }
+    let input = fixtures("repair").join(name);
+    let out = scratch(&format!("repair-{name}-{}", extra.join("-"))).join("repaired.mp4");
+    let mut args = vec!["repair", input.to_str().unwrap(), "-o", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let run = nanscope_json(&args);
+    Some((run, input, out))
+}
+
+fn recheck(out: &std::path::Path) -> Run {
+    nanscope_json(&["check", out.to_str().unwrap()])
+}
+
+#[test]
+fn damaged_payload_is_filled_and_rechecks_clean_without_touching_the_input() {
+    let before = std::fs::read(fixtures("repair").join("damaged.mp4")).ok();
+    let Some((run, input, out)) = repair("damaged.mp4", &[]) else { return };
+    assert_eq!(run.code, 0, "{} {}", run.stderr, run.json["findings"]);
+    assert_eq!(run.json["repair"]["strategy"], "fill");
+    let changed: Vec<u64> =
+        run.json["repair"]["frames_changed"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    assert!(!changed.is_empty());
+    assert!(codes(&run.json).iter().all(|c| c == "V140"), "{}", run.json["findings"]);
+    assert_eq!(std::fs::read(&input).ok(), before, "the input must never change");
+    let check = recheck(&out);
+    assert_eq!(check.code, 0);
+    assert_eq!(codes(&check.json), Vec::<String>::new());
+    assert_eq!(check.json["streams"][0]["pix_fmt"], "yuv420p");
+}
+
+#[test]
+fn damaged_payload_drop_strategy_removes_the_corrupt_frames() {
+    let Some((run, _, out)) = repair("damaged.mp4", &["--strategy", "drop"]) else { return };
+    assert_eq!(run.code, 0, "{} {}", run.stderr, run.json["findings"]);
+    let dropped = run.json["repair"]["frames_changed"].as_array().unwrap().len() as u64;
+    assert!(dropped > 0);
+    let check = recheck(&out);
+    assert!(findings(&check.json, "V105").is_empty());
+    let decoded = check.json["streams"][0]["frames_decoded"].as_u64().unwrap();
+    assert!(decoded < 72, "{decoded}");
+}
+
+#[test]
+fn truncated_faststart_is_reencoded_into_a_clean_shorter_file() {
+    let Some((run, _, out)) = repair("truncated_faststart.mp4", &[]) else { return };
+    assert_eq!(run.code, 0, "{} {}", run.stderr, run.json["findings"]);
+    let check = recheck(&out);
+    assert_eq!(codes(&check.json), Vec::<String>::new());
+    let stream = &check.json["streams"][0];
+    assert_eq!(stream["frames_indexed"], stream["frames_decoded"]);
+}
+
+#[test]
+fn yuv444_odd_size_becomes_yuv420p_even_size() {
+    let Some((run, _, out)) = repair("yuv444_odd.mp4", &[]) else { return };
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json["repair"]["strategy"], "reencode");
+    let check = recheck(&out);
+    assert_eq!(codes(&check.json), Vec::<String>::new());
+    let stream = &check.json["streams"][0];
+    assert_eq!(stream["pix_fmt"], "yuv420p");
+    assert_eq!((stream["width"].as_u64(), stream["height"].as_u64()), (Some(162), Some(122)));
+}
+
+#[test]
+fn nan_region_frames_are_replaced_from_their_neighbours() {
+    let Some((run, _, out)) = repair("nan_region.mp4", &[]) else { return };
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let changed: Vec<u64> =
+        run.json["repair"]["frames_changed"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    assert_eq!(changed, (30..=35).collect::<Vec<u64>>());
+    let check = recheck(&out);
+    assert_eq!(codes(&check.json), Vec::<String>::new());
+}
+
+#[test]
+fn black_tail_is_held_and_what_remains_is_reported() {
+    let Some((run, _, out)) = repair("black_segment.mp4", &["--fill", "hold"]) else { return };
+    let check = recheck(&out);
+    assert!(findings(&check.json, "V120").is_empty() && findings(&check.json, "V124").is_empty());
+    // No good frame follows the black tail, so holding the last one leaves a frozen segment.
+    assert_eq!(codes(&run.json).iter().filter(|c| *c == "V142").count(), 1, "{}", run.json["findings"]);
+    assert!(!findings(&run.json, "V123").is_empty());
+}
+
+#[test]
+fn short_audio_is_padded_to_the_video() {
+    let Some((run, _, out)) = repair("short_audio.mp4", &[]) else { return };
+    assert_eq!(run.code, 0, "{}", run.json["findings"]);
+    let check = recheck(&out);
+    assert!(findings(&check.json, "V108").is_empty(), "{}", check.json["findings"]);
+    assert_eq!(check.json["streams"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn missing_moov_is_unrepairable_and_nothing_is_written() {
+    let Some((run, _, out)) = repair("truncated_no_moov.mp4", &[]) else { return };
+    assert_eq!(run.code, 1);
+    let refused = findings(&run.json, "V141");
+    assert_eq!(refused.len(), 1);
+    assert!(refused[0]["message"].as_str().unwrap().contains("reference"));
+    assert!(!out.exists());
+}
+
+#[test]
+fn existing_output_and_in_place_repairs_are_refused() {
+    if !ffmpeg_available("repair_refusals") {
+        return;
+    }
+    let dir = scratch("repair-refusals");
+    let input = dir.join("in.mp4");
+    std::fs::copy(fixtures("repair").join("clean.mp4"), &input).unwrap();
+    let out = dir.join("out.mp4");
+    std::fs::write(&out, b"keep").unwrap();
+    let run = nanscope_json(&["repair", input.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert_eq!(std::fs::read(&out).unwrap(), b"keep");
+    let run = nanscope_json(&["repair", input.to_str().unwrap(), "-o", input.to_str().unwrap(), "--force"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("never touch"), "{}", run.stderr);
+    let run = nanscope_json(&["repair", input.to_str().unwrap(), "-o", out.to_str().unwrap(), "--force"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json["repair"]["strategy"], "remux");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("nanscope-tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
+}
