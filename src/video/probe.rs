@@ -120,7 +120,9 @@ impl ProbeStream {
 pub fn parse_rate(text: &str) -> Option<f64> {
     let (num, den) = text.split_once('/').unwrap_or((text, "1"));
     let (num, den): (f64, f64) = (num.trim().parse().ok()?, den.trim().parse().ok()?);
-    (num > 0.0 && den > 0.0 && (num / den).is_finite()).then(|| num / den)
+    let rate = num / den;
+    // A huge denominator can underflow the quotient to zero: that is no rate either.
+    (num > 0.0 && den > 0.0 && rate.is_finite() && rate > 0.0).then_some(rate)
 }
 
 /// `00:00:10.000000000` → 10.0.
@@ -176,6 +178,7 @@ mod tests {
         assert_eq!(parse_rate("24/1"), Some(24.0));
         assert!((parse_rate("30000/1001").unwrap() - 29.97).abs() < 0.01);
         assert_eq!(parse_rate("0/0"), None);
+        assert_eq!(parse_rate("1/1e310"), None);
         assert_eq!(parse_clock("00:01:10.500000000"), Some(70.5));
     }
 
