@@ -143,3 +143,15 @@ fn bad_spec_is_a_clear_error() {
     assert_eq!(code, 2);
     assert!(stderr.contains("steps"), "{stderr}");
 }
+
+#[test]
+fn plot_draws_the_timeline_with_the_bad_steps_shaded() {
+    let out = tempfile::tempdir().unwrap();
+    let plots = out.path().join("plots");
+    let spec = fixtures().join("demo.toml");
+    let (code, report, stderr) = nanscope(&["replay", spec.to_str().unwrap(), "--plot", plots.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    let png = plots.join("timeline.png");
+    assert_eq!(report["plots"][0].as_str(), Some(png.to_str().unwrap()));
+    assert!(fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+}

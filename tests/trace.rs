@@ -175,3 +175,16 @@ fn the_python_probe_writes_dumps_that_trace_localises() {
     assert_names_the_planted_overflow(&dir.path().join("planted-stats"));
     assert_names_the_planted_overflow(&dir.path().join("planted-stages"));
 }
+
+#[test]
+fn plot_draws_the_timeline_and_lists_it_in_the_report() {
+    let out = tempfile::tempdir().unwrap();
+    let plots = out.path().join("plots");
+    let dir = fixture("planted-stats");
+    let (code, report, _) = nanscope(&["trace", dir.to_str().unwrap(), "--plot", plots.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let png = plots.join("timeline.png");
+    assert_eq!(report["plots"][0].as_str(), Some(png.to_str().unwrap()));
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 5_000, "{} bytes", bytes.len());
+}

@@ -36,6 +36,9 @@ pub struct ReplayArgs {
     /// When the frames are not finite, find a minimal set of modules to keep in fp32/unquantized.
     #[arg(long)]
     pub bisect: bool,
+    /// Draw the per-step timeline (absmax against the fp16 limit, non-finite share) as DIR/timeline.png.
+    #[arg(long, value_name = "DIR")]
+    pub plot: Option<PathBuf>,
     /// Run without any probe (no findings): the baseline of bench/replay_bench.py.
     #[arg(long, hide = true)]
     pub no_probe: bool,
@@ -76,6 +79,12 @@ pub fn run(args: ReplayArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
         ..ReplayOptions::default()
     };
     let result = replay(&spec, &options).with_context(|| format!("replay of {} failed", args.spec.display()))?;
+    let plot = match &args.plot {
+        Some(dir) => {
+            Some(super::trace::plot_timeline(&result.analysis.stages, &format!("replay {}", args.spec.display()), dir)?)
+        }
+        None => None,
+    };
     let trace = TraceResult { manifest: None, findings: Vec::new(), analysis: result.analysis.clone(), recomputed: 0 };
     let mut report = super::trace::build_report(trace, args.spec.display().to_string());
     report.command = "replay".into();
@@ -116,5 +125,6 @@ pub fn run(args: ReplayArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
             }),
         });
     }
+    super::trace::add_plot_section(&mut report, plot);
     emit(&report, global)
 }

@@ -1,6 +1,8 @@
 //! `nanscope trace DIR`
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 
 use clap::{Args, ValueEnum};
 use nanscope::numerics::DType;
@@ -31,6 +33,9 @@ pub struct TraceArgs {
     /// Recompute statistics from every payload tensor, not only for records that lack them.
     #[arg(long)]
     pub recompute_stats: bool,
+    /// Draw the per-step timeline (absmax against the fp16 limit, non-finite share) as DIR/timeline.png.
+    #[arg(long, value_name = "DIR")]
+    pub plot: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -55,7 +60,38 @@ pub fn run(args: TraceArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     analysis.allow_neg_inf.extend(args.allow_neg_inf);
     let options = TraceOptions { analysis, recompute_stats: args.recompute_stats };
     let result = trace_dump(&args.dir, &options);
-    emit(&build_report(result, args.dir.display().to_string()), global)
+    let plot = match &args.plot {
+        Some(dir) => Some(plot_timeline(&result.analysis.stages, &format!("trace {}", args.dir.display()), dir)?),
+        None => None,
+    };
+    let mut report = build_report(result, args.dir.display().to_string());
+    add_plot_section(&mut report, plot);
+    emit(&report, global)
+}
+
+/// Writes DIR/timeline.png for `trace --plot` and `replay --plot`.
+pub(super) fn plot_timeline(rows: &[nanscope::trace::StageRow], title: &str, dir: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create plot folder {}", dir.display()))?;
+    let path = dir.join("timeline.png");
+    nanscope::trace::plot::timeline_chart(rows, title, &path)
+        .map_err(|e| anyhow::anyhow!("cannot draw {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// Lists a written plot in the report (`plots` in JSON, a line for people).
+pub(super) fn add_plot_section(report: &mut Report, plot: Option<PathBuf>) {
+    let Some(path) = plot else { return };
+    let shown = path.display().to_string();
+    report.sections.push(Section {
+        key: "plots".into(),
+        value: json!([shown]),
+        table: Some(SectionTable {
+            title: "Plots".into(),
+            header: vec!["file".into()],
+            rows: vec![vec![shown]],
+            note: None,
+        }),
+    });
 }
 
 pub(super) fn build_report(result: TraceResult, input: String) -> Report {

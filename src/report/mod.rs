@@ -1,6 +1,7 @@
 //! Findings, reports and their renderers. Nothing here decides exit codes.
 
 mod finding;
+pub mod plot;
 pub mod render;
 #[allow(clippy::module_inception)]
 mod report;

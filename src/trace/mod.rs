@@ -12,6 +12,7 @@ mod findings;
 mod glob;
 mod manifest;
 mod payload;
+pub mod plot;
 mod probe;
 mod reader;
 mod record;

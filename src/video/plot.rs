@@ -5,16 +5,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::OnceLock;
 
 use plotters::prelude::*;
-use plotters::style::FontStyle;
 
 use super::check::VideoCheck;
 use super::frame_checks::{FrameFlag, flagged_segments};
 use super::tools::{Tools, path_arg};
+use crate::report::plot::{register_font, save_rgb};
 
-const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-ascii.ttf");
 const CHART_SIZE: (u32, u32) = (1200, 520);
 const THUMB_WIDTH: u64 = 192;
 const SHEET_COLUMNS: usize = 6;
@@ -30,16 +28,6 @@ pub enum PlotError {
     Draw { path: PathBuf, detail: String },
     #[error(transparent)]
     Tool(#[from] super::ToolError),
-}
-
-fn register_font() -> Result<(), String> {
-    static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
-    REGISTERED
-        .get_or_init(|| {
-            plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
-                .map_err(|_| "invalid bundled font".to_string())
-        })
-        .clone()
 }
 
 /// Writes `<stem>.frames.png` and `<stem>.sheet.png` for every decoded file and
@@ -70,9 +58,8 @@ fn draw_error(path: &Path, detail: impl std::fmt::Display) -> PlotError {
     PlotError::Draw { path: path.to_path_buf(), detail: detail.to_string() }
 }
 
-fn save(path: &Path, (w, h): (u32, u32), buf: Vec<u8>) -> Result<(), PlotError> {
-    let image = image::RgbImage::from_raw(w, h, buf).ok_or_else(|| draw_error(path, "buffer size mismatch"))?;
-    image.save(path).map_err(|e| draw_error(path, e))
+fn save(path: &Path, size: (u32, u32), buf: Vec<u8>) -> Result<(), PlotError> {
+    save_rgb(path, size, buf).map_err(|e| draw_error(path, e))
 }
 
 /// Luma mean, spatial std and inter-frame difference per frame, flagged ranges shaded.
