@@ -155,3 +155,15 @@ fn plot_draws_the_timeline_with_the_bad_steps_shaded() {
     assert_eq!(report["plots"][0].as_str(), Some(png.to_str().unwrap()));
     assert!(fs::read(&png).unwrap().starts_with(b"\x89PNG"));
 }
+
+#[test]
+fn a_pytorch_bin_vae_replays_like_its_safetensors_twin() {
+    let (_keep, spec) = demo_spec_with(|text| text.replace("demo-vae\"", "demo-vae-bin\""));
+    let (code, from_bin, stderr) = nanscope(&["replay", spec.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    let (_, from_safetensors, _) = nanscope(&["replay", fixtures().join("demo.toml").to_str().unwrap()]);
+    let producer = |r: &Value| findings(r, "R120")[0]["subject"].clone();
+    assert_eq!(producer(&from_bin), producer(&from_safetensors));
+    assert_eq!(from_bin["run"]["nonfinite_frame_values"], from_safetensors["run"]["nonfinite_frame_values"]);
+    assert_eq!(from_bin["stages"], from_safetensors["stages"]);
+}

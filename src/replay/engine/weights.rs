@@ -5,6 +5,7 @@
 //! instead of stopping at the first.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -12,7 +13,10 @@ use candle_core::safetensors::MmapedSafetensors;
 use candle_core::{DType, Device, Tensor};
 use serde::Serialize;
 
+use crate::formats::{Checkpoint, FileFormat};
 use crate::numerics::fakequant::fake_quantize;
+use crate::report::Severity;
+use crate::weights::values::logical_values;
 
 use super::error::{EngineError, Result};
 use super::precision::Precision;
@@ -44,10 +48,21 @@ impl fmt::Display for WeightProblem {
     }
 }
 
+/// Where a model's tensors come from.
+enum WeightSource {
+    Safetensors(MmapedSafetensors),
+    /// A `torch.save` state dict (`diffusion_pytorch_model.bin`), read by
+    /// nanscope's own pickle reader: nothing in the file is executed.
+    Torch {
+        checkpoint: Checkpoint,
+        index: HashMap<String, usize>,
+    },
+}
+
 /// The weight file of one model, handing out tensors by diffusers key.
 pub struct WeightStore {
     file: PathBuf,
-    tensors: MmapedSafetensors,
+    tensors: WeightSource,
     device: Device,
     precision: Precision,
     /// Prefix of module names in probe records (`unet`, `vae`).
@@ -62,29 +77,58 @@ pub fn weight_file(path: &Path) -> Result<PathBuf> {
     if path.is_file() {
         return Ok(path.to_path_buf());
     }
-    let candidate = path.join("diffusion_pytorch_model.safetensors");
-    if candidate.is_file() {
-        return Ok(candidate);
+    for name in ["diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin"] {
+        let candidate = path.join(name);
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
     }
-    let why = if path.join("diffusion_pytorch_model.bin").is_file() {
-        "only diffusion_pytorch_model.bin is there; the built-in engine reads safetensors \
-         (convert with diffusers' save_pretrained(safe_serialization=True))"
-    } else if path.exists() {
-        "no diffusion_pytorch_model.safetensors in the folder"
+    let why = if path.exists() {
+        "no diffusion_pytorch_model.safetensors or diffusion_pytorch_model.bin in the folder"
     } else {
         "no such file or folder"
     };
     Err(EngineError::Read { path: path.display().to_string(), why: why.into() })
 }
 
+/// Opens a weight file by its content: safetensors, or a PyTorch zip/legacy
+/// state dict. A PyTorch file that is malformed or references code outside
+/// the pickle allowlist is refused with the reader's findings.
+fn open_source(file: &Path) -> Result<WeightSource> {
+    let read_error = |why: String| EngineError::Read { path: file.display().to_string(), why };
+    let checkpoint = Checkpoint::open(file);
+    match checkpoint.format {
+        FileFormat::Safetensors => {
+            drop(checkpoint);
+            // SAFETY: the file is mapped read-only; the safetensors header is
+            // validated against the file's length before any tensor is read.
+            let tensors =
+                unsafe { MmapedSafetensors::new(file) }.map_err(|e| read_error(EngineError::from(e).to_string()))?;
+            Ok(WeightSource::Safetensors(tensors))
+        }
+        FileFormat::TorchZip | FileFormat::TorchLegacy => {
+            let problems: Vec<String> = checkpoint
+                .findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .map(|f| format!("{} {}", f.code, f.message))
+                .collect();
+            if !problems.is_empty() {
+                return Err(read_error(format!("refusing a PyTorch file with problems: {}", problems.join("; "))));
+            }
+            let index = checkpoint.tensors.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
+            Ok(WeightSource::Torch { checkpoint, index })
+        }
+        other => Err(read_error(format!(
+            "{} is not a weight file the engine reads (safetensors or a PyTorch state dict)",
+            other.name()
+        ))),
+    }
+}
+
 impl WeightStore {
     pub fn open(file: &Path, device: &Device, precision: Precision, scope: &str) -> Result<Self> {
-        // SAFETY: the file is mapped read-only; the safetensors header is
-        // validated against the file's length before any tensor is read.
-        let tensors = unsafe { MmapedSafetensors::new(file) }.map_err(|e| EngineError::Read {
-            path: file.display().to_string(),
-            why: EngineError::from(e).to_string(),
-        })?;
+        let tensors = open_source(file)?;
         Ok(WeightStore {
             file: file.to_path_buf(),
             tensors,
@@ -136,22 +180,34 @@ impl WeightStore {
     }
 
     fn load(&self, key: &str, shape: &[usize], quantize: bool) -> std::result::Result<Tensor, WeightProblem> {
-        let view = self
-            .tensors
-            .get(key)
-            .map_err(|_| WeightProblem::Missing { tensor: key.to_string(), expected: shape.to_vec() })?;
-        if view.shape() != shape {
-            return Err(WeightProblem::Shape {
-                tensor: key.to_string(),
-                expected: shape.to_vec(),
-                found: view.shape().to_vec(),
-            });
-        }
+        let missing = || WeightProblem::Missing { tensor: key.to_string(), expected: shape.to_vec() };
+        let mismatch =
+            |found: Vec<usize>| WeightProblem::Shape { tensor: key.to_string(), expected: shape.to_vec(), found };
         let unreadable = |e: candle_core::Error| WeightProblem::Unreadable {
             tensor: key.to_string(),
             why: EngineError::from(e).to_string(),
         };
-        let tensor = self.tensors.load(key, &Device::Cpu).map_err(unreadable)?;
+        let tensor = match &self.tensors {
+            WeightSource::Safetensors(tensors) => {
+                let view = tensors.get(key).map_err(|_| missing())?;
+                if view.shape() != shape {
+                    return Err(mismatch(view.shape().to_vec()));
+                }
+                tensors.load(key, &Device::Cpu).map_err(unreadable)?
+            }
+            WeightSource::Torch { checkpoint, index } => {
+                let entry = index.get(key).map(|&i| &checkpoint.tensors[i]).ok_or_else(missing)?;
+                let found: Vec<usize> = entry.shape.iter().map(|&d| d as usize).collect();
+                if found != shape {
+                    return Err(mismatch(found));
+                }
+                let values = logical_values(checkpoint, entry, &[])
+                    .map_err(|f| WeightProblem::Unreadable { tensor: key.to_string(), why: f.message.clone() })?;
+                let mut floats = vec![0f32; values.len()];
+                values.decode(0, &mut floats);
+                Tensor::from_vec(floats, shape, &Device::Cpu).map_err(unreadable)?
+            }
+        };
         let tensor = match self.precision.quantize.filter(|_| quantize) {
             Some(scheme) => {
                 let values = tensor.to_dtype(DType::F32).and_then(|t| t.flatten_all()?.to_vec1::<f32>());
