@@ -4,17 +4,15 @@
 
 use std::path::{Path, PathBuf};
 
+use common::quant::{dequantized, hex_f32};
 use nanscope::formats::Checkpoint;
 use nanscope::weights::quant::{QuantConfig, filler, recognise};
 use serde_json::{Map, Value};
 
+mod common;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/quant")
-}
-
-fn hex_f32(hex: &str) -> Vec<f32> {
-    let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
-    bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
 }
 
 #[test]
@@ -28,14 +26,8 @@ fn dequantized_values_match_the_references() {
         let recognised = recognise(&checkpoint, &QuantConfig::beside(&path));
         for (name, hex) in tensors.as_object().unwrap() {
             let want = hex_f32(hex.as_str().unwrap());
-            let tensor = recognised
-                .tensors
-                .iter()
-                .find(|t| &t.name == name)
-                .unwrap_or_else(|| panic!("{file}: {name} was not recognised"));
-            assert_eq!(tensor.numel() as usize, want.len(), "{file}: {name}");
-            let mut got = vec![0f32; want.len()];
-            filler(&checkpoint, tensor).unwrap()(0, &mut got);
+            let got = dequantized(&checkpoint, &recognised, file, name);
+            assert_eq!(got.len(), want.len(), "{file}: {name}");
             let scale = want.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-30);
             for (i, (g, w)) in got.iter().zip(&want).enumerate() {
                 assert!((g - w).abs() <= 1e-5 * scale, "{file}: {name}[{i}] = {g}, reference {w}");

@@ -4,48 +4,18 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+use common::quant::{finding, findings, record};
 use serde_json::{Value, json};
+
+mod common;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/quant").join(name)
 }
 
-/// Runs `weights --format json` and returns the report and exit code.
+/// Runs `weights --format json` on a fixture and returns the report and exit code.
 fn scan(name: &str) -> (Value, i32) {
-    let out = Command::cargo_bin("nanscope")
-        .unwrap()
-        .args(["weights", "--format", "json", "--no-progress"])
-        .arg(fixture(name))
-        .output()
-        .unwrap();
-    let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{name}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
-    (report, out.status.code().unwrap_or(-1))
-}
-
-fn findings<'a>(report: &'a Value, code: &str, tensor: &str) -> Vec<&'a Value> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["code"] == code && f["subject"]["tensor"] == tensor)
-        .collect()
-}
-
-/// The single finding `code` on `tensor`.
-fn finding<'a>(report: &'a Value, code: &str, tensor: &str) -> &'a Value {
-    let found = findings(report, code, tensor);
-    assert_eq!(found.len(), 1, "expected one {code} on {tensor}, findings: {:#}", report["findings"]);
-    found[0]
-}
-
-fn record<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["tensors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("no record {name}"))
+    common::quant::scan(&fixture(name), &[])
 }
 
 fn assert_clean(name: &str) {

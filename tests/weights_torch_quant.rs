@@ -5,50 +5,20 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+use common::quant::{dequantized, finding, findings, hex_f32, record};
 use nanscope::formats::Checkpoint;
-use nanscope::weights::quant::{QuantConfig, filler, recognise};
+use nanscope::weights::quant::{QuantConfig, recognise};
 use serde_json::{Map, Value, json};
+
+mod common;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/quant/torch").join(name)
 }
 
-/// Runs `weights --format json --all-tensors` and returns the report and exit code.
+/// Runs `weights --format json --all-tensors` on a fixture and returns the report and exit code.
 fn scan(name: &str) -> (Value, i32) {
-    let out = Command::cargo_bin("nanscope")
-        .unwrap()
-        .args(["weights", "--format", "json", "--no-progress", "--all-tensors"])
-        .arg(fixture(name))
-        .output()
-        .unwrap();
-    let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{name}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
-    (report, out.status.code().unwrap_or(-1))
-}
-
-fn findings<'a>(report: &'a Value, code: &str, tensor: &str) -> Vec<&'a Value> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["code"] == code && f["subject"]["tensor"] == tensor)
-        .collect()
-}
-
-fn finding<'a>(report: &'a Value, code: &str, tensor: &str) -> &'a Value {
-    let found = findings(report, code, tensor);
-    assert_eq!(found.len(), 1, "expected one {code} on {tensor}, findings: {:#}", report["findings"]);
-    found[0]
-}
-
-fn record<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["tensors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("no record {name} in {:#}", report["tensors"]))
+    common::quant::scan(&fixture(name), &["--all-tensors"])
 }
 
 /// No finding but the subclass notice (S103), exit code 0, and every
@@ -217,11 +187,6 @@ fn older_torchao_affine_quantized_tensors_are_read_too() {
     assert_eq!(finding(&report, "Q103", "time_embedding.0.weight")["subject"]["block"], 2);
 }
 
-fn hex_f32(hex: &str) -> Vec<f32> {
-    let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
-    bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
-}
-
 /// Every value of each logical tensor against torch's `dequantize()`, and
 /// the binary's statistics against the same values.
 #[test]
@@ -236,14 +201,8 @@ fn dequantized_values_match_torch() {
         let (report, _) = scan(file);
         for (name, hex) in tensors.as_object().unwrap() {
             let want = hex_f32(hex.as_str().unwrap());
-            let tensor = recognised
-                .tensors
-                .iter()
-                .find(|t| &t.name == name)
-                .unwrap_or_else(|| panic!("{file}: {name} was not recognised"));
-            assert_eq!(tensor.numel() as usize, want.len(), "{file}: {name}");
-            let mut got = vec![0f32; want.len()];
-            filler(&checkpoint, tensor).unwrap()(0, &mut got);
+            let got = dequantized(&checkpoint, &recognised, file, name);
+            assert_eq!(got.len(), want.len(), "{file}: {name}");
             let scale = want.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-30);
             for (i, (g, w)) in got.iter().zip(&want).enumerate() {
                 assert!((g - w).abs() <= 1e-6 * scale, "{file}: {name}[{i}] = {g}, torch {w}");

@@ -1,0 +1,3 @@
+//! Code shared by integration tests (each test file includes what it needs).
+
+pub mod quant;
