@@ -161,6 +161,17 @@ fn yuv444_and_odd_size_are_player_problems() {
 }
 
 #[test]
+fn ten_bit_video_decodes_every_frame_and_is_a_player_problem() {
+    let Some(run) = check("ten_bit.mp4", &[]) else { return };
+    assert_eq!(codes(&run.json), ["V111"], "{}", run.json["findings"]);
+    let frames = run.json["frames"].as_array().unwrap();
+    assert_eq!(frames.len(), 24);
+    let clean = check("clean.mp4", &[]).unwrap();
+    let (a, b) = (frames[5]["luma_mean"].as_f64().unwrap(), clean.json["frames"][5]["luma_mean"].as_f64().unwrap());
+    assert!((a - b).abs() < 3.0, "10-bit mean {a} vs 8-bit {b}");
+}
+
+#[test]
 fn audio_only_has_no_video_stream_and_video_only_lacks_expected_audio() {
     let Some(run) = check("audio_only.mp4", &[]) else { return };
     assert_eq!(codes(&run.json), vec!["V106"]);

@@ -5,14 +5,14 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::container::{FileSniff, sniff};
-use super::decode::{DecodeOutcome, LumaPlan, corrupt_frames, decode_luma};
+use super::decode::{DecodeOutcome, LumaDecode, LumaPlan, corrupt_frames};
 use super::frame_checks::{FrameFlag, FrameThresholds, classify, frame_findings, subject};
 use super::frame_stats::{FrameStats, LumaRange, measure};
 use super::probe::{Probe, count_video_packets, probe};
 use super::stream_checks::{
     Expectations, StreamRecord, decoded_findings, stream_findings, truncation_finding, unreadable_findings,
 };
-use super::tools::{ToolError, Tools};
+use super::tools::{ToolError, Tools, version_at_least};
 use crate::report::{Finding, Subject};
 use crate::rules::video as rules;
 
@@ -41,7 +41,7 @@ pub struct VideoCheck {
     pub width: Option<u64>,
     pub height: Option<u64>,
     pub luma_range: Option<LumaRange>,
-    /// Statistics were measured on every second pixel of every second row.
+    /// Statistics were measured on every second row.
     pub sampled: bool,
     pub frames: Vec<FrameStats>,
     /// Frames hit by decode errors.
@@ -110,7 +110,16 @@ pub fn check_file(tools: &Tools, path: &Path, options: &CheckOptions) -> Result<
         check.findings = unreadable_findings(&label, &sniffed, None);
         return Ok(check);
     }
+    // An MP4 whose video track size is known starts decoding while ffprobe
+    // runs; a wrong guess is dropped (killed) and replaced below.
+    let early = match sniffed.video_size.and_then(|(w, h)| LumaPlan::guess(w, h, options.full_resolution)) {
+        Some(plan) => Some(LumaDecode::start(tools, path, &plan, options.threads)?),
+        None => None,
+    };
     let probed = probe(tools, path)?;
+    if let Some(version) = probed.output.program_version.as_ref().and_then(|p| p.version.as_deref()) {
+        version_at_least("ffprobe", version)?;
+    }
     if !probed.success || probed.output.streams.is_empty() {
         check.unreadable = true;
         check.findings = unreadable_findings(&label, &sniffed, Some(&probed));
@@ -119,7 +128,7 @@ pub fn check_file(tools: &Tools, path: &Path, options: &CheckOptions) -> Result<
     check.streams = probed.output.streams.iter().map(|s| StreamRecord::new(&label, s)).collect();
     check.findings = stream_findings(&label, &sniffed, &probed, &options.expect);
     if probed.video().is_some() {
-        decode_frames(tools, path, &probed, options, &mut check)?;
+        decode_frames(tools, path, &probed, options, early, &mut check)?;
     }
     Ok(check)
 }
@@ -129,6 +138,7 @@ fn decode_frames(
     path: &Path,
     probed: &Probe,
     options: &CheckOptions,
+    early: Option<LumaDecode>,
     check: &mut VideoCheck,
 ) -> Result<(), ToolError> {
     let Some(video) = probed.video() else { return Ok(()) };
@@ -165,10 +175,18 @@ fn decode_frames(
     check.sampled = plan.decimated;
     let pixel_thresholds = options.thresholds.pixel_thresholds(plan.range);
     let mut frames: Vec<FrameStats> = Vec::new();
-    let outcome = decode_luma(tools, path, &plan, options.threads, |index, luma, previous| {
+    let decode = match early {
+        Some(decode) if decode.plan.same_decode(&plan) => decode,
+        _ => LumaDecode::start(tools, path, &plan, options.threads)?,
+    };
+    let outcome = decode.finish(|index, luma, previous| {
         let counts = measure(luma, previous, &pixel_thresholds);
         frames.push(FrameStats::from_counts(index, start + index as f64 / fps, &counts, plan.range));
     })?;
+    if outcome.frames == 0 && !outcome.exit_success {
+        // An ffmpeg too old for the options used fails this way: say so.
+        tools.check_ffmpeg_version()?;
+    }
     // Healthy files decode every indexed frame; only when frames are missing
     // is the file demuxed again to count the packets really present.
     let mut packets_read = None;
@@ -179,6 +197,12 @@ fn decode_frames(
         if let Some(finding) = packets_read.and_then(|read| truncation_finding(&label, stream, indexed, read)) {
             check.findings.push(finding);
         }
+    }
+    if let Some(problem) = &outcome.stream_problem {
+        check.findings.push(
+            Finding::new(&rules::DECODE_ERRORS, format!("decoding stopped after {} frames: {problem}", outcome.frames))
+                .with_subject(Subject { stream, ..Subject::file(&label) }),
+        );
     }
     if let Some(record) = check.streams.iter_mut().find(|s| s.index == stream) {
         record.frames_decoded = Some(outcome.frames);

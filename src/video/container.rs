@@ -1,6 +1,7 @@
 //! What the bytes of a video file say before any decoder looks at them: the
 //! top-level ISO-BMFF boxes (MP4/MOV), which tell a never-finalised file (no
-//! moov) from one that is not media at all, and where the index sits.
+//! moov) from one that is not media at all, and where the index sits, and
+//! the first video track's size, read from its `tkhd` before ffprobe answers.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -10,6 +11,9 @@ use serde::Serialize;
 
 /// Box walks stop after this many boxes; real files have a handful.
 const MAX_BOXES: usize = 4096;
+/// A moov larger than this is not read for the track size (hours of video
+/// have moov boxes of a few MiB).
+const MAX_MOOV_READ: u64 = 32 << 20;
 
 /// One top-level box header as found in the file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -53,6 +57,8 @@ pub struct FileSniff {
     pub head_hex: String,
     /// The first bytes are printable text.
     pub looks_like_text: bool,
+    /// Width and height the first video track's header declares (MP4/MOV).
+    pub video_size: Option<(u64, u64)>,
 }
 
 pub fn sniff(path: &Path) -> std::io::Result<FileSniff> {
@@ -62,6 +68,15 @@ pub fn sniff(path: &Path) -> std::io::Result<FileSniff> {
     let n = read_up_to(&mut file, &mut head)?;
     let head = &head[..n];
     let iso = if head.len() >= 8 && &head[4..8] == b"ftyp" { Some(walk_boxes(&mut file, size)?) } else { None };
+    let video_size = match iso.as_ref().and_then(|layout| layout.boxes.iter().find(|b| b.kind == "moov")) {
+        Some(moov) if moov.size <= MAX_MOOV_READ && moov.offset + moov.size <= size => {
+            let mut bytes = vec![0u8; moov.size as usize];
+            file.seek(SeekFrom::Start(moov.offset))?;
+            file.read_exact(&mut bytes)?;
+            bytes.get(8..).and_then(video_track_size)
+        }
+        _ => None,
+    };
     let looks_like_text = !head.is_empty()
         && head.iter().all(|&b| b == b'\n' || b == b'\r' || b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80);
     Ok(FileSniff {
@@ -69,6 +84,45 @@ pub fn sniff(path: &Path) -> std::io::Result<FileSniff> {
         iso,
         head_hex: head.iter().take(8).map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" "),
         looks_like_text,
+        video_size,
+    })
+}
+
+/// The children of a box's payload as (kind, payload) pairs; stops at the
+/// first header that does not fit.
+fn children(mut payload: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    std::iter::from_fn(move || {
+        let declared = u32::from_be_bytes(payload.get(..4)?.try_into().ok()?) as usize;
+        let (header, size) = match declared {
+            1 => (16, usize::try_from(u64::from_be_bytes(payload.get(8..16)?.try_into().ok()?)).ok()?),
+            0 => (8, payload.len()),
+            n => (8, n),
+        };
+        if size < header || size > payload.len() {
+            return None;
+        }
+        let kind = &payload[4..8];
+        let body = &payload[header..size];
+        payload = &payload[size..];
+        Some((kind, body))
+    })
+}
+
+/// Width and height (the integer part of `tkhd`'s 16.16 fixed-point fields)
+/// of the first track whose handler is `vide`, from a moov payload.
+pub fn video_track_size(moov: &[u8]) -> Option<(u64, u64)> {
+    children(moov).filter(|(kind, _)| *kind == b"trak").take(MAX_BOXES).find_map(|(_, trak)| {
+        let handler = children(trak)
+            .find(|(kind, _)| *kind == b"mdia")
+            .and_then(|(_, mdia)| children(mdia).find(|(kind, _)| *kind == b"hdlr"))
+            .and_then(|(_, hdlr)| hdlr.get(8..12))?;
+        if handler != b"vide" {
+            return None;
+        }
+        let (_, tkhd) = children(trak).find(|(kind, _)| *kind == b"tkhd")?;
+        let fixed = |at: usize| Some(u32::from_be_bytes(tkhd.get(at..at + 4)?.try_into().ok()?) as u64 >> 16);
+        let end = tkhd.len().checked_sub(8)?;
+        Some((fixed(end)?, fixed(end + 4)?)).filter(|&(w, h)| w > 0 && h > 0)
     })
 }
 
@@ -157,6 +211,47 @@ mod tests {
             std::fs::write(&path, &bytes).unwrap();
             let layout = sniff(&path).unwrap().iso.unwrap();
             proptest::prop_assert!(layout.boxes.iter().all(|b| b.offset < bytes.len() as u64));
+        }
+    }
+
+    fn full_box(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+        let mut b = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
+        b.extend_from_slice(kind);
+        b.extend_from_slice(payload);
+        b
+    }
+
+    fn trak(handler: &[u8; 4], width: u32, height: u32) -> Vec<u8> {
+        let mut tkhd = vec![0u8; 76];
+        tkhd.extend((width << 16).to_be_bytes());
+        tkhd.extend((height << 16).to_be_bytes());
+        let mut hdlr = vec![0u8; 8];
+        hdlr.extend_from_slice(handler);
+        hdlr.extend([0u8; 13]);
+        let mdia = full_box(b"mdia", &full_box(b"hdlr", &hdlr));
+        full_box(b"trak", &[full_box(b"tkhd", &tkhd), mdia].concat())
+    }
+
+    #[test]
+    fn the_video_track_size_is_read_from_tkhd() {
+        let moov = [trak(b"soun", 0, 0), trak(b"vide", 1920, 1080)].concat();
+        assert_eq!(video_track_size(&moov), Some((1920, 1080)));
+        assert_eq!(video_track_size(&trak(b"soun", 0, 0)), None);
+        assert_eq!(video_track_size(&moov[..moov.len() - 3]), None);
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.mp4");
+        let mut bytes = boxed(b"ftyp", 16);
+        bytes.extend(full_box(b"moov", &moov));
+        bytes.extend(boxed(b"mdat", 100));
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(sniff(&path).unwrap().video_size, Some((1920, 1080)));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn track_sizes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let _ = video_track_size(&bytes);
         }
     }
 

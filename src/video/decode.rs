@@ -2,14 +2,17 @@
 //! time, with the decoder's stderr captured as structured messages.
 //!
 //! Only the Y plane travels through the pipe (`extractplanes=y`, a plane copy
-//! without colour conversion), and only two frame buffers exist at any time,
-//! so memory does not grow with the length of the video.
+//! without colour conversion), as a YUV4MPEG stream: its header states the
+//! frame size ffmpeg really produces, and the muxer writes planes straight
+//! from the decoded frame (no raw-video encoder copy). Only two frame buffers
+//! exist at any time, so memory does not grow with the length of the video.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
 
 use serde::Serialize;
 
@@ -19,8 +22,7 @@ use super::tools::{ToolError, Tools, path_arg};
 /// Frames larger than this many pixels are not decoded (a corrupt header
 /// must not size our buffers).
 pub const MAX_FRAME_PIXELS: u64 = 1 << 27;
-/// Frames wider than this are measured on every second pixel of every second
-/// row (see `LumaPlan::new`).
+/// Frames wider than this are measured on every second row (see `LumaPlan::new`).
 pub const DECIMATE_ABOVE_WIDTH: u64 = 960;
 /// Decoder messages kept per file; the count covers all of them.
 const MAX_MESSAGES: usize = 200;
@@ -46,6 +48,9 @@ pub struct DecodeOutcome {
     pub exit_success: bool,
     /// A frame cut short at the end of the pipe.
     pub partial_frame: bool,
+    /// ffmpeg's output could not be read as the frames asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_problem: Option<String>,
 }
 
 /// How the luma plane is taken out of the stream.
@@ -56,7 +61,7 @@ pub struct LumaPlan {
     pub range: LumaRange,
     /// Copy the 8-bit Y plane; otherwise let ffmpeg convert to 8-bit gray.
     extract: bool,
-    /// Keep every second pixel of every second row (point sampling, values unchanged).
+    /// Keep every second row (the top field: values unchanged, no filtering).
     pub decimated: bool,
 }
 
@@ -64,11 +69,11 @@ impl LumaPlan {
     /// Plans the decode of a stream with this pixel format and colour range.
     /// `None` when the declared size is zero or implausibly large.
     ///
-    /// Frames wider than `DECIMATE_ABOVE_WIDTH` are point-sampled on a 2×2 grid
-    /// unless `full_resolution`: a quarter of the bytes cross the pipe and the
-    /// statistics cost a quarter, which keeps a 1080p check near decode speed.
-    /// Sampled values are exact, so black levels and the exact-floor signature
-    /// are unaffected; only regions narrower than two pixels can be missed.
+    /// Frames wider than `DECIMATE_ABOVE_WIDTH` keep every second row unless
+    /// `full_resolution`: half the bytes cross the pipe, which keeps a 1080p
+    /// check near decode speed. Kept values are exact, so black levels and the
+    /// exact-floor signature are unaffected; only features one row tall can be
+    /// missed.
     pub fn new(
         width: u64,
         height: u64,
@@ -86,85 +91,234 @@ impl LumaPlan {
         let full = pix_fmt.starts_with("yuvj") || pix_fmt == "gray" || color_range == Some("pc");
         let range = if !eight_bit_yuv || full { LumaRange::Full } else { LumaRange::Limited };
         let decimated = !full_resolution && width > DECIMATE_ABOVE_WIDTH && height >= 2;
-        let (width, height) = if decimated { (width / 2, height / 2) } else { (width, height) };
+        let height = if decimated { height.div_ceil(2) } else { height };
         Some(LumaPlan { width, height, range, extract: eight_bit_yuv, decimated })
     }
 
-    pub fn frame_len(&self) -> usize {
-        (self.width * self.height) as usize
+    /// The plan for an MP4's video track before ffprobe has said anything
+    /// but its size: 8-bit limited-range YUV, by far the common case.
+    /// `check` compares it with the real plan once ffprobe answers.
+    pub fn guess(width: u64, height: u64, full_resolution: bool) -> Option<LumaPlan> {
+        LumaPlan::new(width, height, "yuv420p", None, full_resolution)
+    }
+
+    /// Both plans run the same ffmpeg filters (the range only changes how
+    /// values are read).
+    pub fn same_decode(&self, other: &LumaPlan) -> bool {
+        self.extract == other.extract && self.decimated == other.decimated
     }
 }
 
-/// Decodes every frame of the first video stream and hands each luma plane
-/// (with the previous one) to `on_frame`. Decode problems are reported in the
-/// outcome; only failing to run ffmpeg is an error.
-pub fn decode_luma(
-    tools: &Tools,
-    path: &Path,
-    plan: &LumaPlan,
-    threads: Option<usize>,
-    mut on_frame: impl FnMut(u64, &[u8], Option<&[u8]>),
-) -> Result<DecodeOutcome, ToolError> {
-    let mut command = tools.ffmpeg();
-    command.args(["-loglevel", "level+warning"]);
-    if let Some(threads) = threads {
-        command.args(["-threads", &threads.to_string()]);
-    }
-    command.arg("-i").arg(path_arg(path)).args(["-map", "0:v:0", "-fps_mode", "passthrough"]);
-    let mut filters = Vec::new();
-    if plan.extract {
-        filters.push("extractplanes=y");
-    }
-    if plan.decimated {
-        filters.push("scale=trunc(iw/2):trunc(ih/2):flags=neighbor");
-    }
-    if !filters.is_empty() {
-        command.args(["-vf", &filters.join(",")]);
-    }
-    command.args(["-pix_fmt", "gray", "-f", "rawvideo", "pipe:1"]);
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| ToolError::Run { program: tools.ffmpeg.display().to_string(), source })?;
+/// A running ffmpeg decode of the first video stream whose frames have not
+/// been read yet; `finish` hands each luma plane (with the previous one) to a
+/// callback. Decode problems are reported in the outcome; only failing to run
+/// ffmpeg is an error. Starting it
+/// before ffprobe answers hides one program start-up; dropping it unread
+/// stops ffmpeg.
+pub struct LumaDecode {
+    child: Option<Child>,
+    stderr_reader: Option<JoinHandle<(Vec<DecoderMessage>, u64)>>,
+    received: Arc<AtomicU64>,
+    program: String,
+    /// Which filters the decode runs (`LumaPlan::same_decode` compares them).
+    pub plan: LumaPlan,
+}
 
-    let received = Arc::new(AtomicU64::new(0));
-    let stderr_reader = {
-        let stderr = child.stderr.take();
-        let received = Arc::clone(&received);
-        std::thread::spawn(move || collect_messages(stderr, &received))
-    };
+impl LumaDecode {
+    pub fn start(tools: &Tools, path: &Path, plan: &LumaPlan, threads: Option<usize>) -> Result<LumaDecode, ToolError> {
+        let mut command = tools.ffmpeg();
+        command.args(["-loglevel", "level+warning"]);
+        if let Some(threads) = threads {
+            command.args(["-threads", &threads.to_string()]);
+        }
+        command.arg("-i").arg(path_arg(path)).args(["-map", "0:v:0", "-fps_mode", "passthrough"]);
+        // The field filter only moves row pointers, so dropping rows first
+        // halves the plane copy that follows.
+        let mut filters = Vec::new();
+        if plan.decimated {
+            filters.push("field=top");
+        }
+        if plan.extract {
+            filters.push("extractplanes=y");
+        }
+        if !filters.is_empty() {
+            command.args(["-vf", &filters.join(",")]);
+        }
+        command.args(["-pix_fmt", "gray", "-f", "yuv4mpegpipe", "pipe:1"]);
+        let program = tools.ffmpeg.display().to_string();
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| ToolError::Run { program: program.clone(), source })?;
+        if let Some(stdout) = &child.stdout {
+            widen_pipe(stdout);
+        }
+        let received = Arc::new(AtomicU64::new(0));
+        let stderr_reader = {
+            let stderr = child.stderr.take();
+            let received = Arc::clone(&received);
+            std::thread::spawn(move || collect_messages(stderr, &received))
+        };
+        Ok(LumaDecode { child: Some(child), stderr_reader: Some(stderr_reader), received, program, plan: *plan })
+    }
 
-    let mut outcome = DecodeOutcome::default();
-    let len = plan.frame_len();
+    /// Reads every frame, then waits for ffmpeg and collects what it printed.
+    pub fn finish(mut self, mut on_frame: impl FnMut(u64, &[u8], Option<&[u8]>)) -> Result<DecodeOutcome, ToolError> {
+        let mut outcome = DecodeOutcome::default();
+        let Some(mut child) = self.child.take() else { return Ok(outcome) };
+        if let Some(stdout) = child.stdout.take() {
+            let mut stream = BufReader::with_capacity(1 << 16, stdout);
+            match read_stream_header(&mut stream) {
+                Ok(Some(header)) if header.mono && header.pixels() <= MAX_FRAME_PIXELS => {
+                    let len = header.pixels() as usize;
+                    read_frames(&mut stream, len, &self.received, &mut outcome, &mut on_frame);
+                }
+                Ok(Some(header)) => {
+                    outcome.stream_problem = Some(format!("ffmpeg produced an unusable stream: {header}"))
+                }
+                Ok(None) => {}
+                Err(problem) => outcome.stream_problem = Some(problem),
+            }
+        }
+        if outcome.stream_problem.is_some() {
+            let _ = child.kill();
+        }
+        let status = child.wait().map_err(|source| ToolError::Run { program: self.program.clone(), source })?;
+        let (messages, error_lines) =
+            self.stderr_reader.take().and_then(|reader| reader.join().ok()).unwrap_or_default();
+        outcome.messages = messages;
+        outcome.error_lines = error_lines;
+        outcome.exit_success = status.success() && outcome.stream_problem.is_none();
+        Ok(outcome)
+    }
+}
+
+impl Drop for LumaDecode {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Some(reader) = self.stderr_reader.take() {
+            let _ = reader.join();
+        }
+    }
+}
+
+fn read_frames(
+    stream: &mut impl BufRead,
+    len: usize,
+    received: &AtomicU64,
+    outcome: &mut DecodeOutcome,
+    on_frame: &mut impl FnMut(u64, &[u8], Option<&[u8]>),
+) {
     let (mut current, mut previous) = (vec![0u8; len], vec![0u8; len]);
     let mut have_previous = false;
-    if let Some(mut stdout) = child.stdout.take() {
-        loop {
-            match read_frame(&mut stdout, &mut current) {
-                FrameRead::Full => {
-                    on_frame(outcome.frames, &current, have_previous.then_some(previous.as_slice()));
-                    outcome.frames += 1;
-                    received.store(outcome.frames, Ordering::Relaxed);
-                    std::mem::swap(&mut current, &mut previous);
-                    have_previous = true;
-                }
-                FrameRead::Partial => {
-                    outcome.partial_frame = true;
-                    break;
-                }
-                FrameRead::End => break,
+    loop {
+        match read_line(stream, MAX_HEADER_LINE) {
+            Ok(None) => break,
+            Ok(Some(line)) if line.starts_with(b"FRAME") => {}
+            Ok(Some(_)) | Err(_) => {
+                outcome.stream_problem = Some("ffmpeg's frame stream lost its framing".into());
+                break;
+            }
+        }
+        match read_frame(stream, &mut current) {
+            FrameRead::Full => {
+                on_frame(outcome.frames, &current, have_previous.then_some(previous.as_slice()));
+                outcome.frames += 1;
+                received.store(outcome.frames, Ordering::Relaxed);
+                std::mem::swap(&mut current, &mut previous);
+                have_previous = true;
+            }
+            FrameRead::Partial | FrameRead::End => {
+                outcome.partial_frame = true;
+                break;
             }
         }
     }
-    let status =
-        child.wait().map_err(|source| ToolError::Run { program: tools.ffmpeg.display().to_string(), source })?;
-    let (messages, error_lines) = stderr_reader.join().unwrap_or_default();
-    outcome.messages = messages;
-    outcome.error_lines = error_lines;
-    outcome.exit_success = status.success();
-    Ok(outcome)
+}
+
+/// The longest stream or frame header line accepted from ffmpeg.
+const MAX_HEADER_LINE: usize = 1024;
+
+/// What the YUV4MPEG stream header says about the frames that follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamHeader {
+    pub width: u64,
+    pub height: u64,
+    /// One 8-bit plane per frame (`Cmono`).
+    pub mono: bool,
+}
+
+impl StreamHeader {
+    fn pixels(&self) -> u64 {
+        self.width.saturating_mul(self.height)
+    }
+}
+
+impl std::fmt::Display for StreamHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = if self.mono { "8-bit gray" } else { "not 8-bit gray" };
+        write!(f, "{}x{} {kind}", self.width, self.height)
+    }
+}
+
+/// Parses `YUV4MPEG2 W1920 H540 F30:1 Ip A1:1 Cmono`. `Ok(None)` when ffmpeg
+/// wrote nothing at all (it failed before the first frame).
+pub fn read_stream_header(stream: &mut impl BufRead) -> Result<Option<StreamHeader>, String> {
+    let line = match read_line(stream, MAX_HEADER_LINE) {
+        Ok(Some(line)) => line,
+        Ok(None) => return Ok(None),
+        Err(err) => return Err(format!("reading ffmpeg's frame stream: {err}")),
+    };
+    let text = String::from_utf8_lossy(&line);
+    let mut words = text.split(' ');
+    if words.next() != Some("YUV4MPEG2") {
+        return Err("ffmpeg's frame stream has no YUV4MPEG2 header".into());
+    }
+    let (mut width, mut height, mut mono) = (None, None, true);
+    for word in words {
+        match word.split_at_checked(1) {
+            Some(("W", value)) => width = value.parse::<u64>().ok(),
+            Some(("H", value)) => height = value.parse::<u64>().ok(),
+            Some(("C", value)) => mono = value == "mono",
+            _ => {}
+        }
+    }
+    match (width, height) {
+        (Some(width), Some(height)) if width > 0 && height > 0 => Ok(Some(StreamHeader { width, height, mono })),
+        _ => Err(format!("ffmpeg's frame stream header has no usable size: {text}")),
+    }
+}
+
+/// One `\n`-terminated line, without the terminator; `Ok(None)` at a clean end.
+fn read_line(stream: &mut impl BufRead, max: usize) -> std::io::Result<Option<Vec<u8>>> {
+    let mut line = Vec::new();
+    let read = stream.take(max as u64 + 1).read_until(b'\n', &mut line)?;
+    if read == 0 {
+        return Ok(None);
+    }
+    if line.pop() != Some(b'\n') {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "header line cut short or too long"));
+    }
+    Ok(Some(line))
+}
+
+/// Asks for a 1 MiB pipe: with the default 64 KiB, ffmpeg and the reader
+/// trade places dozens of times per 1080p frame.
+fn widen_pipe(stdout: &std::process::ChildStdout) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: F_SETPIPE_SZ only resizes the pipe behind a descriptor we
+        // own; failure (an unprivileged limit) leaves the default in place.
+        unsafe { libc::fcntl(stdout.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = stdout;
 }
 
 enum FrameRead {
@@ -274,6 +428,49 @@ mod tests {
     }
 
     #[test]
+    fn stream_headers_parse() {
+        let mut input = &b"YUV4MPEG2 W1920 H540 F30:1 Ip A1:1 Cmono\nFRAME\n"[..];
+        let header = read_stream_header(&mut input).unwrap().unwrap();
+        assert_eq!(header, StreamHeader { width: 1920, height: 540, mono: true });
+        assert_eq!(read_line(&mut input, 16).unwrap().unwrap(), b"FRAME");
+        let header = read_stream_header(&mut &b"YUV4MPEG2 W8 H8 C420jpeg\n"[..]).unwrap().unwrap();
+        assert!(!header.mono);
+        assert!(read_stream_header(&mut &b""[..]).unwrap().is_none());
+        assert!(read_stream_header(&mut &b"YUV4MPEG2 W0 H8\n"[..]).is_err());
+        assert!(read_stream_header(&mut &b"RIFF\n"[..]).is_err());
+        assert!(read_stream_header(&mut &b"YUV4MPEG2 W8 H8"[..]).is_err());
+        assert!(read_stream_header(&mut &[b'Y'; 5000][..]).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn stream_headers_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            let _ = read_stream_header(&mut bytes.as_slice());
+        }
+    }
+
+    #[test]
+    fn frames_are_framed_and_cut_frames_noticed() {
+        let mut input = Vec::new();
+        for value in [1u8, 2, 3] {
+            input.extend_from_slice(b"FRAME\n");
+            input.extend_from_slice(&[value; 4]);
+        }
+        input.extend_from_slice(b"FRAME\n\x07\x07");
+        let mut seen = Vec::new();
+        let mut outcome = DecodeOutcome::default();
+        let received = AtomicU64::new(0);
+        read_frames(&mut input.as_slice(), 4, &received, &mut outcome, &mut |i, luma, previous| {
+            seen.push((i, luma[0], previous.map(|p| p[0])));
+        });
+        assert_eq!(seen, [(0, 1, None), (1, 2, Some(1)), (2, 3, Some(2))]);
+        assert!(outcome.partial_frame && outcome.stream_problem.is_none());
+        let mut outcome = DecodeOutcome::default();
+        read_frames(&mut &b"JUNK\n"[..], 4, &received, &mut outcome, &mut |_, _, _| {});
+        assert!(outcome.stream_problem.is_some());
+    }
+
+    #[test]
     fn plans_pick_extraction_and_range() {
         let p = LumaPlan::new(64, 64, "yuv420p", Some("tv"), false).unwrap();
         assert!(p.extract && p.range == LumaRange::Limited && !p.decimated);
@@ -284,7 +481,7 @@ mod tests {
         assert!(LumaPlan::new(1 << 20, 1 << 20, "yuv420p", None, false).is_none());
         assert!(LumaPlan::new(0, 64, "yuv420p", None, false).is_none());
         let p = LumaPlan::new(1921, 1081, "yuv420p", None, false).unwrap();
-        assert!(p.decimated && (p.width, p.height) == (960, 540));
+        assert!(p.decimated && (p.width, p.height) == (1921, 541));
         assert!(!LumaPlan::new(1921, 1081, "yuv420p", None, true).unwrap().decimated);
     }
 }

@@ -16,6 +16,13 @@ pub struct ProbeOutput {
     pub streams: Vec<ProbeStream>,
     pub format: Option<ProbeFormat>,
     pub error: Option<ProbeErrorObject>,
+    /// ffprobe's own version (`-show_program_version`), checked instead of a separate `-version` run.
+    pub program_version: Option<ProgramVersion>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ProgramVersion {
+    pub version: Option<String>,
 }
 
 /// One stream as ffprobe lists it; numbers ffprobe writes as strings stay strings.
@@ -141,7 +148,7 @@ fn parse_clock(text: &str) -> Option<f64> {
 pub fn probe(tools: &Tools, path: &Path) -> Result<Probe, ToolError> {
     let output = tools
         .ffprobe()
-        .args(["-v", "error", "-show_error", "-show_streams", "-show_format", "-of", "json"])
+        .args(["-v", "error", "-show_program_version", "-show_error", "-show_streams", "-show_format", "-of", "json"])
         .arg(path_arg(path))
         .stdin(Stdio::null())
         .output()

@@ -6,7 +6,7 @@
 
 use std::ffi::OsString;
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// How to install FFmpeg, appended to every "missing program" message.
@@ -26,25 +26,34 @@ pub enum ToolError {
     Run { program: String, source: std::io::Error },
 }
 
-/// The two programs, checked once per run.
+/// The two programs, found once per run.
 #[derive(Debug, Clone)]
 pub struct Tools {
     pub ffmpeg: PathBuf,
     pub ffprobe: PathBuf,
-    /// ffmpeg's version string, e.g. `5.1.9-0+deb12u1`.
-    pub version: String,
 }
 
 impl Tools {
-    /// Locates both programs and checks their versions.
+    /// Finds both programs without running them (each FFmpeg start costs tens
+    /// of milliseconds of dynamic linking). `video check` reads ffprobe's
+    /// version from its probe output and asks ffmpeg only when it fails.
+    pub fn find() -> Result<Tools, ToolError> {
+        Ok(Tools { ffmpeg: find_one("ffmpeg", "NANSCOPE_FFMPEG")?, ffprobe: find_one("ffprobe", "NANSCOPE_FFPROBE")? })
+    }
+
+    /// Finds both programs and checks their versions (both `-version` runs at once).
     pub fn locate() -> Result<Tools, ToolError> {
-        // Both version checks run at once: each is a process start.
-        let probe = std::thread::spawn(|| locate_one("ffprobe", "NANSCOPE_FFPROBE"));
-        let (ffmpeg, version) = locate_one("ffmpeg", "NANSCOPE_FFMPEG")?;
-        let (ffprobe, _) = probe.join().unwrap_or_else(|_| {
-            Err(ToolError::Missing { program: "ffprobe", looked: "on PATH".into(), env: "NANSCOPE_FFPROBE" })
-        })?;
-        Ok(Tools { ffmpeg, ffprobe, version })
+        let tools = Tools::find()?;
+        let ffprobe = tools.ffprobe.clone();
+        let probe = std::thread::spawn(move || check_version("ffprobe", &ffprobe));
+        check_version("ffmpeg", &tools.ffmpeg)?;
+        probe.join().unwrap_or(Ok(()))?;
+        Ok(tools)
+    }
+
+    /// Runs `ffmpeg -version`: an error when it is older than 5.1.
+    pub fn check_ffmpeg_version(&self) -> Result<(), ToolError> {
+        check_version("ffmpeg", &self.ffmpeg)
     }
 
     /// An `ffmpeg` command with the flags every invocation shares.
@@ -59,30 +68,58 @@ impl Tools {
     }
 }
 
-fn locate_one(program: &'static str, env: &'static str) -> Result<(PathBuf, String), ToolError> {
-    let (path, looked) = match std::env::var_os(env).filter(|v| !v.is_empty()) {
-        Some(path) => (PathBuf::from(&path), format!("{env}={}", PathBuf::from(path).display())),
-        None => (PathBuf::from(program), "on PATH".to_string()),
-    };
-    let output = Command::new(&path).arg("-version").stdin(Stdio::null()).stderr(Stdio::null()).output();
-    let output = match output {
-        Ok(output) => output,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ToolError::Missing { program, looked, env });
-        }
-        Err(source) => return Err(ToolError::Run { program: path.display().to_string(), source }),
-    };
-    let text = String::from_utf8_lossy(&output.stdout);
-    let version =
-        text.lines().next().and_then(|line| line.split_whitespace().nth(2)).map(str::to_string).ok_or_else(|| {
-            ToolError::Missing { program, looked: format!("{looked}, but `-version` printed nothing"), env }
-        })?;
-    if let Some(found) = parse_version(&version)
-        && found < MIN_VERSION
-    {
-        return Err(ToolError::TooOld { program, version });
+/// The program named by `env`, or the first executable file of that name on PATH.
+fn find_one(program: &'static str, env: &'static str) -> Result<PathBuf, ToolError> {
+    if let Some(path) = std::env::var_os(env).filter(|v| !v.is_empty()) {
+        let path = PathBuf::from(path);
+        return if is_executable(&path) {
+            Ok(path)
+        } else {
+            Err(ToolError::Missing { program, looked: format!("{env}={}", path.display()), env })
+        };
     }
-    Ok((path, version))
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(program))
+        .find(|candidate| is_executable(candidate))
+        .ok_or_else(|| ToolError::Missing { program, looked: "on PATH".into(), env })
+}
+
+fn is_executable(path: &Path) -> bool {
+    let Ok(metadata) = std::fs::metadata(path) else { return false };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        metadata.is_file() && metadata.permissions().mode() & 0o111 != 0
+    }
+    #[cfg(not(unix))]
+    metadata.is_file()
+}
+
+fn check_version(program: &'static str, path: &Path) -> Result<(), ToolError> {
+    let output = Command::new(path)
+        .arg("-version")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|source| ToolError::Run { program: path.display().to_string(), source })?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    match text.lines().next().and_then(|line| line.split_whitespace().nth(2)) {
+        Some(version) => version_at_least(program, version),
+        None => Err(ToolError::Run {
+            program: path.display().to_string(),
+            source: std::io::Error::other("`-version` printed nothing"),
+        }),
+    }
+}
+
+/// An error when `version` is a release older than 5.1.
+pub fn version_at_least(program: &'static str, version: &str) -> Result<(), ToolError> {
+    match parse_version(version) {
+        Some(found) if found < MIN_VERSION => Err(ToolError::TooOld { program, version: version.to_string() }),
+        _ => Ok(()),
+    }
 }
 
 /// `5.1.9-0+deb12u1` → (5, 1); `n6.0` → (6, 0). Git snapshots (`N-112345-g…`)
@@ -145,6 +182,18 @@ mod tests {
         assert_eq!(parse_version("4.4.2-0ubuntu0.22.04.1"), Some((4, 4)));
         assert_eq!(parse_version("N-112345-gdeadbeef"), None);
         assert!(parse_version("4.4.2").unwrap() < MIN_VERSION);
+        assert!(version_at_least("ffmpeg", "4.4.2").is_err());
+        assert!(version_at_least("ffmpeg", "N-112345-gdeadbeef").is_ok());
+    }
+
+    #[test]
+    fn programs_are_found_on_path_or_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "").unwrap();
+        assert!(!is_executable(&plain) || cfg!(not(unix)));
+        assert!(!is_executable(dir.path()));
+        assert!(!is_executable(&dir.path().join("absent")));
     }
 
     #[test]

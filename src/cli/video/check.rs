@@ -16,8 +16,8 @@ use crate::cli::{GlobalArgs, Outcome};
 pub(super) const CHECK_HELP: &str = "Needs ffmpeg and ffprobe 5.1 or newer on PATH (or NANSCOPE_FFMPEG / NANSCOPE_FFPROBE).\n\
 Luma levels are on a 0-255 full-range scale whatever the video's range (limited-range black, code 16, reads 0).\n\
 Frames are 0-based; findings name them in subject.frame or subject.frames [first, last].\n\
-Frames wider than 960 pixels are measured on every second pixel of every second row (exact values, a quarter of \
-the work); --full-resolution measures every pixel.\n\
+Frames wider than 960 pixels are measured on every second row (exact values, half the work); \
+--full-resolution measures every row.\n\
 The JSON report lists every frame (index, pts, luma mean/min/max/std, difference to the previous frame, flags).";
 
 #[derive(Debug, Args)]
@@ -45,7 +45,7 @@ pub struct CheckArgs {
     /// Decoder threads (default: ffmpeg's choice, one per core).
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
-    /// Measure every pixel of frames wider than 960 (default: every second pixel of every second row).
+    /// Measure every row of frames wider than 960 (default: every second row).
     #[arg(long)]
     pub full_resolution: bool,
 }
@@ -63,7 +63,7 @@ pub(super) fn run(args: CheckArgs, global: &GlobalArgs) -> anyhow::Result<Outcom
         threads: args.threads,
         full_resolution: args.full_resolution,
     };
-    let tools = Tools::locate()?;
+    let tools = Tools::find()?;
     let mut checks = Vec::new();
     for file in &args.files {
         checks.push(check_file(&tools, file, &options)?);
