@@ -67,9 +67,54 @@ fn bisect_names_the_module_and_excluding_it_is_finite() {
     let (code, report, stderr) = nanscope(&["replay", spec.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr} {report}");
     let frames = fs::read(dir.path().join("frames.safetensors")).unwrap();
-    assert!(frames.len() > 2 * 3 * 16 * 16 * 4, "decoded frames (2, 3, 16, 16) f32 were not written");
+    assert!(frames.len() > 2 * 3 * 16 * 16 * 4, "decoded frames (1, 3, 2, 16, 16) f32 were not written");
+    let header_len = u64::from_le_bytes(frames[..8].try_into().unwrap()) as usize;
+    let header: Value = serde_json::from_slice(&frames[8..8 + header_len]).unwrap();
+    assert_eq!(header["videos"]["shape"], serde_json::json!([1, 3, 2, 16, 16]), "b c f h w, as video encode reads");
     assert_eq!(report["run"]["nonfinite_frame_values"], 0);
     assert!(findings(&report, "R120").is_empty());
+}
+
+#[allow(clippy::print_stderr)]
+fn ffmpeg_on_path() -> bool {
+    let found = Command::new("ffmpeg").arg("-version").output().is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("ffmpeg not found: skipping");
+    }
+    found
+}
+
+#[test]
+fn video_option_encodes_the_decoded_frames_and_reports_the_filled_ones() {
+    if !ffmpeg_on_path() {
+        return;
+    }
+    let (module, _) = expected();
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("demo.mp4");
+    let spec = fixtures().join("demo.toml");
+    let (code, report, stderr) =
+        nanscope(&["replay", spec.to_str().unwrap(), "--video", video.to_str().unwrap(), "--fps", "8"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(video.is_file(), "{stderr}");
+    assert_eq!(report["video"]["shape"], serde_json::json!([1, 3, 2, 16, 16]));
+    assert_eq!(report["video"]["fps"], 8.0);
+    let filled = findings(&report, "V130");
+    assert_eq!(filled.len(), 1, "the non-finite frames are filled and reported: {report}");
+    assert_eq!(filled[0]["subject"]["frames"], serde_json::json!([0, 1]));
+    assert_eq!(findings(&report, "R120")[0]["subject"]["module"], module.as_str());
+    let left: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left.len(), 1, "the temporary frames file is removed: {left:?}");
+
+    // With the module bisect names kept in fp32 the video has content.
+    let (_dir, fixed) = demo_spec_with(|t| t.replace("exclude = []", &format!("exclude = [\"{module}\"]")));
+    let video = dir.path().join("fixed.mp4");
+    let (code, report, stderr) = nanscope(&["replay", fixed.to_str().unwrap(), "--video", video.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr} {report}");
+    assert!(findings(&report, "V130").is_empty() && findings(&report, "V120").is_empty(), "{report}");
+    let (code, _, stderr) = nanscope(&["replay", fixed.to_str().unwrap(), "--video", video.to_str().unwrap()]);
+    assert_eq!(code, 2, "an existing video is kept without --force");
+    assert!(stderr.contains("--force"), "{stderr}");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `nanscope replay SPEC`: replay a generation with the built-in engine,
 //! report where NaN/Inf first appeared, and optionally bisect the precision.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
@@ -9,9 +9,12 @@ use nanscope::replay::engine::ComputeDType;
 use nanscope::replay::{ReplayOptions, Spec, replay};
 use nanscope::report::{Section, SectionTable};
 use nanscope::trace::{DumpLevel, TraceResult};
+use nanscope::video::Tools;
+use nanscope::video::encode::{EncodeOptions, EncodeResult, Fill, encode};
 use serde_json::json;
 
 use super::output::emit;
+use super::video::encode::encode_section;
 use super::{GlobalArgs, Outcome};
 
 #[derive(Debug, Args)]
@@ -39,6 +42,16 @@ pub struct ReplayArgs {
     /// Draw the per-step timeline (absmax against the fp16 limit, non-finite share) as DIR/timeline.png.
     #[arg(long, value_name = "DIR")]
     pub plot: Option<PathBuf>,
+    /// Encode the decoded frames as H.264 (through `video encode`: non-finite pixels filled and
+    /// reported); needs ffmpeg.
+    #[arg(long, value_name = "OUT.mp4")]
+    pub video: Option<PathBuf>,
+    /// Replace an existing --video file.
+    #[arg(long, requires = "video")]
+    pub force: bool,
+    /// Frames per second of --video.
+    #[arg(long, default_value_t = 24.0, requires = "video")]
+    pub fps: f64,
     /// Run without any probe (no findings): the baseline of bench/replay_bench.py.
     #[arg(long, hide = true)]
     pub no_probe: bool,
@@ -59,7 +72,26 @@ pub enum DTypeArg {
 }
 
 pub fn run(args: ReplayArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
-    let spec = Spec::load(&args.spec)?;
+    let mut spec = Spec::load(&args.spec)?;
+    // The video is encoded from the saved frames: the spec's output, or a
+    // temporary file beside the video.
+    let video = match &args.video {
+        Some(path) => {
+            anyhow::ensure!(
+                args.fps.is_finite() && args.fps > 0.0 && args.fps <= 1000.0,
+                "--fps must be in (0, 1000], got {}",
+                args.fps
+            );
+            anyhow::ensure!(args.force || !path.exists(), "{} exists; pass --force to replace it", path.display());
+            let tools = Tools::locate()?;
+            let temporary = spec.output.is_none().then(|| frames_file_beside(path));
+            if let Some(temporary) = &temporary {
+                spec.output = Some(temporary.clone());
+            }
+            Some((tools, path.clone(), temporary))
+        }
+        None => None,
+    };
     let options = ReplayOptions {
         dump_dir: args.dump,
         dump_level: args.dump_level.map(|l| match l {
@@ -78,7 +110,16 @@ pub fn run(args: ReplayArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
         probe: !args.no_probe,
         ..ReplayOptions::default()
     };
-    let result = replay(&spec, &options).with_context(|| format!("replay of {} failed", args.spec.display()))?;
+    let result = replay(&spec, &options);
+    let encoded = match (&video, &result, &spec.output) {
+        (Some((tools, path, _)), Ok(_), Some(frames)) => Some(encode_frames(tools, frames, path, args.fps, args.force)),
+        _ => None,
+    };
+    if let Some((_, _, Some(temporary))) = &video {
+        let _ = std::fs::remove_file(temporary);
+    }
+    let result = result.with_context(|| format!("replay of {} failed", args.spec.display()))?;
+    let encoded = encoded.transpose()?;
     let plot = match &args.plot {
         Some(dir) => {
             Some(super::trace::plot_timeline(&result.analysis.stages, &format!("replay {}", args.spec.display()), dir)?)
@@ -89,6 +130,9 @@ pub fn run(args: ReplayArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let mut report = super::trace::build_report(trace, args.spec.display().to_string());
     report.command = "replay".into();
     report.findings = result.findings.clone();
+    if let Some(encoded) = &encoded {
+        report.findings.extend(encoded.findings.iter().cloned());
+    }
     report.sort_findings();
     report.set_counter("nonfinite_frame_values", result.nonfinite_frames_values);
     let run = json!({
@@ -125,6 +169,30 @@ pub fn run(args: ReplayArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
             }),
         });
     }
+    if let Some(encoded) = &encoded {
+        report.sections.push(encode_section(encoded, "video"));
+    }
     super::trace::add_plot_section(&mut report, plot);
     emit(&report, global)
+}
+
+/// `.NAME.frames-PID.safetensors` in the video's folder.
+fn frames_file_beside(video: &Path) -> PathBuf {
+    let name = video.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "video".into());
+    let folder = video.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    folder.join(format!(".{name}.frames-{}.safetensors", std::process::id()))
+}
+
+fn encode_frames(tools: &Tools, frames: &Path, video: &Path, fps: f64, force: bool) -> anyhow::Result<EncodeResult> {
+    let options = EncodeOptions {
+        tensor: Some("videos".into()),
+        layout: None,
+        range: None,
+        fps,
+        audio: None,
+        fill: Fill::Interpolate,
+        crf: 18,
+        force,
+    };
+    encode(tools, frames, video, &options).with_context(|| format!("encoding the frames as {}", video.display()))
 }

@@ -2,7 +2,7 @@
 //! three subcommands and the dispatch; each subcommand lives in its own file.
 
 mod check;
-mod encode;
+pub(super) mod encode;
 mod repair;
 
 use std::path::PathBuf;

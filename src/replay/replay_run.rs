@@ -106,11 +106,15 @@ pub fn replay(spec: &Spec, options: &ReplayOptions) -> Result<ReplayResult, Engi
     };
     let analysis = probe.into_analysis();
     if let Some(path) = &spec.output {
-        let map: HashMap<String, candle_core::Tensor> = [("frames".to_string(), output.frames.clone())].into();
-        candle_core::safetensors::save(&map, path).map_err(|e| EngineError::Read {
+        // (frames, 3, h, w) → (1, 3, frames, h, w): the `b c f h w` layout of
+        // diffusers' and EchoMimicV2's `videos`, which `video encode` reads.
+        let write_error = |e: candle_core::Error| EngineError::Read {
             path: path.display().to_string(),
             why: EngineError::from(e).to_string(),
-        })?;
+        };
+        let videos = output.frames.transpose(0, 1).and_then(|t| t.unsqueeze(0)?.contiguous()).map_err(write_error)?;
+        let map: HashMap<String, candle_core::Tensor> = [("videos".to_string(), videos)].into();
+        candle_core::safetensors::save(&map, path).map_err(write_error)?;
     }
     let mut findings = analysis.findings.clone();
     let bisect = if options.bisect {

@@ -131,6 +131,24 @@ fn encode_report(result: &EncodeResult) -> Report {
     report.set_counter("frames", result.frames.len() as u64);
     let filled = result.frames.iter().filter(|f| f.nan + f.pos_inf + f.neg_inf > 0).count() as u64;
     report.set_counter("filled", filled);
+    report.sections.push(encode_section(result, "encode"));
+    report.sections.push(Section {
+        key: "frames".into(),
+        value: serde_json::to_value(&result.frames).unwrap_or(Value::Null),
+        table: None,
+    });
+    if let Some(check) = &result.check {
+        report.sections.push(Section {
+            key: "streams".into(),
+            value: serde_json::to_value(&check.streams).unwrap_or(Value::Null),
+            table: None,
+        });
+    }
+    report
+}
+
+/// The summary of an encode: tensor, shape, layout, range, size and output.
+pub(crate) fn encode_section(result: &EncodeResult, key: &str) -> Section {
     let summary = json!({
         "tensor": result.tensor,
         "shape": result.shape,
@@ -150,8 +168,8 @@ fn encode_report(result: &EncodeResult) -> Report {
         format!("{}x{} @ {} fps", result.width, result.height, fmt_num(result.fps)),
         result.output.clone().unwrap_or_else(|| "(not written)".into()),
     ]];
-    report.sections.push(Section {
-        key: "encode".into(),
+    Section {
+        key: key.into(),
         value: summary,
         table: Some(SectionTable {
             title: "Encode".into(),
@@ -159,18 +177,5 @@ fn encode_report(result: &EncodeResult) -> Report {
             rows,
             note: None,
         }),
-    });
-    report.sections.push(Section {
-        key: "frames".into(),
-        value: serde_json::to_value(&result.frames).unwrap_or(Value::Null),
-        table: None,
-    });
-    if let Some(check) = &result.check {
-        report.sections.push(Section {
-            key: "streams".into(),
-            value: serde_json::to_value(&check.streams).unwrap_or(Value::Null),
-            table: None,
-        });
     }
-    report
 }
