@@ -14,9 +14,12 @@ NaN/Inf. The folder layout is described in docs/dump-format.md: a
 levels `stages`/`all` one safetensors file per kept tensor under `tensors/`.
 
 Statistics are computed on the tensor's device with a handful of torch
-reductions and fetched in one small transfer per tensor. Inputs are measured
-in a forward pre-hook, before the module runs, so in-place modules cannot hide
-a producer. Only torch is needed; `safetensors` only for payload levels.
+reductions. On the CPU they are read at once; on an accelerator each record's
+numbers stay on the device and the records are copied to the host together,
+at `step()`, every `FLUSH_RECORDS` records and at `close()`, so the stream
+is not synchronised once per module. Inputs are measured in a forward
+pre-hook, before the module runs, so in-place modules cannot hide a producer.
+Only torch is needed; `safetensors` only for payload levels.
 """
 
 import inspect
@@ -49,6 +52,14 @@ for _name, _code in (("float8_e4m3fn", "F8_E4M3"), ("float8_e5m2", "F8_E5M2")):
 _WRITERS = {}
 # Recently measured tensors; a module's output is usually the next module's input.
 _CACHE_SIZE = 64
+# Records whose statistics may wait on the device before one host copy.
+FLUSH_RECORDS = 1024
+# Which tensors keep their statistics on the device until a flush: "auto"
+# (every tensor not on the CPU), "always" (also CPU tensors) or "never".
+# The environment variable NANSCOPE_PROBE_DEFER sets it at import.
+DEFER = os.environ.get("NANSCOPE_PROBE_DEFER", "auto")
+if DEFER not in ("auto", "always", "never"):
+    raise ValueError(f"NANSCOPE_PROBE_DEFER must be auto, always or never, got {DEFER!r}")
 
 
 def _dtype_name(dtype):
@@ -191,6 +202,83 @@ def input_stats(x):
     return {"count": n, "nan": int(nan), "pos_inf": int(pinf), "neg_inf": int(ninf), "absmax": amax}
 
 
+@torch.no_grad()
+def device_stats(x):
+    """The statistics of `tensor_stats` as a float64 vector on the tensor's
+    device, computed without reading anything back (no synchronisation):
+    nan, +inf, -inf, zero, subnormal, finite count, min, max, absmax, sum and
+    sum of squares of the finite values, first non-finite index.
+    `stats_from_vector` turns it into the record's dictionary.
+    """
+    flat = x.detach().reshape(-1)
+    if flat.numel() == 0:
+        return torch.zeros(_VECTOR_LEN, dtype=torch.float64, device=flat.device)
+    xf = flat if flat.dtype in (torch.float32, torch.float64) else flat.float()
+    tiny = torch.finfo(x.dtype).tiny
+    finite = torch.isfinite(xf)
+    xz = torch.where(finite, xf, torch.zeros((), dtype=xf.dtype, device=xf.device))
+    absx = xz.abs()
+    n = flat.numel()
+    finite_n = finite.sum()
+    nan_n = torch.isnan(xf).sum()
+    pinf_n = (xf == float("inf")).sum()
+    zeros_z = (xz == 0).sum()  # true zeros plus the non-finite values replaced by 0
+    below_tiny = (absx < tiny).sum()
+    counts = torch.stack([nan_n, pinf_n, n - finite_n - nan_n - pinf_n, zeros_z - (n - finite_n),
+                          below_tiny - zeros_z, finite_n]).double()
+    extremes = torch.stack([torch.where(finite, xf, float("inf")).min(),
+                            torch.where(finite, xf, float("-inf")).max(), absx.max()]).double()
+    moments = torch.stack([xz.sum(dtype=torch.float64),
+                           torch.linalg.vector_norm(xz, dtype=torch.float64) ** 2])
+    first = (~finite).to(torch.uint8).argmax().double().reshape(1)
+    return torch.cat([counts, extremes, moments, first])
+
+
+_VECTOR_LEN = 12
+
+
+def stats_from_vector(values, n):
+    """The dictionary of `tensor_stats` from `device_stats` numbers (a list)."""
+    if n == 0:
+        return {"count": 0, "nan": 0, "pos_inf": 0, "neg_inf": 0, "zero": 0, "subnormal": 0}
+    nan, pinf, ninf, zero, sub, nfin, lo, hi, amax, s1, s2, first = values
+    stats = {
+        "count": n,
+        "nan": int(nan),
+        "pos_inf": int(pinf),
+        "neg_inf": int(ninf),
+        "zero": int(zero),
+        "subnormal": int(sub),
+        "min": None,
+        "max": None,
+        "absmax": None,
+        "mean": None,
+        "std": None,
+        "first_nonfinite_flat": int(first) if nan + pinf + ninf > 0 else None,
+    }
+    if nfin > 0:
+        mean = s1 / nfin
+        var = max(s2 / nfin - mean * mean, 0.0)
+        stats.update(min=_finite_or_none(lo), max=_finite_or_none(hi), absmax=_finite_or_none(amax),
+                     mean=_finite_or_none(mean), std=_finite_or_none(var**0.5))
+    return stats
+
+
+class _Deferred:
+    """A tensor's statistics still on its device; `stats` is filled by a flush."""
+
+    __slots__ = ("vector", "count", "stats")
+
+    def __init__(self, tensor):
+        self.vector = device_stats(tensor)
+        self.count = tensor.numel()
+        self.stats = None
+
+
+def _defers(tensor):
+    return DEFER == "always" or (DEFER == "auto" and tensor.device.type != "cpu")
+
+
 def _tensors_in(value, depth=0):
     """Floating tensors among a call's arguments (one level into tuples, lists and dicts)."""
     if _is_float_tensor(value):
@@ -239,6 +327,11 @@ class _DumpWriter:
         self.aborted = None
         self.context = {"stage": None, "step": None, "timestep": None, "frames": None}
         self.measured = OrderedDict()
+        # Records not written yet, in order; their statistics (and their
+        # inputs') may still be `_Deferred` until the next flush.
+        self.pending = []
+        # Whether a pending record still has statistics on a device.
+        self.waiting = False
         self._write_manifest(complete=False)
 
     # The cache is keyed by identity and checked with a weak reference and the
@@ -264,19 +357,25 @@ class _DumpWriter:
     def input_summary(self, tensor):
         stats = self._cached(tensor)
         if stats is None:
-            stats = input_stats(tensor)
+            stats = _Deferred(tensor) if _defers(tensor) else input_stats(tensor)
             self._remember(tensor, stats)
-        lite = {k: stats.get(k) for k in ("count", "nan", "pos_inf", "neg_inf", "absmax")}
-        return {"dtype": _dtype_name(tensor.dtype), "shape": list(tensor.shape), "stats": lite}
+        summary = {"dtype": _dtype_name(tensor.dtype), "shape": list(tensor.shape)}
+        if isinstance(stats, _Deferred):
+            summary["stats"] = stats
+        else:
+            summary["stats"] = {k: stats.get(k) for k in ("count", "nan", "pos_inf", "neg_inf", "absmax")}
+        return summary
 
     def output_stats(self, tensor):
         # A container module often returns its last child's output object
         # unchanged; its full statistics are then already known.
         stats = self._cached(tensor)
+        if isinstance(stats, _Deferred):
+            return stats
         if stats is None or "zero" not in stats:
-            stats = tensor_stats(tensor)
+            stats = _Deferred(tensor) if _defers(tensor) else tensor_stats(tensor)
             self._remember(tensor, stats)
-        return dict(stats)
+        return stats if isinstance(stats, _Deferred) else dict(stats)
 
     def _write_manifest(self, complete):
         doc = {
@@ -314,14 +413,56 @@ class _DumpWriter:
             record["boundary"] = True
         record["dtype"] = dtype
         record["shape"] = list(tensor.shape)
-        if stats.get("absmax") is not None:
-            record["headroom"] = stats["absmax"] / torch.finfo(tensor.dtype).max
+        record["_max"] = torch.finfo(tensor.dtype).max
         record["stats"] = stats
         if inputs is not None:
             record["inputs"] = inputs
         if self.level == "all" or (self.level == "stages" and boundary):
             record["payload"] = self._write_payload(seq, module, tensor)
-        self.records.write(json.dumps(record, allow_nan=False) + "\n")
+        self.pending.append(record)
+        self.waiting = self.waiting or isinstance(stats, _Deferred) or any(
+            isinstance(i["stats"], _Deferred) for i in inputs or ())
+        if len(self.pending) >= FLUSH_RECORDS or not self.waiting:
+            self.flush()
+
+    def flush(self):
+        """Copies the pending records' device statistics to the host (one
+        transfer per device) and writes the records in order."""
+        if not self.pending:
+            return
+        waiting = {}
+        for record in self.pending:
+            for holder in [record] + list(record.get("inputs") or ()):
+                d = holder["stats"]
+                if isinstance(d, _Deferred) and d.stats is None:
+                    waiting.setdefault(id(d), d)
+        by_device = {}
+        for d in waiting.values():
+            by_device.setdefault(d.vector.device, []).append(d)
+        for items in by_device.values():
+            rows = torch.stack([d.vector for d in items]).tolist()
+            for d, row in zip(items, rows):
+                d.stats = stats_from_vector(row, d.count)
+                d.vector = None
+        for record in self.pending:
+            stats = record["stats"]
+            stats = dict(stats.stats) if isinstance(stats, _Deferred) else stats
+            record["stats"] = stats
+            limit = record.pop("_max")
+            if stats.get("absmax") is not None:
+                record["headroom"] = stats["absmax"] / limit
+                record["stats"] = record.pop("stats")  # keep "headroom" before "stats"
+            for summary in record.get("inputs") or ():
+                d = summary["stats"]
+                if isinstance(d, _Deferred):
+                    summary["stats"] = {k: d.stats.get(k) for k in ("count", "nan", "pos_inf", "neg_inf", "absmax")}
+            if "inputs" in record:
+                record["inputs"] = record.pop("inputs")
+            if "payload" in record:
+                record["payload"] = record.pop("payload")
+            self.records.write(json.dumps(record, allow_nan=False) + "\n")
+        self.pending = []
+        self.waiting = False
         self.records.flush()
 
     def _write_payload(self, seq, module, tensor):
@@ -337,7 +478,10 @@ class _DumpWriter:
     def close(self):
         if self.records.closed:
             return
-        self.records.close()
+        try:
+            self.flush()
+        finally:
+            self.records.close()
         self._write_manifest(complete=True)
 
 
@@ -414,7 +558,9 @@ class Probe:
         return hook
 
     def step(self, i, timestep=None):
-        """Sets the 0-based denoising step (None after the loop) and its timestep."""
+        """Sets the 0-based denoising step (None after the loop) and its timestep.
+        Records of the previous step waiting on the device are written now."""
+        self._writer.flush()
         self._writer.context["step"] = None if i is None else int(i)
         self._writer.context["timestep"] = None if timestep is None else float(timestep)
         return self

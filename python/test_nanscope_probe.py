@@ -17,6 +17,8 @@ import nanscope_probe as probe  # noqa: E402
 
 def reference(t):
     a = t.detach().double().numpy().reshape(-1) if t.dtype != torch.bfloat16 else t.float().double().numpy().reshape(-1)
+    if a.size == 0:
+        return {"count": 0, "nan": 0, "pos_inf": 0, "neg_inf": 0, "zero": 0, "subnormal": 0}
     fin = np.isfinite(a)
     tiny = torch.finfo(t.dtype).tiny
     out = {
@@ -54,14 +56,17 @@ def check_stats():
         cases.append(torch.full((5,), float("nan"), dtype=dtype))
     cases.append(torch.full((4,), 60000.0, dtype=torch.float16))
     cases.append(torch.tensor([3e38, -3e38, 1.0], dtype=torch.bfloat16))
+    cases.append(torch.zeros(0))
     for t in cases:
-        got, want = probe.tensor_stats(t), reference(t)
-        for key, value in want.items():
-            if isinstance(value, float) or isinstance(got.get(key), float):
-                assert math.isclose(got[key], value, rel_tol=1e-4, abs_tol=1e-6 * max(1.0, abs(value))), (t.dtype, key, got[key], value)
-            else:
-                assert got[key] == value, (t.dtype, key, got[key], value)
-        json.dumps(got, allow_nan=False)
+        want = reference(t)
+        deferred = probe.stats_from_vector(probe.device_stats(t).tolist(), t.numel())
+        for got in (probe.tensor_stats(t), deferred):
+            for key, value in want.items():
+                if isinstance(value, float) or isinstance(got.get(key), float):
+                    assert math.isclose(got[key], value, rel_tol=1e-4, abs_tol=1e-6 * max(1.0, abs(value))), (t.dtype, key, got[key], value)
+                else:
+                    assert got[key] == value, (t.dtype, key, got[key], value)
+            json.dumps(got, allow_nan=False)
 
 
 class Tiny(torch.nn.Module):
@@ -105,7 +110,52 @@ def check_shared_folder_and_abort():
     assert relu["inputs"][0]["stats"]["count"] == 8
 
 
+def run_records(defer, out, flush_records=None):
+    """Two steps of a small model with NaN planted in step 1, recorded with `defer`."""
+    probe.DEFER = defer
+    if flush_records is not None:
+        probe.FLUSH_RECORDS = flush_records
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.GELU(), torch.nn.Linear(8, 4))
+    x = torch.randn(3, 4)
+    written_at_step_1 = None
+    with probe.attach(model, out, prefix="m") as p:
+        for step in range(2):
+            p.step(step, timestep=999 - step)
+            if step == 1:
+                written_at_step_1 = sum(1 for _ in open(os.path.join(out, "records.jsonl")))
+                x = x.clone()
+                x[0, 0] = float("nan")
+            model(x)
+            p.record("latents", x * 2)
+    records = [json.loads(line) for line in open(os.path.join(out, "records.jsonl"))]
+    probe.DEFER, probe.FLUSH_RECORDS = "auto", 1024
+    return records, written_at_step_1
+
+
+def check_deferred_records_match_immediate_ones():
+    now, _ = run_records("never", tempfile.mkdtemp())
+    later, written = run_records("always", tempfile.mkdtemp())
+    assert written == len(now) // 2, "step() writes the previous step's records"
+    assert [list(r) for r in now] == [list(r) for r in later], "same keys in the same order"
+    for a, b in zip(now, later):
+        assert {k: v for k, v in a.items() if k not in ("stats", "headroom", "inputs")} == \
+            {k: v for k, v in b.items() if k not in ("stats", "headroom", "inputs")}
+        for sa, sb in [(a["stats"], b["stats"])] + [(x["stats"], y["stats"]) for x, y in zip(a.get("inputs") or [], b.get("inputs") or [])]:
+            assert sa.keys() == sb.keys(), (sa, sb)
+            for key in sa:
+                if isinstance(sa[key], float):
+                    assert math.isclose(sa[key], sb[key], rel_tol=1e-6, abs_tol=1e-9), (a["module"], key, sa[key], sb[key])
+                else:
+                    assert sa[key] == sb[key], (a["module"], key, sa[key], sb[key])
+    assert any(r["stats"]["nan"] for r in later if r.get("step") == 1)
+    # A small flush threshold writes records before step() does.
+    few, written = run_records("always", tempfile.mkdtemp(), flush_records=3)
+    assert len(few) == len(now) and written >= len(now) // 2 - 2
+
+
 if __name__ == "__main__":
     check_stats()
     check_shared_folder_and_abort()
+    check_deferred_records_match_immediate_ones()
     print("ok")

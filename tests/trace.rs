@@ -162,18 +162,28 @@ fn the_python_probe_passes_its_own_checks() {
 }
 
 /// Runs the fixture generator (the Python probe on a tiny fp16 model) into a
-/// temporary folder and traces the result.
+/// temporary folder and traces the result, with statistics read at once and
+/// with them kept back until each step ends.
 #[test]
 fn the_python_probe_writes_dumps_that_trace_localises() {
     if !has_torch() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/make_trace_dump.py");
-    let out = Command::new("python3").arg(script).arg("--out").arg(dir.path()).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_names_the_planted_overflow(&dir.path().join("planted-stats"));
-    assert_names_the_planted_overflow(&dir.path().join("planted-stages"));
+    // `always` keeps the statistics on the device until step() as on a GPU.
+    for defer in ["auto", "always"] {
+        let dir = tempfile::tempdir().unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/make_trace_dump.py");
+        let out = Command::new("python3")
+            .arg(script)
+            .arg("--out")
+            .arg(dir.path())
+            .env("NANSCOPE_PROBE_DEFER", defer)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{defer}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_names_the_planted_overflow(&dir.path().join("planted-stats"));
+        assert_names_the_planted_overflow(&dir.path().join("planted-stages"));
+    }
 }
 
 #[test]
