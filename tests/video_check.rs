@@ -151,6 +151,16 @@ fn damaged_payload_reports_decode_errors_at_frames() {
     assert_eq!(flagged(&run.json, "corrupt"), hit);
     // The damage lies past 40% of the file, so the first frames decode cleanly.
     assert!(first >= 10, "{first}");
+    // Frames predicted from a damaged one, up to the next keyframe (every 24th frame here).
+    let propagated = flagged(&run.json, "propagated");
+    assert!(!propagated.is_empty());
+    assert_eq!(errors[0]["evidence"]["propagated_frames"], serde_json::json!(propagated));
+    for p in &propagated {
+        assert!(!hit.contains(p));
+        let source = hit.iter().rev().find(|&&h| h < *p).expect("after a damaged frame");
+        assert!((source + 1..=*p).all(|f| f % 24 != 0), "frame {p} lies past a keyframe after {source}");
+    }
+    assert!(errors[0]["message"].as_str().unwrap().contains("next keyframe"));
 }
 
 #[test]

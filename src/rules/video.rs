@@ -76,7 +76,9 @@ pub const DECODE_ERRORS: Rule = Rule {
     detects: "Error lines from the decoder (`error while decoding MB`, `Invalid NAL unit size`, ...) \
               while decoding every frame; ffmpeg still exits 0. The frames hit are those the decoder \
               drops when errors are fatal (`-err_detect explode`), found in a second pass only when \
-              errors occurred.",
+              errors occurred. The frames after each of them up to the next keyframe (which that \
+              pass also shows) are flagged `propagated` and listed in `evidence.propagated_frames`: \
+              they decode without error but are predicted from the damaged picture.",
     why: "The decoder conceals damaged macroblocks by copying from other frames, so the picture smears \
           or freezes for a moment and the damage propagates until the next keyframe.",
     cause: "Bytes overwritten in the media data (storage or transfer corruption) or a truncated last \

@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::container::{FileSniff, sniff};
-use super::decode::{DecodeOutcome, LumaDecode, LumaPlan, corrupt_frames};
+use super::decode::{DecodeOutcome, LumaDecode, LumaPlan, propagated_frames, strict_pass};
 use super::frame_checks::{FrameFlag, FrameThresholds, classify, frame_findings, subject};
 use super::frame_stats::{FrameStats, LumaRange, measure};
 use super::probe::{Probe, count_video_packets, probe};
@@ -46,6 +46,8 @@ pub struct VideoCheck {
     pub frames: Vec<FrameStats>,
     /// Frames hit by decode errors.
     pub corrupt_frames: Vec<u64>,
+    /// Frames after a corrupt one up to the next keyframe.
+    pub propagated_frames: Vec<u64>,
     pub decode: Option<DecodeOutcome>,
     #[serde(skip)]
     pub findings: Vec<Finding>,
@@ -70,6 +72,7 @@ impl VideoCheck {
             sampled: false,
             frames: vec![],
             corrupt_frames: vec![],
+            propagated_frames: vec![],
             decode: None,
             findings: vec![],
             unreadable: false,
@@ -209,13 +212,29 @@ fn decode_frames(
         record.packets_read = packets_read.or(record.packets_read);
     }
     if outcome.error_lines > 0 || (frames.is_empty() && !outcome.exit_success) {
-        check.corrupt_frames = attribute_errors(tools, path, fps, start, &outcome)?;
-        for &i in &check.corrupt_frames {
-            if let Some(frame) = frames.get_mut(i as usize) {
-                frame.flags.push(FrameFlag::Corrupt);
+        let (corrupt, keyframes) = attribute_errors(tools, path, fps, start, &outcome)?;
+        check.corrupt_frames = corrupt;
+        check.propagated_frames = propagated_frames(&check.corrupt_frames, &keyframes, outcome.frames);
+        for (list, flag) in
+            [(&check.corrupt_frames, FrameFlag::Corrupt), (&check.propagated_frames, FrameFlag::Propagated)]
+        {
+            for &i in list {
+                if let Some(frame) = frames.get_mut(i as usize) {
+                    frame.flags.push(flag);
+                }
             }
         }
         let mut finding = decode_error_finding(&label, stream, &outcome, &check.corrupt_frames);
+        if !check.propagated_frames.is_empty() {
+            finding.message.push_str(&format!(
+                "; until the next keyframe the damage can persist in frames {}",
+                list_frames(&check.propagated_frames)
+            ));
+            finding.evidence.insert(
+                "propagated_frames".into(),
+                check.propagated_frames.iter().take(100).copied().collect::<Vec<u64>>().into(),
+            );
+        }
         finding.evidence.insert("frames_decoded".into(), outcome.frames.into());
         if let Some(read) = packets_read {
             finding.evidence.insert("packets_read".into(), read.into());
@@ -231,18 +250,20 @@ fn decode_frames(
 }
 
 /// The frames decode errors hit: those a strict decoder drops; when it drops
-/// none, the frames being decoded when each error line arrived.
+/// none, the frames being decoded when each error line arrived. Also the
+/// keyframes the strict decoder saw.
 fn attribute_errors(
     tools: &Tools,
     path: &Path,
     fps: f64,
     start: f64,
     outcome: &DecodeOutcome,
-) -> Result<Vec<u64>, ToolError> {
+) -> Result<(Vec<u64>, Vec<u64>), ToolError> {
     if outcome.frames == 0 {
-        return Ok(vec![]);
+        return Ok((vec![], vec![]));
     }
-    let mut frames = corrupt_frames(tools, path, fps, start, outcome.frames)?;
+    let pass = strict_pass(tools, path, fps, start, outcome.frames)?;
+    let mut frames = pass.dropped;
     if frames.is_empty() {
         frames = outcome
             .messages
@@ -253,7 +274,7 @@ fn attribute_errors(
         frames.sort_unstable();
         frames.dedup();
     }
-    Ok(frames)
+    Ok((frames, pass.keyframes))
 }
 
 fn decode_error_finding(label: &str, stream: Option<u64>, outcome: &DecodeOutcome, corrupt: &[u64]) -> Finding {

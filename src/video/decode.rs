@@ -378,11 +378,21 @@ pub fn parse_log_line(line: &str, frames_before: u64) -> Option<DecoderMessage> 
     (!rest.is_empty()).then(|| DecoderMessage { level, source, text: rest.to_string(), frames_before })
 }
 
+/// What a strict decode (`-err_detect explode`) says about the frames.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StrictPass {
+    /// Frames it drops: those the decoder cannot decode cleanly.
+    pub dropped: Vec<u64>,
+    /// Keyframes among the frames it decodes.
+    pub keyframes: Vec<u64>,
+}
+
 /// Frames the decoder cannot decode cleanly: a second pass with errors made
 /// fatal per frame (`-err_detect explode`) drops exactly those frames, and the
-/// timestamps of the survivors show which ones are missing. Only run when the
-/// first pass reported errors.
-pub fn corrupt_frames(tools: &Tools, path: &Path, fps: f64, start: f64, frames: u64) -> Result<Vec<u64>, ToolError> {
+/// timestamps of the survivors show which ones are missing; their `iskey`
+/// marks show where the damage stops propagating. Only run when the first
+/// pass reported errors.
+pub fn strict_pass(tools: &Tools, path: &Path, fps: f64, start: f64, frames: u64) -> Result<StrictPass, ToolError> {
     let output = tools
         .ffmpeg()
         .args(["-loglevel", "info", "-threads", "1", "-err_detect", "explode"])
@@ -393,17 +403,41 @@ pub fn corrupt_frames(tools: &Tools, path: &Path, fps: f64, start: f64, frames: 
         .stdout(Stdio::null())
         .output()
         .map_err(|source| ToolError::Run { program: tools.ffmpeg.display().to_string(), source })?;
-    let text = String::from_utf8_lossy(&output.stderr);
+    Ok(parse_strict_pass(&String::from_utf8_lossy(&output.stderr), fps, start, frames))
+}
+
+/// Reads `showinfo` lines (`n: 0 pts: 0 pts_time:0 … iskey:1 type:I …`).
+pub fn parse_strict_pass(text: &str, fps: f64, start: f64, frames: u64) -> StrictPass {
     let mut survived = vec![false; frames as usize];
+    let mut keyframes = Vec::new();
     for line in text.lines().filter(|l| l.contains("Parsed_showinfo")) {
         let Some(pts) = line.split("pts_time:").nth(1).and_then(|t| t.split_whitespace().next()) else { continue };
         let Ok(pts) = pts.parse::<f64>() else { continue };
         let index = ((pts - start) * fps).round();
         if index >= 0.0 && (index as u64) < frames {
             survived[index as usize] = true;
+            if line.contains(" iskey:1") {
+                keyframes.push(index as u64);
+            }
         }
     }
-    Ok(survived.iter().enumerate().filter(|(_, ok)| !**ok).map(|(i, _)| i as u64).collect())
+    keyframes.sort_unstable();
+    keyframes.dedup();
+    let dropped = survived.iter().enumerate().filter(|(_, ok)| !**ok).map(|(i, _)| i as u64).collect();
+    StrictPass { dropped, keyframes }
+}
+
+/// Frames after each damaged one up to the next keyframe (the decoder
+/// predicts them from the damaged picture), excluding the damaged frames.
+pub fn propagated_frames(damaged: &[u64], keyframes: &[u64], frames: u64) -> Vec<u64> {
+    let mut out = Vec::new();
+    for &d in damaged {
+        let end = keyframes.iter().copied().find(|&k| k > d).unwrap_or(frames);
+        out.extend((d + 1..end.min(frames)).filter(|f| damaged.binary_search(f).is_err()));
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 #[cfg(test)]
@@ -425,6 +459,25 @@ mod tests {
         fn log_lines_never_panic(line in ".{0,80}") {
             let _ = parse_log_line(&line, 0);
         }
+    }
+
+    #[test]
+    fn strict_pass_lines_give_dropped_frames_and_keyframes() {
+        let text = "[Parsed_showinfo_0 @ 0x1] n:   0 pts:      0 pts_time:0       pos: 48 i:P iskey:1 type:I\n\
+                    [Parsed_showinfo_0 @ 0x1] n:   1 pts:    512 pts_time:0.0416667 pos: 9 i:P iskey:0 type:P\n\
+                    [Parsed_showinfo_0 @ 0x1] n:   2 pts:   2048 pts_time:0.166667 pos: 9 i:P iskey:1 type:I\n\
+                    [h264 @ 0x2] error while decoding MB 3 4\n";
+        let pass = parse_strict_pass(text, 24.0, 0.0, 6);
+        assert_eq!(pass, StrictPass { dropped: vec![2, 3, 5], keyframes: vec![0, 4] });
+    }
+
+    #[test]
+    fn damage_propagates_until_the_next_keyframe() {
+        assert_eq!(propagated_frames(&[2], &[0, 5], 8), [3, 4]);
+        assert_eq!(propagated_frames(&[2, 3], &[0, 5], 8), [4]);
+        assert_eq!(propagated_frames(&[6], &[0, 5], 8), [7]);
+        assert_eq!(propagated_frames(&[4], &[0, 5], 8), Vec::<u64>::new());
+        assert!(propagated_frames(&[], &[0], 8).is_empty());
     }
 
     #[test]

@@ -21,11 +21,14 @@ pub enum FrameFlag {
     NanCast,
     BrightnessJump,
     Corrupt,
+    /// Decoded cleanly but predicted from a corrupt frame (before the next keyframe).
+    Propagated,
 }
 
 impl FrameFlag {
-    pub const ALL: [FrameFlag; 7] = [
+    pub const ALL: [FrameFlag; 8] = [
         FrameFlag::Corrupt,
+        FrameFlag::Propagated,
         FrameFlag::NanCast,
         FrameFlag::Black,
         FrameFlag::Blank,
@@ -43,6 +46,7 @@ impl FrameFlag {
             FrameFlag::NanCast => "nan-cast",
             FrameFlag::BrightnessJump => "brightness-jump",
             FrameFlag::Corrupt => "corrupt",
+            FrameFlag::Propagated => "propagated",
         }
     }
 
@@ -54,8 +58,13 @@ impl FrameFlag {
             FrameFlag::Frozen => &rules::FROZEN_SEGMENT,
             FrameFlag::NanCast => &rules::NAN_CAST_SIGNATURE,
             FrameFlag::BrightnessJump => &rules::BRIGHTNESS_JUMP,
-            FrameFlag::Corrupt => &rules::DECODE_ERRORS,
+            FrameFlag::Corrupt | FrameFlag::Propagated => &rules::DECODE_ERRORS,
         }
+    }
+
+    /// Flags the decode passes set (reported with the decode errors, V105).
+    pub fn from_decoder(self) -> bool {
+        matches!(self, FrameFlag::Corrupt | FrameFlag::Propagated)
     }
 
     /// Flags that say the picture itself is gone (neither frozen nor jumping applies).
@@ -134,7 +143,7 @@ impl FrameThresholds {
     }
 }
 
-/// Sets every frame's flags (except `Corrupt`, which comes from the decoder).
+/// Sets every frame's flags (except `Corrupt` and `Propagated`, which come from the decoder).
 pub fn classify(frames: &mut [FrameStats], fps: f64, t: &FrameThresholds) {
     for frame in frames.iter_mut() {
         if frame.dark_share >= t.black_share {
@@ -232,7 +241,7 @@ pub fn flagged_segments(frames: &[FrameStats], flag: FrameFlag) -> Vec<(u64, u64
 /// One finding per flagged segment (corrupt frames are reported with the decode errors).
 pub fn frame_findings(label: &str, stream: Option<u64>, frames: &[FrameStats]) -> Vec<Finding> {
     let mut findings = Vec::new();
-    for flag in FrameFlag::ALL.into_iter().filter(|f| *f != FrameFlag::Corrupt) {
+    for flag in FrameFlag::ALL.into_iter().filter(|f| !f.from_decoder()) {
         let segments = flagged_segments(frames, flag);
         for (n, &(first, last)) in segments.iter().enumerate() {
             if n == MAX_SEGMENT_FINDINGS {
@@ -310,6 +319,7 @@ fn segment_finding(
             format!("brightness jump of {} luma levels", fmt_num(jump))
         }
         FrameFlag::Corrupt => "corrupt".into(),
+        FrameFlag::Propagated => "predicted from a corrupt frame".into(),
     };
     Finding::new(flag.rule(), format!("{place}: {what}"))
         .with_subject(subject(label, stream, (first, last)))

@@ -140,7 +140,7 @@ fn flag_color(flag: FrameFlag) -> RGBColor {
         FrameFlag::Black | FrameFlag::NanCast | FrameFlag::Corrupt => FLAG_RED,
         FrameFlag::Blank | FrameFlag::Saturated => RGBColor(150, 60, 200),
         FrameFlag::Frozen => RGBColor(60, 160, 220),
-        FrameFlag::BrightnessJump => RGBColor(240, 170, 0),
+        FrameFlag::BrightnessJump | FrameFlag::Propagated => RGBColor(240, 170, 0),
     }
 }
 
