@@ -114,6 +114,70 @@ fn missing_moov_is_unrepairable_and_nothing_is_written() {
     assert!(!out.exists());
 }
 
+/// Mean luma of every decoded frame of a checked file.
+fn luma_means(check: &Run) -> Vec<f64> {
+    check.json["frames"].as_array().unwrap().iter().map(|f| f["luma_mean"].as_f64().unwrap()).collect()
+}
+
+#[test]
+fn missing_moov_is_rebuilt_from_a_reference_with_the_frames_in_order() {
+    let reference = fixtures("repair").join("clean.mp4");
+    let reference = reference.to_str().unwrap();
+    let Some((run, input, out)) = repair("truncated_no_moov.mp4", &["--reference", reference]) else { return };
+    assert_eq!(run.code, 0, "{} {}", run.stderr, run.json["findings"]);
+    assert_eq!(run.json["repair"]["strategy"], "rebuild");
+    assert!(codes(&run.json).iter().all(|c| c == "V140"), "{}", run.json["findings"]);
+    assert!(run.json["repair"]["steps"][0].as_str().unwrap().contains("rebuilt from"));
+    assert!(input.exists());
+    let check = recheck(&out);
+    assert_eq!(codes(&check.json), Vec::<String>::new());
+    // The file was cut at 60% of its bytes: most of the first 72 frames come back, in display order.
+    let rebuilt = luma_means(&check);
+    assert!((30..72).contains(&rebuilt.len()), "{} frames", rebuilt.len());
+    let original = luma_means(&recheck(&fixtures("repair").join("clean.mp4")));
+    for (i, (a, b)) in rebuilt.iter().zip(&original).enumerate().take(rebuilt.len() - 1) {
+        assert!((a - b).abs() < 2.0, "frame {i}: {a} vs {b}");
+    }
+}
+
+#[test]
+fn missing_moov_with_interleaved_audio_recovers_the_video() {
+    let reference = fixtures("repair").join("clean.mp4");
+    let Some((run, _, out)) = repair("truncated_av_no_moov.mp4", &["--reference", reference.to_str().unwrap()]) else {
+        return;
+    };
+    assert_eq!(run.code, 0, "{} {}", run.stderr, run.json["findings"]);
+    let steps = run.json["repair"]["steps"].to_string();
+    assert!(steps.contains("stepped over") && steps.contains("audio is not recovered"), "{steps}");
+    let check = recheck(&out);
+    assert_eq!(codes(&check.json), Vec::<String>::new());
+    let rebuilt = luma_means(&check);
+    assert!(rebuilt.len() >= 30, "{} frames", rebuilt.len());
+    let original = luma_means(&recheck(&fixtures("repair").join("clean.mp4")));
+    for (i, (a, b)) in rebuilt.iter().zip(&original).enumerate().take(rebuilt.len() - 1) {
+        assert!((a - b).abs() < 2.0, "frame {i}: {a} vs {b}");
+    }
+}
+
+#[test]
+fn a_reference_from_other_settings_is_reported_not_trusted() {
+    let reference = fixtures("repair").join("yuv444_odd.mp4");
+    let Some((run, _, _)) = repair("truncated_no_moov.mp4", &["--reference", reference.to_str().unwrap()]) else {
+        return;
+    };
+    let incomplete = findings(&run.json, "V142");
+    assert_eq!(incomplete.len(), 1, "{}", run.json["findings"]);
+    assert!(incomplete[0]["message"].as_str().unwrap().contains("reference"));
+    // A reference that is itself broken is an error, not a guess.
+    let broken = fixtures("repair").join("truncated_no_moov.mp4");
+    let Some((run, _, out)) = repair("truncated_no_moov.mp4", &["--reference", broken.to_str().unwrap()]) else {
+        return;
+    };
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("no moov"), "{}", run.stderr);
+    assert!(!out.exists());
+}
+
 #[test]
 fn existing_output_and_in_place_repairs_are_refused() {
     if !ffmpeg_available("repair_refusals") {

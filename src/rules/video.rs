@@ -362,12 +362,13 @@ pub const UNREPAIRABLE: Rule = Rule {
     severity: Severity::Error,
     summary: "the file cannot be repaired by `video repair`",
     detects: "Inputs that no strategy can turn into a playable file: an empty file, a file that is not \
-              media, an MP4 without a moov atom (no reference rebuild), or no video stream.",
+              media, an MP4 without a moov atom when no `--reference` is given, or no video stream.",
     why: "Without an index or any decodable frames there is nothing to re-encode.",
     cause: "See the `video check` finding on the input.",
-    fix: "Regenerate the video. For a lost moov, a rebuild needs a healthy reference file written with \
-          the same encoder settings (untrunc-style tools).",
-    options: "",
+    fix: "Regenerate the video. For a lost moov, pass a healthy MP4 written with the same encoder \
+          settings and size as `--reference`: the H.264 units are walked out of the media data and decoded \
+          with its parameter sets (strategy `rebuild`; audio is not recovered).",
+    options: "--reference",
 };
 
 pub const REPAIR_INCOMPLETE: Rule = Rule {
@@ -376,7 +377,8 @@ pub const REPAIR_INCOMPLETE: Rule = Rule {
     severity: Severity::Warning,
     summary: "the repaired output still has findings",
     detects: "Repairs whose output, re-checked with `video check`, still has warnings or errors (listed \
-              with the output as `subject.file`).",
+              with the output as `subject.file`), and rebuilds whose Annex B stream decoded with errors \
+              (a `--reference` from other encoder settings decodes into garbage).",
     why: "Some defects (black frames with no good neighbours, lost data) cannot be fixed from the file \
           alone.",
     cause: "Defects that span the whole video or that no strategy addresses.",

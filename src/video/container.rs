@@ -90,7 +90,7 @@ pub fn sniff(path: &Path) -> std::io::Result<FileSniff> {
 
 /// The children of a box's payload as (kind, payload) pairs; stops at the
 /// first header that does not fit.
-fn children(mut payload: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+pub(crate) fn children(mut payload: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     std::iter::from_fn(move || {
         let declared = u32::from_be_bytes(payload.get(..4)?.try_into().ok()?) as usize;
         let (header, size) = match declared {
@@ -139,7 +139,7 @@ fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
 
 /// Walks the top-level boxes, believing each declared size only as far as the
 /// file reaches.
-fn walk_boxes(file: &mut File, size: u64) -> std::io::Result<BoxLayout> {
+pub(crate) fn walk_boxes(file: &mut File, size: u64) -> std::io::Result<BoxLayout> {
     let mut layout = BoxLayout::default();
     let mut offset = 0u64;
     while offset + 8 <= size && layout.boxes.len() < MAX_BOXES {

@@ -11,6 +11,7 @@ pub mod frame_stats;
 pub mod output;
 pub mod plot;
 pub mod probe;
+pub mod rebuild;
 pub mod repair;
 pub mod stream_checks;
 pub mod tensor_frames;

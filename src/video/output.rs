@@ -14,6 +14,8 @@ pub enum OutputError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("ffmpeg failed to write {path}: {detail}")]
     Ffmpeg { path: PathBuf, detail: String },
+    #[error("{0}")]
+    Reference(String),
     #[error(transparent)]
     Tool(#[from] super::ToolError),
 }

@@ -3,16 +3,19 @@
 //! choice); the result is written beside the output, re-checked, then renamed.
 
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde::Serialize;
 
 use super::check::{CheckOptions, VideoCheck, check_file, list_frames};
+use super::container::walk_boxes;
 use super::decode::MAX_FRAME_PIXELS;
 use super::encode::Fill;
 use super::frame_checks::FrameFlag;
 use super::output::{OutputError, PendingOutput, same_file};
+use super::probe::probe;
+use super::rebuild;
 use super::tools::{ToolError, Tools, drain_stderr, path_arg, tail};
 use crate::report::{Finding, Subject, fmt_num};
 use crate::rules::video as rules;
@@ -29,6 +32,8 @@ pub enum Strategy {
     Drop,
     /// Re-encode, replacing black, NaN-signature and corrupt frames from their good neighbours.
     Fill,
+    /// Recover the H.264 units of an MP4 without a moov, using a reference file's SPS/PPS.
+    Rebuild,
 }
 
 impl Strategy {
@@ -38,6 +43,7 @@ impl Strategy {
             Strategy::Reencode => "reencode",
             Strategy::Drop => "drop",
             Strategy::Fill => "fill",
+            Strategy::Rebuild => "rebuild",
         }
     }
 }
@@ -49,6 +55,8 @@ pub struct RepairOptions {
     pub force: bool,
     pub check: CheckOptions,
     pub crf: u8,
+    /// A healthy file from the same encoder settings, for files without a moov.
+    pub reference: Option<PathBuf>,
 }
 
 /// What a repair did and what is still wrong.
@@ -108,7 +116,8 @@ pub fn repair(
         input_check: None,
         output_check: None,
     };
-    if let Some(reason) = unrepairable(&check) {
+    let rebuild_from = options.reference.as_deref().filter(|_| check.has(rules::MOOV_MISSING.code));
+    if let Some(reason) = unrepairable(&check).filter(|_| rebuild_from.is_none()) {
         result.findings.push(
             Finding::new(&rules::UNREPAIRABLE, format!("{label} cannot be repaired: {reason}"))
                 .with_subject(Subject::file(&label)),
@@ -116,14 +125,29 @@ pub fn repair(
         result.input_check = Some(check);
         return Ok(result);
     }
-    let strategy = options.strategy.unwrap_or_else(|| choose(&check));
+    let strategy =
+        if rebuild_from.is_some() { Strategy::Rebuild } else { options.strategy.unwrap_or_else(|| choose(&check)) };
     result.strategy = Some(strategy);
     let out_label = output.display().to_string();
-    let written = match strategy {
-        Strategy::Remux => remux(tools, input, &pending.temporary, &check),
-        Strategy::Reencode => reencode(tools, input, &pending.temporary, &check, options, false),
-        Strategy::Drop => reencode(tools, input, &pending.temporary, &check, options, true),
-        Strategy::Fill => fill_frames(tools, input, &pending.temporary, &check, options),
+    let written = match (strategy, rebuild_from) {
+        (Strategy::Rebuild, Some(reference)) => {
+            rebuild(tools, input, &pending.temporary, reference, options).map(|(steps, errors)| {
+                if let Some(errors) = errors {
+                    result
+                        .findings
+                        .push(Finding::new(&rules::REPAIR_INCOMPLETE, errors).with_subject(Subject::file(&out_label)));
+                }
+                steps
+            })
+        }
+        (Strategy::Rebuild, None) => Err(OutputError::Reference("a rebuild needs --reference".into())),
+        _ => match strategy {
+            Strategy::Remux => remux(tools, input, &pending.temporary, &check),
+            Strategy::Reencode => reencode(tools, input, &pending.temporary, &check, options, false),
+            Strategy::Drop => reencode(tools, input, &pending.temporary, &check, options, true),
+            Strategy::Fill => fill_frames(tools, input, &pending.temporary, &check, options),
+            Strategy::Rebuild => unreachable!("handled above"),
+        },
     };
     let steps = match written {
         Ok(steps) => steps,
@@ -190,7 +214,7 @@ fn unrepairable(check: &VideoCheck) -> Option<String> {
     if check.has(rules::MOOV_MISSING.code) {
         return Some(
             "the MP4 has no moov atom (the writer never finalised it); its frames cannot be located without a healthy \
-             reference file written with the same encoder settings (an untrunc-style rebuild)"
+             reference file written with the same encoder settings: pass it as --reference to rebuild the H.264 video"
                 .into(),
         );
     }
@@ -243,6 +267,110 @@ fn audio_step(check: &VideoCheck) -> Option<(String, Vec<u64>)> {
             vec![],
         )
     })
+}
+
+/// Walks the H.264 units out of a moov-less file's media data into an Annex B
+/// stream beside the output (with the reference's parameter sets), then lets
+/// ffmpeg decode it in display order and re-encode it at the reference's rate.
+fn rebuild(
+    tools: &Tools,
+    input: &Path,
+    out: &Path,
+    reference: &Path,
+    options: &RepairOptions,
+) -> Result<(Steps, Option<String>), OutputError> {
+    let config = rebuild::reference_config(reference).map_err(|e| OutputError::Reference(e.to_string()))?;
+    let fps = probe(tools, reference)?.video().and_then(|v| v.fps()).unwrap_or(25.0);
+    let io = |source| OutputError::Io { path: input.to_path_buf(), source };
+    let mut file = std::fs::File::open(input).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    let layout = walk_boxes(&mut file, size).map_err(io)?;
+    let mdat = layout.boxes.iter().find(|b| b.kind == "mdat").ok_or_else(|| {
+        OutputError::Reference(format!("{} holds no media data (mdat) to rebuild from", input.display()))
+    })?;
+    // SAFETY: the map is read-only and dropped before this function returns;
+    // a file changed underneath can only yield other bytes, which the walk
+    // treats like any damaged data.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+    let header = if map.get(mdat.offset as usize..mdat.offset as usize + 4) == Some(&[0, 0, 0, 1]) { 16 } else { 8 };
+    let start = (mdat.offset as usize + header).min(map.len());
+    let end = (mdat.offset.saturating_add(mdat.size) as usize).min(map.len());
+    let media = &map[start..end.max(start)];
+
+    let annexb = out.with_extension("h264");
+    let walk = {
+        let written =
+            std::fs::File::create(&annexb).map_err(|source| OutputError::Io { path: annexb.clone(), source })?;
+        let mut writer = std::io::BufWriter::with_capacity(1 << 20, written);
+        let walk = rebuild::write_annexb(media, &config, &mut writer).and_then(|w| writer.flush().map(|_| w));
+        walk.map_err(|source| OutputError::Io { path: annexb.clone(), source })
+    };
+    let walk = match walk {
+        Ok(walk) if walk.slices > 0 => walk,
+        Ok(_) => {
+            let _ = std::fs::remove_file(&annexb);
+            return Err(OutputError::Reference(format!(
+                "no H.264 picture was found in the media data of {} with the unit lengths of {}",
+                input.display(),
+                reference.display()
+            )));
+        }
+        Err(err) => {
+            let _ = std::fs::remove_file(&annexb);
+            return Err(err);
+        }
+    };
+    let mut command = tools.ffmpeg();
+    command.args(["-loglevel", "level+error", "-y", "-f", "h264", "-framerate", &format!("{fps}"), "-i"]);
+    command.arg(path_arg(&annexb));
+    command.args(["-map", "0:v:0", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"]);
+    command.args(["-c:v", "libx264", "-preset", "medium", "-crf", &options.crf.to_string(), "-pix_fmt", "yuv420p"]);
+    command.args(["-movflags", "+faststart"]).arg(path_arg(out));
+    let ran = command.stdin(Stdio::null()).stdout(Stdio::null()).output();
+    let _ = std::fs::remove_file(&annexb);
+    let ran = ran.map_err(|source| OutputError::Tool(ToolError::Run { program: "ffmpeg".into(), source }))?;
+    let stderr = String::from_utf8_lossy(&ran.stderr);
+    if !ran.status.success() {
+        return Err(OutputError::Ffmpeg { path: out.to_path_buf(), detail: tail(&stderr, 4) });
+    }
+    // A reference from other encoder settings decodes into garbage, with errors.
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("[error]")).collect();
+    let decode_errors = (!errors.is_empty()).then(|| {
+        format!(
+            "the rebuilt stream decoded with {} error lines (first: {}): the reference's encoder settings or size \
+             probably differ from the broken file's, and the frames may be garbage",
+            errors.len(),
+            errors[0].rsplit("] ").next().unwrap_or(errors[0])
+        )
+    });
+    let mut steps: Steps = vec![(
+        format!(
+            "rebuilt from {} H.264 units ({} picture slices) found in the media data, decoded with the parameter sets \
+             of {} and re-encoded at its {} fps to H.264 yuv420p with +faststart",
+            walk.units,
+            walk.slices,
+            reference.display(),
+            fmt_num(fps)
+        ),
+        vec![],
+    )];
+    if walk.skipped > 0 {
+        steps.push((
+            format!(
+                "{} bytes of the media data did not parse as H.264 units and were stepped over (interleaved audio is \
+                 not recovered)",
+                walk.skipped
+            ),
+            vec![],
+        ));
+    }
+    if walk.cut > 0 {
+        steps.push((
+            format!("the last {} bytes hold a unit cut short by the end of the file; dropped", walk.cut),
+            vec![],
+        ));
+    }
+    Ok((steps, decode_errors))
 }
 
 fn remux(tools: &Tools, input: &Path, out: &Path, check: &VideoCheck) -> Result<Steps, OutputError> {

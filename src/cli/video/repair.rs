@@ -40,6 +40,10 @@ pub struct RepairArgs {
     /// Replace an existing output.
     #[arg(long)]
     pub force: bool,
+    /// A healthy MP4 written with the same encoder settings: rebuilds the H.264 video of a file without a moov
+    /// atom from its SPS/PPS.
+    #[arg(long, value_name = "OK.mp4")]
+    pub reference: Option<PathBuf>,
     /// Write the report to FILE (the global -o names the video).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -77,6 +81,7 @@ pub(super) fn run(args: RepairArgs, global: &GlobalArgs) -> anyhow::Result<Outco
         force: args.force,
         check: CheckOptions { thresholds: args.thresholds.thresholds()?, ..CheckOptions::default() },
         crf: args.crf,
+        reference: args.reference,
     };
     let tools = Tools::locate()?;
     let result = repair(&tools, &args.input, &destination, &options)?;
