@@ -150,32 +150,8 @@ def _masked_stats(flat, xf, n, tiny):
             scale.double(),
         ]
     ).tolist()
-    nan, pinf, ninf, zero, sub, nfin, lo, hi, amax, s1, s2, first, sc = values
-    stats = {
-        "count": n,
-        "nan": int(nan),
-        "pos_inf": int(pinf),
-        "neg_inf": int(ninf),
-        "zero": int(zero),
-        "subnormal": int(sub),
-        "min": None,
-        "max": None,
-        "absmax": None,
-        "mean": None,
-        "std": None,
-        "first_nonfinite_flat": int(first) if nan + pinf + ninf > 0 else None,
-    }
-    if nfin > 0:
-        mean = s1 / nfin
-        var = max(s2 / nfin - mean * mean, 0.0)
-        stats.update(
-            min=_finite_or_none(lo),
-            max=_finite_or_none(hi),
-            absmax=_finite_or_none(amax),
-            mean=_finite_or_none(mean * sc),
-            std=_finite_or_none(var**0.5 * sc),
-        )
-    return stats
+    *values, scale = values
+    return stats_from_vector(values, n, scale)
 
 
 @torch.no_grad()
@@ -237,8 +213,9 @@ def device_stats(x):
 _VECTOR_LEN = 12
 
 
-def stats_from_vector(values, n):
-    """The dictionary of `tensor_stats` from `device_stats` numbers (a list)."""
+def stats_from_vector(values, n, scale=1.0):
+    """The dictionary of `tensor_stats` from `device_stats` numbers (a list);
+    `scale` multiplies the moments, which were summed over values divided by it."""
     if n == 0:
         return {"count": 0, "nan": 0, "pos_inf": 0, "neg_inf": 0, "zero": 0, "subnormal": 0}
     nan, pinf, ninf, zero, sub, nfin, lo, hi, amax, s1, s2, first = values
@@ -260,7 +237,7 @@ def stats_from_vector(values, n):
         mean = s1 / nfin
         var = max(s2 / nfin - mean * mean, 0.0)
         stats.update(min=_finite_or_none(lo), max=_finite_or_none(hi), absmax=_finite_or_none(amax),
-                     mean=_finite_or_none(mean), std=_finite_or_none(var**0.5))
+                     mean=_finite_or_none(mean * scale), std=_finite_or_none(var**0.5 * scale))
     return stats
 
 

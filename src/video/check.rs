@@ -25,7 +25,7 @@ pub struct CheckOptions {
     pub expect: Expectations,
     /// Decoder threads (`None`: ffmpeg's default, one per core).
     pub threads: Option<usize>,
-    /// Measure every pixel of large frames instead of a 2×2 point sample.
+    /// Measure every row of frames wider than 960 instead of every second one.
     pub full_resolution: bool,
 }
 

@@ -189,7 +189,7 @@ fn frames_section(checks: &[VideoCheck]) -> Section {
             rows,
             note: (total > 0).then(|| {
                 let sampled = if checks.iter().any(|c| c.sampled) {
-                    " (large frames measured on a 2x2 point sample; --full-resolution measures every pixel)"
+                    " (frames wider than 960 measured on every second row; --full-resolution measures every row)"
                 } else {
                     ""
                 };
