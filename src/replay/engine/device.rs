@@ -3,7 +3,7 @@
 use candle_core::{DType, Device};
 use serde::{Deserialize, Serialize};
 
-use super::error::{EngineError, Result};
+use super::error::Result;
 
 /// Where the engine computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -29,7 +29,7 @@ fn cuda_device() -> Result<Device> {
 
 #[cfg(not(feature = "cuda"))]
 fn cuda_device() -> Result<Device> {
-    Err(EngineError::NoCuda)
+    Err(super::error::EngineError::NoCuda)
 }
 
 /// The dtype activations and weights are computed in.
@@ -79,6 +79,6 @@ mod tests {
         if cfg!(feature = "cuda") {
             return;
         }
-        assert!(matches!(got, Err(EngineError::NoCuda)));
+        assert!(matches!(got, Err(super::super::error::EngineError::NoCuda)));
     }
 }
