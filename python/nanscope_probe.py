@@ -241,6 +241,11 @@ def stats_from_vector(values, n, scale=1.0):
     return stats
 
 
+def _input_fields(stats):
+    """What a record keeps of an input's statistics."""
+    return {k: stats.get(k) for k in ("count", "nan", "pos_inf", "neg_inf", "absmax")}
+
+
 class _Deferred:
     """A tensor's statistics still on its device; `stats` is filled by a flush."""
 
@@ -304,8 +309,9 @@ class _DumpWriter:
         self.aborted = None
         self.context = {"stage": None, "step": None, "timestep": None, "frames": None}
         self.measured = OrderedDict()
-        # Records not written yet, in order; their statistics (and their
-        # inputs') may still be `_Deferred` until the next flush.
+        # Records not written yet, in order, as (record head, statistics,
+        # dtype maximum, input summaries, payload); statistics may still be
+        # `_Deferred` until the next flush.
         self.pending = []
         # Whether a pending record still has statistics on a device.
         self.waiting = False
@@ -340,7 +346,7 @@ class _DumpWriter:
         if isinstance(stats, _Deferred):
             summary["stats"] = stats
         else:
-            summary["stats"] = {k: stats.get(k) for k in ("count", "nan", "pos_inf", "neg_inf", "absmax")}
+            summary["stats"] = _input_fields(stats)
         return summary
 
     def output_stats(self, tensor):
@@ -390,13 +396,10 @@ class _DumpWriter:
             record["boundary"] = True
         record["dtype"] = dtype
         record["shape"] = list(tensor.shape)
-        record["_max"] = torch.finfo(tensor.dtype).max
-        record["stats"] = stats
-        if inputs is not None:
-            record["inputs"] = inputs
+        payload = None
         if self.level == "all" or (self.level == "stages" and boundary):
-            record["payload"] = self._write_payload(seq, module, tensor)
-        self.pending.append(record)
+            payload = self._write_payload(seq, module, tensor)
+        self.pending.append((record, stats, torch.finfo(tensor.dtype).max, inputs, payload))
         self.waiting = self.waiting or isinstance(stats, _Deferred) or any(
             isinstance(i["stats"], _Deferred) for i in inputs or ())
         if len(self.pending) >= FLUSH_RECORDS or not self.waiting:
@@ -408,9 +411,8 @@ class _DumpWriter:
         if not self.pending:
             return
         waiting = {}
-        for record in self.pending:
-            for holder in [record] + list(record.get("inputs") or ()):
-                d = holder["stats"]
+        for _, stats, _, inputs, _ in self.pending:
+            for d in [stats] + [i["stats"] for i in inputs or ()]:
                 if isinstance(d, _Deferred) and d.stats is None:
                     waiting.setdefault(id(d), d)
         by_device = {}
@@ -421,22 +423,18 @@ class _DumpWriter:
             for d, row in zip(items, rows):
                 d.stats = stats_from_vector(row, d.count)
                 d.vector = None
-        for record in self.pending:
-            stats = record["stats"]
+        for record, stats, limit, inputs, payload in self.pending:
             stats = dict(stats.stats) if isinstance(stats, _Deferred) else stats
-            record["stats"] = stats
-            limit = record.pop("_max")
             if stats.get("absmax") is not None:
                 record["headroom"] = stats["absmax"] / limit
-                record["stats"] = record.pop("stats")  # keep "headroom" before "stats"
-            for summary in record.get("inputs") or ():
-                d = summary["stats"]
-                if isinstance(d, _Deferred):
-                    summary["stats"] = {k: d.stats.get(k) for k in ("count", "nan", "pos_inf", "neg_inf", "absmax")}
-            if "inputs" in record:
-                record["inputs"] = record.pop("inputs")
-            if "payload" in record:
-                record["payload"] = record.pop("payload")
+            record["stats"] = stats
+            if inputs is not None:
+                for summary in inputs:
+                    if isinstance(summary["stats"], _Deferred):
+                        summary["stats"] = _input_fields(summary["stats"].stats)
+                record["inputs"] = inputs
+            if payload is not None:
+                record["payload"] = payload
             self.records.write(json.dumps(record, allow_nan=False) + "\n")
         self.pending = []
         self.waiting = False

@@ -22,6 +22,9 @@ pub struct TopBox {
     pub offset: u64,
     /// The size the header declares (bytes, header included).
     pub size: u64,
+    /// Bytes of the header itself: 16 with a 64-bit size, else 8.
+    #[serde(skip)]
+    pub header: u64,
 }
 
 /// The top-level layout of an ISO-BMFF file.
@@ -68,14 +71,9 @@ pub fn sniff(path: &Path) -> std::io::Result<FileSniff> {
     let n = read_up_to(&mut file, &mut head)?;
     let head = &head[..n];
     let iso = if head.len() >= 8 && &head[4..8] == b"ftyp" { Some(walk_boxes(&mut file, size)?) } else { None };
-    let video_size = match iso.as_ref().and_then(|layout| layout.boxes.iter().find(|b| b.kind == "moov")) {
-        Some(moov) if moov.size <= MAX_MOOV_READ && moov.offset + moov.size <= size => {
-            let mut bytes = vec![0u8; moov.size as usize];
-            file.seek(SeekFrom::Start(moov.offset))?;
-            file.read_exact(&mut bytes)?;
-            bytes.get(8..).and_then(video_track_size)
-        }
-        _ => None,
+    let video_size = match &iso {
+        Some(layout) => read_moov(&mut file, layout, size)?.as_deref().and_then(video_track_size),
+        None => None,
     };
     let looks_like_text = !head.is_empty()
         && head.iter().all(|&b| b == b'\n' || b == b'\r' || b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80);
@@ -85,6 +83,32 @@ pub fn sniff(path: &Path) -> std::io::Result<FileSniff> {
         head_hex: head.iter().take(8).map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" "),
         looks_like_text,
         video_size,
+    })
+}
+
+/// The payload of the moov box, when the file holds all of it and it is not
+/// larger than `MAX_MOOV_READ`.
+pub(crate) fn read_moov(file: &mut File, layout: &BoxLayout, size: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let Some(moov) = layout.boxes.iter().find(|b| b.kind == "moov") else { return Ok(None) };
+    if moov.size > MAX_MOOV_READ || moov.offset.saturating_add(moov.size) > size || moov.size < moov.header {
+        return Ok(None);
+    }
+    let mut payload = vec![0u8; (moov.size - moov.header) as usize];
+    file.seek(SeekFrom::Start(moov.offset + moov.header))?;
+    file.read_exact(&mut payload)?;
+    Ok(Some(payload))
+}
+
+/// The payload of the first child box of this kind.
+pub(crate) fn first_child<'a>(payload: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
+    children(payload).find(|(k, _)| *k == kind).map(|(_, body)| body)
+}
+
+/// The `trak` payloads of a moov payload whose handler (`mdia/hdlr`) is `vide`.
+pub(crate) fn video_traks(moov: &[u8]) -> impl Iterator<Item = &[u8]> {
+    children(moov).filter(|(kind, _)| *kind == b"trak").take(MAX_BOXES).map(|(_, trak)| trak).filter(|trak| {
+        first_child(trak, b"mdia").and_then(|mdia| first_child(mdia, b"hdlr")).and_then(|hdlr| hdlr.get(8..12))
+            == Some(b"vide")
     })
 }
 
@@ -111,15 +135,8 @@ pub(crate) fn children(mut payload: &[u8]) -> impl Iterator<Item = (&[u8], &[u8]
 /// Width and height (the integer part of `tkhd`'s 16.16 fixed-point fields)
 /// of the first track whose handler is `vide`, from a moov payload.
 pub fn video_track_size(moov: &[u8]) -> Option<(u64, u64)> {
-    children(moov).filter(|(kind, _)| *kind == b"trak").take(MAX_BOXES).find_map(|(_, trak)| {
-        let handler = children(trak)
-            .find(|(kind, _)| *kind == b"mdia")
-            .and_then(|(_, mdia)| children(mdia).find(|(kind, _)| *kind == b"hdlr"))
-            .and_then(|(_, hdlr)| hdlr.get(8..12))?;
-        if handler != b"vide" {
-            return None;
-        }
-        let (_, tkhd) = children(trak).find(|(kind, _)| *kind == b"tkhd")?;
+    video_traks(moov).find_map(|trak| {
+        let tkhd = first_child(trak, b"tkhd")?;
         let fixed = |at: usize| Some(u32::from_be_bytes(tkhd.get(at..at + 4)?.try_into().ok()?) as u64 >> 16);
         let end = tkhd.len().checked_sub(8)?;
         Some((fixed(end)?, fixed(end + 4)?)).filter(|&(w, h)| w > 0 && h > 0)
@@ -151,18 +168,18 @@ pub(crate) fn walk_boxes(file: &mut File, size: u64) -> std::io::Result<BoxLayou
         }
         let declared = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as u64;
         let kind: String = header[4..8].iter().map(|&b| if b.is_ascii_graphic() { b as char } else { '?' }).collect();
-        let box_size = match declared {
-            0 => size - offset,
-            1 if n >= 16 => u64::from_be_bytes(header[8..16].try_into().unwrap_or([0; 8])),
-            _ => declared,
+        let (box_size, header) = match declared {
+            0 => (size - offset, 8),
+            1 if n >= 16 => (u64::from_be_bytes(header[8..16].try_into().unwrap_or([0; 8])), 16),
+            _ => (declared, 8),
         };
         if box_size < 8 {
             layout.cut_box = Some(kind.clone());
-            layout.boxes.push(TopBox { kind, offset, size: box_size });
+            layout.boxes.push(TopBox { kind, offset, size: box_size, header });
             break;
         }
         let end = offset.saturating_add(box_size);
-        layout.boxes.push(TopBox { kind: kind.clone(), offset, size: box_size });
+        layout.boxes.push(TopBox { kind: kind.clone(), offset, size: box_size, header });
         if end > size {
             layout.cut_box = Some(kind);
             break;

@@ -112,9 +112,8 @@ impl LumaPlan {
 /// A running ffmpeg decode of the first video stream whose frames have not
 /// been read yet; `finish` hands each luma plane (with the previous one) to a
 /// callback. Decode problems are reported in the outcome; only failing to run
-/// ffmpeg is an error. Starting it
-/// before ffprobe answers hides one program start-up; dropping it unread
-/// stops ffmpeg.
+/// ffmpeg is an error. Starting it before ffprobe answers hides one program
+/// start-up; dropping it unread stops ffmpeg.
 pub struct LumaDecode {
     child: Option<Child>,
     stderr_reader: Option<JoinHandle<(Vec<DecoderMessage>, u64)>>,

@@ -11,10 +11,8 @@
 
 use std::io::Write;
 
-use super::container::{children, walk_boxes};
+use super::container::{children, first_child, read_moov, video_traks, walk_boxes};
 
-/// A reference moov larger than this is not read.
-const MAX_MOOV: u64 = 64 << 20;
 /// No single NAL unit of a video this tool handles is larger.
 const MAX_NAL: usize = 64 << 20;
 const START_CODE: [u8; 4] = [0, 0, 0, 1];
@@ -45,52 +43,35 @@ pub fn reference_config(path: &std::path::Path) -> Result<AvcConfig, ReferenceEr
     let mut file = std::fs::File::open(path).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
     let layout = walk_boxes(&mut file, size).map_err(io)?;
-    let moov = layout.boxes.iter().find(|b| b.kind == "moov").ok_or_else(|| unusable("it has no moov atom either"))?;
-    if moov.size > MAX_MOOV || moov.offset + moov.size > size {
-        return Err(unusable("its moov atom is cut short or implausibly large"));
+    if !layout.has("moov") {
+        return Err(unusable("it has no moov atom either"));
     }
-    let mut bytes = vec![0u8; moov.size as usize];
-    use std::io::{Read, Seek, SeekFrom};
-    file.seek(SeekFrom::Start(moov.offset)).map_err(io)?;
-    file.read_exact(&mut bytes).map_err(io)?;
-    avc_config(bytes.get(8..).unwrap_or_default()).map_err(|why| unusable(&why))
+    let moov = read_moov(&mut file, &layout, size)
+        .map_err(io)?
+        .ok_or_else(|| unusable("its moov atom is cut short or implausibly large"))?;
+    avc_config(&moov).map_err(|why| unusable(&why))
 }
 
 /// The `avcC` of the first video track of a moov payload.
 pub fn avc_config(moov: &[u8]) -> Result<AvcConfig, String> {
-    let child = |payload: &'_ [u8], kind: &[u8; 4]| -> Option<Vec<u8>> {
-        children(payload).find(|(k, _)| *k == kind).map(|(_, body)| body.to_vec())
-    };
-    for (kind, trak) in children(moov) {
-        if kind != b"trak" {
-            continue;
-        }
-        let Some(mdia) = child(trak, b"mdia") else { continue };
-        let handler = child(&mdia, b"hdlr");
-        if handler.as_deref().and_then(|h| h.get(8..12)) != Some(b"vide") {
-            continue;
-        }
-        let stsd = child(&mdia, b"minf")
-            .and_then(|minf| child(&minf, b"stbl"))
-            .and_then(|stbl| child(&stbl, b"stsd"))
-            .ok_or("its video track has no sample description")?;
-        // stsd: version/flags (4), entry count (4), then sample entries.
-        let (entry_kind, entry) =
-            children(stsd.get(8..).unwrap_or_default()).next().ok_or("its video sample description is empty")?;
-        if entry_kind != b"avc1" && entry_kind != b"avc3" {
-            return Err(format!(
-                "its video codec is {} (only H.264, avc1/avc3, can be rebuilt)",
-                String::from_utf8_lossy(entry_kind)
-            ));
-        }
-        // A visual sample entry has 78 bytes of fields before its child boxes.
-        let avcc = children(entry.get(78..).unwrap_or_default())
-            .find(|(k, _)| *k == b"avcC")
-            .map(|(_, body)| body)
-            .ok_or("its H.264 sample entry has no avcC")?;
-        return parse_avcc(avcc);
+    let trak = video_traks(moov).next().ok_or("it has no video track")?;
+    let stsd = first_child(trak, b"mdia")
+        .and_then(|mdia| first_child(mdia, b"minf"))
+        .and_then(|minf| first_child(minf, b"stbl"))
+        .and_then(|stbl| first_child(stbl, b"stsd"))
+        .ok_or("its video track has no sample description")?;
+    // stsd: version/flags (4), entry count (4), then sample entries.
+    let (entry_kind, entry) =
+        children(stsd.get(8..).unwrap_or_default()).next().ok_or("its video sample description is empty")?;
+    if entry_kind != b"avc1" && entry_kind != b"avc3" {
+        return Err(format!(
+            "its video codec is {} (only H.264, avc1/avc3, can be rebuilt)",
+            String::from_utf8_lossy(entry_kind)
+        ));
     }
-    Err("it has no video track".into())
+    // A visual sample entry has 78 bytes of fields before its child boxes.
+    let avcc = first_child(entry.get(78..).unwrap_or_default(), b"avcC").ok_or("its H.264 sample entry has no avcC")?;
+    parse_avcc(avcc)
 }
 
 /// Parses an `AVCDecoderConfigurationRecord`.

@@ -244,16 +244,18 @@ fn video_seconds(check: &VideoCheck) -> f64 {
     check.frames.len() as f64 / check.fps.unwrap_or(25.0)
 }
 
-fn run_ffmpeg(mut command: Command, path: &Path) -> Result<(), OutputError> {
+/// Runs an ffmpeg that writes `path`; its stderr on success.
+fn run_ffmpeg(mut command: Command, path: &Path) -> Result<String, OutputError> {
     let output = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .output()
         .map_err(|source| OutputError::Tool(ToolError::Run { program: "ffmpeg".into(), source }))?;
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     if output.status.success() {
-        Ok(())
+        Ok(stderr)
     } else {
-        Err(OutputError::Ffmpeg { path: path.to_path_buf(), detail: tail(&String::from_utf8_lossy(&output.stderr), 4) })
+        Err(OutputError::Ffmpeg { path: path.to_path_buf(), detail: tail(&stderr, 4) })
     }
 }
 
@@ -292,8 +294,7 @@ fn rebuild(
     // a file changed underneath can only yield other bytes, which the walk
     // treats like any damaged data.
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-    let header = if map.get(mdat.offset as usize..mdat.offset as usize + 4) == Some(&[0, 0, 0, 1]) { 16 } else { 8 };
-    let start = (mdat.offset as usize + header).min(map.len());
+    let start = (mdat.offset.saturating_add(mdat.header) as usize).min(map.len());
     let end = (mdat.offset.saturating_add(mdat.size) as usize).min(map.len());
     let media = &map[start..end.max(start)];
 
@@ -323,16 +324,12 @@ fn rebuild(
     let mut command = tools.ffmpeg();
     command.args(["-loglevel", "level+error", "-y", "-f", "h264", "-framerate", &format!("{fps}"), "-i"]);
     command.arg(path_arg(&annexb));
-    command.args(["-map", "0:v:0", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"]);
-    command.args(["-c:v", "libx264", "-preset", "medium", "-crf", &options.crf.to_string(), "-pix_fmt", "yuv420p"]);
-    command.args(["-movflags", "+faststart"]).arg(path_arg(out));
-    let ran = command.stdin(Stdio::null()).stdout(Stdio::null()).output();
+    command.args(["-map", "0:v:0"]);
+    encoder_args(&mut command, options, false, None);
+    command.arg(path_arg(out));
+    let ran = run_ffmpeg(command, out);
     let _ = std::fs::remove_file(&annexb);
-    let ran = ran.map_err(|source| OutputError::Tool(ToolError::Run { program: "ffmpeg".into(), source }))?;
-    let stderr = String::from_utf8_lossy(&ran.stderr);
-    if !ran.status.success() {
-        return Err(OutputError::Ffmpeg { path: out.to_path_buf(), detail: tail(&stderr, 4) });
-    }
+    let stderr = ran?;
     // A reference from other encoder settings decodes into garbage, with errors.
     let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("[error]")).collect();
     let decode_errors = (!errors.is_empty()).then(|| {
@@ -385,14 +382,18 @@ fn remux(tools: &Tools, input: &Path, out: &Path, check: &VideoCheck) -> Result<
     Ok(vec![("streams copied into a new MP4 with the index in front (+faststart)".into(), vec![])])
 }
 
-fn encoder_args(command: &mut Command, options: &RepairOptions, audio: bool, seconds: f64) {
+/// H.264 yuv420p with even dimensions and +faststart; audio as AAC; cut to `seconds` when given.
+fn encoder_args(command: &mut Command, options: &RepairOptions, audio: bool, seconds: Option<f64>) {
     command.args(["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"]);
     command.args(["-c:v", "libx264", "-preset", "medium", "-crf", &options.crf.to_string(), "-pix_fmt", "yuv420p"]);
     if audio {
         // Pad short audio with silence; -t then cuts both streams to the video.
         command.args(["-af", "apad", "-c:a", "aac", "-b:a", "192k"]);
     }
-    command.args(["-t", &format!("{seconds:.6}"), "-movflags", "+faststart"]);
+    if let Some(seconds) = seconds {
+        command.args(["-t", &format!("{seconds:.6}")]);
+    }
+    command.args(["-movflags", "+faststart"]);
 }
 
 fn reencode(
@@ -413,7 +414,7 @@ fn reencode(
         // Keep every surviving frame at its own timestamp: the gaps stay gaps.
         command.args(["-fps_mode", "passthrough"]);
     }
-    encoder_args(&mut command, options, has_audio(check), video_seconds(check));
+    encoder_args(&mut command, options, has_audio(check), Some(video_seconds(check)));
     command.arg(path_arg(out));
     run_ffmpeg(command, out)?;
     let mut steps: Steps = vec![(
@@ -480,7 +481,7 @@ fn fill_frames(
     if audio {
         encoder.arg("-i").arg(path_arg(input)).args(["-map", "0:v:0", "-map", "1:a:0"]);
     }
-    encoder_args(&mut encoder, options, audio, video_seconds(check));
+    encoder_args(&mut encoder, options, audio, Some(video_seconds(check)));
     encoder.arg(path_arg(out));
     let mut encoder = encoder
         .stdin(Stdio::piped())
