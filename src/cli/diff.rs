@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use nanscope::report::{Report, Section, SectionTable, fmt_num};
-use nanscope::weights::diff::{self, DiffOptions, DiffResult, NameAlignment, Tolerance};
+use nanscope::weights::diff::{self, DamageThresholds, DiffOptions, DiffResult, NameAlignment, Tolerance};
 use serde_json::json;
 
 use super::output::emit;
@@ -32,6 +32,12 @@ pub struct DiffArgs {
     /// Absolute tolerance (see --rtol).
     #[arg(long, value_name = "A", default_value_t = Tolerance::default().atol)]
     pub atol: f64,
+    /// D110: a pair beyond tolerance whose SQNR is below this many dB is an error (damage), not a D105 warning.
+    #[arg(long, value_name = "DB", default_value_t = DamageThresholds::default().sqnr_db)]
+    pub error_sqnr: f64,
+    /// D110: a pair beyond tolerance whose cosine similarity is below this is an error (damage).
+    #[arg(long, value_name = "C", default_value_t = DamageThresholds::default().cosine)]
+    pub error_cosine: f64,
     /// List every compared pair in the table output, not only those beyond tolerance.
     #[arg(long)]
     pub all_pairs: bool,
@@ -47,9 +53,16 @@ pub fn run(args: DiffArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     for (flag, value) in [("--rtol", args.rtol), ("--atol", args.atol)] {
         anyhow::ensure!(value.is_finite() && value >= 0.0, "{flag} must be a non-negative number, got {value}");
     }
+    anyhow::ensure!(args.error_sqnr.is_finite(), "--error-sqnr must be a finite number of dB, got {}", args.error_sqnr);
+    anyhow::ensure!(
+        (-1.0..=1.0).contains(&args.error_cosine),
+        "--error-cosine must be between -1 and 1, got {}",
+        args.error_cosine
+    );
     let options = DiffOptions {
         alignment: NameAlignment { strip_prefix: args.strip_prefix.clone(), add_prefix: args.add_prefix.clone() },
         tolerance: Tolerance { rtol: args.rtol, atol: args.atol },
+        damage: DamageThresholds { sqnr_db: args.error_sqnr, cosine: args.error_cosine },
     };
     let bar = Bar::bytes(global);
     let result = diff::diff(&args.a, &args.b, &options, &[], &bar);

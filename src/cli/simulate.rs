@@ -99,7 +99,12 @@ fn build_report(result: SimulationResult, inputs: Vec<String>, options: &Simulat
 
     let multi_file = result.files.len() > 1;
     let pct = |x: f64| format!("{}%", fmt_num(x * 100.0));
-    let db = |x: Option<f64>| x.map_or_else(|| "exact".to_string(), fmt_num);
+    // A tensor with non-finite inputs has no figure for what it lost.
+    let db = |x: Option<f64>, m: &nanscope::weights::simulate::SimulationMetrics| match x {
+        Some(v) => fmt_num(v),
+        None if m.nonfinite_input > 0 => "lost".to_string(),
+        None => "exact".to_string(),
+    };
     let mut header =
         vec!["#", "tensor", "shape", "worst ch dB", "row", "sqnr dB", "zeroed", "clipped", "rel err", "overflow"];
     if multi_file {
@@ -116,9 +121,9 @@ fn build_report(result: SimulationResult, inputs: Vec<String>, options: &Simulat
                 (i + 1).to_string(),
                 t.tensor.clone(),
                 format!("{:?}", t.shape),
-                db(m.worst_channel_sqnr_db),
+                db(m.worst_channel_sqnr_db, m),
                 m.worst_channel.map_or_else(|| "-".into(), |r| r.to_string()),
-                db(m.sqnr_db),
+                db(m.sqnr_db, m),
                 pct(m.zeroed_share),
                 pct(m.clipped_share),
                 m.rel_error.map_or_else(|| "-".into(), fmt_num),
@@ -140,7 +145,7 @@ fn build_report(result: SimulationResult, inputs: Vec<String>, options: &Simulat
         header: header.into_iter().map(String::from).collect(),
         rows,
         note: Some(format!(
-            "{}{} tensors not eligible for {scheme}. Channel = row along dim 0; 'exact' = lossless.",
+            "{}{} tensors not eligible for {scheme}. Channel = row along dim 0; 'exact' = lossless; 'lost' = NaN/Inf in the input (Q207).",
             if hidden > 0 { format!("{hidden} more tensors (--top N shows more). ") } else { String::new() },
             result.skipped
         )),

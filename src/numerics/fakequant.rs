@@ -27,7 +27,12 @@
 //! only happens when the scale itself underflows; the unscaled cast, where it
 //! matters, is counted apart (`unscaled_overflow`).
 //!
-//! Non-finite inputs are passed through unchanged; the callers count them.
+//! A NaN or Inf input poisons the scale it shares, as in PyTorch: `amax`
+//! propagates NaN and Inf, so the per-tensor scale (`int8`, `fp8-e4m3`), the
+//! row's scale (`int8-channel`) or the group's (`int4-g128`) becomes NaN or
+//! Inf, and every value under it dequantizes to NaN (`0 · Inf` included).
+//! Such values are counted as `lost`. The casts (`fp16`, `bf16`) have no
+//! scale: a non-finite input stays what it is and harms nothing else.
 
 use half::{bf16, f16};
 
@@ -145,33 +150,72 @@ pub struct RowLoss {
     pub clipped: u64,
     /// Finite values that became Inf or NaN.
     pub overflow: u64,
+    /// Finite values that dequantize to NaN because a NaN or Inf in their
+    /// scope made the scale they share non-finite.
+    pub lost: u64,
 }
 
 impl RowLoss {
     pub fn add(&mut self, other: RowLoss) {
         self.clipped += other.clipped;
         self.overflow += other.overflow;
+        self.lost += other.lost;
     }
 }
 
-/// The per-tensor scale of `int8` and `fp8-e4m3` for a tensor whose finite
-/// absmax is `absmax`; 1.0 for an all-zero tensor so that zeros stay zeros.
+/// The per-tensor scale of `int8` and `fp8-e4m3` for a tensor whose absmax
+/// (see [`scope_absmax`]) is `absmax`; 1.0 for an all-zero tensor so that
+/// zeros stay zeros. A NaN or infinite absmax gives that scale.
 pub fn tensor_scale(scheme: QuantScheme, absmax: f32) -> f32 {
     let scale = match scheme {
         QuantScheme::Fp8E4M3 => absmax / E4M3_MAX,
         _ => absmax / 127.0,
     };
-    if scale > 0.0 { scale } else { 1.0 }
+    if scale > 0.0 || scale.is_nan() { scale } else { 1.0 }
+}
+
+/// The absmax a quantizer computes over its scope, as `x.abs().amax()` in
+/// PyTorch: NaN when any value is NaN, +Inf when any is infinite, else the
+/// largest magnitude (0 for an empty scope).
+pub fn scope_absmax(values: &[f32]) -> f32 {
+    // `!(|x| <= MAX)` holds for NaN and ±Inf alike; the loop vectorises.
+    let nonfinite = values.iter().fold(false, |any, x| any | !(x.abs() <= f32::MAX));
+    if !nonfinite {
+        finite_absmax(values)
+    } else if values.iter().any(|x| x.is_nan()) {
+        f32::NAN
+    } else {
+        f32::INFINITY
+    }
+}
+
+/// Joins two absmax values like `amax` does: NaN wins.
+pub fn join_absmax(a: f32, b: f32) -> f32 {
+    if a.is_nan() || b.is_nan() { f32::NAN } else { a.max(b) }
+}
+
+/// A scope whose scale is NaN or Inf: every value dequantizes to NaN.
+fn poisoned(row: &[f32], out: &mut [f32]) -> RowLoss {
+    out.fill(f32::NAN);
+    let lost = row.iter().filter(|x| x.is_finite()).count() as u64;
+    RowLoss { lost, ..RowLoss::default() }
 }
 
 /// Quantizes and dequantizes one row into `out` (same length as `row`).
 /// `tensor_scale` is used by the per-tensor schemes and ignored by the others.
 pub fn fake_quantize_row(scheme: QuantScheme, tensor_scale: f32, row: &[f32], out: &mut [f32]) -> RowLoss {
     let out = &mut out[..row.len()];
+    let per_tensor = scheme.granularity() == Granularity::Tensor;
+    if per_tensor && !tensor_scale.is_finite() {
+        return poisoned(row, out);
+    }
     match scheme {
         QuantScheme::Int8 => symmetric(row, out, tensor_scale, -127.0, 127.0, false),
         QuantScheme::Int8Channel => {
-            let absmax = finite_absmax(row);
+            let absmax = scope_absmax(row);
+            if !absmax.is_finite() {
+                return poisoned(row, out);
+            }
             let scale = (absmax / 127.5).max(f32::EPSILON);
             symmetric(row, out, scale, -128.0, 127.0, true)
         }
@@ -200,7 +244,7 @@ pub fn fake_quantize_row(scheme: QuantScheme, tensor_scale: f32, row: &[f32], ou
 /// reference entry point for tests.
 pub fn fake_quantize(scheme: QuantScheme, values: &[f32], row_len: usize) -> (Vec<f32>, RowLoss) {
     let mut out = vec![0f32; values.len()];
-    let scale = tensor_scale(scheme, finite_absmax(values));
+    let scale = tensor_scale(scheme, scope_absmax(values));
     let mut loss = RowLoss::default();
     for (row, dst) in values.chunks(row_len.max(1)).zip(out.chunks_mut(row_len.max(1))) {
         loss.add(fake_quantize_row(scheme, scale, row, dst));
@@ -235,10 +279,13 @@ fn symmetric(row: &[f32], out: &mut [f32], scale: f32, qmin: f32, qmax: f32, by_
         clipped += (finite & ((t - code).abs() > CLIP_SLACK)) as u64;
         *o = if finite { code * scale } else { x };
     }
-    RowLoss { clipped, overflow: 0 }
+    RowLoss { clipped, ..RowLoss::default() }
 }
 
 fn asymmetric_group(group: &[f32], out: &mut [f32]) -> RowLoss {
+    if !scope_absmax(group).is_finite() {
+        return poisoned(group, out);
+    }
     let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
     for &x in group.iter().filter(|x| x.is_finite()) {
         lo = lo.min(x);
@@ -362,6 +409,34 @@ mod tests {
         let mut out = vec![0f32; 128];
         let loss = fake_quantize_row(QuantScheme::Int4G128, 0.0, &row, &mut out);
         assert!(loss.clipped > 100, "{loss:?}");
+    }
+
+    /// Issue: a NaN or Inf weight made `--simulate int8` report a finite
+    /// SQNR; torch's absmax scale becomes NaN/Inf and loses the whole scope.
+    #[test]
+    fn a_nonfinite_value_poisons_the_scale_it_shares() {
+        let mut w = vec![0.01f32; 4 * 64];
+        w[70] = f32::NAN;
+        let (q, loss) = fake_quantize(QuantScheme::Int8, &w, 64);
+        assert!(q.iter().all(|v| v.is_nan()));
+        assert_eq!((loss.lost, loss.overflow), (255, 0));
+        w[70] = f32::INFINITY;
+        let (q, loss) = fake_quantize(QuantScheme::Fp8E4M3, &w, 64);
+        assert!(q.iter().all(|v| v.is_nan()));
+        assert_eq!(loss.lost, 255);
+        // Per channel only the row is lost, per group only the group.
+        let (q, loss) = fake_quantize(QuantScheme::Int8Channel, &w, 64);
+        assert!(q[64..128].iter().all(|v| v.is_nan()) && q[..64].iter().all(|v| v.is_finite()));
+        assert_eq!(loss.lost, 63);
+        let row: Vec<f32> = (0..256).map(|i| if i == 3 { f32::NAN } else { i as f32 * 1e-3 }).collect();
+        let (q, loss) = fake_quantize(QuantScheme::Int4G128, &row, 256);
+        assert!(q[..128].iter().all(|v| v.is_nan()) && q[128..].iter().all(|v| v.is_finite()));
+        assert_eq!(loss.lost, 127);
+        // A cast has no scale: only the non-finite value itself is non-finite.
+        let (q, loss) = fake_quantize(QuantScheme::Fp16, &row, 256);
+        assert_eq!((q.iter().filter(|v| v.is_nan()).count(), loss.lost), (1, 0));
+        assert!(scope_absmax(&[1.0, f32::NEG_INFINITY]).is_infinite());
+        assert!(join_absmax(f32::NAN, 2.0).is_nan());
     }
 
     #[test]

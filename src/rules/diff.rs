@@ -147,6 +147,28 @@ pub const PREFIX_NOT_FOUND: Rule = Rule {
     options: "--strip-prefix P",
 };
 
+pub const VALUES_DAMAGED: Rule = Rule {
+    code: "D110",
+    slug: "values-damaged",
+    severity: Severity::Error,
+    summary: "a tensor's values differ so much that B computes something else",
+    detects: "Tensor pairs beyond the tolerance whose SQNR (10·log10(‖a‖² / ‖b − a‖²), A the reference) \
+              is below `--error-sqnr` or whose cosine similarity is below `--error-cosine`. Such a pair is \
+              reported here instead of as D105: rounding by any healthy conversion keeps the SQNR far above \
+              the threshold (fp16 about 70 dB, int8 about 40 dB, int4 groups and NF4 about 20 dB), so a \
+              pair below it is not drift but a different tensor. Quantized tensors are compared through \
+              their dequantized values.",
+    why: "A layer whose weights no longer resemble the reference's produces wrong features at every \
+          denoising step; the error compounds over the steps into noise, or into fp16 overflow, NaN and \
+          black frames.",
+    cause: "A quantization with a broken scale or an outlier-set per-tensor scale, codes and scales from \
+            different tensors (a mis-keyed conversion), a merge or LoRA applied with the wrong factor, or \
+            a tensor overwritten by another of the same shape.",
+    fix: "Re-run the conversion for the tensor from the reference; check its scale with \
+          `nanscope weights B`, and keep the module out of quantization if its weights carry outliers.",
+    options: "--error-sqnr DB (10), --error-cosine C (0.95)",
+};
+
 pub const RULES: &[&Rule] = &[
     &MISSING_IN_B,
     &EXTRA_IN_B,
@@ -157,4 +179,5 @@ pub const RULES: &[&Rule] = &[
     &NO_TENSORS,
     &DUPLICATE_ACROSS_FILES,
     &PREFIX_NOT_FOUND,
+    &VALUES_DAMAGED,
 ];

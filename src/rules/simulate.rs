@@ -118,5 +118,35 @@ pub const KEEP_HIGH_PRECISION: Rule = Rule {
     options: "",
 };
 
-pub const RULES: &[&Rule] =
-    &[&LOW_SQNR, &ZEROED_WEIGHTS, &CLIPPED_WEIGHTS, &OVERFLOW, &FP8_UNSCALED_NAN, &KEEP_HIGH_PRECISION];
+pub const NONFINITE_INPUT: Rule = Rule {
+    code: "Q207",
+    slug: "simulated-nonfinite-input",
+    severity: Severity::Error,
+    summary: "a tensor given to the simulation already holds NaN or Inf",
+    detects: "Tensors that hold NaN or ±Inf before any conversion. Scaled schemes compute their scale from \
+              the absmax of a scope, and PyTorch's `amax` propagates NaN and Inf: the per-tensor scale of \
+              `int8` and `fp8-e4m3`, the row's scale of `int8-channel` or the group's of `int4-g128` \
+              becomes NaN or Inf, and every weight under it dequantizes to NaN (`0 · Inf` is NaN too). \
+              The finding counts the non-finite inputs and the finite weights lost with them (`lost`); \
+              lost weights are left out of the SQNR, so a tensor lost whole has no SQNR at all. Casts \
+              (`fp16`, `bf16`) keep a NaN where it is and lose nothing else, but the tensor is still \
+              reported.",
+    why: "A NaN weight makes every output of its layer NaN at the first denoising step, and the NaN \
+          reaches the decoded video, which comes out black. Under a per-tensor scheme one NaN takes \
+          the whole tensor with it.",
+    cause: "A checkpoint that is already damaged (a diverged fine-tune, a bad merge, an overflowing \
+            conversion); `nanscope weights` without `--simulate` reports it as W101 with its coordinate.",
+    fix: "Repair or restore the tensor from a good checkpoint before converting it; keeping the module in \
+          high precision does not help, so it is not put on the exclude list.",
+    options: "",
+};
+
+pub const RULES: &[&Rule] = &[
+    &LOW_SQNR,
+    &ZEROED_WEIGHTS,
+    &CLIPPED_WEIGHTS,
+    &OVERFLOW,
+    &FP8_UNSCALED_NAN,
+    &KEEP_HIGH_PRECISION,
+    &NONFINITE_INPUT,
+];

@@ -57,8 +57,11 @@ pub const ALL_ZERO_TENSOR: Rule = Rule {
     slug: "all-zero-tensor",
     severity: Severity::Warning,
     summary: "every element of a tensor is zero",
-    detects: "Tensors whose elements are all exactly zero. The finding is an error for normalization \
-              scales (GroupNorm/LayerNorm/RMSNorm weights), which must never be zero.",
+    detects: "Float tensors whose elements are all exactly zero. The finding is an error for \
+              normalization scales (GroupNorm/LayerNorm/RMSNorm weights), which must never be zero, and \
+              info for parameters that layers initialise to zero (biases of any layer, norm shifts \
+              `beta`, `*_bias`, BatchNorm `running_mean`). Integer and boolean tensors (counters such as \
+              `num_batches_tracked`, index buffers, masks) are not weights and are never judged.",
     why: "A zero normalization scale zeroes the whole activation; the next normalization then divides \
           by a zero variance and produces NaN. A zero weight matrix disables its layer. Zero-initialised \
           output projections (ControlNet-style zero convs) are legitimate before training.",

@@ -35,6 +35,15 @@ pub fn is_norm_scale(name: &str) -> bool {
         && (module.contains("norm") || module.starts_with("ln") || module == "bn")
 }
 
+/// Whether a parameter is one that layers initialise to zero, so that an
+/// all-zero value is normal: biases (`conv.bias`, `norm1.bias`, LayerNorm
+/// `beta`, `in_proj_bias`) and BatchNorm's `running_mean`.
+pub fn starts_at_zero(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    let param = lower.rsplit('.').next().unwrap_or("");
+    matches!(param, "bias" | "beta" | "running_mean") || param.ends_with("_bias")
+}
+
 /// Findings for one scanned tensor.
 pub fn tensor_findings(
     file: &str,
@@ -109,22 +118,27 @@ pub fn tensor_findings(
         }
     }
 
-    if stats.count > 0 && stats.zero == stats.count {
+    // Integer and boolean tensors are counters, indices and masks
+    // (`num_batches_tracked`, `position_ids`), not weights: zero is a value
+    // like any other for them.
+    if dtype.is_float() && stats.count > 0 && stats.zero == stats.count {
         let norm = is_norm_scale(name);
-        let mut finding = Finding::new(
-            &rules::ALL_ZERO_TENSOR,
-            if norm {
-                format!("normalization scale {name} is all zeros: it zeroes its layer's output")
-            } else {
-                format!("all {} elements of {name} are zero", stats.count)
-            },
-        )
-        .with_subject(subject.clone())
-        .with_evidence("count", stats.count);
-        if norm {
-            finding = finding.with_severity(Severity::Error);
-        }
-        out.push(finding);
+        let zero_at_init = starts_at_zero(name);
+        let message = if norm {
+            format!("normalization scale {name} is all zeros: it zeroes its layer's output")
+        } else if zero_at_init {
+            format!("all {} elements of {name} are zero (as initialised)", stats.count)
+        } else {
+            format!("all {} elements of {name} are zero", stats.count)
+        };
+        let finding = Finding::new(&rules::ALL_ZERO_TENSOR, message)
+            .with_subject(subject.clone())
+            .with_evidence("count", stats.count);
+        out.push(match (norm, zero_at_init) {
+            (true, _) => finding.with_severity(Severity::Error),
+            (false, true) => finding.with_severity(Severity::Info),
+            (false, false) => finding,
+        });
     }
 
     if stats.subnormal > 0 {
@@ -216,6 +230,38 @@ mod tests {
         assert_eq!(f[0].severity, Severity::Error);
         let f = findings("conv_out.weight", &[0.0; 8], &[8], ScanOptions::default());
         assert_eq!(f[0].severity, Severity::Warning);
+    }
+
+    /// Issue: an all-zero bias is how layers are initialised; a warning made
+    /// `--fail-on warning` fail on clean checkpoints.
+    #[test]
+    fn all_zero_biases_are_info_but_norm_scales_stay_errors() {
+        for name in
+            ["conv_in.bias", "down_blocks.0.resnets.0.norm1.bias", "ln.beta", "attn.in_proj_bias", "bn.running_mean"]
+        {
+            let f = findings(name, &[0.0; 8], &[8], ScanOptions::default());
+            assert_eq!(codes(&f), ["W104"], "{name}");
+            assert_eq!(f[0].severity, Severity::Info, "{name}");
+        }
+        let f = findings("mid_block.resnets.0.norm2.weight", &[0.0; 8], &[8], ScanOptions::default());
+        assert_eq!(f[0].severity, Severity::Error);
+        assert!(!starts_at_zero("conv.bias_scale.weight"));
+    }
+
+    /// Issue: integer buffers such as BatchNorm's `num_batches_tracked` are
+    /// counters, not weights.
+    #[test]
+    fn integer_buffers_are_not_judged_as_weights() {
+        let options = ScanOptions::default();
+        let zero = 0i64.to_le_bytes();
+        let stats = tensor_stats(DType::I64, &zero, ByteOrder::Little, options.target).unwrap();
+        assert!(tensor_findings("m.pt", "bn.num_batches_tracked", DType::I64, &[], &stats, &options).is_empty());
+        let mut ids: Vec<u8> = Vec::new();
+        for i in 0..4096i64 {
+            ids.extend_from_slice(&(if i == 7 { 1_000_000 } else { i % 3 }).to_le_bytes());
+        }
+        let stats = tensor_stats(DType::I64, &ids, ByteOrder::Little, options.target).unwrap();
+        assert!(tensor_findings("m.pt", "position_ids", DType::I64, &[4096], &stats, &options).is_empty());
     }
 
     #[test]

@@ -25,6 +25,39 @@ impl Default for Tolerance {
     }
 }
 
+/// Where a difference stops being drift and becomes damage: below either
+/// figure, B's tensor no longer computes what A's does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DamageThresholds {
+    /// D110 fires when the SQNR of B against A is below this many dB.
+    pub sqnr_db: f64,
+    /// D110 fires when the cosine similarity of A and B is below this.
+    pub cosine: f64,
+}
+
+impl Default for DamageThresholds {
+    /// Healthy conversions keep their SQNR far above 10 dB (fp16 about 70,
+    /// int8 per channel about 40, int4 groups and NF4 about 20); 10 dB is a
+    /// 32% RMS error, and a cosine of 0.95 is the same error for tensors of
+    /// equal norm.
+    fn default() -> Self {
+        DamageThresholds { sqnr_db: 10.0, cosine: 0.95 }
+    }
+}
+
+impl DamageThresholds {
+    /// Which figure, if any, says the pair is damaged.
+    pub fn judge(&self, metrics: &PairMetrics) -> Option<&'static str> {
+        if metrics.sqnr_db.is_some_and(|db| db < self.sqnr_db) {
+            Some("sqnr_db")
+        } else if metrics.cosine.is_some_and(|c| c < self.cosine) {
+            Some("cosine")
+        } else {
+            None
+        }
+    }
+}
+
 /// How two tensors differ. Sums cover element pairs where both sides are
 /// finite; non-finite positions are counted apart.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

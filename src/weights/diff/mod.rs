@@ -4,6 +4,6 @@ mod compare;
 mod run;
 mod sides;
 
-pub use compare::{PairMetrics, Tolerance, compare_values};
+pub use compare::{DamageThresholds, PairMetrics, Tolerance, compare_values};
 pub use run::{DiffOptions, DiffResult, DtypeMismatch, PairRecord, ShapeMismatch, diff};
 pub use sides::{NameAlignment, Side};

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::json;
 
-use super::compare::{PairMetrics, Tolerance, compare_values};
+use super::compare::{DamageThresholds, PairMetrics, Tolerance, compare_values};
 use super::sides::{Located, NameAlignment, Side};
 use crate::numerics::unravel;
 use crate::report::{Finding, Subject, fmt_num};
@@ -20,6 +20,7 @@ use crate::weights::values::Dequantize;
 pub struct DiffOptions {
     pub alignment: NameAlignment,
     pub tolerance: Tolerance,
+    pub damage: DamageThresholds,
 }
 
 /// One compared tensor pair, as the report's `pairs` section lists it.
@@ -237,7 +238,32 @@ fn compare_pair(
             .with_evidence("nonfinite_differ", metrics.nonfinite_differ),
         );
     }
-    if metrics.beyond_tolerance > 0 {
+    let damaged = options.damage.judge(&metrics);
+    if let (Some(by), true) = (damaged, metrics.beyond_tolerance > 0) {
+        let d = options.damage;
+        findings.push(
+            Finding::new(
+                &rules::VALUES_DAMAGED,
+                format!(
+                    "{name}: B no longer matches A (SQNR {db}, cosine {}; damage below {} dB or cosine {}); {} of {} values differ",
+                    metrics.cosine.map_or("-".into(), |c| format!("{c:.4}")),
+                    fmt_num(d.sqnr_db),
+                    fmt_num(d.cosine),
+                    metrics.beyond_tolerance,
+                    metrics.count,
+                ),
+            )
+            .with_subject(subject(metrics.first_beyond_flat))
+            .with_evidence("by", by)
+            .with_evidence("sqnr_db", json!(metrics.sqnr_db))
+            .with_evidence("cosine", json!(metrics.cosine))
+            .with_evidence("rel_l2_error", json!(metrics.rel_l2_error))
+            .with_evidence("max_abs_diff", metrics.max_abs_diff)
+            .with_evidence("beyond_tolerance", metrics.beyond_tolerance)
+            .with_evidence("error_sqnr_db", d.sqnr_db)
+            .with_evidence("error_cosine", d.cosine),
+        );
+    } else if metrics.beyond_tolerance > 0 {
         let t = options.tolerance;
         findings.push(
             Finding::new(

@@ -12,7 +12,7 @@ use crate::formats::Checkpoint;
 use crate::report::{Finding, Subject};
 use crate::rules::diff as rules;
 use crate::weights::open::open_checkpoints;
-use crate::weights::quant::{QuantConfig, QuantInfo, QuantTensor, filler, recognise};
+use crate::weights::quant::{QuantConfig, QuantInfo, QuantTensor, Recognised, filler, recognise};
 use crate::weights::values::{Dequantize, LogicalValues, logical_values};
 
 /// How B's names are aligned with A's: strip a prefix (when present), then
@@ -43,6 +43,9 @@ pub enum Source {
     Entry(usize),
     /// A recognised quantized tensor (index into the side's `quantized`).
     Quantized(usize),
+    /// A plain entry a scheme presents under another name (index into the
+    /// side's `renamed`).
+    Renamed(usize),
 }
 
 /// Where one tensor of a side lives.
@@ -70,6 +73,8 @@ pub struct Side {
     pub checkpoints: Vec<Checkpoint>,
     /// Recognised quantized tensors, per checkpoint.
     pub quantized: Vec<Vec<QuantTensor>>,
+    /// Plain entries presented under a logical name, per checkpoint.
+    pub renamed: Vec<Vec<(usize, String)>>,
     /// Aligned name → location, in file then tensor order.
     pub names: Vec<(String, Located)>,
     pub index: HashMap<String, Located>,
@@ -85,24 +90,36 @@ impl Side {
         let mut names = Vec::new();
         let mut index: HashMap<String, Located> = HashMap::new();
         let mut quantized = Vec::new();
+        let mut renamed_entries = Vec::new();
         for (c, checkpoint) in checkpoints.iter().enumerate() {
             findings.extend(checkpoint.findings.iter().cloned());
             // Validation findings of the schemes belong to `weights`; diff only
             // needs to know which entries make up which logical tensor.
+            // Names follow `weights`: a recognised tensor under its logical
+            // name, a renamed plain entry (`quantize_dynamic`'s packed bias)
+            // under the name the scheme gives it, and every other claimed
+            // entry (scales, zero points, codes of a broken scheme) not at all.
             let recognised = match checkpoint.tensors.is_empty() {
-                true => Vec::new(),
-                false => recognise(checkpoint, &QuantConfig::beside(Path::new(&checkpoint.label))).tensors,
+                true => Recognised::default(),
+                false => recognise(checkpoint, &QuantConfig::beside(Path::new(&checkpoint.label))),
             };
-            let claimed: HashSet<usize> =
-                recognised.iter().flat_map(|t| std::iter::once(t.codes).chain(t.pieces.iter().map(|p| p.0))).collect();
-            let logical = recognised.iter().enumerate().map(|(q, t)| (t.name.as_str(), Source::Quantized(q))).chain(
-                checkpoint
-                    .tensors
-                    .iter()
-                    .enumerate()
-                    .filter(|(e, _)| !claimed.contains(e))
-                    .map(|(e, entry)| (entry.name.as_str(), Source::Entry(e))),
-            );
+            let claimed: HashSet<usize> = recognised.claimed();
+            let renamed =
+                recognised.renamed.iter().enumerate().map(|(r, (_, name))| (name.as_str(), Source::Renamed(r)));
+            let logical = recognised
+                .tensors
+                .iter()
+                .enumerate()
+                .map(|(q, t)| (t.name.as_str(), Source::Quantized(q)))
+                .chain(renamed)
+                .chain(
+                    checkpoint
+                        .tensors
+                        .iter()
+                        .enumerate()
+                        .filter(|(e, _)| !claimed.contains(e))
+                        .map(|(e, entry)| (entry.name.as_str(), Source::Entry(e))),
+                );
             for (stored, source) in logical {
                 let name = alignment.apply(stored);
                 let here = Located { checkpoint: c, source };
@@ -124,9 +141,10 @@ impl Side {
                 index.insert(name.clone(), here);
                 names.push((name, here));
             }
-            quantized.push(recognised);
+            quantized.push(recognised.tensors);
+            renamed_entries.push(recognised.renamed);
         }
-        Side { label, checkpoints, quantized, names, index, findings }
+        Side { label, checkpoints, quantized, renamed: renamed_entries, names, index, findings }
     }
 
     pub fn checkpoint(&self, at: Located) -> &Checkpoint {
@@ -136,10 +154,14 @@ impl Side {
     pub fn meta(&self, at: Located) -> TensorMeta<'_> {
         let checkpoint = &self.checkpoints[at.checkpoint];
         match at.source {
-            Source::Entry(e) => {
-                let entry = &checkpoint.tensors[e];
+            Source::Entry(_) | Source::Renamed(_) => {
+                let entry = &checkpoint.tensors[self.entry_index(at)];
+                let name = match at.source {
+                    Source::Renamed(r) => self.renamed[at.checkpoint][r].1.as_str(),
+                    _ => entry.name.as_str(),
+                };
                 TensorMeta {
-                    name: &entry.name,
+                    name,
                     shape: &entry.shape,
                     dtype: entry.dtype.name().to_string(),
                     quant: None,
@@ -163,7 +185,9 @@ impl Side {
     pub fn values(&self, at: Located, dequantizers: &[&dyn Dequantize]) -> Result<LogicalValues<'_>, Box<Finding>> {
         let checkpoint = &self.checkpoints[at.checkpoint];
         match at.source {
-            Source::Entry(e) => logical_values(checkpoint, &checkpoint.tensors[e], dequantizers),
+            Source::Entry(_) | Source::Renamed(_) => {
+                logical_values(checkpoint, &checkpoint.tensors[self.entry_index(at)], dequantizers)
+            }
             Source::Quantized(q) => {
                 let tensor = &self.quantized[at.checkpoint][q];
                 let numel = usize::try_from(tensor.numel()).unwrap_or(usize::MAX);
@@ -181,8 +205,18 @@ impl Side {
     pub fn release(&self, at: Located) {
         let checkpoint = &self.checkpoints[at.checkpoint];
         match at.source {
-            Source::Entry(e) => checkpoint.release(&checkpoint.tensors[e]),
+            Source::Entry(_) | Source::Renamed(_) => checkpoint.release(&checkpoint.tensors[self.entry_index(at)]),
             Source::Quantized(q) => checkpoint.release(&checkpoint.tensors[self.quantized[at.checkpoint][q].codes]),
+        }
+    }
+
+    /// The stored entry behind a plain or renamed tensor (the codes entry
+    /// for a quantized one).
+    fn entry_index(&self, at: Located) -> usize {
+        match at.source {
+            Source::Entry(e) => e,
+            Source::Renamed(r) => self.renamed[at.checkpoint][r].0,
+            Source::Quantized(q) => self.quantized[at.checkpoint][q].codes,
         }
     }
 

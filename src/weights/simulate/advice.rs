@@ -118,6 +118,37 @@ pub fn simulation_findings(
     let mut reasons = Vec::new();
     let db = |x: Option<f64>| x.map_or("exact".to_string(), |v| format!("{} dB", fmt_num(v)));
 
+    if metrics.nonfinite_input > 0 {
+        let consequence = match (scheme.is_cast(), metrics.lost) {
+            (true, _) => "the cast keeps them".to_string(),
+            (false, 0) => "nothing else shares their scale".to_string(),
+            (false, lost) if lost + metrics.nonfinite_input == metrics.count => {
+                format!(
+                    "its per-{} scale becomes NaN/Inf and all {lost} other weights dequantize to NaN",
+                    scheme.granularity().name()
+                )
+            }
+            (false, lost) => format!(
+                "the per-{} scales they share become NaN/Inf and {lost} other weights dequantize to NaN",
+                scheme.granularity().name()
+            ),
+        };
+        out.push(
+            Finding::new(
+                &rules::NONFINITE_INPUT,
+                format!(
+                    "{tensor} already holds {} NaN/Inf value{}: under {scheme} {consequence}",
+                    metrics.nonfinite_input,
+                    if metrics.nonfinite_input == 1 { "" } else { "s" }
+                ),
+            )
+            .with_subject(subject.clone())
+            .with_evidence("scheme", scheme.name())
+            .with_evidence("nonfinite_input", metrics.nonfinite_input)
+            .with_evidence("lost", metrics.lost)
+            .with_evidence("count", metrics.count),
+        );
+    }
     if let Some(worst) = metrics.worst_channel_sqnr_db.filter(|w| *w < options.min_sqnr_db) {
         let mut subject = subject.clone();
         subject.block = metrics.worst_channel.map(Into::into);

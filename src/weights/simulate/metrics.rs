@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::numerics::fakequant::{self, E4M3_NAN_FROM, QuantScheme, fake_quantize_row, finite_absmax};
+use crate::numerics::fakequant::{self, E4M3_NAN_FROM, QuantScheme, fake_quantize_row, join_absmax, scope_absmax};
 use crate::numerics::{DType, Granularity};
 use crate::weights::values::LogicalValues;
 
@@ -36,6 +36,10 @@ pub struct SimulationMetrics {
     pub clipped_share: f64,
     /// Finite weights that became Inf or NaN.
     pub overflow: u64,
+    /// Finite weights that dequantize to NaN because a NaN or Inf input made
+    /// the scale they share NaN or Inf (the whole tensor for per-tensor
+    /// schemes, the row or group otherwise); left out of every error figure.
+    pub lost: u64,
     /// Non-zero weights whose simulated value is zero or below the scheme's
     /// smallest normal magnitude.
     pub underflow: u64,
@@ -54,6 +58,7 @@ struct RowSums {
     zeroed: u64,
     clipped: u64,
     overflow: u64,
+    lost: u64,
     underflow: u64,
     unscaled_overflow: u64,
     max_abs_error: f64,
@@ -70,6 +75,7 @@ impl RowSums {
         zeroed: 0,
         clipped: 0,
         overflow: 0,
+        lost: 0,
         underflow: 0,
         unscaled_overflow: 0,
         max_abs_error: 0.0,
@@ -85,6 +91,7 @@ impl RowSums {
             zeroed: a.zeroed + b.zeroed,
             clipped: a.clipped + b.clipped,
             overflow: a.overflow + b.overflow,
+            lost: a.lost + b.lost,
             underflow: a.underflow + b.underflow,
             unscaled_overflow: a.unscaled_overflow + b.unscaled_overflow,
             max_abs_error: a.max_abs_error.max(b.max_abs_error),
@@ -128,6 +135,7 @@ pub fn simulate_values(scheme: QuantScheme, values: &LogicalValues, shape: &[u64
                 let mut sums = row_sums(scheme, src, dst, smallest_normal);
                 sums.clipped = loss.clipped;
                 sums.overflow = loss.overflow;
+                sums.lost = loss.lost;
                 if sums.signal > 0.0 && sums.noise > 0.0 {
                     sums.worst = Some((sqnr(sums.signal, sums.noise), row as u64));
                 }
@@ -147,10 +155,10 @@ fn tensor_absmax(values: &LogicalValues) -> f32 {
             |buf, i| {
                 let len = CHUNK.min(n - i * CHUNK);
                 values.decode(i * CHUNK, &mut buf[..len]);
-                finite_absmax(&buf[..len])
+                scope_absmax(&buf[..len])
             },
         )
-        .reduce(|| 0.0, f32::max)
+        .reduce(|| 0.0, join_absmax)
 }
 
 /// Below this dequantized magnitude a non-zero weight counts as underflowed.
@@ -254,6 +262,7 @@ fn finish(scheme: QuantScheme, count: u64, sums: RowSums) -> SimulationMetrics {
         clipped: sums.clipped,
         clipped_share: share(sums.clipped, sums.finite),
         overflow: sums.overflow,
+        lost: sums.lost,
         underflow: sums.underflow,
         unscaled_overflow: (scheme == QuantScheme::Fp8E4M3).then_some(sums.unscaled_overflow),
     }
@@ -297,6 +306,20 @@ mod tests {
         assert_eq!(m.sqnr_db, None);
         let m = simulate_values(QuantScheme::Fp8E4M3, &stored(&[500.0, 1.0, -3.0]), &[3, 1]);
         assert_eq!((m.unscaled_overflow, m.overflow), (Some(1), 0));
+    }
+
+    /// Issue: `--simulate int8` on a tensor holding a NaN reported 48 dB.
+    #[test]
+    fn a_nonfinite_input_loses_the_tensor_instead_of_reporting_a_sqnr() {
+        let mut w = outlier_tensor();
+        w[5 * 64 + 7] = 0.01;
+        w[100] = f32::NAN;
+        let m = simulate_values(QuantScheme::Int8, &stored(&w), &[64, 64]);
+        assert_eq!((m.nonfinite_input, m.lost), (1, 64 * 64 - 1));
+        assert_eq!((m.sqnr_db, m.worst_channel_sqnr_db), (None, None));
+        let m = simulate_values(QuantScheme::Int8Channel, &stored(&w), &[64, 64]);
+        assert_eq!((m.lost, m.worst_channel.is_some()), (63, true));
+        assert!(m.sqnr_db.is_some_and(|db| db > 20.0), "{m:?}");
     }
 
     #[test]

@@ -155,12 +155,13 @@ fn simulate_entry(
     outcome
 }
 
-/// Most damaged first: overflow, then the worst-channel SQNR ascending (an
-/// exact round trip ranks last), then the whole-tensor SQNR.
+/// Most damaged first: non-finite inputs and overflow, then the
+/// worst-channel SQNR ascending (an exact round trip ranks last), then the
+/// whole-tensor SQNR.
 fn rank(tensors: &mut [TensorSimulation]) {
     let key = |t: &TensorSimulation| {
         (
-            t.metrics.overflow == 0,
+            t.metrics.overflow == 0 && t.metrics.nonfinite_input == 0,
             t.metrics.worst_channel_sqnr_db.unwrap_or(f64::INFINITY),
             t.metrics.sqnr_db.unwrap_or(f64::INFINITY),
         )
