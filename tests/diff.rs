@@ -158,3 +158,42 @@ fn a_quantized_side_is_dequantized_and_drifts_only_where_planted() {
     assert_eq!(fc["first_beyond_flat"], 96);
     assert_eq!(findings(&report, "D105")[0]["subject"]["index"], serde_json::json!([3, 0]));
 }
+
+const DAMAGE: &str = "fixtures/quant/damage";
+
+/// Issue: `quantize_dynamic` biases appeared as
+/// `X._packed_params._packed_params.1`, giving false missing/extra keys.
+#[test]
+fn quantize_dynamic_parameters_are_named_like_weights_names_them() {
+    let float = format!("{DAMAGE}/dynamic_convlinear_float.pt");
+    let (code, report) = run(&[&float, &format!("{DAMAGE}/dynamic_convlinear.pt")]);
+    assert!(strings(&report["missing_in_b"]).is_empty(), "{:#}", report["missing_in_b"]);
+    assert!(strings(&report["extra_in_b"]).is_empty(), "{:#}", report["extra_in_b"]);
+    assert_eq!(report["pairs"].as_array().unwrap().len(), 6);
+    let bias = pair(&report, "3.bias");
+    assert_eq!((bias["within_tolerance"].as_bool(), bias.get("tensor_b")), (Some(true), None));
+    assert_eq!(pair(&report, "3.weight")["quant_b"]["scheme"], "torch-dynamic");
+    // Ordinary int8 rounding (about 48 dB) is drift, a warning.
+    assert!(pair(&report, "3.weight")["sqnr_db"].as_f64().unwrap() > 40.0);
+    assert_eq!(findings(&report, "D105").len(), 2);
+    assert!(findings(&report, "D110").is_empty());
+    assert_eq!(code, 0);
+}
+
+/// Issue: a tensor with cosine 0.02 / SQNR -44 dB was a warning like 48 dB rounding.
+#[test]
+fn damage_is_an_error_and_its_thresholds_can_be_moved() {
+    let float = format!("{DAMAGE}/dynamic_convlinear_float.pt");
+    let damaged = format!("{DAMAGE}/dynamic_convlinear_damaged.pt");
+    let (code, report) = run(&[&float, &damaged]);
+    assert_eq!(code, 1);
+    let d110 = findings(&report, "D110");
+    assert_eq!(d110.len(), 1, "{:#}", report["findings"]);
+    assert_eq!((&d110[0]["severity"], &d110[0]["subject"]["tensor"]), (&"error".into(), &"3.weight".into()));
+    assert!(d110[0]["evidence"]["sqnr_db"].as_f64().unwrap() < -40.0);
+    assert!(d110[0]["evidence"]["cosine"].as_f64().unwrap().abs() < 0.05);
+    // The other Linear's rounding stays a D105 warning.
+    assert_eq!(findings(&report, "D105").len(), 1);
+    let (code, report) = run(&[&float, &damaged, "--error-sqnr=-50", "--error-cosine=-1"]);
+    assert_eq!((code, findings(&report, "D110").len(), findings(&report, "D105").len()), (0, 0, 2));
+}

@@ -140,3 +140,32 @@ fn pieces_of_an_already_quantized_weight_are_not_simulated() {
     assert_eq!(report["simulation"]["tensors"].as_array().unwrap().len(), 0, "the F32 scale is not a weight");
     assert_eq!(report["simulation"]["skipped"], 2);
 }
+
+/// Issue: a tensor holding NaN reported a finite SQNR (48 dB) and exit 0.
+#[test]
+fn nonfinite_inputs_are_findings_not_a_finite_sqnr() {
+    let (code, report) = run(&["weights", "--simulate", "int8", "fixtures/simulate/nonfinite.safetensors"]);
+    assert_eq!(code, 1);
+    let tensors = report["simulation"]["tensors"].as_array().unwrap();
+    for name in ["nan.weight", "inf.weight"] {
+        let t = tensors.iter().find(|t| t["tensor"] == name).unwrap();
+        assert!(t["sqnr_db"].is_null() && t["worst_channel_sqnr_db"].is_null(), "{t:#}");
+        assert_eq!((t["nonfinite_input"].as_u64(), t["lost"].as_u64()), (Some(1), Some(1023)));
+        let f: Vec<&Value> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["code"] == "Q207" && f["subject"]["tensor"] == name)
+            .collect();
+        assert_eq!(f.len(), 1, "{:#}", report["findings"]);
+        assert_eq!((f[0]["severity"].as_str(), f[0]["evidence"]["lost"].as_u64()), (Some("error"), Some(1023)));
+    }
+    let clean = tensors.iter().find(|t| t["tensor"] == "clean.weight").unwrap();
+    assert!(clean["sqnr_db"].as_f64().unwrap() > 30.0);
+    // Per channel only the row holding the NaN is lost.
+    let (code, report) = run(&["weights", "--simulate", "int8-channel", "fixtures/simulate/nonfinite.safetensors"]);
+    assert_eq!(code, 1);
+    let nan = report["simulation"]["tensors"].as_array().unwrap().iter().find(|t| t["tensor"] == "nan.weight").unwrap();
+    assert_eq!(nan["lost"], 63);
+    assert!(nan["sqnr_db"].as_f64().is_some());
+}

@@ -178,8 +178,8 @@ pub fn tensor_scale(scheme: QuantScheme, absmax: f32) -> f32 {
 /// PyTorch: NaN when any value is NaN, +Inf when any is infinite, else the
 /// largest magnitude (0 for an empty scope).
 pub fn scope_absmax(values: &[f32]) -> f32 {
-    // `!(|x| <= MAX)` holds for NaN and ±Inf alike; the loop vectorises.
-    let nonfinite = values.iter().fold(false, |any, x| any | !(x.abs() <= f32::MAX));
+    // Branch-free so that the loop vectorises.
+    let nonfinite = values.iter().fold(false, |any, x| any | x.is_nan() | (x.abs() > f32::MAX));
     if !nonfinite {
         finite_absmax(values)
     } else if values.iter().any(|x| x.is_nan()) {

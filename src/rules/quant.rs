@@ -92,8 +92,10 @@ pub const CODES_SATURATED: Rule = Rule {
     severity: Severity::Warning,
     summary: "many codes sit at the ends of the code range",
     detects: "Int8, uint8, FP8 and GGUF Q8_0 codes in which the share of codes at qmin/qmax (or +/-448 for \
-              e4m3) is above 1% and above four times what absmax scaling produces (one extreme code per \
-              scale tile). `subject.block` is the first tile with more than one extreme code.",
+              e4m3) is above 2% and above four times what absmax scaling produces (one extreme code per \
+              scale tile). Absmax codes of a uniformly distributed weight (PyTorch's default \
+              initialisation) reach the ends about 1% of the time, so the threshold sits above that. \
+              `subject.block` is the first tile with more than one extreme code.",
     why: "Saturated codes mean the values were clipped: the largest weights of the layer were cut to the \
           range edge, which distorts exactly the outlier features diffusion models rely on.",
     cause: "A scale computed from a percentile or from calibration data instead of the absolute maximum, \
@@ -248,6 +250,86 @@ pub const UNDECODED_SCHEME: Rule = Rule {
     options: "",
 };
 
+pub const CODES_ZEROED: Rule = Rule {
+    code: "Q117",
+    slug: "quant-zeroed-weights",
+    severity: Severity::Warning,
+    summary: "most weights of a quantized tensor or tile dequantize to exactly zero",
+    detects: "Quantized tensors (every recognised scheme) in which more than half of the weights (`zeroed \
+              share`, 0.5) dequantize to exactly zero, over the whole tensor or within a tile that shares \
+              one scale (row, channel, group, block). Judged from the stored codes alone, without the \
+              float reference. The finding is an error when 90% of the whole tensor is zero, and names the \
+              share, the zero count and, for a per-tensor scale, the distinct codes in use (effective \
+              bits). Tiles entirely zero are counted apart (`zero_tiles`) and an all-zero tensor is left \
+              to W104. Healthy tensors sit far below the threshold: about 1% zeros for int8 absmax scales, \
+              6-13% for 4-bit groups and NF4.",
+    why: "A weight rounded to zero is a connection removed. When one outlier sets a per-tensor scale \
+          (scale = absmax/127), every weight below half a step becomes code 0: the layer keeps its outlier \
+          and loses everything else, computes a different function, and the error compounds over the \
+          denoising steps.",
+    cause: "A per-tensor scale set by an outlier (see Q119), a scale computed from the wrong data or too \
+            large by a factor, or codes overwritten with zeros.",
+    fix: "Re-quantize the tensor per channel or per group, or keep its module in higher precision \
+          (`weights --simulate` on the float checkpoint lists the modules to exclude).",
+    options: "",
+};
+
+pub const FEW_CODES: Rule = Rule {
+    code: "Q118",
+    slug: "quant-few-codes",
+    severity: Severity::Warning,
+    summary: "a quantized tile uses far fewer distinct codes than its format offers",
+    detects: "Tiles (the values sharing one scale) whose distinct dequantized values, log2 of which are the \
+              tile's effective bits, fall below half the bits the tile could use: the format's bits, or \
+              log2 of the tile's size when the tile is smaller than the code range. Tiles of fewer than 16 \
+              values and formats wider than 8 bits are not judged. Not reported when Q117 already is for \
+              the tensor.",
+    why: "A tile that uses three of 256 codes carries under 2 bits per weight: its weights are a few \
+          levels apart and the layer's output is coarse even when few weights are exactly zero.",
+    cause: "A scale far larger than the weights need (an outlier, a scale from other data), or weights \
+            that were already quantized to few levels before this conversion.",
+    fix: "Re-quantize with a scale from the tile's own absmax, a finer granularity, or keep the module in \
+          higher precision.",
+    options: "",
+};
+
+pub const SCALE_SET_BY_OUTLIER: Rule = Rule {
+    code: "Q119",
+    slug: "quant-scale-set-by-outlier",
+    severity: Severity::Warning,
+    summary: "a quantization scale is set by a few outliers far above the bulk of its weights",
+    detects: "Tiles whose largest dequantized magnitude (which an absmax scale is made from) exceeds 50 \
+              times the 90th percentile of |w| in the tile. The finding gives the absmax, that bulk value, \
+              the ratio (`inf` when the bulk itself rounded to zero) and how many values lie above the \
+              limit. Healthy tiles stay under about 4 (Gaussian weights) to 10 (heavy-tailed ones).",
+    why: "The scale spends the code range on the outliers: the bulk of the weights gets a handful of codes \
+          or rounds to zero (Q117, Q118), so the layer keeps its outliers and loses its signal.",
+    cause: "Outlier weights learnt by the model or left by a diverging fine-tune, or one corrupted \
+            element, quantized with a per-tensor (or too coarse) scale.",
+    fix: "Quantize the tensor per channel or in groups, clip the outliers before quantizing, or keep the \
+          module in higher precision.",
+    options: "",
+};
+
+pub const DEAD_SCALE: Rule = Rule {
+    code: "Q120",
+    slug: "dead-channel-scale",
+    severity: Severity::Warning,
+    summary: "a scale is orders of magnitude below its siblings' median: a dead channel",
+    detects: "Per-channel, group or block scales (every recognised scheme, GGUF block scales included) \
+              that are non-zero but more than 1000 times smaller than the median scale of the tensor \
+              (needs 8 or more non-zero scales). An fp16 scale of 1e-7 among scales near 1e-2 is one. \
+              Zero scales are Q102; subnormal scales are also Q104 (info), which this rule does not replace.",
+    why: "The channel's weights dequantize to values 1000 times smaller than their neighbours', so the \
+          channel contributes nothing: its output feature is dead, and a later normalization divides by \
+          its near-zero variance.",
+    cause: "A scale that underflowed when it was cast to fp16 or fp8, a scale from an unused (zero) \
+            channel during calibration, or a corrupted scale.",
+    fix: "Recompute the channel's scale from its weights (or store scales in fp32/bf16); if the channel \
+          is genuinely unused, check that the float checkpoint has it near zero too.",
+    options: "",
+};
+
 pub const RULES: &[&Rule] = &[
     &SCALE_NONFINITE,
     &SCALE_ZERO,
@@ -265,4 +347,8 @@ pub const RULES: &[&Rule] = &[
     &AMBIGUOUS_FORMAT,
     &INVALID_QUANT_STATE,
     &UNDECODED_SCHEME,
+    &CODES_ZEROED,
+    &FEW_CODES,
+    &SCALE_SET_BY_OUTLIER,
+    &DEAD_SCALE,
 ];

@@ -4,6 +4,7 @@
 mod bnb;
 mod compressed;
 mod config;
+mod damage;
 mod dequant;
 mod gguf;
 mod grid;
@@ -17,6 +18,7 @@ mod torch;
 mod validate;
 
 pub use config::QuantConfig;
+pub use damage::damage;
 pub use dequant::{Filler, dequantized_stats, filler};
 pub use recognize::{Recognised, recognise};
 pub use scan::{QuantScan, scan_quantized};

@@ -8,6 +8,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::config::QuantConfig;
+use super::damage::damage;
 use super::dequant::dequantized_stats;
 use super::recognize::recognise;
 use super::scheme::{QuantInfo, Role};
@@ -50,6 +51,7 @@ pub fn scan_quantized(
         .par_iter()
         .map(|tensor| {
             let mut findings = validate(checkpoint, tensor, &quant_options);
+            findings.extend(damage(checkpoint, tensor, &quant_options));
             let stats = match dequantized_stats(checkpoint, tensor, options.target) {
                 Ok(stats) => {
                     findings.extend(tensor_findings(label, &tensor.name, DType::F32, &tensor.shape, &stats, options));

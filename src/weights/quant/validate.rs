@@ -18,13 +18,31 @@ use crate::rules::quant as rules;
 pub struct QuantOptions {
     /// Q106: share of codes at qmin/qmax.
     pub saturation_share: f64,
-    /// Q107: ratio of a scale to the tensor's median scale.
+    /// Q107: ratio of a scale to the tensor's median scale; Q120: ratio of
+    /// the median scale to a scale.
     pub scale_ratio: f64,
+    /// Q117: share of a tensor's (or a tile's) weights that dequantize to zero.
+    pub zeroed_share: f64,
+    /// Q117 is an error when this share of the whole tensor is zero.
+    pub zeroed_error_share: f64,
+    /// Q118: share of the bits a tile could use below which its codes are too few.
+    pub min_code_bits_share: f64,
+    /// Q119: ratio of a tile's absmax to the 90th percentile of its |w|.
+    pub outlier_ratio: f64,
 }
 
 impl Default for QuantOptions {
     fn default() -> Self {
-        QuantOptions { saturation_share: 0.01, scale_ratio: 1000.0 }
+        QuantOptions {
+            // PyTorch initialises Linear weights uniformly; absmax codes of a
+            // uniform tensor sit at the ends about 1% of the time.
+            saturation_share: 0.02,
+            scale_ratio: 1000.0,
+            zeroed_share: 0.5,
+            zeroed_error_share: 0.9,
+            min_code_bits_share: 0.5,
+            outlier_ratio: 50.0,
+        }
     }
 }
 
@@ -71,6 +89,7 @@ pub fn validate(checkpoint: &Checkpoint, tensor: &QuantTensor, options: &QuantOp
                 if *kind == BlockKind::Q8K { f32::MIN_POSITIVE as f64 } else { DType::F16.min_normal().unwrap_or(0.0) };
             let set = ScaleSet { subject: &subject, what: "block scale d", values: &d, tiles };
             set.all_checks(kind.scales_non_negative(), min_normal, &mut out);
+            dead_check(&subject, &d, tiles, options, &mut out);
             // A zero `dmin` is normal (blocks without negative values), so only
             // non-finite and negative minimums are judged.
             // Q4_1/Q5_1 store a signed minimum `m` that is added; K-quants store
@@ -84,6 +103,7 @@ pub fn validate(checkpoint: &Checkpoint, tensor: &QuantTensor, options: &QuantOp
             let set = ScaleSet { subject: &subject, what: "scale", values: &grid.scales, tiles };
             set.all_checks(grid.positive_scales, grid.scale_min_normal, &mut out);
             ratio_check(&subject, &grid.scales, tiles, options, &mut out);
+            dead_check(&subject, &grid.scales, tiles, options, &mut out);
             if let (Some(zeros), Some(range)) = (&grid.zeros, grid.code_range) {
                 zero_range(&subject, zeros.iter().map(|&z| z as f64), range, tiles, &mut out);
             }
@@ -94,6 +114,7 @@ pub fn validate(checkpoint: &Checkpoint, tensor: &QuantTensor, options: &QuantOp
             let set = ScaleSet { subject: &subject, what: "scale", values: &packed.scales, tiles };
             set.all_checks(true, DType::F16.min_normal().unwrap_or(0.0), &mut out);
             ratio_check(&subject, &packed.scales, tiles, options, &mut out);
+            dead_check(&subject, &packed.scales, tiles, options, &mut out);
             packed_checks(checkpoint, &subject, packed, tiles, &mut out);
         }
     }
@@ -159,13 +180,58 @@ impl ScaleSet<'_> {
     }
 }
 
-fn ratio_check(subject: &Subject, scales: &[f32], tiles: Tiles, options: &QuantOptions, out: &mut Vec<Finding>) {
+/// The median magnitude of the finite non-zero scales, when there are
+/// enough of them (8) for a median to mean something.
+fn median_scale(scales: &[f32]) -> Option<f64> {
     let mut magnitudes: Vec<f32> = scales.iter().map(|s| s.abs()).filter(|s| s.is_finite() && *s > 0.0).collect();
     if magnitudes.len() < 8 {
-        return;
+        return None;
     }
     let mid = magnitudes.len() / 2;
-    let median = *magnitudes.select_nth_unstable_by(mid, f32::total_cmp).1 as f64;
+    Some(*magnitudes.select_nth_unstable_by(mid, f32::total_cmp).1 as f64)
+}
+
+/// Q120: non-zero scales orders of magnitude below their siblings' median:
+/// their channel's weights are scaled down to nothing.
+fn dead_check(subject: &Subject, scales: &[f32], tiles: Tiles, options: &QuantOptions, out: &mut Vec<Finding>) {
+    let Some(median) = median_scale(scales) else { return };
+    let limit = median / options.scale_ratio;
+    let dead = |s: f32| s != 0.0 && s.is_finite() && (s.abs() as f64) < limit;
+    let Some((first, count)) = first_and_count(scales, dead) else { return };
+    let smallest = scales.iter().filter(|s| dead(**s)).fold(f32::INFINITY, |m, s| m.min(s.abs())) as f64;
+    let blocks: Vec<Value> = (first as usize..scales.len())
+        .filter(|&i| dead(scales[i]))
+        .take(MAX_LISTED_BLOCKS)
+        .map(|i| tiles.block(i as u64))
+        .collect();
+    let mut subject = subject.clone();
+    subject.block = Some(tiles.block(first));
+    let tensor = subject.tensor.clone().unwrap_or_default();
+    let value = scales[first as usize];
+    out.push(
+        Finding::new(
+            &rules::DEAD_SCALE,
+            format!(
+                "{count} of {} scales of {tensor} are over {} x below the median scale {median:.3e} (first at block {}: {value:e}; smallest ratio 1/{:.0})",
+                scales.len(),
+                options.scale_ratio,
+                tiles.block(first),
+                median / smallest
+            ),
+        )
+        .with_subject(subject)
+        .with_evidence("count", count)
+        .with_evidence("scales", scales.len() as u64)
+        .with_evidence("median", median)
+        .with_evidence("value", value)
+        .with_evidence("min_ratio", smallest / median)
+        .with_evidence("first_block", tiles.block(first))
+        .with_evidence("blocks", blocks),
+    );
+}
+
+fn ratio_check(subject: &Subject, scales: &[f32], tiles: Tiles, options: &QuantOptions, out: &mut Vec<Finding>) {
+    let Some(median) = median_scale(scales) else { return };
     let limit = median * options.scale_ratio;
     let Some((first, count)) = first_and_count(scales, |s| s.is_finite() && s.abs() as f64 > limit) else { return };
     let largest = scales.iter().filter(|s| s.is_finite()).fold(0f32, |m, s| m.max(s.abs())) as f64;
