@@ -432,18 +432,27 @@ fn findings(
         } else {
             format!("{count} of {tiles} {granularity} scales")
         };
-        let ratio_text = if ratio.is_finite() { format!("{} x", fmt_num(ratio)) } else { "infinitely far".to_string() };
+        // With the bulk at zero there is no ratio to quote: the bulk rounded away.
+        let spread = if first.bulk > 0.0 {
+            format!(
+                "absmax {} is {} x the 90th percentile of |w| ({})",
+                fmt_num(first.absmax as f64),
+                fmt_num(ratio),
+                fmt_num(first.bulk as f64)
+            )
+        } else {
+            format!("absmax {} while 90% of |w| round to zero", fmt_num(first.absmax as f64))
+        };
+        let values = if first.above == 1 { "value" } else { "values" };
+        let at = if tiles > 1 { format!(" (first at block {})", tiling.block(first.tile)) } else { String::new() };
+        let verb = if tiles == 1 || count == 1 { "is" } else { "are" };
         out.push(
             Finding::new(
                 &rules::SCALE_SET_BY_OUTLIER,
                 format!(
-                    "{scale} of {name} {} set by {} outlier value{}: absmax {} lies {ratio_text} above the bulk of |w| (90th percentile {}){}",
-                    if tiles == 1 || count == 1 { "is" } else { "are" },
+                    "{scale} of {name} {verb} set by outliers{at}: {spread}; {} {values} above {} x the bulk",
                     first.above,
-                    if first.above == 1 { "" } else { "s" },
-                    fmt_num(first.absmax as f64),
-                    fmt_num(first.bulk as f64),
-                    if tiles > 1 { format!(" (first at block {})", tiling.block(first.tile)) } else { String::new() }
+                    fmt_num(options.outlier_ratio)
                 ),
             )
             .with_subject(subject(Some(first.tile)))
