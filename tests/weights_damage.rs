@@ -79,3 +79,16 @@ fn a_fresh_batchnorm_state_dict_passes_fail_on_warning() {
     assert_eq!(bias["severity"], "info");
     assert_eq!(finding(&report, "W104", "1.running_mean")["severity"], "info");
 }
+
+/// The same judgement for another scheme: compressed-tensors int8 with one
+/// per-tensor scale set by an outlier.
+#[test]
+fn the_damage_check_is_shared_by_every_scheme() {
+    let (report, code) = scan(&fixture("ct_outlier"), &[]);
+    assert_eq!(code, 1);
+    let zeroed = finding(&report, "Q117", "proj.weight");
+    assert_eq!((zeroed["severity"].as_str(), zeroed["evidence"]["zero"].as_u64()), (Some("error"), Some(2047)));
+    assert!(zeroed["message"].as_str().unwrap().starts_with("99.95% of proj.weight"), "{zeroed:#}");
+    assert_eq!(finding(&report, "Q119", "proj.weight")["evidence"]["absmax"].as_f64().map(|a| a.round()), Some(400.0));
+    assert!(codes_on(&report, "healthy.weight").is_empty(), "{:#}", report["findings"]);
+}

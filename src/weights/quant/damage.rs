@@ -377,8 +377,8 @@ fn findings(
         let mut finding = Finding::new(
             &rules::CODES_ZEROED,
             format!(
-                "{:.1}% of {name}'s weights dequantize to exactly zero ({} of {}{bits_note}){where_}",
-                share * 100.0,
+                "{}% of {name}'s weights dequantize to exactly zero ({} of {}{bits_note}){where_}",
+                fmt_num(share * 100.0),
                 tally.zeros,
                 tally.count
             ),
