@@ -491,6 +491,28 @@ mod tests {
         assert_eq!(census_above(&c, 100.0), 1);
     }
 
+    /// Seven codes in use of 256 (2.8 bits) with few zeros: Q118's case,
+    /// neither zeroed (Q117) nor set by an outlier (Q119).
+    #[test]
+    fn a_tile_with_few_codes_is_judged_apart_from_zeros_and_outliers() {
+        let tiling = Tiling { rows: 1, cols: 1024, block_rows: 1, block_cols: 1024 };
+        let mut census = Census::new(1024);
+        for i in 0..1024 {
+            census.add(((i % 7) as f32 - 3.0) * 0.01);
+        }
+        let tally = judge_band(&tiling, 0, vec![census], 8, &QuantOptions::default());
+        assert!(tally.flushed.is_empty() && tally.outliers.is_empty(), "{tally:?}");
+        assert_eq!(tally.few_codes.len(), 1);
+        assert!((tally.few_codes[0].1 - 7f64.log2()).abs() < 1e-9);
+        // A tile of 16 values can use 4 bits at most: 7 codes there is healthy.
+        let mut small = Census::new(16);
+        for i in 0..16 {
+            small.add(((i % 7) as f32 - 3.0) * 0.01);
+        }
+        let tiling = Tiling { rows: 1, cols: 16, block_rows: 1, block_cols: 16 };
+        assert!(judge_band(&tiling, 0, vec![small], 8, &QuantOptions::default()).few_codes.is_empty());
+    }
+
     #[test]
     fn wide_tiles_stop_counting_codes_but_keep_zeros() {
         let mut c = Census::new(1000);
