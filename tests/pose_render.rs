@@ -64,3 +64,28 @@ fn render_never_writes_into_the_input() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(std::fs::read_dir(&input).unwrap().count(), 24);
 }
+
+// Item 7 of the real-world-files issue: hand lines as thick as EchoMimicV2
+// draws them. The expected counts are those of EchoMimicV2's own
+// `draw_pose_select_v2` on these fixture frames (made by
+// fixtures/make_pose.py), measured once with OpenCV; see reports/pose-render.md.
+#[test]
+fn frames_have_the_reference_drawings_non_black_pixel_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let frames = dir.path().join("frames");
+    let output = Command::cargo_bin("nanscope")
+        .unwrap()
+        .args(["pose", "render", &fixture("echomimic_clean"), "--format", "json", "-o"])
+        .arg(dir.path().join("sheet.png"))
+        .arg("--frames-dir")
+        .arg(&frames)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    for (frame, reference) in [(0, 4506), (5, 4473), (11, 4473), (23, 4464)] {
+        let image = image::open(frames.join(format!("{frame}.png"))).unwrap().to_rgb8();
+        let lit = image.pixels().filter(|p| p.0.iter().any(|&c| c > 0)).count() as f64;
+        // Thin 2-pixel strokes gave about 12% fewer pixels; 1% is the tolerance.
+        assert!((lit / reference as f64 - 1.0).abs() < 0.01, "frame {frame}: {lit} pixels, reference {reference}");
+    }
+}

@@ -188,3 +188,29 @@ fn rules_explain_the_scheduler_rules() {
         assert!(stdout.contains(code), "{code} not in the catalogue");
     }
 }
+
+// Item 4 of the real-world-files issue: what diffusers' save_config writes
+// (bare -Infinity) is read, not refused as invalid JSON.
+#[test]
+fn diffusers_saved_config_with_infinity_loads() {
+    let (code, report) = json_report(&["scheduler", &fixture("dpmsolver_multistep.config.json")]);
+    assert_eq!(code, 0, "{:?}", report.findings);
+    assert!(!has(&report, "R101"), "{:?}", report.findings);
+    assert!(has(&report, "R106"), "{:?}", report.findings);
+    let config = report.config.unwrap();
+    assert_eq!(config["unknown_keys"]["lambda_min_clipped"], "-Infinity");
+    assert!(report.schedule.is_some());
+}
+
+// A NaN that matters is judged by the checks once the file is read; tokens
+// inside strings stay strings.
+#[test]
+fn nan_beta_is_judged_not_refused() {
+    let (code, report) = json_report(&["scheduler", &fixture("nan_beta.config.json")]);
+    assert_eq!(code, 1);
+    assert!(!has(&report, "R101"), "{:?}", report.findings);
+    let betas: Vec<&Finding> = report.findings.iter().filter(|f| f.code == "R115").collect();
+    assert!(betas.iter().any(|f| f.message.contains("beta_start is NaN")), "{:?}", report.findings);
+    let config = report.config.unwrap();
+    assert_eq!(config["unknown_keys"]["comment"], "NaN and -Infinity inside a string stay text");
+}

@@ -198,3 +198,21 @@ fn plot_draws_the_timeline_and_lists_it_in_the_report() {
     let bytes = std::fs::read(&png).unwrap();
     assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 5_000, "{} bytes", bytes.len());
 }
+
+// Item 4 of the real-world-files issue: a dump written by Python's json with
+// allow_nan on (bare NaN/Infinity in the manifest and the records) is read,
+// and the NaN-producing module is still found. Fixtures by
+// fixtures/make_python_json.py.
+#[test]
+fn dumps_with_python_nan_tokens_are_read() {
+    for name in ["python-nan-lines", "python-nan-inline"] {
+        let (code, report, stderr) = nanscope(&["trace", fixture(name).to_str().unwrap()]);
+        assert_eq!(code, 1, "{name}: {stderr}");
+        for bad in ["F130", "F131", "F132"] {
+            assert!(findings(&report, bad).is_empty(), "{name}: {:#?}", report["findings"]);
+        }
+        let producer = findings(&report, "R120");
+        assert_eq!(producer.len(), 1, "{name}: {:#?}", report["findings"]);
+        assert_eq!(producer[0]["subject"]["module"], "unet.mid_block.resnets.0.conv1", "{name}");
+    }
+}

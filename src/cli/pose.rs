@@ -211,14 +211,14 @@ fn check_options(sequence: &SequenceArgs, tuning: &CheckTuning) -> anyhow::Resul
     anyhow::ensure!(tuning.fps > 0.0 && tuning.fps.is_finite(), "--fps must be positive");
     anyhow::ensure!(tuning.canvas_tolerance >= 0.0, "--canvas-tolerance must not be negative");
     anyhow::ensure!(tuning.jump_threshold > 0.0 && tuning.min_jump >= 0.0, "jump thresholds must be positive");
-    let expect_frames = match (&tuning.audio, tuning.expect_frames) {
-        (Some(path), _) => {
+    let expect_frames = tuning.expect_frames.map(|n| (n, "--expect-frames".to_string()));
+    let audio_frames = match &tuning.audio {
+        Some(path) => {
             let seconds = audio::duration(path)?;
             let frames = audio::frames_for(seconds, tuning.fps);
             Some((frames, format!("{} ({} s at {} fps)", path.display(), fmt_num(seconds), fmt_num(tuning.fps))))
         }
-        (None, Some(n)) => Some((n, "--expect-frames".to_string())),
-        (None, None) => None,
+        None => None,
     };
     Ok(CheckOptions {
         width: sequence.width,
@@ -228,6 +228,7 @@ fn check_options(sequence: &SequenceArgs, tuning: &CheckTuning) -> anyhow::Resul
         jump_threshold: tuning.jump_threshold,
         min_jump: tuning.min_jump,
         expect_frames,
+        audio_frames,
         ..CheckOptions::default()
     })
 }

@@ -7,6 +7,8 @@ pub mod archive;
 pub mod detect;
 pub mod gguf;
 pub mod json;
+pub mod lenient_json;
+pub mod lenient_serde;
 pub mod npy;
 pub mod npz;
 pub mod pickle;

@@ -12,9 +12,9 @@
 //! Larger ones are pixels and are divided by the canvas size from the file,
 //! else by `--source-size`; without either the frame keeps pixel units.
 
-use super::lenient_json::{self, Json};
 use super::model::{BODY_JOINTS, FACE_POINTS, HAND_POINTS, Part, PoseFormat, PoseFrame, Units};
 use super::read::Reading;
+use crate::formats::lenient_json::{self, Json};
 use crate::report::{Finding, Subject};
 use crate::rules::pose as rules;
 
@@ -123,7 +123,7 @@ fn triples(items: &[Json]) -> Option<Vec<[f64; 3]>> {
     let mut values = Vec::with_capacity(items.len());
     for item in items {
         values.push(match item {
-            Json::Number(x) => *x,
+            Json::Integer(_) | Json::Number(_) => item.as_f64().unwrap_or(f64::NAN),
             Json::Null => f64::NAN,
             _ => return None,
         });

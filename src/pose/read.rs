@@ -44,12 +44,15 @@ pub fn read_bytes(bytes: &[u8], label: &str, source_size: Option<[u32; 2]>) -> R
         Some(_) => openpose::read(bytes, label, source_size),
         None => {
             let mut reading = Reading::new(PoseFormat::EchoMimic);
-            let rule = if bytes.is_empty() { &format_rules::EMPTY_FILE } else { &format_rules::UNRECOGNIZED_FORMAT };
-            reading.findings.push(
-                Finding::new(rule, format!("{label}: neither an .npy nor a JSON pose file"))
-                    .with_subject(Subject::file(label))
-                    .with_evidence("offset", 0),
-            );
+            // A zero-byte frame (an interrupted writer) is named as what it is.
+            let (rule, message) = if bytes.is_empty() {
+                (&format_rules::EMPTY_FILE, format!("{label} is empty (0 bytes)"))
+            } else {
+                (&format_rules::UNRECOGNIZED_FORMAT, format!("{label}: neither an .npy nor a JSON pose file"))
+            };
+            reading
+                .findings
+                .push(Finding::new(rule, message).with_subject(Subject::file(label)).with_evidence("offset", 0));
             reading
         }
     }
@@ -84,5 +87,22 @@ pub fn read_file(path: &std::path::Path, label: &str, source_size: Option<[u32; 
     match file.read_exact(&mut bytes) {
         Ok(_) => read_bytes(&bytes, label, source_size),
         Err(err) => failed(err.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // From the correctness issue: a zero-byte pose file is called empty.
+    #[test]
+    fn a_zero_byte_file_is_reported_as_empty() {
+        let reading = read_bytes(b"", "7.npy", None);
+        assert!(reading.pose.is_none());
+        let finding = &reading.findings[0];
+        assert_eq!(finding.code, format_rules::EMPTY_FILE.code);
+        assert_eq!(finding.message, "7.npy is empty (0 bytes)");
+        let other = read_bytes(b"junk", "8.npy", None);
+        assert!(other.findings[0].message.contains("neither an .npy nor a JSON pose file"));
     }
 }

@@ -1,6 +1,7 @@
 //! Drawing poses the way EchoMimicV2 does (`draw_pose_select_v2` with
 //! `ref_w = 800`): a black canvas scaled so its shorter side is 800 pixels;
-//! for each hand, 20 edges as 2-pixel lines in an HSV-wheel colour times
+//! for each hand, 20 edges as `cv2.line` thickness-2 lines (with OpenCV's
+//! pixel coverage, see [`super::raster`]) in an HSV-wheel colour times
 //! `int(s1 · s2 · 255)` and 21 dots of radius 4 whose red level is
 //! `int(score · 255)`; points whose truncated pixel coordinates are not above
 //! 0.01 are skipped, and so are edges touching them. The canvas is resized
@@ -11,6 +12,7 @@
 //! a colour tuple `(a, b, c)` ends up as RGB `(c, b, a)`; that swap is kept.
 
 use super::model::{HAND_POINTS, PoseFrame, draw_canvas};
+use super::raster::{disc, ellipse_outline, fill_convex, thick_line};
 
 /// An 8-bit RGB image, row-major.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,7 +27,7 @@ impl Rgb {
         Rgb { width, height, pixels: vec![0; width as usize * height as usize * 3] }
     }
 
-    fn put(&mut self, x: i64, y: i64, colour: [u8; 3]) {
+    pub(crate) fn put(&mut self, x: i64, y: i64, colour: [u8; 3]) {
         if x >= 0 && y >= 0 && x < self.width as i64 && y < self.height as i64 {
             let at = (y as usize * self.width as usize + x as usize) * 3;
             self.pixels[at..at + 3].copy_from_slice(&colour);
@@ -41,39 +43,6 @@ impl Rgb {
     pub fn non_black_share(&self) -> f64 {
         let lit = self.pixels.chunks_exact(3).filter(|p| p.iter().any(|&c| c > 0)).count();
         lit as f64 / (self.width as f64 * self.height as f64).max(1.0)
-    }
-
-    /// A filled disc, as `cv2.circle(..., thickness=-1)`.
-    fn disc(&mut self, cx: i64, cy: i64, radius: i64, colour: [u8; 3]) {
-        for dy in -radius..=radius {
-            for dx in -radius..=radius {
-                if dx * dx + dy * dy <= radius * radius {
-                    self.put(cx + dx, cy + dy, colour);
-                }
-            }
-        }
-    }
-
-    /// A line `thickness` pixels wide with round ends.
-    fn line(&mut self, a: (i64, i64), b: (i64, i64), thickness: f64, colour: [u8; 3]) {
-        let r = thickness / 2.0;
-        let reach = r.ceil() as i64 + 1;
-        let (x0, x1) = (a.0.min(b.0) - reach, a.0.max(b.0) + reach);
-        let (y0, y1) = (a.1.min(b.1) - reach, a.1.max(b.1) + reach);
-        let (x0, x1) = (x0.max(0), x1.min(self.width as i64 - 1));
-        let (y0, y1) = (y0.max(0), y1.min(self.height as i64 - 1));
-        let (dx, dy) = ((b.0 - a.0) as f64, (b.1 - a.1) as f64);
-        let len2 = dx * dx + dy * dy;
-        for y in y0..=y1 {
-            for x in x0..=x1 {
-                let (px, py) = ((x - a.0) as f64, (y - a.1) as f64);
-                let t = if len2 > 0.0 { ((px * dx + py * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
-                let (ex, ey) = (px - t * dx, py - t * dy);
-                if ex * ex + ey * ey <= r * r {
-                    self.put(x, y, colour);
-                }
-            }
-        }
     }
 }
 
@@ -194,13 +163,13 @@ pub fn draw(frame: &PoseFrame, width: u32, height: u32, options: RenderOptions) 
                 let s = int(score(a) * score(b) * 255.0) as f64;
                 let rgb = hue(ie as f64 / HAND_EDGES.len() as f64).map(|c| c * s);
                 let p = |q: [f64; 2]| (int(q[0] * w), int(q[1] * h));
-                canvas.line(p(pa), p(pb), 2.0, bgr(rgb));
+                thick_line(&mut canvas, p(pa), p(pb), 2, bgr(rgb));
             }
             for k in 0..HAND_POINTS {
                 let q = at(k);
                 if passes(q, cw, ch) {
                     let red = int(score(k) * 255.0) as f64;
-                    canvas.disc(int(q[0] * w), int(q[1] * h), 4, bgr([0.0, 0.0, red]));
+                    disc(&mut canvas, int(q[0] * w), int(q[1] * h), 4, bgr([0.0, 0.0, red]));
                 }
             }
         }
@@ -211,7 +180,7 @@ pub fn draw(frame: &PoseFrame, width: u32, height: u32, options: RenderOptions) 
         for (flat, &q) in faces.points.iter().enumerate() {
             if passes(q, cw, ch) {
                 let conf = int(faces.score(flat).unwrap_or(1.0) * 255.0) as f64;
-                canvas.disc(int(q[0] * w), int(q[1] * h), 3, bgr([conf; 3]));
+                disc(&mut canvas, int(q[0] * w), int(q[1] * h), 3, bgr([conf; 3]));
             }
         }
     }
@@ -235,21 +204,30 @@ fn draw_body(canvas: &mut Rgb, frame: &PoseFrame) {
         let score = bodies.score(p * 18 + j).unwrap_or(1.0);
         (point[0].is_finite() && point[1].is_finite()).then_some((point, score))
     };
-    for p in 0..persons {
-        for (i, &(a, b)) in LIMBS.iter().enumerate() {
+    // Limb by limb over all persons, as the reference loops.
+    for (i, &(a, b)) in LIMBS.iter().enumerate() {
+        for p in 0..persons {
             let (Some((pa, sa)), Some((pb, sb))) = (joint(p, a), joint(p, b)) else { continue };
             if sa < 0.3 || sb < 0.3 {
                 continue;
             }
-            // The reference dims limbs to 60% after drawing them.
-            let colour = LIMB_COLOURS[i].map(|c| (c as f64 * sa * sb).trunc() * 0.6);
-            let p = |q: [f64; 2]| (int(q[0] * w), int(q[1] * h));
-            canvas.line(p(pa), p(pb), 8.0, bgr(colour));
+            // An ellipse 4 pixels to each side of the limb, in the limb's
+            // colour times both scores; the reference then dims the whole
+            // limb layer to 60% (truncating).
+            let full = bgr(LIMB_COLOURS[i].map(|c| (c as f64 * sa * sb).trunc()));
+            let colour = full.map(|c| (f64::from(c) * 0.6) as u8);
+            let (ax, ay, bx, by) = (pa[0] * w, pa[1] * h, pb[0] * w, pb[1] * h);
+            let centre = (int((ax + bx) / 2.0) as f64, int((ay + by) / 2.0) as f64);
+            let half_length = int((ax - bx).hypot(ay - by) / 2.0) as f64;
+            let angle = int((ay - by).atan2(ax - bx).to_degrees());
+            fill_convex(canvas, &ellipse_outline(centre, (half_length, 4.0), angle), colour);
         }
-        for (j, base) in LIMB_COLOURS.iter().enumerate() {
+    }
+    for (j, base) in LIMB_COLOURS.iter().enumerate() {
+        for p in 0..persons {
             let Some((q, score)) = joint(p, j) else { continue };
             let colour = base.map(|c| (c as f64 * score).trunc());
-            canvas.disc(int(q[0] * w), int(q[1] * h), 4, bgr(colour));
+            disc(canvas, int(q[0] * w), int(q[1] * h), 4, bgr(colour));
         }
     }
 }

@@ -226,13 +226,18 @@ pub const FRAME_COUNT_MISMATCH: Rule = Rule {
     severity: Severity::Error,
     summary: "the sequence does not cover the expected number of frames",
     detects: "Fewer pose frames than `--expect-frames N`, or than the audio duration × `--fps` \
-              (`--audio FILE`, duration from ffprobe). More frames than needed is reported as info.",
-    why: "EchoMimicV2 generates L = min(-L, audio seconds × fps, pose frames) frames, so a short pose \
-          sequence cuts the video short of its audio; a long one is only partly used.",
+              (`--audio FILE`, duration from ffprobe). More frames than `--expect-frames` is info; \
+              audio shorter than the poses is a warning that says the length the pipeline will use \
+              (evidence `used`).",
+    why: "EchoMimicV2 generates L = min(-L, int(audio seconds × fps), pose frames) frames and trims the \
+          audio to them, so a short pose sequence cuts the video short of its audio. Audio shorter than \
+          the poses is not broken: the pipeline trims the length to the audio and the last poses go \
+          unused, which matters only if they hold motion the clip was meant to end on.",
     cause: "Poses extracted from a shorter driving video, a different frame rate (the producer \
-            re-encodes to 24 fps), or lost frames.",
+            re-encodes to 24 fps), or lost frames; for the warning, a driving video longer than the audio.",
     fix: "Extract poses from a driving video at least as long as the audio at the generation's fps, or \
-          trim the audio.",
+          trim the audio. For the warning, nothing is needed unless the clip must end on the last poses: \
+          then lengthen the audio or drop poses from the start.",
     options: "--expect-frames N, --audio FILE, --fps FPS (24)",
 };
 

@@ -9,8 +9,10 @@ pub const SCHEDULER_CONFIG_INVALID: Rule = Rule {
     slug: "scheduler-config-invalid",
     severity: Severity::Error,
     summary: "the file is not a usable scheduler configuration",
-    detects: "A `scheduler_config.json` that is not valid JSON, whose top level is not an object, or whose \
-              options have the wrong type (a string where diffusers expects a number, a negative \
+    detects: "A `scheduler_config.json` that Python's `json.load` would refuse too (the bare `NaN`, \
+              `Infinity` and `-Infinity` that diffusers' `save_config` writes are read, and a non-finite \
+              value that matters is judged by the other rules, e.g. a NaN `beta_start` by R115), whose top \
+              level is not an object, or whose options have the wrong type (a string where diffusers expects a number, a negative \
               `num_train_timesteps`). The message names the key and what was found. `num_train_timesteps` \
               must lie between 1 and 100000.",
     why: "`DDIMScheduler.from_config` fails on such a file, or (for a wrong type Python happens to accept) \

@@ -5,9 +5,14 @@
 //! leaves a readable dump. The records themselves stream into the JSON Lines
 //! file the manifest names (`records_file`); small hand-written dumps may
 //! instead inline them as a `records` array.
+//!
+//! Manifests and records are read as Python's `json.load` reads them
+//! ([`crate::formats::lenient_serde`]): a writer that leaves `allow_nan` on
+//! puts bare `NaN`/`Infinity` in them, and such a dump is still read.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+
+use crate::formats::lenient_json::Json;
 
 use super::record::{FORMAT_NAME, FORMAT_VERSION, RECORDS_FILE};
 
@@ -67,9 +72,10 @@ pub struct Manifest {
     /// JSON Lines file with one record per line, relative to the folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub records_file: Option<String>,
-    /// Inline records, for small dumps written in one go.
+    /// Inline records, for small dumps written in one go (kept as read, so a
+    /// non-finite statistic in them survives until the record is decoded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub records: Option<Vec<Value>>,
+    pub records: Option<Vec<Json>>,
     /// False until the writer closed the dump.
     #[serde(default)]
     pub complete: bool,

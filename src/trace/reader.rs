@@ -8,10 +8,10 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use super::manifest::Manifest;
 use super::record::{FORMAT_NAME, FORMAT_VERSION, Payload, Record};
+use crate::formats::lenient_json::Json;
+use crate::formats::lenient_serde::{from_json, from_slice};
 use crate::report::{Finding, Subject};
 use crate::rules::trace as rules;
 
@@ -51,7 +51,7 @@ impl Dump {
         }
         let mut text = Vec::with_capacity(len as usize);
         file.take(MAX_MANIFEST_BYTES).read_to_end(&mut text).map_err(|e| missing(e.to_string()))?;
-        let manifest: Manifest = serde_json::from_slice(&text).map_err(|e| invalid(&label, e.to_string()))?;
+        let manifest: Manifest = from_slice(&text).map_err(|e| invalid(&label, e.to_string()))?;
         if manifest.format != FORMAT_NAME {
             return Err(invalid(&label, format!("`format` is {:?}, expected {FORMAT_NAME:?}", manifest.format)));
         }
@@ -102,7 +102,7 @@ fn invalid(label: &str, why: String) -> Box<Finding> {
 /// Records of a dump, read one at a time.
 pub enum RecordStream {
     Lines { reader: BufReader<File>, label: String, line: u64, buf: Vec<u8> },
-    Inline { values: std::vec::IntoIter<Value>, label: String, index: u64 },
+    Inline { values: std::vec::IntoIter<Json>, label: String, index: u64 },
     Failed(Option<Box<Finding>>),
 }
 
@@ -116,7 +116,7 @@ impl Iterator for RecordStream {
                 let value = values.next()?;
                 *index += 1;
                 let at = Location::Inline(*index - 1);
-                Some(check(serde_json::from_value(value), label, at))
+                Some(check(from_json(value).map_err(|e| e.to_string()), label, at))
             }
             RecordStream::Lines { reader, label, line, buf } => loop {
                 buf.clear();
@@ -137,7 +137,7 @@ impl Iterator for RecordStream {
                 if buf.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                return Some(check(serde_json::from_slice(buf), label, Location::Line(*line)));
+                return Some(check(from_slice(buf).map_err(|e| e.to_string()), label, Location::Line(*line)));
             },
         }
     }
@@ -167,8 +167,8 @@ enum Location {
     Inline(u64),
 }
 
-fn check(parsed: Result<Record, serde_json::Error>, label: &str, at: Location) -> Result<Record, Box<Finding>> {
-    let record = parsed.map_err(|e| bad_record(label, at, e.to_string()))?;
+fn check(parsed: Result<Record, String>, label: &str, at: Location) -> Result<Record, Box<Finding>> {
+    let record = parsed.map_err(|why| bad_record(label, at, why))?;
     if let Some(payload) = &record.payload
         && !payload.is_contained()
     {

@@ -32,6 +32,10 @@ pub struct CheckOptions {
     pub jump_window: usize,
     /// Frames the sequence must cover (P114), and where that number came from.
     pub expect_frames: Option<(u64, String)>,
+    /// Frames of the driving audio (`int(seconds · fps)`) and a description
+    /// of it (P114). The pipeline generates min(audio, pose) frames, so
+    /// poses beyond the audio are a warning, not an error.
+    pub audio_frames: Option<(u64, String)>,
 }
 
 impl Default for CheckOptions {
@@ -45,6 +49,7 @@ impl Default for CheckOptions {
             min_jump: 0.15,
             jump_window: 4,
             expect_frames: None,
+            audio_frames: None,
         }
     }
 }

@@ -115,21 +115,64 @@ fn params_consistency(seq: &PoseSequence, options: &CheckOptions, findings: &mut
 }
 
 fn frame_count(seq: &PoseSequence, options: &CheckOptions, findings: &mut Vec<Finding>) {
-    let Some((expected, source)) = &options.expect_frames else { return };
     let have = seq.frames.last().map_or(0, |f| f.index - seq.first_index + 1);
-    if have == *expected {
-        return;
+    if let Some((expected, source)) = &options.expect_frames
+        && have != *expected
+    {
+        let (severity, message) = if have < *expected {
+            (Severity::Error, format!("{have} pose frames cover less than the {expected} frames of {source}"))
+        } else {
+            (
+                Severity::Info,
+                format!("{have} pose frames, {} more than the {expected} frames of {source}", have - expected),
+            )
+        };
+        findings.push(count_finding(seq, severity, message, have, *expected, None));
     }
-    let (severity, message) = if have < *expected {
-        (Severity::Error, format!("{have} pose frames cover less than the {expected} frames of {source}"))
-    } else {
-        (Severity::Info, format!("{have} pose frames, {} more than the {expected} frames of {source}", have - expected))
-    };
-    findings.push(
-        Finding::new(&rules::FRAME_COUNT_MISMATCH, message)
-            .with_subject(Subject::file(folder_label(seq)))
-            .with_severity(severity)
-            .with_evidence("frames", have)
-            .with_evidence("expected", *expected),
-    );
+    if let Some((audio, source)) = &options.audio_frames
+        && have != *audio
+    {
+        // EchoMimicV2 sets L = min(L, int(audio seconds · fps), pose files):
+        // whichever is shorter decides the length of the video.
+        let used = have.min(*audio);
+        let (severity, message) = if have < *audio {
+            (
+                Severity::Error,
+                format!(
+                    "{have} pose frames cover less than the {audio} frames of {source}: the pipeline generates \
+                     only {used} frames and cuts the audio to them"
+                ),
+            )
+        } else {
+            (
+                Severity::Warning,
+                format!(
+                    "the audio is shorter than the poses: {have} pose frames, {} more than the {audio} frames of \
+                     {source}; the pipeline trims the length to the audio and generates {used} frames \
+                     (fewer if its -L is smaller)",
+                    have - audio
+                ),
+            )
+        };
+        findings.push(count_finding(seq, severity, message, have, *audio, Some(used)));
+    }
+}
+
+fn count_finding(
+    seq: &PoseSequence,
+    severity: Severity,
+    message: String,
+    have: u64,
+    expected: u64,
+    used: Option<u64>,
+) -> Finding {
+    let mut finding = Finding::new(&rules::FRAME_COUNT_MISMATCH, message)
+        .with_subject(Subject::file(folder_label(seq)))
+        .with_severity(severity)
+        .with_evidence("frames", have)
+        .with_evidence("expected", expected);
+    if let Some(used) = used {
+        finding = finding.with_evidence("used", used);
+    }
+    finding
 }

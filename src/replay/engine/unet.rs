@@ -100,7 +100,8 @@ pub fn read_config<T: serde::de::DeserializeOwned>(folder: &Path) -> Result<T> {
     let path = if folder.is_dir() { folder.join("config.json") } else { folder.with_file_name("config.json") };
     let text =
         std::fs::read(&path).map_err(|e| EngineError::Read { path: path.display().to_string(), why: e.to_string() })?;
-    serde_json::from_slice(&text)
+    // diffusers' save_config writes NaN and ±Infinity bare; read them as Python does.
+    crate::formats::lenient_serde::from_slice(&text)
         .map_err(|e| EngineError::Read { path: path.display().to_string(), why: e.to_string() })
 }
 

@@ -2,6 +2,12 @@
 //! reads it: every option has diffusers' default, keys other schedulers use
 //! are kept (and reported) rather than rejected, and option values diffusers
 //! does not know are kept as written so the checks can name them.
+//!
+//! The file is read as Python reads it ([`crate::formats::lenient_json`]):
+//! diffusers' `save_config` writes `NaN`, `Infinity` and `-Infinity` bare
+//! (DPMSolverMultistepScheduler's `"lambda_min_clipped": -Infinity`), and a
+//! non-finite value in an option that matters (a NaN `beta_start`) reaches
+//! the checks, which judge it.
 
 use std::fmt;
 use std::path::Path;
@@ -9,6 +15,9 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
+
+use crate::formats::lenient_json::{self, Json};
+use crate::formats::lenient_serde::{from_json, last_wins, to_value};
 
 use crate::report::{Finding, Subject};
 use crate::rules::{format as format_rules, replay as rules};
@@ -134,7 +143,8 @@ pub struct SchedulerConfig {
     /// DDIM options the file sets explicitly (a `null` counts as unset).
     #[serde(skip)]
     pub explicit: Vec<String>,
-    /// Keys DDIMScheduler does not take, with their values; diffusers ignores them.
+    /// Keys DDIMScheduler does not take, with their values; diffusers ignores
+    /// them. A non-finite value is kept as the string Python writes (`"-Infinity"`).
     pub unknown_keys: Map<String, Value>,
 }
 
@@ -181,13 +191,14 @@ pub enum ConfigError {
 impl SchedulerConfig {
     /// Parses the bytes of a `scheduler_config.json`.
     pub fn from_json(bytes: &[u8]) -> Result<Self, ConfigError> {
-        let value: Value = serde_json::from_slice(bytes).map_err(|e| ConfigError::Json(e.to_string()))?;
-        let Value::Object(map) = value else {
+        let value = lenient_json::parse(bytes).map_err(|e| ConfigError::Json(e.to_string()))?;
+        let Json::Object(members) = value else {
             return Err(ConfigError::NotAnObject(json_kind(&value)));
         };
         let mut config = SchedulerConfig::default();
-        for (key, value) in map {
-            if value.is_null() {
+        // A repeated key counts once, with its last value, as in Python.
+        for (key, value) in last_wins(members) {
+            if value == Json::Null {
                 continue;
             }
             if DDIM_KEYS.contains(&key.as_str()) {
@@ -223,7 +234,7 @@ impl SchedulerConfig {
                 // diffusers' own bookkeeping keys carry no scheduler option.
                 k if k.starts_with('_') => {}
                 _ => {
-                    config.unknown_keys.insert(key, value);
+                    config.unknown_keys.insert(key, to_value(value));
                 }
             }
         }
@@ -236,20 +247,19 @@ impl SchedulerConfig {
     }
 }
 
-fn field<T: DeserializeOwned>(key: &str, value: Value) -> Result<T, ConfigError> {
+fn field<T: DeserializeOwned>(key: &str, value: Json) -> Result<T, ConfigError> {
     let kind = json_kind(&value);
-    serde_json::from_value(value)
-        .map_err(|e| ConfigError::Field { key: key.to_string(), reason: format!("{e} (found {kind})") })
+    from_json(value).map_err(|e| ConfigError::Field { key: key.to_string(), reason: format!("{e} (found {kind})") })
 }
 
-fn json_kind(value: &Value) -> &'static str {
+fn json_kind(value: &Json) -> &'static str {
     match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Integer(_) | Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
     }
 }
 
@@ -315,6 +325,23 @@ mod tests {
         assert!(err.to_string().contains("outside"), "{err}");
         assert_eq!(SchedulerConfig::from_json(b"[1]").unwrap_err(), ConfigError::NotAnObject("an array"));
         assert!(matches!(SchedulerConfig::from_json(b"{\"a\":").unwrap_err(), ConfigError::Json(_)));
+    }
+
+    // Issue #4 of the real-world-files issue: diffusers writes bare -Infinity.
+    #[test]
+    fn python_non_finite_literals_are_read() {
+        let text = br#"{"_class_name": "DPMSolverMultistepScheduler", "lambda_min_clipped": -Infinity,
+                        "beta_start": NaN, "beta_end": Infinity, "trained_betas": [0.1, NaN],
+                        "timestep_spacing": "NaN", "steps_offset": 1, "steps_offset": 2}"#;
+        let config = SchedulerConfig::from_json(text).unwrap();
+        assert_eq!(config.unknown_keys.get("lambda_min_clipped"), Some(&Value::String("-Infinity".into())));
+        assert!(config.beta_start.is_nan());
+        assert_eq!(config.beta_end, f64::INFINITY);
+        assert!(config.trained_betas.as_ref().unwrap()[1].is_nan());
+        assert_eq!(config.timestep_spacing, TimestepSpacing::Other("NaN".into()));
+        assert_eq!(config.steps_offset, 2);
+        assert_eq!(config.explicit.iter().filter(|k| *k == "steps_offset").count(), 1);
+        assert!(matches!(SchedulerConfig::from_json(b"{\"beta_start\": nan}").unwrap_err(), ConfigError::Json(_)));
     }
 
     #[test]

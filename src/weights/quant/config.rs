@@ -95,7 +95,9 @@ fn read_json(path: &Path) -> Option<Value> {
     if !meta.is_file() || meta.len() > MAX_CONFIG_BYTES {
         return None;
     }
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    // Read as Python's json.load reads it (bare NaN and Infinity included).
+    let json = crate::formats::lenient_json::parse(&std::fs::read(path).ok()?).ok()?;
+    Some(crate::formats::lenient_serde::to_value(json))
 }
 
 #[cfg(test)]

@@ -1,7 +1,13 @@
-//! A small JSON reader for pose files that also accepts the bare `NaN`,
-//! `Infinity` and `-Infinity` tokens Python's `json.dump` writes, so that a
-//! frame with a NaN keypoint is reported as a non-finite keypoint instead of
-//! an unreadable file. Errors carry the byte offset; nesting is bounded.
+//! The one JSON reader for files Python writes: pose files, scheduler and
+//! model configurations, dump manifests and records. Besides standard JSON
+//! it accepts the bare `NaN`, `Infinity` and `-Infinity` tokens that
+//! Python's `json.dump` writes (diffusers saves `"lambda_min_clipped":
+//! -Infinity`), so such a file is read, and a non-finite value in it is
+//! judged by the checks instead of the file being called unreadable. The
+//! tokens are recognised only where a value starts: inside strings they are
+//! text. Numbers follow Python's grammar (no leading zeros, no `+`), integers
+//! keep their exact value. Errors carry the byte offset; nesting is bounded.
+//! [`super::lenient_serde`] deserializes typed values from the tree.
 
 use std::fmt;
 
@@ -12,6 +18,9 @@ const MAX_DEPTH: usize = 64;
 pub enum Json {
     Null,
     Bool(bool),
+    /// An integer literal that fits `i128` (Python keeps any integer exact).
+    Integer(i128),
+    /// A literal with a fraction or exponent, a longer integer, or a Python token.
     Number(f64),
     String(String),
     Array(Vec<Json>),
@@ -29,6 +38,7 @@ impl Json {
 
     pub fn as_f64(&self) -> Option<f64> {
         match self {
+            Json::Integer(i) => Some(*i as f64),
             Json::Number(x) => Some(*x),
             _ => None,
         }
@@ -39,12 +49,15 @@ impl Json {
 #[derive(Debug, Clone, PartialEq)]
 pub struct JsonError {
     pub offset: u64,
+    /// 1-based line and column (in bytes) of `offset`.
+    pub line: u64,
+    pub column: u64,
     pub message: String,
 }
 
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at byte {}", self.message, self.offset)
+        write!(f, "{} at line {} column {} (byte {})", self.message, self.line, self.column, self.offset)
     }
 }
 
@@ -69,7 +82,14 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn error(&self, message: &str) -> JsonError {
-        JsonError { offset: self.i as u64, message: message.to_string() }
+        self.error_at(self.i, message)
+    }
+
+    fn error_at(&self, at: usize, message: &str) -> JsonError {
+        let before = &self.s[..at.min(self.s.len())];
+        let line = before.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        JsonError { offset: at as u64, line, column: (at - line_start) as u64 + 1, message: message.to_string() }
     }
 
     fn ws(&mut self) {
@@ -169,31 +189,38 @@ impl Reader<'_> {
             while r.s.get(r.i).is_some_and(u8::is_ascii_digit) {
                 r.i += 1;
             }
-            r.i > from
+            r.i - from
         };
-        if !digits(self) {
-            return Err(self.error("malformed number"));
+        // Python's grammar: `0` or a digit string not starting with 0.
+        let int_start = self.i;
+        let int_digits = digits(self);
+        if int_digits == 0 || (int_digits > 1 && self.s[int_start] == b'0') {
+            return Err(self.error_at(int_start, "malformed number"));
         }
+        let mut integer = true;
         if self.s.get(self.i) == Some(&b'.') {
             self.i += 1;
-            if !digits(self) {
+            integer = false;
+            if digits(self) == 0 {
                 return Err(self.error("malformed number"));
             }
         }
         if matches!(self.s.get(self.i), Some(b'e' | b'E')) {
             self.i += 1;
+            integer = false;
             if matches!(self.s.get(self.i), Some(b'+' | b'-')) {
                 self.i += 1;
             }
-            if !digits(self) {
+            if digits(self) == 0 {
                 return Err(self.error("malformed number"));
             }
         }
         // The slice is ASCII digits, signs, '.' and 'e' only.
         let text = std::str::from_utf8(&self.s[start..self.i]).unwrap_or("");
-        text.parse::<f64>()
-            .map(Json::Number)
-            .map_err(|_| JsonError { offset: start as u64, message: "malformed number".into() })
+        if integer && let Ok(value) = text.parse::<i128>() {
+            return Ok(Json::Integer(value));
+        }
+        text.parse::<f64>().map(Json::Number).map_err(|_| self.error_at(start, "malformed number"))
     }
 
     fn string(&mut self) -> Result<String, JsonError> {
@@ -265,13 +292,35 @@ mod tests {
         assert_eq!(items[2].as_f64(), Some(f64::INFINITY));
         assert_eq!(items[3].as_f64(), Some(f64::NEG_INFINITY));
         assert_eq!(items[4].as_f64(), Some(-25.0));
+        assert_eq!(items[0], Json::Integer(1));
         assert_eq!(v.get("s"), Some(&Json::String("xé\n".into())));
+    }
+
+    #[test]
+    fn tokens_inside_strings_stay_text() {
+        let v = parse(br#"{"NaN": "Infinity", "k": "-Infinity, NaN", "n": -Infinity}"#).unwrap();
+        assert_eq!(v.get("NaN"), Some(&Json::String("Infinity".into())));
+        assert_eq!(v.get("k"), Some(&Json::String("-Infinity, NaN".into())));
+        assert_eq!(v.get("n").and_then(Json::as_f64), Some(f64::NEG_INFINITY));
+    }
+
+    #[test]
+    fn numbers_follow_python_grammar() {
+        assert_eq!(parse(b"18446744073709551617").unwrap(), Json::Integer(18_446_744_073_709_551_617));
+        assert_eq!(parse(b"-0").unwrap(), Json::Integer(0));
+        assert_eq!(parse(b"1e400").unwrap(), Json::Number(f64::INFINITY));
+        for bad in ["01", "+1", "1.", ".5", "-", "nan", "inf", "-NaN", "Infinityx", "1e"] {
+            assert!(parse(bad.as_bytes()).is_err(), "{bad}");
+        }
     }
 
     #[test]
     fn errors_carry_offsets() {
         assert_eq!(parse(b"{\"a\": [1, 2,]}").unwrap_err().offset, 12);
         assert_eq!(parse(b"{\"a\": 1").unwrap_err().offset, 7);
+        let err = parse(b"{\n  \"a\": [1,\n   x]}").unwrap_err();
+        assert_eq!((err.line, err.column, err.offset), (3, 4, 16));
+        assert_eq!(err.to_string(), "expected a JSON value at line 3 column 4 (byte 16)");
         assert!(parse(b"[1] x").is_err());
         let deep = "[".repeat(100_000);
         assert!(parse(deep.as_bytes()).unwrap_err().message.contains("nesting"));
