@@ -10,12 +10,18 @@ pub enum OutputError {
     Exists(PathBuf),
     #[error("the output {0} is the input; repairs never touch their input")]
     SameAsInput(PathBuf),
-    #[error("cannot write {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    /// `error` is part of the message, not a `source`, so that the printed
+    /// error chain says it once.
+    #[error("cannot write {path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
     #[error("ffmpeg failed to write {path}: {detail}")]
     Ffmpeg { path: PathBuf, detail: String },
     #[error("{0}")]
     Reference(String),
+    /// The input holds nothing the strategy can turn into a playable file;
+    /// `repair` reports it as a finding (V141), not as a failure to run.
+    #[error("{0}")]
+    Unrepairable(String),
     #[error(transparent)]
     Tool(#[from] super::ToolError),
 }
@@ -44,7 +50,7 @@ impl PendingOutput {
     /// Moves the verified temporary file into place.
     pub fn commit(&self) -> Result<(), OutputError> {
         std::fs::rename(&self.temporary, &self.destination)
-            .map_err(|source| OutputError::Io { path: self.destination.clone(), source })
+            .map_err(|source| OutputError::Io { path: self.destination.clone(), error: source })
     }
 
     /// Removes the temporary file (nothing happens when it does not exist).
@@ -58,5 +64,28 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Correctness issue: the OS error is in the message once; it is not
+    /// also the error's source, which the printed error chain would repeat.
+    #[test]
+    fn os_errors_are_said_once() {
+        let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let text = missing.to_string();
+        let err = OutputError::Io { path: PathBuf::from("out.mp4"), error: missing };
+        assert!(std::error::Error::source(&err).is_none());
+        assert_eq!(err.to_string().matches(&text).count(), 1, "{err}");
+        let tool = super::super::ToolError::Run {
+            program: "ffmpeg".into(),
+            error: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        let wrapped = OutputError::from(tool);
+        assert!(std::error::Error::source(&wrapped).is_none_or(|s| s.source().is_none()));
+        assert_eq!(wrapped.to_string().matches(&text).count(), 1, "{wrapped}");
     }
 }
