@@ -305,13 +305,19 @@ fn every_complete_frame_is_recovered_wherever_the_file_was_cut() {
     if !ffmpeg_available("rebuild_cut_sweep") {
         return;
     }
-    let source = fixtures("repair").join("whole_av_moov_end.mp4");
+    for (name, frames) in [("whole_av_moov_end.mp4", 72), ("av6_moov_end.mp4", 125)] {
+        cut_sweep(name, frames);
+    }
+}
+
+fn cut_sweep(name: &str, frames: usize) {
+    let source = fixtures("repair").join(name);
     let whole = std::fs::read(&source).unwrap();
     let (start, end) = mdat_payload(&whole);
     let packets = video_packets(&source);
-    assert_eq!(packets.len(), 72);
+    assert_eq!(packets.len(), frames);
     let original = luma_means(&recheck(&source));
-    let dir = scratch("repair-cut-sweep");
+    let dir = scratch(&format!("repair-cut-sweep-{name}"));
     for percent in [35usize, 55, 70, 85, 99, 100] {
         let cut = start + (end - start) * percent / 100;
         let complete = packets.iter().filter(|&&(pos, size)| pos + size <= cut).count();
@@ -326,15 +332,15 @@ fn every_complete_frame_is_recovered_wherever_the_file_was_cut() {
             "--reference",
             source.to_str().unwrap(),
         ]);
-        assert_eq!(run.code, 0, "{percent}%: {} {}", run.stderr, run.json["findings"]);
+        assert_eq!(run.code, 0, "{name} {percent}%: {} {}", run.stderr, run.json["findings"]);
         let check = recheck(&out);
-        assert_eq!(codes(&check.json), Vec::<String>::new(), "{percent}%: {}", check.json["findings"]);
-        assert_eq!(check.json["streams"].as_array().unwrap().len(), 2, "{percent}%: the audio comes back too");
+        assert_eq!(codes(&check.json), Vec::<String>::new(), "{name} {percent}%: {}", check.json["findings"]);
+        assert_eq!(check.json["streams"].as_array().unwrap().len(), 2, "{name} {percent}%: the audio comes back too");
         let rebuilt = luma_means(&check);
-        assert_eq!(rebuilt.len(), complete, "{percent}%: {} of {complete} complete frames", rebuilt.len());
+        assert_eq!(rebuilt.len(), complete, "{name} {percent}%: {} of {complete} complete frames", rebuilt.len());
         // In display order; the last few may skip a B-frame whose data was cut.
         for (i, (a, b)) in rebuilt.iter().zip(&original).enumerate().take(complete.saturating_sub(3)) {
-            assert!((a - b).abs() < 1.0, "{percent}%, frame {i}: {a} vs {b}");
+            assert!((a - b).abs() < 1.0, "{name} {percent}%, frame {i}: {a} vs {b}");
         }
     }
 }

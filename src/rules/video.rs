@@ -384,7 +384,7 @@ pub const UNREPAIRABLE: Rule = Rule {
     cause: "See the `video check` finding on the input.",
     fix: "Regenerate the video. For a lost moov, pass a healthy MP4 written with the same encoder \
           settings and size as `--reference`: the H.264 units are walked out of the media data and decoded \
-          with its parameter sets (strategy `rebuild`; audio is not recovered). For a rebuild refused \
+          with its parameter sets (strategy `rebuild`; AAC audio too when the reference has an AAC track). For a rebuild refused \
           because of the reference, find a file from the same encoder settings.",
     options: "--reference",
 };

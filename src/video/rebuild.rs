@@ -7,7 +7,8 @@
 //! decodes in display order and re-encodes with fresh timestamps.
 //!
 //! Bytes that do not parse as a unit (interleaved audio, damage) are stepped
-//! over one at a time until two consecutive units parse again.
+//! over one at a time until a frame starts again; they are kept as gaps,
+//! from which `aac` recovers the audio.
 
 use std::io::Write;
 
@@ -26,6 +27,10 @@ pub struct AvcConfig {
     pub parameter_sets: Vec<Vec<u8>>,
     /// The ids of the picture parameter sets: every slice names one of them.
     pub pps_ids: Vec<u64>,
+    /// The longest unit believed: four times the reference's largest video
+    /// sample (at least 64 KiB). Other data read as a unit claims any
+    /// length; one that runs over the next frames would swallow them.
+    pub max_unit: usize,
 }
 
 /// Why a reference cannot be used.
@@ -57,11 +62,11 @@ pub fn reference_config(path: &std::path::Path) -> Result<AvcConfig, ReferenceEr
 /// The `avcC` of the first video track of a moov payload.
 pub fn avc_config(moov: &[u8]) -> Result<AvcConfig, String> {
     let trak = video_traks(moov).next().ok_or("it has no video track")?;
-    let stsd = first_child(trak, b"mdia")
+    let stbl = first_child(trak, b"mdia")
         .and_then(|mdia| first_child(mdia, b"minf"))
-        .and_then(|minf| first_child(minf, b"stbl"))
-        .and_then(|stbl| first_child(stbl, b"stsd"))
-        .ok_or("its video track has no sample description")?;
+        .and_then(|minf| first_child(minf, b"stbl"));
+    let stsd = stbl.and_then(|stbl| first_child(stbl, b"stsd")).ok_or("its video track has no sample description")?;
+    let largest = stbl.and_then(|stbl| first_child(stbl, b"stsz")).and_then(largest_sample);
     // stsd: version/flags (4), entry count (4), then sample entries.
     let (entry_kind, entry) =
         children(stsd.get(8..).unwrap_or_default()).next().ok_or("its video sample description is empty")?;
@@ -73,7 +78,23 @@ pub fn avc_config(moov: &[u8]) -> Result<AvcConfig, String> {
     }
     // A visual sample entry has 78 bytes of fields before its child boxes.
     let avcc = first_child(entry.get(78..).unwrap_or_default(), b"avcC").ok_or("its H.264 sample entry has no avcC")?;
-    parse_avcc(avcc)
+    let mut config = parse_avcc(avcc)?;
+    if let Some(largest) = largest {
+        config.max_unit = largest.saturating_mul(4).clamp(64 << 10, MAX_NAL);
+    }
+    Ok(config)
+}
+
+/// The largest sample an `stsz` payload lists (version and flags, a size
+/// shared by every sample or 0, the count, then one size per sample).
+fn largest_sample(stsz: &[u8]) -> Option<usize> {
+    let word = |at: usize| Some(u32::from_be_bytes(stsz.get(at..at + 4)?.try_into().ok()?) as usize);
+    let (shared, count) = (word(4)?, word(8)?);
+    if shared != 0 {
+        return Some(shared);
+    }
+    let sizes = stsz.get(12..)?.chunks_exact(4).take(count);
+    sizes.map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize).max()
 }
 
 /// Parses an `AVCDecoderConfigurationRecord`.
@@ -106,7 +127,7 @@ pub fn parse_avcc(avcc: &[u8]) -> Result<AvcConfig, String> {
         .filter(|set| set.first().is_some_and(|h| h & 0x1f == 8))
         .filter_map(|set| Bits::new(&set[1..]).ue())
         .collect();
-    Ok(AvcConfig { length_size, parameter_sets, pps_ids })
+    Ok(AvcConfig { length_size, parameter_sets, pps_ids, max_unit: MAX_NAL })
 }
 
 /// What walking the media data found.
@@ -226,8 +247,9 @@ fn escaped(body: &[u8]) -> bool {
 /// A whole unit at `at`: a type found in video samples, inside the data,
 /// an escaped body, and for a slice a header that fits the reference.
 fn whole_unit(media: &[u8], at: usize, config: &AvcConfig) -> Option<(usize, usize)> {
-    unit_at(media, at, config.length_size)
-        .filter(|&(start, len)| start + len <= media.len() && looks_like_video(media, start, len, config))
+    unit_at(media, at, config.length_size).filter(|&(start, len)| {
+        len <= config.max_unit && start + len <= media.len() && looks_like_video(media, start, len, config)
+    })
 }
 
 /// A unit whose present bytes look like video: a type video samples hold,
@@ -235,14 +257,15 @@ fn whole_unit(media: &[u8], at: usize, config: &AvcConfig) -> Option<(usize, usi
 fn looks_like_video(media: &[u8], start: usize, len: usize, config: &AvcConfig) -> bool {
     let kind = media[start] & 0x1f;
     let body = &media[start..start + len.min(media.len() - start)];
-    sample_unit_type(kind) && escaped(body) && (!matches!(kind, 1 | 5) || slice_header_fits(&body[1..], config))
+    sample_unit_type(kind) && (!matches!(kind, 1 | 5) || slice_header_fits(&body[1..], config)) && escaped(body)
 }
 
 /// A unit that looks like video but runs past the end of the data: the one
 /// the cut hit.
 fn cut_unit(media: &[u8], at: usize, config: &AvcConfig) -> bool {
-    unit_at(media, at, config.length_size)
-        .is_some_and(|(start, len)| start + len > media.len() && looks_like_video(media, start, len, config))
+    unit_at(media, at, config.length_size).is_some_and(|(start, len)| {
+        len <= config.max_unit && start + len > media.len() && looks_like_video(media, start, len, config)
+    })
 }
 
 /// Where a frame's units can start after data that is not video (another
@@ -389,6 +412,33 @@ mod tests {
         let walk = write_annexb(&media, &config, &mut Vec::new()).unwrap();
         assert_eq!((walk.units, walk.cut, walk.skipped), (1, 20, 5));
         assert_eq!(walk.gaps, vec![(24, 29)]);
+    }
+
+    #[test]
+    fn the_largest_reference_sample_bounds_the_units_believed() {
+        let mut stsz = vec![0u8; 8];
+        stsz.extend(3u32.to_be_bytes());
+        for size in [500u32, 90_000, 7] {
+            stsz.extend(size.to_be_bytes());
+        }
+        assert_eq!(largest_sample(&stsz), Some(90_000));
+        assert_eq!(largest_sample(&stsz[..16]), Some(500));
+        stsz[4..8].copy_from_slice(&1234u32.to_be_bytes());
+        assert_eq!(largest_sample(&stsz), Some(1234));
+        assert_eq!(largest_sample(&[0; 6]), None);
+    }
+
+    /// A unit longer than the reference's samples allow is other data: it
+    /// would swallow the frames behind it.
+    #[test]
+    fn a_unit_longer_than_the_reference_allows_is_not_believed() {
+        let mut config = parse_avcc(&avcc()).unwrap();
+        config.max_unit = 25;
+        let mut media = unit(5, 20);
+        media.extend([0, 0, 0, 60, 0x41, 0xAB, 0xAB]);
+        media.extend([unit(1, 20), unit(1, 20)].concat());
+        let walk = write_annexb(&media, &config, &mut Vec::new()).unwrap();
+        assert_eq!((walk.units, walk.pictures, walk.skipped), (3, 3, 7));
     }
 
     /// Another track's data whose first bytes read as a unit long enough to
