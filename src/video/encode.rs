@@ -183,7 +183,7 @@ pub fn encode(
     let written = write_video(tools, &mut frames, &mut records, range, &pending.temporary, options);
     if let Err(err) = written {
         pending.discard();
-        return Err(err.into());
+        return Err(pending.about_destination(err).into());
     }
     let check = check_file(tools, &pending.temporary, &CheckOptions::default()).map_err(OutputError::from);
     let mut check = match check {

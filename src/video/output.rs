@@ -41,6 +41,11 @@ impl PendingOutput {
             return Err(OutputError::Exists(destination.to_path_buf()));
         }
         let dir = destination.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        // A missing folder is said about the user's output, before any
+        // program runs, not by ffmpeg about the temporary file.
+        if let Err(error) = std::fs::metadata(dir) {
+            return Err(OutputError::Io { path: destination.to_path_buf(), error });
+        }
         let stem = destination.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "video".into());
         let ext = destination.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_else(|| "mp4".into());
         let temporary = dir.join(format!(".{stem}.nanscope-tmp-{}.{ext}", std::process::id()));
@@ -51,6 +56,24 @@ impl PendingOutput {
     pub fn commit(&self) -> Result<(), OutputError> {
         std::fs::rename(&self.temporary, &self.destination)
             .map_err(|source| OutputError::Io { path: self.destination.clone(), error: source })
+    }
+
+    /// The same error about the destination: the temporary file is an
+    /// implementation detail no message should name.
+    pub fn about_destination(&self, err: OutputError) -> OutputError {
+        let temporary = self.temporary.display().to_string();
+        let destination = self.destination.display().to_string();
+        match err {
+            OutputError::Ffmpeg { path, detail } if path == self.temporary => OutputError::Ffmpeg {
+                path: self.destination.clone(),
+                // ffmpeg names the file too; the path is already in the message.
+                detail: detail.replace(&format!("{temporary}: "), "").replace(&temporary, &destination),
+            },
+            OutputError::Io { path, error } if path == self.temporary => {
+                OutputError::Io { path: self.destination.clone(), error }
+            }
+            other => other,
+        }
     }
 
     /// Removes the temporary file (nothing happens when it does not exist).
@@ -73,6 +96,20 @@ mod tests {
 
     /// Correctness issue: the OS error is in the message once; it is not
     /// also the error's source, which the printed error chain would repeat.
+    #[test]
+    fn a_missing_folder_and_ffmpeg_errors_name_the_destination() {
+        let err = PendingOutput::new(Path::new("/nonexistent-nanscope/dir/out.mp4"), false).unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("cannot write /nonexistent-nanscope/dir/out.mp4: "), "{text}");
+        assert!(!text.contains("nanscope-tmp"), "{text}");
+        let dir = tempfile::tempdir().unwrap();
+        let pending = PendingOutput::new(&dir.path().join("out.mp4"), false).unwrap();
+        let detail = format!("{}: Permission denied", pending.temporary.display());
+        let err = pending.about_destination(OutputError::Ffmpeg { path: pending.temporary.clone(), detail });
+        let text = err.to_string();
+        assert!(!text.contains("nanscope-tmp") && text.matches("out.mp4").count() == 1, "{text}");
+    }
+
     #[test]
     fn os_errors_are_said_once() {
         let missing = std::io::Error::from(std::io::ErrorKind::NotFound);

@@ -160,7 +160,7 @@ pub fn repair(
         }
         Err(err) => {
             pending.discard();
-            return Err(err);
+            return Err(pending.about_destination(err));
         }
     };
     let mut output_check = match check_file(tools, &pending.temporary, &options.check) {
