@@ -108,6 +108,22 @@ fn truncated_faststart_keeps_every_whole_frame_bit_for_bit() {
     assert_eq!(check.json["streams"].as_array().unwrap().len(), 2);
 }
 
+/// A cut that leaves the audio shorter than the video pads the audio and
+/// still copies the video: no intact frame is re-encoded.
+#[test]
+fn truncated_faststart_with_short_audio_pads_the_audio_and_copies_the_video() {
+    let Some((run, _, out)) = repair("truncated_av_faststart_45.mp4", &[]) else { return };
+    assert!(run.json["repair"]["input_findings"].to_string().contains("V108"), "{}", run.json["repair"]);
+    assert_eq!(run.json["repair"]["strategy"], "remux", "{}", run.json["repair"]);
+    assert!(run.json["repair"]["steps"].to_string().contains("padded with silence"));
+    let check = recheck(&out);
+    assert_eq!(codes(&check.json), Vec::<String>::new(), "{}", check.json["findings"]);
+    let original = recheck(&fixtures("repair").join("whole_av_faststart.mp4"));
+    for (i, frame) in check.json["frames"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(frame["luma_std"], original.json["frames"][i]["luma_std"], "frame {i} changed");
+    }
+}
+
 #[test]
 fn black_tail_is_held_and_what_remains_is_reported() {
     let Some((run, _, out)) = repair("black_segment.mp4", &["--fill", "hold"]) else { return };

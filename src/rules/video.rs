@@ -68,7 +68,7 @@ pub const TRUNCATED: Rule = Rule {
             upload, a full disk, or a writer killed after the index was written.",
     fix: "Copy the file again from its source. `video repair` copies the whole frames that are present, \
           bit for bit, into a shorter but clean file (strategy `remux`; the cut packet is left out and the \
-          audio cut to the video).",
+          audio cut to the video, or padded with silence when the cut left it shorter).",
     options: "",
 };
 

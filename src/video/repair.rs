@@ -86,11 +86,14 @@ pub fn choose(check: &VideoCheck) -> Strategy {
     let bad = check.frames_with(&FILLED_FLAGS);
     if !bad.is_empty() && bad.len() < check.frames.len() {
         Strategy::Fill
-    } else if ["V105", "V108", "V111", "V112", "V114"].iter().any(|c| check.has(c)) {
+    } else if ["V105", "V111", "V112", "V114"].iter().any(|c| check.has(c))
+        || (check.has(rules::AV_DURATION_MISMATCH.code) && !check.has(rules::TRUNCATED.code))
+    {
         Strategy::Reencode
     } else {
         // A truncated file (V104) whose whole packets decode cleanly keeps
         // them as they are: re-encoding would only degrade intact frames.
+        // Audio the cut left shorter than the video is padded by `remux`.
         Strategy::Remux
     }
 }
@@ -443,6 +446,11 @@ fn remux(tools: &Tools, input: &Path, out: &Path, check: &VideoCheck) -> Result<
     // A packet cut short by the end of a truncated file is marked corrupt by the demuxer and left out.
     command.args(["-loglevel", "error", "-y", "-fflags", "+discardcorrupt", "-i"]).arg(path_arg(input));
     command.args(["-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", "-movflags", "+faststart"]);
+    // Audio shorter than the video is padded with silence, which needs it re-encoded; the video is still copied.
+    let pad_audio = has_audio(check) && check.has(rules::AV_DURATION_MISMATCH.code);
+    if pad_audio {
+        command.args(["-af", "apad", "-c:a", "aac", "-b:a", "192k"]);
+    }
     if has_audio(check) {
         command.args(["-t", &format!("{:.6}", video_seconds(check))]);
     }
@@ -456,8 +464,9 @@ fn remux(tools: &Tools, input: &Path, out: &Path, check: &VideoCheck) -> Result<
             check.frames.len()
         );
     }
+    let audio = if pad_audio { "audio re-encoded as AAC, padded with silence" } else { "audio copied" };
     steps.extend(has_audio(check).then(|| {
-        (format!("audio copied and cut to the video's {} s (-t, not -shortest)", fmt_num(video_seconds(check))), vec![])
+        (format!("{audio} and cut to the video's {} s (-t, not -shortest)", fmt_num(video_seconds(check))), vec![])
     }));
     Ok(steps)
 }
