@@ -123,9 +123,42 @@ fn truncated_faststart_reports_missing_frames_from_the_index() {
     assert_eq!(truncated.len(), 1);
     let [first, last] = frame_range(truncated[0]).unwrap();
     assert_eq!(last, 71);
-    let read = truncated[0]["evidence"]["packets_read"].as_u64().unwrap();
-    assert_eq!(first, read);
-    assert!(read > 10 && read < 60, "{read}");
+    let whole = truncated[0]["evidence"]["packets_whole"].as_u64().unwrap();
+    assert_eq!(first, whole);
+    assert!(whole > 10 && whole < 60, "{whole}");
+}
+
+/// Real-world-files issue: a two-second `fade=t=out` (and a fade in) is not
+/// a NaN cast, although its last frames are black and reach the floor.
+#[test]
+fn fades_to_and_from_black_are_black_but_not_nan_casts() {
+    for (name, black) in [("fade_out.mp4", [65, 71]), ("fade_in.mp4", [0, 8])] {
+        let Some(run) = check(name, &[]) else { return };
+        assert!(findings(&run.json, "V124").is_empty(), "{name}: {}", run.json["findings"]);
+        assert!(flagged(&run.json, "nan-cast").is_empty(), "{name}");
+        let frames = run.json["frames"].as_array().unwrap();
+        assert!(frames.iter().all(|f| f["near_floor_share"].is_f64()), "{name}: near_floor_share listed");
+        let found = findings(&run.json, "V120");
+        assert_eq!(found.len(), 1, "{name}: {}", run.json["findings"]);
+        let [first, last] = frame_range(found[0]).unwrap();
+        assert!(first.abs_diff(black[0]) <= 3 && last == black[1], "{name}: black {first}-{last}");
+    }
+}
+
+/// Real-world-files issue: a faststart file cut short is truncated (V104),
+/// not corrupt: the decoder errors come from the packet the cut hit, so no
+/// intact frame is blamed (V105), and the audio compared with the video is
+/// the audio present, not the duration the index promises (V108).
+#[test]
+fn truncated_faststart_with_audio_is_truncation_not_corruption() {
+    let Some(run) = check("truncated_av_faststart.mp4", &[]) else { return };
+    assert_eq!(codes(&run.json), vec!["V104"], "{}", run.json["findings"]);
+    let truncated = findings(&run.json, "V104")[0];
+    let whole = truncated["evidence"]["packets_whole"].as_u64().unwrap();
+    assert_eq!(run.json["frames"].as_array().unwrap().len() as u64, whole);
+    assert_eq!(frame_range(truncated).unwrap(), [whole, 71]);
+    assert!(truncated["message"].as_str().unwrap().contains("decode intact"), "{}", truncated["message"]);
+    assert!(flagged(&run.json, "corrupt").is_empty() && flagged(&run.json, "propagated").is_empty());
 }
 
 #[test]

@@ -193,3 +193,38 @@ fn existing_output_needs_force_and_ambiguous_layouts_need_a_flag() {
     // A constant grey tensor encodes to blank frames, and the report says so.
     assert!(!findings(&run.json, "V121").is_empty(), "{}", run.json["findings"]);
 }
+
+/// Correctness issue: an all-NaN tensor says that no good frame existed to
+/// fill from, a NaN run at the end says it was held, not interpolated, and
+/// the report names the user's output, never the temporary file.
+#[test]
+fn fill_messages_say_what_each_run_really_got() {
+    if !ffmpeg_available("encode_fill_messages") {
+        return;
+    }
+    let dir = scratch("encode-fill-messages");
+    let tensor = dir.join("nan.npy");
+    write_npy(&tensor, &[1, 3, 4, H, W], &vec![f32::NAN; 3 * 4 * H * W]);
+    let out = dir.join("nan.mp4");
+    let run = nanscope_json(&["encode", tensor.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let nonfinite = findings(&run.json, "V130");
+    assert_eq!(nonfinite.len(), 1, "{}", run.json["findings"]);
+    let message = nonfinite[0]["message"].as_str().unwrap();
+    assert!(message.contains("no good frame existed") && !message.contains("interpolat"), "{message}");
+    assert!(!run.json.to_string().contains("nanscope-tmp"), "a temporary file is named: {}", run.json);
+
+    let mut values = pattern_bcfhw();
+    for c in 0..3 {
+        for f in F - 4..F {
+            let plane = (c * F + f) * H * W;
+            values[plane..plane + H * W].fill(f32::NAN);
+        }
+    }
+    let tensor = dir.join("tail.npy");
+    write_npy(&tensor, &[1, 3, F, H, W], &values);
+    let out = dir.join("tail.mp4");
+    let run = nanscope_json(&["encode", tensor.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let tail = findings(&run.json, "V130").into_iter().find(|f| frame_range(f) == Some([20, 23])).unwrap();
+    let message = tail["message"].as_str().unwrap();
+    assert!(message.contains("holding the pixels of frame 19") && message.contains("none follows"), "{message}");
+}

@@ -193,6 +193,8 @@ fn encode_frames(tools: &Tools, frames: &Path, video: &Path, fps: f64, force: bo
         fill: Fill::Interpolate,
         crf: 18,
         force,
+        // The frames file is a temporary: reports name the video it becomes.
+        label: Some(video.display().to_string()),
     };
     encode(tools, frames, video, &options).with_context(|| format!("encoding the frames as {}", video.display()))
 }

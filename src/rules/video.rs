@@ -56,15 +56,19 @@ pub const TRUNCATED: Rule = Rule {
     slug: "truncated-stream",
     severity: Severity::Error,
     summary: "fewer packets in the file than its index lists",
-    detects: "Streams whose packets read by demuxing (`ffprobe -count_packets`) are fewer than the frames \
-              the container index declares (`nb_frames`). `subject.frames` is the range of frames listed \
-              in the index but missing from the file.",
+    detects: "Streams whose packets read by demuxing are fewer than the frames the container index \
+              declares (`nb_frames`). `subject.frames` is the range of frames listed in the index without a \
+              whole packet in the file (the packet the cut hit counts as missing). When the decoder reports \
+              errors and the whole packets before the cut decode without any, the errors came from the cut \
+              packet: the file is truncated, not corrupt, and the message says the frames before the cut \
+              decode intact (no V105).",
     why: "ffprobe and most tools report the indexed duration and frame count, so the file looks complete; \
           players stop, freeze or show garbage where the data ends.",
     cause: "A faststart MP4 (moov at the front) whose media data was cut short: an interrupted copy or \
             upload, a full disk, or a writer killed after the index was written.",
-    fix: "Copy the file again from its source. `video repair` re-encodes the frames that are present, \
-          which gives a shorter but clean file.",
+    fix: "Copy the file again from its source. `video repair` copies the whole frames that are present, \
+          bit for bit, into a shorter but clean file (strategy `remux`; the cut packet is left out and the \
+          audio cut to the video, or padded with silence when the cut left it shorter).",
     options: "",
 };
 
@@ -78,7 +82,9 @@ pub const DECODE_ERRORS: Rule = Rule {
               drops when errors are fatal (`-err_detect explode`), found in a second pass only when \
               errors occurred. The frames after each of them up to the next keyframe (which that \
               pass also shows) are flagged `propagated` and listed in `evidence.propagated_frames`: \
-              they decode without error but are predicted from the damaged picture.",
+              they decode without error but are predicted from the damaged picture. In a truncated file \
+              (V104) the strict pass reads only the whole packets, so the cut cannot make it lose intact \
+              frames, and errors that only the cut packet causes are not reported here.",
     why: "The decoder conceals damaged macroblocks by copying from other frames, so the picture smears \
           or freezes for a moment and the damage propagates until the next keyframe.",
     cause: "Bytes overwritten in the media data (storage or transfer corruption) or a truncated last \
@@ -120,7 +126,9 @@ pub const AV_DURATION_MISMATCH: Rule = Rule {
     slug: "av-duration-mismatch",
     severity: Severity::Warning,
     summary: "audio and video durations differ",
-    detects: "Files whose audio and video stream durations differ by more than `--av-tolerance` seconds.",
+    detects: "Files whose audio and video stream durations differ by more than `--av-tolerance` seconds. \
+              In a truncated file (V104) the audio compared is the audio present (up to the end of its last \
+              whole packet), not the duration its index promises.",
     why: "Players hold the last frame or cut the audio; lips drift out of sync in audio-driven \
           animation. `-shortest` in the mux can silently drop most of the video.",
     cause: "Audio of a different length than the generated frames, or a mux with `-shortest`.",
@@ -283,8 +291,11 @@ pub const NAN_CAST_SIGNATURE: Rule = Rule {
     detects: "Frames in which at least `--nan-share` of the pixels sit exactly at the black floor (luma \
               code 16 in limited range, 0 in full range, within one code), where the neighbouring frame \
               before or after is normal content with few such pixels (under the share, and ten times fewer \
-              than the flagged frame next to it). A fade to black rises gradually and does not match. Luma only: chroma is not decoded, \
-              which keeps the check at decode speed.",
+              than the flagged frame next to it), and the pixels new at the floor outnumber those in the \
+              near-black band just above it (up to level 10 on the 0-255 scale, `near_floor_share` in the \
+              JSON frames) in both frames: they jumped from content to the floor. A fade to black or from \
+              black passes every pixel through that band and does not match, however fast its first floor \
+              pixels appear. Luma only: chroma is not decoded, which keeps the check at decode speed.",
     why: "This is what NaN looks like after `(x*255).astype(uint8)`: NaN becomes 0 and RGB 0 encodes \
           to the exact black floor, in whole frames or in the regions where NaN appeared, while the \
           frames around them are normal.",
@@ -349,7 +360,9 @@ pub const REPAIR_APPLIED: Rule = Rule {
     severity: Severity::Info,
     summary: "what `video repair` did",
     detects: "One finding per repair step applied to the output file (remux, re-encode, dropped or \
-              filled frames, audio trim), with the frames concerned.",
+              filled frames, audio trim), with the frames concerned. `fill` reports each run of replaced \
+              frames on its own, saying whether it was interpolated between the good frames on both sides \
+              or held from the one good frame it has (a run at the start or end of the video).",
     why: "A repaired file hides what was lost; the report keeps the record.",
     cause: "A defect found by `video check` on the input.",
     fix: "Nothing to do; the original file is left untouched.",
@@ -362,12 +375,17 @@ pub const UNREPAIRABLE: Rule = Rule {
     severity: Severity::Error,
     summary: "the file cannot be repaired by `video repair`",
     detects: "Inputs that no strategy can turn into a playable file: an empty file, a file that is not \
-              media, an MP4 without a moov atom when no `--reference` is given, or no video stream.",
+              media, an MP4 without a moov atom when no `--reference` is given, no video stream, every \
+              frame bad for `fill`, and rebuilds that cannot be done: a reference that is unreadable, has no \
+              moov or no H.264 track, a file that ends before its first frame is whole, or units that decode \
+              with more than one error per four pictures (a reference from other encoder settings). Nothing \
+              is written; the run exits 1 in every output format.",
     why: "Without an index or any decodable frames there is nothing to re-encode.",
     cause: "See the `video check` finding on the input.",
     fix: "Regenerate the video. For a lost moov, pass a healthy MP4 written with the same encoder \
           settings and size as `--reference`: the H.264 units are walked out of the media data and decoded \
-          with its parameter sets (strategy `rebuild`; audio is not recovered).",
+          with its parameter sets (strategy `rebuild`; AAC audio too when the reference has an AAC track). For a rebuild refused \
+          because of the reference, find a file from the same encoder settings.",
     options: "--reference",
 };
 
@@ -377,8 +395,8 @@ pub const REPAIR_INCOMPLETE: Rule = Rule {
     severity: Severity::Warning,
     summary: "the repaired output still has findings",
     detects: "Repairs whose output, re-checked with `video check`, still has warnings or errors (listed \
-              with the output as `subject.file`), and rebuilds whose Annex B stream decoded with errors \
-              (a `--reference` from other encoder settings decodes into garbage).",
+              with the output as `subject.file`), and rebuilds whose Annex B stream decoded with a few \
+              errors (at most one per four pictures; more is V141).",
     why: "Some defects (black frames with no good neighbours, lost data) cannot be fixed from the file \
           alone.",
     cause: "Defects that span the whole video or that no strategy addresses.",

@@ -5,10 +5,10 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::container::{FileSniff, sniff};
-use super::decode::{DecodeOutcome, LumaDecode, LumaPlan, propagated_frames, strict_pass};
+use super::decode::{DecodeOutcome, LumaDecode, LumaPlan, errors_before, propagated_frames, strict_pass};
 use super::frame_checks::{FrameFlag, FrameThresholds, classify, frame_findings, subject};
 use super::frame_stats::{FrameStats, LumaRange, measure};
-use super::probe::{Probe, count_video_packets, probe};
+use super::probe::{PacketSurvey, Probe, probe, survey_packets};
 use super::stream_checks::{
     Expectations, StreamRecord, decoded_findings, stream_findings, truncation_finding, unreadable_findings,
 };
@@ -87,6 +87,19 @@ impl VideoCheck {
 
     pub fn has(&self, code: &str) -> bool {
         self.findings.iter().any(|f| f.code == code)
+    }
+
+    /// Names the checked file `label` everywhere: a check of a temporary
+    /// file written for the user's output reports the output's name.
+    pub fn relabel(&mut self, label: &str) {
+        let old = std::mem::replace(&mut self.file, label.to_string());
+        for stream in &mut self.streams {
+            stream.file = label.to_string();
+        }
+        for finding in &mut self.findings {
+            finding.subject.file = Some(label.to_string());
+            finding.message = finding.message.replace(&old, label);
+        }
     }
 }
 
@@ -191,15 +204,43 @@ fn decode_frames(
         tools.check_ffmpeg_version()?;
     }
     // Healthy files decode every indexed frame; only when frames are missing
-    // is the file demuxed again to count the packets really present.
+    // is the file demuxed again to list the packets really present.
+    let mut survey: Option<PacketSurvey> = None;
+    let mut truncation = None;
     let mut packets_read = None;
     if let Some(indexed) = video.indexed_frames()
         && outcome.frames < indexed
     {
-        packets_read = count_video_packets(tools, path)?;
-        if let Some(finding) = packets_read.and_then(|read| truncation_finding(&label, stream, indexed, read)) {
-            check.findings.push(finding);
+        let listed = survey_packets(tools, path, check.bytes)?;
+        packets_read = Some(listed.video_packets).filter(|&n| n > 0);
+        // Only a file with fewer packets than its index lists was cut short.
+        if listed.video_packets < indexed {
+            truncation = truncation_finding(&label, stream, indexed, listed.video_packets, listed.video_whole);
+            survey = Some(listed);
         }
+    }
+    // A file cut short ends in a packet the decoder cannot finish. When the
+    // whole packets before it decode without error, every error came from
+    // that cut: the file is truncated, not corrupt, and its frames are intact.
+    let cut_at = survey.and_then(|s| s.cut_at);
+    let mut errors_at_cut = false;
+    if outcome.error_lines > 0
+        && let Some(cut) = cut_at
+        && errors_before(tools, path, cut)? == 0
+    {
+        errors_at_cut = true;
+    }
+    if let Some(mut finding) = truncation {
+        if errors_at_cut {
+            finding.message.push_str(&format!(
+                "; the {} frames before the cut decode intact, only the packet the end of the file cut short fails \
+                 ({} error lines there)",
+                outcome.frames, outcome.error_lines
+            ));
+            finding.evidence.insert("errors_at_cut".into(), outcome.error_lines.into());
+        }
+        finding.evidence.insert("frames_decoded".into(), outcome.frames.into());
+        check.findings.push(finding);
     }
     if let Some(problem) = &outcome.stream_problem {
         check.findings.push(
@@ -211,8 +252,8 @@ fn decode_frames(
         record.frames_decoded = Some(outcome.frames);
         record.packets_read = packets_read.or(record.packets_read);
     }
-    if outcome.error_lines > 0 || (frames.is_empty() && !outcome.exit_success) {
-        let (corrupt, keyframes) = attribute_errors(tools, path, fps, start, &outcome)?;
+    if (outcome.error_lines > 0 && !errors_at_cut) || (frames.is_empty() && !outcome.exit_success) {
+        let (corrupt, keyframes) = attribute_errors(tools, path, cut_at, fps, start, &outcome)?;
         check.corrupt_frames = corrupt;
         check.propagated_frames = propagated_frames(&check.corrupt_frames, &keyframes, outcome.frames);
         for (list, flag) in
@@ -243,7 +284,8 @@ fn decode_frames(
     }
     classify(&mut frames, fps, &options.thresholds);
     check.findings.extend(frame_findings(&label, stream, &frames));
-    check.findings.extend(decoded_findings(&label, probed, outcome.frames, fps, &options.expect));
+    let audio_present = survey.and_then(|s| s.audio_seconds);
+    check.findings.extend(decoded_findings(&label, probed, outcome.frames, fps, audio_present, &options.expect));
     check.frames = frames;
     check.decode = Some(outcome);
     Ok(())
@@ -255,6 +297,7 @@ fn decode_frames(
 fn attribute_errors(
     tools: &Tools,
     path: &Path,
+    end: Option<u64>,
     fps: f64,
     start: f64,
     outcome: &DecodeOutcome,
@@ -262,7 +305,7 @@ fn attribute_errors(
     if outcome.frames == 0 {
         return Ok((vec![], vec![]));
     }
-    let pass = strict_pass(tools, path, fps, start, outcome.frames)?;
+    let pass = strict_pass(tools, path, end, fps, start, outcome.frames)?;
     let mut frames = pass.dropped;
     if frames.is_empty() {
         frames = outcome

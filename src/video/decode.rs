@@ -150,7 +150,7 @@ impl LumaDecode {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|source| ToolError::Run { program: program.clone(), source })?;
+            .map_err(|source| ToolError::Run { program: program.clone(), error: source })?;
         if let Some(stdout) = &child.stdout {
             widen_pipe(stdout);
         }
@@ -184,7 +184,7 @@ impl LumaDecode {
         if outcome.stream_problem.is_some() {
             let _ = child.kill();
         }
-        let status = child.wait().map_err(|source| ToolError::Run { program: self.program.clone(), source })?;
+        let status = child.wait().map_err(|source| ToolError::Run { program: self.program.clone(), error: source })?;
         let (messages, error_lines) =
             self.stderr_reader.take().and_then(|reader| reader.join().ok()).unwrap_or_default();
         outcome.messages = messages;
@@ -390,19 +390,62 @@ pub struct StrictPass {
 /// fatal per frame (`-err_detect explode`) drops exactly those frames, and the
 /// timestamps of the survivors show which ones are missing; their `iskey`
 /// marks show where the damage stops propagating. Only run when the first
-/// pass reported errors.
-pub fn strict_pass(tools: &Tools, path: &Path, fps: f64, start: f64, frames: u64) -> Result<StrictPass, ToolError> {
+/// pass reported errors. `end` limits the pass to the whole packets of a
+/// truncated file: the packet cut by the end would stop a strict decoder and
+/// lose the intact frames it still held.
+pub fn strict_pass(
+    tools: &Tools,
+    path: &Path,
+    end: Option<u64>,
+    fps: f64,
+    start: f64,
+    frames: u64,
+) -> Result<StrictPass, ToolError> {
     let output = tools
         .ffmpeg()
         .args(["-loglevel", "info", "-threads", "1", "-err_detect", "explode"])
         .arg("-i")
-        .arg(path_arg(path))
+        .arg(input_arg(path, end))
         .args(["-map", "0:v:0", "-fps_mode", "passthrough", "-vf", "showinfo", "-f", "null", "-"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .output()
-        .map_err(|source| ToolError::Run { program: tools.ffmpeg.display().to_string(), source })?;
+        .map_err(|source| ToolError::Run { program: tools.ffmpeg.display().to_string(), error: source })?;
     Ok(parse_strict_pass(&String::from_utf8_lossy(&output.stderr), fps, start, frames))
+}
+
+/// Decoder errors in the first `end` bytes of a file: zero when every error
+/// of a truncated file came from the packet the end cut short. The
+/// demuxer's own notes about the missing data are not decoder errors.
+pub fn errors_before(tools: &Tools, path: &Path, end: u64) -> Result<u64, ToolError> {
+    let output = tools
+        .ffmpeg()
+        .args(["-loglevel", "level+error", "-i"])
+        .arg(input_arg(path, Some(end)))
+        .args(["-map", "0:v:0", "-f", "null", "-"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .output()
+        .map_err(|source| ToolError::Run { program: tools.ffmpeg.display().to_string(), error: source })?;
+    let text = String::from_utf8_lossy(&output.stderr);
+    Ok(text
+        .lines()
+        .filter_map(|line| parse_log_line(line, 0))
+        .filter(|m| m.level != "warning" && !m.text.contains("partial file"))
+        .count() as u64)
+}
+
+/// The input ffmpeg reads: the file, or only its first `end` bytes through
+/// the `subfile` protocol.
+pub fn input_arg(path: &Path, end: Option<u64>) -> std::ffi::OsString {
+    match end {
+        None => path_arg(path),
+        Some(end) => {
+            let mut arg = std::ffi::OsString::from(format!("subfile,,start,0,end,{end},,:"));
+            arg.push(path.as_os_str());
+            arg
+        }
+    }
 }
 
 /// Reads `showinfo` lines (`n: 0 pts: 0 pts_time:0 … iskey:1 type:I …`).

@@ -83,6 +83,9 @@ pub struct EncodeOptions {
     pub fill: Fill,
     pub crf: u8,
     pub force: bool,
+    /// The name reports give the input, when it is a file written for the
+    /// occasion (a temporary tensor) rather than the user's own.
+    pub label: Option<String>,
 }
 
 /// One frame of the tensor, as the report's `frames` section lists it.
@@ -143,7 +146,7 @@ pub fn encode(
 ) -> Result<EncodeResult, EncodeError> {
     let pending = PendingOutput::new(output, options.force)?;
     let checkpoint = Checkpoint::open(input);
-    let label = checkpoint.label.clone();
+    let label = options.label.clone().unwrap_or_else(|| checkpoint.label.clone());
     let mut result = EncodeResult {
         input: label.clone(),
         tensor: String::new(),
@@ -180,10 +183,10 @@ pub fn encode(
     let written = write_video(tools, &mut frames, &mut records, range, &pending.temporary, options);
     if let Err(err) = written {
         pending.discard();
-        return Err(err.into());
+        return Err(pending.about_destination(err).into());
     }
     let check = check_file(tools, &pending.temporary, &CheckOptions::default()).map_err(OutputError::from);
-    let check = match check {
+    let mut check = match check {
         Ok(check) => check,
         Err(err) => {
             pending.discard();
@@ -200,6 +203,7 @@ pub fn encode(
     }
     pending.commit()?;
     let out_label = output.display().to_string();
+    check.relabel(&out_label);
     result.output = Some(out_label.clone());
     result.findings.extend(tensor_findings(&label, &entry.name, &records, options.fill, range, low, high));
     result.findings.extend(check.findings.iter().cloned().map(|mut f| {
@@ -315,7 +319,7 @@ fn write_video(
     command.args(["-t", &format!("{duration:.6}"), "-movflags", "+faststart"]).arg(path_arg(temporary));
     let mut child =
         command.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().map_err(|source| {
-            OutputError::Tool(super::ToolError::Run { program: tools.ffmpeg.display().to_string(), source })
+            OutputError::Tool(super::ToolError::Run { program: tools.ffmpeg.display().to_string(), error: source })
         })?;
     let stderr = drain_stderr(&mut child, 64 * 1024);
     let mut stdin = child.stdin.take();
@@ -327,7 +331,10 @@ fn write_video(
         frames.frame(f, &mut buf);
         let mut frame = to_bytes(&buf, range, f, &mut records[f as usize].clamped);
         if records[f as usize].nonfinite() > 0 {
-            if options.fill == Fill::Interpolate && next_clean.as_ref().is_none_or(|n| n.index <= f) {
+            // Interpolation needs the next clean frame; so does holding
+            // when no frame came before.
+            let needs_next = options.fill == Fill::Interpolate || (options.fill == Fill::Hold && previous.is_none());
+            if needs_next && next_clean.as_ref().is_none_or(|n| n.index <= f) {
                 next_clean = records[f as usize + 1..].iter().find(|r| r.nonfinite() == 0).map(|r| {
                     let mut values = Vec::new();
                     frames.frame(r.index, &mut values);
@@ -343,7 +350,7 @@ fn write_video(
         previous = Some(frame);
     }
     drop(stdin);
-    let status = child.wait().map_err(|source| OutputError::Io { path: temporary.to_path_buf(), source })?;
+    let status = child.wait().map_err(|source| OutputError::Io { path: temporary.to_path_buf(), error: source })?;
     let text = stderr.join().unwrap_or_default();
     if !status.success() || !pipe_ok {
         return Err(OutputError::Ffmpeg { path: temporary.to_path_buf(), detail: tail(&text, 4) });
@@ -383,12 +390,24 @@ fn tensor_findings(
     high: f32,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
-    let how = match fill {
-        Fill::Zero => "filled with black (--fill zero)",
-        Fill::Hold => "filled by holding the previous frame's pixels",
-        Fill::Interpolate => "filled by interpolating between the neighbouring clean frames",
-    };
     for (a, b) in runs(records.len(), |i| records[i].nonfinite() > 0) {
+        // Runs are maximal: the frames just outside them are clean.
+        let before = a.checked_sub(1);
+        let after = (b + 1 < records.len()).then_some(b + 1);
+        let how = match (fill, before, after) {
+            (Fill::Zero, _, _) => "filled with black (--fill zero)".to_string(),
+            (_, None, None) => "no frame of the tensor is free of NaN/Inf, so no good frame existed to fill from: \
+                                those pixels were written black"
+                .to_string(),
+            (Fill::Interpolate, Some(p), Some(n)) => {
+                format!("filled by interpolating between the clean frames {p} and {n}")
+            }
+            (_, Some(p), None) => {
+                format!("filled by holding the pixels of frame {p}, the last clean one (none follows)")
+            }
+            (_, Some(p), Some(_)) => format!("filled by holding the pixels of the clean frame {p}"),
+            (_, None, Some(n)) => format!("filled from frame {n}, the first clean one (none precedes)"),
+        };
         let run = &records[a..=b];
         let sum = |get: fn(&TensorFrameRecord) -> u64| run.iter().map(get).sum::<u64>();
         let pixels_per_frame = run.iter().map(|r| r.nonfinite()).max().unwrap_or(0);

@@ -115,6 +115,7 @@ impl FrameThresholds {
             dark_at_most: range.coded_at_most(self.black_level),
             bright_at_least: range.coded_at_least(self.white_level),
             floor_at_most: range.floor_code(),
+            near_at_most: range.near_floor_code(),
         }
     }
 
@@ -163,13 +164,19 @@ pub fn classify(frames: &mut [FrameStats], fps: f64, t: &FrameThresholds) {
     }
 }
 
-/// Runs of frames with many exact-floor pixels whose neighbour just outside
-/// the run has few (under the share) and at least ten times fewer than the
-/// run's edge frame: the picture went to exact black in one step. A fade
-/// raises the share gradually and never makes that step.
+/// Runs of frames with many exact-floor pixels that appear abruptly: the
+/// neighbour just outside the run has few (under the share, and at least ten
+/// times fewer than the run's edge frame), and the pixels that went to the
+/// floor jumped over the near-black band above it. A fade darkens every
+/// pixel step by step, so the frames around its first floor pixels hold at
+/// least as many near-black ones; a NaN cast takes normal content straight
+/// to the floor and leaves that band as thin as it was.
 fn flag_nan_cast(frames: &mut [FrameStats], t: &FrameThresholds) {
     let abrupt = |edge: &FrameStats, neighbour: &FrameStats| {
-        neighbour.floor_share < t.nan_share && edge.floor_share >= 10.0 * neighbour.floor_share
+        let new_floor = edge.floor_share - neighbour.floor_share;
+        neighbour.floor_share < t.nan_share
+            && edge.floor_share >= 10.0 * neighbour.floor_share
+            && new_floor > edge.near_floor_share.max(neighbour.near_floor_share)
     };
     for (first, last) in runs(frames.len(), |i| frames[i].floor_share >= t.nan_share) {
         let before = first.checked_sub(1).is_some_and(|i| abrupt(&frames[first], &frames[i]));
@@ -343,6 +350,7 @@ mod tests {
             luma_std: std,
             luma_diff: diff,
             floor_share,
+            near_floor_share: 0.0,
             dark_share: if mean < 1.0 { 1.0 } else { 0.0 },
             bright_share: 0.0,
             flags: vec![],
@@ -365,6 +373,28 @@ mod tests {
             shares.iter().enumerate().map(|(i, &s)| frame(i as u64, 100.0, 30.0, s, Some(5.0))).collect();
         classify(&mut fade, 10.0, &FrameThresholds::default());
         assert!(flagged_segments(&fade, FrameFlag::NanCast).is_empty());
+    }
+
+    /// A fade whose first floor pixels appear in one step (ten times more
+    /// than the frame before) still came through the near-black band.
+    #[test]
+    fn a_fade_that_reaches_the_floor_in_one_step_is_not_a_nan_cast() {
+        let steps = [(0.0, 0.0), (0.0005, 0.02), (0.03, 0.2), (0.3, 0.6), (1.0, 0.0)];
+        let mut fade: Vec<FrameStats> = steps
+            .iter()
+            .enumerate()
+            .map(|(i, &(floor, near))| FrameStats {
+                near_floor_share: near,
+                ..frame(i as u64, 60.0 - 15.0 * i as f64, 20.0, floor, Some(5.0))
+            })
+            .collect();
+        classify(&mut fade, 10.0, &FrameThresholds::default());
+        assert!(flagged_segments(&fade, FrameFlag::NanCast).is_empty());
+        // The same floor share reached straight from content is the signature.
+        fade[1].near_floor_share = 0.0;
+        fade[2].near_floor_share = 0.001;
+        classify(&mut fade, 10.0, &FrameThresholds::default());
+        assert_eq!(flagged_segments(&fade, FrameFlag::NanCast), vec![(2, 4)]);
     }
 
     #[test]

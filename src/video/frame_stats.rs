@@ -59,7 +59,16 @@ impl LumaRange {
     pub fn floor_code(self) -> u8 {
         self.floor() as u8 + 1
     }
+
+    /// The top of the near-black band just above the floor codes: pixels a
+    /// fade passes through on its way to black (10 levels on the 0–255 scale).
+    pub fn near_floor_code(self) -> u8 {
+        self.coded_at_most(NEAR_FLOOR_LEVEL).max(self.floor_code())
+    }
 }
+
+/// The near-black band reaches this level on the 0–255 full-range scale.
+const NEAR_FLOOR_LEVEL: f64 = 10.0;
 
 /// Coded thresholds the kernel counts pixels against.
 #[derive(Debug, Clone, Copy)]
@@ -67,6 +76,8 @@ pub struct PixelThresholds {
     pub dark_at_most: u8,
     pub bright_at_least: u8,
     pub floor_at_most: u8,
+    /// Pixels above `floor_at_most` and at most this are near black.
+    pub near_at_most: u8,
 }
 
 /// What one pass over a frame's luma plane measured, in coded units.
@@ -80,6 +91,8 @@ pub struct LumaCounts {
     pub dark: u64,
     pub bright: u64,
     pub floor: u64,
+    /// Pixels in the near-black band just above the floor codes.
+    pub near_floor: u64,
     /// Sum of absolute differences to the previous frame, when there is one.
     pub abs_diff: Option<u64>,
 }
@@ -116,6 +129,7 @@ impl LumaCounts {
         self.dark += other.dark;
         self.bright += other.bright;
         self.floor += other.floor;
+        self.near_floor += other.near_floor;
         self.abs_diff = match (self.abs_diff, other.abs_diff) {
             (Some(a), Some(b)) => Some(a + b),
             (a, None) => a,
@@ -161,7 +175,9 @@ mod sse2 {
             let dark_at = _mm_set1_epi8(t.dark_at_most as i8);
             let bright_at = _mm_set1_epi8(t.bright_at_least as i8);
             let floor_at = _mm_set1_epi8(t.floor_at_most as i8);
+            let near_at = _mm_set1_epi8(t.near_at_most as i8);
             let (mut sum, mut dark, mut bright, mut floor, mut diff) = (zero, zero, zero, zero, zero);
+            let mut near = zero;
             let (mut low, mut high) = (_mm_set1_epi8(-1), zero);
             let mut centred_sq = 0u64;
             let mut block = 0;
@@ -179,6 +195,9 @@ mod sse2 {
                     bright = _mm_add_epi64(bright, _mm_sad_epu8(_mm_and_si128(is_bright, ones), zero));
                     let is_floor = _mm_cmpeq_epi8(_mm_min_epu8(v, floor_at), v);
                     floor = _mm_add_epi64(floor, _mm_sad_epu8(_mm_and_si128(is_floor, ones), zero));
+                    // Near the floor: at most `near_at` and not a floor code.
+                    let is_near = _mm_andnot_si128(is_floor, _mm_cmpeq_epi8(_mm_min_epu8(v, near_at), v));
+                    near = _mm_add_epi64(near, _mm_sad_epu8(_mm_and_si128(is_near, ones), zero));
                     if let Some(previous) = previous {
                         diff = _mm_add_epi64(diff, _mm_sad_epu8(v, load(previous, block)));
                     }
@@ -209,6 +228,7 @@ mod sse2 {
                 dark: total64(dark),
                 bright: total64(bright),
                 floor: total64(floor),
+                near_floor: total64(near),
                 abs_diff: previous.map(|_| total64(diff)),
             }
         }
@@ -233,6 +253,9 @@ fn measure_portable(luma: &[u8], previous: Option<&[u8]>, thresholds: &PixelThre
         counts.dark += chunk.iter().map(|&v| (v <= thresholds.dark_at_most) as u32).sum::<u32>() as u64;
         counts.bright += chunk.iter().map(|&v| (v >= thresholds.bright_at_least) as u32).sum::<u32>() as u64;
         counts.floor += chunk.iter().map(|&v| (v <= thresholds.floor_at_most) as u32).sum::<u32>() as u64;
+        counts.near_floor +=
+            chunk.iter().map(|&v| (v > thresholds.floor_at_most && v <= thresholds.near_at_most) as u32).sum::<u32>()
+                as u64;
         if let Some(previous) = previous {
             let before = &previous[i * CHUNK..i * CHUNK + chunk.len()];
             diff_total += chunk.iter().zip(before).map(|(&a, &b)| a.abs_diff(b) as u32).sum::<u32>() as u64;
@@ -257,6 +280,9 @@ pub struct FrameStats {
     pub luma_diff: Option<f64>,
     /// Share of pixels at the exact black floor (the NaN-cast signature).
     pub floor_share: f64,
+    /// Share of pixels in the near-black band just above the floor (up to
+    /// level 10): a fade passes through it, a NaN cast jumps over it.
+    pub near_floor_share: f64,
     #[serde(skip)]
     pub dark_share: f64,
     #[serde(skip)]
@@ -279,6 +305,7 @@ impl FrameStats {
             luma_std: round(range.spread_to_full(variance.sqrt())),
             luma_diff: counts.abs_diff.map(|d| round(range.spread_to_full(d as f64 / n))),
             floor_share: counts.floor as f64 / n,
+            near_floor_share: counts.near_floor as f64 / n,
             dark_share: counts.dark as f64 / n,
             bright_share: counts.bright as f64 / n,
             flags: Vec::new(),
@@ -295,6 +322,7 @@ mod tests {
             dark_at_most: range.coded_at_most(32.0),
             bright_at_least: range.coded_at_least(235.0),
             floor_at_most: range.floor_code(),
+            near_at_most: range.near_floor_code(),
         }
     }
 
@@ -309,6 +337,7 @@ mod tests {
         assert_eq!((c.min, c.max), (0, 255));
         assert_eq!(c.dark, luma.iter().filter(|&&v| v <= 32).count() as u64);
         assert_eq!(c.floor, luma.iter().filter(|&&v| v <= 1).count() as u64);
+        assert_eq!(c.near_floor, luma.iter().filter(|&&v| v > 1 && v <= 10).count() as u64);
         let diff: u64 = luma.iter().zip(&previous).map(|(&a, &b)| a.abs_diff(b) as u64).sum();
         assert_eq!(c.abs_diff, Some(diff));
     }

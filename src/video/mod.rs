@@ -2,6 +2,7 @@
 //! `ffmpeg`/`ffprobe` programs. Nothing here prints or exits: checks return
 //! statistics and findings, repairs and encodes return what they did.
 
+pub mod aac;
 pub mod check;
 pub mod container;
 pub mod decode;

@@ -22,8 +22,8 @@ const FLAG_RED: RGBColor = RGBColor(220, 30, 30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlotError {
-    #[error("cannot create {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot create {path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
     #[error("cannot draw {path}: {detail}")]
     Draw { path: PathBuf, detail: String },
     #[error(transparent)]
@@ -33,7 +33,7 @@ pub enum PlotError {
 /// Writes `<stem>.frames.png` and `<stem>.sheet.png` for every decoded file and
 /// returns the paths written.
 pub fn plot_checks(tools: &Tools, checks: &[VideoCheck], dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
-    std::fs::create_dir_all(dir).map_err(|source| PlotError::Io { path: dir.to_path_buf(), source })?;
+    std::fs::create_dir_all(dir).map_err(|source| PlotError::Io { path: dir.to_path_buf(), error: source })?;
     let mut written = Vec::new();
     let mut used = std::collections::HashSet::new();
     for check in checks.iter().filter(|c| !c.frames.is_empty()) {
@@ -189,7 +189,7 @@ pub fn contact_sheet(tools: &Tools, check: &VideoCheck, path: &Path) -> Result<(
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()
-        .map_err(|source| super::ToolError::Run { program: tools.ffmpeg.display().to_string(), source })?;
+        .map_err(|source| super::ToolError::Run { program: tools.ffmpeg.display().to_string(), error: source })?;
     let thumb_len = (tw * th * 3) as usize;
     let thumbs: Vec<&[u8]> = output.stdout.chunks_exact(thumb_len).collect();
     let rows = thumbs.len().div_ceil(SHEET_COLUMNS).max(1) as u32;

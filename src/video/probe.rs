@@ -152,7 +152,7 @@ pub fn probe(tools: &Tools, path: &Path) -> Result<Probe, ToolError> {
         .arg(path_arg(path))
         .stdin(Stdio::null())
         .output()
-        .map_err(|source| ToolError::Run { program: tools.ffprobe.display().to_string(), source })?;
+        .map_err(|source| ToolError::Run { program: tools.ffprobe.display().to_string(), error: source })?;
     let parsed: ProbeOutput = serde_json::from_slice(&output.stdout).unwrap_or_default();
     Ok(Probe {
         output: parsed,
@@ -161,19 +161,93 @@ pub fn probe(tools: &Tools, path: &Path) -> Result<Probe, ToolError> {
     })
 }
 
-/// Packets of the first video stream actually present in the file
-/// (`-count_packets` demuxes the whole file, about 6% of a decode).
-pub fn count_video_packets(tools: &Tools, path: &Path) -> Result<Option<u64>, ToolError> {
+/// What demuxing a file whose index promises more frames than decode says
+/// about the packets really there.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PacketSurvey {
+    /// Packets of the first video stream the demuxer returned (a last one cut short included).
+    pub video_packets: u64,
+    /// Of those, the packets whose bytes are all in the file.
+    pub video_whole: u64,
+    /// Byte offset of the first packet (of any stream) that runs past the end
+    /// of the file: everything before it is whole.
+    pub cut_at: Option<u64>,
+    /// Where the whole audio packets of the first audio stream end, in seconds.
+    pub audio_seconds: Option<f64>,
+}
+
+/// Demuxes the whole file (about 6% of a decode) and lists every packet's
+/// stream, position, size and timing, to tell the packets that are whole
+/// from the one cut by the end of the file.
+pub fn survey_packets(tools: &Tools, path: &Path, file_size: u64) -> Result<PacketSurvey, ToolError> {
     let output = tools
         .ffprobe()
-        .args(["-v", "error", "-select_streams", "v:0", "-count_packets", "-show_entries", "stream=nb_read_packets"])
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=index,codec_type:packet=stream_index,pts_time,duration_time,pos,size",
+        ])
         .args(["-of", "json"])
         .arg(path_arg(path))
         .stdin(Stdio::null())
         .output()
-        .map_err(|source| ToolError::Run { program: tools.ffprobe.display().to_string(), source })?;
-    let parsed: ProbeOutput = serde_json::from_slice(&output.stdout).unwrap_or_default();
-    Ok(parsed.streams.first().and_then(ProbeStream::read_packets))
+        .map_err(|source| ToolError::Run { program: tools.ffprobe.display().to_string(), error: source })?;
+    let parsed: PacketListing = serde_json::from_slice(&output.stdout).unwrap_or_default();
+    Ok(parsed.survey(file_size))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PacketListing {
+    #[serde(default)]
+    packets: Vec<PacketRecord>,
+    #[serde(default)]
+    streams: Vec<ProbeStream>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PacketRecord {
+    stream_index: Option<u64>,
+    pts_time: Option<String>,
+    duration_time: Option<String>,
+    pos: Option<String>,
+    size: Option<String>,
+}
+
+impl PacketListing {
+    /// `file_size` is the size of a file known to be truncated: a packet
+    /// running past its end, or ending exactly there (the demuxer clips the
+    /// last sample to the bytes present), is the one the cut hit.
+    fn survey(&self, file_size: u64) -> PacketSurvey {
+        let first =
+            |kind: &str| self.streams.iter().find(|s| s.codec_type.as_deref() == Some(kind)).and_then(|s| s.index);
+        let (video, audio) = (first("video"), first("audio"));
+        let number = |text: &Option<String>| text.as_deref().and_then(|t| t.parse::<u64>().ok());
+        let seconds =
+            |text: &Option<String>| text.as_deref().and_then(|t| t.parse::<f64>().ok()).filter(|s| s.is_finite());
+        let span =
+            |p: &PacketRecord| number(&p.pos).zip(number(&p.size)).map(|(pos, size)| (pos, pos.saturating_add(size)));
+        let cut_at =
+            self.packets.iter().filter_map(span).filter(|&(_, end)| end >= file_size).map(|(pos, _)| pos).min();
+        let whole = |p: &PacketRecord| span(p).is_none_or(|(pos, _)| cut_at.is_none_or(|cut| pos < cut));
+        let mut survey = PacketSurvey { cut_at, ..PacketSurvey::default() };
+        for packet in &self.packets {
+            let stream = packet.stream_index;
+            if stream.is_some() && stream == video {
+                survey.video_packets += 1;
+                survey.video_whole += whole(packet) as u64;
+            }
+            if stream.is_some()
+                && stream == audio
+                && whole(packet)
+                && let Some(pts) = seconds(&packet.pts_time)
+            {
+                let stop = pts + seconds(&packet.duration_time).unwrap_or(0.0);
+                survey.audio_seconds = Some(survey.audio_seconds.map_or(stop, |s: f64| s.max(stop)));
+            }
+        }
+        survey
+    }
 }
 
 #[cfg(test)]
@@ -196,6 +270,29 @@ mod tests {
                 proptest::prop_assert!(rate > 0.0 && rate.is_finite());
             }
         }
+    }
+
+    #[test]
+    fn packets_past_the_end_of_the_file_are_the_cut() {
+        let json = r#"{"packets":[
+            {"stream_index":0,"pts_time":"0.0","pos":"48","size":"100"},
+            {"stream_index":1,"pts_time":"0.0","duration_time":"0.5","pos":"148","size":"50"},
+            {"stream_index":0,"pts_time":"0.04","pos":"198","size":"100"},
+            {"stream_index":1,"pts_time":"0.5","duration_time":"0.5","pos":"298","size":"50"}],
+            "streams":[{"index":0,"codec_type":"video"},{"index":1,"codec_type":"audio"}]}"#;
+        let listing: PacketListing = serde_json::from_str(json).unwrap();
+        let survey = listing.survey(320);
+        assert_eq!(
+            survey,
+            PacketSurvey { video_packets: 2, video_whole: 2, cut_at: Some(298), audio_seconds: Some(0.5) }
+        );
+        // The demuxer clips the last sample to the bytes present: ending at the end of the file is the cut.
+        let clipped = listing.survey(348);
+        assert_eq!((clipped.cut_at, clipped.video_whole, clipped.audio_seconds), (Some(298), 2, Some(0.5)));
+        let survey = listing.survey(298);
+        assert_eq!((survey.cut_at, survey.video_whole, survey.audio_seconds), (Some(198), 1, Some(0.5)));
+        assert_eq!(listing.survey(400).cut_at, None);
+        assert_eq!(PacketListing::default().survey(0), PacketSurvey::default());
     }
 
     #[test]

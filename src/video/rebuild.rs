@@ -7,7 +7,8 @@
 //! decodes in display order and re-encodes with fresh timestamps.
 //!
 //! Bytes that do not parse as a unit (interleaved audio, damage) are stepped
-//! over one at a time until two consecutive units parse again.
+//! over one at a time until a frame starts again; they are kept as gaps,
+//! from which `aac` recovers the audio.
 
 use std::io::Write;
 
@@ -24,13 +25,19 @@ pub struct AvcConfig {
     pub length_size: usize,
     /// Sequence and picture parameter sets, in that order.
     pub parameter_sets: Vec<Vec<u8>>,
+    /// The ids of the picture parameter sets: every slice names one of them.
+    pub pps_ids: Vec<u64>,
+    /// The longest unit believed: four times the reference's largest video
+    /// sample (at least 64 KiB). Other data read as a unit claims any
+    /// length; one that runs over the next frames would swallow them.
+    pub max_unit: usize,
 }
 
 /// Why a reference cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ReferenceError {
-    #[error("cannot read the reference {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    #[error("cannot read the reference {path}: {error}")]
+    Io { path: String, error: std::io::Error },
     #[error("the reference {path} cannot be used: {why}")]
     Unusable { path: String, why: String },
 }
@@ -38,7 +45,7 @@ pub enum ReferenceError {
 /// Reads the H.264 decoder configuration of a healthy MP4's first video track.
 pub fn reference_config(path: &std::path::Path) -> Result<AvcConfig, ReferenceError> {
     let label = path.display().to_string();
-    let io = |source| ReferenceError::Io { path: label.clone(), source };
+    let io = |source| ReferenceError::Io { path: label.clone(), error: source };
     let unusable = |why: &str| ReferenceError::Unusable { path: label.clone(), why: why.to_string() };
     let mut file = std::fs::File::open(path).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
@@ -55,11 +62,11 @@ pub fn reference_config(path: &std::path::Path) -> Result<AvcConfig, ReferenceEr
 /// The `avcC` of the first video track of a moov payload.
 pub fn avc_config(moov: &[u8]) -> Result<AvcConfig, String> {
     let trak = video_traks(moov).next().ok_or("it has no video track")?;
-    let stsd = first_child(trak, b"mdia")
+    let stbl = first_child(trak, b"mdia")
         .and_then(|mdia| first_child(mdia, b"minf"))
-        .and_then(|minf| first_child(minf, b"stbl"))
-        .and_then(|stbl| first_child(stbl, b"stsd"))
-        .ok_or("its video track has no sample description")?;
+        .and_then(|minf| first_child(minf, b"stbl"));
+    let stsd = stbl.and_then(|stbl| first_child(stbl, b"stsd")).ok_or("its video track has no sample description")?;
+    let largest = stbl.and_then(|stbl| first_child(stbl, b"stsz")).and_then(largest_sample);
     // stsd: version/flags (4), entry count (4), then sample entries.
     let (entry_kind, entry) =
         children(stsd.get(8..).unwrap_or_default()).next().ok_or("its video sample description is empty")?;
@@ -71,7 +78,23 @@ pub fn avc_config(moov: &[u8]) -> Result<AvcConfig, String> {
     }
     // A visual sample entry has 78 bytes of fields before its child boxes.
     let avcc = first_child(entry.get(78..).unwrap_or_default(), b"avcC").ok_or("its H.264 sample entry has no avcC")?;
-    parse_avcc(avcc)
+    let mut config = parse_avcc(avcc)?;
+    if let Some(largest) = largest {
+        config.max_unit = largest.saturating_mul(4).clamp(64 << 10, MAX_NAL);
+    }
+    Ok(config)
+}
+
+/// The largest sample an `stsz` payload lists (version and flags, a size
+/// shared by every sample or 0, the count, then one size per sample).
+fn largest_sample(stsz: &[u8]) -> Option<usize> {
+    let word = |at: usize| Some(u32::from_be_bytes(stsz.get(at..at + 4)?.try_into().ok()?) as usize);
+    let (shared, count) = (word(4)?, word(8)?);
+    if shared != 0 {
+        return Some(shared);
+    }
+    let sizes = stsz.get(12..)?.chunks_exact(4).take(count);
+    sizes.map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize).max()
 }
 
 /// Parses an `AVCDecoderConfigurationRecord`.
@@ -99,15 +122,25 @@ pub fn parse_avcc(avcc: &[u8]) -> Result<AvcConfig, String> {
     if parameter_sets.len() < 2 {
         return Err("its avcC lacks a sequence or picture parameter set".into());
     }
-    Ok(AvcConfig { length_size, parameter_sets })
+    let pps_ids = parameter_sets
+        .iter()
+        .filter(|set| set.first().is_some_and(|h| h & 0x1f == 8))
+        .filter_map(|set| Bits::new(&set[1..]).ue())
+        .collect();
+    Ok(AvcConfig { length_size, parameter_sets, pps_ids, max_unit: MAX_NAL })
 }
 
 /// What walking the media data found.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NalWalk {
     pub units: u64,
-    /// Picture slices among them (types 1 and 5): about one per frame.
+    /// Picture slices among them (types 1 and 5).
     pub slices: u64,
+    /// Slices that start a picture (at macroblock 0): one per whole frame.
+    pub pictures: u64,
+    /// Byte ranges `[start, end)` of the media data between video units
+    /// (another track's samples, damage), in order.
+    pub gaps: Vec<(usize, usize)>,
     /// Bytes stepped over because they did not parse as a unit.
     pub skipped: u64,
     /// Bytes of a last unit cut off by the end of the file.
@@ -129,18 +162,130 @@ fn unit_at(media: &[u8], at: usize, length_size: usize) -> Option<(usize, usize)
     Some((start, len))
 }
 
-/// A slice unit (type 1 or 5) whose slice starts at macroblock 0 (its first
-/// bit, `ue(v)` 0, is set), behind a length field below 16 MiB: what a
-/// single-slice frame looks like, and rare in other data.
-fn starts_picture(media: &[u8], at: usize, length_size: usize) -> bool {
-    let Some(&header) = media.get(at + length_size) else { return false };
-    let first_mb_zero = media.get(at + length_size + 1).is_some_and(|b| b & 0x80 != 0);
-    let kind = header & 0x1f;
-    let small = length_size < 4 || media.get(at) == Some(&0);
-    small && first_mb_zero && (kind == 1 || (kind == 5 && header & 0x60 != 0))
+/// Reads the first Exp-Golomb fields of a unit body (emulation prevention
+/// bytes this early in a unit are rare enough to ignore).
+struct Bits<'a> {
+    bytes: &'a [u8],
+    at: usize,
 }
 
-/// Writes the parameter sets and every unit found in `media` as Annex B.
+impl<'a> Bits<'a> {
+    fn new(bytes: &'a [u8]) -> Bits<'a> {
+        Bits { bytes, at: 0 }
+    }
+
+    fn bit(&mut self) -> Option<u64> {
+        let byte = self.bytes.get(self.at / 8)?;
+        let bit = (byte >> (7 - self.at % 8)) & 1;
+        self.at += 1;
+        Some(bit as u64)
+    }
+
+    /// An unsigned Exp-Golomb value, `ue(v)`.
+    fn ue(&mut self) -> Option<u64> {
+        let mut zeros = 0;
+        while self.bit()? == 0 {
+            zeros += 1;
+            if zeros > 31 {
+                return None;
+            }
+        }
+        let mut value = 0u64;
+        for _ in 0..zeros {
+            value = (value << 1) | self.bit()?;
+        }
+        Some((1u64 << zeros) - 1 + value)
+    }
+}
+
+/// Unit types an encoder writes into a video track's samples: slices (1,
+/// 5), SEI, parameter sets, delimiters and filler (6–12). The others
+/// (data partitions, extensions, reserved values) mark other data.
+fn sample_unit_type(kind: u8) -> bool {
+    matches!(kind, 1 | 5..=12)
+}
+
+/// A slice header that fits the reference: a slice type (0–9) and the id
+/// of one of its picture parameter sets.
+fn slice_header_fits(body: &[u8], config: &AvcConfig) -> bool {
+    let mut bits = Bits::new(body);
+    let fits = (|| {
+        bits.ue()?;
+        let slice_type = bits.ue()?;
+        let pps_id = bits.ue()?;
+        Some(slice_type <= 9 && config.pps_ids.contains(&pps_id))
+    })();
+    fits.unwrap_or(false)
+}
+
+/// A slice unit (type 1 or 5) whose slice starts at macroblock 0 (its first
+/// bit, `ue(v)` 0, is set): what the first unit of a single-slice frame
+/// looks like.
+fn starts_picture(media: &[u8], start: usize) -> bool {
+    let Some(&header) = media.get(start) else { return false };
+    let first_mb_zero = media.get(start + 1).is_some_and(|b| b & 0x80 != 0);
+    let kind = header & 0x1f;
+    first_mb_zero && (kind == 1 || (kind == 5 && header & 0x60 != 0))
+}
+
+/// The bodies of H.264 units never hold `00 00 00`, `00 00 01` or
+/// `00 00 02`: the encoder escapes them (emulation prevention). Other data
+/// read as a unit almost always does within a few hundred bytes, and a
+/// length that runs over the next real unit always does, because that
+/// unit's length field starts with two zero bytes.
+fn escaped(body: &[u8]) -> bool {
+    let mut zeros = 0u8;
+    for &b in body {
+        if zeros >= 2 && b <= 2 {
+            return false;
+        }
+        zeros = if b == 0 { zeros.saturating_add(1) } else { 0 };
+    }
+    true
+}
+
+/// A whole unit at `at`: a type found in video samples, inside the data,
+/// an escaped body, and for a slice a header that fits the reference.
+fn whole_unit(media: &[u8], at: usize, config: &AvcConfig) -> Option<(usize, usize)> {
+    unit_at(media, at, config.length_size).filter(|&(start, len)| {
+        len <= config.max_unit && start + len <= media.len() && looks_like_video(media, start, len, config)
+    })
+}
+
+/// A unit whose present bytes look like video: a type video samples hold,
+/// an escaped body, and for a slice a header that fits the reference.
+fn looks_like_video(media: &[u8], start: usize, len: usize, config: &AvcConfig) -> bool {
+    let kind = media[start] & 0x1f;
+    let body = &media[start..start + len.min(media.len() - start)];
+    sample_unit_type(kind) && (!matches!(kind, 1 | 5) || slice_header_fits(&body[1..], config)) && escaped(body)
+}
+
+/// A unit that looks like video but runs past the end of the data: the one
+/// the cut hit.
+fn cut_unit(media: &[u8], at: usize, config: &AvcConfig) -> bool {
+    unit_at(media, at, config.length_size).is_some_and(|(start, len)| {
+        len <= config.max_unit && start + len > media.len() && looks_like_video(media, start, len, config)
+    })
+}
+
+/// Where a frame's units can start after data that is not video (another
+/// track's samples): a slice starting a picture, or a unit that precedes
+/// one in an access unit (SEI, delimiter, parameter sets) followed by a
+/// whole unit.
+fn starts_access_unit(media: &[u8], at: usize, config: &AvcConfig) -> Option<(usize, usize)> {
+    let (start, len) = whole_unit(media, at, config)?;
+    let follows = || whole_unit(media, start + len, config).is_some();
+    match media[start] & 0x1f {
+        1 | 5 if starts_picture(media, start) => Some((start, len)),
+        6..=9 if follows() => Some((start, len)),
+        _ => None,
+    }
+}
+
+/// Writes the parameter sets and every whole unit found in `media` as
+/// Annex B. Units are read one after the other while they parse; where
+/// they stop (another track's samples, damage), the walk looks for the next
+/// place a frame starts, byte by byte.
 pub fn write_annexb(media: &[u8], config: &AvcConfig, out: &mut impl Write) -> std::io::Result<NalWalk> {
     let mut walk = NalWalk::default();
     for set in &config.parameter_sets {
@@ -150,44 +295,57 @@ pub fn write_annexb(media: &[u8], config: &AvcConfig, out: &mut impl Write) -> s
     let n = config.length_size;
     let mut at = 0usize;
     let mut in_sync = true;
-    // Where a unit, read in sync, ran past the end: the cut last unit, unless
+    // Where a unit read in sync, or a picture after other data, ran past the
+    // end: the cut last unit, unless
     // units are found after it (then it was other data that looked like one).
     let mut overrun: Option<usize> = None;
     while at + n < media.len() {
-        let candidate = unit_at(media, at, n).filter(|&(start, len)| {
-            let end = start + len;
-            if end > media.len() {
-                if in_sync && overrun.is_none() {
-                    overrun = Some(at);
-                }
-                return false;
+        let found = if in_sync { whole_unit(media, at, config) } else { starts_access_unit(media, at, config) };
+        let Some((start, len)) = found else {
+            // Read in sync, or where a frame would start after other data.
+            let frame_start = in_sync || starts_picture(media, at + n);
+            if frame_start && overrun.is_none() && cut_unit(media, at, config) {
+                overrun = Some(at);
             }
-            // After skipping, a candidate counts only when the next unit
-            // parses too (or the data ends right after it), or when it is
-            // the start of a picture: a slice with first_mb_in_slice = 0.
-            in_sync || end == media.len() || unit_at(media, end, n).is_some() || starts_picture(media, at, n)
-        });
-        let Some((start, len)) = candidate else {
+            if in_sync {
+                walk.gaps.push((at, at));
+            }
             at += 1;
             walk.skipped += 1;
             in_sync = false;
             continue;
         };
+        if !in_sync && let Some(gap) = walk.gaps.last_mut() {
+            gap.1 = at;
+        }
         in_sync = true;
         overrun = None;
         let end = start + len;
         out.write_all(&START_CODE)?;
         out.write_all(&media[start..end])?;
         walk.units += 1;
+        if starts_picture(media, start) {
+            walk.pictures += 1;
+        }
         if matches!(media[start] & 0x1f, 1 | 5) {
             walk.slices += 1;
         }
         at = end;
     }
-    walk.skipped += (media.len() - at.min(media.len())) as u64;
+    let tail = media.len() - at.min(media.len());
+    walk.skipped += tail as u64;
+    match walk.gaps.last_mut() {
+        Some(gap) if !in_sync => gap.1 = media.len(),
+        _ if tail > 0 => walk.gaps.push((at, media.len())),
+        _ => {}
+    }
     if let Some(cut_at) = overrun {
         walk.cut = (media.len() - cut_at) as u64;
         walk.skipped -= walk.cut;
+        if let Some(gap) = walk.gaps.last_mut().filter(|g| g.1 == media.len()) {
+            gap.1 = cut_at;
+        }
+        walk.gaps.retain(|g| g.1 > g.0);
     }
     Ok(walk)
 }
@@ -220,6 +378,7 @@ mod tests {
         let config = parse_avcc(&avcc()).unwrap();
         assert_eq!(config.length_size, 4);
         assert_eq!(config.parameter_sets, vec![vec![0x67, 0x64, 0x00, 0x0b], vec![0x68, 0xeb, 0xe3]]);
+        assert_eq!(config.pps_ids, vec![0]);
         assert!(parse_avcc(&avcc()[..9]).is_err());
         assert!(parse_avcc(&[0; 3]).is_err());
     }
@@ -234,10 +393,68 @@ mod tests {
         media.truncate(full - 10); // the last unit is cut
         let mut out = Vec::new();
         let walk = write_annexb(&media, &config, &mut out).unwrap();
-        assert_eq!(walk, NalWalk { units: 3, slices: 3, skipped: 7, cut: 24 });
+        assert_eq!(walk, NalWalk { units: 3, slices: 3, pictures: 3, gaps: vec![(37, 44)], skipped: 7, cut: 24 });
         assert!(out.starts_with(&[0, 0, 0, 1, 0x67]));
         let starts = out.windows(4).filter(|w| *w == START_CODE).count();
         assert_eq!(starts, 2 + 3);
+    }
+
+    /// A frame cut by the end of the file right after another track's data
+    /// is the cut unit, not more of that data.
+    #[test]
+    fn a_picture_cut_after_other_data_is_the_cut() {
+        let config = parse_avcc(&avcc()).unwrap();
+        let mut media = unit(5, 20);
+        media.extend([0x21, 0x1a, 0x40, 0x7f, 0x33]);
+        let mut last = unit(1, 40);
+        last.truncate(20);
+        media.extend(&last);
+        let walk = write_annexb(&media, &config, &mut Vec::new()).unwrap();
+        assert_eq!((walk.units, walk.cut, walk.skipped), (1, 20, 5));
+        assert_eq!(walk.gaps, vec![(24, 29)]);
+    }
+
+    #[test]
+    fn the_largest_reference_sample_bounds_the_units_believed() {
+        let mut stsz = vec![0u8; 8];
+        stsz.extend(3u32.to_be_bytes());
+        for size in [500u32, 90_000, 7] {
+            stsz.extend(size.to_be_bytes());
+        }
+        assert_eq!(largest_sample(&stsz), Some(90_000));
+        assert_eq!(largest_sample(&stsz[..16]), Some(500));
+        stsz[4..8].copy_from_slice(&1234u32.to_be_bytes());
+        assert_eq!(largest_sample(&stsz), Some(1234));
+        assert_eq!(largest_sample(&[0; 6]), None);
+    }
+
+    /// A unit longer than the reference's samples allow is other data: it
+    /// would swallow the frames behind it.
+    #[test]
+    fn a_unit_longer_than_the_reference_allows_is_not_believed() {
+        let mut config = parse_avcc(&avcc()).unwrap();
+        config.max_unit = 25;
+        let mut media = unit(5, 20);
+        media.extend([0, 0, 0, 60, 0x41, 0xAB, 0xAB]);
+        media.extend([unit(1, 20), unit(1, 20)].concat());
+        let walk = write_annexb(&media, &config, &mut Vec::new()).unwrap();
+        assert_eq!((walk.units, walk.pictures, walk.skipped), (3, 3, 7));
+    }
+
+    /// Another track's data whose first bytes read as a unit long enough to
+    /// swallow the next frames is refused: its body would hold the next
+    /// unit's length field, which no escaped unit body can.
+    #[test]
+    fn a_length_that_runs_over_real_units_is_not_a_unit() {
+        let config = parse_avcc(&avcc()).unwrap();
+        let mut media = unit(5, 20);
+        media.extend([0, 0, 0, 50, 0x41, 0xAB, 0xAB, 0xAB, 0xAB, 0xAB]);
+        media.extend([unit(1, 30), unit(1, 30)].concat());
+        let mut out = Vec::new();
+        let walk = write_annexb(&media, &config, &mut out).unwrap();
+        assert_eq!((walk.units, walk.pictures, walk.skipped, walk.cut), (3, 3, 10, 0));
+        assert_eq!(walk.gaps, vec![(24, 34)]);
+        assert!(escaped(&[1, 0, 0, 3, 0, 0, 3]) && !escaped(&[5, 0, 0, 1]) && !escaped(&[0, 0, 0]));
     }
 
     proptest::proptest! {

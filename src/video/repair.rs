@@ -86,9 +86,14 @@ pub fn choose(check: &VideoCheck) -> Strategy {
     let bad = check.frames_with(&FILLED_FLAGS);
     if !bad.is_empty() && bad.len() < check.frames.len() {
         Strategy::Fill
-    } else if ["V104", "V105", "V108", "V111", "V112", "V114"].iter().any(|c| check.has(c)) {
+    } else if ["V105", "V111", "V112", "V114"].iter().any(|c| check.has(c))
+        || (check.has(rules::AV_DURATION_MISMATCH.code) && !check.has(rules::TRUNCATED.code))
+    {
         Strategy::Reencode
     } else {
+        // A truncated file (V104) whose whole packets decode cleanly keeps
+        // them as they are: re-encoding would only degrade intact frames.
+        // Audio the cut left shorter than the video is padded by `remux`.
         Strategy::Remux
     }
 }
@@ -118,12 +123,7 @@ pub fn repair(
     };
     let rebuild_from = options.reference.as_deref().filter(|_| check.has(rules::MOOV_MISSING.code));
     if let Some(reason) = unrepairable(&check).filter(|_| rebuild_from.is_none()) {
-        result.findings.push(
-            Finding::new(&rules::UNREPAIRABLE, format!("{label} cannot be repaired: {reason}"))
-                .with_subject(Subject::file(&label)),
-        );
-        result.input_check = Some(check);
-        return Ok(result);
+        return Ok(refuse(result, check, reason));
     }
     let strategy =
         if rebuild_from.is_some() { Strategy::Rebuild } else { options.strategy.unwrap_or_else(|| choose(&check)) };
@@ -151,12 +151,22 @@ pub fn repair(
     };
     let steps = match written {
         Ok(steps) => steps,
+        Err(OutputError::Reference(reason) | OutputError::Unrepairable(reason)) => {
+            pending.discard();
+            return Ok(refuse(result, check, reason));
+        }
+        Err(OutputError::Ffmpeg { detail, .. }) if strategy == Strategy::Rebuild => {
+            pending.discard();
+            let reason =
+                format!("ffmpeg could not decode the rebuilt stream with the reference's parameter sets ({detail})");
+            return Ok(refuse(result, check, reason));
+        }
         Err(err) => {
             pending.discard();
-            return Err(err);
+            return Err(pending.about_destination(err));
         }
     };
-    let output_check = match check_file(tools, &pending.temporary, &options.check) {
+    let mut output_check = match check_file(tools, &pending.temporary, &options.check) {
         Ok(c) => c,
         Err(err) => {
             pending.discard();
@@ -165,11 +175,11 @@ pub fn repair(
     };
     if output_check.frames.is_empty() {
         pending.discard();
-        return Err(OutputError::Ffmpeg {
-            path: output.to_path_buf(),
-            detail: format!("the {} result holds no decodable frame; nothing was written", strategy.name()),
-        });
+        let reason = format!("the {} result holds no decodable frame; nothing was written", strategy.name());
+        return Ok(refuse(result, check, reason));
     }
+    // The report names the user's output, never the temporary file it was checked as.
+    output_check.relabel(&out_label);
     pending.commit()?;
     result.output = Some(out_label.clone());
     for (message, frames) in &steps {
@@ -208,6 +218,21 @@ pub fn repair(
     result.input_check = Some(check);
     result.output_check = Some(output_check);
     Ok(result)
+}
+
+/// The result of a repair that cannot be done: a V141 finding (an error, so
+/// the run exits 1 in every output format), and nothing written.
+fn refuse(mut result: RepairResult, check: VideoCheck, reason: String) -> RepairResult {
+    let label = check.file.clone();
+    result.output = None;
+    result.steps.clear();
+    result.frames_changed.clear();
+    result.findings.push(
+        Finding::new(&rules::UNREPAIRABLE, format!("{label} cannot be repaired: {reason}"))
+            .with_subject(Subject::file(&label)),
+    );
+    result.input_check = Some(check);
+    result
 }
 
 fn unrepairable(check: &VideoCheck) -> Option<String> {
@@ -250,7 +275,7 @@ fn run_ffmpeg(mut command: Command, path: &Path) -> Result<String, OutputError> 
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .output()
-        .map_err(|source| OutputError::Tool(ToolError::Run { program: "ffmpeg".into(), source }))?;
+        .map_err(|source| OutputError::Tool(ToolError::Run { program: "ffmpeg".into(), error: source }))?;
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     if output.status.success() {
         Ok(stderr)
@@ -283,7 +308,7 @@ fn rebuild(
 ) -> Result<(Steps, Option<String>), OutputError> {
     let config = rebuild::reference_config(reference).map_err(|e| OutputError::Reference(e.to_string()))?;
     let fps = probe(tools, reference)?.video().and_then(|v| v.fps()).unwrap_or(25.0);
-    let io = |source| OutputError::Io { path: input.to_path_buf(), source };
+    let io = |source| OutputError::Io { path: input.to_path_buf(), error: source };
     let mut file = std::fs::File::open(input).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
     let layout = walk_boxes(&mut file, size).map_err(io)?;
@@ -301,18 +326,18 @@ fn rebuild(
     let annexb = out.with_extension("h264");
     let walk = {
         let written =
-            std::fs::File::create(&annexb).map_err(|source| OutputError::Io { path: annexb.clone(), source })?;
+            std::fs::File::create(&annexb).map_err(|source| OutputError::Io { path: annexb.clone(), error: source })?;
         let mut writer = std::io::BufWriter::with_capacity(1 << 20, written);
         let walk = rebuild::write_annexb(media, &config, &mut writer).and_then(|w| writer.flush().map(|_| w));
-        walk.map_err(|source| OutputError::Io { path: annexb.clone(), source })
+        walk.map_err(|source| OutputError::Io { path: annexb.clone(), error: source })
     };
     let walk = match walk {
-        Ok(walk) if walk.slices > 0 => walk,
+        Ok(walk) if walk.pictures > 0 => walk,
         Ok(_) => {
             let _ = std::fs::remove_file(&annexb);
-            return Err(OutputError::Reference(format!(
-                "no H.264 picture was found in the media data of {} with the unit lengths of {}",
-                input.display(),
+            return Err(OutputError::Unrepairable(format!(
+                "no whole H.264 picture was found in its media data with the unit lengths of {} (the file ends \
+                 before its first frame is complete, or the reference is from another encoder)",
                 reference.display()
             )));
         }
@@ -321,45 +346,91 @@ fn rebuild(
             return Err(err);
         }
     };
+    // The bytes between the video units are the other track's samples: AAC
+    // audio when the reference has an AAC track.
+    let flv = out.with_extension("flv");
+    let audio = match super::aac::reference_aac(reference).filter(|_| !walk.gaps.is_empty()) {
+        Some(aac) => {
+            let written = std::fs::File::create(&flv).and_then(|file| {
+                let mut writer = std::io::BufWriter::new(file);
+                let bytes = super::aac::write_flv(media, &walk.gaps, &aac, &mut writer)?;
+                writer.flush().map(|_| bytes)
+            });
+            written.ok().filter(|&bytes| bytes > 0)
+        }
+        None => None,
+    };
+    let seconds = walk.pictures as f64 / fps;
     let mut command = tools.ffmpeg();
     command.args(["-loglevel", "level+error", "-y", "-f", "h264", "-framerate", &format!("{fps}"), "-i"]);
     command.arg(path_arg(&annexb));
+    if audio.is_some() {
+        command.args(["-f", "flv", "-i"]).arg(path_arg(&flv));
+    }
     command.args(["-map", "0:v:0"]);
+    if audio.is_some() {
+        command.args(["-map", "1:a:0"]);
+        // Timestamps follow the samples decoded; short audio is padded, and -t cuts it to the video.
+        command.args(["-af", "asetpts=N/SR/TB,apad", "-c:a", "aac", "-b:a", "192k", "-t", &format!("{seconds:.6}")]);
+    }
     encoder_args(&mut command, options, false, None);
     command.arg(path_arg(out));
     let ran = run_ffmpeg(command, out);
     let _ = std::fs::remove_file(&annexb);
+    let _ = std::fs::remove_file(&flv);
     let stderr = ran?;
-    // A reference from other encoder settings decodes into garbage, with errors.
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("[error]")).collect();
+    // A reference from other encoder settings decodes into garbage, with
+    // errors; the audio decoder's complaints about a cut last frame are not
+    // the video's.
+    let errors: Vec<&str> =
+        stderr.lines().filter(|l| l.contains("[error]") && !l.starts_with("[aac") && !l.contains("flv")).collect();
     let decode_errors = (!errors.is_empty()).then(|| {
         format!(
-            "the rebuilt stream decoded with {} error lines (first: {}): the reference's encoder settings or size \
-             probably differ from the broken file's, and the frames may be garbage",
+            "the rebuilt stream decoded with {} error lines for {} pictures (first: {}): the reference's encoder \
+             settings or size probably differ from the broken file's, and the frames may be garbage",
             errors.len(),
+            walk.pictures,
             errors[0].rsplit("] ").next().unwrap_or(errors[0])
         )
     });
+    // More than one error for every four pictures is no damage here and
+    // there: the parameter sets do not fit the units, and what decoded is
+    // garbage. That is a rebuild that cannot be done, not a repaired file.
+    if let Some(errors_found) = &decode_errors
+        && errors.len() as u64 * 4 > walk.pictures
+    {
+        return Err(OutputError::Unrepairable(errors_found.clone()));
+    }
     let mut steps: Steps = vec![(
         format!(
-            "rebuilt from {} H.264 units ({} picture slices) found in the media data, decoded with the parameter sets \
+            "rebuilt {} whole frames from {} H.264 units found in the media data, decoded with the parameter sets \
              of {} and re-encoded at its {} fps to H.264 yuv420p with +faststart",
+            walk.pictures,
             walk.units,
-            walk.slices,
             reference.display(),
             fmt_num(fps)
         ),
         vec![],
     )];
-    if walk.skipped > 0 {
-        steps.push((
+    match audio {
+        Some(bytes) => steps.push((
             format!(
-                "{} bytes of the media data did not parse as H.264 units and were stepped over (interleaved audio is \
-                 not recovered)",
+                "audio rebuilt from the {bytes} bytes between the video units, decoded with the AAC configuration of \
+                 {}, re-encoded as AAC and cut to the video's {} s",
+                reference.display(),
+                fmt_num(seconds)
+            ),
+            vec![],
+        )),
+        None if walk.skipped > 0 => steps.push((
+            format!(
+                "{} bytes of the media data did not parse as H.264 units and were stepped over (the reference has no \
+                 AAC track, so no audio is recovered)",
                 walk.skipped
             ),
             vec![],
-        ));
+        )),
+        None => {}
     }
     if walk.cut > 0 {
         steps.push((
@@ -372,14 +443,32 @@ fn rebuild(
 
 fn remux(tools: &Tools, input: &Path, out: &Path, check: &VideoCheck) -> Result<Steps, OutputError> {
     let mut command = tools.ffmpeg();
-    command.args(["-loglevel", "error", "-y", "-i"]).arg(path_arg(input));
+    // A packet cut short by the end of a truncated file is marked corrupt by the demuxer and left out.
+    command.args(["-loglevel", "error", "-y", "-fflags", "+discardcorrupt", "-i"]).arg(path_arg(input));
     command.args(["-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", "-movflags", "+faststart"]);
+    // Audio shorter than the video is padded with silence, which needs it re-encoded; the video is still copied.
+    let pad_audio = has_audio(check) && check.has(rules::AV_DURATION_MISMATCH.code);
+    if pad_audio {
+        command.args(["-af", "apad", "-c:a", "aac", "-b:a", "192k"]);
+    }
     if has_audio(check) {
         command.args(["-t", &format!("{:.6}", video_seconds(check))]);
     }
     command.arg(path_arg(out));
     run_ffmpeg(command, out)?;
-    Ok(vec![("streams copied into a new MP4 with the index in front (+faststart)".into(), vec![])])
+    let mut steps: Steps = vec![("streams copied into a new MP4 with the index in front (+faststart)".into(), vec![])];
+    if check.has(rules::TRUNCATED.code) {
+        steps[0].0 = format!(
+            "the {} whole frames before the cut copied as they are (not re-encoded) into a new MP4 with the index \
+             in front (+faststart); the packet cut short by the end of the file was left out",
+            check.frames.len()
+        );
+    }
+    let audio = if pad_audio { "audio re-encoded as AAC, padded with silence" } else { "audio copied" };
+    steps.extend(has_audio(check).then(|| {
+        (format!("{audio} and cut to the video's {} s (-t, not -shortest)", fmt_num(video_seconds(check))), vec![])
+    }));
+    Ok(steps)
 }
 
 /// H.264 yuv420p with even dimensions and +faststart; audio as AAC; cut to `seconds` when given.
@@ -457,6 +546,12 @@ fn fill_frames(
         });
     }
     let bad = check.frames_with(&FILLED_FLAGS);
+    if bad.len() >= check.frames.len() {
+        return Err(OutputError::Unrepairable(format!(
+            "every one of its {} frames is black, NaN-signature or corrupt: no good frame exists to fill from",
+            check.frames.len()
+        )));
+    }
     let mut is_bad = vec![false; check.frames.len()];
     for &i in &bad {
         is_bad[i as usize] = true;
@@ -472,7 +567,7 @@ fn fill_frames(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|source| OutputError::Tool(ToolError::Run { program: "ffmpeg".into(), source }))?;
+        .map_err(|source| OutputError::Tool(ToolError::Run { program: "ffmpeg".into(), error: source }))?;
     let decoder_err = drain_stderr(&mut decoder, 64 * 1024);
 
     let mut encoder = tools.ffmpeg();
@@ -488,7 +583,7 @@ fn fill_frames(
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|source| OutputError::Tool(ToolError::Run { program: "ffmpeg".into(), source }))?;
+        .map_err(|source| OutputError::Tool(ToolError::Run { program: "ffmpeg".into(), error: source }))?;
     let encoder_err = drain_stderr(&mut encoder, 64 * 1024);
 
     let len = (width * height * 3) as usize;
@@ -525,28 +620,52 @@ fn fill_frames(
     drop(stdout);
     let _ = decoder.wait();
     let _ = decoder_err.join();
-    let status = encoder.wait().map_err(|source| OutputError::Io { path: out.to_path_buf(), source })?;
+    let status = encoder.wait().map_err(|source| OutputError::Io { path: out.to_path_buf(), error: source })?;
     let text = encoder_err.join().unwrap_or_default();
     if !status.success() {
         return Err(OutputError::Ffmpeg { path: out.to_path_buf(), detail: tail(&text, 4) });
     }
-    let how = match options.fill {
-        Fill::Hold => "held the last good frame",
-        _ => "interpolated between the good neighbours",
-    };
-    let mut steps: Steps = vec![
-        (format!("re-encoded {index} frames to H.264 yuv420p with even dimensions and +faststart"), vec![]),
-        (
-            format!(
-                "replaced {} black, NaN-signature or corrupt frames ({}): {how}",
-                filled.len(),
-                list_frames(&filled)
-            ),
-            filled,
-        ),
-    ];
+    let mut steps: Steps =
+        vec![(format!("re-encoded {index} frames to H.264 yuv420p with even dimensions and +faststart"), vec![])];
+    filled.sort_unstable();
+    steps.extend(fill_steps(&filled, index as u64, options.fill));
     steps.extend(audio_step(check));
     Ok(steps)
+}
+
+/// One step per run of replaced frames, saying what that run really got:
+/// frames interpolated between the good frames on both sides, or one good
+/// frame held (a run at the start or the end has a good frame on one side
+/// only, and `--fill hold` always holds).
+fn fill_steps(filled: &[u64], decoded: u64, fill: Fill) -> Steps {
+    let mut steps = Vec::new();
+    for (a, b) in contiguous(filled) {
+        let before = a.checked_sub(1);
+        let after = (b + 1 < decoded).then_some(b + 1);
+        let count = b - a + 1;
+        let place = if a == b { format!("frame {a}") } else { format!("frames {a}-{b} ({count} frames)") };
+        let how = match (fill, before, after) {
+            (Fill::Interpolate, Some(p), Some(n)) => format!("interpolated between the good frames {p} and {n}"),
+            (_, Some(p), None) => format!("held the last good frame, {p} (no good frame follows)"),
+            (_, Some(p), Some(_)) => format!("held the good frame {p} before them"),
+            (_, None, Some(n)) => format!("held the first good frame, {n} (no good frame precedes)"),
+            (_, None, None) => "no good frame exists".into(),
+        };
+        steps.push((format!("replaced {place}, black, NaN-signature or corrupt: {how}"), (a..=b).collect()));
+    }
+    steps
+}
+
+/// Runs of consecutive values `[first, last]` in a sorted list.
+fn contiguous(values: &[u64]) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for &v in values {
+        match out.last_mut() {
+            Some(run) if run.1 + 1 == v => run.1 = v,
+            _ => out.push((v, v)),
+        }
+    }
+    out
 }
 
 /// Writes a frame to the encoder; a closed pipe ends the writing (the
@@ -580,6 +699,21 @@ fn replacement(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A trailing black run has no good frame after it: it is held, and
+    /// the step says so instead of claiming an interpolation.
+    #[test]
+    fn fill_steps_say_per_run_whether_frames_were_interpolated_or_held() {
+        let steps = fill_steps(&[0, 1, 5, 6, 7, 20, 21], 22, Fill::Interpolate);
+        let text: Vec<&str> = steps.iter().map(|(m, _)| m.as_str()).collect();
+        assert_eq!(text.len(), 3);
+        assert!(text[0].contains("frames 0-1") && text[0].contains("held the first good frame, 2"), "{}", text[0]);
+        assert!(text[1].contains("interpolated between the good frames 4 and 8"), "{}", text[1]);
+        assert!(text[2].contains("held the last good frame, 19 (no good frame follows)"), "{}", text[2]);
+        assert_eq!(steps[2].1, vec![20, 21]);
+        let held = fill_steps(&[5], 10, Fill::Hold);
+        assert!(held[0].0.contains("held the good frame 4"), "{}", held[0].0);
+    }
 
     #[test]
     fn replacement_interpolates_or_holds() {

@@ -228,26 +228,39 @@ fn player_pixel_format_problem(pix_fmt: &str, color_range: Option<&str>) -> Opti
 }
 
 /// A stream whose file holds fewer packets than its index lists frames.
-pub fn truncation_finding(label: &str, stream: Option<u64>, indexed: u64, read: u64) -> Option<Finding> {
-    (read < indexed).then(|| {
+/// `whole` counts the packets whose bytes are all there: the first frame
+/// missing is the first one without a whole packet.
+pub fn truncation_finding(label: &str, stream: Option<u64>, indexed: u64, read: u64, whole: u64) -> Option<Finding> {
+    (whole < indexed).then(|| {
         let mut subject = on_stream(label, stream);
-        subject.frames = Some([read, indexed - 1]);
+        subject.frames = Some([whole, indexed - 1]);
+        let cut = if read > whole { format!(" ({} more cut short)", read - whole) } else { String::new() };
         Finding::new(
             &rules::TRUNCATED,
             format!(
-                "the index lists {indexed} frames but only {read} packets are in the file: frames {read}-{} are \
-                 missing (the data was cut short)",
+                "the index lists {indexed} frames but only {whole} whole packets are in the file{cut}: frames \
+                 {whole}-{} are missing (the data was cut short)",
                 indexed - 1
             ),
         )
         .with_subject(subject)
         .with_evidence("frames_indexed", indexed)
         .with_evidence("packets_read", read)
+        .with_evidence("packets_whole", whole)
     })
 }
 
-/// Checks that need the decoded frame count: expected frames and audio/video durations.
-pub fn decoded_findings(label: &str, probe: &Probe, decoded: u64, fps: f64, expect: &Expectations) -> Vec<Finding> {
+/// Checks that need the decoded frame count: expected frames and audio/video
+/// durations. `audio_present` is where the whole audio packets of a
+/// truncated file end: the audio there is, not the duration its index promises.
+pub fn decoded_findings(
+    label: &str,
+    probe: &Probe,
+    decoded: u64,
+    fps: f64,
+    audio_present: Option<f64>,
+    expect: &Expectations,
+) -> Vec<Finding> {
     let mut findings = Vec::new();
     let stream = probe.video().and_then(|v| v.index);
     if let Some(expected) = expect.frames
@@ -261,16 +274,17 @@ pub fn decoded_findings(label: &str, probe: &Probe, decoded: u64, fps: f64, expe
         );
     }
     if let Some(audio) = probe.audio()
-        && let Some(audio_seconds) = audio.duration_seconds()
+        && let Some(audio_seconds) = audio_present.or_else(|| audio.duration_seconds())
         && decoded > 0
     {
         let video_seconds = decoded as f64 / fps;
         if (audio_seconds - video_seconds).abs() > expect.av_tolerance {
+            let what = if audio_present.is_some() { "the audio present in the file" } else { "audio" };
             findings.push(
                 Finding::new(
                     &rules::AV_DURATION_MISMATCH,
                     format!(
-                        "audio lasts {} s but the {decoded} decoded frames last {} s",
+                        "{what} lasts {} s but the {decoded} decoded frames last {} s",
                         fmt_num(audio_seconds),
                         fmt_num(video_seconds)
                     ),

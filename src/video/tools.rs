@@ -22,8 +22,10 @@ pub enum ToolError {
     Missing { program: &'static str, looked: String, env: &'static str },
     #[error("{program} {version} is too old: nanscope needs 5.1 or newer; {INSTALL_HINT}")]
     TooOld { program: &'static str, version: String },
-    #[error("cannot run {program}: {source}")]
-    Run { program: String, source: std::io::Error },
+    /// `error` is part of the message and deliberately not a `source`: the
+    /// CLI prints the error chain, which would say it twice.
+    #[error("cannot run {program}: {error}")]
+    Run { program: String, error: std::io::Error },
 }
 
 /// The two programs, found once per run.
@@ -103,13 +105,13 @@ fn check_version(program: &'static str, path: &Path) -> Result<(), ToolError> {
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()
-        .map_err(|source| ToolError::Run { program: path.display().to_string(), source })?;
+        .map_err(|source| ToolError::Run { program: path.display().to_string(), error: source })?;
     let text = String::from_utf8_lossy(&output.stdout);
     match text.lines().next().and_then(|line| line.split_whitespace().nth(2)) {
         Some(version) => version_at_least(program, version),
         None => Err(ToolError::Run {
             program: path.display().to_string(),
-            source: std::io::Error::other("`-version` printed nothing"),
+            error: std::io::Error::other("`-version` printed nothing"),
         }),
     }
 }

@@ -118,6 +118,7 @@ pub(super) fn run(args: EncodeArgs, global: &GlobalArgs) -> anyhow::Result<Outco
         fill: args.fill.fill(),
         crf: args.crf,
         force: args.force,
+        label: None,
     };
     let tools = Tools::locate()?;
     let result = encode(&tools, &args.input, &destination, &options)?;

@@ -41,7 +41,7 @@ pub struct RepairArgs {
     #[arg(long)]
     pub force: bool,
     /// A healthy MP4 written with the same encoder settings: rebuilds the H.264 video of a file without a moov
-    /// atom from its SPS/PPS.
+    /// atom from its SPS/PPS, and its AAC audio when the reference has an AAC track.
     #[arg(long, value_name = "OK.mp4")]
     pub reference: Option<PathBuf>,
     /// Write the report to FILE (the global -o names the video).
