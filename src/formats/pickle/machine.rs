@@ -500,9 +500,16 @@ impl Machine<'_> {
         }
     }
 
+    /// A string operand. Python 3 decodes the protocol 0-2 string opcodes
+    /// (STRING, BINSTRING, SHORT_BINSTRING) to `str` by default, so
+    /// STACK_GLOBAL accepts their bytes as names too.
     pub(super) fn text(&self, value: &Value) -> Option<String> {
         match self.node(value)? {
             Node::Str(s) => Some(s.clone()),
+            Node::Bytes(Bytes::Owned(bytes)) => std::str::from_utf8(bytes).ok().map(str::to_string),
+            Node::Bytes(Bytes::Span { start, len }) => {
+                std::str::from_utf8(self.reader.slice(*start, *len)).ok().map(str::to_string)
+            }
             _ => None,
         }
     }

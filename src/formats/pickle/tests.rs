@@ -302,6 +302,13 @@ fn an_opcode_across_a_frame_boundary_is_an_alert() {
 }
 
 #[test]
+fn stack_global_takes_python_2_strings_as_names() {
+    // Python 3 decodes STRING operands to str, so this calls os.system.
+    let p = load(b"S'os'\nS'system'\n\x93S'ls'\n\x85R.");
+    assert!(matches!(&p.alerts[..], [Alert::UnsafeGlobal { module, name, .. }] if module == "os" && name == "system"));
+}
+
+#[test]
 fn protocol_0_and_1_text_opcodes_build_the_same_values() {
     let p = load(b"(dp0\nS'w'\np1\n(lp2\nF1.5\naI2\naL3L\naV\\u00e9\np3\nas.");
     let r = root(&p);
