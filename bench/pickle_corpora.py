@@ -8,8 +8,8 @@ the peer's, calls the same callable (or is the same benign object) and is
 written with the same protocol, but every byte is produced here, mostly by
 hand-assembled opcodes, so nothing is imported or run. With `--checkout
 NAME=PATH` a local checkout of a peer is scanned as well (its files labelled
-by name: `malicious*`, `GHSA-*`, `*exploit*`, `unsafe*` dangerous; `benign*`,
-`safe*`, `int_array*` safe; others unlabelled).
+by name: `malicious*`, `GHSA-*`, `*exploit*`, `*sploit*`, `unsafe*`, `*bypass*` and the named payloads (`broken_model`, `*FileHandler*`, `*FileIO*`, `*urlopen*`, `*CodeType*`) dangerous; `benign*`,
+`safe*`, `int_array*`, `object_array*`, `pytorch_model*` safe; others unlabelled).
 
 A dangerous file counts as flagged when nanscope exits 1 with an error
 finding; a safe file is a false alarm when it gets any S-error.
@@ -354,9 +354,11 @@ def torch_cases():
 
 def label_by_name(name):
     low = name.lower()
-    if any(k in low for k in ("malicious", "ghsa-", "exploit", "unsafe", "injection", "exfiltration")):
+    dangerous = ("malicious", "ghsa-", "exploit", "sploit", "unsafe", "injection", "exfiltration", "bypass")
+    dangerous += ("broken_model", "filehandler", "fileio", "urlopen", "codetype")
+    if any(k in low for k in dangerous):
         return "dangerous"
-    if any(k in low for k in ("benign", "safe", "int_array")):
+    if any(k in low for k in ("benign", "safe", "int_array", "object_array", "pytorch_model")):
         return "safe"
     return "unlabelled"
 
@@ -416,14 +418,14 @@ def main():
             for name in sorted(names):
                 files.append((name, label_by_name(name), os.path.join(dirpath, name)))
         rows += judge(args.nanscope, f"{corpus} (checkout)", files)
-    write_report(args.report, rows)
+    write_report(args.report, rows, args.checkout)
     missed = [r for r in rows if r[5] in ("MISSED", "FALSE ALARM")]
     for r in missed:
         print(*r, sep="\t")
     print(f"wrote {args.report}: {len(rows)} files, {len(missed)} missed or false alarms")
 
 
-def write_report(path, rows):
+def write_report(path, rows, checkouts):
     by = collections.OrderedDict()
     for r in rows:
         by.setdefault(r[0], []).append(r)
@@ -436,6 +438,8 @@ def write_report(path, rows):
         "file is *flagged* when `nanscope weights` exits 1 with an error finding; a safe file is a",
         "*false alarm* when it gets an S-error. `invalid` files are not pickles (a PNG named `.pt`,",
         "a truncated GLOBAL); they are expected to be errors too.",
+        "",
+        *[f"Checkout scanned as it is: `{spec.split('=', 1)[0]}` (its test data folders; files labelled by name)." for spec in checkouts],
         "",
         "| corpus | files | dangerous | flagged | flagged by an S rule | missed | safe | false alarms | invalid (error) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
