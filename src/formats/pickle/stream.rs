@@ -11,12 +11,18 @@ use super::value::Pickle;
 use crate::report::Finding;
 use crate::rules::{format as format_rules, security};
 
+/// Pickles read after a first one, at most. A file of millions of two-byte
+/// pickles would otherwise cost memory far beyond its size; what lies past
+/// the cap is reported unread.
+pub const MAX_FOLLOWING: usize = 4096;
+
 /// The pickles that follow the one ending at `end`, in order, up to the end
-/// of `input`. The last one may have failed (`root` is an error); nothing
-/// after a failed pickle is read, since its end is unknown.
+/// of `input` (or [`MAX_FOLLOWING`] of them). The last one may have failed
+/// (`root` is an error); nothing after a failed pickle is read, since its end
+/// is unknown.
 pub fn following<'a>(input: &'a [u8], mut end: usize, limits: &Limits) -> Vec<Pickle<'a>> {
     let mut out = Vec::new();
-    while end < input.len() {
+    while end < input.len() && out.len() < MAX_FOLLOWING {
         let pickle = unpickle(input, end, limits);
         let failed = pickle.root.is_err() || pickle.end <= end;
         end = pickle.end;
@@ -46,6 +52,18 @@ pub fn following_findings(rest: &[Pickle], input_len: usize, at: Location) -> Ve
                 if complete == 1 { "" } else { "s" },
                 if complete == 1 { "s" } else { "" },
                 at.base + start
+            ),
+        ));
+    }
+    if let Some(last) = rest.last().filter(|p| p.root.is_ok() && p.end < input_len) {
+        out.push(at_location(
+            &format_rules::MALFORMED_PICKLE,
+            at,
+            last.end as u64,
+            format!(
+                "more than {MAX_FOLLOWING} pickles follow the first one; the {} bytes after byte {} are not read",
+                input_len - last.end,
+                at.base + last.end as u64
             ),
         ));
     }

@@ -283,6 +283,16 @@ fn following_reads_every_pickle_after_stop_and_judges_it() {
 }
 
 #[test]
+fn a_file_of_countless_tiny_pickles_is_capped_and_reported() {
+    let bytes = b"N.".repeat(MAX_FOLLOWING + 10);
+    let rest = following(&bytes, 2, &Limits::default());
+    assert_eq!(rest.len(), MAX_FOLLOWING);
+    let at = Location { file: "f", entry: None, base: 0 };
+    let codes: Vec<String> = following_findings(&rest, bytes.len(), at).into_iter().map(|f| f.code).collect();
+    assert_eq!(codes, ["S104", "F109"]);
+}
+
+#[test]
 fn an_opcode_across_a_frame_boundary_is_an_alert() {
     // FRAME of 4 bytes: `}` and 3 bytes of a 10-byte SHORT_BINUNICODE.
     let straddle = b"\x80\x04\x95\x04\x00\x00\x00\x00\x00\x00\x00}\x8c\x08builtins\x8c\x04eval\x93\x8c\x031+1\x85R.";
