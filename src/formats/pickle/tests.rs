@@ -423,3 +423,47 @@ proptest::proptest! {
         let _ = crate::formats::torch::parse_pickle(&bytes, "fuzz");
     }
 }
+
+/// The pickle-security fixtures: every layout the stream reader handles.
+fn stream_samples() -> Vec<Vec<u8>> {
+    [
+        &include_bytes!("../../../fixtures/pickle/proto0_arrays.pkl")[..],
+        include_bytes!("../../../fixtures/pickle/two_pickles.pkl"),
+        include_bytes!("../../../fixtures/pickle/frame_straddle.pkl"),
+        include_bytes!("../../../fixtures/pickle/legacy_py2.pth"),
+        include_bytes!("../../../fixtures/pickle/legacy_magic_text.pt"),
+        include_bytes!("../../../fixtures/pickle/dict_of_arrays.npy"),
+    ]
+    .iter()
+    .map(|b| b.to_vec())
+    .collect()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Damaged streams, whatever format they are then recognised as, never
+    /// panic, and every tensor they yield points inside the file.
+    #[test]
+    fn mutated_streams_never_panic(
+        sample in 0usize..6,
+        edits in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>(), 0u8..3), 1..6),
+    ) {
+        let mut bytes = stream_samples().swap_remove(sample);
+        for (at, byte, how) in edits {
+            let at = at % (bytes.len() + 1);
+            match how {
+                0 if at < bytes.len() => bytes[at] = byte,
+                1 => bytes.insert(at, byte),
+                _ if at < bytes.len() => { bytes.remove(at); }
+                _ => {}
+            }
+        }
+        let parsed = crate::formats::parse(crate::formats::detect(&bytes), &bytes, "fuzz");
+        for entry in &parsed.tensors {
+            if let crate::formats::Storage::Mapped { start, len } = entry.storage {
+                proptest::prop_assert!(start + len <= bytes.len());
+            }
+        }
+    }
+}
