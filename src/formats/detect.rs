@@ -14,7 +14,8 @@ pub enum FileFormat {
     Gguf,
     /// A sharded checkpoint's `*.index.json` (a JSON object with `weight_map`).
     ShardIndex,
-    /// A bare pickle stream (protocol 2+), e.g. a pickled dict of arrays.
+    /// A bare pickle stream of any protocol (protocols 0 and 1 recognised by
+    /// interpreting them), e.g. a pickled dict of arrays.
     Pickle,
     Unknown,
 }
@@ -35,8 +36,13 @@ impl FileFormat {
     }
 }
 
-/// The magic number that opens a legacy `torch.save` stream, pickled as a LONG1.
-const TORCH_LEGACY_MAGIC: [u8; 10] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
+/// The magic number that opens a legacy `torch.save` stream
+/// (0x1950a86a20f9469cfc6c), as little-endian bytes.
+pub(crate) const TORCH_LEGACY_MAGIC: [u8; 10] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
+
+/// The magic pickle is a few dozen bytes in any protocol; this much of the
+/// file is interpreted to read it.
+const MAGIC_WINDOW: usize = 4096;
 
 pub fn detect(bytes: &[u8]) -> FileFormat {
     if bytes.starts_with(b"GGUF") {
@@ -59,7 +65,7 @@ pub fn detect(bytes: &[u8]) -> FileFormat {
     {
         return FileFormat::ShardIndex;
     }
-    if bytes.len() >= 2 && bytes[0] == 0x80 && (2..=5).contains(&bytes[1]) {
+    if crate::formats::pickle::is_pickle(bytes) {
         return FileFormat::Pickle;
     }
     FileFormat::Unknown
@@ -77,18 +83,15 @@ fn looks_like_safetensors(bytes: &[u8]) -> bool {
     bytes[8..].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
-/// `PROTO`, `LONG1 10` and the magic number; from protocol 4 on, a FRAME
-/// opcode and its 8-byte length come before the LONG1.
+/// A first pickle whose value is the magic number, whatever opcode spells it
+/// (LONG1 from protocol 2 on, LONG4, or the text `L…L` and `I…` of protocols
+/// 0 and 1): `torch.load` compares the value, not the bytes.
 fn is_legacy_torch(bytes: &[u8]) -> bool {
-    let long1 = match bytes {
-        [0x80, 4 | 5, 0x95, ..] => 11,
-        [0x80, ..] => 2,
-        _ => return false,
-    };
-    bytes.len() >= long1 + 12
-        && bytes[long1] == 0x8a
-        && bytes[long1 + 1] == 10
-        && bytes[long1 + 2..long1 + 12] == TORCH_LEGACY_MAGIC
+    use crate::formats::pickle::{Limits, unpickle};
+    let window = &bytes[..bytes.len().min(MAGIC_WINDOW)];
+    let limits = Limits { max_stack: 64, max_marks: 16, max_memo: 64, max_nodes: 256, max_depth: 8 };
+    let magic = unpickle(window, 0, &limits);
+    magic.root.as_ref().is_ok_and(|root| magic.int_is(root, &TORCH_LEGACY_MAGIC))
 }
 
 /// Torch archives name `<dir>/data.pkl`; the name appears in a local header
@@ -116,10 +119,33 @@ mod tests {
         assert_eq!(detect(b""), FileFormat::Unknown);
         let mut legacy = vec![0x80, 0x02, 0x8a, 0x0a];
         legacy.extend(TORCH_LEGACY_MAGIC);
+        legacy.push(b'.');
         assert_eq!(detect(&legacy), FileFormat::TorchLegacy);
         let mut framed = vec![0x80, 0x04, 0x95, 13, 0, 0, 0, 0, 0, 0, 0, 0x8a, 0x0a];
         framed.extend(TORCH_LEGACY_MAGIC);
+        framed.push(b'.');
         assert_eq!(detect(&framed), FileFormat::TorchLegacy);
         assert_eq!(detect(b"\x80\x04\x95"), FileFormat::Pickle);
+    }
+
+    #[test]
+    fn legacy_magic_is_recognised_by_value_in_every_encoding() {
+        let long4 = [&[0x80, 2, 0x8b, 10, 0, 0, 0][..], &TORCH_LEGACY_MAGIC, b"."].concat();
+        assert_eq!(detect(&long4), FileFormat::TorchLegacy);
+        assert_eq!(detect(b"L119547037146038801333356L\n."), FileFormat::TorchLegacy);
+        assert_eq!(detect(b"I119547037146038801333356\n."), FileFormat::TorchLegacy);
+        assert_eq!(detect(b"L119547037146038801333357L\n."), FileFormat::Pickle);
+    }
+
+    #[test]
+    fn protocol_0_and_1_pickles_are_recognised_by_content() {
+        assert_eq!(detect(b"cbuiltins\neval\n(S'1+1'\ntR."), FileFormat::Pickle);
+        assert_eq!(detect(b"(dp0\nS'a'\np1\nI1\ns."), FileFormat::Pickle);
+        assert_eq!(detect(b"}q\x00X\x01\x00\x00\x00aq\x01K\x01s."), FileFormat::Pickle);
+        // A payload cut before STOP still ran its REDUCE in a loader.
+        assert_eq!(detect(b"cos\nsystem\n(S'id'\ntR"), FileFormat::Pickle);
+        for text in [&b"hello world\n"[..], b"cat\ndog\nbird\n", b"# README\n\nsome text.", b"(a)", b"N"] {
+            assert_eq!(detect(text), FileFormat::Unknown, "{:?}", String::from_utf8_lossy(text));
+        }
     }
 }

@@ -1,12 +1,15 @@
 //! NumPy `.npy`: `\x93NUMPY | major | minor | header length | dict | data`.
 //!
-//! Numeric arrays are read in place. Object arrays (`|O`, pickled Python
-//! objects such as EchoMimicV2 pose dicts) are not tensors and are left to
-//! the pickle-aware readers.
+//! Numeric arrays are read in place. Object arrays (`|O`: pickled Python
+//! objects, such as `np.save(path, {"conv.weight": …})` or EchoMimicV2 pose
+//! dicts) are interpreted by the inert pickle machine, the same way for every
+//! command: their globals are judged and the numeric arrays inside them are
+//! scanned as tensors named by their path.
 
+use super::pickle::{Limits, Location, Pickle, alert_findings, error_finding, following, following_findings, unpickle};
 use super::{Parsed, Storage, TensorEntry, at_offset};
 use crate::numerics::{ByteOrder, DType, StridedView};
-use crate::report::{Finding, Subject};
+use crate::report::{Finding, Severity, Subject};
 use crate::rules::format as rules;
 
 /// Header dicts longer than this are refused (numpy itself caps v1 headers at
@@ -92,6 +95,9 @@ pub fn read_header(bytes: &[u8], label: &str) -> Result<NpyHeader, Box<Finding>>
 
 /// Parses a whole `.npy` file.
 pub fn parse(bytes: &[u8], label: &str) -> Parsed {
+    if is_object_array(bytes) {
+        return object_member(bytes, label, None, Some(0), None);
+    }
     let mut out = Parsed::default();
     match entry(bytes, label, label, 0) {
         Ok((entry, trailing)) => {
@@ -169,6 +175,94 @@ pub fn entry(bytes: &[u8], label: &str, name: &str, base: u64) -> Result<(Tensor
         },
         trailing,
     ))
+}
+
+/// Whether the bytes are an `.npy` whose elements are pickled objects.
+pub fn is_object_array(bytes: &[u8]) -> bool {
+    read_header(bytes, "").is_ok_and(|header| is_object_descr(&header.descr))
+}
+
+fn is_object_descr(descr: &str) -> bool {
+    descr.trim_start_matches(['|', '<', '>', '=']) == "O"
+}
+
+/// The pickles of an object-dtype `.npy`, interpreted inertly: the first
+/// (numpy's) and any that follow its STOP, with findings for every alert,
+/// a broken stream and trailing bytes. Shared by `weights` and `pose`, so the
+/// same bytes get the same verdict everywhere.
+pub struct ObjectPickles<'a> {
+    pub header: NpyHeader,
+    pub first: Pickle<'a>,
+    pub rest: Vec<Pickle<'a>>,
+    pub findings: Vec<Finding>,
+}
+
+/// Reads an object `.npy` whose bytes are `bytes`; `at` names where they are.
+pub fn object_pickles<'a>(bytes: &'a [u8], at: Location, limits: &Limits) -> Result<ObjectPickles<'a>, Box<Finding>> {
+    let header = read_header(bytes, at.file)?;
+    if !is_object_descr(&header.descr) {
+        return Err(Box::new(at_offset(
+            &rules::UNSUPPORTED_DTYPE,
+            at.file,
+            at.base,
+            format!("{}: .npy holds a {:?} array, not pickled objects", at.file, header.descr),
+        )));
+    }
+    let first = unpickle(bytes, header.data_offset as usize, limits);
+    let mut findings = alert_findings(&first.alerts, at);
+    let rest = match &first.root {
+        Ok(_) => following(bytes, first.end, limits),
+        Err(error) => {
+            findings.push(error_finding(error, at));
+            Vec::new()
+        }
+    };
+    findings.extend(following_findings(&rest, bytes.len(), at));
+    Ok(ObjectPickles { header, first, rest, findings })
+}
+
+/// An object `.npy` (a whole file, or the member `member` of an `.npz`) as
+/// tensors: the numeric arrays its pickles hold, named by their path inside
+/// the pickled object (prefixed with the member's name in an `.npz`).
+/// `mapped_at` is where `bytes` start in the mapped file, when they are in it.
+pub fn object_member(
+    bytes: &[u8],
+    label: &str,
+    member: Option<&str>,
+    mapped_at: Option<usize>,
+    entry: Option<&str>,
+) -> Parsed {
+    let at = Location { file: label, entry, base: mapped_at.unwrap_or(0) as u64 };
+    let limits = Limits::default();
+    let pickles = match object_pickles(bytes, at, &limits) {
+        Ok(pickles) => pickles,
+        Err(finding) => return Parsed { tensors: vec![], findings: vec![*finding] },
+    };
+    let mut out = Parsed { tensors: vec![], findings: pickles.findings };
+    let all: Vec<&Pickle> = std::iter::once(&pickles.first).chain(&pickles.rest).collect();
+    super::torch::read_pickles(&all, at, mapped_at, &mut out);
+    for tensor in &mut out.tensors {
+        tensor.name = match (member, tensor.name.as_str()) {
+            (None, super::torch::ROOT_NAME) => label.to_string(),
+            (Some(member), super::torch::ROOT_NAME) => member.to_string(),
+            (Some(member), name) => format!("{member}.{name}"),
+            (None, _) => continue,
+        };
+    }
+    if out.tensors.is_empty() && !out.findings.iter().any(|f| f.severity == Severity::Error) {
+        let name = member.unwrap_or(label);
+        out.findings.push(
+            at_offset(
+                &rules::UNSUPPORTED_DTYPE,
+                label,
+                at.base,
+                format!("array {name} holds pickled Python objects but no numeric arrays"),
+            )
+            .with_subject(Subject::tensor(label, name))
+            .with_severity(Severity::Info),
+        );
+    }
+    out
 }
 
 /// The three keys numpy writes, parsed from its Python-literal dict.
@@ -326,10 +420,29 @@ mod tests {
     fn truncated_data_and_object_arrays_are_findings() {
         let p = parse(&npy("<f4", false, "(100,)", &[0; 8]), "a.npy");
         assert_eq!(p.findings[0].code, "F103");
+        // An object array is a pickle: a cut one is a malformed pickle.
         let p = parse(&npy("|O", false, "()", &[0x80, 0x02]), "a.npy");
-        assert_eq!(p.findings[0].code, "F106");
+        assert_eq!(p.findings[0].code, "F109");
         let p = parse(&npy("<f4", false, "(99999999999, 99999999999, 99999999999)", &[]), "a.npy");
         assert_eq!(p.findings[0].code, "F104");
+    }
+
+    #[test]
+    fn object_arrays_are_read_by_the_pickle_machine() {
+        use crate::formats::pickle::writer::{PyValue, object_npy};
+        let dict = PyValue::Dict(vec![(
+            "conv.weight".into(),
+            PyValue::F64Array { shape: vec![2], data: vec![1.0, f64::NAN] },
+        )]);
+        let p = parse(&object_npy(&dict), "a.npy");
+        assert!(p.findings.is_empty(), "{:?}", p.findings);
+        assert_eq!(p.tensors[0].name, "conv.weight");
+        assert_eq!(p.tensors[0].dtype, DType::F64);
+        // The same unsafe global is S101 here as in `pose check`.
+        let mut evil = object_npy(&PyValue::Dict(vec![]))[..128].to_vec();
+        evil.extend(b"\x80\x03cos\nsystem\nq\x00X\x02\x00\x00\x00idq\x01\x85q\x02Rq\x03.");
+        let p = parse(&evil, "a.npy");
+        assert_eq!(p.findings[0].code, "S101");
     }
 
     #[test]

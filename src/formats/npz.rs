@@ -27,6 +27,21 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
                 continue;
             }
         };
+        // Object members hold pickles, read by the inert interpreter.
+        let member_bytes: &[u8] = match &storage {
+            Storage::Mapped { start, len } => &bytes[*start..start + len],
+            Storage::Owned(data) => data,
+        };
+        if npy::is_object_array(member_bytes) {
+            let mapped_at = match &storage {
+                Storage::Mapped { start, .. } => Some(*start),
+                Storage::Owned(_) => None,
+            };
+            let parsed = npy::object_member(member_bytes, label, Some(&name), mapped_at, Some(&member.name));
+            out.tensors.extend(parsed.tensors);
+            out.findings.extend(parsed.findings);
+            continue;
+        }
         let result = match &storage {
             Storage::Mapped { start, len } => npy::entry(&bytes[*start..start + len], label, &name, *start as u64),
             Storage::Owned(data) => npy::entry(data, label, &name, 0).map(|(mut entry, trailing)| {

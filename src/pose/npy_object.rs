@@ -3,10 +3,10 @@
 //! outside the allowlist are reported (never called), and the result is
 //! turned into plain [`PyValue`]s.
 
-use crate::formats::npy::read_header;
+use crate::formats::npy::{object_pickles, read_header};
 use crate::formats::pickle::numpy::{self, ArrayData};
 use crate::formats::pickle::writer::PyValue;
-use crate::formats::pickle::{Limits, Location, Node, Pickle, Value, alert_findings, error_finding, unpickle};
+use crate::formats::pickle::{Limits, Location, Node, Pickle, Value, error_finding};
 use crate::numerics::decode::wide_values;
 use crate::numerics::{ByteOrder, DType, Kind};
 use crate::report::Finding;
@@ -22,7 +22,8 @@ fn limits() -> Limits {
 }
 
 /// The object inside an object `.npy`, plus findings that do not stop
-/// reading (unsafe globals are reported and left uncalled).
+/// reading (unsafe globals are reported and left uncalled). The pickles are
+/// read by [`object_pickles`], as `weights` reads them.
 pub fn load(bytes: &[u8], label: &str) -> Result<(Option<PyValue>, Vec<Finding>), Box<Finding>> {
     let header = read_header(bytes, label)?;
     if !header.descr.contains('O') || !header.shape.is_empty() {
@@ -37,8 +38,8 @@ pub fn load(bytes: &[u8], label: &str) -> Result<(Option<PyValue>, Vec<Finding>)
         )));
     }
     let at = Location { file: label, entry: None, base: 0 };
-    let pickle = unpickle(bytes, header.data_offset as usize, &limits());
-    let mut findings = alert_findings(&pickle.alerts, at);
+    let pickles = object_pickles(bytes, at, &limits())?;
+    let (pickle, findings) = (&pickles.first, pickles.findings);
     let root = match &pickle.root {
         Ok(root) => *root,
         Err(err) => return Err(Box::new(error_finding(err, at))),
@@ -51,7 +52,7 @@ pub fn load(bytes: &[u8], label: &str) -> Result<(Option<PyValue>, Vec<Finding>)
             format!("{label}: {why}"),
         ))
     };
-    let object = match numpy::array(&pickle, &root) {
+    let object = match numpy::array(pickle, &root) {
         Some(Ok(array)) => match array.data {
             ArrayData::Objects([one]) => *one,
             _ => return Err(malformed(format!("the pickle holds a {} array, not one object", array.descr))),
@@ -60,15 +61,7 @@ pub fn load(bytes: &[u8], label: &str) -> Result<(Option<PyValue>, Vec<Finding>)
         // A bare pickled dict (not wrapped in an array) is read as well.
         None => root,
     };
-    if pickle.end < bytes.len() {
-        findings.push(crate::formats::at_offset(
-            &format_rules::INVALID_LAYOUT,
-            label,
-            pickle.end as u64,
-            format!("{label}: {} bytes follow the pickle's STOP", bytes.len() - pickle.end),
-        ));
-    }
-    Ok((Some(convert(&pickle, &object, 0)), findings))
+    Ok((Some(convert(pickle, &object, 0)), findings))
 }
 
 /// An inert pickle value as a plain Python value.

@@ -52,4 +52,48 @@ pub const PICKLE_TENSOR_SUBCLASS: Rule = Rule {
     options: "",
 };
 
-pub const RULES: &[&Rule] = &[&UNSAFE_PICKLE_GLOBAL, &UNSAFE_PICKLE_OPCODE, &PICKLE_TENSOR_SUBCLASS];
+pub const PICKLE_AFTER_STOP: Rule = Rule {
+    code: "S104",
+    slug: "pickle-after-stop",
+    severity: Severity::Warning,
+    summary: "another pickle follows the first pickle's STOP",
+    detects: "Bytes after a pickle's STOP opcode that form one or more further pickles. nanscope reads \
+              every one of them with the same inert interpreter: their globals and opcodes are judged like \
+              the first pickle's (an unsafe global in any of them is an S101 error), and the arrays they hold \
+              are scanned. Bytes after STOP that start like a pickle but do not parse are F109; bytes that \
+              are no pickle at all are F105.",
+    why: "`pickle.load` reads one pickle and stops, so a scanner that does the same never looks past the \
+          first STOP; a loader that calls `load` again (legacy `torch.load` reads five pickles in a row, \
+          many tools read a sequence of objects) runs whatever the later ones call.",
+    cause: "Several objects written to one file with repeated `pickle.dump`, or a payload appended behind a \
+            harmless pickle to hide it from scanners.",
+    fix: "If the file should hold one object, treat the trailing pickles as tampering and re-export the \
+          weights from a trusted source as safetensors.",
+    options: "",
+};
+
+pub const PICKLE_FRAME_STRADDLE: Rule = Rule {
+    code: "S105",
+    slug: "pickle-frame-straddle",
+    severity: Severity::Error,
+    summary: "a pickle opcode crosses the end of its protocol 4 frame",
+    detects: "An opcode that starts inside a FRAME and whose operand runs past the frame's declared end, or \
+              a FRAME opcode that opens before the current frame ends. nanscope reads on past the boundary, \
+              as CPython's C unpickler does, so the opcodes behind it are judged as well.",
+    why: "CPython's C unpickler (what `pickle.load` and `torch.load` use) treats a frame as a read-ahead \
+          hint and executes such an opcode; the pure-Python unpickler and scanners built on it refuse the \
+          stream or stop at the boundary. A file built this way shows one reader harmless data and runs \
+          code in the other. No pickler writes it.",
+    cause: "A hand-crafted pickle made to evade scanners.",
+    fix: "Treat the file as hostile; do not load it with pickle execution enabled. Re-export the weights \
+          from a trusted source as safetensors.",
+    options: "",
+};
+
+pub const RULES: &[&Rule] = &[
+    &UNSAFE_PICKLE_GLOBAL,
+    &UNSAFE_PICKLE_OPCODE,
+    &PICKLE_TENSOR_SUBCLASS,
+    &PICKLE_AFTER_STOP,
+    &PICKLE_FRAME_STRADDLE,
+];

@@ -15,8 +15,12 @@ pub struct InputFile {
 
 /// Extensions that mark a file found in a directory as a checkpoint even when
 /// its content is unrecognisable (so a corrupted `model.safetensors` is
-/// reported, while a `README.md` beside it is not).
-pub const CHECKPOINT_EXTENSIONS: &[&str] = &["safetensors", "pt", "pth", "bin", "ckpt", "npy", "npz", "gguf", "pkl"];
+/// reported, while a `README.md` beside it is not). The pickle family is
+/// here because loaders run such files whatever their content looks like;
+/// a file without an extension is scanned when its content is recognised
+/// (pickles of every protocol are recognised by content).
+pub const CHECKPOINT_EXTENSIONS: &[&str] =
+    &["safetensors", "pt", "pth", "bin", "ckpt", "npy", "npz", "gguf", "pkl", "pickle", "dill", "joblib", "sav"];
 
 pub fn has_checkpoint_extension(path: &Path) -> bool {
     path.extension()

@@ -9,9 +9,29 @@ use crate::rules::{format as format_rules, security};
 /// allowlist, a tensor subclass global, or an opcode that is always refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Alert {
-    UnsafeGlobal { module: String, name: String, offset: u64 },
-    SubclassGlobal { module: String, name: String, offset: u64 },
-    RefusedOpcode { opcode: u8, name: &'static str, offset: u64 },
+    UnsafeGlobal {
+        module: String,
+        name: String,
+        offset: u64,
+    },
+    SubclassGlobal {
+        module: String,
+        name: String,
+        offset: u64,
+    },
+    RefusedOpcode {
+        opcode: u8,
+        name: &'static str,
+        offset: u64,
+    },
+    /// An opcode whose bytes run past the end of the protocol 4 frame it
+    /// starts in (or a FRAME opened inside another).
+    FrameStraddle {
+        opcode: u8,
+        name: &'static str,
+        offset: u64,
+        frame_end: u64,
+    },
 }
 
 /// Why a pickle could not be interpreted to its end.
@@ -86,6 +106,7 @@ pub fn alert_findings(alerts: &[Alert], at: Location) -> Vec<Finding> {
                 format!("g:{module}.{name}")
             }
             Alert::RefusedOpcode { name, .. } => format!("o:{name}"),
+            Alert::FrameStraddle { .. } => "frame".to_string(),
         };
         if let Some(seen) = out.iter_mut().find(|(k, _, _)| *k == key) {
             seen.2 += 1;
@@ -121,6 +142,20 @@ pub fn alert_findings(alerts: &[Alert], at: Location) -> Vec<Finding> {
                     format!("{} uses the {name} opcode at byte {}", at.describe(), at.base + offset),
                 )
                 .with_evidence("opcode", format!("0x{opcode:02x}")),
+            Alert::FrameStraddle { opcode, name, offset, frame_end } => at
+                .finding(
+                    &security::PICKLE_FRAME_STRADDLE,
+                    *offset,
+                    format!(
+                        "{}: the {name} opcode at byte {} runs past the end of its frame (byte {}); \
+                         CPython's C unpickler executes it, a frame-checking scanner never sees it",
+                        at.describe(),
+                        at.base + offset,
+                        at.base + frame_end
+                    ),
+                )
+                .with_evidence("opcode", format!("0x{opcode:02x}"))
+                .with_evidence("frame_end", at.base + frame_end),
         };
         out.push((key, finding, 1));
     }

@@ -48,9 +48,10 @@ pub fn unpickle<'a>(input: &'a [u8], start: usize, limits: &Limits) -> Pickle<'a
         alerts: Vec::new(),
         limits: *limits,
         op_start: start,
+        frame_end: None,
     };
     let root = machine.run().map_err(|kind| PickleError { offset: machine.op_start as u64, kind });
-    Pickle { input, nodes: machine.nodes, root, end: machine.reader.pos, alerts: machine.alerts }
+    Pickle { input, nodes: machine.nodes, root, start, end: machine.reader.pos, alerts: machine.alerts }
 }
 
 pub(super) struct Machine<'a> {
@@ -62,6 +63,8 @@ pub(super) struct Machine<'a> {
     pub(super) alerts: Vec<Alert>,
     pub(super) limits: Limits,
     pub(super) op_start: usize,
+    /// Where the current protocol 4+ frame ends, while one is open.
+    frame_end: Option<usize>,
 }
 
 pub(super) type Step<T = ()> = Result<T, ErrorKind>;
@@ -74,9 +77,32 @@ impl Machine<'_> {
                 return Err(ErrorKind::NoStop);
             };
             if op == b'.' {
+                self.close_frame(op);
                 return self.pop("STOP");
             }
             self.step(op)?;
+            self.close_frame(op);
+        }
+    }
+
+    /// Checks the opcode just read against the open frame. CPython's C
+    /// unpickler treats a frame as a read-ahead hint and executes an opcode
+    /// whose operand runs past the frame's end, while the Python unpickler
+    /// (and scanners built on it) stop there: a stream can hide opcodes from
+    /// one reader that the other runs, so the crossing is an alert.
+    fn close_frame(&mut self, op: u8) {
+        let Some(end) = self.frame_end else { return };
+        let pos = self.reader.pos;
+        if op != 0x95 && self.op_start < end && pos > end {
+            self.alerts.push(Alert::FrameStraddle {
+                opcode: op,
+                name: opcode_name(op),
+                offset: self.op_start as u64,
+                frame_end: end as u64,
+            });
+        }
+        if pos >= end {
+            self.frame_end = None;
         }
     }
 
@@ -94,6 +120,17 @@ impl Machine<'_> {
                 if len > available {
                     return Err(ErrorKind::Truncated { opcode: "FRAME", needed: len, available });
                 }
+                // A FRAME inside an open frame: the Python unpickler refuses
+                // it, the C unpickler reads on.
+                if let Some(end) = self.frame_end.filter(|&end| self.op_start < end) {
+                    self.alerts.push(Alert::FrameStraddle {
+                        opcode: 0x95,
+                        name: "FRAME",
+                        offset: self.op_start as u64,
+                        frame_end: end as u64,
+                    });
+                }
+                self.frame_end = Some(self.reader.pos + len as usize);
             }
             b'(' => {
                 if self.marks.len() >= self.limits.max_marks {
@@ -463,9 +500,16 @@ impl Machine<'_> {
         }
     }
 
+    /// A string operand. Python 3 decodes the protocol 0-2 string opcodes
+    /// (STRING, BINSTRING, SHORT_BINSTRING) to `str` by default, so
+    /// STACK_GLOBAL accepts their bytes as names too.
     pub(super) fn text(&self, value: &Value) -> Option<String> {
         match self.node(value)? {
             Node::Str(s) => Some(s.clone()),
+            Node::Bytes(Bytes::Owned(bytes)) => std::str::from_utf8(bytes).ok().map(str::to_string),
+            Node::Bytes(Bytes::Span { start, len }) => {
+                std::str::from_utf8(self.reader.slice(*start, *len)).ok().map(str::to_string)
+            }
             _ => None,
         }
     }
@@ -486,6 +530,81 @@ impl Machine<'_> {
     fn memo_get(&mut self, index: u64) -> Step {
         let value = *self.memo.get(&index).ok_or(ErrorKind::MemoMiss(index))?;
         self.push(value)
+    }
+}
+
+/// The name pickletools gives an opcode.
+pub(super) fn opcode_name(op: u8) -> &'static str {
+    match op {
+        b'(' => "MARK",
+        b'.' => "STOP",
+        b'0' => "POP",
+        b'1' => "POP_MARK",
+        b'2' => "DUP",
+        b'F' => "FLOAT",
+        b'I' => "INT",
+        b'J' => "BININT",
+        b'K' => "BININT1",
+        b'L' => "LONG",
+        b'M' => "BININT2",
+        b'N' => "NONE",
+        b'P' => "PERSID",
+        b'Q' => "BINPERSID",
+        b'R' => "REDUCE",
+        b'S' => "STRING",
+        b'T' => "BINSTRING",
+        b'U' => "SHORT_BINSTRING",
+        b'V' => "UNICODE",
+        b'X' => "BINUNICODE",
+        b'a' => "APPEND",
+        b'b' => "BUILD",
+        b'c' => "GLOBAL",
+        b'd' => "DICT",
+        b'}' => "EMPTY_DICT",
+        b'e' => "APPENDS",
+        b'g' => "GET",
+        b'h' => "BINGET",
+        b'i' => "INST",
+        b'j' => "LONG_BINGET",
+        b'l' => "LIST",
+        b']' => "EMPTY_LIST",
+        b'o' => "OBJ",
+        b'p' => "PUT",
+        b'q' => "BINPUT",
+        b'r' => "LONG_BINPUT",
+        b's' => "SETITEM",
+        b't' => "TUPLE",
+        b')' => "EMPTY_TUPLE",
+        b'u' => "SETITEMS",
+        b'G' => "BINFLOAT",
+        b'B' => "BINBYTES",
+        b'C' => "SHORT_BINBYTES",
+        0x80 => "PROTO",
+        0x81 => "NEWOBJ",
+        0x82 => "EXT1",
+        0x83 => "EXT2",
+        0x84 => "EXT4",
+        0x85 => "TUPLE1",
+        0x86 => "TUPLE2",
+        0x87 => "TUPLE3",
+        0x88 => "NEWTRUE",
+        0x89 => "NEWFALSE",
+        0x8a => "LONG1",
+        0x8b => "LONG4",
+        0x8c => "SHORT_BINUNICODE",
+        0x8d => "BINUNICODE8",
+        0x8e => "BINBYTES8",
+        0x8f => "EMPTY_SET",
+        0x90 => "ADDITEMS",
+        0x91 => "FROZENSET",
+        0x92 => "NEWOBJ_EX",
+        0x93 => "STACK_GLOBAL",
+        0x94 => "MEMOIZE",
+        0x95 => "FRAME",
+        0x96 => "BYTEARRAY8",
+        0x97 => "NEXT_BUFFER",
+        0x98 => "READONLY_BUFFER",
+        _ => "unknown",
     }
 }
 

@@ -13,6 +13,7 @@ mod machine;
 pub mod numpy;
 mod objects;
 mod reader;
+mod stream;
 mod value;
 pub mod writer;
 
@@ -22,4 +23,5 @@ mod tests;
 pub use alerts::{Alert, ErrorKind, Location, PickleError, alert_findings, error_finding};
 pub use allowlist::classify;
 pub use machine::{Limits, unpickle};
+pub use stream::{MAX_FOLLOWING, following, following_findings, is_pickle};
 pub use value::{Bytes, Construction, Dict, Global, Node, NodeId, Object, Pickle, Trust, Value};

@@ -67,7 +67,7 @@ fn from_buffer<'p>(pickle: &'p Pickle, args: &[Value]) -> Result<NumpyArray<'p>,
     let [data, dtype, shape, order] = args else {
         return Err(format!("_frombuffer has {} arguments, expected 4", args.len()));
     };
-    let fortran = Value::Bool(pickle.str(order) == Some("F"));
+    let fortran = Value::Bool(pickle.text(order) == Some("F"));
     array_parts(pickle, shape, dtype, &fortran, data)
 }
 
@@ -128,13 +128,13 @@ pub fn dtype_of(pickle: &Pickle, value: &Value) -> Option<(String, Option<DType>
     if !callable.is("numpy", "dtype") {
         return None;
     }
-    let code = pickle.str(pickle.tuple(&object.args)?.first()?)?;
+    let code = pickle.text(pickle.tuple(&object.args)?.first()?)?;
     let endian = object
         .state
         .as_ref()
         .and_then(|state| pickle.tuple(state))
         .and_then(|state| state.get(1))
-        .and_then(|e| pickle.str(e))
+        .and_then(|e| pickle.text(e))
         .unwrap_or("|");
     let descr = if code.starts_with(['<', '>', '|', '=']) { code.to_string() } else { format!("{endian}{code}") };
     let (dtype, order) = match numeric_descr(&descr) {

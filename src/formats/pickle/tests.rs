@@ -262,6 +262,74 @@ fn a_stream_of_pickles_reads_one_after_another() {
 }
 
 #[test]
+fn following_reads_every_pickle_after_stop_and_judges_it() {
+    let bytes = b"\x80\x02K\x01.\x80\x02cbuiltins\neval\nX\x03\x00\x00\x001+1\x85R.";
+    let first = load(bytes);
+    let rest = following(bytes, first.end, &Limits::default());
+    assert_eq!(rest.len(), 1);
+    assert!(matches!(&rest[0].alerts[..], [Alert::UnsafeGlobal { name, offset: 7, .. }] if name == "eval"));
+    let at = Location { file: "f", entry: None, base: 0 };
+    let codes: Vec<String> = following_findings(&rest, bytes.len(), at).into_iter().map(|f| f.code).collect();
+    assert_eq!(codes, ["S104", "S101"]);
+    // Bytes that are no pickle are a layout finding; a cut pickle is F109.
+    let junk = b"K\x01.\x00\x01";
+    let rest = following(junk, 3, &Limits::default());
+    let codes: Vec<String> = following_findings(&rest, junk.len(), at).into_iter().map(|f| f.code).collect();
+    assert_eq!(codes, ["F105"]);
+    let cut = b"K\x01.K\x02";
+    let rest = following(cut, 3, &Limits::default());
+    let codes: Vec<String> = following_findings(&rest, cut.len(), at).into_iter().map(|f| f.code).collect();
+    assert_eq!(codes, ["F109"]);
+}
+
+#[test]
+fn a_file_of_countless_tiny_pickles_is_capped_and_reported() {
+    let bytes = b"N.".repeat(MAX_FOLLOWING + 10);
+    let rest = following(&bytes, 2, &Limits::default());
+    assert_eq!(rest.len(), MAX_FOLLOWING);
+    let at = Location { file: "f", entry: None, base: 0 };
+    let codes: Vec<String> = following_findings(&rest, bytes.len(), at).into_iter().map(|f| f.code).collect();
+    assert_eq!(codes, ["S104", "F109"]);
+}
+
+#[test]
+fn an_opcode_across_a_frame_boundary_is_an_alert() {
+    // FRAME of 4 bytes: `}` and 3 bytes of a 10-byte SHORT_BINUNICODE.
+    let straddle = b"\x80\x04\x95\x04\x00\x00\x00\x00\x00\x00\x00}\x8c\x08builtins\x8c\x04eval\x93\x8c\x031+1\x85R.";
+    let p = load(straddle);
+    assert!(p.root.is_ok());
+    let frames: Vec<_> = p.alerts.iter().filter(|a| matches!(a, Alert::FrameStraddle { .. })).collect();
+    assert!(matches!(frames[..], [Alert::FrameStraddle { name: "SHORT_BINUNICODE", offset: 12, frame_end: 15, .. }]));
+    assert!(p.alerts.iter().any(|a| matches!(a, Alert::UnsafeGlobal { name, .. } if name == "eval")));
+    // A frame that ends exactly between opcodes raises nothing.
+    let aligned = b"\x80\x04\x95\x03\x00\x00\x00\x00\x00\x00\x00K\x01.";
+    assert!(load(aligned).alerts.is_empty());
+    let exact = b"\x80\x04\x95\x02\x00\x00\x00\x00\x00\x00\x00K\x01\x95\x01\x00\x00\x00\x00\x00\x00\x00.";
+    assert!(load(exact).alerts.is_empty());
+    // A FRAME opened inside another frame.
+    let nested = b"\x80\x04\x95\x0c\x00\x00\x00\x00\x00\x00\x00}\x95\x02\x00\x00\x00\x00\x00\x00\x00K\x01\x86.";
+    assert!(matches!(&load(nested).alerts[..], [Alert::FrameStraddle { name: "FRAME", offset: 12, .. }]));
+}
+
+#[test]
+fn stack_global_takes_python_2_strings_as_names() {
+    // Python 3 decodes STRING operands to str, so this calls os.system.
+    let p = load(b"S'os'\nS'system'\n\x93S'ls'\n\x85R.");
+    assert!(matches!(&p.alerts[..], [Alert::UnsafeGlobal { module, name, .. }] if module == "os" && name == "system"));
+}
+
+#[test]
+fn protocol_0_and_1_text_opcodes_build_the_same_values() {
+    let p = load(b"(dp0\nS'w'\np1\n(lp2\nF1.5\naI2\naL3L\naV\\u00e9\np3\nas.");
+    let r = root(&p);
+    let list = p.get(&r, "w").unwrap();
+    let items = p.items(&list).unwrap();
+    assert_eq!(items[..3], [Value::Float(1.5), Value::Int(2), Value::Int(3)]);
+    assert_eq!(p.str(&items[3]), Some("\u{e9}"));
+    assert!(is_pickle(b"(dp0\nS'w'\np1\nI1\ns."));
+}
+
+#[test]
 fn numpy_arrays_from_every_protocol_and_numpy_version() {
     let files: [(&str, &[u8]); 4] = [
         ("p2", include_bytes!("../../../fixtures/torch/numpy_p2.pkl")),
@@ -353,5 +421,49 @@ proptest::proptest! {
             }
         }
         let _ = crate::formats::torch::parse_pickle(&bytes, "fuzz");
+    }
+}
+
+/// The pickle-security fixtures: every layout the stream reader handles.
+fn stream_samples() -> Vec<Vec<u8>> {
+    [
+        &include_bytes!("../../../fixtures/pickle/proto0_arrays.pkl")[..],
+        include_bytes!("../../../fixtures/pickle/two_pickles.pkl"),
+        include_bytes!("../../../fixtures/pickle/frame_straddle.pkl"),
+        include_bytes!("../../../fixtures/pickle/legacy_py2.pth"),
+        include_bytes!("../../../fixtures/pickle/legacy_magic_text.pt"),
+        include_bytes!("../../../fixtures/pickle/dict_of_arrays.npy"),
+    ]
+    .iter()
+    .map(|b| b.to_vec())
+    .collect()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Damaged streams, whatever format they are then recognised as, never
+    /// panic, and every tensor they yield points inside the file.
+    #[test]
+    fn mutated_streams_never_panic(
+        sample in 0usize..6,
+        edits in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>(), 0u8..3), 1..6),
+    ) {
+        let mut bytes = stream_samples().swap_remove(sample);
+        for (at, byte, how) in edits {
+            let at = at % (bytes.len() + 1);
+            match how {
+                0 if at < bytes.len() => bytes[at] = byte,
+                1 => bytes.insert(at, byte),
+                _ if at < bytes.len() => { bytes.remove(at); }
+                _ => {}
+            }
+        }
+        let parsed = crate::formats::parse(crate::formats::detect(&bytes), &bytes, "fuzz");
+        for entry in &parsed.tensors {
+            if let crate::formats::Storage::Mapped { start, len } = entry.storage {
+                proptest::prop_assert!(start + len <= bytes.len());
+            }
+        }
     }
 }

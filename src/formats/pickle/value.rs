@@ -151,6 +151,8 @@ pub struct Pickle<'a> {
     pub(crate) nodes: Vec<Node>,
     /// What STOP returned, or why the stream could not be interpreted.
     pub root: Result<Value, super::PickleError>,
+    /// Offset of the pickle's first opcode in `input`.
+    pub start: usize,
     /// Offset just past STOP: where the next pickle of a stream starts.
     pub end: usize,
     /// Unsafe globals and refused opcodes, in stream order.
@@ -170,6 +172,42 @@ impl<'a> Pickle<'a> {
             Node::Str(s) => Some(s),
             _ => None,
         }
+    }
+
+    /// A string, or a Python 2 `str` (bytes) that is valid UTF-8: legacy
+    /// checkpoints written under Python 2 spell their strings as
+    /// SHORT_BINSTRING/BINSTRING, and `torch.load` decodes them as UTF-8.
+    pub fn text(&self, value: &Value) -> Option<&str> {
+        match self.node(value)? {
+            Node::Str(s) => Some(s),
+            Node::Bytes(_) => std::str::from_utf8(self.bytes(value)?).ok(),
+            _ => None,
+        }
+    }
+
+    /// Whether a value is the integer whose two's-complement little-endian
+    /// bytes are `le` (however wide the encoding that produced it).
+    pub fn int_is(&self, value: &Value, le: &[u8]) -> bool {
+        let trim = |b: &[u8]| {
+            let mut end = b.len();
+            // Drop sign-extension zeros of a non-negative number.
+            while end > 1 && b[end - 1] == 0 && b[end - 2] & 0x80 == 0 {
+                end -= 1;
+            }
+            b[..end].to_vec()
+        };
+        let bytes = match value {
+            Value::Int(i) => i.to_le_bytes().to_vec(),
+            _ => match self.node(value) {
+                Some(Node::BigInt(bytes)) => bytes.clone(),
+                _ => return false,
+            },
+        };
+        let mut want = le.to_vec();
+        if want.last().is_some_and(|b| b & 0x80 != 0) {
+            want.push(0);
+        }
+        trim(&bytes) == trim(&want)
     }
 
     pub fn bytes(&self, value: &Value) -> Option<&[u8]> {
@@ -228,9 +266,11 @@ impl<'a> Pickle<'a> {
         }
     }
 
-    /// The value under a string key of a dict.
+    /// The value under a string key of a dict (or under the same key as a
+    /// Python 2 `str`, which pickles as bytes).
     pub fn get(&self, dict: &Value, key: &str) -> Option<Value> {
-        self.dict(dict)?.find(&Key::Str(key.into()))
+        let dict = self.dict(dict)?;
+        dict.find(&Key::Str(key.into())).or_else(|| dict.find(&Key::Bytes(key.as_bytes().into())))
     }
 
     pub fn global(&self, value: &Value) -> Option<&Global> {

@@ -12,7 +12,7 @@ use super::entries::{
 };
 use super::rebuild::TensorSpec;
 use super::walk::walk;
-use crate::formats::pickle::{Limits, Location, Pickle, unpickle};
+use crate::formats::pickle::{Limits, Location, Pickle, following, following_findings, unpickle};
 use crate::formats::{Parsed, Storage, at_offset};
 use crate::numerics::ByteOrder;
 use crate::report::{Finding, Subject};
@@ -27,20 +27,21 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
     let malformed = |offset: usize, why: String| at_offset(&rules::MALFORMED_PICKLE, label, offset as u64, why);
 
     let mut next = 0;
-    let mut header = |out: &mut Parsed| next_pickle(bytes, &mut next, &limits, at, out);
-    let Some(_magic) = header(&mut out) else { return out };
-    let Some(protocol) = header(&mut out) else { return out };
+    let Some(_magic) = next_pickle(bytes, &mut next, &limits, at, &mut out) else { return out };
+    let Some(protocol) = next_pickle(bytes, &mut next, &limits, at, &mut out) else { return out };
     let version = root(&protocol).and_then(|v| protocol.int(&v));
     if version != Some(PROTOCOL_VERSION) {
         out.findings.push(malformed(0, format!("legacy protocol version is {version:?}, expected 1001")));
+        // The rest is not a legacy layout, but its pickles are still judged.
+        out.findings.extend(following_findings(&following(bytes, next, &limits), bytes.len(), at));
         return out;
     }
-    let Some(sys_info) = header(&mut out) else { return out };
+    let Some(sys_info) = next_pickle(bytes, &mut next, &limits, at, &mut out) else { return out };
     let little = root(&sys_info).and_then(|info| sys_info.get(&info, "little_endian"));
     let order =
         if little == Some(crate::formats::pickle::Value::Bool(false)) { ByteOrder::Big } else { ByteOrder::Little };
-    let Some(main) = header(&mut out) else { return out };
-    let Some(keys_pickle) = header(&mut out) else { return out };
+    let Some(main) = next_pickle(bytes, &mut next, &limits, at, &mut out) else { return out };
+    let Some(keys_pickle) = next_pickle(bytes, &mut next, &limits, at, &mut out) else { return out };
     let Some(main_root) = root(&main) else { return out };
     let found = walk(&main, main_root, limits.max_depth);
     problem_findings(&found.problems, at, &mut out);
@@ -48,7 +49,7 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
         .and_then(|k| keys_pickle.items(&k).map(|items| items.to_vec()))
         .unwrap_or_default()
         .iter()
-        .filter_map(|k| keys_pickle.str(k).map(str::to_string))
+        .filter_map(|k| keys_pickle.text(k).map(str::to_string))
         .collect();
 
     // The element size of each storage, from the tensors that use it.
@@ -59,7 +60,7 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
     // Storages saved on their own (not through a tensor) carry their class.
     for pid in main.persistent_ids() {
         let Some([_, class, key, ..]) = main.tuple(&pid) else { continue };
-        let (Some(class), Some(key)) = (main.global(class), main.str(key)) else { continue };
+        let (Some(class), Some(key)) = (main.global(class), main.text(key)) else { continue };
         if let Some(size) = storage_class_dtype(&class.name).and_then(|d| d.size()) {
             element_size.entry(key).or_insert(size);
         }
@@ -136,6 +137,11 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
                 .with_evidence("storage", spec.storage.key.as_str()),
             ),
         }
+    }
+    // `torch.load` reads nothing after the storage area, but a pickle hidden
+    // there is still judged (and anything else there is reported).
+    if area_complete && pos < bytes.len() {
+        out.findings.extend(following_findings(&following(bytes, pos, &limits), bytes.len(), at));
     }
     // Arrays in a legacy pickle are spelled through `_codecs.encode` (protocol 2), so they are copied.
     scalar_entries(&found, &mut out);

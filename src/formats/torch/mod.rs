@@ -11,7 +11,7 @@ pub mod rebuild;
 pub mod walk;
 mod zip;
 
-pub use bare::parse as parse_pickle;
+pub use bare::{parse as parse_pickle, read_pickles};
 pub use dtypes::{dtype_by_name, storage_class_dtype};
 pub use legacy::parse as parse_legacy;
 pub use walk::{ROOT_NAME, Walk, walk};

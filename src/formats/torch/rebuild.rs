@@ -172,11 +172,11 @@ fn storage_ref(pickle: &Pickle, value: &Value) -> Result<StorageRef, String> {
     let [kind, class, key, _location, numel, rest @ ..] = items else {
         return Err(format!("storage persistent id has {} items, expected 5", items.len()));
     };
-    if pickle.str(kind) != Some("storage") {
+    if pickle.text(kind) != Some("storage") {
         return Err("persistent id is not a storage".into());
     }
     let class = pickle.global(class).ok_or("storage class is not a global")?;
-    let key = match (pickle.str(key), pickle.int(key)) {
+    let key = match (pickle.text(key), pickle.int(key)) {
         (Some(key), _) => key.to_string(),
         (None, Some(key)) => key.to_string(),
         _ => return Err("storage key is not a string".into()),
