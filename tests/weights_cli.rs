@@ -391,10 +391,24 @@ fn rules_lists_and_explains() {
     for heading in ["What it detects", "Why it breaks a generation", "Usual cause", "Fix"] {
         assert!(text.contains(heading), "{heading}");
     }
+}
+
+/// Issue #10: `rules --format json` is a report envelope whose rules carry
+/// the finding field names (`code`, `rule`, `severity`).
+#[test]
+fn rules_json_uses_the_report_envelope() {
     let output = nanscope().args(["rules", "--format", "json"]).output().unwrap();
-    let all: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
-    assert!(all.iter().all(|r| r["code"].is_string() && r["slug"].is_string() && r["severity"].is_string()));
+    let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["tool"]["name"], "nanscope");
+    assert_eq!(doc["command"], "rules");
+    let all = doc["rules"].as_array().unwrap();
+    assert_eq!(doc["summary"]["rules"], all.len());
+    assert!(all.iter().all(|r| r["code"].is_string() && r["rule"].is_string() && r["severity"].is_string()));
+    assert!(all.iter().all(|r| r.get("slug").is_none()));
     let output = nanscope().args(["rules", "W102", "--format", "json"]).output().unwrap();
     let one: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(one["slug"], "target-overflow");
+    assert_eq!(one["inputs"], serde_json::json!(["W102"]));
+    assert_eq!(one["rules"][0]["rule"], "target-overflow");
+    assert_eq!(one["rules"].as_array().unwrap().len(), 1);
 }

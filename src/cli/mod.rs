@@ -1,6 +1,7 @@
 //! Command-line definitions and glue: the only code that prints.
 
 mod diff;
+mod inputs;
 mod output;
 mod pose;
 mod progress;
@@ -129,5 +130,5 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
 /// Prints a fatal error on stderr as one lowercase line (plus its causes).
 pub fn report_error(err: &anyhow::Error) {
     let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "nanscope: error: {err:#}");
+    let _ = writeln!(stderr, "nanscope: error: {}", inputs::error_line(err));
 }

@@ -72,6 +72,7 @@ pub enum DTypeArg {
 }
 
 pub fn run(args: ReplayArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    super::inputs::require_existing(&[&args.spec])?;
     let mut spec = Spec::load(&args.spec)?;
     // The video is encoded from the saved frames: the spec's output, or a
     // temporary file beside the video.

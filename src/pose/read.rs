@@ -44,9 +44,13 @@ pub fn read_bytes(bytes: &[u8], label: &str, source_size: Option<[u32; 2]>) -> R
         Some(_) => openpose::read(bytes, label, source_size),
         None => {
             let mut reading = Reading::new(PoseFormat::EchoMimic);
-            let rule = if bytes.is_empty() { &format_rules::EMPTY_FILE } else { &format_rules::UNRECOGNIZED_FORMAT };
+            let (rule, what) = if bytes.is_empty() {
+                (&format_rules::EMPTY_FILE, "the file is empty (0 bytes)")
+            } else {
+                (&format_rules::UNRECOGNIZED_FORMAT, "neither an .npy nor a JSON pose file")
+            };
             reading.findings.push(
-                Finding::new(rule, format!("{label}: neither an .npy nor a JSON pose file"))
+                Finding::new(rule, format!("{label}: {what}"))
                     .with_subject(Subject::file(label))
                     .with_evidence("offset", 0),
             );
@@ -84,5 +88,21 @@ pub fn read_file(path: &std::path::Path, label: &str, source_size: Option<[u32; 
     match file.read_exact(&mut bytes) {
         Ok(_) => read_bytes(&bytes, label, source_size),
         Err(err) => failed(err.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zero_byte_file_is_called_empty() {
+        let reading = read_bytes(b"", "0.npy", None);
+        let finding = &reading.findings[0];
+        assert_eq!(finding.code, format_rules::EMPTY_FILE.code);
+        assert!(finding.message.contains("empty"), "{}", finding.message);
+        assert!(!finding.message.contains("neither"), "{}", finding.message);
+        let reading = read_bytes(b"hello", "0.npy", None);
+        assert!(reading.findings[0].message.contains("neither an .npy nor a JSON pose file"));
     }
 }

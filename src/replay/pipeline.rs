@@ -34,8 +34,12 @@ pub fn run(spec: &Spec, precision: &Precision, tr: &mut Tracer) -> Result<RunOut
     let dtype = precision.dtype.candle();
 
     let factor = 1usize << vae.config.block_out_channels.len().saturating_sub(1);
-    if !spec.height.is_multiple_of(factor) || !spec.width.is_multiple_of(factor) {
-        return Err(EngineError::Input(format!("height and width must be multiples of the VAE's factor {factor}")));
+    for (key, pixels) in [("height", spec.height), ("width", spec.width)] {
+        if !pixels.is_multiple_of(factor) {
+            return Err(EngineError::Input(format!(
+                "{key} = {pixels} is not a multiple of the VAE's downsampling factor {factor} (latents are {key} / {factor})"
+            )));
+        }
     }
     let (c, f, h, w) = (unet.config.in_channels, spec.frames, spec.height / factor, spec.width / factor);
     let latent_shape = [1, c, f, h, w];
@@ -54,6 +58,11 @@ pub fn run(spec: &Spec, precision: &Precision, tr: &mut Tracer) -> Result<RunOut
         }
     };
     let tokens = cond.dim(0)?;
+    // Attention over zero tokens has nothing to normalise: refuse it here
+    // rather than inside the softmax.
+    if tokens == 0 {
+        return Err(EngineError::Input("encoder_hidden_states holds no tokens".into()));
+    }
     let uncond = match &spec.inputs.negative_encoder_hidden_states {
         Some(path) => {
             Tensor::from_vec(read_any(path, "negative_encoder_hidden_states")?, (tokens, cross), &Device::Cpu).map_err(

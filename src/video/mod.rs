@@ -5,6 +5,7 @@
 pub mod check;
 pub mod container;
 pub mod decode;
+pub mod discover;
 pub mod encode;
 pub mod frame_checks;
 pub mod frame_stats;

@@ -22,8 +22,8 @@ The JSON report lists every frame (index, pts, luma mean/min/max/std, difference
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Video files to check.
-    #[arg(required = true, value_name = "FILE")]
+    /// Video files, or folders walked recursively for files whose content is a video container.
+    #[arg(required = true, value_name = "PATH")]
     pub files: Vec<PathBuf>,
     /// Report a missing audio stream (V107).
     #[arg(long)]
@@ -63,9 +63,14 @@ pub(super) fn run(args: CheckArgs, global: &GlobalArgs) -> anyhow::Result<Outcom
         threads: args.threads,
         full_resolution: args.full_resolution,
     };
+    crate::cli::inputs::require_existing(&args.files)?;
+    let files = nanscope::video::discover::video_files(&args.files);
+    if files.is_empty() {
+        return Err(crate::cli::inputs::nothing_to_check(&args.files, "videos"));
+    }
     let tools = Tools::find()?;
     let mut checks = Vec::new();
-    for file in &args.files {
+    for file in &files {
         checks.push(check_file(&tools, file, &options)?);
     }
     let inputs = args.files.iter().map(|p| p.display().to_string()).collect();
