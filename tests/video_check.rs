@@ -241,7 +241,7 @@ fn missing_ffmpeg_exits_2_with_install_hint() {
     let output = assert_cmd::Command::cargo_bin("nanscope")
         .unwrap()
         .env("NANSCOPE_FFMPEG", "/nonexistent/ffmpeg")
-        .args(["video", "check", "x.mp4"])
+        .args(["video", "check", concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));

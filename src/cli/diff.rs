@@ -36,7 +36,7 @@ pub struct DiffArgs {
     #[arg(long)]
     pub all_pairs: bool,
     /// Worker threads (default: one per core; also RAYON_NUM_THREADS).
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = super::values::count)]
     pub threads: Option<usize>,
 }
 

@@ -63,7 +63,8 @@ pub struct CheckTuning {
     #[arg(long, value_name = "FRACTION", default_value_t = CheckOptions::default().canvas_tolerance)]
     pub canvas_tolerance: f64,
     /// Largest plausible confidence score (P110); DWPose scores reach about 1.2.
-    #[arg(long, value_name = "SCORE", default_value_t = CheckOptions::default().max_score)]
+    #[arg(long, value_name = "SCORE", default_value_t = CheckOptions::default().max_score,
+          value_parser = super::values::positive)]
     pub max_score: f64,
     /// Robust standard deviations (1.4826 × MAD) above the median displacement that make a jump (P113).
     #[arg(long, value_name = "SIGMAS", default_value_t = CheckOptions::default().jump_threshold)]
@@ -72,13 +73,13 @@ pub struct CheckTuning {
     #[arg(long, value_name = "FRACTION", default_value_t = CheckOptions::default().min_jump)]
     pub min_jump: f64,
     /// Frames the sequence must cover (P114).
-    #[arg(long, value_name = "N", conflicts_with = "audio")]
+    #[arg(long, value_name = "N", conflicts_with = "audio", value_parser = super::values::count_u64)]
     pub expect_frames: Option<u64>,
     /// Audio the generation is driven by; frames needed = int(duration × --fps) (needs ffprobe).
     #[arg(long, value_name = "FILE")]
     pub audio: Option<PathBuf>,
     /// Frame rate of the generation (EchoMimicV2: 24).
-    #[arg(long, value_name = "FPS", default_value_t = 24.0)]
+    #[arg(long, value_name = "FPS", default_value_t = 24.0, value_parser = super::values::positive)]
     pub fps: f64,
     /// List every frame in the table output, not only frames with findings.
     #[arg(long)]
@@ -127,13 +128,13 @@ pub struct RepairArgs {
     #[arg(long, value_enum)]
     pub smooth: Option<SmoothArg>,
     /// One-Euro: minimum cutoff frequency (per frame).
-    #[arg(long, default_value_t = 0.004)]
+    #[arg(long, default_value_t = 0.004, value_parser = super::values::positive)]
     pub min_cutoff: f64,
     /// One-Euro: speed coefficient (per pixel per frame).
-    #[arg(long, default_value_t = 0.7)]
+    #[arg(long, default_value_t = 0.7, value_parser = super::values::non_negative)]
     pub beta: f64,
     /// One-Euro: cutoff frequency of the derivative.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = super::values::positive)]
     pub d_cutoff: f64,
     /// Savitzky-Golay: window length in frames (odd).
     #[arg(long, default_value_t = 11)]
@@ -197,6 +198,14 @@ fn parse_size(text: &str) -> Result<[u32; 2], String> {
 }
 
 pub fn run(args: PoseArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    // Missing inputs are named before any option or destination is judged.
+    let paths = match &args.command {
+        PoseCommand::Check(a) => &a.sequence.paths,
+        PoseCommand::Repair(a) => &a.sequence.paths,
+        PoseCommand::Render(a) => &a.sequence.paths,
+        PoseCommand::Convert(a) => &a.sequence.paths,
+    };
+    super::inputs::require_existing(paths)?;
     match args.command {
         PoseCommand::Check(args) => check(args, global),
         PoseCommand::Repair(args) => repair(args, global),

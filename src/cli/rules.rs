@@ -33,7 +33,7 @@ pub fn run(args: RulesArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
         }
         (FormatArg::Markdown, _) => markdown(&selected),
         (FormatArg::Table, true) => explain(selected[0]),
-        (FormatArg::Table, false) => catalogue_table(&selected),
+        (FormatArg::Table, false) => catalogue_table(&selected, super::output::table_width(global)),
     };
     write_out(text.as_bytes(), global)?;
     Ok(Outcome::Clean)
@@ -65,9 +65,12 @@ fn catalogue_report(selected: &[&Rule], inputs: Vec<String>) -> Report {
     report
 }
 
-fn catalogue_table(all: &[&Rule]) -> String {
+fn catalogue_table(all: &[&Rule], width: Option<u16>) -> String {
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    if let Some(width) = width {
+        table.set_width(width);
+    }
     table.set_header(["code", "rule", "severity", "summary"]);
     for rule in all {
         table.add_row([rule.code, rule.slug, rule.severity.as_str(), rule.summary]);

@@ -31,7 +31,7 @@ pub struct WeightsArgs {
     #[arg(long)]
     pub all_tensors: bool,
     /// Worker threads (default: one per core; also RAYON_NUM_THREADS).
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = super::values::count)]
     pub threads: Option<usize>,
     #[command(flatten)]
     pub simulate: super::simulate::SimulateArgs,

@@ -244,4 +244,25 @@ mod tests {
         let (_d, path) = write("steps = 0\nheight = 16\nwidth = 16\n[models]\nunet = \"u\"\nvae = \"v\"\n");
         assert!(Spec::load(&path).unwrap_err().to_string().contains("steps"));
     }
+
+    /// Issue #4: an absent `[inputs]` table takes the seeded defaults (four
+    /// tokens), and zero tokens, frames or pixels are refused by key.
+    #[test]
+    fn absent_tables_take_defaults_and_impossible_values_name_their_key() {
+        let base = "steps = 3\nheight = 16\nwidth = 16\n[models]\nunet = \"u\"\nvae = \"v\"\n";
+        let (_d, path) = write(base);
+        let spec = Spec::load(&path).unwrap();
+        assert_eq!(spec.inputs.tokens, 4);
+        assert_eq!(Inputs::default().tokens, 4);
+        for (text, key) in [
+            (format!("{base}[inputs]\ntokens = 0\n"), "inputs.tokens"),
+            (format!("frames = 0\n{base}"), "frames"),
+            (base.replace("height = 16", "height = 0"), "height"),
+            (base.replace("width = 16", "width = 5000"), "width"),
+        ] {
+            let (_d, path) = write(&text);
+            let err = Spec::load(&path).unwrap_err().to_string();
+            assert!(err.contains(&format!("{key} = ")), "{err}");
+        }
+    }
 }

@@ -29,13 +29,14 @@ pub struct CheckArgs {
     #[arg(long)]
     pub expect_audio: bool,
     /// Report when the decoded frame count differs from N (V109).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::cli::values::count_u64)]
     pub expect_frames: Option<u64>,
     /// Report when the frame rate differs from F by more than 0.5% (V110).
-    #[arg(long, value_name = "F")]
+    #[arg(long, value_name = "F", value_parser = crate::cli::values::positive)]
     pub expect_fps: Option<f64>,
     /// Largest tolerated audio/video duration difference in seconds (V108).
-    #[arg(long, value_name = "SECONDS", default_value_t = Expectations::default().av_tolerance)]
+    #[arg(long, value_name = "SECONDS", default_value_t = Expectations::default().av_tolerance,
+          value_parser = crate::cli::values::non_negative)]
     pub av_tolerance: f64,
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
@@ -43,7 +44,7 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DIR")]
     pub plot: Option<PathBuf>,
     /// Decoder threads (default: ffmpeg's choice, one per core).
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = crate::cli::values::count)]
     pub threads: Option<usize>,
     /// Measure every row of frames wider than 960 (default: every second row).
     #[arg(long)]
