@@ -4,7 +4,6 @@ mod cli;
 
 use std::process::ExitCode;
 
-
 /// The run completed and no finding reached `--fail-on`.
 const EXIT_CLEAN: u8 = 0;
 /// The run completed and at least one finding reached `--fail-on`.

@@ -61,7 +61,9 @@ fn the_json_sample_matches_the_fixture() {
     for key in ["dtype", "shape"] {
         assert_eq!(tensor[key], shown_tensor[key], "README sample tensor `{key}` is stale");
     }
-    for key in ["count", "nan", "pos_inf", "neg_inf", "zero", "subnormal", "first_nonfinite_flat", "overflow", "underflow"] {
+    for key in
+        ["count", "nan", "pos_inf", "neg_inf", "zero", "subnormal", "first_nonfinite_flat", "overflow", "underflow"]
+    {
         assert_eq!(tensor["stats"][key], shown_tensor["stats"][key], "README sample stats `{key}` is stale");
     }
     for key in ["min", "max", "absmax", "mean", "std"] {

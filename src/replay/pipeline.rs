@@ -34,10 +34,21 @@ pub fn run(spec: &Spec, precision: &Precision, tr: &mut Tracer) -> Result<RunOut
     let dtype = precision.dtype.candle();
 
     let factor = 1usize << vae.config.block_out_channels.len().saturating_sub(1);
+    // Every UNet block but the last halves the latents, and the way up must
+    // meet the same sizes again: the latents must divide evenly that often.
+    let unet_factor = 1usize << unet.config.block_out_channels.len().saturating_sub(1);
     for (key, pixels) in [("height", spec.height), ("width", spec.width)] {
         if !pixels.is_multiple_of(factor) {
             return Err(EngineError::Input(format!(
                 "{key} = {pixels} is not a multiple of the VAE's downsampling factor {factor} (latents are {key} / {factor})"
+            )));
+        }
+        let multiple = factor.saturating_mul(unet_factor);
+        if !pixels.is_multiple_of(multiple) {
+            return Err(EngineError::Input(format!(
+                "{key} = {pixels} is not a multiple of {multiple}: the latents ({key} / {factor}) must halve evenly \
+                 through the UNet's {} downsampling steps",
+                unet.config.block_out_channels.len().saturating_sub(1)
             )));
         }
     }

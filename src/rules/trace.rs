@@ -126,7 +126,9 @@ pub const EMPTY_DUMP: Rule = Rule {
     slug: "empty-dump",
     severity: Severity::Warning,
     summary: "the dump holds no records",
-    detects: "Dump folders whose manifest is valid but lists no records.",
+    detects: "Dump folders whose manifest is valid but lists no records. `nanscope trace` treats such a dump \
+              as nothing to check and exits 2, like every command given an empty input; the finding is what \
+              the analysis returns to the library's callers.",
     why: "Nothing can be localised: the probe saw no module run.",
     cause: "The probe was attached to a module the pipeline never calls (for instance `pipe.vae` whose \
             `decode` bypasses `forward`), or closed before the run.",

@@ -126,6 +126,10 @@ pub(crate) fn where_label(finding: &crate::report::Finding, inputs: &[String]) -
     }
     if subject.tensor.as_ref().is_some_and(|t| finding.message.contains(t.as_str())) {
         subject.tensor = None;
+        let index = subject.index.as_ref().map(|i| format!("{i:?}"));
+        if index.is_some_and(|i| finding.message.contains(&i)) {
+            subject.index = None;
+        }
     }
     if let Some(file) = &subject.file {
         subject.file = Some(relative_path(file, inputs));

@@ -1,4 +1,6 @@
-//! Issue #5: one policy for missing and empty inputs in every command.
+//! The command line's contract across commands: one policy for missing and
+//! empty inputs (issue #5), option values and help (issue #9), and tables
+//! for people (issue #11).
 //!
 //! A path that does not exist is exit 2 with `nanscope: error: PATH: no such
 //! file or directory`, found before any work; a run that found nothing to
@@ -169,7 +171,81 @@ fn pose_check_accepts_several_folders() {
     let (_, two, _) = nanscope(&["pose", "check", &bad, "--format", "json"]);
     let frames = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap()["summary"]["frames"].clone();
     assert_eq!(frames(&stdout).as_u64().unwrap(), frames(&one).as_u64().unwrap() + frames(&two).as_u64().unwrap());
-    assert!(report["findings"].as_array().unwrap().iter().any(|f| f["subject"]["file"]
-        .as_str()
-        .is_some_and(|file| file.contains("echomimic_bad"))));
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["subject"]["file"].as_str().is_some_and(|file| file.contains("echomimic_bad")))
+    );
+}
+
+/// Issue #9: impossible option values are refused at parse time, naming the option.
+#[test]
+fn impossible_option_values_are_refused() {
+    let clip = fixture("weights/unet");
+    for (args, option) in [
+        (vec!["video", "check", "--expect-fps", "0", &clip], "--expect-fps"),
+        (vec!["video", "check", "--expect-frames", "0", &clip], "--expect-frames"),
+        (vec!["video", "check", "--av-tolerance=-1", &clip], "--av-tolerance"),
+        (vec!["weights", "-j", "0", &clip], "--threads"),
+        (vec!["pose", "check", "--fps", "0", &clip], "--fps"),
+    ] {
+        let (code, stdout, stderr) = nanscope(&args);
+        assert_eq!(code, 2, "{args:?}: {stdout}{stderr}");
+        assert!(stderr.contains(option), "{args:?}: {stderr}");
+    }
+}
+
+/// Issue #9: a negative number is a value with or without `=`, so both
+/// spellings reach the same explanation.
+#[test]
+fn negative_numbers_are_values_with_or_without_equals() {
+    let a = fixture("weights/unet");
+    let (code, _, spaced) = nanscope(&["diff", &a, &a, "--atol", "-1"]);
+    assert_eq!(code, 2, "{spaced}");
+    let (_, _, joined) = nanscope(&["diff", &a, &a, "--atol=-1"]);
+    assert_eq!(spaced, joined);
+    assert!(spaced.contains("--atol must be a non-negative number"), "{spaced}");
+    let (code, _, stderr) = nanscope(&["video", "check", "--black-level", "-5", &a]);
+    assert_eq!(code, 2);
+    assert!(!stderr.contains("unexpected argument"), "{stderr}");
+}
+
+/// Issue #9: `-o` says what it writes for the commands that write files,
+/// and `--dump-level` is explained.
+#[test]
+fn help_explains_output_and_dump_level() {
+    let (_, help, _) = nanscope(&["video", "repair", "--help"]);
+    let output_help = help.split("-o, --output").nth(1).unwrap_or_default();
+    for what in ["report", "video", "folder", "PNG"] {
+        assert!(output_help.contains(what), "-o help does not mention {what}: {output_help}");
+    }
+    let (_, help, _) = nanscope(&["replay", "--help"]);
+    let level = help.split("--dump-level").nth(1).unwrap_or_default();
+    assert!(level.contains("stats") && level.contains("tensors"), "{level}");
+}
+
+/// Issue #11: tables fit the terminal, name files relative to the argument,
+/// and count in words.
+#[test]
+fn tables_fit_the_terminal_and_read_as_words() {
+    let weights = fixture("weights");
+    let output = Command::cargo_bin("nanscope")
+        .unwrap()
+        .env("COLUMNS", "100")
+        .args(["weights", &weights, "--fail-on", "never", "--no-progress"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    let widest = text.lines().map(|l| l.chars().count()).max().unwrap();
+    assert!(widest <= 100, "{widest} columns:\n{text}");
+    assert!(!text.contains(&format!("{weights}/")), "paths are not relative to the argument:\n{text}");
+    assert!(text.contains(" broken/"), "{text}");
+    let a = fixture("weights/unet");
+    let (_, text, _) = nanscope(&["diff", &a, &a]);
+    let summary = text.lines().last().unwrap();
+    assert!(summary.contains("tensors in A") && !summary.contains('_'), "{summary}");
+    let (_, json, _) = nanscope(&["diff", &a, &a, "--format", "json"]);
+    assert!(json.contains("\"tensors_a\""), "JSON keeps its keys");
 }
