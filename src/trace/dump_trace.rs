@@ -141,11 +141,11 @@ struct SeqOrder {
 impl SeqOrder {
     fn push(&mut self, seq: u64) {
         self.count += 1;
-        if let Some(max) = self.max {
-            if seq < max {
-                self.out_of_order += 1;
-                self.first_out_of_order.get_or_insert((seq, max));
-            }
+        if let Some(max) = self.max
+            && seq < max
+        {
+            self.out_of_order += 1;
+            self.first_out_of_order.get_or_insert((seq, max));
         }
         // Duplicates are counted where they meet, which after sorting (or
         // in an ordered file) is side by side.
