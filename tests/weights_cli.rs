@@ -241,12 +241,13 @@ fn bad_arguments_exit_2() {
 }
 
 #[test]
-fn missing_input_is_a_finding_not_a_crash() {
-    let (report, output) = json_run(&["weights", "no/such/checkpoint.safetensors", "fixtures/weights/vae"]);
-    assert_eq!(output.status.code(), Some(1));
-    let f = find(&report, "F111", None);
-    assert_eq!(f.subject.file.as_deref(), Some("no/such/checkpoint.safetensors"));
-    assert!(report.tensors.len() >= 3, "the other input is still scanned");
+fn missing_input_is_exit_2_before_any_work() {
+    let output =
+        nanscope().args(["weights", "no/such/checkpoint.safetensors", "fixtures/weights/vae"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty(), "no report for a run that did not start");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim(), "nanscope: error: no/such/checkpoint.safetensors: no such file or directory");
 }
 
 #[test]
