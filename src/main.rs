@@ -4,8 +4,6 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 /// The run completed and no finding reached `--fail-on`.
 const EXIT_CLEAN: u8 = 0;
 /// The run completed and at least one finding reached `--fail-on`.
@@ -14,7 +12,7 @@ const EXIT_FINDINGS: u8 = 1;
 const EXIT_FAILURE: u8 = 2;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let args = cli::parse();
     // A panic is a bug, never an answer about the input: report it as an
     // internal error (exit 2) rather than Rust's default exit status 101.
     match std::panic::catch_unwind(|| cli::run(args)) {

@@ -113,15 +113,25 @@ fn an_unreadable_side_is_a_finding_with_exit_1() {
     let dir = tempfile::tempdir().unwrap();
     let broken = dir.path().join("broken.safetensors");
     std::fs::write(&broken, b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\": tr").unwrap();
-    for b in [broken.to_str().unwrap(), "does/not/exist.safetensors"] {
-        let (code, report) = run(&[A, b]);
-        assert_eq!(code, 1, "{b}");
-        assert_eq!(findings(&report, "D107").len(), 1, "{b}: {}", report["findings"]);
-        assert!(report["findings"].as_array().unwrap().iter().any(|f| f["code"].as_str().unwrap().starts_with('F')));
-        assert!(findings(&report, "D101").is_empty());
-    }
+    let b = broken.to_str().unwrap();
+    let (code, report) = run(&[A, b]);
+    assert_eq!(code, 1, "{b}");
+    assert_eq!(findings(&report, "D107").len(), 1, "{b}: {}", report["findings"]);
+    assert!(report["findings"].as_array().unwrap().iter().any(|f| f["code"].as_str().unwrap().starts_with('F')));
+    assert!(findings(&report, "D101").is_empty());
     let (code, _) = run(&[broken.to_str().unwrap(), A]);
     assert_eq!(code, 1);
+}
+
+/// A side that does not exist is a usage error (exit 2), as in every command.
+#[test]
+fn a_missing_side_is_exit_2() {
+    Command::cargo_bin("nanscope")
+        .unwrap()
+        .args(["diff", A, "does/not/exist.safetensors"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("does/not/exist.safetensors: no such file or directory"));
 }
 
 #[test]

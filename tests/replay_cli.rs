@@ -212,3 +212,40 @@ fn a_pytorch_bin_vae_replays_like_its_safetensors_twin() {
     assert_eq!(from_bin["run"]["nonfinite_frame_values"], from_safetensors["run"]["nonfinite_frame_values"]);
     assert_eq!(from_bin["stages"], from_safetensors["stages"]);
 }
+
+/// The demo spec without its `[inputs]` table: everything is drawn from the seed.
+fn without_inputs_table(text: String) -> String {
+    let start = text.find("\n[inputs]").unwrap();
+    let end = start + text[start..].find("\n[quantization]").unwrap();
+    format!("{}{}", &text[..start], &text[end..])
+}
+
+/// Issue #4: a spec without `[inputs]` replays on the seeded defaults
+/// instead of panicking in the softmax over zero tokens.
+#[test]
+fn a_spec_without_inputs_replays_on_seeded_defaults() {
+    let (_dir, spec) = demo_spec_with(without_inputs_table);
+    let (code, report, stderr) = nanscope(&["replay", spec.to_str().unwrap(), "--dtype", "fp32", "--quantize", "none"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(report["command"], "replay");
+    assert!(report["summary"]["records"].as_u64().unwrap() > 0, "{report}");
+}
+
+/// Issue #4: impossible values are a usage error naming the key, never a panic.
+#[test]
+fn impossible_spec_values_name_their_key() {
+    for (edit, key) in [
+        (("\n[inputs]\n", "\n[inputs]\ntokens = 0\n"), "inputs.tokens"),
+        (("frames = 2", "frames = 0"), "frames"),
+        (("height = 16", "height = 15"), "height = 15"),
+        (("height = 16", "height = 14"), "height = 14"),
+        (("width = 16", "width = 0"), "width"),
+    ] {
+        let (_dir, spec) = demo_spec_with(|t| t.replacen(edit.0, edit.1, 1));
+        let (code, _, stderr) = nanscope(&["replay", spec.to_str().unwrap()]);
+        assert_eq!(code, 2, "{key}: {stderr}");
+        assert!(stderr.contains(key), "{key}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

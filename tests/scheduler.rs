@@ -121,10 +121,13 @@ fn malformed_config_is_an_input_finding() {
 }
 
 #[test]
-fn missing_config_is_an_unreadable_file() {
-    let (code, report) = json_report(&["scheduler", &fixture("no-such.config.json")]);
-    assert_eq!(code, 1);
-    assert_eq!(report.findings[0].code, "F111");
+fn missing_config_is_exit_2_naming_it() {
+    let missing = fixture("no-such.config.json");
+    let output =
+        std::process::Command::new(env!("CARGO_BIN_EXE_nanscope")).args(["scheduler", &missing]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim(), format!("nanscope: error: {missing}: no such file or directory"));
 }
 
 #[test]

@@ -117,9 +117,13 @@ fn unreadable_inputs_are_findings_not_failures() {
     assert_eq!(code, 1);
     assert!(codes(&report).iter().any(|c| c.starts_with('F')), "{:?}", codes(&report));
     assert_eq!(report["simulation"]["tensors"][0]["tensor"], "w.weight");
-    let (code, report) = run(&["weights", "--simulate", "int8", "does/not/exist.safetensors"]);
-    assert_eq!(code, 1);
-    assert_eq!(report["simulation"]["tensors"].as_array().unwrap().len(), 0);
+    // A path that does not exist is a usage error, as in every command.
+    Command::cargo_bin("nanscope")
+        .unwrap()
+        .args(["weights", "--simulate", "int8", "does/not/exist.safetensors"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("does/not/exist.safetensors: no such file or directory"));
 }
 
 #[test]

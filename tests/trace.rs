@@ -100,9 +100,15 @@ fn table_output_names_the_producer_and_prints_the_timeline() {
 #[test]
 fn a_folder_without_a_manifest_is_a_finding_not_a_crash() {
     let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("records.jsonl"), "").unwrap();
     let (code, report, _) = nanscope(&["trace", dir.path().to_str().unwrap()]);
     assert_eq!(code, 1);
     assert_eq!(report["findings"][0]["code"], "F130");
+    // An empty folder is nothing to check: exit 2, like every command.
+    let empty = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = nanscope(&["trace", empty.path().to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("nothing to check"), "{stderr}");
 }
 
 #[test]

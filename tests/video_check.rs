@@ -274,7 +274,7 @@ fn missing_ffmpeg_exits_2_with_install_hint() {
     let output = assert_cmd::Command::cargo_bin("nanscope")
         .unwrap()
         .env("NANSCOPE_FFMPEG", "/nonexistent/ffmpeg")
-        .args(["video", "check", "x.mp4"])
+        .args(["video", "check", concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
@@ -301,4 +301,24 @@ fn plot_writes_a_chart_and_a_contact_sheet_per_file() {
         assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
         assert!(bytes.len() > 10_000, "{plot} is suspiciously small");
     }
+}
+
+/// Issue #5: `video check DIR` walks the folder and checks the files whose
+/// content is a video, whatever their names; other files are skipped.
+#[test]
+fn a_folder_is_walked_and_videos_are_recognised_by_content() {
+    if !ffmpeg_available("folder") {
+        return;
+    }
+    let dir = scratch("walk");
+    std::fs::create_dir(dir.join("renders")).unwrap();
+    std::fs::copy(fixtures("check").join("clean.mp4"), dir.join("renders/take_01")).unwrap();
+    std::fs::write(dir.join("notes.mp4"), "a text file named like a video\n").unwrap();
+    std::fs::write(dir.join("prompt.txt"), "a dancing figure\n").unwrap();
+    let run = nanscope_json(&["check", dir.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}{}", run.json, run.stderr);
+    assert_eq!(run.json["summary"]["files"], 1);
+    assert_eq!(run.json["inputs"], serde_json::json!([dir.to_str().unwrap()]));
+    let file = run.json["streams"][0]["file"].as_str().unwrap_or_default().to_string();
+    assert!(file.ends_with("renders/take_01"), "{}", run.json["streams"]);
 }

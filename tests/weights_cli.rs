@@ -242,12 +242,13 @@ fn bad_arguments_exit_2() {
 }
 
 #[test]
-fn missing_input_is_a_finding_not_a_crash() {
-    let (report, output) = json_run(&["weights", "no/such/checkpoint.safetensors", "fixtures/weights/vae"]);
-    assert_eq!(output.status.code(), Some(1));
-    let f = find(&report, "F111", None);
-    assert_eq!(f.subject.file.as_deref(), Some("no/such/checkpoint.safetensors"));
-    assert!(report.tensors.len() >= 3, "the other input is still scanned");
+fn missing_input_is_exit_2_before_any_work() {
+    let output =
+        nanscope().args(["weights", "no/such/checkpoint.safetensors", "fixtures/weights/vae"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty(), "no report for a run that did not start");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim(), "nanscope: error: no/such/checkpoint.safetensors: no such file or directory");
 }
 
 #[test]
@@ -392,10 +393,24 @@ fn rules_lists_and_explains() {
     for heading in ["What it detects", "Why it breaks a generation", "Usual cause", "Fix"] {
         assert!(text.contains(heading), "{heading}");
     }
+}
+
+/// Issue #10: `rules --format json` is a report envelope whose rules carry
+/// the finding field names (`code`, `rule`, `severity`).
+#[test]
+fn rules_json_uses_the_report_envelope() {
     let output = nanscope().args(["rules", "--format", "json"]).output().unwrap();
-    let all: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
-    assert!(all.iter().all(|r| r["code"].is_string() && r["slug"].is_string() && r["severity"].is_string()));
+    let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["tool"]["name"], "nanscope");
+    assert_eq!(doc["command"], "rules");
+    let all = doc["rules"].as_array().unwrap();
+    assert_eq!(doc["summary"]["rules"], all.len());
+    assert!(all.iter().all(|r| r["code"].is_string() && r["rule"].is_string() && r["severity"].is_string()));
+    assert!(all.iter().all(|r| r.get("slug").is_none()));
     let output = nanscope().args(["rules", "W102", "--format", "json"]).output().unwrap();
     let one: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(one["slug"], "target-overflow");
+    assert_eq!(one["inputs"], serde_json::json!(["W102"]));
+    assert_eq!(one["rules"][0]["rule"], "target-overflow");
+    assert_eq!(one["rules"].as_array().unwrap().len(), 1);
 }

@@ -42,11 +42,12 @@ pub struct DiffArgs {
     #[arg(long)]
     pub all_pairs: bool,
     /// Worker threads (default: one per core; also RAYON_NUM_THREADS).
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = super::values::count)]
     pub threads: Option<usize>,
 }
 
 pub fn run(args: DiffArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    super::inputs::require_existing(&[&args.a, &args.b])?;
     if let Some(threads) = args.threads {
         rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().context("cannot start worker threads")?;
     }
@@ -67,6 +68,16 @@ pub fn run(args: DiffArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let bar = Bar::bytes(global);
     let result = diff::diff(&args.a, &args.b, &options, &[], &bar);
     bar.finish();
+    // A side without tensors is a finding when its files are broken; when
+    // nothing but that finding came out, there was nothing to read at all.
+    let only_empty_sides = result.findings.iter().all(|f| f.code == nanscope::rules::diff::NO_TENSORS.code);
+    if only_empty_sides && (result.tensors_a == 0 || result.tensors_b == 0) {
+        let empty: Vec<&PathBuf> = [(&args.a, result.tensors_a), (&args.b, result.tensors_b)]
+            .into_iter()
+            .filter_map(|(path, n)| (n == 0).then_some(path))
+            .collect();
+        return Err(super::inputs::nothing_to_check(&empty, "checkpoint tensors"));
+    }
     let inputs = vec![args.a.display().to_string(), args.b.display().to_string()];
     emit(&build_report(result, inputs, args.all_pairs), global)
 }

@@ -1,6 +1,7 @@
 //! Command-line definitions and glue: the only code that prints.
 
 mod diff;
+mod inputs;
 mod output;
 mod pose;
 mod progress;
@@ -10,6 +11,7 @@ mod scheduler;
 mod simulate;
 
 mod trace;
+mod values;
 
 mod video;
 mod weights;
@@ -43,8 +45,11 @@ pub struct GlobalArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Table, global = true)]
     pub format: FormatArg,
-    /// Write the report to FILE instead of standard output.
-    #[arg(long, short = 'o', value_name = "FILE", global = true)]
+    /// Where to write. The report (instead of standard output) for weights, diff, video check, pose check,
+    /// replay, trace, scheduler and rules; the repaired or encoded video for video repair and video encode;
+    /// the output folder for pose repair and pose convert; the contact sheet PNG for pose render (those
+    /// commands write their report to standard output or to --report FILE).
+    #[arg(long, short = 'o', value_name = "OUT", global = true)]
     pub output: Option<PathBuf>,
     /// Exit with 1 when a finding of this severity or worse is reported.
     #[arg(long, value_enum, default_value_t = FailOn::Error, global = true)]
@@ -113,6 +118,26 @@ pub enum Command {
     Rules(rules::RulesArgs),
 }
 
+/// Parses the command line. Every (sub)command accepts negative numbers as
+/// option values, `--opt -1` as well as `--opt=-1`, so that a negative value
+/// reaches the check that explains why it is refused instead of reading as
+/// an unknown flag.
+pub fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let command = allow_negative_numbers(Cli::command());
+    let matches = command.get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit())
+}
+
+fn allow_negative_numbers(command: clap::Command) -> clap::Command {
+    let names: Vec<String> = command.get_subcommands().map(|s| s.get_name().to_string()).collect();
+    let mut command = command.allow_negative_numbers(true);
+    for name in names {
+        command = command.mut_subcommand(name, allow_negative_numbers);
+    }
+    command
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Weights(args) => weights::run(args, &cli.global),
@@ -129,5 +154,5 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
 /// Prints a fatal error on stderr as one lowercase line (plus its causes).
 pub fn report_error(err: &anyhow::Error) {
     let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "nanscope: error: {err:#}");
+    let _ = writeln!(stderr, "nanscope: error: {}", inputs::error_line(err));
 }

@@ -37,10 +37,42 @@ pub fn use_color(global: &GlobalArgs) -> bool {
     }
 }
 
+/// The columns tables are fitted into: `COLUMNS` when set, else the width of
+/// the terminal on standard output; a report written to a file or a pipe
+/// keeps whole rows (its JSON twin carries the same text).
+pub fn table_width(global: &GlobalArgs) -> Option<u16> {
+    let columns = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<u16>().ok()).filter(|&c| c >= 40);
+    columns.or_else(|| if global.output.is_none() { terminal_columns() } else { None })
+}
+
+#[cfg(target_os = "linux")]
+fn terminal_columns() -> Option<u16> {
+    use std::os::fd::AsRawFd;
+    let stdout = io::stdout();
+    if !stdout.is_terminal() {
+        return None;
+    }
+    let mut size = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: TIOCGWINSZ writes one `winsize` into the struct we own; the
+    // descriptor is stdout's, open for the life of the process.
+    let done = unsafe { libc::ioctl(stdout.as_raw_fd(), libc::TIOCGWINSZ, &mut size) };
+    (done == 0 && size.ws_col >= 40).then_some(size.ws_col)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn terminal_columns() -> Option<u16> {
+    None
+}
+
 /// Renders the report to `--output` or stdout and returns the outcome that
 /// `--fail-on` gives it. A closed stdout (broken pipe) is not an error.
 pub fn emit(report: &Report, global: &GlobalArgs) -> anyhow::Result<Outcome> {
-    let options = RenderOptions { color: use_color(global), quiet: global.quiet, version: nanscope::VERSION.into() };
+    let options = RenderOptions {
+        color: use_color(global),
+        quiet: global.quiet,
+        version: nanscope::VERSION.into(),
+        width: table_width(global),
+    };
     let format = global.format.renderer();
     let mut buffer = Vec::new();
     report::render(report, format, &options, &mut buffer).context("failed to render the report")?;

@@ -63,7 +63,8 @@ pub struct CheckTuning {
     #[arg(long, value_name = "FRACTION", default_value_t = CheckOptions::default().canvas_tolerance)]
     pub canvas_tolerance: f64,
     /// Largest plausible confidence score (P110); DWPose scores reach about 1.2.
-    #[arg(long, value_name = "SCORE", default_value_t = CheckOptions::default().max_score)]
+    #[arg(long, value_name = "SCORE", default_value_t = CheckOptions::default().max_score,
+          value_parser = super::values::positive)]
     pub max_score: f64,
     /// Robust standard deviations (1.4826 × MAD) above the median displacement that make a jump (P113).
     #[arg(long, value_name = "SIGMAS", default_value_t = CheckOptions::default().jump_threshold)]
@@ -72,13 +73,13 @@ pub struct CheckTuning {
     #[arg(long, value_name = "FRACTION", default_value_t = CheckOptions::default().min_jump)]
     pub min_jump: f64,
     /// Frames the sequence must cover (P114).
-    #[arg(long, value_name = "N", conflicts_with = "audio")]
+    #[arg(long, value_name = "N", conflicts_with = "audio", value_parser = super::values::count_u64)]
     pub expect_frames: Option<u64>,
     /// Audio the generation is driven by; frames needed = int(duration × --fps) (needs ffprobe).
     #[arg(long, value_name = "FILE")]
     pub audio: Option<PathBuf>,
     /// Frame rate of the generation (EchoMimicV2: 24).
-    #[arg(long, value_name = "FPS", default_value_t = 24.0)]
+    #[arg(long, value_name = "FPS", default_value_t = 24.0, value_parser = super::values::positive)]
     pub fps: f64,
     /// List every frame in the table output, not only frames with findings.
     #[arg(long)]
@@ -127,13 +128,13 @@ pub struct RepairArgs {
     #[arg(long, value_enum)]
     pub smooth: Option<SmoothArg>,
     /// One-Euro: minimum cutoff frequency (per frame).
-    #[arg(long, default_value_t = 0.004)]
+    #[arg(long, default_value_t = 0.004, value_parser = super::values::positive)]
     pub min_cutoff: f64,
     /// One-Euro: speed coefficient (per pixel per frame).
-    #[arg(long, default_value_t = 0.7)]
+    #[arg(long, default_value_t = 0.7, value_parser = super::values::non_negative)]
     pub beta: f64,
     /// One-Euro: cutoff frequency of the derivative.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = super::values::positive)]
     pub d_cutoff: f64,
     /// Savitzky-Golay: window length in frames (odd).
     #[arg(long, default_value_t = 11)]
@@ -197,6 +198,14 @@ fn parse_size(text: &str) -> Result<[u32; 2], String> {
 }
 
 pub fn run(args: PoseArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    // Missing inputs are named before any option or destination is judged.
+    let paths = match &args.command {
+        PoseCommand::Check(a) => &a.sequence.paths,
+        PoseCommand::Repair(a) => &a.sequence.paths,
+        PoseCommand::Render(a) => &a.sequence.paths,
+        PoseCommand::Convert(a) => &a.sequence.paths,
+    };
+    super::inputs::require_existing(paths)?;
     match args.command {
         PoseCommand::Check(args) => check(args, global),
         PoseCommand::Repair(args) => repair(args, global),
@@ -237,21 +246,84 @@ fn inputs(sequence: &SequenceArgs) -> Vec<String> {
     sequence.paths.iter().map(|p| p.display().to_string()).collect()
 }
 
+/// Loads the one sequence that `repair`, `render` and `convert` work on.
 fn load(sequence: &SequenceArgs) -> anyhow::Result<PoseSequence> {
-    for path in &sequence.paths {
-        if !path.exists() {
-            bail!("{} does not exist", path.display());
-        }
+    super::inputs::require_existing(&sequence.paths)?;
+    if sequence.paths.len() > 1 && sequence.paths.iter().any(|p| p.is_dir()) {
+        bail!("give one pose folder or a list of frame files (only `pose check` takes several folders)");
     }
-    Ok(pose::load(&sequence.paths, sequence.source_size))
+    load_one(&sequence.paths, sequence.source_size)
+}
+
+fn load_one(paths: &[PathBuf], source_size: Option<[u32; 2]>) -> anyhow::Result<PoseSequence> {
+    let seq = pose::load(paths, source_size);
+    if seq.frames.is_empty() && seq.findings.is_empty() {
+        return Err(super::inputs::nothing_to_check(paths, "pose frames"));
+    }
+    Ok(seq)
+}
+
+/// The sequences of `pose check`: each folder is one, and the frame files
+/// named outside any folder form one more.
+fn sequences(paths: &[PathBuf]) -> Vec<Vec<PathBuf>> {
+    let (folders, files): (Vec<&PathBuf>, Vec<&PathBuf>) = paths.iter().partition(|p| p.is_dir());
+    let mut groups: Vec<Vec<PathBuf>> = folders.into_iter().map(|f| vec![f.clone()]).collect();
+    if !files.is_empty() {
+        groups.push(files.into_iter().cloned().collect());
+    }
+    groups
 }
 
 fn check(args: CheckArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let options = check_options(&args.sequence, &args.tuning)?;
-    let seq = load(&args.sequence)?;
-    let outcome = pose::check(&seq, &options);
-    let report = check_report("pose check", inputs(&args.sequence), &seq, outcome, args.tuning.all_frames);
+    super::inputs::require_existing(&args.sequence.paths)?;
+    let mut merged: Option<Report> = None;
+    for paths in sequences(&args.sequence.paths) {
+        let seq = load_one(&paths, args.sequence.source_size)?;
+        let outcome = pose::check(&seq, &options);
+        let inputs = paths.iter().map(|p| p.display().to_string()).collect();
+        let report = check_report("pose check", inputs, &seq, outcome, args.tuning.all_frames);
+        merged = Some(match merged {
+            None => report,
+            Some(so_far) => merge_reports(so_far, report),
+        });
+    }
+    let mut report = merged.ok_or_else(|| super::inputs::nothing_to_check(&args.sequence.paths, "pose frames"))?;
+    report.inputs = inputs(&args.sequence);
+    report.sort_findings();
     emit(&report, global)
+}
+
+/// Appends a second sequence's report to the first: findings, counters,
+/// rows and JSON arrays add up; `format` stays the first sequence's.
+fn merge_reports(mut into: Report, from: Report) -> Report {
+    into.findings.extend(from.findings);
+    for (key, value) in from.counters {
+        let sum = into.counters.iter().find(|(k, _)| *k == key).map_or(0, |(_, v)| *v) + value;
+        into.set_counter(&key, sum);
+    }
+    for section in from.sections {
+        match into.sections.iter_mut().find(|s| s.key == section.key) {
+            Some(existing) => {
+                if let (Some(a), serde_json::Value::Array(b)) = (existing.value.as_array_mut(), section.value) {
+                    a.extend(b);
+                }
+                match (&mut existing.table, section.table) {
+                    (Some(a), Some(b)) => {
+                        a.rows.extend(b.rows);
+                        a.note = match (a.note.take(), b.note) {
+                            (Some(x), Some(y)) => Some(format!("{x}; {y}")),
+                            (x, y) => x.or(y),
+                        };
+                    }
+                    (slot @ None, Some(b)) => *slot = Some(b),
+                    _ => {}
+                }
+            }
+            None => into.sections.push(section),
+        }
+    }
+    into
 }
 
 /// The report of a check: findings, the `frames` array and motion statistics.

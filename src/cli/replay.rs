@@ -25,7 +25,9 @@ pub struct ReplayArgs {
     /// Write the dump folder here (overrides the spec's [dump] dir).
     #[arg(long, value_name = "DIR")]
     pub dump: Option<PathBuf>,
-    #[arg(long, value_enum)]
+    /// What the dump keeps (overrides the spec's [dump] level): statistics of every module output
+    /// (`stats`), plus the tensors at stage boundaries (`stages`), or every tensor (`all`).
+    #[arg(long, value_enum, value_name = "LEVEL")]
     pub dump_level: Option<LevelArg>,
     /// Compute dtype (overrides the spec).
     #[arg(long, value_enum)]
@@ -50,7 +52,7 @@ pub struct ReplayArgs {
     #[arg(long, requires = "video")]
     pub force: bool,
     /// Frames per second of --video.
-    #[arg(long, default_value_t = 24.0, requires = "video")]
+    #[arg(long, default_value_t = 24.0, requires = "video", value_parser = super::values::positive)]
     pub fps: f64,
     /// Run without any probe (no findings): the baseline of bench/replay_bench.py.
     #[arg(long, hide = true)]
@@ -59,8 +61,11 @@ pub struct ReplayArgs {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum LevelArg {
+    /// Statistics of every module output; no tensor files.
     Stats,
+    /// Also the stage-boundary tensors (latents per step, model outputs, decoded frames).
     Stages,
+    /// Also every module output tensor.
     All,
 }
 
@@ -72,6 +77,7 @@ pub enum DTypeArg {
 }
 
 pub fn run(args: ReplayArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    super::inputs::require_existing(&[&args.spec])?;
     let mut spec = Spec::load(&args.spec)?;
     // The video is encoded from the saved frames: the spec's output, or a
     // temporary file beside the video.

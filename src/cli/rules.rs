@@ -4,7 +4,9 @@ use anyhow::bail;
 use clap::Args;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
+use nanscope::report::{Report, Section};
 use nanscope::rules::{self, Rule};
+use serde_json::json;
 
 use super::output::write_out;
 use super::{FormatArg, GlobalArgs, Outcome};
@@ -24,19 +26,51 @@ pub fn run(args: RulesArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
         None => rules::catalogue(),
     };
     let text = match (global.format, args.code.is_some()) {
-        (FormatArg::Json, true) => serde_json::to_string_pretty(selected[0])? + "\n",
-        (FormatArg::Json, false) => serde_json::to_string_pretty(&selected)? + "\n",
+        (FormatArg::Json, _) => {
+            let inputs = args.code.iter().cloned().collect();
+            let doc = catalogue_report(&selected, inputs).to_json(nanscope::VERSION);
+            serde_json::to_string_pretty(&doc)? + "\n"
+        }
         (FormatArg::Markdown, _) => markdown(&selected),
         (FormatArg::Table, true) => explain(selected[0]),
-        (FormatArg::Table, false) => catalogue_table(&selected),
+        (FormatArg::Table, false) => catalogue_table(&selected, super::output::table_width(global)),
     };
     write_out(text.as_bytes(), global)?;
     Ok(Outcome::Clean)
 }
 
-fn catalogue_table(all: &[&Rule]) -> String {
+/// The catalogue in the report envelope (`schema_version`, `tool`,
+/// `command`), each rule under the finding field names: `code`, `rule` (the
+/// slug), `severity`, then its documentation.
+fn catalogue_report(selected: &[&Rule], inputs: Vec<String>) -> Report {
+    let mut report = Report::new("rules", inputs);
+    report.set_counter("rules", selected.len() as u64);
+    let rules: Vec<serde_json::Value> = selected
+        .iter()
+        .map(|rule| {
+            json!({
+                "code": rule.code,
+                "rule": rule.slug,
+                "severity": rule.severity,
+                "summary": squeeze(rule.summary),
+                "detects": squeeze(rule.detects),
+                "why": squeeze(rule.why),
+                "cause": squeeze(rule.cause),
+                "fix": squeeze(rule.fix),
+                "options": squeeze(rule.options),
+            })
+        })
+        .collect();
+    report.sections.push(Section { key: "rules".into(), value: json!(rules), table: None });
+    report
+}
+
+fn catalogue_table(all: &[&Rule], width: Option<u16>) -> String {
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    if let Some(width) = width {
+        table.set_width(width);
+    }
     table.set_header(["code", "rule", "severity", "summary"]);
     for rule in all {
         table.add_row([rule.code, rule.slug, rule.severity.as_str(), rule.summary]);

@@ -44,6 +44,7 @@ pub enum PredictionArg {
 }
 
 pub fn run(args: SchedulerArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    super::inputs::require_existing(&[&args.config])?;
     let file = args.config.display().to_string();
     let mut report = Report::new("scheduler", vec![file.clone()]);
     match load_config(&args.config) {

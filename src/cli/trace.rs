@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use nanscope::numerics::DType;
 use nanscope::report::{Report, Section, SectionTable, fmt_num};
+use nanscope::rules::trace as rules;
 use nanscope::trace::{AnalysisOptions, TraceOptions, TraceResult, trace_dump};
 use serde_json::json;
 
@@ -46,6 +47,10 @@ pub enum HeadroomDType {
 }
 
 pub fn run(args: TraceArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    super::inputs::require_existing(&[&args.dir])?;
+    if std::fs::read_dir(&args.dir).is_ok_and(|mut entries| entries.next().is_none()) {
+        return Err(super::inputs::nothing_to_check(&[&args.dir], "dump (the folder is empty)"));
+    }
     anyhow::ensure!(args.headroom > 0.0 && args.headroom <= 1.0, "--headroom must be in (0, 1], got {}", args.headroom);
     let mut analysis = AnalysisOptions {
         headroom: args.headroom,
@@ -60,6 +65,9 @@ pub fn run(args: TraceArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     analysis.allow_neg_inf.extend(args.allow_neg_inf);
     let options = TraceOptions { analysis, recompute_stats: args.recompute_stats };
     let result = trace_dump(&args.dir, &options);
+    if checked_nothing(&result) {
+        return Err(super::inputs::nothing_to_check(&[&args.dir], "records (the probe saw no module run: R127)"));
+    }
     let plot = match &args.plot {
         Some(dir) => Some(plot_timeline(&result.analysis.stages, &format!("trace {}", args.dir.display()), dir)?),
         None => None,
@@ -67,6 +75,15 @@ pub fn run(args: TraceArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let mut report = build_report(result, args.dir.display().to_string());
     add_plot_section(&mut report, plot);
     emit(&report, global)
+}
+
+/// A dump that was read but holds no record: only the empty-dump finding
+/// (and perhaps the incomplete-dump one) came out of it.
+fn checked_nothing(result: &TraceResult) -> bool {
+    let about_emptiness = |code: &str| code == rules::EMPTY_DUMP.code || code == rules::INCOMPLETE_DUMP.code;
+    result.manifest.is_some()
+        && result.analysis.records.total == 0
+        && result.findings.iter().chain(&result.analysis.findings).all(|f| about_emptiness(&f.code))
 }
 
 /// Writes DIR/timeline.png for `trace --plot` and `replay --plot`.

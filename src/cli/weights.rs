@@ -31,7 +31,7 @@ pub struct WeightsArgs {
     #[arg(long)]
     pub all_tensors: bool,
     /// Worker threads (default: one per core; also RAYON_NUM_THREADS).
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = super::values::count)]
     pub threads: Option<usize>,
     #[command(flatten)]
     pub simulate: super::simulate::SimulateArgs,
@@ -45,6 +45,7 @@ pub enum TargetArg {
 }
 
 pub fn run(args: WeightsArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    super::inputs::require_existing(&args.paths)?;
     if let Some(threads) = args.threads {
         rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().context("cannot start worker threads")?;
     }
@@ -69,6 +70,9 @@ pub fn run(args: WeightsArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let bar = Bar::bytes(global);
     let result = weights::scan(&args.paths, &options, &bar);
     bar.finish();
+    if result.tensors.is_empty() && result.findings.is_empty() {
+        return Err(super::inputs::nothing_to_check(&args.paths, "checkpoint tensors"));
+    }
     let inputs = args.paths.iter().map(|p| p.display().to_string()).collect();
     emit(&build_report(result, inputs, args.all_tensors), global)
 }

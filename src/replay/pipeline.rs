@@ -34,8 +34,23 @@ pub fn run(spec: &Spec, precision: &Precision, tr: &mut Tracer) -> Result<RunOut
     let dtype = precision.dtype.candle();
 
     let factor = 1usize << vae.config.block_out_channels.len().saturating_sub(1);
-    if !spec.height.is_multiple_of(factor) || !spec.width.is_multiple_of(factor) {
-        return Err(EngineError::Input(format!("height and width must be multiples of the VAE's factor {factor}")));
+    // Every UNet block but the last halves the latents, and the way up must
+    // meet the same sizes again: the latents must divide evenly that often.
+    let unet_factor = 1usize << unet.config.block_out_channels.len().saturating_sub(1);
+    for (key, pixels) in [("height", spec.height), ("width", spec.width)] {
+        if !pixels.is_multiple_of(factor) {
+            return Err(EngineError::Input(format!(
+                "{key} = {pixels} is not a multiple of the VAE's downsampling factor {factor} (latents are {key} / {factor})"
+            )));
+        }
+        let multiple = factor.saturating_mul(unet_factor);
+        if !pixels.is_multiple_of(multiple) {
+            return Err(EngineError::Input(format!(
+                "{key} = {pixels} is not a multiple of {multiple}: the latents ({key} / {factor}) must halve evenly \
+                 through the UNet's {} downsampling steps",
+                unet.config.block_out_channels.len().saturating_sub(1)
+            )));
+        }
     }
     let (c, f, h, w) = (unet.config.in_channels, spec.frames, spec.height / factor, spec.width / factor);
     let latent_shape = [1, c, f, h, w];
@@ -54,6 +69,11 @@ pub fn run(spec: &Spec, precision: &Precision, tr: &mut Tracer) -> Result<RunOut
         }
     };
     let tokens = cond.dim(0)?;
+    // Attention over zero tokens has nothing to normalise: refuse it here
+    // rather than inside the softmax.
+    if tokens == 0 {
+        return Err(EngineError::Input("encoder_hidden_states holds no tokens".into()));
+    }
     let uncond = match &spec.inputs.negative_encoder_hidden_states {
         Some(path) => {
             Tensor::from_vec(read_any(path, "negative_encoder_hidden_states")?, (tokens, cross), &Device::Cpu).map_err(

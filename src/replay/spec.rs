@@ -79,7 +79,7 @@ pub struct Models {
     pub vae: PathBuf,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Inputs {
     /// Initial latents (b, c, f, h, w) or (c, f, h, w); drawn from `seed` when absent.
@@ -96,6 +96,23 @@ pub struct Inputs {
 fn tokens_default() -> usize {
     4
 }
+
+/// An absent `[inputs]` table means every input is drawn from the seed, with
+/// the same token count as an `[inputs]` table that does not set `tokens`
+/// (a derived `Default` would give zero tokens, which nothing can attend to).
+impl Default for Inputs {
+    fn default() -> Self {
+        Inputs {
+            latents: None,
+            encoder_hidden_states: None,
+            negative_encoder_hidden_states: None,
+            tokens: tokens_default(),
+        }
+    }
+}
+
+/// Most conditioning tokens drawn from the seed (CLIP's context is 77).
+pub const MAX_TOKENS: usize = 4096;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -161,19 +178,27 @@ impl Spec {
     fn validate(&self, label: &str) -> Result<(), SpecError> {
         let invalid = |why: String| Err(SpecError::Invalid { path: label.to_string(), why });
         if self.family != "latent-video" {
-            return invalid(format!("family {:?} is not built in (latent-video is)", self.family));
+            return invalid(format!("family = {:?} is not built in (latent-video is)", self.family));
         }
         if self.steps == 0 || self.steps > 1000 {
-            return invalid(format!("steps must be 1..=1000, got {}", self.steps));
+            return invalid(format!("steps = {} is out of range: it must be 1..=1000", self.steps));
         }
         if self.frames == 0 || self.frames > 1024 {
-            return invalid(format!("frames must be 1..=1024, got {}", self.frames));
+            return invalid(format!("frames = {} is out of range: it must be 1..=1024", self.frames));
         }
-        if self.height == 0 || self.width == 0 || self.height > 4096 || self.width > 4096 {
-            return invalid(format!("size {}x{} is out of range", self.width, self.height));
+        for (key, pixels) in [("height", self.height), ("width", self.width)] {
+            if pixels == 0 || pixels > 4096 {
+                return invalid(format!("{key} = {pixels} is out of range: it must be 1..=4096 pixels"));
+            }
+        }
+        if self.inputs.tokens == 0 || self.inputs.tokens > MAX_TOKENS {
+            return invalid(format!(
+                "inputs.tokens = {} is out of range: it must be 1..={MAX_TOKENS}",
+                self.inputs.tokens
+            ));
         }
         if !self.guidance_scale.is_finite() {
-            return invalid("guidance_scale must be finite".into());
+            return invalid(format!("guidance_scale = {} must be a finite number", self.guidance_scale));
         }
         Ok(())
     }
@@ -218,5 +243,26 @@ mod tests {
         assert!(matches!(Spec::load(&path), Err(SpecError::Invalid { .. })));
         let (_d, path) = write("steps = 0\nheight = 16\nwidth = 16\n[models]\nunet = \"u\"\nvae = \"v\"\n");
         assert!(Spec::load(&path).unwrap_err().to_string().contains("steps"));
+    }
+
+    /// Issue #4: an absent `[inputs]` table takes the seeded defaults (four
+    /// tokens), and zero tokens, frames or pixels are refused by key.
+    #[test]
+    fn absent_tables_take_defaults_and_impossible_values_name_their_key() {
+        let base = "steps = 3\nheight = 16\nwidth = 16\n[models]\nunet = \"u\"\nvae = \"v\"\n";
+        let (_d, path) = write(base);
+        let spec = Spec::load(&path).unwrap();
+        assert_eq!(spec.inputs.tokens, 4);
+        assert_eq!(Inputs::default().tokens, 4);
+        for (text, key) in [
+            (format!("{base}[inputs]\ntokens = 0\n"), "inputs.tokens"),
+            (format!("frames = 0\n{base}"), "frames"),
+            (base.replace("height = 16", "height = 0"), "height"),
+            (base.replace("width = 16", "width = 5000"), "width"),
+        ] {
+            let (_d, path) = write(&text);
+            let err = Spec::load(&path).unwrap_err().to_string();
+            assert!(err.contains(&format!("{key} = ")), "{err}");
+        }
     }
 }

@@ -90,7 +90,8 @@ impl Subject {
         }
         if let Some(index) = &self.index {
             let coords: Vec<String> = index.iter().map(u64::to_string).collect();
-            what.push_str(&format!(" [{}]", coords.join(", ")));
+            // The index follows its tensor directly: `conv.weight [0, 77]`.
+            push_sep(&mut what, &format!("[{}]", coords.join(", ")));
         }
         if let Some(block) = &self.block {
             push_sep(&mut what, &format!("block {block}"));

@@ -126,7 +126,9 @@ pub const EMPTY_DUMP: Rule = Rule {
     slug: "empty-dump",
     severity: Severity::Warning,
     summary: "the dump holds no records",
-    detects: "Dump folders whose manifest is valid but lists no records.",
+    detects: "Dump folders whose manifest is valid but lists no records. `nanscope trace` treats such a dump \
+              as nothing to check and exits 2, like every command given an empty input; the finding is what \
+              the analysis returns to the library's callers.",
     why: "Nothing can be localised: the probe saw no module run.",
     cause: "The probe was attached to a module the pipeline never calls (for instance `pipe.vae` whose \
             `decode` bypasses `forward`), or closed before the run.",
@@ -201,6 +203,24 @@ pub const DUMP_PAYLOAD_MISMATCH: Rule = Rule {
     options: "",
 };
 
+pub const DUMP_SEQUENCE_BROKEN: Rule = Rule {
+    code: "F135",
+    slug: "dump-sequence-broken",
+    severity: Severity::Error,
+    summary: "the records' seq numbers are out of order, repeated or missing",
+    detects: "Dumps whose records are not numbered 0, 1, 2, … in file order: records that come after one \
+              with a higher `seq` (they are analysed sorted by `seq`, which is execution order), `seq` \
+              numbers used twice, and numbers missing between 0 and the last record. The finding counts \
+              each kind and names the first.",
+    why: "The analysis names the module that produced NaN first in execution order; records taken in \
+          the wrong order name a later module as the producer, and repeated or missing numbers mean \
+          records were lost or mixed from two runs.",
+    cause: "Records files concatenated or merged from several processes, a third-party writer that does \
+            not number records in execution order, or a dump edited by hand.",
+    fix: "Re-run the probe into an empty folder, one process per dump.",
+    options: "",
+};
+
 pub const RULES: &[&Rule] = &[
     &NONFINITE_PRODUCER,
     &FIRST_NONFINITE_RECORD,
@@ -215,4 +235,5 @@ pub const RULES: &[&Rule] = &[
     &DUMP_RECORD_INVALID,
     &DUMP_PAYLOAD_MISSING,
     &DUMP_PAYLOAD_MISMATCH,
+    &DUMP_SEQUENCE_BROKEN,
 ];

@@ -235,3 +235,53 @@ fn a_manifest_closed_by_an_error_quotes_it() {
     assert!(result.findings[0].message.contains("CUDA out of memory"));
     assert_eq!(result.analysis.findings[0].subject.module.as_deref(), Some("unet.b"));
 }
+
+/// Issue #8: records out of file order are analysed in `seq` order, and the
+/// disorder is a finding.
+#[test]
+fn records_out_of_order_are_sorted_by_seq_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    write_run(dir.path(), DumpLevel::Stats);
+    let path = dir.path().join(RECORDS_FILE);
+    let text = fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.reverse();
+    fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let result = trace_dump(dir.path(), &TraceOptions::default());
+    let producer = &result.analysis.findings[0];
+    assert_eq!(producer.code, "R120");
+    assert_eq!(producer.subject.module.as_deref(), Some("unet.b"));
+    assert_eq!(producer.subject.step, Some(1));
+    let broken: Vec<_> = result.findings.iter().filter(|f| f.code == "F135").collect();
+    assert_eq!(broken.len(), 1, "{:?}", codes(&result));
+    assert_eq!(broken[0].evidence["out_of_order"], 5);
+    assert_eq!(broken[0].evidence["duplicates"], 0);
+    assert_eq!(broken[0].evidence["missing"], 0);
+    let ordered = tempfile::tempdir().unwrap();
+    write_run(ordered.path(), DumpLevel::Stats);
+    let clean = trace_dump(ordered.path(), &TraceOptions::default());
+    assert_eq!(clean.analysis.findings, result.analysis.findings);
+    assert!(!codes(&clean).contains(&"F135".to_string()));
+}
+
+#[test]
+fn duplicate_and_missing_seq_numbers_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    write_run(dir.path(), DumpLevel::Stats);
+    let path = dir.path().join(RECORDS_FILE);
+    let text = fs::read_to_string(&path).unwrap();
+    let renumber = |line: &str, from: &str, to: &str| line.replacen(from, to, 1);
+    // seq 1 becomes a second 0, and seq 4 is dropped.
+    let lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with("{\"seq\":4,"))
+        .map(|l| if l.starts_with("{\"seq\":1,") { renumber(l, "{\"seq\":1,", "{\"seq\":0,") } else { l.to_string() })
+        .collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let result = trace_dump(dir.path(), &TraceOptions::default());
+    let broken = result.findings.iter().find(|f| f.code == "F135").expect("F135");
+    assert_eq!(broken.evidence["out_of_order"], 0);
+    assert_eq!(broken.evidence["duplicates"], 1);
+    assert_eq!(broken.evidence["missing"], 2, "{}", broken.message);
+}

@@ -6,6 +6,7 @@ pub mod aac;
 pub mod check;
 pub mod container;
 pub mod decode;
+pub mod discover;
 pub mod encode;
 pub mod frame_checks;
 pub mod frame_stats;

@@ -22,20 +22,21 @@ The JSON report lists every frame (index, pts, luma mean/min/max/std, difference
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Video files to check.
-    #[arg(required = true, value_name = "FILE")]
+    /// Video files, or folders walked recursively for files whose content is a video container.
+    #[arg(required = true, value_name = "PATH")]
     pub files: Vec<PathBuf>,
     /// Report a missing audio stream (V107).
     #[arg(long)]
     pub expect_audio: bool,
     /// Report when the decoded frame count differs from N (V109).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::cli::values::count_u64)]
     pub expect_frames: Option<u64>,
     /// Report when the frame rate differs from F by more than 0.5% (V110).
-    #[arg(long, value_name = "F")]
+    #[arg(long, value_name = "F", value_parser = crate::cli::values::positive)]
     pub expect_fps: Option<f64>,
     /// Largest tolerated audio/video duration difference in seconds (V108).
-    #[arg(long, value_name = "SECONDS", default_value_t = Expectations::default().av_tolerance)]
+    #[arg(long, value_name = "SECONDS", default_value_t = Expectations::default().av_tolerance,
+          value_parser = crate::cli::values::non_negative)]
     pub av_tolerance: f64,
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
@@ -43,7 +44,7 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DIR")]
     pub plot: Option<PathBuf>,
     /// Decoder threads (default: ffmpeg's choice, one per core).
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = crate::cli::values::count)]
     pub threads: Option<usize>,
     /// Measure every row of frames wider than 960 (default: every second row).
     #[arg(long)]
@@ -63,9 +64,14 @@ pub(super) fn run(args: CheckArgs, global: &GlobalArgs) -> anyhow::Result<Outcom
         threads: args.threads,
         full_resolution: args.full_resolution,
     };
+    crate::cli::inputs::require_existing(&args.files)?;
+    let files = nanscope::video::discover::video_files(&args.files);
+    if files.is_empty() {
+        return Err(crate::cli::inputs::nothing_to_check(&args.files, "videos"));
+    }
     let tools = Tools::find()?;
     let mut checks = Vec::new();
-    for file in &args.files {
+    for file in &files {
         checks.push(check_file(&tools, file, &options)?);
     }
     let inputs = args.files.iter().map(|p| p.display().to_string()).collect();

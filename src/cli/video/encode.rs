@@ -92,6 +92,10 @@ impl FillArg {
 }
 
 pub(super) fn run(args: EncodeArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    crate::cli::inputs::require_existing(&[&args.input])?;
+    if let Some(audio) = &args.audio {
+        crate::cli::inputs::require_existing(&[audio])?;
+    }
     let (destination, report_global) = video_destination(global, args.report.clone(), "encode")?;
     anyhow::ensure!(
         args.fps.is_finite() && args.fps > 0.0 && args.fps <= 1000.0,

@@ -66,6 +66,10 @@ pub enum RepairFillArg {
 }
 
 pub(super) fn run(args: RepairArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    crate::cli::inputs::require_existing(&[&args.input])?;
+    if let Some(reference) = &args.reference {
+        crate::cli::inputs::require_existing(&[reference])?;
+    }
     let (destination, report_global) = video_destination(global, args.report.clone(), "repair")?;
     let options = RepairOptions {
         strategy: args.strategy.map(|s| match s {

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::{RenderOptions, summary_line};
+use super::{RenderOptions, summary_line, where_label};
 use crate::report::Report;
 
 pub fn render(report: &Report, options: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
@@ -13,7 +13,7 @@ pub fn render(report: &Report, options: &RenderOptions, out: &mut dyn Write) -> 
         write_row(out, &["severity", "code", "rule", "where", "message"])?;
         writeln!(out, "|---|---|---|---|---|")?;
         for f in &report.findings {
-            let label = f.subject.label();
+            let label = where_label(f, &report.inputs);
             write_row(out, &[f.severity.as_str(), &f.code, &f.rule, &label, &f.message])?;
         }
         writeln!(out)?;

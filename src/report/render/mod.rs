@@ -26,6 +26,9 @@ pub struct RenderOptions {
     pub quiet: bool,
     /// The tool version written into JSON reports.
     pub version: String,
+    /// Columns the table renderer fits its grids into (long cells wrap);
+    /// `None` lets every row run as wide as its cells.
+    pub width: Option<u16>,
 }
 
 pub fn render(report: &Report, format: Format, options: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
@@ -38,7 +41,7 @@ pub fn render(report: &Report, format: Format, options: &RenderOptions, out: &mu
 
 /// "3 files, 120 tensors: 2 errors, 1 warning, 0 info"
 pub(crate) fn summary_line(report: &Report) -> String {
-    let counters: Vec<String> = report.counters.iter().map(|(k, v)| format!("{v} {}", plural(k, *v))).collect();
+    let counters: Vec<String> = report.counters.iter().map(|(k, v)| format!("{v} {}", counter_words(k, *v))).collect();
     let severities = [
         (report.count(super::Severity::Error), "error"),
         (report.count(super::Severity::Warning), "warning"),
@@ -58,6 +61,81 @@ pub(crate) fn summary_line(report: &Report) -> String {
 /// Counter keys are plural nouns (`files`); one of them reads singular.
 fn plural(key: &str, n: u64) -> String {
     if n == 1 { key.strip_suffix('s').unwrap_or(key).to_string() } else { key.to_string() }
+}
+
+/// A summary counter in words: JSON keys such as `tensors_a` or
+/// `nonfinite_records` are for programs; people read "tensors in A".
+fn counter_words(key: &str, n: u64) -> String {
+    let (one, many) = match key {
+        "tensors_a" => ("tensor in A", "tensors in A"),
+        "tensors_b" => ("tensor in B", "tensors in B"),
+        "missing_in_b" => ("missing in B", "missing in B"),
+        "extra_in_b" => ("extra in B", "extra in B"),
+        "shape_mismatch" => ("shape mismatch", "shape mismatches"),
+        "dtype_mismatch" => ("dtype mismatch", "dtype mismatches"),
+        "beyond_tolerance" => ("beyond tolerance", "beyond tolerance"),
+        "nonfinite_records" => ("non-finite record", "non-finite records"),
+        "nonfinite_frame_values" => ("non-finite frame value", "non-finite frame values"),
+        "frames_changed" => ("frame changed", "frames changed"),
+        "findings_before" => ("finding before repair", "findings before repair"),
+        "filled" => ("frame filled", "frames filled"),
+        other => return plural(&other.replace('_', " "), n),
+    };
+    if n == 1 { one.to_string() } else { many.to_string() }
+}
+
+/// A path as the user would name it from the argument they gave: below a
+/// folder argument, relative to it; the argument itself, by its file name.
+pub(crate) fn relative_path(path: &str, inputs: &[String]) -> String {
+    for input in inputs {
+        let base = std::path::Path::new(input);
+        let full = std::path::Path::new(path);
+        if full == base {
+            return full.file_name().map_or(path.to_string(), |n| n.to_string_lossy().into_owned());
+        }
+        if let Ok(rest) = full.strip_prefix(base)
+            && !rest.as_os_str().is_empty()
+        {
+            return rest.display().to_string();
+        }
+    }
+    path.to_string()
+}
+
+/// Relative paths inside a longer text (a location label such as
+/// `dir/file.safetensors: tensor`).
+pub(crate) fn relative_text(text: &str, inputs: &[String]) -> String {
+    let mut out = text.to_string();
+    for input in inputs {
+        let prefix = format!("{}/", input.trim_end_matches('/'));
+        if prefix == "/" || prefix == "./" || !out.contains(&prefix) {
+            continue;
+        }
+        out = out.replace(&prefix, "");
+    }
+    out
+}
+
+/// Where a finding is, for the table and markdown renderers: the subject's
+/// location without the file or tensor when the message already names them,
+/// and with paths relative to the arguments.
+pub(crate) fn where_label(finding: &crate::report::Finding, inputs: &[String]) -> String {
+    let mut subject = finding.subject.clone();
+    if subject.file.as_ref().is_some_and(|f| finding.message.contains(f.as_str())) {
+        subject.file = None;
+    }
+    if subject.tensor.as_ref().is_some_and(|t| finding.message.contains(t.as_str())) {
+        subject.tensor = None;
+        let index = subject.index.as_ref().map(|i| format!("{i:?}"));
+        if index.is_some_and(|i| finding.message.contains(&i)) {
+            subject.index = None;
+        }
+    }
+    if let Some(file) = &subject.file {
+        subject.file = Some(relative_path(file, inputs));
+    }
+    let label = subject.label();
+    if label.is_empty() { "-".into() } else { label }
 }
 
 #[cfg(test)]
@@ -117,6 +195,44 @@ mod tests {
     #[test]
     fn json_snapshot() {
         insta::assert_snapshot!(rendered(Format::Json));
+    }
+
+    #[test]
+    fn summary_counters_read_as_words() {
+        let mut report = Report::new("diff", vec![]);
+        report.set_counter("tensors_a", 1);
+        report.set_counter("missing_in_b", 2);
+        report.set_counter("nonfinite_records", 3);
+        report.set_counter("shape_mismatch", 0);
+        let line = summary_line(&report);
+        assert_eq!(
+            line,
+            "1 tensor in A, 2 missing in B, 3 non-finite records, 0 shape mismatches: 0 errors, 0 warnings, 0 info"
+        );
+        assert!(!line.contains('_'));
+    }
+
+    #[test]
+    fn paths_are_relative_to_the_arguments() {
+        let inputs = vec!["fixtures/weights".to_string(), "one.safetensors".to_string()];
+        assert_eq!(relative_path("fixtures/weights/broken/empty.safetensors", &inputs), "broken/empty.safetensors");
+        assert_eq!(relative_path("one.safetensors", &inputs), "one.safetensors");
+        assert_eq!(relative_path("/elsewhere/x.pt", &inputs), "/elsewhere/x.pt");
+        let finding = Finding::new(&rules::weights::NONFINITE_VALUES, "2 NaN in conv.weight")
+            .with_subject(Subject::tensor("fixtures/weights/unet/model.safetensors", "conv.weight"));
+        assert_eq!(where_label(&finding, &inputs), "unet/model.safetensors");
+    }
+
+    #[test]
+    fn tables_fit_the_width() {
+        let mut report = sample();
+        report.findings[0].message = "a long message ".repeat(30);
+        let mut buf = Vec::new();
+        let options = RenderOptions { width: Some(100), ..RenderOptions::default() };
+        render(&report, Format::Table, &options, &mut buf).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        let widest = text.lines().map(|l| l.chars().count()).max().unwrap();
+        assert!(widest <= 100, "{widest} columns:\n{text}");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, Color, ContentArrangement, Table};
 
-use super::{RenderOptions, summary_line};
+use super::{RenderOptions, relative_text, summary_line, where_label};
 use crate::report::{Report, SectionTable, Severity};
 
 pub fn render(report: &Report, options: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
@@ -25,7 +25,7 @@ pub fn render(report: &Report, options: &RenderOptions, out: &mut dyn Write) -> 
                 severity,
                 Cell::new(&f.code),
                 Cell::new(&f.rule),
-                Cell::new(f.subject.label()),
+                Cell::new(where_label(f, &report.inputs)),
                 Cell::new(&f.message),
             ]);
         }
@@ -36,13 +36,18 @@ pub fn render(report: &Report, options: &RenderOptions, out: &mut dyn Write) -> 
     }
     for section in &report.sections {
         if let Some(section_table) = &section.table {
-            write_section(section_table, options, out)?;
+            write_section(section_table, &report.inputs, options, out)?;
         }
     }
     writeln!(out, "{}", summary_line(report))
 }
 
-fn write_section(section: &SectionTable, options: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+fn write_section(
+    section: &SectionTable,
+    inputs: &[String],
+    options: &RenderOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     if section.rows.is_empty() && section.note.is_none() {
         return Ok(());
     }
@@ -51,7 +56,7 @@ fn write_section(section: &SectionTable, options: &RenderOptions, out: &mut dyn 
         let mut table = grid(options);
         table.set_header(section.header.clone());
         for row in &section.rows {
-            table.add_row(row.clone());
+            table.add_row(row.iter().map(|cell| relative_text(cell, inputs)));
         }
         writeln!(out, "{table}")?;
     }
@@ -64,6 +69,9 @@ fn write_section(section: &SectionTable, options: &RenderOptions, out: &mut dyn 
 fn grid(options: &RenderOptions) -> Table {
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    if let Some(width) = options.width {
+        table.set_width(width);
+    }
     // Colour is decided by the caller (--color, NO_COLOR, terminal detection),
     // not by comfy-table's own terminal check.
     if options.color {
