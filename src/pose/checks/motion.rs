@@ -68,8 +68,13 @@ impl Tracks {
         Tracks { points, positions }
     }
 
+    /// The position of keypoint `flat` at `slot`; `None` when it is not
+    /// usable or lies outside the tracks (the slot after the last one).
     fn at(&self, slot: usize, flat: usize) -> Option<[f64; 2]> {
-        let p = self.positions[slot * self.points + flat];
+        if flat >= self.points {
+            return None;
+        }
+        let p = *self.positions.get(slot.checked_mul(self.points)?.checked_add(flat)?)?;
         p[0].is_finite().then_some(p)
     }
 }
@@ -162,11 +167,11 @@ fn track_events(
         // was already moving fast (or keeps moving) is a fast gesture.
         // Two frames on each side, because producers that resample to 24 fps
         // repeat every few frames (a displacement of exactly 0).
-        let moving =
-            |s: usize| match (s.checked_sub(1).and_then(|p| tracks.at(p, flat)), tracks.at(s.min(slots - 1), flat)) {
-                (Some(a), Some(b)) if s < slots => distance(a, b),
-                _ => 0.0,
-            };
+        // The move into slot `s`; none past the last slot.
+        let moving = |s: usize| match (s.checked_sub(1).and_then(|p| tracks.at(p, flat)), tracks.at(s, flat)) {
+            (Some(a), Some(b)) => distance(a, b),
+            _ => 0.0,
+        };
         let after = if returns { end + 2 } else { slot + 1 };
         let before_motion = moving(slot - 1).max(slot.checked_sub(2).map_or(0.0, moving));
         let after_motion = moving(after).max(moving(after + 1));
@@ -295,6 +300,22 @@ mod tests {
         // The moves themselves are above the threshold; only their context clears them.
         let hands = stats.iter().find(|s| s.part == PartKind::Hands).unwrap();
         assert!(0.17 > hands.threshold, "{hands:?}");
+    }
+
+    #[test]
+    fn a_jump_into_the_last_frame_is_judged_without_reading_past_it() {
+        // Regression (fuzzing): the calm-after test read the slot after the
+        // last one and indexed past the end of the tracks.
+        for n in [4, 12, 60] {
+            let mut frames = moving(n);
+            frames[n - 1].hands.as_mut().unwrap().points[12][0] += 0.5;
+            let slots: Vec<Option<&PoseFrame>> = frames.iter().map(Some).collect();
+            let (events, _) = find_jumps(&slots, &CheckOptions::default());
+            if n > 4 {
+                assert_eq!(events.len(), 1, "{events:?}");
+                assert_eq!((events[0].start, events[0].returns), (n - 1, false));
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,67 @@
+"""Writes the hand-made hostile inputs of the fuzz corpus: one per crash that
+fuzzing found, each the smallest file that reproduces it. Deterministic;
+run from the repository root: python3 fuzz/make_regressions.py"""
+
+import pathlib
+import struct
+import sys
+
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "fixtures"))
+import make_pose  # noqa: E402
+
+CORPUS = pathlib.Path("fuzz/corpus")
+
+
+def gguf_string(s: bytes) -> bytes:
+    return struct.pack("<Q", len(s)) + s
+
+
+def gguf_tensor(name: bytes, ne, type_id: int, offset: int) -> bytes:
+    out = gguf_string(name) + struct.pack("<I", len(ne))
+    out += b"".join(struct.pack("<Q", d) for d in ne)
+    return out + struct.pack("<IQ", type_id, offset)
+
+
+def gguf_duplicate_overflow() -> bytes:
+    """Tensor `w` twice: first a plain F32 tensor the reader accepts, then a
+    Q8_0 record of the same name whose dimensions multiply past u64."""
+    head = b"GGUF" + struct.pack("<IQQ", 3, 2, 0)
+    head += gguf_tensor(b"w", [32], 0, 0)
+    head += gguf_tensor(b"w", [32, 1 << 32, 1 << 32], 8, 128)
+    head += b"\0" * (-len(head) % 32)
+    return head + b"\0" * 256
+
+
+def pose_frame(draw_pose_params) -> bytes:
+    """An EchoMimicV2 pose `.npy` like the fixtures', with these draw parameters."""
+    frame = make_pose.frame_dict(0, np.random.default_rng(1))
+    frame["draw_pose_params"] = draw_pose_params
+    return make_pose.npy_bytes(frame, 3, True)
+
+
+def pose_jump() -> bytes:
+    """A frame whose right hand sits 0.3 away from where the clean sequence
+    has it: set as the last frame, a jump with no frame after it."""
+    frame = make_pose.frame_dict(23, np.random.default_rng(1))
+    frame["hands"][1] += 0.3
+    return make_pose.npy_bytes(frame, 3, True)
+
+
+def main() -> None:
+    files = {
+        "gguf/regress-duplicate-name-dims-overflow.gguf": gguf_duplicate_overflow(),
+        # imh_new = 1, imw_new = 16384: the 800-pixel canvas is 13107200 × 800.
+        "pose-render/regress-canvas-31gb.npy": pose_frame([1, 16384, 0, 1, 0, 16384]),
+        "pose-npy/regress-motion-last-frame-jump.npy": pose_jump(),
+    }
+    for name, data in files.items():
+        path = CORPUS / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        print(f"{path}: {len(data)} bytes")
+
+
+if __name__ == "__main__":
+    main()
