@@ -5,15 +5,20 @@
 mod fuzz;
 
 use std::path::Path;
+use std::sync::Mutex;
 
-use fuzz::contract::{self, Budget};
-use fuzz::targets::{Scratch, TARGETS, corpus};
+use fuzz::contract::{self, Breach, Budget};
+use fuzz::targets::{Accept, Scratch, TARGETS, Target, corpus};
 
 #[global_allocator]
 static ALLOC: fuzz::alloc::Counting = fuzz::alloc::Counting;
 
+/// Heap is measured process-wide: tests that measure it take turns.
+static MEASURING: Mutex<()> = Mutex::new(());
+
 #[test]
 fn every_corpus_input_keeps_the_contract() {
+    let _turn = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
     contract::quiet_panics();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let scratch_root = tempfile::tempdir().unwrap();
@@ -37,4 +42,32 @@ fn every_corpus_input_keeps_the_contract() {
         breaches.len(),
         breaches.join("\n")
     );
+}
+
+#[test]
+fn the_contract_catches_panics_and_amplification() {
+    let _turn = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    contract::quiet_panics();
+    fn panics(_: &[u8], _: &Scratch) -> u64 {
+        let dims = std::hint::black_box([u64::MAX, 2]);
+        dims.iter().product()
+    }
+    fn amplifies(_: &[u8], _: &Scratch) -> u64 {
+        // Zeroed pages are not touched, so this costs no real memory.
+        std::hint::black_box(vec![0u8; 300 << 20]).len() as u64
+    }
+    let fake =
+        |run| Target { name: "self-test", seeds: &[], accept: Accept::Extension("x"), file: "x", beside: None, run };
+    let scratch = tempfile::tempdir().unwrap();
+    let budget = Budget::default();
+    let target = fake(panics);
+    let scratch = Scratch::new(&target, scratch.path(), scratch.path().join("s")).unwrap();
+    match contract::run(&target, b"input", &scratch, &budget, -1) {
+        Err(Breach::Panic(message)) => assert!(message.contains("overflow"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    match contract::run(&fake(amplifies), b"input", &scratch, &budget, -1) {
+        Err(Breach::Memory { heap, .. }) => assert!(heap >= 300 << 20, "{heap}"),
+        other => panic!("{other:?}"),
+    }
 }

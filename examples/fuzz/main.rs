@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! cargo run --example fuzz -- [--seconds N] [--seed N] [--report FILE] [--keep-new] [TARGET…]
+//! cargo run --example fuzz -- --input FILE… TARGET     # replay files only
 //! ```
 //!
 //! Runs on stable Rust, in-process, with no instrumentation: readers are
@@ -48,6 +49,8 @@ struct Options {
     seed: u64,
     report: Option<PathBuf>,
     keep_new: bool,
+    /// Files to replay instead of the seeds, with no mutation.
+    inputs: Vec<PathBuf>,
     targets: Vec<&'static Target>,
 }
 
@@ -56,7 +59,10 @@ struct Tally {
     seeds: usize,
     execs: u64,
     outcomes: usize,
+    /// One line per kind of breach (the first input of each kind is saved).
     breaches: Vec<String>,
+    /// Inputs that broke the contract, all kinds together.
+    breach_inputs: usize,
     slowest: Duration,
     most_heap: usize,
     elapsed: Duration,
@@ -84,7 +90,7 @@ fn main() {
             tally.execs,
             tally.execs as f64 / tally.elapsed.as_secs_f64().max(1e-9),
             tally.outcomes,
-            tally.breaches.len(),
+            tally.breach_inputs,
             tally.slowest.as_secs_f64() * 1e3,
             tally.most_heap as f64 / (1 << 20) as f64
         );
@@ -94,13 +100,13 @@ fn main() {
         tallies.push((target.name, tally));
     }
     let _ = std::fs::remove_dir_all(&scratch_root);
-    if let Some(path) = &options.report {
-        if let Err(err) = std::fs::write(path, table(&tallies, &options)) {
-            eprintln!("fuzz: cannot write {}: {err}", path.display());
-            std::process::exit(2);
-        }
+    if let Some(path) = &options.report
+        && let Err(err) = std::fs::write(path, table(&tallies, &options))
+    {
+        eprintln!("fuzz: cannot write {}: {err}", path.display());
+        std::process::exit(2);
     }
-    let breaches: usize = tallies.iter().map(|(_, t)| t.breaches.len()).sum();
+    let breaches: usize = tallies.iter().map(|(_, t)| t.breach_inputs).sum();
     if breaches > 0 {
         eprintln!("fuzz: {breaches} inputs broke the contract; they are saved under fuzz/out/");
         std::process::exit(1);
@@ -108,7 +114,8 @@ fn main() {
 }
 
 fn parse_args() -> Result<Options, String> {
-    let mut options = Options { seconds: 10.0, seed: 1, report: None, keep_new: false, targets: Vec::new() };
+    let mut options =
+        Options { seconds: 10.0, seed: 1, report: None, keep_new: false, inputs: Vec::new(), targets: Vec::new() };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
@@ -117,6 +124,10 @@ fn parse_args() -> Result<Options, String> {
             "--seed" => options.seed = value("--seed")?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--report" => options.report = Some(value("--report")?.into()),
             "--keep-new" => options.keep_new = true,
+            "--input" => {
+                options.inputs.push(value("--input")?.into());
+                options.seconds = 0.0;
+            }
             "--list" => {
                 TARGETS.iter().for_each(|t| println!("{}", t.name));
                 std::process::exit(0);
@@ -160,6 +171,7 @@ fn fuzz_target(target: &Target, root: &Path, scratch_dir: &Path, seed: u64, opti
         Ok(scratch) => scratch,
         Err(err) => {
             tally.breaches.push(format!("cannot prepare the scratch folder: {err}"));
+            tally.breach_inputs += 1;
             return tally;
         }
     };
@@ -181,6 +193,7 @@ fn fuzz_target(target: &Target, root: &Path, scratch_dir: &Path, seed: u64, opti
                 outcomes.insert(run.signature) && pool_entry
             }
             Err(breach) => {
+                tally.breach_inputs += 1;
                 let kind = breach_kind(&breach);
                 let seen = reported.entry(kind).or_default();
                 *seen += 1;
@@ -194,7 +207,12 @@ fn fuzz_target(target: &Target, root: &Path, scratch_dir: &Path, seed: u64, opti
         }
     };
     let start = Instant::now();
-    for (path, bytes) in seeds(target, root) {
+    let inputs = if options.inputs.is_empty() {
+        seeds(target, root)
+    } else {
+        options.inputs.iter().filter_map(|p| std::fs::read(p).ok().map(|bytes| (p.clone(), bytes))).collect()
+    };
+    for (path, bytes) in inputs {
         let result = run_timed(target, &bytes, &scratch, &budget, save_fd);
         if let Err(breach) = &result {
             eprintln!("fuzz: seed {} breaks the contract: {breach}", path.display());
@@ -221,9 +239,13 @@ fn fuzz_target(target: &Target, root: &Path, scratch_dir: &Path, seed: u64, opti
     }
     tally.elapsed = start.elapsed();
     tally.outcomes = outcomes.len();
-    tally.breaches.extend(
-        reported.iter().filter(|(_, n)| **n > 1).map(|(kind, n)| format!("({n} inputs in all broke it as: {kind})")),
-    );
+    let mut repeated: Vec<String> = reported
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(kind, n)| format!("({n} inputs in all broke it as: {kind})"))
+        .collect();
+    repeated.sort();
+    tally.breaches.extend(repeated);
     drop(stopped);
     if std::fs::metadata(&stopped_path).is_ok_and(|m| m.len() == 0) {
         let _ = std::fs::remove_file(&stopped_path);
@@ -276,9 +298,9 @@ fn hash(bytes: &[u8]) -> u64 {
 
 /// The per-target table written by `--report`.
 fn table(tallies: &[(&str, Tally)], options: &Options) -> String {
-    let mut out = format!(
+    let mut out = String::from(
         "| target | seeds | executions | per second | distinct outcomes | breaches | slowest input | most heap |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|\n"
+         |---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for (name, t) in tallies {
         out += &format!(
@@ -287,7 +309,7 @@ fn table(tallies: &[(&str, Tally)], options: &Options) -> String {
             t.execs,
             t.execs as f64 / t.elapsed.as_secs_f64().max(1e-9),
             t.outcomes,
-            t.breaches.len(),
+            t.breach_inputs,
             t.slowest.as_secs_f64() * 1e3,
             t.most_heap as f64 / (1 << 20) as f64
         );

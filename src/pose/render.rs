@@ -65,7 +65,10 @@ impl Rgb {
         let (dx, dy) = ((b.0 - a.0) as f64, (b.1 - a.1) as f64);
         let len2 = dx * dx + dy * dy;
         for y in y0..=y1 {
-            for x in x0..=x1 {
+            // Only the columns near the segment can pass the test below: a
+            // row-wide scan made a frame of long lines cost seconds per KiB.
+            let (xa, xb) = columns_near(a, (dx, dy), y, r + 1.0);
+            for x in x0.max(xa)..=x1.min(xb) {
                 let (px, py) = ((x - a.0) as f64, (y - a.1) as f64);
                 let t = if len2 > 0.0 { ((px * dx + py * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
                 let (ex, ey) = (px - t * dx, py - t * dy);
@@ -75,6 +78,26 @@ impl Rgb {
             }
         }
     }
+}
+
+/// The columns within `reach` of the segment from `a` along `d` on row `y`:
+/// the part of the segment within `reach` rows of `y`, widened by `reach`.
+fn columns_near(a: (i64, i64), d: (f64, f64), y: i64, reach: f64) -> (i64, i64) {
+    let (ax, ay) = (a.0 as f64, a.1 as f64);
+    let (t0, t1) = if d.1 == 0.0 {
+        if (y as f64 - ay).abs() > reach {
+            return (1, 0);
+        }
+        (0.0, 1.0)
+    } else {
+        let (u, v) = ((y as f64 - reach - ay) / d.1, (y as f64 + reach - ay) / d.1);
+        (u.min(v).max(0.0), u.max(v).min(1.0))
+    };
+    if t0 > t1 {
+        return (1, 0);
+    }
+    let (xa, xb) = (ax + t0 * d.0, ax + t1 * d.0);
+    ((xa.min(xb) - reach).floor() as i64, (xa.max(xb) + reach).ceil() as i64)
 }
 
 /// What to draw besides the hands.
@@ -189,21 +212,30 @@ pub struct CanvasTooLarge {
     pub ch: u32,
 }
 
-/// The drawing size `(imh, imw)` and canvas size `(cw, ch)` of a frame, or
-/// why they are too large to allocate.
-pub fn canvas(frame: &PoseFrame, width: u32, height: u32) -> Result<((u32, u32), (u32, u32)), CanvasTooLarge> {
+/// The sizes a frame is drawn at: the drawing `imw × imh` and the canvas
+/// `cw × ch` it is drawn on before being resized to the drawing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Canvas {
+    pub imh: u32,
+    pub imw: u32,
+    pub cw: u32,
+    pub ch: u32,
+}
+
+/// A frame's drawing and canvas sizes, or why they are too large to allocate.
+pub fn canvas(frame: &PoseFrame, width: u32, height: u32) -> Result<Canvas, CanvasTooLarge> {
     let (imh, imw) = frame.draw_size(width, height);
     let (cw, ch) = draw_canvas(imh, imw);
     let pixels = |w: u32, h: u32| u64::from(w) * u64::from(h);
     if pixels(imw, imh) > MAX_CANVAS_PIXELS || pixels(cw, ch) > MAX_CANVAS_PIXELS {
         return Err(CanvasTooLarge { imw, imh, cw, ch });
     }
-    Ok(((imh, imw), (cw, ch)))
+    Ok(Canvas { imh, imw, cw, ch })
 }
 
 /// The EchoMimicV2 drawing of one frame, at its `imw × imh` draw size.
 pub fn draw(frame: &PoseFrame, width: u32, height: u32, options: RenderOptions) -> Result<Rgb, CanvasTooLarge> {
-    let ((imh, imw), (cw, ch)) = canvas(frame, width, height)?;
+    let Canvas { imh, imw, cw, ch } = canvas(frame, width, height)?;
     let mut canvas = Rgb::black(cw, ch);
     let (w, h) = (cw as f64, ch as f64);
     if options.body {
@@ -394,6 +426,37 @@ mod tests {
         let mut frame = demo_frame(0);
         frame.hands.as_mut().unwrap().points.iter_mut().for_each(|p| *p = [-1.0, f64::NAN]);
         assert_eq!(render_frame(&frame, 768, 768, RenderOptions::default()).unwrap().non_black_share(), 0.0);
+    }
+
+    #[test]
+    fn lines_draw_the_same_pixels_as_a_full_scan() {
+        let full = |a: (i64, i64), b: (i64, i64), thickness: f64| {
+            let mut image = Rgb::black(64, 48);
+            let r = thickness / 2.0;
+            let (dx, dy) = ((b.0 - a.0) as f64, (b.1 - a.1) as f64);
+            let len2 = dx * dx + dy * dy;
+            for y in 0..48 {
+                for x in 0..64 {
+                    let (px, py) = ((x - a.0) as f64, (y - a.1) as f64);
+                    let t = if len2 > 0.0 { ((px * dx + py * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
+                    let (ex, ey) = (px - t * dx, py - t * dy);
+                    if ex * ex + ey * ey <= r * r {
+                        image.put(x, y, [255; 3]);
+                    }
+                }
+            }
+            image
+        };
+        let ends = [(3, 4), (60, 40), (30, 30), (30, 5), (-20, 70), (90, -10), (10, 10), (50, 10)];
+        for &a in &ends {
+            for &b in &ends {
+                for thickness in [2.0, 8.0, 1.0] {
+                    let mut image = Rgb::black(64, 48);
+                    image.line(a, b, thickness, [255; 3]);
+                    assert_eq!(image, full(a, b, thickness), "{a:?} {b:?} {thickness}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub fn filler<'a>(checkpoint: &'a Checkpoint, tensor: &'a QuantTensor) -> Result
     match &tensor.layout {
         Layout::Ggml(kind) => {
             let (elems, bytes) = (kind.block_elems() as u64, kind.block_bytes() as u64);
-            let need = (numel / elems).checked_mul(bytes).unwrap_or(u64::MAX);
+            let need = (numel / elems).saturating_mul(bytes);
             if !numel.is_multiple_of(elems) || (raw.len() as u64) < need {
                 return Err(format!("{} bytes of blocks for {numel} elements (need {need})", raw.len()));
             }

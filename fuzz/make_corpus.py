@@ -1,9 +1,14 @@
-"""Writes the hand-made hostile inputs of the fuzz corpus: one per crash that
-fuzzing found, each the smallest file that reproduces it. Deterministic;
-run from the repository root: python3 fuzz/make_regressions.py"""
+"""Writes the hand-made part of the fuzz corpus: one input per crash that
+fuzzing found (`regress-*`, each a small file that reproduces it) and the
+seeds no fixture provides (MP4 files, made with ffmpeg). Deterministic; run
+from the repository root: python3 fuzz/make_corpus.py
+
+The rest of the corpus (`found-*`) is what `examples/fuzz --keep-new` kept:
+mutated inputs that reached outcomes the seeds did not."""
 
 import pathlib
 import struct
+import subprocess
 import sys
 
 import numpy as np
@@ -49,12 +54,40 @@ def pose_jump() -> bytes:
     return make_pose.npy_bytes(frame, 3, True)
 
 
+def pose_long_lines(groups: int) -> bytes:
+    """Hands whose edges all cross the canvas corner to corner: drawing
+    scanned each line's whole bounding box (seconds for 8 KiB)."""
+    frame = make_pose.frame_dict(0, np.random.default_rng(1))
+    hands = np.zeros((groups, 21, 2))
+    hands[:, ::2] = 0.02
+    hands[:, 1::2] = 0.98
+    frame["hands"] = hands
+    frame["hands_score"] = np.ones((groups, 21))
+    return make_pose.npy_bytes(frame, 3, True)
+
+
+def mp4(faststart: bool) -> bytes:
+    """Four 32 × 32 H.264 frames, moov after (or before) the media data."""
+    out = pathlib.Path("/tmp/nanscope-fuzz-seed.mp4")
+    flags = ["-movflags", "+faststart"] if faststart else []
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=32x32:rate=8",
+         "-frames:v", "4", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", *flags,
+         "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:v", "+bitexact", str(out)],
+        check=True,
+    )
+    return out.read_bytes()
+
+
 def main() -> None:
     files = {
         "gguf/regress-duplicate-name-dims-overflow.gguf": gguf_duplicate_overflow(),
         # imh_new = 1, imw_new = 16384: the 800-pixel canvas is 13107200 × 800.
         "pose-render/regress-canvas-31gb.npy": pose_frame([1, 16384, 0, 1, 0, 16384]),
         "pose-npy/regress-motion-last-frame-jump.npy": pose_jump(),
+        "pose-render/regress-long-lines.npy": pose_long_lines(10),
+        "mp4-boxes/moov-last.mp4": mp4(False),
+        "mp4-boxes/moov-first.mp4": mp4(True),
     }
     for name, data in files.items():
         path = CORPUS / name
