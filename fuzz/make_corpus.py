@@ -6,10 +6,12 @@ from the repository root: python3 fuzz/make_corpus.py
 The rest of the corpus (`found-*`) is what `examples/fuzz --keep-new` kept:
 mutated inputs that reached outcomes the seeds did not."""
 
+import io
 import pathlib
 import struct
 import subprocess
 import sys
+import zlib
 
 import numpy as np
 
@@ -17,6 +19,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "fixture
 import make_pose  # noqa: E402
 
 CORPUS = pathlib.Path("fuzz/corpus")
+PENDING = pathlib.Path("fuzz/pending")
 
 
 def gguf_string(s: bytes) -> bytes:
@@ -79,6 +82,28 @@ def mp4(faststart: bool) -> bytes:
     return out.read_bytes()
 
 
+def npz_shared_member(members: int) -> bytes:
+    """A zip whose central directory lists `members` names that all point at
+    one deflated 4 MiB `.npy`: every name decompresses it again."""
+    buf = io.BytesIO()
+    np.save(buf, np.zeros(1 << 20, dtype=np.float32))
+    data = buf.getvalue()
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    packed = deflate.compress(data) + deflate.flush()
+    crc = zlib.crc32(data)
+    first = b"a000.npy"
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, crc, len(packed), len(data), len(first), 0)
+    local += first + packed
+    central = b""
+    for i in range(members):
+        name = b"a%03d.npy" % i
+        central += struct.pack(
+            "<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0, crc, len(packed), len(data), len(name), 0, 0, 0, 0, 0, 0
+        ) + name
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, members, members, len(central), len(local), 0)
+    return local + central + end
+
+
 def main() -> None:
     files = {
         "gguf/regress-duplicate-name-dims-overflow.gguf": gguf_duplicate_overflow(),
@@ -89,8 +114,13 @@ def main() -> None:
         "mp4-boxes/moov-last.mp4": mp4(False),
         "mp4-boxes/moov-first.mp4": mp4(True),
     }
-    for name, data in files.items():
-        path = CORPUS / name
+    # Inputs that break the contract until a fix elsewhere lands; they move
+    # into the corpus with it (the fuzzer replays them with --input).
+    pending = {
+        "npz/central-directory-amplification.npz": npz_shared_member(300),
+    }
+    written = [(CORPUS / k, v) for k, v in files.items()] + [(PENDING / k, v) for k, v in pending.items()]
+    for path, data in written:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         print(f"{path}: {len(data)} bytes")
