@@ -45,27 +45,35 @@ pub struct JumpEvent {
     pub displacement: f64,
 }
 
-/// Positions of one part, `slots × points`, NaN where a keypoint is not
-/// usable for motion (missing frame, not detected, non-finite).
+/// Positions of one part, one row of `points` per slot that has a frame,
+/// NaN where a keypoint is not usable for motion (not detected,
+/// non-finite). Missing frames take no row: frame numbers come from file
+/// names, and a sequence of two files numbered 0 and 999999 must not cost
+/// a million rows.
 struct Tracks {
     points: usize,
+    slots: usize,
+    /// The row of each slot, `u32::MAX` for a missing frame.
+    rows: Vec<u32>,
     positions: Vec<[f64; 2]>,
 }
 
 impl Tracks {
     fn build(slots: &[Option<&PoseFrame>], kind: PartKind) -> Tracks {
         let points = slots.iter().flatten().filter_map(|f| f.part(kind)).map(|p| p.points.len()).max().unwrap_or(0);
-        let mut positions = vec![[f64::NAN; 2]; slots.len() * points];
-        for (slot, frame) in slots.iter().enumerate() {
-            let Some(frame) = frame else { continue };
+        let present = slots.iter().flatten().count();
+        let mut rows = vec![u32::MAX; slots.len()];
+        let mut positions = vec![[f64::NAN; 2]; present * points];
+        for (row, (slot, frame)) in slots.iter().enumerate().filter_map(|(s, f)| f.map(|f| (s, f))).enumerate() {
+            rows[slot] = row as u32;
             let Some(part) = frame.part(kind) else { continue };
             for (flat, &p) in part.points.iter().enumerate() {
                 if p[0].is_finite() && p[1].is_finite() && frame.is_present(kind, flat) {
-                    positions[slot * points + flat] = p;
+                    positions[row * points + flat] = p;
                 }
             }
         }
-        Tracks { points, positions }
+        Tracks { points, slots: slots.len(), rows, positions }
     }
 
     /// The position of keypoint `flat` at `slot`; `None` when it is not
@@ -74,7 +82,8 @@ impl Tracks {
         if flat >= self.points {
             return None;
         }
-        let p = *self.positions.get(slot.checked_mul(self.points)?.checked_add(flat)?)?;
+        let row = *self.rows.get(slot)? as usize;
+        let p = *self.positions.get(row.checked_mul(self.points)?.checked_add(flat)?)?;
         p[0].is_finite().then_some(p)
     }
 }
@@ -116,6 +125,10 @@ fn part_jumps(
     let per_group = slots.iter().flatten().find_map(|f| f.part(kind)).map_or(1, |p| p.per_group.max(1));
     let mut moves = Vec::with_capacity(tracks.positions.len());
     for slot in 1..slots.len() {
+        // Only a slot whose frame and predecessor both exist has moves.
+        if slots[slot].is_none() || slots[slot - 1].is_none() {
+            continue;
+        }
         for flat in 0..tracks.points {
             if let (Some(a), Some(b)) = (tracks.at(slot - 1, flat), tracks.at(slot, flat)) {
                 moves.push(distance(a, b));
@@ -145,7 +158,7 @@ fn track_events(
     window: usize,
     events: &mut Vec<JumpEvent>,
 ) {
-    let slots = tracks.positions.len() / tracks.points.max(1);
+    let slots = tracks.slots;
     let mut slot = 1;
     while slot < slots {
         let (Some(before), Some(here)) = (tracks.at(slot - 1, flat), tracks.at(slot, flat)) else {
