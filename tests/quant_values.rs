@@ -44,7 +44,7 @@ fn chunked_fills_agree_with_one_fill() {
     let checkpoint = Checkpoint::open(&path);
     let recognised = recognise(&checkpoint, &QuantConfig::default());
     for tensor in &recognised.tensors {
-        let n = tensor.numel() as usize;
+        let n = tensor.numel().unwrap() as usize;
         let fill = filler(&checkpoint, tensor).unwrap();
         let mut whole = vec![0f32; n];
         fill(0, &mut whole);

@@ -497,7 +497,11 @@ fn render(args: RenderArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
             let Some(frame) = frame else {
                 return Ok((None, shown.then_some(SheetTile { frame: index, thumb: None, flagged })));
             };
-            let image = render_frame(frame, width, height, options);
+            // A canvas too large to allocate is not drawn; `check` reports
+            // its parameters (P112).
+            let Ok(image) = render_frame(frame, width, height, options) else {
+                return Ok((None, shown.then_some(SheetTile { frame: index, thumb: None, flagged })));
+            };
             if let Some(dir) = &args.frames_dir {
                 write_file(&dir.join(format!("{index}.png")), &png(&image)?)?;
             }

@@ -46,6 +46,7 @@ impl Rgb {
     }
 }
 
+
 /// What to draw besides the hands.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RenderOptions {
@@ -142,10 +143,46 @@ fn int(v: f64) -> i64 {
     if v.is_finite() { v.trunc().clamp(-1e9, 1e9) as i64 } else { 0 }
 }
 
-/// The EchoMimicV2 drawing of one frame, at its `imw × imh` draw size.
-pub fn draw(frame: &PoseFrame, width: u32, height: u32, options: RenderOptions) -> Rgb {
+/// Pixels a drawing or its canvas may have (192 MiB of RGB). The canvas's
+/// shorter side is 800 pixels, so real poses stay near a million; a file's
+/// `draw_pose_params` could otherwise ask for a 1 × 16384 drawing, whose
+/// canvas is 13107200 × 800 pixels (31 GB).
+pub const MAX_CANVAS_PIXELS: u64 = 1 << 26;
+
+/// A drawing refused before anything was allocated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("drawing {imw}×{imh} needs a {cw}×{ch} canvas, beyond the {MAX_CANVAS_PIXELS} pixels nanscope draws")]
+pub struct CanvasTooLarge {
+    pub imw: u32,
+    pub imh: u32,
+    pub cw: u32,
+    pub ch: u32,
+}
+
+/// The sizes a frame is drawn at: the drawing `imw × imh` and the canvas
+/// `cw × ch` it is drawn on before being resized to the drawing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Canvas {
+    pub imh: u32,
+    pub imw: u32,
+    pub cw: u32,
+    pub ch: u32,
+}
+
+/// A frame's drawing and canvas sizes, or why they are too large to allocate.
+pub fn canvas(frame: &PoseFrame, width: u32, height: u32) -> Result<Canvas, CanvasTooLarge> {
     let (imh, imw) = frame.draw_size(width, height);
     let (cw, ch) = draw_canvas(imh, imw);
+    let pixels = |w: u32, h: u32| u64::from(w) * u64::from(h);
+    if pixels(imw, imh) > MAX_CANVAS_PIXELS || pixels(cw, ch) > MAX_CANVAS_PIXELS {
+        return Err(CanvasTooLarge { imw, imh, cw, ch });
+    }
+    Ok(Canvas { imh, imw, cw, ch })
+}
+
+/// The EchoMimicV2 drawing of one frame, at its `imw × imh` draw size.
+pub fn draw(frame: &PoseFrame, width: u32, height: u32, options: RenderOptions) -> Result<Rgb, CanvasTooLarge> {
+    let Canvas { imh, imw, cw, ch } = canvas(frame, width, height)?;
     let mut canvas = Rgb::black(cw, ch);
     let (w, h) = (cw as f64, ch as f64);
     if options.body {
@@ -184,7 +221,7 @@ pub fn draw(frame: &PoseFrame, width: u32, height: u32, options: RenderOptions) 
             }
         }
     }
-    resize(&canvas, imw, imh)
+    Ok(resize(&canvas, imw, imh))
 }
 
 /// The reference's `x > eps and y > eps` test on truncated pixel
@@ -289,14 +326,14 @@ fn lit_box(image: &Rgb) -> Option<[u32; 4]> {
 
 /// The whole `width × height` condition frame: the drawing pasted at
 /// `[rb:re, cb:ce]` (clipped to the frame).
-pub fn render_frame(frame: &PoseFrame, width: u32, height: u32, options: RenderOptions) -> Rgb {
-    let drawing = draw(frame, width, height, options);
+pub fn render_frame(frame: &PoseFrame, width: u32, height: u32, options: RenderOptions) -> Result<Rgb, CanvasTooLarge> {
+    let drawing = draw(frame, width, height, options)?;
     let (rb, cb) = match frame.draw_params.as_deref() {
         Some([_, _, rb, _, cb, _]) => ((*rb).max(0) as u32, (*cb).max(0) as u32),
         _ => (0, 0),
     };
     if rb == 0 && cb == 0 && drawing.width == width && drawing.height == height {
-        return drawing;
+        return Ok(drawing);
     }
     let mut out = Rgb::black(width, height);
     for y in 0..drawing.height.min(height.saturating_sub(rb)) {
@@ -304,7 +341,7 @@ pub fn render_frame(frame: &PoseFrame, width: u32, height: u32, options: RenderO
             out.put((x + cb) as i64, (y + rb) as i64, drawing.get(x, y));
         }
     }
-    out
+    Ok(out)
 }
 
 /// Encodes an image as PNG.
@@ -328,7 +365,7 @@ mod tests {
     #[test]
     fn a_frame_is_mostly_black_with_red_dots_for_hand_points() {
         let frame = demo_frame(0);
-        let image = render_frame(&frame, 768, 768, RenderOptions::default());
+        let image = render_frame(&frame, 768, 768, RenderOptions::default()).unwrap();
         assert_eq!((image.width, image.height), (768, 768));
         let share = image.non_black_share();
         assert!(share > 0.002 && share < 0.05, "{share}");
@@ -336,7 +373,7 @@ mod tests {
         let [x, y] = frame.hands.as_ref().unwrap().points[0];
         let pixel = image.get((x * 768.0) as u32, (y * 768.0) as u32);
         assert!(pixel[0] > 150 && pixel[1] < 40 && pixel[2] < 40, "{pixel:?}");
-        let with_body = render_frame(&frame, 768, 768, RenderOptions { body: true, face: true });
+        let with_body = render_frame(&frame, 768, 768, RenderOptions { body: true, face: true }).unwrap();
         assert!(with_body.non_black_share() > share);
     }
 
@@ -344,7 +381,21 @@ mod tests {
     fn sentinel_and_nan_hands_draw_nothing() {
         let mut frame = demo_frame(0);
         frame.hands.as_mut().unwrap().points.iter_mut().for_each(|p| *p = [-1.0, f64::NAN]);
-        assert_eq!(render_frame(&frame, 768, 768, RenderOptions::default()).non_black_share(), 0.0);
+        assert_eq!(render_frame(&frame, 768, 768, RenderOptions::default()).unwrap().non_black_share(), 0.0);
+    }
+
+
+    #[test]
+    fn extreme_draw_params_are_refused_before_allocating() {
+        // Regression (fuzzing): a 1 × 16384 drawing asked for a 31 GB canvas.
+        let mut frame = demo_frame(0);
+        frame.draw_params = Some(vec![1, 16384, 0, 1, 0, 16384]);
+        let err = render_frame(&frame, 16384, 768, RenderOptions::default()).unwrap_err();
+        assert_eq!((err.cw, err.ch), (13_107_200, 800));
+        frame.draw_params = Some(vec![16384, 16384, 0, 16384, 0, 16384]);
+        assert!(render_frame(&frame, 768, 768, RenderOptions::default()).is_err());
+        frame.draw_params = Some(vec![768, 1024, 0, 768, 0, 1024]);
+        assert!(render_frame(&frame, 1024, 768, RenderOptions::default()).is_ok());
     }
 
     #[test]

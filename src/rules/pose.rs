@@ -189,7 +189,9 @@ pub const INVALID_DRAW_PARAMS: Rule = Rule {
     detects: "`draw_pose_params = [imh_new, imw_new, rb, re, cb, ce]` that is not six integers, or where \
               rb ≥ re, cb ≥ ce, re − rb ≠ imh_new, ce − cb ≠ imw_new, a bound is negative, or re/ce \
               exceed `--height`/`--width` (default 768 × 768, the only size the reference inference \
-              accepts). Frames whose parameters differ from the first frame's are reported too.",
+              accepts), or a drawing so far from square that its canvas (shorter side 800 pixels) \
+              would pass 64 Mpx (`pose render` leaves such frames undrawn rather than allocate it). \
+              Frames whose parameters differ from the first frame's are reported too.",
     why: "The drawn pose (imh_new × imw_new) is pasted into the frame mask at rows [rb, re) and columns \
           [cb, ce); any mismatch raises `could not broadcast input array from shape (768,768,3)` and \
           the run stops, or shifts the pose against the reference image.",

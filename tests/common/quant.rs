@@ -64,7 +64,7 @@ pub fn dequantized(checkpoint: &Checkpoint, recognised: &Recognised, file: &str,
         .iter()
         .find(|t| t.name == name)
         .unwrap_or_else(|| panic!("{file}: {name} was not recognised"));
-    let mut values = vec![0f32; tensor.numel() as usize];
+    let mut values = vec![0f32; tensor.numel().unwrap() as usize];
     filler(checkpoint, tensor).unwrap()(0, &mut values);
     values
 }

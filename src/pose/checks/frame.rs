@@ -62,7 +62,9 @@ pub fn draw_params_problem(params: &[i64], width: u32, height: u32) -> Option<St
     if re > height as i64 || ce > width as i64 {
         return Some(format!("paste box ends at row {re}, column {ce}, outside the {width}×{height} frame"));
     }
-    None
+    let mut frame = crate::pose::PoseFrame::empty();
+    frame.draw_params = Some(params.to_vec());
+    crate::pose::render::canvas(&frame, width, height).err().map(|too_large| too_large.to_string())
 }
 
 pub fn nonfinite_count(pose: &PoseFrame) -> usize {
@@ -254,6 +256,8 @@ mod tests {
         assert!(draw_params_problem(&[512, 512, 0, 512, 0, 512], 768, 768).is_none());
         assert!(draw_params_problem(&[768, 768, 0, 768, 0, 768], 512, 512).is_some());
         assert!(draw_params_problem(&[768, 768, 10, 5, 0, 768], 768, 768).is_some());
+        let thin = draw_params_problem(&[1, 16384, 0, 1, 0, 16384], 16384, 768).unwrap();
+        assert!(thin.contains("13107200×800 canvas"), "{thin}");
     }
 
     #[test]

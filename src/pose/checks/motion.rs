@@ -45,31 +45,45 @@ pub struct JumpEvent {
     pub displacement: f64,
 }
 
-/// Positions of one part, `slots × points`, NaN where a keypoint is not
-/// usable for motion (missing frame, not detected, non-finite).
+/// Positions of one part, one row of `points` per slot that has a frame,
+/// NaN where a keypoint is not usable for motion (not detected,
+/// non-finite). Missing frames take no row: frame numbers come from file
+/// names, and a sequence of two files numbered 0 and 999999 must not cost
+/// a million rows.
 struct Tracks {
     points: usize,
+    slots: usize,
+    /// The row of each slot, `u32::MAX` for a missing frame.
+    rows: Vec<u32>,
     positions: Vec<[f64; 2]>,
 }
 
 impl Tracks {
     fn build(slots: &[Option<&PoseFrame>], kind: PartKind) -> Tracks {
         let points = slots.iter().flatten().filter_map(|f| f.part(kind)).map(|p| p.points.len()).max().unwrap_or(0);
-        let mut positions = vec![[f64::NAN; 2]; slots.len() * points];
-        for (slot, frame) in slots.iter().enumerate() {
-            let Some(frame) = frame else { continue };
+        let present = slots.iter().flatten().count();
+        let mut rows = vec![u32::MAX; slots.len()];
+        let mut positions = vec![[f64::NAN; 2]; present * points];
+        for (row, (slot, frame)) in slots.iter().enumerate().filter_map(|(s, f)| f.map(|f| (s, f))).enumerate() {
+            rows[slot] = row as u32;
             let Some(part) = frame.part(kind) else { continue };
             for (flat, &p) in part.points.iter().enumerate() {
                 if p[0].is_finite() && p[1].is_finite() && frame.is_present(kind, flat) {
-                    positions[slot * points + flat] = p;
+                    positions[row * points + flat] = p;
                 }
             }
         }
-        Tracks { points, positions }
+        Tracks { points, slots: slots.len(), rows, positions }
     }
 
+    /// The position of keypoint `flat` at `slot`; `None` when it is not
+    /// usable or lies outside the tracks (the slot after the last one).
     fn at(&self, slot: usize, flat: usize) -> Option<[f64; 2]> {
-        let p = self.positions[slot * self.points + flat];
+        if flat >= self.points {
+            return None;
+        }
+        let row = *self.rows.get(slot)? as usize;
+        let p = *self.positions.get(row.checked_mul(self.points)?.checked_add(flat)?)?;
         p[0].is_finite().then_some(p)
     }
 }
@@ -111,6 +125,10 @@ fn part_jumps(
     let per_group = slots.iter().flatten().find_map(|f| f.part(kind)).map_or(1, |p| p.per_group.max(1));
     let mut moves = Vec::with_capacity(tracks.positions.len());
     for slot in 1..slots.len() {
+        // Only a slot whose frame and predecessor both exist has moves.
+        if slots[slot].is_none() || slots[slot - 1].is_none() {
+            continue;
+        }
         for flat in 0..tracks.points {
             if let (Some(a), Some(b)) = (tracks.at(slot - 1, flat), tracks.at(slot, flat)) {
                 moves.push(distance(a, b));
@@ -140,7 +158,7 @@ fn track_events(
     window: usize,
     events: &mut Vec<JumpEvent>,
 ) {
-    let slots = tracks.positions.len() / tracks.points.max(1);
+    let slots = tracks.slots;
     let mut slot = 1;
     while slot < slots {
         let (Some(before), Some(here)) = (tracks.at(slot - 1, flat), tracks.at(slot, flat)) else {
@@ -162,11 +180,11 @@ fn track_events(
         // was already moving fast (or keeps moving) is a fast gesture.
         // Two frames on each side, because producers that resample to 24 fps
         // repeat every few frames (a displacement of exactly 0).
-        let moving =
-            |s: usize| match (s.checked_sub(1).and_then(|p| tracks.at(p, flat)), tracks.at(s.min(slots - 1), flat)) {
-                (Some(a), Some(b)) if s < slots => distance(a, b),
-                _ => 0.0,
-            };
+        // The move into slot `s`; none past the last slot.
+        let moving = |s: usize| match (s.checked_sub(1).and_then(|p| tracks.at(p, flat)), tracks.at(s, flat)) {
+            (Some(a), Some(b)) => distance(a, b),
+            _ => 0.0,
+        };
         let after = if returns { end + 2 } else { slot + 1 };
         let before_motion = moving(slot - 1).max(slot.checked_sub(2).map_or(0.0, moving));
         let after_motion = moving(after).max(moving(after + 1));
@@ -295,6 +313,22 @@ mod tests {
         // The moves themselves are above the threshold; only their context clears them.
         let hands = stats.iter().find(|s| s.part == PartKind::Hands).unwrap();
         assert!(0.17 > hands.threshold, "{hands:?}");
+    }
+
+    #[test]
+    fn a_jump_into_the_last_frame_is_judged_without_reading_past_it() {
+        // Regression (fuzzing): the calm-after test read the slot after the
+        // last one and indexed past the end of the tracks.
+        for n in [4, 12, 60] {
+            let mut frames = moving(n);
+            frames[n - 1].hands.as_mut().unwrap().points[12][0] += 0.5;
+            let slots: Vec<Option<&PoseFrame>> = frames.iter().map(Some).collect();
+            let (events, _) = find_jumps(&slots, &CheckOptions::default());
+            if n > 4 {
+                assert_eq!(events.len(), 1, "{events:?}");
+                assert_eq!((events[0].start, events[0].returns), (n - 1, false));
+            }
+        }
     }
 
     #[test]

@@ -190,7 +190,7 @@ impl Side {
             }
             Source::Quantized(q) => {
                 let tensor = &self.quantized[at.checkpoint][q];
-                let numel = usize::try_from(tensor.numel()).unwrap_or(usize::MAX);
+                let numel = tensor.numel().and_then(|n| usize::try_from(n).ok()).unwrap_or(usize::MAX);
                 filler(checkpoint, tensor).map(|fill| LogicalValues::Filled { numel, fill }).map_err(|why| {
                     Box::new(
                         Finding::new(&crate::rules::quant::PACKED_SIZE_MISMATCH, format!("{}: {why}", tensor.name))

@@ -22,11 +22,11 @@ pub type Filler<'a> = Box<dyn Fn(u64, &mut [f32]) + Sync + 'a>;
 /// types (`stats_from_fill` chunks always are).
 pub fn filler<'a>(checkpoint: &'a Checkpoint, tensor: &'a QuantTensor) -> Result<Filler<'a>, String> {
     let raw = codes_bytes(checkpoint, tensor.codes)?;
-    let numel = tensor.numel();
+    let numel = tensor.numel().ok_or_else(|| format!("shape {:?} overflows", tensor.shape))?;
     match &tensor.layout {
         Layout::Ggml(kind) => {
             let (elems, bytes) = (kind.block_elems() as u64, kind.block_bytes() as u64);
-            let need = numel / elems * bytes;
+            let need = (numel / elems).saturating_mul(bytes);
             if !numel.is_multiple_of(elems) || (raw.len() as u64) < need {
                 return Err(format!("{} bytes of blocks for {numel} elements (need {need})", raw.len()));
             }
@@ -34,7 +34,7 @@ pub fn filler<'a>(checkpoint: &'a Checkpoint, tensor: &'a QuantTensor) -> Result
         }
         Layout::Grid(grid) => {
             let need = code_bytes(grid);
-            if (raw.len() as u64) < need || grid.rows * grid.cols != numel {
+            if (raw.len() as u64) < need || grid.rows.checked_mul(grid.cols) != Some(numel) {
                 return Err(format!(
                     "{} code bytes for a [{}, {}] grid (need {need})",
                     raw.len(),
@@ -69,7 +69,8 @@ pub fn dequantized_stats(
     target: TargetDType,
 ) -> Result<TensorStats, String> {
     let fill = filler(checkpoint, tensor)?;
-    Ok(stats_from_fill(tensor.numel(), target, fill))
+    // `filler` refused shapes whose element count overflows.
+    Ok(stats_from_fill(tensor.numel().unwrap_or(0), target, fill))
 }
 
 fn ggml_fill(kind: BlockKind, raw: &[u8], start: u64, out: &mut [f32]) {
@@ -81,13 +82,14 @@ fn ggml_fill(kind: BlockKind, raw: &[u8], start: u64, out: &mut [f32]) {
 
 /// Bytes of codes a grid reads.
 pub fn code_bytes(grid: &Grid) -> u64 {
-    let n = grid.rows * grid.cols;
+    // Saturating: a shape too large to count needs more bytes than any file has.
+    let n = grid.rows.saturating_mul(grid.cols);
     match grid.codes {
         Codes::I8 | Codes::U8 | Codes::Float8(_) => n,
-        Codes::I32 => n * 4,
-        Codes::Stream { words_per_row, .. } => grid.rows * words_per_row * 4,
+        Codes::I32 => n.saturating_mul(4),
+        Codes::Stream { words_per_row, .. } => grid.rows.saturating_mul(words_per_row).saturating_mul(4),
         Codes::Nibbles { .. } => n.div_ceil(2),
-        Codes::Planar { half_rows } => half_rows * grid.cols,
+        Codes::Planar { half_rows } => half_rows.saturating_mul(grid.cols),
     }
 }
 

@@ -2,6 +2,8 @@
 //! entries over their raw blocks; the type and logical shape come from the
 //! header, read again here (it is small and already validated).
 
+use std::collections::HashSet;
+
 use super::recognize::Ctx;
 use super::scheme::{Layout, QuantInfo, QuantTensor, Role};
 use crate::formats::gguf::{ggml_type, read_header};
@@ -9,7 +11,14 @@ use crate::rules::format as format_rules;
 
 pub fn recognise(ctx: &mut Ctx) {
     let Ok(header) = read_header(ctx.cp.bytes()) else { return };
+    // The reader made an entry of the first record of each name only (a
+    // repeated name is a finding); a later record's type and shape do not
+    // describe that entry.
+    let mut seen = HashSet::new();
     for info in &header.tensors {
+        if !seen.insert(info.name.as_str()) {
+            continue;
+        }
         let Some(ty) = ggml_type(info.type_id) else { continue };
         if ty.plain_dtype().is_some() {
             continue;

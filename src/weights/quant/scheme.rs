@@ -181,7 +181,8 @@ pub struct QuantTensor {
 }
 
 impl QuantTensor {
-    pub fn numel(&self) -> u64 {
-        self.shape.iter().product()
+    /// Elements of the logical shape; `None` when the product overflows.
+    pub fn numel(&self) -> Option<u64> {
+        self.shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d))
     }
 }
