@@ -22,13 +22,22 @@ reference accepts and nanscope warns, or rejects for the reason the case
 documents (its "stricter" field); anything else is a disagreement.
 
     cargo build && python3 bench/format_corpora.py
+    NANSCOPE_BASELINE=/path/to/older/nanscope python3 bench/format_corpora.py   # adds the zip-bomb comparison
+
+It also measures the memory and time nanscope takes on an .npz of 66 KB whose
+central directory lists one deflated 64 MiB member 48 times (the shape that
+fuzzing found), beside a baseline binary when NANSCOPE_BASELINE names one.
 """
 
+import io
 import json
 import os
+import struct
 import subprocess
 import sys
+import tempfile
 import warnings
+import zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPUS = os.path.join(ROOT, "fixtures", "format")
@@ -83,6 +92,55 @@ def nanscope(path):
     if findings:
         return "warn", codes, findings[0]["message"][:110]
     return "accept", codes, ""
+
+
+def zip_bomb(path, copies=48, elements=16 << 20):
+    """An .npz whose central directory lists one deflated .npy `copies` times."""
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.save(buf, np.zeros(elements, dtype="<f4"))
+    payload = buf.getvalue()
+    packed = zlib.compress(payload, 9)[2:-4]
+    crc = zlib.crc32(payload)
+    name = b"a.npy"
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, crc, len(packed), len(payload), len(name), 0)
+    body = local + name + packed
+    central = b""
+    for i in range(copies):
+        entry = f"a{i}.npy".encode()
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0, crc, len(packed), len(payload),
+                               len(entry), 0, 0, 0, 0, 0, 0) + entry
+    eocd = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, copies, copies, len(central), len(body), 0)
+    with open(path, "wb") as f:
+        f.write(body + central + eocd)
+    return len(body + central + eocd), len(payload)
+
+
+def measure(binary, path):
+    """(max resident MiB, seconds) of one scan, in a child of its own."""
+    code = ("import resource,subprocess,sys,time; t=time.time(); "
+            "subprocess.run(sys.argv[1:], capture_output=True); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, time.time()-t)")
+    out = subprocess.run([sys.executable, "-c", code, binary, "--format", "json", "weights", path],
+                         capture_output=True, text=True, check=True).stdout.split()
+    return int(out[0]) / 1024, float(out[1])
+
+
+def bomb_section():
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "bomb.npz")
+        size, member = zip_bomb(path)
+        rows = [("this nanscope", *measure(BINARY, path))]
+        baseline = os.environ.get("NANSCOPE_BASELINE")
+        if baseline:
+            rows.append((f"baseline `{os.path.basename(os.path.dirname(os.path.dirname(os.path.dirname(baseline))))}`",
+                         *measure(baseline, path)))
+    lines = ["## Zip central-directory amplification", "",
+             f"An .npz of {size} bytes whose central directory lists one deflated {member}-byte .npy 48 times "
+             "(debug builds, on a shared machine):", "", "| binary | max resident MiB | seconds |", "|---|---|---|"]
+    lines += [f"| {name} | {rss:.0f} | {secs:.1f} |" for name, rss, secs in rows]
+    return lines + [""]
 
 
 def status(ref, ours, key):
@@ -145,6 +203,7 @@ def main():
             cell = lambda s: s.replace("|", "\\|").replace("\n", " ")  # noqa: E731
             lines.append(f"| `{r['name']}` | {cell(r['source'])} | {cell(ref)} | {cell(ours)} | {r['status']} |")
         lines.append("")
+    lines += bomb_section()
     with open(REPORT, "w") as f:
         f.write("\n".join(lines))
     bad = [r for r in rows if r["status"] == "DISAGREE"]

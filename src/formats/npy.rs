@@ -378,15 +378,7 @@ fn type_string_layout(s: &str) -> Option<(Option<u64>, bool)> {
     let one_char = |n: u64| rest.is_empty().then_some(n);
     let bytes = match kind {
         '?' => one_char(1)?,
-        'b' | 'B' => {
-            if rest.is_empty() {
-                1
-            } else if kind == 'b' && rest == "1" {
-                1
-            } else {
-                return None;
-            }
-        }
+        'b' | 'B' if rest.is_empty() || (kind == 'b' && rest == "1") => 1,
         'h' | 'H' | 'e' => one_char(2)?,
         'i' | 'u' => {
             if rest.is_empty() && kind == 'i' {
@@ -469,6 +461,9 @@ impl std::fmt::Display for Py {
     }
 }
 
+/// One item of a literal sequence: a value, or a dict's key and value.
+type Item = (Py, Option<Py>);
+
 /// Deepest nesting of tuples, lists and dicts accepted in a header.
 const MAX_LITERAL_DEPTH: usize = 32;
 
@@ -534,7 +529,7 @@ impl Literal<'_> {
 
     /// Comma-separated items up to `close`; for dicts each item is `key: value`.
     /// Returns the items and whether a comma followed the last one.
-    fn items(&mut self, close: u8, dict: bool) -> Result<(Vec<(Py, Option<Py>)>, bool), String> {
+    fn items(&mut self, close: u8, dict: bool) -> Result<(Vec<Item>, bool), String> {
         let mut items = Vec::new();
         let mut trailing_comma = false;
         loop {
