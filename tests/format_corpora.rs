@@ -109,3 +109,39 @@ fn issue_messages_name_the_actual_problem() {
     let found = findings("npy/structured.npy");
     assert_eq!((found[0].0.as_str(), found[0].1.as_str()), ("F106", "info"), "{found:?}");
 }
+
+/// The (min, max) of each tensor nanscope read from a corpus file.
+fn tensor_ranges(file: &str) -> Vec<(String, f64, f64)> {
+    let output = Command::cargo_bin("nanscope")
+        .expect("binary builds")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["--format", "json", "weights"])
+        .arg(Path::new(CORPUS).join(file))
+        .output()
+        .expect("runs");
+    let report: Value = serde_json::from_slice(&output.stdout).expect("a report");
+    let mut out: Vec<(String, f64, f64)> = report["tensors"]
+        .as_array()
+        .expect("tensors")
+        .iter()
+        .map(|t| {
+            let stat = |k: &str| t["stats"][k].as_f64().unwrap_or(f64::NAN);
+            (t["name"].as_str().unwrap_or_default().to_string(), stat("min"), stat("max"))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[test]
+fn issue_duplicate_records_are_read_as_torch_load_reads_them() {
+    // Values measured with torch.load on these files: a duplicate storage
+    // record listed before the original is the one torch reads, one listed
+    // after it is not, and the second data.pkl is ignored.
+    let ranges = tensor_ranges;
+    let w = |lo, hi| ("w".to_string(), lo, hi);
+    let v = ("v".to_string(), 3.0, 4.0);
+    assert_eq!(ranges("torch/duplicate_storage_before.pt"), [v.clone(), w(7.0, 7.0)]);
+    assert_eq!(ranges("torch/duplicate_storage_after.pt"), [v, w(1.0, 2.0)]);
+    assert_eq!(ranges("torch/duplicate_data_pkl.pt"), [("x".to_string(), 1.0, 2.0)]);
+}
