@@ -1,16 +1,20 @@
 //! safetensors: `u64 LE header length | JSON header | data`.
 //!
-//! Validation follows the reference implementation (header size limit, known
-//! dtypes, sizes that match dtype × shape, ranges that tile the data buffer
-//! exactly) and adds what it lets pass: duplicate names. Each problem is a
-//! finding with a byte offset; valid tensors of a damaged file are still read.
+//! Validation follows the reference implementation: a header size limit,
+//! `__metadata__` a string map or null and present once, known dtypes, sizes
+//! that match dtype x shape, and ranges that, sorted, tile the data buffer
+//! exactly. A name listed twice is read as the reference reads it (the last
+//! entry); the reference then refuses the file unless both entries claim the
+//! same bytes, and nanscope still warns in that case, since readers that keep
+//! the first entry may see another dtype or shape. Each problem is a finding
+//! with a byte offset; valid tensors of a damaged file are still read.
 
 use serde_json::Value;
 
 use super::json::{OrderedObject, byte_offset};
 use super::{Parsed, Storage, TensorEntry, at_offset};
 use crate::numerics::{ByteOrder, DType};
-use crate::report::{Finding, Subject};
+use crate::report::{Finding, Severity, Subject};
 use crate::rules::format as rules;
 
 /// The reference reader refuses headers above this size.
@@ -83,33 +87,62 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
     // Every byte range an entry claims, readable or not, so that one bad entry
     // does not also show up as a gap in the tiling check.
     let mut claimed: Vec<(u64, u64, &str)> = Vec::new();
+    let mut metadata_seen = false;
+    let mut previous_offsets: std::collections::HashMap<&str, Option<[u64; 2]>> = std::collections::HashMap::new();
     for (key, value) in &entries {
         if key == "__metadata__" {
-            let all_strings = value.as_object().is_some_and(|m| m.values().all(Value::is_string));
-            if !all_strings {
+            if metadata_seen {
+                out.findings.push(
+                    at_offset(
+                        &rules::DUPLICATE_KEY,
+                        label,
+                        8,
+                        "__metadata__ appears twice in the header; the reference reader refuses the file".to_string(),
+                    )
+                    .with_severity(Severity::Error),
+                );
+            }
+            metadata_seen = true;
+            // The reference reads `null` as no metadata.
+            let valid = value.is_null() || value.as_object().is_some_and(|m| m.values().all(Value::is_string));
+            if !valid {
                 out.findings.push(at_offset(
                     &rules::INVALID_HEADER,
                     label,
                     8,
-                    "__metadata__ must map strings to strings".to_string(),
+                    "__metadata__ must map strings to strings (or be null)".to_string(),
                 ));
             }
             continue;
         }
+        let offsets = declared_offsets(value);
         if let Some(&previous) = seen.get(key.as_str()) {
-            out.findings.push(
-                at_offset(
-                    &rules::DUPLICATE_KEY,
-                    label,
-                    8,
-                    format!("tensor {key} is listed twice in the header; the last entry is read"),
-                )
-                .with_subject(Subject::tensor(label, key)),
-            );
             slots[previous] = None;
         }
+        if let Some(first) = previous_offsets.get(key.as_str()) {
+            // The reference keeps the last entry, so the earlier one claims nothing.
+            claimed.retain(|c| c.2 != key.as_str());
+            let same_bytes = first.is_some() && *first == offsets;
+            let message = if same_bytes {
+                format!(
+                    "tensor {key} is listed twice over the same bytes; the reference reader accepts this and \
+                     reads the last entry, but readers that keep the first may read another dtype or shape"
+                )
+            } else {
+                format!(
+                    "tensor {key} is listed twice over different bytes; the reference reader keeps the last \
+                     entry and refuses the file, as the first entry's bytes are then covered by no tensor"
+                )
+            };
+            out.findings.push(
+                at_offset(&rules::DUPLICATE_KEY, label, 8, message)
+                    .with_subject(Subject::tensor(label, key))
+                    .with_severity(if same_bytes { Severity::Warning } else { Severity::Error }),
+            );
+        }
+        previous_offsets.insert(key, offsets);
         // A range cut off by the end of the file claims what is there.
-        if let Some([begin, end]) = declared_offsets(value).filter(|&[b, e]| b <= e && b <= data_len) {
+        if let Some([begin, end]) = offsets.filter(|&[b, e]| b <= e && b <= data_len) {
             claimed.push((begin, end.min(data_len), key));
         }
         match tensor_entry(key, value, data_len, data_start, label) {
@@ -162,13 +195,19 @@ fn tensor_entry(
         .ok_or_else(|| bad(&rules::INVALID_HEADER, format!("entry {key} has no [begin, end] data_offsets")))?;
     let dtype = DType::from_safetensors(dtype_name)
         .ok_or_else(|| bad(&rules::UNSUPPORTED_DTYPE, format!("tensor {key} has unknown dtype {dtype_name:?}")))?;
-    let numel = shape
-        .iter()
-        .try_fold(1u64, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| bad(&rules::INVALID_HEADER, format!("tensor {key} shape {shape:?} overflows")))?;
-    let expected = dtype.byte_len(numel).ok_or_else(|| {
-        bad(&rules::INVALID_LAYOUT, format!("tensor {key}: {numel} {dtype} elements do not fill whole bytes"))
+    let numel = shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d)).ok_or_else(|| {
+        bad(&rules::INVALID_HEADER, format!("tensor {key} shape {shape:?} overflows: more than 2^64 elements"))
     })?;
+    let bits = numel.checked_mul(dtype.bits()).ok_or_else(|| {
+        bad(&rules::INVALID_HEADER, format!("tensor {key} shape {shape:?} of {dtype} overflows: more than 2^64 bits"))
+    })?;
+    if !bits.is_multiple_of(8) {
+        return Err(bad(
+            &rules::INVALID_LAYOUT,
+            format!("tensor {key}: {numel} {dtype} elements do not fill whole bytes"),
+        ));
+    }
+    let expected = bits / 8;
     let (begin, end) = (offsets[0], offsets[1]);
     if end < begin {
         return Err(bad(
@@ -206,9 +245,11 @@ fn tensor_entry(
     })
 }
 
-/// The data buffer must be covered exactly: sorted ranges start at 0, touch,
-/// and the last one ends at the end of the file. Overlapping tensors stay
-/// readable, so they are still scanned; the layout finding stands beside them.
+/// The data buffer must be covered exactly, as the reference checks it:
+/// ranges sorted by `[begin, end]` each start where the previous one ended
+/// (empty tensors included), and the last one ends at the end of the file.
+/// Overlapping tensors stay readable, so they are still scanned; the layout
+/// finding stands beside them.
 fn check_tiling(
     ranges: &mut [(u64, u64, &str)],
     data_len: u64,
@@ -219,9 +260,6 @@ fn check_tiling(
     ranges.sort_unstable();
     let mut cursor = 0u64;
     for &(begin, end, name) in ranges.iter() {
-        if begin == end {
-            continue;
-        }
         if begin < cursor {
             findings.push(
                 at_offset(
@@ -310,12 +348,42 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_names_are_reported_and_the_last_wins() {
+    fn duplicate_names_are_judged_as_the_reference_reads_them() {
+        // Over different bytes the reference keeps the last entry and refuses
+        // the file, since the first entry's bytes are left uncovered.
         let h = r#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#;
         let p = parse(&file(h, &[0; 8]), "m");
-        assert_eq!(codes(&p), ["F107"]);
+        assert_eq!(codes(&p), ["F107", "F105"]);
+        assert_eq!(p.findings[0].severity, Severity::Error);
         assert_eq!(p.tensors.len(), 1);
         assert!(matches!(p.tensors[0].storage, Storage::Mapped { start, .. } if start == 8 + h.len() + 4));
+        // Over the same bytes it accepts the file: a warning only.
+        let h = r#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"I32","shape":[1],"data_offsets":[0,4]}}"#;
+        let p = parse(&file(h, &[0; 4]), "m");
+        assert_eq!(codes(&p), ["F107"]);
+        assert_eq!(p.findings[0].severity, Severity::Warning);
+        assert_eq!(p.tensors[0].dtype, DType::I32);
+    }
+
+    #[test]
+    fn metadata_null_is_valid_and_twice_is_an_error() {
+        let t = r#""a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}"#;
+        let p = parse(&file(&format!(r#"{{"__metadata__":null,{t}}}"#), &[0; 4]), "m");
+        assert!(p.findings.is_empty(), "{:?}", p.findings);
+        let p = parse(&file(&format!(r#"{{"__metadata__":{{}},"__metadata__":{{}},{t}}}"#), &[0; 4]), "m");
+        assert_eq!(codes(&p), ["F107"]);
+        assert_eq!(p.findings[0].severity, Severity::Error);
+    }
+
+    #[test]
+    fn empty_tensors_must_sit_where_the_previous_one_ends() {
+        let t = r#""a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}"#;
+        let h = format!(r#"{{{t},"z":{{"dtype":"F32","shape":[0],"data_offsets":[4,4]}}}}"#);
+        assert!(parse(&file(&h, &[0; 4]), "m").findings.is_empty());
+        // Inside another tensor's bytes: the reference refuses it.
+        let b = r#""b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}"#;
+        let h = format!(r#"{{{t},{b},"z":{{"dtype":"F32","shape":[0],"data_offsets":[2,2]}}}}"#);
+        assert_eq!(codes(&parse(&file(&h, &[0; 8]), "m")), ["F105"]);
     }
 
     #[test]
@@ -325,9 +393,15 @@ mod tests {
     }
 
     #[test]
-    fn shape_overflow_is_a_finding() {
+    fn shape_overflow_is_a_finding_that_says_so() {
         let h = r#"{"a":{"dtype":"F32","shape":[18446744073709551615,4],"data_offsets":[0,4]}}"#;
-        assert_eq!(codes(&parse(&file(h, &[0; 4]), "m")), ["F104"]);
+        let p = parse(&file(h, &[0; 4]), "m");
+        assert_eq!(codes(&p), ["F104"]);
+        assert!(p.findings[0].message.contains("overflows"), "{}", p.findings[0].message);
+        // The element count fits, its bits do not: still an overflow, not a sub-byte problem.
+        let h = r#"{"a":{"dtype":"F4","shape":[4611686018427387904,2],"data_offsets":[0,4]}}"#;
+        let p = parse(&file(h, &[0; 4]), "m");
+        assert!(p.findings[0].message.contains("overflows"), "{}", p.findings[0].message);
     }
 
     proptest::proptest! {

@@ -13,7 +13,10 @@ pub const UNRECOGNIZED_FORMAT: Rule = Rule {
     severity: Severity::Error,
     summary: "the file's content matches no supported format",
     detects: "Files whose first bytes match none of the formats nanscope reads (safetensors, PyTorch zip \
-              and legacy pickles, NumPy .npy/.npz, GGUF). Formats are recognised by content, never by extension.",
+              and legacy pickles, NumPy .npy/.npz, GGUF). Formats are recognised by content, never by extension. \
+              Also, as info, an .npz member that is not an .npy array (numpy.load hands back its raw bytes), \
+              and, as a warning, one that is a pickle: numpy does not unpickle it, but whoever does runs what it \
+              names, so it is scanned like any pickle (its `S` findings follow).",
     why: BROKEN_INPUT_WHY,
     cause: "A wrong file in the model folder, an HTML error page saved as a checkpoint, or a Git LFS pointer \
             instead of the real file.",
@@ -51,9 +54,13 @@ pub const INVALID_HEADER: Rule = Rule {
     slug: "invalid-header",
     severity: Severity::Error,
     summary: "a header is malformed or declares absurd sizes",
-    detects: "Headers that are not valid (safetensors JSON that does not parse, a header length beyond the \
-              100 MB limit or the file, an .npy dict that cannot be read, entries missing required fields, \
-              shapes whose element count overflows).",
+    detects: "Headers that are not valid, judged by the reference loader's rules: safetensors JSON that does not \
+              parse, a header length beyond the 100 MB limit or the file, `__metadata__` that is neither a string \
+              map nor null, entries missing required fields; .npy versions other than 1.0, 2.0 and 3.0 (numpy \
+              refuses 1.1), dicts that are not exactly `descr`/`fortran_order`/`shape`, descrs numpy cannot \
+              build a dtype from (duplicate field names included), negative dimensions, headers over numpy's \
+              10000-character limit; GGUF headers ggml refuses (arrays of arrays, tensor names over 63 bytes, \
+              element counts not below 2^63). A shape whose element or byte count overflows says so.",
     why: BROKEN_INPUT_WHY,
     cause: "A corrupted or hand-edited file, a writer bug, or a deliberately hostile file.",
     fix: "Re-export the file with the reference writer of its format.",
@@ -65,9 +72,11 @@ pub const INVALID_LAYOUT: Rule = Rule {
     slug: "invalid-layout",
     severity: Severity::Error,
     summary: "tensor data offsets overlap, leave gaps or do not match dtype x shape",
-    detects: "safetensors entries whose byte range is out of bounds, overlaps another tensor, leaves a gap, \
-              or whose length is not the element count times the dtype size; PyTorch storages smaller \
-              than the view that reads them; bytes after the last tensor.",
+    detects: "safetensors entries whose byte range is out of bounds, overlaps another tensor, leaves a gap \
+              (empty tensors included: sorted ranges must each start where the previous ended, as the \
+              reference requires), or whose length is not the element count times the dtype size; bytes after \
+              the last tensor; PyTorch storages smaller than the view that reads them. Bytes after an .npy \
+              array's data are a warning: numpy ignores them but never writes them.",
     why: BROKEN_INPUT_WHY,
     cause: "A buggy third-party writer, a truncated or spliced file, or a file crafted to make readers \
             read out of bounds.",
@@ -81,7 +90,9 @@ pub const UNSUPPORTED_DTYPE: Rule = Rule {
     severity: Severity::Error,
     summary: "a tensor declares an unknown or undecodable dtype",
     detects: "Tensors whose dtype string, storage class or GGUF type id is unknown, or a dtype whose values nanscope \
-              cannot decode (sub-byte float formats). Other tensors of the file are still scanned.",
+              cannot decode (sub-byte float formats). Other tensors of the file are still scanned. .npy arrays \
+              that numpy reads but that are not numeric tensors (structured, unicode, bytes, datetime) are \
+              info: their size is checked against the file, their values are not scanned.",
     why: "A loader that does not know the dtype refuses the checkpoint, or reinterprets the bytes as another \
           type and loads garbage.",
     cause: "A newer format version, a typo in a hand-written header, or a corrupted header.",
@@ -93,9 +104,12 @@ pub const DUPLICATE_KEY: Rule = Rule {
     code: "F107",
     slug: "duplicate-key",
     severity: Severity::Warning,
-    summary: "a tensor name appears twice in one header",
-    detects: "safetensors headers that list the same tensor name twice. The reference reader silently \
-              keeps the last one; other readers keep the first.",
+    summary: "a tensor name or header key appears twice in one header",
+    detects: "safetensors headers that list a tensor name twice: an error when the entries claim different \
+              bytes (the reference keeps the last entry and then refuses the file, since the first entry's \
+              bytes are covered by no tensor), a warning when they claim the same bytes (the reference accepts \
+              it; readers that keep the first entry may read another dtype or shape). `__metadata__` twice, and \
+              GGUF metadata keys or tensor names twice, are errors: the reference readers refuse them.",
     why: "Two loaders can load different weights from the same file, so a model that works in one tool \
           produces garbage in another.",
     cause: "A buggy writer or a hand-merged header.",
@@ -110,7 +124,12 @@ pub const BROKEN_ARCHIVE: Rule = Rule {
     summary: "a zip archive is malformed or misses a record",
     detects: "PyTorch zip checkpoints and .npz archives whose central directory is damaged, that miss \
               `data.pkl` or a `data/<key>` storage record the pickle refers to, or whose records cannot \
-              be decompressed. The finding names the zip entry.",
+              be decompressed. Two records with one name are an error naming both; the archive is judged by \
+              the record its loader reads (numpy: the last; PyTorch: the one miniz's binary search over the \
+              sorted directory finds, which depends on the neighbours). A record whose bytes overlap another \
+              record's is not read (one deflated stream listed many times is how zip bombs multiply), and one \
+              archive decompresses at most 1032 times its size and at most 4 GiB in all. The finding names \
+              the zip entry.",
     why: BROKEN_INPUT_WHY,
     cause: "A truncated download, a checkpoint repacked by a tool that dropped entries, or manual editing.",
     fix: "Re-download or re-save the checkpoint with `torch.save` / `numpy.savez`.",
@@ -187,6 +206,24 @@ pub const MISALIGNED_TENSOR_DATA: Rule = Rule {
     options: "",
 };
 
+pub const UNPACKED_TENSOR_DATA: Rule = Rule {
+    code: "F122",
+    slug: "unpacked-tensor-data",
+    severity: Severity::Error,
+    summary: "a GGUF tensor's data is not where ggml's packing puts it",
+    detects: "GGUF tensor infos whose data offset differs from the one ggml computes: tensors in header order, \
+              the first at offset 0 of the data section, each next one where the previous ended, padded to \
+              `general.alignment`. Gaps, reordered tensors and missing padding all show here. The first such \
+              tensor is reported (ggml stops there as well).",
+    why: "ggml (and so llama.cpp and every tool built on it) refuses the file with `tensor has offset X, \
+          expected Y`; other readers that follow the offsets load it, so the file works in one tool and not in \
+          another.",
+    cause: "A GGUF writer other than gguf-py or ggml's own, a tensor removed or reordered by editing the header, \
+            or padding left out between tensors.",
+    fix: "Re-export the file with gguf-py or llama.cpp's converters.",
+    options: "",
+};
+
 pub const RULES: &[&Rule] = &[
     &UNRECOGNIZED_FORMAT,
     &EMPTY_FILE,
@@ -201,4 +238,5 @@ pub const RULES: &[&Rule] = &[
     &UNREADABLE_FILE,
     &BYTE_SWAPPED_GGUF,
     &MISALIGNED_TENSOR_DATA,
+    &UNPACKED_TENSOR_DATA,
 ];

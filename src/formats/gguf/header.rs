@@ -4,8 +4,12 @@
 //! anything is allocated, nesting is bounded, and the first malformed field
 //! stops the parse with its byte offset.
 
-/// Deepest array nesting accepted (ggml writers never nest more than once).
+/// Deepest array nesting walked. ggml itself refuses any array of arrays,
+/// which is reported once the nesting is read.
 const MAX_DEPTH: usize = 8;
+/// ggml keeps tensor names in a 64-byte buffer with its terminating zero and
+/// refuses longer names.
+pub const MAX_NAME_LEN: usize = 63;
 /// Array elements kept per value; longer arrays (tokenizer vocabularies) are
 /// walked and counted but not stored.
 const KEPT_ITEMS: u64 = 64;
@@ -67,8 +71,10 @@ impl TensorInfo {
         self.ne.iter().rev().copied().collect()
     }
 
+    /// The element count, or `None` when it is not below `i64::MAX`, the
+    /// bound ggml refuses (its counts are signed 64-bit).
     pub fn numel(&self) -> Option<u64> {
-        self.ne.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d))
+        self.ne.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d)).filter(|&n| n < i64::MAX as u64)
     }
 }
 
@@ -130,6 +136,12 @@ pub fn read_header(bytes: &[u8]) -> Result<Header, HeaderError> {
         }
         let value_type = c.u32("metadata type")?;
         let value = c.value(value_type, value_type_at, 0)?;
+        if let KvValue::Array { elem_type: 9, .. } = value {
+            return Err(HeaderError::Invalid {
+                at: value_type_at as u64,
+                what: format!("metadata {key} is an array of arrays, which ggml refuses"),
+            });
+        }
         kv.push((key, value));
     }
     // The smallest tensor info: empty name (8), n_dims (4), type (4), offset (8).
@@ -138,6 +150,12 @@ pub fn read_header(bytes: &[u8]) -> Result<Header, HeaderError> {
     for _ in 0..n_tensors {
         let record_at = c.pos as u64;
         let name = c.string("tensor name")?;
+        if name.len() > MAX_NAME_LEN {
+            return Err(HeaderError::Invalid {
+                at: record_at,
+                what: format!("tensor name {name} has {} bytes; ggml refuses names over {MAX_NAME_LEN}", name.len()),
+            });
+        }
         let dims_at = c.pos as u64;
         let n_dims = c.u32("tensor dimension count")?;
         if n_dims > MAX_DIMS {
@@ -339,21 +357,19 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn reads_kv_of_every_type_and_nested_arrays() {
+    fn reads_kv_of_every_type_and_arrays() {
         let mut w = Writer::new(3, 1, 4);
         w.string("general.architecture").u32(8).string("flux");
         w.string("general.alignment").u32(4).u32(64);
-        w.string("nested").u32(9).u32(9).u64(2);
-        w.u32(4).u64(2).u32(1).u32(2);
-        w.u32(8).u64(1).string("x");
+        w.string("names").u32(9).u32(8).u64(2).string("a").string("bc");
         w.string("f").u32(12).0.extend(1.5f64.to_le_bytes());
         w.tensor("w", &[64, 4], 0, 0);
         let h = read_header(&w.0).unwrap();
         assert_eq!(h.alignment, 64);
         assert_eq!(h.data_start % 64, 0);
         assert_eq!(h.get("general.architecture"), Some(&KvValue::String("flux".into())));
-        let Some(KvValue::Array { count: 2, items, .. }) = h.get("nested") else { panic!("{:?}", h.get("nested")) };
-        assert!(matches!(&items[1], KvValue::Array { elem_type: 8, count: 1, .. }));
+        let Some(KvValue::Array { count: 2, items, .. }) = h.get("names") else { panic!("{:?}", h.get("names")) };
+        assert_eq!(items[1], KvValue::String("bc".into()));
         assert_eq!(h.get("f"), Some(&KvValue::F64(1.5)));
         assert_eq!(h.tensors[0].shape(), vec![4, 64]);
     }
@@ -383,6 +399,26 @@ pub(crate) mod tests {
         let mut w = Writer::new(3, 0, 1);
         w.string("general.alignment").u32(4).u32(48);
         assert!(matches!(read_header(&w.0), Err(HeaderError::Invalid { .. })));
+    }
+
+    #[test]
+    fn what_ggml_refuses_is_invalid() {
+        // An array of arrays.
+        let mut w = Writer::new(3, 0, 1);
+        w.string("nested").u32(9).u32(9).u64(1).u32(4).u64(1).u32(7);
+        let Err(HeaderError::Invalid { what, .. }) = read_header(&w.0) else { panic!() };
+        assert!(what.contains("array of arrays"), "{what}");
+        // A 64-byte tensor name.
+        let mut w = Writer::new(3, 1, 0);
+        w.tensor(&"n".repeat(64), &[1], 0, 0);
+        let Err(HeaderError::Invalid { what, .. }) = read_header(&w.0) else { panic!() };
+        assert!(what.contains("ggml refuses names"), "{what}");
+        let mut w = Writer::new(3, 1, 0);
+        w.tensor(&"n".repeat(63), &[1], 0, 0);
+        assert!(read_header(&w.0).is_ok());
+        // Element counts must stay below i64::MAX.
+        let info = TensorInfo { name: "t".into(), ne: vec![1 << 32, 1 << 31], type_id: 0, offset: 0, record_at: 0 };
+        assert_eq!(info.numel(), None);
     }
 
     #[test]

@@ -8,7 +8,11 @@
 use std::collections::HashSet;
 
 use super::header::{Header, HeaderError, TensorInfo, read_header};
-use super::types::{GgmlType, ggml_type};
+use super::types::{GgmlType, NEWEST_TYPE_ID, ggml_type};
+
+/// Type ids from `NEWEST_TYPE_ID + 1` up to this are taken for types newer
+/// than nanscope's table (ggml adds a few a year); higher ids are invalid.
+const NEWER_TYPES_BELOW: u32 = 64;
 use crate::formats::{Parsed, Storage, TensorEntry, at_offset};
 use crate::numerics::{ByteOrder, DType};
 use crate::report::{Finding, Severity, Subject};
@@ -59,7 +63,45 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
         }
     }
     overlaps(&mut ranges, label, &mut out.findings);
+    packing(&header, label, &mut out.findings);
     out
+}
+
+/// ggml accepts tensor data only where its own writer puts it: in header
+/// order, each tensor starting where the previous one ended, padded to the
+/// alignment. The first tensor that is elsewhere is reported (ggml stops
+/// there too); the check ends early at a tensor whose size is unknown.
+fn packing(header: &Header, label: &str, findings: &mut Vec<Finding>) {
+    let mut expected = 0u64;
+    for info in &header.tensors {
+        if info.offset != expected {
+            findings.push(
+                at_offset(
+                    &rules::UNPACKED_TENSOR_DATA,
+                    label,
+                    info.record_at,
+                    format!(
+                        "{}: data offset {} is not {expected}, where ggml expects it (tensors follow each other \
+                         in header order, each padded to {} bytes); ggml refuses the file",
+                        info.name, info.offset, header.alignment
+                    ),
+                )
+                .with_subject(Subject::tensor(label, &info.name))
+                .with_evidence("data_offset", info.offset)
+                .with_evidence("expected_offset", expected),
+            );
+            return;
+        }
+        let padded = ggml_type(info.type_id)
+            .zip(info.numel())
+            .and_then(|(ty, numel)| ty.byte_len(numel))
+            .and_then(|len| len.checked_next_multiple_of(header.alignment))
+            .and_then(|len| expected.checked_add(len));
+        match padded {
+            Some(next) => expected = next,
+            None => return,
+        }
+    }
 }
 
 /// The logical dtype of an entry the reader made: its own element type, or
@@ -91,10 +133,18 @@ fn tensor_range(
     let fail =
         |rule, message: String| Box::new(at_offset(rule, label, info.record_at, message).with_subject(subject.clone()));
     let Some(ty) = ggml_type(info.type_id) else {
+        // An id just past nanscope's table may be a type newer than it; one far
+        // past it, or a removed one, is no type ggml defines, and ggml refuses it.
+        let newer = (NEWEST_TYPE_ID + 1..NEWER_TYPES_BELOW).contains(&info.type_id);
+        let (why, severity) = if newer {
+            ("is unknown to nanscope (perhaps newer than its type table)", Severity::Warning)
+        } else {
+            ("is no type ggml defines (ggml refuses the file)", Severity::Error)
+        };
         return Err(Box::new(
-            (*fail(&rules::UNSUPPORTED_DTYPE, format!("{}: ggml type id {} is unknown", info.name, info.type_id)))
+            (*fail(&rules::UNSUPPORTED_DTYPE, format!("{}: ggml type id {} {why}", info.name, info.type_id)))
                 .with_evidence("type_id", info.type_id)
-                .with_severity(Severity::Warning),
+                .with_severity(severity),
         ));
     };
     let numel = info
@@ -169,9 +219,13 @@ fn duplicate_keys(header: &Header, label: &str, findings: &mut Vec<Finding>) {
     for (key, _) in &header.kv {
         if !seen.insert(key.as_str()) {
             findings.push(
-                Finding::new(&rules::DUPLICATE_KEY, format!("metadata key {key} appears twice"))
-                    .with_subject(Subject::file(label))
-                    .with_evidence("key", key.as_str()),
+                Finding::new(
+                    &rules::DUPLICATE_KEY,
+                    format!("metadata key {key} appears twice (ggml refuses the file)"),
+                )
+                .with_subject(Subject::file(label))
+                .with_evidence("key", key.as_str())
+                .with_severity(Severity::Error),
             );
         }
     }
@@ -226,11 +280,30 @@ mod tests {
         let p = parse(&w.0, "m.gguf");
         let mut c = codes(&p);
         c.sort();
-        assert_eq!(c, ["F105", "F106", "F121"]);
+        assert_eq!(c, ["F105", "F106", "F121", "F122"]);
         let mut w = Writer::new(3, 1, 0);
         w.tensor("t", &[64], 0, 0).pad(32);
         w.0.extend([0u8; 100]);
         assert_eq!(codes(&parse(&w.0, "m.gguf")), ["F103"]);
+    }
+
+    #[test]
+    fn duplicate_metadata_keys_and_unpacked_data_are_errors_as_in_ggml() {
+        let mut w = Writer::new(3, 2, 2);
+        w.string("k").u32(4).u32(1).string("k").u32(4).u32(2);
+        // 8 f32 = 32 bytes, so "b" belongs at 32; at 64 it leaves a gap.
+        w.tensor("a", &[8], 0, 0).tensor("b", &[8], 0, 64).pad(32);
+        w.0.extend([0u8; 96]);
+        let p = parse(&w.0, "m.gguf");
+        let mut c: Vec<(&str, Severity)> = p.findings.iter().map(|f| (f.code.as_str(), f.severity)).collect();
+        c.sort_by_key(|x| x.0);
+        assert_eq!(c, [("F107", Severity::Error), ("F122", Severity::Error)]);
+        assert_eq!(p.findings[1].evidence["expected_offset"], 32);
+        // Padding counts: a 4-byte tensor still moves the next one by the alignment.
+        let mut w = Writer::new(3, 2, 0);
+        w.tensor("a", &[1], 0, 0).tensor("b", &[1], 0, 32).pad(32);
+        w.0.extend([0u8; 36]);
+        assert!(parse(&w.0, "m.gguf").findings.is_empty());
     }
 
     #[test]

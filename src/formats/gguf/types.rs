@@ -81,6 +81,10 @@ const fn t(id: u32, name: &'static str, block_elems: u64, block_bytes: u64) -> G
     GgmlType { id, name, block_elems, block_bytes }
 }
 
+/// The highest type id in [`TYPES`]; ggml refuses every unknown id up to it
+/// (removed types have no size).
+pub const NEWEST_TYPE_ID: u32 = 40;
+
 /// Every type id ggml defines (ids 4 and 5, the removed Q4_2/Q4_3, are absent).
 const TYPES: &[GgmlType] = &[
     t(0, "F32", 1, 4),

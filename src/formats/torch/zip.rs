@@ -9,7 +9,7 @@ use super::entries::{
     StorageBytes, array_entries, pickle_findings, problem_findings, root, scalar_entries, tensor_entry,
 };
 use super::walk::walk;
-use crate::formats::archive::{Archive, Member};
+use crate::formats::archive::{Archive, Duplicates, Member};
 use crate::formats::pickle::{Alert, Limits, Location, unpickle};
 use crate::formats::{Parsed, Storage, at_offset};
 use crate::numerics::ByteOrder;
@@ -19,13 +19,15 @@ use crate::rules::format as rules;
 pub fn parse(bytes: &[u8], label: &str) -> Parsed {
     let mut out = Parsed::default();
     let broken = |why: String| at_offset(&rules::BROKEN_ARCHIVE, label, 0, why);
-    let mut archive = match Archive::open(bytes) {
+    // Duplicate records are judged as torch.load reads them.
+    let mut archive = match Archive::open(bytes, Duplicates::Miniz) {
         Ok(archive) => archive,
         Err(why) => {
             out.findings.push(broken(format!("broken zip archive: {why}")));
             return out;
         }
     };
+    out.findings.extend(archive.problem_findings(label));
     let Some(pkl) = data_pkl(&archive) else {
         out.findings.push(broken("zip archive has no <folder>/data.pkl record".into()));
         return out;
