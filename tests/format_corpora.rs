@@ -30,6 +30,11 @@ fn findings(file: &str) -> Vec<(String, String, String)> {
         .arg(&path)
         .output()
         .expect("runs");
+    // A well-formed file that holds no tensors leaves nothing to check: the
+    // run exits 2 by the input policy, and the format itself is not judged.
+    if output.status.code() == Some(2) && String::from_utf8_lossy(&output.stderr).contains("nothing to check") {
+        return Vec::new();
+    }
     let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!("{file}: stdout is not a report ({e}): {}", String::from_utf8_lossy(&output.stdout))
     });

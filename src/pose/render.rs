@@ -46,7 +46,6 @@ impl Rgb {
     }
 }
 
-
 /// What to draw besides the hands.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RenderOptions {
@@ -383,7 +382,6 @@ mod tests {
         frame.hands.as_mut().unwrap().points.iter_mut().for_each(|p| *p = [-1.0, f64::NAN]);
         assert_eq!(render_frame(&frame, 768, 768, RenderOptions::default()).unwrap().non_black_share(), 0.0);
     }
-
 
     #[test]
     fn extreme_draw_params_are_refused_before_allocating() {

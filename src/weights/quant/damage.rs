@@ -50,7 +50,7 @@ struct Tiling {
 
 impl Tiling {
     fn of(tensor: &QuantTensor) -> Option<Tiling> {
-        let numel = tensor.numel();
+        let numel = tensor.numel()?;
         let tiling = match &tensor.layout {
             Layout::Grid(g) => {
                 Tiling { rows: g.rows, cols: g.cols, block_rows: g.block_rows, block_cols: g.block_cols }
