@@ -3,8 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use serde_json::{Value, json};
+
+#[path = "common/inert_scan.rs"]
+mod inert_scan;
 
 fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(rel)
@@ -14,18 +16,7 @@ fn fixture(rel: &str) -> PathBuf {
 /// to run `touch nanscope_pickle_ran` would leave a trace there) and returns
 /// the report and exit code.
 fn scan(rels: &[&str]) -> (Value, i32) {
-    let cwd = tempfile::tempdir().unwrap();
-    let mut cmd = Command::cargo_bin("nanscope").unwrap();
-    cmd.current_dir(cwd.path()).args(["weights", "--format", "json", "--all-tensors", "--no-progress"]);
-    for rel in rels {
-        cmd.arg(fixture(rel));
-    }
-    let out = cmd.output().unwrap();
-    assert!(!cwd.path().join("nanscope_pickle_ran").exists(), "pickle code ran");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
-    (report, out.status.code().unwrap_or(-1))
+    inert_scan::scan(&[], &rels.iter().map(|rel| fixture(rel)).collect::<Vec<_>>())
 }
 
 fn findings<'a>(report: &'a Value, code: &str) -> Vec<&'a Value> {

@@ -404,15 +404,7 @@ proptest::proptest! {
         edits in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>(), 0u8..3), 1..8),
     ) {
         let mut bytes = valid_samples().swap_remove(sample);
-        for (at, byte, how) in edits {
-            let at = at % (bytes.len() + 1);
-            match how {
-                0 if at < bytes.len() => bytes[at] = byte,
-                1 => bytes.insert(at, byte),
-                _ if at < bytes.len() => { bytes.remove(at); }
-                _ => {}
-            }
-        }
+        apply_edits(&mut bytes, edits);
         let p = load(&bytes);
         if let Ok(root) = p.root {
             let walk = crate::formats::torch::walk(&p, root, 64);
@@ -421,6 +413,22 @@ proptest::proptest! {
             }
         }
         let _ = crate::formats::torch::parse_pickle(&bytes, "fuzz");
+    }
+}
+
+/// Applies property-test edits to a sample: `(position, byte, kind)` where
+/// kind 0 overwrites, 1 inserts and 2 removes the byte at the position.
+fn apply_edits(bytes: &mut Vec<u8>, edits: Vec<(usize, u8, u8)>) {
+    for (at, byte, how) in edits {
+        let at = at % (bytes.len() + 1);
+        match how {
+            0 if at < bytes.len() => bytes[at] = byte,
+            1 => bytes.insert(at, byte),
+            _ if at < bytes.len() => {
+                bytes.remove(at);
+            }
+            _ => {}
+        }
     }
 }
 
@@ -450,15 +458,7 @@ proptest::proptest! {
         edits in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>(), 0u8..3), 1..6),
     ) {
         let mut bytes = stream_samples().swap_remove(sample);
-        for (at, byte, how) in edits {
-            let at = at % (bytes.len() + 1);
-            match how {
-                0 if at < bytes.len() => bytes[at] = byte,
-                1 => bytes.insert(at, byte),
-                _ if at < bytes.len() => { bytes.remove(at); }
-                _ => {}
-            }
-        }
+        apply_edits(&mut bytes, edits);
         let parsed = crate::formats::parse(crate::formats::detect(&bytes), &bytes, "fuzz");
         for entry in &parsed.tensors {
             if let crate::formats::Storage::Mapped { start, len } = entry.storage {
