@@ -80,10 +80,10 @@ pub fn run(args: TraceArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
 /// A dump that was read but holds no record: only the empty-dump finding
 /// (and perhaps the incomplete-dump one) came out of it.
 fn checked_nothing(result: &TraceResult) -> bool {
-    let about_emptiness = |code: &str| code == rules::EMPTY_DUMP.code || code == rules::INCOMPLETE_DUMP.code;
+    let about_emptiness = |f: &nanscope::report::Finding| f.is(&rules::EMPTY_DUMP) || f.is(&rules::INCOMPLETE_DUMP);
     result.manifest.is_some()
         && result.analysis.records.total == 0
-        && result.findings.iter().chain(&result.analysis.findings).all(|f| about_emptiness(&f.code))
+        && result.findings.iter().chain(&result.analysis.findings).all(about_emptiness)
 }
 
 /// Writes DIR/timeline.png for `trace --plot` and `replay --plot`.

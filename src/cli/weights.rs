@@ -85,7 +85,7 @@ fn build_report(result: ScanResult, inputs: Vec<String>, all_tensors: bool) -> R
     let mut codes: HashMap<(&str, &str), Vec<&str>> = HashMap::new();
     for f in &result.findings {
         if let (Some(file), Some(tensor)) = (&f.subject.file, &f.subject.tensor) {
-            codes.entry((file.as_str(), tensor.as_str())).or_default().push(f.code.as_str());
+            codes.entry((file.as_str(), tensor.as_str())).or_default().push(f.code());
         }
     }
     let multi_file = result.files.len() > 1;

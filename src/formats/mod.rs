@@ -201,6 +201,6 @@ fn hex_prefix(bytes: &[u8]) -> String {
 }
 
 /// A finding of a format rule about `label`, with the byte offset it concerns.
-pub(crate) fn at_offset(rule: &crate::rules::Rule, label: &str, offset: u64, message: String) -> Finding {
+pub(crate) fn at_offset(rule: &'static crate::rules::Rule, label: &str, offset: u64, message: String) -> Finding {
     Finding::new(rule, message).with_subject(Subject::file(label)).with_evidence("offset", offset)
 }

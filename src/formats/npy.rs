@@ -747,12 +747,12 @@ pub(crate) mod tests {
     #[test]
     fn truncated_data_and_object_arrays_are_findings() {
         let p = parse(&npy("<f4", false, "(100,)", &[0; 8]), "a.npy");
-        assert_eq!(p.findings[0].code, "F103");
+        assert_eq!(p.findings[0].code(), "F103");
         // An object array is a pickle: a cut one is a malformed pickle.
         let p = parse(&npy("|O", false, "()", &[0x80, 0x02]), "a.npy");
-        assert_eq!(p.findings[0].code, "F109");
+        assert_eq!(p.findings[0].code(), "F109");
         let p = parse(&npy("<f4", false, "(99999999999, 99999999999, 99999999999)", &[]), "a.npy");
-        assert_eq!(p.findings[0].code, "F104");
+        assert_eq!(p.findings[0].code(), "F104");
     }
 
     #[test]
@@ -770,7 +770,7 @@ pub(crate) mod tests {
         let mut evil = object_npy(&PyValue::Dict(vec![]))[..128].to_vec();
         evil.extend(b"\x80\x03cos\nsystem\nq\x00X\x02\x00\x00\x00idq\x01\x85q\x02Rq\x03.");
         let p = parse(&evil, "a.npy");
-        assert_eq!(p.findings[0].code, "S101");
+        assert_eq!(p.findings[0].code(), "S101");
     }
 
     #[test]
@@ -778,10 +778,10 @@ pub(crate) mod tests {
         let mut bytes = b"\x93NUMPY\x02\x00".to_vec();
         bytes.extend(0xFFFF_FFF0u32.to_le_bytes());
         let p = parse(&bytes, "a.npy");
-        assert_eq!(p.findings[0].code, "F104");
+        assert_eq!(p.findings[0].code(), "F104");
         let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
         bytes.extend(500u16.to_le_bytes());
-        assert_eq!(parse(&bytes, "a.npy").findings[0].code, "F103");
+        assert_eq!(parse(&bytes, "a.npy").findings[0].code(), "F103");
     }
 
     fn with_header(version: [u8; 2], dict: &str, data: &[u8]) -> Vec<u8> {
@@ -802,11 +802,11 @@ pub(crate) mod tests {
         let mut bytes = npy("<f4", false, "(1,)", &[0; 4]);
         bytes[7] = 1;
         let p = parse(&bytes, "a.npy");
-        assert_eq!(p.findings[0].code, "F104");
+        assert_eq!(p.findings[0].code(), "F104");
         assert!(p.findings[0].message.contains("version 1.1"), "{}", p.findings[0].message);
         let dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2L,), }\n";
         assert!(parse(&with_header([2, 0], dict, &[0; 8]), "a.npy").findings.is_empty());
-        assert_eq!(parse(&with_header([3, 0], dict, &[0; 8]), "a.npy").findings[0].code, "F104");
+        assert_eq!(parse(&with_header([3, 0], dict, &[0; 8]), "a.npy").findings[0].code(), "F104");
     }
 
     #[test]
@@ -814,15 +814,15 @@ pub(crate) mod tests {
         let dict = "{'descr': [('x', '<i4'), ('y', '<f8', (2,)), ('z', [('a', '|u1'), ('b', '>f4')])], \
                     'fortran_order': False, 'shape': (3,), }\n";
         let p = parse(&with_header([1, 0], dict, &[0; 3 * 25]), "a.npy");
-        assert_eq!((p.findings[0].code.as_str(), p.findings[0].severity), ("F106", Severity::Info));
+        assert_eq!((p.findings[0].code(), p.findings[0].severity), ("F106", Severity::Info));
         // One byte short is truncation, as numpy says.
         let p = parse(&with_header([1, 0], dict, &[0; 3 * 25 - 1]), "a.npy");
-        assert_eq!(p.findings[0].code, "F103");
+        assert_eq!(p.findings[0].code(), "F103");
         let p = parse(&npy("<U3", false, "(2,)", &[0; 24]), "a.npy");
         assert_eq!(p.findings[0].severity, Severity::Info);
         let p = parse(&npy("<f4", false, "(1,)", &[0; 7]), "a.npy");
         assert_eq!(p.tensors.len(), 1);
-        assert_eq!((p.findings[0].code.as_str(), p.findings[0].severity), ("F105", Severity::Warning));
+        assert_eq!((p.findings[0].code(), p.findings[0].severity), ("F105", Severity::Warning));
     }
 
     #[test]
@@ -837,10 +837,10 @@ pub(crate) mod tests {
             "{'descr': [('a', '<f4'), ('a', '<i4')], 'fortran_order': False, 'shape': (1,), }",
         ] {
             let p = parse(&with_header([1, 0], dict, &[0; 8]), "a.npy");
-            assert_eq!(p.findings[0].code, "F104", "{dict}: {:?}", p.findings);
+            assert_eq!(p.findings[0].code(), "F104", "{dict}: {:?}", p.findings);
         }
         let big = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }}{}", " ".repeat(10_000));
-        assert_eq!(parse(&with_header([2, 0], &big, &[0; 4]), "a.npy").findings[0].code, "F104");
+        assert_eq!(parse(&with_header([2, 0], &big, &[0; 4]), "a.npy").findings[0].code(), "F104");
     }
 
     proptest::proptest! {

@@ -117,7 +117,7 @@ mod tests {
     use super::*;
 
     fn codes(p: &Parsed) -> Vec<&str> {
-        p.findings.iter().map(|f| f.code.as_str()).collect()
+        p.findings.iter().map(|f| f.code()).collect()
     }
 
     #[test]
@@ -128,7 +128,7 @@ mod tests {
         assert_eq!(p.tensors.len(), 1);
         assert!(codes(&p).contains(&"F101"), "{:?}", p.findings);
         assert!(!p.findings.iter().any(|f| f.message.contains("too short")), "{:?}", p.findings);
-        assert!(p.findings.iter().any(|f| f.code.starts_with('S')), "{:?}", p.findings);
+        assert!(p.findings.iter().any(|f| f.code().starts_with('S')), "{:?}", p.findings);
     }
 
     #[test]

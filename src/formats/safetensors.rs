@@ -303,7 +303,7 @@ mod tests {
     }
 
     fn codes(p: &Parsed) -> Vec<&str> {
-        p.findings.iter().map(|f| f.code.as_str()).collect()
+        p.findings.iter().map(|f| f.code()).collect()
     }
 
     #[test]

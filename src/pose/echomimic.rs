@@ -297,11 +297,11 @@ pub(crate) mod tests {
         entries[1].1 = PyValue::F64Array { shape: vec![2, 20, 2], data: vec![0.5; 80] };
         entries.retain(|(k, _)| k != "draw_pose_params");
         let (frame, findings) = from_dict(&PyValue::Dict(entries), "x.npy");
-        let codes: Vec<&str> = findings.iter().map(|f| f.code.as_str()).collect();
+        let codes: Vec<&str> = findings.iter().map(|f| f.code()).collect();
         assert!(codes.contains(&"P108") && codes.contains(&"P112"), "{codes:?}");
         assert!(frame.unwrap().hands.is_none());
         let (frame, findings) = from_dict(&PyValue::Int(3), "x.npy");
         assert!(frame.is_none());
-        assert_eq!(findings[0].code, "P103");
+        assert_eq!(findings[0].code(), "P103");
     }
 }

@@ -187,11 +187,11 @@ mod tests {
     fn truncation_and_malicious_globals_are_findings() {
         let bytes = object_npy(&PyValue::Dict(vec![("num".into(), PyValue::Int(3))]));
         let err = load(&bytes[..bytes.len() - 3], "x.npy").unwrap_err();
-        assert_eq!(err.code, "F109");
+        assert_eq!(err.code(), "F109");
         let mut evil = bytes[..128].to_vec();
         evil.extend(b"\x80\x03cos\nsystem\nq\x00X\x02\x00\x00\x00idq\x01\x85q\x02Rq\x03.");
         let (value, findings) = load(&evil, "x.npy").unwrap();
-        assert_eq!(findings[0].code, "S101");
+        assert_eq!(findings[0].code(), "S101");
         assert!(matches!(value, Some(PyValue::Other(_))));
     }
 

@@ -310,10 +310,10 @@ mod tests {
         assert!(reading.findings.is_empty());
         assert!(reading.pose.unwrap().hands.unwrap().points[3][0].is_nan());
         let reading = read(b"{\"people\": [", "f.json", None);
-        assert_eq!(reading.findings[0].code, "P103");
+        assert_eq!(reading.findings[0].code(), "P103");
         assert_eq!(reading.findings[0].evidence["offset"], 12);
         let reading = read(b"{\"people\": [{\"pose_keypoints_2d\": [1, 2]}]}", "f.json", None);
-        assert_eq!(reading.findings[0].code, "P108");
+        assert_eq!(reading.findings[0].code(), "P108");
     }
 
     #[test]

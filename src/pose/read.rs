@@ -100,7 +100,7 @@ mod tests {
         let reading = read_bytes(b"", "7.npy", None);
         assert!(reading.pose.is_none());
         let finding = &reading.findings[0];
-        assert_eq!(finding.code, format_rules::EMPTY_FILE.code);
+        assert!(finding.is(&format_rules::EMPTY_FILE));
         assert_eq!(finding.message, "7.npy is empty (0 bytes)");
         let other = read_bytes(b"junk", "8.npy", None);
         assert!(other.findings[0].message.contains("neither an .npy nor a JSON pose file"));

@@ -407,7 +407,7 @@ mod tests {
         check(&seq, &CheckOptions::default())
             .findings
             .into_iter()
-            .map(|f| format!("{} {}", f.code, f.message))
+            .map(|f| format!("{} {}", f.code(), f.message))
             .collect()
     }
 
@@ -442,7 +442,7 @@ mod tests {
         }
         let repaired = repair(&sequence(frames), &RepairOptions { max_gap: 4, ..RepairOptions::default() });
         assert_eq!(repaired.findings.len(), 1);
-        assert_eq!(repaired.findings[0].code, "P116");
+        assert_eq!(repaired.findings[0].code(), "P116");
         assert_eq!(repaired.findings[0].subject.frames, Some([0, 3]));
         assert_eq!(
             repaired.frames[0].1.hands.as_ref().unwrap().points[0],

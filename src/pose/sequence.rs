@@ -251,7 +251,7 @@ mod tests {
         let seq = load(&[dir.path().to_path_buf()], None);
         assert_eq!(seq.format, PoseFormat::EchoMimic);
         assert_eq!(seq.frames.len(), 2);
-        let strays = seq.findings.iter().filter(|f| f.code == "P104").count();
+        let strays = seq.findings.iter().filter(|f| f.code() == "P104").count();
         assert_eq!(strays, 3);
     }
 
@@ -263,6 +263,6 @@ mod tests {
         }
         let seq = load(&[dir.path().to_path_buf()], None);
         assert_eq!(seq.frames.len(), 1);
-        assert_eq!(seq.findings[0].code, "P104");
+        assert_eq!(seq.findings[0].code(), "P104");
     }
 }

@@ -18,6 +18,21 @@ pub struct Section {
     pub table: Option<SectionTable>,
 }
 
+impl Section {
+    /// A section whose JSON is `value` serialized: sections are built from
+    /// typed structs, never from hand-written JSON.
+    pub fn typed<T: serde::Serialize + ?Sized>(key: &str, value: &T) -> Section {
+        let value = serde_json::to_value(value).unwrap_or(Value::Null);
+        Section { key: key.to_string(), value, table: None }
+    }
+
+    /// The same section with a view for the human renderers.
+    pub fn with_table(mut self, table: SectionTable) -> Section {
+        self.table = Some(table);
+        self
+    }
+}
+
 /// A plain grid of cells for the human renderers.
 #[derive(Debug, Clone, Default)]
 pub struct SectionTable {

@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::report::Severity;
 
 /// A documented check. The long texts feed `nanscope rules CODE` and the docs.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Rule {
     /// Stable code: family letter and number, e.g. `W101`.
     pub code: &'static str,
@@ -62,14 +62,24 @@ pub fn catalogue() -> Vec<&'static Rule> {
     all
 }
 
+/// Family letters in the order the design lists them: weights, quantization,
+/// diff, replay/trace, video, pose, security, format, image, log, config,
+/// gate, postmortem causes.
+const FAMILY_LETTERS: &str = "WQDRVPSFILCGK";
+
 /// Families in the order the design lists them.
 fn family_order(code: &str) -> usize {
-    "WQDRVPSF".find(code.chars().next().unwrap_or('Z')).unwrap_or(usize::MAX)
+    FAMILY_LETTERS.find(code.chars().next().unwrap_or('Z')).unwrap_or(usize::MAX)
 }
 
 /// Looks a rule up by code (`W101`) or slug (`nonfinite-values`), case-insensitively.
 pub fn find(key: &str) -> Option<&'static Rule> {
     catalogue().into_iter().find(|r| r.code.eq_ignore_ascii_case(key) || r.slug.eq_ignore_ascii_case(key))
+}
+
+/// Looks a rule up by its exact code (`W101`), as reports carry it.
+pub fn by_code(code: &str) -> Option<&'static Rule> {
+    FAMILIES.iter().flat_map(|family| family.iter().copied()).find(|r| r.code == code)
 }
 
 #[cfg(test)]
@@ -84,7 +94,7 @@ mod tests {
         for rule in catalogue() {
             assert!(codes.insert(rule.code), "duplicate code {}", rule.code);
             assert!(slugs.insert(rule.slug), "duplicate slug {}", rule.slug);
-            assert!("WQDRVPSF".contains(&rule.code[..1]), "bad family in {}", rule.code);
+            assert!(FAMILY_LETTERS.contains(&rule.code[..1]), "bad family in {}", rule.code);
             assert!(rule.code[1..].chars().all(|c| c.is_ascii_digit()), "{}", rule.code);
             assert!(rule.slug.chars().all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit()));
             for text in [rule.summary, rule.detects, rule.why, rule.cause, rule.fix] {

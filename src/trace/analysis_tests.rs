@@ -48,7 +48,7 @@ fn analyze(records: &[Record], options: AnalysisOptions) -> Analysis {
 }
 
 fn codes(analysis: &Analysis) -> Vec<&str> {
-    analysis.findings.iter().map(|f| f.code.as_str()).collect()
+    analysis.findings.iter().map(|f| f.code()).collect()
 }
 
 #[test]
@@ -91,7 +91,7 @@ fn neg_inf_masks_are_not_producers_but_other_neg_inf_is() {
     let mask = rec(0, 0, "unet.attn.attn_mask", stats(16, 0, 0, 6, 0.0));
     let table = rec(1, 0, "unet.rel_bias_table", stats(16, 0, 0, 2, 1.0));
     let analysis = analyze(&[mask.clone(), table.clone()], AnalysisOptions::default());
-    assert_eq!(analysis.findings[0].code, "R120");
+    assert_eq!(analysis.findings[0].code(), "R120");
     assert_eq!(analysis.findings[0].subject.module.as_deref(), Some("unet.rel_bias_table"));
     assert!(codes(&analysis).contains(&"R124"));
 
@@ -109,7 +109,7 @@ fn a_mask_input_does_not_hide_a_softmax_that_produces_nan() {
     softmax.inputs = Some(vec![input(0, 0, 0), input(0, 0, 4)]);
     let analysis =
         analyze(&[rec(0, 0, "unet.attn.attn_mask", stats(4, 0, 0, 4, 0.0)), softmax], AnalysisOptions::default());
-    assert_eq!(analysis.findings[0].code, "R120");
+    assert_eq!(analysis.findings[0].code(), "R120");
     assert_eq!(analysis.findings[0].subject.module.as_deref(), Some("unet.attn.softmax"));
 }
 
@@ -125,7 +125,7 @@ fn near_overflow_counts_only_before_the_first_nonfinite_record_and_names_the_wor
     ];
     let mut options = AnalysisOptions { headroom_top: 1, ..AnalysisOptions::default() };
     let analysis = analyze(&records, options.clone());
-    let near: Vec<_> = analysis.findings.iter().filter(|f| f.code == "R122").collect();
+    let near: Vec<_> = analysis.findings.iter().filter(|f| f.code() == "R122").collect();
     assert_eq!(near.len(), 1);
     assert_eq!(near[0].subject.module.as_deref(), Some("unet.big"));
     assert_eq!(near[0].subject.step, Some(1));
@@ -168,7 +168,7 @@ fn multi_step_runs_give_a_timeline_and_the_latents_step() {
     assert_eq!(rows[2].nan_share, 0.25);
     assert_eq!(rows[3].nan_share, 0.5);
     assert_eq!(rows[4].first_nonfinite_module.as_deref(), Some("unet.a"));
-    let propagation = analysis.findings.iter().find(|f| f.code == "R123").unwrap();
+    let propagation = analysis.findings.iter().find(|f| f.code() == "R123").unwrap();
     assert_eq!(propagation.subject.step, Some(1));
     assert_eq!(propagation.evidence["first_entirely_nonfinite_step"], 2);
 }
@@ -187,7 +187,7 @@ fn parents_of_the_producer_are_containers_but_a_later_source_is_independent() {
     let analysis = analyze(&records, AnalysisOptions::default());
     let roles: Vec<_> = analysis.records.first_nonfinite.iter().map(|r| r.role).collect();
     assert_eq!(roles, ["producer", "propagator", "propagator", "independent-producer"]);
-    let independent: Vec<_> = analysis.findings.iter().filter(|f| f.code == "R125").collect();
+    let independent: Vec<_> = analysis.findings.iter().filter(|f| f.code() == "R125").collect();
     assert_eq!(independent.len(), 1);
     assert_eq!(independent[0].subject.module.as_deref(), Some("vae.decoder.conv_out"));
 }

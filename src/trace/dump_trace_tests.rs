@@ -63,7 +63,7 @@ fn run_into(writer: &mut impl Probe) {
 }
 
 fn codes(result: &TraceResult) -> Vec<String> {
-    result.findings.iter().chain(&result.analysis.findings).map(|f| f.code.clone()).collect()
+    result.findings.iter().chain(&result.analysis.findings).map(|f| f.code().to_string()).collect()
 }
 
 #[test]
@@ -75,7 +75,7 @@ fn a_dump_written_through_the_probe_trait_is_traced_to_its_producer() {
     assert!(manifest.complete);
     assert_eq!(manifest.record_count, Some(6));
     let producer = &result.analysis.findings[0];
-    assert_eq!(producer.code, "R120");
+    assert_eq!(producer.code(), "R120");
     assert_eq!(producer.subject.module.as_deref(), Some("unet.b"));
     assert_eq!(producer.subject.step, Some(1));
     assert_eq!(producer.subject.frames, Some([0, 3]));
@@ -156,7 +156,7 @@ fn broken_lines_are_reported_and_the_rest_is_still_analysed() {
     text.push_str("\n{\"seq\": 100, \"modu");
     fs::write(&path, text).unwrap();
     let result = trace_dump(dir.path(), &TraceOptions::default());
-    let bad: Vec<_> = result.findings.iter().filter(|f| f.code == "F132").collect();
+    let bad: Vec<_> = result.findings.iter().filter(|f| f.code() == "F132").collect();
     assert_eq!(bad.len(), 4);
     assert_eq!(bad[0].evidence["line"], 1);
     assert_eq!(bad[1].evidence["line"], 3);
@@ -198,7 +198,7 @@ fn inline_records_in_the_manifest_are_read_too() {
     });
     fs::write(dir.path().join("manifest.json"), manifest.to_string()).unwrap();
     let result = trace_dump(dir.path(), &TraceOptions::default());
-    assert_eq!(result.analysis.findings[0].code, "R121");
+    assert_eq!(result.analysis.findings[0].code(), "R121");
 }
 
 mod fuzz {
@@ -231,7 +231,7 @@ fn a_manifest_closed_by_an_error_quotes_it() {
     manifest["aborted"] = "RuntimeError: CUDA out of memory".into();
     fs::write(&path, manifest.to_string()).unwrap();
     let result = trace_dump(dir.path(), &TraceOptions::default());
-    assert_eq!(result.findings[0].code, "R126");
+    assert_eq!(result.findings[0].code(), "R126");
     assert!(result.findings[0].message.contains("CUDA out of memory"));
     assert_eq!(result.analysis.findings[0].subject.module.as_deref(), Some("unet.b"));
 }
@@ -249,10 +249,10 @@ fn records_out_of_order_are_sorted_by_seq_and_reported() {
     fs::write(&path, lines.join("\n") + "\n").unwrap();
     let result = trace_dump(dir.path(), &TraceOptions::default());
     let producer = &result.analysis.findings[0];
-    assert_eq!(producer.code, "R120");
+    assert_eq!(producer.code(), "R120");
     assert_eq!(producer.subject.module.as_deref(), Some("unet.b"));
     assert_eq!(producer.subject.step, Some(1));
-    let broken: Vec<_> = result.findings.iter().filter(|f| f.code == "F135").collect();
+    let broken: Vec<_> = result.findings.iter().filter(|f| f.code() == "F135").collect();
     assert_eq!(broken.len(), 1, "{:?}", codes(&result));
     assert_eq!(broken[0].evidence["out_of_order"], 5);
     assert_eq!(broken[0].evidence["duplicates"], 0);
@@ -280,7 +280,7 @@ fn duplicate_and_missing_seq_numbers_are_reported() {
     assert_eq!(lines.len(), 5, "{text}");
     fs::write(&path, lines.join("\n") + "\n").unwrap();
     let result = trace_dump(dir.path(), &TraceOptions::default());
-    let broken = result.findings.iter().find(|f| f.code == "F135").expect("F135");
+    let broken = result.findings.iter().find(|f| f.code() == "F135").expect("F135");
     assert_eq!(broken.evidence["out_of_order"], 0);
     assert_eq!(broken.evidence["duplicates"], 1);
     assert_eq!(broken.evidence["missing"], 2, "{}", broken.message);

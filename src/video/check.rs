@@ -14,6 +14,7 @@ use super::stream_checks::{
 };
 use super::tools::{ToolError, Tools, version_at_least};
 use crate::report::{Finding, Subject};
+use crate::rules::Rule;
 use crate::rules::video as rules;
 
 /// Frame rate assumed for timestamps when a stream declares none.
@@ -85,8 +86,8 @@ impl VideoCheck {
         self.frames.iter().filter(|f| f.flags.iter().any(|x| flags.contains(x))).map(|f| f.index).collect()
     }
 
-    pub fn has(&self, code: &str) -> bool {
-        self.findings.iter().any(|f| f.code == code)
+    pub fn has(&self, rule: &Rule) -> bool {
+        self.findings.iter().any(|f| f.is(rule))
     }
 
     /// Names the checked file `label` everywhere: a check of a temporary

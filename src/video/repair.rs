@@ -86,8 +86,10 @@ pub fn choose(check: &VideoCheck) -> Strategy {
     let bad = check.frames_with(&FILLED_FLAGS);
     if !bad.is_empty() && bad.len() < check.frames.len() {
         Strategy::Fill
-    } else if ["V105", "V111", "V112", "V114"].iter().any(|c| check.has(c))
-        || (check.has(rules::AV_DURATION_MISMATCH.code) && !check.has(rules::TRUNCATED.code))
+    } else if [&rules::DECODE_ERRORS, &rules::PLAYER_PIXEL_FORMAT, &rules::ODD_DIMENSIONS, &rules::PLAYER_CODEC]
+        .iter()
+        .any(|rule| check.has(rule))
+        || (check.has(&rules::AV_DURATION_MISMATCH) && !check.has(&rules::TRUNCATED))
     {
         Strategy::Reencode
     } else {
@@ -114,14 +116,14 @@ pub fn repair(
         input: label.clone(),
         output: None,
         strategy: None,
-        input_findings: check.findings.iter().map(|f| format!("{} {}", f.code, f.message)).collect(),
+        input_findings: check.findings.iter().map(|f| format!("{} {}", f.code(), f.message)).collect(),
         steps: vec![],
         frames_changed: vec![],
         findings: vec![],
         input_check: None,
         output_check: None,
     };
-    let rebuild_from = options.reference.as_deref().filter(|_| check.has(rules::MOOV_MISSING.code));
+    let rebuild_from = options.reference.as_deref().filter(|_| check.has(&rules::MOOV_MISSING));
     if let Some(reason) = unrepairable(&check).filter(|_| rebuild_from.is_none()) {
         return Ok(refuse(result, check, reason));
     }
@@ -196,7 +198,7 @@ pub fn repair(
     let remaining: Vec<Finding> = output_check
         .findings
         .iter()
-        .filter(|f| f.code != rules::NOT_FASTSTART.code)
+        .filter(|f| !f.is(&rules::NOT_FASTSTART))
         .cloned()
         .map(|mut f| {
             f.subject.file = Some(out_label.clone());
@@ -204,7 +206,7 @@ pub fn repair(
         })
         .collect();
     let serious: Vec<&str> =
-        remaining.iter().filter(|f| f.severity > crate::report::Severity::Info).map(|f| f.code.as_str()).collect();
+        remaining.iter().filter(|f| f.severity > crate::report::Severity::Info).map(|f| f.code()).collect();
     if !serious.is_empty() {
         result.findings.push(
             Finding::new(
@@ -236,20 +238,20 @@ fn refuse(mut result: RepairResult, check: VideoCheck, reason: String) -> Repair
 }
 
 fn unrepairable(check: &VideoCheck) -> Option<String> {
-    if check.has(rules::MOOV_MISSING.code) {
+    if check.has(&rules::MOOV_MISSING) {
         return Some(
             "the MP4 has no moov atom (the writer never finalised it); its frames cannot be located without a healthy \
              reference file written with the same encoder settings: pass it as --reference to rebuild the H.264 video"
                 .into(),
         );
     }
-    if check.has(rules::EMPTY_FILE.code) {
+    if check.has(&rules::EMPTY_FILE) {
         return Some("the file is empty".into());
     }
     if check.unreadable {
         return Some("it is not a media file".into());
     }
-    if check.has(rules::NO_VIDEO_STREAM.code) {
+    if check.has(&rules::NO_VIDEO_STREAM) {
         return Some("it has no video stream".into());
     }
     if check.frames.is_empty() {
@@ -447,7 +449,7 @@ fn remux(tools: &Tools, input: &Path, out: &Path, check: &VideoCheck) -> Result<
     command.args(["-loglevel", "error", "-y", "-fflags", "+discardcorrupt", "-i"]).arg(path_arg(input));
     command.args(["-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", "-movflags", "+faststart"]);
     // Audio shorter than the video is padded with silence, which needs it re-encoded; the video is still copied.
-    let pad_audio = has_audio(check) && check.has(rules::AV_DURATION_MISMATCH.code);
+    let pad_audio = has_audio(check) && check.has(&rules::AV_DURATION_MISMATCH);
     if pad_audio {
         command.args(["-af", "apad", "-c:a", "aac", "-b:a", "192k"]);
     }
@@ -457,7 +459,7 @@ fn remux(tools: &Tools, input: &Path, out: &Path, check: &VideoCheck) -> Result<
     command.arg(path_arg(out));
     run_ffmpeg(command, out)?;
     let mut steps: Steps = vec![("streams copied into a new MP4 with the index in front (+faststart)".into(), vec![])];
-    if check.has(rules::TRUNCATED.code) {
+    if check.has(&rules::TRUNCATED) {
         steps[0].0 = format!(
             "the {} whole frames before the cut copied as they are (not re-encoded) into a new MP4 with the index \
              in front (+faststart); the packet cut short by the end of the file was left out",

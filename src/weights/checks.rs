@@ -191,7 +191,7 @@ mod tests {
     }
 
     fn codes(f: &[Finding]) -> Vec<&str> {
-        f.iter().map(|f| f.code.as_str()).collect()
+        f.iter().map(|f| f.code()).collect()
     }
 
     #[test]

@@ -137,7 +137,7 @@ pub fn corpus(target: &Target, root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 
 /// A digest of the finding codes an input produced.
 fn digest<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> u64 {
-    let codes: BTreeSet<&str> = findings.into_iter().map(|f| f.code.as_str()).collect();
+    let codes: BTreeSet<&str> = findings.into_iter().map(|f| f.code()).collect();
     let mut hasher = std::hash::DefaultHasher::new();
     codes.hash(&mut hasher);
     hasher.finish()

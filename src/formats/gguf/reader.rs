@@ -257,7 +257,7 @@ mod tests {
     use super::*;
 
     fn codes(p: &Parsed) -> Vec<&str> {
-        p.findings.iter().map(|f| f.code.as_str()).collect()
+        p.findings.iter().map(|f| f.code()).collect()
     }
 
     #[test]
@@ -295,7 +295,7 @@ mod tests {
         w.tensor("a", &[8], 0, 0).tensor("b", &[8], 0, 64).pad(32);
         w.0.extend([0u8; 96]);
         let p = parse(&w.0, "m.gguf");
-        let mut c: Vec<(&str, Severity)> = p.findings.iter().map(|f| (f.code.as_str(), f.severity)).collect();
+        let mut c: Vec<(&str, Severity)> = p.findings.iter().map(|f| (f.code(), f.severity)).collect();
         c.sort_by_key(|x| x.0);
         assert_eq!(c, [("F107", Severity::Error), ("F122", Severity::Error)]);
         assert_eq!(p.findings[1].evidence["expected_offset"], 32);

@@ -85,7 +85,7 @@ impl Location<'_> {
         }
     }
 
-    fn finding(&self, rule: &crate::rules::Rule, offset: u64, message: String) -> Finding {
+    fn finding(&self, rule: &'static crate::rules::Rule, offset: u64, message: String) -> Finding {
         let mut finding = Finding::new(rule, message)
             .with_subject(Subject::file(self.file))
             .with_evidence("offset", self.base + offset);

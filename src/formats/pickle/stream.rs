@@ -95,7 +95,7 @@ fn first_offset(pickle: &Pickle) -> u64 {
     pickle.start as u64
 }
 
-fn at_location(rule: &crate::rules::Rule, at: Location, offset: u64, message: String) -> Finding {
+fn at_location(rule: &'static crate::rules::Rule, at: Location, offset: u64, message: String) -> Finding {
     let mut finding = Finding::new(rule, message)
         .with_subject(crate::report::Subject::file(at.file))
         .with_evidence("offset", at.base + offset);

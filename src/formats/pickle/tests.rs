@@ -269,16 +269,19 @@ fn following_reads_every_pickle_after_stop_and_judges_it() {
     assert_eq!(rest.len(), 1);
     assert!(matches!(&rest[0].alerts[..], [Alert::UnsafeGlobal { name, offset: 7, .. }] if name == "eval"));
     let at = Location { file: "f", entry: None, base: 0 };
-    let codes: Vec<String> = following_findings(&rest, bytes.len(), at).into_iter().map(|f| f.code).collect();
+    let codes: Vec<String> =
+        following_findings(&rest, bytes.len(), at).into_iter().map(|f| f.code().to_string()).collect();
     assert_eq!(codes, ["S104", "S101"]);
     // Bytes that are no pickle are a layout finding; a cut pickle is F109.
     let junk = b"K\x01.\x00\x01";
     let rest = following(junk, 3, &Limits::default());
-    let codes: Vec<String> = following_findings(&rest, junk.len(), at).into_iter().map(|f| f.code).collect();
+    let codes: Vec<String> =
+        following_findings(&rest, junk.len(), at).into_iter().map(|f| f.code().to_string()).collect();
     assert_eq!(codes, ["F105"]);
     let cut = b"K\x01.K\x02";
     let rest = following(cut, 3, &Limits::default());
-    let codes: Vec<String> = following_findings(&rest, cut.len(), at).into_iter().map(|f| f.code).collect();
+    let codes: Vec<String> =
+        following_findings(&rest, cut.len(), at).into_iter().map(|f| f.code().to_string()).collect();
     assert_eq!(codes, ["F109"]);
 }
 
@@ -288,7 +291,8 @@ fn a_file_of_countless_tiny_pickles_is_capped_and_reported() {
     let rest = following(&bytes, 2, &Limits::default());
     assert_eq!(rest.len(), MAX_FOLLOWING);
     let at = Location { file: "f", entry: None, base: 0 };
-    let codes: Vec<String> = following_findings(&rest, bytes.len(), at).into_iter().map(|f| f.code).collect();
+    let codes: Vec<String> =
+        following_findings(&rest, bytes.len(), at).into_iter().map(|f| f.code().to_string()).collect();
     assert_eq!(codes, ["S104", "F109"]);
 }
 
@@ -370,14 +374,14 @@ fn findings_name_globals_and_offsets() {
     let findings = alert_findings(&p.alerts, at);
     assert_eq!(findings.len(), 1, "one finding per distinct global");
     let f = &findings[0];
-    assert_eq!(f.code, "S101");
+    assert_eq!(f.code(), "S101");
     assert_eq!(f.subject.file.as_deref(), Some("m.pt"));
     assert_eq!(f.evidence["global"], "os.system");
     assert_eq!(f.evidence["offset"], 2);
     assert_eq!(f.evidence["occurrences"], 2);
     assert_eq!(f.evidence["entry"], "m/data.pkl");
     let e = error_finding(&error(b"\x80\x02\xff"), Location { file: "x.pkl", entry: None, base: 100 });
-    assert_eq!((e.code.as_str(), &e.evidence["offset"]), ("F109", &serde_json::json!(102)));
+    assert_eq!((e.code(), &e.evidence["offset"]), ("F109", &serde_json::json!(102)));
 }
 
 fn valid_samples() -> Vec<Vec<u8>> {

@@ -195,15 +195,15 @@ fn zip_byteorder_and_short_storages() {
     let short = zip_archive(&[("m/data.pkl", &pkl, false), ("m/data/0", &[0x3c], false)]);
     let parsed = parse_zip(&short, "m.pt");
     assert!(parsed.tensors.is_empty());
-    assert_eq!(parsed.findings[0].code, "F105");
+    assert_eq!(parsed.findings[0].code(), "F105");
     assert_eq!(parsed.findings[0].evidence["entry"], "m/data/0");
     // A view that reads past its storage.
     let pkl = pickle(dict(&[("a", tensor("0", "HalfStorage", 2, 1, &[2], &[1]))]));
     let parsed = parse_zip(&zip_archive(&[("m/data.pkl", &pkl, false), ("m/data/0", &[0; 4], false)]), "m.pt");
-    assert_eq!(parsed.findings[0].code, "F105");
+    assert_eq!(parsed.findings[0].code(), "F105");
     assert_eq!(parsed.findings[0].subject.tensor.as_deref(), Some("a"));
     let parsed = parse_zip(&zip_archive(&[("m/other", b"x", false)]), "m.pt");
-    assert_eq!(parsed.findings[0].code, "F108");
+    assert_eq!(parsed.findings[0].code(), "F108");
 }
 
 /// A legacy stream: magic, 1001, sys_info, `main`, the key list, storages.
@@ -236,16 +236,16 @@ fn legacy_streams_and_their_storage_area() {
     let Storage::Mapped { start, len } = parsed.tensors[0].storage else { panic!() };
     assert_eq!(&bytes[start..start + len], data.as_slice());
     let parsed = parse_legacy(&legacy(main.clone(), &["k"], &[(-1, &data)]), "l.pt");
-    assert_eq!(parsed.findings[0].code, "F109");
+    assert_eq!(parsed.findings[0].code(), "F109");
     // Counts larger than the file, and a missing count.
     for storages in [&[(3i64, &data[..])][..], &[]] {
         let parsed = parse_legacy(&legacy(main.clone(), &["k"], storages), "l.pt");
         assert!(parsed.tensors.is_empty());
         assert_eq!(parsed.findings.len(), 1, "{:?}", parsed.findings);
-        assert_eq!(parsed.findings[0].code, "F103");
+        assert_eq!(parsed.findings[0].code(), "F103");
     }
     let parsed = parse_legacy(&legacy(main, &["other"], &[(2, &data)]), "l.pt");
-    assert_eq!(parsed.findings[0].code, "F109");
+    assert_eq!(parsed.findings[0].code(), "F109");
 }
 
 fn fixtures() -> [&'static [u8]; 3] {

@@ -226,7 +226,10 @@ mod tests {
 
     fn codes(pose: &PoseFrame) -> Vec<String> {
         let subject = Subject { frame: Some(3), ..Subject::file("3.npy") };
-        check(pose, &subject, PoseFormat::EchoMimic, &CheckOptions::default()).into_iter().map(|f| f.code).collect()
+        check(pose, &subject, PoseFormat::EchoMimic, &CheckOptions::default())
+            .into_iter()
+            .map(|f| f.code().to_string())
+            .collect()
     }
 
     #[test]
@@ -241,7 +244,7 @@ mod tests {
         let subject = Subject { frame: Some(3), ..Subject::file("3.npy") };
         let findings = check(&pose, &subject, PoseFormat::EchoMimic, &CheckOptions::default());
         assert_eq!(findings.len(), 1);
-        assert_eq!(findings[0].code, "P106");
+        assert_eq!(findings[0].code(), "P106");
         assert_eq!(findings[0].subject.keypoint.as_deref(), Some("hands[1][5]"));
     }
 

@@ -164,9 +164,9 @@ fn summaries(seq: &PoseSequence, slots: usize, counts: &[(usize, usize)], findin
         for frame in frames {
             let Some(slot) = frame.checked_sub(seq.first_index) else { continue };
             if let Some(row) = rows.get_mut(slot as usize)
-                && !row.flags.contains(&finding.code)
+                && !row.flags.iter().any(|flag| flag == finding.code())
             {
-                row.flags.push(finding.code.clone());
+                row.flags.push(finding.code().to_string());
             }
         }
     }

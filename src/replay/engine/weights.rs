@@ -111,7 +111,7 @@ fn open_source(file: &Path) -> Result<WeightSource> {
                 .findings
                 .iter()
                 .filter(|f| f.severity == Severity::Error)
-                .map(|f| format!("{} {}", f.code, f.message))
+                .map(|f| format!("{} {}", f.code(), f.message))
                 .collect();
             if !problems.is_empty() {
                 return Err(read_error(format!("refusing a PyTorch file with problems: {}", problems.join("; "))));

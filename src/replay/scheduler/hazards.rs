@@ -78,7 +78,7 @@ impl Checks<'_> {
         self.findings.push(finding);
     }
 
-    pub(super) fn report(&mut self, rule: &crate::rules::Rule, message: String) {
+    pub(super) fn report(&mut self, rule: &'static crate::rules::Rule, message: String) {
         let finding = Finding::new(rule, message).with_subject(self.subject());
         self.push(finding);
     }

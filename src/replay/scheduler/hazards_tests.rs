@@ -14,11 +14,11 @@ fn run(json: &str, steps: usize) -> Inspection {
 }
 
 fn codes(inspection: &Inspection) -> Vec<&str> {
-    inspection.findings.iter().map(|f| f.code.as_str()).collect()
+    inspection.findings.iter().map(|f| f.code()).collect()
 }
 
 fn severity_of(inspection: &Inspection, code: &str) -> Option<Severity> {
-    inspection.findings.iter().find(|f| f.code == code).map(|f| f.severity)
+    inspection.findings.iter().find(|f| f.code() == code).map(|f| f.severity)
 }
 
 const ECHOMIMIC_V2: &str = r#"{"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "linear",
@@ -43,7 +43,7 @@ fn echomimic_v2_has_no_error_or_warning() {
 fn epsilon_at_zero_snr_divides_by_zero_at_the_first_step() {
     let config = ECHOMIMIC_V2.replace("v_prediction", "epsilon");
     let inspection = run(&config, 6);
-    let finding = inspection.findings.iter().find(|f| f.code == "R102").expect("R102");
+    let finding = inspection.findings.iter().find(|f| f.code() == "R102").expect("R102");
     assert_eq!(finding.severity, Severity::Error);
     assert_eq!((finding.subject.step, finding.subject.timestep), (Some(0), Some(999.0)));
 }
@@ -55,7 +55,7 @@ fn epsilon_at_zero_snr_with_leading_spacing_amplifies_and_skips_the_terminal_tim
     assert!(!codes(&inspection).contains(&"R102"));
     assert_eq!(severity_of(&inspection, "R103"), Some(Severity::Warning));
     assert_eq!(severity_of(&inspection, "R116"), Some(Severity::Warning));
-    let r103 = inspection.findings.iter().find(|f| f.code == "R103").unwrap();
+    let r103 = inspection.findings.iter().find(|f| f.code() == "R103").unwrap();
     assert_eq!(r103.subject.timestep, Some(981.0));
 }
 
@@ -79,7 +79,7 @@ fn unknown_keys_and_other_classes_are_info() {
 fn unsupported_values_are_errors_with_the_value_named() {
     let inspection = run(r#"{"beta_schedule": "sigmoid", "prediction_type": "flow", "clip_sample": false}"#, 50);
     let messages: Vec<&str> =
-        inspection.findings.iter().filter(|f| f.code == "R107").map(|f| f.message.as_str()).collect();
+        inspection.findings.iter().filter(|f| f.code() == "R107").map(|f| f.message.as_str()).collect();
     assert_eq!(messages.len(), 2, "{messages:?}");
     assert!(messages.iter().any(|m| m.contains("\"sigmoid\"")));
     assert!(messages.iter().any(|m| m.contains("\"flow\"")));
@@ -120,7 +120,7 @@ fn ignored_options_are_listed() {
         2,
     );
     let ignored: Vec<&str> =
-        inspection.findings.iter().filter(|f| f.code == "R104").map(|f| f.message.as_str()).collect();
+        inspection.findings.iter().filter(|f| f.code() == "R104").map(|f| f.message.as_str()).collect();
     for key in ["clip_sample_range", "sample_max_value", "beta_schedule"] {
         assert!(ignored.iter().any(|m| m.starts_with(key)), "{key} not in {ignored:?}");
     }
@@ -130,9 +130,9 @@ fn ignored_options_are_listed() {
 fn set_alpha_to_one_is_ignored_when_no_step_passes_timestep_zero() {
     let config = ECHOMIMIC_V2.replace("\"clip_sample\": false", "\"clip_sample\": false, \"set_alpha_to_one\": false");
     let six = run(&config, 6);
-    assert!(six.findings.iter().any(|f| f.code == "R104" && f.message.starts_with("set_alpha_to_one")));
+    assert!(six.findings.iter().any(|f| f.code() == "R104" && f.message.starts_with("set_alpha_to_one")));
     let thirty = run(&config, 30);
-    assert!(!thirty.findings.iter().any(|f| f.code == "R104" && f.message.starts_with("set_alpha_to_one")));
+    assert!(!thirty.findings.iter().any(|f| f.code() == "R104" && f.message.starts_with("set_alpha_to_one")));
     assert!(codes(&thirty).contains(&"R113"), "30 steps end at the final ᾱ = ᾱ_0");
 }
 
@@ -146,7 +146,7 @@ fn too_many_steps_is_an_error_without_schedule() {
 #[test]
 fn trailing_float_arange_overshoot_is_reported_with_clean_neighbours() {
     let inspection = run(ECHOMIMIC_V2, 61);
-    let finding = inspection.findings.iter().find(|f| f.code == "R111").expect("R111");
+    let finding = inspection.findings.iter().find(|f| f.code() == "R111").expect("R111");
     assert!(finding.message.contains("62 timesteps for 61 steps"), "{}", finding.message);
     assert!(finding.message.contains("[-1]"), "{}", finding.message);
     let clean = finding.evidence["clean_step_counts_nearby"].as_array().unwrap();
@@ -164,7 +164,7 @@ fn leading_offset_past_the_table_is_reported() {
 #[test]
 fn final_step_without_offset_and_alpha_one_does_not_denoise() {
     let inspection = run(r#"{"set_alpha_to_one": false, "steps_offset": 0, "clip_sample": false}"#, 50);
-    let finding = inspection.findings.iter().find(|f| f.code == "R112").expect("R112");
+    let finding = inspection.findings.iter().find(|f| f.code() == "R112").expect("R112");
     assert_eq!((finding.subject.step, finding.subject.timestep), (Some(49), Some(0.0)));
     assert!(
         !codes(&run(r#"{"set_alpha_to_one": false, "steps_offset": 1, "clip_sample": false}"#, 50)).contains(&"R112")
@@ -188,7 +188,7 @@ fn one_step_with_linspace_or_leading_starts_at_a_clean_timestep() {
     for spacing in ["linspace", "leading"] {
         let json = format!(r#"{{"timestep_spacing": "{spacing}", "clip_sample": false}}"#);
         let inspection = run(&json, 1);
-        let finding = inspection.findings.iter().find(|f| f.code == "R117").expect(spacing);
+        let finding = inspection.findings.iter().find(|f| f.code() == "R117").expect(spacing);
         assert_eq!(finding.subject.timestep, Some(0.0));
     }
     let trailing = run(r#"{"timestep_spacing": "trailing", "clip_sample": false}"#, 1);
@@ -210,7 +210,7 @@ fn invalid_betas_are_reported() {
     let over = run(r#"{"beta_end": 1.5, "clip_sample": false}"#, 50);
     assert_eq!(severity_of(&over, "R115"), Some(Severity::Error));
     let negative = run(r#"{"beta_start": 1.5, "beta_end": 1.5, "clip_sample": false}"#, 50);
-    assert!(negative.findings.iter().any(|f| f.code == "R115" && f.message.contains("ᾱ at timestep 0")));
+    assert!(negative.findings.iter().any(|f| f.code() == "R115" && f.message.contains("ᾱ at timestep 0")));
     assert!(negative.schedule.is_none(), "negative ᾱ: no schedule");
     let inverted = run(r#"{"beta_start": 0.02, "beta_end": 0.0001, "clip_sample": false}"#, 50);
     assert_eq!(severity_of(&inverted, "R115"), Some(Severity::Warning));

@@ -14,7 +14,7 @@ pub fn render(report: &Report, options: &RenderOptions, out: &mut dyn Write) -> 
         writeln!(out, "|---|---|---|---|---|")?;
         for f in &report.findings {
             let label = where_label(f, &report.inputs);
-            write_row(out, &[f.severity.as_str(), &f.code, &f.rule, &label, &f.message])?;
+            write_row(out, &[f.severity.as_str(), f.code(), f.rule.slug, &label, &f.message])?;
         }
         writeln!(out)?;
     }

@@ -23,8 +23,8 @@ pub fn render(report: &Report, options: &RenderOptions, out: &mut dyn Write) -> 
             }
             table.add_row(vec![
                 severity,
-                Cell::new(&f.code),
-                Cell::new(&f.rule),
+                Cell::new(f.code()),
+                Cell::new(f.rule.slug),
                 Cell::new(where_label(f, &report.inputs)),
                 Cell::new(&f.message),
             ]);

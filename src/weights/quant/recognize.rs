@@ -70,7 +70,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// Records a finding about `tensor` (a logical or stored name).
-    pub fn finding(&mut self, rule: &crate::rules::Rule, tensor: &str, message: String) -> &mut Finding {
+    pub fn finding(&mut self, rule: &'static crate::rules::Rule, tensor: &str, message: String) -> &mut Finding {
         let finding = Finding::new(rule, message).with_subject(Subject::tensor(self.label(), tensor));
         self.out.findings.push(finding);
         let last = self.out.findings.len() - 1;

@@ -137,7 +137,12 @@ struct ScaleSet<'a> {
 
 impl ScaleSet<'_> {
     /// One finding for every scale `bad` selects: count, first block, value.
-    fn check(&self, rule: &crate::rules::Rule, kind: &str, bad: impl Fn(f32) -> bool + Sync) -> Option<Finding> {
+    fn check(
+        &self,
+        rule: &'static crate::rules::Rule,
+        kind: &str,
+        bad: impl Fn(f32) -> bool + Sync,
+    ) -> Option<Finding> {
         let (first, count) = first_and_count(self.values, &bad)?;
         let value = self.values[first as usize];
         let total = self.values.len();
