@@ -6,14 +6,16 @@
 
 use std::path::PathBuf;
 
+use crate::commands::pose::{check_report, load_sequence, resolved_check};
+use crate::commands::{PoseCheckOptions, pose_check};
 use crate::pose::convert::convert as convert_sequence;
 use crate::pose::render::{RenderOptions, png, render_frame};
 use crate::pose::repair::{RepairOptions, Repaired, repair as repair_sequence};
 use crate::pose::sheet::{SheetTile, sheet, thumbnail};
 use crate::pose::smooth::Smoothing;
 use crate::pose::write::{check_destination, stage};
-use crate::pose::{self, CheckOptions, CheckOutcome, PoseSequence, audio};
-use crate::report::{Report, Section, SectionTable, fmt_num};
+use crate::pose::{self, CheckOptions, CheckOutcome, PoseSequence};
+use crate::report::{Report, Section, SectionTable};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use rayon::prelude::*;
@@ -216,30 +218,20 @@ pub fn run(args: PoseArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
 
 /// Check options from the command line (runs ffprobe for `--audio`).
 fn check_options(sequence: &SequenceArgs, tuning: &CheckTuning) -> anyhow::Result<CheckOptions> {
-    anyhow::ensure!(sequence.width > 0 && sequence.height > 0, "--width and --height must be positive");
-    anyhow::ensure!(tuning.fps > 0.0 && tuning.fps.is_finite(), "--fps must be positive");
-    anyhow::ensure!(tuning.canvas_tolerance >= 0.0, "--canvas-tolerance must not be negative");
-    anyhow::ensure!(tuning.jump_threshold > 0.0 && tuning.min_jump >= 0.0, "jump thresholds must be positive");
-    let expect_frames = tuning.expect_frames.map(|n| (n, "--expect-frames".to_string()));
-    let audio_frames = match &tuning.audio {
-        Some(path) => {
-            let seconds = audio::duration(path)?;
-            let frames = audio::frames_for(seconds, tuning.fps);
-            Some((frames, format!("{} ({} s at {} fps)", path.display(), fmt_num(seconds), fmt_num(tuning.fps))))
-        }
-        None => None,
-    };
-    Ok(CheckOptions {
+    Ok(resolved_check(&base_check(sequence, tuning), tuning.expect_frames, tuning.audio.as_deref(), tuning.fps)?)
+}
+
+/// The thresholds of the command line, before the expected frame count.
+fn base_check(sequence: &SequenceArgs, tuning: &CheckTuning) -> CheckOptions {
+    CheckOptions {
         width: sequence.width,
         height: sequence.height,
         canvas_tolerance: tuning.canvas_tolerance,
         max_score: tuning.max_score,
         jump_threshold: tuning.jump_threshold,
         min_jump: tuning.min_jump,
-        expect_frames,
-        audio_frames,
         ..CheckOptions::default()
-    })
+    }
 }
 
 fn inputs(sequence: &SequenceArgs) -> Vec<String> {
@@ -256,115 +248,18 @@ fn load(sequence: &SequenceArgs) -> anyhow::Result<PoseSequence> {
 }
 
 fn load_one(paths: &[PathBuf], source_size: Option<[u32; 2]>) -> anyhow::Result<PoseSequence> {
-    let seq = pose::load(paths, source_size);
-    if seq.frames.is_empty() && seq.findings.is_empty() {
-        return Err(super::inputs::nothing_to_check(paths, "pose frames"));
-    }
-    Ok(seq)
-}
-
-/// The sequences of `pose check`: each folder is one, and the frame files
-/// named outside any folder form one more.
-fn sequences(paths: &[PathBuf]) -> Vec<Vec<PathBuf>> {
-    let (folders, files): (Vec<&PathBuf>, Vec<&PathBuf>) = paths.iter().partition(|p| p.is_dir());
-    let mut groups: Vec<Vec<PathBuf>> = folders.into_iter().map(|f| vec![f.clone()]).collect();
-    if !files.is_empty() {
-        groups.push(files.into_iter().cloned().collect());
-    }
-    groups
+    Ok(load_sequence(paths, source_size)?)
 }
 
 fn check(args: CheckArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
-    let options = check_options(&args.sequence, &args.tuning)?;
-    super::inputs::require_existing(&args.sequence.paths)?;
-    let mut merged: Option<Report> = None;
-    for paths in sequences(&args.sequence.paths) {
-        let seq = load_one(&paths, args.sequence.source_size)?;
-        let outcome = pose::check(&seq, &options);
-        let inputs = paths.iter().map(|p| p.display().to_string()).collect();
-        let report = check_report("pose check", inputs, &seq, outcome, args.tuning.all_frames);
-        merged = Some(match merged {
-            None => report,
-            Some(so_far) => merge_reports(so_far, report),
-        });
-    }
-    let mut report = merged.ok_or_else(|| super::inputs::nothing_to_check(&args.sequence.paths, "pose frames"))?;
-    report.inputs = inputs(&args.sequence);
-    report.sort_findings();
-    emit(&report, global)
-}
-
-/// Appends a second sequence's report to the first: findings, counters,
-/// rows and JSON arrays add up; `format` stays the first sequence's.
-fn merge_reports(mut into: Report, from: Report) -> Report {
-    into.findings.extend(from.findings);
-    for (key, value) in from.counters {
-        let sum = into.counters.iter().find(|(k, _)| *k == key).map_or(0, |(_, v)| *v) + value;
-        into.set_counter(&key, sum);
-    }
-    for section in from.sections {
-        match into.sections.iter_mut().find(|s| s.key == section.key) {
-            Some(existing) => {
-                if let (Some(a), serde_json::Value::Array(b)) = (existing.value.as_array_mut(), section.value) {
-                    a.extend(b);
-                }
-                match (&mut existing.table, section.table) {
-                    (Some(a), Some(b)) => {
-                        a.rows.extend(b.rows);
-                        a.note = match (a.note.take(), b.note) {
-                            (Some(x), Some(y)) => Some(format!("{x}; {y}")),
-                            (x, y) => x.or(y),
-                        };
-                    }
-                    (slot @ None, Some(b)) => *slot = Some(b),
-                    _ => {}
-                }
-            }
-            None => into.sections.push(section),
-        }
-    }
-    into
-}
-
-/// The report of a check: findings, the `frames` array and motion statistics.
-fn check_report(command: &str, inputs: Vec<String>, seq: &PoseSequence, outcome: CheckOutcome, all: bool) -> Report {
-    let mut report = Report::new(command, inputs);
-    report.set_counter("frames", outcome.frames.len() as u64);
-    report.set_counter("files", seq.frames.len() as u64);
-    let listed: Vec<_> = outcome.frames.iter().filter(|f| all || !f.flags.is_empty()).collect();
-    let hidden = outcome.frames.len() - listed.len();
-    let rows = listed
-        .iter()
-        .map(|f| {
-            vec![
-                f.frame.to_string(),
-                f.file.clone().unwrap_or_else(|| "-".into()),
-                f.status.to_string(),
-                f.hand_points.to_string(),
-                f.non_black_share.map_or("-".into(), |s| format!("{:.2}%", s * 100.0)),
-                f.flags.join(" "),
-            ]
-        })
-        .collect();
-    report.sections.push(Section { key: "format".into(), value: serde_json::json!(seq.format.name()), table: None });
-    report.sections.push(Section {
-        key: "frames".into(),
-        value: serde_json::to_value(&outcome.frames).unwrap_or_default(),
-        table: (!listed.is_empty() || all).then(|| SectionTable {
-            title: if all { "Frames".into() } else { "Frames with findings".into() },
-            header: ["frame", "file", "status", "hand points", "non-black", "findings"].map(String::from).to_vec(),
-            rows,
-            note: (hidden > 0).then(|| format!("{hidden} more frames without findings (--all-frames lists them)")),
-        }),
-    });
-    report.sections.push(Section {
-        key: "motion".into(),
-        value: serde_json::to_value(&outcome.motion).unwrap_or_default(),
-        table: None,
-    });
-    report.findings = outcome.findings;
-    report.sort_findings();
-    report
+    let mut options = PoseCheckOptions::new(args.sequence.paths.clone());
+    options.check = base_check(&args.sequence, &args.tuning);
+    options.source_size = args.sequence.source_size;
+    options.expect_frames = args.tuning.expect_frames;
+    options.audio = args.tuning.audio;
+    options.fps = args.tuning.fps;
+    options.all_frames = args.tuning.all_frames;
+    emit(&pose_check(&options)?, global)
 }
 
 /// The destination named by `-o`, and the global options with the report

@@ -127,13 +127,15 @@ pub fn run(args: ReplayArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let result = result.with_context(|| format!("replay of {} failed", args.spec.display()))?;
     let encoded = encoded.transpose()?;
     let plot = match &args.plot {
-        Some(dir) => {
-            Some(super::trace::plot_timeline(&result.analysis.stages, &format!("replay {}", args.spec.display()), dir)?)
-        }
+        Some(dir) => Some(crate::commands::trace::plot_timeline(
+            &result.analysis.stages,
+            &format!("replay {}", args.spec.display()),
+            dir,
+        )?),
         None => None,
     };
     let trace = TraceResult { manifest: None, findings: Vec::new(), analysis: result.analysis.clone(), recomputed: 0 };
-    let mut report = super::trace::build_report(trace, args.spec.display().to_string());
+    let mut report = crate::commands::trace::trace_report(trace, args.spec.display().to_string());
     report.command = "replay".into();
     report.findings = result.findings.clone();
     if let Some(encoded) = &encoded {
@@ -178,7 +180,7 @@ pub fn run(args: ReplayArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     if let Some(encoded) = &encoded {
         report.sections.push(encode_section(encoded, "video"));
     }
-    super::trace::add_plot_section(&mut report, plot);
+    crate::commands::trace::add_plot_section(&mut report, plot);
     emit(&report, global)
 }
 
