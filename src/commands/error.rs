@@ -17,6 +17,9 @@ pub enum CommandError {
     /// An option value the command refuses.
     #[error("{0}")]
     InvalidOption(String),
+    /// The inputs were read, but what the command makes cannot be made from them.
+    #[error("{0}")]
+    Refused(String),
     /// A file the command writes (a chart, a folder) could not be written.
     #[error("{message}")]
     Write {
@@ -32,6 +35,33 @@ pub enum CommandError {
     Tool(#[from] crate::video::ToolError),
     #[error(transparent)]
     Plot(#[from] crate::video::plot::PlotError),
+    #[error(transparent)]
+    Output(#[from] crate::video::output::OutputError),
+    #[error(transparent)]
+    Encode(#[from] crate::video::encode::EncodeError),
+    /// The replay spec could not be read.
+    #[error(transparent)]
+    Spec(#[from] crate::replay::SpecError),
+    /// The replay engine failed.
+    #[error("replay of {} failed", spec.display())]
+    Replay {
+        spec: PathBuf,
+        #[source]
+        source: crate::replay::engine::EngineError,
+    },
+    /// The replayed frames could not be encoded.
+    #[error("encoding the frames as {}", video.display())]
+    EncodeFrames {
+        video: PathBuf,
+        #[source]
+        source: crate::video::encode::EncodeError,
+    },
+    #[error(transparent)]
+    PoseWrite(#[from] crate::pose::write::WriteError),
+    #[error(transparent)]
+    Convert(#[from] crate::pose::convert::ConvertError),
+    #[error(transparent)]
+    Image(#[from] image::ImageError),
     #[error(transparent)]
     Audio(#[from] crate::pose::audio::AudioError),
 }

@@ -9,21 +9,33 @@
 //! is a finding in the report. Nothing here prints or decides exit codes
 //! (`Report::outcome` maps findings to an outcome).
 
+pub mod diff;
 mod error;
 pub mod pose;
+pub mod pose_write;
+pub mod replay;
 pub mod rules;
 pub mod scheduler;
+pub mod simulate;
 pub mod trace;
 pub mod video;
+pub mod video_write;
 pub mod weights;
 
+pub use diff::{DiffOptions, diff};
 pub use error::CommandError;
 pub(crate) use error::{nothing_to_check, require_existing};
 pub use pose::{PoseCheckOptions, pose_check};
+pub use pose_write::{
+    PoseConvertOptions, PoseRenderOptions, PoseRepairOptions, pose_convert, pose_render, pose_repair,
+};
+pub use replay::{ReplayOptions, replay};
 pub use rules::{RulesOptions, rules};
 pub use scheduler::{SchedulerOptions, scheduler};
+pub use simulate::{SimulationOptions, simulate};
 pub use trace::{TraceOptions, trace};
 pub use video::{VideoCheckOptions, video_check};
+pub use video_write::{VideoEncodeOptions, VideoRepairOptions, video_encode, video_repair};
 pub use weights::{WeightsOptions, weights};
 
 /// The arguments as the report's `inputs` lists them.
