@@ -18,8 +18,6 @@ const SEVERAL_CONSTRUCTORS: &[&str] = &[
     "pose::INVALID_DRAW_PARAMS",
     "pose::UNPARSABLE_POSE_FILE",
     "pose::WRONG_ARRAY_SHAPE",
-    "replay::INVALID_BETAS",
-    "video::DECODE_ERRORS",
     "video::NOT_MEDIA",
 ];
 

@@ -175,17 +175,12 @@ fn decode_frames(
         options.full_resolution,
     );
     let Some(plan) = plan else {
-        check.findings.push(
-            Finding::new(
-                &rules::DECODE_ERRORS,
-                format!(
-                    "cannot decode: the stream declares an unusable size {}x{}",
-                    video.width.unwrap_or(0),
-                    video.height.unwrap_or(0)
-                ),
-            )
-            .with_subject(Subject { stream, ..Subject::file(&label) }),
+        let why = format!(
+            "cannot decode: the stream declares an unusable size {}x{}",
+            video.width.unwrap_or(0),
+            video.height.unwrap_or(0)
         );
+        check.findings.push(decode_errors(why, Subject { stream, ..Subject::file(&label) }));
         return Ok(());
     };
     check.luma_range = Some(plan.range);
@@ -244,10 +239,8 @@ fn decode_frames(
         check.findings.push(finding);
     }
     if let Some(problem) = &outcome.stream_problem {
-        check.findings.push(
-            Finding::new(&rules::DECODE_ERRORS, format!("decoding stopped after {} frames: {problem}", outcome.frames))
-                .with_subject(Subject { stream, ..Subject::file(&label) }),
-        );
+        let why = format!("decoding stopped after {} frames: {problem}", outcome.frames);
+        check.findings.push(decode_errors(why, Subject { stream, ..Subject::file(&label) }));
     }
     if let Some(record) = check.streams.iter_mut().find(|s| s.index == stream) {
         record.frames_decoded = Some(outcome.frames);
@@ -341,11 +334,15 @@ fn decode_error_finding(label: &str, stream: Option<u64>, outcome: &DecodeOutcom
         (Some(&a), Some(&b)) => subject(label, stream, (a, b)),
         _ => Subject { stream, ..Subject::file(label) },
     };
-    Finding::new(&rules::DECODE_ERRORS, message)
-        .with_subject(range)
+    decode_errors(message, range)
         .with_evidence("error_lines", outcome.error_lines)
         .with_evidence("frames_hit", corrupt.iter().take(100).copied().collect::<Vec<u64>>())
         .with_evidence("messages", errors.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+}
+
+/// V: the stream could not be decoded whole; `why` says where and how.
+fn decode_errors(why: String, subject: Subject) -> Finding {
+    Finding::new(&rules::DECODE_ERRORS, why).with_subject(subject)
 }
 
 /// `3, 7-9, 12` for a sorted list of frame indices.

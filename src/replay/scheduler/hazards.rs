@@ -223,22 +223,15 @@ impl Checks<'_> {
     fn betas(&mut self, config: &SchedulerConfig) {
         if let Some(trained) = &config.trained_betas {
             if trained.len() != config.num_train_timesteps {
-                self.report(
-                    &rules::INVALID_BETAS,
-                    format!(
-                        "{}; diffusers indexes past the table",
-                        ScheduleError::TrainedBetasLength {
-                            expected: config.num_train_timesteps,
-                            found: trained.len()
-                        }
-                    ),
+                let why = format!(
+                    "{}; diffusers indexes past the table",
+                    ScheduleError::TrainedBetasLength { expected: config.num_train_timesteps, found: trained.len() }
                 );
+                self.push(invalid_betas(why, self.subject()));
             }
             if let Some((index, beta)) = trained.iter().enumerate().find(|(_, b)| !(0.0..=1.0).contains(*b)) {
-                let finding =
-                    Finding::new(&rules::INVALID_BETAS, format!("trained_betas[{index}] is {beta}, outside [0, 1]"))
-                        .with_subject(Subject { index: Some(vec![index as u64]), ..self.subject() });
-                self.push(finding);
+                let why = format!("trained_betas[{index}] is {beta}, outside [0, 1]");
+                self.push(invalid_betas(why, Subject { index: Some(vec![index as u64]), ..self.subject() }));
             }
             return;
         }
@@ -247,23 +240,23 @@ impl Checks<'_> {
         }
         for (key, beta) in [("beta_start", config.beta_start), ("beta_end", config.beta_end)] {
             if !(0.0..=1.0).contains(&beta) {
-                self.report(&rules::INVALID_BETAS, format!("{key} is {beta}, outside [0, 1]"));
+                self.push(invalid_betas(format!("{key} is {beta}, outside [0, 1]"), self.subject()));
             }
         }
         if config.beta_end < config.beta_start {
-            let finding = Finding::new(
-                &rules::INVALID_BETAS,
-                format!(
-                    "beta_end {} is below beta_start {}: noise decreases with the timestep",
-                    fmt_num(config.beta_end),
-                    fmt_num(config.beta_start)
-                ),
-            )
-            .with_severity(Severity::Warning)
-            .with_subject(self.subject());
-            self.push(finding);
+            let why = format!(
+                "beta_end {} is below beta_start {}: noise decreases with the timestep",
+                fmt_num(config.beta_end),
+                fmt_num(config.beta_start)
+            );
+            self.push(invalid_betas(why, self.subject()).with_severity(Severity::Warning));
         }
     }
+}
+
+/// R: the noise schedule's betas (or the ᾱ they give) are not a valid schedule.
+pub(super) fn invalid_betas(why: String, subject: Subject) -> Finding {
+    Finding::new(&rules::INVALID_BETAS, why).with_subject(subject)
 }
 
 pub(super) fn plural(n: usize, word: &str) -> String {

@@ -20,10 +20,8 @@ impl Checks<'_> {
         let mut ddim = DdimScheduler::new(config).ok()?;
         let alphas = &ddim.schedule().alphas_cumprod;
         if let Some((t, alpha)) = alphas.iter().enumerate().find(|(_, a)| !(0.0..=1.0).contains(*a)) {
-            let finding =
-                Finding::new(&rules::INVALID_BETAS, format!("ᾱ at timestep {t} is {alpha}: no valid noise level"))
-                    .with_subject(Subject { timestep: Some(t as f64), ..self.subject() });
-            self.push(finding);
+            let why = format!("ᾱ at timestep {t} is {alpha}: no valid noise level");
+            self.push(super::hazards::invalid_betas(why, Subject { timestep: Some(t as f64), ..self.subject() }));
             return None;
         }
         let steps = self.options.steps;
