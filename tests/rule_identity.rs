@@ -16,8 +16,6 @@ const SEVERAL_CONSTRUCTORS: &[&str] = &[
     "format::UNREADABLE_FILE",
     "format::UNSUPPORTED_DTYPE",
     "pose::INVALID_DRAW_PARAMS",
-    "pose::UNPARSABLE_POSE_FILE",
-    "pose::WRONG_ARRAY_SHAPE",
     "video::NOT_MEDIA",
 ];
 

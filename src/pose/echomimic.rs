@@ -10,7 +10,7 @@
 //! through the in-house pickle interpreter (data only, never executed).
 
 use super::model::{BODY_JOINTS, FACE_POINTS, HAND_POINTS, Part, PoseFormat, PoseFrame};
-use super::read::Reading;
+use super::read::{Reading, unparsable_pose_file, wrong_array_shape};
 use crate::formats::pickle::writer::{self, PyValue};
 use crate::report::{Finding, Severity, Subject};
 use crate::rules::pose as rules;
@@ -37,22 +37,13 @@ pub fn read(bytes: &[u8], label: &str) -> Reading {
 pub fn from_dict(value: &PyValue, label: &str) -> (Option<PoseFrame>, Vec<Finding>) {
     let mut findings = Vec::new();
     let PyValue::Dict(entries) = value else {
-        findings.push(
-            Finding::new(
-                &rules::UNPARSABLE_POSE_FILE,
-                format!("{label}: the pickled object is {}, not a pose dict", describe(value)),
-            )
-            .with_subject(Subject::file(label)),
-        );
+        let why = format!("the pickled object is {}, not a pose dict", describe(value));
+        findings.push(unparsable_pose_file(label, &why));
         return (None, findings);
     };
     let get = |key: &str| entries.iter().find(|(k, _)| k == key).map(|(_, v)| v);
     let mut shape_error = |what: String, severity: Severity| {
-        findings.push(
-            Finding::new(&rules::WRONG_ARRAY_SHAPE, format!("{label}: {what}"))
-                .with_subject(Subject::file(label))
-                .with_severity(severity),
-        );
+        findings.push(wrong_array_shape(label, &what).with_severity(severity));
     };
     let mut frame = PoseFrame::empty();
 
@@ -152,11 +143,7 @@ fn grouped(
     findings: &mut Vec<Finding>,
     label: &str,
 ) -> Option<Part> {
-    let shape_error = |what: String| {
-        Finding::new(&rules::WRONG_ARRAY_SHAPE, format!("{label}: {what}"))
-            .with_subject(Subject::file(label))
-            .with_severity(severity)
-    };
+    let shape_error = |what: String| wrong_array_shape(label, &what).with_severity(severity);
     let ok_shape = |shape: &[usize], dims: usize| shape.len() == dims && shape.get(1) == Some(&per);
     let points = match points_value {
         Some(PyValue::F64Array { shape, data }) if ok_shape(shape, 3) && shape[2] == 2 => {

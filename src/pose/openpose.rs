@@ -13,10 +13,9 @@
 //! else by `--source-size`; without either the frame keeps pixel units.
 
 use super::model::{BODY_JOINTS, FACE_POINTS, HAND_POINTS, Part, PoseFormat, PoseFrame, Units};
-use super::read::Reading;
+use super::read::{Reading, unparsable_pose_file, wrong_array_shape};
 use crate::formats::lenient_json::{self, Json};
-use crate::report::{Finding, Subject};
-use crate::rules::pose as rules;
+use crate::report::Finding;
 
 /// BODY_25 joints kept for the OpenPose-18 order (mid-hip and feet dropped).
 const BODY25_TO_18: [usize; BODY_JOINTS] = [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18];
@@ -29,11 +28,7 @@ const NORMALISED_LIMIT: f64 = 1.5;
 /// Reads one JSON pose file.
 pub fn read(bytes: &[u8], label: &str, source_size: Option<[u32; 2]>) -> Reading {
     let mut reading = Reading::new(PoseFormat::OpenPose);
-    let unparsable = |offset: u64, why: String| {
-        Finding::new(&rules::UNPARSABLE_POSE_FILE, format!("{label}: {why}"))
-            .with_subject(Subject::file(label))
-            .with_evidence("offset", offset)
-    };
+    let unparsable = |offset: u64, why: String| unparsable_pose_file(label, &why).with_evidence("offset", offset);
     let root = match lenient_json::parse(bytes) {
         Ok(root) => root,
         Err(err) => {
@@ -111,7 +106,7 @@ impl Person {
 }
 
 fn shape_finding(label: &str, what: String) -> Finding {
-    Finding::new(&rules::WRONG_ARRAY_SHAPE, format!("{label}: {what}")).with_subject(Subject::file(label))
+    wrong_array_shape(label, &what)
 }
 
 /// Flat numbers as triples; `null` reads as NaN so it is reported as a

@@ -90,6 +90,17 @@ pub fn read_file(path: &std::path::Path, label: &str, source_size: Option<[u32; 
     }
 }
 
+/// P: a pose file whose content cannot be parsed; `why` says what is wrong.
+pub(super) fn unparsable_pose_file(label: &str, why: &str) -> Finding {
+    Finding::new(&crate::rules::pose::UNPARSABLE_POSE_FILE, format!("{label}: {why}"))
+        .with_subject(Subject::file(label))
+}
+
+/// P: an array of a pose file has the wrong shape; `what` says which and how.
+pub(super) fn wrong_array_shape(label: &str, what: &str) -> Finding {
+    Finding::new(&crate::rules::pose::WRONG_ARRAY_SHAPE, format!("{label}: {what}")).with_subject(Subject::file(label))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
