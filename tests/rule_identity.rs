@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 const SEVERAL_CONSTRUCTORS: &[&str] = &[
     "format::BROKEN_ARCHIVE",
     "format::INVALID_LAYOUT",
-    "format::UNREADABLE_FILE",
     "format::UNSUPPORTED_DTYPE",
     "pose::INVALID_DRAW_PARAMS",
     "video::NOT_MEDIA",

@@ -189,7 +189,12 @@ fn unrecognized(label: &str, why: String) -> Finding {
 }
 
 fn unreadable(label: &str, why: &str) -> Finding {
-    Finding::new(&rules::UNREADABLE_FILE, format!("cannot read file: {why}")).with_subject(Subject::file(label))
+    unreadable_file(label, format!("cannot read file: {why}"))
+}
+
+/// F: a file (or folder) that cannot be read at all; `message` says what failed.
+pub(crate) fn unreadable_file(label: &str, message: String) -> Finding {
+    Finding::new(&rules::UNREADABLE_FILE, message).with_subject(Subject::file(label))
 }
 
 fn hex_prefix(bytes: &[u8]) -> String {

@@ -62,10 +62,7 @@ pub fn read_bytes(bytes: &[u8], label: &str, source_size: Option<[u32; 2]>) -> R
 pub fn read_file(path: &std::path::Path, label: &str, source_size: Option<[u32; 2]>) -> Reading {
     let failed = |why: String| {
         let mut reading = Reading::new(PoseFormat::EchoMimic);
-        reading.findings.push(
-            Finding::new(&format_rules::UNREADABLE_FILE, format!("cannot read {label}: {why}"))
-                .with_subject(Subject::file(label)),
-        );
+        reading.findings.push(crate::formats::unreadable_file(label, format!("cannot read {label}: {why}")));
         reading
     };
     use std::io::Read;

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use super::model::PoseFormat;
 use super::read::{Reading, read_file};
 use crate::report::{Finding, Severity, Subject};
-use crate::rules::{format as format_rules, pose as rules};
+use crate::rules::pose as rules;
 
 /// Frame numbers at or beyond this (over 11 hours at 24 fps) are not frames.
 pub const MAX_FRAMES: u64 = 1_000_000;
@@ -147,10 +147,10 @@ fn folder_frames(dir: &Path, findings: &mut Vec<Finding>) -> Candidates {
                 entries.push((entry.file_name().to_string_lossy().into_owned(), entry.path(), is_dir));
             }
         }
-        Err(err) => findings.push(
-            Finding::new(&format_rules::UNREADABLE_FILE, format!("cannot list {}: {err}", dir.display()))
-                .with_subject(Subject::file(dir.display().to_string())),
-        ),
+        Err(err) => findings.push(crate::formats::unreadable_file(
+            &dir.display().to_string(),
+            format!("cannot list {}: {err}", dir.display()),
+        )),
     }
     entries.sort();
     let npy = entries.iter().filter(|(n, _, d)| !d && n.ends_with(".npy")).count();

@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::report::{Finding, Subject};
-use crate::rules::format as rules;
+use crate::formats::unreadable_file;
+use crate::report::Finding;
 
 /// A file to scan, and whether the user named it (rather than it being found
 /// by walking a directory).
@@ -44,10 +44,7 @@ pub fn collect_inputs(paths: &[PathBuf]) -> (Vec<InputFile>, Vec<Finding>) {
                     Ok(_) => {}
                     Err(err) => {
                         let at = err.path().unwrap_or(path).display().to_string();
-                        findings.push(
-                            Finding::new(&rules::UNREADABLE_FILE, format!("cannot read {at}: {err}"))
-                                .with_subject(Subject::file(at)),
-                        );
+                        findings.push(unreadable_file(&at, format!("cannot read {at}: {err}")));
                     }
                 }
             }
@@ -55,9 +52,7 @@ pub fn collect_inputs(paths: &[PathBuf]) -> (Vec<InputFile>, Vec<Finding>) {
             files.push(InputFile { path: path.clone(), explicit: true });
         } else {
             let at = path.display().to_string();
-            findings.push(
-                Finding::new(&rules::UNREADABLE_FILE, format!("{at} does not exist")).with_subject(Subject::file(at)),
-            );
+            findings.push(unreadable_file(&at, format!("{at} does not exist")));
         }
     }
     (files, findings)

@@ -30,10 +30,7 @@ pub fn check_index(index_path: &Path, scanned: &[(PathBuf, Vec<String>)]) -> (Fi
     let text = match read_bounded(index_path) {
         Ok(text) => text,
         Err(why) => {
-            findings.push(
-                Finding::new(&rules::UNREADABLE_FILE, format!("cannot read index: {why}"))
-                    .with_subject(Subject::file(&label)),
-            );
+            findings.push(crate::formats::unreadable_file(&label, format!("cannot read index: {why}")));
             return (record, findings);
         }
     };

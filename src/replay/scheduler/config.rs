@@ -20,7 +20,7 @@ use crate::formats::lenient_json::{self, Json};
 use crate::formats::lenient_serde::{from_json, last_wins, to_value};
 
 use crate::report::{Finding, Subject};
-use crate::rules::{format as format_rules, replay as rules};
+use crate::rules::replay as rules;
 
 /// Largest configuration file read. Real ones are a few hundred bytes; one
 /// with `trained_betas` for 1000 timesteps is about 25 KB.
@@ -267,12 +267,8 @@ fn json_kind(value: &Json) -> &'static str {
 /// finding; one that is not a scheduler configuration is `R101`.
 pub fn load_config(path: &Path) -> Result<SchedulerConfig, Box<Finding>> {
     let label = path.display().to_string();
-    let unreadable = |why: String| {
-        Box::new(
-            Finding::new(&format_rules::UNREADABLE_FILE, format!("cannot read {label}: {why}"))
-                .with_subject(Subject::file(label.clone())),
-        )
-    };
+    let unreadable =
+        |why: String| Box::new(crate::formats::unreadable_file(&label, format!("cannot read {label}: {why}")));
     let invalid = |err: ConfigError| {
         Box::new(
             Finding::new(
