@@ -113,10 +113,7 @@ pub fn check_file(tools: &Tools, path: &Path, options: &CheckOptions) -> Result<
         Ok(s) => s,
         Err(err) => {
             check.unreadable = true;
-            check.findings.push(
-                Finding::new(&rules::NOT_MEDIA, format!("cannot read {label}: {err}"))
-                    .with_subject(Subject::file(&label)),
-            );
+            check.findings.push(super::stream_checks::not_media(&label, format!("cannot read {label}: {err}")));
             return Ok(check);
         }
     };

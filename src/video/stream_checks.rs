@@ -113,15 +113,15 @@ pub fn unreadable_findings(label: &str, sniff: &FileSniff, probe: Option<&Probe>
         ];
     }
     let what = if sniff.looks_like_text { "text, not media" } else { "not a media file ffprobe recognises" };
+    let why = format!("{label} is {what} (first bytes {}; ffprobe: {})", sniff.head_hex, nonempty(&probe_text));
     vec![
-        Finding::new(
-            &rules::NOT_MEDIA,
-            format!("{label} is {what} (first bytes {}; ffprobe: {})", sniff.head_hex, nonempty(&probe_text)),
-        )
-        .with_subject(on_file(label))
-        .with_evidence("first_bytes", sniff.head_hex.clone())
-        .with_evidence("ffprobe", probe_text),
+        not_media(label, why).with_evidence("first_bytes", sniff.head_hex.clone()).with_evidence("ffprobe", probe_text),
     ]
+}
+
+/// V: the file is not a video ffprobe can open; `why` says what it is instead.
+pub(super) fn not_media(label: &str, why: String) -> Finding {
+    Finding::new(&rules::NOT_MEDIA, why).with_subject(on_file(label))
 }
 
 fn nonempty(text: &str) -> &str {
