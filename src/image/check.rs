@@ -91,10 +91,10 @@ fn read(path: &Path, label: &str, max_pixels: u64, out: &mut Vec<Finding>) -> Ve
 
 /// All checks of one image; the raster is handed back for plotting.
 fn check_image(image: Decoded, options: &CheckOptions) -> (ImageCheck, Option<Raster>) {
-    let Decoded { info, mode, raster } = image;
+    let Decoded { info, mode, raster, tensor } = image;
     let subject = on_image(&info.file, info.tensor.as_deref());
     let mut found = Vec::new();
-    if info.tensor.is_none() {
+    if !tensor {
         mode_findings(&subject, &mode, raster.as_ref(), &mut found);
     }
     if let Some(value) = info.orientation.filter(|&v| v != 1) {

@@ -42,6 +42,8 @@ pub(crate) struct Decoded {
     pub info: ImageInfo,
     pub mode: Mode,
     pub raster: Option<Raster>,
+    /// Read from a tensor file, which Pillow never opens.
+    pub tensor: bool,
 }
 
 /// The image formats read here, by content.
@@ -94,7 +96,7 @@ pub(crate) fn decode(
     let total = decoder.total_bytes();
     if let Some(finding) = size_guard(&file, width, height, total, budget, max_pixels, bytes.len()) {
         out.push(finding);
-        return Some(Decoded { info, mode, raster: None });
+        return Some(Decoded { info, mode, raster: None, tensor: false });
     }
     let mut buf = vec![SENTINEL; total as usize];
     let result = decoder.read_image(&mut buf);
@@ -111,7 +113,7 @@ pub(crate) fn decode(
         out.push(findings::truncated(&file, &info.format, "no end-of-image marker (FF D9)", None, height, bytes.len()));
     }
     let raster = complete.then(|| raster_from(width, height, color, buf)).flatten();
-    Some(Decoded { info, mode, raster })
+    Some(Decoded { info, mode, raster, tensor: false })
 }
 
 /// The finding for pixels that may not be decoded: too many, or more bytes
@@ -245,7 +247,10 @@ fn raster_from(width: u32, height: u32, color: ColorType, buf: Vec<u8>) -> Optio
     let alpha = color.has_alpha();
     let (samples, native) = match color.bytes_per_pixel() / color.channel_count() {
         1 => (Samples::U8(buf), Some(ValueRange::BYTE)),
-        2 => (Samples::U16(buf.chunks_exact(2).map(|b| u16::from_ne_bytes([b[0], b[1]])).collect()), Some(ValueRange::WORD)),
+        2 => (
+            Samples::U16(buf.chunks_exact(2).map(|b| u16::from_ne_bytes([b[0], b[1]])).collect()),
+            Some(ValueRange::WORD),
+        ),
         4 => (Samples::F32(buf.chunks_exact(4).map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]])).collect()), None),
         _ => return None,
     };
@@ -317,7 +322,12 @@ fn decode_tiff(bytes: &[u8], mut info: ImageInfo, max_pixels: u64, out: &mut Vec
         other => {
             info.mode = format!("{other:?}").to_lowercase();
             out.push(findings::undecodable(&file, "tiff", &format!("colour type {other:?} is not read")));
-            return Some(Decoded { info, mode: Mode { kind: ModeKind::Other, bits: 0, float: false, alpha: false }, raster: None });
+            return Some(Decoded {
+                info,
+                mode: Mode { kind: ModeKind::Other, bits: 0, float: false, alpha: false },
+                raster: None,
+                tensor: false,
+            });
         }
     };
     let float = decoder
@@ -332,35 +342,37 @@ fn decode_tiff(bytes: &[u8], mut info: ImageInfo, max_pixels: u64, out: &mut Vec
     let total = u64::from(dims.0) * u64::from(dims.1) * channels as u64 * element;
     if let Some(finding) = size_guard(&file, dims.0, dims.1, total, budget, max_pixels, bytes.len()) {
         out.push(finding);
-        return Some(Decoded { info, mode, raster: None });
+        return Some(Decoded { info, mode, raster: None, tensor: false });
     }
     let result = match decoder.read_image() {
         Ok(result) => result,
         Err(err) => {
             fail(err.to_string(), out);
-            return Some(Decoded { info, mode, raster: None });
+            return Some(Decoded { info, mode, raster: None, tensor: false });
         }
     };
     let (samples, native) = match result {
-        DecodingResult::U8(v) => (Samples::U8(v), Some(ValueRange { low: 0.0, high: f64::from((1u32 << bits.min(8)) - 1) })),
+        DecodingResult::U8(v) => {
+            (Samples::U8(v), Some(ValueRange { low: 0.0, high: f64::from((1u32 << bits.min(8)) - 1) }))
+        }
         DecodingResult::U16(v) => (Samples::U16(v), Some(ValueRange::WORD)),
         DecodingResult::F32(v) => (Samples::F32(v), None),
         DecodingResult::F64(v) => (Samples::F32(v.into_iter().map(|x| x as f32).collect()), None),
         DecodingResult::F16(v) => (Samples::F32(v.into_iter().map(f32::from).collect()), None),
         _ => {
             out.push(findings::undecodable(&file, "tiff", &format!("{bits}-bit integer samples are not read")));
-            return Some(Decoded { info, mode, raster: None });
+            return Some(Decoded { info, mode, raster: None, tensor: false });
         }
     };
     let expected = dims.0 as usize * dims.1 as usize * channels;
     if samples.len() != expected {
         fail(format!("decoded {} samples, expected {expected}", samples.len()), out);
-        return Some(Decoded { info, mode, raster: None });
+        return Some(Decoded { info, mode, raster: None, tensor: false });
     }
     // CMYK is kept as four colour channels for the statistics; the mode
     // finding explains the conversion.
     let raster = Raster { width: dims.0, height: dims.1, channels, alpha, samples, native };
-    Some(Decoded { info, mode, raster: Some(raster) })
+    Some(Decoded { info, mode, raster: Some(raster), tensor: false })
 }
 
 #[cfg(test)]

@@ -57,12 +57,14 @@ pub(crate) fn truncated(
         Some(rows) if height > 0 => format!("; {rows} of {height} rows decoded"),
         _ => String::new(),
     };
-    let mut finding =
-        Finding::new(&rules::TRUNCATED_IMAGE, format!("{format} data stops early after {len} bytes ({detail}){how_much}"))
-            .with_subject(on_file(file))
-            .with_evidence("format", format)
-            .with_evidence("file_bytes", len as u64)
-            .with_evidence("decoder", detail);
+    let mut finding = Finding::new(
+        &rules::TRUNCATED_IMAGE,
+        format!("{format} data stops early after {len} bytes ({detail}){how_much}"),
+    )
+    .with_subject(on_file(file))
+    .with_evidence("format", format)
+    .with_evidence("file_bytes", len as u64)
+    .with_evidence("decoder", detail);
     if let Some(rows) = rows_decoded {
         finding = finding.with_evidence("rows_decoded", rows).with_evidence("height", height);
     }
@@ -77,7 +79,8 @@ pub(crate) fn undecodable(file: &str, format: &str, detail: &str) -> Finding {
 }
 
 pub(crate) fn too_large(file: &str, width: u32, height: u32, why: String, len: usize) -> Finding {
-    let claimed = if width > 0 { format!("{width}x{height} pixels claimed by a {len}-byte file: ") } else { String::new() };
+    let claimed =
+        if width > 0 { format!("{width}x{height} pixels claimed by a {len}-byte file: ") } else { String::new() };
     Finding::new(&rules::IMAGE_TOO_LARGE, format!("{claimed}{why}; pixels not decoded"))
         .with_subject(on_file(file))
         .with_evidence("width", width)
@@ -309,5 +312,6 @@ pub(crate) fn upscaled(subject: Subject, (w, h): (u32, u32), (tw, th): (u32, u32
 }
 
 pub(crate) fn tensor_not_image(file: &str, tensor: Option<&str>, why: &str) -> Finding {
-    Finding::new(&rules::TENSOR_NOT_IMAGE, format!("tensor is not an image: {why}")).with_subject(on_image(file, tensor))
+    Finding::new(&rules::TENSOR_NOT_IMAGE, format!("tensor is not an image: {why}"))
+        .with_subject(on_image(file, tensor))
 }

@@ -12,7 +12,7 @@ use super::{ImageError, ImageInfo, ImageStats};
 use crate::report::plot::{register_font, save_rgb};
 use crate::report::{Finding, fmt_num};
 
-const CANVAS: (u32, u32) = (1100, 560);
+const CANVAS: (u32, u32) = (1100, 600);
 /// The image is scaled (nearest neighbour) to fit this square.
 const VIEW: u32 = 512;
 const MARGIN: u32 = 24;
@@ -85,12 +85,12 @@ pub(crate) fn draw(
             .margin(16)
             .x_label_area_size(36)
             .y_label_area_size(56)
-            .build_cartesian_2d(0f64..256f64, 0f64..peak * 1.05)
+            .build_cartesian_2d(0f64..256f64, (0.8f64..peak * 1.5).log_scale())
             .map_err(|e| draw_error(path, e))?;
         chart
             .configure_mesh()
             .x_desc("luma (0-255)")
-            .y_desc("pixels")
+            .y_desc("pixels (log scale)")
             .x_label_formatter(&|x| format!("{x:.0}"))
             .y_label_formatter(&|y| fmt_num(*y))
             .label_style(("sans-serif", 12))
@@ -98,7 +98,7 @@ pub(crate) fn draw(
             .map_err(|e| draw_error(path, e))?;
         let bars = stats.luma.histogram.iter().enumerate().filter(|(_, n)| **n > 0).map(|(bin, n)| {
             let colour = if bin <= 16 || bin >= 239 { RGBColor(200, 40, 40) } else { RGBColor(60, 90, 180) };
-            Rectangle::new([(bin as f64, 0.0), (bin as f64 + 1.0, *n as f64)], colour.filled())
+            Rectangle::new([(bin as f64, 0.8), (bin as f64 + 1.0, *n as f64)], colour.filled())
         });
         chart.draw_series(bars).map_err(|e| draw_error(path, e))?;
         root.present().map_err(|e| draw_error(path, e))?;

@@ -30,7 +30,15 @@ fn images_table(run: &ImageRun) -> SectionTable {
         };
         for (k, ch) in stats.channels.iter().enumerate() {
             let (file, mode) = if k == 0 { (name.clone(), what.clone()) } else { (String::new(), String::new()) };
-            rows.push(vec![file, mode, ch.channel.clone(), fmt_num(ch.min), fmt_num(ch.max), fmt_num(ch.mean), fmt_num(ch.std)]);
+            rows.push(vec![
+                file,
+                mode,
+                ch.channel.clone(),
+                fmt_num(ch.min),
+                fmt_num(ch.max),
+                fmt_num(ch.mean),
+                fmt_num(ch.std),
+            ]);
         }
         rows.push(vec![
             String::new(),

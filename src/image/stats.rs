@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::findings::{NonFinite, OutOfRange, Transparency};
-use super::raster::{Raster, RangeChoice, ValueRange};
+use super::raster::{RangeChoice, Raster, ValueRange};
 use super::{Mode, ModeKind};
 
 /// Luma at or below this (0-255) is dark, at or above `255 - DARK_LUMA` bright.

@@ -108,7 +108,7 @@ pub(crate) fn read_tensors(checkpoint: &Checkpoint, max_pixels: u64, out: &mut V
                 format!("more than --max-pixels {max_pixels}"),
                 checkpoint.len() as usize,
             ));
-            images.push(Decoded { info, mode, raster: None });
+            images.push(Decoded { info, mode, raster: None, tensor: true });
             continue;
         }
         let raster = match samples(checkpoint, entry, layout, h, w, c) {
@@ -125,7 +125,7 @@ pub(crate) fn read_tensors(checkpoint: &Checkpoint, max_pixels: u64, out: &mut V
                 None
             }
         };
-        images.push(Decoded { info, mode, raster });
+        images.push(Decoded { info, mode, raster, tensor: true });
     }
     images
 }
@@ -145,7 +145,14 @@ fn native_range(dtype: DType) -> Option<ValueRange> {
 }
 
 /// The tensor's values as interleaved `h w c` floats.
-fn samples(checkpoint: &Checkpoint, entry: &TensorEntry, layout: Layout, h: u64, w: u64, c: u64) -> Result<Samples, String> {
+fn samples(
+    checkpoint: &Checkpoint,
+    entry: &TensorEntry,
+    layout: Layout,
+    h: u64,
+    w: u64,
+    c: u64,
+) -> Result<Samples, String> {
     let element = entry.dtype.size().ok_or("the dtype has no byte size")? as usize;
     let numel = entry.numel().ok_or("the tensor's shape overflows")? as usize;
     let need = numel.checked_mul(element).ok_or("the tensor's shape overflows")?;
