@@ -85,7 +85,7 @@ fn read(path: &Path, label: &str, max_pixels: u64, out: &mut Vec<Finding>) -> Ve
         let checkpoint = Checkpoint::open(path);
         return super::tensor::read_tensors(&checkpoint, max_pixels, out);
     }
-    out.push(findings::not_an_image(label, &map[..map.len().min(8)]));
+    out.push(findings::not_an_image(label, findings::NotImage::Unknown(&map[..map.len().min(8)])));
     Vec::new()
 }
 

@@ -26,23 +26,28 @@ pub(crate) fn empty(file: &str) -> Finding {
     Finding::new(&rules::EMPTY_IMAGE, "image file is empty (0 bytes)").with_subject(on_file(file))
 }
 
-pub(crate) fn not_an_image(file: &str, head: &[u8]) -> Finding {
-    let hex: Vec<String> = head.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    Finding::new(
-        &rules::NOT_AN_IMAGE,
-        format!("content matches no image or tensor format (first bytes {})", hex.join(" ")),
-    )
-    .with_subject(on_file(file))
-    .with_evidence("first_bytes", hex.join(" "))
+/// What a file that is no readable image turned out to be.
+pub(crate) enum NotImage<'a> {
+    /// Matches no format: its first bytes.
+    Unknown(&'a [u8]),
+    /// An image format that is not read (GIF, AVIF, …).
+    Unsupported(&'a str),
 }
 
-pub(crate) fn unsupported_format(file: &str, format: &str) -> Finding {
-    Finding::new(
-        &rules::NOT_AN_IMAGE,
-        format!("{format} images are not read (PNG, JPEG, WebP, BMP, TIFF and image tensors are)"),
-    )
-    .with_subject(on_file(file))
-    .with_evidence("format", format)
+pub(crate) fn not_an_image(file: &str, what: NotImage) -> Finding {
+    let (message, key, value) = match what {
+        NotImage::Unknown(head) => {
+            let hex: Vec<String> = head.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            let hex = hex.join(" ");
+            (format!("content matches no image or tensor format (first bytes {hex})"), "first_bytes", hex)
+        }
+        NotImage::Unsupported(format) => (
+            format!("{format} images are not read (PNG, JPEG, WebP, BMP, TIFF and image tensors are)"),
+            "format",
+            format.to_string(),
+        ),
+    };
+    Finding::new(&rules::NOT_AN_IMAGE, message).with_subject(on_file(file)).with_evidence(key, value)
 }
 
 pub(crate) fn truncated(
