@@ -83,7 +83,7 @@ pub const IMAGE_TOO_LARGE: Rule = Rule {
 
 pub const NONFINITE_PIXELS: Rule = Rule {
     code: "I106",
-    slug: "nonfinite-pixels",
+    slug: "nonfinite-image-values",
     severity: Severity::Error,
     summary: "a float image or image tensor holds NaN or Inf",
     detects: "NaN, +Inf or -Inf samples in a float TIFF or an image tensor. The subject's index is the first \
@@ -99,7 +99,7 @@ pub const NONFINITE_PIXELS: Rule = Rule {
 
 pub const OUT_OF_RANGE: Rule = Rule {
     code: "I107",
-    slug: "pixels-out-of-range",
+    slug: "image-values-out-of-range",
     severity: Severity::Warning,
     summary: "sample values lie outside the image's value range",
     detects: "Values outside the range the image declares (`--range`) or, by default, the range nanscope \
