@@ -32,6 +32,9 @@ pub fn alloc_budget(len: u64) -> u64 {
     len.saturating_mul(ALLOC_RATIO).clamp(ALLOC_FLOOR, ALLOC_CAP)
 }
 
+/// Largest compressed TIFF strip or tile read at once.
+const INTERMEDIATE_CAP: usize = 16 << 20;
+
 /// Fill for the decode buffer: rows a failing decoder never reached still
 /// hold it, which is how the rows it did decode are counted.
 const SENTINEL: u8 = 0xA5;
@@ -286,7 +289,8 @@ fn decode_tiff(bytes: &[u8], mut info: ImageInfo, max_pixels: u64, out: &mut Vec
     };
     let mut limits = Limits::default();
     limits.decoding_buffer_size = budget as usize;
-    limits.intermediate_buffer_size = budget as usize;
+    // One compressed strip or tile at a time; a reference image's are far smaller.
+    limits.intermediate_buffer_size = (budget as usize).min(INTERMEDIATE_CAP);
     limits.ifd_value_size = limits.ifd_value_size.min(budget as usize);
     let mut decoder = match tiff::decoder::Decoder::new(Cursor::new(bytes)) {
         Ok(decoder) => decoder.with_limits(limits),
