@@ -12,6 +12,7 @@
 pub mod cli;
 pub mod commands;
 pub mod formats;
+pub mod image;
 pub mod numerics;
 pub mod pose;
 pub mod replay;

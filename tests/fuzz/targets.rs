@@ -57,6 +57,9 @@ pub const TARGETS: &[Target] = &[
     Target { name: "openpose-json", seeds: &["fixtures/pose/openpose"], accept: Accept::Extension("json"), file: "0_keypoints.json", beside: None, run: pose },
     Target { name: "trace-manifest", seeds: &["fixtures/trace"], accept: Accept::Extension("json"), file: "manifest.json", beside: Some("fixtures/trace/planted-stages"), run: trace },
     Target { name: "trace-records", seeds: &["fixtures/trace"], accept: Accept::Extension("jsonl"), file: "records.jsonl", beside: Some("fixtures/trace/planted-stages"), run: trace },
+    Target { name: "image-png", seeds: &["fixtures/image"], accept: Accept::Extension("png"), file: "input.png", beside: None, run: image },
+    Target { name: "image-jpeg", seeds: &["fixtures/image"], accept: Accept::Extension("jpg"), file: "input.jpg", beside: None, run: image },
+    Target { name: "image-tiff", seeds: &["fixtures/image"], accept: Accept::Extension("tiff"), file: "input.tiff", beside: None, run: image },
     Target { name: "mp4-boxes", seeds: &[], accept: Accept::Extension("mp4"), file: "input.mp4", beside: None, run: mp4 },
 ];
 
@@ -225,6 +228,16 @@ fn trace(bytes: &[u8], scratch: &Scratch) -> u64 {
     scratch.write(bytes);
     let result = nanscope::trace::trace_dump(&scratch.dir, &Default::default());
     digest(&result.findings)
+}
+
+/// `image check` on one file: content detection, decoding under the
+/// allocation limits, and every check on the pixels.
+fn image(bytes: &[u8], scratch: &Scratch) -> u64 {
+    let options = nanscope::image::CheckOptions::default();
+    match nanscope::image::check_file(scratch.write(bytes), &options) {
+        Ok(file) => digest(file.findings.iter().chain(file.images.iter().flat_map(|i| i.findings.iter()))),
+        Err(_) => 0,
+    }
 }
 
 /// The MP4 box walk: top-level boxes, the moov's video track, its avcC, and
