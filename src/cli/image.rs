@@ -1,10 +1,10 @@
 //! `nanscope image check FILE…`: argument parsing and glue; the checks and
-//! the report live in `nanscope::image`.
+//! the report live in `crate::image`.
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use nanscope::image::{CheckOptions, DEFAULT_MAX_PIXELS, RangeChoice, ValueRange};
+use crate::image::{CheckOptions, DEFAULT_MAX_PIXELS, RangeChoice, ValueRange};
 
 use super::{GlobalArgs, Outcome};
 use crate::cli::output::emit;
@@ -96,12 +96,12 @@ fn check(args: CheckArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     options.plot_dir = args.plot.clone();
     options.validate().map_err(anyhow::Error::msg)?;
     crate::cli::inputs::require_existing(&args.files)?;
-    let files = nanscope::image::discover::image_files(&args.files);
+    let files = crate::image::discover::image_files(&args.files);
     if files.is_empty() {
         return Err(crate::cli::inputs::nothing_to_check(&args.files, "images"));
     }
-    let run = nanscope::image::check(&files, &options)?;
+    let run = crate::image::check(&files, &options)?;
     let inputs = args.files.iter().map(|p| p.display().to_string()).collect();
-    let report = nanscope::image::check_report("image check", inputs, &run);
+    let report = crate::image::check_report("image check", inputs, &run);
     emit(&report, global)
 }
