@@ -278,7 +278,12 @@ fn check(args: CheckArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let options = check_options(&args.sequence, &args.tuning)?;
     super::inputs::require_existing(&args.sequence.paths)?;
     let mut merged: Option<Report> = None;
-    for paths in sequences(&args.sequence.paths) {
+    let groups = sequences(&args.sequence.paths);
+    let any = !groups.is_empty();
+    let groups = nanscope::gate::partition(groups, global.shard, |g| {
+        g.first().map_or(std::path::Path::new(""), |p| p.as_path())
+    });
+    for paths in groups {
         let seq = load_one(&paths, args.sequence.source_size)?;
         let outcome = pose::check(&seq, &options);
         let inputs = paths.iter().map(|p| p.display().to_string()).collect();
@@ -288,7 +293,12 @@ fn check(args: CheckArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
             Some(so_far) => merge_reports(so_far, report),
         });
     }
-    let mut report = merged.ok_or_else(|| super::inputs::nothing_to_check(&args.sequence.paths, "pose frames"))?;
+    let mut report = match merged {
+        Some(report) => report,
+        // A shard that drew no sequence checked nothing, and says so in an empty report.
+        None if any && global.shard.is_some() => Report::new("pose check", Vec::new()),
+        None => return Err(super::inputs::nothing_to_check(&args.sequence.paths, "pose frames")),
+    };
     report.inputs = inputs(&args.sequence);
     report.sort_findings();
     emit(&report, global)

@@ -32,6 +32,18 @@ pub fn run(args: RulesArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
             serde_json::to_string_pretty(&doc)? + "\n"
         }
         (FormatArg::Markdown, _) => markdown(&selected),
+        (FormatArg::Junit | FormatArg::Sarif | FormatArg::Github, _) => {
+            let inputs = args.code.iter().cloned().collect();
+            let options = nanscope::report::RenderOptions { version: nanscope::VERSION.into(), ..Default::default() };
+            let mut buffer = Vec::new();
+            nanscope::report::render(
+                &catalogue_report(&selected, inputs),
+                global.format.renderer(),
+                &options,
+                &mut buffer,
+            )?;
+            String::from_utf8_lossy(&buffer).into_owned()
+        }
         (FormatArg::Table, true) => explain(selected[0]),
         (FormatArg::Table, false) => catalogue_table(&selected, super::output::table_width(global)),
     };

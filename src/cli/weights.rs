@@ -68,9 +68,9 @@ pub fn run(args: WeightsArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
         return super::simulate::run(&args.paths, scheme, &args.simulate, global);
     }
     let bar = Bar::bytes(global);
-    let result = weights::scan(&args.paths, &options, &bar);
+    let result = weights::scan_shard(&args.paths, &options, &bar, global.shard);
     bar.finish();
-    if result.tensors.is_empty() && result.findings.is_empty() {
+    if result.tensors.is_empty() && result.findings.is_empty() && global.shard.is_none() {
         return Err(super::inputs::nothing_to_check(&args.paths, "checkpoint tensors"));
     }
     let inputs = args.paths.iter().map(|p| p.display().to_string()).collect();

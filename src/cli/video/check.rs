@@ -69,6 +69,7 @@ pub(super) fn run(args: CheckArgs, global: &GlobalArgs) -> anyhow::Result<Outcom
     if files.is_empty() {
         return Err(crate::cli::inputs::nothing_to_check(&args.files, "videos"));
     }
+    let files = nanscope::gate::partition(files, global.shard, |p| p.as_path());
     let tools = Tools::find()?;
     let mut checks = Vec::new();
     for file in &files {
