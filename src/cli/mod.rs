@@ -1,6 +1,7 @@
 //! Command-line definitions and glue: the only code that prints.
 
 mod diff;
+mod gate;
 mod inputs;
 mod merge;
 mod output;
@@ -126,6 +127,8 @@ pub enum Command {
     Scheduler(scheduler::SchedulerArgs),
     /// List the rule catalogue, or explain one rule.
     Rules(rules::RulesArgs),
+    /// Run the CI gate of a nanscope.toml: named checks, suppressions, baselines.
+    Gate(gate::GateArgs),
     /// Combine the JSON reports of `--shard I/N` runs into one report.
     Merge(merge::MergeArgs),
 }
@@ -160,6 +163,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Trace(args) => trace::run(args, &cli.global),
         Command::Scheduler(args) => scheduler::run(args, &cli.global),
         Command::Rules(args) => rules::run(args, &cli.global),
+        Command::Gate(args) => gate::run(args, &cli.global),
         Command::Merge(args) => merge::run(args, &cli.global),
     }
 }
