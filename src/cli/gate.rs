@@ -19,7 +19,7 @@ pub struct GateArgs {
 }
 
 pub fn run(args: GateArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
-    let path = args.config.unwrap_or_else(|| nanscope::gate::config::default_path(std::path::Path::new(".")));
+    let path = args.config.unwrap_or_else(|| nanscope::gate::config::default_path(std::path::Path::new("")));
     super::inputs::require_existing(&[&path])?;
     let config = nanscope::gate::load(&path)?;
     let outcome = nanscope::gate::run(&config, &nanscope::gate::GateOptions::new(args.update_baselines, global.shard))?;

@@ -160,7 +160,8 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
     let what = if path.file_name().is_some_and(|n| n == "pyproject.toml") { "[tool.nanscope.gate]" } else { "[gate]" };
     let gate = gate.ok_or_else(|| ConfigError::Invalid { path: name.clone(), message: format!("no {what} table") })?;
     validate(&gate).map_err(|message| ConfigError::Invalid { path: name.clone(), message })?;
-    let root = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+    // A configuration in the working folder keeps the paths it names relative.
+    let root = path.parent().filter(|p| *p != Path::new(".")).unwrap_or(Path::new("")).to_path_buf();
     Ok(Loaded { path: path.to_path_buf(), root, gate })
 }
 

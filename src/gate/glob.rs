@@ -48,16 +48,21 @@ fn match_part(pattern: &[u8], text: &[u8]) -> bool {
 pub fn expand(root: &Path, pattern: &str) -> Vec<PathBuf> {
     let literal: Vec<&str> =
         pattern.trim_start_matches("./").split('/').take_while(|part| !part.contains(['*', '?'])).collect();
-    let start = root.join(literal.join("/"));
+    let start = match (root.as_os_str().is_empty(), literal.is_empty()) {
+        (true, true) => PathBuf::from("."),
+        _ => root.join(literal.join("/")),
+    };
     if literal.len() == pattern.trim_start_matches("./").split('/').count() {
         return if start.exists() { vec![start] } else { Vec::new() };
     }
     let mut found = Vec::new();
     for entry in walkdir::WalkDir::new(&start).sort_by_file_name().follow_links(false).into_iter().flatten() {
-        let Ok(relative) = entry.path().strip_prefix(root) else { continue };
+        let path = entry.path();
+        let path = path.strip_prefix(".").unwrap_or(path);
+        let Ok(relative) = path.strip_prefix(root) else { continue };
         let relative = relative.to_string_lossy().replace('\\', "/");
         if matches(pattern, &relative) {
-            found.push(entry.into_path());
+            found.push(path.to_path_buf());
         }
     }
     found
