@@ -58,6 +58,9 @@ pub const TARGETS: &[Target] = &[
     Target { name: "trace-manifest", seeds: &["fixtures/trace"], accept: Accept::Extension("json"), file: "manifest.json", beside: Some("fixtures/trace/planted-stages"), run: trace },
     Target { name: "trace-records", seeds: &["fixtures/trace"], accept: Accept::Extension("jsonl"), file: "records.jsonl", beside: Some("fixtures/trace/planted-stages"), run: trace },
     Target { name: "mp4-boxes", seeds: &[], accept: Accept::Extension("mp4"), file: "input.mp4", beside: None, run: mp4 },
+    Target { name: "report-json", seeds: &[], accept: Accept::Extension("json"), file: "report.json", beside: None, run: report_json },
+    Target { name: "gate-config", seeds: &["fixtures/gate"], accept: Accept::Extension("toml"), file: "nanscope.toml", beside: None, run: gate_config },
+    Target { name: "gate-baseline", seeds: &[], accept: Accept::Extension("json"), file: "baseline.json", beside: None, run: gate_baseline },
 ];
 
 pub fn target(name: &str) -> Option<&'static Target> {
@@ -225,6 +228,36 @@ fn trace(bytes: &[u8], scratch: &Scratch) -> u64 {
     scratch.write(bytes);
     let result = nanscope::trace::trace_dump(&scratch.dir, &Default::default());
     digest(&result.findings)
+}
+
+/// `nanscope merge`: a shard report read back and merged with itself.
+fn report_json(bytes: &[u8], _scratch: &Scratch) -> u64 {
+    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(bytes) else { return 0 };
+    match nanscope::gate::merge(&[("a".into(), doc.clone()), ("b".into(), doc)]) {
+        Ok(report) => digest(&report.findings) ^ report.counters.len() as u64,
+        Err(_) => 1,
+    }
+}
+
+/// A gate configuration: parsed and validated, never run.
+fn gate_config(bytes: &[u8], scratch: &Scratch) -> u64 {
+    match nanscope::gate::load(scratch.write(bytes)) {
+        Ok(loaded) => loaded.gate.checks.len() as u64 + 2,
+        Err(_) => 1,
+    }
+}
+
+/// A recorded baseline, compared with itself.
+fn gate_baseline(bytes: &[u8], scratch: &Scratch) -> u64 {
+    use nanscope::gate::baseline;
+    match baseline::read(scratch.write(bytes)) {
+        Ok(Some(recorded)) => {
+            let label = |f: &str| f.to_string();
+            digest(&baseline::compare_prints(&recorded.tensors, &recorded.tensors, 1e-3, &label))
+                ^ recorded.findings.len() as u64
+        }
+        _ => 1,
+    }
 }
 
 /// The MP4 box walk: top-level boxes, the moov's video track, its avcC, and
