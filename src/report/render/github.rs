@@ -75,6 +75,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn github_snapshot() {
+        let mut buf = Vec::new();
+        render(&super::super::tests::sample(), &RenderOptions::default(), &mut buf).unwrap();
+        buf.extend(b"---- step summary ----\n");
+        step_summary(&super::super::tests::sample(), &mut buf).unwrap();
+        insta::assert_snapshot!(String::from_utf8(buf).unwrap());
+    }
+
+    #[test]
     fn workflow_command_escapes() {
         assert_eq!(data("50% of\nframes"), "50%25 of%0Aframes");
         assert_eq!(property("a:b,c"), "a%3Ab%2Cc");

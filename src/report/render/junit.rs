@@ -164,6 +164,26 @@ pub(crate) fn escape(text: &str) -> String {
 mod tests {
     use super::*;
 
+    fn rendered(fail_on: Option<crate::report::Severity>) -> String {
+        let options = RenderOptions { version: "0.1.0".into(), fail_on, ..RenderOptions::default() };
+        let mut buf = Vec::new();
+        render(&super::super::tests::sample(), &options, &mut buf).unwrap();
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn junit_snapshot() {
+        insta::assert_snapshot!(rendered(Some(crate::report::Severity::Error)));
+    }
+
+    #[test]
+    fn findings_below_fail_on_pass_their_case() {
+        let strict = rendered(Some(crate::report::Severity::Info));
+        assert_eq!(strict.matches("<failure").count(), 2, "{strict}");
+        let lenient = rendered(None);
+        assert!(!lenient.contains("<failure") && lenient.contains("<system-out>"), "{lenient}");
+    }
+
     #[test]
     fn escapes_markup_and_control_characters() {
         assert_eq!(escape("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot;\u{FFFD}");

@@ -258,6 +258,34 @@ pub(crate) fn uri(path: &str) -> String {
 mod tests {
     use super::*;
 
+    use crate::report::{Finding, Report, Subject};
+    use crate::rules;
+
+    #[test]
+    fn sarif_snapshot() {
+        let options = RenderOptions { version: "0.1.0".into(), ..RenderOptions::default() };
+        let mut buf = Vec::new();
+        render(&super::super::tests::sample(), &options, &mut buf).unwrap();
+        insta::assert_snapshot!(String::from_utf8(buf).unwrap());
+    }
+
+    #[test]
+    fn a_line_becomes_a_region_and_rules_are_listed_once() {
+        let mut report = Report::new("scheduler", vec![]);
+        for _ in 0..2 {
+            report.findings.push(
+                Finding::new(&rules::weights::NONFINITE_VALUES, "x")
+                    .with_subject(Subject { line: Some(7), ..Subject::file("cfg/scheduler_config.json") }),
+            );
+        }
+        let log = serde_json::to_value(log(&report, &RenderOptions::default())).unwrap();
+        let run = &log["runs"][0];
+        assert_eq!(run["tool"]["driver"]["rules"].as_array().unwrap().len(), 1);
+        let location = &run["results"][1]["locations"][0]["physicalLocation"];
+        assert_eq!(location["artifactLocation"]["uri"], "cfg/scheduler_config.json");
+        assert_eq!(location["region"]["startLine"], 7);
+    }
+
     #[test]
     fn uris_encode_what_a_uri_cannot_carry() {
         assert_eq!(uri("runs/a b.mp4"), "runs/a%20b.mp4");
