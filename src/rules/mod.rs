@@ -4,6 +4,7 @@
 
 pub mod diff;
 pub mod format;
+pub mod gate;
 pub mod pose;
 pub mod quant;
 pub mod replay;
@@ -53,6 +54,7 @@ const FAMILIES: &[&[&Rule]] = &[
     pose::RULES,
     security::RULES,
     format::RULES,
+    gate::RULES,
 ];
 
 /// Every rule, ordered by code.
