@@ -155,7 +155,12 @@ fn shifted_and_frozen_renders_fall_below_the_thresholds() {
         return;
     }
     let shifted = compare("shifted.mp4", &["--min-ssim", "0.9"]);
-    assert_eq!(findings(&shifted.json, "G105").len(), 1, "{}", shifted.json["findings"]);
+    // One frame late: most frames fall below the threshold (how many depends on the motion).
+    let low: u64 = findings(&shifted.json, "G105")
+        .iter()
+        .map(|f| frame_range(f).map_or(0, |[first, last]| last - first + 1))
+        .sum();
+    assert!(low >= 30, "{}", shifted.json["findings"]);
     assert!(findings(&shifted.json, "G101").is_empty());
     let frozen = compare("frozen.mp4", &["--min-psnr", "30"]);
     let found = findings(&frozen.json, "G104");
@@ -233,15 +238,21 @@ fn json_report_snapshot() {
     insta::assert_json_snapshot!("video_compare_short", json, {
         ".frames[].psnr" => "[psnr]",
         ".frames[].ssim" => "[ssim]",
-        ".frames[].planes.*.*" => "[score]",
+        ".frames[].planes.*.psnr" => "[psnr]",
+        ".frames[].planes.*.ssim" => "[ssim]",
         ".comparison.psnr_mean" => "[psnr]",
         ".comparison.psnr_min" => "[psnr]",
         ".comparison.psnr_min_frame" => "[frame]",
         ".comparison.ssim_mean" => "[ssim]",
         ".comparison.ssim_min" => "[ssim]",
         ".comparison.ssim_min_frame" => "[frame]",
-        ".comparison.worst_frames[].*" => "[score]",
-        ".videos.*.luma.*" => "[luma]",
+        ".comparison.worst_frames[].frame" => "[frame]",
+        ".comparison.worst_frames[].psnr" => "[psnr]",
+        ".comparison.worst_frames[].ssim" => "[ssim]",
+        ".videos.*.luma.mean" => "[luma]",
+        ".videos.*.luma.min_frame_mean" => "[luma]",
+        ".videos.*.luma.max_frame_mean" => "[luma]",
+        ".videos.*.luma.mean_std" => "[luma]",
         ".videos.*.duration" => "[seconds]",
     });
 }
