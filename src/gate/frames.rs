@@ -150,23 +150,49 @@ fn pump(
     recycled: &Receiver<Vec<u8>>,
     frames: &mut u64,
 ) -> Result<(), String> {
+    read_stream(
+        stream,
+        |layout| sender.send(Event::Layout(layout)).is_ok(),
+        || recycled.try_recv().unwrap_or_default(),
+        |frame| sender.send(Event::Frame(frame)).is_ok(),
+        frames,
+    )
+}
+
+/// Reads a YUV4MPEG stream of 8-bit planar frames: `on_layout` gets the
+/// header, `on_frame` each whole frame (in a buffer from `buffer`); either
+/// returning false stops the read (`Err(STOPPED)`).
+pub fn read_stream(
+    stream: &mut impl BufRead,
+    mut on_layout: impl FnMut(FrameLayout) -> bool,
+    mut buffer: impl FnMut() -> Vec<u8>,
+    mut on_frame: impl FnMut(Vec<u8>) -> bool,
+    frames: &mut u64,
+) -> Result<(), String> {
     let Some(layout) = read_header(stream)? else {
         return Err("ffmpeg decoded no frame".into());
     };
     let len = layout.frame_len().ok_or("frame size overflows")?;
-    sender.send(Event::Layout(layout)).map_err(|_| STOPPED.to_string())?;
+    if !on_layout(layout) {
+        return Err(STOPPED.into());
+    }
     loop {
         match read_line(stream) {
             Ok(None) => return Ok(()),
             Ok(Some(line)) if line.starts_with(b"FRAME") => {}
             Ok(Some(_)) | Err(_) => return Err("ffmpeg's frame stream lost its framing".into()),
         }
-        let mut frame = recycled.try_recv().unwrap_or_default();
-        frame.resize(len, 0);
-        if !read_full(stream, &mut frame) {
+        // The buffer grows with the bytes that arrive (a header cannot make
+        // us allocate a frame the stream does not hold); a recycled buffer
+        // already has the room.
+        let mut frame = buffer();
+        frame.clear();
+        if !read_full(stream, &mut frame, len) {
             return Err(format!("frame {frames} cut short at the end of ffmpeg's stream"));
         }
-        sender.send(Event::Frame(frame)).map_err(|_| STOPPED.to_string())?;
+        if !on_frame(frame) {
+            return Err(STOPPED.into());
+        }
         *frames += 1;
     }
 }
@@ -225,9 +251,9 @@ fn read_line(stream: &mut impl BufRead) -> std::io::Result<Option<Vec<u8>>> {
     Ok(Some(line))
 }
 
-/// Fills `buf` completely; false when the stream ends first.
-fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> bool {
-    reader.read_exact(buf).is_ok()
+/// Appends exactly `len` bytes to `buf`; false when the stream ends first.
+fn read_full(reader: &mut impl Read, buf: &mut Vec<u8>, len: usize) -> bool {
+    reader.take(len as u64).read_to_end(buf).is_ok_and(|n| n == len)
 }
 
 #[cfg(test)]
@@ -257,6 +283,28 @@ mod tests {
         }
         let mut empty: &[u8] = b"";
         assert_eq!(read_header(&mut empty), Ok(None));
+    }
+
+    #[test]
+    fn streams_yield_whole_frames_and_report_a_cut_one() {
+        let mut input: &[u8] =
+            b"YUV4MPEG2 W8 H8 Cmono\nFRAME\n0123456789012345678901234567890123456789012345678901234567890123FRAME\nabc";
+        let (mut layouts, mut got, mut frames) = (0, 0, 0u64);
+        let end = read_stream(
+            &mut input,
+            |_| {
+                layouts += 1;
+                true
+            },
+            Vec::new,
+            |f| {
+                got += f.len();
+                true
+            },
+            &mut frames,
+        );
+        assert_eq!((layouts, got, frames), (1, 64, 1));
+        assert!(end.unwrap_err().contains("cut short"));
     }
 
     #[test]

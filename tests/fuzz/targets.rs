@@ -58,6 +58,7 @@ pub const TARGETS: &[Target] = &[
     Target { name: "trace-manifest", seeds: &["fixtures/trace"], accept: Accept::Extension("json"), file: "manifest.json", beside: Some("fixtures/trace/planted-stages"), run: trace },
     Target { name: "trace-records", seeds: &["fixtures/trace"], accept: Accept::Extension("jsonl"), file: "records.jsonl", beside: Some("fixtures/trace/planted-stages"), run: trace },
     Target { name: "mp4-boxes", seeds: &[], accept: Accept::Extension("mp4"), file: "input.mp4", beside: None, run: mp4 },
+    Target { name: "y4m-frames", seeds: &[], accept: Accept::Extension("y4m"), file: "input.y4m", beside: None, run: y4m_frames },
 ];
 
 pub fn target(name: &str) -> Option<&'static Target> {
@@ -249,5 +250,35 @@ fn mp4(bytes: &[u8], scratch: &Scratch) -> u64 {
             let _ = write_annexb(mdat, &config, &mut std::io::sink());
         }
     }
+    hasher.finish()
+}
+
+/// `video compare`'s frame stream reader, each frame scored against the one before.
+fn y4m_frames(bytes: &[u8], _scratch: &Scratch) -> u64 {
+    use nanscope::gate::frames::read_stream;
+    use nanscope::gate::metrics::score_frame;
+    let hasher = std::cell::RefCell::new(std::hash::DefaultHasher::new());
+    let layout = std::cell::Cell::new(None);
+    let (mut previous, mut frames) = (None::<Vec<u8>>, 0u64);
+    let mut input = bytes;
+    let end = read_stream(
+        &mut input,
+        |found| {
+            layout.set(Some(found));
+            true
+        },
+        Vec::new,
+        |frame| {
+            if let (Some(layout), Some(before)) = (layout.get(), &previous) {
+                let scores = score_frame(&layout, &frame, before);
+                scores.ssim.map(|s| (s * 1e6) as i64).hash(&mut *hasher.borrow_mut());
+            }
+            previous = Some(frame);
+            true
+        },
+        &mut frames,
+    );
+    let mut hasher = hasher.into_inner();
+    (end.is_ok(), frames).hash(&mut hasher);
     hasher.finish()
 }
