@@ -61,6 +61,7 @@ pub const TARGETS: &[Target] = &[
     Target { name: "report-json", seeds: &[], accept: Accept::Extension("json"), file: "report.json", beside: None, run: report_json },
     Target { name: "gate-config", seeds: &["fixtures/gate"], accept: Accept::Extension("toml"), file: "nanscope.toml", beside: None, run: gate_config },
     Target { name: "gate-baseline", seeds: &[], accept: Accept::Extension("json"), file: "baseline.json", beside: None, run: gate_baseline },
+    Target { name: "y4m-frames", seeds: &[], accept: Accept::Extension("y4m"), file: "input.y4m", beside: None, run: y4m_frames },
 ];
 
 pub fn target(name: &str) -> Option<&'static Target> {
@@ -282,5 +283,35 @@ fn mp4(bytes: &[u8], scratch: &Scratch) -> u64 {
             let _ = write_annexb(mdat, &config, &mut std::io::sink());
         }
     }
+    hasher.finish()
+}
+
+/// `video compare`'s frame stream reader, each frame scored against the one before.
+fn y4m_frames(bytes: &[u8], _scratch: &Scratch) -> u64 {
+    use nanscope::gate::frames::read_stream;
+    use nanscope::gate::metrics::score_frame;
+    let hasher = std::cell::RefCell::new(std::hash::DefaultHasher::new());
+    let layout = std::cell::Cell::new(None);
+    let (mut previous, mut frames) = (None::<Vec<u8>>, 0u64);
+    let mut input = bytes;
+    let end = read_stream(
+        &mut input,
+        |found| {
+            layout.set(Some(found));
+            true
+        },
+        Vec::new,
+        |frame| {
+            if let (Some(layout), Some(before)) = (layout.get(), &previous) {
+                let scores = score_frame(&layout, &frame, before);
+                scores.ssim.map(|s| (s * 1e6) as i64).hash(&mut *hasher.borrow_mut());
+            }
+            previous = Some(frame);
+            true
+        },
+        &mut frames,
+    );
+    let mut hasher = hasher.into_inner();
+    (end.is_ok(), frames).hash(&mut hasher);
     hasher.finish()
 }
