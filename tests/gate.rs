@@ -181,3 +181,38 @@ fn gate_report_snapshot() {
     let (_, report) = gate(&dir, &[]);
     insta::assert_json_snapshot!(report, { ".tool.version" => "[version]" });
 }
+
+#[test]
+fn a_degraded_render_is_caught_by_ssim_but_not_by_the_black_and_blank_checks() {
+    if !ready("a_degraded_render_is_caught_by_ssim_but_not_by_the_black_and_blank_checks") {
+        return;
+    }
+    let dir = project("degraded");
+    // Washed out: lower contrast, lifted black level; neither black, blank nor frozen.
+    let status = std::process::Command::new("ffmpeg")
+        .current_dir(&dir)
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", "renders/talk.mp4"])
+        .args(["-vf", "eq=contrast=0.6:brightness=0.08", "-c:v", "libx264", "-pix_fmt", "yuv420p"])
+        .args(["-movflags", "+faststart", "renders/washed.mp4"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::rename(dir.join("renders/washed.mp4"), dir.join("renders/talk.mp4")).unwrap();
+    let check = assert_cmd::Command::cargo_bin("nanscope")
+        .unwrap()
+        .current_dir(&dir)
+        .args(["video", "check", "renders/talk.mp4", "--format", "json"])
+        .output()
+        .unwrap();
+    let check: Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert!(codes(&check).iter().all(|c| !["V120", "V121", "V122", "V124"].contains(&c.as_str())), "{check}");
+    let (code, report) = gate(&dir, &[]);
+    assert_eq!(code, 1, "{report}");
+    let ssim = report["findings"].as_array().unwrap().iter().find(|f| f["code"] == "G105");
+    let ssim = ssim.unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(ssim["subject"]["file"], "renders/talk.mp4");
+    let video = report["videos"].as_array().unwrap().iter().find(|v| v["file"] == "renders/talk.mp4").unwrap();
+    assert!(video["comparison"]["ssim_min"].as_f64().unwrap() < 0.95);
+    assert_eq!(video["comparison"]["worst_frames"].as_array().unwrap().len(), 5);
+    assert!(dir.join(video["plot"].as_str().unwrap()).exists(), "the side-by-side PNG of the worst pair");
+}

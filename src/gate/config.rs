@@ -67,6 +67,19 @@ pub struct Check {
     /// Relative tolerance of the weights fingerprint's statistics.
     #[serde(default = "default_tolerance")]
     pub tolerance: f64,
+    /// Video checks: the folder of golden renders (relative to the configuration); each render is
+    /// compared with the golden of the same file name (`--update-baselines` writes them).
+    #[serde(default)]
+    pub goldens: Option<String>,
+    /// Video checks: frames whose PSNR (dB) against the golden is below this are findings (G104).
+    #[serde(default)]
+    pub min_psnr: Option<f64>,
+    /// Video checks: frames whose SSIM against the golden is below this are findings (G105).
+    #[serde(default)]
+    pub min_ssim: Option<f64>,
+    /// Video checks: a folder for the side-by-side PNG of each render's worst frame pair.
+    #[serde(default)]
+    pub plots: Option<String>,
 }
 
 fn yes() -> bool {
@@ -179,6 +192,19 @@ fn validate(gate: &GateConfig) -> Result<(), String> {
         }
         if check.paths.is_empty() {
             return Err(format!("check {:?} has no paths", check.name));
+        }
+        if check.kind != Kind::Video
+            && (check.goldens.is_some()
+                || check.min_psnr.is_some()
+                || check.min_ssim.is_some()
+                || check.plots.is_some())
+        {
+            return Err(format!("check {:?}: goldens, min-psnr, min-ssim and plots are for video checks", check.name));
+        }
+        if check.min_ssim.is_some_and(|s| !(s.is_finite() && s <= 1.0))
+            || check.min_psnr.is_some_and(|p| p.is_nan() || p < 0.0)
+        {
+            return Err(format!("check {:?}: min-ssim must be at most 1 and min-psnr non-negative", check.name));
         }
         if !(check.tolerance.is_finite() && check.tolerance >= 0.0) {
             return Err(format!("check {:?}: tolerance must be a non-negative number", check.name));

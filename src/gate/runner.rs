@@ -41,6 +41,24 @@ pub enum GateError {
     Tools(#[from] crate::video::ToolError),
     #[error(transparent)]
     Baseline(#[from] baseline::BaselineError),
+    #[error(transparent)]
+    Plot(#[from] super::compare_plot::ComparePlotError),
+    #[error("cannot write golden render {path}: {source}")]
+    Golden { path: String, source: std::io::Error },
+}
+
+/// A render compared with its golden render.
+#[derive(Debug, Clone, Serialize)]
+pub struct VideoBaseline {
+    pub check: String,
+    pub file: String,
+    pub golden: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<super::compare::Comparison>,
+    pub candidate: super::compare::VideoSide,
+    pub reference: super::compare::VideoSide,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plot: Option<String>,
 }
 
 /// One check's line of the report's `checks` section.
@@ -81,6 +99,7 @@ pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateEr
     let mut failed = false;
     let mut used = vec![false; gate.allows.len()];
     let mut files_total = 0u64;
+    let mut videos = Vec::new();
     for check in &gate.checks {
         let matched = expand(root, &check.paths);
         let inputs = super::partition(matched.clone(), options.shard, |p| p.as_path());
@@ -95,6 +114,14 @@ pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateEr
         } else if !inputs.is_empty() {
             let (found, tensors) = run_kind(check.kind, &inputs, &mut tools)?;
             findings = found;
+            let tools = tools.as_ref();
+            if let (Some(goldens), Some(tools)) = (&check.goldens, tools) {
+                let goldens = root.join(goldens);
+                let (found, compared) =
+                    compare_goldens(tools, check, root, &goldens, &inputs, options.update_baselines)?;
+                findings.extend(found);
+                videos.extend(compared);
+            }
             prints = baseline::fingerprint(&tensors, &relative);
         }
         let mut findings = select(check, findings);
@@ -114,10 +141,7 @@ pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateEr
                     findings = new;
                     baselined = old;
                 }
-                None => findings.push(Finding::new(
-                    &rules::NO_BASELINE,
-                    format!("check {} has no baseline at {}", check.name, path.display()),
-                )),
+                None => findings.push(no_baseline(&check.name, &path, None)),
             }
         }
         let mut suppressed = 0;
@@ -180,6 +204,9 @@ pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateEr
     report.sort_findings();
     report.sections.push(checks_section(&summaries));
     report.sections.push(accepted_section(&accepted));
+    if !videos.is_empty() {
+        report.sections.push(videos_section(&videos));
+    }
     Ok(GateOutcome { report, failed })
 }
 
@@ -189,6 +216,90 @@ fn expand(root: &Path, patterns: &[String]) -> Vec<PathBuf> {
     found.sort();
     found.dedup();
     found
+}
+
+fn no_baseline(check: &str, path: &Path, file: Option<&Path>) -> Finding {
+    let finding = Finding::new(&rules::NO_BASELINE, format!("check {check} has no baseline at {}", path.display()));
+    match file {
+        Some(file) => finding.with_subject(Subject::file(file.display().to_string())),
+        None => finding,
+    }
+}
+
+/// Each render against the golden of its file name: PSNR/SSIM findings
+/// (G101–G106) and the comparison; with `update`, the render becomes the golden.
+fn compare_goldens(
+    tools: &crate::video::Tools,
+    check: &Check,
+    root: &Path,
+    goldens: &Path,
+    inputs: &[PathBuf],
+    update: bool,
+) -> Result<(Vec<Finding>, Vec<VideoBaseline>), GateError> {
+    let mut findings = Vec::new();
+    let mut compared = Vec::new();
+    for render in crate::video::discover::video_files(inputs) {
+        let Some(name) = render.file_name() else { continue };
+        let golden = goldens.join(name);
+        if update {
+            let error = |source| GateError::Golden { path: golden.display().to_string(), source };
+            std::fs::create_dir_all(goldens).map_err(error)?;
+            if std::fs::canonicalize(&render).ok() != std::fs::canonicalize(&golden).ok() {
+                std::fs::copy(&render, &golden).map_err(error)?;
+            }
+            continue;
+        }
+        if !golden.exists() {
+            findings.push(no_baseline(&check.name, &golden, Some(&render)));
+            continue;
+        }
+        let mut options = super::compare::CompareOptions::with_thresholds(check.min_psnr, check.min_ssim);
+        options.keep_worst = check.plots.is_some();
+        let result = super::compare::compare(tools, &render, &golden, &options)?;
+        let plot = match &check.plots {
+            Some(dir) => super::compare_plot::plot_worst(&result, &root.join(dir).join(&check.name))?,
+            None => None,
+        };
+        findings.extend(result.findings.iter().cloned());
+        compared.push(VideoBaseline {
+            check: check.name.clone(),
+            file: render.display().to_string(),
+            golden: golden.display().to_string(),
+            comparison: result.comparison.clone(),
+            candidate: result.candidate.clone(),
+            reference: result.golden.clone(),
+            plot: plot.map(|p| p.display().to_string()),
+        });
+    }
+    Ok((findings, compared))
+}
+
+fn videos_section(videos: &[VideoBaseline]) -> Section {
+    let num = |x: Option<f64>| x.map(crate::report::fmt_num).unwrap_or_else(|| "-".into());
+    let rows = videos
+        .iter()
+        .map(|v| {
+            let c = v.comparison.as_ref();
+            vec![
+                v.check.clone(),
+                v.file.clone(),
+                num(c.map(|c| c.psnr_mean.0)),
+                num(c.map(|c| c.psnr_min.0)),
+                num(c.and_then(|c| c.ssim_mean)),
+                num(c.and_then(|c| c.ssim_min)),
+                c.map(|c| c.worst_frames.iter().map(|w| w.frame.to_string()).collect::<Vec<_>>().join(" "))
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    Section::typed("videos", videos).with_table(SectionTable {
+        title: "Renders against their golden renders".into(),
+        header: ["check", "render", "PSNR mean", "PSNR min", "SSIM mean", "SSIM min", "worst frames"]
+            .map(String::from)
+            .to_vec(),
+        rows,
+        note: None,
+    })
 }
 
 fn matched_nothing(check: &Check) -> Finding {
