@@ -216,3 +216,33 @@ fn a_degraded_render_is_caught_by_ssim_but_not_by_the_black_and_blank_checks() {
     assert_eq!(video["comparison"]["worst_frames"].as_array().unwrap().len(), 5);
     assert!(dir.join(video["plot"].as_str().unwrap()).exists(), "the side-by-side PNG of the worst pair");
 }
+
+#[test]
+fn headroom_lost_since_the_accepted_trace_is_a_warning() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gate-trace");
+    let _ = std::fs::remove_dir_all(&dir);
+    copy(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/trace/planted-stats"), &dir.join("runs/nightly"));
+    std::fs::write(
+        dir.join("nanscope.toml"),
+        "[[gate.check]]\nname = \"trace\"\nkind = \"trace\"\npaths = [\"runs/*\"]\n",
+    )
+    .unwrap();
+    let (code, _) = gate(&dir, &["--update-baselines"]);
+    assert_eq!(code, 0);
+    let path = dir.join("nanscope-baselines/trace.json");
+    let mut recorded: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let first = &mut recorded["absmax"][0];
+    assert_eq!(
+        (first["dump"].as_str(), first["stage"].as_str(), first["step"].as_u64()),
+        (Some("runs/nightly"), Some("unet"), Some(0))
+    );
+    // As if the accepted run had peaked at a sixteenth of today's value.
+    first["absmax"] = (first["absmax"].as_f64().unwrap() / 16.0).into();
+    std::fs::write(&path, serde_json::to_vec(&recorded).unwrap()).unwrap();
+    let (code, report) = gate(&dir, &[]);
+    assert_eq!(code, 0, "a warning does not fail the default fail-on");
+    let lost: Vec<&Value> = report["findings"].as_array().unwrap().iter().filter(|f| f["code"] == "G125").collect();
+    assert_eq!(lost.len(), 1, "{report}");
+    assert_eq!(lost[0]["subject"]["step"], 0);
+    assert_eq!(lost[0]["subject"]["file"], "runs/nightly");
+}

@@ -21,6 +21,69 @@ pub struct Baseline {
     /// The fingerprint of every checked tensor (weights checks).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tensors: Vec<TensorPrint>,
+    /// The largest finite magnitude per dump, stage and step (trace checks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub absmax: Vec<StageAbsmax>,
+}
+
+/// One stage's largest activation at one step of a trace dump.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageAbsmax {
+    pub dump: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<u64>,
+    pub absmax: f64,
+}
+
+/// fp16's largest finite value.
+const FP16_MAX: f64 = 65504.0;
+
+/// Stages whose absmax doubled since the baseline, or crossed half of fp16's range.
+pub fn compare_absmax(recorded: &[StageAbsmax], now: &[StageAbsmax]) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for new in now {
+        let Some(old) = recorded.iter().find(|o| o.dump == new.dump && o.stage == new.stage && o.step == new.step)
+        else {
+            continue;
+        };
+        let doubled = new.absmax > 2.0 * old.absmax;
+        let crossed = new.absmax > FP16_MAX / 2.0 && old.absmax <= FP16_MAX / 2.0;
+        if doubled || crossed {
+            findings.push(headroom_lost(old, new));
+        }
+    }
+    findings
+}
+
+fn headroom_lost(old: &StageAbsmax, new: &StageAbsmax) -> Finding {
+    let fmt = crate::report::fmt_num;
+    let doublings = |x: f64| if x > 0.0 { (FP16_MAX / x).log2() } else { f64::INFINITY };
+    let place = match (&new.stage, new.step) {
+        (Some(stage), Some(step)) => format!("{stage} at step {step}"),
+        (Some(stage), None) => stage.clone(),
+        (None, Some(step)) => format!("step {step}"),
+        (None, None) => "the dump".into(),
+    };
+    Finding::new(
+        &rules::TRACE_HEADROOM_LOST,
+        format!(
+            "{place}: absmax {} (baseline {}), {} doublings left before fp16 overflows (baseline {})",
+            fmt(new.absmax),
+            fmt(old.absmax),
+            fmt(doublings(new.absmax)),
+            fmt(doublings(old.absmax))
+        ),
+    )
+    .with_subject(Subject {
+        file: Some(new.dump.clone()),
+        stage: new.stage.clone(),
+        step: new.step,
+        ..Subject::default()
+    })
+    .with_evidence("absmax", new.absmax)
+    .with_evidence("baseline_absmax", old.absmax)
 }
 
 /// What identifies a finding across runs: its rule, its file relative to
@@ -241,6 +304,15 @@ mod tests {
                 absmax: Some(max),
             }),
         }
+    }
+
+    #[test]
+    fn headroom_lost_is_a_doubling_or_half_the_range() {
+        let at = |absmax: f64| StageAbsmax { dump: "run".into(), stage: Some("unet".into()), step: Some(3), absmax };
+        assert!(compare_absmax(&[at(1000.0)], &[at(1900.0)]).is_empty());
+        assert_eq!(compare_absmax(&[at(1000.0)], &[at(2100.0)]).len(), 1);
+        assert_eq!(compare_absmax(&[at(30000.0)], &[at(33000.0)]).len(), 1);
+        assert!(compare_absmax(&[at(40000.0)], &[at(41000.0)]).is_empty());
     }
 
     #[test]

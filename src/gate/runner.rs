@@ -107,12 +107,14 @@ pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateEr
         files_total += inputs.len() as u64;
         let mut findings = Vec::new();
         let mut prints = Vec::new();
+        let mut absmax: Vec<baseline::StageAbsmax> = Vec::new();
         if matched.is_empty() {
             if options.shard.is_none_or(|s| s.is_first()) {
                 findings.push(matched_nothing(check));
             }
         } else if !inputs.is_empty() {
-            let (found, tensors) = run_kind(check.kind, &inputs, &mut tools)?;
+            let (found, tensors, stages) = run_kind(check.kind, &inputs, &mut tools)?;
+            absmax = stages.into_iter().map(|s| baseline::StageAbsmax { dump: relative(&s.dump), ..s }).collect();
             findings = found;
             let tools = tools.as_ref();
             if let (Some(goldens), Some(tools)) = (&check.goldens, tools) {
@@ -137,6 +139,13 @@ pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateEr
                             baseline::compare_prints(&recorded.tensors, &prints, check.tolerance, &label),
                         ));
                     }
+                    let drift = baseline::compare_absmax(&recorded.absmax, &absmax);
+                    let drift = drift.into_iter().map(|f| {
+                        let file = f.subject.file.as_deref().map(|d| root.join(d).display().to_string());
+                        let subject = crate::report::Subject { file, ..f.subject.clone() };
+                        f.with_subject(subject)
+                    });
+                    findings.extend(select(check, drift.collect()));
                     let (new, old) = baseline::split_accepted(findings, &recorded.findings, &relative);
                     findings = new;
                     baselined = old;
@@ -162,7 +171,7 @@ pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateEr
         }
         if options.update_baselines && check.baseline {
             let keys: Vec<FindingKey> = kept.iter().chain(&baselined).map(|f| FindingKey::of(f, &relative)).collect();
-            baseline::write(&path, &Baseline { findings: keys, tensors: prints })?;
+            baseline::write(&path, &Baseline { findings: keys, tensors: prints, absmax })?;
         }
         let fail_on = check.fail_on.unwrap_or(gate.fail_on);
         let check_failed =
@@ -328,9 +337,10 @@ fn run_kind(
     kind: Kind,
     inputs: &[PathBuf],
     tools: &mut Option<crate::video::Tools>,
-) -> Result<(Vec<Finding>, Vec<crate::weights::TensorRecord>), GateError> {
+) -> Result<(Vec<Finding>, Vec<crate::weights::TensorRecord>, Vec<baseline::StageAbsmax>), GateError> {
     let mut findings = Vec::new();
     let mut tensors = Vec::new();
+    let mut absmax = Vec::new();
     match kind {
         Kind::Weights => {
             let result = crate::weights::scan(inputs, &crate::weights::ScanOptions::default(), &crate::weights::Silent);
@@ -368,11 +378,22 @@ fn run_kind(
         }
         Kind::Trace => {
             for input in inputs {
-                findings.extend(crate::trace::trace_dump(input, &crate::trace::TraceOptions::default()).findings);
+                let result = crate::trace::trace_dump(input, &crate::trace::TraceOptions::default());
+                findings.extend(result.findings);
+                for row in &result.analysis.stages {
+                    if let Some(value) = row.absmax {
+                        absmax.push(baseline::StageAbsmax {
+                            dump: input.display().to_string(),
+                            stage: row.stage.clone(),
+                            step: row.step,
+                            absmax: value,
+                        });
+                    }
+                }
             }
         }
     }
-    Ok((findings, tensors))
+    Ok((findings, tensors, absmax))
 }
 
 fn accepted_entry(check: &Check, finding: &Finding, reason: &str) -> Accepted {

@@ -174,6 +174,24 @@ pub const NO_BASELINE: Rule = Rule {
     options: "[gate] baselines (folder, default `nanscope-baselines`)",
 };
 
+pub const TRACE_HEADROOM_LOST: Rule = Rule {
+    code: "G125",
+    slug: "trace-headroom-lost",
+    severity: Severity::Warning,
+    summary: "a stage's largest activation grew towards fp16's limit since the accepted trace",
+    detects: "A stage and denoising step of a trace dump whose largest finite magnitude (absmax) at least \
+              doubled since the baseline recorded by `gate --update-baselines`, or crossed half of fp16's \
+              largest finite value (32752) where the baseline stayed below it.",
+    why: "fp16 overflows above 65504: each doubling of an activation's absmax spends one of the few \
+          doublings left before Inf, and the next normalisation turns Inf into NaN. Headroom lost between \
+          two accepted runs is the warning that comes before black frames.",
+    cause: "A changed checkpoint (a merge, a re-quantization), a higher guidance scale, another scheduler, \
+            or inputs (reference image, poses) outside what the model saw.",
+    fix: "Find the module with `nanscope trace` on the new dump; keep it in fp32 or bf16, or restore the \
+          accepted weights and settings. Accept an intended change with `nanscope gate --update-baselines`.",
+    options: "[[gate.check]] kind = \"trace\"",
+};
+
 pub const RULES: &[&Rule] = &[
     &FRAME_COUNT_MISMATCH,
     &FRAME_SIZE_MISMATCH,
@@ -186,4 +204,5 @@ pub const RULES: &[&Rule] = &[
     &WEIGHTS_LAYOUT_CHANGED,
     &WEIGHTS_STATISTICS_DRIFTED,
     &NO_BASELINE,
+    &TRACE_HEADROOM_LOST,
 ];
