@@ -113,7 +113,7 @@ pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateEr
                 findings.push(matched_nothing(check));
             }
         } else if !inputs.is_empty() {
-            let (found, tensors, stages) = run_kind(check.kind, &inputs, &mut tools)?;
+            let KindOutput { findings: found, tensors, absmax: stages } = run_kind(check.kind, &inputs, &mut tools)?;
             absmax = stages.into_iter().map(|s| baseline::StageAbsmax { dump: relative(&s.dump), ..s }).collect();
             findings = found;
             let tools = tools.as_ref();
@@ -333,11 +333,14 @@ fn select(check: &Check, findings: Vec<Finding>) -> Vec<Finding> {
         .collect()
 }
 
-fn run_kind(
-    kind: Kind,
-    inputs: &[PathBuf],
-    tools: &mut Option<crate::video::Tools>,
-) -> Result<(Vec<Finding>, Vec<crate::weights::TensorRecord>, Vec<baseline::StageAbsmax>), GateError> {
+/// What one kind of check found, and what its baselines record.
+struct KindOutput {
+    findings: Vec<Finding>,
+    tensors: Vec<crate::weights::TensorRecord>,
+    absmax: Vec<baseline::StageAbsmax>,
+}
+
+fn run_kind(kind: Kind, inputs: &[PathBuf], tools: &mut Option<crate::video::Tools>) -> Result<KindOutput, GateError> {
     let mut findings = Vec::new();
     let mut tensors = Vec::new();
     let mut absmax = Vec::new();
@@ -393,7 +396,7 @@ fn run_kind(
             }
         }
     }
-    Ok((findings, tensors, absmax))
+    Ok(KindOutput { findings, tensors, absmax })
 }
 
 fn accepted_entry(check: &Check, finding: &Finding, reason: &str) -> Accepted {
