@@ -7,7 +7,7 @@ use crate::report::Severity;
 
 pub const FRAME_COUNT_MISMATCH: Rule = Rule {
     code: "G101",
-    slug: "frame-count-mismatch",
+    slug: "golden-frame-count-mismatch",
     severity: Severity::Error,
     summary: "the render and its golden render decode to different frame counts",
     detects: "A candidate whose decoded frame count differs from the golden render's. Frames are paired \
@@ -23,7 +23,7 @@ pub const FRAME_COUNT_MISMATCH: Rule = Rule {
 
 pub const FRAME_SIZE_MISMATCH: Rule = Rule {
     code: "G102",
-    slug: "frame-size-mismatch",
+    slug: "golden-frame-size-mismatch",
     severity: Severity::Error,
     summary: "the render and its golden render have different frame sizes",
     detects: "A candidate whose decoded width and height differ from the golden render's. No frame is \
@@ -38,11 +38,11 @@ pub const FRAME_SIZE_MISMATCH: Rule = Rule {
 
 pub const FRAME_RATE_MISMATCH: Rule = Rule {
     code: "G103",
-    slug: "frame-rate-mismatch",
+    slug: "golden-frame-rate-mismatch",
     severity: Severity::Warning,
     summary: "the render and its golden render play at different frame rates",
-    detects: "Frame rates (as ffprobe reports them) that differ by more than 0.5%, or durations that differ \
-              by more than one frame when the rates agree.",
+    detects: "Frame rates (the average rate ffprobe reports) that differ by more than 0.5%. The evidence \
+              carries both rates; both durations are in the `videos` section.",
     why: "Frames are paired by index: at another rate the same index is another moment, and the video \
           drifts against its audio.",
     cause: "A changed `fps` in the writer or the generation config, or a container that lost its timing.",
