@@ -20,6 +20,9 @@ if ! python3 -c 'import numpy' >/dev/null 2>&1; then
     python3 -m pip install --quiet --disable-pip-version-check numpy
 fi
 
+# The published SARIF and JUnit schemas the output-format tests validate against.
+bash scripts/fetch-schemas.sh
+
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 cargo fmt --check

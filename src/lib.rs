@@ -13,6 +13,7 @@ pub mod cli;
 pub mod commands;
 pub mod formats;
 pub mod image;
+pub mod gate;
 pub mod numerics;
 pub mod pose;
 pub mod replay;

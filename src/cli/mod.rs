@@ -6,7 +6,9 @@
 
 mod diff;
 mod image;
+mod gate;
 mod inputs;
+mod merge;
 mod output;
 mod pose;
 mod progress;
@@ -69,6 +71,12 @@ pub struct GlobalArgs {
     /// Colour the table output (`auto` honours NO_COLOR and terminals).
     #[arg(long, value_enum, default_value_t = ColorArg::Auto, global = true)]
     pub color: ColorArg,
+    /// Also write the report in FORMAT to PATH (repeatable): `--output-format junit=junit.xml`.
+    #[arg(long, value_name = "FORMAT=PATH", value_parser = output::extra_output, global = true)]
+    pub output_format: Vec<output::ExtraOutput>,
+    /// Check only shard I of N (1-based): inputs are split by a hash of their path.
+    #[arg(long, value_name = "I/N", value_parser = output::shard, global = true)]
+    pub shard: Option<crate::gate::Shard>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -76,6 +84,9 @@ pub enum FormatArg {
     Table,
     Json,
     Markdown,
+    Junit,
+    Sarif,
+    Github,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -124,6 +135,10 @@ pub enum Command {
     Scheduler(scheduler::SchedulerArgs),
     /// List the rule catalogue, or explain one rule.
     Rules(rules::RulesArgs),
+    /// Run the CI gate of a nanscope.toml: named checks, suppressions, baselines.
+    Gate(gate::GateArgs),
+    /// Combine the JSON reports of `--shard I/N` runs into one report.
+    Merge(merge::MergeArgs),
 }
 
 /// The `nanscope` binary: the process's own arguments, its exit code.
@@ -196,6 +211,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Trace(args) => trace::run(args, &cli.global),
         Command::Scheduler(args) => scheduler::run(args, &cli.global),
         Command::Rules(args) => rules::run(args, &cli.global),
+        Command::Gate(args) => gate::run(args, &cli.global),
+        Command::Merge(args) => merge::run(args, &cli.global),
     }
 }
 

@@ -226,7 +226,9 @@ fn base_check(sequence: &SequenceArgs, tuning: &CheckTuning) -> CheckOptions {
 }
 
 fn check(args: CheckArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
-    emit(&pose_check(&sequence_options(&args.sequence, &args.tuning))?, global)
+    let mut options = sequence_options(&args.sequence, &args.tuning);
+    options.shard = global.shard;
+    emit(&pose_check(&options)?, global)
 }
 
 /// The destination named by `-o`, and the global options with the report

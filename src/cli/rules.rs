@@ -16,7 +16,7 @@ pub struct RulesArgs {
 }
 
 pub fn run(args: RulesArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
-    let options = RulesOptions::new(args.code);
+    let options = options_for(&args.code);
     let selected = select(&options)?;
     let text = match (global.format, options.code.is_some()) {
         (FormatArg::Json, _) => {
@@ -24,11 +24,21 @@ pub fn run(args: RulesArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
             serde_json::to_string_pretty(&doc)? + "\n"
         }
         (FormatArg::Markdown, _) => markdown(&selected),
+        (FormatArg::Junit | FormatArg::Sarif | FormatArg::Github, _) => {
+            let options = crate::report::RenderOptions { version: crate::VERSION.into(), ..Default::default() };
+            let mut buffer = Vec::new();
+            crate::report::render(&rules(&options_for(&args.code))?, global.format.renderer(), &options, &mut buffer)?;
+            String::from_utf8_lossy(&buffer).into_owned()
+        }
         (FormatArg::Table, true) => explain(selected[0]),
         (FormatArg::Table, false) => catalogue_table(&selected, super::output::table_width(global)),
     };
     write_out(text.as_bytes(), global)?;
     Ok(Outcome::Clean)
+}
+
+fn options_for(code: &Option<String>) -> RulesOptions {
+    RulesOptions::new(code.clone())
 }
 
 fn catalogue_table(all: &[&Rule], width: Option<u16>) -> String {

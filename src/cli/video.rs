@@ -1,7 +1,8 @@
-//! `nanscope video check|repair|encode`: argument definitions shared by the
+//! `nanscope video check|compare|repair|encode`: argument definitions shared by the
 //! three subcommands and the dispatch; each subcommand lives in its own file.
 
 mod check;
+mod compare;
 pub(super) mod encode;
 mod repair;
 
@@ -12,6 +13,7 @@ use clap::{Args, Subcommand};
 
 use super::{GlobalArgs, Outcome};
 use check::{CHECK_HELP, CheckArgs};
+use compare::{COMPARE_HELP, CompareArgs};
 use encode::{ENCODE_HELP, EncodeArgs};
 use repair::{REPAIR_HELP, RepairArgs};
 
@@ -26,6 +28,9 @@ pub enum VideoCommand {
     /// Diagnose containers, streams and frames: black, blank, white, frozen, NaN-cast and corrupt frames.
     #[command(after_help = CHECK_HELP)]
     Check(CheckArgs),
+    /// Compare a render with its golden render frame by frame: PSNR and SSIM as ffmpeg computes them.
+    #[command(after_help = COMPARE_HELP)]
+    Compare(CompareArgs),
     /// Encode a saved video tensor (.npy/.npz/.safetensors) to H.264 yuv420p, filling NaN/Inf pixels.
     #[command(after_help = ENCODE_HELP)]
     Encode(EncodeArgs),
@@ -82,6 +87,7 @@ impl ThresholdArgs {
 pub fn run(args: VideoArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     match args.command {
         VideoCommand::Check(args) => check::run(args, global),
+        VideoCommand::Compare(args) => compare::run(args, global),
         VideoCommand::Encode(args) => encode::run(args, global),
         VideoCommand::Repair(args) => repair::run(args, global),
     }

@@ -59,6 +59,7 @@ pub fn run(args: WeightsArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
         range_ratio: args.range_ratio,
     };
     options.all_tensors = args.all_tensors;
+    options.shard = global.shard;
     if let Some(scheme) = args.simulate.scheme {
         // The scan options are judged first, whatever the run does.
         anyhow::ensure!(

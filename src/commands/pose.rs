@@ -26,6 +26,8 @@ pub struct PoseCheckOptions {
     pub fps: f64,
     /// List every frame in the table view, not only frames with findings.
     pub all_frames: bool,
+    /// Check only this shard of the sequences (`--shard I/N`): a sequence is never split.
+    pub shard: Option<crate::gate::Shard>,
 }
 
 impl PoseCheckOptions {
@@ -38,6 +40,7 @@ impl PoseCheckOptions {
             audio: None,
             fps: 24.0,
             all_frames: false,
+            shard: None,
         }
     }
 }
@@ -48,7 +51,12 @@ pub fn pose_check(options: &PoseCheckOptions) -> Result<Report, CommandError> {
     require_existing(&options.paths)?;
     let check = resolved_check(&options.check, options.expect_frames, options.audio.as_deref(), options.fps)?;
     let mut merged: Option<Report> = None;
-    for paths in sequences(&options.paths) {
+    let groups = sequences(&options.paths);
+    let any = !groups.is_empty();
+    let groups = crate::gate::partition(groups, options.shard, |g| {
+        g.first().map_or(std::path::Path::new(""), |p| p.as_path())
+    });
+    for paths in groups {
         let seq = load_sequence(&paths, options.source_size)?;
         let outcome = pose::check(&seq, &check);
         let report = check_report("pose check", input_labels(&paths), &seq, outcome, options.all_frames);
@@ -57,7 +65,12 @@ pub fn pose_check(options: &PoseCheckOptions) -> Result<Report, CommandError> {
             Some(so_far) => merge_reports(so_far, report),
         });
     }
-    let mut report = merged.ok_or_else(|| nothing_to_check(&options.paths, "pose frames"))?;
+    let mut report = match merged {
+        Some(report) => report,
+        // A shard that drew no sequence checked nothing, and says so in an empty report.
+        None if any && options.shard.is_some() => Report::new("pose check", Vec::new()),
+        None => return Err(nothing_to_check(&options.paths, "pose frames")),
+    };
     report.inputs = input_labels(&options.paths);
     report.sort_findings();
     Ok(report)

@@ -19,6 +19,8 @@ pub struct VideoCheckOptions {
     pub check: CheckOptions,
     /// Write a per-frame chart and a contact sheet (PNG) per file into this folder.
     pub plot: Option<PathBuf>,
+    /// Check only this shard of the videos (`--shard I/N`).
+    pub shard: Option<crate::gate::Shard>,
 }
 
 impl VideoCheckOptions {
@@ -36,6 +38,7 @@ pub fn video_check(options: &VideoCheckOptions) -> Result<Report, CommandError> 
     if files.is_empty() {
         return Err(nothing_to_check(&options.files, "videos"));
     }
+    let files = crate::gate::partition(files, options.shard, |p| p.as_path());
     let tools = Tools::find()?;
     let mut checks = Vec::new();
     for file in &files {

@@ -16,6 +16,8 @@ pub struct WeightsOptions {
     pub scan: ScanOptions,
     /// List every tensor in the table view, not only those with findings.
     pub all_tensors: bool,
+    /// Check only this shard of the inputs (`--shard I/N`).
+    pub shard: Option<crate::gate::Shard>,
 }
 
 impl WeightsOptions {
@@ -38,8 +40,8 @@ pub fn weights(options: &WeightsOptions, progress: &dyn Progress) -> Result<Repo
     if scan.range_ratio.is_nan() || scan.range_ratio <= 0.0 {
         return Err(CommandError::InvalidOption(format!("--range-ratio must be positive, got {}", scan.range_ratio)));
     }
-    let result = weights::scan(&options.paths, scan, progress);
-    if result.tensors.is_empty() && result.findings.is_empty() {
+    let result = weights::scan_shard(&options.paths, scan, progress, options.shard);
+    if result.tensors.is_empty() && result.findings.is_empty() && options.shard.is_none() {
         return Err(nothing_to_check(&options.paths, "checkpoint tensors"));
     }
     Ok(build_report(result, input_labels(&options.paths), options.all_tensors))

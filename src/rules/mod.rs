@@ -5,6 +5,7 @@
 pub mod diff;
 pub mod format;
 pub mod image;
+pub mod gate;
 pub mod pose;
 pub mod quant;
 pub mod replay;
@@ -55,6 +56,7 @@ const FAMILIES: &[&[&Rule]] = &[
     security::RULES,
     format::RULES,
     image::RULES,
+    gate::RULES,
 ];
 
 /// Every rule, ordered by code.

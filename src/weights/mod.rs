@@ -14,4 +14,4 @@ pub mod values;
 pub use checks::{ScanOptions, is_norm_scale, tensor_findings};
 pub use inputs::{InputFile, collect_inputs};
 pub use open::open_checkpoints;
-pub use scan::{FileRecord, Progress, ScanResult, Silent, TensorRecord, scan};
+pub use scan::{FileRecord, Progress, ScanResult, Silent, TensorRecord, scan, scan_shard};

@@ -62,7 +62,36 @@ pub struct ScanResult {
 /// Scans files and directories (recursively). Never fails: unreadable and
 /// malformed inputs become findings and the scan goes on.
 pub fn scan(paths: &[PathBuf], options: &ScanOptions, progress: &dyn Progress) -> ScanResult {
+    scan_shard(paths, options, progress, None)
+}
+
+/// Scans the files of one shard of the inputs (all of them without a
+/// shard). The files of a sharded checkpoint (a folder holding a
+/// `*.index.json`) stay together: their shard is chosen by the folder.
+pub fn scan_shard(
+    paths: &[PathBuf],
+    options: &ScanOptions,
+    progress: &dyn Progress,
+    shard: Option<crate::gate::Shard>,
+) -> ScanResult {
     let (inputs, mut findings) = collect_inputs(paths);
+    let inputs = match shard {
+        None => inputs,
+        Some(shard) => {
+            if !shard.is_first() {
+                findings.clear();
+            }
+            let mut indexed: std::collections::HashMap<PathBuf, bool> = std::collections::HashMap::new();
+            inputs
+                .into_iter()
+                .filter(|input| {
+                    let parent = input.path.parent().map(PathBuf::from).unwrap_or_default();
+                    let has_index = *indexed.entry(parent.clone()).or_insert_with(|| holds_shard_index(&parent));
+                    shard.keeps(if has_index && !input.explicit { &parent } else { &input.path })
+                })
+                .collect()
+        }
+    };
     let mut result = ScanResult::default();
     let mut indexes = Vec::new();
     let mut scanned: Vec<(PathBuf, Vec<String>)> = Vec::new();
@@ -100,6 +129,12 @@ pub fn scan(paths: &[PathBuf], options: &ScanOptions, progress: &dyn Progress) -
     }
     result.findings = findings;
     result
+}
+
+/// Whether a folder holds a sharded checkpoint's index (`*.index.json`).
+fn holds_shard_index(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir)
+        .is_ok_and(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().ends_with(".index.json")))
 }
 
 /// Reads and checks every tensor of one opened file, in parallel.

@@ -61,6 +61,10 @@ pub const TARGETS: &[Target] = &[
     Target { name: "image-jpeg", seeds: &["fixtures/image"], accept: Accept::Extension("jpg"), file: "input.jpg", beside: None, run: image },
     Target { name: "image-tiff", seeds: &["fixtures/image"], accept: Accept::Extension("tiff"), file: "input.tiff", beside: None, run: image },
     Target { name: "mp4-boxes", seeds: &[], accept: Accept::Extension("mp4"), file: "input.mp4", beside: None, run: mp4 },
+    Target { name: "report-json", seeds: &[], accept: Accept::Extension("json"), file: "report.json", beside: None, run: report_json },
+    Target { name: "gate-config", seeds: &["fixtures/gate"], accept: Accept::Extension("toml"), file: "nanscope.toml", beside: None, run: gate_config },
+    Target { name: "gate-baseline", seeds: &[], accept: Accept::Extension("json"), file: "baseline.json", beside: None, run: gate_baseline },
+    Target { name: "y4m-frames", seeds: &[], accept: Accept::Extension("y4m"), file: "input.y4m", beside: None, run: y4m_frames },
 ];
 
 pub fn target(name: &str) -> Option<&'static Target> {
@@ -240,6 +244,36 @@ fn image(bytes: &[u8], scratch: &Scratch) -> u64 {
     }
 }
 
+/// `nanscope merge`: a shard report read back and merged with itself.
+fn report_json(bytes: &[u8], _scratch: &Scratch) -> u64 {
+    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(bytes) else { return 0 };
+    match nanscope::gate::merge(&[("a".into(), doc.clone()), ("b".into(), doc)]) {
+        Ok(report) => digest(&report.findings) ^ report.counters.len() as u64,
+        Err(_) => 1,
+    }
+}
+
+/// A gate configuration: parsed and validated, never run.
+fn gate_config(bytes: &[u8], scratch: &Scratch) -> u64 {
+    match nanscope::gate::load(scratch.write(bytes)) {
+        Ok(loaded) => loaded.gate.checks.len() as u64 + 2,
+        Err(_) => 1,
+    }
+}
+
+/// A recorded baseline, compared with itself.
+fn gate_baseline(bytes: &[u8], scratch: &Scratch) -> u64 {
+    use nanscope::gate::baseline;
+    match baseline::read(scratch.write(bytes)) {
+        Ok(Some(recorded)) => {
+            let label = |f: &str| f.to_string();
+            digest(&baseline::compare_prints(&recorded.tensors, &recorded.tensors, 1e-3, &label))
+                ^ recorded.findings.len() as u64
+        }
+        _ => 1,
+    }
+}
+
 /// The MP4 box walk: top-level boxes, the moov's video track, its avcC, and
 /// the H.264 units of the mdat written out as Annex B.
 fn mp4(bytes: &[u8], scratch: &Scratch) -> u64 {
@@ -262,5 +296,35 @@ fn mp4(bytes: &[u8], scratch: &Scratch) -> u64 {
             let _ = write_annexb(mdat, &config, &mut std::io::sink());
         }
     }
+    hasher.finish()
+}
+
+/// `video compare`'s frame stream reader, each frame scored against the one before.
+fn y4m_frames(bytes: &[u8], _scratch: &Scratch) -> u64 {
+    use nanscope::gate::frames::read_stream;
+    use nanscope::gate::metrics::score_frame;
+    let hasher = std::cell::RefCell::new(std::hash::DefaultHasher::new());
+    let layout = std::cell::Cell::new(None);
+    let (mut previous, mut frames) = (None::<Vec<u8>>, 0u64);
+    let mut input = bytes;
+    let end = read_stream(
+        &mut input,
+        |found| {
+            layout.set(Some(found));
+            true
+        },
+        Vec::new,
+        |frame| {
+            if let (Some(layout), Some(before)) = (layout.get(), &previous) {
+                let scores = score_frame(&layout, &frame, before);
+                scores.ssim.map(|s| (s * 1e6) as i64).hash(&mut *hasher.borrow_mut());
+            }
+            previous = Some(frame);
+            true
+        },
+        &mut frames,
+    );
+    let mut hasher = hasher.into_inner();
+    (end.is_ok(), frames).hash(&mut hasher);
     hasher.finish()
 }

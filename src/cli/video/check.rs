@@ -50,6 +50,7 @@ pub struct CheckArgs {
 
 pub(super) fn run(args: CheckArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let mut options = VideoCheckOptions::new(args.files);
+    options.shard = global.shard;
     options.check = CheckOptions {
         thresholds: args.thresholds.thresholds()?,
         expect: Expectations {

@@ -1,8 +1,11 @@
 //! Renderers: one small module per output format, each writing a `Report`
 //! into any `io::Write` so tests can render into a buffer.
 
+pub mod github;
 mod json;
+mod junit;
 mod markdown;
+mod sarif;
 mod table;
 
 use std::io::{self, Write};
@@ -16,6 +19,27 @@ pub enum Format {
     Table,
     Json,
     Markdown,
+    /// JUnit XML: a test suite per check, a test case per input file.
+    Junit,
+    /// SARIF 2.1.0 for code-scanning services.
+    Sarif,
+    /// GitHub Actions workflow commands (annotations).
+    Github,
+}
+
+impl Format {
+    /// The format named `name` (`json`, `junit`, …), as `--output-format` spells it.
+    pub fn from_name(name: &str) -> Option<Format> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "table" => Format::Table,
+            "json" => Format::Json,
+            "markdown" | "md" => Format::Markdown,
+            "junit" => Format::Junit,
+            "sarif" => Format::Sarif,
+            "github" => Format::Github,
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -29,6 +53,15 @@ pub struct RenderOptions {
     /// Columns the table renderer fits its grids into (long cells wrap);
     /// `None` lets every row run as wide as its cells.
     pub width: Option<u16>,
+    /// The severity from which a finding fails its test case (JUnit); `None` fails none.
+    pub fail_on: Option<crate::report::Severity>,
+}
+
+impl RenderOptions {
+    /// Whether a finding fails the run under `fail_on`.
+    pub(crate) fn fails(&self, finding: &crate::report::Finding) -> bool {
+        self.fail_on.is_some_and(|threshold| finding.severity >= threshold)
+    }
 }
 
 pub fn render(report: &Report, format: Format, options: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
@@ -36,6 +69,9 @@ pub fn render(report: &Report, format: Format, options: &RenderOptions, out: &mu
         Format::Table => table::render(report, options, out),
         Format::Json => json::render(report, options, out),
         Format::Markdown => markdown::render(report, options, out),
+        Format::Junit => junit::render(report, options, out),
+        Format::Sarif => sarif::render(report, options, out),
+        Format::Github => github::render(report, options, out),
     }
 }
 
