@@ -69,6 +69,7 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--work", default=None)
     parser.add_argument("--report", default=str(ROOT / "reports/video-compare.md"))
+    parser.add_argument("--build", default="`cargo build --release`", help="how the binary was built, for the report")
     args = parser.parse_args()
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="nanscope-compare-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -108,6 +109,7 @@ def main():
         "",
         f"Pair: {SIZE}x{SIZE}, {FRAMES} frames, {RATE} fps, H.264 yuv420p. Golden: testsrc2 with temporal grain, "
         "CRF 16; candidate: contrast 0.8, CRF 30.",
+        f"nanscope: {args.nanscope}, built with {args.build}.",
         f"Machine: {os.cpu_count()} cores ({platform.machine()}), load average {load:.1f} at the end; {ffmpeg_version}.",
         "",
         "| command | median s | runs s |",
