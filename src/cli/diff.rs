@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
+use crate::report::{Report, Section, SectionTable, fmt_num};
+use crate::weights::diff::{self, DamageThresholds, DiffOptions, DiffResult, NameAlignment, Tolerance};
 use anyhow::Context;
 use clap::Args;
-use nanscope::report::{Report, Section, SectionTable, fmt_num};
-use nanscope::weights::diff::{self, DamageThresholds, DiffOptions, DiffResult, NameAlignment, Tolerance};
 use serde_json::json;
 
 use super::output::emit;
@@ -70,7 +70,7 @@ pub fn run(args: DiffArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     bar.finish();
     // A side without tensors is a finding when its files are broken; when
     // nothing but that finding came out, there was nothing to read at all.
-    let only_empty_sides = result.findings.iter().all(|f| f.is(&nanscope::rules::diff::NO_TENSORS));
+    let only_empty_sides = result.findings.iter().all(|f| f.is(&crate::rules::diff::NO_TENSORS));
     if only_empty_sides && (result.tensors_a == 0 || result.tensors_b == 0) {
         let empty: Vec<&PathBuf> = [(&args.a, result.tensors_a), (&args.b, result.tensors_b)]
             .into_iter()

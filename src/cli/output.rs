@@ -2,8 +2,8 @@
 
 use std::io::{self, IsTerminal, Write};
 
+use crate::report::{self, RenderOptions, Report};
 use anyhow::Context;
-use nanscope::report::{self, RenderOptions, Report};
 
 use super::{ColorArg, FormatArg, GlobalArgs};
 
@@ -70,7 +70,7 @@ pub fn emit(report: &Report, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let options = RenderOptions {
         color: use_color(global),
         quiet: global.quiet,
-        version: nanscope::VERSION.into(),
+        version: crate::VERSION.into(),
         width: table_width(global),
     };
     let format = global.format.renderer();

@@ -6,16 +6,16 @@
 
 use std::path::PathBuf;
 
+use crate::pose::convert::convert as convert_sequence;
+use crate::pose::render::{RenderOptions, png, render_frame};
+use crate::pose::repair::{RepairOptions, Repaired, repair as repair_sequence};
+use crate::pose::sheet::{SheetTile, sheet, thumbnail};
+use crate::pose::smooth::Smoothing;
+use crate::pose::write::{check_destination, stage};
+use crate::pose::{self, CheckOptions, CheckOutcome, PoseSequence, audio};
+use crate::report::{Report, Section, SectionTable, fmt_num};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use nanscope::pose::convert::convert as convert_sequence;
-use nanscope::pose::render::{RenderOptions, png, render_frame};
-use nanscope::pose::repair::{RepairOptions, Repaired, repair as repair_sequence};
-use nanscope::pose::sheet::{SheetTile, sheet, thumbnail};
-use nanscope::pose::smooth::Smoothing;
-use nanscope::pose::write::{check_destination, stage};
-use nanscope::pose::{self, CheckOptions, CheckOutcome, PoseSequence, audio};
-use nanscope::report::{Report, Section, SectionTable, fmt_num};
 use rayon::prelude::*;
 
 use super::output::emit;

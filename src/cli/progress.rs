@@ -44,7 +44,7 @@ impl Bar {
     }
 }
 
-impl nanscope::weights::Progress for Bar {
+impl crate::weights::Progress for Bar {
     fn file(&self, label: &str, bytes: u64) {
         self.bar.set_message(label.to_string());
         self.bar.set_length(bytes);

@@ -3,14 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::replay::engine::ComputeDType;
+use crate::replay::{ReplayOptions, Spec, replay};
+use crate::report::{Section, SectionTable};
+use crate::trace::{DumpLevel, TraceResult};
+use crate::video::Tools;
+use crate::video::encode::{EncodeOptions, EncodeResult, Fill, encode};
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use nanscope::replay::engine::ComputeDType;
-use nanscope::replay::{ReplayOptions, Spec, replay};
-use nanscope::report::{Section, SectionTable};
-use nanscope::trace::{DumpLevel, TraceResult};
-use nanscope::video::Tools;
-use nanscope::video::encode::{EncodeOptions, EncodeResult, Fill, encode};
 use serde_json::json;
 
 use super::output::emit;
@@ -156,7 +156,7 @@ pub fn run(args: ReplayArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
             key: "bisect".into(),
             value: json!({
                 "exclude": b.keep,
-                "exclude_python": nanscope::replay::python_list(&b.keep),
+                "exclude_python": crate::replay::python_list(&b.keep),
                 "fixed": b.fixed,
                 "already_finite": b.already_finite,
                 "candidates": b.candidates,

@@ -1,11 +1,11 @@
 //! `nanscope rules [CODE]`: the catalogue, or one rule's full explanation.
 
+use crate::report::{Report, Section};
+use crate::rules::{self, Rule};
 use anyhow::bail;
 use clap::Args;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
-use nanscope::report::{Report, Section};
-use nanscope::rules::{self, Rule};
 use serde_json::json;
 
 use super::output::write_out;
@@ -28,7 +28,7 @@ pub fn run(args: RulesArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let text = match (global.format, args.code.is_some()) {
         (FormatArg::Json, _) => {
             let inputs = args.code.iter().cloned().collect();
-            let doc = catalogue_report(&selected, inputs).to_json(nanscope::VERSION);
+            let doc = catalogue_report(&selected, inputs).to_json(crate::VERSION);
             serde_json::to_string_pretty(&doc)? + "\n"
         }
         (FormatArg::Markdown, _) => markdown(&selected),

@@ -3,11 +3,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
-use nanscope::replay::scheduler::{
+use crate::replay::scheduler::{
     InspectOptions, PredictionType, ScheduleSummary, SchedulerConfig, inspect, load_config,
 };
-use nanscope::report::{Report, Section, SectionTable, fmt_num};
+use crate::report::{Report, Section, SectionTable, fmt_num};
+use clap::{Args, ValueEnum};
 use serde_json::Value;
 
 use super::output::emit;

@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
+use crate::numerics::QuantScheme;
+use crate::report::{Report, Section, SectionTable, fmt_num};
+use crate::weights::simulate::{self, SimulateOptions, SimulationResult, python_list};
 use clap::{Args, ValueEnum};
-use nanscope::numerics::QuantScheme;
-use nanscope::report::{Report, Section, SectionTable, fmt_num};
-use nanscope::weights::simulate::{self, SimulateOptions, SimulationResult, python_list};
 use serde_json::json;
 
 use super::output::emit;
@@ -100,7 +100,7 @@ fn build_report(result: SimulationResult, inputs: Vec<String>, options: &Simulat
     let multi_file = result.files.len() > 1;
     let pct = |x: f64| format!("{}%", fmt_num(x * 100.0));
     // A tensor with non-finite inputs has no figure for what it lost.
-    let db = |x: Option<f64>, m: &nanscope::weights::simulate::SimulationMetrics| match x {
+    let db = |x: Option<f64>, m: &crate::weights::simulate::SimulationMetrics| match x {
         Some(v) => fmt_num(v),
         None if m.nonfinite_input > 0 => "lost".to_string(),
         None => "exact".to_string(),

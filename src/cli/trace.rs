@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use crate::numerics::DType;
+use crate::report::{Report, Section, SectionTable, fmt_num};
+use crate::rules::trace as rules;
+use crate::trace::{AnalysisOptions, TraceOptions, TraceResult, trace_dump};
 use clap::{Args, ValueEnum};
-use nanscope::numerics::DType;
-use nanscope::report::{Report, Section, SectionTable, fmt_num};
-use nanscope::rules::trace as rules;
-use nanscope::trace::{AnalysisOptions, TraceOptions, TraceResult, trace_dump};
 use serde_json::json;
 
 use super::output::emit;
@@ -80,17 +80,17 @@ pub fn run(args: TraceArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
 /// A dump that was read but holds no record: only the empty-dump finding
 /// (and perhaps the incomplete-dump one) came out of it.
 fn checked_nothing(result: &TraceResult) -> bool {
-    let about_emptiness = |f: &nanscope::report::Finding| f.is(&rules::EMPTY_DUMP) || f.is(&rules::INCOMPLETE_DUMP);
+    let about_emptiness = |f: &crate::report::Finding| f.is(&rules::EMPTY_DUMP) || f.is(&rules::INCOMPLETE_DUMP);
     result.manifest.is_some()
         && result.analysis.records.total == 0
         && result.findings.iter().chain(&result.analysis.findings).all(about_emptiness)
 }
 
 /// Writes DIR/timeline.png for `trace --plot` and `replay --plot`.
-pub(super) fn plot_timeline(rows: &[nanscope::trace::StageRow], title: &str, dir: &Path) -> anyhow::Result<PathBuf> {
+pub(super) fn plot_timeline(rows: &[crate::trace::StageRow], title: &str, dir: &Path) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create plot folder {}", dir.display()))?;
     let path = dir.join("timeline.png");
-    nanscope::trace::plot::timeline_chart(rows, title, &path)
+    crate::trace::plot::timeline_chart(rows, title, &path)
         .map_err(|e| anyhow::anyhow!("cannot draw {}: {e}", path.display()))?;
     Ok(path)
 }

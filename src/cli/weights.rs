@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use crate::numerics::TargetDType;
+use crate::report::{Report, Section, SectionTable, fmt_num};
+use crate::weights::{self, ScanOptions, ScanResult, TensorRecord};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use nanscope::numerics::TargetDType;
-use nanscope::report::{Report, Section, SectionTable, fmt_num};
-use nanscope::weights::{self, ScanOptions, ScanResult, TensorRecord};
 
 use super::output::emit;
 use super::progress::Bar;

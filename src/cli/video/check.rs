@@ -2,11 +2,11 @@
 
 use std::path::PathBuf;
 
+use crate::report::{Report, Section, SectionTable, fmt_num};
+use crate::video::check::list_frames;
+use crate::video::frame_checks::runs;
+use crate::video::{CheckOptions, Expectations, Tools, VideoCheck, check_file};
 use clap::Args;
-use nanscope::report::{Report, Section, SectionTable, fmt_num};
-use nanscope::video::check::list_frames;
-use nanscope::video::frame_checks::runs;
-use nanscope::video::{CheckOptions, Expectations, Tools, VideoCheck, check_file};
 use serde_json::{Value, json};
 
 use super::ThresholdArgs;
@@ -65,7 +65,7 @@ pub(super) fn run(args: CheckArgs, global: &GlobalArgs) -> anyhow::Result<Outcom
         full_resolution: args.full_resolution,
     };
     crate::cli::inputs::require_existing(&args.files)?;
-    let files = nanscope::video::discover::video_files(&args.files);
+    let files = crate::video::discover::video_files(&args.files);
     if files.is_empty() {
         return Err(crate::cli::inputs::nothing_to_check(&args.files, "videos"));
     }
@@ -77,7 +77,7 @@ pub(super) fn run(args: CheckArgs, global: &GlobalArgs) -> anyhow::Result<Outcom
     let inputs = args.files.iter().map(|p| p.display().to_string()).collect();
     let mut report = check_report("video check", inputs, &checks);
     if let Some(dir) = &args.plot {
-        let written = nanscope::video::plot::plot_checks(&tools, &checks, dir)?;
+        let written = crate::video::plot::plot_checks(&tools, &checks, dir)?;
         let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
         report.sections.push(Section {
             key: "plots".into(),

@@ -2,11 +2,11 @@
 
 use std::path::PathBuf;
 
+use crate::report::{Report, Section, SectionTable, fmt_num};
+use crate::video::Tools;
+use crate::video::encode::{EncodeOptions, EncodeResult, Fill, ValueRange, encode};
+use crate::video::tensor_frames::Layout;
 use clap::Args;
-use nanscope::report::{Report, Section, SectionTable, fmt_num};
-use nanscope::video::Tools;
-use nanscope::video::encode::{EncodeOptions, EncodeResult, Fill, ValueRange, encode};
-use nanscope::video::tensor_frames::Layout;
 use serde_json::{Value, json};
 
 use super::video_destination;

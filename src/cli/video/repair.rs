@@ -2,11 +2,11 @@
 
 use std::path::PathBuf;
 
+use crate::report::{Report, Section, SectionTable};
+use crate::video::encode::Fill;
+use crate::video::repair::{RepairOptions, RepairResult, Strategy, repair};
+use crate::video::{CheckOptions, Tools};
 use clap::Args;
-use nanscope::report::{Report, Section, SectionTable};
-use nanscope::video::encode::Fill;
-use nanscope::video::repair::{RepairOptions, RepairResult, Strategy, repair};
-use nanscope::video::{CheckOptions, Tools};
 use serde_json::Value;
 
 use super::{ThresholdArgs, video_destination};
