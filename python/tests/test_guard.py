@@ -52,11 +52,17 @@ def test_raise_on_nonfinite_stops_a_pipeline_at_the_producer():
     pipe.set_progress_bar_config(disable=True)
     with raise_on_nonfinite(pipe):  # clean: runs through
         pipe(num_inference_steps=2, output_type="np")
-    calls = []
-    conv = unet.up_blocks[0].resnets[0].conv1
-    # From the second step on, the planted convolution returns NaN at one pixel.
-    conv.register_forward_hook(lambda m, a, out: (calls.append(1), out.view(-1).__setitem__(5, float("nan")))[1]
-                               if len(calls) >= 1 else calls.append(1))
+    calls = {"n": 0}
+
+    def plant(module, args, out):
+        # From the second step on, the convolution returns NaN at one element.
+        calls["n"] += 1
+        if calls["n"] >= 2:
+            out = out.clone()
+            out.view(-1)[5] = float("nan")
+            return out
+
+    unet.up_blocks[0].resnets[0].conv1.register_forward_hook(plant)
     with pytest.raises(NonFiniteError) as err:
         with raise_on_nonfinite(pipe):
             pipe(num_inference_steps=3, output_type="np")
