@@ -10,6 +10,7 @@
 /// same CLI; not part of the library's API.
 #[doc(hidden)]
 pub mod cli;
+pub mod commands;
 pub mod formats;
 pub mod numerics;
 pub mod pose;

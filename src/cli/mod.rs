@@ -24,7 +24,7 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::report::Severity;
+use crate::report::{EXIT_FAILURE, Severity};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use output::Outcome;
@@ -123,17 +123,10 @@ pub enum Command {
     Rules(rules::RulesArgs),
 }
 
-/// The run completed and no finding reached `--fail-on`.
-const EXIT_CLEAN: i32 = 0;
-/// The run completed and at least one finding reached `--fail-on`.
-const EXIT_FINDINGS: i32 = 1;
-/// nanscope could not do its job (bad arguments, missing program, unwritable output, internal error).
-const EXIT_FAILURE: i32 = 2;
-
 /// The `nanscope` binary: the process's own arguments, its exit code.
 pub fn main() -> std::process::ExitCode {
     let code = run_from(std::env::args_os());
-    std::process::ExitCode::from(u8::try_from(code).unwrap_or(EXIT_FAILURE as u8))
+    std::process::ExitCode::from(u8::try_from(code).unwrap_or(EXIT_FAILURE))
 }
 
 /// Runs the command line on `args` as `std::env::args_os` gives them (the
@@ -156,13 +149,12 @@ where
     // A panic is a bug, never an answer about the input: report it as an
     // internal error (exit 2) rather than Rust's default exit status 101.
     match std::panic::catch_unwind(|| run(cli)) {
-        Ok(Ok(Outcome::Clean)) => EXIT_CLEAN,
-        Ok(Ok(Outcome::Findings)) => EXIT_FINDINGS,
+        Ok(Ok(outcome)) => i32::from(outcome.exit_code()),
         Ok(Err(err)) => {
             report_error(&err);
-            EXIT_FAILURE
+            i32::from(EXIT_FAILURE)
         }
-        Err(_) => EXIT_FAILURE,
+        Err(_) => i32::from(EXIT_FAILURE),
     }
 }
 

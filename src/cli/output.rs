@@ -7,12 +7,7 @@ use anyhow::Context;
 
 use super::{ColorArg, FormatArg, GlobalArgs};
 
-/// What the run means for the exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Clean,
-    Findings,
-}
+pub use crate::report::Outcome;
 
 impl FormatArg {
     pub fn renderer(self) -> report::Format {
@@ -81,10 +76,7 @@ pub fn emit(report: &Report, global: &GlobalArgs) -> anyhow::Result<Outcome> {
 }
 
 pub fn outcome(report: &Report, global: &GlobalArgs) -> Outcome {
-    match (global.fail_on.threshold(), report.worst()) {
-        (Some(threshold), Some(worst)) if worst >= threshold => Outcome::Findings,
-        _ => Outcome::Clean,
-    }
+    report.outcome(global.fail_on.threshold())
 }
 
 /// Writes rendered bytes to `--output` (via a temporary file renamed into
