@@ -21,6 +21,6 @@ def encode_video(
     crf: int = 18,
     label: Optional[str] = None,
 ) -> str:
-    """Encodes a saved video tensor as `nanscope video encode` does; returns
-    the result (frames, findings) as a JSON document. Raises RuntimeError when
-    the encode cannot run (ffmpeg missing, bad tensor)."""
+    """Encodes a saved video tensor as `nanscope video encode` does and
+    returns that command's JSON report. Raises RuntimeError when the encode
+    cannot run (ffmpeg missing, bad tensor, unwritable output)."""

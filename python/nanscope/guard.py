@@ -282,13 +282,15 @@ def save_video(
     - `audio` (or `audio_path`) is muxed as AAC, trimmed to the video.
 
     Several videos are tiled as `make_grid(nrow=n_rows, padding=2)` tiles
-    them. Needs ffmpeg 5.1+ on PATH. Returns a summary: `output`,
-    `nonfinite_frames` (indices), `frames` (per-frame NaN/+Inf/-Inf counts and
-    range, as `nanscope video encode` reports them) and `findings`.
+    them. Needs ffmpeg 5.1+ on PATH. Returns the report of `nanscope video
+    encode` as a dictionary (`findings`; `encode`: output, size, range, fill;
+    `frames`: each frame's NaN/+Inf/-Inf counts; `streams`) with
+    `nonfinite_frames`, the indices of the frames that were filled, added.
+    Raises `NanscopeError` when the video cannot be written.
     """
     import numpy as np
 
-    from ._api import _native
+    from ._api import NanscopeError, _native
 
     path = os.fspath(path)
     if os.path.splitext(path)[1].lower() == ".gif":
@@ -312,19 +314,22 @@ def save_video(
     with tempfile.TemporaryDirectory(prefix="nanscope-video-") as tmp:
         tensor = os.path.join(tmp, "videos.npy")
         np.save(tensor, frames)
-        doc = json.loads(
-            _native().encode_video(
-                tensor,
-                path,
-                float(fps),
-                audio=None if audio is None else os.fspath(audio),
-                layout_name="cfhw",
-                range="-1-1" if rescale else "0-1",
-                fill_name=fill,
-                crf=int(crf),
-                label="videos",
+        try:
+            doc = json.loads(
+                _native().encode_video(
+                    tensor,
+                    path,
+                    float(fps),
+                    audio=None if audio is None else os.fspath(audio),
+                    layout_name="cfhw",
+                    range="-1-1" if rescale else "0-1",
+                    fill_name=fill,
+                    crf=int(crf),
+                    label="videos",
+                )
             )
-        )
+        except RuntimeError as err:
+            raise NanscopeError(str(err)) from None
     bad = [f["index"] for f in doc.get("frames", []) if f["nan"] + f["pos_inf"] + f["neg_inf"] > 0]
     doc["nonfinite_frames"] = bad
     if bad and warn:

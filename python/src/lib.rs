@@ -10,8 +10,8 @@ use std::ffi::OsString;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 
-use nanscope::video::Tools;
-use nanscope::video::encode::{EncodeOptions, Fill, ValueRange, encode};
+use nanscope::commands::{VideoEncodeOptions, video_encode};
+use nanscope::video::encode::{EncodeOptions, Fill, ValueRange};
 use nanscope::video::tensor_frames::Layout;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -57,9 +57,9 @@ fn fill(name: &str) -> PyResult<Fill> {
 
 /// Encodes the video tensor saved in `input` (.npy/.npz/.safetensors) to
 /// H.264 at `output` as `nanscope video encode` does (non-finite pixels
-/// filled, values clamped and rounded), and returns a JSON document: the
-/// encode's result (`frames` lists each frame's NaN/Inf counts) and its
-/// `findings`.
+/// filled, values clamped and rounded; an existing output is replaced) and
+/// returns that command's JSON report: findings, and the `encode`, `frames`
+/// (each frame's NaN/Inf counts) and `streams` sections.
 #[pyfunction]
 #[pyo3(signature = (input, output, fps, *, audio=None, layout_name=None, range=None, fill_name="interpolate", crf=18, label=None))]
 #[allow(clippy::too_many_arguments)]
@@ -75,13 +75,10 @@ fn encode_video(
     crf: u8,
     label: Option<String>,
 ) -> PyResult<String> {
-    if !(fps.is_finite() && fps > 0.0 && fps <= 1000.0) {
-        return Err(PyValueError::new_err(format!("fps must be in (0, 1000], got {fps}")));
-    }
     if crf > 51 {
         return Err(PyValueError::new_err(format!("crf must be in 0..=51, got {crf}")));
     }
-    let options = EncodeOptions {
+    let encode = EncodeOptions {
         tensor: None,
         layout: layout(layout_name)?,
         range: value_range(range)?,
@@ -92,17 +89,9 @@ fn encode_video(
         force: true,
         label,
     };
-    let encoded = py.detach(move || -> Result<String, String> {
-        let tools = Tools::locate().map_err(|e| e.to_string())?;
-        let result = encode(&tools, &input, &output, &options).map_err(|e| e.to_string())?;
-        let mut doc = serde_json::to_value(&result).map_err(|e| e.to_string())?;
-        let findings = serde_json::to_value(&result.findings).map_err(|e| e.to_string())?;
-        if let Some(map) = doc.as_object_mut() {
-            map.insert("findings".into(), findings);
-        }
-        Ok(doc.to_string())
-    });
-    encoded.map_err(PyRuntimeError::new_err)
+    let options = VideoEncodeOptions::new(input, output, encode);
+    let report = py.detach(move || video_encode(&options).map(|report| report.to_json(nanscope::VERSION).to_string()));
+    report.map_err(|err| PyRuntimeError::new_err(err.to_string()))
 }
 
 #[pymodule]

@@ -98,7 +98,8 @@ def test_save_video_reports_and_fills_nonfinite_frames(tmp_path):
     assert out.exists()
     assert summary["nonfinite_frames"] == [5, 8]
     assert summary["frames"][5]["nan"] == 3 * 24 * 32
-    assert summary["range"] == "0-1"
+    assert summary["command"] == "video encode"
+    assert summary["encode"]["range"] == "0-1" and summary["summary"]["filled"] == 2
     assert any(f["rule"] == "nonfinite-pixels" for f in summary["findings"])
     # The filled frame is not black: `video check` finds no black or NaN-cast frame.
     report = nanscope.check_video(out)
@@ -117,9 +118,9 @@ def test_save_video_takes_save_videos_grids_arguments(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         summary = save_video(videos, str(tmp_path / "grid.mp4"), None, True, 6, 8)
-    assert summary["range"] == "-1-1"
+    assert summary["encode"]["range"] == "-1-1"
     # make_grid(nrow=6, padding=2): two 16-pixel videos side by side with 2-pixel borders.
-    assert (summary["width"], summary["height"]) == (2 + 18 * 2, 2 + 18)
+    assert (summary["encode"]["width"], summary["encode"]["height"]) == (2 + 18 * 2, 2 + 18)
     assert summary["nonfinite_frames"] == []
 
 
@@ -135,7 +136,7 @@ def test_save_video_accepts_a_bf16_tensor_and_audio(tmp_path):
                     str(audio)], check=True)
     videos = torch.rand(1, 3, 8, 16, 16).to(torch.bfloat16)
     summary = save_video(videos, tmp_path / "v.mp4", fps=8, audio=audio)
-    assert summary["output"].endswith("v.mp4")
+    assert summary["encode"]["output"].endswith("v.mp4")
     streams = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0",
                               str(tmp_path / "v.mp4")], capture_output=True, text=True, check=True).stdout.split()
     assert sorted(streams) == ["audio", "video"]
