@@ -1,6 +1,6 @@
 """nanscope finds where a video-generation pipeline's numbers went wrong.
 
-- `scan_weights`, `check_video`, `check_poses`, `trace`, `scheduler`, `rules`:
+- `scan_weights`, `check_video`, `check_poses`, `check_image`, `trace`, `scheduler`, `rules`:
   the commands' reports as dictionaries (the JSON contract of docs/design.md);
 - `nanscope.probe`: record a dump of every module output of a PyTorch run
   (`python -m nanscope.probe run SCRIPT …` for an unmodified script);
@@ -21,6 +21,7 @@ from typing import Any
 from ._bisect import BisectResult, bisect
 from ._api import (
     NanscopeError,
+    check_image,
     check_poses,
     check_video,
     rules,
@@ -34,6 +35,7 @@ __all__ = [
     "BisectResult",
     "NanscopeError",
     "bisect",
+    "check_image",
     "check_poses",
     "check_video",
     "rules",

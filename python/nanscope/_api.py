@@ -137,6 +137,13 @@ def check_poses(paths: Union[PathLike, Iterable[PathLike]], **options: Any) -> R
     return _report(["pose", "check", *_paths(paths), *_options(options)])
 
 
+def check_image(paths: Union[PathLike, Iterable[PathLike]], **options: Any) -> Report:
+    """Checks reference images (PNG, JPEG, WebP, BMP, TIFF, image tensors)
+    before a generation reads them: `nanscope image check`. Raises
+    `NanscopeError` when this build has no `image` command."""
+    return _report(["image", "check", *_paths(paths), *_options(options)])
+
+
 def trace(dump: PathLike, **options: Any) -> Report:
     """Names the module and step that first produced NaN/Inf in a dump folder
     written by `nanscope.probe`: `nanscope trace`."""

@@ -96,3 +96,14 @@ def test_check_video(tmp_path):
                    check=True)
     report = nanscope.check_video(clip)
     assert report["command"] == "video check"
+
+
+def test_check_image_when_the_command_exists(tmp_path):
+    if cli("image", "--help").returncode != 0:
+        pytest.skip("this build has no `image` command")
+    import numpy as np
+
+    frame = np.full((1, 8, 8, 3), 0.5, dtype=np.float32)
+    np.save(tmp_path / "ref.npy", frame)
+    report = nanscope.check_image(tmp_path / "ref.npy")
+    assert report["command"] == "image check"
