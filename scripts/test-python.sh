@@ -18,7 +18,9 @@ pip_flags=(--quiet --disable-pip-version-check)
 start=$SECONDS
 python3 -m venv --clear --system-site-packages "$venv"
 py="$venv/bin/python"
-"$py" -m pip install "${pip_flags[@]}" "maturin>=1.9.4,<2" pytest numpy safetensors
+# maturin's command must be in the environment itself, even when the machine has one.
+"$py" -m pip install "${pip_flags[@]}" --ignore-installed "maturin>=1.9.4,<2"
+"$py" -m pip install "${pip_flags[@]}" pytest numpy safetensors
 if ! "$py" -c 'import torch' >/dev/null 2>&1; then
     "$py" -m pip install "${pip_flags[@]}" torch --index-url https://download.pytorch.org/whl/cpu \
         || echo "test-python: no CPU torch could be installed; the tests that need torch are skipped"
