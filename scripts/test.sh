@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
+# Debian splits venv (with ensurepip) out of python3; the Python tests need it.
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if ((${#need_apt[@]})); then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq
@@ -26,5 +28,8 @@ bash scripts/fetch-schemas.sh
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 cargo fmt --check
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings   # with the Python extension (python/)
 cargo test --locked
+
+# The Python package: wheel, clean virtual environment with CPU torch, pytest.
+bash scripts/test-python.sh

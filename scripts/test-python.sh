@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The Python package: builds the wheel (dev profile, sharing target/ with the
+# Rust tests), installs it into a fresh virtual environment and runs the pytest
+# suite in python/tests against the installed package. Run by scripts/test.sh;
+# safe to run repeatedly (pip's cache keeps the downloads).
+#
+# torch: the environment sees the machine's own packages (--system-site-packages),
+# so a torch already installed is used as it is. Without one, the CPU build is
+# installed from PyTorch's index when that is reachable (PyPI's default torch
+# is a CUDA build of several GB, never installed here); when it is not, the
+# tests that need torch are skipped and say so.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=${NANSCOPE_VENV:-target/python-venv}
+pip_flags=(--quiet --disable-pip-version-check)
+
+start=$SECONDS
+python3 -m venv --clear --system-site-packages "$venv"
+py="$venv/bin/python"
+# maturin's command must be in the environment itself, even when the machine has one.
+"$py" -m pip install "${pip_flags[@]}" --ignore-installed "maturin>=1.9.4,<2"
+"$py" -m pip install "${pip_flags[@]}" pytest numpy safetensors
+if ! "$py" -c 'import torch' >/dev/null 2>&1; then
+    "$py" -m pip install "${pip_flags[@]}" torch --index-url https://download.pytorch.org/whl/cpu \
+        || echo "test-python: no CPU torch could be installed; the tests that need torch are skipped"
+fi
+if "$py" -c 'import torch' >/dev/null 2>&1; then
+    "$py" -m pip install "${pip_flags[@]}" diffusers torchao \
+        || echo "test-python: diffusers/torchao could not be installed; their tests are skipped"
+fi
+echo "test-python: environment ready in $((SECONDS - start)) s"
+
+start=$SECONDS
+rm -rf target/wheels
+"$venv/bin/maturin" build --quiet --profile dev --interpreter "$py" --out target/wheels
+"$py" -m pip install "${pip_flags[@]}" --force-reinstall --no-deps target/wheels/nanscope-*.whl
+echo "test-python: wheel built and installed in $((SECONDS - start)) s"
+
+start=$SECONDS
+# From the tests' folder, so that `import nanscope` is the installed package.
+(cd python/tests && PATH="$PWD/../../$venv/bin:$PATH" "../../$py" -m pytest -q -p no:cacheprovider -rs)
+echo "test-python: pytest in $((SECONDS - start)) s"
