@@ -5,7 +5,9 @@
 //! prints, never exits the process and never decides exit codes: that is the
 //! binary's job.
 
+pub mod config;
 pub mod formats;
+pub mod log;
 pub mod numerics;
 pub mod pose;
 pub mod replay;

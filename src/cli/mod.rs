@@ -1,7 +1,9 @@
 //! Command-line definitions and glue: the only code that prints.
 
+mod config;
 mod diff;
 mod inputs;
+mod log;
 mod output;
 mod pose;
 mod progress;
@@ -114,6 +116,10 @@ pub enum Command {
     Trace(trace::TraceArgs),
     /// Check a diffusers scheduler_config.json for hazards and print its DDIM schedule.
     Scheduler(scheduler::SchedulerArgs),
+    /// Check server and inference logs for the signatures of a failed generation.
+    Log(log::LogArgs),
+    /// Check EchoMimicV2 run configurations and diffusers model folders.
+    Config(config::ConfigArgs),
     /// List the rule catalogue, or explain one rule.
     Rules(rules::RulesArgs),
 }
@@ -147,6 +153,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Replay(args) => replay::run(args, &cli.global),
         Command::Trace(args) => trace::run(args, &cli.global),
         Command::Scheduler(args) => scheduler::run(args, &cli.global),
+        Command::Log(args) => log::run(args, &cli.global),
+        Command::Config(args) => config::run(args, &cli.global),
         Command::Rules(args) => rules::run(args, &cli.global),
     }
 }

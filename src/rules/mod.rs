@@ -2,8 +2,10 @@
 //! slug, default severity and documentation. Codes are never reused; a retired
 //! rule stays in its family file with its summary marked retired.
 
+pub mod config;
 pub mod diff;
 pub mod format;
+pub mod log;
 pub mod pose;
 pub mod quant;
 pub mod replay;
@@ -53,6 +55,8 @@ const FAMILIES: &[&[&Rule]] = &[
     pose::RULES,
     security::RULES,
     format::RULES,
+    log::RULES,
+    config::RULES,
 ];
 
 /// Every rule, ordered by code.
