@@ -70,7 +70,7 @@ fn the_incident_log_becomes_an_ordered_timeline_of_stages() {
     assert_eq!(cast.severity, "error");
     assert_eq!(cast.subject["line"], 12);
     assert_eq!(cast.subject["stage"], "video write");
-    assert_eq!(cast.evidence["timestamp"], "2025-11-20 14:00:33,407");
+    assert_eq!(cast.evidence["timestamp"], "2025-11-20 14:00:33,221");
     let params = &report.parameters[0];
     assert_eq!((params["width"]["value"].as_u64(), params["steps"]["value"].as_u64()), (Some(768), Some(6)));
     assert_eq!((params["frames"]["value"].as_u64(), params["seed"]["line"].as_u64()), (Some(120), Some(6)));
@@ -104,12 +104,14 @@ fn a_clean_log_is_clean() {
 #[test]
 fn json_lines_and_gzip_are_read() {
     let (_, report) = check(&["fixtures/log/service.jsonl", "fixtures/log/incident.log.gz"]);
-    let json: Vec<_> = report.findings.iter().filter(|f| f.subject["file"] == "fixtures/log/service.jsonl").collect();
-    assert_eq!(json.iter().map(|f| (f.code.as_str(), f.subject["line"].as_u64())).collect::<Vec<_>>(), vec![
-        ("L101", Some(3)),
-        ("L103", Some(2))
-    ]);
-    assert_eq!(json[0].evidence["timestamp"], "2025-11-20T14:00:41Z");
+    let mut json: Vec<_> =
+        report.findings.iter().filter(|f| f.subject["file"] == "fixtures/log/service.jsonl").collect();
+    json.sort_by_key(|f| f.subject["line"].as_u64());
+    assert_eq!(
+        json.iter().map(|f| (f.code.as_str(), f.subject["line"].as_u64())).collect::<Vec<_>>(),
+        vec![("L103", Some(2)), ("L101", Some(3))]
+    );
+    assert_eq!(json[1].evidence["timestamp"], "2025-11-20T14:00:41Z");
     let gz = report.findings.iter().filter(|f| f.subject["file"] == "fixtures/log/incident.log.gz").count();
     assert_eq!(gz, 6);
 }

@@ -104,8 +104,14 @@ pub fn check<P: AsRef<Path>>(paths: &[P], options: &ConfigOptions) -> ConfigChec
 /// Checks one configuration file; what cannot be read is a `C101` finding.
 pub fn check_file(path: &Path, options: &ConfigOptions) -> ConfigFile {
     let label = path.display().to_string();
-    let mut result =
-        ConfigFile { file: label.clone(), kind: ConfigKind::Unknown, variant: None, root: None, settings: Vec::new(), findings: Vec::new() };
+    let mut result = ConfigFile {
+        file: label.clone(),
+        kind: ConfigKind::Unknown,
+        variant: None,
+        root: None,
+        settings: Vec::new(),
+        findings: Vec::new(),
+    };
     let text = match read_text(path) {
         Ok(text) => text,
         Err(reason) => {
@@ -120,7 +126,7 @@ pub fn check_file(path: &Path, options: &ConfigOptions) -> ConfigFile {
             return result;
         }
         Err(err) => {
-            result.findings.push(findings::unreadable(&label, Some(err.line), &err.reason));
+            result.findings.push(findings::unreadable(&label, Some(err.line), &err.to_string()));
             return result;
         }
     };
@@ -165,9 +171,15 @@ fn read_text(path: &Path) -> Result<String, String> {
 fn kind_of(doc: &Node) -> ConfigKind {
     let has = |key: &str| doc.entry(key).is_some();
     let class = doc.get("_class_name").and_then(Node::as_str).unwrap_or("");
-    if ["motion_module_path", "denoising_unet_path", "reference_unet_path", "pretrained_base_model_path", "weight_dtype"]
-        .iter()
-        .any(|k| has(k))
+    if [
+        "motion_module_path",
+        "denoising_unet_path",
+        "reference_unet_path",
+        "pretrained_base_model_path",
+        "weight_dtype",
+    ]
+    .iter()
+    .any(|k| has(k))
     {
         ConfigKind::EchomimicPrompt
     } else if has("unet_additional_kwargs") || has("noise_scheduler_kwargs") {

@@ -55,20 +55,28 @@ pub(crate) fn scheduler(json: &str, file: &str, line: Option<u64>, options: &Con
         Ok(config) => config,
         Err(err) => return vec![findings::unreadable(file, line, &err.to_string())],
     };
-    let steps = options.set.iter().find(|(k, _)| k == "steps").and_then(|(_, v)| v.parse().ok()).unwrap_or(DEFAULT_STEPS);
-    let inspect_options = InspectOptions { steps: steps.max(1), file: Some(file.to_string()), ..InspectOptions::default() };
+    let steps =
+        options.set.iter().find(|(k, _)| k == "steps").and_then(|(_, v)| v.parse().ok()).unwrap_or(DEFAULT_STEPS);
+    let inspect_options =
+        InspectOptions { steps: steps.max(1), file: Some(file.to_string()), ..InspectOptions::default() };
     inspect(&config, &inspect_options).findings
 }
 
 /// `model_index.json`: every component it lists must sit beside it with its
 /// own configuration.
-pub(crate) fn model_index(doc: &Node, file: &str, folder: &Path, options: &ConfigOptions) -> (Vec<Finding>, Vec<Setting>) {
+pub(crate) fn model_index(
+    doc: &Node,
+    file: &str,
+    folder: &Path,
+    options: &ConfigOptions,
+) -> (Vec<Finding>, Vec<Setting>) {
     let mut out = findings::Sink::new(file);
     let mut settings = Vec::new();
     let Node::Map(entries) = doc else { return (out.findings, settings) };
     for entry in entries.iter().filter(|e| !e.key.starts_with('_')) {
         let Node::Seq(pair) = &entry.value else { continue };
-        let (Some(library), Some(class)) = (pair.first().and_then(Node::as_str), pair.get(1).and_then(Node::as_str)) else {
+        let (Some(library), Some(class)) = (pair.first().and_then(Node::as_str), pair.get(1).and_then(Node::as_str))
+        else {
             settings.push(Setting::new(&entry.key, "null".into(), "component disabled".into(), Some(entry.line)));
             continue;
         };

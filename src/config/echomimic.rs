@@ -66,7 +66,13 @@ struct Param {
     key: Option<(String, Option<u64>)>,
 }
 
-pub(crate) fn check(doc: &Node, file: &str, root: &Path, variant: Variant, options: &ConfigOptions) -> (Vec<Finding>, Vec<Setting>) {
+pub(crate) fn check(
+    doc: &Node,
+    file: &str,
+    root: &Path,
+    variant: Variant,
+    options: &ConfigOptions,
+) -> (Vec<Finding>, Vec<Setting>) {
     let mut out = findings::Sink::new(file);
     let mut settings = Vec::new();
     paths(doc, root, &mut out, &mut settings);
@@ -109,7 +115,9 @@ fn paths(doc: &Node, root: &Path, out: &mut findings::Sink, settings: &mut Vec<S
     let motion = doc.entry("motion_module_path");
     match motion.map(|e| (e, e.value.as_str().unwrap_or("").trim())) {
         None => out.push(findings::motion_module_absent("motion_module_path", None, "is not set")),
-        Some((entry, "")) => out.push(findings::motion_module_absent("motion_module_path", Some(entry.line), "is empty")),
+        Some((entry, "")) => {
+            out.push(findings::motion_module_absent("motion_module_path", Some(entry.line), "is empty"))
+        }
         Some(_) => {}
     }
     let Node::Map(entries) = doc else { return };
@@ -188,14 +196,20 @@ fn windows(length: &Param, frames: &Param, overlap: &Param, out: &mut findings::
     let (ok, ol) = key(overlap, "context_overlap");
     let (l, f, o) = (length.value, frames.value, overlap.value);
     if f < 1.0 || l < 1.0 || o < 0.0 {
-        out.push(findings::windows(&fk, fl, format!("context_frames {f}, context_overlap {o}, length {l}: counts must be positive")));
+        out.push(findings::windows(
+            &fk,
+            fl,
+            format!("context_frames {f}, context_overlap {o}, length {l}: counts must be positive"),
+        ));
         return;
     }
     if f > TEMPORAL_MAX_LEN {
         out.push(findings::windows(
             &fk,
             fl,
-            format!("context_frames {f} is longer than the motion module's temporal position encoding ({TEMPORAL_MAX_LEN})"),
+            format!(
+                "context_frames {f} is longer than the motion module's temporal position encoding ({TEMPORAL_MAX_LEN})"
+            ),
         ));
     }
     if l <= f {
@@ -203,16 +217,27 @@ fn windows(length: &Param, frames: &Param, overlap: &Param, out: &mut findings::
         return;
     }
     if o == f {
-        out.push(findings::windows(&ok, ol, format!("context_overlap {o} equals context_frames {f}: range() arg 3 must not be zero")));
+        out.push(findings::windows(
+            &ok,
+            ol,
+            format!("context_overlap {o} equals context_frames {f}: range() arg 3 must not be zero"),
+        ));
     } else if o > f {
         out.push(findings::windows(
             &ok,
             ol,
-            format!("context_overlap {o} exceeds context_frames {f}: zero windows, 0/0 = NaN latents, an all-black video"),
+            format!(
+                "context_overlap {o} exceeds context_frames {f}: zero windows, 0/0 = NaN latents, an all-black video"
+            ),
         ));
     } else {
         let windows = (l / (f - o)).ceil();
-        settings.push(Setting::new("windows", crate::report::fmt_num(windows), format!("of {f} frames, every {} frames", f - o), None));
+        settings.push(Setting::new(
+            "windows",
+            crate::report::fmt_num(windows),
+            format!("of {f} frames, every {} frames", f - o),
+            None,
+        ));
     }
 }
 
@@ -220,13 +245,25 @@ fn audio(rate: &Param, fps: &Param, out: &mut findings::Sink) {
     let key = |p: &Param, name: &str| p.key.as_ref().map_or((name.to_string(), None), |(k, l)| (k.clone(), *l));
     if rate.value != 16000.0 {
         let (k, l) = key(rate, "sample_rate");
-        out.push(findings::audio_timing(&k, l, format!("sample_rate {} is not the 16000 Hz Whisper expects", rate.value)));
+        out.push(findings::audio_timing(
+            &k,
+            l,
+            format!("sample_rate {} is not the 16000 Hz Whisper expects", rate.value),
+        ));
     }
     if fps.value <= 0.0 {
         let (k, l) = key(fps, "fps");
-        out.push(findings::audio_timing(&k, l, format!("fps {} is not positive: audio slicing divides by it", fps.value)));
+        out.push(findings::audio_timing(
+            &k,
+            l,
+            format!("fps {} is not positive: audio slicing divides by it", fps.value),
+        ));
     } else if fps.value != 24.0 {
         let (k, l) = key(fps, "fps");
-        out.push(findings::audio_timing(&k, l, format!("fps {} differs from the 24 the model was trained with", fps.value)));
+        out.push(findings::audio_timing(
+            &k,
+            l,
+            format!("fps {} differs from the 24 the model was trained with", fps.value),
+        ));
     }
 }

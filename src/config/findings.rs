@@ -53,16 +53,27 @@ pub(crate) fn motion_module_file_missing(key: &str, line: u64, resolved: &str) -
 
 pub(crate) fn weight_dtype(line: Option<u64>, value: Option<&str>, meaning: &str) -> Finding {
     let shown = value.map_or_else(|| "is not set".to_string(), |v| format!("is {v:?}"));
-    Finding::new(&rules::WEIGHT_DTYPE, format!("weight_dtype {shown}: {meaning}")).with_subject(at("weight_dtype", line))
+    Finding::new(&rules::WEIGHT_DTYPE, format!("weight_dtype {shown}: {meaning}"))
+        .with_subject(at("weight_dtype", line))
 }
 
 pub(crate) fn acc_with_cfg(key: &str, line: Option<u64>, cfg: f64) -> Finding {
-    guidance(key, line, cfg, "the accelerated pipeline runs CFG at twice the cost; its weights were distilled for cfg 1")
+    guidance(
+        key,
+        line,
+        cfg,
+        "the accelerated pipeline runs CFG at twice the cost; its weights were distilled for cfg 1",
+    )
 }
 
 pub(crate) fn normal_without_cfg(key: &str, line: Option<u64>, cfg: f64) -> Finding {
-    guidance(key, line, cfg, "the normal pipeline has no branch for cfg ≤ 1: its CFG-sized reference banks do not match and it crashes")
-        .with_severity(Severity::Error)
+    guidance(
+        key,
+        line,
+        cfg,
+        "the normal pipeline has no branch for cfg ≤ 1: its CFG-sized reference banks do not match and it crashes",
+    )
+    .with_severity(Severity::Error)
 }
 
 fn guidance(key: &str, line: Option<u64>, cfg: f64, why: &str) -> Finding {
@@ -91,7 +102,10 @@ pub(crate) fn not_multiple_of_8(key: &str, line: Option<u64>, value: f64) -> Fin
 pub(crate) fn not_pose_size(key: &str, line: Option<u64>, value: f64, pose: u32) -> Finding {
     Finding::new(
         &rules::SIZE_NOT_POSE_SIZE,
-        format!("{key} {} differs from the poses' {pose}: could not broadcast input array from shape (768,768,3)", fmt_num(value)),
+        format!(
+            "{key} {} differs from the poses' {pose}: could not broadcast input array from shape (768,768,3)",
+            fmt_num(value)
+        ),
     )
     .with_subject(at(key, line))
     .with_evidence("value", value)
@@ -115,7 +129,9 @@ pub(crate) fn component_missing(key: &str, line: Option<u64>, folder: &str, why:
 pub(crate) fn unrecognized(file: &str) -> Finding {
     Finding::new(
         &rules::UNRECOGNIZED_CONFIG,
-        format!("{file} is neither an EchoMimicV2 prompt/inference config nor a diffusers model_index or scheduler config"),
+        format!(
+            "{file} is neither an EchoMimicV2 prompt/inference config nor a diffusers model_index or scheduler config"
+        ),
     )
     .with_subject(Subject::file(file))
 }

@@ -122,7 +122,11 @@ pub(crate) fn parse(text: &str) -> Result<Node, YamlError> {
     loop {
         let (event, mark) = parser.next_token().map_err(|e| YamlError {
             line: e.marker().line() as u64,
-            reason: e.info().to_string(),
+            reason: match e.info() {
+                // The scanner's own guard against deep flow collections.
+                "recursion limit exceeded" => "nesting deeper than the parser's recursion limit".to_string(),
+                info => info.to_string(),
+            },
         })?;
         let line = mark.line() as u64;
         let fail = |reason: String| YamlError { line, reason };

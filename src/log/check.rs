@@ -322,8 +322,13 @@ fn unreadable(file: &str, err: &io::Error, bytes: u64, lines: u64) -> Finding {
 }
 
 fn bomb_finding(file: &str, bomb: &Bomb, tally: &ScanTally) -> Finding {
-    unreadable(file, &io::Error::other(format!("stopped: {bomb}, a decompression bomb, not a log")), tally.bytes, tally.lines)
-        .with_evidence("compressed_bytes", bomb.compressed)
+    unreadable(
+        file,
+        &io::Error::other(format!("stopped: {bomb}, a decompression bomb, not a log")),
+        tally.bytes,
+        tally.lines,
+    )
+    .with_evidence("compressed_bytes", bomb.compressed)
 }
 
 #[cfg(test)]

@@ -7,8 +7,20 @@ use serde::Serialize;
 
 /// Parameter keywords for the block search.
 pub(crate) const NEEDLES: &[&str] = &[
-    "steps", "cfg", "guidance", "seed", "fps", "width", "height", "frames", "length", "latents shape", "-w ", "-h ",
-    "-l ", "size",
+    "steps",
+    "cfg",
+    "guidance",
+    "seed",
+    "fps",
+    "width",
+    "height",
+    "frames",
+    "length",
+    "latents shape",
+    "-w ",
+    "-h ",
+    "-l ",
+    "size",
 ];
 
 /// A value and the 1-based line that first stated it.
@@ -84,7 +96,8 @@ impl RunParameters {
                 "fps" => set_float(&mut self.fps, value, number),
                 "l" | "length" | "video_length" | "num_frames" | "frames" => set_int(&mut self.frames, value, number),
                 "size" | "resolution" => {
-                    if let Some((w, h)) = value.split_once('x').and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
+                    if let Some((w, h)) =
+                        value.split_once('x').and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
                     {
                         set(&mut self.width, w, number);
                         set(&mut self.height, h, number);
@@ -195,7 +208,10 @@ mod tests {
         let mut q = RunParameters::default();
         q.read_line("python infer_acc.py -w 512 -h 512 --steps 6 --cfg 1.0", 1);
         q.read_line("{\"size\": \"512x512\", \"num_inference_steps\": 6}", 2);
-        assert_eq!((q.width.map(|s| s.value), q.steps.map(|s| s.value), q.cfg.map(|s| s.value)), (Some(512), Some(6), Some(1.0)));
+        assert_eq!(
+            (q.width.map(|s| s.value), q.steps.map(|s| s.value), q.cfg.map(|s| s.value)),
+            (Some(512), Some(6), Some(1.0))
+        );
         let mut r = RunParameters::default();
         r.read_line("latents shape:torch.size([1, 4, 120, 64, 96]), video_length:120", 5);
         assert_eq!((r.width.map(|s| s.value), r.height.map(|s| s.value)), (Some(768), Some(512)));

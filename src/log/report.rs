@@ -82,7 +82,10 @@ fn parameters_table(check: &LogCheck) -> SectionTable {
         .files
         .iter()
         .flat_map(|f| {
-            f.parameters.rows().into_iter().map(|(name, value, line)| vec![f.file.clone(), name.into(), value, line.to_string()])
+            f.parameters
+                .rows()
+                .into_iter()
+                .map(|(name, value, line)| vec![f.file.clone(), name.into(), value, line.to_string()])
         })
         .collect();
     SectionTable {

@@ -183,7 +183,8 @@ mod tests {
     fn hits(input: &[u8], needles: &[&str]) -> (Vec<(u64, String)>, ScanTally) {
         let searcher = searcher(needles);
         let mut found = Vec::new();
-        let tally = scan(input, &searcher, |hit| found.push((hit.line, String::from_utf8_lossy(hit.text).into()))).unwrap();
+        let tally =
+            scan(input, &searcher, |hit| found.push((hit.line, String::from_utf8_lossy(hit.text).into()))).unwrap();
         (found, tally)
     }
 

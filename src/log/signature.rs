@@ -208,7 +208,8 @@ fn number_after(line: &str, keys: &[&str]) -> Option<f64> {
     keys.iter().find_map(|key| {
         let at = line.find(key)? + key.len();
         let rest = line[at..].trim_start();
-        let end = rest.find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e'))).unwrap_or(rest.len());
+        let end =
+            rest.find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e'))).unwrap_or(rest.len());
         rest[..end].parse().ok()
     })
 }
