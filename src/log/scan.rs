@@ -165,14 +165,12 @@ fn search_block(
 
 /// Counts the lines of `block` that hold a NUL byte.
 fn count_binary_lines(block: &[u8], first: u64, tally: &mut ScanTally, continued: bool) {
-    let mut line = first;
-    for (index, piece) in block.split(|&b| b == b'\n').enumerate() {
+    for (line, piece) in (first..).zip(block.split(|&b| b == b'\n')) {
         // A continued overlong line was counted with its first piece.
-        if !(index == 0 && continued) && memchr::memchr(0, piece).is_some() {
+        if !(line == first && continued) && memchr::memchr(0, piece).is_some() {
             tally.binary_lines += 1;
             tally.first_binary_line.get_or_insert(line);
         }
-        line += 1;
     }
 }
 
