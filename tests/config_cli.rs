@@ -153,3 +153,15 @@ fn json_snapshot_of_a_run_config() {
     doc["tool"]["version"] = Value::from("[version]");
     insta::assert_json_snapshot!(doc, { ".configs[].root" => "[root]" });
 }
+
+#[test]
+fn a_missing_config_and_a_folder_without_configs_are_exit_2() {
+    let output = nanscope().args(["config", "check", "fixtures/config/absent.yaml"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("absent.yaml: no such file or directory"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
+    let output = nanscope().args(["config", "check"]).arg(dir.path()).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("nothing to check"));
+}

@@ -22,7 +22,7 @@ pub enum ConfigCommand {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Configuration files (YAML or JSON).
+    /// Configuration files (YAML or JSON), or folders whose .yaml, .yml and .json files are checked.
     #[arg(value_name = "FILE", required = true)]
     pub paths: Vec<PathBuf>,
     /// Folder the weight paths are relative to (default: the folder above `configs/`, else the config's folder).
@@ -65,6 +65,10 @@ pub fn run(args: ConfigArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     if let Some(root) = &args.root {
         super::inputs::require_existing(&[root])?;
     }
+    let files = collect(&args.paths);
+    if files.is_empty() {
+        return Err(super::inputs::nothing_to_check(&args.paths, "configuration files"));
+    }
     let mut options = ConfigOptions::default();
     options.root = args.root;
     options.variant = args.variant.map(|v| match v {
@@ -73,7 +77,25 @@ pub fn run(args: ConfigArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     });
     options.pose_size = args.pose_size;
     options.set = args.set;
-    let result = check(&args.paths, &options);
+    let result = check(&files, &options);
     let inputs = args.paths.iter().map(|p| p.display().to_string()).collect();
     emit(&report(&result, inputs), global)
+}
+
+/// Files given directly, and the YAML/JSON files under folders, sorted per folder.
+fn collect(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            files.push(path.clone());
+            continue;
+        }
+        for entry in walkdir::WalkDir::new(path).sort_by_file_name().into_iter().flatten() {
+            let is_config = entry.path().extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "json");
+            if entry.file_type().is_file() && is_config {
+                files.push(entry.into_path());
+            }
+        }
+    }
+    files
 }
