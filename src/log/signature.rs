@@ -139,7 +139,11 @@ fn zero_bytes_read(line: &str) -> bool {
 fn motion_module_params(line: &str) -> Option<f64> {
     let at = line.find("m-parameter motion module")?;
     let digits = line[..at].trim_end();
-    let start = digits.rfind(|c: char| !(c.is_ascii_digit() || c == '.')).map_or(0, |p| p + 1);
+    let start = digits
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_digit() || *c == '.'))
+        .map_or(0, |(p, c)| p + c.len_utf8());
     digits[start..].parse().ok()
 }
 
@@ -180,7 +184,11 @@ fn nan_reported(line: &str) -> bool {
     }
     let Some(at) = line.find("range") else { return false };
     let rest = &line[at..];
-    let window = &rest[..rest.len().min(80)];
+    let mut cut = rest.len().min(80);
+    while !rest.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let window = &rest[..cut];
     window.split(|c: char| !c.is_ascii_alphanumeric()).any(|token| token == "nan" || token == "inf")
 }
 
@@ -248,5 +256,8 @@ mod tests {
         assert_eq!(code("video range: [0.0, 0.0]"), Some("L115"));
         assert_eq!(code("frame stats min=0 max=0"), Some("L115"));
         assert_eq!(code("10 bytes read"), None);
+        // Multi-byte text next to the parsed parts must not split a character.
+        assert_eq!(code("é0.0M-parameter motion module"), Some("L111"));
+        assert_eq!(code(&format!("range {}", "é".repeat(60))), None);
     }
 }

@@ -206,7 +206,7 @@ pub const FFMPEG_MISSING: Rule = Rule {
 
 pub const SHAPE_MISMATCH: Rule = Rule {
     code: "L114",
-    slug: "shape-mismatch",
+    slug: "shape-error-logged",
     severity: Severity::Error,
     summary: "a shape or broadcast error stopped the run",
     detects: "`could not broadcast input array from shape …`, `The size of tensor a (…) must match …`, \
