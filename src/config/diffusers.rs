@@ -97,7 +97,8 @@ pub(crate) fn model_index(
             }
             None => out.push(findings::component_missing(&entry.key, Some(entry.line), &shown, "does not exist")),
             Some(path) if class.ends_with("Scheduler") => {
-                if let Ok(text) = std::fs::read_to_string(&path) {
+                let small = std::fs::metadata(&path).is_ok_and(|m| m.len() <= super::yaml::MAX_BYTES);
+                if small && let Ok(text) = std::fs::read_to_string(&path) {
                     for finding in scheduler(&text, &path.display().to_string(), None, options) {
                         out.findings.push(finding);
                     }
