@@ -14,6 +14,8 @@ pub mod commands;
 pub mod formats;
 pub mod image;
 pub mod gate;
+pub mod config;
+pub mod log;
 pub mod numerics;
 pub mod pose;
 pub mod replay;

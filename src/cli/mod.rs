@@ -4,11 +4,13 @@
 //! line on arguments given by the caller (the Python package's extension
 //! module), returning the exit code instead of exiting.
 
+mod config;
 mod diff;
 mod image;
 mod gate;
 mod inputs;
 mod merge;
+mod log;
 mod output;
 mod pose;
 mod progress;
@@ -133,6 +135,10 @@ pub enum Command {
     Trace(trace::TraceArgs),
     /// Check a diffusers scheduler_config.json for hazards and print its DDIM schedule.
     Scheduler(scheduler::SchedulerArgs),
+    /// Check server and inference logs for the signatures of a failed generation.
+    Log(log::LogArgs),
+    /// Check EchoMimicV2 run configurations and diffusers model folders.
+    Config(config::ConfigArgs),
     /// List the rule catalogue, or explain one rule.
     Rules(rules::RulesArgs),
     /// Run the CI gate of a nanscope.toml: named checks, suppressions, baselines.
@@ -210,6 +216,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Replay(args) => replay::run(args, &cli.global),
         Command::Trace(args) => trace::run(args, &cli.global),
         Command::Scheduler(args) => scheduler::run(args, &cli.global),
+        Command::Log(args) => log::run(args, &cli.global),
+        Command::Config(args) => config::run(args, &cli.global),
         Command::Rules(args) => rules::run(args, &cli.global),
         Command::Gate(args) => gate::run(args, &cli.global),
         Command::Merge(args) => merge::run(args, &cli.global),

@@ -2,10 +2,12 @@
 //! slug, default severity and documentation. Codes are never reused; a retired
 //! rule stays in its family file with its summary marked retired.
 
+pub mod config;
 pub mod diff;
 pub mod format;
 pub mod image;
 pub mod gate;
+pub mod log;
 pub mod pose;
 pub mod quant;
 pub mod replay;
@@ -57,6 +59,8 @@ const FAMILIES: &[&[&Rule]] = &[
     format::RULES,
     image::RULES,
     gate::RULES,
+    log::RULES,
+    config::RULES,
 ];
 
 /// Every rule, ordered by code.

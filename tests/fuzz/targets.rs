@@ -60,6 +60,8 @@ pub const TARGETS: &[Target] = &[
     Target { name: "image-png", seeds: &["fixtures/image"], accept: Accept::Extension("png"), file: "input.png", beside: None, run: image },
     Target { name: "image-jpeg", seeds: &["fixtures/image"], accept: Accept::Extension("jpg"), file: "input.jpg", beside: None, run: image },
     Target { name: "image-tiff", seeds: &["fixtures/image"], accept: Accept::Extension("tiff"), file: "input.tiff", beside: None, run: image },
+    Target { name: "log", seeds: &["fixtures/log"], accept: Accept::Extension("log"), file: "input.log", beside: None, run: log },
+    Target { name: "config-yaml", seeds: &["fixtures/config"], accept: Accept::Extension("yaml"), file: "input.yaml", beside: None, run: config },
     Target { name: "mp4-boxes", seeds: &[], accept: Accept::Extension("mp4"), file: "input.mp4", beside: None, run: mp4 },
     Target { name: "report-json", seeds: &[], accept: Accept::Extension("json"), file: "report.json", beside: None, run: report_json },
     Target { name: "gate-config", seeds: &["fixtures/gate"], accept: Accept::Extension("toml"), file: "nanscope.toml", beside: None, run: gate_config },
@@ -327,4 +329,17 @@ fn y4m_frames(bytes: &[u8], _scratch: &Scratch) -> u64 {
     let mut hasher = hasher.into_inner();
     (end.is_ok(), frames).hash(&mut hasher);
     hasher.finish()
+}
+
+/// `log check` on the input as a log (gzip recognised by content).
+fn log(bytes: &[u8], _scratch: &Scratch) -> u64 {
+    let result = nanscope::log::check_reader(bytes, "input.log", &Default::default());
+    digest(&result.findings)
+}
+
+/// `config check` on the input as a configuration file.
+fn config(bytes: &[u8], scratch: &Scratch) -> u64 {
+    let path = scratch.write(bytes).to_path_buf();
+    let result = nanscope::config::check_file(&path, &Default::default());
+    digest(&result.findings)
 }
