@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
+# The HTML report is opened in a real headless Chromium (tests/postmortem.rs).
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if ((${#need_apt[@]})); then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq
@@ -19,6 +21,12 @@ fi
 if ! python3 -c 'import numpy' >/dev/null 2>&1; then
     python3 -m pip install --quiet --disable-pip-version-check numpy
 fi
+
+# Playwright drives the Debian Chromium (no browser download: executable_path).
+if ! python3 -c 'import playwright' >/dev/null 2>&1; then
+    python3 -m pip install --quiet --disable-pip-version-check playwright
+fi
+export NANSCOPE_BROWSER_TEST=require
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 

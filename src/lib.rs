@@ -8,6 +8,7 @@
 pub mod formats;
 pub mod numerics;
 pub mod pose;
+pub mod postmortem;
 pub mod replay;
 pub mod report;
 pub mod rules;

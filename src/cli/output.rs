@@ -20,6 +20,7 @@ impl FormatArg {
             FormatArg::Table => report::Format::Table,
             FormatArg::Json => report::Format::Json,
             FormatArg::Markdown => report::Format::Markdown,
+            FormatArg::Html => report::Format::Html,
         }
     }
 }

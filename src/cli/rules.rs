@@ -32,6 +32,13 @@ pub fn run(args: RulesArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
             serde_json::to_string_pretty(&doc)? + "\n"
         }
         (FormatArg::Markdown, _) => markdown(&selected),
+        (FormatArg::Html, _) => {
+            let mut buf = Vec::new();
+            let options = nanscope::report::RenderOptions { version: nanscope::VERSION.into(), ..Default::default() };
+            let report = catalogue_report(&selected, args.code.iter().cloned().collect());
+            nanscope::report::render(&report, nanscope::report::Format::Html, &options, &mut buf)?;
+            String::from_utf8_lossy(&buf).into_owned()
+        }
         (FormatArg::Table, true) => explain(selected[0]),
         (FormatArg::Table, false) => catalogue_table(&selected, super::output::table_width(global)),
     };

@@ -2,6 +2,7 @@
 //! slug, default severity and documentation. Codes are never reused; a retired
 //! rule stays in its family file with its summary marked retired.
 
+pub mod cause;
 pub mod diff;
 pub mod format;
 pub mod pose;
@@ -53,6 +54,7 @@ const FAMILIES: &[&[&Rule]] = &[
     pose::RULES,
     security::RULES,
     format::RULES,
+    cause::RULES,
 ];
 
 /// Every rule, ordered by code.

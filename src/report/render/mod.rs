@@ -1,6 +1,7 @@
 //! Renderers: one small module per output format, each writing a `Report`
 //! into any `io::Write` so tests can render into a buffer.
 
+mod html;
 mod json;
 mod markdown;
 mod table;
@@ -16,6 +17,8 @@ pub enum Format {
     Table,
     Json,
     Markdown,
+    /// One self-contained HTML page (plots embedded, raw JSON downloadable).
+    Html,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -36,6 +39,7 @@ pub fn render(report: &Report, format: Format, options: &RenderOptions, out: &mu
         Format::Table => table::render(report, options, out),
         Format::Json => json::render(report, options, out),
         Format::Markdown => markdown::render(report, options, out),
+        Format::Html => html::render(report, options, out),
     }
 }
 
