@@ -6,6 +6,7 @@
 //! binary's job.
 
 pub mod formats;
+pub mod image;
 pub mod numerics;
 pub mod pose;
 pub mod postmortem;

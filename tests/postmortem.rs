@@ -134,6 +134,7 @@ fn artifacts_are_recognised_by_content() {
         ("pretrained_weights/pose_encoder.pth", "weights"),
         ("pretrained_weights/reference_unet.pth", "weights"),
         ("pretrained_weights/sd-vae-ft-mse", "weights"),
+        ("ref.png", "image"),
         ("run.log", "log"),
     ];
     let want: Vec<(String, String)> = want.iter().map(|(p, k)| (p.to_string(), k.to_string())).collect();
@@ -159,6 +160,15 @@ fn nan_in_the_vae_checkpoint_is_damaged_weights() {
     let cited = finding(&report, link["findings"][0].as_str().unwrap());
     assert_eq!(cited["code"], "W101");
     assert!(cited["subject"]["file"].as_str().unwrap().contains("sd-vae-ft-mse"));
+}
+
+#[test]
+fn a_truncated_reference_image_is_the_cause() {
+    let report = assert_verdict("bad_reference");
+    let link = &report["verdict"]["chain"][0];
+    let cited = finding(&report, link["findings"][0].as_str().unwrap());
+    assert_eq!(cited["code"], "I103");
+    assert!(cited["subject"]["file"].as_str().unwrap().ends_with("ref.png"));
 }
 
 #[test]
@@ -243,7 +253,7 @@ fn html_report_is_one_self_contained_page() {
         assert!(!page.contains(external), "{external}");
     }
     // Plots: the video chart and contact sheet, the pose sheet, the trace timeline.
-    let titles = ["Per-frame luma and flags", "Contact sheet", "Pose sheet", "Trace timeline"];
+    let titles = ["Per-frame luma and flags", "Contact sheet", "Pose sheet", "Trace timeline", "Reference image"];
     for title in titles {
         assert!(page.contains(&format!("alt=\"{title}\" src=\"data:image/png;base64,")), "{title}");
     }

@@ -1,6 +1,7 @@
 //! Command-line definitions and glue: the only code that prints.
 
 mod diff;
+mod image;
 mod inputs;
 mod output;
 mod pose;
@@ -111,6 +112,8 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// Diagnose, repair or encode videos (needs ffmpeg/ffprobe 5.1+).
     Video(video::VideoArgs),
+    /// Check reference images (PNG, JPEG, WebP, BMP, TIFF, image tensors) before a generation reads them.
+    Image(image::ImageArgs),
     /// Check, repair, render or convert pose sequences (EchoMimicV2 .npy, OpenPose/ControlNet JSON).
     Pose(pose::PoseArgs),
     /// Replay a generation from a spec and name the module and step where NaN/Inf first appeared.
@@ -149,6 +152,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Weights(args) => weights::run(args, &cli.global),
         Command::Diff(args) => diff::run(args, &cli.global),
         Command::Video(args) => video::run(args, &cli.global),
+        Command::Image(args) => image::run(args, &cli.global),
         Command::Pose(args) => pose::run(args, &cli.global),
         Command::Replay(args) => replay::run(args, &cli.global),
         Command::Trace(args) => trace::run(args, &cli.global),

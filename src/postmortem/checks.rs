@@ -39,6 +39,7 @@ pub enum CheckKind {
     Poses,
     Trace,
     Audio,
+    Image,
 }
 
 impl CheckKind {
@@ -51,6 +52,7 @@ impl CheckKind {
             CheckKind::Poses => "pose check",
             CheckKind::Trace => "trace",
             CheckKind::Audio => "audio",
+            CheckKind::Image => "image check",
         }
     }
 }
@@ -124,6 +126,7 @@ pub(crate) fn plan(artifacts: &[Artifact], scheme: Option<QuantScheme>) -> Vec<(
             ArtifactKind::Poses => CheckKind::Poses,
             ArtifactKind::Dump => CheckKind::Trace,
             ArtifactKind::Audio => CheckKind::Audio,
+            ArtifactKind::Image => CheckKind::Image,
             _ => continue,
         };
         jobs.push((i, kind));
@@ -166,6 +169,7 @@ pub(crate) fn run_jobs(
                 CheckKind::Poses => poses(&path, ctx, &mut out),
                 CheckKind::Trace => trace(&path, ctx, &mut out),
                 CheckKind::Audio => audio(ctx, &mut out),
+                CheckKind::Image => image(&path, ctx, &mut out),
             }
             done.fetch_add(1, Ordering::Relaxed);
             progress.done(&format!("{} {}", kind.name(), artifacts[i].path));
@@ -350,6 +354,45 @@ fn trace(path: &Path, ctx: &JobContext, out: &mut CheckOutput) {
     }
     out.findings = result.findings;
     out.findings.extend(result.analysis.findings);
+}
+
+fn image(path: &Path, ctx: &JobContext, out: &mut CheckOutput) {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let plot_dir = ctx.plots.then(|| {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        std::env::temp_dir().join(format!("nanscope-postmortem-{}-image-{n}", std::process::id()))
+    });
+    if let Some(dir) = &plot_dir
+        && std::fs::create_dir_all(dir).is_err()
+    {
+        out.summary = format!("not checked: cannot create {}", dir.display());
+        return;
+    }
+    let options = crate::image::CheckOptions { plot_dir: plot_dir.clone(), ..crate::image::CheckOptions::default() };
+    match crate::image::check_file(path, &options) {
+        Ok(check) => {
+            let sizes: Vec<String> =
+                check.images.iter().map(|i| format!("{}x{} {}", i.info.width, i.info.height, i.info.mode)).collect();
+            let mut all = check.findings.clone();
+            for image in &check.images {
+                all.extend(image.findings.iter().cloned());
+                if let Some(plot) = &image.plot {
+                    let png = std::fs::read(plot).map_err(|e| e.to_string());
+                    push_plot(out, "Reference image", png);
+                }
+            }
+            out.summary = format!(
+                "{}: {}",
+                if sizes.is_empty() { "undecodable".to_string() } else { sizes.join(", ") },
+                count_errors(&all)
+            );
+            out.findings = all;
+        }
+        Err(err) => out.summary = format!("not checked: {err}"),
+    }
+    if let Some(dir) = plot_dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 fn audio(ctx: &JobContext, out: &mut CheckOutput) {

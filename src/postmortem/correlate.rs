@@ -434,7 +434,11 @@ fn quiet_verdict(rule: &'static Rule, e: &Evidence) -> Verdict {
     let headline = if rule.code == cause::HEALTHY_RUN.code {
         "Every check passed: nothing in the run folder explains a failure.".to_string()
     } else {
-        format!("{} findings, but no catalogued cause explains them: read the findings.", e.errors + e.warnings)
+        let n = e.errors + e.warnings;
+        format!(
+            "{n} finding{}, but no catalogued cause explains them: read the findings.",
+            if n == 1 { "" } else { "s" }
+        )
     };
     Verdict {
         root_cause: CauseRef::of(rule),

@@ -307,6 +307,10 @@ fn classify_head(path: &Path, head: &[u8]) -> (ArtifactKind, String) {
         }
         return (ArtifactKind::Weights, format!("content: {} checkpoint", format.name()));
     }
+    // Other image formats `image check` reads (TIFF …); tensor files were taken above.
+    if crate::image::discover::looks_like_image(head) {
+        return (ArtifactKind::Image, "content: image signature".into());
+    }
     let Ok(text) = std::str::from_utf8(trim_partial_utf8(head)) else {
         return (ArtifactKind::Unknown, "binary content no check reads".into());
     };

@@ -5,6 +5,7 @@
 pub mod cause;
 pub mod diff;
 pub mod format;
+pub mod image;
 pub mod pose;
 pub mod quant;
 pub mod replay;
@@ -54,6 +55,7 @@ const FAMILIES: &[&[&Rule]] = &[
     pose::RULES,
     security::RULES,
     format::RULES,
+    image::RULES,
     cause::RULES,
 ];
 

@@ -1,0 +1,405 @@
+//! Decoding image files (PNG, JPEG, WebP, BMP through `image`; TIFF through
+//! `tiff`) under allocation limits, with what a decoder that gave up managed
+//! to read.
+//!
+//! Nothing is allocated for pixels before the claimed dimensions are checked
+//! against `--max-pixels` and the decoded size against what the file's length
+//! can justify. A decoder error never panics and never aborts the run: it
+//! becomes a finding on the file.
+
+use std::io::Cursor;
+
+use image::{ColorType, ExtendedColorType, ImageDecoder, ImageFormat, ImageReader};
+
+use super::findings;
+use super::raster::{Raster, Samples, ValueRange};
+use super::{ImageInfo, Mode, ModeKind};
+use crate::report::Finding;
+
+/// Decoded images up to this many bytes are always allowed, whatever the
+/// file's size (a 4096x4096 RGBA image).
+pub const ALLOC_FLOOR: u64 = 64 << 20;
+/// Above the floor, a file may decode to this many times its own size: about
+/// deflate's largest ratio (1032:1), so a real PNG always fits.
+pub const ALLOC_RATIO: u64 = 1100;
+/// No image decodes to more than this.
+pub const ALLOC_CAP: u64 = 1 << 30;
+/// Default `--max-pixels`: 8192x8192.
+pub const DEFAULT_MAX_PIXELS: u64 = 1 << 26;
+
+/// The bytes a file of `len` bytes may decode to.
+pub fn alloc_budget(len: u64) -> u64 {
+    len.saturating_mul(ALLOC_RATIO).max(ALLOC_FLOOR).min(ALLOC_CAP)
+}
+
+/// Fill for the decode buffer: rows a failing decoder never reached still
+/// hold it, which is how the rows it did decode are counted.
+const SENTINEL: u8 = 0xA5;
+
+/// One image read from a file: what it is and, when its pixels decoded, the
+/// pixels.
+pub(crate) struct Decoded {
+    pub info: ImageInfo,
+    pub mode: Mode,
+    pub raster: Option<Raster>,
+    /// Read from a tensor file, which Pillow never opens.
+    pub tensor: bool,
+}
+
+/// The image formats read here, by content.
+pub(crate) fn image_format(bytes: &[u8]) -> Option<ImageFormat> {
+    image::guess_format(bytes).ok()
+}
+
+/// Decodes an image file's bytes; problems are pushed to `out`.
+pub(crate) fn decode(
+    bytes: &[u8],
+    format: ImageFormat,
+    mut info: ImageInfo,
+    max_pixels: u64,
+    out: &mut Vec<Finding>,
+) -> Option<Decoded> {
+    let file = info.file.clone();
+    info.format = format_name(format).to_string();
+    if format == ImageFormat::Tiff {
+        return decode_tiff(bytes, info, max_pixels, out);
+    }
+    if !matches!(format, ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP | ImageFormat::Bmp) {
+        out.push(findings::unsupported_format(&file, format_name(format)));
+        return None;
+    }
+    let budget = alloc_budget(bytes.len() as u64);
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(budget);
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    reader.limits(limits);
+    let mut decoder = match reader.into_decoder() {
+        Ok(decoder) => decoder,
+        Err(err) => {
+            out.push(decoder_failure(&file, &info.format, &err.to_string(), None, bytes.len()));
+            return None;
+        }
+    };
+    let (width, height) = decoder.dimensions();
+    info.width = width;
+    info.height = height;
+    let color = decoder.color_type();
+    let mode = mode_of(format, bytes, color, decoder.original_color_type());
+    info.mode = mode.name();
+    info.orientation = decoder
+        .exif_metadata()
+        .ok()
+        .flatten()
+        .and_then(|raw| exif::Reader::new().read_raw(raw).ok())
+        .and_then(|exif| exif.get_field(exif::Tag::Orientation, exif::In::PRIMARY).and_then(|f| f.value.get_uint(0)))
+        .and_then(|v| u16::try_from(v).ok());
+    let total = decoder.total_bytes();
+    if let Some(finding) = size_guard(&file, width, height, total, budget, max_pixels, bytes.len()) {
+        out.push(finding);
+        return Some(Decoded { info, mode, raster: None, tensor: false });
+    }
+    let mut buf = vec![SENTINEL; total as usize];
+    let result = decoder.read_image(&mut buf);
+    let row_bytes = (total / u64::from(height.max(1))) as usize;
+    let complete = match result {
+        Ok(()) => true,
+        Err(err) => {
+            let rows = rows_reached(&buf, row_bytes);
+            out.push(decoder_failure(&file, &info.format, &err.to_string(), Some((rows, height)), bytes.len()));
+            false
+        }
+    };
+    if complete && format == ImageFormat::Jpeg && !jpeg_has_end_marker(bytes) {
+        out.push(findings::truncated(&file, &info.format, "no end-of-image marker (FF D9)", None, height, bytes.len()));
+    }
+    let raster = complete.then(|| raster_from(width, height, color, buf)).flatten();
+    Some(Decoded { info, mode, raster, tensor: false })
+}
+
+/// The finding for pixels that may not be decoded: too many, or more bytes
+/// than the file can justify.
+fn size_guard(
+    file: &str,
+    width: u32,
+    height: u32,
+    total: u64,
+    budget: u64,
+    max_pixels: u64,
+    len: usize,
+) -> Option<Finding> {
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > max_pixels {
+        return Some(findings::too_large(file, width, height, format!("more than --max-pixels {max_pixels}"), len));
+    }
+    if total > budget || usize::try_from(total).is_err() {
+        let why = format!("decoding needs {total} bytes; a {len}-byte file justifies at most {budget}");
+        return Some(findings::too_large(file, width, height, why, len));
+    }
+    if pixels == 0 {
+        return Some(findings::undecodable(file, "image", "the header declares no pixels (width or height 0)"));
+    }
+    None
+}
+
+/// Whether a decoder error means the data ran out.
+fn is_truncation(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    ["eof", "end of file", "unexpected end", "truncat", "no more", "not enough", "fill whole buffer", "exhausted"]
+        .iter()
+        .any(|needle| m.contains(needle))
+}
+
+fn decoder_failure(file: &str, format: &str, message: &str, rows: Option<(u32, u32)>, len: usize) -> Finding {
+    let lower = message.to_ascii_lowercase();
+    if lower.contains("limit") && (lower.contains("exceed") || lower.contains("memory")) {
+        return findings::too_large(file, 0, 0, message.to_string(), len);
+    }
+    if is_truncation(message) {
+        let (decoded, height) = rows.unwrap_or((0, 0));
+        return findings::truncated(file, format, message, rows.map(|_| decoded), height, len);
+    }
+    findings::undecodable(file, format, message)
+}
+
+/// Rows before the trailing rows that still hold only the sentinel.
+fn rows_reached(buf: &[u8], row_bytes: usize) -> u32 {
+    if row_bytes == 0 {
+        return 0;
+    }
+    let rows = buf.chunks(row_bytes).collect::<Vec<_>>();
+    let untouched = rows.iter().rev().take_while(|row| row.iter().all(|&b| b == SENTINEL)).count();
+    (rows.len() - untouched) as u32
+}
+
+/// A JPEG ends with FF D9, possibly followed by padding zeros or junk that
+/// some writers append; the last 4 KiB are searched.
+pub(crate) fn jpeg_has_end_marker(bytes: &[u8]) -> bool {
+    let tail = &bytes[bytes.len().saturating_sub(4096)..];
+    tail.windows(2).any(|w| w == [0xFF, 0xD9])
+}
+
+/// The number of components a JPEG's frame header declares (1 grey, 3
+/// YCbCr, 4 CMYK/YCCK), found by walking its marker segments.
+fn jpeg_components(bytes: &[u8]) -> Option<u8> {
+    let mut at = 2usize;
+    while at + 4 <= bytes.len() {
+        if bytes[at] != 0xFF {
+            return None;
+        }
+        let marker = bytes[at + 1];
+        if marker == 0xFF {
+            at += 1;
+            continue;
+        }
+        let len = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
+        let is_frame = matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
+        if is_frame {
+            return bytes.get(at + 9).copied();
+        }
+        if marker == 0xDA {
+            return None;
+        }
+        at = at.checked_add(2 + len)?;
+    }
+    None
+}
+
+/// PNG colour type and bit depth from the IHDR chunk.
+fn png_header(bytes: &[u8]) -> Option<(u8, u8)> {
+    (bytes.len() >= 29 && &bytes[12..16] == b"IHDR").then(|| (bytes[25], bytes[24]))
+}
+
+fn mode_of(format: ImageFormat, bytes: &[u8], color: ColorType, original: ExtendedColorType) -> Mode {
+    let alpha = color.has_alpha();
+    let bits = (color.bits_per_pixel() / u16::from(color.channel_count())) as u8;
+    let base = match color.channel_count() {
+        1 | 2 => ModeKind::Gray,
+        _ => ModeKind::Rgb,
+    };
+    let mut mode = Mode { kind: base, bits, float: matches!(color, ColorType::Rgb32F | ColorType::Rgba32F), alpha };
+    match format {
+        ImageFormat::Png => {
+            if let Some((kind, depth)) = png_header(bytes) {
+                mode.bits = depth;
+                if kind == 3 {
+                    mode.kind = ModeKind::Palette;
+                }
+            }
+        }
+        ImageFormat::Jpeg => {
+            if jpeg_components(bytes) == Some(4) {
+                mode.kind = ModeKind::Cmyk;
+            }
+        }
+        _ => {}
+    }
+    if matches!(original, ExtendedColorType::Cmyk8 | ExtendedColorType::Cmyk16) {
+        mode.kind = ModeKind::Cmyk;
+    }
+    if let ExtendedColorType::L1 | ExtendedColorType::L2 | ExtendedColorType::L4 = original {
+        mode.bits = original.bits_per_pixel() as u8;
+    }
+    mode
+}
+
+fn raster_from(width: u32, height: u32, color: ColorType, buf: Vec<u8>) -> Option<Raster> {
+    let channels = usize::from(color.channel_count());
+    let alpha = color.has_alpha();
+    let (samples, native) = match color.bytes_per_pixel() / color.channel_count() {
+        1 => (Samples::U8(buf), Some(ValueRange::BYTE)),
+        2 => (
+            Samples::U16(buf.chunks_exact(2).map(|b| u16::from_ne_bytes([b[0], b[1]])).collect()),
+            Some(ValueRange::WORD),
+        ),
+        4 => (Samples::F32(buf.chunks_exact(4).map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]])).collect()), None),
+        _ => return None,
+    };
+    Some(Raster { width, height, channels, alpha, samples, native })
+}
+
+fn format_name(format: ImageFormat) -> &'static str {
+    match format {
+        ImageFormat::Png => "png",
+        ImageFormat::Jpeg => "jpeg",
+        ImageFormat::WebP => "webp",
+        ImageFormat::Bmp => "bmp",
+        ImageFormat::Tiff => "tiff",
+        ImageFormat::Gif => "gif",
+        ImageFormat::Avif => "avif",
+        ImageFormat::Ico => "ico",
+        ImageFormat::Hdr => "hdr",
+        ImageFormat::OpenExr => "openexr",
+        ImageFormat::Qoi => "qoi",
+        ImageFormat::Pnm => "pnm",
+        ImageFormat::Tga => "tga",
+        ImageFormat::Dds => "dds",
+        ImageFormat::Farbfeld => "farbfeld",
+        _ => "image",
+    }
+}
+
+/// TIFF through the `tiff` crate, which reads grey float images that
+/// `image` refuses.
+fn decode_tiff(bytes: &[u8], mut info: ImageInfo, max_pixels: u64, out: &mut Vec<Finding>) -> Option<Decoded> {
+    use tiff::ColorType as T;
+    use tiff::decoder::{DecodingResult, Limits};
+    let file = info.file.clone();
+    let budget = alloc_budget(bytes.len() as u64);
+    let fail = |message: String, out: &mut Vec<Finding>| {
+        out.push(decoder_failure(&file, "tiff", &message, None, bytes.len()));
+    };
+    let mut limits = Limits::default();
+    limits.decoding_buffer_size = budget as usize;
+    limits.intermediate_buffer_size = budget as usize;
+    limits.ifd_value_size = limits.ifd_value_size.min(budget as usize);
+    let mut decoder = match tiff::decoder::Decoder::new(Cursor::new(bytes)) {
+        Ok(decoder) => decoder.with_limits(limits),
+        Err(err) => {
+            fail(err.to_string(), out);
+            return None;
+        }
+    };
+    let (dims, color) = match (decoder.dimensions(), decoder.colortype()) {
+        (Ok(dims), Ok(color)) => (dims, color),
+        (Err(err), _) | (_, Err(err)) => {
+            fail(err.to_string(), out);
+            return None;
+        }
+    };
+    (info.width, info.height) = dims;
+    info.orientation = decoder
+        .find_tag(tiff::tags::Tag::Orientation)
+        .ok()
+        .flatten()
+        .and_then(|v| v.into_u32().ok())
+        .and_then(|v| u16::try_from(v).ok());
+    let (kind, channels, alpha, bits) = match color {
+        T::Gray(b) => (ModeKind::Gray, 1, false, b),
+        T::GrayA(b) => (ModeKind::Gray, 2, true, b),
+        T::RGB(b) => (ModeKind::Rgb, 3, false, b),
+        T::RGBA(b) => (ModeKind::Rgb, 4, true, b),
+        T::CMYK(b) => (ModeKind::Cmyk, 4, false, b),
+        other => {
+            info.mode = format!("{other:?}").to_lowercase();
+            out.push(findings::undecodable(&file, "tiff", &format!("colour type {other:?} is not read")));
+            return Some(Decoded {
+                info,
+                mode: Mode { kind: ModeKind::Other, bits: 0, float: false, alpha: false },
+                raster: None,
+                tensor: false,
+            });
+        }
+    };
+    let float = decoder
+        .find_tag(tiff::tags::Tag::SampleFormat)
+        .ok()
+        .flatten()
+        .and_then(|v| v.into_u16_vec().ok())
+        .is_some_and(|formats| formats.first() == Some(&3));
+    let mode = Mode { kind, bits, float, alpha };
+    info.mode = mode.name();
+    let element = u64::from(bits.div_ceil(8).max(1));
+    let total = u64::from(dims.0) * u64::from(dims.1) * channels as u64 * element;
+    if let Some(finding) = size_guard(&file, dims.0, dims.1, total, budget, max_pixels, bytes.len()) {
+        out.push(finding);
+        return Some(Decoded { info, mode, raster: None, tensor: false });
+    }
+    let result = match decoder.read_image() {
+        Ok(result) => result,
+        Err(err) => {
+            fail(err.to_string(), out);
+            return Some(Decoded { info, mode, raster: None, tensor: false });
+        }
+    };
+    let (samples, native) = match result {
+        DecodingResult::U8(v) => {
+            (Samples::U8(v), Some(ValueRange { low: 0.0, high: f64::from((1u32 << bits.min(8)) - 1) }))
+        }
+        DecodingResult::U16(v) => (Samples::U16(v), Some(ValueRange::WORD)),
+        DecodingResult::F32(v) => (Samples::F32(v), None),
+        DecodingResult::F64(v) => (Samples::F32(v.into_iter().map(|x| x as f32).collect()), None),
+        DecodingResult::F16(v) => (Samples::F32(v.into_iter().map(f32::from).collect()), None),
+        _ => {
+            out.push(findings::undecodable(&file, "tiff", &format!("{bits}-bit integer samples are not read")));
+            return Some(Decoded { info, mode, raster: None, tensor: false });
+        }
+    };
+    let expected = dims.0 as usize * dims.1 as usize * channels;
+    if samples.len() != expected {
+        fail(format!("decoded {} samples, expected {expected}", samples.len()), out);
+        return Some(Decoded { info, mode, raster: None, tensor: false });
+    }
+    // CMYK is kept as four colour channels for the statistics; the mode
+    // finding explains the conversion.
+    let raster = Raster { width: dims.0, height: dims.1, channels, alpha, samples, native };
+    Some(Decoded { info, mode, raster: Some(raster), tensor: false })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_grows_with_the_file_between_floor_and_cap() {
+        assert_eq!(alloc_budget(10), ALLOC_FLOOR);
+        assert_eq!(alloc_budget(100_000), ALLOC_FLOOR.max(110_000_000));
+        assert_eq!(alloc_budget(u64::MAX), ALLOC_CAP);
+    }
+
+    #[test]
+    fn rows_reached_stops_at_the_sentinel_tail() {
+        let mut buf = vec![SENTINEL; 12];
+        buf[4] = 0;
+        assert_eq!(rows_reached(&buf, 4), 2);
+        assert_eq!(rows_reached(&[SENTINEL; 8], 4), 0);
+    }
+
+    #[test]
+    fn jpeg_markers() {
+        assert!(jpeg_has_end_marker(&[0xFF, 0xD8, 0, 0xFF, 0xD9, 0]));
+        assert!(!jpeg_has_end_marker(&[0xFF, 0xD8, 0, 1]));
+        let sof = [0xFF, 0xD8, 0xFF, 0xC0, 0, 17, 8, 0, 16, 0, 16, 4];
+        assert_eq!(jpeg_components(&sof), Some(4));
+        assert_eq!(jpeg_components(&[0xFF, 0xD8, 0xFF]), None);
+    }
+}
