@@ -3,8 +3,14 @@
 //! The library reads inputs (`formats`), computes statistics (`numerics`),
 //! checks them (`weights`, …) and returns `Finding`s in a `Report`. It never
 //! prints, never exits the process and never decides exit codes: that is the
-//! binary's job.
+//! job of the command line, `cli`, the one module that writes to the terminal.
 
+/// The command line: argument parsing, rendering to the terminal, exit codes.
+/// Public so that the binary and the Python package's extension module run the
+/// same CLI; not part of the library's API.
+#[doc(hidden)]
+pub mod cli;
+pub mod commands;
 pub mod formats;
 pub mod image;
 pub mod numerics;

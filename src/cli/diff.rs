@@ -2,11 +2,10 @@
 
 use std::path::PathBuf;
 
+use crate::commands::{DiffOptions, diff};
+use crate::weights::diff::{DamageThresholds, DiffOptions as CompareOptions, NameAlignment, Tolerance};
 use anyhow::Context;
 use clap::Args;
-use nanscope::report::{Report, Section, SectionTable, fmt_num};
-use nanscope::weights::diff::{self, DamageThresholds, DiffOptions, DiffResult, NameAlignment, Tolerance};
-use serde_json::json;
 
 use super::output::emit;
 use super::progress::Bar;
@@ -51,106 +50,15 @@ pub fn run(args: DiffArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     if let Some(threads) = args.threads {
         rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().context("cannot start worker threads")?;
     }
-    for (flag, value) in [("--rtol", args.rtol), ("--atol", args.atol)] {
-        anyhow::ensure!(value.is_finite() && value >= 0.0, "{flag} must be a non-negative number, got {value}");
-    }
-    anyhow::ensure!(args.error_sqnr.is_finite(), "--error-sqnr must be a finite number of dB, got {}", args.error_sqnr);
-    anyhow::ensure!(
-        (-1.0..=1.0).contains(&args.error_cosine),
-        "--error-cosine must be between -1 and 1, got {}",
-        args.error_cosine
-    );
-    let options = DiffOptions {
-        alignment: NameAlignment { strip_prefix: args.strip_prefix.clone(), add_prefix: args.add_prefix.clone() },
+    let mut options = DiffOptions::new(args.a, args.b);
+    options.compare = CompareOptions {
+        alignment: NameAlignment { strip_prefix: args.strip_prefix, add_prefix: args.add_prefix },
         tolerance: Tolerance { rtol: args.rtol, atol: args.atol },
         damage: DamageThresholds { sqnr_db: args.error_sqnr, cosine: args.error_cosine },
     };
+    options.all_pairs = args.all_pairs;
     let bar = Bar::bytes(global);
-    let result = diff::diff(&args.a, &args.b, &options, &[], &bar);
+    let report = diff(&options, &bar);
     bar.finish();
-    // A side without tensors is a finding when its files are broken; when
-    // nothing but that finding came out, there was nothing to read at all.
-    let only_empty_sides = result.findings.iter().all(|f| f.is(&nanscope::rules::diff::NO_TENSORS));
-    if only_empty_sides && (result.tensors_a == 0 || result.tensors_b == 0) {
-        let empty: Vec<&PathBuf> = [(&args.a, result.tensors_a), (&args.b, result.tensors_b)]
-            .into_iter()
-            .filter_map(|(path, n)| (n == 0).then_some(path))
-            .collect();
-        return Err(super::inputs::nothing_to_check(&empty, "checkpoint tensors"));
-    }
-    let inputs = vec![args.a.display().to_string(), args.b.display().to_string()];
-    emit(&build_report(result, inputs, args.all_pairs), global)
-}
-
-fn build_report(result: DiffResult, inputs: Vec<String>, all_pairs: bool) -> Report {
-    let mut report = Report::new("diff", inputs);
-    report.set_counter("tensors_a", result.tensors_a as u64);
-    report.set_counter("tensors_b", result.tensors_b as u64);
-    report.set_counter("compared", result.pairs.len() as u64);
-    report.set_counter("missing_in_b", result.missing_in_b.len() as u64);
-    report.set_counter("extra_in_b", result.extra_in_b.len() as u64);
-    report.set_counter("shape_mismatch", result.shape_mismatch.len() as u64);
-    report.set_counter("dtype_mismatch", result.dtype_mismatch.len() as u64);
-    let beyond = result.pairs.iter().filter(|p| !p.within_tolerance).count();
-    report.set_counter("beyond_tolerance", beyond as u64);
-
-    let num = |x: Option<f64>| x.map_or_else(|| "-".into(), fmt_num);
-    let listed: Vec<_> = result.pairs.iter().filter(|p| all_pairs || !p.within_tolerance).collect();
-    let rows = listed
-        .iter()
-        .map(|p| {
-            let m = &p.metrics;
-            vec![
-                p.tensor.clone(),
-                if p.dtype_a == p.dtype_b { p.dtype_a.to_string() } else { format!("{}→{}", p.dtype_a, p.dtype_b) },
-                format!("{:?}", p.shape),
-                fmt_num(m.max_abs_diff),
-                num(m.rel_l2_error),
-                m.cosine.map_or_else(|| "-".into(), |c| format!("{c:.6}")),
-                m.sqnr_db.map_or_else(|| "exact".into(), fmt_num),
-                m.beyond_tolerance.to_string(),
-                m.nonfinite_mismatch().to_string(),
-            ]
-        })
-        .collect();
-    let hidden = result.pairs.len() - listed.len();
-    let pairs_table = SectionTable {
-        title: if all_pairs { "Compared tensors".into() } else { "Tensors beyond tolerance".into() },
-        header: [
-            "tensor",
-            "dtype",
-            "shape",
-            "max abs diff",
-            "rel L2",
-            "cosine",
-            "SQNR dB",
-            "beyond tol",
-            "NaN/Inf diff",
-        ]
-        .map(String::from)
-        .to_vec(),
-        rows,
-        note: (hidden > 0).then(|| format!("{hidden} more tensors within tolerance (--all-pairs lists them)")),
-    };
-    report.sections.push(Section {
-        key: "files".into(),
-        value: json!({"a": result.files_a, "b": result.files_b}),
-        table: None,
-    });
-    report.sections.push(Section {
-        key: "pairs".into(),
-        value: serde_json::to_value(&result.pairs).unwrap_or_default(),
-        table: Some(pairs_table),
-    });
-    for (key, value) in [
-        ("missing_in_b", json!(result.missing_in_b)),
-        ("extra_in_b", json!(result.extra_in_b)),
-        ("shape_mismatch", json!(result.shape_mismatch)),
-        ("dtype_mismatch", json!(result.dtype_mismatch)),
-    ] {
-        report.sections.push(Section { key: key.into(), value, table: None });
-    }
-    report.findings = result.findings;
-    report.sort_findings();
-    report
+    emit(&report?, global)
 }

@@ -1,10 +1,10 @@
 //! `nanscope image check FILE…`: argument parsing and glue; the checks and
-//! the report live in `nanscope::image`.
+//! the report live in `crate::image`.
 
 use std::path::PathBuf;
 
+use crate::image::{CheckOptions, DEFAULT_MAX_PIXELS, RangeChoice, ValueRange};
 use clap::{Args, Subcommand};
-use nanscope::image::{CheckOptions, DEFAULT_MAX_PIXELS, RangeChoice, ValueRange};
 
 use super::{GlobalArgs, Outcome};
 use crate::cli::output::emit;
@@ -85,23 +85,24 @@ pub fn run(args: ImageArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
 }
 
 fn check(args: CheckArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
-    let mut options = CheckOptions::default();
-    options.size = args.size;
-    options.aspect_tolerance = args.aspect_tolerance;
-    options.blank_std = args.blank_std;
-    options.black_share = args.black_share;
-    options.clip_share = args.clip_share;
-    options.range = args.range;
-    options.max_pixels = args.max_pixels;
-    options.plot_dir = args.plot.clone();
+    let options = CheckOptions {
+        size: args.size,
+        aspect_tolerance: args.aspect_tolerance,
+        blank_std: args.blank_std,
+        black_share: args.black_share,
+        clip_share: args.clip_share,
+        range: args.range,
+        max_pixels: args.max_pixels,
+        plot_dir: args.plot.clone(),
+    };
     options.validate().map_err(anyhow::Error::msg)?;
     crate::cli::inputs::require_existing(&args.files)?;
-    let files = nanscope::image::discover::image_files(&args.files);
+    let files = crate::image::discover::image_files(&args.files);
     if files.is_empty() {
         return Err(crate::cli::inputs::nothing_to_check(&args.files, "images"));
     }
-    let run = nanscope::image::check(&files, &options)?;
+    let run = crate::image::check(&files, &options)?;
     let inputs = args.files.iter().map(|p| p.display().to_string()).collect();
-    let report = nanscope::image::check_report("image check", inputs, &run);
+    let report = crate::image::check_report("image check", inputs, &run);
     emit(&report, global)
 }

@@ -7,47 +7,20 @@
 //! without videos) is also exit 2: nanscope could not do its job, and an
 //! empty run must never read as a pass.
 
-use std::io;
 use std::path::Path;
 
 /// Fails on the first path that does not exist (or cannot be looked up),
 /// naming it: `PATH: no such file or directory`.
 pub fn require_existing<P: AsRef<Path>>(paths: &[P]) -> anyhow::Result<()> {
-    for path in paths {
-        let path = path.as_ref();
-        if let Err(err) = std::fs::metadata(path) {
-            anyhow::bail!("{}: {}", path.display(), io_reason(&err));
-        }
-    }
-    Ok(())
+    Ok(crate::commands::require_existing(paths)?)
 }
 
 /// The error of a run that checked nothing: `nothing to check: A, B hold no
-/// checkpoint tensors`.
+/// checkpoint tensors`. Commands built in the library use
+/// `commands::nothing_to_check`; this stays for argument-level checks.
+#[allow(dead_code)]
 pub fn nothing_to_check<P: AsRef<Path>>(paths: &[P], what: &str) -> anyhow::Error {
-    let names: Vec<String> = paths.iter().map(|p| p.as_ref().display().to_string()).collect();
-    let verb = if names.len() == 1 { "holds" } else { "hold" };
-    anyhow::anyhow!("nothing to check: {} {verb} no {what}", names.join(", "))
-}
-
-/// An I/O error as a lowercase fragment without Rust's `(os error N)` tail.
-pub fn io_reason(err: &io::Error) -> String {
-    match err.kind() {
-        io::ErrorKind::NotFound => "no such file or directory".into(),
-        io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => {
-            let text = err.to_string();
-            let text = match text.find(" (os error") {
-                Some(at) => text[..at].to_string(),
-                None => text,
-            };
-            let mut chars = text.chars();
-            match chars.next() {
-                Some(first) => first.to_lowercase().chain(chars).collect(),
-                None => text,
-            }
-        }
-    }
+    crate::commands::nothing_to_check(paths, what).into()
 }
 
 /// The one line printed for a fatal error: the error and the causes that
@@ -69,6 +42,7 @@ pub fn error_line(err: &anyhow::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io;
 
     #[derive(Debug, thiserror::Error)]
     #[error("cannot write {path}: {source}")]

@@ -1,4 +1,8 @@
 //! Command-line definitions and glue: the only code that prints.
+//!
+//! `main` is what the `nanscope` binary runs; `run_from` runs the same command
+//! line on arguments given by the caller (the Python package's extension
+//! module), returning the exit code instead of exiting.
 
 mod diff;
 mod image;
@@ -18,11 +22,12 @@ mod values;
 mod video;
 mod weights;
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::report::{EXIT_FAILURE, Severity};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use nanscope::report::Severity;
 
 pub use output::Outcome;
 
@@ -126,15 +131,54 @@ pub enum Command {
     Rules(rules::RulesArgs),
 }
 
-/// Parses the command line. Every (sub)command accepts negative numbers as
+/// The `nanscope` binary: the process's own arguments, its exit code.
+pub fn main() -> std::process::ExitCode {
+    let code = run_from(std::env::args_os());
+    std::process::ExitCode::from(u8::try_from(code).unwrap_or(EXIT_FAILURE))
+}
+
+/// Runs the command line on `args` as `std::env::args_os` gives them (the
+/// program name first) and returns the exit code: 0 clean, 1 findings, 2 when
+/// nanscope could not do its job. Usage errors, `--help` and `--version` are
+/// printed as clap prints them, with clap's exit code.
+pub fn run_from<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            // `print` writes help and version to stdout, usage errors to stderr.
+            let _ = err.print();
+            return err.exit_code();
+        }
+    };
+    // A panic is a bug, never an answer about the input: report it as an
+    // internal error (exit 2) rather than Rust's default exit status 101.
+    match std::panic::catch_unwind(|| run(cli)) {
+        Ok(Ok(outcome)) => i32::from(outcome.exit_code()),
+        Ok(Err(err)) => {
+            report_error(&err);
+            i32::from(EXIT_FAILURE)
+        }
+        Err(_) => i32::from(EXIT_FAILURE),
+    }
+}
+
+/// Parses a command line. Every (sub)command accepts negative numbers as
 /// option values, `--opt -1` as well as `--opt=-1`, so that a negative value
 /// reaches the check that explains why it is refused instead of reading as
 /// an unknown flag.
-pub fn parse() -> Cli {
+pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
     use clap::{CommandFactory, FromArgMatches};
-    let command = allow_negative_numbers(Cli::command());
-    let matches = command.get_matches();
-    Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit())
+    let mut command = allow_negative_numbers(Cli::command());
+    let matches = command.try_get_matches_from_mut(args)?;
+    Cli::from_arg_matches(&matches).map_err(|err| err.format(&mut command))
 }
 
 fn allow_negative_numbers(command: clap::Command) -> clap::Command {

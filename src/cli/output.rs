@@ -2,17 +2,12 @@
 
 use std::io::{self, IsTerminal, Write};
 
+use crate::report::{self, RenderOptions, Report};
 use anyhow::Context;
-use nanscope::report::{self, RenderOptions, Report};
 
 use super::{ColorArg, FormatArg, GlobalArgs};
 
-/// What the run means for the exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Clean,
-    Findings,
-}
+pub use crate::report::Outcome;
 
 impl FormatArg {
     pub fn renderer(self) -> report::Format {
@@ -71,7 +66,7 @@ pub fn emit(report: &Report, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let options = RenderOptions {
         color: use_color(global),
         quiet: global.quiet,
-        version: nanscope::VERSION.into(),
+        version: crate::VERSION.into(),
         width: table_width(global),
     };
     let format = global.format.renderer();
@@ -82,10 +77,7 @@ pub fn emit(report: &Report, global: &GlobalArgs) -> anyhow::Result<Outcome> {
 }
 
 pub fn outcome(report: &Report, global: &GlobalArgs) -> Outcome {
-    match (global.fail_on.threshold(), report.worst()) {
-        (Some(threshold), Some(worst)) if worst >= threshold => Outcome::Findings,
-        _ => Outcome::Clean,
-    }
+    report.outcome(global.fail_on.threshold())
 }
 
 /// Writes rendered bytes to `--output` (via a temporary file renamed into

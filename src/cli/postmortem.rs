@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::postmortem::{ArtifactKind, PostmortemOptions};
 use clap::Args;
-use nanscope::postmortem::{self, ArtifactKind, PostmortemOptions};
 
 use super::output::emit;
 use super::{FormatArg, GlobalArgs, Outcome};
@@ -67,22 +67,13 @@ pub fn run(args: PostmortemArgs, global: &GlobalArgs) -> anyhow::Result<Outcome>
     .into_iter()
     .flat_map(|(kind, paths)| paths.iter().map(move |p| (kind, p.clone())))
     .collect();
-    anyhow::ensure!(
-        !args.roots.is_empty() || !explicit.is_empty(),
-        "give a run folder, or files with --video, --weights, …"
-    );
-    let all: Vec<PathBuf> = args.roots.iter().cloned().chain(explicit.iter().map(|(_, p)| p.clone())).collect();
-    super::inputs::require_existing(&all)?;
     let mut options = PostmortemOptions::new(args.roots.clone()).with_plots(global.format == FormatArg::Html);
     options.fps = args.fps;
     for (kind, path) in explicit {
         options = options.with_explicit(kind, path);
     }
     let progress = super::progress::Steps::new(global, "postmortem");
-    let result = postmortem::run(&options, &progress);
+    let report = crate::commands::postmortem(&options, &progress);
     progress.finish();
-    if !result.checked_anything() {
-        return Err(super::inputs::nothing_to_check(&all, "artifact any check reads"));
-    }
-    emit(&postmortem::report(&result), global)
+    emit(&report?, global)
 }

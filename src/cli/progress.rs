@@ -44,7 +44,7 @@ impl Bar {
     }
 }
 
-impl nanscope::weights::Progress for Bar {
+impl crate::weights::Progress for Bar {
     fn file(&self, label: &str, bytes: u64) {
         self.bar.set_message(label.to_string());
         self.bar.set_length(bytes);
@@ -86,7 +86,7 @@ impl Steps {
     }
 }
 
-impl nanscope::postmortem::Progress for Steps {
+impl crate::postmortem::Progress for Steps {
     fn start(&self, total: usize) {
         self.bar.set_length(total as u64);
     }

@@ -7,8 +7,8 @@ mod repair;
 
 use std::path::PathBuf;
 
+use crate::video::FrameThresholds;
 use clap::{Args, Subcommand};
-use nanscope::video::FrameThresholds;
 
 use super::{GlobalArgs, Outcome};
 use check::{CHECK_HELP, CheckArgs};

@@ -1,13 +1,12 @@
 //! `nanscope weights PATH…`
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
+use crate::commands::{WeightsOptions, weights};
+use crate::numerics::TargetDType;
+use crate::weights::ScanOptions;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use nanscope::numerics::TargetDType;
-use nanscope::report::{Report, Section, SectionTable, fmt_num};
-use nanscope::weights::{self, ScanOptions, ScanResult, TensorRecord};
 
 use super::output::emit;
 use super::progress::Bar;
@@ -49,13 +48,8 @@ pub fn run(args: WeightsArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     if let Some(threads) = args.threads {
         rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().context("cannot start worker threads")?;
     }
-    anyhow::ensure!(
-        (0.0..=1.0).contains(&args.underflow_share),
-        "--underflow-share must be between 0 and 1, got {}",
-        args.underflow_share
-    );
-    anyhow::ensure!(args.range_ratio > 0.0, "--range-ratio must be positive, got {}", args.range_ratio);
-    let options = ScanOptions {
+    let mut options = WeightsOptions::new(args.paths);
+    options.scan = ScanOptions {
         target: match args.target_dtype {
             TargetArg::Fp16 => TargetDType::F16,
             TargetArg::Bf16 => TargetDType::BF16,
@@ -64,93 +58,19 @@ pub fn run(args: WeightsArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
         underflow_share: args.underflow_share,
         range_ratio: args.range_ratio,
     };
+    options.all_tensors = args.all_tensors;
     if let Some(scheme) = args.simulate.scheme {
-        return super::simulate::run(&args.paths, scheme, &args.simulate, global);
+        // The scan options are judged first, whatever the run does.
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&args.underflow_share),
+            "--underflow-share must be between 0 and 1, got {}",
+            args.underflow_share
+        );
+        anyhow::ensure!(args.range_ratio > 0.0, "--range-ratio must be positive, got {}", args.range_ratio);
+        return super::simulate::run(&options.paths, scheme, &args.simulate, global);
     }
     let bar = Bar::bytes(global);
-    let result = weights::scan(&args.paths, &options, &bar);
+    let report = weights(&options, &bar);
     bar.finish();
-    if result.tensors.is_empty() && result.findings.is_empty() {
-        return Err(super::inputs::nothing_to_check(&args.paths, "checkpoint tensors"));
-    }
-    let inputs = args.paths.iter().map(|p| p.display().to_string()).collect();
-    emit(&build_report(result, inputs, args.all_tensors), global)
-}
-
-fn build_report(result: ScanResult, inputs: Vec<String>, all_tensors: bool) -> Report {
-    let mut report = Report::new("weights", inputs);
-    report.set_counter("files", result.files.len() as u64);
-    report.set_counter("tensors", result.tensors.len() as u64);
-
-    let mut codes: HashMap<(&str, &str), Vec<&str>> = HashMap::new();
-    for f in &result.findings {
-        if let (Some(file), Some(tensor)) = (&f.subject.file, &f.subject.tensor) {
-            codes.entry((file.as_str(), tensor.as_str())).or_default().push(f.code());
-        }
-    }
-    let multi_file = result.files.len() > 1;
-    let listed: Vec<&TensorRecord> = result
-        .tensors
-        .iter()
-        .filter(|t| all_tensors || codes.contains_key(&(t.file.as_str(), t.name.as_str())))
-        .collect();
-    let mut header = vec!["tensor", "dtype", "shape", "min", "max", "absmax", "std", "non-finite", "findings"];
-    if multi_file {
-        header.insert(0, "file");
-    }
-    let rows = listed
-        .iter()
-        .map(|t| {
-            let num = |x: Option<f64>| x.map(fmt_num).unwrap_or_else(|| "-".into());
-            let stats = t.stats.as_ref();
-            let mut row = vec![
-                t.name.clone(),
-                t.quant
-                    .as_ref()
-                    .filter(|q| q.of.is_none())
-                    .map_or(t.dtype.to_string(), |q| format!("{}→{}", q.format, t.dtype)),
-                format!("{:?}", t.shape),
-                num(stats.and_then(|s| s.min)),
-                num(stats.and_then(|s| s.max)),
-                num(stats.and_then(|s| s.absmax)),
-                num(stats.and_then(|s| s.std)),
-                stats.map_or("-".into(), |s| s.nonfinite().to_string()),
-                codes.get(&(t.file.as_str(), t.name.as_str())).map(|c| c.join(" ")).unwrap_or_default(),
-            ];
-            if multi_file {
-                row.insert(0, t.file.clone());
-            }
-            row
-        })
-        .collect();
-    let hidden = result.tensors.len() - listed.len();
-    let tensor_table = SectionTable {
-        title: if all_tensors { "Tensors".into() } else { "Tensors with findings".into() },
-        header: header.into_iter().map(String::from).collect(),
-        rows,
-        note: (hidden > 0).then(|| format!("{hidden} more tensors without findings (--all-tensors lists them)")),
-    };
-    let file_table = SectionTable {
-        title: "Files".into(),
-        header: ["file", "format", "bytes", "tensors"].map(String::from).to_vec(),
-        rows: result
-            .files
-            .iter()
-            .map(|f| vec![f.file.clone(), f.format.to_string(), f.bytes.to_string(), f.tensors.to_string()])
-            .collect(),
-        note: None,
-    };
-    report.sections.push(Section {
-        key: "files".into(),
-        value: serde_json::to_value(&result.files).unwrap_or_default(),
-        table: Some(file_table),
-    });
-    report.sections.push(Section {
-        key: "tensors".into(),
-        value: serde_json::to_value(&result.tensors).unwrap_or_default(),
-        table: Some(tensor_table),
-    });
-    report.findings = result.findings;
-    report.sort_findings();
-    report
+    emit(&report?, global)
 }

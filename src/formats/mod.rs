@@ -171,25 +171,21 @@ pub fn parse(format: FileFormat, bytes: &[u8], label: &str) -> Parsed {
         FileFormat::Gguf => gguf::parse(bytes, label),
         FileFormat::Unknown => Parsed {
             tensors: vec![],
-            findings: vec![
-                Finding::new(
-                    &rules::UNRECOGNIZED_FORMAT,
-                    format!("content matches no supported format (first bytes {})", hex_prefix(bytes)),
-                )
-                .with_subject(Subject::file(label)),
-            ],
+            findings: vec![unrecognized(
+                label,
+                format!("content matches no supported format (first bytes {})", hex_prefix(bytes)),
+            )],
         },
         other => Parsed {
             tensors: vec![],
-            findings: vec![
-                Finding::new(
-                    &rules::UNRECOGNIZED_FORMAT,
-                    format!("{} files are recognised but not read yet", other.name()),
-                )
-                .with_subject(Subject::file(label)),
-            ],
+            findings: vec![unrecognized(label, format!("{} files are recognised but not read yet", other.name()))],
         },
     }
+}
+
+/// F: no reader takes the file; `why` says what it looks like.
+fn unrecognized(label: &str, why: String) -> Finding {
+    Finding::new(&rules::UNRECOGNIZED_FORMAT, why).with_subject(Subject::file(label))
 }
 
 fn unreadable(label: &str, why: &str) -> Finding {

@@ -29,7 +29,7 @@ pub const DEFAULT_MAX_PIXELS: u64 = 1 << 26;
 
 /// The bytes a file of `len` bytes may decode to.
 pub fn alloc_budget(len: u64) -> u64 {
-    len.saturating_mul(ALLOC_RATIO).max(ALLOC_FLOOR).min(ALLOC_CAP)
+    len.saturating_mul(ALLOC_RATIO).clamp(ALLOC_FLOOR, ALLOC_CAP)
 }
 
 /// Fill for the decode buffer: rows a failing decoder never reached still
@@ -226,11 +226,7 @@ fn mode_of(format: ImageFormat, bytes: &[u8], color: ColorType, original: Extend
                 }
             }
         }
-        ImageFormat::Jpeg => {
-            if jpeg_components(bytes) == Some(4) {
-                mode.kind = ModeKind::Cmyk;
-            }
-        }
+        ImageFormat::Jpeg if jpeg_components(bytes) == Some(4) => mode.kind = ModeKind::Cmyk,
         _ => {}
     }
     if matches!(original, ExtendedColorType::Cmyk8 | ExtendedColorType::Cmyk16) {

@@ -102,13 +102,8 @@ pub fn load(paths: &[PathBuf], source_size: Option<[u32; 2]>) -> PoseSequence {
     frames.retain(|frame| {
         let plausible = frame.index - base < MAX_FRAMES;
         if !plausible {
-            findings.push(
-                Finding::new(
-                    &rules::STRAY_FILE,
-                    format!("{}: frame number {} is implausibly large; the file is ignored", frame.file, frame.index),
-                )
-                .with_subject(Subject::file(&frame.file)),
-            );
+            let why = format!("{}: frame number {} is implausibly large; the file is ignored", frame.file, frame.index);
+            findings.push(stray_file(&frame.file, why));
         }
         plausible
     });
@@ -190,11 +185,12 @@ fn folder_frames(dir: &Path, findings: &mut Vec<Finding>) -> Candidates {
 
 fn stray(label: &str, name: &str, is_dir: bool) -> Finding {
     let what = if is_dir { "a folder" } else { "not a frame file" };
-    Finding::new(
-        &rules::STRAY_FILE,
-        format!("{name} in the pose folder is {what}; EchoMimicV2 still counts it as a frame"),
-    )
-    .with_subject(Subject::file(label))
+    stray_file(label, format!("{name} in the pose folder is {what}; EchoMimicV2 still counts it as a frame"))
+}
+
+/// P: a file that is not a frame of the sequence; `why` says what it is.
+fn stray_file(label: &str, why: String) -> Finding {
+    Finding::new(&rules::STRAY_FILE, why).with_subject(Subject::file(label))
 }
 
 /// Files given one by one: the index comes from the name, else the position.
@@ -203,14 +199,8 @@ fn explicit_frames(paths: &[PathBuf], findings: &mut Vec<Finding>) -> Candidates
     let mut pattern = None;
     for (position, path) in paths.iter().enumerate() {
         if path.is_dir() {
-            findings.push(
-                Finding::new(
-                    &rules::STRAY_FILE,
-                    format!("{} is a folder; give one folder or a list of frame files", path.display()),
-                )
-                .with_subject(Subject::file(path.display().to_string()))
-                .with_severity(Severity::Warning),
-            );
+            let why = format!("{} is a folder; give one folder or a list of frame files", path.display());
+            findings.push(stray_file(&path.display().to_string(), why).with_severity(Severity::Warning));
             continue;
         }
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

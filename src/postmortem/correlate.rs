@@ -431,7 +431,7 @@ pub(crate) fn verdict(e: &Evidence) -> Verdict {
 }
 
 fn quiet_verdict(rule: &'static Rule, e: &Evidence) -> Verdict {
-    let headline = if rule.code == cause::HEALTHY_RUN.code {
+    let headline = if *rule == cause::HEALTHY_RUN {
         "Every check passed: nothing in the run folder explains a failure.".to_string()
     } else {
         let n = e.errors + e.warnings;
@@ -442,7 +442,7 @@ fn quiet_verdict(rule: &'static Rule, e: &Evidence) -> Verdict {
     };
     Verdict {
         root_cause: CauseRef::of(rule),
-        confidence: if rule.code == cause::HEALTHY_RUN.code { Confidence::High } else { Confidence::Low },
+        confidence: if *rule == cause::HEALTHY_RUN { Confidence::High } else { Confidence::Low },
         headline,
         chain: vec![],
         fix: vec![],
@@ -479,7 +479,7 @@ fn link(stage: &str, says: String, basis: Basis, findings: Vec<String>, evidence
 /// The chain from the cause to the symptoms, in pipeline order.
 fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
     let mut links = Vec::new();
-    let is = |r: &Rule| rule.code == r.code;
+    let is = |r: &Rule| rule == r;
     if is(&cause::CORRUPT_CHECKPOINT) {
         links.push(link(
             "checkpoint file",
@@ -692,7 +692,7 @@ fn python_set(items: &[String]) -> String {
 
 fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
     let mut fixes = Vec::new();
-    let is = |r: &Rule| rule.code == r.code;
+    let is = |r: &Rule| rule == r;
     if is(&cause::QUANTIZATION_OVERFLOW) {
         let modules = exclude_list(e);
         if !modules.is_empty() {
@@ -776,7 +776,7 @@ fn repaired_name(video: &str) -> String {
 
 fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
     let mut next = Vec::new();
-    let is = |r: &Rule| rule.code == r.code;
+    let is = |r: &Rule| rule == r;
     let upstream_unknown = e.producer.is_none()
         && (is(&cause::QUANTIZATION_OVERFLOW)
             || is(&cause::ACTIVATION_OVERFLOW)

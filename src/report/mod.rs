@@ -1,4 +1,5 @@
-//! Findings, reports and their renderers. Nothing here decides exit codes.
+//! Findings, reports, their renderers, and what a report means for the
+//! exit code (`Report::outcome`). Nothing here exits or prints.
 
 mod finding;
 pub mod plot;
@@ -8,7 +9,9 @@ mod report;
 
 pub use finding::{Finding, Severity, Subject};
 pub use render::{Format, RenderOptions, render};
-pub use report::{Attachment, Report, SCHEMA_VERSION, Section, SectionTable};
+pub use report::{
+    Attachment, EXIT_CLEAN, EXIT_FAILURE, EXIT_FINDINGS, Outcome, Report, SCHEMA_VERSION, Section, SectionTable,
+};
 
 /// Compact number formatting for messages and tables: four significant
 /// digits, scientific notation outside [1e-3, 1e5).

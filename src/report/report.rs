@@ -60,6 +60,33 @@ impl Attachment {
     }
 }
 
+/// The run completed and no finding reached the threshold (`--fail-on`).
+pub const EXIT_CLEAN: u8 = 0;
+/// The run completed and at least one finding reached the threshold.
+pub const EXIT_FINDINGS: u8 = 1;
+/// nanscope could not do its job: bad arguments, a missing program, an
+/// unwritable output, an internal error.
+pub const EXIT_FAILURE: u8 = 2;
+
+/// What a completed run means for its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// No finding reached the threshold.
+    Clean,
+    /// At least one finding reached the threshold.
+    Findings,
+}
+
+impl Outcome {
+    /// The process exit code of the outcome (design.md: 0 clean, 1 findings).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Clean => EXIT_CLEAN,
+            Outcome::Findings => EXIT_FINDINGS,
+        }
+    }
+}
+
 /// Everything one run produced.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -99,6 +126,16 @@ impl Report {
     /// The most severe finding, if any.
     pub fn worst(&self) -> Option<Severity> {
         self.findings.iter().map(|f| f.severity).max()
+    }
+
+    /// The outcome under a `--fail-on` threshold: `Findings` when a finding
+    /// is at least as severe as `threshold`; `None` (`--fail-on never`) is
+    /// always `Clean`.
+    pub fn outcome(&self, threshold: Option<Severity>) -> Outcome {
+        match (threshold, self.worst()) {
+            (Some(threshold), Some(worst)) if worst >= threshold => Outcome::Findings,
+            _ => Outcome::Clean,
+        }
     }
 
     /// Orders findings most severe first, stable within a severity so that
@@ -152,5 +189,17 @@ mod tests {
         assert_eq!(doc["summary"]["info"], 1);
         assert_eq!(doc["summary"]["files"], 3);
         assert_eq!(report.worst(), Some(Severity::Error));
+    }
+
+    #[test]
+    fn the_threshold_decides_the_outcome() {
+        let mut report = Report::new("weights", vec![]);
+        assert_eq!(report.outcome(Some(Severity::Info)), Outcome::Clean);
+        report.findings.push(Finding::new(&rules::weights::SUBNORMAL_VALUES, "y"));
+        assert_eq!(report.outcome(Some(Severity::Error)), Outcome::Clean);
+        assert_eq!(report.outcome(Some(Severity::Info)), Outcome::Findings);
+        assert_eq!(report.outcome(None), Outcome::Clean);
+        assert_eq!(Outcome::Findings.exit_code(), 1);
+        assert_eq!(Outcome::Clean.exit_code(), 0);
     }
 }

@@ -92,28 +92,22 @@ pub(super) fn first_bad_finding(first: &NonfiniteRecord) -> Finding {
                 first.stats.first_nonfinite_flat.map_or("?".into(), |i| i.to_string())
             ),
         ),
-        InputState::Unknown => Finding::new(
-            &rules::FIRST_NONFINITE_RECORD,
-            format!(
-                "{} is the first non-finite record{} ({}); its inputs were not recorded, so it may only propagate \
-                 values broken earlier",
-                first.module,
-                first.when(),
-                first.counts()
-            ),
-        ),
-        InputState::NonFinite => Finding::new(
-            &rules::FIRST_NONFINITE_RECORD,
-            format!(
-                "{} is the first non-finite record{} ({}), but its inputs were already non-finite: the damage \
-                 entered from code the probe does not observe",
-                first.module,
-                first.when(),
-                first.counts()
-            ),
-        ),
+        InputState::Unknown | InputState::NonFinite => first_nonfinite_record(first),
     };
     first.evidence(finding.with_subject(first.subject())).with_evidence("input_state", json!(first.inputs))
+}
+
+/// R: the first non-finite record, when its inputs do not show it produced the values.
+fn first_nonfinite_record(first: &NonfiniteRecord) -> Finding {
+    let why = if first.inputs == InputState::NonFinite {
+        ", but its inputs were already non-finite: the damage entered from code the probe does not observe"
+    } else {
+        "; its inputs were not recorded, so it may only propagate values broken earlier"
+    };
+    Finding::new(
+        &rules::FIRST_NONFINITE_RECORD,
+        format!("{} is the first non-finite record{} ({}){why}", first.module, first.when(), first.counts()),
+    )
 }
 
 pub(super) fn propagation_finding(first: &NonfiniteRecord, summary: &RecordsSummary) -> Finding {

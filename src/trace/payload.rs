@@ -22,6 +22,16 @@ pub struct PayloadCheck {
     pub findings: Vec<Finding>,
 }
 
+/// R: the payload a record names is missing or unusable; `why` says which.
+fn payload_missing(record: &Record, file: &str, why: String, subject: Subject) -> Finding {
+    Finding::new(
+        &rules::DUMP_PAYLOAD_MISSING,
+        format!("record {} ({}) names payload {file} {why}", record.seq, record.label()),
+    )
+    .with_subject(subject)
+    .with_evidence("seq", record.seq)
+}
+
 /// Checks that `record`'s payload exists with the record's dtype and shape;
 /// recomputes its statistics when `recompute` is set.
 pub fn check_payload(dir: &Path, record: &Record, recompute: bool) -> PayloadCheck {
@@ -38,19 +48,7 @@ pub fn check_payload(dir: &Path, record: &Record, recompute: bool) -> PayloadChe
         ..Subject::default()
     };
     if !path.is_file() {
-        out.findings.push(
-            Finding::new(
-                &rules::DUMP_PAYLOAD_MISSING,
-                format!(
-                    "record {} ({}) names payload {} which does not exist",
-                    record.seq,
-                    record.label(),
-                    payload.file
-                ),
-            )
-            .with_subject(subject)
-            .with_evidence("seq", record.seq),
-        );
+        out.findings.push(payload_missing(record, &payload.file, "which does not exist".into(), subject));
         return out;
     }
     let checkpoint = Checkpoint::open(&path);
@@ -59,14 +57,7 @@ pub fn check_payload(dir: &Path, record: &Record, recompute: bool) -> PayloadChe
             Some(finding) => finding.message.clone(),
             None => format!("it holds no tensor named {:?}", payload.tensor),
         };
-        out.findings.push(
-            Finding::new(
-                &rules::DUMP_PAYLOAD_MISSING,
-                format!("record {} ({}): payload {} is unusable: {why}", record.seq, record.label(), payload.file),
-            )
-            .with_subject(subject)
-            .with_evidence("seq", record.seq),
-        );
+        out.findings.push(payload_missing(record, &payload.file, format!("which is unusable: {why}"), subject));
         return out;
     };
     if entry.dtype.name() != record.dtype || entry.shape != record.shape {

@@ -81,10 +81,10 @@ impl Dump {
             let label = path.display().to_string();
             return match File::open(&path) {
                 Ok(file) => RecordStream::Lines { reader: BufReader::new(file), label, line: 0, buf: Vec::new() },
-                Err(err) => RecordStream::Failed(Some(Box::new(
-                    Finding::new(&rules::DUMP_RECORD_INVALID, format!("cannot read records file {label}: {err}"))
-                        .with_subject(Subject::file(&label)),
-                ))),
+                Err(err) => RecordStream::Failed(Some(Box::new(record_invalid(
+                    &label,
+                    format!("cannot read records file {label}: {err}"),
+                )))),
             };
         }
         let label = self.dir.join(MANIFEST_FILE).display().to_string();
@@ -182,9 +182,10 @@ fn bad_record(label: &str, at: Location, why: String) -> Box<Finding> {
         Location::Line(n) => ("line", n, format!("line {n}")),
         Location::Inline(n) => ("record", n, format!("inline record {n}")),
     };
-    Box::new(
-        Finding::new(&rules::DUMP_RECORD_INVALID, format!("{label}: unreadable record at {place}: {why}"))
-            .with_subject(Subject::file(label))
-            .with_evidence(key, n),
-    )
+    Box::new(record_invalid(label, format!("{label}: unreadable record at {place}: {why}")).with_evidence(key, n))
+}
+
+/// R: the records of a dump cannot be read; `message` says where and why.
+fn record_invalid(label: &str, message: String) -> Finding {
+    Finding::new(&rules::DUMP_RECORD_INVALID, message).with_subject(Subject::file(label))
 }

@@ -135,9 +135,7 @@ pub fn repair(
         (Strategy::Rebuild, Some(reference)) => {
             rebuild(tools, input, &pending.temporary, reference, options).map(|(steps, errors)| {
                 if let Some(errors) = errors {
-                    result
-                        .findings
-                        .push(Finding::new(&rules::REPAIR_INCOMPLETE, errors).with_subject(Subject::file(&out_label)));
+                    result.findings.push(repair_incomplete(&out_label, errors));
                 }
                 steps
             })
@@ -208,13 +206,10 @@ pub fn repair(
     let serious: Vec<&str> =
         remaining.iter().filter(|f| f.severity > crate::report::Severity::Info).map(|f| f.code()).collect();
     if !serious.is_empty() {
-        result.findings.push(
-            Finding::new(
-                &rules::REPAIR_INCOMPLETE,
-                format!("the repaired file still has findings: {}", serious.join(", ")),
-            )
-            .with_subject(Subject::file(&out_label)),
-        );
+        result.findings.push(repair_incomplete(
+            &out_label,
+            format!("the repaired file still has findings: {}", serious.join(", ")),
+        ));
     }
     result.findings.extend(remaining);
     result.input_check = Some(check);
@@ -696,6 +691,11 @@ fn replacement(
         (_, None, Some((_, next))) => next.clone(),
         (_, None, None) => Vec::new(),
     }
+}
+
+/// V: the repaired file is still damaged; `what` says how.
+fn repair_incomplete(output: &str, what: String) -> Finding {
+    Finding::new(&rules::REPAIR_INCOMPLETE, what).with_subject(Subject::file(output))
 }
 
 #[cfg(test)]

@@ -2,12 +2,9 @@
 
 use std::path::PathBuf;
 
+use crate::commands::{VideoCheckOptions, video_check};
+use crate::video::{CheckOptions, Expectations};
 use clap::Args;
-use nanscope::report::{Report, Section, SectionTable, fmt_num};
-use nanscope::video::check::list_frames;
-use nanscope::video::frame_checks::runs;
-use nanscope::video::{CheckOptions, Expectations, Tools, VideoCheck, check_file};
-use serde_json::{Value, json};
 
 use super::ThresholdArgs;
 use crate::cli::output::emit;
@@ -51,9 +48,9 @@ pub struct CheckArgs {
     pub full_resolution: bool,
 }
 
-/// Frame thresholds, shared by `check` and `repair`.
 pub(super) fn run(args: CheckArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
-    let options = CheckOptions {
+    let mut options = VideoCheckOptions::new(args.files);
+    options.check = CheckOptions {
         thresholds: args.thresholds.thresholds()?,
         expect: Expectations {
             audio: args.expect_audio,
@@ -64,143 +61,6 @@ pub(super) fn run(args: CheckArgs, global: &GlobalArgs) -> anyhow::Result<Outcom
         threads: args.threads,
         full_resolution: args.full_resolution,
     };
-    crate::cli::inputs::require_existing(&args.files)?;
-    let files = nanscope::video::discover::video_files(&args.files);
-    if files.is_empty() {
-        return Err(crate::cli::inputs::nothing_to_check(&args.files, "videos"));
-    }
-    let tools = Tools::find()?;
-    let mut checks = Vec::new();
-    for file in &files {
-        checks.push(check_file(&tools, file, &options)?);
-    }
-    let inputs = args.files.iter().map(|p| p.display().to_string()).collect();
-    let mut report = check_report("video check", inputs, &checks);
-    if let Some(dir) = &args.plot {
-        let written = nanscope::video::plot::plot_checks(&tools, &checks, dir)?;
-        let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
-        report.sections.push(Section {
-            key: "plots".into(),
-            value: json!(names),
-            table: Some(SectionTable {
-                title: "Plots".into(),
-                header: vec!["file".into()],
-                rows: names.iter().map(|n| vec![n.clone()]).collect(),
-                note: None,
-            }),
-        });
-    }
-    emit(&report, global)
-}
-
-/// The `video check` report: findings, a `streams` section and a `frames` section.
-pub fn check_report(command: &str, inputs: Vec<String>, checks: &[VideoCheck]) -> Report {
-    let mut report = Report::new(command, inputs);
-    report.set_counter("files", checks.len() as u64);
-    report.set_counter("frames", checks.iter().map(|c| c.frames.len() as u64).sum());
-    for check in checks {
-        report.findings.extend(check.findings.iter().cloned());
-    }
-    report.sort_findings();
-    report.sections.push(streams_section(checks));
-    report.sections.push(frames_section(checks));
-    report
-}
-
-fn streams_section(checks: &[VideoCheck]) -> Section {
-    let num = |x: Option<u64>| x.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
-    let mut rows = Vec::new();
-    for check in checks {
-        if check.streams.is_empty() {
-            rows.push(vec![check.file.clone(), "-".into(), "unreadable".into(), "".into(), "".into(), "".into()]);
-        }
-        for s in &check.streams {
-            let size = match (s.width, s.height) {
-                (Some(w), Some(h)) => format!("{w}x{h}"),
-                _ => "".into(),
-            };
-            let what = [s.codec_name.clone(), s.profile.clone(), s.pix_fmt.clone()]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" ");
-            let timing = format!(
-                "{} s{}",
-                s.duration.map(fmt_num).unwrap_or_else(|| "?".into()),
-                s.fps.map(|f| format!(", {} fps", fmt_num(f))).unwrap_or_default()
-            );
-            let counts = format!("{} / {} / {}", num(s.frames_indexed), num(s.packets_read), num(s.frames_decoded));
-            rows.push(vec![
-                check.file.clone(),
-                num(s.index),
-                format!("{} {what} {size}", s.codec_type.clone().unwrap_or_default()),
-                timing,
-                counts,
-                String::new(),
-            ]);
-        }
-    }
-    for row in &mut rows {
-        row.pop();
-    }
-    Section {
-        key: "streams".into(),
-        value: serde_json::to_value(checks.iter().flat_map(|c| c.streams.iter()).collect::<Vec<_>>())
-            .unwrap_or(Value::Null),
-        table: Some(SectionTable {
-            title: "Streams".into(),
-            header: ["file", "stream", "codec", "duration", "indexed / packets / decoded"].map(String::from).to_vec(),
-            rows,
-            note: None,
-        }),
-    }
-}
-
-fn frames_section(checks: &[VideoCheck]) -> Section {
-    let mut value = Vec::new();
-    let mut rows = Vec::new();
-    let mut flagged = 0usize;
-    let mut total = 0usize;
-    for check in checks {
-        for frame in &check.frames {
-            let mut entry = serde_json::to_value(frame).unwrap_or(Value::Null);
-            if let Value::Object(map) = &mut entry {
-                map.insert("file".into(), json!(check.file));
-            }
-            value.push(entry);
-        }
-        total += check.frames.len();
-        let frames = &check.frames;
-        flagged += frames.iter().filter(|f| !f.flags.is_empty()).count();
-        for (a, b) in runs(frames.len(), |i| !frames[i].flags.is_empty()) {
-            let mut flags: Vec<&str> = frames[a..=b].iter().flat_map(|f| f.flags.iter().map(|x| x.name())).collect();
-            flags.sort_unstable();
-            flags.dedup();
-            let indices: Vec<u64> = frames[a..=b].iter().map(|f| f.index).collect();
-            rows.push(vec![
-                check.file.clone(),
-                list_frames(&indices),
-                format!("{}-{} s", fmt_num(frames[a].pts), fmt_num(frames[b].pts)),
-                (b - a + 1).to_string(),
-                flags.join(", "),
-            ]);
-        }
-    }
-    Section {
-        key: "frames".into(),
-        value: Value::Array(value),
-        table: Some(SectionTable {
-            title: "Flagged frame segments".into(),
-            header: ["file", "frames", "time", "count", "flags"].map(String::from).to_vec(),
-            rows,
-            note: (total > 0).then(|| {
-                let sampled = if checks.iter().any(|c| c.sampled) {
-                    " (frames wider than 960 measured on every second row; --full-resolution measures every row)"
-                } else {
-                    ""
-                };
-                format!("{flagged} of {total} decoded frames flagged; --format json lists every frame{sampled}")
-            }),
-        }),
-    }
+    options.plot = args.plot;
+    emit(&video_check(&options)?, global)
 }

@@ -2,12 +2,10 @@
 
 use std::path::PathBuf;
 
+use crate::commands::{VideoEncodeOptions, video_encode};
+use crate::video::encode::{EncodeOptions, Fill, ValueRange};
+use crate::video::tensor_frames::Layout;
 use clap::Args;
-use nanscope::report::{Report, Section, SectionTable, fmt_num};
-use nanscope::video::Tools;
-use nanscope::video::encode::{EncodeOptions, EncodeResult, Fill, ValueRange, encode};
-use nanscope::video::tensor_frames::Layout;
-use serde_json::{Value, json};
 
 use super::video_destination;
 use crate::cli::output::emit;
@@ -97,15 +95,7 @@ pub(super) fn run(args: EncodeArgs, global: &GlobalArgs) -> anyhow::Result<Outco
         crate::cli::inputs::require_existing(&[audio])?;
     }
     let (destination, report_global) = video_destination(global, args.report.clone(), "encode")?;
-    anyhow::ensure!(
-        args.fps.is_finite() && args.fps > 0.0 && args.fps <= 1000.0,
-        "--fps must be in (0, 1000], got {}",
-        args.fps
-    );
-    if let Some(audio) = &args.audio {
-        anyhow::ensure!(audio.is_file(), "--audio {} is not a readable file", audio.display());
-    }
-    let options = EncodeOptions {
+    let encode = EncodeOptions {
         tensor: args.tensor,
         layout: args.layout.map(|l| match l {
             LayoutArg::Bcfhw => Layout::Bcfhw,
@@ -124,63 +114,6 @@ pub(super) fn run(args: EncodeArgs, global: &GlobalArgs) -> anyhow::Result<Outco
         force: args.force,
         label: None,
     };
-    let tools = Tools::locate()?;
-    let result = encode(&tools, &args.input, &destination, &options)?;
-    emit(&encode_report(&result), &report_global)
-}
-
-fn encode_report(result: &EncodeResult) -> Report {
-    let mut report = Report::new("video encode", vec![result.input.clone()]);
-    report.findings = result.findings.clone();
-    report.sort_findings();
-    report.set_counter("frames", result.frames.len() as u64);
-    let filled = result.frames.iter().filter(|f| f.nan + f.pos_inf + f.neg_inf > 0).count() as u64;
-    report.set_counter("filled", filled);
-    report.sections.push(encode_section(result, "encode"));
-    report.sections.push(Section {
-        key: "frames".into(),
-        value: serde_json::to_value(&result.frames).unwrap_or(Value::Null),
-        table: None,
-    });
-    if let Some(check) = &result.check {
-        report.sections.push(Section {
-            key: "streams".into(),
-            value: serde_json::to_value(&check.streams).unwrap_or(Value::Null),
-            table: None,
-        });
-    }
-    report
-}
-
-/// The summary of an encode: tensor, shape, layout, range, size and output.
-pub(crate) fn encode_section(result: &EncodeResult, key: &str) -> Section {
-    let summary = json!({
-        "tensor": result.tensor,
-        "shape": result.shape,
-        "layout": result.layout,
-        "range": result.range,
-        "fill": result.fill,
-        "width": result.width,
-        "height": result.height,
-        "fps": result.fps,
-        "output": result.output,
-    });
-    let rows = vec![vec![
-        result.tensor.clone(),
-        format!("{:?}", result.shape),
-        result.layout.to_string(),
-        serde_json::to_value(result.range).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
-        format!("{}x{} @ {} fps", result.width, result.height, fmt_num(result.fps)),
-        result.output.clone().unwrap_or_else(|| "(not written)".into()),
-    ]];
-    Section {
-        key: key.into(),
-        value: summary,
-        table: Some(SectionTable {
-            title: "Encode".into(),
-            header: ["tensor", "shape", "layout", "range", "video", "output"].map(String::from).to_vec(),
-            rows,
-            note: None,
-        }),
-    }
+    let options = VideoEncodeOptions::new(args.input, destination, encode);
+    emit(&video_encode(&options)?, &report_global)
 }

@@ -2,12 +2,11 @@
 
 use std::path::PathBuf;
 
+use crate::commands::{VideoRepairOptions, video_repair};
+use crate::video::CheckOptions;
+use crate::video::encode::Fill;
+use crate::video::repair::{RepairOptions, Strategy};
 use clap::Args;
-use nanscope::report::{Report, Section, SectionTable};
-use nanscope::video::encode::Fill;
-use nanscope::video::repair::{RepairOptions, RepairResult, Strategy, repair};
-use nanscope::video::{CheckOptions, Tools};
-use serde_json::Value;
 
 use super::{ThresholdArgs, video_destination};
 use crate::cli::output::emit;
@@ -71,7 +70,7 @@ pub(super) fn run(args: RepairArgs, global: &GlobalArgs) -> anyhow::Result<Outco
         crate::cli::inputs::require_existing(&[reference])?;
     }
     let (destination, report_global) = video_destination(global, args.report.clone(), "repair")?;
-    let options = RepairOptions {
+    let repair = RepairOptions {
         strategy: args.strategy.map(|s| match s {
             StrategyArg::Remux => Strategy::Remux,
             StrategyArg::Reencode => Strategy::Reencode,
@@ -87,34 +86,6 @@ pub(super) fn run(args: RepairArgs, global: &GlobalArgs) -> anyhow::Result<Outco
         crf: args.crf,
         reference: args.reference,
     };
-    let tools = Tools::locate()?;
-    let result = repair(&tools, &args.input, &destination, &options)?;
-    emit(&repair_report(&result), &report_global)
-}
-
-fn repair_report(result: &RepairResult) -> Report {
-    let mut report = Report::new("video repair", vec![result.input.clone()]);
-    report.findings = result.findings.clone();
-    report.sort_findings();
-    report.set_counter("frames_changed", result.frames_changed.len() as u64);
-    let mut rows: Vec<Vec<String>> = result.input_findings.iter().map(|f| vec!["input".into(), f.clone()]).collect();
-    rows.extend(result.steps.iter().map(|s| vec!["done".into(), s.clone()]));
-    report.sections.push(Section {
-        key: "repair".into(),
-        value: serde_json::to_value(result).unwrap_or(Value::Null),
-        table: Some(SectionTable {
-            title: format!("Repair ({})", result.strategy.map(|s| s.name()).unwrap_or("not possible")),
-            header: vec!["".into(), "what".into()],
-            rows,
-            note: result.output.as_ref().map(|o| format!("written: {o}")),
-        }),
-    });
-    if let Some(check) = &result.output_check {
-        report.sections.push(Section {
-            key: "streams".into(),
-            value: serde_json::to_value(&check.streams).unwrap_or(Value::Null),
-            table: None,
-        });
-    }
-    report
+    let options = VideoRepairOptions::new(args.input, destination, repair);
+    emit(&video_repair(&options)?, &report_global)
 }

@@ -35,12 +35,15 @@ fn folder_label(seq: &PoseSequence) -> String {
     seq.folder.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| "the sequence".into())
 }
 
+/// P: frame files are missing from the sequence; `message` says which.
+fn missing_frame_file(message: String, subject: Subject) -> Finding {
+    Finding::new(&rules::MISSING_FRAME_FILE, message).with_subject(subject)
+}
+
 fn gaps(seq: &PoseSequence, findings: &mut Vec<Finding>) {
     if seq.frames.is_empty() {
-        findings.push(
-            Finding::new(&rules::MISSING_FRAME_FILE, format!("{} holds no pose frame files", folder_label(seq)))
-                .with_subject(Subject::file(folder_label(seq))),
-        );
+        let folder = folder_label(seq);
+        findings.push(missing_frame_file(format!("{folder} holds no pose frame files"), Subject::file(folder)));
         return;
     }
     let mut expected = seq.first_index;
@@ -57,15 +60,8 @@ fn gaps(seq: &PoseSequence, findings: &mut Vec<Finding>) {
                 Some(dir) => dir.join(&first).display().to_string(),
                 None => first.clone(),
             };
-            findings.push(
-                Finding::new(&rules::MISSING_FRAME_FILE, message)
-                    .with_subject(Subject {
-                        frame: Some(a),
-                        frames: (a != b).then_some([a, b]),
-                        ..Subject::file(file_label)
-                    })
-                    .with_evidence("missing", b - a + 1),
-            );
+            let subject = Subject { frame: Some(a), frames: (a != b).then_some([a, b]), ..Subject::file(file_label) };
+            findings.push(missing_frame_file(message, subject).with_evidence("missing", b - a + 1));
         }
         expected = file.index + 1;
     }

@@ -105,20 +105,16 @@ impl Checks<'_> {
         self.ignored_options(config);
         self.betas(config);
         if config.thresholding {
-            let finding = if self.options.latent {
-                Finding::new(
-                    &rules::THRESHOLDING_ON_LATENTS,
-                    "thresholding is on: dynamic thresholding clamps latents into [-1, 1] and distorts them; \
-                     nanscope's DDIM step does not implement it",
-                )
+            let message = if self.options.latent {
+                "thresholding is on: dynamic thresholding clamps latents into [-1, 1] and distorts them; \
+                 nanscope's DDIM step does not implement it"
             } else {
-                Finding::new(
-                    &rules::THRESHOLDING_ON_LATENTS,
-                    "thresholding is on: nanscope's DDIM step does not implement dynamic thresholding, so a \
-                     replay cannot reproduce these steps",
-                )
-                .with_severity(Severity::Warning)
+                "thresholding is on: nanscope's DDIM step does not implement dynamic thresholding, so a \
+                 replay cannot reproduce these steps"
             };
+            let finding = Finding::new(&rules::THRESHOLDING_ON_LATENTS, message);
+            // On pixels thresholding is legitimate; only the replay cannot follow it.
+            let finding = if self.options.latent { finding } else { finding.with_severity(Severity::Warning) };
             self.push(finding.with_subject(self.subject()));
         } else if config.clip_sample && self.options.latent {
             let how = if config.is_explicit("clip_sample") { "is on" } else { "is missing, so DDIM's default (on)" };

@@ -121,17 +121,12 @@ impl Checks<'_> {
             let subject = self.at_step(info.step, info.timestep);
             match config.prediction_type {
                 PredictionType::Epsilon if alpha == 0.0 => {
-                    let finding = Finding::new(
-                        &rules::STEP_DIVIDES_BY_ZERO,
-                        format!(
-                            "epsilon prediction at timestep {} where ᾱ = 0 (zero terminal SNR): x0 = (x - ε)/√ᾱ \
-                             divides by zero, so step {} yields Inf and the next step NaN",
-                            info.timestep, info.step
-                        ),
-                    )
-                    .with_subject(subject)
-                    .with_evidence("alpha_cumprod", 0.0);
-                    self.push(finding);
+                    let why = format!(
+                        "epsilon prediction at timestep {} where ᾱ = 0 (zero terminal SNR): x0 = (x - ε)/√ᾱ \
+                         divides by zero, so step {} yields Inf and the next step NaN",
+                        info.timestep, info.step
+                    );
+                    self.push(step_divides_by_zero(why, subject, 0.0));
                 }
                 PredictionType::Epsilon if alpha < MIN_EPSILON_ALPHA => {
                     let gain = 1.0 / alpha.sqrt();
@@ -154,16 +149,11 @@ impl Checks<'_> {
                     self.push(finding);
                 }
                 PredictionType::Sample if alpha == 1.0 => {
-                    let finding = Finding::new(
-                        &rules::STEP_DIVIDES_BY_ZERO,
-                        format!(
-                            "sample prediction at timestep {} where ᾱ = 1: ε = (x - √ᾱ·x0)/√(1-ᾱ) divides by zero",
-                            info.timestep
-                        ),
-                    )
-                    .with_subject(subject)
-                    .with_evidence("alpha_cumprod", 1.0);
-                    self.push(finding);
+                    let why = format!(
+                        "sample prediction at timestep {} where ᾱ = 1: ε = (x - √ᾱ·x0)/√(1-ᾱ) divides by zero",
+                        info.timestep
+                    );
+                    self.push(step_divides_by_zero(why, subject, 1.0));
                 }
                 _ => {}
             }
@@ -241,4 +231,9 @@ fn clean_step_counts_near(config: &SchedulerConfig, steps: usize) -> Vec<usize> 
             t.len() == n && distinct.len() == n && t.iter().all(|x| (0..train as i64).contains(x))
         })
         .collect()
+}
+
+/// R: a step divides by √ᾱ or √(1-ᾱ) where that is zero; `why` names the step.
+fn step_divides_by_zero(why: String, subject: Subject, alpha_cumprod: f64) -> Finding {
+    Finding::new(&rules::STEP_DIVIDES_BY_ZERO, why).with_subject(subject).with_evidence("alpha_cumprod", alpha_cumprod)
 }

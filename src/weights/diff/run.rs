@@ -138,10 +138,14 @@ pub fn diff(
                 shape_b: eb.shape.to_vec(),
             });
             findings.push(
-                Finding::new(&rules::SHAPE_MISMATCH, format!("{name}: shape {:?} in A, {:?} in B", ea.shape, eb.shape))
-                    .with_subject(Subject::tensor(&side_b.checkpoint(at_b).label, eb.name))
-                    .with_evidence("shape_a", json!(ea.shape))
-                    .with_evidence("shape_b", json!(eb.shape)),
+                shape_mismatch(
+                    name,
+                    &side_b.checkpoint(at_b).label,
+                    eb.name,
+                    format!("shape {:?} in A, {:?} in B", ea.shape, eb.shape),
+                )
+                .with_evidence("shape_a", json!(ea.shape))
+                .with_evidence("shape_b", json!(eb.shape)),
             );
             continue;
         }
@@ -202,13 +206,12 @@ fn compare_pair(
         (va, vb) => {
             let mut findings: Vec<Finding> = [va.err(), vb.err()].into_iter().flatten().map(|f| *f).collect();
             if findings.is_empty() {
-                findings.push(
-                    Finding::new(
-                        &rules::SHAPE_MISMATCH,
-                        format!("{name}: the two sides hold different element counts"),
-                    )
-                    .with_subject(Subject::tensor(&cb.label, eb.name)),
-                );
+                findings.push(shape_mismatch(
+                    name,
+                    &cb.label,
+                    eb.name,
+                    "the two sides hold different element counts".into(),
+                ));
             }
             return (None, findings);
         }
@@ -312,6 +315,12 @@ fn file_records(side: &Side) -> Vec<FileRecord> {
             tensors: c.tensors.len(),
         })
         .collect()
+}
+
+/// D: the pair `name` (B's `tensor` in `file`) cannot be compared value by
+/// value; `detail` says why.
+fn shape_mismatch(name: &str, file: &str, tensor: &str, detail: String) -> Finding {
+    Finding::new(&rules::SHAPE_MISMATCH, format!("{name}: {detail}")).with_subject(Subject::tensor(file, tensor))
 }
 
 #[cfg(test)]

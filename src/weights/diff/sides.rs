@@ -192,10 +192,7 @@ impl Side {
                 let tensor = &self.quantized[at.checkpoint][q];
                 let numel = tensor.numel().and_then(|n| usize::try_from(n).ok()).unwrap_or(usize::MAX);
                 filler(checkpoint, tensor).map(|fill| LogicalValues::Filled { numel, fill }).map_err(|why| {
-                    Box::new(
-                        Finding::new(&crate::rules::quant::PACKED_SIZE_MISMATCH, format!("{}: {why}", tensor.name))
-                            .with_subject(Subject::tensor(&checkpoint.label, &tensor.name)),
-                    )
+                    Box::new(crate::weights::quant::packed_size_mismatch(&checkpoint.label, &tensor.name, &why))
                 })
             }
         }

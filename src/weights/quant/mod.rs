@@ -21,6 +21,7 @@ pub use config::QuantConfig;
 pub use damage::damage;
 pub use dequant::{Filler, dequantized_stats, filler};
 pub use recognize::{Recognised, recognise};
+pub(crate) use scan::packed_size_mismatch;
 pub use scan::{QuantScan, scan_quantized};
 pub use scheme::{Codes, Grid, Layout, Packed, QuantInfo, QuantTensor, Role, ZeroMode};
 pub use validate::{QuantOptions, validate};

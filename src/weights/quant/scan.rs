@@ -58,10 +58,7 @@ pub fn scan_quantized(
                     Some(stats)
                 }
                 Err(why) => {
-                    findings.push(
-                        Finding::new(&rules::PACKED_SIZE_MISMATCH, format!("{}: {why}", tensor.name))
-                            .with_subject(Subject::tensor(label, &tensor.name)),
-                    );
+                    findings.push(packed_size_mismatch(label, &tensor.name, &why));
                     None
                 }
             };
@@ -155,4 +152,9 @@ fn piece_record(checkpoint: &Checkpoint, index: usize, info: QuantInfo) -> Tenso
         stats,
         quant: Some(info),
     }
+}
+
+/// Q: a packed tensor's bytes do not fit its declared shape; `why` says how.
+pub(crate) fn packed_size_mismatch(label: &str, tensor: &str, why: &dyn std::fmt::Display) -> Finding {
+    Finding::new(&rules::PACKED_SIZE_MISMATCH, format!("{tensor}: {why}")).with_subject(Subject::tensor(label, tensor))
 }

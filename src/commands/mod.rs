@@ -1,0 +1,58 @@
+//! One library function per command: each takes its options and returns the
+//! command's `Report`, typed sections included. The CLI, the Python bindings
+//! and any library user get the same report from the same function; none of
+//! them builds report sections themselves.
+//!
+//! The functions follow the input policy every command shares: a path that
+//! does not exist is `CommandError::MissingInput` before any work starts; a
+//! run that checked nothing is `CommandError::NothingToCheck`; a broken input
+//! is a finding in the report. Nothing here prints or decides exit codes
+//! (`Report::outcome` maps findings to an outcome).
+
+pub mod diff;
+mod error;
+pub mod pose;
+pub mod pose_write;
+pub mod postmortem;
+pub mod replay;
+pub mod rules;
+pub mod scheduler;
+pub mod simulate;
+pub mod trace;
+pub mod video;
+pub mod video_write;
+pub mod weights;
+
+pub use diff::{DiffOptions, diff};
+pub use error::CommandError;
+pub(crate) use error::{nothing_to_check, require_existing};
+pub use pose::{PoseCheckOptions, pose_check};
+pub use pose_write::{
+    PoseConvertOptions, PoseRenderOptions, PoseRepairOptions, pose_convert, pose_render, pose_repair,
+};
+pub use postmortem::postmortem;
+pub use replay::{ReplayOptions, replay};
+pub use rules::{RulesOptions, rules};
+pub use scheduler::{SchedulerOptions, scheduler};
+pub use simulate::{SimulationOptions, simulate};
+pub use trace::{TraceOptions, trace};
+pub use video::{VideoCheckOptions, video_check};
+pub use video_write::{VideoEncodeOptions, VideoRepairOptions, video_encode, video_repair};
+pub use weights::{WeightsOptions, weights};
+
+/// The arguments as the report's `inputs` lists them.
+pub(crate) fn input_labels<P: AsRef<std::path::Path>>(paths: &[P]) -> Vec<String> {
+    paths.iter().map(|p| p.as_ref().display().to_string()).collect()
+}
+
+/// A `plots` section: the chart files a command wrote.
+pub(crate) fn plots_section(written: &[std::path::PathBuf]) -> crate::report::Section {
+    let names: Vec<String> = input_labels(written);
+    let rows = names.iter().map(|n| vec![n.clone()]).collect();
+    crate::report::Section::typed("plots", &names).with_table(crate::report::SectionTable {
+        title: "Plots".into(),
+        header: vec!["file".into()],
+        rows,
+        note: None,
+    })
+}
