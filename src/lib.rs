@@ -11,8 +11,10 @@
 #[doc(hidden)]
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod formats;
 pub mod image;
+pub mod log;
 pub mod numerics;
 pub mod pose;
 pub mod postmortem;

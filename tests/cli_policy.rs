@@ -40,6 +40,8 @@ const COMMANDS: &[&[&str]] = &[
     &["pose", "render", "MISSING", "-o", "SCRATCH/out.png"],
     &["pose", "convert", "MISSING", "--to", "openpose", "-o", "SCRATCH/out"],
     &["scheduler", "MISSING"],
+    &["log", "check", "MISSING"],
+    &["config", "check", "MISSING"],
     &["trace", "MISSING"],
     &["replay", "MISSING"],
 ];

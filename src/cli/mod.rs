@@ -4,9 +4,11 @@
 //! line on arguments given by the caller (the Python package's extension
 //! module), returning the exit code instead of exiting.
 
+mod config;
 mod diff;
 mod image;
 mod inputs;
+mod log;
 mod output;
 mod pose;
 mod postmortem;
@@ -127,6 +129,10 @@ pub enum Command {
     Trace(trace::TraceArgs),
     /// Check a diffusers scheduler_config.json for hazards and print its DDIM schedule.
     Scheduler(scheduler::SchedulerArgs),
+    /// Check server and inference logs for the signatures of a failed generation.
+    Log(log::LogArgs),
+    /// Check EchoMimicV2 run configurations and diffusers model folders.
+    Config(config::ConfigArgs),
     /// List the rule catalogue, or explain one rule.
     Rules(rules::RulesArgs),
 }
@@ -201,6 +207,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Replay(args) => replay::run(args, &cli.global),
         Command::Trace(args) => trace::run(args, &cli.global),
         Command::Scheduler(args) => scheduler::run(args, &cli.global),
+        Command::Log(args) => log::run(args, &cli.global),
+        Command::Config(args) => config::run(args, &cli.global),
         Command::Rules(args) => rules::run(args, &cli.global),
     }
 }

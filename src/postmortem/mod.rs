@@ -91,11 +91,22 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let found = discover(&options.roots, &options.explicit);
     let mut artifacts = found.artifacts;
     let mut hints = Hints::default();
-    for a in artifacts.iter_mut().filter(|a| matches!(a.kind, ArtifactKind::Config | ArtifactKind::Log)) {
+    let mut text_findings: Vec<(usize, Finding)> = Vec::new();
+    for (i, a) in
+        artifacts.iter_mut().enumerate().filter(|(_, a)| matches!(a.kind, ArtifactKind::Config | ArtifactKind::Log))
+    {
+        let path = std::path::Path::new(&a.path);
         let before = hints.signatures.len();
-        hints::read(std::path::Path::new(&a.path), &mut hints);
-        a.checks.push("signatures".into());
-        a.summary = format!("{} lines the verdict reads", hints.signatures.len() - before);
+        hints::read(path, &mut hints);
+        let found = if a.kind == ArtifactKind::Log {
+            a.checks.push("log check".into());
+            crate::log::check_file(path, &crate::log::LogOptions::default()).findings
+        } else {
+            a.checks.push("config check".into());
+            crate::config::check_file(path, &crate::config::ConfigOptions::default()).findings
+        };
+        a.summary = format!("{} findings, {} lines the verdict reads", found.len(), hints.signatures.len() - before);
+        text_findings.extend(found.into_iter().map(|f| (i, f)));
     }
     let scheme = options.simulate.or(hints.scheme);
     let tools = crate::video::Tools::find();
@@ -113,7 +124,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let jobs = checks::plan(&artifacts, scheme);
     let outputs = checks::run_jobs(&artifacts, &jobs, scheme, &ctx, progress);
 
-    let mut findings: Vec<(usize, Finding)> = Vec::new();
+    let mut findings: Vec<(usize, Finding)> = text_findings;
     let mut quantized = Vec::new();
     let mut simulated = None;
     let mut plots = Vec::new();

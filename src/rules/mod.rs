@@ -3,9 +3,11 @@
 //! rule stays in its family file with its summary marked retired.
 
 pub mod cause;
+pub mod config;
 pub mod diff;
 pub mod format;
 pub mod image;
+pub mod log;
 pub mod pose;
 pub mod quant;
 pub mod replay;
@@ -56,6 +58,8 @@ const FAMILIES: &[&[&Rule]] = &[
     security::RULES,
     format::RULES,
     image::RULES,
+    log::RULES,
+    config::RULES,
     cause::RULES,
 ];
 

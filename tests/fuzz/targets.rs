@@ -57,6 +57,8 @@ pub const TARGETS: &[Target] = &[
     Target { name: "openpose-json", seeds: &["fixtures/pose/openpose"], accept: Accept::Extension("json"), file: "0_keypoints.json", beside: None, run: pose },
     Target { name: "trace-manifest", seeds: &["fixtures/trace"], accept: Accept::Extension("json"), file: "manifest.json", beside: Some("fixtures/trace/planted-stages"), run: trace },
     Target { name: "trace-records", seeds: &["fixtures/trace"], accept: Accept::Extension("jsonl"), file: "records.jsonl", beside: Some("fixtures/trace/planted-stages"), run: trace },
+    Target { name: "log", seeds: &["fixtures/log"], accept: Accept::Extension("log"), file: "input.log", beside: None, run: log },
+    Target { name: "config-yaml", seeds: &["fixtures/config"], accept: Accept::Extension("yaml"), file: "input.yaml", beside: None, run: config },
     Target { name: "mp4-boxes", seeds: &[], accept: Accept::Extension("mp4"), file: "input.mp4", beside: None, run: mp4 },
 ];
 
@@ -250,4 +252,17 @@ fn mp4(bytes: &[u8], scratch: &Scratch) -> u64 {
         }
     }
     hasher.finish()
+}
+
+/// `log check` on the input as a log (gzip recognised by content).
+fn log(bytes: &[u8], _scratch: &Scratch) -> u64 {
+    let result = nanscope::log::check_reader(bytes, "input.log", &Default::default());
+    digest(&result.findings)
+}
+
+/// `config check` on the input as a configuration file.
+fn config(bytes: &[u8], scratch: &Scratch) -> u64 {
+    let path = scratch.write(bytes).to_path_buf();
+    let result = nanscope::config::check_file(&path, &Default::default());
+    digest(&result.findings)
 }

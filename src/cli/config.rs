@@ -1,0 +1,103 @@
+//! `nanscope config check FILE…`: argument parsing and glue around `crate::config`.
+
+use std::path::PathBuf;
+
+use crate::config::{ConfigOptions, Variant, check, report};
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::output::emit;
+use super::{GlobalArgs, Outcome};
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub command: ConfigCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check EchoMimicV2 prompt/inference YAML, diffusers model_index.json and scheduler configs.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Configuration files (YAML or JSON), or folders whose .yaml, .yml and .json files are checked.
+    #[arg(value_name = "FILE", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Folder the weight paths are relative to (default: the folder above `configs/`, else the config's folder).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Pipeline variant (default: acc when the weights are the `_acc` ones).
+    #[arg(long, value_enum)]
+    pub variant: Option<VariantArg>,
+    /// Size the poses were drawn for.
+    #[arg(long, value_name = "WxH", default_value = "768x768", value_parser = parse_size)]
+    pub pose_size: [u32; 2],
+    /// A run parameter as infer.py was given it: steps, cfg, W, H, L, fps, sample_rate, context_frames, context_overlap.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_set)]
+    pub set: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VariantArg {
+    Normal,
+    Acc,
+}
+
+fn parse_size(text: &str) -> Result<[u32; 2], String> {
+    let (w, h) = text.split_once(['x', 'X']).ok_or_else(|| format!("{text:?} is not WxH"))?;
+    match (w.parse(), h.parse()) {
+        (Ok(w), Ok(h)) if w > 0 && h > 0 => Ok([w, h]),
+        _ => Err(format!("{text:?} is not WxH with positive integers")),
+    }
+}
+
+fn parse_set(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text.split_once('=').ok_or_else(|| format!("{text:?} is not KEY=VALUE"))?;
+    value.trim().parse::<f64>().map_err(|_| format!("{value:?} is not a number"))?;
+    Ok((key.trim().to_string(), value.trim().to_string()))
+}
+
+pub fn run(args: ConfigArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    let ConfigCommand::Check(args) = args.command;
+    super::inputs::require_existing(&args.paths)?;
+    if let Some(root) = &args.root {
+        super::inputs::require_existing(&[root])?;
+    }
+    let files = collect(&args.paths);
+    if files.is_empty() {
+        return Err(super::inputs::nothing_to_check(&args.paths, "configuration files"));
+    }
+    let options = ConfigOptions {
+        root: args.root,
+        variant: args.variant.map(|v| match v {
+            VariantArg::Normal => Variant::Normal,
+            VariantArg::Acc => Variant::Acc,
+        }),
+        pose_size: args.pose_size,
+        set: args.set,
+        ..ConfigOptions::default()
+    };
+    let result = check(&files, &options);
+    let inputs = args.paths.iter().map(|p| p.display().to_string()).collect();
+    emit(&report(&result, inputs), global)
+}
+
+/// Files given directly, and the YAML/JSON files under folders, sorted per folder.
+fn collect(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            files.push(path.clone());
+            continue;
+        }
+        for entry in walkdir::WalkDir::new(path).sort_by_file_name().into_iter().flatten() {
+            let is_config = entry.path().extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "json");
+            if entry.file_type().is_file() && is_config {
+                files.push(entry.into_path());
+            }
+        }
+    }
+    files
+}

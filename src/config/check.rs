@@ -1,0 +1,217 @@
+//! Reading a configuration, recognising what it is, and running its checks.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::yaml::{self, Node};
+use super::{diffusers, echomimic, findings};
+use crate::report::Finding;
+
+/// Which EchoMimicV2 pipeline a prompt config drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Variant {
+    Normal,
+    Acc,
+}
+
+impl Variant {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Variant::Normal => "normal",
+            Variant::Acc => "acc",
+        }
+    }
+}
+
+/// What the checks assume.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ConfigOptions {
+    /// Folder that relative weight paths are resolved against; by default the
+    /// folder above the config's `configs/` folder, or the config's own folder.
+    pub root: Option<PathBuf>,
+    /// The pipeline variant; by default `acc` when the weight paths name the
+    /// `_acc` weights (or the file name says `acc`), else `normal`.
+    pub variant: Option<Variant>,
+    /// Width and height the poses were drawn for.
+    pub pose_size: [u32; 2],
+    /// Run parameters as `infer.py` was given them (`steps`, `cfg`, `W`, …).
+    pub set: Vec<(String, String)>,
+}
+
+impl Default for ConfigOptions {
+    fn default() -> Self {
+        ConfigOptions { root: None, variant: None, pose_size: [768, 768], set: Vec::new() }
+    }
+}
+
+/// What kind of configuration a file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfigKind {
+    EchomimicPrompt,
+    EchomimicInference,
+    ModelIndex,
+    Scheduler,
+    Unknown,
+}
+
+/// One key's value and what it means for the run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Setting {
+    pub key: String,
+    pub value: String,
+    pub meaning: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+}
+
+impl Setting {
+    pub(crate) fn new(key: &str, value: String, meaning: String, line: Option<u64>) -> Self {
+        Setting { key: key.to_string(), value, meaning, line }
+    }
+}
+
+/// The result for one configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct ConfigFile {
+    pub file: String,
+    pub kind: ConfigKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<Variant>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
+    pub settings: Vec<Setting>,
+    #[serde(skip)]
+    pub findings: Vec<Finding>,
+}
+
+/// The result for every configuration given.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct ConfigCheck {
+    pub files: Vec<ConfigFile>,
+}
+
+/// Checks every file in `paths`.
+pub fn check<P: AsRef<Path>>(paths: &[P], options: &ConfigOptions) -> ConfigCheck {
+    ConfigCheck { files: paths.iter().map(|p| check_file(p.as_ref(), options)).collect() }
+}
+
+/// Checks one configuration file; what cannot be read is a `C101` finding.
+pub fn check_file(path: &Path, options: &ConfigOptions) -> ConfigFile {
+    let label = path.display().to_string();
+    let mut result = ConfigFile {
+        file: label.clone(),
+        kind: ConfigKind::Unknown,
+        variant: None,
+        root: None,
+        settings: Vec::new(),
+        findings: Vec::new(),
+    };
+    let text = match read_text(path) {
+        Ok(text) => text,
+        Err(reason) => {
+            result.findings.push(findings::unreadable(&label, None, &reason));
+            return result;
+        }
+    };
+    let doc = match yaml::parse(&text) {
+        Ok(doc @ Node::Map(_)) => doc,
+        Ok(_) => {
+            result.findings.push(findings::unreadable(&label, None, "the top level is not a mapping"));
+            return result;
+        }
+        Err(err) => {
+            result.findings.push(findings::unreadable(&label, Some(err.line), &err.to_string()));
+            return result;
+        }
+    };
+    result.kind = kind_of(&doc);
+    match result.kind {
+        ConfigKind::EchomimicPrompt => {
+            let root = options.root.clone().unwrap_or_else(|| default_root(path));
+            let variant = options.variant.unwrap_or_else(|| detect_variant(&doc, path));
+            let (found, settings) = echomimic::check(&doc, &label, &root, variant, options);
+            result.findings = found;
+            result.settings = settings;
+            result.variant = Some(variant);
+            result.root = Some(root.display().to_string());
+        }
+        ConfigKind::EchomimicInference => {
+            (result.findings, result.settings) = diffusers::inference(&doc, &label, options);
+        }
+        ConfigKind::ModelIndex => {
+            let folder = path.parent().unwrap_or(Path::new("."));
+            (result.findings, result.settings) = diffusers::model_index(&doc, &label, folder, options);
+        }
+        ConfigKind::Scheduler => {
+            result.findings = diffusers::scheduler(&text, &label, None, options);
+        }
+        ConfigKind::Unknown => result.findings.push(findings::unrecognized(&label)),
+    }
+    result
+}
+
+fn read_text(path: &Path) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if meta.is_dir() {
+        return Err("it is a directory".into());
+    }
+    if meta.len() > yaml::MAX_BYTES {
+        return Err(format!("{} bytes is more than the {} accepted", meta.len(), yaml::MAX_BYTES));
+    }
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()))
+}
+
+fn kind_of(doc: &Node) -> ConfigKind {
+    let has = |key: &str| doc.entry(key).is_some();
+    let class = doc.get("_class_name").and_then(Node::as_str).unwrap_or("");
+    if [
+        "motion_module_path",
+        "denoising_unet_path",
+        "reference_unet_path",
+        "pretrained_base_model_path",
+        "weight_dtype",
+    ]
+    .iter()
+    .any(|k| has(k))
+    {
+        ConfigKind::EchomimicPrompt
+    } else if has("unet_additional_kwargs") || has("noise_scheduler_kwargs") {
+        ConfigKind::EchomimicInference
+    } else if class.ends_with("Scheduler") || (has("beta_start") && has("beta_end")) {
+        ConfigKind::Scheduler
+    } else if class.ends_with("Pipeline") || (has("_diffusers_version") && !class.is_empty()) {
+        ConfigKind::ModelIndex
+    } else {
+        ConfigKind::Unknown
+    }
+}
+
+/// The folder above the nearest `configs` folder holding the file, else the
+/// file's own folder: EchoMimicV2 runs from its repository root.
+fn default_root(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut folder = absolute.parent();
+    while let Some(dir) = folder {
+        if dir.file_name().is_some_and(|n| n == "configs") {
+            return dir.parent().unwrap_or(dir).to_path_buf();
+        }
+        folder = dir.parent();
+    }
+    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf()
+}
+
+fn detect_variant(doc: &Node, path: &Path) -> Variant {
+    let acc_weights = ["denoising_unet_path", "motion_module_path"]
+        .iter()
+        .filter_map(|k| doc.get(k).and_then(Node::as_str))
+        .any(|v| v.contains("_acc"));
+    let acc_name = path.file_stem().is_some_and(|s| s.to_string_lossy().contains("acc"));
+    if acc_weights || acc_name { Variant::Acc } else { Variant::Normal }
+}

@@ -1,0 +1,269 @@
+//! EchoMimicV2 prompt configs (`configs/prompts/infer*.yaml`): the weight
+//! paths, `weight_dtype`, and the run parameters (`infer.py`'s arguments,
+//! taken from the YAML when it states them, from `--set`, or the variant's
+//! defaults) checked against the pipeline variant and the poses.
+
+use std::path::Path;
+
+use super::check::{ConfigOptions, Setting, Variant};
+use super::findings;
+use super::yaml::Node;
+use crate::report::Finding;
+
+/// Path keys `infer.py` loads; other `*_path` keys of the shipped configs
+/// (`audio_mapper_path`, `auido_guider_path`, `auto_flow_path`) are unused.
+const LOADED_PATHS: &[&str] = &[
+    "pretrained_base_model_path",
+    "pretrained_vae_path",
+    "denoising_unet_path",
+    "reference_unet_path",
+    "pose_encoder_path",
+    "motion_module_path",
+    "audio_model_path",
+    "inference_config",
+];
+
+/// Largest `context_frames` the motion module's position encoding covers.
+const TEMPORAL_MAX_LEN: f64 = 32.0;
+
+/// The run parameters and the YAML keys (or aliases) that may state them.
+const PARAMETERS: &[(&str, &[&str])] = &[
+    ("width", &["W", "width"]),
+    ("height", &["H", "height"]),
+    ("length", &["L", "length", "video_length"]),
+    ("steps", &["steps", "num_inference_steps"]),
+    ("cfg", &["cfg", "guidance_scale"]),
+    ("seed", &["seed"]),
+    ("context_frames", &["context_frames"]),
+    ("context_overlap", &["context_overlap"]),
+    ("sample_rate", &["sample_rate"]),
+    ("fps", &["fps"]),
+];
+
+/// `infer.py` / `infer_acc.py` defaults.
+fn default_of(name: &str, variant: Variant) -> f64 {
+    match (name, variant) {
+        ("width" | "height", _) => 768.0,
+        ("length", _) => 240.0,
+        ("steps", Variant::Normal) => 30.0,
+        ("steps", Variant::Acc) => 6.0,
+        ("cfg", Variant::Normal) => 2.5,
+        ("cfg", Variant::Acc) => 1.0,
+        ("seed", Variant::Normal) => 3407.0,
+        ("seed", Variant::Acc) => 420.0,
+        ("context_frames", _) => 12.0,
+        ("context_overlap", _) => 3.0,
+        ("sample_rate", _) => 16000.0,
+        ("fps", _) => 24.0,
+        _ => 0.0,
+    }
+}
+
+/// A run parameter's value and where it came from.
+struct Param {
+    value: f64,
+    /// The YAML key (with its line) or `--set`; `None` for a default.
+    key: Option<(String, Option<u64>)>,
+}
+
+pub(crate) fn check(
+    doc: &Node,
+    file: &str,
+    root: &Path,
+    variant: Variant,
+    options: &ConfigOptions,
+) -> (Vec<Finding>, Vec<Setting>) {
+    let mut out = findings::Sink::new(file);
+    let mut settings = Vec::new();
+    paths(doc, root, &mut out, &mut settings);
+    weight_dtype(doc, &mut out, &mut settings);
+    let param = |name: &str| parameter(doc, options, name, variant);
+    for (name, _) in PARAMETERS {
+        let p = param(name);
+        let source = match &p.key {
+            Some((key, Some(_))) => format!("{key} in the file"),
+            Some((key, None)) => key.clone(),
+            None => format!("{} default", variant.as_str()),
+        };
+        settings.push(Setting::new(name, crate::report::fmt_num(p.value), source, None));
+    }
+    guidance_and_steps(&param("cfg"), &param("steps"), variant, &mut out);
+    size(&param("width"), &param("height"), options.pose_size, &mut out);
+    windows(&param("length"), &param("context_frames"), &param("context_overlap"), &mut out, &mut settings);
+    audio(&param("sample_rate"), &param("fps"), &mut out);
+    (out.findings, settings)
+}
+
+fn parameter(doc: &Node, options: &ConfigOptions, name: &str, variant: Variant) -> Param {
+    let keys = PARAMETERS.iter().find(|(n, _)| *n == name).map_or(&[][..], |(_, keys)| *keys);
+    if let Some((key, value)) = options.set.iter().find(|(k, _)| keys.contains(&k.as_str()) || k == name)
+        && let Ok(value) = value.parse()
+    {
+        return Param { value, key: Some((format!("--set {key}"), None)) };
+    }
+    for key in keys {
+        if let Some(entry) = doc.entry(key)
+            && let Some(value) = entry.value.as_f64()
+        {
+            return Param { value, key: Some((key.to_string(), Some(entry.line))) };
+        }
+    }
+    Param { value: default_of(name, variant), key: None }
+}
+
+fn paths(doc: &Node, root: &Path, out: &mut findings::Sink, settings: &mut Vec<Setting>) {
+    let motion = doc.entry("motion_module_path");
+    match motion.map(|e| (e, e.value.as_str().unwrap_or("").trim())) {
+        None => out.push(findings::motion_module_absent("motion_module_path", None, "is not set")),
+        Some((entry, "")) => {
+            out.push(findings::motion_module_absent("motion_module_path", Some(entry.line), "is empty"))
+        }
+        Some(_) => {}
+    }
+    let Node::Map(entries) = doc else { return };
+    for entry in entries {
+        let Some(value) = entry.value.as_str().filter(|v| !v.trim().is_empty()) else { continue };
+        let loaded = LOADED_PATHS.contains(&entry.key.as_str());
+        if !loaded && !entry.key.ends_with("_path") {
+            continue;
+        }
+        let resolved = root.join(value);
+        let exists = resolved.exists();
+        let meaning = match (loaded, exists) {
+            (false, _) => "not loaded by infer.py",
+            (true, true) => "found",
+            (true, false) => "missing",
+        };
+        settings.push(Setting::new(&entry.key, value.to_string(), meaning.to_string(), Some(entry.line)));
+        if loaded && !exists {
+            let shown = resolved.display().to_string();
+            out.push(if entry.key == "motion_module_path" {
+                findings::motion_module_file_missing(&entry.key, entry.line, &shown)
+            } else {
+                findings::weight_file_missing(&entry.key, entry.line, &shown)
+            });
+        }
+    }
+}
+
+fn weight_dtype(doc: &Node, out: &mut findings::Sink, settings: &mut Vec<Setting>) {
+    let entry = doc.entry("weight_dtype");
+    let value = entry.map(|e| e.value.display());
+    let meaning = match value.as_deref() {
+        Some("fp16") => "torch.float16 for every model (fp16 overflow risk in UNet and VAE)",
+        Some("fp32") => "torch.float32 (twice the memory of fp16)",
+        Some(_) => "torch.float32: EchoMimicV2 treats every value but fp16 as float32",
+        None => "not set: infer.py fails reading it",
+    };
+    settings.push(Setting::new(
+        "weight_dtype",
+        value.clone().unwrap_or_else(|| "-".into()),
+        meaning.into(),
+        entry.map(|e| e.line),
+    ));
+    if !matches!(value.as_deref(), Some("fp16" | "fp32")) {
+        out.push(findings::weight_dtype(entry.map(|e| e.line), value.as_deref(), meaning));
+    }
+}
+
+fn guidance_and_steps(cfg: &Param, steps: &Param, variant: Variant, out: &mut findings::Sink) {
+    let cfg_key = cfg.key.as_ref().map_or(("cfg".to_string(), None), |(k, l)| (k.clone(), *l));
+    match variant {
+        Variant::Acc if cfg.value > 1.0 => out.push(findings::acc_with_cfg(&cfg_key.0, cfg_key.1, cfg.value)),
+        Variant::Normal if cfg.value <= 1.0 => out.push(findings::normal_without_cfg(&cfg_key.0, cfg_key.1, cfg.value)),
+        _ => {}
+    }
+    let steps_key = steps.key.as_ref().map_or(("steps".to_string(), None), |(k, l)| (k.clone(), *l));
+    if steps.value < 1.0 || (variant == Variant::Normal && steps.value < 10.0) {
+        out.push(findings::few_steps(&steps_key.0, steps_key.1, steps.value, variant));
+    }
+}
+
+fn size(width: &Param, height: &Param, pose: [u32; 2], out: &mut findings::Sink) {
+    for (p, name, expected) in [(width, "width", pose[0]), (height, "height", pose[1])] {
+        let (key, line) = p.key.as_ref().map_or((name.to_string(), None), |(k, l)| (k.clone(), *l));
+        if p.value < 8.0 || p.value % 8.0 != 0.0 {
+            out.push(findings::not_multiple_of_8(&key, line, p.value));
+        } else if p.value != f64::from(expected) {
+            out.push(findings::not_pose_size(&key, line, p.value, expected));
+        }
+    }
+}
+
+fn windows(length: &Param, frames: &Param, overlap: &Param, out: &mut findings::Sink, settings: &mut Vec<Setting>) {
+    let key = |p: &Param, name: &str| p.key.as_ref().map_or((name.to_string(), None), |(k, l)| (k.clone(), *l));
+    let (fk, fl) = key(frames, "context_frames");
+    let (ok, ol) = key(overlap, "context_overlap");
+    let (l, f, o) = (length.value, frames.value, overlap.value);
+    if f < 1.0 || l < 1.0 || o < 0.0 {
+        out.push(findings::windows(
+            &fk,
+            fl,
+            format!("context_frames {f}, context_overlap {o}, length {l}: counts must be positive"),
+        ));
+        return;
+    }
+    if f > TEMPORAL_MAX_LEN {
+        out.push(findings::windows(
+            &fk,
+            fl,
+            format!(
+                "context_frames {f} is longer than the motion module's temporal position encoding ({TEMPORAL_MAX_LEN})"
+            ),
+        ));
+    }
+    if l <= f {
+        settings.push(Setting::new("windows", "1".into(), format!("{l} frames fit in one window"), None));
+        return;
+    }
+    if o == f {
+        out.push(findings::windows(
+            &ok,
+            ol,
+            format!("context_overlap {o} equals context_frames {f}: range() arg 3 must not be zero"),
+        ));
+    } else if o > f {
+        out.push(findings::windows(
+            &ok,
+            ol,
+            format!(
+                "context_overlap {o} exceeds context_frames {f}: zero windows, 0/0 = NaN latents, an all-black video"
+            ),
+        ));
+    } else {
+        let windows = (l / (f - o)).ceil();
+        settings.push(Setting::new(
+            "windows",
+            crate::report::fmt_num(windows),
+            format!("of {f} frames, every {} frames", f - o),
+            None,
+        ));
+    }
+}
+
+fn audio(rate: &Param, fps: &Param, out: &mut findings::Sink) {
+    let key = |p: &Param, name: &str| p.key.as_ref().map_or((name.to_string(), None), |(k, l)| (k.clone(), *l));
+    if rate.value != 16000.0 {
+        let (k, l) = key(rate, "sample_rate");
+        out.push(findings::audio_timing(
+            &k,
+            l,
+            format!("sample_rate {} is not the 16000 Hz Whisper expects", rate.value),
+        ));
+    }
+    if fps.value <= 0.0 {
+        let (k, l) = key(fps, "fps");
+        out.push(findings::audio_timing(
+            &k,
+            l,
+            format!("fps {} is not positive: audio slicing divides by it", fps.value),
+        ));
+    } else if fps.value != 24.0 {
+        let (k, l) = key(fps, "fps");
+        out.push(findings::audio_timing(
+            &k,
+            l,
+            format!("fps {} differs from the 24 the model was trained with", fps.value),
+        ));
+    }
+}

@@ -1,0 +1,16 @@
+//! `nanscope config check`: EchoMimicV2 run configurations (prompt and
+//! inference YAML) and diffusers `model_index.json` / scheduler configs.
+//!
+//! The check returns typed results; `report` turns them into a `Report`.
+//! YAML is read with hard limits on size, nesting and alias expansion.
+//! Nothing here prints or decides exit codes.
+
+mod check;
+mod diffusers;
+mod echomimic;
+mod findings;
+mod report;
+mod yaml;
+
+pub use check::{ConfigCheck, ConfigFile, ConfigKind, ConfigOptions, Setting, Variant, check, check_file};
+pub use report::report;

@@ -1,0 +1,388 @@
+//! Checking one log: open (gzip recognised by content), stream, classify the
+//! matched lines into findings, a timeline and the stated run parameters.
+
+use std::cell::Cell;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+use std::rc::Rc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::params::{self, RunParameters};
+use super::scan::{self, Hit, ScanTally};
+use super::signature::{self, Signature};
+use super::timestamp;
+use crate::report::{Finding, Severity, Subject};
+use crate::rules::log as rules;
+
+/// Decompressed bytes after which a gzip stream is judged for its ratio.
+const BOMB_MIN_BYTES: u64 = 16 << 20;
+
+/// Expansion ratio above which a gzip stream is a decompression bomb, not a
+/// log: text logs compress 5-50×, a run of zeros about 1000×.
+const BOMB_RATIO: u64 = 400;
+
+/// Characters of a line quoted in messages and the timeline.
+const EXCERPT_CHARS: usize = 200;
+
+/// What the check should keep.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct LogOptions {
+    /// Findings kept per rule and file; further matches are counted in the
+    /// first finding's `occurrences` and still enter the timeline.
+    pub max_findings_per_rule: usize,
+    /// Timeline events kept per file.
+    pub max_timeline: usize,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        LogOptions { max_findings_per_rule: 20, max_timeline: 1000 }
+    }
+}
+
+/// One matched line, in file order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelineEvent {
+    pub file: String,
+    pub line: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+    pub code: &'static str,
+    pub rule: &'static str,
+    pub severity: Severity,
+    /// The pipeline stage the line implicates.
+    pub stage: &'static str,
+    pub text: String,
+}
+
+/// The result for one log file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct LogFile {
+    pub file: String,
+    pub gzip: bool,
+    /// Bytes of log text read (after decompression).
+    pub bytes: u64,
+    pub lines: u64,
+    /// Matched lines, including those past `max_timeline` that were not kept.
+    pub events: u64,
+    pub parameters: RunParameters,
+    #[serde(skip)]
+    pub timeline: Vec<TimelineEvent>,
+    #[serde(skip)]
+    pub findings: Vec<Finding>,
+}
+
+/// The result for every log given.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct LogCheck {
+    pub files: Vec<LogFile>,
+}
+
+/// Checks every file in `paths`.
+pub fn check<P: AsRef<Path>>(paths: &[P], options: &LogOptions) -> LogCheck {
+    LogCheck { files: paths.iter().map(|p| check_file(p.as_ref(), options)).collect() }
+}
+
+/// Checks one log file; a file that cannot be opened is an `L117` finding.
+pub fn check_file(path: &Path, options: &LogOptions) -> LogFile {
+    let label = path.display().to_string();
+    match std::fs::File::open(path) {
+        Ok(file) => check_reader(file, &label, options),
+        Err(err) => {
+            let mut result = LogFile::empty(&label, false);
+            result.findings.push(unreadable(&label, &err, 0, 0));
+            result
+        }
+    }
+}
+
+impl LogFile {
+    fn empty(label: &str, gzip: bool) -> LogFile {
+        LogFile {
+            file: label.to_string(),
+            gzip,
+            bytes: 0,
+            lines: 0,
+            events: 0,
+            parameters: RunParameters::default(),
+            timeline: Vec::new(),
+            findings: Vec::new(),
+        }
+    }
+}
+
+/// Checks a log read from `reader`, named `label` in findings.
+pub fn check_reader<R: Read>(reader: R, label: &str, options: &LogOptions) -> LogFile {
+    let compressed = Rc::new(Cell::new(0u64));
+    let mut buffered = BufReader::with_capacity(1 << 16, Counting { inner: reader, count: compressed.clone() });
+    let gzip = buffered.fill_buf().is_ok_and(|head| head.starts_with(&[0x1f, 0x8b]));
+    let mut state = State::new(label, options, gzip);
+    let searcher = scan::searcher(&[signature::NEEDLES, params::NEEDLES].concat());
+    let outcome = if gzip {
+        let decoder = flate2::bufread::MultiGzDecoder::new(buffered);
+        let guarded = BombGuard { inner: decoder, out: 0, compressed: compressed.clone() };
+        scan::scan(guarded, &searcher, |hit| state.hit(hit))
+    } else {
+        scan::scan(buffered, &searcher, |hit| state.hit(hit))
+    };
+    let tally = match outcome {
+        Ok(tally) => tally,
+        Err((tally, err)) => {
+            let finding = match err.get_ref().and_then(|e| e.downcast_ref::<Bomb>()) {
+                Some(bomb) => bomb_finding(label, bomb, &tally),
+                None => unreadable(label, &err, tally.bytes, tally.lines),
+            };
+            state.result.findings.push(finding);
+            tally
+        }
+    };
+    state.finish(tally)
+}
+
+/// Counts the bytes read from the file itself (compressed, for gzip).
+struct Counting<R> {
+    inner: R,
+    count: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// Stops a gzip stream that expands like a decompression bomb.
+struct BombGuard<R> {
+    inner: R,
+    out: u64,
+    compressed: Rc<Cell<u64>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("gzip stream expands {out} bytes from {compressed}")]
+struct Bomb {
+    out: u64,
+    compressed: u64,
+}
+
+impl<R: Read> Read for BombGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.out += n as u64;
+        let compressed = self.compressed.get().max(1);
+        if self.out > BOMB_MIN_BYTES && self.out / compressed > BOMB_RATIO {
+            return Err(io::Error::other(Bomb { out: self.out, compressed }));
+        }
+        Ok(n)
+    }
+}
+
+/// The check's running state while the scan calls back.
+struct State<'a> {
+    options: &'a LogOptions,
+    result: LogFile,
+    /// Per rule code: the index of its first finding and how often it matched.
+    seen: Vec<(&'static str, usize, u64, u64)>,
+}
+
+impl<'a> State<'a> {
+    fn new(label: &str, options: &'a LogOptions, gzip: bool) -> Self {
+        State { options, result: LogFile::empty(label, gzip), seen: Vec::new() }
+    }
+
+    fn hit(&mut self, hit: &Hit<'_>) {
+        let raw = String::from_utf8_lossy(hit.text);
+        let (message, json_time) = json_line(&raw).unwrap_or_else(|| (raw.to_string(), None));
+        let lower = message.to_ascii_lowercase();
+        self.result.parameters.read_line(&lower, hit.line);
+        let Some(sig) = signature::classify(&lower) else { return };
+        let timestamp = json_time.or_else(|| timestamp::find(hit.head));
+        let text = excerpt(&message);
+        self.result.events += 1;
+        if self.result.timeline.len() < self.options.max_timeline {
+            self.result.timeline.push(TimelineEvent {
+                file: self.result.file.clone(),
+                line: hit.line,
+                timestamp: timestamp.clone(),
+                code: sig.rule.code,
+                rule: sig.rule.slug,
+                severity: sig.rule.severity,
+                stage: sig.stage,
+                text: text.clone(),
+            });
+        }
+        match self.seen.iter_mut().find(|s| s.0 == sig.rule.code) {
+            Some(seen) => {
+                seen.2 += 1;
+                seen.3 = hit.line;
+                if seen.2 as usize <= self.options.max_findings_per_rule {
+                    let finding = signature_finding(&self.result.file, sig, hit.line, timestamp, &text);
+                    self.result.findings.push(finding);
+                }
+            }
+            None => {
+                let finding = signature_finding(&self.result.file, sig, hit.line, timestamp, &text);
+                self.seen.push((sig.rule.code, self.result.findings.len(), 1, hit.line));
+                self.result.findings.push(finding);
+            }
+        }
+    }
+
+    fn finish(mut self, tally: ScanTally) -> LogFile {
+        for (_, first, count, last) in &self.seen {
+            if let Some(finding) = self.result.findings.get_mut(*first) {
+                finding.evidence.insert("occurrences".into(), (*count).into());
+                finding.evidence.insert("last_line".into(), (*last).into());
+            }
+        }
+        if tally.binary_lines > 0 || tally.overlong_lines > 0 {
+            let finding = binary_content(&self.result.file, &tally);
+            self.result.findings.push(finding);
+        }
+        self.result.bytes = tally.bytes;
+        self.result.lines = tally.lines;
+        self.result.findings.sort_by_key(|f| f.subject.line.unwrap_or(u64::MAX));
+        self.result
+    }
+}
+
+/// A JSON line's message and timestamp, when the line is a JSON object.
+fn json_line(raw: &str) -> Option<(String, Option<String>)> {
+    let trimmed = raw.trim();
+    if !trimmed.starts_with('{') {
+        return None;
+    }
+    let Value::Object(map) = serde_json::from_str::<Value>(trimmed).ok()? else { return None };
+    let text = |keys: &[&str]| {
+        keys.iter().find_map(|k| match map.get(*k)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+    };
+    let message = text(&["message", "msg", "event", "log", "text"]);
+    let time = text(&["timestamp", "time", "ts", "@timestamp", "asctime", "t"]);
+    // Parameters logged as fields (`"steps": 30`) stay readable: the whole
+    // object is kept after the message.
+    Some((message.map_or_else(|| trimmed.to_string(), |m| format!("{m} {trimmed}")), time))
+}
+
+fn excerpt(text: &str) -> String {
+    let clean: String = text.trim().chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if clean.chars().count() <= EXCERPT_CHARS {
+        clean
+    } else {
+        let cut: String = clean.chars().take(EXCERPT_CHARS).collect();
+        format!("{cut}…")
+    }
+}
+
+fn line_subject(file: &str, line: u64) -> Subject {
+    Subject { file: Some(file.to_string()), line: Some(line), ..Subject::default() }
+}
+
+/// The finding of a recognised line; every `L101`–`L115` finding is built here.
+fn signature_finding(file: &str, sig: Signature, line: u64, timestamp: Option<String>, text: &str) -> Finding {
+    let mut finding = Finding::new(sig.rule, format!("line {line}: {} ({}): {text}", sig.rule.summary, sig.stage))
+        .with_subject(Subject { stage: Some(sig.stage.to_string()), ..line_subject(file, line) });
+    if let Some(timestamp) = timestamp {
+        finding = finding.with_evidence("timestamp", timestamp);
+    }
+    finding.with_evidence("text", text)
+}
+
+fn binary_content(file: &str, tally: &ScanTally) -> Finding {
+    let first = tally.first_binary_line.into_iter().chain(tally.first_overlong_line).min().unwrap_or(1);
+    Finding::new(
+        &rules::BINARY_CONTENT,
+        format!(
+            "{} line(s) hold NUL bytes, {} line(s) are longer than {} MiB (first at line {first})",
+            tally.binary_lines,
+            tally.overlong_lines,
+            scan::MAX_LINE >> 20
+        ),
+    )
+    .with_subject(line_subject(file, first))
+    .with_evidence("binary_lines", tally.binary_lines)
+    .with_evidence("overlong_lines", tally.overlong_lines)
+}
+
+fn unreadable(file: &str, err: &io::Error, bytes: u64, lines: u64) -> Finding {
+    Finding::new(&rules::UNREADABLE_LOG, format!("cannot read {file} past byte {bytes} (line {lines}): {err}"))
+        .with_subject(Subject::file(file))
+        .with_evidence("bytes_read", bytes)
+        .with_evidence("lines_read", lines)
+}
+
+fn bomb_finding(file: &str, bomb: &Bomb, tally: &ScanTally) -> Finding {
+    unreadable(
+        file,
+        &io::Error::other(format!("stopped: {bomb}, a decompression bomb, not a log")),
+        tally.bytes,
+        tally.lines,
+    )
+    .with_evidence("compressed_bytes", bomb.compressed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str) -> LogFile {
+        check_reader(text.as_bytes(), "run.log", &LogOptions::default())
+    }
+
+    #[test]
+    fn findings_carry_line_timestamp_and_stage() {
+        let log = "2025-03-01 12:00:00,001 INFO start steps=6 cfg=1.0\n\
+                   2025-03-01 12:00:09,500 util.py:98: RuntimeWarning: invalid value encountered in cast\n";
+        let result = run(log);
+        assert_eq!(result.findings.len(), 1);
+        let f = &result.findings[0];
+        assert_eq!((f.code(), f.subject.line, f.subject.stage.as_deref()), ("L101", Some(2), Some("video write")));
+        assert_eq!(f.evidence["timestamp"], "2025-03-01 12:00:09,500");
+        assert_eq!(result.parameters.steps.map(|s| s.value), Some(6));
+        assert_eq!(result.lines, 2);
+    }
+
+    #[test]
+    fn json_lines_use_their_message_and_time() {
+        let log = r#"{"time": "12:00:01", "level": "warning", "message": "Contains NaN: True"}"#;
+        let result = run(log);
+        assert_eq!(result.timeline[0].code, "L103");
+        assert_eq!(result.timeline[0].timestamp.as_deref(), Some("12:00:01"));
+    }
+
+    #[test]
+    fn repeats_are_counted_on_the_first_finding() {
+        let log = "invalid value encountered in cast\n".repeat(50);
+        let result = run(&log);
+        assert_eq!(result.findings.len(), 20);
+        assert_eq!(result.findings[0].evidence["occurrences"], 50);
+        assert_eq!(result.findings[0].evidence["last_line"], 50);
+        assert_eq!(result.timeline.len(), 50);
+    }
+
+    #[test]
+    fn a_gzip_bomb_is_stopped_by_its_ratio() {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![b'a'; 1 << 20];
+        for _ in 0..40 {
+            encoder.write_all(&zeros).unwrap();
+        }
+        let gz = encoder.finish().unwrap();
+        let result = check_reader(&gz[..], "bomb.log.gz", &LogOptions::default());
+        assert!(result.gzip);
+        let f = result.findings.iter().find(|f| f.is(&rules::UNREADABLE_LOG)).expect("bomb finding");
+        assert!(f.message.contains("decompression bomb"), "{}", f.message);
+        assert!(result.bytes < 40 << 20);
+    }
+}

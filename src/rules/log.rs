@@ -1,0 +1,285 @@
+//! `L` rules: signatures of a failed generation in server and inference logs.
+//!
+//! Each rule is one family of log lines. The finding names the 1-based line,
+//! the line's timestamp when it has one, and the pipeline stage the line
+//! implicates; `nanscope log check` also orders them into a timeline.
+
+use super::Rule;
+use crate::report::Severity;
+
+pub const NAN_CAST_WARNING: Rule = Rule {
+    code: "L101",
+    slug: "nan-cast-warning",
+    severity: Severity::Error,
+    summary: "numpy warned that NaN was cast to an integer (black frames were written)",
+    detects: "numpy's `RuntimeWarning: invalid value encountered in cast`, printed when a float array \
+              holding NaN or Inf is cast with `astype(np.uint8)`. In EchoMimicV2 the cast is in \
+              `save_videos_grid` (`src/utils/util.py`, line ~98), where the decoded video becomes 8-bit frames.",
+    why: "NaN cast to uint8 becomes 0 on x86, so every frame that held NaN is written black; the video \
+          plays, with sound, and shows nothing. The warning is printed once per process, so one line can \
+          stand for the whole video.",
+    cause: "NaN produced upstream: fp16 overflow in the denoising UNet or the VAE, quantized weights, a \
+            broken checkpoint, or a context-window configuration that divides 0 by 0.",
+    fix: "Find where the first NaN appeared (`nanscope trace`/`replay`, or the probe), then run that \
+          component in bf16/fp32 or restore its weights. Do not silence the warning with nan_to_num: the \
+          frames stay black.",
+    options: "",
+};
+
+pub const NUMPY_NUMERIC_WARNING: Rule = Rule {
+    code: "L102",
+    slug: "numpy-numeric-warning",
+    severity: Severity::Warning,
+    summary: "numpy warned about overflow, division by zero or an invalid value",
+    detects: "numpy's `RuntimeWarning`s `overflow encountered in …`, `divide by zero encountered in …` and \
+              `invalid value encountered in …` (other than `cast`, which is L101).",
+    why: "Each warning means an array just gained Inf or NaN. In pre- or post-processing (audio features, \
+          pose normalisation, frame statistics) that value reaches the model or the written frames.",
+    cause: "fp16 arrays overflowing (values above 65504), normalising by a zero standard deviation or \
+            length, or NaN already present in the input.",
+    fix: "Locate the array named by the warning's source line and check it for non-finite values; compute \
+          in float32 and guard divisions by zero.",
+    options: "",
+};
+
+pub const PIPELINE_NAN_REPORTED: Rule = Rule {
+    code: "L103",
+    slug: "pipeline-nan-reported",
+    severity: Severity::Error,
+    summary: "the pipeline reported NaN or Inf in its own output",
+    detects: "Lines in which the pipeline or its wrapper reports non-finite values: `Contains NaN: True`, \
+              `NaN detected`, `has_nan=True`, or a printed value range with `nan`/`inf` in it (`Pipeline \
+              output … range: [nan, nan]`).",
+    why: "NaN in the pipeline output decodes to black frames (see L101); NaN in the latents means every later \
+          denoising step is NaN too.",
+    cause: "The same as L101: overflow in fp16, quantized or damaged weights, or a degenerate schedule or \
+            context-window setting.",
+    fix: "Trace the first stage that produced NaN (`nanscope replay`/`trace`) and fix it there.",
+    options: "",
+};
+
+pub const NAN_REPLACED_WITH_ZEROS: Rule = Rule {
+    code: "L104",
+    slug: "nan-replaced-with-zeros",
+    severity: Severity::Error,
+    summary: "a patch replaced NaN with zeros: the cause is still there",
+    detects: "Warnings printed by a NaN-to-zero patch, such as `NaN values detected … replacing with zeros`, \
+              `replaced N NaN`, or a `nan_to_num` notice.",
+    why: "nan_to_num maps NaN to 0, which is black after the ×255 cast: the video is as black as before, only \
+          the numpy warning is gone. The line proves that NaN reached the patched array.",
+    cause: "A workaround added to the writer (for example in `save_videos_grid`) instead of a fix of the \
+            component that produces NaN.",
+    fix: "Keep the patch as a guard if you like, but find and fix the NaN source: the warning must not appear \
+          on a healthy run.",
+    options: "",
+};
+
+pub const ZERO_BYTES_READ: Rule = Rule {
+    code: "L105",
+    slug: "zero-bytes-read",
+    severity: Severity::Warning,
+    summary: "a reader got 0 bytes where it expected data (truncated audio or video)",
+    detects: "moviepy's `… bytes wanted but 0 bytes read` and similar reader messages.",
+    why: "At the very end of a clip the message is harmless (the last frame's rounding); earlier in a run it \
+          means the file being read was truncated or empty, so frames or audio are missing from the result.",
+    cause: "A video written by a writer that crashed or was killed (no moov atom), an empty intermediate \
+            file, or audio shorter than the requested length.",
+    fix: "Check the file named next to the message with `nanscope video check`; regenerate it if truncated.",
+    options: "",
+};
+
+pub const MOOV_ATOM_NOT_FOUND: Rule = Rule {
+    code: "L106",
+    slug: "moov-atom-not-found",
+    severity: Severity::Error,
+    summary: "ffmpeg found an MP4 without its index (moov atom)",
+    detects: "ffmpeg's `moov atom not found`.",
+    why: "An MP4's moov atom is written when the file is closed; without it no player or muxer can read the \
+          frames, so the final video (or the silent one being muxed with audio) is unplayable.",
+    cause: "The writer was interrupted (exception, out of memory, killed worker) before `container.close()`, \
+            or the file was served while still being written.",
+    fix: "Fix the error that interrupted the writer (earlier lines); `nanscope video repair` can recover \
+          frames from some truncated files.",
+    options: "",
+};
+
+pub const INVALID_MEDIA_DATA: Rule = Rule {
+    code: "L107",
+    slug: "invalid-media-data",
+    severity: Severity::Error,
+    summary: "ffmpeg could not read an input (Invalid data found when processing input)",
+    detects: "ffmpeg's `Invalid data found when processing input`.",
+    why: "The audio or video file handed to ffmpeg is not a media file ffmpeg understands, so audio features, \
+          frames or the final mux are missing.",
+    cause: "An empty or truncated upload, an HTML error page saved under a media name, or a file still being \
+            written.",
+    fix: "Check the input with `ffprobe` or `nanscope video check`; re-upload or regenerate it.",
+    options: "",
+};
+
+pub const CUDA_OUT_OF_MEMORY: Rule = Rule {
+    code: "L108",
+    slug: "cuda-out-of-memory",
+    severity: Severity::Error,
+    summary: "the GPU ran out of memory",
+    detects: "PyTorch's `CUDA out of memory` / `torch.OutOfMemoryError` and similar allocator failures.",
+    why: "The generation stops part-way; a writer that was open leaves a truncated MP4 (L106), and a retry \
+          with a smaller precision or quantization to fit memory is a common source of NaN.",
+    cause: "Too many frames (memory grows with the length), a size above 768×768, CFG doubling the batch, or \
+            a GPU below EchoMimicV2's ~13 GB.",
+    fix: "Reduce the length or size, use the accelerated pipeline (no CFG), or a larger GPU. Prefer these \
+          over quantizing the denoising UNet.",
+    options: "",
+};
+
+pub const NANS_EXCEPTION: Rule = Rule {
+    code: "L109",
+    slug: "nans-exception",
+    severity: Severity::Error,
+    summary: "a NaN guard raised NansException",
+    detects: "`NansException` (raised by web UIs when a tensor is all NaN, e.g. `A tensor with all NaNs was \
+              produced in Unet/VAE`).",
+    why: "The denoiser or VAE produced only NaN; the image or video would have been black.",
+    cause: "fp16 overflow, usually in the VAE or in attention, or damaged/quantized weights.",
+    fix: "Run the named component in fp32/bf16 (or use an fp16-fixed VAE) and check the weights with \
+          `nanscope weights`.",
+    options: "",
+};
+
+pub const QUANTIZATION_APPLIED: Rule = Rule {
+    code: "L110",
+    slug: "quantization-applied",
+    severity: Severity::Warning,
+    summary: "the run quantized a model (torchao, quantize_dynamic, bitsandbytes)",
+    detects: "Lines that show weights being quantized: torchao `quantize_` / `int8_weight_only`, \
+              `quantize_dynamic`, bitsandbytes / `load_in_8bit` / `load_in_4bit`, and import errors for them \
+              (`cannot import name 'quantize_'`).",
+    why: "Weight-only int8 on the denoising UNet lets activations overflow fp16, which turns the latents NaN \
+          and the video black; it is the root of the incident nanscope was built for. EchoMimicV2's own UI \
+          quantizes only the VAE and reference UNet.",
+    cause: "Quantization enabled to fit a small GPU.",
+    fix: "Run the denoising UNet unquantized (or quantize with activation scaling and check it with \
+          `nanscope weights --simulate`); use the accelerated pipeline or a larger GPU to save memory.",
+    options: "",
+};
+
+pub const MOTION_MODULE_EMPTY: Rule = Rule {
+    code: "L111",
+    slug: "motion-module-empty",
+    severity: Severity::Error,
+    summary: "the motion module loaded 0 parameters",
+    detects: "`Loaded 0.0M-parameter motion module` (the healthy EchoMimicV2 line reads about 453M).",
+    why: "Without temporal layers the UNet denoises each frame on its own: the video flickers or drifts, and \
+          the accelerated pipeline gives no error at all.",
+    cause: "`motion_module_path` pointing to a missing, empty or wrong file, or a checkpoint whose keys do \
+            not contain `temporal`.",
+    fix: "Point `motion_module_path` at `motion_module.pth` (or `motion_module_acc.pth`) and check it with \
+          `nanscope config check --root`.",
+    options: "",
+};
+
+pub const MOTION_MODULE_NOT_FOUND: Rule = Rule {
+    code: "L112",
+    slug: "motion-module-not-found",
+    severity: Severity::Error,
+    summary: "the pipeline could not find the motion module",
+    detects: "`motion module not found` (EchoMimicV2's normal pipeline exits with it).",
+    why: "The normal pipeline stops; the accelerated one silently builds a UNet without temporal layers.",
+    cause: "A wrong `motion_module_path` or weights that were not downloaded.",
+    fix: "Download the EchoMimicV2 weights into `pretrained_weights/` and check the prompt config with \
+          `nanscope config check --root`.",
+    options: "",
+};
+
+pub const FFMPEG_MISSING: Rule = Rule {
+    code: "L113",
+    slug: "ffmpeg-missing",
+    severity: Severity::Error,
+    summary: "ffmpeg could not be run (audio not loaded)",
+    detects: "`[WinError 2]`, `Failed to load audio`, and `No such file or directory: 'ffmpeg'`.",
+    why: "Whisper loads audio by running ffmpeg; without it there are no audio features and the sampler \
+          fails, or the final mux has no sound.",
+    cause: "ffmpeg not on PATH (ComfyUI on Windows), or `FFMPEG_PATH` not set.",
+    fix: "Install ffmpeg and put it on PATH, or set `FFMPEG_PATH` to the folder holding it.",
+    options: "",
+};
+
+pub const SHAPE_MISMATCH: Rule = Rule {
+    code: "L114",
+    slug: "shape-error-logged",
+    severity: Severity::Error,
+    summary: "a shape or broadcast error stopped the run",
+    detects: "`could not broadcast input array from shape …`, `The size of tensor a (…) must match …`, \
+              `shape '…' is invalid for input of size …`, `mat1 and mat2 shapes cannot be multiplied` and \
+              `range() arg 3 must not be zero`.",
+    why: "The run stops before a video is written. In EchoMimicV2 a broadcast from (768,768,3) means the poses \
+          were drawn for 768×768 while another size was requested; `range() arg 3` means context_overlap \
+          equals context_frames.",
+    cause: "A size other than the poses' (use 768), context_overlap ≥ context_frames, or weights for another \
+            architecture.",
+    fix: "Use the size the poses were drawn for, keep context_overlap below context_frames, and check the \
+          configuration with `nanscope config check`.",
+    options: "",
+};
+
+pub const BLANK_OUTPUT_RANGE: Rule = Rule {
+    code: "L115",
+    slug: "blank-output-range",
+    severity: Severity::Warning,
+    summary: "the pipeline printed an output range with no spread (a blank video)",
+    detects: "A printed range of the pipeline output or video (`range: [a, b]`, `min=… max=…`) whose minimum \
+              equals its maximum.",
+    why: "A video tensor with a single value everywhere is a blank video: usually all zeros after NaN was \
+          replaced.",
+    cause: "NaN patched to zero (L104), or a decoder fed constant latents.",
+    fix: "Look for the NaN that preceded it; check the written video with `nanscope video check`.",
+    options: "",
+};
+
+pub const BINARY_CONTENT: Rule = Rule {
+    code: "L116",
+    slug: "binary-content",
+    severity: Severity::Info,
+    summary: "the log holds binary data or overlong lines",
+    detects: "Lines with NUL bytes or invalid UTF-8, and lines longer than the per-line cap (1 MiB), which \
+              are matched in pieces.",
+    why: "A log with binary content was usually concatenated with another file or written by two processes at \
+          once; signatures inside it may be torn apart.",
+    cause: "Progress bars written without newlines, a crashed writer, or a binary file passed by mistake.",
+    fix: "Nothing to fix in the pipeline; check that the right log was given.",
+    options: "",
+};
+
+pub const UNREADABLE_LOG: Rule = Rule {
+    code: "L117",
+    slug: "unreadable-log",
+    severity: Severity::Error,
+    summary: "the log could not be read to its end",
+    detects: "Read errors, and gzip streams that are corrupt or end early. The finding says how many bytes and \
+              lines were read before the failure.",
+    why: "What the log says after the failure is unknown, so the timeline may miss the decisive line.",
+    cause: "A log copied while still being written, a truncated download, or a file that is not gzip despite \
+            its name.",
+    fix: "Copy the log again once the run has finished.",
+    options: "",
+};
+
+pub const RULES: &[&Rule] = &[
+    &NAN_CAST_WARNING,
+    &NUMPY_NUMERIC_WARNING,
+    &PIPELINE_NAN_REPORTED,
+    &NAN_REPLACED_WITH_ZEROS,
+    &ZERO_BYTES_READ,
+    &MOOV_ATOM_NOT_FOUND,
+    &INVALID_MEDIA_DATA,
+    &CUDA_OUT_OF_MEMORY,
+    &NANS_EXCEPTION,
+    &QUANTIZATION_APPLIED,
+    &MOTION_MODULE_EMPTY,
+    &MOTION_MODULE_NOT_FOUND,
+    &FFMPEG_MISSING,
+    &SHAPE_MISMATCH,
+    &BLANK_OUTPUT_RANGE,
+    &BINARY_CONTENT,
+    &UNREADABLE_LOG,
+];
