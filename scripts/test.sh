@@ -8,6 +8,8 @@ need_apt=()
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 # Debian splits venv (with ensurepip) out of python3; the Python tests need it.
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
+# The HTML report is opened in a real headless Chromium (tests/postmortem.rs).
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if ((${#need_apt[@]})); then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq
@@ -24,6 +26,11 @@ fi
 
 # The published SARIF and JUnit schemas the output-format tests validate against.
 bash scripts/fetch-schemas.sh
+# Playwright drives the Debian Chromium (no browser download: executable_path).
+if ! python3 -c 'import playwright' >/dev/null 2>&1; then
+    python3 -m pip install --quiet --disable-pip-version-check playwright
+fi
+export NANSCOPE_BROWSER_TEST=require
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 

@@ -11,13 +11,14 @@
 #[doc(hidden)]
 pub mod cli;
 pub mod commands;
-pub mod formats;
-pub mod image;
-pub mod gate;
 pub mod config;
+pub mod formats;
+pub mod gate;
+pub mod image;
 pub mod log;
 pub mod numerics;
 pub mod pose;
+pub mod postmortem;
 pub mod replay;
 pub mod report;
 pub mod rules;

@@ -1,6 +1,7 @@
 //! Issue #12: the README's sample report stays true. The JSON sample under
 //! "Reports and exit codes" is compared with a real run on the fixture it
-//! names; the README's first code block keeps the two fresh-machine commands.
+//! names; the README's first code block keeps the two fresh-machine commands, the first
+//! of them `postmortem` on the embedded seed incident.
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -76,5 +77,8 @@ fn the_json_sample_matches_the_fixture() {
 fn the_first_code_block_runs_the_fixture_and_the_tests() {
     let block = README.split_once("```sh\n").unwrap().1.split_once("\n```").unwrap().0;
     let commands: Vec<&str> = block.lines().map(|l| l.split('#').next().unwrap().trim()).collect();
-    assert_eq!(commands, ["cargo run --release -- weights fixtures/weights --fail-on never", "bash scripts/test.sh"]);
+    assert_eq!(
+        commands,
+        ["cargo run --release -- postmortem fixtures/postmortem/seed --fail-on never", "bash scripts/test.sh"]
+    );
 }

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand, ValueEnum};
 use crate::config::{ConfigOptions, Variant, check, report};
+use clap::{Args, Subcommand, ValueEnum};
 
 use super::output::emit;
 use super::{GlobalArgs, Outcome};
@@ -69,14 +69,16 @@ pub fn run(args: ConfigArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     if files.is_empty() {
         return Err(super::inputs::nothing_to_check(&args.paths, "configuration files"));
     }
-    let mut options = ConfigOptions::default();
-    options.root = args.root;
-    options.variant = args.variant.map(|v| match v {
-        VariantArg::Normal => Variant::Normal,
-        VariantArg::Acc => Variant::Acc,
-    });
-    options.pose_size = args.pose_size;
-    options.set = args.set;
+    let options = ConfigOptions {
+        root: args.root,
+        variant: args.variant.map(|v| match v {
+            VariantArg::Normal => Variant::Normal,
+            VariantArg::Acc => Variant::Acc,
+        }),
+        pose_size: args.pose_size,
+        set: args.set,
+        ..ConfigOptions::default()
+    };
     let result = check(&files, &options);
     let inputs = args.paths.iter().map(|p| p.display().to_string()).collect();
     emit(&report(&result, inputs), global)

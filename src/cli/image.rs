@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand};
 use crate::image::{CheckOptions, DEFAULT_MAX_PIXELS, RangeChoice, ValueRange};
+use clap::{Args, Subcommand};
 
 use super::{GlobalArgs, Outcome};
 use crate::cli::output::emit;
@@ -85,15 +85,16 @@ pub fn run(args: ImageArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
 }
 
 fn check(args: CheckArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
-    let mut options = CheckOptions::default();
-    options.size = args.size;
-    options.aspect_tolerance = args.aspect_tolerance;
-    options.blank_std = args.blank_std;
-    options.black_share = args.black_share;
-    options.clip_share = args.clip_share;
-    options.range = args.range;
-    options.max_pixels = args.max_pixels;
-    options.plot_dir = args.plot.clone();
+    let options = CheckOptions {
+        size: args.size,
+        aspect_tolerance: args.aspect_tolerance,
+        blank_std: args.blank_std,
+        black_share: args.black_share,
+        clip_share: args.clip_share,
+        range: args.range,
+        max_pixels: args.max_pixels,
+        plot_dir: args.plot.clone(),
+    };
     options.validate().map_err(anyhow::Error::msg)?;
     crate::cli::inputs::require_existing(&args.files)?;
     let files = crate::image::discover::image_files(&args.files);

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand};
 use crate::log::{LogOptions, check, report};
+use clap::{Args, Subcommand};
 
 use super::output::emit;
 use super::{GlobalArgs, Outcome};
@@ -39,8 +39,7 @@ pub fn run(args: LogArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     if files.is_empty() {
         return Err(super::inputs::nothing_to_check(&args.paths, "log files"));
     }
-    let mut options = LogOptions::default();
-    options.max_findings_per_rule = args.max_findings;
+    let options = LogOptions { max_findings_per_rule: args.max_findings, ..LogOptions::default() };
     let result = check(&files, &options);
     let inputs = args.paths.iter().map(|p| p.display().to_string()).collect();
     emit(&report(&result, inputs), global)

@@ -6,13 +6,14 @@
 
 mod config;
 mod diff;
-mod image;
 mod gate;
+mod image;
 mod inputs;
-mod merge;
 mod log;
+mod merge;
 mod output;
 mod pose;
+mod postmortem;
 mod progress;
 mod replay;
 mod rules;
@@ -89,6 +90,7 @@ pub enum FormatArg {
     Junit,
     Sarif,
     Github,
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -119,6 +121,9 @@ pub enum ColorArg {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Diagnose a failed run folder in one go: every check, one verdict with its chain of evidence, HTML report.
+    #[command(after_help = postmortem::HELP)]
+    Postmortem(postmortem::PostmortemArgs),
     /// Scan checkpoints (safetensors, PyTorch, NumPy, GGUF, quantized schemes) for NaN/Inf, overflow and other hazards.
     Weights(weights::WeightsArgs),
     /// Compare two checkpoints key by key and value by value (B against the reference A).
@@ -208,6 +213,7 @@ fn allow_negative_numbers(command: clap::Command) -> clap::Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
+        Command::Postmortem(args) => postmortem::run(args, &cli.global),
         Command::Weights(args) => weights::run(args, &cli.global),
         Command::Diff(args) => diff::run(args, &cli.global),
         Command::Video(args) => video::run(args, &cli.global),

@@ -18,6 +18,7 @@ impl FormatArg {
             FormatArg::Junit => report::Format::Junit,
             FormatArg::Sarif => report::Format::Sarif,
             FormatArg::Github => report::Format::Github,
+            FormatArg::Html => report::Format::Html,
         }
     }
 }

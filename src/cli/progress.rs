@@ -57,3 +57,42 @@ impl crate::weights::Progress for Bar {
         self.reveal();
     }
 }
+
+/// A bar counting finished checks, for commands that run several at once.
+pub struct Steps {
+    bar: ProgressBar,
+    enabled: bool,
+}
+
+impl Steps {
+    pub fn new(global: &GlobalArgs, what: &str) -> Steps {
+        let enabled = !global.quiet && !global.no_progress && std::io::stderr().is_terminal();
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {prefix} {pos}/{len} checks {wide_msg}") {
+            bar.set_style(style);
+        }
+        bar.set_prefix(what.to_string());
+        if enabled {
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+            bar.enable_steady_tick(Duration::from_millis(120));
+        }
+        Steps { bar, enabled }
+    }
+
+    pub fn finish(&self) {
+        if self.enabled {
+            self.bar.finish_and_clear();
+        }
+    }
+}
+
+impl crate::postmortem::Progress for Steps {
+    fn start(&self, total: usize) {
+        self.bar.set_length(total as u64);
+    }
+
+    fn done(&self, what: &str) {
+        self.bar.set_message(format!("done: {what}"));
+        self.bar.inc(1);
+    }
+}

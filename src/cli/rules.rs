@@ -24,10 +24,10 @@ pub fn run(args: RulesArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
             serde_json::to_string_pretty(&doc)? + "\n"
         }
         (FormatArg::Markdown, _) => markdown(&selected),
-        (FormatArg::Junit | FormatArg::Sarif | FormatArg::Github, _) => {
-            let options = crate::report::RenderOptions { version: crate::VERSION.into(), ..Default::default() };
+        (FormatArg::Junit | FormatArg::Sarif | FormatArg::Github | FormatArg::Html, _) => {
+            let render = crate::report::RenderOptions { version: crate::VERSION.into(), ..Default::default() };
             let mut buffer = Vec::new();
-            crate::report::render(&rules(&options_for(&args.code))?, global.format.renderer(), &options, &mut buffer)?;
+            crate::report::render(&rules(&options)?, global.format.renderer(), &render, &mut buffer)?;
             String::from_utf8_lossy(&buffer).into_owned()
         }
         (FormatArg::Table, true) => explain(selected[0]),

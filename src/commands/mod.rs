@@ -13,6 +13,7 @@ pub mod diff;
 mod error;
 pub mod pose;
 pub mod pose_write;
+pub mod postmortem;
 pub mod replay;
 pub mod rules;
 pub mod scheduler;
@@ -29,6 +30,7 @@ pub use pose::{PoseCheckOptions, pose_check};
 pub use pose_write::{
     PoseConvertOptions, PoseRenderOptions, PoseRepairOptions, pose_convert, pose_render, pose_repair,
 };
+pub use postmortem::postmortem;
 pub use replay::{ReplayOptions, replay};
 pub use rules::{RulesOptions, rules};
 pub use scheduler::{SchedulerOptions, scheduler};

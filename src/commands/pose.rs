@@ -53,9 +53,8 @@ pub fn pose_check(options: &PoseCheckOptions) -> Result<Report, CommandError> {
     let mut merged: Option<Report> = None;
     let groups = sequences(&options.paths);
     let any = !groups.is_empty();
-    let groups = crate::gate::partition(groups, options.shard, |g| {
-        g.first().map_or(std::path::Path::new(""), |p| p.as_path())
-    });
+    let groups =
+        crate::gate::partition(groups, options.shard, |g| g.first().map_or(std::path::Path::new(""), |p| p.as_path()));
     for paths in groups {
         let seq = load_sequence(&paths, options.source_size)?;
         let outcome = pose::check(&seq, &check);

@@ -9,7 +9,9 @@ mod report;
 
 pub use finding::{Finding, Severity, Subject};
 pub use render::{Format, RenderOptions, render};
-pub use report::{EXIT_CLEAN, EXIT_FAILURE, EXIT_FINDINGS, Outcome, Report, SCHEMA_VERSION, Section, SectionTable};
+pub use report::{
+    Attachment, EXIT_CLEAN, EXIT_FAILURE, EXIT_FINDINGS, Outcome, Report, SCHEMA_VERSION, Section, SectionTable,
+};
 
 /// Compact number formatting for messages and tables: four significant
 /// digits, scientific notation outside [1e-3, 1e5).

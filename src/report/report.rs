@@ -43,6 +43,23 @@ pub struct SectionTable {
     pub note: Option<String>,
 }
 
+/// A picture that goes with a report (a chart, a contact sheet). Only the
+/// HTML renderer shows attachments; JSON and the text formats leave them out.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub title: String,
+    /// What it shows, e.g. the artifact's path.
+    pub about: String,
+    pub media_type: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+impl Attachment {
+    pub fn png(title: &str, bytes: Vec<u8>) -> Attachment {
+        Attachment { title: title.to_string(), about: String::new(), media_type: "image/png", bytes }
+    }
+}
+
 /// The run completed and no finding reached the threshold (`--fail-on`).
 pub const EXIT_CLEAN: u8 = 0;
 /// The run completed and at least one finding reached the threshold.
@@ -79,11 +96,20 @@ pub struct Report {
     /// Extra counters for `summary` next to the severity counts (`files`, `tensors`, …).
     pub counters: Vec<(String, u64)>,
     pub sections: Vec<Section>,
+    /// Pictures for the HTML report.
+    pub attachments: Vec<Attachment>,
 }
 
 impl Report {
     pub fn new(command: impl Into<String>, inputs: Vec<String>) -> Self {
-        Report { command: command.into(), inputs, findings: Vec::new(), counters: Vec::new(), sections: Vec::new() }
+        Report {
+            command: command.into(),
+            inputs,
+            findings: Vec::new(),
+            counters: Vec::new(),
+            sections: Vec::new(),
+            attachments: Vec::new(),
+        }
     }
 
     pub fn set_counter(&mut self, key: &str, value: u64) {

@@ -2,11 +2,12 @@
 //! slug, default severity and documentation. Codes are never reused; a retired
 //! rule stays in its family file with its summary marked retired.
 
+pub mod cause;
 pub mod config;
 pub mod diff;
 pub mod format;
-pub mod image;
 pub mod gate;
+pub mod image;
 pub mod log;
 pub mod pose;
 pub mod quant;
@@ -61,6 +62,7 @@ const FAMILIES: &[&[&Rule]] = &[
     gate::RULES,
     log::RULES,
     config::RULES,
+    cause::RULES,
 ];
 
 /// Every rule, ordered by code.

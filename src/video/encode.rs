@@ -137,6 +137,53 @@ pub enum EncodeError {
     Output(#[from] OutputError),
 }
 
+/// A saved video tensor surveyed without encoding it: non-finite values per
+/// frame and the finite range (what `postmortem` reads from a run folder).
+#[derive(Debug, Serialize)]
+pub struct TensorSurvey {
+    pub input: String,
+    pub tensor: String,
+    pub shape: Vec<u64>,
+    pub layout: &'static str,
+    pub range: ValueRange,
+    pub frames: Vec<TensorFrameRecord>,
+    #[serde(skip)]
+    pub findings: Vec<Finding>,
+}
+
+/// Surveys the one video-shaped tensor of `input` (V130 per run of frames
+/// holding NaN/Inf). Unreadable files are findings; a file without a
+/// video-shaped tensor is an error.
+pub fn survey_tensor(input: &Path) -> Result<TensorSurvey, EncodeError> {
+    let checkpoint = Checkpoint::open(input);
+    let label = checkpoint.label.clone();
+    let mut result = TensorSurvey {
+        input: label.clone(),
+        tensor: String::new(),
+        shape: vec![],
+        layout: "",
+        range: ValueRange::Unit,
+        frames: vec![],
+        findings: checkpoint.findings.clone(),
+    };
+    if checkpoint.tensors.is_empty() {
+        return Ok(result);
+    }
+    let entry = pick_tensor(&checkpoint, None).map_err(EncodeError::Tensor)?;
+    let geometry = geometry(&entry.shape, None).map_err(|e| EncodeError::Tensor(format!("{}: {e}", entry.name)))?;
+    let mut frames = TensorFrames::new(&checkpoint, entry, geometry)
+        .map_err(|e| EncodeError::Tensor(format!("{}: {e}", entry.name)))?;
+    let (records, min, max) = survey(&mut frames);
+    result.range = ValueRange::infer(min, max);
+    let (low, high) = result.range.bounds();
+    result.findings.extend(tensor_findings(&label, &entry.name, &records, None, result.range, low, high));
+    result.tensor = entry.name.clone();
+    result.shape = entry.shape.clone();
+    result.layout = geometry.layout.name();
+    result.frames = records;
+    Ok(result)
+}
+
 /// Encodes `input`'s video tensor into `output`.
 pub fn encode(
     tools: &Tools,
@@ -205,7 +252,7 @@ pub fn encode(
     let out_label = output.display().to_string();
     check.relabel(&out_label);
     result.output = Some(out_label.clone());
-    result.findings.extend(tensor_findings(&label, &entry.name, &records, options.fill, range, low, high));
+    result.findings.extend(tensor_findings(&label, &entry.name, &records, Some(options.fill), range, low, high));
     result.findings.extend(check.findings.iter().cloned().map(|mut f| {
         f.subject.file = Some(out_label.clone());
         f
@@ -380,11 +427,46 @@ fn fill(frame: &mut ByteFrame, previous: Option<&ByteFrame>, next: Option<&ByteF
     }
 }
 
+/// V130 for one maximal run of frames `a..=b` holding NaN/Inf, and what
+/// became of those pixels (`how`).
+fn nonfinite_run(
+    label: &str,
+    tensor: &str,
+    run: &[TensorFrameRecord],
+    (a, b): (usize, usize),
+    fill: Option<Fill>,
+    how: &str,
+) -> Finding {
+    let sum = |get: fn(&TensorFrameRecord) -> u64| run.iter().map(get).sum::<u64>();
+    let pixels_per_frame = run.iter().map(|r| r.nonfinite()).max().unwrap_or(0);
+    let mut subject = Subject::tensor(label, tensor);
+    if a == b {
+        subject.frame = Some(a as u64);
+    } else {
+        subject.frames = Some([a as u64, b as u64]);
+    }
+    let place = if a == b { format!("frame {a}") } else { format!("frames {a}-{b}") };
+    Finding::new(
+        &rules::ENCODE_NONFINITE,
+        format!(
+            "{place}: {} NaN, {} +Inf, {} -Inf values (up to {pixels_per_frame} per frame), {how}",
+            sum(|r| r.nan),
+            sum(|r| r.pos_inf),
+            sum(|r| r.neg_inf)
+        ),
+    )
+    .with_subject(subject)
+    .with_evidence("nan", sum(|r| r.nan))
+    .with_evidence("pos_inf", sum(|r| r.pos_inf))
+    .with_evidence("neg_inf", sum(|r| r.neg_inf))
+    .with_evidence("fill", serde_json::to_value(fill).unwrap_or_default())
+}
+
 fn tensor_findings(
     label: &str,
     tensor: &str,
     records: &[TensorFrameRecord],
-    fill: Fill,
+    fill: Option<Fill>,
     range: ValueRange,
     low: f32,
     high: f32,
@@ -394,6 +476,17 @@ fn tensor_findings(
         // Runs are maximal: the frames just outside them are clean.
         let before = a.checked_sub(1);
         let after = (b + 1 < records.len()).then_some(b + 1);
+        let Some(fill) = fill else {
+            findings.push(nonfinite_run(
+                label,
+                tensor,
+                &records[a..=b],
+                (a, b),
+                None,
+                "an 8-bit cast writes them black",
+            ));
+            continue;
+        };
         let how = match (fill, before, after) {
             (Fill::Zero, _, _) => "filled with black (--fill zero)".to_string(),
             (_, None, None) => "no frame of the tensor is free of NaN/Inf, so no good frame existed to fill from: \
@@ -408,32 +501,7 @@ fn tensor_findings(
             (_, Some(p), Some(_)) => format!("filled by holding the pixels of the clean frame {p}"),
             (_, None, Some(n)) => format!("filled from frame {n}, the first clean one (none precedes)"),
         };
-        let run = &records[a..=b];
-        let sum = |get: fn(&TensorFrameRecord) -> u64| run.iter().map(get).sum::<u64>();
-        let pixels_per_frame = run.iter().map(|r| r.nonfinite()).max().unwrap_or(0);
-        let mut subject = Subject::tensor(label, tensor);
-        if a == b {
-            subject.frame = Some(a as u64);
-        } else {
-            subject.frames = Some([a as u64, b as u64]);
-        }
-        let place = if a == b { format!("frame {a}") } else { format!("frames {a}-{b}") };
-        findings.push(
-            Finding::new(
-                &rules::ENCODE_NONFINITE,
-                format!(
-                    "{place}: {} NaN, {} +Inf, {} -Inf values (up to {pixels_per_frame} per frame), {how}",
-                    sum(|r| r.nan),
-                    sum(|r| r.pos_inf),
-                    sum(|r| r.neg_inf)
-                ),
-            )
-            .with_subject(subject)
-            .with_evidence("nan", sum(|r| r.nan))
-            .with_evidence("pos_inf", sum(|r| r.pos_inf))
-            .with_evidence("neg_inf", sum(|r| r.neg_inf))
-            .with_evidence("fill", serde_json::to_value(fill).unwrap_or_default()),
-        );
+        findings.push(nonfinite_run(label, tensor, &records[a..=b], (a, b), Some(fill), &how));
     }
     let clamped: u64 = records.iter().map(|r| r.clamped).sum();
     if clamped > 0 {

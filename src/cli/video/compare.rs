@@ -2,11 +2,11 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
 use crate::gate::compare::{CompareOptions, compare, report};
 use crate::gate::compare_plot::plot_worst;
 use crate::report::{Section, SectionTable};
 use crate::video::Tools;
+use clap::Args;
 
 use crate::cli::output::emit;
 use crate::cli::{GlobalArgs, Outcome};

@@ -2,6 +2,7 @@
 //! into any `io::Write` so tests can render into a buffer.
 
 pub mod github;
+mod html;
 mod json;
 mod junit;
 mod markdown;
@@ -25,6 +26,8 @@ pub enum Format {
     Sarif,
     /// GitHub Actions workflow commands (annotations).
     Github,
+    /// One self-contained HTML page (plots embedded, raw JSON downloadable).
+    Html,
 }
 
 impl Format {
@@ -37,6 +40,7 @@ impl Format {
             "junit" => Format::Junit,
             "sarif" => Format::Sarif,
             "github" => Format::Github,
+            "html" => Format::Html,
             _ => return None,
         })
     }
@@ -72,6 +76,7 @@ pub fn render(report: &Report, format: Format, options: &RenderOptions, out: &mu
         Format::Junit => junit::render(report, options, out),
         Format::Sarif => sarif::render(report, options, out),
         Format::Github => github::render(report, options, out),
+        Format::Html => html::render(report, options, out),
     }
 }
 

@@ -1,0 +1,926 @@
+//! The correlation rules: from the findings of every check (and what the
+//! config and log said) to one root cause from the K catalogue, the chain of
+//! evidence from cause to symptom, the fix and the next commands.
+//!
+//! Everything the verdict concludes is decided in this file, in this order:
+//! 1. `Evidence::gather` sorts the findings into the facts the rules read
+//!    (cited by finding id), and the text signatures (cited by file:line).
+//! 2. `candidates` scores every cause the evidence supports (one function per
+//!    cause, a few lines each). Upstream causes (weights, quantization, UNet,
+//!    VAE, inputs) outscore the symptoms they explain (NaN cast, black frames).
+//! 3. The best candidate is the root cause; the others are the competing
+//!    explanations, each with the reason it ranks lower.
+//! 4. `chain` lays the links from the cause down to the symptoms, each marked
+//!    observed (a dump, a tensor, a log line, a decoded frame, a checkpoint) or
+//!    predicted (a simulation, a rule of thumb).
+
+use serde::Serialize;
+
+use super::checks::{Quantized, Simulated};
+use super::discover::{Artifact, ArtifactKind, Component};
+use super::hints::{Hints, Signature, SignatureKind};
+use crate::report::{Finding, Severity};
+use crate::rules::{self, Rule, cause};
+
+/// A rule of the K catalogue as the verdict names it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CauseRef {
+    pub code: &'static str,
+    pub slug: &'static str,
+    pub summary: &'static str,
+}
+
+impl CauseRef {
+    fn of(rule: &'static Rule) -> CauseRef {
+        CauseRef { code: rule.code, slug: rule.slug, summary: rule.summary }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    High,
+    Medium,
+    Low,
+}
+
+/// Whether a link was seen in an artifact or only inferred.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Basis {
+    /// Seen: a dump, a tensor, a log line, a decoded frame, a checkpoint.
+    Observed,
+    /// Inferred: a simulation or a rule of thumb.
+    Predicted,
+}
+
+/// One step from cause to symptom.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct Link {
+    pub stage: String,
+    pub says: String,
+    pub basis: Basis,
+    /// Ids of the findings that support it.
+    pub findings: Vec<String>,
+    /// Other evidence: `file:line` of a log or config line, a checkpoint.
+    pub evidence: Vec<String>,
+}
+
+/// One thing to do, with text ready to paste when there is some.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct Action {
+    pub what: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paste: Option<String>,
+}
+
+/// A cause that fits some evidence but ranks lower.
+#[derive(Debug, Clone, Serialize)]
+pub struct Competing {
+    pub cause: CauseRef,
+    pub why_lower: String,
+    pub findings: Vec<String>,
+}
+
+/// The `verdict` section.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct Verdict {
+    pub root_cause: CauseRef,
+    pub confidence: Confidence,
+    /// One sentence for people.
+    pub headline: String,
+    pub chain: Vec<Link>,
+    pub fix: Vec<Action>,
+    pub next: Vec<Action>,
+    pub competing: Vec<Competing>,
+}
+
+/// Where the first non-finite values were produced, from a dump.
+#[derive(Debug, Clone)]
+struct Producer {
+    id: String,
+    module: String,
+    step: Option<u64>,
+    in_vae: bool,
+}
+
+/// The facts the rules read, each with the ids that prove it.
+#[derive(Debug, Default)]
+pub(crate) struct Evidence {
+    quantized: Vec<Quantized>,
+    simulated: Option<Simulated>,
+    quant_damage: Vec<String>,
+    simulation_notes: Vec<String>,
+    producer: Option<Producer>,
+    near_overflow: Vec<String>,
+    spread: Vec<String>,
+    tensor_nan: Vec<String>,
+    black: Vec<String>,
+    black_frames: Option<[u64; 2]>,
+    container: Vec<String>,
+    audio_missing: Vec<String>,
+    bad_weights: Vec<(String, Option<Component>)>,
+    corrupt: Vec<String>,
+    bad_poses: Vec<String>,
+    length: Vec<String>,
+    bad_image: Vec<String>,
+    missing: Vec<Component>,
+    signatures: Vec<Signature>,
+    errors: usize,
+    warnings: usize,
+    videos: Vec<String>,
+    tensors: Vec<String>,
+    pose_dirs: Vec<String>,
+    audio: Option<String>,
+    has_dump: bool,
+}
+
+fn in_family(f: &Finding, family: &[&Rule]) -> bool {
+    family.iter().any(|r| f.is(r))
+}
+
+impl Evidence {
+    pub(crate) fn gather(
+        findings: &[(usize, &Finding)],
+        artifacts: &[Artifact],
+        quantized: Vec<Quantized>,
+        simulated: Option<Simulated>,
+        missing: Vec<Component>,
+        hints: &Hints,
+    ) -> Evidence {
+        use rules::{pose, trace, video, weights};
+        let mut e =
+            Evidence { quantized, simulated, missing, signatures: hints.signatures.clone(), ..Evidence::default() };
+        for a in artifacts {
+            match a.kind {
+                ArtifactKind::Video => e.videos.push(a.path.clone()),
+                ArtifactKind::VideoTensor => e.tensors.push(a.path.clone()),
+                ArtifactKind::Poses => e.pose_dirs.push(a.path.clone()),
+                ArtifactKind::Audio => e.audio = e.audio.clone().or(Some(a.path.clone())),
+                ArtifactKind::Dump => e.has_dump = true,
+                _ => {}
+            }
+        }
+        for &(artifact, f) in findings {
+            let id = f.id.clone().unwrap_or_default();
+            let kind = artifacts.get(artifact).map(|a| a.kind);
+            match f.severity {
+                Severity::Error => e.errors += 1,
+                Severity::Warning => e.warnings += 1,
+                Severity::Info => {}
+            }
+            if f.is(&trace::NONFINITE_PRODUCER) || f.is(&trace::FIRST_NONFINITE_RECORD) {
+                if e.producer.is_none() {
+                    let module = f.subject.module.clone().unwrap_or_default();
+                    let stage = f.subject.stage.clone().unwrap_or_default();
+                    let in_vae = [&module, &stage].iter().any(|s| {
+                        let s = s.to_lowercase();
+                        s.starts_with("vae") || s.contains(".vae") || s.contains("decode")
+                    });
+                    e.producer = Some(Producer { id, module, step: f.subject.step, in_vae });
+                }
+            } else if f.is(&trace::NEAR_OVERFLOW) {
+                e.near_overflow.push(id);
+            } else if f.is(&trace::NONFINITE_PROPAGATION) {
+                e.spread.push(id);
+            } else if f.is(&video::ENCODE_NONFINITE) {
+                e.tensor_nan.push(id);
+            } else if f.is(&video::BLACK_FRAMES) || f.is(&video::BLANK_FRAMES) || f.is(&video::NAN_CAST_SIGNATURE) {
+                if let Some(frames) = f.subject.frames.or(f.subject.frame.map(|x| [x, x])) {
+                    e.black_frames = Some(match e.black_frames {
+                        Some([a, b]) => [a.min(frames[0]), b.max(frames[1])],
+                        None => frames,
+                    });
+                }
+                e.black.push(id);
+            } else if [
+                &video::EMPTY_FILE,
+                &video::NOT_MEDIA,
+                &video::MOOV_MISSING,
+                &video::TRUNCATED,
+                &video::DECODE_ERRORS,
+                &video::NO_VIDEO_STREAM,
+            ]
+            .iter()
+            .any(|r| f.is(r))
+            {
+                e.container.push(id);
+            } else if f.is(&video::AUDIO_MISSING) {
+                e.audio_missing.push(id);
+            } else if f.is(&video::AV_DURATION_MISMATCH)
+                || f.is(&video::FRAME_COUNT_MISMATCH)
+                || f.is(&pose::FRAME_COUNT_MISMATCH)
+            {
+                e.length.push(id);
+            } else if kind == Some(ArtifactKind::Weights)
+                && f.severity == Severity::Error
+                && in_family(f, rules::format::RULES)
+            {
+                e.corrupt.push(id);
+            } else if kind == Some(ArtifactKind::Weights)
+                && f.severity == Severity::Error
+                && (in_family(f, weights::RULES) || in_family(f, rules::quant::RULES))
+            {
+                e.bad_weights.push((id, artifacts[artifact].component));
+            } else if in_family(f, rules::simulate::RULES) {
+                if f.severity >= Severity::Warning {
+                    e.quant_damage.push(id.clone());
+                }
+                e.simulation_notes.push(id);
+            } else if kind == Some(ArtifactKind::Poses) && f.severity == Severity::Error {
+                e.bad_poses.push(id);
+            } else if kind == Some(ArtifactKind::Image) && f.severity == Severity::Error {
+                e.bad_image.push(id);
+            }
+        }
+        e
+    }
+
+    fn lines(&self, kind: SignatureKind) -> Vec<String> {
+        self.signatures
+            .iter()
+            .filter(|s| s.kind == kind)
+            .map(|s| format!("{}:{}: {}", s.file, s.line, s.text))
+            .collect()
+    }
+
+    fn quantization_observed(&self) -> bool {
+        !self.quantized.is_empty() || !self.lines(SignatureKind::Quantization).is_empty()
+    }
+
+    fn symptoms(&self) -> bool {
+        !self.black.is_empty() || !self.tensor_nan.is_empty() || !self.lines(SignatureKind::NanCast).is_empty()
+    }
+
+    fn unet_producer(&self) -> Option<&Producer> {
+        self.producer.as_ref().filter(|p| !p.in_vae)
+    }
+}
+
+/// A cause the evidence supports, with its score.
+struct Candidate {
+    rule: &'static Rule,
+    score: u32,
+    findings: Vec<String>,
+    /// Why it ranks lower when it does not win.
+    why_lower: String,
+}
+
+/// Step 2: every cause the evidence supports.
+fn candidates(e: &Evidence) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    let mut push = |rule, score, findings: Vec<String>, why_lower: String| {
+        out.push(Candidate { rule, score, findings, why_lower })
+    };
+    let producer_ids: Vec<String> = e.producer.iter().map(|p| p.id.clone()).collect();
+    if !e.corrupt.is_empty() {
+        push(
+            &cause::CORRUPT_CHECKPOINT,
+            9,
+            e.corrupt.clone(),
+            "a checkpoint file is malformed, but the run's NaN is explained upstream of it".into(),
+        );
+    }
+    if !e.bad_weights.is_empty() {
+        let ids: Vec<String> = e.bad_weights.iter().map(|(id, _)| id.clone()).collect();
+        let mut score = 8;
+        if e.unet_producer().is_some() && e.quantization_observed() {
+            score = 5;
+        }
+        push(
+            &cause::NONFINITE_WEIGHTS,
+            score,
+            ids,
+            "the stored weights hold hazards, but the dump shows the NaN produced by activations".into(),
+        );
+    }
+    if e.quantization_observed() {
+        let mut score = 5;
+        if e.unet_producer().is_some() {
+            score += 3;
+        }
+        if !e.quant_damage.is_empty() {
+            score += 1;
+        }
+        if e.symptoms() {
+            score += 1;
+        }
+        if e.producer.as_ref().is_some_and(|p| p.in_vae) {
+            score -= 3;
+        }
+        let mut ids = producer_ids.clone();
+        ids.extend(e.quant_damage.iter().cloned());
+        push(
+            &cause::QUANTIZATION_OVERFLOW,
+            score,
+            ids,
+            "the UNet is quantized, but the first NaN was produced elsewhere".into(),
+        );
+    }
+    if let Some(p) = e.unet_producer()
+        && !e.quantization_observed()
+    {
+        push(
+            &cause::ACTIVATION_OVERFLOW,
+            8,
+            vec![p.id.clone()],
+            "an activation overflowed, but something upstream explains why".into(),
+        );
+    }
+    if let Some(p) = e.producer.as_ref().filter(|p| p.in_vae) {
+        push(
+            &cause::VAE_OVERFLOW,
+            9,
+            vec![p.id.clone()],
+            "the VAE produced NaN, but from inputs already damaged upstream".into(),
+        );
+    }
+    if !e.bad_poses.is_empty() {
+        push(
+            &cause::BROKEN_POSE_INPUT,
+            7,
+            e.bad_poses.clone(),
+            "the pose findings do not explain NaN produced inside the UNet or VAE".into(),
+        );
+    }
+    if !e.bad_image.is_empty() {
+        push(
+            &cause::BAD_REFERENCE_IMAGE,
+            7,
+            e.bad_image.clone(),
+            "the reference image findings do not explain NaN produced inside the pipeline".into(),
+        );
+    }
+    let motion = e.lines(SignatureKind::MotionModuleMissing);
+    if !e.missing.is_empty() || !motion.is_empty() {
+        push(
+            &cause::MISSING_WEIGHTS,
+            7,
+            vec![],
+            "a component is missing from the weights folder, but the failure shows a different mechanism".into(),
+        );
+    }
+    let mux = e.lines(SignatureKind::MuxFailure);
+    if !e.container.is_empty() || !mux.is_empty() || !e.audio_missing.is_empty() {
+        let score = if e.symptoms() { 3 } else { 6 };
+        let mut ids = e.container.clone();
+        ids.extend(e.audio_missing.iter().cloned());
+        push(&cause::ENCODER_MUX_FAILURE, score, ids, "the writer or mux failed after the frames were already black: it is the last link of the chain, not its start".into());
+    }
+    if !e.length.is_empty() {
+        push(
+            &cause::LENGTH_MISMATCH,
+            3,
+            e.length.clone(),
+            "a length mismatch trims or pads the clip; it does not make frames black".into(),
+        );
+    }
+    if e.symptoms() {
+        let mut ids = e.tensor_nan.clone();
+        ids.extend(e.black.iter().cloned());
+        push(
+            &cause::NAN_CAST_BLACK_FRAMES,
+            4,
+            ids,
+            "casting NaN to uint8 is how the frames became black, not why the NaN appeared".into(),
+        );
+    }
+    out
+}
+
+/// Steps 3 and 4: the verdict.
+pub(crate) fn verdict(e: &Evidence) -> Verdict {
+    let mut found = candidates(e);
+    // Highest score first; ties keep the catalogue's order (upstream first).
+    found.sort_by_key(|c| std::cmp::Reverse(c.score));
+    let Some(best) = found.first() else {
+        let rule = if e.errors == 0 && e.warnings == 0 { &cause::HEALTHY_RUN } else { &cause::UNKNOWN_CAUSE };
+        return quiet_verdict(rule, e);
+    };
+    let rule = best.rule;
+    let chain = chain(rule, e);
+    let observed_cause = chain.first().is_some_and(|l| l.basis == Basis::Observed);
+    let observed = chain.iter().filter(|l| l.basis == Basis::Observed).count();
+    let confidence = match (observed_cause, observed) {
+        (true, n) if n >= 3 => Confidence::High,
+        (true, _) => Confidence::Medium,
+        (false, n) if n >= 2 => Confidence::Medium,
+        _ => Confidence::Low,
+    };
+    let competing = found
+        .iter()
+        .skip(1)
+        .map(|c| Competing {
+            cause: CauseRef::of(c.rule),
+            why_lower: c.why_lower.clone(),
+            findings: c.findings.clone(),
+        })
+        .collect();
+    Verdict {
+        root_cause: CauseRef::of(rule),
+        confidence,
+        headline: headline(rule, e),
+        chain,
+        fix: fix(rule, e),
+        next: next(rule, e),
+        competing,
+    }
+}
+
+fn quiet_verdict(rule: &'static Rule, e: &Evidence) -> Verdict {
+    let headline = if *rule == cause::HEALTHY_RUN {
+        "Every check passed: nothing in the run folder explains a failure.".to_string()
+    } else {
+        let n = e.errors + e.warnings;
+        format!(
+            "{n} finding{}, but no catalogued cause explains them: read the findings.",
+            if n == 1 { "" } else { "s" }
+        )
+    };
+    Verdict {
+        root_cause: CauseRef::of(rule),
+        confidence: if *rule == cause::HEALTHY_RUN { Confidence::High } else { Confidence::Low },
+        headline,
+        chain: vec![],
+        fix: vec![],
+        next: next(rule, e),
+        competing: vec![],
+    }
+}
+
+fn headline(rule: &'static Rule, e: &Evidence) -> String {
+    let producer = e
+        .producer
+        .as_ref()
+        .map(|p| {
+            format!(
+                " {} produced the first NaN/Inf{}.",
+                p.module,
+                p.step.map_or(String::new(), |s| format!(" at step {s}"))
+            )
+        })
+        .unwrap_or_default();
+    let black = e.black_frames.map(|[a, b]| format!(" Frames {a}-{b} of the video are black.")).unwrap_or_default();
+    format!("{}.{producer}{black}", capitalise(rule.summary))
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+fn link(stage: &str, says: String, basis: Basis, findings: Vec<String>, evidence: Vec<String>) -> Link {
+    Link { stage: stage.into(), says, basis, findings, evidence }
+}
+
+/// The chain from the cause to the symptoms, in pipeline order.
+fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
+    let mut links = Vec::new();
+    let is = |r: &Rule| rule == r;
+    if is(&cause::CORRUPT_CHECKPOINT) {
+        links.push(link(
+            "checkpoint file",
+            "a checkpoint file is truncated or malformed".into(),
+            Basis::Observed,
+            e.corrupt.clone(),
+            vec![],
+        ));
+    }
+    if is(&cause::NONFINITE_WEIGHTS) {
+        let ids = e.bad_weights.iter().map(|(id, _)| id.clone()).collect();
+        let vae = e.bad_weights.iter().any(|(_, c)| *c == Some(Component::Vae));
+        let what = if vae {
+            "the VAE checkpoint holds non-finite or overflowing weights"
+        } else {
+            "a checkpoint holds non-finite or overflowing weights"
+        };
+        links.push(link("weights", what.into(), Basis::Observed, ids, vec![]));
+    }
+    if is(&cause::MISSING_WEIGHTS) {
+        let names: Vec<&str> = e.missing.iter().map(|c| c.name()).collect();
+        let says = if names.is_empty() {
+            "a component was not loaded".to_string()
+        } else {
+            format!("missing from pretrained_weights/: {}", names.join(", "))
+        };
+        links.push(link("weights", says, Basis::Observed, vec![], e.lines(SignatureKind::MotionModuleMissing)));
+    }
+    if is(&cause::BROKEN_POSE_INPUT) {
+        links.push(link(
+            "poses",
+            "the pose sequence has broken frames".into(),
+            Basis::Observed,
+            e.bad_poses.clone(),
+            vec![],
+        ));
+        links.push(link(
+            "pose encoder",
+            "broken poses feed missing or NaN features into the UNet".into(),
+            Basis::Predicted,
+            vec![],
+            vec![],
+        ));
+    }
+    if is(&cause::BAD_REFERENCE_IMAGE) {
+        links.push(link(
+            "reference image",
+            "the reference image is unusable".into(),
+            Basis::Observed,
+            e.bad_image.clone(),
+            vec![],
+        ));
+    }
+    if is(&cause::LENGTH_MISMATCH) {
+        links.push(link(
+            "inputs",
+            "audio, poses and video disagree on the clip's length".into(),
+            Basis::Observed,
+            e.length.clone(),
+            vec![],
+        ));
+    }
+    if is(&cause::QUANTIZATION_OVERFLOW) {
+        let mut evidence: Vec<String> = e
+            .quantized
+            .iter()
+            .map(|q| format!("{}: {} tensors stored quantized ({})", q.file, q.tensors, q.scheme))
+            .collect();
+        evidence.extend(e.lines(SignatureKind::Quantization));
+        links.push(link(
+            "quantization",
+            "the denoising UNet runs with quantized weights".into(),
+            Basis::Observed,
+            vec![],
+            evidence,
+        ));
+        if let Some(sim) = &e.simulated {
+            let top: Vec<&str> = sim.exclude.iter().take(5).map(String::as_str).collect();
+            links.push(link(
+                "quantization damage",
+                format!(
+                    "simulating {} on {} predicts the most damaged modules: {}",
+                    sim.scheme,
+                    sim.file,
+                    top.join(", ")
+                ),
+                Basis::Predicted,
+                e.simulation_notes.clone(),
+                vec![],
+            ));
+        }
+    }
+    let vae_weights = is(&cause::NONFINITE_WEIGHTS) && e.bad_weights.iter().all(|(_, c)| *c == Some(Component::Vae));
+    let upstream_of_unet =
+        !is(&cause::VAE_OVERFLOW) && !is(&cause::ENCODER_MUX_FAILURE) && !is(&cause::LENGTH_MISMATCH) && !vae_weights;
+    if upstream_of_unet {
+        match e.unet_producer() {
+            Some(p) => {
+                let mut ids = vec![p.id.clone()];
+                ids.extend(e.near_overflow.iter().cloned());
+                ids.extend(e.spread.iter().cloned());
+                links.push(link(
+                    "denoising UNet",
+                    format!(
+                        "{} produced the first NaN/Inf{}, and it spread through the later steps",
+                        p.module,
+                        p.step.map_or(String::new(), |s| format!(" at step {s}"))
+                    ),
+                    Basis::Observed,
+                    ids,
+                    vec![],
+                ));
+            }
+            None if e.symptoms() && !is(&cause::NAN_CAST_BLACK_FRAMES) => links.push(link(
+                "denoising UNet",
+                "activations overflow fp16 and NaN spreads through the denoising steps (no dump to confirm it)".into(),
+                Basis::Predicted,
+                vec![],
+                vec![],
+            )),
+            None => {}
+        }
+    }
+    if let Some(p) = e.producer.as_ref().filter(|p| p.in_vae) {
+        links.push(link(
+            "VAE decode",
+            format!("{} produced NaN/Inf while decoding finite latents", p.module),
+            Basis::Observed,
+            vec![p.id.clone()],
+            vec![],
+        ));
+    } else if !e.tensor_nan.is_empty() {
+        links.push(link(
+            "VAE decode",
+            "the VAE decoded NaN latents into NaN frames: the saved video tensor holds NaN".into(),
+            Basis::Observed,
+            e.tensor_nan.clone(),
+            vec![],
+        ));
+    } else if vae_weights {
+        links.push(link(
+            "VAE decode",
+            "the VAE's NaN weights make every decoded frame NaN".into(),
+            Basis::Predicted,
+            vec![],
+            vec![],
+        ));
+    } else if e.symptoms() && !is(&cause::ENCODER_MUX_FAILURE) {
+        links.push(link(
+            "VAE decode",
+            "the VAE decodes NaN latents into NaN frames".into(),
+            Basis::Predicted,
+            vec![],
+            vec![],
+        ));
+    }
+    let cast = e.lines(SignatureKind::NanCast);
+    let nan_cast_ids: Vec<String> = e.black.clone();
+    if !cast.is_empty() || !e.black.is_empty() {
+        let basis = if cast.is_empty() && e.tensor_nan.is_empty() { Basis::Predicted } else { Basis::Observed };
+        links.push(link("uint8 cast", "(x * 255).astype(uint8) turned NaN into 0".into(), basis, vec![], cast));
+    }
+    if !nan_cast_ids.is_empty() {
+        let frames = e
+            .black_frames
+            .map(|[a, b]| format!("frames {a}-{b} are black"))
+            .unwrap_or_else(|| "frames are black".into());
+        links.push(link("video frames", frames, Basis::Observed, nan_cast_ids, vec![]));
+    }
+    let mux = e.lines(SignatureKind::MuxFailure);
+    if !e.container.is_empty() || !mux.is_empty() || !e.audio_missing.is_empty() {
+        let mut ids = e.container.clone();
+        ids.extend(e.audio_missing.iter().cloned());
+        links.push(link("encoder / mux", "the writer or the audio mux failed".into(), Basis::Observed, ids, mux));
+    }
+    if links.is_empty() {
+        links.push(link("findings", rule.summary.into(), Basis::Observed, vec![], vec![]));
+    }
+    links
+}
+
+/// Module names as the user's quantization call sees them: the dump's
+/// root prefix (`unet.`, `denoising_unet.`) removed.
+fn user_module(name: &str) -> String {
+    for prefix in ["denoising_unet.", "unet.", "model."] {
+        if let Some(rest) = name.strip_prefix(prefix) {
+            return rest.to_string();
+        }
+    }
+    name.to_string()
+}
+
+fn exclude_list(e: &Evidence) -> Vec<String> {
+    let mut modules: Vec<String> = e.unet_producer().map(|p| user_module(&p.module)).into_iter().collect();
+    if let Some(sim) = &e.simulated {
+        for m in sim.exclude.iter().take(12) {
+            let m = user_module(m);
+            if !modules.contains(&m) {
+                modules.push(m);
+            }
+        }
+    }
+    modules
+}
+
+fn python_set(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|m| format!("{m:?}")).collect();
+    format!("{{{}}}", quoted.join(", "))
+}
+
+fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
+    let mut fixes = Vec::new();
+    let is = |r: &Rule| rule == r;
+    if is(&cause::QUANTIZATION_OVERFLOW) {
+        let modules = exclude_list(e);
+        if !modules.is_empty() {
+            fixes.push(Action {
+                what: format!("Keep these {} modules of the denoising UNet out of quantization", modules.len()),
+                paste: Some(format!(
+                    "EXCLUDE = {}\nquantize_(denoising_unet, int8_weight_only(),\n          filter_fn=lambda m, fqn: isinstance(m, torch.nn.Linear) and fqn not in EXCLUDE)",
+                    python_set(&modules)
+                )),
+            });
+        }
+        fixes.push(Action {
+            what: "Or do not quantize the denoising UNet at all (the upstream fix: remove the quantize_ call)".into(),
+            paste: None,
+        });
+    }
+    if is(&cause::ACTIVATION_OVERFLOW) {
+        let module = e.unet_producer().map(|p| user_module(&p.module)).unwrap_or_default();
+        fixes.push(Action {
+            what: format!("Run the UNet in bf16 (or keep {module} in fp32)"),
+            paste: Some("weight_dtype: bf16".into()),
+        });
+    }
+    if is(&cause::VAE_OVERFLOW) || is(&cause::NAN_CAST_BLACK_FRAMES) {
+        fixes.push(Action {
+            what: "Run the VAE in fp32 and decode fp32 latents".into(),
+            paste: Some(
+                "vae = vae.to(torch.float32)\nvideo = vae.decode(latents.to(torch.float32) / 0.18215).sample".into(),
+            ),
+        });
+    }
+    if is(&cause::NONFINITE_WEIGHTS) || is(&cause::CORRUPT_CHECKPOINT) || is(&cause::MISSING_WEIGHTS) {
+        fixes.push(Action {
+            what: "Replace the checkpoint named by the findings with a known-good copy, then compare them".into(),
+            paste: Some("nanscope diff GOOD.pth pretrained_weights/BAD.pth".into()),
+        });
+    }
+    if is(&cause::BROKEN_POSE_INPUT) || is(&cause::LENGTH_MISMATCH) {
+        for dir in &e.pose_dirs {
+            let audio = e.audio.as_ref().map(|a| format!(" --audio {a}")).unwrap_or_default();
+            fixes.push(Action {
+                what: format!("Repair the poses in {dir}"),
+                paste: Some(format!("nanscope pose repair {dir}{audio} -o {}.repaired", dir.trim_end_matches('/'))),
+            });
+        }
+    }
+    if is(&cause::BAD_REFERENCE_IMAGE) {
+        fixes.push(Action { what: "Use a clean RGB reference image of the generation size".into(), paste: None });
+    }
+    // Repairs of what was written: never the fix, but the stopgap for the video at hand.
+    let broken_container = !e.container.is_empty();
+    for video in &e.videos {
+        if broken_container {
+            fixes.push(Action {
+                what: format!("Repair the container of {video}"),
+                paste: Some(format!("nanscope video repair {video} -o {}", repaired_name(video))),
+            });
+        }
+    }
+    if !e.tensor_nan.is_empty() || !e.audio_missing.is_empty() {
+        for tensor in &e.tensors {
+            let audio = e.audio.as_ref().map(|a| format!(" --audio {a}")).unwrap_or_default();
+            fixes.push(Action {
+                what: format!(
+                    "Until the run is fixed: re-encode {tensor} with NaN frames interpolated instead of black{}",
+                    if audio.is_empty() { "" } else { ", with the audio muxed" }
+                ),
+                paste: Some(format!("nanscope video encode {tensor}{audio} -o repaired.mp4")),
+            });
+        }
+    }
+    fixes
+}
+
+fn repaired_name(video: &str) -> String {
+    match video.rsplit_once('.') {
+        Some((stem, ext)) if !ext.contains('/') => format!("{stem}.repaired.{ext}"),
+        _ => format!("{video}.repaired.mp4"),
+    }
+}
+
+fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
+    let mut next = Vec::new();
+    let is = |r: &Rule| rule == r;
+    let upstream_unknown = e.producer.is_none()
+        && (is(&cause::QUANTIZATION_OVERFLOW)
+            || is(&cause::ACTIVATION_OVERFLOW)
+            || is(&cause::NAN_CAST_BLACK_FRAMES)
+            || is(&cause::UNKNOWN_CAUSE));
+    if upstream_unknown {
+        let modules = exclude_list(e);
+        let focus = if modules.is_empty() {
+            String::new()
+        } else {
+            format!("\n# the modules to watch: {}", modules.iter().take(5).cloned().collect::<Vec<_>>().join(", "))
+        };
+        next.push(Action {
+            what: "Record a probe dump of the run to see which module produces the first NaN (confirms the prediction)".into(),
+            paste: Some(format!(
+                "from nanscope_probe import attach\nprobe = attach(pipe.denoising_unet, \"dump\", prefix=\"denoising_unet\", level=\"stats\")\nvae_probe = attach(pipe.vae, \"dump\", prefix=\"vae\"){focus}\n# ... run the pipeline, calling probe.step(i) each step ...\nvae_probe.close(); probe.close()\n# then: nanscope postmortem RUN_DIR --dump dump/"
+            )),
+        });
+    }
+    if is(&cause::QUANTIZATION_OVERFLOW) || is(&cause::ACTIVATION_OVERFLOW) {
+        next.push(Action {
+            what: "Find the smallest set of modules to keep in higher precision on the built-in engine".into(),
+            paste: Some("nanscope replay spec.toml --bisect".into()),
+        });
+    }
+    if is(&cause::QUANTIZATION_OVERFLOW) && e.simulated.is_none() {
+        next.push(Action {
+            what: "Predict which layers the scheme damages from the float weights".into(),
+            paste: Some("nanscope weights --simulate int8-channel pretrained_weights/denoising_unet.pth".into()),
+        });
+    }
+    if is(&cause::HEALTHY_RUN) && e.videos.is_empty() {
+        next.push(Action { what: "Add the generated video to the run folder (or --video FILE)".into(), paste: None });
+    }
+    next
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Subject;
+
+    fn with_id(f: Finding, id: &str) -> Finding {
+        Finding { id: Some(id.into()), ..f }
+    }
+
+    fn artifacts() -> Vec<Artifact> {
+        use std::path::Path;
+        vec![
+            Artifact::new(Path::new("run/pretrained_weights/denoising_unet.pth"), ArtifactKind::Weights, "t"),
+            Artifact::new(Path::new("run/dump"), ArtifactKind::Dump, "t"),
+            Artifact::new(Path::new("run/video.npy"), ArtifactKind::VideoTensor, "t"),
+            Artifact::new(Path::new("run/out.mp4"), ArtifactKind::Video, "t"),
+            Artifact::new(Path::new("run/poses"), ArtifactKind::Poses, "t"),
+        ]
+    }
+
+    fn producer(id: &str, module: &str, stage: &str) -> Finding {
+        with_id(
+            Finding::new(&rules::trace::NONFINITE_PRODUCER, "x").with_subject(Subject {
+                module: Some(module.into()),
+                stage: Some(stage.into()),
+                step: Some(3),
+                ..Subject::default()
+            }),
+            id,
+        )
+    }
+
+    fn black(id: &str) -> Finding {
+        with_id(
+            Finding::new(&rules::video::NAN_CAST_SIGNATURE, "x")
+                .with_subject(Subject { frames: Some([12, 47]), ..Subject::default() }),
+            id,
+        )
+    }
+
+    fn quantized() -> Vec<Quantized> {
+        vec![Quantized {
+            file: "denoising_unet.pth".into(),
+            component: Some(Component::DenoisingUnet),
+            tensors: 4,
+            scheme: "torchao int8".into(),
+        }]
+    }
+
+    fn judge(findings: &[(usize, Finding)], quant: Vec<Quantized>, hints: &Hints) -> Verdict {
+        let refs: Vec<(usize, &Finding)> = findings.iter().map(|(a, f)| (*a, f)).collect();
+        verdict(&Evidence::gather(&refs, &artifacts(), quant, None, vec![], hints))
+    }
+
+    #[test]
+    fn quantized_unet_with_a_unet_producer_is_quantization_overflow() {
+        let findings = vec![(1, producer("F1", "unet.up_blocks.1.attentions.0.proj_out", "unet")), (3, black("F2"))];
+        let v = judge(&findings, quantized(), &Hints::default());
+        assert_eq!(v.root_cause.code, "K101");
+        assert_eq!(v.confidence, Confidence::High);
+        let stages: Vec<&str> = v.chain.iter().map(|l| l.stage.as_str()).collect();
+        assert_eq!(stages, ["quantization", "denoising UNet", "VAE decode", "uint8 cast", "video frames"]);
+        assert!(v.chain[1].findings.contains(&"F1".to_string()));
+        assert_eq!(v.chain[2].basis, Basis::Predicted);
+        assert!(v.fix[0].paste.as_ref().unwrap().contains("\"up_blocks.1.attentions.0.proj_out\""));
+        assert!(v.competing.iter().any(|c| c.cause.code == "K108"));
+    }
+
+    #[test]
+    fn a_vae_producer_outranks_a_quantized_unet() {
+        let findings =
+            vec![(1, producer("F1", "vae.decoder.up_blocks.3.resnets.2.conv2", "vae.decode")), (3, black("F2"))];
+        let v = judge(&findings, quantized(), &Hints::default());
+        assert_eq!(v.root_cause.code, "K107");
+        assert!(v.fix.iter().any(|f| f.paste.as_deref().is_some_and(|p| p.contains("torch.float32"))));
+    }
+
+    #[test]
+    fn black_frames_alone_name_the_mechanism_and_ask_for_a_dump() {
+        let v = judge(&[(3, black("F1"))], vec![], &Hints::default());
+        assert_eq!(v.root_cause.code, "K108");
+        assert!(v.next.iter().any(|n| n.paste.as_deref().is_some_and(|p| p.contains("attach("))));
+    }
+
+    #[test]
+    fn a_quantization_log_line_without_a_dump_predicts_the_unet_link() {
+        let mut hints = Hints::default();
+        super::super::hints::scan_text("run.log", "quantize_(pipe.denoising_unet, int8_weight_only())\n", &mut hints);
+        let v = judge(&[(3, black("F1"))], vec![], &hints);
+        assert_eq!(v.root_cause.code, "K101");
+        assert_eq!(v.chain[0].evidence, vec!["run.log:1: quantize_(pipe.denoising_unet, int8_weight_only())"]);
+        assert_eq!(v.chain[1].basis, Basis::Predicted);
+        assert!(v.next.iter().any(|n| n.paste.as_deref() == Some("nanscope replay spec.toml --bisect")));
+    }
+
+    #[test]
+    fn broken_poses_alone_are_the_cause() {
+        let f = with_id(Finding::new(&rules::pose::NONFINITE_KEYPOINT, "x"), "F1");
+        let v = judge(&[(4, f)], vec![], &Hints::default());
+        assert_eq!(v.root_cause.code, "K105");
+        assert!(v.fix[0].paste.as_deref().unwrap().starts_with("nanscope pose repair run/poses"));
+    }
+
+    #[test]
+    fn nothing_found_is_a_healthy_run() {
+        let v = judge(&[], vec![], &Hints::default());
+        assert_eq!(v.root_cause.code, "K120");
+        assert!(v.chain.is_empty());
+    }
+}

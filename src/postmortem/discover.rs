@@ -1,0 +1,468 @@
+//! Finding the artifacts of a run folder by their content.
+//!
+//! Every file is recognised from its first bytes (never its extension):
+//! videos, saved video tensors, pose folders and files, reference images,
+//! audio, checkpoints and diffusers folders, configs, logs and probe dumps.
+//! A file nothing recognises is listed as `unknown` and not judged.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::formats::detect::{FileFormat, detect};
+
+/// Bytes read from the start of a file to recognise it.
+const HEAD_BYTES: u64 = 8192;
+
+/// What an artifact is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArtifactKind {
+    Video,
+    VideoTensor,
+    Poses,
+    Image,
+    Audio,
+    Weights,
+    Config,
+    Log,
+    Dump,
+    Unknown,
+}
+
+impl ArtifactKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ArtifactKind::Video => "video",
+            ArtifactKind::VideoTensor => "video-tensor",
+            ArtifactKind::Poses => "poses",
+            ArtifactKind::Image => "image",
+            ArtifactKind::Audio => "audio",
+            ArtifactKind::Weights => "weights",
+            ArtifactKind::Config => "config",
+            ArtifactKind::Log => "log",
+            ArtifactKind::Dump => "dump",
+            ArtifactKind::Unknown => "unknown",
+        }
+    }
+}
+
+/// The part of an EchoMimicV2 pipeline a checkpoint is, from its place in
+/// `pretrained_weights/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Component {
+    DenoisingUnet,
+    ReferenceUnet,
+    MotionModule,
+    PoseEncoder,
+    Vae,
+    AudioProcessor,
+    ImageEncoder,
+}
+
+impl Component {
+    pub fn name(self) -> &'static str {
+        match self {
+            Component::DenoisingUnet => "denoising UNet",
+            Component::ReferenceUnet => "reference UNet",
+            Component::MotionModule => "motion module",
+            Component::PoseEncoder => "pose encoder",
+            Component::Vae => "VAE",
+            Component::AudioProcessor => "audio processor",
+            Component::ImageEncoder => "image encoder",
+        }
+    }
+
+    /// The components EchoMimicV2's inference loads, with the file or folder
+    /// names its `pretrained_weights/` layout gives them.
+    pub(crate) const REQUIRED: [(Component, &'static str); 5] = [
+        (Component::DenoisingUnet, "denoising_unet*.pth"),
+        (Component::ReferenceUnet, "reference_unet.pth"),
+        (Component::MotionModule, "motion_module*.pth"),
+        (Component::PoseEncoder, "pose_encoder.pth"),
+        (Component::Vae, "sd-vae-ft-mse/"),
+    ];
+
+    fn from_path(path: &Path) -> Option<Component> {
+        let lower = path.to_string_lossy().to_lowercase();
+        let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+        if name.starts_with("denoising_unet") {
+            Some(Component::DenoisingUnet)
+        } else if name.starts_with("reference_unet") {
+            Some(Component::ReferenceUnet)
+        } else if name.starts_with("motion_module") {
+            Some(Component::MotionModule)
+        } else if name.starts_with("pose_encoder") || name.starts_with("pose_guider") {
+            Some(Component::PoseEncoder)
+        } else if lower.contains("vae") {
+            Some(Component::Vae)
+        } else if lower.contains("audio_processor") || name == "tiny.pt" {
+            Some(Component::AudioProcessor)
+        } else if lower.contains("image_encoder") || lower.contains("image-variations") {
+            Some(Component::ImageEncoder)
+        } else {
+            None
+        }
+    }
+}
+
+/// One thing found in the run folder (or named explicitly).
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct Artifact {
+    pub path: String,
+    pub kind: ArtifactKind,
+    /// How it was recognised: `--video`, `content: MP4 container`, …
+    pub recognised_by: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub component: Option<Component>,
+    /// The checks that ran on it.
+    pub checks: Vec<String>,
+    /// One line: what the checks found.
+    pub summary: String,
+    /// Ids of the findings that came from it.
+    pub findings: Vec<String>,
+}
+
+impl Artifact {
+    pub(crate) fn new(path: &Path, kind: ArtifactKind, recognised_by: impl Into<String>) -> Artifact {
+        Artifact {
+            path: path.display().to_string(),
+            kind,
+            recognised_by: recognised_by.into(),
+            component: if kind == ArtifactKind::Weights { Component::from_path(path) } else { None },
+            checks: Vec::new(),
+            summary: String::new(),
+            findings: Vec::new(),
+        }
+    }
+}
+
+/// What discovery found: the artifacts, and the EchoMimicV2 weights folder
+/// when the run has one (to tell which components are missing).
+#[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
+pub struct Discovery {
+    pub artifacts: Vec<Artifact>,
+    /// `pretrained_weights/` folders found (EchoMimicV2's layout).
+    pub weights_folders: Vec<String>,
+    /// Components of that layout with no file.
+    pub missing_components: Vec<Component>,
+}
+
+/// Walks `roots` and classifies every file; `explicit` artifacts (from
+/// `--video` and friends) are taken as given and override what discovery
+/// would say about the same path.
+pub fn discover(roots: &[PathBuf], explicit: &[(ArtifactKind, PathBuf)]) -> Discovery {
+    let mut found = Discovery::default();
+    for (kind, path) in explicit {
+        let flag = format!("--{}", flag_name(*kind));
+        found.artifacts.push(Artifact::new(path, *kind, flag));
+    }
+    let taken: Vec<PathBuf> = explicit.iter().map(|(_, p)| p.clone()).collect();
+    for root in roots {
+        if root.is_file() {
+            if !taken.contains(root) {
+                found.artifacts.push(classify_file(root));
+            }
+            continue;
+        }
+        walk(root, &taken, &mut found);
+    }
+    let mut seen = std::collections::HashSet::new();
+    found.artifacts.retain(|a| seen.insert(a.path.clone()));
+    found
+}
+
+fn flag_name(kind: ArtifactKind) -> &'static str {
+    match kind {
+        ArtifactKind::Video => "video",
+        ArtifactKind::VideoTensor => "tensor",
+        ArtifactKind::Poses => "poses",
+        ArtifactKind::Image => "image",
+        ArtifactKind::Audio => "audio",
+        ArtifactKind::Weights => "weights",
+        ArtifactKind::Config => "config",
+        ArtifactKind::Log => "log",
+        ArtifactKind::Dump => "dump",
+        ArtifactKind::Unknown => "unknown",
+    }
+}
+
+fn walk(root: &Path, taken: &[PathBuf], found: &mut Discovery) {
+    let mut walker = walkdir::WalkDir::new(root).sort_by_file_name().into_iter();
+    while let Some(entry) = walker.next() {
+        let Ok(entry) = entry else { continue };
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy();
+        if name.starts_with('.') && entry.depth() > 0 {
+            if entry.file_type().is_dir() {
+                walker.skip_current_dir();
+            }
+            continue;
+        }
+        if taken.iter().any(|t| t == path) {
+            if entry.file_type().is_dir() {
+                walker.skip_current_dir();
+            }
+            continue;
+        }
+        if entry.file_type().is_dir() {
+            if name == "pretrained_weights" {
+                found.weights_folders.push(path.display().to_string());
+                found.missing_components.extend(missing_components(path));
+            }
+            if let Some(artifact) = classify_dir(path) {
+                found.artifacts.push(artifact);
+                walker.skip_current_dir();
+            }
+            continue;
+        }
+        if entry.file_type().is_file() {
+            found.artifacts.push(classify_file(path));
+        }
+    }
+}
+
+/// Components of EchoMimicV2's `pretrained_weights/` with no file.
+fn missing_components(dir: &Path) -> Vec<Component> {
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| entries.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().to_lowercase()).collect())
+        .unwrap_or_default();
+    Component::REQUIRED
+        .iter()
+        .filter(|(_, pattern)| {
+            let present = |prefix: &str| names.iter().any(|n| n.starts_with(prefix));
+            match pattern.find(['*', '.', '/']) {
+                Some(at) if pattern.ends_with('/') => !present(&pattern[..at]),
+                Some(at) => !present(&pattern[..at]),
+                None => !present(pattern),
+            }
+        })
+        .map(|(c, _)| *c)
+        .collect()
+}
+
+/// A folder that is one artifact: a probe dump, a diffusers model folder or
+/// a pose sequence.
+fn classify_dir(dir: &Path) -> Option<Artifact> {
+    let manifest = dir.join("manifest.json");
+    if read_head(&manifest).is_some_and(|h| contains(&h, b"\"nanscope-dump\"")) {
+        return Some(Artifact::new(dir, ArtifactKind::Dump, "content: nanscope dump manifest"));
+    }
+    let files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_file()).collect())
+        .unwrap_or_default();
+    let config = dir.join("config.json");
+    if read_head(&config).is_some_and(|h| contains(&h, b"\"_class_name\""))
+        && files.iter().any(|f| read_head(f).is_some_and(|h| detect(&h) != FileFormat::Unknown))
+    {
+        return Some(Artifact::new(
+            dir,
+            ArtifactKind::Weights,
+            "content: diffusers model folder (config.json + weights)",
+        ));
+    }
+    let poses = files.iter().filter(|f| read_head(f).is_some_and(|h| is_pose(&h))).count();
+    if poses >= 2 && poses * 2 >= files.len() {
+        return Some(Artifact::new(dir, ArtifactKind::Poses, format!("content: {poses} pose frame files")));
+    }
+    None
+}
+
+/// A file classified from its first bytes.
+pub(crate) fn classify_file(path: &Path) -> Artifact {
+    let Some(head) = read_head(path) else {
+        return Artifact::new(path, ArtifactKind::Unknown, "unreadable");
+    };
+    let (kind, how) = classify_head(path, &head);
+    Artifact::new(path, kind, how)
+}
+
+fn classify_head(path: &Path, head: &[u8]) -> (ArtifactKind, String) {
+    if head.is_empty() {
+        return (ArtifactKind::Unknown, "empty file".into());
+    }
+    if head.len() >= 12 && &head[4..8] == b"ftyp" && (&head[8..12] == b"M4A " || &head[8..12] == b"M4B ") {
+        return (ArtifactKind::Audio, "content: MPEG-4 audio".into());
+    }
+    if crate::video::discover::looks_like_video(head) {
+        return (ArtifactKind::Video, "content: video container signature".into());
+    }
+    if let Some(what) = image_signature(head) {
+        return (ArtifactKind::Image, format!("content: {what} signature"));
+    }
+    if let Some(what) = audio_signature(head) {
+        return (ArtifactKind::Audio, format!("content: {what} signature"));
+    }
+    let format = detect(head);
+    if format != FileFormat::Unknown {
+        if is_pose(head) {
+            return (ArtifactKind::Poses, "content: EchoMimicV2 pose .npy (object dict)".into());
+        }
+        if format != FileFormat::ShardIndex && is_video_tensor(path) {
+            return (ArtifactKind::VideoTensor, format!("content: {} holding a video-shaped tensor", format.name()));
+        }
+        return (ArtifactKind::Weights, format!("content: {} checkpoint", format.name()));
+    }
+    // Other image formats `image check` reads (TIFF …); tensor files were taken above.
+    if crate::image::discover::looks_like_image(head) {
+        return (ArtifactKind::Image, "content: image signature".into());
+    }
+    let Ok(text) = std::str::from_utf8(trim_partial_utf8(head)) else {
+        return (ArtifactKind::Unknown, "binary content no check reads".into());
+    };
+    if is_config(text) {
+        return (ArtifactKind::Config, "content: EchoMimicV2 run configuration keys".into());
+    }
+    if is_log(text) {
+        return (ArtifactKind::Log, "content: log lines".into());
+    }
+    (ArtifactKind::Unknown, "text no check reads".into())
+}
+
+/// A read cut in the middle of a UTF-8 sequence still reads as text.
+fn trim_partial_utf8(bytes: &[u8]) -> &[u8] {
+    match std::str::from_utf8(bytes) {
+        Ok(_) => bytes,
+        Err(e) if e.error_len().is_none() => &bytes[..e.valid_up_to()],
+        Err(_) => bytes,
+    }
+}
+
+fn image_signature(head: &[u8]) -> Option<&'static str> {
+    if head.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("PNG")
+    } else if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("JPEG")
+    } else if head.len() >= 12 && head.starts_with(b"RIFF") && &head[8..12] == b"WEBP" {
+        Some("WebP")
+    } else if head.starts_with(b"BM") && head.len() > 14 && head[6..10] == [0, 0, 0, 0] {
+        Some("BMP")
+    } else {
+        None
+    }
+}
+
+fn audio_signature(head: &[u8]) -> Option<&'static str> {
+    if head.len() >= 12 && head.starts_with(b"RIFF") && &head[8..12] == b"WAVE" {
+        Some("WAV")
+    } else if head.starts_with(b"ID3") || (head.len() >= 2 && head[0] == 0xFF && (head[1] & 0xE0) == 0xE0) {
+        Some("MP3")
+    } else if head.starts_with(b"fLaC") {
+        Some("FLAC")
+    } else {
+        None
+    }
+}
+
+/// An EchoMimicV2 pose frame (.npy of a pickled dict) or an OpenPose JSON.
+fn is_pose(head: &[u8]) -> bool {
+    if head.starts_with(b"\x93NUMPY") {
+        let header = &head[..head.len().min(256)];
+        return contains(header, b"'descr': '|O'");
+    }
+    let text = head.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(head);
+    text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+        && (contains(text, b"\"pose_keypoints_2d\"") || contains(text, b"\"people\""))
+}
+
+/// A tensor file whose few tensors include one a video encoder would read
+/// (frames × height × width × channels, both sides at least 16 pixels).
+fn is_video_tensor(path: &Path) -> bool {
+    let checkpoint = crate::formats::Checkpoint::open(path);
+    if checkpoint.tensors.is_empty() || checkpoint.tensors.len() > 4 {
+        return false;
+    }
+    checkpoint.tensors.iter().any(|t| {
+        matches!(t.shape.len(), 4 | 5)
+            && crate::video::tensor_frames::geometry(&t.shape, None)
+                .is_ok_and(|g| g.height >= 16 && g.out_width() >= 16 && g.frames >= 2)
+    })
+}
+
+/// Keys of EchoMimicV2 inference configs (YAML or JSON).
+const CONFIG_KEYS: [&str; 8] = [
+    "pretrained_base_model_path",
+    "pretrained_vae_path",
+    "denoising_unet_path",
+    "reference_unet_path",
+    "motion_module_path",
+    "pose_encoder_path",
+    "inference_config",
+    "weight_dtype",
+];
+
+fn is_config(text: &str) -> bool {
+    CONFIG_KEYS.iter().filter(|k| text.contains(*k)).count() >= 2
+}
+
+/// Log lines: levels, tracebacks, progress bars or the incident's messages.
+fn is_log(text: &str) -> bool {
+    const MARKS: [&str; 12] = [
+        "INFO",
+        "WARNING",
+        "ERROR",
+        "Traceback (most recent call last)",
+        "Warning:",
+        "it/s]",
+        "s/it]",
+        "invalid value encountered",
+        "bytes wanted but",
+        "moov atom not found",
+        "motion module",
+        "latents shape",
+    ];
+    MARKS.iter().any(|m| text.contains(m))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn read_head(path: &Path) -> Option<Vec<u8>> {
+    let file = std::fs::File::open(path).ok()?;
+    let mut head = Vec::new();
+    file.take(HEAD_BYTES).read_to_end(&mut head).ok()?;
+    Some(head)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(head: &[u8]) -> ArtifactKind {
+        classify_head(Path::new("x"), head).0
+    }
+
+    #[test]
+    fn files_are_recognised_by_content_not_name() {
+        assert_eq!(kind(b"\0\0\0\x20ftypisom\0\0\x02\0"), ArtifactKind::Video);
+        assert_eq!(kind(b"\0\0\0\x20ftypM4A \0\0\x02\0"), ArtifactKind::Audio);
+        assert_eq!(kind(b"RIFF\x10\0\0\0WAVEfmt "), ArtifactKind::Audio);
+        assert_eq!(kind(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), ArtifactKind::Image);
+        assert_eq!(kind(b"weight_dtype: fp16\ndenoising_unet_path: x.pth\n"), ArtifactKind::Config);
+        assert_eq!(kind(b"2025-01-01 INFO loading\n"), ArtifactKind::Log);
+        assert_eq!(kind(b"just some notes\n"), ArtifactKind::Unknown);
+        assert_eq!(
+            kind(b"\x93NUMPY\x01\x00v\x00{'descr': '|O', 'fortran_order': False, 'shape': (), }"),
+            ArtifactKind::Poses
+        );
+        assert_eq!(kind(&[0u8, 1, 2, 3, 255, 254]), ArtifactKind::Unknown);
+    }
+
+    #[test]
+    fn echomimic_layout_names_components_and_missing_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let weights = dir.path().join("pretrained_weights");
+        std::fs::create_dir(&weights).unwrap();
+        std::fs::write(weights.join("denoising_unet.pth"), b"x").unwrap();
+        std::fs::write(weights.join("reference_unet.pth"), b"x").unwrap();
+        let missing = missing_components(&weights);
+        assert_eq!(missing, vec![Component::MotionModule, Component::PoseEncoder, Component::Vae]);
+        assert_eq!(Component::from_path(&weights.join("denoising_unet_acc.pth")), Some(Component::DenoisingUnet));
+        assert_eq!(Component::from_path(Path::new("pretrained_weights/sd-vae-ft-mse")), Some(Component::Vae));
+    }
+}

@@ -1,0 +1,291 @@
+//! `postmortem`: the whole cascade of a failed generation in one run.
+//!
+//! Discovery (`discover`) classifies a run folder's files by content; the
+//! runner (`checks`) runs every check that applies, in parallel; the
+//! correlation rules (`correlate`) turn their findings into one verdict from
+//! the K catalogue (src/rules/cause.rs); `report` lays it all out as a
+//! `Report` with an `artifacts` and a `verdict` section.
+
+pub mod checks;
+pub mod correlate;
+pub mod discover;
+pub mod hints;
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+pub use checks::{CheckKind, Progress, Quantized, Silent, Simulated};
+pub use correlate::{Basis, Confidence, Verdict};
+pub use discover::{Artifact, ArtifactKind, Component, Discovery, discover};
+pub use hints::{Hints, Signature, SignatureKind};
+
+use crate::numerics::QuantScheme;
+use crate::report::{Attachment, Finding, Report, Section, SectionTable};
+
+/// What to look at and how.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PostmortemOptions {
+    /// Run folders (or single files) to discover artifacts in.
+    pub roots: Vec<PathBuf>,
+    /// Artifacts named explicitly (`--video FILE` …); they override discovery.
+    pub explicit: Vec<(ArtifactKind, PathBuf)>,
+    /// Draw the plots the HTML report shows.
+    pub plots: bool,
+    /// Frame rate of the generation (EchoMimicV2: 24), for audio against poses.
+    pub fps: f64,
+    /// The scheme to simulate; by default the one the config or log names.
+    pub simulate: Option<QuantScheme>,
+}
+
+impl Default for PostmortemOptions {
+    fn default() -> Self {
+        PostmortemOptions { roots: Vec::new(), explicit: Vec::new(), plots: false, fps: 24.0, simulate: None }
+    }
+}
+
+impl PostmortemOptions {
+    pub fn new(roots: Vec<PathBuf>) -> Self {
+        PostmortemOptions { roots, ..PostmortemOptions::default() }
+    }
+
+    pub fn with_explicit(mut self, kind: ArtifactKind, path: PathBuf) -> Self {
+        self.explicit.push((kind, path));
+        self
+    }
+
+    pub fn with_plots(mut self, plots: bool) -> Self {
+        self.plots = plots;
+        self
+    }
+}
+
+/// Everything a postmortem found.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Postmortem {
+    pub inputs: Vec<String>,
+    pub artifacts: Vec<Artifact>,
+    /// Findings with ids `F1`, `F2`, … (most severe first) and the index of
+    /// the artifact each came from.
+    pub findings: Vec<(usize, Finding)>,
+    pub hints: Hints,
+    pub quantized: Vec<Quantized>,
+    pub simulated: Option<Simulated>,
+    pub weights_folders: Vec<String>,
+    pub missing_components: Vec<Component>,
+    pub verdict: Verdict,
+    pub plots: Vec<Attachment>,
+}
+
+impl Postmortem {
+    /// Whether any artifact was checked (an empty run folder checks nothing).
+    pub fn checked_anything(&self) -> bool {
+        self.artifacts.iter().any(|a| !a.checks.is_empty())
+    }
+}
+
+/// Discovers, checks and judges.
+pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
+    let found = discover(&options.roots, &options.explicit);
+    let mut artifacts = found.artifacts;
+    let mut hints = Hints::default();
+    let mut text_findings: Vec<(usize, Finding)> = Vec::new();
+    for (i, a) in
+        artifacts.iter_mut().enumerate().filter(|(_, a)| matches!(a.kind, ArtifactKind::Config | ArtifactKind::Log))
+    {
+        let path = std::path::Path::new(&a.path);
+        let before = hints.signatures.len();
+        hints::read(path, &mut hints);
+        let found = if a.kind == ArtifactKind::Log {
+            a.checks.push("log check".into());
+            crate::log::check_file(path, &crate::log::LogOptions::default()).findings
+        } else {
+            a.checks.push("config check".into());
+            crate::config::check_file(path, &crate::config::ConfigOptions::default()).findings
+        };
+        a.summary = format!("{} findings, {} lines the verdict reads", found.len(), hints.signatures.len() - before);
+        text_findings.extend(found.into_iter().map(|f| (i, f)));
+    }
+    let scheme = options.simulate.or(hints.scheme);
+    let tools = crate::video::Tools::find();
+    let audio_path = artifacts.iter().find(|a| a.kind == ArtifactKind::Audio).map(|a| PathBuf::from(&a.path));
+    let audio_seconds =
+        audio_path.as_ref().and_then(|p| crate::pose::audio::duration(p).ok().map(|s| (s, p.display().to_string())));
+    let ctx = checks::JobContext {
+        tools: tools.as_ref().ok(),
+        tools_error: tools.as_ref().err().map(|e| e.to_string()),
+        plots: options.plots,
+        fps: options.fps,
+        audio_seconds,
+        expect_audio: audio_path.is_some(),
+    };
+    let jobs = checks::plan(&artifacts, scheme);
+    let outputs = checks::run_jobs(&artifacts, &jobs, scheme, &ctx, progress);
+
+    let mut findings: Vec<(usize, Finding)> = text_findings;
+    let mut quantized = Vec::new();
+    let mut simulated = None;
+    let mut plots = Vec::new();
+    for out in outputs {
+        let artifact = &mut artifacts[out.artifact];
+        artifact.checks.push(out.kind.name().to_string());
+        if !artifact.summary.is_empty() {
+            artifact.summary.push_str("; ");
+        }
+        artifact.summary.push_str(&out.summary);
+        for mut plot in out.plots {
+            plot.about = artifact.path.clone();
+            plots.push(plot);
+        }
+        quantized.extend(out.quantized);
+        simulated = simulated.or(out.simulated);
+        findings.extend(out.findings.into_iter().map(|f| (out.artifact, f)));
+    }
+    for a in artifacts.iter_mut().filter(|a| a.kind == ArtifactKind::Unknown) {
+        a.summary = "not judged".into();
+    }
+    // Ids follow the report's order: most severe first, then artifact order.
+    findings.sort_by_key(|(artifact, f)| (std::cmp::Reverse(f.severity), *artifact));
+    for (n, (artifact, finding)) in findings.iter_mut().enumerate() {
+        let id = format!("F{}", n + 1);
+        finding.id = Some(id.clone());
+        artifacts[*artifact].findings.push(id);
+    }
+    let refs: Vec<(usize, &Finding)> = findings.iter().map(|(a, f)| (*a, f)).collect();
+    let evidence = correlate::Evidence::gather(
+        &refs,
+        &artifacts,
+        quantized.clone(),
+        simulated.clone(),
+        found.missing_components.clone(),
+        &hints,
+    );
+    let verdict = correlate::verdict(&evidence);
+    Postmortem {
+        inputs: options
+            .roots
+            .iter()
+            .chain(options.explicit.iter().map(|(_, p)| p))
+            .map(|p| p.display().to_string())
+            .collect(),
+        artifacts,
+        findings,
+        hints,
+        quantized,
+        simulated,
+        weights_folders: found.weights_folders,
+        missing_components: found.missing_components,
+        verdict,
+        plots,
+    }
+}
+
+/// The `evidence` section: what the verdict read besides findings.
+#[derive(Debug, Serialize)]
+struct EvidenceSection<'a> {
+    signatures: &'a [Signature],
+    quantized: &'a [Quantized],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    simulated: Option<&'a Simulated>,
+    weights_folders: &'a [String],
+    missing_components: &'a [Component],
+}
+
+/// The postmortem report: verdict first, then the artifacts, the evidence
+/// and every finding (with its id and artifact).
+pub fn report(pm: &Postmortem) -> Report {
+    let mut report = Report::new("postmortem", pm.inputs.clone());
+    report.set_counter("artifacts", pm.artifacts.len() as u64);
+    report.set_counter("checks", pm.artifacts.iter().map(|a| a.checks.len() as u64).sum());
+    report.findings = pm
+        .findings
+        .iter()
+        .map(|(artifact, f)| f.clone().with_evidence("artifact", pm.artifacts[*artifact].path.clone()))
+        .collect();
+    report.sections.push(Section::typed("verdict", &pm.verdict).with_table(verdict_table(&pm.verdict)));
+    report.sections.push(
+        Section::typed("artifacts", &pm.artifacts).with_table(SectionTable {
+            title: "Artifacts".into(),
+            header: ["path", "kind", "recognised by", "checks", "summary", "findings"].map(String::from).to_vec(),
+            rows: pm
+                .artifacts
+                .iter()
+                .map(|a| {
+                    vec![
+                        crate::report::render::relative_path(&a.path, &pm.inputs),
+                        a.kind.name().to_string(),
+                        a.recognised_by.clone(),
+                        a.checks.join(", "),
+                        a.summary.clone(),
+                        a.findings.join(" "),
+                    ]
+                })
+                .collect(),
+            note: None,
+        }),
+    );
+    report.sections.push(Section::typed(
+        "evidence",
+        &EvidenceSection {
+            signatures: &pm.hints.signatures,
+            quantized: &pm.quantized,
+            simulated: pm.simulated.as_ref(),
+            weights_folders: &pm.weights_folders,
+            missing_components: &pm.missing_components,
+        },
+    ));
+    report.attachments = pm.plots.clone();
+    report
+}
+
+fn verdict_table(v: &Verdict) -> SectionTable {
+    let mut rows = Vec::new();
+    for (i, link) in v.chain.iter().enumerate() {
+        let mut cited = link.findings.clone();
+        cited.extend(link.evidence.iter().cloned());
+        rows.push(vec![
+            format!("{}", i + 1),
+            link.stage.clone(),
+            link.says.clone(),
+            format!("{:?}", link.basis).to_lowercase(),
+            cited.join("; "),
+        ]);
+    }
+    let mut note = vec![
+        format!(
+            "Root cause: {} {} ({:?} confidence). {}",
+            v.root_cause.code, v.root_cause.slug, v.confidence, v.headline
+        )
+        .replace("(High", "(high")
+        .replace("(Medium", "(medium")
+        .replace("(Low", "(low"),
+    ];
+    for fix in &v.fix {
+        note.push(format!("Fix: {}", fix.what));
+        if let Some(paste) = &fix.paste {
+            note.push(indent(paste));
+        }
+    }
+    for next in &v.next {
+        note.push(format!("Next: {}", next.what));
+        if let Some(paste) = &next.paste {
+            note.push(indent(paste));
+        }
+    }
+    for c in &v.competing {
+        note.push(format!("Ranks lower: {} {}: {}", c.cause.code, c.cause.slug, c.why_lower));
+    }
+    note.push(format!("`nanscope rules {}` explains the cause.", v.root_cause.code));
+    SectionTable {
+        title: format!("Verdict: {} {}", v.root_cause.code, v.root_cause.slug),
+        header: ["#", "stage", "what happened", "basis", "evidence"].map(String::from).to_vec(),
+        rows,
+        note: Some(note.join("\n")),
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+}

@@ -1,0 +1,219 @@
+//! `K` rules: the catalogue of root causes a `postmortem` verdict names.
+//!
+//! A K rule is not emitted as a finding: it is the `root_cause` of the
+//! verdict (and of each competing explanation). Its texts say what evidence
+//! the correlation rules (src/postmortem/correlate.rs) look for, so that
+//! `nanscope rules K101` explains a verdict.
+
+use super::Rule;
+use crate::report::Severity;
+
+pub const QUANTIZATION_OVERFLOW: Rule = Rule {
+    code: "K101",
+    slug: "quantization-overflow",
+    severity: Severity::Error,
+    summary: "weight quantization of the denoising UNet made activations overflow into NaN",
+    detects: "A quantized denoising UNet (int8/int4/fp8 tensors recognised in the checkpoint, or a config or log \
+              line that applies `quantize_`, `int8_weight_only`, bitsandbytes or similar) together with the \
+              cascade it causes: the first non-finite values produced inside the UNet (R120/R121), NaN in the \
+              saved video tensor (V130), black frames (V120/V124). Simulating the named scheme on the float \
+              weights (Q201–Q204) predicts which layers lose the most.",
+    why: "Weight-only int8 rounds every weight of a layer to 255 levels; layers with outlier channels \
+          (attention projections, the last up-block convolutions) lose precision, their outputs grow, and in \
+          fp16 a value above 65504 becomes Inf. Inf minus Inf is NaN, and NaN reaches every later step.",
+    cause: "A deployment quantized the UNet to fit a smaller GPU or to go faster (EchoMimicV2 wrappers have \
+            applied torchao `int8_weight_only` to the denoising UNet); the upstream fix was to stop quantizing it.",
+    fix: "Keep the modules the verdict lists out of quantization (paste its exclude list into `filter_fn` or \
+          `modules_to_not_convert`), or do not quantize the denoising UNet at all. Re-render: patching NaN to \
+          zero afterwards only hides the symptom.",
+    options: "",
+};
+
+pub const ACTIVATION_OVERFLOW: Rule = Rule {
+    code: "K102",
+    slug: "fp16-activation-overflow",
+    severity: Severity::Error,
+    summary: "an fp16 activation overflowed in the UNet without any quantization",
+    detects: "A module of the denoising UNet that produced Inf/NaN from finite inputs (R120) or came close to \
+              the fp16 maximum (R122), in a run with no sign of quantization and with finite weights.",
+    why: "fp16 holds values up to 65504. A large activation (attention logits, a group-norm over a nearly \
+          constant input, a fine-tuned layer with larger weights) becomes Inf, and the next subtraction makes NaN.",
+    cause: "Running the UNet in fp16 on inputs, resolutions or weights it was not tuned for; bf16 or fp32 \
+            would keep the range.",
+    fix: "Run the UNet (or at least the named module) in bf16 or fp32: `weight_dtype: bf16` in the config, or \
+          upcast the named block. Check the weights with `nanscope weights` first.",
+    options: "",
+};
+
+pub const NONFINITE_WEIGHTS: Rule = Rule {
+    code: "K103",
+    slug: "nonfinite-or-damaged-weights",
+    severity: Severity::Error,
+    summary: "a checkpoint of the pipeline already holds NaN/Inf or overflowing weights",
+    detects: "Weight findings (W101, W102, Q101, Q110, Q111) in a checkpoint the run loads: the damage was \
+              stored before the run started.",
+    why: "A NaN weight makes every output it touches NaN on the first forward pass; an fp32 weight beyond \
+          65504 becomes Inf when the pipeline casts it to fp16.",
+    cause: "A failed conversion, merge or fine-tune, or a training run that diverged before the checkpoint \
+            was saved.",
+    fix: "Replace the checkpoint with a known-good copy (compare them with `nanscope diff GOOD BAD`); for an \
+          overflowing weight, run that model in bf16 or fp32.",
+    options: "",
+};
+
+pub const CORRUPT_CHECKPOINT: Rule = Rule {
+    code: "K104",
+    slug: "corrupt-checkpoint-file",
+    severity: Severity::Error,
+    summary: "a checkpoint file is truncated or malformed",
+    detects: "File-format findings (F101–F122) on a checkpoint of the run: a truncated download, a broken \
+              archive, an unreadable header.",
+    why: "A loader that does not check sizes may read garbage or zeros into the model, or the pipeline falls \
+          back to random or missing weights; the output is noise, black or NaN.",
+    cause: "An interrupted download or copy, a full disk while saving, or a file replaced by an HTML error page.",
+    fix: "Download or copy the file again and compare its size and hash with the source.",
+    options: "",
+};
+
+pub const BROKEN_POSE_INPUT: Rule = Rule {
+    code: "K105",
+    slug: "broken-pose-input",
+    severity: Severity::Error,
+    summary: "the pose sequence driving the run is broken",
+    detects: "Pose findings of error severity (P101–P114): missing or unreadable frames, NaN keypoints, wrong \
+              array shapes, paste boxes outside the canvas, too few frames for the audio.",
+    why: "EchoMimicV2 renders every pose frame into the pose encoder's input; a missing or NaN frame crashes \
+          the loop or feeds NaN into the UNet through the pose features.",
+    cause: "An interrupted pose extraction, a hand-edited folder, or poses made for another size or length.",
+    fix: "Run `nanscope pose repair POSES -o FIXED` (the verdict gives the command) or re-extract the poses.",
+    options: "",
+};
+
+pub const BAD_REFERENCE_IMAGE: Rule = Rule {
+    code: "K106",
+    slug: "bad-reference-image",
+    severity: Severity::Error,
+    summary: "the reference image is unusable",
+    detects: "Image findings of error severity (I rules) on the run's reference image.",
+    why: "The reference UNet encodes the reference image once; a blank, truncated or wrongly sized image \
+          makes every frame follow a broken appearance.",
+    cause: "A failed upload or conversion, an alpha-only PNG, or an image of the wrong size.",
+    fix: "Use a clean RGB image of the generation size; `nanscope image check` says what is wrong.",
+    options: "",
+};
+
+pub const VAE_OVERFLOW: Rule = Rule {
+    code: "K107",
+    slug: "vae-overflow",
+    severity: Severity::Error,
+    summary: "the VAE decoder overflowed fp16 while the latents were finite",
+    detects: "A dump whose first non-finite values are produced in the VAE decode stage (R120/R121 with a \
+              `vae` stage or module) after finite denoising steps, or NaN frames with a healthy UNet trace.",
+    why: "The SD VAE decoder's last blocks exceed 65504 in fp16 on some inputs; the decoded frames are NaN and \
+          the writer turns them black.",
+    cause: "Running `sd-vae-ft-mse` in fp16 (a known limitation of that VAE); an fp16-fixed VAE does not overflow.",
+    fix: "Run the VAE in fp32 (`vae.to(torch.float32)` and cast the latents before decoding), or use an \
+          fp16-fix VAE.",
+    options: "",
+};
+
+pub const NAN_CAST_BLACK_FRAMES: Rule = Rule {
+    code: "K108",
+    slug: "nan-cast-black-frames",
+    severity: Severity::Error,
+    summary: "NaN frames were cast to uint8 and written black; where the NaN came from is unknown",
+    detects: "Black or exact-black frames (V120, V124) or NaN in the saved video tensor (V130), with no \
+              evidence upstream that names the producer (no dump, no quantization, finite weights).",
+    why: "`(x * 255).astype(np.uint8)` turns NaN into 0: the encoder receives black frames and writes a valid, \
+          black MP4. The cast is the mechanism, not the cause.",
+    cause: "NaN arrived from the UNet or the VAE; the run left no evidence of which.",
+    fix: "Do not patch NaN to zero. Record a probe dump of the run (the verdict's `next` commands) to find the \
+          module that produced the NaN.",
+    options: "",
+};
+
+pub const ENCODER_MUX_FAILURE: Rule = Rule {
+    code: "K109",
+    slug: "encoder-or-mux-failure",
+    severity: Severity::Error,
+    summary: "the video writer or the audio mux failed",
+    detects: "Container findings (V101–V106: empty, not media, moov missing, truncated, decode errors) or log \
+              lines of a failed mux (`bytes wanted but 0 bytes read`, `moov atom not found`, ffmpeg not found), \
+              with clean frames where frames can be decoded.",
+    why: "A writer that dies before finalizing leaves a file players refuse; a failed mux drops the audio.",
+    cause: "ffmpeg missing from PATH, a full disk, a killed process, or an audio file moviepy cannot read.",
+    fix: "Repair the file with `nanscope video repair` (the verdict gives the command) and fix the writer's \
+          environment (ffmpeg on PATH, disk space).",
+    options: "",
+};
+
+pub const LENGTH_MISMATCH: Rule = Rule {
+    code: "K110",
+    slug: "audio-pose-video-length-mismatch",
+    severity: Severity::Warning,
+    summary: "audio, poses and video disagree on the length of the clip",
+    detects: "Pose frame-count findings against the audio (P114), audio/video duration mismatch (V108) or \
+              frame-count mismatches (V109).",
+    why: "EchoMimicV2 generates min(audio, poses) frames; the rest is silence, a frozen tail or a cut.",
+    cause: "Poses made for another clip, or an audio file longer than the pose sequence.",
+    fix: "Trim or extend the poses to the audio's length (`nanscope pose check --audio` gives the count), or \
+          trim the audio.",
+    options: "",
+};
+
+pub const MISSING_WEIGHTS: Rule = Rule {
+    code: "K111",
+    slug: "missing-weights-or-motion-module",
+    severity: Severity::Error,
+    summary: "a component of the pipeline was not loaded (weights or motion module missing)",
+    detects: "An EchoMimicV2 `pretrained_weights/` layout missing a required file (denoising UNet, reference \
+              UNet, motion module, pose encoder, VAE), or log lines such as `Loaded 0.0M-parameter motion module` \
+              and `motion module not found`.",
+    why: "Without the motion module the frames are generated independently and flicker; without a UNet or \
+          VAE checkpoint the pipeline runs on random or missing weights.",
+    cause: "An incomplete download (the VAE and audio processor are fetched separately) or a wrong path in the config.",
+    fix: "Download the missing files into `pretrained_weights/` and check the paths in the config.",
+    options: "",
+};
+
+pub const HEALTHY_RUN: Rule = Rule {
+    code: "K120",
+    slug: "healthy-run",
+    severity: Severity::Info,
+    summary: "every check passed: nothing in the run folder explains a failure",
+    detects: "No finding of error or warning severity in any artifact of the run.",
+    why: "A healthy verdict means the artifacts given are consistent; a problem the user sees may lie in an \
+          artifact that was not given (the video, a dump, the log).",
+    cause: "-",
+    fix: "Nothing to fix in what was checked; add the missing artifacts (`--video`, `--dump`, `--log`) if the \
+          output still looks wrong.",
+    options: "",
+};
+
+pub const UNKNOWN_CAUSE: Rule = Rule {
+    code: "K121",
+    slug: "unknown-cause",
+    severity: Severity::Warning,
+    summary: "findings exist, but no catalogued cause explains them",
+    detects: "Findings that match none of the correlation rules strongly enough to name a cause.",
+    why: "The verdict does not guess: the findings are listed for a person to read.",
+    cause: "A failure outside the catalogue, or evidence missing from the run folder.",
+    fix: "Read the findings; record a probe dump of the run to localize the first non-finite value.",
+    options: "",
+};
+
+pub const RULES: &[&Rule] = &[
+    &QUANTIZATION_OVERFLOW,
+    &ACTIVATION_OVERFLOW,
+    &NONFINITE_WEIGHTS,
+    &CORRUPT_CHECKPOINT,
+    &BROKEN_POSE_INPUT,
+    &BAD_REFERENCE_IMAGE,
+    &VAE_OVERFLOW,
+    &NAN_CAST_BLACK_FRAMES,
+    &ENCODER_MUX_FAILURE,
+    &LENGTH_MISMATCH,
+    &MISSING_WEIGHTS,
+    &HEALTHY_RUN,
+    &UNKNOWN_CAUSE,
+];

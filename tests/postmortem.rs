@@ -1,0 +1,288 @@
+//! `nanscope postmortem` on the incident run folders made by
+//! fixtures/make_postmortem.py: the root cause, the chain and the findings
+//! it cites, the input policy, the HTML report (and, where Chromium and
+//! Playwright are installed, that page opened in a real headless browser).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn incident(name: &str) -> PathBuf {
+    root().join("fixtures/postmortem").join(name)
+}
+
+fn run(args: &[&str]) -> (i32, Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_nanscope"))
+        .current_dir(root())
+        .arg("postmortem")
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out.status.code().unwrap_or(-1), report, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn expected(name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(incident(name).join("expected.json")).unwrap()).unwrap()
+}
+
+fn finding<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["findings"].as_array().unwrap().iter().find(|f| f["id"] == id).unwrap_or_else(|| panic!("no finding {id}"))
+}
+
+/// The verdict names the expected cause, every expected stage is in the chain,
+/// and every id a link cites is a finding of the report.
+fn assert_verdict(name: &str) -> Value {
+    let (code, report, stderr) = run(&[&format!("fixtures/postmortem/{name}")]);
+    let want = expected(name);
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["root_cause"]["code"], want["root_cause"], "{name}: {verdict:#}\n{stderr}");
+    let stages: Vec<&str> = verdict["chain"].as_array().unwrap().iter().map(|l| l["stage"].as_str().unwrap()).collect();
+    for stage in want["chain_stages"].as_array().unwrap() {
+        assert!(stages.contains(&stage.as_str().unwrap()), "{name}: {stage} not in {stages:?}");
+    }
+    for link in verdict["chain"].as_array().unwrap() {
+        for id in link["findings"].as_array().unwrap() {
+            finding(&report, id.as_str().unwrap());
+        }
+        assert!(["observed", "predicted"].contains(&link["basis"].as_str().unwrap()));
+    }
+    let healthy = want["root_cause"] == "K120";
+    assert_eq!(code, if healthy { 0 } else { 1 }, "{name}: {stderr}");
+    report
+}
+
+#[test]
+fn seed_cascade_is_quantization_overflow_with_the_whole_chain() {
+    let report = assert_verdict("seed");
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["confidence"], "high");
+    let link = |stage: &str| verdict["chain"].as_array().unwrap().iter().find(|l| l["stage"] == stage).unwrap().clone();
+    // The checkpoint and the log both show the quantization.
+    let quant = link("quantization");
+    assert_eq!(quant["basis"], "observed");
+    let evidence = quant["evidence"].to_string();
+    assert!(evidence.contains("denoising_unet.pth") && evidence.contains("torchao"), "{evidence}");
+    assert!(evidence.contains("run.log:2"), "{evidence}");
+    // The dump names the producer, observed.
+    let unet = link("denoising UNet");
+    assert_eq!(unet["basis"], "observed");
+    let producer = finding(&report, unet["findings"][0].as_str().unwrap());
+    assert_eq!(producer["code"], "R120");
+    assert_eq!(producer["subject"]["module"], "denoising_unet.up_blocks.1.attentions.0.proj_out");
+    assert_eq!(producer["subject"]["step"], 3);
+    // NaN in the saved tensor, black frames 8-15, the failed mux.
+    let vae = link("VAE decode");
+    assert_eq!(finding(&report, vae["findings"][0].as_str().unwrap())["code"], "V130");
+    assert!(link("uint8 cast")["evidence"].to_string().contains("invalid value encountered in cast"));
+    let frames = link("video frames");
+    assert_eq!(frames["says"], "frames 8-15 are black");
+    let mux = link("encoder / mux");
+    let mux_codes: Vec<&Value> =
+        mux["findings"].as_array().unwrap().iter().map(|id| &finding(&report, id.as_str().unwrap())["code"]).collect();
+    assert!(mux_codes.contains(&&json!("V107")), "{mux_codes:?}");
+    assert!(mux["evidence"].to_string().contains("0 bytes read"));
+    // The fix is ready to paste with the user's module name; the stopgap re-encodes with the audio.
+    let fix = verdict["fix"].to_string();
+    assert!(fix.contains(r#"\"up_blocks.1.attentions.0.proj_out\""#), "{fix}");
+    assert!(
+        fix.contains(
+            "nanscope video encode fixtures/postmortem/seed/output/video.npy --audio fixtures/postmortem/seed/audio.wav"
+        ),
+        "{fix}"
+    );
+    // Competing explanations say why they rank lower.
+    let competing = verdict["competing"].as_array().unwrap();
+    assert!(
+        competing.iter().any(|c| c["cause"]["code"] == "K108" && c["why_lower"].as_str().unwrap().contains("not why"))
+    );
+    // Every finding carries an id and its artifact.
+    for f in report["findings"].as_array().unwrap() {
+        assert!(f["id"].as_str().unwrap().starts_with('F'));
+        assert!(f["evidence"]["artifact"].is_string());
+    }
+}
+
+#[test]
+fn artifacts_are_recognised_by_content() {
+    let (_, report, _) = run(&["fixtures/postmortem/seed"]);
+    let kinds: Vec<(String, String)> = report["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let path = a["path"].as_str().unwrap().trim_start_matches("fixtures/postmortem/seed/").to_string();
+            (path, a["kind"].as_str().unwrap().to_string())
+        })
+        .collect();
+    let want = [
+        ("audio.wav", "audio"),
+        ("dump", "dump"),
+        ("expected.json", "unknown"),
+        ("infer.yaml", "config"),
+        ("output/video.mp4", "video"),
+        ("output/video.npy", "video-tensor"),
+        ("poses", "poses"),
+        ("pretrained_weights/denoising_unet.pth", "weights"),
+        ("pretrained_weights/motion_module.pth", "weights"),
+        ("pretrained_weights/pose_encoder.pth", "weights"),
+        ("pretrained_weights/reference_unet.pth", "weights"),
+        ("pretrained_weights/sd-vae-ft-mse", "weights"),
+        ("ref.png", "image"),
+        ("run.log", "log"),
+    ];
+    let want: Vec<(String, String)> = want.iter().map(|(p, k)| (p.to_string(), k.to_string())).collect();
+    assert_eq!(kinds, want);
+    let unknown = report["artifacts"].as_array().unwrap().iter().find(|a| a["kind"] == "unknown").unwrap();
+    assert_eq!(unknown["checks"], json!([]));
+    assert_eq!(unknown["summary"], "not judged");
+}
+
+#[test]
+fn broken_poses_alone_are_the_cause() {
+    let report = assert_verdict("broken_pose");
+    assert!(
+        report["verdict"]["fix"].to_string().contains("nanscope pose repair fixtures/postmortem/broken_pose/poses")
+    );
+}
+
+#[test]
+fn nan_in_the_vae_checkpoint_is_damaged_weights() {
+    let report = assert_verdict("corrupt_vae");
+    let link = &report["verdict"]["chain"][0];
+    assert!(link["says"].as_str().unwrap().contains("VAE"), "{link}");
+    let cited = finding(&report, link["findings"][0].as_str().unwrap());
+    assert_eq!(cited["code"], "W101");
+    assert!(cited["subject"]["file"].as_str().unwrap().contains("sd-vae-ft-mse"));
+}
+
+#[test]
+fn a_truncated_reference_image_is_the_cause() {
+    let report = assert_verdict("bad_reference");
+    let link = &report["verdict"]["chain"][0];
+    let cited = finding(&report, link["findings"][0].as_str().unwrap());
+    assert_eq!(cited["code"], "I103");
+    assert!(cited["subject"]["file"].as_str().unwrap().ends_with("ref.png"));
+}
+
+#[test]
+fn a_healthy_run_says_so() {
+    let report = assert_verdict("healthy");
+    assert_eq!(report["summary"]["error"], 0);
+    assert_eq!(report["verdict"]["competing"], json!([]));
+}
+
+#[test]
+fn explicit_artifacts_override_discovery() {
+    let seed = "fixtures/postmortem/seed";
+    let (code, report, stderr) = run(&[
+        "--video",
+        &format!("{seed}/output/video.mp4"),
+        "--dump",
+        &format!("{seed}/dump"),
+        "--log",
+        &format!("{seed}/run.log"),
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    let recognised: Vec<&str> =
+        report["artifacts"].as_array().unwrap().iter().map(|a| a["recognised_by"].as_str().unwrap()).collect();
+    assert_eq!(recognised, ["--video", "--log", "--dump"]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K101");
+}
+
+#[test]
+fn missing_and_empty_inputs_follow_the_policy() {
+    let (code, _, stderr) = run(&["fixtures/postmortem/no-such-run"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no-such-run: no such file or directory"), "{stderr}");
+    let empty = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = run(&[empty.path().to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("nothing to check"), "{stderr}");
+}
+
+#[test]
+fn json_snapshot_of_the_seed_verdict() {
+    let (_, report, _) = run(&["fixtures/postmortem/seed"]);
+    let findings: Vec<Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| json!({"id": f["id"], "code": f["code"], "severity": f["severity"], "artifact": f["evidence"]["artifact"]}))
+        .collect();
+    let artifacts: Vec<Value> = report["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| json!({"path": a["path"], "kind": a["kind"], "recognised_by": a["recognised_by"], "checks": a["checks"], "findings": a["findings"]}))
+        .collect();
+    let shape = json!({
+        "schema_version": report["schema_version"],
+        "command": report["command"],
+        "verdict": report["verdict"],
+        "artifacts": artifacts,
+        "findings": findings,
+    });
+    insta::assert_json_snapshot!(shape);
+}
+
+#[test]
+fn html_report_is_one_self_contained_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let page_path = dir.path().join("report.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_nanscope"))
+        .current_dir(root())
+        .args(["postmortem", "fixtures/postmortem/seed", "--format", "html", "-o"])
+        .arg(&page_path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let page = std::fs::read_to_string(&page_path).unwrap();
+    let verdict_at = page.find("id=\"verdict\"").unwrap();
+    assert!(verdict_at < page.find("id=\"findings\"").unwrap(), "the verdict comes first");
+    assert!(page.contains("quantization-overflow"));
+    assert!(page.contains("Content-Security-Policy"));
+    assert!(!page.contains("<script"));
+    for external in ["http://", "https://", "src=\"//", "@import", "url("] {
+        assert!(!page.contains(external), "{external}");
+    }
+    // Plots: the video chart and contact sheet, the pose sheet, the trace timeline.
+    let titles = ["Per-frame luma and flags", "Contact sheet", "Pose sheet", "Trace timeline", "Reference image"];
+    for title in titles {
+        assert!(page.contains(&format!("alt=\"{title}\" src=\"data:image/png;base64,")), "{title}");
+    }
+    assert!(page.contains("id=\"download-json\""));
+    browser_check(&page_path, dir.path());
+}
+
+/// Opens the page in headless Chromium through scripts/browser_check.py.
+/// Skipped when Chromium or Playwright is missing, unless
+/// NANSCOPE_BROWSER_TEST=require (scripts/test.sh sets it after installing both).
+#[allow(clippy::print_stderr)] // a skipped check says so in the test output
+fn browser_check(page: &Path, dir: &Path) {
+    let required = std::env::var("NANSCOPE_BROWSER_TEST").is_ok_and(|v| v == "require");
+    let chromium = Path::new("/usr/bin/chromium").exists();
+    let playwright = Command::new("python3").args(["-c", "import playwright"]).status().is_ok_and(|s| s.success());
+    if !(chromium && playwright) {
+        assert!(!required, "NANSCOPE_BROWSER_TEST=require but chromium={chromium} playwright={playwright}");
+        eprintln!("skipping the browser check: chromium={chromium} playwright={playwright}");
+        return;
+    }
+    let screenshot = dir.join("verdict.png");
+    let out = Command::new("python3")
+        .arg(root().join("scripts/browser_check.py"))
+        .arg(page)
+        .arg(&screenshot)
+        .arg("quantization-overflow")
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000, "{text}");
+}
