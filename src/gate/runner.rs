@@ -158,7 +158,8 @@ pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateEr
         for finding in findings {
             let file = finding.subject.file.as_deref().map(&relative);
             let allow = gate.allows.iter().position(|a| {
-                a.code == finding.code() && file.as_deref().map_or(a.path == "**", |f| glob::matches(&a.path, f))
+                crate::rules::by_code(&a.code).is_some_and(|rule| finding.is(rule))
+                    && file.as_deref().map_or(a.path == "**", |f| glob::matches(&a.path, f))
             });
             match allow {
                 Some(at) => {

@@ -312,8 +312,13 @@ fn attribute_errors(
 }
 
 fn decode_error_finding(label: &str, stream: Option<u64>, outcome: &DecodeOutcome, corrupt: &[u64]) -> Finding {
-    let errors: Vec<&str> =
-        outcome.messages.iter().filter(|m| m.level != "warning").map(|m| m.text.as_str()).take(5).collect();
+    // A threaded decoder reports the same errors in a varying order: the
+    // distinct texts, sorted, keep the report the same from run to run.
+    let mut errors: Vec<&str> =
+        outcome.messages.iter().filter(|m| m.level != "warning").map(|m| m.text.as_str()).collect();
+    errors.sort_unstable();
+    errors.dedup();
+    errors.truncate(5);
     let message = if outcome.frames == 0 {
         format!("no frame could be decoded ({})", errors.first().copied().unwrap_or("ffmpeg failed"))
     } else if corrupt.is_empty() {

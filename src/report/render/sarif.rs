@@ -135,15 +135,11 @@ struct LogicalLocation {
 fn log(report: &Report, options: &RenderOptions) -> Log {
     let mut rules: Vec<&'static Rule> = Vec::new();
     for finding in &report.findings {
-        if !rules.iter().any(|r| r.code == finding.rule.code) {
+        if !rules.iter().any(|r| finding.is(r)) {
             rules.push(finding.rule);
         }
     }
-    let results = report
-        .findings
-        .iter()
-        .map(|f| result(f, rules.iter().position(|r| r.code == f.rule.code).unwrap_or(0)))
-        .collect();
+    let results = report.findings.iter().map(|f| result(f, rules.iter().position(|r| f.is(r)).unwrap_or(0))).collect();
     Log {
         schema: SCHEMA,
         version: "2.1.0",
