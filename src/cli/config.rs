@@ -86,18 +86,7 @@ pub fn run(args: ConfigArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
 
 /// Files given directly, and the YAML/JSON files under folders, sorted per folder.
 fn collect(paths: &[PathBuf]) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for path in paths {
-        if !path.is_dir() {
-            files.push(path.clone());
-            continue;
-        }
-        for entry in walkdir::WalkDir::new(path).sort_by_file_name().into_iter().flatten() {
-            let is_config = entry.path().extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "json");
-            if entry.file_type().is_file() && is_config {
-                files.push(entry.into_path());
-            }
-        }
-    }
-    files
+    crate::formats::walk::expand(paths, |path| {
+        path.extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+    })
 }

@@ -47,18 +47,5 @@ pub fn run(args: LogArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
 
 /// Files given directly, and the log files under folders, sorted per folder.
 fn collect(paths: &[PathBuf]) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for path in paths {
-        if !path.is_dir() {
-            files.push(path.clone());
-            continue;
-        }
-        for entry in walkdir::WalkDir::new(path).sort_by_file_name().into_iter().flatten() {
-            let is_log = entry.path().extension().is_some_and(|e| LOG_EXTENSIONS.iter().any(|x| e == *x));
-            if entry.file_type().is_file() && is_log {
-                files.push(entry.into_path());
-            }
-        }
-    }
-    files
+    crate::formats::walk::expand(paths, |path| path.extension().is_some_and(|e| LOG_EXTENSIONS.iter().any(|x| e == *x)))
 }

@@ -14,6 +14,7 @@ pub mod npz;
 pub mod pickle;
 pub mod safetensors;
 pub mod torch;
+pub mod walk;
 
 use std::fs::File;
 use std::path::Path;

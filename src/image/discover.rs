@@ -17,20 +17,7 @@ const HEAD_BYTES: u64 = 4096;
 /// Explicit files as given, then the images found below each folder, in
 /// name order.
 pub fn image_files(paths: &[PathBuf]) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for path in paths {
-        if !path.is_dir() {
-            found.push(path.clone());
-            continue;
-        }
-        let walk = walkdir::WalkDir::new(path).sort_by_file_name().into_iter().filter_map(Result::ok);
-        for entry in walk.filter(|e| e.file_type().is_file()) {
-            if is_image_file(entry.path()) {
-                found.push(entry.path().to_path_buf());
-            }
-        }
-    }
-    found
+    crate::formats::walk::expand(paths, is_image_file)
 }
 
 /// Whether the file starts like an image or an image tensor file.

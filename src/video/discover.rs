@@ -16,20 +16,7 @@ const HEAD_BYTES: usize = 192;
 /// Explicit files as given, then the videos found below each folder, in
 /// name order.
 pub fn video_files(paths: &[PathBuf]) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for path in paths {
-        if !path.is_dir() {
-            found.push(path.clone());
-            continue;
-        }
-        let walk = walkdir::WalkDir::new(path).sort_by_file_name().into_iter().filter_map(Result::ok);
-        for entry in walk.filter(|e| e.file_type().is_file()) {
-            if is_video_file(entry.path()) {
-                found.push(entry.path().to_path_buf());
-            }
-        }
-    }
-    found
+    crate::formats::walk::expand(paths, is_video_file)
 }
 
 /// Whether the file starts like a video container. Unreadable files are not.

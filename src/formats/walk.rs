@@ -1,0 +1,41 @@
+//! Expanding the paths a user gave into the files a command checks.
+
+use std::path::{Path, PathBuf};
+
+/// Files named explicitly, as given (a file of the wrong kind is the
+/// command's finding to make), then, below each folder, recursively and in
+/// name order, the files `keep` accepts.
+pub fn expand(paths: &[PathBuf], keep: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            found.push(path.clone());
+            continue;
+        }
+        let walk = walkdir::WalkDir::new(path).sort_by_file_name().into_iter().filter_map(Result::ok);
+        for entry in walk.filter(|e| e.file_type().is_file()) {
+            if keep(entry.path()) {
+                found.push(entry.into_path());
+            }
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_files_stay_and_folders_are_filtered_in_name_order() {
+        let dir = std::env::temp_dir().join(format!("nanscope-walk-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        for name in ["b.keep", "a.keep", "c.skip", "sub/d.keep"] {
+            std::fs::write(dir.join(name), b"x").unwrap();
+        }
+        let explicit = dir.join("c.skip");
+        let found = expand(&[explicit.clone(), dir.clone()], |p| p.extension().is_some_and(|e| e == "keep"));
+        assert_eq!(found, vec![explicit, dir.join("a.keep"), dir.join("b.keep"), dir.join("sub/d.keep")]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
