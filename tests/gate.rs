@@ -246,3 +246,31 @@ fn headroom_lost_since_the_accepted_trace_is_a_warning() {
     assert_eq!(lost[0]["subject"]["step"], 0);
     assert_eq!(lost[0]["subject"]["file"], "runs/nightly");
 }
+
+#[test]
+fn image_and_postmortem_checks_judge_reference_images_and_run_folders() {
+    if !ready("image_and_postmortem_checks_judge_reference_images_and_run_folders") {
+        return;
+    }
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gate-image-postmortem");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("refs")).unwrap();
+    std::fs::copy(fixtures.join("image/clean-768.jpg"), dir.join("refs/clean.jpg")).unwrap();
+    copy(&fixtures.join("postmortem/healthy"), &dir.join("runs/healthy"));
+    let config = "[gate]\nbaselines = \"baselines\"\n\n\
+                  [[gate.check]]\nname = \"references\"\nkind = \"image\"\npaths = [\"refs/*\"]\n\n\
+                  [[gate.check]]\nname = \"runs\"\nkind = \"postmortem\"\npaths = [\"runs/*\"]\n";
+    std::fs::write(dir.join("nanscope.toml"), config).unwrap();
+    let (code, report) = gate(&dir, &[]);
+    assert_eq!(code, 0, "{report}");
+
+    // A truncated reference image and a failed run fail their own checks.
+    std::fs::copy(fixtures.join("image/truncated.jpg"), dir.join("refs/truncated.jpg")).unwrap();
+    copy(&fixtures.join("postmortem/broken_pose"), &dir.join("runs/broken_pose"));
+    let (code, report) = gate(&dir, &[]);
+    assert_eq!(code, 1, "{report}");
+    let codes = codes(&report);
+    assert!(codes.iter().any(|c| c.starts_with('I')), "{codes:?}");
+    assert!(codes.iter().any(|c| c.starts_with('P')), "{codes:?}");
+}

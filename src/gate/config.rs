@@ -15,8 +15,11 @@ pub enum Kind {
     Weights,
     Video,
     Poses,
+    Image,
     Scheduler,
     Trace,
+    /// A run folder through `postmortem`: every check on what it holds.
+    Postmortem,
 }
 
 /// `fail-on` of a check, as the command line spells it.

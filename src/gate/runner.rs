@@ -43,6 +43,8 @@ pub enum GateError {
     Baseline(#[from] baseline::BaselineError),
     #[error(transparent)]
     Plot(#[from] super::compare_plot::ComparePlotError),
+    #[error(transparent)]
+    Image(#[from] crate::image::ImageError),
     #[error("cannot write golden render {path}: {source}")]
     Golden { path: String, source: std::io::Error },
 }
@@ -365,6 +367,18 @@ fn run_kind(kind: Kind, inputs: &[PathBuf], tools: &mut Option<crate::video::Too
             for input in inputs {
                 let sequence = crate::pose::load(std::slice::from_ref(input), None);
                 findings.extend(crate::pose::check(&sequence, &crate::pose::CheckOptions::default()).findings);
+            }
+        }
+        Kind::Image => {
+            let files = crate::image::discover::image_files(inputs);
+            let run = crate::image::check(&files, &crate::image::CheckOptions::default())?;
+            findings.extend(run.all_findings().cloned());
+        }
+        Kind::Postmortem => {
+            for input in inputs {
+                let options = crate::postmortem::PostmortemOptions::new(vec![input.clone()]);
+                let result = crate::postmortem::run(&options, &crate::postmortem::Silent);
+                findings.extend(result.findings.into_iter().map(|(_, finding)| finding));
             }
         }
         Kind::Scheduler => {
