@@ -215,6 +215,10 @@ fn a_degraded_render_is_caught_by_ssim_but_not_by_the_black_and_blank_checks() {
     assert!(video["comparison"]["ssim_min"].as_f64().unwrap() < 0.95);
     assert_eq!(video["comparison"]["worst_frames"].as_array().unwrap().len(), 5);
     assert!(dir.join(video["plot"].as_str().unwrap()).exists(), "the side-by-side PNG of the worst pair");
+    // The whole clip's luma moved too: its spread shrank with the contrast.
+    let drift = report["findings"].as_array().unwrap().iter().find(|f| f["code"] == "G126");
+    let drift = drift.unwrap_or_else(|| panic!("{report}"));
+    assert!(drift["message"].as_str().unwrap().contains("luma"), "{drift}");
 }
 
 #[test]

@@ -83,6 +83,13 @@ pub struct Check {
     /// Video checks: a folder for the side-by-side PNG of each render's worst frame pair.
     #[serde(default)]
     pub plots: Option<String>,
+    /// Video checks: seconds the render's duration may differ from its golden's (G126).
+    #[serde(default = "default_duration_tolerance")]
+    pub duration_tolerance: f64,
+    /// Video checks: 8-bit levels the render's mean luma, or its mean spatial standard deviation,
+    /// may differ from its golden's (G126).
+    #[serde(default = "default_luma_tolerance")]
+    pub luma_tolerance: f64,
 }
 
 fn yes() -> bool {
@@ -91,6 +98,14 @@ fn yes() -> bool {
 
 fn default_tolerance() -> f64 {
     1e-3
+}
+
+fn default_duration_tolerance() -> f64 {
+    0.05
+}
+
+fn default_luma_tolerance() -> f64 {
+    2.0
 }
 
 /// A suppression: findings of `code` whose file matches `path`, for `reason`.
@@ -208,6 +223,9 @@ fn validate(gate: &GateConfig) -> Result<(), String> {
             || check.min_psnr.is_some_and(|p| p.is_nan() || p < 0.0)
         {
             return Err(format!("check {:?}: min-ssim must be at most 1 and min-psnr non-negative", check.name));
+        }
+        if ![check.duration_tolerance, check.luma_tolerance].iter().all(|t| t.is_finite() && *t >= 0.0) {
+            return Err(format!("check {:?}: duration-tolerance and luma-tolerance must not be negative", check.name));
         }
         if !(check.tolerance.is_finite() && check.tolerance >= 0.0) {
             return Err(format!("check {:?}: tolerance must be a non-negative number", check.name));

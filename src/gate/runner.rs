@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::baseline::{self, Baseline, FindingKey};
 use super::config::{Check, Kind, Loaded};
 use super::{Shard, glob};
-use crate::report::{Finding, Report, Section, SectionTable, Severity, Subject};
+use crate::report::{Finding, Report, Section, SectionTable, Severity, Subject, fmt_num};
 use crate::rules::gate as rules;
 
 /// How to run a gate.
@@ -273,6 +273,7 @@ fn compare_goldens(
             None => None,
         };
         findings.extend(result.findings.iter().cloned());
+        findings.extend(statistics_drift(check, &result.candidate, &result.golden));
         compared.push(VideoBaseline {
             check: check.name.clone(),
             file: render.display().to_string(),
@@ -284,6 +285,46 @@ fn compare_goldens(
         });
     }
     Ok((findings, compared))
+}
+
+/// G126: the render's duration, mean luma or mean luma spread against its
+/// golden's, beyond the check's tolerances.
+fn statistics_drift(
+    check: &Check,
+    render: &super::compare::VideoSide,
+    golden: &super::compare::VideoSide,
+) -> Option<Finding> {
+    let mut moved = Vec::new();
+    if let (Some(a), Some(b)) = (render.duration, golden.duration)
+        && (a - b).abs() > check.duration_tolerance
+    {
+        moved.push(format!("duration {} s against {} s", fmt_num(a), fmt_num(b)));
+    }
+    if let (Some(a), Some(b)) = (&render.luma, &golden.luma) {
+        if (a.mean - b.mean).abs() > check.luma_tolerance {
+            moved.push(format!("mean luma {} against {}", fmt_num(a.mean), fmt_num(b.mean)));
+        }
+        if (a.mean_std - b.mean_std).abs() > check.luma_tolerance {
+            moved.push(format!("luma spread {} against {}", fmt_num(a.mean_std), fmt_num(b.mean_std)));
+        }
+    }
+    if moved.is_empty() {
+        return None;
+    }
+    let message = format!("{} moved from its golden render {}: {}", render.file, golden.file, moved.join(", "));
+    Some(
+        Finding::new(&rules::RENDER_STATISTICS_DRIFT, message)
+            .with_subject(Subject::file(render.file.clone()))
+            .with_evidence("duration", vec![render.duration, golden.duration])
+            .with_evidence(
+                "mean_luma",
+                vec![render.luma.as_ref().map(|l| l.mean), golden.luma.as_ref().map(|l| l.mean)],
+            )
+            .with_evidence(
+                "luma_spread",
+                vec![render.luma.as_ref().map(|l| l.mean_std), golden.luma.as_ref().map(|l| l.mean_std)],
+            ),
+    )
 }
 
 fn videos_section(videos: &[VideoBaseline]) -> Section {

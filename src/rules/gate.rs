@@ -192,6 +192,25 @@ pub const TRACE_HEADROOM_LOST: Rule = Rule {
     options: "[[gate.check]] kind = \"trace\"",
 };
 
+pub const RENDER_STATISTICS_DRIFT: Rule = Rule {
+    code: "G126",
+    slug: "render-statistics-drift",
+    severity: Severity::Warning,
+    summary: "a render's duration or luma statistics moved away from its golden render's",
+    detects: "A render compared with its golden render (a gate video check with `goldens`) whose duration \
+              differs by more than `duration-tolerance` seconds (default 0.05), or whose mean luma or mean \
+              spatial standard deviation of luma (8-bit levels, averaged over frames) differs by more than \
+              `luma-tolerance` (default 2). The evidence holds both sides' values.",
+    why: "A render that is darker, brighter, flatter or shorter than the accepted one can keep PSNR and SSIM \
+          above loose thresholds frame by frame while the whole clip has drifted: a washed-out VAE, a \
+          changed colour range, frames dropped at the end.",
+    cause: "A changed VAE or its dtype, another colour range or pixel format at encode time, a changed frame \
+            count or frame rate, or a scheduler change that shifts the overall brightness.",
+    fix: "Compare the two with `nanscope video compare RENDER GOLDEN --plot DIR` and look at the worst frames; \
+          accept an intended change with `nanscope gate --update-baselines`.",
+    options: "[[gate.check]] duration-tolerance (0.05 s), luma-tolerance (2 levels)",
+};
+
 pub const RULES: &[&Rule] = &[
     &FRAME_COUNT_MISMATCH,
     &FRAME_SIZE_MISMATCH,
@@ -205,4 +224,5 @@ pub const RULES: &[&Rule] = &[
     &WEIGHTS_STATISTICS_DRIFTED,
     &NO_BASELINE,
     &TRACE_HEADROOM_LOST,
+    &RENDER_STATISTICS_DRIFT,
 ];
