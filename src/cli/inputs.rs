@@ -16,9 +16,7 @@ pub fn require_existing<P: AsRef<Path>>(paths: &[P]) -> anyhow::Result<()> {
 }
 
 /// The error of a run that checked nothing: `nothing to check: A, B hold no
-/// checkpoint tensors`. Commands built in the library use
-/// `commands::nothing_to_check`; this stays for argument-level checks.
-#[allow(dead_code)]
+/// checkpoint tensors` (`commands::nothing_to_check` for the CLI's glue).
 pub fn nothing_to_check<P: AsRef<Path>>(paths: &[P], what: &str) -> anyhow::Error {
     crate::commands::nothing_to_check(paths, what).into()
 }
