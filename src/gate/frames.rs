@@ -240,15 +240,7 @@ fn chroma_of(tag: &str) -> Option<Chroma> {
 }
 
 fn read_line(stream: &mut impl BufRead) -> std::io::Result<Option<Vec<u8>>> {
-    let mut line = Vec::new();
-    let read = stream.take(MAX_HEADER_LINE as u64 + 1).read_until(b'\n', &mut line)?;
-    if read == 0 {
-        return Ok(None);
-    }
-    if line.pop() != Some(b'\n') {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "header line cut short or too long"));
-    }
-    Ok(Some(line))
+    crate::video::decode::read_line(stream, MAX_HEADER_LINE)
 }
 
 /// Appends exactly `len` bytes to `buf`; false when the stream ends first.

@@ -294,7 +294,7 @@ pub fn read_stream_header(stream: &mut impl BufRead) -> Result<Option<StreamHead
 }
 
 /// One `\n`-terminated line, without the terminator; `Ok(None)` at a clean end.
-fn read_line(stream: &mut impl BufRead, max: usize) -> std::io::Result<Option<Vec<u8>>> {
+pub(crate) fn read_line(stream: &mut impl BufRead, max: usize) -> std::io::Result<Option<Vec<u8>>> {
     let mut line = Vec::new();
     let read = stream.take(max as u64 + 1).read_until(b'\n', &mut line)?;
     if read == 0 {
