@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Compiles the `cuda` feature on a machine without a GPU or CUDA toolkit:
 # fetches CUDA 13.4's compiler pieces (nvcc, nvvm, headers) from PyPI into
-# target/cuda-toolkit once, then runs clippy on every target with the feature,
-# which also builds candle's CUDA kernels to PTX. Linking a CUDA binary needs
-# the driver's libraries and is left to machines that have them.
+# target/cuda-toolkit once, then runs clippy on the library and binary with the
+# feature, which also builds candle's CUDA kernels to PTX. Linking a CUDA binary
+# needs the driver's libraries and is left to machines that have them.
+#
+# Only the library holds code behind the feature (the replay engine's device
+# choice); the test targets are the same with or without it and are linted by
+# scripts/test.sh. The check shares target/ with the rest of the build: the
+# crates whose features do not change are reused from the test build, and the
+# CUDA builds of candle sit beside the CPU ones (cargo keys them by feature set).
 #
 #   bash scripts/check-cuda.sh
 set -euo pipefail
@@ -31,5 +37,4 @@ fi
 rustup component add clippy >/dev/null 2>&1 || true
 # The compute capability of H100/H200; without it the kernels' build asks nvidia-smi.
 PATH=$cuda_home/bin:$PATH CUDA_PATH=$cuda_home CUDA_ROOT=$cuda_home CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-90} \
-    CARGO_TARGET_DIR=target/cuda-check \
-    cargo clippy --all-targets --locked --features cuda -- -D warnings
+    cargo clippy --lib --bins --locked --features cuda -- -D warnings
