@@ -3,12 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::baseline::{self, Baseline, FindingKey};
 use super::config::{Check, Kind, Loaded};
 use super::{Shard, glob};
-use crate::report::{Finding, Report, Section, SectionTable, Severity, Subject, fmt_num};
+use crate::report::{FAIL_ON_EVIDENCE, FailOn, Finding, Report, Section, SectionTable, Subject, fmt_num};
 use crate::rules::gate as rules;
 
 /// How to run a gate.
@@ -64,13 +64,13 @@ pub struct VideoBaseline {
 }
 
 /// One check's line of the report's `checks` section.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckSummary {
     pub name: String,
     pub kind: Kind,
     /// The inputs checked (as findings name them).
     pub files: Vec<String>,
-    pub fail_on: super::config::FailOn,
+    pub fail_on: FailOn,
     pub findings: usize,
     pub baselined: usize,
     pub suppressed: usize,
@@ -78,7 +78,7 @@ pub struct CheckSummary {
 }
 
 /// A finding a suppression or the baseline took out of the count.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Accepted {
     pub check: String,
     pub code: String,
@@ -87,6 +87,19 @@ pub struct Accepted {
     pub message: String,
     /// The suppression's reason, or `baseline`.
     pub reason: String,
+}
+
+/// One `[[gate.allow]]` and whether it matched a finding of this run (the
+/// report's `suppressions` section: `merge` reports the suppressions no
+/// shard used, as one run would).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuppressionUse {
+    pub code: String,
+    pub path: String,
+    pub reason: String,
+    pub used: bool,
+    /// The gate's own `fail-on`, which judges an unused suppression (G121).
+    pub fail_on: FailOn,
 }
 
 pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateError> {
@@ -110,8 +123,10 @@ pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateEr
         let mut findings = Vec::new();
         let mut prints = Vec::new();
         let mut absmax: Vec<baseline::StageAbsmax> = Vec::new();
+        // Findings about a check as a whole are the first shard's.
+        let first_shard = options.shard.is_none_or(|s| s.is_first());
         if matched.is_empty() {
-            if options.shard.is_none_or(|s| s.is_first()) {
+            if first_shard {
                 findings.push(matched_nothing(check));
             }
         } else if !inputs.is_empty() {
@@ -152,7 +167,8 @@ pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateEr
                     findings = new;
                     baselined = old;
                 }
-                None => findings.push(no_baseline(&check.name, &path, None)),
+                None if first_shard => findings.push(no_baseline(&check.name, &path, None)),
+                None => {}
             }
         }
         let mut suppressed = 0;
@@ -169,14 +185,20 @@ pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateEr
                     suppressed += 1;
                     accepted.push(accepted_entry(check, &finding, &gate.allows[at].reason));
                 }
-                None => kept.push(finding.with_evidence("check", check.name.as_str())),
+                None => kept.push(finding),
             }
         }
+        let fail_on = check.fail_on.unwrap_or(gate.fail_on);
+        // Each finding carries its check's `fail-on`, so that a merged report is judged as one run.
+        let carried = if options.update_baselines { FailOn::Never } else { fail_on };
+        let kept: Vec<Finding> = kept
+            .into_iter()
+            .map(|f| f.with_evidence("check", check.name.as_str()).with_evidence(FAIL_ON_EVIDENCE, carried.as_str()))
+            .collect();
         if options.update_baselines && check.baseline {
             let keys: Vec<FindingKey> = kept.iter().chain(&baselined).map(|f| FindingKey::of(f, &relative)).collect();
             baseline::write(&path, &Baseline { findings: keys, tensors: prints, absmax })?;
         }
-        let fail_on = check.fail_on.unwrap_or(gate.fail_on);
         let check_failed =
             !options.update_baselines && fail_on.threshold().is_some_and(|t| kept.iter().any(|f| f.severity >= t));
         failed |= check_failed;
@@ -193,20 +215,24 @@ pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateEr
         });
         report.findings.extend(kept);
     }
-    // Under --shard a suppression may match in another shard only.
+    let suppressions: Vec<SuppressionUse> = gate
+        .allows
+        .iter()
+        .zip(used)
+        .map(|(allow, used)| SuppressionUse {
+            code: allow.code.clone(),
+            path: allow.path.clone(),
+            reason: allow.reason.clone(),
+            used,
+            fail_on: gate.fail_on,
+        })
+        .collect();
+    // Under --shard a suppression may match in another shard only: `merge` reports those no shard used.
     if options.shard.is_none() {
-        for (allow, used) in gate.allows.iter().zip(used) {
-            if !used {
-                let finding = Finding::new(
-                    &rules::UNUSED_SUPPRESSION,
-                    format!("[[gate.allow]] {} at {:?} matched no finding ({})", allow.code, allow.path, allow.reason),
-                )
-                .with_subject(Subject::file(config.path.display().to_string()))
-                .with_evidence("code", allow.code.as_str())
-                .with_evidence("path", allow.path.as_str());
-                failed |= gate.fail_on.threshold().is_some_and(|t| finding.severity >= t);
-                report.findings.push(finding);
-            }
+        let config_file = config.path.display().to_string();
+        for finding in suppressions.iter().filter(|s| !s.used).map(|s| unused_suppression(&config_file, s)) {
+            failed |= crate::report::fails(&finding, None);
+            report.findings.push(finding);
         }
     }
     report.set_counter("checks", gate.checks.len() as u64);
@@ -216,10 +242,23 @@ pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateEr
     report.sort_findings();
     report.sections.push(checks_section(&summaries));
     report.sections.push(accepted_section(&accepted));
+    report.sections.push(Section::typed("suppressions", &suppressions));
     if !videos.is_empty() {
         report.sections.push(videos_section(&videos));
     }
     Ok(GateOutcome { report, failed })
+}
+
+/// G121: a suppression that matched no finding, judged by the gate's own `fail-on`.
+pub(crate) fn unused_suppression(config_file: &str, allow: &SuppressionUse) -> Finding {
+    Finding::new(
+        &rules::UNUSED_SUPPRESSION,
+        format!("[[gate.allow]] {} at {:?} matched no finding ({})", allow.code, allow.path, allow.reason),
+    )
+    .with_subject(Subject::file(config_file))
+    .with_evidence("code", allow.code.as_str())
+    .with_evidence("path", allow.path.as_str())
+    .with_evidence(FAIL_ON_EVIDENCE, allow.fail_on.as_str())
 }
 
 /// The files and folders a check's globs match, each once, sorted.
@@ -472,7 +511,7 @@ fn relative_to(root: &Path, file: &str) -> String {
     rel.to_string_lossy().replace('\\', "/")
 }
 
-fn checks_section(summaries: &[CheckSummary]) -> Section {
+pub(crate) fn checks_section(summaries: &[CheckSummary]) -> Section {
     let rows = summaries
         .iter()
         .map(|s| {
@@ -495,7 +534,7 @@ fn checks_section(summaries: &[CheckSummary]) -> Section {
     })
 }
 
-fn accepted_section(accepted: &[Accepted]) -> Section {
+pub(crate) fn accepted_section(accepted: &[Accepted]) -> Section {
     let rows = accepted
         .iter()
         .map(|a| vec![a.check.clone(), a.code.clone(), a.file.clone().unwrap_or_default(), a.reason.clone()])
@@ -506,9 +545,4 @@ fn accepted_section(accepted: &[Accepted]) -> Section {
         rows,
         note: None,
     })
-}
-
-/// Whether a severity fails under a threshold (for callers rendering the outcome).
-pub fn fails(severity: Severity, threshold: Option<Severity>) -> bool {
-    threshold.is_some_and(|t| severity >= t)
 }
