@@ -123,6 +123,7 @@ pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateEr
         let mut findings = Vec::new();
         let mut prints = Vec::new();
         let mut absmax: Vec<baseline::StageAbsmax> = Vec::new();
+        let mut modules: Vec<baseline::ModuleAbsmax> = Vec::new();
         // Findings about a check as a whole are the first shard's.
         let first_shard = options.shard.is_none_or(|s| s.is_first());
         if matched.is_empty() {
@@ -130,8 +131,10 @@ pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateEr
                 findings.push(matched_nothing(check));
             }
         } else if !inputs.is_empty() {
-            let KindOutput { findings: found, tensors, absmax: stages } = run_kind(check.kind, &inputs, &mut tools)?;
+            let KindOutput { findings: found, tensors, absmax: stages, modules: rows } =
+                run_kind(check.kind, &inputs, &mut tools)?;
             absmax = stages.into_iter().map(|s| baseline::StageAbsmax { dump: relative(&s.dump), ..s }).collect();
+            modules = rows.into_iter().map(|m| baseline::ModuleAbsmax { dump: relative(&m.dump), ..m }).collect();
             findings = found;
             let tools = tools.as_ref();
             if let (Some(goldens), Some(tools)) = (&check.goldens, tools) {
@@ -156,7 +159,15 @@ pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateEr
                             baseline::compare_prints(&recorded.tensors, &prints, check.tolerance, &label),
                         ));
                     }
-                    let drift = baseline::compare_absmax(&recorded.absmax, &absmax);
+                    let drift = if recorded.modules.is_empty() && !recorded.absmax.is_empty() {
+                        // A baseline from before per-module records: compared per stage, and to be re-recorded.
+                        if first_shard && check.kind == Kind::Trace {
+                            findings.push(no_baseline(&check.name, &path, None, Some(OLDER_TRACE_BASELINE)));
+                        }
+                        baseline::compare_absmax(&recorded.absmax, &absmax)
+                    } else {
+                        baseline::compare_modules(&recorded.modules, &modules)
+                    };
                     let drift = drift.into_iter().map(|f| {
                         let file = f.subject.file.as_deref().map(|d| root.join(d).display().to_string());
                         let subject = crate::report::Subject { file, ..f.subject.clone() };
@@ -167,7 +178,7 @@ pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateEr
                     findings = new;
                     baselined = old;
                 }
-                None if first_shard => findings.push(no_baseline(&check.name, &path, None)),
+                None if first_shard => findings.push(no_baseline(&check.name, &path, None, None)),
                 None => {}
             }
         }
@@ -197,7 +208,7 @@ pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateEr
             .collect();
         if options.update_baselines && check.baseline {
             let keys: Vec<FindingKey> = kept.iter().chain(&baselined).map(|f| FindingKey::of(f, &relative)).collect();
-            baseline::write(&path, &Baseline { findings: keys, tensors: prints, absmax })?;
+            baseline::write(&path, &Baseline { findings: keys, tensors: prints, absmax: Vec::new(), modules })?;
         }
         let check_failed =
             !options.update_baselines && fail_on.threshold().is_some_and(|t| kept.iter().any(|f| f.severity >= t));
@@ -269,8 +280,16 @@ fn expand(root: &Path, patterns: &[String]) -> Vec<PathBuf> {
     found
 }
 
-fn no_baseline(check: &str, path: &Path, file: Option<&Path>) -> Finding {
-    let finding = Finding::new(&rules::NO_BASELINE, format!("check {check} has no baseline at {}", path.display()));
+/// Why a trace baseline written before per-module records is not a baseline any more.
+const OLDER_TRACE_BASELINE: &str = "it records absmax per stage only (written by an older nanscope), so \
+    headroom is compared per stage; re-record it with `nanscope gate --update-baselines` to compare per module";
+
+fn no_baseline(check: &str, path: &Path, file: Option<&Path>, why: Option<&str>) -> Finding {
+    let message = match why {
+        Some(why) => format!("check {check} has no usable baseline at {}: {why}", path.display()),
+        None => format!("check {check} has no baseline at {}", path.display()),
+    };
+    let finding = Finding::new(&rules::NO_BASELINE, message);
     match file {
         Some(file) => finding.with_subject(Subject::file(file.display().to_string())),
         None => finding,
@@ -301,7 +320,7 @@ fn compare_goldens(
             continue;
         }
         if !golden.exists() {
-            findings.push(no_baseline(&check.name, &golden, Some(&render)));
+            findings.push(no_baseline(&check.name, &golden, Some(&render), None));
             continue;
         }
         let mut options = super::compare::CompareOptions::with_thresholds(check.min_psnr, check.min_ssim);
@@ -421,12 +440,14 @@ struct KindOutput {
     findings: Vec<Finding>,
     tensors: Vec<crate::weights::TensorRecord>,
     absmax: Vec<baseline::StageAbsmax>,
+    modules: Vec<baseline::ModuleAbsmax>,
 }
 
 fn run_kind(kind: Kind, inputs: &[PathBuf], tools: &mut Option<crate::video::Tools>) -> Result<KindOutput, GateError> {
     let mut findings = Vec::new();
     let mut tensors = Vec::new();
     let mut absmax = Vec::new();
+    let mut modules = Vec::new();
     match kind {
         Kind::Weights => {
             let result = crate::weights::scan(inputs, &crate::weights::ScanOptions::default(), &crate::weights::Silent);
@@ -476,7 +497,11 @@ fn run_kind(kind: Kind, inputs: &[PathBuf], tools: &mut Option<crate::video::Too
         }
         Kind::Trace => {
             for input in inputs {
-                let result = crate::trace::trace_dump(input, &crate::trace::TraceOptions::default());
+                let mut options = crate::trace::TraceOptions::default();
+                options.analysis.module_steps = true;
+                let result = crate::trace::trace_dump(input, &options);
+                let dump = input.display().to_string();
+                modules.extend(baseline::module_table(&dump, &result.analysis.module_steps));
                 findings.extend(result.findings);
                 for row in &result.analysis.stages {
                     if let Some(value) = row.absmax {
@@ -491,7 +516,7 @@ fn run_kind(kind: Kind, inputs: &[PathBuf], tools: &mut Option<crate::video::Too
             }
         }
     }
-    Ok(KindOutput { findings, tensors, absmax })
+    Ok(KindOutput { findings, tensors, absmax, modules })
 }
 
 fn accepted_entry(check: &Check, finding: &Finding, reason: &str) -> Accepted {

@@ -178,17 +178,40 @@ pub const TRACE_HEADROOM_LOST: Rule = Rule {
     code: "G125",
     slug: "trace-headroom-lost",
     severity: Severity::Warning,
-    summary: "a stage's largest activation grew towards fp16's limit since the accepted trace",
-    detects: "A stage and denoising step of a trace dump whose largest finite magnitude (absmax) at least \
-              doubled since the baseline recorded by `gate --update-baselines`, or crossed half of fp16's \
-              largest finite value (32752) where the baseline stayed below it.",
+    summary: "a module's largest activation grew towards fp16's limit since the accepted trace",
+    detects: "A module of a trace dump whose largest finite magnitude (absmax) at some denoising step at \
+              least doubled since the baseline recorded by `gate --update-baselines`, or crossed half of \
+              fp16's largest finite value (32752) where the baseline stayed below it. One finding per module, \
+              at the step that lost the most headroom; `subject.module` and `subject.step` name it, and the \
+              evidence holds both absmax values, the margin to 65504 of both (as a factor and in doublings) \
+              and how many of the module's steps lost headroom. A baseline from before per-module records \
+              is compared per stage and step, with a G124 asking to re-record it.",
     why: "fp16 overflows above 65504: each doubling of an activation's absmax spends one of the few \
           doublings left before Inf, and the next normalisation turns Inf into NaN. Headroom lost between \
           two accepted runs is the warning that comes before black frames.",
     cause: "A changed checkpoint (a merge, a re-quantization), a higher guidance scale, another scheduler, \
             or inputs (reference image, poses) outside what the model saw.",
-    fix: "Find the module with `nanscope trace` on the new dump; keep it in fp32 or bf16, or restore the \
-          accepted weights and settings. Accept an intended change with `nanscope gate --update-baselines`.",
+    fix: "Keep the named module in fp32 or bf16, or restore the accepted weights and settings; \
+          `nanscope trace` on the new dump shows the whole run. Accept an intended change with \
+          `nanscope gate --update-baselines`.",
+    options: "[[gate.check]] kind = \"trace\"",
+};
+
+pub const TRACE_LAYOUT_CHANGED: Rule = Rule {
+    code: "G127",
+    slug: "trace-layout-changed",
+    severity: Severity::Warning,
+    summary: "a trace dump's modules or steps differ from its accepted trace baseline",
+    detects: "A trace dump checked by a gate whose (module, step) table differs from the one \
+              `gate --update-baselines` recorded: modules or steps present in only one of the two, or a dump \
+              the baseline does not hold at all. One finding per dump, with the counts and the first few \
+              names; the pairs present in both are still compared (G125).",
+    why: "Headroom can only be compared where both runs recorded the module at the step: a renamed module, \
+          a changed step count or a probe that records other modules leaves those places unguarded.",
+    cause: "A changed model structure or module names, another number of inference steps, other probe \
+            filters, or a new dump folder matched by the check's paths.",
+    fix: "When the change is intended, record it with `nanscope gate --update-baselines`; otherwise \
+          restore the steps and probe settings of the accepted run.",
     options: "[[gate.check]] kind = \"trace\"",
 };
 
@@ -225,4 +248,5 @@ pub const RULES: &[&Rule] = &[
     &NO_BASELINE,
     &TRACE_HEADROOM_LOST,
     &RENDER_STATISTICS_DRIFT,
+    &TRACE_LAYOUT_CHANGED,
 ];
