@@ -10,8 +10,10 @@ pub const FRAME_COUNT_MISMATCH: Rule = Rule {
     slug: "golden-frame-count-mismatch",
     severity: Severity::Error,
     summary: "the render and its golden render decode to different frame counts",
-    detects: "A candidate whose decoded frame count differs from the golden render's. Frames are paired \
-              by index; the frames past the shorter video are not compared. The evidence carries both counts.",
+    detects: "A candidate whose decoded frame count differs from the golden render's, when neither video \
+              has a frame rate and frames are paired by index; the frames past the shorter video are not \
+              compared. The evidence carries both counts. With frame rates, frames are paired by time and \
+              unpaired frames are G107 and G108.",
     why: "A render that lost or gained frames is out of step with its audio and its pose sequence; every \
           later comparison pairs the wrong frames.",
     cause: "A changed `length`/`video_length`, a context-window or stride setting that drops the tail \
@@ -41,10 +43,12 @@ pub const FRAME_RATE_MISMATCH: Rule = Rule {
     slug: "golden-frame-rate-mismatch",
     severity: Severity::Warning,
     summary: "the render and its golden render play at different frame rates",
-    detects: "Frame rates (the average rate ffprobe reports) that differ by more than 0.5%. The evidence \
+    detects: "Frame rates (ffprobe's base rate `r_frame_rate`, or the average rate where the base rate is \
+              missing or far from it, so a dropped frame is G107 and not a rate change) that differ by more \
+              than 0.5%. The evidence \
               carries both rates; both durations are in the `videos` section.",
-    why: "Frames are paired by index: at another rate the same index is another moment, and the video \
-          drifts against its audio.",
+    why: "At another rate the same frame index is another moment: frames are paired by presentation \
+          time, and the video drifts against its audio.",
     cause: "A changed `fps` in the writer or the generation config, or a container that lost its timing.",
     fix: "Write the render at the golden frame rate.",
     options: "",
@@ -94,6 +98,41 @@ pub const UNREADABLE_VIDEO: Rule = Rule {
     why: "Without frames on both sides there is nothing to compare, and a gate must not pass on it.",
     cause: "A broken or truncated render, a wrong path to the golden file, or a file that is not a video.",
     fix: "Run `nanscope video check` on the file named in the finding to see what is wrong with it.",
+    options: "",
+};
+
+pub const GOLDEN_FRAMES_MISSING: Rule = Rule {
+    code: "G107",
+    slug: "golden-frames-missing",
+    severity: Severity::Error,
+    summary: "frames of the golden render have no frame of the render near their time",
+    detects: "Golden frames with no candidate frame within half a candidate frame period of their \
+              presentation time (times from the start of each file, as ffmpeg's filters see them): a \
+              dropped frame, a render that starts late or ends early. The evidence carries the count and \
+              the first indices and times; the frames around them keep their true partners.",
+    why: "A dropped frame puts the render out of step with its audio and pose sequence from that point; \
+          pairing by index would hide it by comparing every later frame with the wrong golden frame.",
+    cause: "A writer that dropped frames (a slow pipe, a variable frame rate), a changed `length` or \
+            context-window setting that loses frames, or a trimmed start or end.",
+    fix: "Look at the listed times; compare the generation and writer settings with those of the golden \
+          run, and record the render as the new golden when the change is intended.",
+    options: "",
+};
+
+pub const EXTRA_FRAMES: Rule = Rule {
+    code: "G108",
+    slug: "extra-frames",
+    severity: Severity::Error,
+    summary: "frames of the render have no golden frame near their time",
+    detects: "Candidate frames with no golden frame within half a golden frame period of their \
+              presentation time: an inserted or duplicated frame, a render that starts early or runs \
+              longer than its golden render. The evidence carries the count and the first indices and times.",
+    why: "Frames the golden render does not have cannot be judged against it, and an inserted frame \
+          shifts the render against its audio.",
+    cause: "A writer that duplicated frames, a changed `length`, frame rate or context-window stride, or \
+            extra frames at the start or end.",
+    fix: "Look at the listed times; render with the golden run's length and frame rate, or record the \
+          render as the new golden when the change is intended.",
     options: "",
 };
 
@@ -241,6 +280,8 @@ pub const RULES: &[&Rule] = &[
     &PSNR_BELOW_THRESHOLD,
     &SSIM_BELOW_THRESHOLD,
     &UNREADABLE_VIDEO,
+    &GOLDEN_FRAMES_MISSING,
+    &EXTRA_FRAMES,
     &CHECK_MATCHED_NOTHING,
     &UNUSED_SUPPRESSION,
     &WEIGHTS_LAYOUT_CHANGED,
