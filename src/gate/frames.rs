@@ -164,7 +164,7 @@ impl FrameStream {
 /// Reads ffmpeg's stderr: each `showinfo` frame line's presentation time goes
 /// to `on_time` (seconds; `None` for a frame without one), the other lines are
 /// kept (the last `STDERR_LIMIT` bytes) for error messages.
-fn read_stderr(stream: &mut impl BufRead, mut on_time: impl FnMut(Option<f64>) -> bool) -> String {
+pub fn read_stderr(stream: &mut impl BufRead, mut on_time: impl FnMut(Option<f64>) -> bool) -> String {
     let mut kept = std::collections::VecDeque::new();
     let mut kept_len = 0usize;
     let mut time_base: Option<(i64, i64)> = None;
