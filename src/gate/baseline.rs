@@ -203,7 +203,7 @@ fn headroom_lost(
     .with_evidence("modules_lost", modules_lost as u64)
 }
 
-fn trace_layout_changed(dump: &str, what: String) -> Finding {
+pub(crate) fn trace_layout_changed(dump: &str, what: String) -> Finding {
     Finding::new(&rules::TRACE_LAYOUT_CHANGED, format!("{dump}: {what}")).with_subject(Subject::file(dump))
 }
 

@@ -502,6 +502,15 @@ fn run_kind(kind: Kind, inputs: &[PathBuf], tools: &mut Option<crate::video::Too
                 let result = crate::trace::trace_dump(input, &options);
                 let dump = input.display().to_string();
                 modules.extend(baseline::module_table(&dump, &result.analysis.module_steps));
+                if result.analysis.module_steps_dropped > 0 {
+                    let what = format!(
+                        "{} records fell outside the (module, step) table, which keeps at most {} cells: \
+                         their modules and steps are not compared",
+                        result.analysis.module_steps_dropped,
+                        crate::trace::module_steps::MAX_CELLS
+                    );
+                    findings.push(baseline::trace_layout_changed(&dump, what));
+                }
                 findings.extend(result.findings);
                 for row in &result.analysis.stages {
                     if let Some(value) = row.absmax {

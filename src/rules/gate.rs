@@ -243,8 +243,9 @@ pub const TRACE_LAYOUT_CHANGED: Rule = Rule {
     summary: "a trace dump's modules or steps differ from its accepted trace baseline",
     detects: "A trace dump checked by a gate whose (module, step) table differs from the one \
               `gate --update-baselines` recorded: modules or steps present in only one of the two, or a dump \
-              the baseline does not hold at all. One finding per dump, with the counts and the first few \
-              names; the pairs present in both are still compared (G125).",
+              the baseline does not hold at all, or a dump with more (module, step) pairs than the table \
+              keeps (2^20). One finding per dump, with the counts and the first few names; the pairs \
+              present in both are still compared (G125).",
     why: "Headroom can only be compared where both runs recorded the module at the step: a renamed module, \
           a changed step count or a probe that records other modules leaves those places unguarded.",
     cause: "A changed model structure or module names, another number of inference steps, other probe \
