@@ -221,9 +221,9 @@ fn a_degraded_render_is_caught_by_ssim_but_not_by_the_black_and_blank_checks() {
     assert!(drift["message"].as_str().unwrap().contains("luma"), "{drift}");
 }
 
-#[test]
-fn headroom_lost_since_the_accepted_trace_is_a_warning() {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gate-trace");
+/// A gate over `runs/nightly`, a copy of the planted-stats trace fixture.
+fn trace_project(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("gate-trace-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     copy(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/trace/planted-stats"), &dir.join("runs/nightly"));
     std::fs::write(
@@ -231,24 +231,79 @@ fn headroom_lost_since_the_accepted_trace_is_a_warning() {
         "[[gate.check]]\nname = \"trace\"\nkind = \"trace\"\npaths = [\"runs/*\"]\n",
     )
     .unwrap();
+    dir
+}
+
+fn with_code<'a>(report: &'a Value, code: &str) -> Vec<&'a Value> {
+    report["findings"].as_array().unwrap().iter().filter(|f| f["code"] == code).collect()
+}
+
+#[test]
+fn headroom_lost_since_the_accepted_trace_names_the_module_and_step() {
+    let dir = trace_project("modules");
     let (code, _) = gate(&dir, &["--update-baselines"]);
     assert_eq!(code, 0);
     let path = dir.join("nanscope-baselines/trace.json");
     let mut recorded: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    let first = &mut recorded["absmax"][0];
-    assert_eq!(
-        (first["dump"].as_str(), first["stage"].as_str(), first["step"].as_u64()),
-        (Some("runs/nightly"), Some("unet"), Some(0))
-    );
-    // As if the accepted run had peaked at a sixteenth of today's value.
-    first["absmax"] = (first["absmax"].as_f64().unwrap() / 16.0).into();
+    assert!(recorded.get("absmax").is_none(), "per-stage rows are no longer written: {recorded}");
+    let modules = recorded["modules"].as_array_mut().unwrap();
+    assert_eq!(modules.len(), 29, "one row per module with a finite absmax (the others are NaN only)");
+    let conv1 = modules.iter_mut().find(|m| m["module"] == "unet.mid_block.resnets.0.conv1").unwrap();
+    assert_eq!(conv1["dump"], "runs/nightly");
+    let step1 = conv1["steps"].as_array_mut().unwrap().iter_mut().find(|s| s[0] == 1).unwrap();
+    assert_eq!(step1[1], 42784.0);
+    // As if the accepted run had peaked at a sixteenth of today's value at step 1.
+    step1[1] = (42784.0 / 16.0).into();
+    // A module only the baseline has, and one only this run has.
+    modules.retain(|m| m["module"] != "unet.conv_in");
+    modules.push(serde_json::json!({"dump": "runs/nightly", "module": "unet.renamed", "steps": [[0, 1.0]]}));
     std::fs::write(&path, serde_json::to_vec(&recorded).unwrap()).unwrap();
     let (code, report) = gate(&dir, &[]);
-    assert_eq!(code, 0, "a warning does not fail the default fail-on");
-    let lost: Vec<&Value> = report["findings"].as_array().unwrap().iter().filter(|f| f["code"] == "G125").collect();
+    assert_eq!(code, 0, "warnings do not fail the default fail-on");
+    let lost = with_code(&report, "G125");
     assert_eq!(lost.len(), 1, "{report}");
-    assert_eq!(lost[0]["subject"]["step"], 0);
-    assert_eq!(lost[0]["subject"]["file"], "runs/nightly");
+    let subject = &lost[0]["subject"];
+    assert_eq!(
+        (subject["file"].as_str(), subject["module"].as_str(), subject["step"].as_u64()),
+        (Some("runs/nightly"), Some("unet.mid_block.resnets.0.conv1"), Some(1))
+    );
+    let evidence = &lost[0]["evidence"];
+    assert_eq!((evidence["absmax"].as_f64(), evidence["baseline_absmax"].as_f64()), (Some(42784.0), Some(2674.0)));
+    let margin = evidence["margin"].as_f64().unwrap();
+    assert!((margin - 65504.0 / 42784.0).abs() < 1e-9, "{evidence}");
+    assert!((evidence["baseline_doublings_left"].as_f64().unwrap() - (65504.0f64 / 2674.0).log2()).abs() < 1e-9);
+    let message = lost[0]["message"].as_str().unwrap();
+    assert!(message.contains("unet.mid_block.resnets.0.conv1 at step 1") && message.contains("65504"), "{message}");
+    let layout = with_code(&report, "G127");
+    assert_eq!(layout.len(), 1, "{report}");
+    let message = layout[0]["message"].as_str().unwrap();
+    assert!(message.contains("1 modules only in this run (unet.conv_in)"), "{message}");
+    assert!(message.contains("1 modules only in the baseline (unet.renamed)"), "{message}");
+}
+
+#[test]
+fn a_trace_baseline_of_stage_rows_still_loads_and_asks_to_be_re_recorded() {
+    let dir = trace_project("stages");
+    // What trace checks recorded before per-module baselines.
+    let older = serde_json::json!({"findings": [], "absmax": [
+        {"dump": "runs/nightly", "stage": "unet", "step": 1, "absmax": 42784.0 / 16.0},
+        {"dump": "runs/nightly", "stage": "unet", "step": 0, "absmax": 1e4}
+    ]});
+    std::fs::create_dir_all(dir.join("nanscope-baselines")).unwrap();
+    std::fs::write(dir.join("nanscope-baselines/trace.json"), older.to_string()).unwrap();
+    let (code, report) = gate(&dir, &[]);
+    assert_eq!(code, 0, "{report}");
+    let lost = with_code(&report, "G125");
+    assert_eq!(lost.len(), 1, "{report}");
+    assert_eq!((lost[0]["subject"]["stage"].as_str(), lost[0]["subject"]["step"].as_u64()), (Some("unet"), Some(1)));
+    let stale = with_code(&report, "G124");
+    assert_eq!(stale.len(), 1, "{report}");
+    assert!(stale[0]["message"].as_str().unwrap().contains("--update-baselines"), "{}", stale[0]);
+    // Re-recorded, it compares per module and is clean.
+    assert_eq!(gate(&dir, &["--update-baselines"]).0, 0);
+    let (code, report) = gate(&dir, &[]);
+    assert_eq!(code, 0);
+    assert!(with_code(&report, "G124").is_empty() && with_code(&report, "G125").is_empty(), "{report}");
 }
 
 #[test]

@@ -177,20 +177,35 @@ fn mismatched_counts_sizes_and_rates_are_findings() {
     if !ffmpeg_available("mismatch") {
         return;
     }
+    // Frames are paired by time: the golden render's last 8 frames have no partner.
     let short = compare("short.mp4", &[]);
-    assert_eq!(codes(&short.json), vec!["G101"]);
+    assert_eq!(codes(&short.json), vec!["G107"]);
     assert_eq!(short.code, 1);
     assert_eq!(short.json["comparison"]["compared_frames"], 40);
-    assert_eq!(findings(&short.json, "G101")[0]["evidence"]["golden_frames"], 48);
+    assert_eq!(short.json["comparison"]["pairing"], "timestamps");
+    let missing = &findings(&short.json, "G107")[0]["evidence"];
+    assert_eq!(missing["missing_frames"], 8);
+    assert_eq!(missing["golden_frames"][0], 40);
 
     let small = compare("small.mp4", &[]);
     assert_eq!(codes(&small.json), vec!["G102"]);
     assert!(small.json["comparison"].is_null());
     assert_eq!(small.json["videos"]["candidate"]["frames"], 48);
 
+    // The same 48 frames at 25 fps instead of 24: each frame meets the golden frame nearest in time,
+    // and the golden render's last frames (past 1.9 s) have none.
     let rate = compare("rate.mp4", &[]);
-    assert_eq!(codes(&rate.json), vec!["G103"]);
-    assert_eq!(rate.code, 0, "a warning does not fail by default");
+    let mut found = codes(&rate.json);
+    found.sort();
+    assert_eq!(found, vec!["G103", "G107"], "{}", rate.json["findings"]);
+    let pairs: Vec<(u64, u64)> = rate.json["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["frame"].as_u64().unwrap(), f["golden_frame"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(pairs[25], (25, 24), "frame 25 at 1.0 s shows the golden's moment 1.0 s");
+    assert!(rate.json["comparison"]["extra_frames"]["count"] == 0);
 }
 
 #[test]

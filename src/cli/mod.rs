@@ -30,7 +30,7 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::report::{EXIT_FAILURE, Severity};
+use crate::report::{EXIT_FAILURE, FailOn};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use output::Outcome;
@@ -91,25 +91,6 @@ pub enum FormatArg {
     Sarif,
     Github,
     Html,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FailOn {
-    Error,
-    Warning,
-    Info,
-    Never,
-}
-
-impl FailOn {
-    pub fn threshold(self) -> Option<Severity> {
-        match self {
-            FailOn::Error => Some(Severity::Error),
-            FailOn::Warning => Some(Severity::Warning),
-            FailOn::Info => Some(Severity::Info),
-            FailOn::Never => None,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

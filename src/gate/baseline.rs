@@ -21,9 +21,190 @@ pub struct Baseline {
     /// The fingerprint of every checked tensor (weights checks).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tensors: Vec<TensorPrint>,
-    /// The largest finite magnitude per dump, stage and step (trace checks).
+    /// The largest finite magnitude per dump, stage and step: what trace checks
+    /// recorded before per-module baselines. Read (and compared, with a G124
+    /// asking to re-record), no longer written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub absmax: Vec<StageAbsmax>,
+    /// The largest finite magnitude per dump, module and step (trace checks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modules: Vec<ModuleAbsmax>,
+}
+
+/// One module's largest finite magnitude at each step of a trace dump.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModuleAbsmax {
+    pub dump: String,
+    pub module: String,
+    /// `[step, absmax]` pairs, by step (`null` for records without a step).
+    pub steps: Vec<StepAbsmax>,
+}
+
+/// `[step, absmax]`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StepAbsmax(pub Option<u64>, pub f64);
+
+/// Groups a dump's (module, step) rows by module, in their order.
+pub fn module_table(dump: &str, rows: &[crate::trace::module_steps::ModuleStepAbsmax]) -> Vec<ModuleAbsmax> {
+    let mut table: Vec<ModuleAbsmax> = Vec::new();
+    for row in rows {
+        match table.last_mut() {
+            Some(last) if last.module == row.module => last.steps.push(StepAbsmax(row.step, row.absmax)),
+            _ => table.push(ModuleAbsmax {
+                dump: dump.to_string(),
+                module: row.module.clone(),
+                steps: vec![StepAbsmax(row.step, row.absmax)],
+            }),
+        }
+    }
+    table
+}
+
+/// Names listed in a G127 message before "…".
+const LISTED_NAMES: usize = 3;
+/// Modules named one by one in G125 findings per dump; the rest are counted.
+const LISTED_MODULES: usize = 20;
+
+/// Headroom lost: an absmax that at least doubled, or crossed half of fp16's range.
+fn lost_headroom(old: f64, new: f64) -> bool {
+    new > 2.0 * old || (new > FP16_MAX / 2.0 && old <= FP16_MAX / 2.0)
+}
+
+/// Doublings left before fp16 overflows.
+fn doublings(x: f64) -> f64 {
+    if x > 0.0 { (FP16_MAX / x).log2() } else { f64::INFINITY }
+}
+
+/// Modules whose absmax at some step lost headroom since the baseline
+/// (G125, one per module at its worst step), and per dump the modules and
+/// steps present in only one of the two (G127). Dumps the baseline holds but
+/// this run did not check (another shard's) are not compared.
+pub fn compare_modules(recorded: &[ModuleAbsmax], now: &[ModuleAbsmax]) -> Vec<Finding> {
+    type Table<'a> = BTreeMap<&'a str, BTreeMap<&'a str, &'a [StepAbsmax]>>;
+    fn index(rows: &[ModuleAbsmax]) -> Table<'_> {
+        let mut table: Table<'_> = BTreeMap::new();
+        for row in rows {
+            table.entry(row.dump.as_str()).or_default().insert(row.module.as_str(), row.steps.as_slice());
+        }
+        table
+    }
+    let (before, after) = (index(recorded), index(now));
+    let mut findings = Vec::new();
+    for (dump, modules) in &after {
+        let Some(old_modules) = before.get(dump) else {
+            findings.push(trace_layout_changed(dump, "the baseline holds no trace of this dump".into()));
+            continue;
+        };
+        let mut lost = Vec::new();
+        let (mut new_modules, mut gone_modules) = (Vec::new(), Vec::new());
+        let (mut new_steps, mut gone_steps) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+        for (module, steps) in modules {
+            let Some(old_steps) = old_modules.get(module) else {
+                new_modules.push(*module);
+                continue;
+            };
+            let old: BTreeMap<Option<u64>, f64> = old_steps.iter().map(|s| (s.0, s.1)).collect();
+            let mut worst: Option<(StepAbsmax, f64, f64)> = None;
+            let mut steps_lost = 0u64;
+            for &StepAbsmax(step, absmax) in steps.iter() {
+                let Some(&was) = old.get(&step) else {
+                    new_steps.insert(step);
+                    continue;
+                };
+                if lost_headroom(was, absmax) {
+                    steps_lost += 1;
+                    let spent = doublings(was) - doublings(absmax);
+                    if worst.is_none_or(|(_, _, most)| spent > most) {
+                        worst = Some((StepAbsmax(step, absmax), was, spent));
+                    }
+                }
+            }
+            let seen: std::collections::HashSet<Option<u64>> = steps.iter().map(|s| s.0).collect();
+            gone_steps.extend(old.keys().filter(|step| !seen.contains(step)));
+            if let Some((at, was, spent)) = worst {
+                lost.push((*module, at, was, spent, steps_lost));
+            }
+        }
+        gone_modules.extend(old_modules.keys().filter(|m| !modules.contains_key(*m)));
+        lost.sort_by(|a, b| b.3.total_cmp(&a.3).then(a.0.cmp(b.0)));
+        let total = lost.len();
+        findings.extend(lost.into_iter().take(LISTED_MODULES).map(|(module, at, was, _, steps_lost)| {
+            let StepAbsmax(step, absmax) = at;
+            let place = match step {
+                Some(step) => format!("{module} at step {step}"),
+                None => module.to_string(),
+            };
+            let subject =
+                Subject { file: Some(dump.to_string()), module: Some(module.to_string()), step, ..Subject::default() };
+            headroom_lost(subject, place, absmax, was, steps_lost, total)
+        }));
+        let mut changes = Vec::new();
+        let list = |names: &[&str]| {
+            let shown: Vec<&str> = names.iter().take(LISTED_NAMES).copied().collect();
+            let more = if names.len() > LISTED_NAMES { ", …" } else { "" };
+            format!("{}{more}", shown.join(", "))
+        };
+        if !new_modules.is_empty() {
+            changes.push(format!("{} modules only in this run ({})", new_modules.len(), list(&new_modules)));
+        }
+        if !gone_modules.is_empty() {
+            changes.push(format!("{} modules only in the baseline ({})", gone_modules.len(), list(&gone_modules)));
+        }
+        let steps = |set: &std::collections::BTreeSet<Option<u64>>| {
+            let names: Vec<String> =
+                set.iter().map(|s| s.map_or_else(|| "without a step".to_string(), |s| s.to_string())).collect();
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            list(&names)
+        };
+        if !new_steps.is_empty() {
+            changes.push(format!("steps only in this run: {}", steps(&new_steps)));
+        }
+        if !gone_steps.is_empty() {
+            changes.push(format!("steps only in the baseline: {}", steps(&gone_steps)));
+        }
+        if !changes.is_empty() {
+            findings.push(trace_layout_changed(dump, changes.join("; ")));
+        }
+    }
+    findings
+}
+
+/// G125: `place` (a module or stage, at a step) lost headroom: absmax `was` → `absmax`.
+fn headroom_lost(
+    subject: Subject,
+    place: String,
+    absmax: f64,
+    was: f64,
+    steps_lost: u64,
+    modules_lost: usize,
+) -> Finding {
+    let fmt = crate::report::fmt_num;
+    let others = if steps_lost > 1 { format!(" ({steps_lost} of its steps lost headroom)") } else { String::new() };
+    Finding::new(
+        &rules::TRACE_HEADROOM_LOST,
+        format!(
+            "{place}: absmax {} (baseline {}): fp16's 65504 is {}x away, {} doublings (baseline {}x, {} doublings){others}",
+            fmt(absmax),
+            fmt(was),
+            fmt(FP16_MAX / absmax),
+            fmt(doublings(absmax)),
+            fmt(FP16_MAX / was),
+            fmt(doublings(was)),
+        ),
+    )
+    .with_subject(subject)
+    .with_evidence("absmax", absmax)
+    .with_evidence("baseline_absmax", was)
+    .with_evidence("margin", FP16_MAX / absmax)
+    .with_evidence("baseline_margin", FP16_MAX / was)
+    .with_evidence("doublings_left", doublings(absmax))
+    .with_evidence("baseline_doublings_left", doublings(was))
+    .with_evidence("steps_lost", steps_lost)
+    .with_evidence("modules_lost", modules_lost as u64)
+}
+
+pub(crate) fn trace_layout_changed(dump: &str, what: String) -> Finding {
+    Finding::new(&rules::TRACE_LAYOUT_CHANGED, format!("{dump}: {what}")).with_subject(Subject::file(dump))
 }
 
 /// One stage's largest activation at one step of a trace dump.
@@ -48,42 +229,23 @@ pub fn compare_absmax(recorded: &[StageAbsmax], now: &[StageAbsmax]) -> Vec<Find
         else {
             continue;
         };
-        let doubled = new.absmax > 2.0 * old.absmax;
-        let crossed = new.absmax > FP16_MAX / 2.0 && old.absmax <= FP16_MAX / 2.0;
-        if doubled || crossed {
-            findings.push(headroom_lost(old, new));
+        if lost_headroom(old.absmax, new.absmax) {
+            findings.push(stage_headroom_lost(old, new));
         }
     }
     findings
 }
 
-fn headroom_lost(old: &StageAbsmax, new: &StageAbsmax) -> Finding {
-    let fmt = crate::report::fmt_num;
-    let doublings = |x: f64| if x > 0.0 { (FP16_MAX / x).log2() } else { f64::INFINITY };
+fn stage_headroom_lost(old: &StageAbsmax, new: &StageAbsmax) -> Finding {
     let place = match (&new.stage, new.step) {
         (Some(stage), Some(step)) => format!("{stage} at step {step}"),
         (Some(stage), None) => stage.clone(),
         (None, Some(step)) => format!("step {step}"),
         (None, None) => "the dump".into(),
     };
-    Finding::new(
-        &rules::TRACE_HEADROOM_LOST,
-        format!(
-            "{place}: absmax {} (baseline {}), {} doublings left before fp16 overflows (baseline {})",
-            fmt(new.absmax),
-            fmt(old.absmax),
-            fmt(doublings(new.absmax)),
-            fmt(doublings(old.absmax))
-        ),
-    )
-    .with_subject(Subject {
-        file: Some(new.dump.clone()),
-        stage: new.stage.clone(),
-        step: new.step,
-        ..Subject::default()
-    })
-    .with_evidence("absmax", new.absmax)
-    .with_evidence("baseline_absmax", old.absmax)
+    let subject =
+        Subject { file: Some(new.dump.clone()), stage: new.stage.clone(), step: new.step, ..Subject::default() };
+    headroom_lost(subject, place, new.absmax, old.absmax, 1, 1)
 }
 
 /// What identifies a finding across runs: its rule, its file relative to

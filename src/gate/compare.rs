@@ -3,7 +3,9 @@
 //! Both videos are decoded by ffmpeg on threads of their own (see `frames`)
 //! while this thread scores each pair of frames (see `metrics`), so decoding
 //! and scoring overlap and only a few frames of each video are ever held.
-//! Frames are paired by index. Besides the per-frame PSNR and SSIM, each side
+//! Frames are paired by presentation time (see `pairing`): each candidate
+//! frame with the golden frame nearest in time; frames of either video with
+//! no partner within half a frame period are counted as missing or extra. Besides the per-frame PSNR and SSIM, each side
 //! gets its frame count, duration and luma statistics, which the gate compares
 //! with tolerances.
 
@@ -13,6 +15,7 @@ use serde::{Serialize, Serializer};
 
 use super::frames::{DecodeEnd, FrameStream, decode_format};
 use super::metrics::{FrameLayout, FrameScores, plane_moments, psnr, score_frame};
+use super::pairing::{self, Side, Timed, Visit};
 use crate::report::{Finding, Report, Section, SectionTable, Subject, fmt_num};
 use crate::rules::gate as rules;
 use crate::video::probe::{Probe, probe};
@@ -22,6 +25,8 @@ use crate::video::tools::{ToolError, Tools};
 const RATE_TOLERANCE: f64 = 0.005;
 /// Runs of low frames reported one by one, per threshold.
 const MAX_RUNS: usize = 20;
+/// Times of missing or extra frames listed in the comparison and the findings.
+const LISTED_TIMES: usize = 10;
 
 /// What to compare and what to report.
 #[derive(Debug, Clone)]
@@ -122,8 +127,13 @@ pub struct PlaneValues {
 /// One compared frame pair.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FrameComparison {
-    /// 0-based frame index (both videos).
+    /// 0-based index of the candidate frame.
     pub frame: u64,
+    /// 0-based index of the golden frame it was paired with (nearest in time).
+    pub golden_frame: u64,
+    /// Presentation times (seconds from each video's start) of the two frames.
+    pub time: f64,
+    pub golden_time: f64,
     /// All planes, weighted by pixel count (ffmpeg's `psnr_avg`).
     pub psnr: Decibels,
     /// All planes, weighted by pixel count (ffmpeg's `All`); null for frames under 8x8.
@@ -162,6 +172,31 @@ pub struct Comparison {
     pub min_psnr: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_ssim: Option<f64>,
+    /// `timestamps` (presentation times) or `index` (neither video has a frame rate).
+    pub pairing: &'static str,
+    /// Golden frames with no candidate frame within half a candidate frame period (dropped frames).
+    pub missing_frames: Unmatched,
+    /// Candidate frames with no golden frame within half a golden frame period.
+    pub extra_frames: Unmatched,
+}
+
+/// Frames of one video without a partner in the other.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Unmatched {
+    pub count: u64,
+    /// The first few: their 0-based indices and presentation times (seconds).
+    pub frames: Vec<u64>,
+    pub times: Vec<f64>,
+}
+
+impl Unmatched {
+    fn add(&mut self, index: u64, time: f64) {
+        self.count += 1;
+        if self.frames.len() < LISTED_TIMES {
+            self.frames.push(index);
+            self.times.push(round(time, 1e6));
+        }
+    }
 }
 
 /// The worst frame pair's pixels, kept for the side-by-side plot.
@@ -276,39 +311,57 @@ pub fn compare(
     }
     let mut run = Run::new(options);
     let (mut luma_c, mut luma_g) = (LumaAccumulator::default(), LumaAccumulator::default());
-    let mut index = 0u64;
-    loop {
-        let frame_c = layout_c.and_then(|_| stream_c.next_frame());
-        let frame_g = layout_g.and_then(|_| stream_g.next_frame());
-        if frame_c.is_none() && frame_g.is_none() {
-            break;
-        }
-        let (luma_len_c, luma_len_g) = (luma_len(layout_c), luma_len(layout_g));
-        match (&frame_c, &frame_g, layout_c) {
-            (Some(c), Some(g), Some(layout)) if comparable => {
-                let ((), ((), scores)) = rayon::join(
-                    || luma_c.add(&c[..luma_len_c]),
-                    || rayon::join(|| luma_g.add(&g[..luma_len_g]), || score_frame(&layout, c, g)),
-                );
-                run.add(index, &layout, c, g, scores, &mut result);
-            }
-            _ => {
-                if let Some(c) = &frame_c {
-                    luma_c.add(&c[..luma_len_c]);
+    let (luma_len_c, luma_len_g) = (luma_len(layout_c), luma_len(layout_g));
+    // Pair by presentation time at the videos' frame periods; without any frame rate, by index.
+    let period = |fps: Option<f64>| fps.filter(|f| f.is_finite() && *f > 0.0).map(|f| 1.0 / f);
+    let (period_c, period_g, by_time) = match (period(result.candidate.fps), period(result.golden.fps)) {
+        (Some(c), Some(g)) => (c, g, true),
+        (Some(p), None) | (None, Some(p)) => (p, p, true),
+        (None, None) => (1.0, 1.0, false),
+    };
+    let (recycle_c, recycle_g) = (stream_c.recycler(), stream_g.recycler());
+    let timed =
+        |stream: &mut FrameStream, layout: Option<FrameLayout>, index: &mut u64, last: &mut f64, period: f64| {
+            layout?;
+            let frame = stream.next_frame()?;
+            let time = stream.next_time().filter(|_| by_time).unwrap_or(*index as f64 * period);
+            // Presentation order is increasing; a frame stamped earlier than the one before is taken as at it.
+            let time = if *index == 0 { time } else { time.max(*last) };
+            let at = Timed { index: *index, time, frame };
+            (*index, *last) = (*index + 1, time);
+            Some(at)
+        };
+    let (mut index_c, mut last_c, mut index_g, mut last_g) = (0u64, 0.0, 0u64, 0.0);
+    let (mut missing, mut extra) = (Unmatched::default(), Unmatched::default());
+    let mut candidate_luma_done = false;
+    pairing::pair(
+        || timed(&mut stream_c, layout_c, &mut index_c, &mut last_c, period_c),
+        || timed(&mut stream_g, layout_g, &mut index_g, &mut last_g, period_g),
+        period_c,
+        period_g,
+        |visit| match visit {
+            Visit::Pair(c, g) => {
+                if let (true, Some(layout)) = (comparable, layout_c) {
+                    let ((), scores) =
+                        rayon::join(|| luma_c.add(&c.frame[..luma_len_c]), || score_frame(&layout, &c.frame, &g.frame));
+                    candidate_luma_done = true;
+                    run.add(c, g, &layout, scores, &mut result);
                 }
-                if let Some(g) = &frame_g {
-                    luma_g.add(&g[..luma_len_g]);
-                }
             }
-        }
-        if let Some(c) = frame_c {
-            stream_c.recycle(c);
-        }
-        if let Some(g) = frame_g {
-            stream_g.recycle(g);
-        }
-        index += 1;
-    }
+            Visit::Unpaired(Side::Candidate, c) => extra.add(c.index, c.time),
+            Visit::Unpaired(Side::Golden, g) => missing.add(g.index, g.time),
+            Visit::Release(Side::Candidate, c) => {
+                if !std::mem::take(&mut candidate_luma_done) {
+                    luma_c.add(&c.frame[..luma_len_c]);
+                }
+                let _ = recycle_c.send(c.frame);
+            }
+            Visit::Release(Side::Golden, g) => {
+                luma_g.add(&g.frame[..luma_len_g]);
+                let _ = recycle_g.send(g.frame);
+            }
+        },
+    );
     let (end_c, end_g) = (stream_c.finish(), stream_g.finish());
     result.candidate.frames = end_c.frames;
     result.golden.frames = end_g.frames;
@@ -319,16 +372,37 @@ pub fn compare(
             result.findings.push(unreadable_finding(path, &why));
         }
     }
-    if end_c.frames != end_g.frames && end_c.frames > 0 && end_g.frames > 0 {
+    if comparable && by_time {
+        if missing.count > 0 {
+            result.findings.push(missing_finding(candidate, &missing, end_g.frames));
+        }
+        if extra.count > 0 {
+            result.findings.push(extra_finding(candidate, &extra, end_c.frames));
+        }
+    } else if end_c.frames != end_g.frames && end_c.frames > 0 && end_g.frames > 0 {
         result.findings.push(count_finding(candidate, end_c.frames, end_g.frames));
     }
-    if let (Some(fc), Some(fg)) = (result.candidate.fps, result.golden.fps)
+    if let (Some(fc), Some(fg)) = (nominal_fps(&probe_c), nominal_fps(&probe_g))
         && (fc - fg).abs() > RATE_TOLERANCE * fg
     {
         result.findings.push(rate_finding(candidate, fc, fg));
     }
-    run.finish(options, candidate, &mut result);
+    let pairing = if by_time { "timestamps" } else { "index" };
+    run.finish(options, candidate, Pairing { pairing, missing, extra }, &mut result);
     Ok(result)
+}
+
+/// The rate a video was made at: ffprobe's base rate (`r_frame_rate`), which a
+/// dropped frame does not lower as it lowers the average; the average when the
+/// base rate is missing or far from it (some containers give their time base).
+fn nominal_fps(probe: &Probe) -> Option<f64> {
+    let video = probe.video()?;
+    let average = video.fps();
+    let base = video.r_frame_rate.as_deref().and_then(crate::video::probe::parse_rate);
+    match (base, average) {
+        (Some(base), Some(average)) if base > 0.0 && (base / average - 1.0).abs() <= 0.25 => Some(base),
+        (base, average) => average.or(base),
+    }
 }
 
 fn luma_len(layout: Option<FrameLayout>) -> usize {
@@ -360,6 +434,13 @@ fn side(path: &Path, probe: &Probe) -> VideoSide {
     }
 }
 
+/// How frames were paired, and those left without a partner.
+struct Pairing {
+    pairing: &'static str,
+    missing: Unmatched,
+    extra: Unmatched,
+}
+
 /// Scores gathered frame by frame.
 struct Run {
     sum_mse: f64,
@@ -385,13 +466,15 @@ impl Run {
 
     fn add(
         &mut self,
-        index: u64,
+        candidate: &Timed<Vec<u8>>,
+        golden: &Timed<Vec<u8>>,
         layout: &FrameLayout,
-        candidate: &[u8],
-        golden: &[u8],
         scores: FrameScores,
         result: &mut VideoComparison,
     ) {
+        let (index, golden_index) = (candidate.index, golden.index);
+        let (time, golden_time) = (round(candidate.time, 1e6), round(golden.time, 1e6));
+        let (candidate, golden) = (&candidate.frame, &golden.frame);
         self.compared += 1;
         self.sum_mse += scores.mse;
         if let Some(ssim) = scores.ssim {
@@ -422,10 +505,18 @@ impl Run {
                 (name.to_string(), serde_json::to_value(values).unwrap_or_default())
             })
             .collect();
-        result.frames.push(FrameComparison { frame: index, psnr: Decibels(scores.psnr()), ssim: scores.ssim, planes });
+        result.frames.push(FrameComparison {
+            frame: index,
+            golden_frame: golden_index,
+            time,
+            golden_time,
+            psnr: Decibels(scores.psnr()),
+            ssim: scores.ssim,
+            planes,
+        });
     }
 
-    fn finish(self, options: &CompareOptions, candidate: &Path, result: &mut VideoComparison) {
+    fn finish(self, options: &CompareOptions, candidate: &Path, pairing: Pairing, result: &mut VideoComparison) {
         let frames = &result.frames;
         let Some(psnr_min) = frames.iter().min_by(|a, b| a.psnr.0.total_cmp(&b.psnr.0)) else { return };
         let ssim_min = frames.iter().filter(|f| f.ssim.is_some()).min_by(|a, b| a.ssim.total_cmp_opt(&b.ssim));
@@ -450,6 +541,9 @@ impl Run {
             worst_frames,
             min_psnr: options.min_psnr,
             min_ssim: options.min_ssim,
+            pairing: pairing.pairing,
+            missing_frames: pairing.missing,
+            extra_frames: pairing.extra,
         });
         if let Some(threshold) = options.min_psnr {
             let runs = low_runs(frames, |f| f.psnr.0 < threshold, |f| f.psnr.0);
@@ -535,6 +629,43 @@ fn count_finding(candidate: &Path, frames: u64, golden: u64) -> Finding {
     .with_subject(on_file(candidate))
     .with_evidence("candidate_frames", frames)
     .with_evidence("golden_frames", golden)
+}
+
+fn seconds(unmatched: &Unmatched) -> String {
+    let times: Vec<String> = unmatched.times.iter().map(|t| format!("{} s", fmt_num(*t))).collect();
+    let more = if unmatched.count > unmatched.times.len() as u64 { ", …" } else { "" };
+    format!("{}{more}", times.join(", "))
+}
+
+fn missing_finding(candidate: &Path, missing: &Unmatched, golden_frames: u64) -> Finding {
+    Finding::new(
+        &rules::GOLDEN_FRAMES_MISSING,
+        format!(
+            "{} of the golden render's {golden_frames} frames have no frame of the render within half a frame \
+             period: at {}",
+            missing.count,
+            seconds(missing)
+        ),
+    )
+    .with_subject(on_file(candidate))
+    .with_evidence("missing_frames", missing.count)
+    .with_evidence("golden_frames", missing.frames.clone())
+    .with_evidence("times", missing.times.clone())
+}
+
+fn extra_finding(candidate: &Path, extra: &Unmatched, frames: u64) -> Finding {
+    Finding::new(
+        &rules::EXTRA_FRAMES,
+        format!(
+            "{} of the render's {frames} frames have no golden frame within half a frame period: at {}",
+            extra.count,
+            seconds(extra)
+        ),
+    )
+    .with_subject(on_file(candidate))
+    .with_evidence("extra_frames", extra.count)
+    .with_evidence("frames", extra.frames.clone())
+    .with_evidence("times", extra.times.clone())
 }
 
 fn rate_finding(candidate: &Path, fps: f64, golden: f64) -> Finding {
@@ -660,7 +791,15 @@ mod tests {
     use super::*;
 
     fn frame(index: u64, psnr: f64, ssim: f64) -> FrameComparison {
-        FrameComparison { frame: index, psnr: Decibels(psnr), ssim: Some(ssim), planes: serde_json::Map::new() }
+        FrameComparison {
+            frame: index,
+            golden_frame: index,
+            time: index as f64 / 25.0,
+            golden_time: index as f64 / 25.0,
+            psnr: Decibels(psnr),
+            ssim: Some(ssim),
+            planes: serde_json::Map::new(),
+        }
     }
 
     #[test]

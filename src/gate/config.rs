@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::Severity;
+use crate::report::{FailOn, Severity};
 
 /// The kinds of check a gate runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,28 +20,6 @@ pub enum Kind {
     Trace,
     /// A run folder through `postmortem`: every check on what it holds.
     Postmortem,
-}
-
-/// `fail-on` of a check, as the command line spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FailOn {
-    #[default]
-    Error,
-    Warning,
-    Info,
-    Never,
-}
-
-impl FailOn {
-    pub fn threshold(self) -> Option<Severity> {
-        match self {
-            FailOn::Error => Some(Severity::Error),
-            FailOn::Warning => Some(Severity::Warning),
-            FailOn::Info => Some(Severity::Info),
-            FailOn::Never => None,
-        }
-    }
 }
 
 /// One named check.

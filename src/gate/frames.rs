@@ -2,6 +2,10 @@
 //! their own and handed over through a bounded channel: decoding runs ahead of
 //! the comparison by at most `AHEAD` frames, and frame buffers are recycled, so
 //! memory stays a few frames per video whatever its length.
+//!
+//! Each frame's presentation time comes from ffmpeg's `showinfo` filter on
+//! stderr (the YUV4MPEG stream carries none): seconds from the start of the
+//! file, as ffmpeg's own filters see them.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -11,7 +15,7 @@ use std::thread::JoinHandle;
 
 use super::metrics::{Chroma, FrameLayout};
 use crate::video::decode::MAX_FRAME_PIXELS;
-use crate::video::tools::{ToolError, Tools, drain_stderr, path_arg, tail};
+use crate::video::tools::{ToolError, Tools, path_arg, tail};
 
 /// Frames decoded ahead of the comparison, per video.
 const AHEAD: usize = 3;
@@ -53,6 +57,8 @@ pub struct DecodeEnd {
 pub struct FrameStream {
     events: Receiver<Event>,
     recycle: Sender<Vec<u8>>,
+    /// Each frame's presentation time in seconds, in frame order (`None` where ffmpeg knew none).
+    times: Receiver<Option<f64>>,
     thread: Option<JoinHandle<DecodeEnd>>,
     layout: Option<FrameLayout>,
 }
@@ -61,12 +67,13 @@ impl FrameStream {
     /// Starts ffmpeg decoding `path` to `pix_fmt` frames.
     pub fn start(tools: &Tools, path: &Path, pix_fmt: &str, threads: Option<usize>) -> Result<FrameStream, ToolError> {
         let mut command = tools.ffmpeg();
-        command.args(["-loglevel", "error"]);
+        // `showinfo` speaks at the info level; -nostats keeps the progress line out of its lines.
+        command.args(["-nostats", "-loglevel", "info"]);
         if let Some(threads) = threads {
             command.args(["-threads", &threads.to_string()]);
         }
         command.arg("-i").arg(path_arg(path));
-        command.args(["-map", "0:v:0", "-fps_mode", "passthrough", "-pix_fmt", pix_fmt]);
+        command.args(["-map", "0:v:0", "-vf", "showinfo", "-fps_mode", "passthrough", "-pix_fmt", pix_fmt]);
         command.args(["-strict", "-1", "-f", "yuv4mpegpipe", "pipe:1"]);
         let program = tools.ffmpeg.display().to_string();
         let mut child = command
@@ -75,7 +82,10 @@ impl FrameStream {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|error| ToolError::Run { program, error })?;
-        let stderr = drain_stderr(&mut child, STDERR_LIMIT);
+        let (time_sender, times) = channel();
+        let stderr = child.stderr.take().map(|stderr| {
+            std::thread::spawn(move || read_stderr(&mut BufReader::new(stderr), |time| time_sender.send(time).is_ok()))
+        });
         let (sender, events) = sync_channel(AHEAD);
         let (recycle, recycled) = channel();
         let thread = std::thread::spawn(move || {
@@ -91,7 +101,7 @@ impl FrameStream {
                 let _ = child.kill();
             }
             let status = child.wait();
-            let said = stderr.join().unwrap_or_default();
+            let said = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
             if stopped_early {
                 end.problem = None;
             } else if end.problem.is_none() && !status.as_ref().is_ok_and(|s| s.success()) {
@@ -104,7 +114,7 @@ impl FrameStream {
             }
             end
         });
-        Ok(FrameStream { events, recycle, thread: Some(thread), layout: None })
+        Ok(FrameStream { events, recycle, times, thread: Some(thread), layout: None })
     }
 
     /// The frame layout, once the stream header has arrived; `None` when the
@@ -127,6 +137,17 @@ impl FrameStream {
         }
     }
 
+    /// The presentation time of the frame `next_frame` returned last (call it
+    /// once per frame); `None` when ffmpeg reported none.
+    pub fn next_time(&self) -> Option<f64> {
+        self.times.recv().ok().flatten()
+    }
+
+    /// A handle that hands frame buffers back for reuse (as `recycle`).
+    pub fn recycler(&self) -> Sender<Vec<u8>> {
+        self.recycle.clone()
+    }
+
     /// Hands a frame buffer back for reuse.
     pub fn recycle(&self, frame: Vec<u8>) {
         let _ = self.recycle.send(frame);
@@ -138,6 +159,81 @@ impl FrameStream {
         drop(self);
         thread.and_then(|t| t.join().ok()).unwrap_or_default()
     }
+}
+
+/// Reads ffmpeg's stderr: each `showinfo` frame line's presentation time goes
+/// to `on_time` (seconds; `None` for a frame without one), the other lines are
+/// kept (the last `STDERR_LIMIT` bytes) for error messages.
+pub fn read_stderr(stream: &mut impl BufRead, mut on_time: impl FnMut(Option<f64>) -> bool) -> String {
+    let mut kept = std::collections::VecDeque::new();
+    let mut kept_len = 0usize;
+    let mut time_base: Option<(i64, i64)> = None;
+    let mut sending = true;
+    while let Some(line) = read_capped_line(stream) {
+        let text = String::from_utf8_lossy(&line);
+        if text.contains("Parsed_showinfo") {
+            if let Some(base) = text.split("config in time_base:").nth(1) {
+                time_base = parse_ratio(base.split(',').next().unwrap_or("").trim());
+            } else if text.contains(" n:") && sending {
+                sending = on_time(showinfo_time(&text, time_base));
+            }
+            continue;
+        }
+        kept_len += text.len() + 1;
+        kept.push_back(text.into_owned());
+        while kept_len > STDERR_LIMIT && kept.len() > 1 {
+            kept_len -= kept.pop_front().map_or(0, |l| l.len() + 1);
+        }
+    }
+    kept.into_iter().collect::<Vec<_>>().join("\n")
+}
+
+/// The longest stderr line kept whole; the rest of a longer line is skipped.
+const MAX_STDERR_LINE: usize = 4096;
+
+/// One line of at most `MAX_STDERR_LINE` bytes (longer lines are cut, not held); `None` at the end.
+fn read_capped_line(stream: &mut impl BufRead) -> Option<Vec<u8>> {
+    let mut line = Vec::new();
+    let mut any = false;
+    loop {
+        let buffer = stream.fill_buf().ok()?;
+        if buffer.is_empty() {
+            return any.then_some(line);
+        }
+        any = true;
+        let (chunk, done) = match buffer.iter().position(|&b| b == b'\n' || b == b'\r') {
+            Some(at) => (&buffer[..at], Some(at + 1)),
+            None => (buffer, None),
+        };
+        let room = MAX_STDERR_LINE.saturating_sub(line.len());
+        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let used = done.unwrap_or(buffer.len());
+        stream.consume(used);
+        if done.is_some() {
+            return Some(line);
+        }
+    }
+}
+
+/// `A/B` with B > 0.
+fn parse_ratio(text: &str) -> Option<(i64, i64)> {
+    let (a, b) = text.split_once('/')?;
+    let (a, b) = (a.trim().parse::<i64>().ok()?, b.trim().parse::<i64>().ok()?);
+    (a > 0 && b > 0).then_some((a, b))
+}
+
+/// A showinfo frame line's time: `pts` × the time base when both are known, else `pts_time`.
+fn showinfo_time(line: &str, time_base: Option<(i64, i64)>) -> Option<f64> {
+    let value = |key: &str| {
+        let at = line.find(key)? + key.len();
+        line[at..].split_whitespace().next()
+    };
+    let exact = value(" pts:").and_then(|p| p.parse::<i64>().ok()).zip(time_base);
+    let time = match exact {
+        Some((pts, (num, den))) => pts as f64 * num as f64 / den as f64,
+        None => value("pts_time:")?.parse::<f64>().ok()?,
+    };
+    time.is_finite().then_some(time)
 }
 
 /// The problem text of a decode the reader stopped on purpose.
@@ -297,6 +393,28 @@ mod tests {
         );
         assert_eq!((layouts, got, frames), (1, 64, 1));
         assert!(end.unwrap_err().contains("cut short"));
+    }
+
+    #[test]
+    fn showinfo_lines_give_frame_times_and_other_lines_are_kept() {
+        let text = "[Parsed_showinfo_0 @ 0x1] config in time_base: 1/12800, frame_rate: 25/1\n\
+                    [Parsed_showinfo_0 @ 0x1] n:   0 pts:      0 pts_time:0       pos: 48 fmt:yuv420p\n\
+                    [Parsed_showinfo_0 @ 0x1]   side data - User Data Unregistered:\n\
+                    [Parsed_showinfo_0 @ 0x1] n:  10 pts:   5632 pts_time:0.44    pos: 9 fmt:yuv420p\n\
+                    [Parsed_showinfo_0 @ 0x1] n:  11 pts:NOPTS pts_time:NOPTS pos: 9\n\
+                    [h264 @ 0x2] error while decoding MB 3 4\n";
+        let mut times = Vec::new();
+        let kept = read_stderr(&mut text.as_bytes(), |t| {
+            times.push(t);
+            true
+        });
+        assert_eq!(times, [Some(0.0), Some(0.44), None]);
+        assert_eq!(kept, "[h264 @ 0x2] error while decoding MB 3 4");
+        let long = format!("{}\nnext\n", "x".repeat(3 * MAX_STDERR_LINE));
+        let mut input = long.as_bytes();
+        assert_eq!(read_capped_line(&mut input).unwrap().len(), MAX_STDERR_LINE);
+        assert_eq!(read_capped_line(&mut input).unwrap(), b"next");
+        assert_eq!(read_capped_line(&mut input), None);
     }
 
     #[test]

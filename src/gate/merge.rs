@@ -46,8 +46,71 @@ pub fn merge(documents: &[(String, Value)]) -> Result<Report, MergeError> {
         });
     }
     let mut report = merged.ok_or(MergeError::Empty)?;
+    if report.command == "gate" {
+        join_gate_sections(&mut report);
+    }
     canonical_order(&mut report);
     Ok(report)
+}
+
+/// Gate reports: each check's line is the sum of its shards' lines, the
+/// `checks` counter counts checks (not shards), and a suppression is unused
+/// (G121) only when no shard used it, as in one run. Findings keep the
+/// `fail-on` of their check (`FailOn::carried_by`), so the merged report's
+/// outcome is the one run's.
+fn join_gate_sections(report: &mut Report) {
+    use super::runner::{Accepted, CheckSummary, SuppressionUse};
+    let typed = |report: &Report, key: &str| report.sections.iter().find(|s| s.key == key).map(|s| s.value.clone());
+    if let Some(Ok(lines)) = typed(report, "checks").map(serde_json::from_value::<Vec<CheckSummary>>) {
+        let mut checks: Vec<CheckSummary> = Vec::new();
+        for line in lines {
+            match checks.iter_mut().find(|c| c.name == line.name) {
+                Some(check) => {
+                    check.files.extend(line.files);
+                    check.findings += line.findings;
+                    check.baselined += line.baselined;
+                    check.suppressed += line.suppressed;
+                    check.failed |= line.failed;
+                }
+                None => checks.push(line),
+            }
+        }
+        for check in &mut checks {
+            check.files.sort();
+        }
+        report.set_counter("checks", checks.len() as u64);
+        replace_section(report, super::runner::checks_section(&checks));
+    }
+    if let Some(Ok(mut accepted)) = typed(report, "accepted").map(serde_json::from_value::<Vec<Accepted>>) {
+        accepted.sort_by(|a, b| {
+            (&a.check, &a.file, &a.code, &a.message, &a.reason)
+                .cmp(&(&b.check, &b.file, &b.code, &b.message, &b.reason))
+        });
+        replace_section(report, super::runner::accepted_section(&accepted));
+    }
+    if let Some(Ok(uses)) = typed(report, "suppressions").map(serde_json::from_value::<Vec<SuppressionUse>>) {
+        let mut joined: Vec<SuppressionUse> = Vec::new();
+        for entry in uses {
+            let same =
+                |s: &&mut SuppressionUse| (&s.code, &s.path, &s.reason) == (&entry.code, &entry.path, &entry.reason);
+            match joined.iter_mut().find(same) {
+                Some(seen) => seen.used |= entry.used,
+                None => joined.push(entry),
+            }
+        }
+        let config = report.inputs.first().cloned().unwrap_or_default();
+        report.findings.retain(|f| !f.is(&crate::rules::gate::UNUSED_SUPPRESSION));
+        let unused = joined.iter().filter(|s| !s.used).map(|s| super::runner::unused_suppression(&config, s));
+        report.findings.extend(unused.collect::<Vec<_>>());
+        replace_section(report, Section::typed("suppressions", &joined));
+    }
+}
+
+fn replace_section(report: &mut Report, section: Section) {
+    match report.sections.iter_mut().find(|s| s.key == section.key) {
+        Some(slot) => *slot = section,
+        None => report.sections.push(section),
+    }
 }
 
 /// Reads a schema_version 1 JSON document back into a report (sections

@@ -10,6 +10,7 @@ pub mod frames;
 pub mod glob;
 pub mod merge;
 pub mod metrics;
+pub mod pairing;
 pub mod runner;
 pub mod shard;
 

@@ -3,12 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::baseline::{self, Baseline, FindingKey};
 use super::config::{Check, Kind, Loaded};
 use super::{Shard, glob};
-use crate::report::{Finding, Report, Section, SectionTable, Severity, Subject, fmt_num};
+use crate::report::{FAIL_ON_EVIDENCE, FailOn, Finding, Report, Section, SectionTable, Subject, fmt_num};
 use crate::rules::gate as rules;
 
 /// How to run a gate.
@@ -64,13 +64,13 @@ pub struct VideoBaseline {
 }
 
 /// One check's line of the report's `checks` section.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckSummary {
     pub name: String,
     pub kind: Kind,
     /// The inputs checked (as findings name them).
     pub files: Vec<String>,
-    pub fail_on: super::config::FailOn,
+    pub fail_on: FailOn,
     pub findings: usize,
     pub baselined: usize,
     pub suppressed: usize,
@@ -78,7 +78,7 @@ pub struct CheckSummary {
 }
 
 /// A finding a suppression or the baseline took out of the count.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Accepted {
     pub check: String,
     pub code: String,
@@ -87,6 +87,19 @@ pub struct Accepted {
     pub message: String,
     /// The suppression's reason, or `baseline`.
     pub reason: String,
+}
+
+/// One `[[gate.allow]]` and whether it matched a finding of this run (the
+/// report's `suppressions` section: `merge` reports the suppressions no
+/// shard used, as one run would).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuppressionUse {
+    pub code: String,
+    pub path: String,
+    pub reason: String,
+    pub used: bool,
+    /// The gate's own `fail-on`, which judges an unused suppression (G121).
+    pub fail_on: FailOn,
 }
 
 pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateError> {
@@ -110,13 +123,18 @@ pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateEr
         let mut findings = Vec::new();
         let mut prints = Vec::new();
         let mut absmax: Vec<baseline::StageAbsmax> = Vec::new();
+        let mut modules: Vec<baseline::ModuleAbsmax> = Vec::new();
+        // Findings about a check as a whole are the first shard's.
+        let first_shard = options.shard.is_none_or(|s| s.is_first());
         if matched.is_empty() {
-            if options.shard.is_none_or(|s| s.is_first()) {
+            if first_shard {
                 findings.push(matched_nothing(check));
             }
         } else if !inputs.is_empty() {
-            let KindOutput { findings: found, tensors, absmax: stages } = run_kind(check.kind, &inputs, &mut tools)?;
+            let KindOutput { findings: found, tensors, absmax: stages, modules: rows } =
+                run_kind(check.kind, &inputs, &mut tools)?;
             absmax = stages.into_iter().map(|s| baseline::StageAbsmax { dump: relative(&s.dump), ..s }).collect();
+            modules = rows.into_iter().map(|m| baseline::ModuleAbsmax { dump: relative(&m.dump), ..m }).collect();
             findings = found;
             let tools = tools.as_ref();
             if let (Some(goldens), Some(tools)) = (&check.goldens, tools) {
@@ -141,7 +159,15 @@ pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateEr
                             baseline::compare_prints(&recorded.tensors, &prints, check.tolerance, &label),
                         ));
                     }
-                    let drift = baseline::compare_absmax(&recorded.absmax, &absmax);
+                    let drift = if recorded.modules.is_empty() && !recorded.absmax.is_empty() {
+                        // A baseline from before per-module records: compared per stage, and to be re-recorded.
+                        if first_shard && check.kind == Kind::Trace {
+                            findings.push(no_baseline(&check.name, &path, None, Some(OLDER_TRACE_BASELINE)));
+                        }
+                        baseline::compare_absmax(&recorded.absmax, &absmax)
+                    } else {
+                        baseline::compare_modules(&recorded.modules, &modules)
+                    };
                     let drift = drift.into_iter().map(|f| {
                         let file = f.subject.file.as_deref().map(|d| root.join(d).display().to_string());
                         let subject = crate::report::Subject { file, ..f.subject.clone() };
@@ -152,7 +178,8 @@ pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateEr
                     findings = new;
                     baselined = old;
                 }
-                None => findings.push(no_baseline(&check.name, &path, None)),
+                None if first_shard => findings.push(no_baseline(&check.name, &path, None, None)),
+                None => {}
             }
         }
         let mut suppressed = 0;
@@ -169,14 +196,20 @@ pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateEr
                     suppressed += 1;
                     accepted.push(accepted_entry(check, &finding, &gate.allows[at].reason));
                 }
-                None => kept.push(finding.with_evidence("check", check.name.as_str())),
+                None => kept.push(finding),
             }
         }
+        let fail_on = check.fail_on.unwrap_or(gate.fail_on);
+        // Each finding carries its check's `fail-on`, so that a merged report is judged as one run.
+        let carried = if options.update_baselines { FailOn::Never } else { fail_on };
+        let kept: Vec<Finding> = kept
+            .into_iter()
+            .map(|f| f.with_evidence("check", check.name.as_str()).with_evidence(FAIL_ON_EVIDENCE, carried.as_str()))
+            .collect();
         if options.update_baselines && check.baseline {
             let keys: Vec<FindingKey> = kept.iter().chain(&baselined).map(|f| FindingKey::of(f, &relative)).collect();
-            baseline::write(&path, &Baseline { findings: keys, tensors: prints, absmax })?;
+            baseline::write(&path, &Baseline { findings: keys, tensors: prints, absmax: Vec::new(), modules })?;
         }
-        let fail_on = check.fail_on.unwrap_or(gate.fail_on);
         let check_failed =
             !options.update_baselines && fail_on.threshold().is_some_and(|t| kept.iter().any(|f| f.severity >= t));
         failed |= check_failed;
@@ -193,20 +226,24 @@ pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateEr
         });
         report.findings.extend(kept);
     }
-    // Under --shard a suppression may match in another shard only.
+    let suppressions: Vec<SuppressionUse> = gate
+        .allows
+        .iter()
+        .zip(used)
+        .map(|(allow, used)| SuppressionUse {
+            code: allow.code.clone(),
+            path: allow.path.clone(),
+            reason: allow.reason.clone(),
+            used,
+            fail_on: gate.fail_on,
+        })
+        .collect();
+    // Under --shard a suppression may match in another shard only: `merge` reports those no shard used.
     if options.shard.is_none() {
-        for (allow, used) in gate.allows.iter().zip(used) {
-            if !used {
-                let finding = Finding::new(
-                    &rules::UNUSED_SUPPRESSION,
-                    format!("[[gate.allow]] {} at {:?} matched no finding ({})", allow.code, allow.path, allow.reason),
-                )
-                .with_subject(Subject::file(config.path.display().to_string()))
-                .with_evidence("code", allow.code.as_str())
-                .with_evidence("path", allow.path.as_str());
-                failed |= gate.fail_on.threshold().is_some_and(|t| finding.severity >= t);
-                report.findings.push(finding);
-            }
+        let config_file = config.path.display().to_string();
+        for finding in suppressions.iter().filter(|s| !s.used).map(|s| unused_suppression(&config_file, s)) {
+            failed |= crate::report::fails(&finding, None);
+            report.findings.push(finding);
         }
     }
     report.set_counter("checks", gate.checks.len() as u64);
@@ -216,10 +253,23 @@ pub fn run(config: &Loaded, options: &GateOptions) -> Result<GateOutcome, GateEr
     report.sort_findings();
     report.sections.push(checks_section(&summaries));
     report.sections.push(accepted_section(&accepted));
+    report.sections.push(Section::typed("suppressions", &suppressions));
     if !videos.is_empty() {
         report.sections.push(videos_section(&videos));
     }
     Ok(GateOutcome { report, failed })
+}
+
+/// G121: a suppression that matched no finding, judged by the gate's own `fail-on`.
+pub(crate) fn unused_suppression(config_file: &str, allow: &SuppressionUse) -> Finding {
+    Finding::new(
+        &rules::UNUSED_SUPPRESSION,
+        format!("[[gate.allow]] {} at {:?} matched no finding ({})", allow.code, allow.path, allow.reason),
+    )
+    .with_subject(Subject::file(config_file))
+    .with_evidence("code", allow.code.as_str())
+    .with_evidence("path", allow.path.as_str())
+    .with_evidence(FAIL_ON_EVIDENCE, allow.fail_on.as_str())
 }
 
 /// The files and folders a check's globs match, each once, sorted.
@@ -230,8 +280,16 @@ fn expand(root: &Path, patterns: &[String]) -> Vec<PathBuf> {
     found
 }
 
-fn no_baseline(check: &str, path: &Path, file: Option<&Path>) -> Finding {
-    let finding = Finding::new(&rules::NO_BASELINE, format!("check {check} has no baseline at {}", path.display()));
+/// Why a trace baseline written before per-module records is not a baseline any more.
+const OLDER_TRACE_BASELINE: &str = "it records absmax per stage only (written by an older nanscope), so \
+    headroom is compared per stage; re-record it with `nanscope gate --update-baselines` to compare per module";
+
+fn no_baseline(check: &str, path: &Path, file: Option<&Path>, why: Option<&str>) -> Finding {
+    let message = match why {
+        Some(why) => format!("check {check} has no usable baseline at {}: {why}", path.display()),
+        None => format!("check {check} has no baseline at {}", path.display()),
+    };
+    let finding = Finding::new(&rules::NO_BASELINE, message);
     match file {
         Some(file) => finding.with_subject(Subject::file(file.display().to_string())),
         None => finding,
@@ -262,7 +320,7 @@ fn compare_goldens(
             continue;
         }
         if !golden.exists() {
-            findings.push(no_baseline(&check.name, &golden, Some(&render)));
+            findings.push(no_baseline(&check.name, &golden, Some(&render), None));
             continue;
         }
         let mut options = super::compare::CompareOptions::with_thresholds(check.min_psnr, check.min_ssim);
@@ -382,12 +440,14 @@ struct KindOutput {
     findings: Vec<Finding>,
     tensors: Vec<crate::weights::TensorRecord>,
     absmax: Vec<baseline::StageAbsmax>,
+    modules: Vec<baseline::ModuleAbsmax>,
 }
 
 fn run_kind(kind: Kind, inputs: &[PathBuf], tools: &mut Option<crate::video::Tools>) -> Result<KindOutput, GateError> {
     let mut findings = Vec::new();
     let mut tensors = Vec::new();
     let mut absmax = Vec::new();
+    let mut modules = Vec::new();
     match kind {
         Kind::Weights => {
             let result = crate::weights::scan(inputs, &crate::weights::ScanOptions::default(), &crate::weights::Silent);
@@ -437,7 +497,20 @@ fn run_kind(kind: Kind, inputs: &[PathBuf], tools: &mut Option<crate::video::Too
         }
         Kind::Trace => {
             for input in inputs {
-                let result = crate::trace::trace_dump(input, &crate::trace::TraceOptions::default());
+                let mut options = crate::trace::TraceOptions::default();
+                options.analysis.module_steps = true;
+                let result = crate::trace::trace_dump(input, &options);
+                let dump = input.display().to_string();
+                modules.extend(baseline::module_table(&dump, &result.analysis.module_steps));
+                if result.analysis.module_steps_dropped > 0 {
+                    let what = format!(
+                        "{} records fell outside the (module, step) table, which keeps at most {} cells: \
+                         their modules and steps are not compared",
+                        result.analysis.module_steps_dropped,
+                        crate::trace::module_steps::MAX_CELLS
+                    );
+                    findings.push(baseline::trace_layout_changed(&dump, what));
+                }
                 findings.extend(result.findings);
                 for row in &result.analysis.stages {
                     if let Some(value) = row.absmax {
@@ -452,7 +525,7 @@ fn run_kind(kind: Kind, inputs: &[PathBuf], tools: &mut Option<crate::video::Too
             }
         }
     }
-    Ok(KindOutput { findings, tensors, absmax })
+    Ok(KindOutput { findings, tensors, absmax, modules })
 }
 
 fn accepted_entry(check: &Check, finding: &Finding, reason: &str) -> Accepted {
@@ -472,7 +545,7 @@ fn relative_to(root: &Path, file: &str) -> String {
     rel.to_string_lossy().replace('\\', "/")
 }
 
-fn checks_section(summaries: &[CheckSummary]) -> Section {
+pub(crate) fn checks_section(summaries: &[CheckSummary]) -> Section {
     let rows = summaries
         .iter()
         .map(|s| {
@@ -495,7 +568,7 @@ fn checks_section(summaries: &[CheckSummary]) -> Section {
     })
 }
 
-fn accepted_section(accepted: &[Accepted]) -> Section {
+pub(crate) fn accepted_section(accepted: &[Accepted]) -> Section {
     let rows = accepted
         .iter()
         .map(|a| vec![a.check.clone(), a.code.clone(), a.file.clone().unwrap_or_default(), a.reason.clone()])
@@ -506,9 +579,4 @@ fn accepted_section(accepted: &[Accepted]) -> Section {
         rows,
         note: None,
     })
-}
-
-/// Whether a severity fails under a threshold (for callers rendering the outcome).
-pub fn fails(severity: Severity, threshold: Option<Severity>) -> bool {
-    threshold.is_some_and(|t| severity >= t)
 }

@@ -1,12 +1,14 @@
 //! Findings, reports, their renderers, and what a report means for the
 //! exit code (`Report::outcome`). Nothing here exits or prints.
 
+mod fail_on;
 mod finding;
 pub mod plot;
 pub mod render;
 #[allow(clippy::module_inception)]
 mod report;
 
+pub use fail_on::{FAIL_ON_EVIDENCE, FailOn, fails};
 pub use finding::{Finding, Severity, Subject};
 pub use render::{Format, RenderOptions, render};
 pub use report::{

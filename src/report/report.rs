@@ -129,13 +129,12 @@ impl Report {
     }
 
     /// The outcome under a `--fail-on` threshold: `Findings` when a finding
-    /// is at least as severe as `threshold`; `None` (`--fail-on never`) is
-    /// always `Clean`.
+    /// is at least as severe as `threshold`, or as the `fail-on` it carries
+    /// (`FailOn::carried_by`, gate findings); `None` (`--fail-on never`)
+    /// fails only findings that carry a `fail-on` of their own.
     pub fn outcome(&self, threshold: Option<Severity>) -> Outcome {
-        match (threshold, self.worst()) {
-            (Some(threshold), Some(worst)) if worst >= threshold => Outcome::Findings,
-            _ => Outcome::Clean,
-        }
+        // A finding that carries its own `fail-on` (a gate check's) is judged by it.
+        if self.findings.iter().any(|f| super::fails(f, threshold)) { Outcome::Findings } else { Outcome::Clean }
     }
 
     /// Orders findings most severe first, stable within a severity so that

@@ -10,8 +10,10 @@ pub const FRAME_COUNT_MISMATCH: Rule = Rule {
     slug: "golden-frame-count-mismatch",
     severity: Severity::Error,
     summary: "the render and its golden render decode to different frame counts",
-    detects: "A candidate whose decoded frame count differs from the golden render's. Frames are paired \
-              by index; the frames past the shorter video are not compared. The evidence carries both counts.",
+    detects: "A candidate whose decoded frame count differs from the golden render's, when neither video \
+              has a frame rate and frames are paired by index; the frames past the shorter video are not \
+              compared. The evidence carries both counts. With frame rates, frames are paired by time and \
+              unpaired frames are G107 and G108.",
     why: "A render that lost or gained frames is out of step with its audio and its pose sequence; every \
           later comparison pairs the wrong frames.",
     cause: "A changed `length`/`video_length`, a context-window or stride setting that drops the tail \
@@ -41,10 +43,12 @@ pub const FRAME_RATE_MISMATCH: Rule = Rule {
     slug: "golden-frame-rate-mismatch",
     severity: Severity::Warning,
     summary: "the render and its golden render play at different frame rates",
-    detects: "Frame rates (the average rate ffprobe reports) that differ by more than 0.5%. The evidence \
+    detects: "Frame rates (ffprobe's base rate `r_frame_rate`, or the average rate where the base rate is \
+              missing or far from it, so a dropped frame is G107 and not a rate change) that differ by more \
+              than 0.5%. The evidence \
               carries both rates; both durations are in the `videos` section.",
-    why: "Frames are paired by index: at another rate the same index is another moment, and the video \
-          drifts against its audio.",
+    why: "At another rate the same frame index is another moment: frames are paired by presentation \
+          time, and the video drifts against its audio.",
     cause: "A changed `fps` in the writer or the generation config, or a container that lost its timing.",
     fix: "Write the render at the golden frame rate.",
     options: "",
@@ -94,6 +98,41 @@ pub const UNREADABLE_VIDEO: Rule = Rule {
     why: "Without frames on both sides there is nothing to compare, and a gate must not pass on it.",
     cause: "A broken or truncated render, a wrong path to the golden file, or a file that is not a video.",
     fix: "Run `nanscope video check` on the file named in the finding to see what is wrong with it.",
+    options: "",
+};
+
+pub const GOLDEN_FRAMES_MISSING: Rule = Rule {
+    code: "G107",
+    slug: "golden-frames-missing",
+    severity: Severity::Error,
+    summary: "frames of the golden render have no frame of the render near their time",
+    detects: "Golden frames with no candidate frame within half a candidate frame period of their \
+              presentation time (times from the start of each file, as ffmpeg's filters see them): a \
+              dropped frame, a render that starts late or ends early. The evidence carries the count and \
+              the first indices and times; the frames around them keep their true partners.",
+    why: "A dropped frame puts the render out of step with its audio and pose sequence from that point; \
+          pairing by index would hide it by comparing every later frame with the wrong golden frame.",
+    cause: "A writer that dropped frames (a slow pipe, a variable frame rate), a changed `length` or \
+            context-window setting that loses frames, or a trimmed start or end.",
+    fix: "Look at the listed times; compare the generation and writer settings with those of the golden \
+          run, and record the render as the new golden when the change is intended.",
+    options: "",
+};
+
+pub const EXTRA_FRAMES: Rule = Rule {
+    code: "G108",
+    slug: "extra-frames",
+    severity: Severity::Error,
+    summary: "frames of the render have no golden frame near their time",
+    detects: "Candidate frames with no golden frame within half a golden frame period of their \
+              presentation time: an inserted or duplicated frame, a render that starts early or runs \
+              longer than its golden render. The evidence carries the count and the first indices and times.",
+    why: "Frames the golden render does not have cannot be judged against it, and an inserted frame \
+          shifts the render against its audio.",
+    cause: "A writer that duplicated frames, a changed `length`, frame rate or context-window stride, or \
+            extra frames at the start or end.",
+    fix: "Look at the listed times; render with the golden run's length and frame rate, or record the \
+          render as the new golden when the change is intended.",
     options: "",
 };
 
@@ -178,17 +217,41 @@ pub const TRACE_HEADROOM_LOST: Rule = Rule {
     code: "G125",
     slug: "trace-headroom-lost",
     severity: Severity::Warning,
-    summary: "a stage's largest activation grew towards fp16's limit since the accepted trace",
-    detects: "A stage and denoising step of a trace dump whose largest finite magnitude (absmax) at least \
-              doubled since the baseline recorded by `gate --update-baselines`, or crossed half of fp16's \
-              largest finite value (32752) where the baseline stayed below it.",
+    summary: "a module's largest activation grew towards fp16's limit since the accepted trace",
+    detects: "A module of a trace dump whose largest finite magnitude (absmax) at some denoising step at \
+              least doubled since the baseline recorded by `gate --update-baselines`, or crossed half of \
+              fp16's largest finite value (32752) where the baseline stayed below it. One finding per module, \
+              at the step that lost the most headroom; `subject.module` and `subject.step` name it, and the \
+              evidence holds both absmax values, the margin to 65504 of both (as a factor and in doublings) \
+              and how many of the module's steps lost headroom. A baseline from before per-module records \
+              is compared per stage and step, with a G124 asking to re-record it.",
     why: "fp16 overflows above 65504: each doubling of an activation's absmax spends one of the few \
           doublings left before Inf, and the next normalisation turns Inf into NaN. Headroom lost between \
           two accepted runs is the warning that comes before black frames.",
     cause: "A changed checkpoint (a merge, a re-quantization), a higher guidance scale, another scheduler, \
             or inputs (reference image, poses) outside what the model saw.",
-    fix: "Find the module with `nanscope trace` on the new dump; keep it in fp32 or bf16, or restore the \
-          accepted weights and settings. Accept an intended change with `nanscope gate --update-baselines`.",
+    fix: "Keep the named module in fp32 or bf16, or restore the accepted weights and settings; \
+          `nanscope trace` on the new dump shows the whole run. Accept an intended change with \
+          `nanscope gate --update-baselines`.",
+    options: "[[gate.check]] kind = \"trace\"",
+};
+
+pub const TRACE_LAYOUT_CHANGED: Rule = Rule {
+    code: "G127",
+    slug: "trace-layout-changed",
+    severity: Severity::Warning,
+    summary: "a trace dump's modules or steps differ from its accepted trace baseline",
+    detects: "A trace dump checked by a gate whose (module, step) table differs from the one \
+              `gate --update-baselines` recorded: modules or steps present in only one of the two, or a dump \
+              the baseline does not hold at all, or a dump with more (module, step) pairs than the table \
+              keeps (2^20). One finding per dump, with the counts and the first few names; the pairs \
+              present in both are still compared (G125).",
+    why: "Headroom can only be compared where both runs recorded the module at the step: a renamed module, \
+          a changed step count or a probe that records other modules leaves those places unguarded.",
+    cause: "A changed model structure or module names, another number of inference steps, other probe \
+            filters, or a new dump folder matched by the check's paths.",
+    fix: "When the change is intended, record it with `nanscope gate --update-baselines`; otherwise \
+          restore the steps and probe settings of the accepted run.",
     options: "[[gate.check]] kind = \"trace\"",
 };
 
@@ -218,6 +281,8 @@ pub const RULES: &[&Rule] = &[
     &PSNR_BELOW_THRESHOLD,
     &SSIM_BELOW_THRESHOLD,
     &UNREADABLE_VIDEO,
+    &GOLDEN_FRAMES_MISSING,
+    &EXTRA_FRAMES,
     &CHECK_MATCHED_NOTHING,
     &UNUSED_SUPPRESSION,
     &WEIGHTS_LAYOUT_CHANGED,
@@ -225,4 +290,5 @@ pub const RULES: &[&Rule] = &[
     &NO_BASELINE,
     &TRACE_HEADROOM_LOST,
     &RENDER_STATISTICS_DRIFT,
+    &TRACE_LAYOUT_CHANGED,
 ];

@@ -25,6 +25,7 @@ use super::findings::{
     first_bad_finding, independent_finding, mask_finding, near_overflow_finding, propagation_finding,
 };
 use super::glob::glob_match;
+use super::module_steps::{ModuleStepAbsmax, ModuleSteps};
 use super::probe::{Observation, Probe, ProbeError};
 use super::record::{Record, RecordStats, TensorSummary};
 use super::timeline::{StageRow, Timeline};
@@ -51,6 +52,8 @@ pub struct AnalysisOptions {
     pub headroom_top: usize,
     /// Module globs whose -Inf-only outputs are intentional masks.
     pub allow_neg_inf: Vec<String>,
+    /// Keep the (module, step) → absmax table (`Analysis::module_steps`), as gate trace baselines need.
+    pub module_steps: bool,
 }
 
 impl Default for AnalysisOptions {
@@ -62,6 +65,7 @@ impl Default for AnalysisOptions {
             headroom_dtype: None,
             headroom_top: 5,
             allow_neg_inf: DEFAULT_MASK_GLOBS.iter().map(|g| g.to_string()).collect(),
+            module_steps: false,
         }
     }
 }
@@ -135,6 +139,10 @@ pub struct Analysis {
     pub stages: Vec<StageRow>,
     pub records: RecordsSummary,
     pub near_overflow: Vec<NearOverflow>,
+    /// Each module's largest finite magnitude per step (with `AnalysisOptions::module_steps`).
+    pub module_steps: Vec<ModuleStepAbsmax>,
+    /// Records left out of `module_steps` once it held `module_steps::MAX_CELLS` cells.
+    pub module_steps_dropped: u64,
 }
 
 /// Streaming analysis over records in execution order.
@@ -143,6 +151,7 @@ pub struct Analyzer {
     options: AnalysisOptions,
     summary: RecordsSummary,
     timeline: Timeline,
+    module_steps: ModuleSteps,
     first_bad: Option<NonfiniteRecord>,
     independent: Vec<NonfiniteRecord>,
     independent_count: u64,
@@ -187,6 +196,9 @@ impl Analyzer {
             self.timeline.push(record, record.stats.as_ref(), false, false, latents);
             return;
         };
+        if self.options.module_steps {
+            self.module_steps.push(record, stats.absmax);
+        }
         let masked = stats.nonfinite() > 0 && self.is_mask(record, stats);
         let bad = stats.nonfinite() > 0 && !masked;
         self.timeline.push(record, Some(stats), bad, masked, latents);
@@ -319,7 +331,14 @@ impl Analyzer {
         if self.summary.total == 0 {
             findings.push(Finding::new(&rules::EMPTY_DUMP, "the dump holds no records"));
         }
-        Analysis { findings, stages: self.timeline.into_rows(), records: self.summary, near_overflow: near }
+        Analysis {
+            findings,
+            stages: self.timeline.into_rows(),
+            records: self.summary,
+            near_overflow: near,
+            module_steps_dropped: self.module_steps.dropped(),
+            module_steps: self.module_steps.into_rows(),
+        }
     }
 }
 

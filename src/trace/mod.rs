@@ -11,6 +11,7 @@ mod dump_trace;
 mod findings;
 mod glob;
 mod manifest;
+pub mod module_steps;
 mod payload;
 pub mod plot;
 mod probe;

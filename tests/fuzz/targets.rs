@@ -67,6 +67,7 @@ pub const TARGETS: &[Target] = &[
     Target { name: "gate-config", seeds: &["fixtures/gate"], accept: Accept::Extension("toml"), file: "nanscope.toml", beside: None, run: gate_config },
     Target { name: "gate-baseline", seeds: &[], accept: Accept::Extension("json"), file: "baseline.json", beside: None, run: gate_baseline },
     Target { name: "y4m-frames", seeds: &[], accept: Accept::Extension("y4m"), file: "input.y4m", beside: None, run: y4m_frames },
+    Target { name: "ffmpeg-showinfo", seeds: &[], accept: Accept::Extension("log"), file: "stderr.log", beside: None, run: showinfo },
 ];
 
 pub fn target(name: &str) -> Option<&'static Target> {
@@ -270,6 +271,8 @@ fn gate_baseline(bytes: &[u8], scratch: &Scratch) -> u64 {
         Ok(Some(recorded)) => {
             let label = |f: &str| f.to_string();
             digest(&baseline::compare_prints(&recorded.tensors, &recorded.tensors, 1e-3, &label))
+                ^ digest(&baseline::compare_modules(&recorded.modules, &recorded.modules))
+                ^ digest(&baseline::compare_absmax(&recorded.absmax, &recorded.absmax))
                 ^ recorded.findings.len() as u64
         }
         _ => 1,
@@ -298,6 +301,18 @@ fn mp4(bytes: &[u8], scratch: &Scratch) -> u64 {
             let _ = write_annexb(mdat, &config, &mut std::io::sink());
         }
     }
+    hasher.finish()
+}
+
+/// `video compare`'s reader of ffmpeg's stderr: frame times from `showinfo` lines.
+fn showinfo(bytes: &[u8], _scratch: &Scratch) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    let mut input = bytes;
+    let kept = nanscope::gate::frames::read_stderr(&mut input, |time| {
+        time.map(f64::to_bits).hash(&mut hasher);
+        true
+    });
+    kept.len().hash(&mut hasher);
     hasher.finish()
 }
 

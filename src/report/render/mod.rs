@@ -62,9 +62,9 @@ pub struct RenderOptions {
 }
 
 impl RenderOptions {
-    /// Whether a finding fails the run under `fail_on`.
+    /// Whether a finding fails the run under `fail_on` (or under the `fail-on` it carries).
     pub(crate) fn fails(&self, finding: &crate::report::Finding) -> bool {
-        self.fail_on.is_some_and(|threshold| finding.severity >= threshold)
+        crate::report::fails(finding, self.fail_on)
     }
 }
 
