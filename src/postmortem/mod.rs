@@ -9,7 +9,6 @@
 pub mod checks;
 pub mod correlate;
 pub mod discover;
-pub mod hints;
 
 use std::path::PathBuf;
 
@@ -18,7 +17,6 @@ use serde::Serialize;
 pub use checks::{CheckKind, Progress, Quantized, Silent, Simulated};
 pub use correlate::{Basis, Confidence, Verdict};
 pub use discover::{Artifact, ArtifactKind, Component, Discovery, discover};
-pub use hints::{Hints, Signature, SignatureKind};
 
 use crate::numerics::QuantScheme;
 use crate::report::{Attachment, Finding, Report, Section, SectionTable};
@@ -70,7 +68,6 @@ pub struct Postmortem {
     /// Findings with ids `F1`, `F2`, … (most severe first) and the index of
     /// the artifact each came from.
     pub findings: Vec<(usize, Finding)>,
-    pub hints: Hints,
     pub quantized: Vec<Quantized>,
     pub simulated: Option<Simulated>,
     pub weights_folders: Vec<String>,
@@ -90,14 +87,11 @@ impl Postmortem {
 pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let found = discover(&options.roots, &options.explicit);
     let mut artifacts = found.artifacts;
-    let mut hints = Hints::default();
     let mut text_findings: Vec<(usize, Finding)> = Vec::new();
     for (i, a) in
         artifacts.iter_mut().enumerate().filter(|(_, a)| matches!(a.kind, ArtifactKind::Config | ArtifactKind::Log))
     {
         let path = std::path::Path::new(&a.path);
-        let before = hints.signatures.len();
-        hints::read(path, &mut hints);
         let found = if a.kind == ArtifactKind::Log {
             a.checks.push("log check".into());
             crate::log::check_file(path, &crate::log::LogOptions::default()).findings
@@ -105,10 +99,11 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
             a.checks.push("config check".into());
             crate::config::check_file(path, &crate::config::ConfigOptions::default()).findings
         };
-        a.summary = format!("{} findings, {} lines the verdict reads", found.len(), hints.signatures.len() - before);
+        a.summary = format!("{} findings", found.len());
         text_findings.extend(found.into_iter().map(|f| (i, f)));
     }
-    let scheme = options.simulate.or(hints.scheme);
+    // The scheme to simulate: the one a log line or config key names.
+    let scheme = options.simulate.or_else(|| text_findings.iter().find_map(|(_, f)| correlate::named_scheme(f)));
     let tools = crate::video::Tools::find();
     let audio_path = artifacts.iter().find(|a| a.kind == ArtifactKind::Audio).map(|a| PathBuf::from(&a.path));
     let audio_seconds =
@@ -160,7 +155,6 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         quantized.clone(),
         simulated.clone(),
         found.missing_components.clone(),
-        &hints,
     );
     let verdict = correlate::verdict(&evidence);
     Postmortem {
@@ -172,7 +166,6 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
             .collect(),
         artifacts,
         findings,
-        hints,
         quantized,
         simulated,
         weights_folders: found.weights_folders,
@@ -185,7 +178,6 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
 /// The `evidence` section: what the verdict read besides findings.
 #[derive(Debug, Serialize)]
 struct EvidenceSection<'a> {
-    signatures: &'a [Signature],
     quantized: &'a [Quantized],
     #[serde(skip_serializing_if = "Option::is_none")]
     simulated: Option<&'a Simulated>,
@@ -229,7 +221,6 @@ pub fn report(pm: &Postmortem) -> Report {
     report.sections.push(Section::typed(
         "evidence",
         &EvidenceSection {
-            signatures: &pm.hints.signatures,
             quantized: &pm.quantized,
             simulated: pm.simulated.as_ref(),
             weights_folders: &pm.weights_folders,
