@@ -221,11 +221,12 @@ fn simulate(path: &Path, scheme: QuantScheme, out: &mut CheckOutput) {
         result.exclude.len()
     );
     if !result.tensors.is_empty() {
-        out.simulated = Some(Simulated {
-            file: path.display().to_string(),
-            scheme: scheme.name().to_string(),
-            exclude: result.exclude,
-        });
+        // The fix filters `torch.nn.Linear` modules (what `quantize_` converts):
+        // only modules with a 2-D weight belong on its exclude list.
+        let linear = |m: &String| result.tensors.iter().any(|t| &t.module == m && t.shape.len() == 2);
+        let exclude = result.exclude.iter().filter(|m| linear(m)).cloned().collect();
+        out.simulated =
+            Some(Simulated { file: path.display().to_string(), scheme: scheme.name().to_string(), exclude });
     }
     // Findings about reading the file already come from the weights scan.
     out.findings =

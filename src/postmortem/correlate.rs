@@ -552,7 +552,11 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
     }
     if is(&cause::MISSING_WEIGHTS) {
         let names: Vec<&str> = e.missing.iter().map(|c| c.name()).collect();
-        let says = if names.is_empty() {
+        let says = if names.is_empty() && !e.motion_lines.is_empty() {
+            // The folder may hold the other variant's file (motion_module_acc.pth):
+            // the config and the log say which one the run wanted.
+            "the motion module the run names was not loaded".to_string()
+        } else if names.is_empty() {
             "a component was not loaded".to_string()
         } else {
             format!("missing from pretrained_weights/: {}", names.join(", "))
@@ -609,18 +613,17 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
         ));
         if let Some(sim) = &e.simulated {
             let top: Vec<&str> = sim.exclude.iter().take(5).map(String::as_str).collect();
-            links.push(link(
-                "quantization damage",
+            let says = if top.is_empty() {
+                format!("simulating {} on {} predicts no Linear module damaged past rounding", sim.scheme, sim.file)
+            } else {
                 format!(
                     "simulating {} on {} predicts the most damaged modules: {}",
                     sim.scheme,
                     sim.file,
                     top.join(", ")
-                ),
-                Basis::Predicted,
-                e.simulation_notes.clone(),
-                vec![],
-            ));
+                )
+            };
+            links.push(link("quantization damage", says, Basis::Predicted, e.simulation_notes.clone(), vec![]));
         }
     }
     let vae_weights = is(&cause::NONFINITE_WEIGHTS) && e.bad_weights.iter().all(|(_, c)| *c == Some(Component::Vae));
@@ -759,7 +762,11 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
         let modules = exclude_list(e);
         if !modules.is_empty() {
             fixes.push(Action {
-                what: format!("Keep these {} modules of the denoising UNet out of quantization", modules.len()),
+                what: if modules.len() == 1 {
+                    "Keep this module of the denoising UNet out of quantization".to_string()
+                } else {
+                    format!("Keep these {} modules of the denoising UNet out of quantization", modules.len())
+                },
                 paste: Some(format!(
                     "EXCLUDE = {}\nquantize_(denoising_unet, int8_weight_only(),\n          filter_fn=lambda m, fqn: isinstance(m, torch.nn.Linear) and fqn not in EXCLUDE)",
                     python_set(&modules)

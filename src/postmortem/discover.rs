@@ -317,6 +317,9 @@ fn classify_head(path: &Path, head: &[u8]) -> (ArtifactKind, String) {
     if is_config(text) {
         return (ArtifactKind::Config, "content: EchoMimicV2 run configuration keys".into());
     }
+    if is_inference_config(text) {
+        return (ArtifactKind::Config, "content: EchoMimicV2 inference configuration keys".into());
+    }
     if is_log(text) {
         return (ArtifactKind::Log, "content: log lines".into());
     }
@@ -397,6 +400,11 @@ const CONFIG_KEYS: [&str; 8] = [
 
 fn is_config(text: &str) -> bool {
     CONFIG_KEYS.iter().filter(|k| text.contains(*k)).count() >= 2
+}
+
+/// `configs/inference/inference_v*.yaml`: the UNet's and the scheduler's settings.
+fn is_inference_config(text: &str) -> bool {
+    ["unet_additional_kwargs:", "noise_scheduler_kwargs:"].iter().any(|k| text.contains(k))
 }
 
 /// Log lines: levels, tracebacks, progress bars or the incident's messages.
