@@ -304,6 +304,7 @@ fn link<'a>(report: &'a Value, stage: &str) -> &'a Value {
 #[test]
 fn a_healthy_deployment_says_so() {
     let report = assert_verdict("deploy_healthy");
+    assert_eq!(report["verdict"]["competing"], json!([]));
     let kinds: Vec<(&str, &str)> = report["artifacts"]
         .as_array()
         .unwrap()
@@ -333,7 +334,16 @@ fn a_healthy_deployment_says_so() {
     ] {
         assert!(kinds.contains(&want), "{want:?} not in {kinds:?}");
     }
-    assert_eq!(report["summary"]["error"], 0);
+    // The training config names checkpoints the deployment does not have: its
+    // findings are listed, but infer.yaml resolves every file, so it is not the run's.
+    let animation = report["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["path"].as_str().unwrap().ends_with("configs/prompts/animation.yaml"))
+        .unwrap();
+    assert_eq!(animation["unused"], true, "{animation}");
+    assert!(!animation["findings"].as_array().unwrap().is_empty());
     assert_eq!(report["summary"]["warning"], 0);
 }
 

@@ -205,6 +205,10 @@ impl Evidence {
         for &(artifact, f) in findings {
             let id = f.id.clone().unwrap_or_default();
             let kind = artifacts.get(artifact).map(|a| a.kind);
+            // A prompt config the run did not use is listed, not judged.
+            if artifacts.get(artifact).is_some_and(|a| a.unused) {
+                continue;
+            }
             match f.severity {
                 Severity::Error => e.errors += 1,
                 Severity::Warning => e.warnings += 1,

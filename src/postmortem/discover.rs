@@ -124,6 +124,11 @@ pub struct Artifact {
     pub summary: String,
     /// Ids of the findings that came from it.
     pub findings: Vec<String>,
+    /// A prompt config the run did not use: another one in the folder
+    /// resolves every weight file it names. Its findings are listed, but the
+    /// verdict does not read them.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unused: bool,
 }
 
 impl Artifact {
@@ -136,6 +141,7 @@ impl Artifact {
             checks: Vec::new(),
             summary: String::new(),
             findings: Vec::new(),
+            unused: false,
         }
     }
 }
