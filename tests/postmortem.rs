@@ -286,3 +286,101 @@ fn browser_check(page: &Path, dir: &Path) {
     assert!(out.status.success(), "{text}");
     assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000, "{text}");
 }
+
+/// The code of the finding a link cites, for each id it cites.
+fn cited_codes(report: &Value, link: &Value) -> Vec<String> {
+    link["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| finding(report, id.as_str().unwrap())["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn link<'a>(report: &'a Value, stage: &str) -> &'a Value {
+    report["verdict"]["chain"].as_array().unwrap().iter().find(|l| l["stage"] == stage).unwrap()
+}
+
+#[test]
+fn a_healthy_deployment_says_so() {
+    let report = assert_verdict("deploy_healthy");
+    assert_eq!(report["verdict"]["competing"], json!([]));
+    let kinds: Vec<(&str, &str)> = report["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let path = a["path"].as_str().unwrap().trim_start_matches("fixtures/postmortem/deploy_healthy/");
+            (path, a["kind"].as_str().unwrap())
+        })
+        .collect();
+    for want in [
+        ("assets/halfbody_demo/pose/01", "poses"),
+        ("assets/halfbody_demo/refimag/natural_bk_openhand/0014.png", "image"),
+        ("assets/halfbody_demo/audio/chinese/echomimicv2_woman.wav", "audio"),
+        ("configs/inference/inference_v2.yaml", "config"),
+        ("configs/prompts/infer.yaml", "config"),
+        ("configs/prompts/infer_acc.yaml", "config"),
+        ("pretrained_weights/audio_processor/tiny.pt", "weights"),
+        ("pretrained_weights/denoising_unet_acc.pth", "weights"),
+        ("pretrained_weights/sd-image-variations-diffusers/unet", "weights"),
+        ("pretrained_weights/sd-vae-ft-mse", "weights"),
+        (
+            "outputs/pretrained_weights-itermotion_module-seed3407/natural_bk_openhand.0014.png/01/\
+             0014-a-echomimicv2_woman-i0_sig.mp4",
+            "video",
+        ),
+        ("server.log", "log"),
+    ] {
+        assert!(kinds.contains(&want), "{want:?} not in {kinds:?}");
+    }
+    // The training config names checkpoints the deployment does not have: its
+    // findings are listed, but infer.yaml resolves every file, so it is not the run's.
+    let animation = report["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["path"].as_str().unwrap().ends_with("configs/prompts/animation.yaml"))
+        .unwrap();
+    assert_eq!(animation["unused"], true, "{animation}");
+    assert!(!animation["findings"].as_array().unwrap().is_empty());
+    assert_eq!(report["summary"]["warning"], 0);
+}
+
+#[test]
+fn a_deployment_without_its_motion_module_cites_the_config_and_the_log() {
+    let report = assert_verdict("deploy_no_motion_module");
+    let weights = link(&report, "weights");
+    assert_eq!(weights["basis"], "observed");
+    assert_eq!(cited_codes(&report, weights), ["C103", "L111"]);
+    let evidence = weights["evidence"].to_string();
+    assert!(evidence.contains("configs/prompts/infer.yaml:7: motion_module_path"), "{evidence}");
+    assert!(evidence.contains("server.log:4:"), "{evidence}");
+    assert!(weights["says"].as_str().unwrap().contains("motion module"), "{weights}");
+}
+
+#[test]
+fn a_deployment_with_the_seed_cascade_cites_the_log_findings_by_id() {
+    let report = assert_verdict("deploy_seed");
+    let quant = link(&report, "quantization");
+    assert_eq!(cited_codes(&report, quant), ["L110"]);
+    let evidence = quant["evidence"].to_string();
+    assert!(evidence.contains("denoising_unet.pth: 13 tensors stored quantized (torchao int8)"), "{evidence}");
+    assert!(evidence.contains("server.log:5:"), "{evidence}");
+    // No dump: the UNet link is a prediction; the log's lines are observed.
+    assert_eq!(link(&report, "denoising UNet")["basis"], "predicted");
+    let cast = link(&report, "uint8 cast");
+    assert_eq!(
+        (cast["basis"].as_str(), cited_codes(&report, cast)),
+        (Some("observed"), vec!["L101".into(), "L104".into()])
+    );
+    let mux = link(&report, "encoder / mux");
+    assert!(cited_codes(&report, mux).contains(&"L105".to_string()));
+    assert!(mux["evidence"].to_string().contains("server.log:16:"));
+    // The log named int8_weight_only: that scheme was simulated on the UNet,
+    // and the modules to exclude are Linear ones (conv_in and conv_out are not).
+    let damage = link(&report, "quantization damage");
+    assert!(damage["says"].as_str().unwrap().starts_with("simulating int8-channel"), "{damage}");
+    let fix = report["verdict"]["fix"][0]["paste"].as_str().unwrap_or_default().to_string();
+    assert!(!fix.contains("\"conv_in\"") && !fix.contains("\"conv_out\""), "{fix}");
+}

@@ -77,6 +77,7 @@ pub(crate) fn check(
     let mut settings = Vec::new();
     paths(doc, root, &mut out, &mut settings);
     weight_dtype(doc, &mut out, &mut settings);
+    quantization(doc, &mut out);
     let param = |name: &str| parameter(doc, options, name, variant);
     for (name, _) in PARAMETERS {
         let p = param(name);
@@ -163,6 +164,28 @@ fn weight_dtype(doc: &Node, out: &mut findings::Sink, settings: &mut Vec<Setting
     ));
     if !matches!(value.as_deref(), Some("fp16" | "fp32")) {
         out.push(findings::weight_dtype(entry.map(|e| e.line), value.as_deref(), meaning));
+    }
+}
+
+/// Keys a deployment's config may use to turn quantization on.
+const QUANTIZATION_KEYS: &[&str] =
+    &["quantization", "quantize", "quantization_config", "quant", "load_in_8bit", "load_in_4bit", "int8"];
+
+fn quantization(doc: &Node, out: &mut findings::Sink) {
+    for key in QUANTIZATION_KEYS {
+        let Some(entry) = doc.entry(key) else { continue };
+        let value = entry.value.display();
+        let lower = value.trim().to_ascii_lowercase();
+        let off = matches!(entry.value, Node::Null | Node::Bool(false))
+            || ["", "false", "none", "null", "no", "off", "0", "fp16", "fp32", "bf16"].contains(&lower.as_str());
+        if off {
+            continue;
+        }
+        // `load_in_4bit: true` names its scheme in the key; `quantization: int8` in the value.
+        let named = if matches!(entry.value, Node::Bool(true)) { key.to_string() } else { format!("{key} {lower}") };
+        let scheme = crate::log::scheme_named(&named.to_ascii_lowercase())
+            .or_else(|| matches!(entry.value, Node::Bool(true)).then_some(crate::numerics::QuantScheme::Int8Channel));
+        out.push(findings::quantization(key, entry.line, &value, scheme));
     }
 }
 
@@ -265,5 +288,40 @@ fn audio(rate: &Param, fps: &Param, out: &mut findings::Sink) {
             l,
             format!("fps {} differs from the 24 the model was trained with", fps.value),
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::numerics::QuantScheme;
+
+    fn quantization_findings(text: &str) -> Vec<Finding> {
+        let doc = super::super::yaml::parse(text).unwrap();
+        let mut out = findings::Sink::new("infer.yaml");
+        quantization(&doc, &mut out);
+        out.findings
+    }
+
+    fn scheme(f: &Finding) -> Option<QuantScheme> {
+        f.evidence.get("scheme").and_then(|v| v.as_str()).and_then(QuantScheme::from_name)
+    }
+
+    #[test]
+    fn quantization_keys_name_their_scheme() {
+        let found = quantization_findings("quantization: int8_weight_only\nweight_dtype: fp16\n");
+        assert_eq!(found.len(), 1);
+        assert!(found[0].is(&crate::rules::config::QUANTIZATION_CONFIGURED));
+        assert_eq!((found[0].subject.key.as_deref(), found[0].subject.line), (Some("quantization"), Some(1)));
+        assert_eq!(scheme(&found[0]), Some(QuantScheme::Int8Channel));
+        let found = quantization_findings("load_in_4bit: true\n");
+        assert_eq!(scheme(&found[0]), Some(QuantScheme::Int4G128));
+    }
+
+    #[test]
+    fn quantization_turned_off_is_not_a_finding() {
+        for text in ["quantization: none\n", "quantization: false\n", "load_in_8bit: false\n", "quantize: ''\n"] {
+            assert!(quantization_findings(text).is_empty(), "{text}");
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! evidence in one place.
 
 use super::check::Variant;
+use crate::numerics::QuantScheme;
 use crate::report::{Finding, Severity, Subject, fmt_num};
 use crate::rules::config as rules;
 
@@ -124,6 +125,18 @@ pub(crate) fn component_missing(key: &str, line: Option<u64>, folder: &str, why:
     Finding::new(&rules::MODEL_COMPONENT_MISSING, format!("component {key}: {folder} {why}"))
         .with_subject(at(key, line))
         .with_evidence("folder", folder)
+}
+
+pub(crate) fn quantization(key: &str, line: u64, value: &str, scheme: Option<QuantScheme>) -> Finding {
+    let named = scheme.map_or_else(String::new, |s| format!(" ({} as `weights --simulate` names it)", s.name()));
+    let mut finding =
+        Finding::new(&rules::QUANTIZATION_CONFIGURED, format!("{key}: {value}: quantized weights{named}"))
+            .with_subject(at(key, Some(line)))
+            .with_evidence("value", value);
+    if let Some(scheme) = scheme {
+        finding = finding.with_evidence("scheme", scheme.name());
+    }
+    finding
 }
 
 pub(crate) fn unrecognized(file: &str) -> Finding {

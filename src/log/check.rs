@@ -295,6 +295,9 @@ fn signature_finding(file: &str, sig: Signature, line: u64, timestamp: Option<St
     if let Some(timestamp) = timestamp {
         finding = finding.with_evidence("timestamp", timestamp);
     }
+    if let Some(scheme) = sig.scheme {
+        finding = finding.with_evidence("scheme", scheme.name());
+    }
     finding.with_evidence("text", text)
 }
 

@@ -5,6 +5,7 @@
 //! (lower-cased) line that holds one and decides. A needle may match lines
 //! that are not signatures ("Contains NaN: False"); `classify` says no.
 
+use crate::numerics::QuantScheme;
 use crate::rules::Rule;
 use crate::rules::log as rules;
 
@@ -42,15 +43,17 @@ pub(crate) const NEEDLES: &[&str] = &[
     "min:",
 ];
 
-/// A recognised line: its rule and the stage it implicates.
+/// A recognised line: its rule, the stage it implicates and, for a
+/// quantization line, the scheme it names (as `weights --simulate` takes it).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Signature {
     pub rule: &'static Rule,
     pub stage: &'static str,
+    pub scheme: Option<QuantScheme>,
 }
 
 fn sig(rule: &'static Rule, stage: &'static str) -> Option<Signature> {
-    Some(Signature { rule, stage })
+    Some(Signature { rule, stage, scheme: None })
 }
 
 /// Decides what a line is. `line` must be lower-cased.
@@ -84,7 +87,11 @@ pub(crate) fn classify(line: &str) -> Option<Signature> {
         return sig(&rules::CUDA_OUT_OF_MEMORY, "memory");
     }
     if let Some(params) = motion_module_params(line) {
-        return (params == 0.0).then_some(Signature { rule: &rules::MOTION_MODULE_EMPTY, stage: "model load" });
+        return (params == 0.0).then_some(Signature {
+            rule: &rules::MOTION_MODULE_EMPTY,
+            stage: "model load",
+            scheme: None,
+        });
     }
     if has("motion module not found") {
         return sig(&rules::MOTION_MODULE_NOT_FOUND, "model load");
@@ -102,7 +109,8 @@ pub(crate) fn classify(line: &str) -> Option<Signature> {
         return sig(&rules::SHAPE_MISMATCH, "model forward");
     }
     if quantization(line) {
-        return sig(&rules::QUANTIZATION_APPLIED, "model load");
+        let scheme = if has("cannot import") { None } else { scheme_named(line) };
+        return Some(Signature { rule: &rules::QUANTIZATION_APPLIED, stage: "model load", scheme });
     }
     if nan_reported(line) {
         return sig(&rules::PIPELINE_NAN_REPORTED, nan_stage(line, "pipeline output"));
@@ -161,6 +169,22 @@ fn quantization(line: &str) -> bool {
     ];
     applied.iter().any(|n| line.contains(n))
         || (line.contains("quantiz") && ["appl", "int8", "int4", "fp8", "torchao"].iter().any(|n| line.contains(n)))
+}
+
+/// The quantization scheme a (lower-cased) line or setting names, as
+/// `weights --simulate` takes it: torchao's and bitsandbytes' int8 are per
+/// output channel, int4 is grouped by 128, float8 is e4m3.
+pub(crate) fn scheme_named(text: &str) -> Option<QuantScheme> {
+    let has = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
+    if has(&["int4", "4bit", "nf4", "fp4"]) {
+        Some(QuantScheme::Int4G128)
+    } else if has(&["float8", "fp8", "e4m3"]) {
+        Some(QuantScheme::Fp8E4M3)
+    } else if has(&["int8", "8bit", "qint8", "quantize_", "quantize_dynamic", "bitsandbytes"]) {
+        Some(QuantScheme::Int8Channel)
+    } else {
+        None
+    }
 }
 
 /// Lines in which the pipeline says it found NaN or Inf.
@@ -239,6 +263,16 @@ mod tests {
         assert_eq!(code("Pipeline output shape: (1, 3, 120, 768, 768), range: [nan, nan]"), Some("L103"));
         assert_eq!(code("Contains NaN: True"), Some("L103"));
         assert_eq!(code("Loaded 0.0M-parameter motion module"), Some("L111"));
+    }
+
+    #[test]
+    fn quantization_lines_name_their_scheme() {
+        let scheme = |line: &str| classify(&line.to_lowercase()).and_then(|s| s.scheme);
+        assert_eq!(scheme("quantize_(denoising_unet, int8_weight_only())"), Some(QuantScheme::Int8Channel));
+        assert_eq!(scheme("quantize_(unet, int4_weight_only(group_size=128))"), Some(QuantScheme::Int4G128));
+        assert_eq!(scheme("model = load(..., load_in_4bit=True)"), Some(QuantScheme::Int4G128));
+        assert_eq!(scheme("quantization applied: float8 weight-only (torchao)"), Some(QuantScheme::Fp8E4M3));
+        assert_eq!(scheme("ImportError: cannot import name 'quantize_' from 'torchao'"), None);
     }
 
     #[test]

@@ -168,7 +168,7 @@ pub(crate) fn run_jobs(
                 CheckKind::Tensor => tensor(&path, &mut out),
                 CheckKind::Poses => poses(&path, ctx, &mut out),
                 CheckKind::Trace => trace(&path, ctx, &mut out),
-                CheckKind::Audio => audio(ctx, &mut out),
+                CheckKind::Audio => audio(&path, &mut out),
                 CheckKind::Image => image(&path, ctx, &mut out),
             }
             done.fetch_add(1, Ordering::Relaxed);
@@ -221,11 +221,12 @@ fn simulate(path: &Path, scheme: QuantScheme, out: &mut CheckOutput) {
         result.exclude.len()
     );
     if !result.tensors.is_empty() {
-        out.simulated = Some(Simulated {
-            file: path.display().to_string(),
-            scheme: scheme.name().to_string(),
-            exclude: result.exclude,
-        });
+        // The fix filters `torch.nn.Linear` modules (what `quantize_` converts):
+        // only modules with a 2-D weight belong on its exclude list.
+        let linear = |m: &String| result.tensors.iter().any(|t| &t.module == m && t.shape.len() == 2);
+        let exclude = result.exclude.iter().filter(|m| linear(m)).cloned().collect();
+        out.simulated =
+            Some(Simulated { file: path.display().to_string(), scheme: scheme.name().to_string(), exclude });
     }
     // Findings about reading the file already come from the weights scan.
     out.findings =
@@ -395,10 +396,10 @@ fn image(path: &Path, ctx: &JobContext, out: &mut CheckOutput) {
     }
 }
 
-fn audio(ctx: &JobContext, out: &mut CheckOutput) {
-    out.summary = match &ctx.audio_seconds {
-        Some((seconds, _)) => format!("{} s of audio", fmt_num(*seconds)),
-        None => "duration unknown (ffprobe could not read it)".to_string(),
+fn audio(path: &Path, out: &mut CheckOutput) {
+    out.summary = match crate::pose::audio::duration(path) {
+        Ok(seconds) => format!("{} s of audio", fmt_num(seconds)),
+        Err(err) => format!("duration unknown: {err}"),
     };
 }
 

@@ -3,8 +3,10 @@
 //! evidence from cause to symptom, the fix and the next commands.
 //!
 //! Everything the verdict concludes is decided in this file, in this order:
-//! 1. `Evidence::gather` sorts the findings into the facts the rules read
-//!    (cited by finding id), and the text signatures (cited by file:line).
+//! 1. `Evidence::gather` sorts the findings into the facts the rules read,
+//!    each cited by finding id. What the config and log said comes from
+//!    `config check`'s and `log check`'s own findings (C and L rules), cited by
+//!    id and by `file:line`.
 //! 2. `candidates` scores every cause the evidence supports (one function per
 //!    cause, a few lines each). Upstream causes (weights, quantization, UNet,
 //!    VAE, inputs) outscore the symptoms they explain (NaN cast, black frames).
@@ -18,7 +20,7 @@ use serde::Serialize;
 
 use super::checks::{Quantized, Simulated};
 use super::discover::{Artifact, ArtifactKind, Component};
-use super::hints::{Hints, Signature, SignatureKind};
+use crate::numerics::QuantScheme;
 use crate::report::{Finding, Severity};
 use crate::rules::{self, Rule, cause};
 
@@ -128,7 +130,11 @@ pub(crate) struct Evidence {
     length: Vec<String>,
     bad_image: Vec<String>,
     missing: Vec<Component>,
-    signatures: Vec<Signature>,
+    /// Log and config lines (L and C findings), by what they say.
+    quant_lines: Vec<Cited>,
+    cast_lines: Vec<Cited>,
+    mux_lines: Vec<Cited>,
+    motion_lines: Vec<Cited>,
     errors: usize,
     warnings: usize,
     videos: Vec<String>,
@@ -142,6 +148,40 @@ fn in_family(f: &Finding, family: &[&Rule]) -> bool {
     family.iter().any(|r| f.is(r))
 }
 
+/// A log or config line the verdict cites: the finding's id, and the line as
+/// `file:line: text`.
+#[derive(Debug, Clone)]
+struct Cited {
+    id: String,
+    at: String,
+}
+
+impl Cited {
+    fn of(f: &Finding, id: String) -> Cited {
+        let file = f.subject.file.as_deref().unwrap_or("");
+        let line = f.subject.line.map_or(String::new(), |l| format!(":{l}"));
+        let text = f.evidence.get("text").and_then(|t| t.as_str()).unwrap_or(&f.message);
+        Cited { id, at: format!("{file}{line}: {text}") }
+    }
+}
+
+fn ids(cited: &[Cited]) -> Vec<String> {
+    cited.iter().map(|c| c.id.clone()).collect()
+}
+
+fn lines(cited: &[Cited]) -> Vec<String> {
+    cited.iter().map(|c| c.at.clone()).collect()
+}
+
+/// The quantization scheme a log line (L110) or config key (C113) names, as
+/// `weights --simulate` takes it.
+pub(crate) fn named_scheme(f: &Finding) -> Option<QuantScheme> {
+    if !(f.is(&rules::log::QUANTIZATION_APPLIED) || f.is(&rules::config::QUANTIZATION_CONFIGURED)) {
+        return None;
+    }
+    f.evidence.get("scheme").and_then(|s| s.as_str()).and_then(QuantScheme::from_name)
+}
+
 impl Evidence {
     pub(crate) fn gather(
         findings: &[(usize, &Finding)],
@@ -149,11 +189,9 @@ impl Evidence {
         quantized: Vec<Quantized>,
         simulated: Option<Simulated>,
         missing: Vec<Component>,
-        hints: &Hints,
     ) -> Evidence {
         use rules::{pose, trace, video, weights};
-        let mut e =
-            Evidence { quantized, simulated, missing, signatures: hints.signatures.clone(), ..Evidence::default() };
+        let mut e = Evidence { quantized, simulated, missing, ..Evidence::default() };
         for a in artifacts {
             match a.kind {
                 ArtifactKind::Video => e.videos.push(a.path.clone()),
@@ -167,12 +205,18 @@ impl Evidence {
         for &(artifact, f) in findings {
             let id = f.id.clone().unwrap_or_default();
             let kind = artifacts.get(artifact).map(|a| a.kind);
+            // A prompt config the run did not use is listed, not judged.
+            if artifacts.get(artifact).is_some_and(|a| a.unused) {
+                continue;
+            }
             match f.severity {
                 Severity::Error => e.errors += 1,
                 Severity::Warning => e.warnings += 1,
                 Severity::Info => {}
             }
-            if f.is(&trace::NONFINITE_PRODUCER) || f.is(&trace::FIRST_NONFINITE_RECORD) {
+            if let Some(bucket) = e.text_bucket(f) {
+                bucket.push(Cited::of(f, id));
+            } else if f.is(&trace::NONFINITE_PRODUCER) || f.is(&trace::FIRST_NONFINITE_RECORD) {
                 if e.producer.is_none() {
                     let module = f.subject.module.clone().unwrap_or_default();
                     let stage = f.subject.stage.clone().unwrap_or_default();
@@ -239,20 +283,31 @@ impl Evidence {
         e
     }
 
-    fn lines(&self, kind: SignatureKind) -> Vec<String> {
-        self.signatures
-            .iter()
-            .filter(|s| s.kind == kind)
-            .map(|s| format!("{}:{}: {}", s.file, s.line, s.text))
-            .collect()
+    /// Where a log or config finding goes: the lines the verdict reads.
+    fn text_bucket(&mut self, f: &Finding) -> Option<&mut Vec<Cited>> {
+        use rules::{config, log};
+        if f.is(&log::QUANTIZATION_APPLIED) || f.is(&config::QUANTIZATION_CONFIGURED) {
+            Some(&mut self.quant_lines)
+        } else if f.is(&log::NAN_CAST_WARNING) || f.is(&log::NAN_REPLACED_WITH_ZEROS) {
+            Some(&mut self.cast_lines)
+        } else if f.is(&log::ZERO_BYTES_READ) || f.is(&log::MOOV_ATOM_NOT_FOUND) || f.is(&log::FFMPEG_MISSING) {
+            Some(&mut self.mux_lines)
+        } else if f.is(&log::MOTION_MODULE_EMPTY)
+            || f.is(&log::MOTION_MODULE_NOT_FOUND)
+            || f.is(&config::MOTION_MODULE_MISSING)
+        {
+            Some(&mut self.motion_lines)
+        } else {
+            None
+        }
     }
 
     fn quantization_observed(&self) -> bool {
-        !self.quantized.is_empty() || !self.lines(SignatureKind::Quantization).is_empty()
+        !self.quantized.is_empty() || !self.quant_lines.is_empty()
     }
 
     fn symptoms(&self) -> bool {
-        !self.black.is_empty() || !self.tensor_nan.is_empty() || !self.lines(SignatureKind::NanCast).is_empty()
+        !self.black.is_empty() || !self.tensor_nan.is_empty() || !self.cast_lines.is_empty()
     }
 
     fn unet_producer(&self) -> Option<&Producer> {
@@ -313,6 +368,7 @@ fn candidates(e: &Evidence) -> Vec<Candidate> {
         }
         let mut ids = producer_ids.clone();
         ids.extend(e.quant_damage.iter().cloned());
+        ids.extend(self::ids(&e.quant_lines));
         push(
             &cause::QUANTIZATION_OVERFLOW,
             score,
@@ -354,20 +410,19 @@ fn candidates(e: &Evidence) -> Vec<Candidate> {
             "the reference image findings do not explain NaN produced inside the pipeline".into(),
         );
     }
-    let motion = e.lines(SignatureKind::MotionModuleMissing);
-    if !e.missing.is_empty() || !motion.is_empty() {
+    if !e.missing.is_empty() || !e.motion_lines.is_empty() {
         push(
             &cause::MISSING_WEIGHTS,
             7,
-            vec![],
+            ids(&e.motion_lines),
             "a component is missing from the weights folder, but the failure shows a different mechanism".into(),
         );
     }
-    let mux = e.lines(SignatureKind::MuxFailure);
-    if !e.container.is_empty() || !mux.is_empty() || !e.audio_missing.is_empty() {
+    if !e.container.is_empty() || !e.mux_lines.is_empty() || !e.audio_missing.is_empty() {
         let score = if e.symptoms() { 3 } else { 6 };
         let mut ids = e.container.clone();
         ids.extend(e.audio_missing.iter().cloned());
+        ids.extend(self::ids(&e.mux_lines));
         push(&cause::ENCODER_MUX_FAILURE, score, ids, "the writer or mux failed after the frames were already black: it is the last link of the chain, not its start".into());
     }
     if !e.length.is_empty() {
@@ -501,12 +556,16 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
     }
     if is(&cause::MISSING_WEIGHTS) {
         let names: Vec<&str> = e.missing.iter().map(|c| c.name()).collect();
-        let says = if names.is_empty() {
+        let says = if names.is_empty() && !e.motion_lines.is_empty() {
+            // The folder may hold the other variant's file (motion_module_acc.pth):
+            // the config and the log say which one the run wanted.
+            "the motion module the run names was not loaded".to_string()
+        } else if names.is_empty() {
             "a component was not loaded".to_string()
         } else {
             format!("missing from pretrained_weights/: {}", names.join(", "))
         };
-        links.push(link("weights", says, Basis::Observed, vec![], e.lines(SignatureKind::MotionModuleMissing)));
+        links.push(link("weights", says, Basis::Observed, ids(&e.motion_lines), lines(&e.motion_lines)));
     }
     if is(&cause::BROKEN_POSE_INPUT) {
         links.push(link(
@@ -548,28 +607,27 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
             .iter()
             .map(|q| format!("{}: {} tensors stored quantized ({})", q.file, q.tensors, q.scheme))
             .collect();
-        evidence.extend(e.lines(SignatureKind::Quantization));
+        evidence.extend(lines(&e.quant_lines));
         links.push(link(
             "quantization",
             "the denoising UNet runs with quantized weights".into(),
             Basis::Observed,
-            vec![],
+            ids(&e.quant_lines),
             evidence,
         ));
         if let Some(sim) = &e.simulated {
             let top: Vec<&str> = sim.exclude.iter().take(5).map(String::as_str).collect();
-            links.push(link(
-                "quantization damage",
+            let says = if top.is_empty() {
+                format!("simulating {} on {} predicts no Linear module damaged past rounding", sim.scheme, sim.file)
+            } else {
                 format!(
                     "simulating {} on {} predicts the most damaged modules: {}",
                     sim.scheme,
                     sim.file,
                     top.join(", ")
-                ),
-                Basis::Predicted,
-                e.simulation_notes.clone(),
-                vec![],
-            ));
+                )
+            };
+            links.push(link("quantization damage", says, Basis::Predicted, e.simulation_notes.clone(), vec![]));
         }
     }
     let vae_weights = is(&cause::NONFINITE_WEIGHTS) && e.bad_weights.iter().all(|(_, c)| *c == Some(Component::Vae));
@@ -636,11 +694,16 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
             vec![],
         ));
     }
-    let cast = e.lines(SignatureKind::NanCast);
     let nan_cast_ids: Vec<String> = e.black.clone();
-    if !cast.is_empty() || !e.black.is_empty() {
-        let basis = if cast.is_empty() && e.tensor_nan.is_empty() { Basis::Predicted } else { Basis::Observed };
-        links.push(link("uint8 cast", "(x * 255).astype(uint8) turned NaN into 0".into(), basis, vec![], cast));
+    if !e.cast_lines.is_empty() || !e.black.is_empty() {
+        let basis = if e.cast_lines.is_empty() && e.tensor_nan.is_empty() { Basis::Predicted } else { Basis::Observed };
+        links.push(link(
+            "uint8 cast",
+            "(x * 255).astype(uint8) turned NaN into 0".into(),
+            basis,
+            ids(&e.cast_lines),
+            lines(&e.cast_lines),
+        ));
     }
     if !nan_cast_ids.is_empty() {
         let frames = e
@@ -649,11 +712,17 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
             .unwrap_or_else(|| "frames are black".into());
         links.push(link("video frames", frames, Basis::Observed, nan_cast_ids, vec![]));
     }
-    let mux = e.lines(SignatureKind::MuxFailure);
-    if !e.container.is_empty() || !mux.is_empty() || !e.audio_missing.is_empty() {
-        let mut ids = e.container.clone();
-        ids.extend(e.audio_missing.iter().cloned());
-        links.push(link("encoder / mux", "the writer or the audio mux failed".into(), Basis::Observed, ids, mux));
+    if !e.container.is_empty() || !e.mux_lines.is_empty() || !e.audio_missing.is_empty() {
+        let mut cited = e.container.clone();
+        cited.extend(e.audio_missing.iter().cloned());
+        cited.extend(ids(&e.mux_lines));
+        links.push(link(
+            "encoder / mux",
+            "the writer or the audio mux failed".into(),
+            Basis::Observed,
+            cited,
+            lines(&e.mux_lines),
+        ));
     }
     if links.is_empty() {
         links.push(link("findings", rule.summary.into(), Basis::Observed, vec![], vec![]));
@@ -697,7 +766,11 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
         let modules = exclude_list(e);
         if !modules.is_empty() {
             fixes.push(Action {
-                what: format!("Keep these {} modules of the denoising UNet out of quantization", modules.len()),
+                what: if modules.len() == 1 {
+                    "Keep this module of the denoising UNet out of quantization".to_string()
+                } else {
+                    format!("Keep these {} modules of the denoising UNet out of quantization", modules.len())
+                },
                 paste: Some(format!(
                     "EXCLUDE = {}\nquantize_(denoising_unet, int8_weight_only(),\n          filter_fn=lambda m, fqn: isinstance(m, torch.nn.Linear) and fqn not in EXCLUDE)",
                     python_set(&modules)
@@ -831,6 +904,8 @@ mod tests {
             Artifact::new(Path::new("run/video.npy"), ArtifactKind::VideoTensor, "t"),
             Artifact::new(Path::new("run/out.mp4"), ArtifactKind::Video, "t"),
             Artifact::new(Path::new("run/poses"), ArtifactKind::Poses, "t"),
+            Artifact::new(Path::new("run/run.log"), ArtifactKind::Log, "t"),
+            Artifact::new(Path::new("run/configs/prompts/infer.yaml"), ArtifactKind::Config, "t"),
         ]
     }
 
@@ -863,15 +938,15 @@ mod tests {
         }]
     }
 
-    fn judge(findings: &[(usize, Finding)], quant: Vec<Quantized>, hints: &Hints) -> Verdict {
+    fn judge(findings: &[(usize, Finding)], quant: Vec<Quantized>) -> Verdict {
         let refs: Vec<(usize, &Finding)> = findings.iter().map(|(a, f)| (*a, f)).collect();
-        verdict(&Evidence::gather(&refs, &artifacts(), quant, None, vec![], hints))
+        verdict(&Evidence::gather(&refs, &artifacts(), quant, None, vec![]))
     }
 
     #[test]
     fn quantized_unet_with_a_unet_producer_is_quantization_overflow() {
         let findings = vec![(1, producer("F1", "unet.up_blocks.1.attentions.0.proj_out", "unet")), (3, black("F2"))];
-        let v = judge(&findings, quantized(), &Hints::default());
+        let v = judge(&findings, quantized());
         assert_eq!(v.root_cause.code, "K101");
         assert_eq!(v.confidence, Confidence::High);
         let stages: Vec<&str> = v.chain.iter().map(|l| l.stage.as_str()).collect();
@@ -886,25 +961,31 @@ mod tests {
     fn a_vae_producer_outranks_a_quantized_unet() {
         let findings =
             vec![(1, producer("F1", "vae.decoder.up_blocks.3.resnets.2.conv2", "vae.decode")), (3, black("F2"))];
-        let v = judge(&findings, quantized(), &Hints::default());
+        let v = judge(&findings, quantized());
         assert_eq!(v.root_cause.code, "K107");
         assert!(v.fix.iter().any(|f| f.paste.as_deref().is_some_and(|p| p.contains("torch.float32"))));
     }
 
     #[test]
     fn black_frames_alone_name_the_mechanism_and_ask_for_a_dump() {
-        let v = judge(&[(3, black("F1"))], vec![], &Hints::default());
+        let v = judge(&[(3, black("F1"))], vec![]);
         assert_eq!(v.root_cause.code, "K108");
         assert!(v.next.iter().any(|n| n.paste.as_deref().is_some_and(|p| p.contains("attach("))));
     }
 
     #[test]
     fn a_quantization_log_line_without_a_dump_predicts_the_unet_link() {
-        let mut hints = Hints::default();
-        super::super::hints::scan_text("run.log", "quantize_(pipe.denoising_unet, int8_weight_only())\n", &mut hints);
-        let v = judge(&[(3, black("F1"))], vec![], &hints);
+        let log = crate::log::check_reader(
+            "loading\nquantize_(pipe.denoising_unet, int8_weight_only())\n".as_bytes(),
+            "run.log",
+            &crate::log::LogOptions::default(),
+        );
+        let quant = with_id(log.findings[0].clone(), "F2");
+        assert_eq!(named_scheme(&quant), Some(QuantScheme::Int8Channel));
+        let v = judge(&[(3, black("F1")), (5, quant)], vec![]);
         assert_eq!(v.root_cause.code, "K101");
-        assert_eq!(v.chain[0].evidence, vec!["run.log:1: quantize_(pipe.denoising_unet, int8_weight_only())"]);
+        assert_eq!(v.chain[0].findings, vec!["F2"]);
+        assert_eq!(v.chain[0].evidence, vec!["run.log:2: quantize_(pipe.denoising_unet, int8_weight_only())"]);
         assert_eq!(v.chain[1].basis, Basis::Predicted);
         assert!(v.next.iter().any(|n| n.paste.as_deref() == Some("nanscope replay spec.toml --bisect")));
     }
@@ -912,14 +993,33 @@ mod tests {
     #[test]
     fn broken_poses_alone_are_the_cause() {
         let f = with_id(Finding::new(&rules::pose::NONFINITE_KEYPOINT, "x"), "F1");
-        let v = judge(&[(4, f)], vec![], &Hints::default());
+        let v = judge(&[(4, f)], vec![]);
         assert_eq!(v.root_cause.code, "K105");
         assert!(v.fix[0].paste.as_deref().unwrap().starts_with("nanscope pose repair run/poses"));
     }
 
     #[test]
+    fn the_config_naming_a_missing_motion_module_is_cited() {
+        let f = with_id(
+            Finding::new(&rules::config::MOTION_MODULE_MISSING, "motion_module_path points to x").with_subject(
+                Subject {
+                    file: Some("run/configs/prompts/infer.yaml".into()),
+                    line: Some(8),
+                    key: Some("motion_module_path".into()),
+                    ..Subject::default()
+                },
+            ),
+            "F1",
+        );
+        let v = judge(&[(6, f)], vec![]);
+        assert_eq!(v.root_cause.code, "K111");
+        assert_eq!(v.chain[0].findings, vec!["F1"]);
+        assert_eq!(v.chain[0].evidence, vec!["run/configs/prompts/infer.yaml:8: motion_module_path points to x"]);
+    }
+
+    #[test]
     fn nothing_found_is_a_healthy_run() {
-        let v = judge(&[], vec![], &Hints::default());
+        let v = judge(&[], vec![]);
         assert_eq!(v.root_cause.code, "K120");
         assert!(v.chain.is_empty());
     }

@@ -124,6 +124,11 @@ pub struct Artifact {
     pub summary: String,
     /// Ids of the findings that came from it.
     pub findings: Vec<String>,
+    /// A prompt config the run did not use: another one in the folder
+    /// resolves every weight file it names. Its findings are listed, but the
+    /// verdict does not read them.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unused: bool,
 }
 
 impl Artifact {
@@ -136,6 +141,7 @@ impl Artifact {
             checks: Vec::new(),
             summary: String::new(),
             findings: Vec::new(),
+            unused: false,
         }
     }
 }
@@ -317,6 +323,9 @@ fn classify_head(path: &Path, head: &[u8]) -> (ArtifactKind, String) {
     if is_config(text) {
         return (ArtifactKind::Config, "content: EchoMimicV2 run configuration keys".into());
     }
+    if is_inference_config(text) {
+        return (ArtifactKind::Config, "content: EchoMimicV2 inference configuration keys".into());
+    }
     if is_log(text) {
         return (ArtifactKind::Log, "content: log lines".into());
     }
@@ -397,6 +406,11 @@ const CONFIG_KEYS: [&str; 8] = [
 
 fn is_config(text: &str) -> bool {
     CONFIG_KEYS.iter().filter(|k| text.contains(*k)).count() >= 2
+}
+
+/// `configs/inference/inference_v*.yaml`: the UNet's and the scheduler's settings.
+fn is_inference_config(text: &str) -> bool {
+    ["unet_additional_kwargs:", "noise_scheduler_kwargs:"].iter().any(|k| text.contains(k))
 }
 
 /// Log lines: levels, tracebacks, progress bars or the incident's messages.

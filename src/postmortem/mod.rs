@@ -9,7 +9,6 @@
 pub mod checks;
 pub mod correlate;
 pub mod discover;
-pub mod hints;
 
 use std::path::PathBuf;
 
@@ -18,7 +17,6 @@ use serde::Serialize;
 pub use checks::{CheckKind, Progress, Quantized, Silent, Simulated};
 pub use correlate::{Basis, Confidence, Verdict};
 pub use discover::{Artifact, ArtifactKind, Component, Discovery, discover};
-pub use hints::{Hints, Signature, SignatureKind};
 
 use crate::numerics::QuantScheme;
 use crate::report::{Attachment, Finding, Report, Section, SectionTable};
@@ -70,7 +68,6 @@ pub struct Postmortem {
     /// Findings with ids `F1`, `F2`, … (most severe first) and the index of
     /// the artifact each came from.
     pub findings: Vec<(usize, Finding)>,
-    pub hints: Hints,
     pub quantized: Vec<Quantized>,
     pub simulated: Option<Simulated>,
     pub weights_folders: Vec<String>,
@@ -90,27 +87,64 @@ impl Postmortem {
 pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let found = discover(&options.roots, &options.explicit);
     let mut artifacts = found.artifacts;
-    let mut hints = Hints::default();
     let mut text_findings: Vec<(usize, Finding)> = Vec::new();
+    // Prompt configs, and whether each resolves every weight file it names.
+    let mut prompts: Vec<(usize, bool)> = Vec::new();
     for (i, a) in
         artifacts.iter_mut().enumerate().filter(|(_, a)| matches!(a.kind, ArtifactKind::Config | ArtifactKind::Log))
     {
         let path = std::path::Path::new(&a.path);
-        let before = hints.signatures.len();
-        hints::read(path, &mut hints);
         let found = if a.kind == ArtifactKind::Log {
             a.checks.push("log check".into());
             crate::log::check_file(path, &crate::log::LogOptions::default()).findings
         } else {
             a.checks.push("config check".into());
-            crate::config::check_file(path, &crate::config::ConfigOptions::default()).findings
+            let checked = crate::config::check_file(path, &crate::config::ConfigOptions::default());
+            if checked.kind == crate::config::ConfigKind::EchomimicPrompt {
+                let resolved = !checked.findings.iter().any(|f| {
+                    f.is(&crate::rules::config::WEIGHT_FILE_MISSING)
+                        || f.is(&crate::rules::config::MOTION_MODULE_MISSING)
+                });
+                prompts.push((i, resolved));
+            }
+            checked.findings
         };
-        a.summary = format!("{} findings, {} lines the verdict reads", found.len(), hints.signatures.len() - before);
+        a.summary = format!("{} findings", found.len());
         text_findings.extend(found.into_iter().map(|f| (i, f)));
     }
-    let scheme = options.simulate.or(hints.scheme);
+    // A checkout ships several prompt configs: infer.yaml and infer_acc.yaml,
+    // which infer.py and infer_acc.py read, and a training leftover
+    // (animation.yaml) that no entry point reads. When one resolves every
+    // weight file, another that does not and is not an entry point's is not
+    // the run's.
+    let entry_point = |i: usize| {
+        std::path::Path::new(&artifacts[i].path)
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().to_ascii_lowercase().starts_with("infer"))
+    };
+    if prompts.iter().any(|(_, resolved)| *resolved) {
+        let unused: Vec<usize> =
+            prompts.iter().filter(|(i, resolved)| !resolved && !entry_point(*i)).map(|(i, _)| *i).collect();
+        for i in &unused {
+            artifacts[*i].unused = true;
+            artifacts[*i].summary.push_str("; not the run's config: another prompt config resolves every weight file");
+        }
+        // Listed, not judged: its findings do not fail the run.
+        for (_, f) in text_findings.iter_mut().filter(|(i, _)| unused.contains(i)) {
+            f.severity = crate::report::Severity::Info;
+            f.evidence.insert("unused_config".into(), true.into());
+        }
+    }
+    // The scheme to simulate: the one a log line or config key names.
+    let scheme = options.simulate.or_else(|| text_findings.iter().find_map(|(_, f)| correlate::named_scheme(f)));
     let tools = crate::video::Tools::find();
-    let audio_path = artifacts.iter().find(|a| a.kind == ArtifactKind::Audio).map(|a| PathBuf::from(&a.path));
+    // Poses are held against the audio only when there is one: a folder of
+    // demo assets pairs several audio files and pose folders in its config.
+    let audio_files: Vec<&Artifact> = artifacts.iter().filter(|a| a.kind == ArtifactKind::Audio).collect();
+    let audio_path = match audio_files.as_slice() {
+        [one] => Some(PathBuf::from(&one.path)),
+        _ => None,
+    };
     let audio_seconds =
         audio_path.as_ref().and_then(|p| crate::pose::audio::duration(p).ok().map(|s| (s, p.display().to_string())));
     let ctx = checks::JobContext {
@@ -119,7 +153,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         plots: options.plots,
         fps: options.fps,
         audio_seconds,
-        expect_audio: audio_path.is_some(),
+        expect_audio: !audio_files.is_empty(),
     };
     let jobs = checks::plan(&artifacts, scheme);
     let outputs = checks::run_jobs(&artifacts, &jobs, scheme, &ctx, progress);
@@ -160,7 +194,6 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         quantized.clone(),
         simulated.clone(),
         found.missing_components.clone(),
-        &hints,
     );
     let verdict = correlate::verdict(&evidence);
     Postmortem {
@@ -172,7 +205,6 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
             .collect(),
         artifacts,
         findings,
-        hints,
         quantized,
         simulated,
         weights_folders: found.weights_folders,
@@ -185,7 +217,6 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
 /// The `evidence` section: what the verdict read besides findings.
 #[derive(Debug, Serialize)]
 struct EvidenceSection<'a> {
-    signatures: &'a [Signature],
     quantized: &'a [Quantized],
     #[serde(skip_serializing_if = "Option::is_none")]
     simulated: Option<&'a Simulated>,
@@ -229,7 +260,6 @@ pub fn report(pm: &Postmortem) -> Report {
     report.sections.push(Section::typed(
         "evidence",
         &EvidenceSection {
-            signatures: &pm.hints.signatures,
             quantized: &pm.quantized,
             simulated: pm.simulated.as_ref(),
             weights_folders: &pm.weights_folders,

@@ -14,7 +14,7 @@ pub const QUANTIZATION_OVERFLOW: Rule = Rule {
     severity: Severity::Error,
     summary: "weight quantization of the denoising UNet made activations overflow into NaN",
     detects: "A quantized denoising UNet (int8/int4/fp8 tensors recognised in the checkpoint, or a config or log \
-              line that applies `quantize_`, `int8_weight_only`, bitsandbytes or similar) together with the \
+              line that applies `quantize_`, `int8_weight_only`, bitsandbytes or similar: C113, L110) together with the \
               cascade it causes: the first non-finite values produced inside the UNet (R120/R121), NaN in the \
               saved video tensor (V130), black frames (V120/V124). Simulating the named scheme on the float \
               weights (Q201–Q204) predicts which layers lose the most.",
@@ -122,7 +122,8 @@ pub const NAN_CAST_BLACK_FRAMES: Rule = Rule {
     slug: "nan-cast-black-frames",
     severity: Severity::Error,
     summary: "NaN frames were cast to uint8 and written black; where the NaN came from is unknown",
-    detects: "Black or exact-black frames (V120, V124) or NaN in the saved video tensor (V130), with no \
+    detects: "Black or exact-black frames (V120, V124), NaN in the saved video tensor (V130), or the log's cast \
+              warning (L101) or NaN-to-zero patch (L104), with no \
               evidence upstream that names the producer (no dump, no quantization, finite weights).",
     why: "`(x * 255).astype(np.uint8)` turns NaN into 0: the encoder receives black frames and writes a valid, \
           black MP4. The cast is the mechanism, not the cause.",
@@ -138,7 +139,8 @@ pub const ENCODER_MUX_FAILURE: Rule = Rule {
     severity: Severity::Error,
     summary: "the video writer or the audio mux failed",
     detects: "Container findings (V101–V106: empty, not media, moov missing, truncated, decode errors) or log \
-              lines of a failed mux (`bytes wanted but 0 bytes read`, `moov atom not found`, ffmpeg not found), \
+              lines of a failed mux (L105 `bytes wanted but 0 bytes read`, L106 `moov atom not found`, L113 \
+              ffmpeg not found), \
               with clean frames where frames can be decoded.",
     why: "A writer that dies before finalizing leaves a file players refuse; a failed mux drops the audio.",
     cause: "ffmpeg missing from PATH, a full disk, a killed process, or an audio file moviepy cannot read.",
@@ -167,8 +169,10 @@ pub const MISSING_WEIGHTS: Rule = Rule {
     severity: Severity::Error,
     summary: "a component of the pipeline was not loaded (weights or motion module missing)",
     detects: "An EchoMimicV2 `pretrained_weights/` layout missing a required file (denoising UNet, reference \
-              UNet, motion module, pose encoder, VAE), or log lines such as `Loaded 0.0M-parameter motion module` \
-              and `motion module not found`.",
+              UNet, motion module, pose encoder, VAE), a prompt config whose `motion_module_path` is missing or \
+              names no file (C103), or log lines such as `Loaded 0.0M-parameter motion module` (L111) and \
+              `motion module not found` (L112). A prompt config no entry point reads (`animation.yaml`), beside \
+              one that resolves every file, is not the run's and is not read.",
     why: "Without the motion module the frames are generated independently and flicker; without a UNet or \
           VAE checkpoint the pipeline runs on random or missing weights.",
     cause: "An incomplete download (the VAE and audio processor are fetched separately) or a wrong path in the config.",

@@ -183,6 +183,23 @@ pub const UNRECOGNIZED_CONFIG: Rule = Rule {
     options: "",
 };
 
+pub const QUANTIZATION_CONFIGURED: Rule = Rule {
+    code: "C113",
+    slug: "quantization-configured",
+    severity: Severity::Warning,
+    summary: "the config asks for quantized weights",
+    detects: "A prompt config key that turns quantization on (`quantization`, `quantize`, `quantization_config`, \
+              `load_in_8bit`, `load_in_4bit`, `int8`) with a value other than false, none, null or empty; the \
+              scheme it names (int8 per channel, int4 grouped by 128, float8 e4m3) is the one `postmortem` \
+              simulates.",
+    why: "Weight-only int8 on the denoising UNet lets activations overflow fp16, which turns the latents NaN \
+          and the video black. EchoMimicV2's own UI quantizes only the VAE and the reference UNet.",
+    cause: "Quantization enabled in a deployment's config to fit a small GPU.",
+    fix: "Keep the denoising UNet unquantized, or check the scheme first with `nanscope weights --simulate \
+          SCHEME pretrained_weights/denoising_unet.pth` and exclude the modules it names.",
+    options: "",
+};
+
 pub const RULES: &[&Rule] = &[
     &UNREADABLE_CONFIG,
     &WEIGHT_FILE_MISSING,
@@ -196,4 +213,5 @@ pub const RULES: &[&Rule] = &[
     &AUDIO_TIMING,
     &MODEL_COMPONENT_MISSING,
     &UNRECOGNIZED_CONFIG,
+    &QUANTIZATION_CONFIGURED,
 ];

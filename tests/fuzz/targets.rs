@@ -68,6 +68,7 @@ pub const TARGETS: &[Target] = &[
     Target { name: "gate-baseline", seeds: &[], accept: Accept::Extension("json"), file: "baseline.json", beside: None, run: gate_baseline },
     Target { name: "y4m-frames", seeds: &[], accept: Accept::Extension("y4m"), file: "input.y4m", beside: None, run: y4m_frames },
     Target { name: "ffmpeg-showinfo", seeds: &[], accept: Accept::Extension("log"), file: "stderr.log", beside: None, run: showinfo },
+    Target { name: "postmortem-discover", seeds: &[], accept: Accept::Extension("bin"), file: "input.bin", beside: None, run: postmortem_discover },
 ];
 
 pub fn target(name: &str) -> Option<&'static Target> {
@@ -357,4 +358,18 @@ fn config(bytes: &[u8], scratch: &Scratch) -> u64 {
     let path = scratch.write(bytes).to_path_buf();
     let result = nanscope::config::check_file(&path, &Default::default());
     digest(&result.findings)
+}
+
+/// `postmortem`'s discovery: the input classified by content (checkpoint,
+/// pose file, video tensor, image, audio, config, log, dump, unknown) as the
+/// one file of a run folder.
+fn postmortem_discover(bytes: &[u8], scratch: &Scratch) -> u64 {
+    scratch.write(bytes);
+    let found = nanscope::postmortem::discover(std::slice::from_ref(&scratch.dir), &[]);
+    let mut hasher = std::hash::DefaultHasher::new();
+    for artifact in &found.artifacts {
+        (artifact.kind.name(), &artifact.recognised_by, artifact.component.map(|c| c.name())).hash(&mut hasher);
+    }
+    found.missing_components.len().hash(&mut hasher);
+    hasher.finish()
 }
