@@ -292,3 +292,43 @@ fn json_snapshot_of_the_transparent_and_exif_fixtures() {
         ".images[].stats.luma.std" => insta::rounded_redaction(6),
     });
 }
+
+/// Truncated JPEG and TIFF files cut at 30, 55 and 80% of their pixel data
+/// say how much decoded (issue #12): the rows of a baseline JPEG agree with
+/// Pillow's to within one (a row above the damage can blend chroma from it);
+/// a progressive JPEG counts its whole scans; a TIFF counts the strips or
+/// tiles whose bytes precede the cut, as `expected.json` lists them.
+#[test]
+fn truncated_jpeg_and_tiff_say_how_much_decoded() {
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("truncated/expected.json")).unwrap()).unwrap();
+    let mut progressive_scans = Vec::new();
+    for (name, want) in expected.as_object().unwrap() {
+        let (code, report) = check(&["--size", "128x128", &fixture(&format!("truncated/{name}"))]);
+        assert_eq!(code, 1, "{name}");
+        let f = finding(&report, "I103");
+        let evidence = &f["evidence"];
+        assert_eq!(evidence["height"], 128, "{name}: {f}");
+        let rows = evidence["rows_decoded"].as_u64().unwrap_or_else(|| panic!("{name}: {f}"));
+        let message = f["message"].as_str().unwrap();
+        if name.ends_with(".tiff") {
+            let kind = want["kind"].as_str().unwrap();
+            assert_eq!(evidence[kind], want["total"], "{name}: {f}");
+            assert_eq!(evidence[format!("{kind}_decoded")], want["decoded"], "{name}: {f}");
+            assert_eq!(rows, want["rows"].as_u64().unwrap(), "{name}: {f}");
+            let said = format!("{} of {} {kind} decoded ({rows} of 128 rows)", want["decoded"], want["total"]);
+            assert!(message.contains(&said), "{name}: {message}");
+        } else if name.starts_with("progressive") {
+            progressive_scans.push(evidence["scans_complete"].as_u64().unwrap());
+            assert!(message.contains("whole scans"), "{name}: {message}");
+        } else {
+            let pillow = want["pillow_rows_intact"].as_u64().unwrap();
+            assert!(rows.abs_diff(pillow) <= 1 && rows < 128, "{name}: {rows} rows, Pillow {pillow}");
+            assert!(message.contains(&format!("{rows} of 128 rows decoded")), "{name}: {message}");
+            assert!(evidence.get("scans_complete").is_none(), "{name}: {f}");
+        }
+    }
+    // Cut later, more scans are whole.
+    assert_eq!(progressive_scans.len(), 3);
+    assert!(progressive_scans.windows(2).all(|w| w[0] < w[1]), "{progressive_scans:?}");
+}
