@@ -2,25 +2,19 @@
 //! fixtures/make_images.py): each defect at its pixel, clean images clean,
 //! hostile headers refused without decoding (issue #12).
 
-use assert_cmd::Command;
+use common::cli::{nanscope, report};
 use serde_json::Value;
 
+mod common;
+
 fn fixture(name: &str) -> String {
-    format!("{}/fixtures/image/{name}", env!("CARGO_MANIFEST_DIR"))
+    common::cli::fixture(&format!("image/{name}"))
 }
 
 /// Runs `image check --format json` and returns the exit code and report.
 fn check(args: &[&str]) -> (i32, Value) {
-    let output = Command::cargo_bin("nanscope")
-        .unwrap()
-        .args(["image", "check", "--format", "json"])
-        .args(args)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
-    (output.status.code().unwrap_or(-1), report)
+    let (code, report) = report(&[&["image", "check"], args].concat());
+    (code.unwrap_or(-1), report)
 }
 
 /// `image check --size 128x128 FILE`: the size the small fixtures are drawn at.
@@ -241,16 +235,11 @@ fn folders_are_walked_by_content_and_missing_paths_refused() {
     let (code, report) = check(&["--size", "128x128", dir.path().to_str().unwrap()]);
     assert_eq!(code, 0);
     assert_eq!(report["summary"]["files"], 1, "only the file whose content is an image");
-    let output = Command::cargo_bin("nanscope")
-        .unwrap()
-        .args(["image", "check"])
-        .arg(dir.path().join("absent.png"))
-        .output()
-        .unwrap();
+    let output = nanscope().args(["image", "check"]).arg(dir.path().join("absent.png")).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no such file or directory"));
     let empty = tempfile::tempdir().unwrap();
-    let output = Command::cargo_bin("nanscope").unwrap().args(["image", "check"]).arg(empty.path()).output().unwrap();
+    let output = nanscope().args(["image", "check"]).arg(empty.path()).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("nothing to check"));
 }
@@ -276,8 +265,7 @@ fn plot_writes_one_png_per_image() {
 
 #[test]
 fn json_snapshot_of_the_transparent_and_exif_fixtures() {
-    let output = Command::cargo_bin("nanscope")
-        .unwrap()
+    let output = nanscope()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["image", "check", "--format", "json", "--size", "128x128"])
         .args(["fixtures/image/transparent.png", "fixtures/image/exif-rotated.jpg", "fixtures/image/nan.npy"])
