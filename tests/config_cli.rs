@@ -2,9 +2,11 @@
 //! (written by `fixtures/make_configs.py`): each finding at its key, the
 //! shipped-shaped configs clean, hostile YAML ending in findings.
 
-use assert_cmd::Command;
+use common::cli::{nanscope, report};
 use serde::Deserialize;
 use serde_json::Value;
+
+mod common;
 
 #[derive(Debug, Deserialize)]
 struct Report {
@@ -23,15 +25,8 @@ struct Finding {
 
 const PROMPTS: &str = "fixtures/config/echomimic/configs/prompts";
 
-fn nanscope() -> Command {
-    Command::cargo_bin("nanscope").unwrap()
-}
-
 fn check(args: &[&str]) -> (Option<i32>, Report) {
-    let output = nanscope().args(["config", "check", "--format", "json"]).args(args).output().unwrap();
-    let report = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
-    (output.status.code(), report)
+    report(&[&["config", "check"], args].concat())
 }
 
 fn keyed(report: &Report) -> Vec<(String, String, String)> {

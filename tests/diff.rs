@@ -1,7 +1,9 @@
 //! `nanscope diff A B` end to end on the committed fixtures.
 
-use assert_cmd::Command;
+use common::cli::{nanscope, report};
 use serde_json::Value;
+
+mod common;
 
 const A: &str = "fixtures/diff/reference.safetensors";
 const B: &str = "fixtures/diff/converted.safetensors";
@@ -9,12 +11,8 @@ const SPLIT: &str = "fixtures/diff/split";
 const PREFIX: &str = "model.diffusion_model.";
 
 fn run(args: &[&str]) -> (i32, Value) {
-    let out =
-        Command::cargo_bin("nanscope").unwrap().arg("diff").args(args).args(["--format", "json"]).output().unwrap();
-    let code = out.status.code().unwrap();
-    let json = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("exit {code}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
-    (code, json)
+    let (code, report) = report(&[&["diff"], args].concat());
+    (code.unwrap(), report)
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -126,8 +124,7 @@ fn an_unreadable_side_is_a_finding_with_exit_1() {
 /// A side that does not exist is a usage error (exit 2), as in every command.
 #[test]
 fn a_missing_side_is_exit_2() {
-    Command::cargo_bin("nanscope")
-        .unwrap()
+    nanscope()
         .args(["diff", A, "does/not/exist.safetensors"])
         .assert()
         .code(2)
@@ -136,8 +133,8 @@ fn a_missing_side_is_exit_2() {
 
 #[test]
 fn bad_tolerances_exit_2() {
-    Command::cargo_bin("nanscope").unwrap().args(["diff", A, B, "--rtol", "-1"]).assert().code(2);
-    Command::cargo_bin("nanscope").unwrap().args(["diff", A]).assert().code(2);
+    nanscope().args(["diff", A, B, "--rtol", "-1"]).assert().code(2);
+    nanscope().args(["diff", A]).assert().code(2);
 }
 
 #[test]

@@ -2,25 +2,19 @@
 //! fixtures/make_images.py): each defect at its pixel, clean images clean,
 //! hostile headers refused without decoding (issue #12).
 
-use assert_cmd::Command;
+use common::cli::{nanscope, report};
 use serde_json::Value;
 
+mod common;
+
 fn fixture(name: &str) -> String {
-    format!("{}/fixtures/image/{name}", env!("CARGO_MANIFEST_DIR"))
+    common::cli::fixture(&format!("image/{name}"))
 }
 
 /// Runs `image check --format json` and returns the exit code and report.
 fn check(args: &[&str]) -> (i32, Value) {
-    let output = Command::cargo_bin("nanscope")
-        .unwrap()
-        .args(["image", "check", "--format", "json"])
-        .args(args)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
-    (output.status.code().unwrap_or(-1), report)
+    let (code, report) = report(&[&["image", "check"], args].concat());
+    (code.unwrap_or(-1), report)
 }
 
 /// `image check --size 128x128 FILE`: the size the small fixtures are drawn at.
@@ -241,16 +235,11 @@ fn folders_are_walked_by_content_and_missing_paths_refused() {
     let (code, report) = check(&["--size", "128x128", dir.path().to_str().unwrap()]);
     assert_eq!(code, 0);
     assert_eq!(report["summary"]["files"], 1, "only the file whose content is an image");
-    let output = Command::cargo_bin("nanscope")
-        .unwrap()
-        .args(["image", "check"])
-        .arg(dir.path().join("absent.png"))
-        .output()
-        .unwrap();
+    let output = nanscope().args(["image", "check"]).arg(dir.path().join("absent.png")).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no such file or directory"));
     let empty = tempfile::tempdir().unwrap();
-    let output = Command::cargo_bin("nanscope").unwrap().args(["image", "check"]).arg(empty.path()).output().unwrap();
+    let output = nanscope().args(["image", "check"]).arg(empty.path()).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("nothing to check"));
 }
@@ -276,8 +265,7 @@ fn plot_writes_one_png_per_image() {
 
 #[test]
 fn json_snapshot_of_the_transparent_and_exif_fixtures() {
-    let output = Command::cargo_bin("nanscope")
-        .unwrap()
+    let output = nanscope()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["image", "check", "--format", "json", "--size", "128x128"])
         .args(["fixtures/image/transparent.png", "fixtures/image/exif-rotated.jpg", "fixtures/image/nan.npy"])
@@ -291,4 +279,44 @@ fn json_snapshot_of_the_transparent_and_exif_fixtures() {
         ".images[].stats.luma.mean" => insta::rounded_redaction(6),
         ".images[].stats.luma.std" => insta::rounded_redaction(6),
     });
+}
+
+/// Truncated JPEG and TIFF files cut at 30, 55 and 80% of their pixel data
+/// say how much decoded (issue #12): the rows of a baseline JPEG agree with
+/// Pillow's to within one (a row above the damage can blend chroma from it);
+/// a progressive JPEG counts its whole scans; a TIFF counts the strips or
+/// tiles whose bytes precede the cut, as `expected.json` lists them.
+#[test]
+fn truncated_jpeg_and_tiff_say_how_much_decoded() {
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("truncated/expected.json")).unwrap()).unwrap();
+    let mut progressive_scans = Vec::new();
+    for (name, want) in expected.as_object().unwrap() {
+        let (code, report) = check(&["--size", "128x128", &fixture(&format!("truncated/{name}"))]);
+        assert_eq!(code, 1, "{name}");
+        let f = finding(&report, "I103");
+        let evidence = &f["evidence"];
+        assert_eq!(evidence["height"], 128, "{name}: {f}");
+        let rows = evidence["rows_decoded"].as_u64().unwrap_or_else(|| panic!("{name}: {f}"));
+        let message = f["message"].as_str().unwrap();
+        if name.ends_with(".tiff") {
+            let kind = want["kind"].as_str().unwrap();
+            assert_eq!(evidence[kind], want["total"], "{name}: {f}");
+            assert_eq!(evidence[format!("{kind}_decoded")], want["decoded"], "{name}: {f}");
+            assert_eq!(rows, want["rows"].as_u64().unwrap(), "{name}: {f}");
+            let said = format!("{} of {} {kind} decoded ({rows} of 128 rows)", want["decoded"], want["total"]);
+            assert!(message.contains(&said), "{name}: {message}");
+        } else if name.starts_with("progressive") {
+            progressive_scans.push(evidence["scans_complete"].as_u64().unwrap());
+            assert!(message.contains("whole scans"), "{name}: {message}");
+        } else {
+            let pillow = want["pillow_rows_intact"].as_u64().unwrap();
+            assert!(rows.abs_diff(pillow) <= 1 && rows < 128, "{name}: {rows} rows, Pillow {pillow}");
+            assert!(message.contains(&format!("{rows} of 128 rows decoded")), "{name}: {message}");
+            assert!(evidence.get("scans_complete").is_none(), "{name}: {f}");
+        }
+    }
+    // Cut later, more scans are whole.
+    assert_eq!(progressive_scans.len(), 3);
+    assert!(progressive_scans.windows(2).all(|w| w[0] < w[1]), "{progressive_scans:?}");
 }

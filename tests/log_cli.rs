@@ -2,9 +2,11 @@
 //! `fixtures/make_logs.py`): each signature at its line, the incident's
 //! timeline in order, clean logs clean, hostile logs ending in findings.
 
-use assert_cmd::Command;
+use common::cli::{nanscope, report};
 use serde::Deserialize;
 use serde_json::Value;
+
+mod common;
 
 #[derive(Debug, Deserialize)]
 struct Report {
@@ -32,15 +34,8 @@ struct Event {
     stage: String,
 }
 
-fn nanscope() -> Command {
-    Command::cargo_bin("nanscope").unwrap()
-}
-
 fn check(args: &[&str]) -> (Option<i32>, Report) {
-    let output = nanscope().args(["log", "check", "--format", "json"]).args(args).output().unwrap();
-    let report = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
-    (output.status.code(), report)
+    report(&[&["log", "check"], args].concat())
 }
 
 fn codes_at_lines(report: &Report) -> Vec<(String, u64)> {

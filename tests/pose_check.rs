@@ -1,23 +1,18 @@
 //! `nanscope pose check` on the committed pose fixtures (made by fixtures/make_pose.py).
 
-use assert_cmd::Command;
+use common::cli::{nanscope, report};
 use serde_json::Value;
 
+mod common;
+
 fn fixture(name: &str) -> String {
-    format!("{}/fixtures/pose/{name}", env!("CARGO_MANIFEST_DIR"))
+    common::cli::fixture(&format!("pose/{name}"))
 }
 
 /// Runs `pose check` with `--format json` and returns the exit code and report.
 fn check(args: &[&str]) -> (i32, Value) {
-    let output = Command::cargo_bin("nanscope")
-        .unwrap()
-        .args(["pose", "check", "--format", "json"])
-        .args(args)
-        .output()
-        .unwrap();
-    let report = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
-    (output.status.code().unwrap_or(-1), report)
+    let (code, report) = report(&[&["pose", "check"], args].concat());
+    (code.unwrap_or(-1), report)
 }
 
 fn findings(report: &Value) -> Vec<&Value> {
@@ -207,8 +202,7 @@ fn a_zero_byte_pose_file_is_reported_as_empty() {
 
 #[test]
 fn missing_ffprobe_is_exit_2_with_advice() {
-    let output = Command::cargo_bin("nanscope")
-        .unwrap()
+    let output = nanscope()
         .env("NANSCOPE_FFPROBE", "/nonexistent/ffprobe")
         .args(["pose", "check", &fixture("echomimic_clean"), "--audio", "x.wav"])
         .output()

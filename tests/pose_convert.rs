@@ -1,16 +1,12 @@
 //! `nanscope pose convert` between EchoMimicV2 .npy and OpenPose JSON.
 
-use assert_cmd::Command;
+use common::cli::run as nanscope;
 use serde_json::Value;
 
-fn fixture(name: &str) -> String {
-    format!("{}/fixtures/pose/{name}", env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
 
-fn nanscope(args: &[&str]) -> (i32, Value, String) {
-    let output = Command::cargo_bin("nanscope").unwrap().args(args).args(["--format", "json"]).output().unwrap();
-    let report = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
-    (output.status.code().unwrap_or(-1), report, String::from_utf8_lossy(&output.stderr).into_owned())
+fn fixture(name: &str) -> String {
+    common::cli::fixture(&format!("pose/{name}"))
 }
 
 fn numbers(value: &Value) -> Vec<f64> {

@@ -4,18 +4,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use assert_cmd::Command;
-use serde_json::Value;
+use common::cli::run as nanscope;
+
+mod common;
 
 fn fixture(name: &str) -> String {
-    format!("{}/fixtures/pose/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn nanscope(args: &[&str]) -> (i32, Value, String) {
-    let output = Command::cargo_bin("nanscope").unwrap().args(args).args(["--format", "json"]).output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let report = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
-    (output.status.code().unwrap_or(-1), report, stderr)
+    common::cli::fixture(&format!("pose/{name}"))
 }
 
 fn snapshot(dir: &str) -> BTreeMap<String, Vec<u8>> {

@@ -11,7 +11,7 @@ use std::io::Cursor;
 
 use image::{ColorType, ExtendedColorType, ImageDecoder, ImageFormat, ImageReader};
 
-use super::findings;
+use super::findings::{self, Chunks, Progress};
 use super::raster::{Raster, Samples, ValueRange};
 use super::{ImageInfo, Mode, ModeKind};
 use crate::report::Finding;
@@ -107,13 +107,17 @@ pub(crate) fn decode(
     let complete = match result {
         Ok(()) => true,
         Err(err) => {
-            let rows = rows_reached(&buf, row_bytes);
-            out.push(decoder_failure(&file, &info.format, &err.to_string(), Some((rows, height)), bytes.len()));
+            let progress = Progress { rows: rows_reached(&buf, row_bytes), height, chunks: None, scans_complete: None };
+            out.push(decoder_failure(&file, &info.format, &err.to_string(), Some(progress), bytes.len()));
             false
         }
     };
     if complete && format == ImageFormat::Jpeg && !jpeg_has_end_marker(bytes) {
-        out.push(findings::truncated(&file, &info.format, "no end-of-image marker (FF D9)", None, height, bytes.len()));
+        let rows = jpeg_rows_intact(bytes, &buf, row_bytes, budget).min(height);
+        let scans_complete = jpeg_progressive_scans(bytes);
+        let progress = Progress { rows, height, chunks: None, scans_complete };
+        let detail = "no end-of-image marker (FF D9)";
+        out.push(findings::truncated(&file, &info.format, detail, Some(progress), bytes.len()));
     }
     let raster = complete.then(|| raster_from(width, height, color, buf)).flatten();
     Some(Decoded { info, mode, raster, tensor: false })
@@ -147,19 +151,28 @@ fn size_guard(
 /// Whether a decoder error means the data ran out.
 fn is_truncation(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
-    ["eof", "end of file", "unexpected end", "truncat", "no more", "not enough", "fill whole buffer", "exhausted"]
-        .iter()
-        .any(|needle| m.contains(needle))
+    [
+        "eof",
+        "end of file",
+        "unexpected end",
+        "truncat",
+        "no more",
+        "not enough",
+        "fill whole buffer",
+        "exhausted",
+        "incomplete",
+    ]
+    .iter()
+    .any(|needle| m.contains(needle))
 }
 
-fn decoder_failure(file: &str, format: &str, message: &str, rows: Option<(u32, u32)>, len: usize) -> Finding {
+fn decoder_failure(file: &str, format: &str, message: &str, progress: Option<Progress>, len: usize) -> Finding {
     let lower = message.to_ascii_lowercase();
     if lower.contains("limit") && (lower.contains("exceed") || lower.contains("memory")) {
         return findings::too_large(file, 0, 0, message.to_string(), len);
     }
     if is_truncation(message) {
-        let (decoded, height) = rows.unwrap_or((0, 0));
-        return findings::truncated(file, format, message, rows.map(|_| decoded), height, len);
+        return findings::truncated(file, format, message, progress, len);
     }
     findings::undecodable(file, format, message)
 }
@@ -179,6 +192,110 @@ fn rows_reached(buf: &[u8], row_bytes: usize) -> u32 {
 pub(crate) fn jpeg_has_end_marker(bytes: &[u8]) -> bool {
     let tail = &bytes[bytes.len().saturating_sub(4096)..];
     tail.windows(2).any(|w| w == [0xFF, 0xD9])
+}
+
+/// Bytes appended to a JPEG without its end marker for the extra decodes:
+/// zero bits and alternating bits, both of which decode as scan data where
+/// the file's own data ran out.
+const JPEG_PADS: [u8; 2] = [0x00, 0x55];
+/// How many: more than the scan data of one MCU row of the largest image read.
+const JPEG_PAD_LEN: usize = 256 << 10;
+
+/// Rows from the top of a JPEG without its end marker that hold the file's
+/// own pixels. A decoder fills in scan data that is not there (with grey, or
+/// by reading zero bits), so the file is decoded again with different bytes
+/// after its end: rows that come out the same every time depend on no missing
+/// byte. A row just above the first damaged MCU row can be among those that
+/// differ: chroma upsampling blends neighbouring rows.
+fn jpeg_rows_intact(bytes: &[u8], first: &[u8], row_bytes: usize, budget: u64) -> u32 {
+    if row_bytes == 0 {
+        return 0;
+    }
+    let mut same = first.len() / row_bytes;
+    let mut padded = Vec::with_capacity(bytes.len() + JPEG_PAD_LEN);
+    let mut decodes = Vec::with_capacity(JPEG_PADS.len());
+    for pad in JPEG_PADS {
+        padded.clear();
+        padded.extend_from_slice(bytes);
+        padded.resize(bytes.len() + JPEG_PAD_LEN, pad);
+        let Some(pixels) = decode_pixels(&padded, ImageFormat::Jpeg, budget, first.len()) else {
+            return 0;
+        };
+        decodes.push(pixels);
+    }
+    let mut others = decodes.iter().map(Vec::as_slice).chain([first]).skip(1);
+    let rows = decodes[0].chunks(row_bytes);
+    for other in &mut others {
+        let agree = rows.clone().zip(other.chunks(row_bytes)).take_while(|(a, b)| a == b).count();
+        same = same.min(agree);
+    }
+    u32::try_from(same).unwrap_or(u32::MAX)
+}
+
+/// Decodes `bytes` into a buffer of `len` bytes, keeping what a failing
+/// decoder wrote; `None` when the header does not give that size.
+fn decode_pixels(bytes: &[u8], format: ImageFormat, budget: u64, len: usize) -> Option<Vec<u8>> {
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(budget);
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    reader.limits(limits);
+    let decoder = reader.into_decoder().ok()?;
+    if usize::try_from(decoder.total_bytes()).ok()? != len {
+        return None;
+    }
+    let mut buf = vec![SENTINEL; len];
+    // An error leaves the rows decoded before it in the buffer, which is all
+    // the comparison needs.
+    let _ = decoder.read_image(&mut buf);
+    Some(buf)
+}
+
+/// For a progressive JPEG, the scans whose data ends before the file does;
+/// `None` for a sequential one. Only marker segments are walked: a scan's
+/// entropy-coded data runs to the next marker that is not a restart.
+fn jpeg_progressive_scans(bytes: &[u8]) -> Option<u32> {
+    let mut progressive = false;
+    let mut complete = 0u32;
+    let mut at = 2usize;
+    while at + 4 <= bytes.len() {
+        if bytes[at] != 0xFF {
+            return None;
+        }
+        let marker = bytes[at + 1];
+        if marker == 0xFF {
+            at += 1;
+            continue;
+        }
+        if marker == 0xD9 {
+            break;
+        }
+        progressive |= matches!(marker, 0xC2 | 0xC6 | 0xCA | 0xCE);
+        let len = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
+        at = at.checked_add(2 + len)?;
+        if marker != 0xDA {
+            continue;
+        }
+        match next_marker(bytes, at) {
+            Some(next) => {
+                complete += 1;
+                at = next;
+            }
+            None => break,
+        }
+    }
+    progressive.then_some(complete)
+}
+
+/// The offset of the next marker at or after `from` in entropy-coded data:
+/// an FF followed by neither a stuffed 00, a fill FF nor a restart marker.
+fn next_marker(bytes: &[u8], mut from: usize) -> Option<usize> {
+    loop {
+        let ff = from + memchr::memchr(0xFF, bytes.get(from..)?)?;
+        match *bytes.get(ff + 1)? {
+            0x00 | 0xFF | 0xD0..=0xD7 => from = ff + 1,
+            _ => return Some(ff),
+        }
+    }
 }
 
 /// The number of components a JPEG's frame header declares (1 grey, 3
@@ -293,7 +410,7 @@ fn decode_tiff(bytes: &[u8], mut info: ImageInfo, max_pixels: u64, out: &mut Vec
     limits.intermediate_buffer_size = (budget as usize).min(INTERMEDIATE_CAP);
     limits.ifd_value_size = limits.ifd_value_size.min(budget as usize);
     let mut decoder = match tiff::decoder::Decoder::new(Cursor::new(bytes)) {
-        Ok(decoder) => decoder.with_limits(limits),
+        Ok(decoder) => decoder.with_limits(limits.clone()),
         Err(err) => {
             fail(err.to_string(), out);
             return None;
@@ -347,7 +464,8 @@ fn decode_tiff(bytes: &[u8], mut info: ImageInfo, max_pixels: u64, out: &mut Vec
     let result = match decoder.read_image() {
         Ok(result) => result,
         Err(err) => {
-            fail(err.to_string(), out);
+            let progress = tiff_progress(bytes, limits, dims);
+            out.push(decoder_failure(&file, "tiff", &err.to_string(), progress, bytes.len()));
             return Some(Decoded { info, mode, raster: None, tensor: false });
         }
     };
@@ -373,6 +491,40 @@ fn decode_tiff(bytes: &[u8], mut info: ImageInfo, max_pixels: u64, out: &mut Vec
     // finding explains the conversion.
     let raster = Raster { width: dims.0, height: dims.1, channels, alpha, samples, native };
     Some(Decoded { info, mode, raster: Some(raster), tensor: false })
+}
+
+/// How much of a TIFF whose image did not decode can be read: each strip or
+/// tile is decoded on its own and counted; the rows are those of the leading
+/// strips or tile rows that decoded.
+fn tiff_progress(bytes: &[u8], limits: tiff::decoder::Limits, (width, height): (u32, u32)) -> Option<Progress> {
+    use tiff::decoder::ChunkType;
+    let mut decoder = tiff::decoder::Decoder::new(Cursor::new(bytes)).ok()?.with_limits(limits);
+    let tiles = matches!(decoder.get_chunk_type(), ChunkType::Tile);
+    let total = if tiles { decoder.tile_count() } else { decoder.strip_count() }.ok()?;
+    let (chunk_width, chunk_height) = decoder.chunk_dimensions();
+    if chunk_width == 0 || chunk_height == 0 {
+        return None;
+    }
+    let across = if tiles { width.div_ceil(chunk_width) } else { 1 };
+    let per_plane = height.div_ceil(chunk_height).checked_mul(across).filter(|&n| n > 0)?;
+    // Each offset takes at least two bytes of the file: chunks past those the
+    // file can hold have no data and are not tried one by one.
+    let stored = u32::try_from(bytes.len() / 2 + 1).unwrap_or(u32::MAX);
+    let mut decoded = 0u32;
+    let mut first_failure = (stored < total).then_some(stored);
+    for index in 0..total.min(stored) {
+        if decoder.read_chunk(index).is_ok() {
+            decoded += 1;
+        } else {
+            first_failure = Some(first_failure.map_or(index, |first: u32| first.min(index)));
+        }
+    }
+    // Planar images repeat the chunks once per sample plane; a failure in a
+    // later plane spoils the rows from its place in that plane on.
+    let intact = first_failure.map_or(per_plane, |index| index % per_plane);
+    let rows = (intact / across).saturating_mul(chunk_height).min(height);
+    let kind = if tiles { "tiles" } else { "strips" };
+    Some(Progress { rows, height, chunks: Some(Chunks { kind, decoded, total }), scans_complete: None })
 }
 
 #[cfg(test)]

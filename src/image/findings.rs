@@ -50,17 +50,37 @@ pub(crate) fn not_an_image(file: &str, what: NotImage) -> Finding {
     Finding::new(&rules::NOT_AN_IMAGE, message).with_subject(on_file(file)).with_evidence(key, value)
 }
 
-pub(crate) fn truncated(
-    file: &str,
-    format: &str,
-    detail: &str,
-    rows_decoded: Option<u32>,
-    height: u32,
-    len: usize,
-) -> Finding {
-    let how_much = match rows_decoded {
-        Some(rows) if height > 0 => format!("; {rows} of {height} rows decoded"),
-        _ => String::new(),
+/// How much of a truncated image decoded: rows from the top that hold the
+/// file's own pixels, and for a TIFF the strips or tiles that decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Progress {
+    pub rows: u32,
+    pub height: u32,
+    pub chunks: Option<Chunks>,
+    /// A progressive JPEG: the scans that are whole. Every row lacks the
+    /// detail of the scans after them; `rows` are those the cut scan reached.
+    pub scans_complete: Option<u32>,
+}
+
+/// TIFF strips or tiles that decoded, of how many.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Chunks {
+    /// "strips" or "tiles".
+    pub kind: &'static str,
+    pub decoded: u32,
+    pub total: u32,
+}
+
+pub(crate) fn truncated(file: &str, format: &str, detail: &str, progress: Option<Progress>, len: usize) -> Finding {
+    let how_much = match progress {
+        Some(Progress { rows, height, chunks: Some(c), .. }) => {
+            format!("; {} of {} {} decoded ({rows} of {height} rows)", c.decoded, c.total, c.kind)
+        }
+        Some(Progress { rows, height, scans_complete: Some(scans), .. }) => {
+            format!("; progressive: {scans} whole scans, the cut scan reached {rows} of {height} rows")
+        }
+        Some(Progress { rows, height, .. }) => format!("; {rows} of {height} rows decoded"),
+        None => String::new(),
     };
     let mut finding = Finding::new(
         &rules::TRUNCATED_IMAGE,
@@ -70,8 +90,14 @@ pub(crate) fn truncated(
     .with_evidence("format", format)
     .with_evidence("file_bytes", len as u64)
     .with_evidence("decoder", detail);
-    if let Some(rows) = rows_decoded {
-        finding = finding.with_evidence("rows_decoded", rows).with_evidence("height", height);
+    if let Some(p) = progress {
+        finding = finding.with_evidence("rows_decoded", p.rows).with_evidence("height", p.height);
+        if let Some(scans) = p.scans_complete {
+            finding = finding.with_evidence("scans_complete", scans);
+        }
+        if let Some(c) = p.chunks {
+            finding = finding.with_evidence(&format!("{}_decoded", c.kind), c.decoded).with_evidence(c.kind, c.total);
+        }
     }
     finding
 }

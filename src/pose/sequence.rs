@@ -16,6 +16,11 @@ use crate::rules::pose as rules;
 /// Frame numbers at or beyond this (over 11 hours at 24 fps) are not frames.
 pub const MAX_FRAMES: u64 = 1_000_000;
 
+/// A frame further than this after the one before it (about 7 minutes at
+/// 24 fps) is a misnumbered file, not the end of a run of missing frames:
+/// the checks would otherwise hold a slot for every frame of the gap.
+pub const MAX_GAP: u64 = 10_000;
+
 /// How frame file names are spelled, so repair can name recreated frames.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamePattern {
@@ -106,6 +111,22 @@ pub fn load(paths: &[PathBuf], source_size: Option<[u32; 2]>) -> PoseSequence {
             findings.push(stray_file(&frame.file, why));
         }
         plausible
+    });
+    let mut last = None;
+    frames.retain(|frame| {
+        let gap = last.map_or(frame.index - base, |previous: u64| frame.index - previous);
+        if gap > MAX_GAP {
+            let after = last.map_or_else(|| "the start of the sequence".to_string(), |p| format!("frame {p}"));
+            let why = format!(
+                "{}: frame {} lies {gap} frames after {after}; a gap over {MAX_GAP} frames is a misnumbered \
+                 file, which is ignored with the frames after it",
+                frame.file, frame.index
+            );
+            findings.push(stray_file(&frame.file, why).with_evidence("gap", gap));
+            return false;
+        }
+        last = Some(frame.index);
+        true
     });
     let mut unique: Vec<FrameFile> = Vec::with_capacity(frames.len());
     for frame in frames {
@@ -243,6 +264,23 @@ mod tests {
         assert_eq!(seq.frames.len(), 2);
         let strays = seq.findings.iter().filter(|f| f.code() == "P104").count();
         assert_eq!(strays, 3);
+    }
+
+    #[test]
+    fn a_frame_far_past_the_others_is_a_finding_not_a_gap_of_slots() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["0.npy", "1.npy", "999999.npy", "1000000.npy"] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let seq = load(&[dir.path().to_path_buf()], None);
+        assert_eq!(seq.frames.iter().map(|f| f.index).collect::<Vec<_>>(), vec![0, 1]);
+        let strays: Vec<&Finding> = seq.findings.iter().filter(|f| f.code() == "P104").collect();
+        assert_eq!(strays.len(), 2, "{strays:?}");
+        assert!(
+            strays.iter().any(|f| f.message.contains("frame 999999 lies 999998 frames after frame 1")),
+            "{strays:?}"
+        );
+        assert_eq!(crate::pose::checks::slots(&seq).len(), 2);
     }
 
     #[test]

@@ -39,8 +39,10 @@ pub const TRUNCATED_IMAGE: Rule = Rule {
     severity: Severity::Error,
     summary: "the image data stops before the image is complete",
     detects: "A JPEG without its end-of-image marker, or a PNG, WebP, BMP or TIFF whose pixel data ends early \
-              (the decoder runs out of bytes). The evidence says how many rows decoded (`rows_decoded` of \
-              `height`) and how many bytes the file holds.",
+              (the decoder runs out of bytes). The evidence says how many bytes the file holds and how much \
+              decoded: `rows_decoded` of `height` (for a JPEG, the rows that come out the same whatever \
+              follows the cut; a progressive one adds its whole scans, `scans_complete`), and for a TIFF \
+              `strips_decoded` of `strips` or `tiles_decoded` of `tiles`.",
     why: "Pillow either raises `OSError: image file is truncated` or, with `LOAD_TRUNCATED_IMAGES`, fills \
           the missing part with grey or black: the person loses the lower part of their body and the \
           reference no longer matches the poses.",

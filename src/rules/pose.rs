@@ -59,7 +59,9 @@ pub const STRAY_FILE: Rule = Rule {
     severity: Severity::Error,
     summary: "a file that is not a frame sits in an EchoMimicV2 pose folder",
     detects: "Entries of an EchoMimicV2 pose folder whose name is not `<index>.npy` (for example \
-              `.DS_Store`, `notes.txt`, `poses.mp4` or a sub-folder).",
+              `.DS_Store`, `notes.txt`, `poses.mp4` or a sub-folder), and frame files whose number is not \
+              a frame of the sequence: 1,000,000 or more, or more than 10,000 frames past the frame before \
+              it (`gap` in the evidence); those are ignored, with the frames after them.",
     why: "EchoMimicV2 sets the frame count L to the number of directory entries, not the number of \
           `.npy` files, and then opens `0.npy … L-1.npy`. One stray entry makes it open `L-1.npy`, which \
           does not exist, and the run crashes unless the audio is shorter than the pose sequence.",

@@ -256,14 +256,8 @@ impl<'a> Cursor<'a> {
             4 => KvValue::U32(self.u32("u32 value")?),
             5 => KvValue::I32(i32::from_le_bytes(self.array("i32 value")?)),
             6 => KvValue::F32(f32::from_le_bytes(self.array("f32 value")?)),
-            7 => {
-                let at = self.pos as u64;
-                match self.array::<1>("bool value")?[0] {
-                    0 => KvValue::Bool(false),
-                    1 => KvValue::Bool(true),
-                    b => return Err(HeaderError::Invalid { at, what: format!("bool value is {b}, not 0 or 1") }),
-                }
-            }
+            // ggml reads a bool byte as C does: any nonzero value is true.
+            7 => KvValue::Bool(self.array::<1>("bool value")?[0] != 0),
             8 => KvValue::String(self.string("string value")?),
             9 => {
                 if depth >= MAX_DEPTH {
@@ -372,6 +366,18 @@ pub(crate) mod tests {
         assert_eq!(items[1], KvValue::String("bc".into()));
         assert_eq!(h.get("f"), Some(&KvValue::F64(1.5)));
         assert_eq!(h.tensors[0].shape(), vec![4, 64]);
+    }
+
+    #[test]
+    fn a_bool_byte_other_than_0_or_1_is_true_as_in_ggml() {
+        let mut w = Writer::new(3, 0, 3);
+        w.string("zero").u32(7).0.push(0);
+        w.string("one").u32(7).0.push(1);
+        w.string("two").u32(7).0.push(2);
+        let h = read_header(&w.0).unwrap();
+        assert_eq!(h.get("zero"), Some(&KvValue::Bool(false)));
+        assert_eq!(h.get("one"), Some(&KvValue::Bool(true)));
+        assert_eq!(h.get("two"), Some(&KvValue::Bool(true)));
     }
 
     #[test]
