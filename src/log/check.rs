@@ -92,7 +92,10 @@ pub fn check<P: AsRef<Path>>(paths: &[P], options: &LogOptions) -> LogCheck {
 pub fn check_file(path: &Path, options: &LogOptions) -> LogFile {
     let label = path.display().to_string();
     match std::fs::File::open(path) {
-        Ok(file) => check_reader(file, &label, options),
+        Ok(file) => match super::prefetch::Prefetch::new(file) {
+            Ok(ahead) => check_reader(ahead, &label, options),
+            Err(file) => check_reader(file, &label, options),
+        },
         Err(err) => {
             let mut result = LogFile::empty(&label, false);
             result.findings.push(unreadable(&label, &err, 0, 0));

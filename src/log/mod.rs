@@ -6,6 +6,7 @@
 
 mod check;
 mod params;
+mod prefetch;
 mod report;
 mod scan;
 mod signature;
