@@ -1,10 +1,14 @@
 //! `nanscope._nanscope`: the compiled half of the Python package.
 //!
 //! It holds the whole command line (`run_cli`, which the `nanscope` console
-//! script and the report bindings call) and the NaN-aware video encoder that
+//! script calls), one binding per command that calls `nanscope::commands`
+//! with options built from keyword arguments and returns the report as
+//! Python objects, and the NaN-aware video encoder that
 //! `nanscope.guard.save_video` writes through. Every call releases the GIL
 //! while nanscope works; nothing here prints except what the command line
 //! itself prints.
+
+mod bindings;
 
 use std::ffi::OsString;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -99,5 +103,5 @@ fn _nanscope(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", nanscope::VERSION)?;
     m.add_function(wrap_pyfunction!(run_cli, m)?)?;
     m.add_function(wrap_pyfunction!(encode_video, m)?)?;
-    Ok(())
+    bindings::register(m)
 }

@@ -9,8 +9,11 @@
 //! is a finding in the report. Nothing here prints or decides exit codes
 //! (`Report::outcome` maps findings to an outcome).
 
+pub mod config;
 pub mod diff;
 mod error;
+pub mod image;
+pub mod log;
 pub mod pose;
 pub mod pose_write;
 pub mod postmortem;
@@ -23,9 +26,12 @@ pub mod video;
 pub mod video_write;
 pub mod weights;
 
+pub use config::{ConfigCheckOptions, config_check};
 pub use diff::{DiffOptions, diff};
 pub use error::CommandError;
 pub(crate) use error::{nothing_to_check, require_existing};
+pub use image::{ImageCheckOptions, image_check};
+pub use log::{LogCheckOptions, log_check};
 pub use pose::{PoseCheckOptions, pose_check};
 pub use pose_write::{
     PoseConvertOptions, PoseRenderOptions, PoseRepairOptions, pose_convert, pose_render, pose_repair,
