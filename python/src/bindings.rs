@@ -65,7 +65,7 @@ impl<'py> Kwargs<'py> {
     }
 
     /// A shard `"I/N"` (`--shard I/N`).
-    fn shard(&mut self) -> PyResult<Option<nanscope::gate::Shard>> {
+    fn shard(&mut self) -> PyResult<Option<commands::Shard>> {
         let Some(text) = self.take::<String>("shard", "str \"I/N\"")? else { return Ok(None) };
         text.parse().map(Some).map_err(|err| PyValueError::new_err(format!("{}(): shard: {err}", self.function)))
     }
@@ -166,9 +166,9 @@ fn scan_weights(py: Python<'_>, paths: &Bound<'_, PyAny>, options: Option<&Bound
     let mut opts = commands::WeightsOptions::new(self::paths(F, paths)?);
     if let Some(target) = kw.choice("target_dtype", &["fp16", "bf16", "none"])? {
         opts.scan.target = match target.as_str() {
-            "fp16" => nanscope::numerics::TargetDType::F16,
-            "bf16" => nanscope::numerics::TargetDType::BF16,
-            _ => nanscope::numerics::TargetDType::None,
+            "fp16" => commands::TargetDType::F16,
+            "bf16" => commands::TargetDType::BF16,
+            _ => commands::TargetDType::None,
         };
     }
     if let Some(share) = kw.take("underflow_share", "float")? {
@@ -180,7 +180,7 @@ fn scan_weights(py: Python<'_>, paths: &Bound<'_, PyAny>, options: Option<&Bound
     opts.all_tensors = kw.take("all_tensors", "bool")?.unwrap_or(false);
     opts.shard = kw.shard()?;
     kw.finish()?;
-    run(py, move || commands::weights(&opts, &nanscope::weights::Silent))
+    run(py, move || commands::weights(&opts, &commands::Silent))
 }
 
 /// Diagnoses videos: `nanscope video check`.
@@ -278,9 +278,9 @@ fn check_image(py: Python<'_>, paths: &Bound<'_, PyAny>, options: Option<&Bound<
         }
     }
     if let Some(range) = kw.choice("range", &["auto", "0-1", "-1-1", "0-255", "0-65535"])? {
-        c.range = match nanscope::image::ValueRange::parse(&range) {
-            Some(declared) => nanscope::image::RangeChoice::Declared(declared),
-            None => nanscope::image::RangeChoice::Auto,
+        c.range = match commands::ImageRange::parse(&range) {
+            Some(declared) => commands::RangeChoice::Declared(declared),
+            None => commands::RangeChoice::Auto,
         };
     }
     if let Some(max) = kw.take("max_pixels", "int")? {
@@ -314,8 +314,8 @@ fn check_config(py: Python<'_>, paths: &Bound<'_, PyAny>, options: Option<&Bound
     let mut opts = commands::ConfigCheckOptions::new(self::paths(F, paths)?);
     opts.config.root = kw.take("root", "a path")?;
     opts.config.variant = kw.choice("variant", &["normal", "acc"])?.map(|v| match v.as_str() {
-        "acc" => nanscope::config::Variant::Acc,
-        _ => nanscope::config::Variant::Normal,
+        "acc" => commands::Variant::Acc,
+        _ => commands::Variant::Normal,
     });
     if let Some((w, h)) = kw.take::<(u32, u32)>("pose_size", "a (width, height) pair")? {
         opts.config.pose_size = [w, h];
@@ -339,8 +339,8 @@ fn trace(py: Python<'_>, dump: PathBuf, options: Option<&Bound<'_, PyDict>>) -> 
     }
     if let Some(dtype) = kw.choice("headroom_dtype", &["auto", "fp16", "bf16"])? {
         analysis.headroom_dtype = match dtype.as_str() {
-            "fp16" => Some(nanscope::numerics::DType::F16),
-            "bf16" => Some(nanscope::numerics::DType::BF16),
+            "fp16" => Some(commands::DType::F16),
+            "bf16" => Some(commands::DType::BF16),
             _ => None,
         };
     }
@@ -370,9 +370,9 @@ fn scheduler(py: Python<'_>, config: PathBuf, options: Option<&Bound<'_, PyDict>
     }
     opts.model_prediction =
         kw.choice("model_prediction", &["epsilon", "v_prediction", "sample"])?.map(|p| match p.as_str() {
-            "epsilon" => nanscope::replay::scheduler::PredictionType::Epsilon,
-            "v_prediction" => nanscope::replay::scheduler::PredictionType::VPrediction,
-            _ => nanscope::replay::scheduler::PredictionType::Sample,
+            "epsilon" => commands::PredictionType::Epsilon,
+            "v_prediction" => commands::PredictionType::VPrediction,
+            _ => commands::PredictionType::Sample,
         });
     kw.finish()?;
     run(py, move || commands::scheduler(&opts))
@@ -393,12 +393,12 @@ fn rules(py: Python<'_>, code: Option<String>, options: Option<&Bound<'_, PyDict
 fn postmortem(py: Python<'_>, paths: &Bound<'_, PyAny>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Py<PyAny>> {
     const F: &str = "postmortem";
     let mut kw = Kwargs::new(F, options)?;
-    let mut opts = nanscope::postmortem::PostmortemOptions::new(self::paths(F, paths)?);
+    let mut opts = commands::PostmortemOptions::new(self::paths(F, paths)?);
     if let Some(fps) = kw.take("fps", "float")? {
         opts.fps = fps;
     }
     kw.finish()?;
-    run(py, move || commands::postmortem(&opts, &nanscope::postmortem::Silent))
+    run(py, move || commands::postmortem(&opts, &commands::PostmortemSilent))
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -14,9 +14,7 @@ use std::ffi::OsString;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 
-use nanscope::commands::{VideoEncodeOptions, video_encode};
-use nanscope::video::encode::{EncodeOptions, Fill, ValueRange};
-use nanscope::video::tensor_frames::Layout;
+use nanscope::commands::{EncodeOptions, EncodeRange as ValueRange, Fill, Layout, VideoEncodeOptions, video_encode};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 

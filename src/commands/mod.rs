@@ -46,6 +46,24 @@ pub use video::{VideoCheckOptions, video_check};
 pub use video_write::{VideoEncodeOptions, VideoRepairOptions, video_encode, video_repair};
 pub use weights::{WeightsOptions, weights};
 
+// The types the options above hold and the functions take, so that a library
+// user (and the Python extension) needs no path into the domain modules.
+pub use crate::config::{ConfigOptions, Variant};
+pub use crate::gate::Shard;
+pub use crate::image::{CheckOptions as ImageOptions, RangeChoice, ValueRange as ImageRange};
+pub use crate::log::LogOptions;
+pub use crate::numerics::{DType, QuantScheme, TargetDType};
+pub use crate::pose::CheckOptions as PoseOptions;
+pub use crate::postmortem::{
+    ArtifactKind, PostmortemOptions, Progress as PostmortemProgress, Silent as PostmortemSilent,
+};
+pub use crate::replay::scheduler::PredictionType;
+pub use crate::trace::{AnalysisOptions, TraceOptions as TraceAnalysis};
+pub use crate::video::encode::{EncodeOptions, Fill, ValueRange as EncodeRange};
+pub use crate::video::tensor_frames::Layout;
+pub use crate::video::{CheckOptions as VideoOptions, Expectations, FrameThresholds};
+pub use crate::weights::{Progress, ScanOptions, Silent};
+
 /// The arguments as the report's `inputs` lists them.
 pub(crate) fn input_labels<P: AsRef<std::path::Path>>(paths: &[P]) -> Vec<String> {
     paths.iter().map(|p| p.as_ref().display().to_string()).collect()
