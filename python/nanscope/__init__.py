@@ -1,7 +1,9 @@
 """nanscope finds where a video-generation pipeline's numbers went wrong.
 
-- `scan_weights`, `check_video`, `check_poses`, `check_image`, `trace`, `scheduler`, `rules`:
-  the commands' reports as dictionaries (the JSON contract of docs/design.md);
+- `scan_weights`, `check_video`, `check_poses`, `check_image`, `check_log`,
+  `check_config`, `trace`, `scheduler`, `rules`, `postmortem`: the commands'
+  reports as dictionaries (the JSON contract of docs/design.md), from the
+  library itself; `NanscopeError` (a `RuntimeError`) when a command cannot run;
 - `nanscope.probe`: record a dump of every module output of a PyTorch run
   (`python -m nanscope.probe run SCRIPT …` for an unmodified script);
 - `nanscope.guard`: `save_video` that never turns NaN into black silently,
@@ -21,9 +23,12 @@ from typing import Any
 from ._bisect import BisectResult, bisect
 from ._api import (
     NanscopeError,
+    check_config,
     check_image,
+    check_log,
     check_poses,
     check_video,
+    postmortem,
     rules,
     run_cli,
     scan_weights,
@@ -35,9 +40,12 @@ __all__ = [
     "BisectResult",
     "NanscopeError",
     "bisect",
+    "check_config",
     "check_image",
+    "check_log",
     "check_poses",
     "check_video",
+    "postmortem",
     "rules",
     "run_cli",
     "scan_weights",

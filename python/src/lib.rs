@@ -1,18 +1,20 @@
 //! `nanscope._nanscope`: the compiled half of the Python package.
 //!
 //! It holds the whole command line (`run_cli`, which the `nanscope` console
-//! script and the report bindings call) and the NaN-aware video encoder that
+//! script calls), one binding per command that calls `nanscope::commands`
+//! with options built from keyword arguments and returns the report as
+//! Python objects, and the NaN-aware video encoder that
 //! `nanscope.guard.save_video` writes through. Every call releases the GIL
 //! while nanscope works; nothing here prints except what the command line
 //! itself prints.
+
+mod bindings;
 
 use std::ffi::OsString;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 
-use nanscope::commands::{VideoEncodeOptions, video_encode};
-use nanscope::video::encode::{EncodeOptions, Fill, ValueRange};
-use nanscope::video::tensor_frames::Layout;
+use nanscope::commands::{EncodeOptions, EncodeRange as ValueRange, Fill, Layout, VideoEncodeOptions, video_encode};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
@@ -99,5 +101,5 @@ fn _nanscope(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", nanscope::VERSION)?;
     m.add_function(wrap_pyfunction!(run_cli, m)?)?;
     m.add_function(wrap_pyfunction!(encode_video, m)?)?;
-    Ok(())
+    bindings::register(m)
 }

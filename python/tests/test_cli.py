@@ -55,23 +55,6 @@ def test_scan_weights_returns_the_commands_json_report():
     assert without_volatile(report) == without_volatile(json.loads(out.stdout))
 
 
-def test_options_become_long_flags():
-    report = nanscope.scan_weights(UNET, fail_on="never", quiet=False)
-    assert report["command"] == "weights"
-
-
-def test_a_path_that_does_not_exist_raises_with_nanscopes_message():
-    with pytest.raises(nanscope.NanscopeError) as err:
-        nanscope.scan_weights(["no/such/file.safetensors"])
-    assert "no/such/file.safetensors: no such file or directory" in str(err.value)
-    assert err.value.exit_code == 2
-
-
-def test_an_unknown_option_raises():
-    with pytest.raises(nanscope.NanscopeError):
-        nanscope.scan_weights(UNET, no_such_option=3)
-
-
 def test_rules_lists_and_explains():
     catalogue = nanscope.rules()
     assert catalogue["command"] == "rules"
@@ -96,14 +79,3 @@ def test_check_video(tmp_path):
                    check=True)
     report = nanscope.check_video(clip)
     assert report["command"] == "video check"
-
-
-def test_check_image_when_the_command_exists(tmp_path):
-    if cli("image", "--help").returncode != 0:
-        pytest.skip("this build has no `image` command")
-    import numpy as np
-
-    frame = np.full((1, 8, 8, 3), 0.5, dtype=np.float32)
-    np.save(tmp_path / "ref.npy", frame)
-    report = nanscope.check_image(tmp_path / "ref.npy")
-    assert report["command"] == "image check"

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::config::{ConfigOptions, Variant, check, report};
+use crate::config::{ConfigOptions, Variant};
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::output::emit;
@@ -61,15 +61,8 @@ fn parse_set(text: &str) -> Result<(String, String), String> {
 
 pub fn run(args: ConfigArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let ConfigCommand::Check(args) = args.command;
-    super::inputs::require_existing(&args.paths)?;
-    if let Some(root) = &args.root {
-        super::inputs::require_existing(&[root])?;
-    }
-    let files = collect(&args.paths);
-    if files.is_empty() {
-        return Err(super::inputs::nothing_to_check(&args.paths, "configuration files"));
-    }
-    let options = ConfigOptions {
+    let mut options = crate::commands::ConfigCheckOptions::new(args.paths);
+    options.config = ConfigOptions {
         root: args.root,
         variant: args.variant.map(|v| match v {
             VariantArg::Normal => Variant::Normal,
@@ -79,14 +72,5 @@ pub fn run(args: ConfigArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
         set: args.set,
         ..ConfigOptions::default()
     };
-    let result = check(&files, &options);
-    let inputs = args.paths.iter().map(|p| p.display().to_string()).collect();
-    emit(&report(&result, inputs), global)
-}
-
-/// Files given directly, and the YAML/JSON files under folders, sorted per folder.
-fn collect(paths: &[PathBuf]) -> Vec<PathBuf> {
-    crate::formats::walk::expand(paths, |path| {
-        path.extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
-    })
+    emit(&crate::commands::config_check(&options)?, global)
 }

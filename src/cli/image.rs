@@ -95,14 +95,8 @@ fn check(args: CheckArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
         max_pixels: args.max_pixels,
         plot_dir: args.plot.clone(),
     };
-    options.validate().map_err(anyhow::Error::msg)?;
-    crate::cli::inputs::require_existing(&args.files)?;
-    let files = crate::image::discover::image_files(&args.files);
-    if files.is_empty() {
-        return Err(crate::cli::inputs::nothing_to_check(&args.files, "images"));
-    }
-    let run = crate::image::check(&files, &options)?;
-    let inputs = args.files.iter().map(|p| p.display().to_string()).collect();
-    let report = crate::image::check_report("image check", inputs, &run);
+    let mut command = crate::commands::ImageCheckOptions::new(args.files);
+    command.check = options;
+    let report = crate::commands::image_check(&command)?;
     emit(&report, global)
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::log::{LogOptions, check, report};
+use crate::log::LogOptions;
 use clap::{Args, Subcommand};
 
 use super::output::emit;
@@ -30,22 +30,9 @@ pub struct CheckArgs {
     pub max_findings: usize,
 }
 
-const LOG_EXTENSIONS: &[&str] = &["log", "txt", "jsonl", "out", "err", "gz"];
-
 pub fn run(args: LogArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let LogCommand::Check(args) = args.command;
-    super::inputs::require_existing(&args.paths)?;
-    let files = collect(&args.paths);
-    if files.is_empty() {
-        return Err(super::inputs::nothing_to_check(&args.paths, "log files"));
-    }
-    let options = LogOptions { max_findings_per_rule: args.max_findings, ..LogOptions::default() };
-    let result = check(&files, &options);
-    let inputs = args.paths.iter().map(|p| p.display().to_string()).collect();
-    emit(&report(&result, inputs), global)
-}
-
-/// Files given directly, and the log files under folders, sorted per folder.
-fn collect(paths: &[PathBuf]) -> Vec<PathBuf> {
-    crate::formats::walk::expand(paths, |path| path.extension().is_some_and(|e| LOG_EXTENSIONS.iter().any(|x| e == *x)))
+    let mut options = crate::commands::LogCheckOptions::new(args.paths);
+    options.log = LogOptions { max_findings_per_rule: args.max_findings, ..LogOptions::default() };
+    emit(&crate::commands::log_check(&options)?, global)
 }

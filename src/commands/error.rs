@@ -62,6 +62,9 @@ pub enum CommandError {
     Convert(#[from] crate::pose::convert::ConvertError),
     #[error(transparent)]
     Image(#[from] image::ImageError),
+    /// An image could not be checked.
+    #[error(transparent)]
+    ImageCheck(#[from] crate::image::ImageError),
     #[error(transparent)]
     Audio(#[from] crate::pose::audio::AudioError),
 }

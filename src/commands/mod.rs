@@ -9,8 +9,11 @@
 //! is a finding in the report. Nothing here prints or decides exit codes
 //! (`Report::outcome` maps findings to an outcome).
 
+pub mod config;
 pub mod diff;
 mod error;
+pub mod image;
+pub mod log;
 pub mod pose;
 pub mod pose_write;
 pub mod postmortem;
@@ -23,9 +26,12 @@ pub mod video;
 pub mod video_write;
 pub mod weights;
 
+pub use config::{ConfigCheckOptions, config_check};
 pub use diff::{DiffOptions, diff};
 pub use error::CommandError;
 pub(crate) use error::{nothing_to_check, require_existing};
+pub use image::{ImageCheckOptions, image_check};
+pub use log::{LogCheckOptions, log_check};
 pub use pose::{PoseCheckOptions, pose_check};
 pub use pose_write::{
     PoseConvertOptions, PoseRenderOptions, PoseRepairOptions, pose_convert, pose_render, pose_repair,
@@ -39,6 +45,24 @@ pub use trace::{TraceOptions, trace};
 pub use video::{VideoCheckOptions, video_check};
 pub use video_write::{VideoEncodeOptions, VideoRepairOptions, video_encode, video_repair};
 pub use weights::{WeightsOptions, weights};
+
+// The types the options above hold and the functions take, so that a library
+// user (and the Python extension) needs no path into the domain modules.
+pub use crate::config::{ConfigOptions, Variant};
+pub use crate::gate::Shard;
+pub use crate::image::{CheckOptions as ImageOptions, RangeChoice, ValueRange as ImageRange};
+pub use crate::log::LogOptions;
+pub use crate::numerics::{DType, QuantScheme, TargetDType};
+pub use crate::pose::CheckOptions as PoseOptions;
+pub use crate::postmortem::{
+    ArtifactKind, PostmortemOptions, Progress as PostmortemProgress, Silent as PostmortemSilent,
+};
+pub use crate::replay::scheduler::PredictionType;
+pub use crate::trace::{AnalysisOptions, TraceOptions as TraceAnalysis};
+pub use crate::video::encode::{EncodeOptions, Fill, ValueRange as EncodeRange};
+pub use crate::video::tensor_frames::Layout;
+pub use crate::video::{CheckOptions as VideoOptions, Expectations, FrameThresholds};
+pub use crate::weights::{Progress, ScanOptions, Silent};
 
 /// The arguments as the report's `inputs` lists them.
 pub(crate) fn input_labels<P: AsRef<std::path::Path>>(paths: &[P]) -> Vec<String> {

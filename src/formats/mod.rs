@@ -132,10 +132,7 @@ impl Checkpoint {
         };
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         if len == 0 {
-            checkpoint.findings.push(
-                Finding::new(&rules::EMPTY_FILE, "file is empty (0 bytes)".to_string())
-                    .with_subject(Subject::file(&label)),
-            );
+            checkpoint.findings.push(empty_file(&label, "file is empty (0 bytes)".to_string()));
             return checkpoint;
         }
         // SAFETY: the map is read-only and private to this process. A file
@@ -184,8 +181,13 @@ pub fn parse(format: FileFormat, bytes: &[u8], label: &str) -> Parsed {
     }
 }
 
+/// F: the file holds no bytes; `message` says so.
+pub(crate) fn empty_file(label: &str, message: String) -> Finding {
+    Finding::new(&rules::EMPTY_FILE, message).with_subject(Subject::file(label))
+}
+
 /// F: no reader takes the file; `why` says what it looks like.
-fn unrecognized(label: &str, why: String) -> Finding {
+pub(crate) fn unrecognized(label: &str, why: String) -> Finding {
     Finding::new(&rules::UNRECOGNIZED_FORMAT, why).with_subject(Subject::file(label))
 }
 
@@ -200,6 +202,24 @@ pub(crate) fn unreadable_file(label: &str, message: String) -> Finding {
 
 fn hex_prefix(bytes: &[u8]) -> String {
     bytes.iter().take(8).map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+}
+
+/// F: tensor `tensor` of file `label` names a storage that is missing or
+/// unreadable; `message` says which.
+pub(crate) fn missing_storage(label: &str, tensor: &str, message: String) -> Finding {
+    Finding::new(&rules::BROKEN_ARCHIVE, message).with_subject(Subject::tensor(label, tensor))
+}
+
+/// F: tensor `tensor` of file `label` has a view, shape or byte size that
+/// does not fit its storage; `message` says how.
+pub(crate) fn invalid_layout(label: &str, tensor: &str, message: String) -> Finding {
+    Finding::new(&rules::INVALID_LAYOUT, message).with_subject(Subject::tensor(label, tensor))
+}
+
+/// F: tensor `tensor` of file `label` has a dtype nanscope does not decode;
+/// `message` names it.
+pub(crate) fn unsupported_dtype(label: &str, tensor: &str, message: String) -> Finding {
+    Finding::new(&rules::UNSUPPORTED_DTYPE, message).with_subject(Subject::tensor(label, tensor))
 }
 
 /// A finding of a format rule about `label`, with the byte offset it concerns.

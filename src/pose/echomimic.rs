@@ -13,7 +13,6 @@ use super::model::{BODY_JOINTS, FACE_POINTS, HAND_POINTS, Part, PoseFormat, Pose
 use super::read::{Reading, unparsable_pose_file, wrong_array_shape};
 use crate::formats::pickle::writer::{self, PyValue};
 use crate::report::{Finding, Severity, Subject};
-use crate::rules::pose as rules;
 
 /// Reads an EchoMimicV2 `.npy` pose file.
 pub fn read(bytes: &[u8], label: &str) -> Reading {
@@ -107,13 +106,10 @@ pub fn from_dict(value: &PyValue, label: &str) -> (Option<PoseFrame>, Vec<Findin
         Some(params) => Some(params),
         None => {
             let other = get("draw_pose_params");
-            findings.push(
-                Finding::new(
-                    &rules::INVALID_DRAW_PARAMS,
-                    format!("{label}: draw_pose_params is {}, not a list of six ints", describe_opt(other)),
-                )
-                .with_subject(Subject::file(label)),
-            );
+            findings.push(crate::pose::checks::invalid_draw_params(
+                Subject::file(label),
+                format!("{label}: draw_pose_params is {}, not a list of six ints", describe_opt(other)),
+            ));
             None
         }
     };

@@ -4,7 +4,6 @@
 use super::model::{PoseFormat, PoseFrame};
 use super::{echomimic, openpose};
 use crate::report::{Finding, Subject};
-use crate::rules::format as format_rules;
 
 /// Pose files are a few KiB; anything this large is refused unread so a
 /// hostile file cannot make the reader allocate without bound.
@@ -45,14 +44,12 @@ pub fn read_bytes(bytes: &[u8], label: &str, source_size: Option<[u32; 2]>) -> R
         None => {
             let mut reading = Reading::new(PoseFormat::EchoMimic);
             // A zero-byte frame (an interrupted writer) is named as what it is.
-            let (rule, message) = if bytes.is_empty() {
-                (&format_rules::EMPTY_FILE, format!("{label} is empty (0 bytes)"))
+            let finding = if bytes.is_empty() {
+                crate::formats::empty_file(label, format!("{label} is empty (0 bytes)"))
             } else {
-                (&format_rules::UNRECOGNIZED_FORMAT, format!("{label}: neither an .npy nor a JSON pose file"))
+                crate::formats::unrecognized(label, format!("{label}: neither an .npy nor a JSON pose file"))
             };
-            reading
-                .findings
-                .push(Finding::new(rule, message).with_subject(Subject::file(label)).with_evidence("offset", 0));
+            reading.findings.push(finding.with_evidence("offset", 0));
             reading
         }
     }
@@ -108,7 +105,7 @@ mod tests {
         let reading = read_bytes(b"", "7.npy", None);
         assert!(reading.pose.is_none());
         let finding = &reading.findings[0];
-        assert!(finding.is(&format_rules::EMPTY_FILE));
+        assert!(finding.is(&crate::rules::format::EMPTY_FILE));
         assert_eq!(finding.message, "7.npy is empty (0 bytes)");
         let other = read_bytes(b"junk", "8.npy", None);
         assert!(other.findings[0].message.contains("neither an .npy nor a JSON pose file"));

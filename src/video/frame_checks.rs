@@ -50,21 +50,18 @@ impl FrameFlag {
         }
     }
 
-    fn rule(self) -> &'static Rule {
+    /// The rule of a segment of this flag; none for the decoder's flags,
+    /// which the decode errors' finding (V105) reports.
+    fn rule(self) -> Option<&'static Rule> {
         match self {
-            FrameFlag::Black => &rules::BLACK_FRAMES,
-            FrameFlag::Blank => &rules::BLANK_FRAMES,
-            FrameFlag::Saturated => &rules::SATURATED_FRAMES,
-            FrameFlag::Frozen => &rules::FROZEN_SEGMENT,
-            FrameFlag::NanCast => &rules::NAN_CAST_SIGNATURE,
-            FrameFlag::BrightnessJump => &rules::BRIGHTNESS_JUMP,
-            FrameFlag::Corrupt | FrameFlag::Propagated => &rules::DECODE_ERRORS,
+            FrameFlag::Black => Some(&rules::BLACK_FRAMES),
+            FrameFlag::Blank => Some(&rules::BLANK_FRAMES),
+            FrameFlag::Saturated => Some(&rules::SATURATED_FRAMES),
+            FrameFlag::Frozen => Some(&rules::FROZEN_SEGMENT),
+            FrameFlag::NanCast => Some(&rules::NAN_CAST_SIGNATURE),
+            FrameFlag::BrightnessJump => Some(&rules::BRIGHTNESS_JUMP),
+            FrameFlag::Corrupt | FrameFlag::Propagated => None,
         }
-    }
-
-    /// Flags the decode passes set (reported with the decode errors, V105).
-    pub fn from_decoder(self) -> bool {
-        matches!(self, FrameFlag::Corrupt | FrameFlag::Propagated)
     }
 
     /// Flags that say the picture itself is gone (neither frozen nor jumping applies).
@@ -248,7 +245,7 @@ pub fn flagged_segments(frames: &[FrameStats], flag: FrameFlag) -> Vec<(u64, u64
 /// One finding per flagged segment (corrupt frames are reported with the decode errors).
 pub fn frame_findings(label: &str, stream: Option<u64>, frames: &[FrameStats]) -> Vec<Finding> {
     let mut findings = Vec::new();
-    for flag in FrameFlag::ALL.into_iter().filter(|f| !f.from_decoder()) {
+    for (flag, rule) in FrameFlag::ALL.into_iter().filter_map(|f| Some((f, f.rule()?))) {
         let segments = flagged_segments(frames, flag);
         for (n, &(first, last)) in segments.iter().enumerate() {
             if n == MAX_SEGMENT_FINDINGS {
@@ -256,7 +253,7 @@ pub fn frame_findings(label: &str, stream: Option<u64>, frames: &[FrameStats]) -
                 let count: u64 = rest.iter().map(|(a, b)| b - a + 1).sum();
                 findings.push(
                     Finding::new(
-                        flag.rule(),
+                        rule,
                         format!("{} more {} segments ({count} frames) after frame {}", rest.len(), flag.name(), first),
                     )
                     .with_subject(subject(label, stream, (first, rest[rest.len() - 1].1)))
@@ -265,7 +262,7 @@ pub fn frame_findings(label: &str, stream: Option<u64>, frames: &[FrameStats]) -
                 );
                 break;
             }
-            findings.push(segment_finding(label, stream, frames, flag, first, last));
+            findings.push(segment_finding(label, stream, frames, (flag, rule), first, last));
         }
     }
     findings
@@ -286,7 +283,7 @@ fn segment_finding(
     label: &str,
     stream: Option<u64>,
     frames: &[FrameStats],
-    flag: FrameFlag,
+    (flag, rule): (FrameFlag, &'static Rule),
     first: u64,
     last: u64,
 ) -> Finding {
@@ -328,7 +325,7 @@ fn segment_finding(
         FrameFlag::Corrupt => "corrupt".into(),
         FrameFlag::Propagated => "predicted from a corrupt frame".into(),
     };
-    Finding::new(flag.rule(), format!("{place}: {what}"))
+    Finding::new(rule, format!("{place}: {what}"))
         .with_subject(subject(label, stream, (first, last)))
         .with_evidence("frames_flagged", run.len() as u64)
         .with_evidence("first_pts", run[0].pts)

@@ -13,8 +13,7 @@ use super::quant::{self, QuantInfo};
 use super::shards;
 use crate::formats::{Checkpoint, FileFormat, TensorEntry};
 use crate::numerics::{DType, Kind, StatsError, TensorStats, tensor_stats};
-use crate::report::{Finding, Severity, Subject};
-use crate::rules::format as rules;
+use crate::report::{Finding, Severity};
 
 /// Receives progress from a long scan. The library never draws anything;
 /// the CLI turns these calls into a progress bar.
@@ -195,9 +194,7 @@ pub(crate) fn tensor_values<'a>(
 ) -> Result<Cow<'a, [u8]>, Box<Finding>> {
     let storage = checkpoint.storage(entry);
     let label = checkpoint.label.as_str();
-    let layout = |message: String| {
-        Box::new(Finding::new(&rules::INVALID_LAYOUT, message).with_subject(Subject::tensor(label, &entry.name)))
-    };
+    let layout = |message: String| Box::new(crate::formats::invalid_layout(label, &entry.name, message));
     let Some(size) = entry.dtype.size() else {
         // Sub-byte dtypes are never strided views; hand the bytes over whole.
         return Ok(Cow::Borrowed(storage));
@@ -227,8 +224,7 @@ pub(crate) fn tensor_values<'a>(
 }
 
 pub(crate) fn stats_finding(label: &str, entry: &TensorEntry, err: StatsError) -> Finding {
-    let finding = Finding::new(&rules::UNSUPPORTED_DTYPE, format!("{}: {err}", entry.name))
-        .with_subject(Subject::tensor(label, &entry.name))
+    let finding = crate::formats::unsupported_dtype(label, &entry.name, format!("{}: {err}", entry.name))
         .with_evidence("dtype", entry.dtype.name());
     // A sub-byte dtype is valid, just not decoded: say so without failing the run.
     if entry.dtype.kind() == Kind::Packed { finding.with_severity(Severity::Info) } else { finding }

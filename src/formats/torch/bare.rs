@@ -7,8 +7,6 @@ use super::entries::{array_entries, pickle_findings, problem_findings, root};
 use super::walk::{ROOT_NAME, walk};
 use crate::formats::Parsed;
 use crate::formats::pickle::{Limits, Location, Pickle, following, following_findings, unpickle};
-use crate::report::{Finding, Subject};
-use crate::rules::format as rules;
 
 pub fn parse(bytes: &[u8], label: &str) -> Parsed {
     read_stream(bytes, 0, Location { file: label, entry: None, base: 0 }, Some(0))
@@ -53,16 +51,11 @@ pub fn read_pickles(pickles: &[&Pickle], at: Location, mapped_at: Option<usize>,
         problem_findings(&found.problems, at, out);
         // A torch tensor needs storages that only torch's file formats carry.
         for (name, spec) in &found.tensors {
-            out.findings.push(
-                Finding::new(
-                    &rules::BROKEN_ARCHIVE,
-                    format!(
-                        "tensor {name} refers to storage {}, but a bare pickle carries no storages",
-                        spec.storage.key
-                    ),
-                )
-                .with_subject(Subject::tensor(at.file, name)),
-            );
+            out.findings.push(crate::formats::missing_storage(
+                at.file,
+                name,
+                format!("tensor {name} refers to storage {}, but a bare pickle carries no storages", spec.storage.key),
+            ));
         }
         array_entries(pickle, &found, mapped_at, at, out);
     }

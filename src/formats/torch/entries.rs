@@ -37,7 +37,7 @@ pub(super) fn problem_findings(problems: &[Problem], at: Location, out: &mut Par
                 Finding::new(&rules::MALFORMED_PICKLE, format!("{}: {}", problem.name, problem.why))
             }
             ProblemKind::Unsupported => {
-                Finding::new(&rules::UNSUPPORTED_DTYPE, format!("{}: {}", problem.name, problem.why))
+                crate::formats::unsupported_dtype(at.file, &problem.name, format!("{}: {}", problem.name, problem.why))
                     .with_severity(Severity::Info)
             }
         };
@@ -59,8 +59,7 @@ pub(super) fn tensor_entry(
     order: ByteOrder,
 ) -> Result<TensorEntry, Box<Finding>> {
     let layout = |message: String| {
-        let mut finding = Finding::new(&rules::INVALID_LAYOUT, format!("{name}: {message}"))
-            .with_subject(Subject::tensor(label, name));
+        let mut finding = crate::formats::invalid_layout(label, name, format!("{name}: {message}"));
         if let Some(entry) = &bytes.entry {
             finding = finding.with_evidence("entry", entry.as_str());
         }
@@ -106,14 +105,13 @@ pub(super) fn tensor_entry(
 pub(super) fn array_entries(pickle: &Pickle, walk: &Walk, mapped_at: Option<usize>, at: Location, out: &mut Parsed) {
     for (name, value) in &walk.arrays {
         let Some(Ok(array)) = numpy::array(pickle, value) else { continue };
-        let subject = Subject::tensor(at.file, name);
         let (Some(dtype), numpy::ArrayData::Raw { bytes, span }) = (array.dtype, &array.data) else {
             out.findings.push(
-                Finding::new(
-                    &rules::UNSUPPORTED_DTYPE,
+                crate::formats::unsupported_dtype(
+                    at.file,
+                    name,
                     format!("array {name} has dtype {}, which is not numeric", array.descr),
                 )
-                .with_subject(subject)
                 .with_severity(Severity::Info),
             );
             continue;

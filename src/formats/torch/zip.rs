@@ -13,7 +13,6 @@ use crate::formats::archive::{Archive, Duplicates, Member};
 use crate::formats::pickle::{Alert, Limits, Location, unpickle};
 use crate::formats::{Parsed, Storage, at_offset};
 use crate::numerics::ByteOrder;
-use crate::report::{Finding, Subject};
 use crate::rules::format as rules;
 
 pub fn parse(bytes: &[u8], label: &str) -> Parsed {
@@ -74,11 +73,11 @@ pub fn parse(bytes: &[u8], label: &str) -> Parsed {
                 Err(finding) => out.findings.push(*finding),
             },
             Err(()) => out.findings.push(
-                Finding::new(
-                    &rules::BROKEN_ARCHIVE,
+                crate::formats::missing_storage(
+                    label,
+                    name,
                     format!("tensor {name} needs storage record {entry_name}, which is missing or unreadable"),
                 )
-                .with_subject(Subject::tensor(label, name))
                 .with_evidence("entry", entry_name),
             ),
         }

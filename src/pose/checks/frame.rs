@@ -32,12 +32,17 @@ pub fn check(pose: &PoseFrame, subject: &Subject, format: PoseFormat, options: &
         && let Some(why) = draw_params_problem(params, options.width, options.height)
     {
         findings.push(
-            Finding::new(&rules::INVALID_DRAW_PARAMS, format!("{}: draw_pose_params {params:?}: {why}", at(subject)))
-                .with_subject(subject.clone())
+            invalid_draw_params(subject.clone(), format!("{}: draw_pose_params {params:?}: {why}", at(subject)))
                 .with_evidence("draw_pose_params", params.clone()),
         );
     }
     findings
+}
+
+/// P: EchoMimicV2's `draw_pose_params` of `subject` are not what the
+/// renderer can use; `message` says why.
+pub(crate) fn invalid_draw_params(subject: Subject, message: String) -> Finding {
+    Finding::new(&rules::INVALID_DRAW_PARAMS, message).with_subject(subject)
 }
 
 /// "frame 3", the start of every message about one frame.

@@ -4,6 +4,7 @@
 mod frame;
 mod motion;
 mod sequence;
+pub(crate) use frame::invalid_draw_params;
 
 pub use motion::{JumpEvent, MotionStats, find_jumps};
 

@@ -96,15 +96,14 @@ fn params_consistency(seq: &PoseSequence, options: &CheckOptions, findings: &mut
     let Some(&first) = differing.first() else { return };
     let file = seq.frames.iter().find(|f| f.index == first).map_or(String::new(), |f| f.file.clone());
     findings.push(
-        Finding::new(
-            &rules::INVALID_DRAW_PARAMS,
+        super::frame::invalid_draw_params(
+            Subject { frame: Some(first), ..Subject::file(file) },
             format!(
                 "{} frames use draw_pose_params other than frame {}'s {reference:?}, first frame {first}",
                 differing.len(),
                 first_file.index
             ),
         )
-        .with_subject(Subject { frame: Some(first), ..Subject::file(file) })
         .with_severity(Severity::Warning)
         .with_evidence("frames", differing),
     );
