@@ -100,14 +100,14 @@ impl Attention {
 }
 
 /// `FeedForward` with GEGLU: `net.0.proj` doubles the width, `net.2` projects back.
-struct FeedForward {
+pub(crate) struct FeedForward {
     name: String,
     proj: Linear,
     out: Linear,
 }
 
 impl FeedForward {
-    fn new(ws: &WeightStore, prefix: &str, dim: usize) -> Self {
+    pub(crate) fn new(ws: &WeightStore, prefix: &str, dim: usize) -> Self {
         let inner = dim * 4;
         FeedForward {
             name: ws.module_name(prefix),
@@ -116,7 +116,7 @@ impl FeedForward {
         }
     }
 
-    fn forward(&self, x: &Tensor, tr: &mut Tracer) -> Result<Tensor> {
+    pub(crate) fn forward(&self, x: &Tensor, tr: &mut Tracer) -> Result<Tensor> {
         let h = self.proj.forward(x, tr)?;
         let half = h.dim(D::Minus1)? / 2;
         let (hidden, gate) = (h.narrow(D::Minus1, 0, half)?, h.narrow(D::Minus1, half, half)?);

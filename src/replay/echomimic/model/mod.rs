@@ -1,0 +1,22 @@
+//! EchoMimicV2's networks on the candle engine: the pose encoder, the
+//! reference UNet (2-D, writing its attention banks) and the denoising UNet
+//! (3-D: inflated ResNet and transformer blocks reading the banks, audio
+//! cross-attention, and a motion module after each block).
+//!
+//! Every module carries the name the reference code gives it, so the probe,
+//! dumps and trace analysis read these runs as they read the 2-D engine's.
+//! Activations between modules are folded `(b·f, c, h, w)`, frames inner, as
+//! the reference's `rearrange("b c f h w -> (b f) c h w")` does.
+
+// The replay pipeline builds these models; until every part is wired in,
+// parts are reached from tests only.
+#![allow(dead_code, unused_imports)]
+
+pub(crate) mod config;
+mod motion;
+
+pub(crate) use config::{AdditionalKwargs, MotionModuleKwargs, UnetConfig, UnsupportedConfig};
+pub(crate) use motion::{MotionModule, fold_frames, unfold_frames};
+
+#[cfg(test)]
+mod golden_tests;
