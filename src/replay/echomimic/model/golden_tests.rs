@@ -53,3 +53,19 @@ fn motion_module_matches_the_reference() {
     let y = module.forward(&fold_frames(x).unwrap(), frames, &mut Tracer::silent()).unwrap();
     check("motion module", &unfold_frames(&y, frames).unwrap(), &g["golden.output"]);
 }
+
+#[test]
+fn pose_encoder_matches_the_reference() {
+    let (ws, g) = golden("pose_encoder");
+    let config = PoseEncoderConfig {
+        conditioning_embedding_channels: 32,
+        conditioning_channels: 3,
+        block_out_channels: vec![4, 8, 16, 16],
+    };
+    let encoder = PoseEncoder::new(&ws, "", &config).unwrap();
+    ws.finish().unwrap();
+    let x = &g["golden.input"];
+    let frames = x.dim(2).unwrap();
+    let y = encoder.forward(&fold_frames(x).unwrap(), &mut Tracer::silent()).unwrap();
+    check("pose encoder", &unfold_frames(&y, frames).unwrap(), &g["golden.output"]);
+}

@@ -14,9 +14,11 @@
 
 pub(crate) mod config;
 mod motion;
+mod pose_encoder;
 
 pub(crate) use config::{AdditionalKwargs, MotionModuleKwargs, UnetConfig, UnsupportedConfig};
 pub(crate) use motion::{MotionModule, fold_frames, unfold_frames};
+pub(crate) use pose_encoder::{PoseEncoder, PoseEncoderConfig};
 
 #[cfg(test)]
 mod golden_tests;
