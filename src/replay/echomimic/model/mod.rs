@@ -15,10 +15,12 @@
 pub(crate) mod config;
 mod motion;
 mod pose_encoder;
+mod transformer3d;
 
 pub(crate) use config::{AdditionalKwargs, MotionModuleKwargs, UnetConfig, UnsupportedConfig};
 pub(crate) use motion::{MotionModule, fold_frames, unfold_frames};
 pub(crate) use pose_encoder::{PoseEncoder, PoseEncoderConfig};
+pub(crate) use transformer3d::{BankMode, Banks, Transformer3D, TransformerShape};
 
 #[cfg(test)]
 mod golden_tests;
