@@ -84,3 +84,42 @@ fn transformer_reading_the_bank_under_guidance_matches_the_reference() {
     let y = transformer.forward(&fold_frames(x).unwrap(), frames, &mut mode, &mut Tracer::silent()).unwrap();
     check("transformer 3d (reader, guidance)", &unfold_frames(&y, frames).unwrap(), &g["golden.output"]);
 }
+
+fn golden_json(name: &str) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/replay/echomimic/goldens").join(name);
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// The reference UNet writes its banks at timestep 0, then the denoising
+/// UNet runs one guided step reading them, with pose features and audio.
+#[test]
+fn reference_and_denoising_unets_match_the_reference() {
+    let (ws, g) = golden("unet");
+    let config_json = golden_json("unet_config.json");
+    let additional: AdditionalKwargs = serde_json::from_value(golden_json("unet_additional_kwargs.json")).unwrap();
+    let reference =
+        EchoUnet::new(&ws, "reference_unet", &UnetConfig::reference(&config_json).unwrap(), Role::Reference).unwrap();
+    let config = UnetConfig::from_parts(&config_json, &additional).unwrap();
+    let denoising = EchoUnet::new(&ws, "denoising_unet", &config, Role::Denoising).unwrap();
+    ws.finish().unwrap();
+    let banks = reference.write_banks(&g["golden.ref_latents"], 0.0, &mut Tracer::silent()).unwrap();
+    let mut written: Vec<&String> = banks.0.keys().collect();
+    let mut expected: Vec<String> =
+        g.keys().filter_map(|k| k.strip_prefix("golden.bank.")).map(str::to_string).collect();
+    written.sort();
+    expected.sort();
+    assert_eq!(written, expected.iter().collect::<Vec<_>>());
+    for (slot, bank) in &banks.0 {
+        check(&format!("bank {slot}"), bank, &g[&format!("golden.bank.{slot}")]);
+    }
+    let t = g["golden.timestep"].to_vec1::<f32>().unwrap()[0] as f64;
+    let inputs = DenoiseInputs {
+        timestep: t,
+        pose: Some(&g["golden.pose"]),
+        audio: Some(&g["golden.audio"]),
+        banks: &banks,
+        guidance: true,
+    };
+    let y = denoising.forward(&g["golden.latents"], &inputs, &mut Tracer::silent()).unwrap();
+    check("denoising UNet", &y, &g["golden.output"]);
+}

@@ -15,12 +15,15 @@
 pub(crate) mod config;
 mod motion;
 mod pose_encoder;
+mod resnet3d;
 mod transformer3d;
+mod unet;
 
 pub(crate) use config::{AdditionalKwargs, MotionModuleKwargs, UnetConfig, UnsupportedConfig};
 pub(crate) use motion::{MotionModule, fold_frames, unfold_frames};
 pub(crate) use pose_encoder::{PoseEncoder, PoseEncoderConfig};
 pub(crate) use transformer3d::{BankMode, Banks, Transformer3D, TransformerShape};
+pub(crate) use unet::{DenoiseInputs, EchoUnet, Role};
 
 #[cfg(test)]
 mod golden_tests;
