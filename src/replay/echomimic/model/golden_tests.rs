@@ -90,18 +90,43 @@ fn golden_json(name: &str) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
+fn unet_configs() -> (UnetConfig, UnetConfig) {
+    let config_json = golden_json("unet_config.json");
+    let additional: AdditionalKwargs = serde_json::from_value(golden_json("unet_additional_kwargs.json")).unwrap();
+    (UnetConfig::reference(&config_json).unwrap(), UnetConfig::from_parts(&config_json, &additional).unwrap())
+}
+
+/// Both UNets of the golden file, in `precision`.
+fn unets(precision: Precision) -> (EchoUnet, EchoUnet, HashMap<String, Tensor>) {
+    let file = golden_file("unet");
+    let g = candle_core::safetensors::load(&file, &Device::Cpu).unwrap();
+    let ws = WeightStore::open(&file, &Device::Cpu, precision, "").unwrap();
+    let (reference_config, config) = unet_configs();
+    let reference = EchoUnet::new(&ws, "reference_unet", &reference_config, Role::Reference).unwrap();
+    let denoising = EchoUnet::new(&ws, "denoising_unet", &config, Role::Denoising).unwrap();
+    ws.finish().unwrap();
+    (reference, denoising, g)
+}
+
+/// Banks from the reference UNet, then one guided denoising step.
+fn denoise(reference: &EchoUnet, denoising: &EchoUnet, g: &HashMap<String, Tensor>, tr: &mut Tracer) -> Tensor {
+    let banks = reference.write_banks(&g["golden.ref_latents"], 0.0, tr).unwrap();
+    let t = g["golden.timestep"].to_dtype(candle_core::DType::F32).unwrap().to_vec1::<f32>().unwrap()[0] as f64;
+    let inputs = DenoiseInputs {
+        timestep: t,
+        pose: Some(&g["golden.pose"]),
+        audio: Some(&g["golden.audio"]),
+        banks: &banks,
+        guidance: true,
+    };
+    denoising.forward(&g["golden.latents"], &inputs, tr).unwrap()
+}
+
 /// The reference UNet writes its banks at timestep 0, then the denoising
 /// UNet runs one guided step reading them, with pose features and audio.
 #[test]
 fn reference_and_denoising_unets_match_the_reference() {
-    let (ws, g) = golden("unet");
-    let config_json = golden_json("unet_config.json");
-    let additional: AdditionalKwargs = serde_json::from_value(golden_json("unet_additional_kwargs.json")).unwrap();
-    let reference =
-        EchoUnet::new(&ws, "reference_unet", &UnetConfig::reference(&config_json).unwrap(), Role::Reference).unwrap();
-    let config = UnetConfig::from_parts(&config_json, &additional).unwrap();
-    let denoising = EchoUnet::new(&ws, "denoising_unet", &config, Role::Denoising).unwrap();
-    ws.finish().unwrap();
+    let (reference, denoising, g) = unets(Precision::default());
     let banks = reference.write_banks(&g["golden.ref_latents"], 0.0, &mut Tracer::silent()).unwrap();
     let mut written: Vec<&String> = banks.0.keys().collect();
     let mut expected: Vec<String> =
@@ -122,4 +147,87 @@ fn reference_and_denoising_unets_match_the_reference() {
     };
     let y = denoising.forward(&g["golden.latents"], &inputs, &mut Tracer::silent()).unwrap();
     check("denoising UNet", &y, &g["golden.output"]);
+}
+
+#[test]
+fn the_unets_run_in_half_precision() {
+    use crate::replay::engine::ComputeDType;
+    for (dtype, bound) in [(ComputeDType::Fp16, 0.05f32), (ComputeDType::Bf16, 0.25)] {
+        let (reference, denoising, g) = unets(Precision { dtype, ..Precision::default() });
+        let cast: HashMap<String, Tensor> =
+            g.iter().map(|(k, v)| (k.clone(), v.to_dtype(dtype.candle()).unwrap())).collect();
+        let y =
+            denoise(&reference, &denoising, &cast, &mut Tracer::silent()).to_dtype(candle_core::DType::F32).unwrap();
+        let err = max_abs_diff(&y, &g["golden.output"]);
+        eprintln!("denoising UNet in {dtype:?}: max abs error {err:e}");
+        assert!(err < bound, "{dtype:?}: max abs error {err}");
+    }
+}
+
+/// Records module names.
+#[derive(Default)]
+struct Names(Vec<String>);
+
+impl crate::trace::Probe for Names {
+    fn wants_payload(&self, _boundary: bool) -> bool {
+        false
+    }
+    fn observe(&mut self, observation: crate::trace::Observation<'_>) -> Result<(), crate::trace::ProbeError> {
+        self.0.push(observation.module.to_string());
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<(), crate::trace::ProbeError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_probe_sees_the_reference_module_names() {
+    let (reference, denoising, g) = unets(Precision::default());
+    let mut names = Names::default();
+    denoise(&reference, &denoising, &g, &mut Tracer::new(Some(&mut names)));
+    for name in [
+        "reference_unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1",
+        "denoising_unet.conv_in",
+        "denoising_unet.down_blocks.0.resnets.0",
+        "denoising_unet.down_blocks.0.attentions.0.transformer_blocks.0.attn2",
+        "denoising_unet.down_blocks.0.motion_modules.0",
+        "denoising_unet.down_blocks.0.motion_modules.0.temporal_transformer.transformer_blocks.0.attention_blocks.1",
+        "denoising_unet.mid_block.motion_modules.0",
+        "denoising_unet.up_blocks.1.motion_modules.1.temporal_transformer.proj_out",
+        "denoising_unet.conv_out",
+    ] {
+        assert!(names.0.iter().any(|n| n == name), "{name} not observed");
+    }
+    // Under guidance attn1 runs twice, once per half, as in the reference.
+    let attn1 = "denoising_unet.mid_block.attentions.0.transformer_blocks.0.attn1";
+    assert_eq!(names.0.iter().filter(|n| *n == attn1).count(), 2);
+}
+
+#[test]
+fn a_missing_motion_module_is_a_weight_problem_not_a_unet_without_temporal_layers() {
+    use crate::replay::engine::WeightProblem;
+    let g = candle_core::safetensors::load(golden_file("unet"), &Device::Cpu).unwrap();
+    let kept: HashMap<String, Tensor> = g
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("denoising_unet.") && !k.contains("motion_modules"))
+        .map(|(k, v)| (k["denoising_unet.".len()..].to_string(), v))
+        .collect();
+    let file = std::env::temp_dir().join(format!("nanscope-emv2-no-motion-{}.safetensors", std::process::id()));
+    candle_core::safetensors::save(&kept, &file).unwrap();
+    let ws = WeightStore::open(&file, &Device::Cpu, Precision::default(), "denoising_unet").unwrap();
+    EchoUnet::new(&ws, "", &unet_configs().1, Role::Denoising).unwrap();
+    let result = ws.finish();
+    std::fs::remove_file(&file).ok();
+    match result {
+        Err(crate::replay::engine::EngineError::Weights { problems, .. }) => {
+            assert!(!problems.is_empty());
+            assert!(
+                problems
+                    .iter()
+                    .all(|p| matches!(p, WeightProblem::Missing { tensor, .. } if tensor.contains(".motion_modules.")))
+            );
+        }
+        other => panic!("expected missing motion-module weights, got {:?}", other.err()),
+    }
 }
