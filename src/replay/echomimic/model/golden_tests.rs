@@ -5,6 +5,9 @@
 //! the one the issue sets, and the measured errors are in
 //! reports/echomimic-replay.md.
 
+// The measured errors are printed (`--nocapture`) for the report.
+#![allow(clippy::print_stderr)]
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -83,6 +86,19 @@ fn transformer_reading_the_bank_under_guidance_matches_the_reference() {
     let mut mode = BankMode::Read { banks: &banks, guidance: true, audio: Some(&g["golden.audio"]), audio_scale: 3.0 };
     let y = transformer.forward(&fold_frames(x).unwrap(), frames, &mut mode, &mut Tracer::silent()).unwrap();
     check("transformer 3d (reader, guidance)", &unfold_frames(&y, frames).unwrap(), &g["golden.output"]);
+}
+
+#[test]
+fn resnet_normalising_across_frames_matches_the_reference() {
+    let (ws, g) = golden("resnet_3d");
+    let shape =
+        ResnetShape { cin: 16, cout: 32, groups: 8, eps: 1e-5, temb: 64, inflated: false, output_scale_factor: 1.0 };
+    let resnet = Resnet3D::new(&ws, "", &shape);
+    ws.finish().unwrap();
+    let x = &g["golden.input"];
+    let frames = x.dim(2).unwrap();
+    let y = resnet.forward(&fold_frames(x).unwrap(), frames, &g["golden.temb"], &mut Tracer::silent()).unwrap();
+    check("resnet 3d (GroupNorm across frames)", &unfold_frames(&y, frames).unwrap(), &g["golden.output"]);
 }
 
 fn golden_json(name: &str) -> serde_json::Value {

@@ -22,6 +22,7 @@ mod unet;
 pub(crate) use config::{AdditionalKwargs, MotionModuleKwargs, UnetConfig, UnsupportedConfig};
 pub(crate) use motion::{MotionModule, fold_frames, unfold_frames};
 pub(crate) use pose_encoder::{PoseEncoder, PoseEncoderConfig};
+pub(crate) use resnet3d::{FrameNorm, Resnet3D, ResnetShape};
 pub(crate) use transformer3d::{BankMode, Banks, Transformer3D, TransformerShape};
 pub(crate) use unet::{DenoiseInputs, EchoUnet, Role};
 
