@@ -89,6 +89,21 @@ fn transformer_reading_the_bank_under_guidance_matches_the_reference() {
 }
 
 #[test]
+fn transformer_reading_the_bank_without_guidance_matches_the_reference() {
+    let (ws, g) = golden("transformer_3d");
+    let shape =
+        TransformerShape { channels: 32, heads: 2, groups: 8, linear_projection: false, cross_attention_dim: Some(16) };
+    let transformer = Transformer3D::new(&ws, "", "", &shape);
+    ws.finish().unwrap();
+    let x = &g["golden.input"];
+    let frames = x.dim(2).unwrap();
+    let banks = Banks([("transformer_blocks.0".to_string(), g["golden.bank"].clone())].into());
+    let mut mode = BankMode::Read { banks: &banks, guidance: false, audio: Some(&g["golden.audio"]), audio_scale: 3.0 };
+    let y = transformer.forward(&fold_frames(x).unwrap(), frames, &mut mode, &mut Tracer::silent()).unwrap();
+    check("transformer 3d (reader)", &unfold_frames(&y, frames).unwrap(), &g["golden.output_without_guidance"]);
+}
+
+#[test]
 fn resnet_normalising_across_frames_matches_the_reference() {
     let (ws, g) = golden("resnet_3d");
     let shape =
