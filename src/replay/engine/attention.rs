@@ -95,11 +95,12 @@ impl Attention {
     }
 }
 
-/// Most fp32 attention scores held at once (256 MiB). PyTorch's fused
-/// kernels never hold the whole `queries × keys` matrix; at EchoMimicV2's
-/// 768×768 the reference attention alone would need 9216 × 18432 scores per
-/// head and frame, so queries are taken in slices that fit the budget.
-const SCORE_BUDGET: usize = 1 << 26;
+/// Most fp32 attention scores held at once (16 MiB, and as much again for
+/// the probabilities). PyTorch's fused kernels never hold the whole
+/// `queries × keys` matrix; at EchoMimicV2's 768×768 the reference attention
+/// alone would need 9216 × 18432 scores per head and frame, so queries are
+/// taken in slices that fit the budget.
+const SCORE_BUDGET: usize = 1 << 22;
 
 /// `softmax(q·kᵀ·scale)·v` over `(b, heads, n, d)` queries and `(b, heads, m, d)`
 /// keys and values, one sample at a time and in query slices of at most
@@ -109,17 +110,20 @@ fn attend(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64, budget: usize) -> Resu
     let (b, h, n, _) = q.dims4()?;
     let m = k.dim(2)?;
     let rows = (budget / h.saturating_mul(m).max(1)).max(1);
+    // Keys transposed in fp32 once, not once per slice.
+    let keys = k.to_dtype(DType::F32)?.t()?.contiguous()?;
     let one = |q: &Tensor, k: &Tensor, v: &Tensor| -> Result<Tensor> {
-        let scores = (q.to_dtype(DType::F32)?.matmul(&k.to_dtype(DType::F32)?.t()?)? * scale)?;
+        // Scaling the queries, not the scores, keeps one score-sized tensor fewer.
+        let scores = (q.to_dtype(DType::F32)? * scale)?.matmul(k)?;
         let probs = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(v.dtype())?;
         Ok(widened(&probs, |p| p.matmul(&v.to_dtype(p.dtype())?))?)
     };
     if b.saturating_mul(n) <= rows {
-        return one(q, k, v);
+        return one(q, &keys, v);
     }
     let mut samples = Vec::with_capacity(b);
     for i in 0..b {
-        let (qi, ki, vi) = (q.narrow(0, i, 1)?, k.narrow(0, i, 1)?, v.narrow(0, i, 1)?);
+        let (qi, ki, vi) = (q.narrow(0, i, 1)?, keys.narrow(0, i, 1)?, v.narrow(0, i, 1)?);
         let mut slices = Vec::with_capacity(n.div_ceil(rows));
         let mut start = 0;
         while start < n {

@@ -262,3 +262,45 @@ fn a_missing_motion_module_is_a_weight_problem_not_a_unet_without_temporal_layer
         other => panic!("expected missing motion-module weights, got {:?}", other.err()),
     }
 }
+
+fn status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// One guided step of a mid-size configuration made by
+/// `bench/echomimic_model.py` (which times the reference code on the same
+/// inputs): time, peak memory above the start, and agreement.
+#[test]
+#[ignore = "needs NANSCOPE_EMV2_BENCH from bench/echomimic_model.py"]
+fn bench_denoising_step() {
+    let Some(dir) = std::env::var_os("NANSCOPE_EMV2_BENCH").map(PathBuf::from) else { return };
+    let read_json =
+        |name: &str| -> serde_json::Value { serde_json::from_slice(&std::fs::read(dir.join(name)).unwrap()).unwrap() };
+    let file = dir.join("bench.safetensors");
+    let g = candle_core::safetensors::load(&file, &Device::Cpu).unwrap();
+    let ws = WeightStore::open(&file, &Device::Cpu, Precision::default(), "").unwrap();
+    let config_json = read_json("unet_config.json");
+    let additional: AdditionalKwargs = serde_json::from_value(read_json("unet_additional_kwargs.json")).unwrap();
+    let reference =
+        EchoUnet::new(&ws, "reference_unet", &UnetConfig::reference(&config_json).unwrap(), Role::Reference).unwrap();
+    let config = UnetConfig::from_parts(&config_json, &additional).unwrap();
+    let denoising = EchoUnet::new(&ws, "denoising_unet", &config, Role::Denoising).unwrap();
+    ws.finish().unwrap();
+    let want = candle_core::safetensors::load(dir.join("output.safetensors"), &Device::Cpu).unwrap();
+    for run in 0..2 {
+        std::fs::write("/proc/self/clear_refs", "5").ok();
+        let before = status_kib("VmRSS");
+        let start = std::time::Instant::now();
+        let y = denoise(&reference, &denoising, &g, &mut Tracer::silent());
+        let seconds = start.elapsed().as_secs_f64();
+        let peak = status_kib("VmHWM").saturating_sub(before);
+        let err = max_abs_diff(&y, &want["golden.output"]);
+        eprintln!("run {run}: {seconds:.3} s, peak above start {:.1} MiB, max abs error {err:e}", peak as f64 / 1024.0);
+    }
+}
