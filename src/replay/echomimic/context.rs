@@ -82,6 +82,15 @@ impl WindowPlan {
     }
 }
 
+/// R143 before the run: the frames no window of the plan covers.
+pub(crate) fn plan_findings(plan: &WindowPlan) -> Vec<crate::report::Finding> {
+    let uncovered = plan.uncovered_at(0);
+    if uncovered.is_empty() {
+        return Vec::new();
+    }
+    vec![super::findings::window_gap(&uncovered, plan.frames, plan.context_frames, plan.context_overlap, None)]
+}
+
 /// Per-frame counts of the windows that include each frame.
 pub(crate) fn coverage(windows: &[Vec<usize>], frames: usize) -> Vec<u32> {
     let mut counts = vec![0u32; frames];
@@ -162,6 +171,12 @@ mod tests {
         assert!(plan.windows.is_empty());
         assert_eq!(plan.uncovered_at(0), (0..24).collect::<Vec<_>>());
         assert_eq!(ranges(&plan.uncovered_at(0)), vec![[0, 23]]);
+        let found = plan_findings(&plan);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].code(), "R143");
+        assert!(found[0].message.contains("24 of 24 frames (0–23)"), "{}", found[0].message);
+        assert_eq!(found[0].subject.frames, Some([0, 23]));
+        assert!(plan_findings(&WindowPlan::new(240, 12, 3).unwrap()).is_empty());
         // A video no longer than a window is one window, whatever the overlap.
         assert!(WindowPlan::new(12, 12, 14).unwrap().uncovered_at(0).is_empty());
     }

@@ -9,4 +9,8 @@
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod context;
 #[cfg_attr(not(test), allow(dead_code))]
+pub(crate) mod findings;
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod sampler;
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) mod weights;

@@ -95,6 +95,19 @@ pub(crate) struct Uncovered {
     pub(crate) frames: Vec<usize>,
 }
 
+impl Uncovered {
+    /// R143 as observed during the run.
+    pub(crate) fn finding(&self, plan: &WindowPlan) -> crate::report::Finding {
+        super::findings::window_gap(
+            &self.frames,
+            plan.frames,
+            plan.context_frames,
+            plan.context_overlap,
+            Some(self.step),
+        )
+    }
+}
+
 /// What a generation produced.
 pub(crate) struct Sampled {
     /// Decoded frames `(frames, 3, H, W)` in [0, 1] (NaN kept, as torch's clamp keeps it).
@@ -481,6 +494,13 @@ mod tests {
         let (out, unet, _) = run(8, 3, 5, Variant::Acc, 1.0, 2);
         assert!(unet.calls.borrow().is_empty());
         assert_eq!(out.uncovered, Some(Uncovered { step: 0, frames: (0..8).collect() }));
+        let finding = out.uncovered.as_ref().unwrap().finding(&WindowPlan::new(8, 3, 5).unwrap());
+        assert_eq!((finding.code(), finding.subject.step), ("R143", Some(0)));
+        assert!(
+            finding.message.starts_with("at step 0 the per-frame window counter was 0 for 8 of 8"),
+            "{}",
+            finding.message
+        );
         let values = out.frames.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         assert!(values.iter().all(|v| v.is_nan()), "NaN survives the clamp");
         // With guidance the same plan divides 0 by 0 too.
