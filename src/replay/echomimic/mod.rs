@@ -11,6 +11,8 @@ pub(crate) mod context;
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod findings;
 #[cfg_attr(not(test), allow(dead_code))]
+pub(crate) mod inference;
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod sampler;
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod weights;

@@ -407,6 +407,62 @@ mod tests {
         assert_eq!(merged.lookup("z", &[1]), Lookup::Missing);
     }
 
+    const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/replay/echomimic/demo");
+
+    /// The keys and shapes the reference 3-D UNet holds (make_demo.py).
+    fn demo_expected() -> Vec<Requested> {
+        #[derive(serde::Deserialize)]
+        struct Key {
+            name: String,
+            shape: Vec<usize>,
+        }
+        let text = std::fs::read_to_string(Path::new(DEMO).join("expected_keys.json")).unwrap();
+        let keys: Vec<Key> = serde_json::from_str(&text).unwrap();
+        keys.into_iter().map(|k| Requested { name: k.name, shape: k.shape }).collect()
+    }
+
+    /// The shipped layout read by the pickle reader (zip and legacy
+    /// containers): the motion module merged with denoising_unet.pth gives
+    /// every key the reference UNet holds, and nothing more.
+    #[test]
+    fn the_demo_layout_loads_every_key_the_reference_unet_holds() {
+        let layout = Layout::in_folder(&Path::new(DEMO).join("pretrained_weights"), Variant::Normal);
+        let merged = MergedWeights {
+            sources: vec![
+                StateDict::open(&layout.motion_module).unwrap(),
+                StateDict::open(&layout.denoising_unet).unwrap(),
+            ],
+        };
+        let report = key_report(&demo_expected(), &merged);
+        assert_eq!((report.expected, report.loaded), (402, 402));
+        assert!(report.missing.is_empty() && report.unexpected.is_empty() && report.shape_mismatches.is_empty());
+        assert_eq!((report.motion_expected, report.motion_present), (196, 196));
+        assert!(findings(&report, &layout.denoising_unet, &layout.motion_module).is_empty());
+        let t = merged.sources[1].load("conv_in.weight").unwrap();
+        assert_eq!(t.dims(), &[32, 4, 3, 3]);
+        let pose = StateDict::open(&layout.pose_encoder).unwrap();
+        assert!(pose.shape("conv_out.weight").is_some(), "legacy torch.save container");
+    }
+
+    /// Issue #16: the acc script's silent fallback. Without the motion
+    /// module the UNet's 196 temporal tensors are counted as expected and
+    /// absent, and the finding says so instead of building a UNet without
+    /// temporal layers.
+    #[test]
+    fn the_demo_without_its_motion_module_is_r140() {
+        let layout = Layout::in_folder(&Path::new(DEMO).join("pretrained_weights"), Variant::Acc);
+        assert!(!layout.motion_module.exists());
+        let normal = Layout::in_folder(&Path::new(DEMO).join("pretrained_weights"), Variant::Normal);
+        let merged = MergedWeights { sources: vec![StateDict::open(&normal.denoising_unet).unwrap()] };
+        let report = key_report(&demo_expected(), &merged);
+        assert_eq!((report.motion_expected, report.motion_present), (196, 0));
+        let found = findings(&report, &normal.denoising_unet, &layout.motion_module);
+        let codes: Vec<&str> = found.iter().map(|f| f.code()).collect();
+        assert_eq!(codes, vec!["R140", "R141"]);
+        assert!(found[0].message.contains("motion_module_acc.pth does not exist"), "{}", found[0].message);
+        assert!(found[1].message.contains("196 expected key(s) in no file"), "{}", found[1].message);
+    }
+
     #[test]
     fn the_layout_names_the_variant_files() {
         let acc = Layout::in_folder(Path::new("w"), Variant::Acc);
