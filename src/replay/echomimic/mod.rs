@@ -13,6 +13,8 @@ pub(crate) mod findings;
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod inference;
 #[cfg_attr(not(test), allow(dead_code))]
+pub(crate) mod inputs;
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod sampler;
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod weights;

@@ -12,7 +12,7 @@ use candle_core::{DType, Device, Tensor};
 
 use super::context::WindowPlan;
 use crate::config::Variant;
-use crate::replay::engine::{EngineError, Tracer};
+use crate::replay::engine::{AutoencoderKL, EngineError, Tracer};
 use crate::replay::scheduler::{DdimScheduler, Scheduler};
 
 type Result<T> = std::result::Result<T, EngineError>;
@@ -60,6 +60,28 @@ pub(crate) trait PoseEncoder {
 /// returning `(1, 3, H, W)` in [-1, 1].
 pub(crate) trait FrameDecoder {
     fn decode(&self, latents: &Tensor, tr: &mut Tracer) -> Result<Tensor>;
+}
+
+/// The engine's diffusers VAE as the per-frame decoder, computing in `dtype`.
+pub(crate) struct VaeDecoder<'a> {
+    pub(crate) vae: &'a AutoencoderKL,
+    pub(crate) dtype: DType,
+}
+
+impl FrameDecoder for VaeDecoder<'_> {
+    fn decode(&self, latents: &Tensor, tr: &mut Tracer) -> Result<Tensor> {
+        self.vae.decode(&latents.to_dtype(self.dtype)?, tr)
+    }
+}
+
+/// The reference image `(1, 3, H, W)` in [-1, 1] to scaled latents: the
+/// posterior's mean × 0.18215, as the pipelines encode it.
+pub(crate) fn reference_latents(vae: &AutoencoderKL, image: &Tensor, dtype: DType, tr: &mut Tracer) -> Result<Tensor> {
+    tr.context.stage = Some("vae.encode".into());
+    let moments = vae.encode_moments(&image.to_dtype(dtype)?, tr)?;
+    let channels = moments.dim(1)? / 2;
+    let mean = moments.narrow(1, 0, channels)?.to_dtype(DType::F32)?;
+    Ok((mean * LATENT_SCALE)?)
 }
 
 /// The models one generation uses.
@@ -401,6 +423,23 @@ mod tests {
         let out = sample(&models, &inputs(frames), &options, &scheduler(steps), &mut Tracer::silent()).unwrap();
         let banks = reference.0.into_inner();
         (out, unet, banks)
+    }
+
+    /// The demo's diffusers VAE folder: the reference image encodes to
+    /// (1, 4, H/8, W/8) latents and one frame decodes back to (1, 3, H, W).
+    #[test]
+    fn the_demo_vae_encodes_the_reference_and_decodes_a_frame() {
+        use crate::replay::engine::Precision;
+        let folder =
+            concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/replay/echomimic/demo/pretrained_weights/sd-vae-ft-mse");
+        let vae =
+            AutoencoderKL::load(std::path::Path::new(folder), &Device::Cpu, &Precision::default(), "vae").unwrap();
+        let image = super::super::inputs::reference_image(None, 1, 64, 64, &Device::Cpu).unwrap();
+        let mut tr = Tracer::silent();
+        let z = reference_latents(&vae, &image, DType::F32, &mut tr).unwrap();
+        assert_eq!(z.dims(), &[1, 4, 8, 8]);
+        let frame = VaeDecoder { vae: &vae, dtype: DType::F32 }.decode(&z, &mut tr).unwrap();
+        assert_eq!(frame.dims(), &[1, 3, 64, 64]);
     }
 
     #[test]
