@@ -15,6 +15,8 @@ pub(crate) mod inference;
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod inputs;
 #[cfg_attr(not(test), allow(dead_code))]
+pub(crate) mod prepare;
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod sampler;
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod weights;
