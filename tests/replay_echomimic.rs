@@ -47,6 +47,15 @@ fn impossible_echomimic_values_are_exit_2_naming_the_key() {
     }
 }
 
+/// The zero-window configuration is named before anything runs.
+#[test]
+fn a_zero_window_plan_is_named_before_running() {
+    let (_d, spec) = demo_spec_with(|t| t.replace("context_overlap = 1", "context_overlap = 6"));
+    let (code, _, stderr) = nanscope(&["replay", spec.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("R143 no window of the plan covers 8 of 8 frames (0–7)"), "{stderr}");
+}
+
 #[test]
 fn the_echomimic_rules_are_in_the_catalogue() {
     for (code, slug) in [
