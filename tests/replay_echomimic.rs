@@ -59,7 +59,7 @@ fn a_zero_window_plan_is_named_before_running() {
 #[test]
 fn the_echomimic_rules_are_in_the_catalogue() {
     for (code, slug) in [
-        ("R140", "motion-module-missing"),
+        ("R140", "motion-module-not-loaded"),
         ("R141", "weight-keys-unmatched"),
         ("R142", "weight-shape-mismatch"),
         ("R143", "context-window-gap"),

@@ -296,7 +296,7 @@ pub const FIRST_STEP_NOT_NOISY: Rule = Rule {
 
 pub const MOTION_MODULE_MISSING: Rule = Rule {
     code: "R140",
-    slug: "motion-module-missing",
+    slug: "motion-module-not-loaded",
     severity: Severity::Error,
     summary: "the EchoMimicV2 denoising UNet would run without its temporal layers",
     detects: "An EchoMimicV2 replay whose motion-module weights are absent or incomplete: the \

@@ -156,6 +156,24 @@ impl MergedWeights {
         }
         mismatch.unwrap_or(Lookup::Missing)
     }
+
+    /// The shape `load_state_dict` would see for `key`: the last file that
+    /// holds it.
+    pub(crate) fn shape(&self, key: &str) -> Option<Vec<usize>> {
+        self.sources.iter().rev().find_map(|s| s.shape(key))
+    }
+
+    /// `key` from the last file that holds it, as f32 on the CPU.
+    pub(crate) fn load(&self, key: &str) -> std::result::Result<Tensor, String> {
+        let source = self.sources.iter().rev().find(|s| s.shape(key).is_some()).ok_or_else(|| format!("no {key}"))?;
+        source.load(key).map_err(|e| e.to_string())
+    }
+}
+
+impl From<(String, Vec<usize>)> for Requested {
+    fn from((name, shape): (String, Vec<usize>)) -> Self {
+        Requested { name, shape }
+    }
 }
 
 /// A tensor the model asked for.
@@ -405,6 +423,11 @@ mod tests {
         assert_eq!(merged.lookup("y", &[5]), Lookup::Found(0));
         assert_eq!(merged.lookup("y", &[7]), Lookup::Mismatch { source: 1, found: vec![6] });
         assert_eq!(merged.lookup("z", &[1]), Lookup::Missing);
+        assert_eq!(merged.shape("y"), Some(vec![6]));
+        assert_eq!(merged.load("x").unwrap().dims(), &[2]);
+        assert!(merged.load("z").is_err());
+        let r: Requested = ("x".to_string(), vec![2]).into();
+        assert_eq!(r, Requested { name: "x".into(), shape: vec![2] });
     }
 
     const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/replay/echomimic/demo");
