@@ -25,6 +25,9 @@ pub struct RunOutput {
 
 /// Runs the generation the spec describes with the given precision plan.
 pub fn run(spec: &Spec, precision: &Precision, tr: &mut Tracer) -> Result<RunOutput> {
+    if spec.family == "echomimic-v2" {
+        return super::echomimic::prepare::run(spec);
+    }
     let device = select_device(spec.device)?;
     let unet = UNet2DConditionModel::load(&spec.models.unet, &device, precision, "unet")?;
     let vae = AutoencoderKL::load(&spec.models.vae, &device, precision, "vae")?;
