@@ -71,6 +71,7 @@ impl WindowPlan {
     /// How many windows cover each frame at step 0 (the per-frame counter).
     /// Shifting moves every window alike, so each step has the same counts
     /// rotated; a frame with count 0 at one step has a zero at every step.
+    #[cfg(test)]
     pub fn coverage(&self) -> Vec<u32> {
         coverage(&self.windows, self.frames)
     }

@@ -75,21 +75,6 @@ impl Prepared {
     }
 }
 
-/// The replay of `family = "echomimic-v2"` as far as this build goes: the
-/// spec's files, configuration and window plan are read and checked; the
-/// candle denoising UNet that runs [`super::sampler::sample`] is wired here.
-pub(crate) fn run(spec: &Spec) -> Result<crate::replay::RunOutput> {
-    let prepared = prepare(spec)?;
-    let before: Vec<String> = prepared.findings.iter().map(|f| format!("{} {}", f.code(), f.message)).collect();
-    let mut why = "the EchoMimicV2 denoising UNet is not built into this nanscope: the spec, weights layout, \
-                   inference configuration and window plan were read"
-        .to_string();
-    if !before.is_empty() {
-        why.push_str(&format!("; before running: {}", before.join("; ")));
-    }
-    Err(EngineError::Input(why))
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::Path;

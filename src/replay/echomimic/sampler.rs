@@ -25,7 +25,7 @@ pub(crate) const NOISE_CLAMP: f32 = 1.5;
 
 /// What the reference UNet wrote, read by the denoising UNet's reference
 /// attention. Opaque to the loop.
-pub(crate) struct Banks(#[allow(dead_code)] pub(crate) Vec<Tensor>);
+pub(crate) struct Banks(pub(crate) super::model::Banks);
 
 /// The 3-D denoising UNet: v-prediction for a window of latents
 /// `(rows, c, frames, h, w)`, with audio features `(rows, frames, …)` and
@@ -134,7 +134,8 @@ impl Uncovered {
 pub(crate) struct Sampled {
     /// Decoded frames `(frames, 3, H, W)` in [0, 1] (NaN kept, as torch's clamp keeps it).
     pub(crate) frames: Tensor,
-    /// The final latents `(1, c, frames, h, w)`.
+    /// The final latents `(1, c, frames, h, w)` (the loop goldens compare them).
+    #[cfg(test)]
     pub(crate) latents: Tensor,
     /// The first step at which some frame had no window, if any.
     pub(crate) uncovered: Option<Uncovered>,
@@ -280,7 +281,12 @@ pub(crate) fn sample(
     tr.context.step = None;
     tr.context.timestep = None;
     let frames_out = decode(models.decoder, &latents, tr)?;
-    Ok(Sampled { frames: frames_out, latents, uncovered })
+    Ok(Sampled {
+        frames: frames_out,
+        #[cfg(test)]
+        latents,
+        uncovered,
+    })
 }
 
 /// Decodes one frame at a time: latents ÷ 0.18215, the VAE decoder, then
@@ -340,7 +346,7 @@ mod tests {
     impl ReferenceUnet for Reference {
         fn write_banks(&self, _: &Tensor, guided: bool, _: &mut Tracer) -> Result<Banks> {
             self.0.borrow_mut().push(guided);
-            Ok(Banks(Vec::new()))
+            Ok(Banks(Default::default()))
         }
     }
 

@@ -9,24 +9,23 @@
 //! The reference loader builds the 3-D UNet, copies into it every tensor of
 //! the 2-D weights merged with the motion module whose name and shape match
 //! (the rest is skipped silently), then loads `denoising_unet*.pth` with
-//! `strict=False`. [`MergedWeights`] reproduces that lookup; [`Recorder`] is
-//! a candle `VarBuilder` backend that hands those tensors to the model while
-//! recording every name and shape the model asks for, so that
+//! `strict=False`. [`MergedWeights`] reproduces that lookup; through
+//! [`SharedWeights`] the engine's weight store hands those tensors to the
+//! model and records every name and shape it asks for, so that
 //! [`key_report`] can say which keys were expected and not given, and the
 //! reverse.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::rc::Rc;
 
-use candle_core::{DType, Device, Shape, Tensor};
-use candle_nn::Init;
-use candle_nn::var_builder::SimpleBackend;
+use candle_core::{Device, Tensor};
 use serde::Serialize;
 
 use crate::config::Variant;
 use crate::formats::{Checkpoint, FileFormat};
 use crate::replay::engine::EngineError;
+use crate::replay::engine::weights::TensorSource;
 use crate::report::{Finding, Severity};
 use crate::weights::values::logical_values;
 
@@ -183,50 +182,18 @@ pub(crate) struct Requested {
     pub(crate) shape: Vec<usize>,
 }
 
-/// A candle `VarBuilder` backend over merged weights that records every
-/// request. A tensor that is missing or of another shape is handed out as
-/// zeros of the requested shape, so that the whole model is built and every
-/// problem is seen at once.
-pub(crate) struct Recorder<'a> {
-    weights: &'a MergedWeights,
-    requested: &'a Mutex<Vec<Requested>>,
-}
+/// Merged weights shared between the engine's weight store, which hands
+/// them to the model and records every key and shape it requests, and the
+/// key report.
+pub(crate) struct SharedWeights(pub(crate) Rc<MergedWeights>);
 
-impl<'a> Recorder<'a> {
-    pub(crate) fn new(weights: &'a MergedWeights, requested: &'a Mutex<Vec<Requested>>) -> Self {
-        Recorder { weights, requested }
+impl TensorSource for SharedWeights {
+    fn shape(&self, key: &str) -> Option<Vec<usize>> {
+        self.0.shape(key)
     }
 
-    fn record(&self, name: &str, shape: &[usize]) {
-        if let Ok(mut requested) = self.requested.lock() {
-            requested.push(Requested { name: name.to_string(), shape: shape.to_vec() });
-        }
-    }
-}
-
-impl SimpleBackend for Recorder<'_> {
-    fn get(&self, s: Shape, name: &str, _: Init, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
-        self.record(name, s.dims());
-        match self.weights.lookup(name, s.dims()) {
-            Lookup::Found(i) => self.weights.sources[i]
-                .load(name)
-                .map_err(|e| candle_core::Error::Msg(e.to_string()))?
-                .to_dtype(dtype)?
-                .to_device(dev),
-            Lookup::Mismatch { .. } | Lookup::Missing => Tensor::zeros(s, dtype, dev),
-        }
-    }
-
-    fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
-        let source = self.weights.sources.iter().rev().find(|s| s.shape(name).is_some());
-        let source = source.ok_or_else(|| candle_core::Error::CannotFindTensor { path: name.to_string() })?;
-        let tensor = source.load(name).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
-        self.record(name, tensor.dims());
-        tensor.to_dtype(dtype)?.to_device(dev)
-    }
-
-    fn contains_tensor(&self, name: &str) -> bool {
-        self.weights.sources.iter().any(|s| s.shape(name).is_some())
+    fn load(&self, key: &str) -> std::result::Result<Tensor, String> {
+        self.0.load(key)
     }
 }
 
@@ -312,9 +279,9 @@ pub(crate) fn findings(report: &KeyReport, denoising_unet: &Path, motion_module:
 
 #[cfg(test)]
 mod tests {
-    use candle_nn::{Module, VarBuilder};
-
     use super::*;
+    use crate::replay::engine::layers::{Conv2d, Linear};
+    use crate::replay::engine::{Precision, WeightStore};
 
     /// Writes a state dict with `torch.save`'s zip layout through the
     /// fixture writer, as safetensors (the reader sniffs content).
@@ -332,30 +299,21 @@ mod tests {
         path
     }
 
-    /// A small builder of our own: a Linear, a conv and one motion-module
-    /// Linear, built through candle's VarBuilder as a model would be.
-    fn build(vb: VarBuilder<'_>) -> candle_core::Result<()> {
-        let proj = candle_nn::linear(4, 3, vb.pp("down_blocks.0.attentions.0.proj_in"))?;
-        proj.forward(&Tensor::zeros((1, 4), DType::F32, &Device::Cpu)?)?;
-        candle_nn::conv2d(2, 4, 3, Default::default(), vb.pp("conv_in"))?;
-        candle_nn::linear_no_bias(4, 4, vb.pp("down_blocks.0.motion_modules.0.temporal_transformer.proj_in"))?;
-        Ok(())
-    }
-
+    /// A Linear, a conv and one motion-module Linear, built by the
+    /// engine's layers from a store over the merged weights.
     fn record(sources: Vec<StateDict>) -> (KeyReport, Vec<Requested>) {
-        let weights = MergedWeights { sources };
-        let requested = Mutex::new(Vec::new());
-        {
-            let backend: Box<dyn SimpleBackend + '_> = Box::new(Recorder::new(&weights, &requested));
-            let vb = VarBuilder::from_backend(backend, DType::F32, Device::Cpu);
-            build(vb).unwrap();
-        }
-        let requested = requested.into_inner().unwrap();
+        let weights = Rc::new(MergedWeights { sources });
+        let source = Box::new(SharedWeights(Rc::clone(&weights)));
+        let ws = WeightStore::from_source("test", source, &Device::Cpu, Precision::default(), "");
+        Linear::new(&ws, "down_blocks.0.attentions.0.proj_in", 4, 3, true);
+        Conv2d::new(&ws, "conv_in", 2, 4, 3, 1, 1);
+        Linear::new(&ws, "down_blocks.0.motion_modules.0.temporal_transformer.proj_in", 4, 4, false);
+        let requested: Vec<Requested> = ws.requested().into_iter().map(Requested::from).collect();
         (key_report(&requested, &weights), requested)
     }
 
     #[test]
-    fn the_recorder_sees_every_request_and_the_report_lists_both_directions() {
+    fn the_store_records_every_request_and_the_report_lists_both_directions() {
         let dir = tempfile::tempdir().unwrap();
         let unet = write(
             dir.path(),

@@ -59,8 +59,7 @@ pub(crate) trait TensorSource {
 
 /// Where a model's tensors come from.
 enum WeightSource {
-    // Built by the EchoMimicV2 loader once it hands its merged state dicts over.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// Merged state dicts of the EchoMimicV2 loader.
     External(Box<dyn TensorSource>),
     Safetensors(MmapedSafetensors),
     /// A `torch.save` state dict (`diffusion_pytorch_model.bin`), read by
@@ -156,7 +155,6 @@ impl WeightStore {
     }
 
     /// A store over tensors another loader provides; `label` names them in errors.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn from_source(
         label: &str,
         source: Box<dyn TensorSource>,
@@ -178,7 +176,6 @@ impl WeightStore {
 
     /// Every tensor key requested so far, with the shape the model needs
     /// (what `load_state_dict(strict=False)` compares against).
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn requested(&self) -> Vec<(String, Vec<usize>)> {
         self.requested.borrow().clone()
     }

@@ -18,6 +18,9 @@ use crate::replay::engine::tracer::Tracer;
 use crate::replay::engine::weights::WeightStore;
 
 use super::config::MotionConfig;
+use super::motion::MotionModule;
+use super::resnet3d::{Resnet3D, ResnetShape};
+use super::transformer3d::{BankMode, Transformer3D, TransformerShape};
 use super::*;
 
 const TOLERANCE: f32 = 1e-4;

@@ -8,10 +8,6 @@
 //! Activations between modules are folded `(b·f, c, h, w)`, frames inner, as
 //! the reference's `rearrange("b c f h w -> (b f) c h w")` does.
 
-// The replay pipeline builds these models; until every part is wired in,
-// parts are reached from tests only.
-#![allow(dead_code, unused_imports)]
-
 pub(crate) mod config;
 mod motion;
 mod pose_encoder;
@@ -19,11 +15,10 @@ mod resnet3d;
 mod transformer3d;
 mod unet;
 
-pub(crate) use config::{AdditionalKwargs, MotionModuleKwargs, UnetConfig, UnsupportedConfig};
-pub(crate) use motion::{MotionModule, fold_frames, unfold_frames};
+pub(crate) use config::{AdditionalKwargs, UnetConfig, UnsupportedConfig};
+pub(crate) use motion::{fold_frames, unfold_frames};
 pub(crate) use pose_encoder::{PoseEncoder, PoseEncoderConfig};
-pub(crate) use resnet3d::{FrameNorm, Resnet3D, ResnetShape};
-pub(crate) use transformer3d::{BankMode, Banks, Transformer3D, TransformerShape};
+pub(crate) use transformer3d::Banks;
 pub(crate) use unet::{DenoiseInputs, EchoUnet, Role};
 
 #[cfg(test)]
