@@ -10,7 +10,7 @@ mod diffusers;
 mod echomimic;
 mod findings;
 mod report;
-mod yaml;
+pub(crate) mod yaml;
 
 pub use check::{ConfigCheck, ConfigFile, ConfigKind, ConfigOptions, Setting, Variant, check, check_file};
 pub use report::report;

@@ -29,6 +29,14 @@ pub struct BisectOutcome {
 /// The candidate modules: every Linear/Conv the plan quantizes, or every
 /// Linear/Conv when nothing is quantized (then only the dtype matters).
 fn candidates(spec: &Spec, precision: &Precision) -> Result<Vec<String>, EngineError> {
+    if spec.family == "echomimic-v2" {
+        let all = super::echomimic::wire::layers(spec, &Precision::default())?;
+        return Ok(if precision.quantize.is_some() {
+            all.into_iter().filter(|m| precision.quantizes(m)).collect()
+        } else {
+            all
+        });
+    }
     let unet = UNet2DConditionModel::load(&spec.models.unet, &Device::Cpu, &Precision::default(), "unet")?;
     let vae = AutoencoderKL::load(&spec.models.vae, &Device::Cpu, &Precision::default(), "vae")?;
     let all = unet.layers.into_iter().chain(vae.layers);

@@ -3,6 +3,7 @@
 
 mod analyzing_probe;
 mod bisect;
+pub(crate) mod echomimic;
 pub mod engine;
 mod noise;
 mod pipeline;

@@ -21,10 +21,16 @@ pub struct RunOutput {
     pub nonfinite: u64,
     /// Steps actually run.
     pub steps: usize,
+    /// Findings of the run itself (weights the model did not get, frames
+    /// no context window covered).
+    pub findings: Vec<crate::report::Finding>,
 }
 
 /// Runs the generation the spec describes with the given precision plan.
 pub fn run(spec: &Spec, precision: &Precision, tr: &mut Tracer) -> Result<RunOutput> {
+    if spec.family == "echomimic-v2" {
+        return super::echomimic::wire::run(spec, precision, tr);
+    }
     let device = select_device(spec.device)?;
     let unet = UNet2DConditionModel::load(&spec.models.unet, &device, precision, "unet")?;
     let vae = AutoencoderKL::load(&spec.models.vae, &device, precision, "vae")?;
@@ -130,7 +136,7 @@ pub fn run(spec: &Spec, precision: &Precision, tr: &mut Tracer) -> Result<RunOut
     tr.finish()?;
     let values = frames.flatten_all()?.to_vec1::<f32>()?;
     let nonfinite = values.iter().filter(|v| !v.is_finite()).count() as u64;
-    Ok(RunOutput { frames, nonfinite, steps: timesteps.len() })
+    Ok(RunOutput { frames, nonfinite, steps: timesteps.len(), findings: Vec::new() })
 }
 
 fn decode(

@@ -105,7 +105,7 @@ pub fn replay(spec: &Spec, options: &ReplayOptions) -> Result<ReplayResult, Engi
         run(spec, &precision, &mut tracer)?
     };
     let analysis = probe.into_analysis();
-    if let Some(path) = &spec.output {
+    if let Some(path) = spec.output.as_ref().filter(|_| output.steps > 0) {
         // (frames, 3, h, w) → (1, 3, frames, h, w): the `b c f h w` layout of
         // diffusers' and EchoMimicV2's `videos`, which `video encode` reads.
         let write_error = |e: candle_core::Error| EngineError::Read {
@@ -116,7 +116,12 @@ pub fn replay(spec: &Spec, options: &ReplayOptions) -> Result<ReplayResult, Engi
         let map: HashMap<String, candle_core::Tensor> = [("videos".to_string(), videos)].into();
         candle_core::safetensors::save(&map, path).map_err(write_error)?;
     }
-    let mut findings = analysis.findings.clone();
+    let mut findings = output.findings.clone();
+    // A run stopped before its first module (weights the model did not
+    // get) has its cause in `output.findings`; an empty trace adds nothing.
+    if output.steps > 0 {
+        findings.extend(analysis.findings.iter().cloned());
+    }
     let bisect = if options.bisect {
         let outcome = bisect(spec, &precision)?;
         findings.push(bisect_finding(&outcome, &precision));

@@ -1,5 +1,6 @@
 //! `R` rules: replay, trace and scheduler hazards. R101–R119 cover the
-//! scheduler configuration (`nanscope scheduler`).
+//! scheduler configuration (`nanscope scheduler`); R140–R149 the EchoMimicV2
+//! replay (weights as shipped, context windows).
 
 use super::Rule;
 use crate::report::Severity;
@@ -293,6 +294,81 @@ pub const FIRST_STEP_NOT_NOISY: Rule = Rule {
     options: "--steps N (50)",
 };
 
+pub const MOTION_MODULE_MISSING: Rule = Rule {
+    code: "R140",
+    slug: "motion-module-not-loaded",
+    severity: Severity::Error,
+    summary: "the EchoMimicV2 denoising UNet would run without its temporal layers",
+    detects: "An EchoMimicV2 replay whose motion-module weights are absent or incomplete: the \
+              `motion_module*.pth` file is missing, or fewer of the UNet's `motion_modules` tensors are \
+              present in the weights (motion module merged with `denoising_unet*.pth`) than the model \
+              expects. Evidence: how many motion-module keys the model expects and how many the files hold.",
+    why: "The reference loader merges the motion module into the 2-D weights and loads with \
+          `strict=False`: whatever is missing keeps its initial values and nothing is reported. The acc \
+          script even builds a UNet with no temporal layers when the file is absent. Frames are then \
+          denoised with untrained (or no) attention across time: flicker, noise or garbage, never an error \
+          (the log says `Loaded 0.0M-parameter motion module`).",
+    cause: "A missing or partial download of `motion_module.pth` / `motion_module_acc.pth`, a wrong \
+            `motion_module_path`, or a motion module of another architecture (names that do not match).",
+    fix: "Download the motion module that belongs to the denoising UNet (same variant) into \
+          `pretrained_weights/` and point the spec (or `motion_module_path`) at it.",
+    options: "",
+};
+
+pub const WEIGHT_KEYS_UNMATCHED: Rule = Rule {
+    code: "R141",
+    slug: "weight-keys-unmatched",
+    severity: Severity::Warning,
+    summary: "weights the model expected and did not get, or weights given and not used",
+    detects: "What `load_state_dict(strict=False)` would return as `missing_keys` and `unexpected_keys` \
+              for the EchoMimicV2 denoising UNet, computed by building the model and recording every \
+              tensor it asks for: expected keys found in none of the files, and keys of the files that \
+              no module asks for. The message gives both counts and the first names.",
+    why: "PyTorch does not complain about either list with `strict=False`: a missing tensor keeps its random \
+          initial value, an unused one is dropped. Partial checkpoints therefore produce noise instead of \
+          an error.",
+    cause: "Weights of another model version or architecture, keys renamed by a conversion script \
+            (a `module.` or `unet.` prefix), or a file cut short.",
+    fix: "Use the checkpoint that matches the inference configuration; strip or rename prefixes so that \
+          the names match the model's.",
+    options: "",
+};
+
+pub const WEIGHT_SHAPE_MISMATCH: Rule = Rule {
+    code: "R142",
+    slug: "weight-shape-mismatch",
+    severity: Severity::Error,
+    summary: "a weight's shape differs from the one the model expects",
+    detects: "A tensor of `denoising_unet*.pth` or the motion module whose name the model expects but whose \
+              shape differs, e.g. `attn2.to_k.weight` of (320, 768) where the audio cross-attention needs \
+              (320, 384). The finding names the tensor, both shapes and the file.",
+    why: "`load_state_dict` refuses a shape mismatch even with `strict=False`, and the 2-D to 3-D merge \
+          silently skips it, leaving the initial value in place.",
+    cause: "SD image-variation weights (cross-attention width 768) where EchoMimicV2's audio width 384 is \
+            expected, or an inference YAML whose `unet_additional_kwargs` do not match the checkpoint.",
+    fix: "Use the checkpoint and the inference YAML that belong together (`cross_attention_dim: 384` for \
+          EchoMimicV2's `denoising_unet.pth`).",
+    options: "",
+};
+
+pub const CONTEXT_WINDOW_GAP: Rule = Rule {
+    code: "R143",
+    slug: "context-window-gap",
+    severity: Severity::Error,
+    summary: "frames no context window covers: their average is 0/0 = NaN",
+    detects: "An EchoMimicV2 window plan (context_frames, context_overlap, frames) in which some frames \
+              belong to no window, found before the run (`context_overlap` larger than `context_frames` \
+              on a video longer than one window plans no window at all), or observed during the run as \
+              a per-frame counter of 0 at a step. The finding lists the frames and the step.",
+    why: "The pipelines add each window's prediction into a sum and divide by how many windows covered \
+          each frame. A frame no window covers divides 0 by 0: its latents become NaN at the first step \
+          and it decodes to a black frame, with no exception.",
+    cause: "`context_overlap` set larger than `context_frames` (the start range of the windows then has a \
+            negative step and is empty).",
+    fix: "Keep `context_overlap` below `context_frames` (EchoMimicV2 ships 12 and 3).",
+    options: "",
+};
+
 pub const RULES: &[&Rule] = &[
     &SCHEDULER_CONFIG_INVALID,
     &STEP_DIVIDES_BY_ZERO,
@@ -311,4 +387,8 @@ pub const RULES: &[&Rule] = &[
     &INVALID_BETAS,
     &ZERO_SNR_MISSES_TERMINAL,
     &FIRST_STEP_NOT_NOISY,
+    &MOTION_MODULE_MISSING,
+    &WEIGHT_KEYS_UNMATCHED,
+    &WEIGHT_SHAPE_MISMATCH,
+    &CONTEXT_WINDOW_GAP,
 ];

@@ -62,10 +62,7 @@ impl Attention {
         };
         let (q, k, v) = (heads(&q)?, heads(&k)?, heads(&v)?);
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        // Scores and softmax in fp32, as PyTorch's attention kernels accumulate.
-        let scores = (q.to_dtype(DType::F32)?.matmul(&k.to_dtype(DType::F32)?.t()?)? * scale)?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(v.dtype())?;
-        let out = widened(&probs, |p| p.matmul(&v.to_dtype(p.dtype())?))?.transpose(1, 2)?;
+        let out = attend(&q, &k, &v, scale, SCORE_BUDGET)?.transpose(1, 2)?;
         let (b, n, _, _) = out.dims4()?;
         let out = out.reshape((b, n, self.heads * self.head_dim))?;
         let y = self.to_out.forward(&out, tr)?;
@@ -89,9 +86,8 @@ impl Attention {
         let k = self.to_k.forward(&tokens, tr)?;
         let v = self.to_v.forward(&tokens, tr)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = (q.to_dtype(DType::F32)?.matmul(&k.to_dtype(DType::F32)?.t()?)? * scale)?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(v.dtype())?;
-        let out = self.to_out.forward(&widened(&probs, |p| p.matmul(&v.to_dtype(p.dtype())?))?, tr)?;
+        let out = attend(&q.unsqueeze(1)?, &k.unsqueeze(1)?, &v.unsqueeze(1)?, scale, SCORE_BUDGET)?.squeeze(1)?;
+        let out = self.to_out.forward(&out, tr)?;
         let out = out.transpose(1, 2)?.reshape((b, c, h, w))?;
         let y = (out + x)?;
         tr.observe(&self.name, &[x], &y)?;
@@ -99,15 +95,56 @@ impl Attention {
     }
 }
 
+/// Most fp32 attention scores held at once (16 MiB, and as much again for
+/// the probabilities). PyTorch's fused kernels never hold the whole
+/// `queries × keys` matrix; at EchoMimicV2's 768×768 the reference attention
+/// alone would need 9216 × 18432 scores per head and frame, so queries are
+/// taken in slices that fit the budget.
+const SCORE_BUDGET: usize = 1 << 22;
+
+/// `softmax(q·kᵀ·scale)·v` over `(b, heads, n, d)` queries and `(b, heads, m, d)`
+/// keys and values, one sample at a time and in query slices of at most
+/// `budget` scores. Each query row is computed as in one pass: scores and
+/// softmax in fp32, as PyTorch's attention kernels accumulate.
+fn attend(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64, budget: usize) -> Result<Tensor> {
+    let (b, h, n, _) = q.dims4()?;
+    let m = k.dim(2)?;
+    let rows = (budget / h.saturating_mul(m).max(1)).max(1);
+    // Keys transposed in fp32 once, not once per slice.
+    let keys = k.to_dtype(DType::F32)?.t()?.contiguous()?;
+    let one = |q: &Tensor, k: &Tensor, v: &Tensor| -> Result<Tensor> {
+        // Scaling the queries, not the scores, keeps one score-sized tensor fewer.
+        let scores = (q.to_dtype(DType::F32)? * scale)?.matmul(k)?;
+        let probs = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(v.dtype())?;
+        Ok(widened(&probs, |p| p.matmul(&v.to_dtype(p.dtype())?))?)
+    };
+    if b.saturating_mul(n) <= rows {
+        return one(q, &keys, v);
+    }
+    let mut samples = Vec::with_capacity(b);
+    for i in 0..b {
+        let (qi, ki, vi) = (q.narrow(0, i, 1)?, keys.narrow(0, i, 1)?, v.narrow(0, i, 1)?);
+        let mut slices = Vec::with_capacity(n.div_ceil(rows));
+        let mut start = 0;
+        while start < n {
+            let len = rows.min(n - start);
+            slices.push(one(&qi.narrow(2, start, len)?.contiguous()?, &ki, &vi)?);
+            start += len;
+        }
+        samples.push(Tensor::cat(&slices, 2)?);
+    }
+    Ok(Tensor::cat(&samples, 0)?)
+}
+
 /// `FeedForward` with GEGLU: `net.0.proj` doubles the width, `net.2` projects back.
-struct FeedForward {
+pub(crate) struct FeedForward {
     name: String,
     proj: Linear,
     out: Linear,
 }
 
 impl FeedForward {
-    fn new(ws: &WeightStore, prefix: &str, dim: usize) -> Self {
+    pub(crate) fn new(ws: &WeightStore, prefix: &str, dim: usize) -> Self {
         let inner = dim * 4;
         FeedForward {
             name: ws.module_name(prefix),
@@ -116,7 +153,7 @@ impl FeedForward {
         }
     }
 
-    fn forward(&self, x: &Tensor, tr: &mut Tracer) -> Result<Tensor> {
+    pub(crate) fn forward(&self, x: &Tensor, tr: &mut Tracer) -> Result<Tensor> {
         let h = self.proj.forward(x, tr)?;
         let half = h.dim(D::Minus1)? / 2;
         let (hidden, gate) = (h.narrow(D::Minus1, 0, half)?, h.narrow(D::Minus1, half, half)?);
@@ -244,5 +281,24 @@ impl Transformer2DModel {
         let y = (out + x)?;
         tr.observe(&self.name, &[x, context], &y)?;
         Ok(y)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::Device;
+
+    use super::*;
+
+    #[test]
+    fn attention_in_query_slices_equals_one_pass() {
+        let q = Tensor::randn(0f32, 1.0, (3, 2, 37, 8), &Device::Cpu).unwrap();
+        let k = Tensor::randn(0f32, 1.0, (3, 2, 53, 8), &Device::Cpu).unwrap();
+        let v = Tensor::randn(0f32, 1.0, (3, 2, 53, 8), &Device::Cpu).unwrap();
+        let whole = attend(&q, &k, &v, 0.35, usize::MAX).unwrap();
+        // 2 heads × 53 keys per query row: slices of 4 rows, the last one shorter.
+        let sliced = attend(&q, &k, &v, 0.35, 2 * 53 * 4).unwrap();
+        let err = (whole - sliced).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap();
+        assert!(err.to_scalar::<f32>().unwrap() < 1e-6);
     }
 }

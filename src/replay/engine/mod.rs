@@ -6,16 +6,16 @@
 //! compute dtype (fp16 overflows to Inf as in PyTorch); only the reductions
 //! PyTorch also runs in fp32 (GroupNorm, LayerNorm, softmax) are upcast.
 
-mod attention;
+pub(crate) mod attention;
 mod device;
-mod error;
-mod layers;
+pub(crate) mod error;
+pub(crate) mod layers;
 mod precision;
-mod resnet;
-mod tracer;
+pub(crate) mod resnet;
+pub(crate) mod tracer;
 mod unet;
 mod vae;
-mod weights;
+pub(crate) mod weights;
 
 pub use device::{ComputeDType, DeviceKind, select_device};
 pub use error::EngineError;

@@ -48,8 +48,19 @@ impl fmt::Display for WeightProblem {
     }
 }
 
+/// Tensors a model reads from outside the engine's own files (several state
+/// dicts merged by a loader, for instance), by key.
+pub(crate) trait TensorSource {
+    /// The stored shape of `key`, or `None` when no tensor has that key.
+    fn shape(&self, key: &str) -> Option<Vec<usize>>;
+    /// The tensor of `key`, on the CPU, in any float dtype.
+    fn load(&self, key: &str) -> std::result::Result<Tensor, String>;
+}
+
 /// Where a model's tensors come from.
 enum WeightSource {
+    /// Merged state dicts of the EchoMimicV2 loader.
+    External(Box<dyn TensorSource>),
     Safetensors(MmapedSafetensors),
     /// A `torch.save` state dict (`diffusion_pytorch_model.bin`), read by
     /// nanscope's own pickle reader: nothing in the file is executed.
@@ -70,6 +81,8 @@ pub struct WeightStore {
     problems: RefCell<Vec<WeightProblem>>,
     /// Probe names of the Linear/Conv modules, in construction order.
     layers: RefCell<Vec<String>>,
+    /// Every tensor key the model asked for, with the shape it needs.
+    requested: RefCell<Vec<(String, Vec<usize>)>>,
 }
 
 /// The weight file a diffusers model folder (or a file path) names.
@@ -137,7 +150,34 @@ impl WeightStore {
             scope: scope.to_string(),
             problems: RefCell::new(Vec::new()),
             layers: RefCell::new(Vec::new()),
+            requested: RefCell::new(Vec::new()),
         })
+    }
+
+    /// A store over tensors another loader provides; `label` names them in errors.
+    pub(crate) fn from_source(
+        label: &str,
+        source: Box<dyn TensorSource>,
+        device: &Device,
+        precision: Precision,
+        scope: &str,
+    ) -> Self {
+        WeightStore {
+            file: PathBuf::from(label),
+            tensors: WeightSource::External(source),
+            device: device.clone(),
+            precision,
+            scope: scope.to_string(),
+            problems: RefCell::new(Vec::new()),
+            layers: RefCell::new(Vec::new()),
+            requested: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Every tensor key requested so far, with the shape the model needs
+    /// (what `load_state_dict(strict=False)` compares against).
+    pub(crate) fn requested(&self) -> Vec<(String, Vec<usize>)> {
+        self.requested.borrow().clone()
     }
 
     pub fn precision(&self) -> &Precision {
@@ -167,6 +207,7 @@ impl WeightStore {
         if quantizable {
             self.layers.borrow_mut().push(module.clone());
         }
+        self.requested.borrow_mut().push((key.clone(), shape.to_vec()));
         match self.load(&key, shape, quantizable && self.precision.quantizes(&module)) {
             Ok(t) => t.to_dtype(dtype).unwrap_or(t),
             Err(problem) => {
@@ -194,6 +235,13 @@ impl WeightStore {
                     return Err(mismatch(view.shape().to_vec()));
                 }
                 tensors.load(key, &Device::Cpu).map_err(unreadable)?
+            }
+            WeightSource::External(source) => {
+                let found = source.shape(key).ok_or_else(missing)?;
+                if found != shape {
+                    return Err(mismatch(found));
+                }
+                source.load(key).map_err(|why| WeightProblem::Unreadable { tensor: key.to_string(), why })?
             }
             WeightSource::Torch { checkpoint, index } => {
                 let entry = index.get(key).map(|&i| &checkpoint.tensors[i]).ok_or_else(missing)?;
@@ -258,6 +306,44 @@ mod tests {
                 assert!(
                     matches!(&problems[1], WeightProblem::Missing { tensor, .. } if tensor == "decoder.no_such_conv.weight")
                 );
+            }
+            other => panic!("expected a weights error, got {:?}", other.err()),
+        }
+    }
+
+    struct Map(HashMap<String, Tensor>);
+
+    impl TensorSource for Map {
+        fn shape(&self, key: &str) -> Option<Vec<usize>> {
+            self.0.get(key).map(|t| t.dims().to_vec())
+        }
+        fn load(&self, key: &str) -> std::result::Result<Tensor, String> {
+            self.0.get(key).cloned().ok_or_else(|| format!("no {key}"))
+        }
+    }
+
+    #[test]
+    fn an_external_source_records_every_request() {
+        let tensors = [("a.weight".to_string(), Tensor::ones((2, 3), DType::F32, &Device::Cpu).unwrap())];
+        let store = WeightStore::from_source(
+            "merged",
+            Box::new(Map(tensors.into_iter().collect())),
+            &Device::Cpu,
+            Precision::default(),
+            "unet",
+        );
+        assert_eq!(store.get("a", "weight", &[2, 3], true).dims(), &[2, 3]);
+        store.get("b", "bias", &[3], false);
+        store.get("a", "weight", &[3, 2], true);
+        assert_eq!(
+            store.requested(),
+            vec![("a.weight".into(), vec![2, 3]), ("b.bias".into(), vec![3]), ("a.weight".into(), vec![3, 2])]
+        );
+        match store.finish() {
+            Err(EngineError::Weights { path, problems }) => {
+                assert_eq!(path, "merged");
+                assert!(matches!(&problems[0], WeightProblem::Missing { tensor, .. } if tensor == "b.bias"));
+                assert!(matches!(&problems[1], WeightProblem::Shape { found, .. } if found == &[2, 3]));
             }
             other => panic!("expected a weights error, got {:?}", other.err()),
         }
