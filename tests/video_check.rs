@@ -196,6 +196,18 @@ fn damaged_payload_reports_decode_errors_at_frames() {
     assert!(errors[0]["message"].as_str().unwrap().contains("next keyframe"));
 }
 
+/// A frame-threaded decoder conceals damage in an order that depends on
+/// thread timing; the damaged clip's frames must still measure the same on
+/// every run (a gate baseline compares them).
+#[test]
+fn a_damaged_clip_measures_the_same_on_every_run() {
+    let Some(first) = check("damaged.mp4", &[]) else { return };
+    for _ in 0..5 {
+        let again = check("damaged.mp4", &[]).unwrap();
+        assert_eq!(again.json["frames"], first.json["frames"]);
+    }
+}
+
 #[test]
 fn yuv444_and_odd_size_are_player_problems() {
     let Some(run) = check("yuv444_odd.mp4", &[]) else { return };

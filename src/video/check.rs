@@ -21,6 +21,7 @@ use crate::rules::video as rules;
 const FALLBACK_FPS: f64 = 25.0;
 
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CheckOptions {
     pub thresholds: FrameThresholds,
     pub expect: Expectations,
@@ -188,10 +189,21 @@ fn decode_frames(
         Some(decode) if decode.plan.same_decode(&plan) => decode,
         _ => LumaDecode::start(tools, path, &plan, options.threads)?,
     };
-    let outcome = decode.finish(|index, luma, previous| {
-        let counts = measure(luma, previous, &pixel_thresholds);
-        frames.push(FrameStats::from_counts(index, start + index as f64 / fps, &counts, plan.range));
-    })?;
+    let measure_into = |frames: &mut Vec<FrameStats>, decode: LumaDecode| {
+        decode.finish(|index, luma, previous| {
+            let counts = measure(luma, previous, &pixel_thresholds);
+            frames.push(FrameStats::from_counts(index, start + index as f64 / fps, &counts, plan.range));
+        })
+    };
+    let mut outcome = measure_into(&mut frames, decode)?;
+    // A frame-threaded decoder conceals damage in an order that depends on
+    // thread timing, so a damaged stream's frames differ from run to run.
+    // When the decoder reported errors, the frames are measured again from a
+    // single-threaded decode: the same file always gives the same report.
+    if outcome.error_lines > 0 && options.threads != Some(1) {
+        frames.clear();
+        outcome = measure_into(&mut frames, LumaDecode::start(tools, path, &plan, Some(1))?)?;
+    }
     if outcome.frames == 0 && !outcome.exit_success {
         // An ffmpeg too old for the options used fails this way: say so.
         tools.check_ffmpeg_version()?;
