@@ -6,6 +6,7 @@
 //! facts the verdict reads, and its plots when asked for.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
@@ -108,8 +109,22 @@ pub(crate) struct JobContext<'a> {
     pub tools_error: Option<String>,
     pub plots: bool,
     pub fps: f64,
-    pub audio_seconds: Option<(f64, String)>,
+    /// The audio the poses are held against: the run's only audio file.
+    pub audio: Option<PathBuf>,
     pub expect_audio: bool,
+    /// Its duration, read once (by ffprobe) by whichever job needs it
+    /// first, inside the jobs rather than before them, so that the probe
+    /// overlaps the slow checks.
+    pub audio_seconds: OnceLock<Option<f64>>,
+}
+
+impl JobContext<'_> {
+    /// Seconds of `self.audio`, probed on first use.
+    fn audio_seconds(&self) -> Option<(f64, &Path)> {
+        let path = self.audio.as_deref()?;
+        let seconds = (*self.audio_seconds.get_or_init(|| crate::pose::audio::duration(path).ok()))?;
+        Some((seconds, path))
+    }
 }
 
 /// The jobs for the artifacts: one per artifact that a check reads, plus a
@@ -168,7 +183,7 @@ pub(crate) fn run_jobs(
                 CheckKind::Tensor => tensor(&path, &mut out),
                 CheckKind::Poses => poses(&path, ctx, &mut out),
                 CheckKind::Trace => trace(&path, ctx, &mut out),
-                CheckKind::Audio => audio(&path, &mut out),
+                CheckKind::Audio => audio(&path, ctx, &mut out),
                 CheckKind::Image => image(&path, ctx, &mut out),
             }
             done.fetch_add(1, Ordering::Relaxed);
@@ -293,10 +308,10 @@ fn tensor(path: &Path, out: &mut CheckOutput) {
 fn poses(path: &Path, ctx: &JobContext, out: &mut CheckOutput) {
     let seq = crate::pose::load(&[path.to_path_buf()], None);
     let options = crate::pose::CheckOptions {
-        audio_frames: ctx.audio_seconds.as_ref().map(|(s, what)| {
+        audio_frames: ctx.audio_seconds().map(|(s, what)| {
             (
-                crate::pose::audio::frames_for(*s, ctx.fps),
-                format!("{what} ({} s at {} fps)", fmt_num(*s), fmt_num(ctx.fps)),
+                crate::pose::audio::frames_for(s, ctx.fps),
+                format!("{} ({} s at {} fps)", what.display(), fmt_num(s), fmt_num(ctx.fps)),
             )
         }),
         ..crate::pose::CheckOptions::default()
@@ -396,8 +411,9 @@ fn image(path: &Path, ctx: &JobContext, out: &mut CheckOutput) {
     }
 }
 
-fn audio(path: &Path, out: &mut CheckOutput) {
-    out.summary = match crate::pose::audio::duration(path) {
+fn audio(path: &Path, ctx: &JobContext, out: &mut CheckOutput) {
+    let known = ctx.audio_seconds().filter(|(_, p)| *p == path).map(|(s, _)| s);
+    out.summary = match known.ok_or(()).or_else(|()| crate::pose::audio::duration(path)) {
         Ok(seconds) => format!("{} s of audio", fmt_num(seconds)),
         Err(err) => format!("duration unknown: {err}"),
     };

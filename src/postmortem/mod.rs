@@ -145,14 +145,13 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         [one] => Some(PathBuf::from(&one.path)),
         _ => None,
     };
-    let audio_seconds =
-        audio_path.as_ref().and_then(|p| crate::pose::audio::duration(p).ok().map(|s| (s, p.display().to_string())));
     let ctx = checks::JobContext {
         tools: tools.as_ref().ok(),
         tools_error: tools.as_ref().err().map(|e| e.to_string()),
         plots: options.plots,
         fps: options.fps,
-        audio_seconds,
+        audio: audio_path,
+        audio_seconds: std::sync::OnceLock::new(),
         expect_audio: !audio_files.is_empty(),
     };
     let jobs = checks::plan(&artifacts, scheme);
