@@ -20,34 +20,25 @@ pub mod commands;
 pub mod report;
 pub mod rules;
 
-// The domain modules below are not API: `commands` is. They stay reachable
-// (hidden) only because the integration tests in tests/ and the fuzz targets
-// of tests/fuzz/targets.rs drive their readers and checks directly, on bytes
-// and on values no command line can produce.
-#[doc(hidden)]
-pub mod config;
-#[doc(hidden)]
-pub mod formats;
-#[doc(hidden)]
-pub mod gate;
-#[doc(hidden)]
-pub mod image;
-#[doc(hidden)]
-pub mod log;
-#[doc(hidden)]
-pub mod numerics;
-#[doc(hidden)]
-pub mod pose;
-#[doc(hidden)]
-pub mod postmortem;
-#[doc(hidden)]
-pub mod replay;
-#[doc(hidden)]
-pub mod trace;
-#[doc(hidden)]
-pub mod video;
-#[doc(hidden)]
-pub mod weights;
+/// Declares the domain modules: crate-private, or public but hidden with
+/// the `internals` feature, which only the integration tests in tests/ and
+/// the fuzz targets of tests/fuzz/targets.rs turn on (they drive the readers
+/// and checks directly, on bytes and on values no command line can produce).
+/// `commands` re-exports the option types a library user needs.
+macro_rules! domain_modules {
+    ($($name:ident),* $(,)?) => {$(
+        #[cfg(feature = "internals")]
+        #[doc(hidden)]
+        pub mod $name;
+        // A module's `pub use` facade is what the tests reach; the
+        // internals build (clippy's) still reports every other unused import.
+        #[cfg(not(feature = "internals"))]
+        #[allow(unused_imports)]
+        pub(crate) mod $name;
+    )*};
+}
+
+domain_modules!(config, formats, gate, image, log, numerics, pose, postmortem, replay, trace, video, weights);
 
 /// The version written into every report.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -218,17 +218,10 @@ fn video_encode() {
     let dir = scratch("video-encode");
     let input = dir.join("frames.npy");
     write_frames_npy(&input);
-    let encode = nanscope::video::encode::EncodeOptions {
-        tensor: None,
-        layout: Some(nanscope::video::tensor_frames::Layout::Fhwc),
-        range: Some(nanscope::video::encode::ValueRange::Unit),
-        fps: 8.0,
-        audio: None,
-        fill: nanscope::video::encode::Fill::Interpolate,
-        crf: 18,
-        force: false,
-        label: None,
-    };
+    let mut encode = commands::EncodeOptions::default();
+    encode.layout = Some(commands::Layout::Fhwc);
+    encode.range = Some(commands::EncodeRange::Unit);
+    encode.fps = 8.0;
     let options = commands::VideoEncodeOptions::new(input, dir.join("out.mp4"), encode);
     let report = commands::video_encode(&options).unwrap();
     insta::assert_json_snapshot!(video_document(&report));

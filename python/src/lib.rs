@@ -80,17 +80,15 @@ fn encode_video(
     if crf > 51 {
         return Err(PyValueError::new_err(format!("crf must be in 0..=51, got {crf}")));
     }
-    let encode = EncodeOptions {
-        tensor: None,
-        layout: layout(layout_name)?,
-        range: value_range(range)?,
-        fps,
-        audio,
-        fill: fill(fill_name)?,
-        crf,
-        force: true,
-        label,
-    };
+    let mut encode = EncodeOptions::default();
+    encode.layout = layout(layout_name)?;
+    encode.range = value_range(range)?;
+    encode.fps = fps;
+    encode.audio = audio;
+    encode.fill = fill(fill_name)?;
+    encode.crf = crf;
+    encode.force = true;
+    encode.label = label;
     let options = VideoEncodeOptions::new(input, output, encode);
     let report = py.detach(move || video_encode(&options).map(|report| report.to_json(nanscope::VERSION).to_string()));
     report.map_err(|err| PyRuntimeError::new_err(err.to_string()))

@@ -65,8 +65,6 @@ enum Method {
 #[derive(Debug, Clone)]
 pub struct Member {
     pub name: String,
-    /// Position of the record in the central directory.
-    pub index: usize,
     /// Offset of the member's local header.
     pub header_at: u64,
     method: Method,
@@ -264,7 +262,7 @@ fn central_directory(bytes: &[u8]) -> Result<Vec<Member>, String> {
             8 => Method::Deflated,
             other => Method::Other(other),
         };
-        records.push(Member { name, index, header_at, method, size, compressed_size });
+        records.push(Member { name, header_at, method, size, compressed_size });
         pos = end;
     }
     Ok(records)

@@ -104,12 +104,9 @@ impl Checkpoint {
         self.map.as_deref().unwrap_or(&[])
     }
 
-    pub fn len(&self) -> u64 {
+    /// Bytes of the mapped file (0 when it could not be mapped).
+    pub fn file_len(&self) -> u64 {
         self.map.as_ref().map_or(0, |m| m.len() as u64)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Reads one file. I/O problems and malformed content become findings on

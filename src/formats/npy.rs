@@ -257,7 +257,6 @@ fn is_object_descr(descr: &str) -> bool {
 /// a broken stream and trailing bytes. Shared by `weights` and `pose`, so the
 /// same bytes get the same verdict everywhere.
 pub struct ObjectPickles<'a> {
-    pub header: NpyHeader,
     pub first: Pickle<'a>,
     pub rest: Vec<Pickle<'a>>,
     pub findings: Vec<Finding>,
@@ -284,7 +283,7 @@ pub fn object_pickles<'a>(bytes: &'a [u8], at: Location, limits: &Limits) -> Res
         }
     };
     findings.extend(following_findings(&rest, bytes.len(), at));
-    Ok(ObjectPickles { header, first, rest, findings })
+    Ok(ObjectPickles { first, rest, findings })
 }
 
 /// An object `.npy` (a whole file, or the member `member` of an `.npz`) as

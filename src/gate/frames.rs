@@ -148,10 +148,6 @@ impl FrameStream {
         self.recycle.clone()
     }
 
-    /// Hands a frame buffer back for reuse.
-    pub fn recycle(&self, frame: Vec<u8>) {
-        let _ = self.recycle.send(frame);
-    }
 
     /// Stops reading (frames not yet read are dropped) and waits for ffmpeg.
     pub fn finish(mut self) -> DecodeEnd {

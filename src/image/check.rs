@@ -37,7 +37,7 @@ fn check_one(
     plot_names: &mut std::collections::HashSet<String>,
 ) -> Result<FileCheck, ImageError> {
     let label = path.display().to_string();
-    let mut result = FileCheck { file: label.clone(), images: Vec::new(), findings: Vec::new() };
+    let mut result = FileCheck { images: Vec::new(), findings: Vec::new() };
     let decoded = read(path, &label, options.max_pixels, &mut result.findings);
     for image in decoded {
         let mut check = check_image(image, options);

@@ -157,7 +157,6 @@ pub struct ImageCheck {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct FileCheck {
-    pub file: String,
     pub images: Vec<ImageCheck>,
     pub findings: Vec<Finding>,
 }

@@ -91,7 +91,7 @@ pub(crate) fn read_tensors(checkpoint: &Checkpoint, max_pixels: u64, out: &mut V
             width: w as u32,
             height: h as u32,
             orientation: None,
-            bytes: checkpoint.len(),
+            bytes: checkpoint.file_len(),
         };
         let alpha = c == 4;
         let mode = Mode {
@@ -106,7 +106,7 @@ pub(crate) fn read_tensors(checkpoint: &Checkpoint, max_pixels: u64, out: &mut V
                 w as u32,
                 h as u32,
                 format!("more than --max-pixels {max_pixels}"),
-                checkpoint.len() as usize,
+                checkpoint.file_len() as usize,
             ));
             images.push(Decoded { info, mode, raster: None, tensor: true });
             continue;

@@ -250,8 +250,6 @@ where
         .finish(target)
 }
 
-/// Elements per `stats_from_fill` call of `fill` (except the last).
-pub const FILL_CHUNK: usize = CHUNK;
 
 /// Little-endian F16/BF16: classified on raw bits, without a decoded copy.
 fn scan_halves(half: Half, bytes: &[u8], limits: &Limits) -> Acc {

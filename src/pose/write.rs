@@ -30,7 +30,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WriteError + '_ {
 pub struct Staged {
     pub tmp: PathBuf,
     pub out: PathBuf,
-    pub files: usize,
 }
 
 /// The bytes of one frame in `format`. OpenPose JSON is written in pixels
@@ -99,7 +98,7 @@ pub fn stage(
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(err);
     }
-    Ok(Staged { tmp, out: out.to_path_buf(), files: frames.len() })
+    Ok(Staged { tmp, out: out.to_path_buf() })
 }
 
 impl Staged {
@@ -115,10 +114,6 @@ impl Staged {
         Ok(self.out)
     }
 
-    /// Removes the staged files.
-    pub fn discard(self) {
-        let _ = std::fs::remove_dir_all(&self.tmp);
-    }
 }
 
 #[cfg(test)]

@@ -101,7 +101,9 @@ pub fn run(spec: &Spec, precision: &Precision, tr: &mut Tracer) -> Result<RunOut
         tr.context.timestep = Some(t as f64);
         tr.context.stage = Some("unet".into());
         // (1, c, f, h, w) → (f, c, h, w): frames folded into the batch.
-        let x = Tensor::from_vec(latents.clone(), latent_shape.as_slice(), &device)?
+        let mut scaled = latents.clone();
+        scheduler.scale_model_input(&mut scaled, t).map_err(|e| EngineError::Input(e.to_string()))?;
+        let x = Tensor::from_vec(scaled, latent_shape.as_slice(), &device)?
             .squeeze(0)?
             .transpose(0, 1)?
             .contiguous()?;

@@ -33,6 +33,7 @@ impl std::fmt::Display for Severity {
 /// What a finding is about. Only the keys that apply are set; the names are
 /// fixed by the report contract and must not grow synonyms.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Subject {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
@@ -146,6 +147,7 @@ fn push_sep(out: &mut String, piece: &str) {
 /// and slug are read from there, so renaming a code cannot change which rule a
 /// finding belongs to. In JSON the finding carries `code` and `rule` (the slug).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Finding {
     /// An id unique within its report (`F1`, …) so that a verdict can cite it; set by reports that need it.
     pub id: Option<String>,

@@ -12,6 +12,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// `value` is what the JSON report carries under `key`; `table` is the view a
 /// person reads in the table and markdown renderers (`None` keeps it out of them).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Section {
     pub key: String,
     pub value: Value,
@@ -35,6 +36,7 @@ impl Section {
 
 /// A plain grid of cells for the human renderers.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SectionTable {
     pub title: String,
     pub header: Vec<String>,
@@ -46,6 +48,7 @@ pub struct SectionTable {
 /// A picture that goes with a report (a chart, a contact sheet). Only the
 /// HTML renderer shows attachments; JSON and the text formats leave them out.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Attachment {
     pub title: String,
     /// What it shows, e.g. the artifact's path.
@@ -89,6 +92,7 @@ impl Outcome {
 
 /// Everything one run produced.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Report {
     pub command: String,
     pub inputs: Vec<String>,

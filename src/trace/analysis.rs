@@ -42,6 +42,7 @@ const NAMED_INDEPENDENT: usize = 3;
 
 /// Tunables of the analysis.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct AnalysisOptions {
     /// Warn when `absmax / max_finite` reaches this share (R122).
     pub headroom: f64,

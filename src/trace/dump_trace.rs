@@ -16,6 +16,7 @@ const MAX_INPUT_FINDINGS: usize = 20;
 
 /// Options of a dump trace.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct TraceOptions {
     pub analysis: AnalysisOptions,
     /// Recompute statistics from every payload, not only for records without them.

@@ -166,10 +166,6 @@ pub struct Record {
 }
 
 impl Record {
-    pub fn context(&self) -> Context {
-        Context { stage: self.stage.clone(), step: self.step, timestep: self.timestep, frames: self.frames }
-    }
-
     pub fn set_context(&mut self, context: &Context) {
         self.stage = context.stage.clone();
         self.step = context.step;

@@ -78,10 +78,6 @@ impl Timeline {
         }
     }
 
-    pub fn rows(&self) -> &[StageRow] {
-        &self.rows
-    }
-
     pub fn into_rows(self) -> Vec<StageRow> {
         self.rows
     }

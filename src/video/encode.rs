@@ -73,6 +73,7 @@ pub enum Fill {
 }
 
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct EncodeOptions {
     /// Which tensor of a multi-tensor file.
     pub tensor: Option<String>,
@@ -86,6 +87,24 @@ pub struct EncodeOptions {
     /// The name reports give the input, when it is a file written for the
     /// occasion (a temporary tensor) rather than the user's own.
     pub label: Option<String>,
+}
+
+impl Default for EncodeOptions {
+    /// The command line's defaults: 24 fps, damaged frames interpolated,
+    /// CRF 18, an existing output kept.
+    fn default() -> Self {
+        EncodeOptions {
+            tensor: None,
+            layout: None,
+            range: None,
+            fps: 24.0,
+            audio: None,
+            fill: Fill::Interpolate,
+            crf: 18,
+            force: false,
+            label: None,
+        }
+    }
 }
 
 /// One frame of the tensor, as the report's `frames` section lists it.

@@ -72,6 +72,7 @@ impl FrameFlag {
 
 /// Frame thresholds, all on the 0–255 full-range luma scale.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct FrameThresholds {
     /// Pixels at or below this level count as dark.
     pub black_level: f64,

@@ -10,6 +10,7 @@ use crate::rules::video as rules;
 
 /// Expectations the user states on the command line.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct Expectations {
     pub audio: bool,
     pub frames: Option<u64>,

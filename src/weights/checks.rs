@@ -8,6 +8,7 @@ use crate::rules::weights as rules;
 
 /// Thresholds of the weight rules. Defaults are documented in `nanscope rules`.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct ScanOptions {
     /// The dtype the pipeline will run the weights in.
     pub target: TargetDType,

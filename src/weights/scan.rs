@@ -105,7 +105,7 @@ pub fn scan_shard(
             indexes.push(input.path.clone());
             continue;
         }
-        progress.file(&checkpoint.label, checkpoint.len());
+        progress.file(&checkpoint.label, checkpoint.file_len());
         let quantized = quant::scan_quantized(&checkpoint, &input.path, options, progress);
         let (mut records, file_findings) = scan_checkpoint(&checkpoint, &quantized.claimed, options, progress);
         records.extend(quantized.records);
@@ -114,7 +114,7 @@ pub fn scan_shard(
         result.files.push(FileRecord {
             file: checkpoint.label.clone(),
             format: checkpoint.format.name(),
-            bytes: checkpoint.len(),
+            bytes: checkpoint.file_len(),
             tensors: records.len(),
         });
         findings.extend(checkpoint.findings.iter().cloned());

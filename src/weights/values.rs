@@ -37,7 +37,7 @@ pub enum LogicalValues<'a> {
 
 impl LogicalValues<'_> {
     /// Number of logical elements.
-    pub fn len(&self) -> usize {
+    pub fn numel(&self) -> usize {
         match self {
             LogicalValues::Stored { dtype, bytes, .. } => bytes.len() / dtype.size().unwrap_or(1).max(1) as usize,
             LogicalValues::Decoded(values) => values.len(),
@@ -45,9 +45,6 @@ impl LogicalValues<'_> {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 
     /// Decodes elements `start..start + out.len()` into `out`. The range must
     /// lie within `len()`. f64 and 64-bit integers are rounded to f32. For a
@@ -110,7 +107,7 @@ mod tests {
         let xs: Vec<bf16> = (0..10).map(|i| bf16::from_f32(i as f32 * 0.5 - 2.0)).collect();
         let bytes: Vec<u8> = xs.iter().flat_map(|x| x.to_le_bytes()).collect();
         let values = LogicalValues::Stored { dtype: DType::BF16, bytes: Cow::Owned(bytes), order: ByteOrder::Little };
-        assert_eq!(values.len(), 10);
+        assert_eq!(values.numel(), 10);
         let mut out = [0f32; 3];
         values.decode(4, &mut out);
         assert_eq!(out, [0.0, 0.5, 1.0]);

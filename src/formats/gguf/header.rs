@@ -37,19 +37,6 @@ pub enum KvValue {
 }
 
 impl KvValue {
-    pub fn as_u64(&self) -> Option<u64> {
-        match *self {
-            KvValue::U8(v) => Some(v as u64),
-            KvValue::U16(v) => Some(v as u64),
-            KvValue::U32(v) => Some(v as u64),
-            KvValue::U64(v) => Some(v),
-            KvValue::I8(v) => u64::try_from(v).ok(),
-            KvValue::I16(v) => u64::try_from(v).ok(),
-            KvValue::I32(v) => u64::try_from(v).ok(),
-            KvValue::I64(v) => u64::try_from(v).ok(),
-            _ => None,
-        }
-    }
 }
 
 /// One tensor info record as stored.
@@ -89,6 +76,7 @@ pub struct Header {
 }
 
 impl Header {
+    #[cfg(test)]
     pub fn get(&self, key: &str) -> Option<&KvValue> {
         self.kv.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }

@@ -7,4 +7,4 @@ pub mod types;
 
 pub use header::{Header, HeaderError, KvValue, TensorInfo, read_header};
 pub use reader::parse;
-pub use types::{BlockKind, GgmlType, ggml_type, ggml_type_named};
+pub use types::{BlockKind, GgmlType, ggml_type};

@@ -128,7 +128,8 @@ pub fn ggml_type(id: u32) -> Option<GgmlType> {
 }
 
 /// Looks a type up by its ggml name (`Q4_K`).
-pub fn ggml_type_named(name: &str) -> Option<GgmlType> {
+#[cfg(test)]
+fn ggml_type_named(name: &str) -> Option<GgmlType> {
     TYPES.iter().copied().find(|t| t.name == name)
 }
 

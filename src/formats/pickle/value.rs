@@ -308,12 +308,4 @@ impl<'a> Pickle<'a> {
         })
     }
 
-    /// Number of nodes in the arena.
-    pub fn len(&self) -> usize {
-        self.nodes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
-    }
 }

@@ -17,6 +17,7 @@ use crate::report::{Finding, Subject};
 
 /// Thresholds and expectations of `pose check`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct CheckOptions {
     /// Generation size; EchoMimicV2's reference inference accepts only 768 × 768.
     pub width: u32,
@@ -79,7 +80,6 @@ pub struct CheckOutcome {
     pub findings: Vec<Finding>,
     pub frames: Vec<FrameSummary>,
     pub motion: Vec<MotionStats>,
-    pub jumps: Vec<JumpEvent>,
 }
 
 /// The frames of a sequence by slot (`index - first_index`), `None` where a
@@ -132,7 +132,7 @@ pub fn check(seq: &PoseSequence, options: &CheckOptions) -> CheckOutcome {
     let (jumps, motion) = find_jumps(&slots, options);
     findings.extend(motion::findings(seq, &jumps, &motion));
     let frames = summaries(seq, slots.len(), &counts, &findings);
-    CheckOutcome { findings, frames, motion, jumps }
+    CheckOutcome { findings, frames, motion }
 }
 
 /// One row per frame index; `counts` holds (hand points, non-finite values)

@@ -114,7 +114,7 @@ impl StateDict {
         let entry = &self.checkpoint.tensors[i];
         let shape = self.shape(name).ok_or_else(|| read("shape does not fit in memory".into()))?;
         let values = logical_values(&self.checkpoint, entry, &[]).map_err(|f| read(f.message.clone()))?;
-        let mut floats = vec![0f32; values.len()];
+        let mut floats = vec![0f32; values.numel()];
         values.decode(0, &mut floats);
         Ok(Tensor::from_vec(floats, shape, &Device::Cpu)?)
     }

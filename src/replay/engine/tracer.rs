@@ -31,10 +31,6 @@ impl<'p> Tracer<'p> {
         Tracer { probe: None, context: Context::default(), recent: Vec::new() }
     }
 
-    pub fn enabled(&self) -> bool {
-        self.probe.is_some()
-    }
-
     /// Reports `output` of `module`, computed from `inputs`.
     pub fn observe(&mut self, module: &str, inputs: &[&Tensor], output: &Tensor) -> Result<()> {
         self.report(module, inputs, output, false)

@@ -251,7 +251,7 @@ impl WeightStore {
                 }
                 let values = logical_values(checkpoint, entry, &[])
                     .map_err(|f| WeightProblem::Unreadable { tensor: key.to_string(), why: f.message.clone() })?;
-                let mut floats = vec![0f32; values.len()];
+                let mut floats = vec![0f32; values.numel()];
                 values.decode(0, &mut floats);
                 Tensor::from_vec(floats, shape, &Device::Cpu).map_err(unreadable)?
             }

@@ -94,6 +94,7 @@ macro_rules! named_choice {
                 }
             }
 
+            #[cfg(test)]
             pub fn is_known(&self) -> bool {
                 !matches!(self, $ty::Other(_))
             }

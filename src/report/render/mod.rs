@@ -47,6 +47,7 @@ impl Format {
 }
 
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct RenderOptions {
     /// ANSI colours in the table renderer.
     pub color: bool,

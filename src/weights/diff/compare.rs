@@ -142,7 +142,7 @@ impl Sums {
 
 /// Compares `b` against the reference `a`; both must hold the same number of values.
 pub fn compare_values(a: &LogicalValues, b: &LogicalValues, tolerance: Tolerance) -> PairMetrics {
-    let n = a.len().min(b.len());
+    let n = a.numel().min(b.numel());
     let sums = (0..n.div_ceil(CHUNK))
         .into_par_iter()
         .map_init(

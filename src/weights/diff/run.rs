@@ -202,7 +202,7 @@ fn compare_pair(
     let (ea, eb) = (side_a.meta(at_a), side_b.meta(at_b));
     let values = (side_a.values(at_a, dequantizers), side_b.values(at_b, dequantizers));
     let (va, vb) = match values {
-        (Ok(va), Ok(vb)) if va.len() == vb.len() => (va, vb),
+        (Ok(va), Ok(vb)) if va.numel() == vb.numel() => (va, vb),
         (va, vb) => {
             let mut findings: Vec<Finding> = [va.err(), vb.err()].into_iter().flatten().map(|f| *f).collect();
             if findings.is_empty() {
@@ -311,7 +311,7 @@ fn file_records(side: &Side) -> Vec<FileRecord> {
         .map(|c| FileRecord {
             file: c.label.clone(),
             format: c.format.name(),
-            bytes: c.len(),
+            bytes: c.file_len(),
             tensors: c.tensors.len(),
         })
         .collect()
@@ -341,7 +341,7 @@ mod tests {
         fn dequantize(&self, checkpoint: &Checkpoint, entry: &TensorEntry) -> Option<Result<Vec<f32>, Box<Finding>>> {
             (entry.name.ends_with("rounded.weight") && checkpoint.label.contains("converted")).then(|| {
                 let values = logical_values(checkpoint, entry, &[])?;
-                let mut out = vec![0f32; values.len()];
+                let mut out = vec![0f32; values.numel()];
                 values.decode(0, &mut out);
                 Ok(out.iter().map(|x| x * 2.0).collect())
             })

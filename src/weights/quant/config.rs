@@ -42,6 +42,7 @@ impl QuantConfig {
         QuantConfig::default()
     }
 
+    #[cfg(test)]
     pub fn from_value(settings: Value) -> QuantConfig {
         QuantConfig { settings, source: None }
     }

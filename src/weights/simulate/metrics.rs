@@ -114,7 +114,7 @@ pub fn row_length(shape: &[u64], numel: usize) -> usize {
 
 /// Simulates `scheme` over a tensor and measures the damage.
 pub fn simulate_values(scheme: QuantScheme, values: &LogicalValues, shape: &[u64]) -> SimulationMetrics {
-    let numel = values.len();
+    let numel = values.numel();
     let row_len = row_length(shape, numel);
     if numel == 0 || row_len == 0 {
         return SimulationMetrics::default();
@@ -147,7 +147,7 @@ pub fn simulate_values(scheme: QuantScheme, values: &LogicalValues, shape: &[u64
 }
 
 fn tensor_absmax(values: &LogicalValues) -> f32 {
-    let n = values.len();
+    let n = values.numel();
     (0..n.div_ceil(CHUNK))
         .into_par_iter()
         .map_init(

@@ -70,7 +70,7 @@ pub fn simulate(paths: &[PathBuf], options: &SimulateOptions, progress: &dyn Pro
     let (checkpoints, mut findings) = open_checkpoints(paths);
     let mut result = SimulationResult::default();
     for checkpoint in &checkpoints {
-        progress.file(&checkpoint.label, checkpoint.len());
+        progress.file(&checkpoint.label, checkpoint.file_len());
         findings.extend(checkpoint.findings.iter().cloned());
         // Entries of an already quantized weight (codes, scales, zero points)
         // are not float weights to convert.
@@ -102,7 +102,7 @@ pub fn simulate(paths: &[PathBuf], options: &SimulateOptions, progress: &dyn Pro
         result.files.push(FileRecord {
             file: checkpoint.label.clone(),
             format: checkpoint.format.name(),
-            bytes: checkpoint.len(),
+            bytes: checkpoint.file_len(),
             tensors: simulated,
         });
     }
