@@ -5,6 +5,11 @@
 # incident's signature lines spread through it. Results go to reports/log-check.md.
 #
 #   bench/log_bench.sh [SIZE_MIB] [NANSCOPE_BINARY]
+#
+# With RATES set (say RATES="400m 700m 1200m", pv's units), the file is also
+# fed through a FIFO at each of those rates, standing in for disks of that
+# speed where the page cache cannot be dropped (virtual machines): nanscope
+# keeps up with a disk when its time equals pv's alone.
 set -euo pipefail
 size_mib=${1:-1024}
 bin=${2:-target/release/nanscope}
@@ -58,3 +63,16 @@ printf '%-32s %8.2f s  %8.0f MiB/s\n' "wc -l" "$t_wc" "$(echo "$bytes / 1048576 
 printf '%-32s %8.2f s  %8.0f MiB/s\n' "grep -c -F (one string)" "$t_grep" "$(echo "$bytes / 1048576 / $t_grep" | bc -l)"
 printf '%-32s %8.2f s  %8.0f MiB/s\n' "nanscope log check" "$t_nan" "$(echo "$bytes / 1048576 / $t_nan" | bc -l)"
 printf 'ratio nanscope / grep -c: %.2f   nanscope / wc -l: %.2f\n' "$(echo "$t_nan / $t_grep" | bc -l)" "$(echo "$t_nan / $t_wc" | bc -l)"
+
+for rate in ${RATES:-}; do
+  command -v pv >/dev/null || { echo "RATES needs pv (apt-get install pv)" >&2; exit 2; }
+  fifo=$(mktemp -u)
+  mkfifo "$fifo"
+  t_pv=$(timeit pv -q -L "$rate" "$log")
+  pv -q -L "$rate" "$log" > "$fifo" &
+  t_fifo=$(timeit "$bin" log check "$fifo" --format json --fail-on never)
+  wait
+  rm -f "$fifo"
+  printf 'source at %-6s  pv alone %6.2f s  nanscope through the FIFO %6.2f s  (%.2f of the source)\n' \
+    "$rate" "$t_pv" "$t_fifo" "$(echo "$t_fifo / $t_pv" | bc -l)"
+done
