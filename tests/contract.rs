@@ -14,10 +14,8 @@ mod video_support;
 
 use std::path::{Path, PathBuf};
 
-use nanscope::commands::{self, CommandError};
-use nanscope::numerics::QuantScheme;
+use nanscope::commands::{self, CommandError, QuantScheme, Silent};
 use nanscope::report::Report;
-use nanscope::weights::Silent;
 use serde_json::{Map, Value};
 
 /// The JSON document of a report with the volatile values redacted.
@@ -99,6 +97,23 @@ fn weights() {
     insta::assert_json_snapshot!(document(&report));
 }
 
+/// `merge` of two shards of a `weights` run (`--shard 1/2`, `--shard 2/2`).
+#[test]
+fn merge() {
+    let dir = scratch("merge");
+    let mut shards = Vec::new();
+    for index in 1..=2 {
+        let mut options = commands::WeightsOptions::new(vec![fixture("fixtures/weights/unet")]);
+        options.shard = Some(format!("{index}/2").parse().unwrap());
+        let report = commands::weights(&options, &Silent).unwrap();
+        let path = dir.join(format!("shard{index}.json"));
+        std::fs::write(&path, report.to_json("[version]").to_string()).unwrap();
+        shards.push(path);
+    }
+    let report = commands::merge(&shards).unwrap();
+    insta::assert_json_snapshot!(document(&report));
+}
+
 #[test]
 fn weights_simulate() {
     let options = commands::SimulationOptions::new(
@@ -147,7 +162,7 @@ fn pose_convert() {
     let out = scratch("pose-convert").join("openpose");
     let options = commands::PoseConvertOptions::new(
         vec![fixture("fixtures/pose/echomimic_clean")],
-        nanscope::pose::PoseFormat::OpenPose,
+        commands::PoseFormat::OpenPose,
         out,
     );
     let report = commands::pose_convert(&options).unwrap();
@@ -198,14 +213,7 @@ fn video_repair() {
     }
     let clip = video_support::fixtures("contract").join("truncated_faststart.mp4");
     let out = scratch("video-repair").join("repaired.mp4");
-    let repair = nanscope::video::repair::RepairOptions {
-        strategy: None,
-        fill: nanscope::video::encode::Fill::Interpolate,
-        force: false,
-        check: nanscope::video::CheckOptions::default(),
-        crf: 18,
-        reference: None,
-    };
+    let repair = commands::RepairOptions::default();
     let report = commands::video_repair(&commands::VideoRepairOptions::new(clip, out, repair)).unwrap();
     insta::assert_json_snapshot!(video_document(&report));
 }

@@ -6,6 +6,7 @@ use clap::Args;
 
 use super::output::emit;
 use super::{GlobalArgs, Outcome};
+use crate::commands::GateOptions;
 
 #[derive(Debug, Args)]
 pub struct GateArgs {
@@ -20,9 +21,7 @@ pub struct GateArgs {
 
 pub fn run(args: GateArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let path = args.config.unwrap_or_else(|| crate::gate::config::default_path(std::path::Path::new("")));
-    super::inputs::require_existing(&[&path])?;
-    let config = crate::gate::load(&path)?;
-    let outcome = crate::gate::run(&config, &crate::gate::GateOptions::new(args.update_baselines, global.shard))?;
+    let outcome = crate::commands::gate(&path, &GateOptions::new(args.update_baselines, global.shard))?;
     emit(&outcome.report, global)?;
     Ok(if outcome.failed { Outcome::Findings } else { Outcome::Clean })
 }

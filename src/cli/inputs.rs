@@ -15,12 +15,6 @@ pub fn require_existing<P: AsRef<Path>>(paths: &[P]) -> anyhow::Result<()> {
     Ok(crate::commands::require_existing(paths)?)
 }
 
-/// The error of a run that checked nothing: `nothing to check: A, B hold no
-/// checkpoint tensors` (`commands::nothing_to_check` for the CLI's glue).
-pub fn nothing_to_check<P: AsRef<Path>>(paths: &[P], what: &str) -> anyhow::Error {
-    crate::commands::nothing_to_check(paths, what).into()
-}
-
 /// The one line printed for a fatal error: the error and the causes that
 /// its own text does not already quote. Library errors often embed their
 /// source in the message (`cannot write X: No such file…`) and also return
@@ -66,11 +60,5 @@ mod tests {
         let err = require_existing(&[dir.path().to_path_buf(), missing.clone()]).unwrap_err();
         assert_eq!(err.to_string(), format!("{}: no such file or directory", missing.display()));
         assert!(require_existing(&[dir.path()]).is_ok());
-    }
-
-    #[test]
-    fn nothing_to_check_names_every_input() {
-        let err = nothing_to_check(&["a", "b"], "videos");
-        assert_eq!(err.to_string(), "nothing to check: a, b hold no videos");
     }
 }

@@ -12,6 +12,7 @@
 pub mod config;
 pub mod diff;
 mod error;
+pub mod gate;
 pub mod image;
 pub mod log;
 pub mod pose;
@@ -30,6 +31,7 @@ pub use config::{ConfigCheckOptions, config_check};
 pub use diff::{DiffOptions, diff};
 pub use error::CommandError;
 pub(crate) use error::{nothing_to_check, require_existing};
+pub use gate::{VideoCompareOptions, gate, merge, video_compare};
 pub use image::{ImageCheckOptions, image_check};
 pub use log::{LogCheckOptions, log_check};
 pub use pose::{PoseCheckOptions, pose_check};
@@ -49,7 +51,8 @@ pub use weights::{WeightsOptions, weights};
 // The types the options above hold and the functions take, so that a library
 // user (and the Python extension) needs no path into the domain modules.
 pub use crate::config::{ConfigOptions, Variant};
-pub use crate::gate::Shard;
+pub use crate::gate::compare::CompareOptions;
+pub use crate::gate::{GateOptions, GateOutcome, Shard};
 pub use crate::image::{CheckOptions as ImageOptions, RangeChoice, ValueRange as ImageRange};
 pub use crate::log::LogOptions;
 pub use crate::numerics::{DType, QuantScheme, TargetDType};
@@ -63,6 +66,33 @@ pub use crate::video::encode::{EncodeOptions, Fill, ValueRange as EncodeRange};
 pub use crate::video::tensor_frames::Layout;
 pub use crate::video::{CheckOptions as VideoOptions, Expectations, FrameThresholds};
 pub use crate::weights::{Progress, ScanOptions, Silent};
+// Types the option fields above hold in turn.
+pub use crate::numerics::{Granularity, Kind as DTypeKind};
+pub use crate::pose::PoseFormat;
+pub use crate::pose::render::RenderOptions as PoseDrawing;
+pub use crate::pose::smooth::Smoothing;
+pub use crate::replay::ReplayOptions as ReplayEngineOptions;
+pub use crate::replay::engine::ComputeDType;
+pub use crate::trace::DumpLevel;
+pub use crate::video::frame_stats::{LumaRange, PixelThresholds};
+pub use crate::video::repair::{RepairOptions, Strategy as RepairStrategy};
+pub use crate::weights::diff::{
+    DamageThresholds, DiffOptions as WeightsDiffOptions, NameAlignment, PairMetrics, Tolerance,
+};
+pub use crate::weights::simulate::SimulateOptions;
+// The errors a `CommandError` carries (its variants' sources).
+pub use crate::gate::ShardError;
+pub use crate::image::ImageError;
+pub use crate::pose::audio::AudioError;
+pub use crate::pose::convert::ConvertError;
+pub use crate::pose::write::WriteError;
+pub use crate::replay::SpecError;
+pub use crate::replay::engine::{EngineError, WeightProblem};
+pub use crate::trace::ProbeError;
+pub use crate::video::ToolError;
+pub use crate::video::encode::EncodeError;
+pub use crate::video::output::OutputError;
+pub use crate::video::plot::PlotError;
 
 /// The arguments as the report's `inputs` lists them.
 pub(crate) fn input_labels<P: AsRef<std::path::Path>>(paths: &[P]) -> Vec<String> {

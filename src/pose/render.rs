@@ -48,6 +48,7 @@ impl Rgb {
 
 /// What to draw besides the hands.
 #[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
 pub struct RenderOptions {
     pub body: bool,
     pub face: bool,

@@ -19,6 +19,7 @@ use crate::trace::{Analysis, AnalysisOptions, DumpLevel, DumpWriter, WriterInfo}
 
 /// Command-line overrides of a spec.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ReplayOptions {
     pub dump_dir: Option<PathBuf>,
     pub dump_level: Option<DumpLevel>,

@@ -72,6 +72,7 @@ const NEAR_FLOOR_LEVEL: f64 = 10.0;
 
 /// Coded thresholds the kernel counts pixels against.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct PixelThresholds {
     pub dark_at_most: u8,
     pub bright_at_least: u8,

@@ -49,6 +49,7 @@ impl Strategy {
 }
 
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RepairOptions {
     pub strategy: Option<Strategy>,
     pub fill: Fill,
@@ -57,6 +58,21 @@ pub struct RepairOptions {
     pub crf: u8,
     /// A healthy file from the same encoder settings, for files without a moov.
     pub reference: Option<PathBuf>,
+}
+
+impl Default for RepairOptions {
+    /// The command line's defaults: the strategy the check's findings call
+    /// for, damaged frames interpolated, CRF 18, an existing output kept.
+    fn default() -> Self {
+        RepairOptions {
+            strategy: None,
+            fill: Fill::Interpolate,
+            force: false,
+            check: CheckOptions::default(),
+            crf: 18,
+            reference: None,
+        }
+    }
 }
 
 /// What a repair did and what is still wrong.

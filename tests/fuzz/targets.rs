@@ -224,7 +224,9 @@ fn pose(bytes: &[u8], _scratch: &Scratch) -> u64 {
 fn pose_render(bytes: &[u8], _scratch: &Scratch) -> u64 {
     let reading = read_bytes(bytes, "input", Some([768, 768]));
     let Some(frame) = &reading.pose else { return digest(&reading.findings) };
-    let drawn = render_frame(frame, 768, 768, RenderOptions { body: true, face: true });
+    let mut drawing = RenderOptions::default();
+    (drawing.body, drawing.face) = (true, true);
+    let drawn = render_frame(frame, 768, 768, drawing);
     let mut hasher = std::hash::DefaultHasher::new();
     digest(&reading.findings).hash(&mut hasher);
     drawn.map(|image| image.non_black_share() > 0.0).ok().hash(&mut hasher);

@@ -2,10 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::gate::compare::{CompareOptions, compare, report};
-use crate::gate::compare_plot::plot_worst;
-use crate::report::{Section, SectionTable};
-use crate::video::Tools;
+use crate::commands::{CompareOptions, VideoCompareOptions, video_compare};
 use clap::Args;
 
 use crate::cli::output::emit;
@@ -45,22 +42,9 @@ fn ssim_value(text: &str) -> Result<f64, String> {
 }
 
 pub(super) fn run(args: CompareArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
-    crate::cli::inputs::require_existing(&[args.candidate.clone(), args.golden.clone()])?;
-    let tools = Tools::find()?;
-    let mut options = CompareOptions::with_thresholds(args.min_psnr, args.min_ssim);
-    options.threads = args.threads;
-    options.keep_worst = args.plot.is_some();
-    let result = compare(&tools, &args.candidate, &args.golden, &options)?;
-    let inputs = [&args.candidate, &args.golden].map(|p| p.display().to_string()).to_vec();
-    let mut report = report(&result, inputs);
-    if let Some(dir) = &args.plot {
-        let written: Vec<String> = plot_worst(&result, dir)?.iter().map(|p| p.display().to_string()).collect();
-        report.sections.push(Section::typed("plots", &written).with_table(SectionTable {
-            title: "Plots".into(),
-            header: vec!["file".into()],
-            rows: written.iter().map(|n| vec![n.clone()]).collect(),
-            note: None,
-        }));
-    }
-    emit(&report, global)
+    let mut options = VideoCompareOptions::new(args.candidate, args.golden);
+    options.compare = CompareOptions::with_thresholds(args.min_psnr, args.min_ssim);
+    options.compare.threads = args.threads;
+    options.plot = args.plot;
+    emit(&video_compare(&options)?, global)
 }

@@ -12,6 +12,7 @@ const CHUNK: usize = 1 << 16;
 /// allclose-style tolerance: a finite pair is close when
 /// `|b − a| ≤ atol + rtol·|a|`, with A the reference.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct Tolerance {
     pub rtol: f64,
     pub atol: f64,
@@ -28,6 +29,7 @@ impl Default for Tolerance {
 /// Where a difference stops being drift and becomes damage: below either
 /// figure, B's tensor no longer computes what A's does.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct DamageThresholds {
     /// D110 fires when the SQNR of B against A is below this many dB.
     pub sqnr_db: f64,

@@ -17,6 +17,7 @@ use crate::weights::scan::{FileRecord, Progress};
 use crate::weights::values::Dequantize;
 
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct DiffOptions {
     pub alignment: NameAlignment,
     pub tolerance: Tolerance,

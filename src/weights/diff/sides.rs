@@ -18,6 +18,7 @@ use crate::weights::values::{Dequantize, LogicalValues, logical_values};
 /// How B's names are aligned with A's: strip a prefix (when present), then
 /// add one.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct NameAlignment {
     pub strip_prefix: Option<String>,
     pub add_prefix: Option<String>,

@@ -10,6 +10,7 @@ use crate::rules::simulate as rules;
 
 /// Thresholds of the `Q2xx` rules.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct SimulateOptions {
     pub scheme: QuantScheme,
     /// Q201 fires when the worst channel's SQNR is below this.
