@@ -197,13 +197,15 @@ impl BasicTransformerBlock {
     }
 }
 
-enum Projection {
+/// A transformer's `proj_in`/`proj_out`: a 1×1 convolution or, with
+/// `use_linear_projection`, a linear layer.
+pub(crate) enum Projection {
     Conv(Conv2d),
     Linear(Linear),
 }
 
 impl Projection {
-    fn forward(&self, x: &Tensor, tr: &mut Tracer) -> Result<Tensor> {
+    pub(crate) fn forward(&self, x: &Tensor, tr: &mut Tracer) -> Result<Tensor> {
         match self {
             Projection::Conv(c) => c.forward(x, tr),
             Projection::Linear(l) => l.forward(x, tr),

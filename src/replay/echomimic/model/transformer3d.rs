@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use candle_core::Tensor;
 
-use crate::replay::engine::attention::{Attention, FeedForward};
+use crate::replay::engine::attention::{Attention, FeedForward, Projection};
 use crate::replay::engine::error::{EngineError, Result};
 use crate::replay::engine::layers::{Conv2d, GroupNorm, LayerNorm, Linear, key};
 use crate::replay::engine::tracer::Tracer;
@@ -124,20 +124,6 @@ impl TransformerBlock {
         let y = (self.ff.forward(&self.norm3.forward(&h, tr)?, tr)? + h)?;
         tr.observe(&self.name, &[x], &y)?;
         Ok(y)
-    }
-}
-
-enum Projection {
-    Conv(Conv2d),
-    Linear(Linear),
-}
-
-impl Projection {
-    fn forward(&self, x: &Tensor, tr: &mut Tracer) -> Result<Tensor> {
-        match self {
-            Projection::Conv(c) => c.forward(x, tr),
-            Projection::Linear(l) => l.forward(x, tr),
-        }
     }
 }
 
