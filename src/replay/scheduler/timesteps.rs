@@ -23,7 +23,7 @@ pub fn spaced_timesteps(
     }
     Ok(match spacing {
         TimestepSpacing::Linspace => linspace(train, steps),
-        TimestepSpacing::Leading => leading(train, steps, steps_offset),
+        TimestepSpacing::Leading => leading(train, steps, steps_offset)?,
         TimestepSpacing::Trailing => trailing(train, steps),
         TimestepSpacing::Other(name) => return Err(ScheduleError::UnknownTimestepSpacing(name.clone())),
     })
@@ -46,9 +46,18 @@ fn linspace(train: usize, steps: usize) -> Vec<i64> {
 }
 
 /// `(np.arange(0, steps) * (train // steps)).round()[::-1] + steps_offset`.
-fn leading(train: usize, steps: usize, steps_offset: i64) -> Vec<i64> {
-    let ratio = (train / steps) as i64;
-    (0..steps as i64).rev().map(|i| i * ratio + steps_offset).collect()
+/// An offset that takes a timestep past the 64-bit range (where NumPy would
+/// wrap around) is refused, naming the offset.
+fn leading(train: usize, steps: usize, steps_offset: i64) -> Result<Vec<i64>, ScheduleError> {
+    let ratio = i64::try_from(train / steps).unwrap_or(i64::MAX);
+    let out_of_range = || ScheduleError::TimestepOutOfRange { timestep: steps_offset, train };
+    (0..steps)
+        .rev()
+        .map(|i| {
+            i64::try_from(i).ok().and_then(|i| i.checked_mul(ratio)).and_then(|t| t.checked_add(steps_offset))
+        })
+        .map(|t| t.ok_or_else(out_of_range))
+        .collect()
 }
 
 /// `np.round(np.arange(train, 0, -train / steps)) - 1`, following NumPy's
@@ -73,6 +82,13 @@ fn trailing(train: usize, steps: usize) -> Vec<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_offset_past_the_64_bit_range_is_refused() {
+        let err = spaced_timesteps(&TimestepSpacing::Leading, 1000, 50, i64::MAX).unwrap_err();
+        assert_eq!(err, ScheduleError::TimestepOutOfRange { timestep: i64::MAX, train: 1000 });
+        assert_eq!(spaced_timesteps(&TimestepSpacing::Leading, 1000, 2, 1).unwrap(), vec![501, 1]);
+    }
 
     #[test]
     fn echomimic_v2_six_trailing_steps() {
