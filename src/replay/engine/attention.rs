@@ -62,7 +62,7 @@ impl Attention {
         };
         let (q, k, v) = (heads(&q)?, heads(&k)?, heads(&v)?);
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let out = attend(&q, &k, &v, scale, SCORE_BUDGET)?.transpose(1, 2)?;
+        let out = attend(&q, &k, &v, scale, score_budget(q.device()))?.transpose(1, 2)?;
         let (b, n, _, _) = out.dims4()?;
         let out = out.reshape((b, n, self.heads * self.head_dim))?;
         let y = self.to_out.forward(&out, tr)?;
@@ -86,7 +86,7 @@ impl Attention {
         let k = self.to_k.forward(&tokens, tr)?;
         let v = self.to_v.forward(&tokens, tr)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let out = attend(&q.unsqueeze(1)?, &k.unsqueeze(1)?, &v.unsqueeze(1)?, scale, SCORE_BUDGET)?.squeeze(1)?;
+        let out = attend(&q.unsqueeze(1)?, &k.unsqueeze(1)?, &v.unsqueeze(1)?, scale, score_budget(q.device()))?.squeeze(1)?;
         let out = self.to_out.forward(&out, tr)?;
         let out = out.transpose(1, 2)?.reshape((b, c, h, w))?;
         let y = (out + x)?;
@@ -95,12 +95,16 @@ impl Attention {
     }
 }
 
-/// Most fp32 attention scores held at once (16 MiB, and as much again for
-/// the probabilities). PyTorch's fused kernels never hold the whole
-/// `queries × keys` matrix; at EchoMimicV2's 768×768 the reference attention
-/// alone would need 9216 × 18432 scores per head and frame, so queries are
-/// taken in slices that fit the budget.
-const SCORE_BUDGET: usize = 1 << 22;
+/// Most fp32 attention scores held at once. PyTorch's fused kernels never
+/// hold the whole `queries × keys` matrix; at EchoMimicV2's 768×768 the
+/// reference attention alone would need 9216 × 18432 scores per head and
+/// frame, so queries are taken in slices that fit the budget. On the CPU,
+/// 2^20 scores (4 MiB, as much again for the probabilities) keep a step's peak
+/// at PyTorch's (reports/echomimic-replay.md) for no measurable time; a GPU
+/// keeps larger slices, which launch fewer kernels.
+fn score_budget(device: &candle_core::Device) -> usize {
+    if device.is_cpu() { 1 << 20 } else { 1 << 22 }
+}
 
 /// `softmax(q·kᵀ·scale)·v` over `(b, heads, n, d)` queries and `(b, heads, m, d)`
 /// keys and values, one sample at a time and in query slices of at most
