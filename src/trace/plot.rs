@@ -46,6 +46,12 @@ pub fn timeline_chart(rows: &[StageRow], title: &str, path: &Path) -> Result<(),
             }
         };
 
+        // As many labels as fit side by side (about 7 px a character at
+        // 12 px): a long run labels every few rows rather than overprinting.
+        let widest = (0..rows.len()).map(|i| label(&(i as f64)).chars().count()).max().unwrap_or(1);
+        let fit = (w as usize).saturating_sub(80) / (widest * 7 + 12).max(1);
+        let x_labels = fit.clamp(2, rows.len().clamp(2, 24));
+
         let mut chart = ChartBuilder::on(&upper)
             .caption(title, ("sans-serif", 18))
             .margin(12)
@@ -57,7 +63,7 @@ pub fn timeline_chart(rows: &[StageRow], title: &str, path: &Path) -> Result<(),
             .configure_mesh()
             .y_desc("log10 |x| max")
             .x_label_formatter(&label)
-            .x_labels(rows.len().clamp(2, 24))
+            .x_labels(x_labels)
             .label_style(("sans-serif", 12))
             .draw()
             .map_err(|e| draw(&e))?;
@@ -111,7 +117,7 @@ pub fn timeline_chart(rows: &[StageRow], title: &str, path: &Path) -> Result<(),
             .configure_mesh()
             .y_desc("non-finite share")
             .x_label_formatter(&label)
-            .x_labels(rows.len().clamp(2, 24))
+            .x_labels(x_labels)
             .label_style(("sans-serif", 12))
             .draw()
             .map_err(|e| draw(&e))?;
