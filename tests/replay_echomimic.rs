@@ -205,3 +205,33 @@ fn bisect_names_the_planted_module() {
     assert_eq!(keep["subject"]["module"], PLANTED, "{stderr} {keep}");
     assert_eq!(report["bisect"]["exclude"], json!([PLANTED]));
 }
+
+/// Issue #16: the generation starts from a real reference image and a pose
+/// folder (drawn by nanscope's own pose reader and renderer), and the report
+/// says which inputs were files and which were seeded stand-ins.
+#[test]
+fn a_reference_image_and_a_pose_folder_start_the_generation() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let image = root.join("image/clean.png");
+    let poses = root.join("pose/echomimic_clean");
+    let (_d, spec) = demo_spec_with(|t| {
+        t.replace(
+            "context_overlap = 1",
+            &format!(
+                "context_overlap = 1\nreference_image = \"{}\"\npose_dir = \"{}\"",
+                image.display(),
+                poses.display()
+            ),
+        )
+    });
+    let (code, report, stderr) = replay_json(&[spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr} {report}");
+    let starts = &report["run"]["starts_from"];
+    assert_eq!(starts["reference_image"], image.display().to_string());
+    assert_eq!(starts["poses"], poses.display().to_string());
+    assert!(starts["audio_features"].as_str().unwrap().ends_with("audio_features.safetensors"), "{starts}");
+
+    let (_d, plain) = demo_spec_with(|t| t);
+    let (_, report, _) = replay_json(&[plain.to_str().unwrap()]);
+    assert_eq!(report["run"]["starts_from"]["poses"], "seeded stand-in");
+}

@@ -46,6 +46,30 @@ struct RunSection<'a> {
     nonfinite_frame_values: u64,
     dump: Option<String>,
     output: Option<String>,
+    /// What an EchoMimicV2 replay started from: each input's file, or
+    /// `seeded stand-in` when the spec names none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    starts_from: Option<StartsFrom>,
+}
+
+#[derive(Serialize)]
+struct StartsFrom {
+    reference_image: String,
+    poses: String,
+    audio_features: String,
+}
+
+impl StartsFrom {
+    fn of(spec: &Spec) -> Option<StartsFrom> {
+        let e = spec.echomimic.as_ref()?;
+        let named =
+            |p: &Option<PathBuf>| p.as_ref().map_or_else(|| "seeded stand-in".to_string(), |p| p.display().to_string());
+        Some(StartsFrom {
+            reference_image: named(&e.reference_image),
+            poses: named(&e.pose_dir),
+            audio_features: named(&e.audio_features),
+        })
+    }
 }
 
 /// The `bisect` section: the modules to keep in higher precision.
@@ -119,6 +143,7 @@ pub fn replay(options: &ReplayOptions) -> Result<Report, CommandError> {
         nonfinite_frame_values: result.nonfinite_frames_values,
         dump: result.dump_dir.as_ref().map(|d| d.display().to_string()),
         output: result.output.as_ref().map(|d| d.display().to_string()),
+        starts_from: StartsFrom::of(&spec),
     };
     report.sections.insert(0, Section::typed("run", &run));
     if let Some(b) = &result.bisect {
