@@ -141,6 +141,12 @@ pub(crate) struct Evidence {
     tensors: Vec<String>,
     pose_dirs: Vec<String>,
     audio: Option<String>,
+    images: Vec<String>,
+    /// Inference YAMLs (`configs/inference/inference_v2.yaml`): the UNet's
+    /// additional kwargs and the scheduler.
+    inference_configs: Vec<String>,
+    /// The denoising UNet's checkpoint, when discovery recognised one.
+    denoising_unet: Option<String>,
     has_dump: bool,
 }
 
@@ -198,8 +204,19 @@ impl Evidence {
                 ArtifactKind::VideoTensor => e.tensors.push(a.path.clone()),
                 ArtifactKind::Poses => e.pose_dirs.push(a.path.clone()),
                 ArtifactKind::Audio => e.audio = e.audio.clone().or(Some(a.path.clone())),
+                ArtifactKind::Image => e.images.push(a.path.clone()),
+                ArtifactKind::Config
+                    if std::path::Path::new(&a.path)
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().to_ascii_lowercase().starts_with("inference")) =>
+                {
+                    e.inference_configs.push(a.path.clone())
+                }
                 ArtifactKind::Dump => e.has_dump = true,
                 _ => {}
+            }
+            if a.component == Some(Component::DenoisingUnet) && e.denoising_unet.is_none() {
+                e.denoising_unet = Some(a.path.clone());
             }
         }
         for &(artifact, f) in findings {
@@ -847,6 +864,62 @@ fn repaired_name(video: &str) -> String {
     }
 }
 
+/// A replay spec of the run's EchoMimicV2 deployment, written and bisected
+/// in one paste: the weights folder discovery found, the run's reference
+/// image and poses when there is one of each, fp16, and the denoising UNet
+/// quantized as the run did. `None` when no denoising UNet was recognised.
+fn replay_spec(rule: &'static Rule, e: &Evidence) -> Option<String> {
+    let unet = e.denoising_unet.as_deref()?;
+    let weights = std::path::Path::new(unet).parent()?.display().to_string();
+    let variant = if unet.contains("_acc") { "acc" } else { "normal" };
+    let (steps, cfg) = if variant == "acc" { (6, 1.0) } else { (30, 2.5) };
+    let mut lines = vec![
+        "cat > replay.toml <<'EOF'".to_string(),
+        "family = \"echomimic-v2\"".into(),
+        format!("steps = {steps}"),
+        format!("guidance_scale = {cfg}"),
+        "frames = 12".into(),
+        "height = 768".into(),
+        "width = 768".into(),
+        "dtype = \"fp16\"".into(),
+        "# device = \"cuda\"".into(),
+        String::new(),
+        "[echomimic]".into(),
+        format!("variant = \"{variant}\""),
+        format!("weights = {}", toml_string(&weights)),
+        format!("denoising_unet = {}", toml_string(unet)),
+    ];
+    if let [config] = e.inference_configs.as_slice() {
+        lines.push(format!("inference_config = {}", toml_string(config)));
+    }
+    if let [image] = e.images.as_slice() {
+        lines.push(format!("reference_image = {}", toml_string(image)));
+    }
+    if let [poses] = e.pose_dirs.as_slice() {
+        lines.push(format!("pose_dir = {}", toml_string(poses)));
+    }
+    let quantized_on_disk = e.quantized.iter().any(|q| q.component == Some(Component::DenoisingUnet));
+    if rule == &cause::QUANTIZATION_OVERFLOW {
+        lines.push(String::new());
+        lines.push("[quantization]".into());
+        lines.push("scheme = \"int8\"".into());
+        lines.push("include = [\"denoising_unet.*\"]".into());
+    }
+    lines.push("EOF".into());
+    if quantized_on_disk {
+        lines.push(format!(
+            "# {unet} holds quantized tensors: point denoising_unet at the float checkpoint it was made from"
+        ));
+    }
+    lines.push("nanscope replay replay.toml --bisect".into());
+    Some(lines.join("\n"))
+}
+
+/// `text` as a TOML basic string.
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
 fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
     let mut next = Vec::new();
     let is = |r: &Rule| rule == r;
@@ -865,14 +938,23 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
         next.push(Action {
             what: "Record a probe dump of the run to see which module produces the first NaN (confirms the prediction)".into(),
             paste: Some(format!(
-                "from nanscope_probe import attach\nprobe = attach(pipe.denoising_unet, \"dump\", prefix=\"denoising_unet\", level=\"stats\")\nvae_probe = attach(pipe.vae, \"dump\", prefix=\"vae\"){focus}\n# ... run the pipeline, calling probe.step(i) each step ...\nvae_probe.close(); probe.close()\n# then: nanscope postmortem RUN_DIR --dump dump/"
+                "# the script unchanged (infer.py, infer_acc.py or your own), as you ran it:\npython -m nanscope.probe run --out dump infer.py --config ./configs/prompts/infer.yaml{focus}\n# then: nanscope postmortem RUN_DIR --dump dump/\n# or, inside your own code:\n#   from nanscope.probe import attach\n#   probe = attach(pipe.denoising_unet, \"dump\", prefix=\"denoising_unet\"); calling probe.step(i) each step"
             )),
         });
     }
     if is(&cause::QUANTIZATION_OVERFLOW) || is(&cause::ACTIVATION_OVERFLOW) {
-        next.push(Action {
-            what: "Find the smallest set of modules to keep in higher precision on the built-in engine".into(),
-            paste: Some("nanscope replay spec.toml --bisect".into()),
+        next.push(match replay_spec(rule, e) {
+            Some(spec) => Action {
+                what: "Replay the generation on the built-in engine and find the smallest set of modules to keep \
+                       out of int8 (on a build with --features cuda, set device = \"cuda\"; on the CPU the \
+                       full-size UNets are slow: lower frames, height and width to try it there)"
+                    .into(),
+                paste: Some(spec),
+            },
+            None => Action {
+                what: "Find the smallest set of modules to keep in higher precision on the built-in engine".into(),
+                paste: Some("nanscope replay spec.toml --bisect".into()),
+            },
         });
     }
     if is(&cause::QUANTIZATION_OVERFLOW) && e.simulated.is_none() {
@@ -987,7 +1069,15 @@ mod tests {
         assert_eq!(v.chain[0].findings, vec!["F2"]);
         assert_eq!(v.chain[0].evidence, vec!["run.log:2: quantize_(pipe.denoising_unet, int8_weight_only())"]);
         assert_eq!(v.chain[1].basis, Basis::Predicted);
-        assert!(v.next.iter().any(|n| n.paste.as_deref() == Some("nanscope replay spec.toml --bisect")));
+        // The deployment's denoising UNet is known: the replay spec is written
+        // out, a valid spec that quantizes the UNet as the run did.
+        let paste = v.next.iter().filter_map(|n| n.paste.as_deref()).find(|p| p.contains("replay.toml")).unwrap();
+        assert!(paste.ends_with("nanscope replay replay.toml --bisect"), "{paste}");
+        let toml_text = paste.split_once("<<'EOF'\n").unwrap().1.split_once("\nEOF").unwrap().0;
+        let spec: crate::replay::Spec = toml::from_str(toml_text).unwrap();
+        assert_eq!(spec.family, "echomimic-v2");
+        assert!(spec.echomimic.unwrap().denoising_unet.is_some());
+        assert!(spec.quantization.is_some());
     }
 
     #[test]
