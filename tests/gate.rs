@@ -2,10 +2,12 @@
 //! fixtures/make_gate.py): pass, a new finding, suppressions, a check that
 //! matches nothing, baselines and weights fingerprints.
 
+mod common;
 mod video_support;
 
 use std::path::{Path, PathBuf};
 
+use common::write::f32_safetensors as safetensors;
 use serde_json::Value;
 
 /// A fresh copy of the fixture project.
@@ -49,18 +51,6 @@ fn codes(report: &Value) -> Vec<String> {
 
 fn ready(test: &str) -> bool {
     video_support::ffmpeg_available(test)
-}
-
-/// A one-tensor F32 safetensors file.
-fn safetensors(path: &Path, values: &[f32]) {
-    let header =
-        format!(r#"{{"w":{{"dtype":"F32","shape":[{}],"data_offsets":[0,{}]}}}}"#, values.len(), values.len() * 4);
-    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
-    bytes.extend(header.as_bytes());
-    for v in values {
-        bytes.extend(v.to_le_bytes());
-    }
-    std::fs::write(path, bytes).unwrap();
 }
 
 #[test]

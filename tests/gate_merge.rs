@@ -2,24 +2,15 @@
 //! exit code are those of one unsharded run, each check judged by its own
 //! `fail-on` (issue #14), and a suppression is unused only when no shard used it.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use common::write::f32_safetensors as safetensors;
 use serde_json::Value;
 
 fn nanscope() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("nanscope").unwrap()
-}
-
-/// A one-tensor F32 safetensors file.
-fn safetensors(path: &Path, values: &[f32]) {
-    let header =
-        format!(r#"{{"w":{{"dtype":"F32","shape":[{}],"data_offsets":[0,{}]}}}}"#, values.len(), values.len() * 4);
-    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
-    bytes.extend(header.as_bytes());
-    for v in values {
-        bytes.extend(v.to_le_bytes());
-    }
-    std::fs::write(path, bytes).unwrap();
 }
 
 const HEALTHY: [f32; 8] = [0.5, -0.25, 0.125, 1.0, -1.0, 0.75, -0.5, 0.3];
