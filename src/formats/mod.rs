@@ -104,6 +104,16 @@ impl Checkpoint {
         self.map.as_deref().unwrap_or(&[])
     }
 
+    /// Its error findings as `CODE message`, one each: what a reader that
+    /// refuses a damaged file quotes.
+    pub fn error_lines(&self) -> Vec<String> {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == crate::report::Severity::Error)
+            .map(|f| format!("{} {}", f.code(), f.message))
+            .collect()
+    }
+
     /// Bytes of the mapped file (0 when it could not be mapped).
     pub fn file_len(&self) -> u64 {
         self.map.as_ref().map_or(0, |m| m.len() as u64)

@@ -26,7 +26,7 @@ use crate::config::Variant;
 use crate::formats::{Checkpoint, FileFormat};
 use crate::replay::engine::EngineError;
 use crate::replay::engine::weights::TensorSource;
-use crate::report::{Finding, Severity};
+use crate::report::Finding;
 use crate::weights::values::logical_values;
 
 type Result<T> = std::result::Result<T, EngineError>;
@@ -84,12 +84,7 @@ impl StateDict {
                 });
             }
         }
-        let problems: Vec<String> = checkpoint
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .map(|f| format!("{} {}", f.code(), f.message))
-            .collect();
+        let problems = checkpoint.error_lines();
         if !problems.is_empty() {
             return Err(EngineError::Read { path: label, why: format!("refusing it: {}", problems.join("; ")) });
         }

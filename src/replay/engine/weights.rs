@@ -15,7 +15,6 @@ use serde::Serialize;
 
 use crate::formats::{Checkpoint, FileFormat};
 use crate::numerics::fakequant::fake_quantize;
-use crate::report::Severity;
 use crate::weights::values::logical_values;
 
 use super::error::{EngineError, Result};
@@ -120,12 +119,7 @@ fn open_source(file: &Path) -> Result<WeightSource> {
             Ok(WeightSource::Safetensors(tensors))
         }
         FileFormat::TorchZip | FileFormat::TorchLegacy => {
-            let problems: Vec<String> = checkpoint
-                .findings
-                .iter()
-                .filter(|f| f.severity == Severity::Error)
-                .map(|f| format!("{} {}", f.code(), f.message))
-                .collect();
+            let problems = checkpoint.error_lines();
             if !problems.is_empty() {
                 return Err(read_error(format!("refusing a PyTorch file with problems: {}", problems.join("; "))));
             }

@@ -76,8 +76,9 @@ fn pose_encoder_matches_the_reference() {
     check("pose encoder", &unfold_frames(&y, frames).unwrap(), &g["golden.output"]);
 }
 
-#[test]
-fn transformer_reading_the_bank_under_guidance_matches_the_reference() {
+/// The golden transformer reading its bank, with or without guidance,
+/// against the reference output `want`.
+fn transformer_reading_the_bank(guidance: bool, want: &str, what: &str) {
     let (ws, g) = golden("transformer_3d");
     let shape =
         TransformerShape { channels: 32, heads: 2, groups: 8, linear_projection: false, cross_attention_dim: Some(16) };
@@ -86,24 +87,19 @@ fn transformer_reading_the_bank_under_guidance_matches_the_reference() {
     let x = &g["golden.input"];
     let frames = x.dim(2).unwrap();
     let banks = Banks([("transformer_blocks.0".to_string(), g["golden.bank"].clone())].into());
-    let mut mode = BankMode::Read { banks: &banks, guidance: true, audio: Some(&g["golden.audio"]), audio_scale: 3.0 };
+    let mut mode = BankMode::Read { banks: &banks, guidance, audio: Some(&g["golden.audio"]), audio_scale: 3.0 };
     let y = transformer.forward(&fold_frames(x).unwrap(), frames, &mut mode, &mut Tracer::silent()).unwrap();
-    check("transformer 3d (reader, guidance)", &unfold_frames(&y, frames).unwrap(), &g["golden.output"]);
+    check(what, &unfold_frames(&y, frames).unwrap(), &g[want]);
+}
+
+#[test]
+fn transformer_reading_the_bank_under_guidance_matches_the_reference() {
+    transformer_reading_the_bank(true, "golden.output", "transformer 3d (reader, guidance)");
 }
 
 #[test]
 fn transformer_reading_the_bank_without_guidance_matches_the_reference() {
-    let (ws, g) = golden("transformer_3d");
-    let shape =
-        TransformerShape { channels: 32, heads: 2, groups: 8, linear_projection: false, cross_attention_dim: Some(16) };
-    let transformer = Transformer3D::new(&ws, "", "", &shape);
-    ws.finish().unwrap();
-    let x = &g["golden.input"];
-    let frames = x.dim(2).unwrap();
-    let banks = Banks([("transformer_blocks.0".to_string(), g["golden.bank"].clone())].into());
-    let mut mode = BankMode::Read { banks: &banks, guidance: false, audio: Some(&g["golden.audio"]), audio_scale: 3.0 };
-    let y = transformer.forward(&fold_frames(x).unwrap(), frames, &mut mode, &mut Tracer::silent()).unwrap();
-    check("transformer 3d (reader)", &unfold_frames(&y, frames).unwrap(), &g["golden.output_without_guidance"]);
+    transformer_reading_the_bank(false, "golden.output_without_guidance", "transformer 3d (reader)");
 }
 
 #[test]
