@@ -46,10 +46,12 @@ impl DdimScheduler {
         usize::try_from(timestep).ok().and_then(|t| self.schedule.alphas_cumprod.get(t).copied())
     }
 
-    /// The timestep a step from `timestep` moves to (negative past the end).
+    /// The timestep a step from `timestep` moves to (negative past the end;
+    /// `i64::MIN` for a timestep a huge negative `steps_offset` put there).
     pub fn prev_timestep(&self, timestep: i64) -> Result<i64, ScheduleError> {
         let steps = self.num_inference_steps.ok_or(ScheduleError::NoTimesteps)?;
-        Ok(timestep - (self.config.num_train_timesteps / steps) as i64)
+        let stride = i64::try_from(self.config.num_train_timesteps / steps).unwrap_or(i64::MAX);
+        Ok(timestep.saturating_sub(stride))
     }
 
     /// ᾱ of the timestep a step from `timestep` moves to: the final ᾱ once
@@ -225,6 +227,20 @@ mod tests {
         assert!(matches!(ddim.step(&[0.0], 1000, &[0.0]), Err(ScheduleError::TimestepOutOfRange { .. })));
         assert!(matches!(ddim.step(&[0.0, 1.0], 999, &[0.0]), Err(ScheduleError::LengthMismatch { .. })));
         assert_eq!(ddim.step_with_noise(&[0.0], 999, &[0.0], 0.5, None), Err(ScheduleError::MissingVarianceNoise));
+    }
+
+    /// A leading timestep that a huge negative `steps_offset` put near
+    /// `i64::MIN` moves past the end, not past the 64-bit range.
+    #[test]
+    fn a_step_from_the_most_negative_timestep_saturates() {
+        let mut config = echomimic_v2();
+        config.timestep_spacing = TimestepSpacing::Leading;
+        config.steps_offset = -i64::MAX;
+        let mut ddim = DdimScheduler::new(&config).unwrap();
+        ddim.set_timesteps(6).unwrap();
+        let last = *ddim.timesteps().last().unwrap();
+        assert_eq!(ddim.prev_timestep(last).unwrap(), i64::MIN);
+        assert_eq!(ddim.alpha_cumprod_prev(last).unwrap(), ddim.schedule().final_alpha_cumprod);
     }
 
     #[test]
