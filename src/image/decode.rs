@@ -250,35 +250,64 @@ fn decode_pixels(bytes: &[u8], format: ImageFormat, budget: u64, len: usize) -> 
     Some(buf)
 }
 
+/// A JPEG's marker segments in file order, from just after SOI: each as
+/// (marker, offset of its FF). Fill bytes are skipped; the
+/// walk ends at EOI, at a byte that is not a marker, or at the end of the
+/// file. Entropy-coded data is not skipped: after an SOS the caller moves
+/// `at` past the scan (`next_marker`).
+struct Segments<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Segments<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Segments { bytes, at: 2 }
+    }
+}
+
+impl Iterator for Segments<'_> {
+    type Item = (u8, usize);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let bytes = self.bytes;
+        while self.at + 4 <= bytes.len() {
+            if bytes[self.at] != 0xFF {
+                return None;
+            }
+            let marker = bytes[self.at + 1];
+            if marker == 0xFF {
+                self.at += 1;
+                continue;
+            }
+            if marker == 0xD9 {
+                return None;
+            }
+            let at = self.at;
+            let len = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
+            self.at = at.checked_add(2 + len)?;
+            return Some((marker, at));
+        }
+        None
+    }
+}
+
 /// For a progressive JPEG, the scans whose data ends before the file does;
 /// `None` for a sequential one. Only marker segments are walked: a scan's
 /// entropy-coded data runs to the next marker that is not a restart.
 fn jpeg_progressive_scans(bytes: &[u8]) -> Option<u32> {
     let mut progressive = false;
     let mut complete = 0u32;
-    let mut at = 2usize;
-    while at + 4 <= bytes.len() {
-        if bytes[at] != 0xFF {
-            return None;
-        }
-        let marker = bytes[at + 1];
-        if marker == 0xFF {
-            at += 1;
-            continue;
-        }
-        if marker == 0xD9 {
-            break;
-        }
+    let mut segments = Segments::new(bytes);
+    while let Some((marker, _)) = segments.next() {
         progressive |= matches!(marker, 0xC2 | 0xC6 | 0xCA | 0xCE);
-        let len = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
-        at = at.checked_add(2 + len)?;
         if marker != 0xDA {
             continue;
         }
-        match next_marker(bytes, at) {
+        match next_marker(bytes, segments.at) {
             Some(next) => {
                 complete += 1;
-                at = next;
+                segments.at = next;
             }
             None => break,
         }
@@ -299,29 +328,13 @@ fn next_marker(bytes: &[u8], mut from: usize) -> Option<usize> {
 }
 
 /// The number of components a JPEG's frame header declares (1 grey, 3
-/// YCbCr, 4 CMYK/YCCK), found by walking its marker segments.
+/// YCbCr, 4 CMYK/YCCK), found by walking its marker segments up to the
+/// first scan.
 fn jpeg_components(bytes: &[u8]) -> Option<u8> {
-    let mut at = 2usize;
-    while at + 4 <= bytes.len() {
-        if bytes[at] != 0xFF {
-            return None;
-        }
-        let marker = bytes[at + 1];
-        if marker == 0xFF {
-            at += 1;
-            continue;
-        }
-        let len = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
-        let is_frame = matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
-        if is_frame {
-            return bytes.get(at + 9).copied();
-        }
-        if marker == 0xDA {
-            return None;
-        }
-        at = at.checked_add(2 + len)?;
-    }
-    None
+    Segments::new(bytes)
+        .take_while(|&(marker, _)| marker != 0xDA)
+        .find(|&(marker, _)| matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC))
+        .and_then(|(_, at)| bytes.get(at + 9).copied())
 }
 
 /// PNG colour type and bit depth from the IHDR chunk.
