@@ -430,6 +430,51 @@ mod tests {
         }
     }
 
+    /// The SIMD kernel takes a group's moments again only when the group
+    /// held a non-finite value: one such value, anywhere, must leave the
+    /// extremes and sums of the finite ones exact.
+    #[test]
+    fn a_lone_non_finite_value_moves_no_moment() {
+        let mut rng = Rng(7);
+        for half in [Half::F16, Half::BF16] {
+            let finite: Vec<u16> = (0..70_000)
+                .map(|_| {
+                    let x = (rng.next() >> 40) as f32 / (1u64 << 22) as f32 - 2.0;
+                    match half {
+                        Half::F16 => f16::from_f32(x).to_bits(),
+                        Half::BF16 => bf16::from_f32(x).to_bits(),
+                    }
+                })
+                .collect();
+            let t = &thresholds_for(half)[0];
+            let positions = [0, 15, 16, 1023, 1024, 2047, 65_535, 65_536, 69_999];
+            for (i, &at) in positions.iter().enumerate() {
+                for bad in [half.inf_bits() | 0x8000, half.inf_bits(), half.inf_bits() + 1] {
+                    let mut bits = finite.clone();
+                    bits[at] = bad;
+                    let expected = {
+                        let mut clean = bits.clone();
+                        clean.remove(at);
+                        tally_portable(half, &le_bytes(&clean), 0.5, t)
+                    };
+                    let got = tally(half, &le_bytes(&bits), 0.5, t);
+                    assert_eq!((got.min, got.max), (expected.min, expected.max), "{half:?} {bad:#x} at {at} ({i})");
+                    assert_eq!(got.nan + got.pos_inf + got.neg_inf, 1);
+                    // Counts that include the bad value aside, the moments match.
+                    let finite_only = Tally {
+                        nan: 0,
+                        pos_inf: 0,
+                        neg_inf: 0,
+                        count: expected.count,
+                        above_overflow: expected.above_overflow,
+                        ..got
+                    };
+                    assert_same(&finite_only, &expected, "moments");
+                }
+            }
+        }
+    }
+
     #[test]
     fn f16_bit_trick_is_exact_for_every_finite_value() {
         for bits in 0..=u16::MAX {
