@@ -19,7 +19,6 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "fixture
 import make_pose  # noqa: E402
 
 CORPUS = pathlib.Path("fuzz/corpus")
-PENDING = pathlib.Path("fuzz/pending")
 
 
 def gguf_string(s: bytes) -> bytes:
@@ -104,6 +103,18 @@ def npz_shared_member(members: int) -> bytes:
     return local + central + end
 
 
+def wav(tag: int, channels: int, rate: int, bits: int, frames: int, extra: bytes = b"") -> bytes:
+    """A RIFF/WAVE file of `frames` silent sample frames, with `extra`
+    chunks between `fmt ` and `data`."""
+    align = channels * bits // 8
+    fmt = struct.pack("<HHIIHH", 0xFFFE if tag == 0xFFFE else tag, channels, rate, rate * align, align, bits)
+    if tag == 0xFFFE:
+        fmt += struct.pack("<HHI", 22, bits, 3) + struct.pack("<H", 3) + b"\0" * 14
+    data = b"\0" * (frames * align)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + extra + b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
 def main() -> None:
     files = {
         "gguf/regress-duplicate-name-dims-overflow.gguf": gguf_duplicate_overflow(),
@@ -113,13 +124,13 @@ def main() -> None:
         "pose-render/regress-long-lines.npy": pose_long_lines(10),
         "mp4-boxes/moov-last.mp4": mp4(False),
         "mp4-boxes/moov-first.mp4": mp4(True),
-    }
-    # Inputs that break the contract until a fix elsewhere lands; they move
-    # into the corpus with it (the fuzzer replays them with --input).
-    pending = {
+        # One deflated member repeated 300 times by the central directory.
         "npz/central-directory-amplification.npz": npz_shared_member(300),
+        "wav/pcm-s16-mono.wav": wav(1, 1, 16000, 16, 160),
+        "wav/float-extensible-stereo-list.wav": wav(0xFFFE, 2, 48000, 32, 48, b"LIST" + struct.pack("<I", 5) + b"INFO\0\0"),
+        "wav/truncated-data.wav": wav(1, 2, 44100, 24, 40)[:-7],
     }
-    written = [(CORPUS / k, v) for k, v in files.items()] + [(PENDING / k, v) for k, v in pending.items()]
+    written = [(CORPUS / k, v) for k, v in files.items()]
     for path, data in written:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)

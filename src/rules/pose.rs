@@ -230,9 +230,9 @@ pub const FRAME_COUNT_MISMATCH: Rule = Rule {
     severity: Severity::Error,
     summary: "the sequence does not cover the expected number of frames",
     detects: "Fewer pose frames than `--expect-frames N`, or than the audio duration × `--fps` \
-              (`--audio FILE`, duration from ffprobe). More frames than `--expect-frames` is info; \
-              audio shorter than the poses is a warning that says the length the pipeline will use \
-              (evidence `used`).",
+              (`--audio FILE`, duration from a WAV header, else ffprobe). More frames than \
+              `--expect-frames` is info; audio shorter than the poses is a warning that says the \
+              length the pipeline will use (evidence `used`).",
     why: "EchoMimicV2 generates L = min(-L, int(audio seconds × fps), pose frames) frames and trims the \
           audio to them, so a short pose sequence cuts the video short of its audio. Audio shorter than \
           the poses is not broken: the pipeline trims the length to the audio and the last poses go \

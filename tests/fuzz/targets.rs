@@ -68,6 +68,7 @@ pub const TARGETS: &[Target] = &[
     Target { name: "gate-baseline", seeds: &[], accept: Accept::Extension("json"), file: "baseline.json", beside: None, run: gate_baseline },
     Target { name: "y4m-frames", seeds: &[], accept: Accept::Extension("y4m"), file: "input.y4m", beside: None, run: y4m_frames },
     Target { name: "ffmpeg-showinfo", seeds: &[], accept: Accept::Extension("log"), file: "stderr.log", beside: None, run: showinfo },
+    Target { name: "wav", seeds: &["fixtures/postmortem"], accept: Accept::Extension("wav"), file: "input.wav", beside: None, run: wav },
     Target { name: "postmortem-discover", seeds: &[], accept: Accept::Extension("bin"), file: "input.bin", beside: None, run: postmortem_discover },
 ];
 
@@ -374,4 +375,14 @@ fn postmortem_discover(bytes: &[u8], scratch: &Scratch) -> u64 {
     }
     found.missing_components.len().hash(&mut hasher);
     hasher.finish()
+}
+
+/// The WAV header reader behind `--audio`: whether it read a duration
+/// (left to ffprobe, none, some), not its value, is the outcome.
+fn wav(bytes: &[u8], _scratch: &Scratch) -> u64 {
+    match nanscope::pose::audio::wav_seconds(bytes, bytes.len() as u64) {
+        None => 0,
+        Some(seconds) if seconds > 0.0 => 2,
+        Some(_) => 1,
+    }
 }
