@@ -112,9 +112,9 @@ pub(crate) struct JobContext<'a> {
     /// The audio the poses are held against: the run's only audio file.
     pub audio: Option<PathBuf>,
     pub expect_audio: bool,
-    /// Its duration, read once (by ffprobe) by whichever job needs it
-    /// first, inside the jobs rather than before them, so that the probe
-    /// overlaps the slow checks.
+    /// Its duration, read once (from a WAV header, else by ffprobe) by
+    /// whichever job needs it first, inside the jobs rather than before
+    /// them, so that a probe overlaps the slow checks.
     pub audio_seconds: OnceLock<Option<f64>>,
 }
 
