@@ -110,12 +110,20 @@ fn frame_count_is_checked_against_expectations() {
     assert_eq!(findings(&report)[0]["severity"], "info");
 }
 
-#[test]
+/// Whether ffmpeg is missing, which skips a test (and says so).
 // A skipped test must say so in the test output.
 #[allow(clippy::print_stderr)]
-fn audio_duration_sets_the_expected_frame_count() {
-    if std::process::Command::new("ffmpeg").arg("-version").output().is_err() {
+fn ffmpeg_missing() -> bool {
+    let missing = std::process::Command::new("ffmpeg").arg("-version").output().is_err();
+    if missing {
         eprintln!("skipped: ffmpeg is not installed");
+    }
+    missing
+}
+
+#[test]
+fn audio_duration_sets_the_expected_frame_count() {
+    if ffmpeg_missing() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -146,11 +154,8 @@ fn ffprobe_seconds(path: &std::path::Path) -> f64 {
 // ffprobe's; a streamed file whose sizes were never filled in is left to
 // ffprobe, and still gets its duration.
 #[test]
-// A skipped test must say so in the test output.
-#[allow(clippy::print_stderr)]
 fn wav_durations_from_the_header_are_ffprobes() {
-    if std::process::Command::new("ffmpeg").arg("-version").output().is_err() {
-        eprintln!("skipped: ffmpeg is not installed");
+    if ffmpeg_missing() {
         return;
     }
     use nanscope::pose::audio::{duration, wav_seconds};
