@@ -107,7 +107,7 @@ def wav(tag: int, channels: int, rate: int, bits: int, frames: int, extra: bytes
     """A RIFF/WAVE file of `frames` silent sample frames, with `extra`
     chunks between `fmt ` and `data`."""
     align = channels * bits // 8
-    fmt = struct.pack("<HHIIHH", 0xFFFE if tag == 0xFFFE else tag, channels, rate, rate * align, align, bits)
+    fmt = struct.pack("<HHIIHH", tag, channels, rate, rate * align, align, bits)
     if tag == 0xFFFE:
         fmt += struct.pack("<HHI", 22, bits, 3) + struct.pack("<H", 3) + b"\0" * 14
     data = b"\0" * (frames * align)

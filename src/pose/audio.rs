@@ -141,7 +141,7 @@ mod tests {
     fn wav(tag: u16, channels: u16, rate: u32, bits: u16, data_bytes: u32) -> Vec<u8> {
         let block_align = channels * (bits / 8);
         let mut fmt = Vec::new();
-        fmt.extend(if tag == 0xFFFE { 0xFFFEu16 } else { tag }.to_le_bytes());
+        fmt.extend(tag.to_le_bytes());
         fmt.extend(channels.to_le_bytes());
         fmt.extend(rate.to_le_bytes());
         fmt.extend((rate * u32::from(block_align)).to_le_bytes());
