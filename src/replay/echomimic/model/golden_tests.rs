@@ -272,18 +272,35 @@ fn status_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// One guided step of a mid-size configuration made by
-/// `bench/echomimic_model.py` (which times the reference code on the same
-/// inputs): time, peak memory above the start, and agreement.
+/// One guided step of the configuration `bench/echomimic_model.py` wrote
+/// (which times the reference code on the same inputs and weights): time,
+/// peak memory above the start (CPU only), and agreement with the
+/// reference's output. `NANSCOPE_EMV2_DEVICE=cuda` (a build with the `cuda`
+/// feature) and `NANSCOPE_EMV2_DTYPE=fp16|bf16` choose where and in what it
+/// computes, as the script's `--device` and `--dtype` did.
 #[test]
 #[ignore = "needs NANSCOPE_EMV2_BENCH from bench/echomimic_model.py"]
 fn bench_denoising_step() {
+    use crate::replay::engine::{ComputeDType, DeviceKind, select_device};
     let Some(dir) = std::env::var_os("NANSCOPE_EMV2_BENCH").map(PathBuf::from) else { return };
+    let env = |name: &str| std::env::var(name).unwrap_or_default();
+    let kind = if env("NANSCOPE_EMV2_DEVICE") == "cuda" { DeviceKind::Cuda } else { DeviceKind::Cpu };
+    let dtype = match env("NANSCOPE_EMV2_DTYPE").as_str() {
+        "fp16" => ComputeDType::Fp16,
+        "bf16" => ComputeDType::Bf16,
+        _ => ComputeDType::Fp32,
+    };
+    let device = select_device(kind).unwrap();
     let read_json =
         |name: &str| -> serde_json::Value { serde_json::from_slice(&std::fs::read(dir.join(name)).unwrap()).unwrap() };
     let file = dir.join("bench.safetensors");
-    let g = candle_core::safetensors::load(&file, &Device::Cpu).unwrap();
-    let ws = WeightStore::open(&file, &Device::Cpu, Precision::default(), "").unwrap();
+    let ws = WeightStore::open(&file, &device, Precision { dtype, ..Precision::default() }, "").unwrap();
+    let g: HashMap<String, Tensor> = candle_core::safetensors::load(&file, &Device::Cpu)
+        .unwrap()
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("golden."))
+        .map(|(k, v)| (k, v.to_dtype(dtype.candle()).unwrap().to_device(&device).unwrap()))
+        .collect();
     let config_json = read_json("unet_config.json");
     let additional: AdditionalKwargs = serde_json::from_value(read_json("unet_additional_kwargs.json")).unwrap();
     let reference =
@@ -292,14 +309,23 @@ fn bench_denoising_step() {
     let denoising = EchoUnet::new(&ws, "denoising_unet", &config, Role::Denoising).unwrap();
     ws.finish().unwrap();
     let want = candle_core::safetensors::load(dir.join("output.safetensors"), &Device::Cpu).unwrap();
-    for run in 0..2 {
+    let want = want["golden.output"].to_dtype(candle_core::DType::F32).unwrap();
+    let scale = want.abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap();
+    let runs = env("NANSCOPE_EMV2_RUNS").parse().unwrap_or(2);
+    for run in 0..runs {
         std::fs::write("/proc/self/clear_refs", "5").ok();
         let before = status_kib("VmRSS");
         let start = std::time::Instant::now();
         let y = denoise(&reference, &denoising, &g, &mut Tracer::silent());
+        device.synchronize().unwrap();
         let seconds = start.elapsed().as_secs_f64();
         let peak = status_kib("VmHWM").saturating_sub(before);
-        let err = max_abs_diff(&y, &want["golden.output"]);
-        eprintln!("run {run}: {seconds:.3} s, peak above start {:.1} MiB, max abs error {err:e}", peak as f64 / 1024.0);
+        let y = y.to_device(&Device::Cpu).unwrap().to_dtype(candle_core::DType::F32).unwrap();
+        let err = max_abs_diff(&y, &want);
+        let memory = match kind {
+            DeviceKind::Cpu => format!(", peak above start {:.1} MiB", peak as f64 / 1024.0),
+            DeviceKind::Cuda => String::new(),
+        };
+        eprintln!("run {run} ({kind:?}, {dtype:?}): {seconds:.3} s{memory}, max abs error {err:e} (output max {scale})");
     }
 }
