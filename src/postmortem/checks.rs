@@ -324,32 +324,46 @@ fn poses(path: &Path, ctx: &JobContext, out: &mut CheckOutput) {
     out.findings = outcome.findings;
 }
 
-/// A contact sheet of at most 48 pose frames (flagged frames always shown).
+/// A contact sheet of at most 96 pose frames: 48 spread over the sequence
+/// and at most 48 of the flagged ones, spread over those (a folder where
+/// every frame is flagged still draws a sheet of a readable size quickly).
 fn pose_sheet(seq: &crate::pose::PoseSequence, outcome: &crate::pose::CheckOutcome) -> Option<Vec<u8>> {
     use crate::pose::render::{RenderOptions, png, render_frame};
     use crate::pose::sheet::{SheetTile, sheet, thumbnail};
     let slots = crate::pose::checks::slots(seq);
-    let stride = slots.len().div_ceil(48).max(1);
+    let flagged: Vec<bool> =
+        (0..slots.len()).map(|slot| outcome.frames.get(slot).is_some_and(|f| !f.flags.is_empty())).collect();
     let (thumb_w, thumb_h) = (96, 96);
-    let tiles: Vec<SheetTile> = slots
-        .iter()
-        .enumerate()
-        .filter_map(|(slot, frame)| {
-            let flagged = outcome.frames.get(slot).is_some_and(|f| !f.flags.is_empty());
-            if slot % stride != 0 && !flagged {
-                return None;
-            }
-            let index = seq.first_index + slot as u64;
-            let thumb = frame
+    let tiles: Vec<SheetTile> = sheet_slots(&flagged, 48)
+        .par_iter()
+        .map(|&slot| {
+            let thumb = slots[slot]
                 .and_then(|f| render_frame(f, 768, 768, RenderOptions { body: true, face: false }).ok())
                 .map(|image| thumbnail(&image, thumb_w));
-            Some(SheetTile { frame: index, thumb, flagged })
+            SheetTile { frame: seq.first_index + slot as u64, thumb, flagged: flagged[slot] }
         })
         .collect();
     if tiles.is_empty() {
         return None;
     }
     png(&sheet(&tiles, 8, thumb_w, thumb_h)).ok()
+}
+
+/// The slots a sheet shows: every `n/spread`-th slot, and every
+/// `flagged/spread`-th flagged one.
+fn sheet_slots(flagged: &[bool], spread: usize) -> Vec<usize> {
+    let stride = flagged.len().div_ceil(spread).max(1);
+    let flagged_stride = flagged.iter().filter(|f| **f).count().div_ceil(spread).max(1);
+    let mut flagged_seen = 0;
+    (0..flagged.len())
+        .filter(|&slot| {
+            let flagged_pick = flagged[slot] && {
+                flagged_seen += 1;
+                (flagged_seen - 1) % flagged_stride == 0
+            };
+            slot % stride == 0 || flagged_pick
+        })
+        .collect()
 }
 
 fn trace(path: &Path, ctx: &JobContext, out: &mut CheckOutput) {
@@ -436,4 +450,29 @@ fn plot_to_bytes(what: &str, draw: impl FnOnce(&Path) -> Result<(), String>) -> 
     let bytes = drawn.and_then(|_| std::fs::read(&path).map_err(|e| e.to_string()));
     let _ = std::fs::remove_file(&path);
     bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sheet_slots;
+
+    #[test]
+    fn a_sheet_spreads_its_tiles_and_keeps_flagged_frames_when_few() {
+        let mut flagged = vec![false; 240];
+        flagged[7] = true;
+        flagged[131] = true;
+        let shown = sheet_slots(&flagged, 48);
+        assert!(shown.contains(&7) && shown.contains(&131));
+        assert_eq!(shown.len(), 48 + 2);
+        assert_eq!(&shown[..3], &[0, 5, 7]);
+    }
+
+    #[test]
+    fn a_sheet_of_a_folder_where_every_frame_is_flagged_stays_bounded() {
+        let shown = sheet_slots(&[true; 1000], 48);
+        assert!(shown.len() <= 96, "{} tiles", shown.len());
+        assert_eq!(shown.first(), Some(&0));
+        assert!(shown.last().is_some_and(|&last| last >= 1000 - 21));
+        assert!(sheet_slots(&[], 48).is_empty());
+    }
 }
