@@ -51,8 +51,18 @@ pub fn detect(bytes: &[u8]) -> FileFormat {
     if bytes.starts_with(b"\x93NUMPY") {
         return FileFormat::Npy;
     }
-    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
-        return if zip_holds_data_pkl(bytes) { FileFormat::TorchZip } else { FileFormat::Npz };
+    if bytes.starts_with(b"PK\x05\x06") {
+        return FileFormat::Npz;
+    }
+    if bytes.starts_with(b"PK\x03\x04") {
+        if zip_holds_data_pkl(bytes) {
+            return FileFormat::TorchZip;
+        }
+        // Any other archive (a .jar, zipped outputs) is no checkpoint.
+        return match first_zip_member(bytes) {
+            Some(name) if name.ends_with(b".npy") => FileFormat::Npz,
+            _ => FileFormat::Unknown,
+        };
     }
     if is_legacy_torch(bytes) {
         return FileFormat::TorchLegacy;
@@ -71,16 +81,19 @@ pub fn detect(bytes: &[u8]) -> FileFormat {
     FileFormat::Unknown
 }
 
-/// A u64 little-endian header length followed by a JSON object.
+/// A u64 little-endian header length followed by a JSON object (`{"…` or
+/// `{}`). Eight bytes of text are no length, even a damaged one: a text
+/// file that opens a brace on its first line (`$VAR1 = {`) is no checkpoint.
 fn looks_like_safetensors(bytes: &[u8]) -> bool {
     if bytes.len() < 9 {
         return false;
     }
     let n = u64::from_le_bytes(bytes[..8].try_into().unwrap_or([0; 8]));
-    if n < 2 {
+    if n < 2 || bytes[..8].iter().all(|&b| (0x20..0x7f).contains(&b) || b"\t\n\r".contains(&b)) {
         return false;
     }
-    bytes[8..].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+    let mut json = bytes[8..].iter().filter(|b| !b.is_ascii_whitespace());
+    json.next() == Some(&b'{') && matches!(json.next(), Some(b'"' | b'}') | None)
 }
 
 /// A first pickle whose value is the magic number, whatever opcode spells it
@@ -92,6 +105,13 @@ fn is_legacy_torch(bytes: &[u8]) -> bool {
     let limits = Limits { max_stack: 64, max_marks: 16, max_memo: 64, max_nodes: 256, max_depth: 8 };
     let magic = unpickle(window, 0, &limits);
     magic.root.as_ref().is_ok_and(|root| magic.int_is(root, &TORCH_LEGACY_MAGIC))
+}
+
+/// The name in a zip's first local file header: numpy's `savez` names every
+/// member `<key>.npy`.
+fn first_zip_member(bytes: &[u8]) -> Option<&[u8]> {
+    let len = u16::from_le_bytes(bytes.get(26..28)?.try_into().ok()?) as usize;
+    bytes.get(30..30 + len)
 }
 
 /// Torch archives name `<dir>/data.pkl`; the name appears in a local header
@@ -147,5 +167,40 @@ mod tests {
         for text in [&b"hello world\n"[..], b"cat\ndog\nbird\n", b"# README\n\nsome text.", b"(a)", b"N"] {
             assert_eq!(detect(text), FileFormat::Unknown, "{:?}", String::from_utf8_lossy(text));
         }
+        // Text that plays a few opcodes by chance: EchoMimicV2's benchmark
+        // list reaches a STOP (`U` reads 82 bytes, then `.`) with text after
+        // it; an `include` line starts an INST that never gets its name; a
+        // `Package-Status:` line is a PERSID before the text runs out.
+        let csv = b"URL,Start Timecode,End Timecode\n\
+                    https://www.youtube.com/watch?v=NBMTc71yrpk,00:00:54.596,00:01:01.561\n\
+                    https://www.youtube.com/watch?v=NBMTc71yrpk,00:02:04.207,00:02:11.006\n";
+        for text in [&csv[..], b"include \"/usr/share/X11/locale/en_US.UTF-8/Compose\"\n", b"Package-Status: gtk3\n"] {
+            assert_eq!(detect(text), FileFormat::Unknown, "{:?}", String::from_utf8_lossy(text));
+        }
+        // A payload stays a pickle whatever text follows its STOP.
+        assert_eq!(detect(b"cos\nsystem\n(S'id'\ntR.\nsome notes after it\n"), FileFormat::Pickle);
+        assert_eq!(detect(b"(dp0\nS'a'\np1\nI1\ns.\n"), FileFormat::Pickle);
+        assert_eq!(detect(b"(dp0\nS'a'\np1\nI1\ns.(dp0\nS'b'\np1\nI2\ns."), FileFormat::Pickle);
+    }
+
+    #[test]
+    fn archives_and_text_with_braces_are_no_checkpoints() {
+        let zip = |name: &[u8]| {
+            let mut bytes = b"PK\x03\x04".to_vec();
+            bytes.extend([0u8; 22]);
+            bytes.extend((name.len() as u16).to_le_bytes());
+            bytes.extend([0u8; 2]);
+            bytes.extend(name);
+            bytes
+        };
+        assert_eq!(detect(&zip(b"arr_0.npy")), FileFormat::Npz);
+        assert_eq!(detect(&zip(b"archive/data.pkl")), FileFormat::TorchZip);
+        assert_eq!(detect(&zip(b"META-INF/MANIFEST.MF")), FileFormat::Unknown);
+        assert_eq!(detect(&zip(b"outputs/video.mp4")), FileFormat::Unknown);
+        assert_eq!(detect(b"$VAR1 = {\n  \"mapping\" => 1 };\n"), FileFormat::Unknown);
+        assert_eq!(detect(b"pcm.!dpl {\n\t@args [ SLAVE ]\n"), FileFormat::Unknown);
+        let mut mo = 0x9504_12deu64.to_le_bytes().to_vec();
+        mo.extend(b"{\x01\0\0");
+        assert_eq!(detect(&mo), FileFormat::Unknown);
     }
 }

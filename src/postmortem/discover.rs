@@ -320,6 +320,11 @@ fn classify_head(path: &Path, head: &[u8]) -> (ArtifactKind, String) {
     let Ok(text) = std::str::from_utf8(trim_partial_utf8(head)) else {
         return (ArtifactKind::Unknown, "binary content no check reads".into());
     };
+    // Before configs and logs: a pipeline's own code names their keys and
+    // prints their messages.
+    if is_python_source(text) {
+        return (ArtifactKind::Unknown, "content: Python source".into());
+    }
     if is_config(text) {
         return (ArtifactKind::Config, "content: EchoMimicV2 run configuration keys".into());
     }
@@ -408,6 +413,26 @@ fn is_config(text: &str) -> bool {
     CONFIG_KEYS.iter().filter(|k| text.contains(*k)).count() >= 2
 }
 
+/// Python source: a python shebang, or at least two top-level statements
+/// (imports, definitions, the main guard) at the start of a line. Logs
+/// quote source only indented, in tracebacks.
+fn is_python_source(text: &str) -> bool {
+    if text.starts_with("#!") && text.lines().next().is_some_and(|l| l.contains("python")) {
+        return true;
+    }
+    let statement = |line: &str| {
+        let from_import = line.strip_prefix("from ").is_some_and(|rest| rest.contains(" import "));
+        let defines = ["def ", "async def ", "class "].iter().any(|p| {
+            line.strip_prefix(p).is_some_and(|rest| rest.contains(['(', ':']) && !rest.starts_with(' '))
+        });
+        (line.starts_with("import ") && !line.contains(" = "))
+            || from_import
+            || defines
+            || line.starts_with("if __name__ ==")
+    };
+    text.lines().filter(|l| statement(l)).take(2).count() >= 2
+}
+
 /// `configs/inference/inference_v*.yaml`: the UNet's and the scheduler's settings.
 fn is_inference_config(text: &str) -> bool {
     ["unet_additional_kwargs:", "noise_scheduler_kwargs:"].iter().any(|k| text.contains(k))
@@ -465,6 +490,29 @@ mod tests {
             ArtifactKind::Poses
         );
         assert_eq!(kind(&[0u8, 1, 2, 3, 255, 254]), ArtifactKind::Unknown);
+    }
+
+    #[test]
+    fn a_pipelines_own_code_is_not_its_log_or_config() {
+        // EchoMimicV2's app.py prints the incident's messages and infer.py
+        // reads the config's keys; both are listed, not judged.
+        let app = b"import os\nimport torch\nfrom torchao.quantization import quantize_, int8_weight_only\n\
+                    if not os.path.exists(motion_module_path):\n    exit(\"motion module not found\")\n";
+        let infer = b"import argparse\nfrom omegaconf import OmegaConf\n\ndef main():\n\
+                      config = OmegaConf.load(args.config)\n    config.denoising_unet_path\n\
+                      config.motion_module_path\n";
+        for source in [&app[..], infer, b"#!/usr/bin/env python3\nprint('ERROR')\n"] {
+            assert_eq!(classify_head(Path::new("x"), source), (ArtifactKind::Unknown, "content: Python source".into()));
+        }
+        let log: &[u8] = concat!(
+            "Traceback (most recent call last):\n",
+            "  File \"infer.py\", line 3, in <module>\n",
+            "    import torch\n",
+            "    from diffusers import AutoencoderKL\n",
+            "ModuleNotFoundError: No module named 'torch'\n"
+        )
+        .as_bytes();
+        assert_eq!(kind(log), ArtifactKind::Log);
     }
 
     #[test]

@@ -109,21 +109,61 @@ fn at_location(rule: &'static crate::rules::Rule, at: Location, offset: u64, mes
 /// magic number: the stream is interpreted (inertly, under small limits) and
 /// counts as a pickle when it reaches STOP, when it outgrows those limits
 /// (no text runs that far as opcodes), or when it runs out of bytes after
-/// raising alerts (a loader would already have run what it named). Text
-/// fails early: almost no text is a valid opcode sequence with a consistent
-/// stack.
+/// raising alerts (a loader would already have run what it named).
+///
+/// Protocol 0 pickles are plain text, and so are the files found beside
+/// checkpoints (CSV lists, release notes, READMEs); a few opcodes of text
+/// can reach a STOP (`.`) or raise an alert by chance (`i`ncludes, `P`ackage
+/// lines). Plain text is therefore held to more: it must be pickles to its
+/// end, or call a global a loader could import before it breaks off.
 pub fn is_pickle(bytes: &[u8]) -> bool {
     if bytes.len() >= 2 && bytes[0] == 0x80 && bytes[1] <= 5 {
         return true;
     }
     let limits = Limits { max_stack: 1 << 16, max_marks: 1000, max_memo: 1 << 16, max_nodes: 1 << 18, max_depth: 64 };
     let pickle = unpickle(bytes, 0, &limits);
+    let text = is_plain_text(bytes);
     match &pickle.root {
-        Ok(_) => true,
+        Ok(_) => !text || pickle.alerts.iter().any(names_importable_global) || only_pickles_follow(bytes, pickle.end, &limits),
         Err(error) => match error.kind {
             ErrorKind::Limit { .. } => true,
+            ErrorKind::Truncated { .. } | ErrorKind::NoStop if text => pickle.alerts.iter().any(names_importable_global),
             ErrorKind::Truncated { .. } | ErrorKind::NoStop => !pickle.alerts.is_empty(),
             _ => false,
         },
+    }
+}
+
+/// UTF-8 (a character cut at the end allowed) without control bytes other
+/// than tab, line feed, form feed and carriage return.
+fn is_plain_text(bytes: &[u8]) -> bool {
+    let valid = match std::str::from_utf8(bytes) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none(),
+    };
+    valid && !bytes.iter().any(|&b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r')) || b == 0x7f)
+}
+
+/// Whether the bytes after a first pickle's STOP are blank, or complete pickles.
+fn only_pickles_follow(bytes: &[u8], end: usize, limits: &Limits) -> bool {
+    let rest = bytes.get(end..).unwrap_or_default();
+    rest.iter().all(u8::is_ascii_whitespace) || following(bytes, end, limits).iter().all(|p| p.root.is_ok())
+}
+
+/// A global (GLOBAL, INST or STACK_GLOBAL, names read in full) whose module
+/// and name are dotted Python names, so that a loader would import it.
+fn names_importable_global(alert: &super::Alert) -> bool {
+    let dotted = |text: &str| {
+        text.split('.').all(|part| {
+            let mut chars = part.chars();
+            chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+                && chars.all(|c| c.is_alphanumeric() || c == '_')
+        })
+    };
+    match alert {
+        super::Alert::UnsafeGlobal { module, name, .. } | super::Alert::SubclassGlobal { module, name, .. } => {
+            dotted(module) && dotted(name)
+        }
+        _ => false,
     }
 }
