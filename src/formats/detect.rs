@@ -172,8 +172,8 @@ mod tests {
         // it; an `include` line starts an INST that never gets its name; a
         // `Package-Status:` line is a PERSID before the text runs out.
         let csv = b"URL,Start Timecode,End Timecode\n\
-                    https://www.youtube.com/watch?v=NBMTc71yrpk,00:00:54.596,00:01:01.561\n\
-                    https://www.youtube.com/watch?v=NBMTc71yrpk,00:02:04.207,00:02:11.006\n";
+                    https://www.youtube.com/watch?v=AbCdEfGhIjK,00:00:54.596,00:01:01.561\n\
+                    https://www.youtube.com/watch?v=AbCdEfGhIjK,00:02:04.207,00:02:11.006\n";
         for text in [&csv[..], b"include \"/usr/share/X11/locale/en_US.UTF-8/Compose\"\n", b"Package-Status: gtk3\n"] {
             assert_eq!(detect(text), FileFormat::Unknown, "{:?}", String::from_utf8_lossy(text));
         }
