@@ -334,6 +334,12 @@ fn classify_head(path: &Path, head: &[u8]) -> (ArtifactKind, String) {
     if is_log(text) {
         return (ArtifactKind::Log, "content: log lines".into());
     }
+    // A diffusers pipeline's model_index.json or scheduler_config.json:
+    // EchoMimicV2 builds its scheduler from inference_v2.yaml and loads each
+    // model by its own path, so these are listed, not judged.
+    if text.contains("\"_class_name\"") && text.contains("\"_diffusers_version\"") {
+        return (ArtifactKind::Unknown, "content: diffusers config, not judged here (`nanscope config check` reads it)".into());
+    }
     (ArtifactKind::Unknown, "text no check reads".into())
 }
 
@@ -513,6 +519,10 @@ mod tests {
         )
         .as_bytes();
         assert_eq!(kind(log), ArtifactKind::Log);
+        let scheduler = b"{\n  \"_class_name\": \"DDIMScheduler\",\n  \"_diffusers_version\": \"0.31.0\"\n}\n";
+        let (kind, how) = classify_head(Path::new("x"), scheduler);
+        assert_eq!(kind, ArtifactKind::Unknown);
+        assert!(how.contains("config check"), "{how}");
     }
 
     #[test]
