@@ -353,6 +353,37 @@ fn a_healthy_deployment_says_so() {
 }
 
 #[test]
+fn a_deployment_cloned_without_git_lfs_names_its_pointer_files() {
+    let report = assert_verdict("deploy_lfs_pointers");
+    let weights = link(&report, "weights");
+    assert_eq!(weights["basis"], "observed");
+    let codes = cited_codes(&report, weights);
+    assert_eq!(codes.len(), 8, "{codes:?}");
+    assert!(codes.iter().all(|c| c == "F112"), "{codes:?}");
+    assert!(weights["says"].as_str().unwrap().starts_with("8 checkpoint files are Git LFS pointers"), "{weights}");
+    let paste = report["verdict"]["fix"][0]["paste"].as_str().unwrap();
+    let root = "fixtures/postmortem/deploy_lfs_pointers/pretrained_weights";
+    for pull in [
+        format!("git -C {root} lfs pull"),
+        format!("git -C {root}/sd-vae-ft-mse lfs pull"),
+        format!("git -C {root}/sd-image-variations-diffusers/unet lfs pull"),
+    ] {
+        assert!(paste.lines().any(|l| l == pull), "{pull} not in {paste}");
+    }
+    let pointer = finding(&report, "F1");
+    assert!(pointer["evidence"]["oid"].as_str().unwrap().starts_with("sha256:"), "{pointer}");
+    assert_eq!(report["summary"]["error"], 8);
+    // Whisper's tiny.pt arrived whole and is read as the checkpoint it is.
+    let tiny = report["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["path"].as_str().unwrap().ends_with("audio_processor/tiny.pt"))
+        .unwrap();
+    assert!(tiny["summary"].as_str().unwrap().ends_with("clean"), "{tiny}");
+}
+
+#[test]
 fn a_deployment_without_its_motion_module_cites_the_config_and_the_log() {
     let report = assert_verdict("deploy_no_motion_module");
     let weights = link(&report, "weights");

@@ -17,6 +17,8 @@ pub enum FileFormat {
     /// A bare pickle stream of any protocol (protocols 0 and 1 recognised by
     /// interpreting them), e.g. a pickled dict of arrays.
     Pickle,
+    /// A Git LFS pointer file standing where a large file should be.
+    LfsPointer,
     Unknown,
 }
 
@@ -31,6 +33,7 @@ impl FileFormat {
             FileFormat::Gguf => "gguf",
             FileFormat::ShardIndex => "shard-index",
             FileFormat::Pickle => "pickle",
+            FileFormat::LfsPointer => "git-lfs-pointer",
             FileFormat::Unknown => "unknown",
         }
     }
@@ -63,6 +66,9 @@ pub fn detect(bytes: &[u8]) -> FileFormat {
             Some(name) if name.ends_with(b".npy") => FileFormat::Npz,
             _ => FileFormat::Unknown,
         };
+    }
+    if crate::formats::lfs::pointer(bytes).is_some() {
+        return FileFormat::LfsPointer;
     }
     if is_legacy_torch(bytes) {
         return FileFormat::TorchLegacy;

@@ -9,6 +9,7 @@ pub mod gguf;
 pub mod json;
 pub mod lenient_json;
 pub mod lenient_serde;
+pub mod lfs;
 pub mod npy;
 pub mod npz;
 pub mod pickle;
@@ -174,6 +175,7 @@ pub fn parse(format: FileFormat, bytes: &[u8], label: &str) -> Parsed {
         FileFormat::Pickle => torch::parse_pickle(bytes, label),
 
         FileFormat::Gguf => gguf::parse(bytes, label),
+        FileFormat::LfsPointer => Parsed { tensors: vec![], findings: lfs_pointer_findings(bytes, label) },
         FileFormat::Unknown => Parsed {
             tensors: vec![],
             findings: vec![unrecognized(
@@ -186,6 +188,26 @@ pub fn parse(format: FileFormat, bytes: &[u8], label: &str) -> Parsed {
             findings: vec![unrecognized(label, format!("{} files are recognised but not read yet", other.name()))],
         },
     }
+}
+
+/// F: a Git LFS pointer where the checkpoint should be.
+fn lfs_pointer_findings(bytes: &[u8], label: &str) -> Vec<Finding> {
+    let Some(pointer) = lfs::pointer(bytes) else { return vec![] };
+    let size = pointer.size.map_or("an object of unknown size".to_string(), |n| format!("a {n}-byte object"));
+    let short = pointer.oid.get(..19).unwrap_or(&pointer.oid);
+    let mut finding = Finding::new(
+        &rules::GIT_LFS_POINTER,
+        format!(
+            "{}-byte Git LFS pointer to {size} ({short}…), not the checkpoint: the weights were cloned without Git LFS",
+            bytes.len()
+        ),
+    )
+    .with_subject(Subject::file(label))
+    .with_evidence("oid", pointer.oid.clone());
+    if let Some(n) = pointer.size {
+        finding = finding.with_evidence("object_bytes", n);
+    }
+    vec![finding]
 }
 
 /// F: the file holds no bytes; `message` says so.

@@ -126,6 +126,8 @@ pub(crate) struct Evidence {
     audio_missing: Vec<String>,
     bad_weights: Vec<(String, Option<Component>)>,
     corrupt: Vec<String>,
+    /// Git LFS pointers where checkpoints should be (F112): finding id and file.
+    lfs_pointers: Vec<(String, String)>,
     bad_poses: Vec<String>,
     length: Vec<String>,
     bad_image: Vec<String>,
@@ -276,6 +278,9 @@ impl Evidence {
                 || f.is(&pose::FRAME_COUNT_MISMATCH)
             {
                 e.length.push(id);
+            } else if f.is(&rules::format::GIT_LFS_POINTER) {
+                let file = f.subject.file.clone().unwrap_or_else(|| artifacts[artifact].path.clone());
+                e.lfs_pointers.push((id, file));
             } else if kind == Some(ArtifactKind::Weights)
                 && f.severity == Severity::Error
                 && in_family(f, rules::format::RULES)
@@ -427,11 +432,15 @@ fn candidates(e: &Evidence) -> Vec<Candidate> {
             "the reference image findings do not explain NaN produced inside the pipeline".into(),
         );
     }
-    if !e.missing.is_empty() || !e.motion_lines.is_empty() {
+    if !e.missing.is_empty() || !e.motion_lines.is_empty() || !e.lfs_pointers.is_empty() {
+        // A pointer file is the checkpoint observed missing: nothing downstream ran on it.
+        let score = if e.lfs_pointers.is_empty() { 7 } else { 10 };
+        let mut found: Vec<String> = e.lfs_pointers.iter().map(|(id, _)| id.clone()).collect();
+        found.extend(ids(&e.motion_lines));
         push(
             &cause::MISSING_WEIGHTS,
-            7,
-            ids(&e.motion_lines),
+            score,
+            found,
             "a component is missing from the weights folder, but the failure shows a different mechanism".into(),
         );
     }
@@ -539,6 +548,14 @@ fn headline(rule: &'static Rule, e: &Evidence) -> String {
     format!("{}.{producer}{black}", capitalise(rule.summary))
 }
 
+/// The first `keep` items, then how many more.
+fn list_some(items: &[&str], keep: usize) -> String {
+    match items.len().checked_sub(keep) {
+        Some(rest) if rest > 0 => format!("{} and {rest} more", items[..keep].join(", ")),
+        _ => items.join(", "),
+    }
+}
+
 fn capitalise(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
@@ -571,7 +588,24 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
         };
         links.push(link("weights", what.into(), Basis::Observed, ids, vec![]));
     }
-    if is(&cause::MISSING_WEIGHTS) {
+    if is(&cause::MISSING_WEIGHTS) && !e.lfs_pointers.is_empty() {
+        let files: Vec<&str> = e.lfs_pointers.iter().map(|(_, file)| file.as_str()).collect();
+        let n = files.len();
+        links.push(link(
+            "weights",
+            format!(
+                "{n} checkpoint file{} {} Git LFS pointer{}, not weights: {}",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "is a" } else { "are" },
+                if n == 1 { "" } else { "s" },
+                list_some(&files, 4)
+            ),
+            Basis::Observed,
+            e.lfs_pointers.iter().map(|(id, _)| id.clone()).collect(),
+            vec![],
+        ));
+    }
+    if is(&cause::MISSING_WEIGHTS) && (!e.missing.is_empty() || !e.motion_lines.is_empty() || e.lfs_pointers.is_empty()) {
         let names: Vec<&str> = e.missing.iter().map(|c| c.name()).collect();
         let says = if names.is_empty() && !e.motion_lines.is_empty() {
             // The folder may hold the other variant's file (motion_module_acc.pth):
@@ -814,7 +848,29 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
             ),
         });
     }
-    if is(&cause::NONFINITE_WEIGHTS) || is(&cause::CORRUPT_CHECKPOINT) || is(&cause::MISSING_WEIGHTS) {
+    if is(&cause::MISSING_WEIGHTS) && !e.lfs_pointers.is_empty() {
+        // One pull per folder holding pointers (a nested clone, such as
+        // sd-vae-ft-mse/ inside pretrained_weights/, is its own repository).
+        let mut dirs: Vec<String> = e
+            .lfs_pointers
+            .iter()
+            .map(|(_, file)| {
+                let parent = std::path::Path::new(file).parent().map(|p| p.display().to_string());
+                parent.filter(|p| !p.is_empty()).unwrap_or_else(|| ".".into())
+            })
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        let pulls: Vec<String> = dirs.iter().map(|d| format!("git -C {d} lfs pull")).collect();
+        fixes.push(Action {
+            what: "Install Git LFS and fetch the files the clone left as pointers".into(),
+            paste: Some(format!("git lfs install\n{}", pulls.join("\n"))),
+        });
+    }
+    if is(&cause::NONFINITE_WEIGHTS)
+        || is(&cause::CORRUPT_CHECKPOINT)
+        || (is(&cause::MISSING_WEIGHTS) && e.lfs_pointers.is_empty())
+    {
         fixes.push(Action {
             what: "Replace the checkpoint named by the findings with a known-good copy, then compare them".into(),
             paste: Some("nanscope diff GOOD.pth pretrained_weights/BAD.pth".into()),
@@ -1105,6 +1161,34 @@ mod tests {
         assert_eq!(v.root_cause.code, "K111");
         assert_eq!(v.chain[0].findings, vec!["F1"]);
         assert_eq!(v.chain[0].evidence, vec!["run/configs/prompts/infer.yaml:8: motion_module_path points to x"]);
+    }
+
+    #[test]
+    fn git_lfs_pointers_are_weights_never_downloaded() {
+        let pointer = |id: &str, file: &str| {
+            with_id(
+                Finding::new(&rules::format::GIT_LFS_POINTER, "pointer").with_subject(Subject::file(file)),
+                id,
+            )
+        };
+        let findings = vec![
+            (0, pointer("F1", "run/pretrained_weights/denoising_unet.pth")),
+            (0, pointer("F2", "run/pretrained_weights/sd-vae-ft-mse/diffusion_pytorch_model.safetensors")),
+            (3, black("F3")),
+        ];
+        let v = judge(&findings, vec![]);
+        assert_eq!(v.root_cause.code, "K111");
+        assert_eq!(v.chain[0].findings, vec!["F1", "F2"]);
+        assert!(v.chain[0].says.contains("2 checkpoint files are Git LFS pointers"), "{}", v.chain[0].says);
+        assert_eq!(
+            v.fix[0].paste.as_deref(),
+            Some(
+                "git lfs install\ngit -C run/pretrained_weights lfs pull\n\
+                 git -C run/pretrained_weights/sd-vae-ft-mse lfs pull"
+            )
+        );
+        // Not a malformed checkpoint: the pointer is what a clone without LFS writes.
+        assert!(!v.competing.iter().any(|c| c.cause.code == "K104"));
     }
 
     #[test]

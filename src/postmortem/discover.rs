@@ -304,6 +304,10 @@ fn classify_head(path: &Path, head: &[u8]) -> (ArtifactKind, String) {
         return (ArtifactKind::Audio, format!("content: {what} signature"));
     }
     let format = detect(head);
+    if format == FileFormat::LfsPointer {
+        // The checkpoint that was never downloaded: the weights check says so (F112).
+        return (ArtifactKind::Weights, "content: Git LFS pointer".into());
+    }
     if format != FileFormat::Unknown {
         if is_pose(head) {
             return (ArtifactKind::Poses, "content: EchoMimicV2 pose .npy (object dict)".into());

@@ -171,12 +171,15 @@ pub const MISSING_WEIGHTS: Rule = Rule {
     detects: "An EchoMimicV2 `pretrained_weights/` layout missing a required file (denoising UNet, reference \
               UNet, motion module, pose encoder, VAE), a prompt config whose `motion_module_path` is missing or \
               names no file (C103), or log lines such as `Loaded 0.0M-parameter motion module` (L111) and \
-              `motion module not found` (L112). A prompt config no entry point reads (`animation.yaml`), beside \
-              one that resolves every file, is not the run's and is not read.",
+              `motion module not found` (L112), or Git LFS pointer files where checkpoints should be (F112). A \
+              prompt config no entry point reads (`animation.yaml`), beside one that resolves every file, is not \
+              the run's and is not read.",
     why: "Without the motion module the frames are generated independently and flicker; without a UNet or \
           VAE checkpoint the pipeline runs on random or missing weights.",
-    cause: "An incomplete download (the VAE and audio processor are fetched separately) or a wrong path in the config.",
-    fix: "Download the missing files into `pretrained_weights/` and check the paths in the config.",
+    cause: "An incomplete download (the VAE and audio processor are fetched separately), a `git clone` of the \
+            weights without Git LFS (pointer files instead of checkpoints) or a wrong path in the config.",
+    fix: "Download the missing files into `pretrained_weights/` (`git lfs pull` in a clone of pointers) and check \
+          the paths in the config.",
     options: "",
 };
 

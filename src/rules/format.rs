@@ -176,6 +176,23 @@ pub const UNREADABLE_FILE: Rule = Rule {
     options: "",
 };
 
+pub const GIT_LFS_POINTER: Rule = Rule {
+    code: "F112",
+    slug: "git-lfs-pointer",
+    severity: Severity::Error,
+    summary: "a Git LFS pointer stands where the checkpoint should be",
+    detects: "Files that are Git LFS pointers (a `version https://git-lfs.github.com/spec/v1` line, the \
+              object's `oid` and `size`, under 1 KB) wherever a checkpoint is read, whatever their name. The \
+              finding gives the object's hash and size.",
+    why: "`torch.load` stops with `invalid load key, 'v'` and `safetensors` with a header error, so the \
+          pipeline does not start; a loader that falls back to default weights runs on random ones.",
+    cause: "`git clone` of a Hugging Face weights repository (EchoMimicV2's `pretrained_weights/`, \
+            `sd-vae-ft-mse`) on a machine without Git LFS, or with `GIT_LFS_SKIP_SMUDGE=1`: every large file is \
+            left as its pointer.",
+    fix: "Install Git LFS and fetch the objects in that clone: `git lfs install`, then `git lfs pull` inside it.",
+    options: "",
+};
+
 pub const BYTE_SWAPPED_GGUF: Rule = Rule {
     code: "F120",
     slug: "byte-swapped-gguf",
@@ -236,6 +253,7 @@ pub const RULES: &[&Rule] = &[
     &MALFORMED_PICKLE,
     &SHARD_INDEX_MISMATCH,
     &UNREADABLE_FILE,
+    &GIT_LFS_POINTER,
     &BYTE_SWAPPED_GGUF,
     &MISALIGNED_TENSOR_DATA,
     &UNPACKED_TENSOR_DATA,
