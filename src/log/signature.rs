@@ -38,6 +38,8 @@ pub(crate) const NEEDLES: &[&str] = &[
     "invalid for input of size",
     "shapes cannot be multiplied",
     "arg 3 must not be zero",
+    "invalid load key",
+    "headertoolarge",
     "range",
     "min=",
     "min:",
@@ -92,6 +94,9 @@ pub(crate) fn classify(line: &str) -> Option<Signature> {
             stage: "model load",
             scheme: None,
         });
+    }
+    if has("invalid load key, 'v'") || has("headertoolarge") {
+        return sig(&rules::LFS_POINTER_LOADED, "model load");
     }
     if has("motion module not found") {
         return sig(&rules::MOTION_MODULE_NOT_FOUND, "model load");
@@ -263,6 +268,15 @@ mod tests {
         assert_eq!(code("Pipeline output shape: (1, 3, 120, 768, 768), range: [nan, nan]"), Some("L103"));
         assert_eq!(code("Contains NaN: True"), Some("L103"));
         assert_eq!(code("Loaded 0.0M-parameter motion module"), Some("L111"));
+    }
+
+    #[test]
+    fn loads_of_git_lfs_pointers_are_recognised() {
+        assert_eq!(code("_pickle.UnpicklingError: invalid load key, 'v'."), Some("L118"));
+        let header = "safetensors_rust.SafetensorError: Error while deserializing header: HeaderTooLarge";
+        assert_eq!(code(header), Some("L118"));
+        // Another first byte is another damage, not a pointer.
+        assert_eq!(code("_pickle.UnpicklingError: invalid load key, '<'."), None);
     }
 
     #[test]

@@ -137,6 +137,8 @@ pub(crate) struct Evidence {
     cast_lines: Vec<Cited>,
     mux_lines: Vec<Cited>,
     motion_lines: Vec<Cited>,
+    /// Log lines of a load that read a Git LFS pointer (L118).
+    lfs_lines: Vec<Cited>,
     errors: usize,
     warnings: usize,
     videos: Vec<String>,
@@ -319,6 +321,8 @@ impl Evidence {
             || f.is(&config::MOTION_MODULE_MISSING)
         {
             Some(&mut self.motion_lines)
+        } else if f.is(&log::LFS_POINTER_LOADED) {
+            Some(&mut self.lfs_lines)
         } else {
             None
         }
@@ -432,10 +436,12 @@ fn candidates(e: &Evidence) -> Vec<Candidate> {
             "the reference image findings do not explain NaN produced inside the pipeline".into(),
         );
     }
-    if !e.missing.is_empty() || !e.motion_lines.is_empty() || !e.lfs_pointers.is_empty() {
+    let lfs = !e.lfs_pointers.is_empty() || !e.lfs_lines.is_empty();
+    if !e.missing.is_empty() || !e.motion_lines.is_empty() || lfs {
         // A pointer file is the checkpoint observed missing: nothing downstream ran on it.
-        let score = if e.lfs_pointers.is_empty() { 7 } else { 10 };
+        let score = if lfs { 10 } else { 7 };
         let mut found: Vec<String> = e.lfs_pointers.iter().map(|(id, _)| id.clone()).collect();
+        found.extend(ids(&e.lfs_lines));
         found.extend(ids(&e.motion_lines));
         push(
             &cause::MISSING_WEIGHTS,
@@ -588,24 +594,26 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
         };
         links.push(link("weights", what.into(), Basis::Observed, ids, vec![]));
     }
-    if is(&cause::MISSING_WEIGHTS) && !e.lfs_pointers.is_empty() {
+    let lfs = !e.lfs_pointers.is_empty() || !e.lfs_lines.is_empty();
+    if is(&cause::MISSING_WEIGHTS) && lfs {
         let files: Vec<&str> = e.lfs_pointers.iter().map(|(_, file)| file.as_str()).collect();
         let n = files.len();
-        links.push(link(
-            "weights",
+        let says = if n == 0 {
+            "a checkpoint load read a Git LFS pointer: the weights were never downloaded".to_string()
+        } else {
             format!(
                 "{n} checkpoint file{} {} Git LFS pointer{}, not weights: {}",
                 if n == 1 { "" } else { "s" },
                 if n == 1 { "is a" } else { "are" },
                 if n == 1 { "" } else { "s" },
                 list_some(&files, 4)
-            ),
-            Basis::Observed,
-            e.lfs_pointers.iter().map(|(id, _)| id.clone()).collect(),
-            vec![],
-        ));
+            )
+        };
+        let mut cited: Vec<String> = e.lfs_pointers.iter().map(|(id, _)| id.clone()).collect();
+        cited.extend(ids(&e.lfs_lines));
+        links.push(link("weights", says, Basis::Observed, cited, lines(&e.lfs_lines)));
     }
-    if is(&cause::MISSING_WEIGHTS) && (!e.missing.is_empty() || !e.motion_lines.is_empty() || e.lfs_pointers.is_empty()) {
+    if is(&cause::MISSING_WEIGHTS) && (!e.missing.is_empty() || !e.motion_lines.is_empty() || !lfs) {
         let names: Vec<&str> = e.missing.iter().map(|c| c.name()).collect();
         let says = if names.is_empty() && !e.motion_lines.is_empty() {
             // The folder may hold the other variant's file (motion_module_acc.pth):
@@ -848,7 +856,8 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
             ),
         });
     }
-    if is(&cause::MISSING_WEIGHTS) && !e.lfs_pointers.is_empty() {
+    let lfs = !e.lfs_pointers.is_empty() || !e.lfs_lines.is_empty();
+    if is(&cause::MISSING_WEIGHTS) && lfs {
         // One pull per folder holding pointers (a nested clone, such as
         // sd-vae-ft-mse/ inside pretrained_weights/, is its own repository).
         let mut dirs: Vec<String> = e
@@ -861,16 +870,17 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
             .collect();
         dirs.sort();
         dirs.dedup();
+        if dirs.is_empty() {
+            // Only the log saw it: the clone EchoMimicV2 reads its weights from.
+            dirs.push("pretrained_weights".into());
+        }
         let pulls: Vec<String> = dirs.iter().map(|d| format!("git -C {d} lfs pull")).collect();
         fixes.push(Action {
             what: "Install Git LFS and fetch the files the clone left as pointers".into(),
             paste: Some(format!("git lfs install\n{}", pulls.join("\n"))),
         });
     }
-    if is(&cause::NONFINITE_WEIGHTS)
-        || is(&cause::CORRUPT_CHECKPOINT)
-        || (is(&cause::MISSING_WEIGHTS) && e.lfs_pointers.is_empty())
-    {
+    if is(&cause::NONFINITE_WEIGHTS) || is(&cause::CORRUPT_CHECKPOINT) || (is(&cause::MISSING_WEIGHTS) && !lfs) {
         fixes.push(Action {
             what: "Replace the checkpoint named by the findings with a known-good copy, then compare them".into(),
             paste: Some("nanscope diff GOOD.pth pretrained_weights/BAD.pth".into()),
@@ -1189,6 +1199,21 @@ mod tests {
         );
         // Not a malformed checkpoint: the pointer is what a clone without LFS writes.
         assert!(!v.competing.iter().any(|c| c.cause.code == "K104"));
+    }
+
+    #[test]
+    fn a_log_that_loaded_a_pointer_is_enough() {
+        let log = crate::log::check_reader(
+            "Traceback (most recent call last):\n_pickle.UnpicklingError: invalid load key, 'v'.\n".as_bytes(),
+            "run.log",
+            &crate::log::LogOptions::default(),
+        );
+        let line = with_id(log.findings[0].clone(), "F1");
+        let v = judge(&[(5, line)], vec![]);
+        assert_eq!(v.root_cause.code, "K111");
+        assert_eq!(v.chain[0].findings, vec!["F1"]);
+        assert!(v.chain[0].evidence[0].starts_with("run.log:2:"), "{:?}", v.chain[0].evidence);
+        assert_eq!(v.fix[0].paste.as_deref(), Some("git lfs install\ngit -C pretrained_weights lfs pull"));
     }
 
     #[test]

@@ -171,7 +171,8 @@ pub const MISSING_WEIGHTS: Rule = Rule {
     detects: "An EchoMimicV2 `pretrained_weights/` layout missing a required file (denoising UNet, reference \
               UNet, motion module, pose encoder, VAE), a prompt config whose `motion_module_path` is missing or \
               names no file (C103), or log lines such as `Loaded 0.0M-parameter motion module` (L111) and \
-              `motion module not found` (L112), or Git LFS pointer files where checkpoints should be (F112). A \
+              `motion module not found` (L112), or Git LFS pointer files where checkpoints should be (F112) and \
+              log lines of a load that read one (`invalid load key, 'v'`, L118). A \
               prompt config no entry point reads (`animation.yaml`), beside one that resolves every file, is not \
               the run's and is not read.",
     why: "Without the motion module the frames are generated independently and flicker; without a UNet or \

@@ -264,6 +264,21 @@ pub const UNREADABLE_LOG: Rule = Rule {
     options: "",
 };
 
+pub const LFS_POINTER_LOADED: Rule = Rule {
+    code: "L118",
+    slug: "lfs-pointer-loaded",
+    severity: Severity::Error,
+    summary: "a checkpoint load read a Git LFS pointer instead of weights",
+    detects: "`invalid load key, 'v'` from `torch.load` (a pointer file starts with `version`), and \
+              `HeaderTooLarge` from safetensors (the pointer's first eight bytes read as a header length of \
+              more than 2 EB).",
+    why: "The pipeline stops at model load: the weights were never downloaded, only their Git LFS pointers.",
+    cause: "`git clone` of the Hugging Face weights without Git LFS installed, or with `GIT_LFS_SKIP_SMUDGE=1`.",
+    fix: "Install Git LFS, then run `git lfs pull` inside each cloned weights folder; `nanscope weights \
+          pretrained_weights/` lists the pointer files (F112).",
+    options: "",
+};
+
 pub const RULES: &[&Rule] = &[
     &NAN_CAST_WARNING,
     &NUMPY_NUMERIC_WARNING,
@@ -282,4 +297,5 @@ pub const RULES: &[&Rule] = &[
     &BLANK_OUTPUT_RANGE,
     &BINARY_CONTENT,
     &UNREADABLE_LOG,
+    &LFS_POINTER_LOADED,
 ];
