@@ -87,6 +87,14 @@ pub fn detect(bytes: &[u8]) -> FileFormat {
     FileFormat::Unknown
 }
 
+impl FileFormat {
+    /// Content that is a checkpoint only if the file's name says so: nothing
+    /// recognisable, or a Git LFS pointer (which could stand for any file).
+    pub fn is_stray_candidate(self) -> bool {
+        matches!(self, FileFormat::Unknown | FileFormat::LfsPointer)
+    }
+}
+
 /// A u64 little-endian header length followed by a JSON object (`{"…` or
 /// `{}`). Eight bytes of text are no length, even a damaged one: a text
 /// file that opens a brace on its first line (`$VAR1 = {`) is no checkpoint.

@@ -305,8 +305,11 @@ fn classify_head(path: &Path, head: &[u8]) -> (ArtifactKind, String) {
     }
     let format = detect(head);
     if format == FileFormat::LfsPointer {
-        // The checkpoint that was never downloaded: the weights check says so (F112).
-        return (ArtifactKind::Weights, "content: Git LFS pointer".into());
+        // A checkpoint that was never downloaded: the weights check says so (F112).
+        if crate::weights::has_checkpoint_extension(path) {
+            return (ArtifactKind::Weights, "content: Git LFS pointer".into());
+        }
+        return (ArtifactKind::Unknown, "content: Git LFS pointer (the file itself was not downloaded)".into());
     }
     if format != FileFormat::Unknown {
         if is_pose(head) {
@@ -500,6 +503,15 @@ mod tests {
             ArtifactKind::Poses
         );
         assert_eq!(kind(&[0u8, 1, 2, 3, 255, 254]), ArtifactKind::Unknown);
+    }
+
+    #[test]
+    fn a_git_lfs_pointer_is_a_checkpoint_only_under_a_checkpoints_name() {
+        let pointer = b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 1700000000\n";
+        assert_eq!(classify_head(Path::new("pretrained_weights/denoising_unet.pth"), pointer).0, ArtifactKind::Weights);
+        let (kind, how) = classify_head(Path::new("assets/refimag/0014.png"), pointer);
+        assert_eq!(kind, ArtifactKind::Unknown);
+        assert!(how.contains("Git LFS pointer"), "{how}");
     }
 
     #[test]

@@ -12,6 +12,6 @@ pub mod simulate;
 pub mod values;
 
 pub use checks::{ScanOptions, is_norm_scale, tensor_findings};
-pub use inputs::{InputFile, collect_inputs};
+pub use inputs::{InputFile, collect_inputs, has_checkpoint_extension};
 pub use open::open_checkpoints;
 pub use scan::{FileRecord, Progress, ScanResult, Silent, TensorRecord, scan, scan_shard};

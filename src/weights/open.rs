@@ -18,7 +18,7 @@ pub fn open_checkpoints(paths: &[PathBuf]) -> (Vec<Checkpoint>, Vec<Finding>) {
         .filter_map(|input| {
             let checkpoint = Checkpoint::open(&input.path);
             let stray =
-                !input.explicit && checkpoint.format == FileFormat::Unknown && !has_checkpoint_extension(&input.path);
+                !input.explicit && checkpoint.format.is_stray_candidate() && !has_checkpoint_extension(&input.path);
             (!stray && checkpoint.format != FileFormat::ShardIndex).then_some(checkpoint)
         })
         .collect();

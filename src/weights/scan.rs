@@ -97,8 +97,9 @@ pub fn scan_shard(
     for input in inputs {
         let checkpoint = Checkpoint::open(&input.path);
         // Files met while walking a directory are only reported when they are
-        // recognisable checkpoints or carry a checkpoint's extension.
-        if !input.explicit && checkpoint.format == FileFormat::Unknown && !has_checkpoint_extension(&input.path) {
+        // recognisable checkpoints or carry a checkpoint's extension (a Git LFS
+        // pointer named like an image is a missing image, not a checkpoint).
+        if !input.explicit && checkpoint.format.is_stray_candidate() && !has_checkpoint_extension(&input.path) {
             continue;
         }
         if checkpoint.format == FileFormat::ShardIndex {
