@@ -469,7 +469,9 @@ fn decode_tiff(bytes: &[u8], mut info: ImageInfo, max_pixels: u64, out: &mut Vec
     let mode = Mode { kind, bits, float, alpha };
     info.mode = mode.name();
     let element = u64::from(bits.div_ceil(8).max(1));
-    let total = u64::from(dims.0) * u64::from(dims.1) * channels as u64 * element;
+    // Two u32 dimensions times 4 channels of 8 bytes can pass u64: saturate,
+    // and the guard below refuses it.
+    let total = (u64::from(dims.0) * u64::from(dims.1)).saturating_mul(channels as u64).saturating_mul(element);
     if let Some(finding) = size_guard(&file, dims.0, dims.1, total, budget, max_pixels, bytes.len()) {
         out.push(finding);
         return Some(Decoded { info, mode, raster: None, tensor: false });
