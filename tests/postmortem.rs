@@ -336,9 +336,13 @@ fn a_healthy_deployment_says_so() {
         ("infer.py", "unknown"),
         ("app.py", "unknown"),
         ("EMTD_dataset/echomimicv2_benchmark_url+start_timecode+end_timecode.txt", "unknown"),
+        // A venv inside the checkout is one entry: its headers, path files
+        // and NumPy test arrays are not the run's.
+        ("venv", "unknown"),
     ] {
         assert!(kinds.contains(&want), "{want:?} not in {kinds:?}");
     }
+    assert!(!kinds.iter().any(|(path, _)| path.starts_with("venv/")), "{kinds:?}");
     // The training config names checkpoints the deployment does not have: its
     // findings are listed, but infer.yaml resolves every file, so it is not the run's.
     let animation = report["artifacts"]

@@ -300,6 +300,27 @@ fn directory_walk_skips_unrelated_files_but_explicit_files_are_judged() {
 }
 
 #[test]
+fn a_python_environments_path_files_are_no_checkpoints_and_text_is_named() {
+    // A venv inside the model folder keeps `.pth` path files in
+    // site-packages; a checkpoint's name over an error page is still judged.
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("venv/lib/python3.11/site-packages");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("distutils-precedence.pth"), "import os; os.environ.get('X') and __import__('x')\n")
+        .unwrap();
+    std::fs::write(site.join("__editable__.emv2-0.1.pth"), "/home/user/echomimic_v2/src\n").unwrap();
+    std::fs::write(dir.path().join("denoising_unet.pth"), "<!DOCTYPE html>\n<html><title>Sign in</title>").unwrap();
+    let (report, _) = json_run(&["weights", dir.path().to_str().unwrap()]);
+    let messages: Vec<(&str, &str)> = report.findings.iter().map(|f| (f.code.as_str(), f.message.as_str())).collect();
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert_eq!(messages[0].0, "F101");
+    assert!(messages[0].1.contains("an HTML page"), "{}", messages[0].1);
+    let named = site.join("distutils-precedence.pth");
+    let (report, _) = json_run(&["weights", named.to_str().unwrap()]);
+    assert!(report.findings[0].message.contains("Python path-configuration file"), "{}", report.findings[0].message);
+}
+
+#[test]
 fn hostile_files_never_crash_the_scan() {
     let dir = tempfile::tempdir().unwrap();
     let mut seed = 0x2545_f491_4f6c_dd1du64;

@@ -95,6 +95,50 @@ impl FileFormat {
     }
 }
 
+/// What a file no reader takes looks like, when its first 64 KiB say:
+/// the kinds of text that stand where checkpoints should be. `None` for
+/// binary content.
+pub fn describe_unknown(bytes: &[u8]) -> Option<&'static str> {
+    let head = &bytes[..bytes.len().min(1 << 16)];
+    let text = match std::str::from_utf8(head) {
+        Ok(text) => text,
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&head[..e.valid_up_to()]).ok()?,
+        Err(_) => return None,
+    };
+    if text.contains('\0') {
+        return None;
+    }
+    let start = text.trim_start_matches('\u{feff}').trim_start();
+    let lower = start.get(..start.len().min(64)).unwrap_or("").to_ascii_lowercase();
+    Some(if lower.starts_with("<!doctype html") || lower.starts_with("<html") {
+        "an HTML page, as a download saves when the server answers with an error or sign-in page"
+    } else if lower.starts_with("<?xml") || lower.starts_with("<error") {
+        "an XML document, as a storage server answers a refused or missing download"
+    } else if is_python_path_config(bytes) {
+        "a Python path-configuration file (the `.pth` files of site-packages), not a PyTorch checkpoint"
+    } else if start.starts_with('{') || start.starts_with('[') {
+        "JSON text"
+    } else {
+        "text"
+    })
+}
+
+/// The `.pth` files `site` reads from site-packages: every line an
+/// `import` statement, a comment, or a directory path.
+pub fn is_python_path_config(bytes: &[u8]) -> bool {
+    if bytes.len() > 1 << 16 {
+        return false;
+    }
+    let Ok(text) = std::str::from_utf8(bytes) else { return false };
+    let line_fits = |line: &str| {
+        let path = ["/", "./", "../", "~"].iter().any(|p| line.starts_with(p))
+            || line.get(1..3).is_some_and(|drive| drive == ":\\" || drive == ":/");
+        line.starts_with("import ") || line.starts_with("import\t") || line.starts_with('#') || (path && !line.contains('<'))
+    };
+    let mut lines = text.lines().map(str::trim_end).filter(|l| !l.is_empty()).peekable();
+    lines.peek().is_some() && !text.contains('\0') && lines.all(line_fits)
+}
+
 /// A u64 little-endian header length followed by a JSON object (`{"…` or
 /// `{}`). Eight bytes of text are no length, even a damaged one: a text
 /// file that opens a brace on its first line (`$VAR1 = {`) is no checkpoint.
@@ -141,6 +185,30 @@ fn zip_holds_data_pkl(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_where_a_checkpoint_should_be_is_named() {
+        let page = b"\n<!DOCTYPE HTML PUBLIC>\n<html><body>Sign in to continue</body></html>";
+        assert!(describe_unknown(page).unwrap().starts_with("an HTML page"));
+        let refused = b"<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code></Error>";
+        assert!(describe_unknown(refused).unwrap().starts_with("an XML document"));
+        assert_eq!(describe_unknown(b"{\"error\":\"Entry not found\"}"), Some("JSON text"));
+        assert_eq!(describe_unknown(b"Entry not found"), Some("text"));
+        assert_eq!(describe_unknown(&[0x80, 0x02, 0xff, 0x00]), None);
+        assert_eq!(describe_unknown(b"text\0with a NUL"), None);
+        for path_file in [
+            &b"import _virtualenv\n"[..],
+            b"/home/user/src\n\n# a comment\n",
+            b"./setuptools-0.6c11-py2.7.egg\nimport sys; sys.__plen = len(sys.path)\n",
+            b"C:\\Users\\me\\src\r\n",
+        ] {
+            assert!(is_python_path_config(path_file), "{}", String::from_utf8_lossy(path_file));
+            assert!(describe_unknown(path_file).unwrap().contains("path-configuration"));
+        }
+        for not_path_file in [&b"Entry not found\n"[..], b"", b"\n\n", b"/a\n<html>\n", b"import torch\nx = 1\n"] {
+            assert!(!is_python_path_config(not_path_file), "{}", String::from_utf8_lossy(not_path_file));
+        }
+    }
 
     #[test]
     fn recognises_by_content() {

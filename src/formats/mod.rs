@@ -180,7 +180,10 @@ pub fn parse(format: FileFormat, bytes: &[u8], label: &str) -> Parsed {
             tensors: vec![],
             findings: vec![unrecognized(
                 label,
-                format!("content matches no supported format (first bytes {})", hex_prefix(bytes)),
+                match detect::describe_unknown(bytes) {
+                    Some(what) => format!("content matches no supported format: {what} (first bytes {})", hex_prefix(bytes)),
+                    None => format!("content matches no supported format (first bytes {})", hex_prefix(bytes)),
+                },
             )],
         },
         other => Parsed {

@@ -216,6 +216,11 @@ fn walk(root: &Path, taken: &[PathBuf], found: &mut Discovery) {
             continue;
         }
         if entry.file_type().is_dir() {
+            if let Some(what) = installed_software(path, &name).filter(|_| entry.depth() > 0) {
+                found.artifacts.push(Artifact::new(path, ArtifactKind::Unknown, format!("{what}, not walked")));
+                walker.skip_current_dir();
+                continue;
+            }
             if name == "pretrained_weights" {
                 found.weights_folders.push(path.display().to_string());
                 found.missing_components.extend(missing_components(path));
@@ -229,6 +234,26 @@ fn walk(root: &Path, taken: &[PathBuf], found: &mut Discovery) {
         if entry.file_type().is_file() {
             found.artifacts.push(classify_file(path));
         }
+    }
+}
+
+/// A folder of installed software, not of the run: a Python environment
+/// (a venv inside the checkout is common), an installed package tree, npm's
+/// packages or a bytecode cache. Their files are libraries' own (headers
+/// that print ERROR, NumPy's test arrays, PNG baselines), so they are listed
+/// as one entry and not walked.
+fn installed_software(dir: &Path, name: &str) -> Option<&'static str> {
+    if dir.join("pyvenv.cfg").is_file() {
+        return Some("Python virtual environment (pyvenv.cfg)");
+    }
+    if dir.join("conda-meta").is_dir() {
+        return Some("conda environment (conda-meta/)");
+    }
+    match name {
+        "site-packages" | "dist-packages" => Some("installed Python packages"),
+        "node_modules" => Some("installed npm packages"),
+        "__pycache__" => Some("Python bytecode cache"),
+        _ => None,
     }
 }
 
@@ -329,8 +354,12 @@ fn classify_head(path: &Path, head: &[u8]) -> (ArtifactKind, String) {
     };
     // Before configs and logs: a pipeline's own code names their keys and
     // prints their messages.
-    if is_python_source(text) {
-        return (ArtifactKind::Unknown, "content: Python source".into());
+    if let Some(language) = source_language(text) {
+        return (ArtifactKind::Unknown, format!("content: {language} source"));
+    }
+    // A page or a manifest quotes warnings; a log never opens with a tag.
+    if text.trim_start_matches('\u{feff}').trim_start().starts_with('<') {
+        return (ArtifactKind::Unknown, "content: HTML or XML markup".into());
     }
     if is_config(text) {
         return (ArtifactKind::Config, "content: EchoMimicV2 run configuration keys".into());
@@ -426,24 +455,73 @@ fn is_config(text: &str) -> bool {
     CONFIG_KEYS.iter().filter(|k| text.contains(*k)).count() >= 2
 }
 
-/// Python source: a python shebang, or at least two top-level statements
-/// (imports, definitions, the main guard) at the start of a line. Logs
-/// quote source only indented, in tracebacks.
-fn is_python_source(text: &str) -> bool {
-    if text.starts_with("#!") && text.lines().next().is_some_and(|l| l.contains("python")) {
-        return true;
+/// The language of a source file, from its first lines: a shebang, or at
+/// least two lines that only source starts that way (imports and
+/// definitions, preprocessor directives, CMake commands). Logs quote source
+/// only indented, in tracebacks, so top-level lines tell them apart.
+fn source_language(text: &str) -> Option<&'static str> {
+    let first = text.lines().next().unwrap_or("");
+    if let Some(interpreter) = first.strip_prefix("#!") {
+        if interpreter.contains("python") {
+            return Some("Python");
+        }
+        if ["/sh", "bash", "zsh", "env sh"].iter().any(|shell| interpreter.contains(shell)) {
+            return Some("shell script");
+        }
     }
-    let statement = |line: &str| {
-        let from_import = line.strip_prefix("from ").is_some_and(|rest| rest.contains(" import "));
-        let defines = ["def ", "async def ", "class "].iter().any(|p| {
-            line.strip_prefix(p).is_some_and(|rest| rest.contains(['(', ':']) && !rest.starts_with(' '))
-        });
-        (line.starts_with("import ") && !line.contains(" = "))
-            || from_import
-            || defines
-            || line.starts_with("if __name__ ==")
-    };
-    text.lines().filter(|l| statement(l)).take(2).count() >= 2
+    let two = |statement: fn(&str) -> bool| text.lines().filter(|l| statement(l)).take(2).count() >= 2;
+    if two(python_statement) {
+        return Some("Python");
+    }
+    if two(cython_statement) {
+        return Some("Cython");
+    }
+    if two(c_statement) {
+        return Some("C/C++");
+    }
+    if two(cmake_command) {
+        return Some("CMake");
+    }
+    None
+}
+
+fn python_statement(line: &str) -> bool {
+    let from_import = line.strip_prefix("from ").is_some_and(|rest| rest.contains(" import "));
+    let defines = ["def ", "async def ", "class "]
+        .iter()
+        .any(|p| line.strip_prefix(p).is_some_and(|rest| rest.contains(['(', ':']) && !rest.starts_with(' ')));
+    (line.starts_with("import ") && !line.contains(" = ")) || from_import || defines || line.starts_with("if __name__ ==")
+}
+
+fn cython_statement(line: &str) -> bool {
+    ["cdef ", "cpdef ", "ctypedef ", "cimport "].iter().any(|p| line.starts_with(p))
+        || line.strip_prefix("from ").is_some_and(|rest| rest.contains(" cimport "))
+}
+
+fn c_statement(line: &str) -> bool {
+    let directive = line.strip_prefix('#').map(str::trim_start).is_some_and(|rest| {
+        ["include", "define", "ifndef", "ifdef", "endif", "pragma", "if ", "undef"].iter().any(|d| rest.starts_with(d))
+    });
+    directive || line.starts_with("namespace ") || line.starts_with("template <") || line.starts_with("template<")
+}
+
+fn cmake_command(line: &str) -> bool {
+    const COMMANDS: [&str; 12] = [
+        "cmake_minimum_required",
+        "project",
+        "set",
+        "if",
+        "endif",
+        "else",
+        "include",
+        "find_package",
+        "add_library",
+        "add_executable",
+        "target_link_libraries",
+        "function",
+    ];
+    let line = line.trim_start();
+    COMMANDS.iter().any(|c| line.strip_prefix(c).is_some_and(|rest| rest.trim_start().starts_with('(')))
 }
 
 /// `configs/inference/inference_v*.yaml`: the UNet's and the scheduler's settings.
@@ -451,12 +529,12 @@ fn is_inference_config(text: &str) -> bool {
     ["unet_additional_kwargs:", "noise_scheduler_kwargs:"].iter().any(|k| text.contains(k))
 }
 
-/// Log lines: levels, tracebacks, progress bars or the incident's messages.
+/// Log lines: a level word as loggers write it, a traceback, a progress
+/// bar or one of the incident's messages. Comment lines (`//`, `*`, `#`) and
+/// a level word inside an identifier (`CUDA_ERROR_NOT_FOUND`) or before an
+/// assignment (`ERROR = 1`) are source, not log.
 fn is_log(text: &str) -> bool {
-    const MARKS: [&str; 12] = [
-        "INFO",
-        "WARNING",
-        "ERROR",
+    const MARKS: [&str; 9] = [
         "Traceback (most recent call last)",
         "Warning:",
         "it/s]",
@@ -467,7 +545,27 @@ fn is_log(text: &str) -> bool {
         "motion module",
         "latents shape",
     ];
-    MARKS.iter().any(|m| text.contains(m))
+    text.lines().any(|line| {
+        let trimmed = line.trim_start();
+        let comment = ["//", "/*", "*", "#"].iter().any(|c| trimmed.starts_with(c));
+        !comment && (MARKS.iter().any(|m| line.contains(m)) || has_level_word(line))
+    })
+}
+
+/// `INFO`, `WARNING` or `ERROR` as a word of its own that is not assigned,
+/// called or quoted.
+fn has_level_word(line: &str) -> bool {
+    let word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    ["INFO", "WARNING", "ERROR"].iter().any(|level| {
+        line.match_indices(level).any(|(at, _)| {
+            let before = line[..at].bytes().next_back();
+            let rest = &line[at + level.len()..];
+            let next = rest.trim_start().bytes().next();
+            !before.is_some_and(|b| word_byte(b) || b == b'\'' || b == b'"')
+                && !rest.bytes().next().is_some_and(word_byte)
+                && !next.is_some_and(|b| b"=(,'\"".contains(&b))
+        })
+    })
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -539,6 +637,68 @@ mod tests {
         let (kind, how) = classify_head(Path::new("x"), scheduler);
         assert_eq!(kind, ArtifactKind::Unknown);
         assert!(how.contains("config check"), "{how}");
+    }
+
+    #[test]
+    fn installed_libraries_source_is_not_a_log() {
+        // Lines from the headers, CMake files and Cython declarations of
+        // torch, CUDA and NumPy wheels: level words in identifiers and
+        // comments.
+        let cases: [(&[u8], &str); 5] = [
+            (b"#pragma once\n#include <c10/macros/Macros.h>\n// Warning: parallel_for does NOT copy\n", "C/C++"),
+            (b"#ifndef _CG_INFO_H_\n#define _CG_INFO_H_\n  CUSOLVER_STATUS_IRS_INFOS_NOT_INITIALIZED = 25,\n", "C/C++"),
+            (b"cmake_minimum_required(VERSION 3.18)\nif(NOT LLVM)\n  message(FATAL_ERROR \"needs LLVM\")\n", "CMake"),
+            (b"from libc.stdint cimport int64_t\ncdef CUresult _cuGetErrorString() except ?CUDA_ERROR_NOT_FOUND\n", "Cython"),
+            (b"#!/usr/bin/env bash\necho \"ERROR: no GPU\"\n", "shell script"),
+        ];
+        for (source, language) in cases {
+            assert_eq!(classify_head(Path::new("x"), source), (ArtifactKind::Unknown, format!("content: {language} source")));
+        }
+        let page = b"<!DOCTYPE html>\n<p><strong>Warning:</strong> Never use qemu-img on images in use</p>\n";
+        assert_eq!(classify_head(Path::new("x"), page).1, "content: HTML or XML markup");
+        for not_log in [&b"ERROR = 1\nCONV_ERROR = 17\n"[..], b"  // WARNING: generated file\n", b"USER_ERROR = [\n"] {
+            assert_eq!(kind(not_log), ArtifactKind::Unknown, "{}", String::from_utf8_lossy(not_log));
+        }
+        for log in [
+            &b"WARNING:root:fp16 overflow\n"[..],
+            b"2026-12-05 10:00:01,123 - ERROR - decode failed\n",
+            b"2026-12-05 10:00:01.123 | INFO     | infer:main:88 - start\n",
+            b"[INFO] loading denoising_unet.pth\n",
+            b"/x/attention.py:12: UserWarning: upcast\n",
+        ] {
+            assert_eq!(kind(log), ArtifactKind::Log, "{}", String::from_utf8_lossy(log));
+        }
+    }
+
+    #[test]
+    fn installed_software_is_listed_not_walked() {
+        let dir = tempfile::tempdir().unwrap();
+        let venv = dir.path().join("venv");
+        let header = venv.join("include/torch/csrc/api.h");
+        std::fs::create_dir_all(header.parent().unwrap()).unwrap();
+        std::fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        std::fs::write(&header, "ERROR: never read\n").unwrap();
+        let packages = dir.path().join("lib/site-packages/numpy");
+        std::fs::create_dir_all(&packages).unwrap();
+        std::fs::write(packages.join("objarr.npy"), b"\x93NUMPY").unwrap();
+        std::fs::write(dir.path().join("run.log"), "ERROR: decode failed\n").unwrap();
+        let found = discover(&[dir.path().to_path_buf()], &[]);
+        let listed: Vec<(String, ArtifactKind)> = found
+            .artifacts
+            .iter()
+            .map(|a| (Path::new(&a.path).strip_prefix(dir.path()).unwrap().display().to_string(), a.kind))
+            .collect();
+        assert_eq!(
+            listed,
+            vec![
+                ("lib/site-packages".to_string(), ArtifactKind::Unknown),
+                ("run.log".to_string(), ArtifactKind::Log),
+                ("venv".to_string(), ArtifactKind::Unknown),
+            ]
+        );
+        assert!(found.artifacts[2].recognised_by.contains("pyvenv.cfg"));
+        // Pointed at directly, an environment is walked.
+        assert!(discover(&[venv], &[]).artifacts.iter().any(|a| Path::new(&a.path) == header));
     }
 
     #[test]

@@ -14,6 +14,9 @@ pub const UNRECOGNIZED_FORMAT: Rule = Rule {
     summary: "the file's content matches no supported format",
     detects: "Files whose first bytes match none of the formats nanscope reads (safetensors, PyTorch zip \
               and legacy pickles, NumPy .npy/.npz, GGUF). Formats are recognised by content, never by extension. \
+              When the content is text, the message says which kind: an HTML page or an XML document (a \
+              download that saved the server's error or sign-in answer), JSON, a Python path-configuration \
+              `.pth` file from site-packages (which a directory walk skips), or plain text. \
               Also, as info, an .npz member that is not an .npy array (numpy.load hands back its raw bytes), \
               and, as a warning, one that is a pickle: numpy does not unpickle it, but whoever does runs what it \
               names, so it is scanned like any pickle (its `S` findings follow).",

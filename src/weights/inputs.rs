@@ -28,6 +28,17 @@ pub fn has_checkpoint_extension(path: &Path) -> bool {
         .is_some_and(|e| CHECKPOINT_EXTENSIONS.iter().any(|c| c.eq_ignore_ascii_case(e)))
 }
 
+/// A file met while walking a folder that is no checkpoint: nothing
+/// recognisable under a name that is not a checkpoint's (a Git LFS pointer
+/// named like an image is a missing image), or one of the `.pth` path files
+/// a Python environment keeps in site-packages. Named files are always read.
+pub fn is_stray(input: &InputFile, checkpoint: &crate::formats::Checkpoint) -> bool {
+    !input.explicit
+        && checkpoint.format.is_stray_candidate()
+        && (!has_checkpoint_extension(&input.path)
+            || crate::formats::detect::is_python_path_config(checkpoint.bytes()))
+}
+
 /// Expands directories recursively (sorted, links not followed). Paths that
 /// do not exist become findings.
 pub fn collect_inputs(paths: &[PathBuf]) -> (Vec<InputFile>, Vec<Finding>) {

@@ -3,13 +3,12 @@
 
 use std::path::PathBuf;
 
-use super::inputs::{collect_inputs, has_checkpoint_extension};
+use super::inputs::{collect_inputs, is_stray};
 use crate::formats::{Checkpoint, FileFormat};
 use crate::report::Finding;
 
 /// Opens files and directories (recursively). Files met while walking a
-/// directory are kept when they are recognisable checkpoints or carry a
-/// checkpoint's extension; shard indexes are skipped (their shards are read
+/// directory are kept unless `is_stray`; shard indexes are skipped (their shards are read
 /// directly). Open problems stay on each checkpoint's `findings`.
 pub fn open_checkpoints(paths: &[PathBuf]) -> (Vec<Checkpoint>, Vec<Finding>) {
     let (inputs, findings) = collect_inputs(paths);
@@ -17,9 +16,7 @@ pub fn open_checkpoints(paths: &[PathBuf]) -> (Vec<Checkpoint>, Vec<Finding>) {
         .into_iter()
         .filter_map(|input| {
             let checkpoint = Checkpoint::open(&input.path);
-            let stray =
-                !input.explicit && checkpoint.format.is_stray_candidate() && !has_checkpoint_extension(&input.path);
-            (!stray && checkpoint.format != FileFormat::ShardIndex).then_some(checkpoint)
+            (!is_stray(&input, &checkpoint) && checkpoint.format != FileFormat::ShardIndex).then_some(checkpoint)
         })
         .collect();
     (checkpoints, findings)

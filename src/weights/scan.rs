@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::checks::{ScanOptions, tensor_findings};
-use super::inputs::{collect_inputs, has_checkpoint_extension};
+use super::inputs::{collect_inputs, is_stray};
 use super::quant::{self, QuantInfo};
 use super::shards;
 use crate::formats::{Checkpoint, FileFormat, TensorEntry};
@@ -96,10 +96,7 @@ pub fn scan_shard(
     let mut scanned: Vec<(PathBuf, Vec<String>)> = Vec::new();
     for input in inputs {
         let checkpoint = Checkpoint::open(&input.path);
-        // Files met while walking a directory are only reported when they are
-        // recognisable checkpoints or carry a checkpoint's extension (a Git LFS
-        // pointer named like an image is a missing image, not a checkpoint).
-        if !input.explicit && checkpoint.format.is_stray_candidate() && !has_checkpoint_extension(&input.path) {
+        if is_stray(&input, &checkpoint) {
             continue;
         }
         if checkpoint.format == FileFormat::ShardIndex {
