@@ -299,6 +299,30 @@ fn directory_walk_skips_unrelated_files_but_explicit_files_are_judged() {
     assert_eq!(report.findings[0].code, "F101");
 }
 
+#[cfg(unix)]
+#[test]
+fn a_hugging_face_cache_snapshot_is_read_through_its_links() {
+    // snapshot_download's layout: every file a link to its blob; one blob
+    // was never fetched. Unrelated broken links and loops are no finding.
+    use std::os::unix::fs::symlink;
+    let cache = tempfile::tempdir().unwrap();
+    let blobs = cache.path().join("blobs");
+    let snapshot = cache.path().join("snapshots/0123abcd");
+    std::fs::create_dir_all(&blobs).unwrap();
+    std::fs::create_dir_all(&snapshot).unwrap();
+    std::fs::copy("fixtures/weights/vae/diffusion_pytorch_model.fp16.safetensors", blobs.join("9f86d081")).unwrap();
+    symlink("../../blobs/9f86d081", snapshot.join("diffusion_pytorch_model.safetensors")).unwrap();
+    symlink("../../blobs/e3b0c442", snapshot.join("motion_module.pth")).unwrap();
+    symlink("../../blobs/0000", snapshot.join("README.md")).unwrap();
+    symlink("..", snapshot.join("parent")).unwrap();
+    let (report, _) = json_run(&["weights", snapshot.to_str().unwrap()]);
+    assert_eq!(report.files.len(), 1, "the linked checkpoint is read");
+    assert!(!report.tensors.is_empty());
+    let codes: Vec<(&str, &str)> = report.findings.iter().map(|f| (f.code.as_str(), f.message.as_str())).collect();
+    assert_eq!(codes.iter().filter(|(code, _)| *code == "F111").count(), 1, "{codes:#?}");
+    assert!(codes.iter().any(|(_, m)| m.contains("motion_module.pth: a broken link")), "{codes:#?}");
+}
+
 #[test]
 fn a_python_environments_path_files_are_no_checkpoints_and_text_is_named() {
     // A venv inside the model folder keeps `.pth` path files in

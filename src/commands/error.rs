@@ -75,7 +75,11 @@ pub(crate) fn require_existing<P: AsRef<Path>>(paths: &[P]) -> Result<(), Comman
     for path in paths {
         let path = path.as_ref();
         if let Err(err) = std::fs::metadata(path) {
-            return Err(CommandError::MissingInput { path: path.to_path_buf(), reason: io_reason(&err) });
+            let reason = match crate::formats::walk::broken_link(path) {
+                Some(target) => format!("a broken link: its target {} does not exist", target.display()),
+                None => io_reason(&err),
+            };
+            return Err(CommandError::MissingInput { path: path.to_path_buf(), reason });
         }
     }
     Ok(())
@@ -118,6 +122,19 @@ mod tests {
         let err = require_existing(&[dir.path().to_path_buf(), missing.clone()]).unwrap_err();
         assert_eq!(err.to_string(), format!("{}: no such file or directory", missing.display()));
         assert!(require_existing(&[dir.path()]).is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_broken_link_is_named_with_its_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("denoising_unet.pth");
+        std::os::unix::fs::symlink("../../blobs/5f1e", &link).unwrap();
+        let err = require_existing(std::slice::from_ref(&link)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("{}: a broken link: its target ../../blobs/5f1e does not exist", link.display())
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub fn expand(paths: &[PathBuf], keep: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
             found.push(path.clone());
             continue;
         }
-        let walk = walkdir::WalkDir::new(path).sort_by_file_name().into_iter().filter_map(Result::ok);
+        let walk = walkdir::WalkDir::new(path).sort_by_file_name().follow_links(true).into_iter().filter_map(Result::ok);
         for entry in walk.filter(|e| e.file_type().is_file()) {
             if keep(entry.path()) {
                 found.push(entry.into_path());
@@ -20,6 +20,26 @@ pub fn expand(paths: &[PathBuf], keep: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
         }
     }
     found
+}
+
+/// The target of `path` when `path` is a link to nothing.
+pub fn broken_link(path: &Path) -> Option<PathBuf> {
+    std::fs::read_link(path).ok().filter(|_| !path.exists())
+}
+
+/// What stopped a walk at `error.path()`, in words: a link back to a folder
+/// above it, a link whose target does not exist, or the system's error.
+pub fn walk_error_text(error: &walkdir::Error) -> String {
+    if let Some(ancestor) = error.loop_ancestor() {
+        return format!("a link back to {}, not walked again", ancestor.display());
+    }
+    if let Some(target) = error.path().and_then(broken_link) {
+        return format!("a broken link: its target {} does not exist", target.display());
+    }
+    match error.io_error() {
+        Some(io) => format!("unreadable: {io}"),
+        None => format!("unreadable: {error}"),
+    }
 }
 
 #[cfg(test)]

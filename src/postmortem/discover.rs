@@ -198,9 +198,20 @@ fn flag_name(kind: ArtifactKind) -> &'static str {
 }
 
 fn walk(root: &Path, taken: &[PathBuf], found: &mut Discovery) {
-    let mut walker = walkdir::WalkDir::new(root).sort_by_file_name().into_iter();
+    // Links are followed: weights are often a link to a shared models
+    // folder, or Hugging Face's cache (each file a link to its blob).
+    let mut walker = walkdir::WalkDir::new(root).follow_links(true).sort_by_file_name().into_iter();
     while let Some(entry) = walker.next() {
-        let Ok(entry) = entry else { continue };
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(error) => {
+                if let Some(path) = error.path() {
+                    let why = crate::formats::walk::walk_error_text(&error);
+                    found.artifacts.push(Artifact::new(path, ArtifactKind::Unknown, why));
+                }
+                continue;
+            }
+        };
         let path = entry.path();
         let name = entry.file_name().to_string_lossy();
         if name.starts_with('.') && entry.depth() > 0 {
@@ -259,8 +270,15 @@ fn installed_software(dir: &Path, name: &str) -> Option<&'static str> {
 
 /// Components of EchoMimicV2's `pretrained_weights/` with no file.
 fn missing_components(dir: &Path) -> Vec<Component> {
+    // A broken link names a component that is not there.
     let names: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| entries.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().to_lowercase()).collect())
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.path().exists())
+                .map(|e| e.file_name().to_string_lossy().to_lowercase())
+                .collect()
+        })
         .unwrap_or_default();
     Component::REQUIRED
         .iter()
@@ -699,6 +717,37 @@ mod tests {
         assert!(found.artifacts[2].recognised_by.contains("pyvenv.cfg"));
         // Pointed at directly, an environment is walked.
         assert!(discover(&[venv], &[]).artifacts.iter().any(|a| Path::new(&a.path) == header));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn linked_weights_are_followed_and_broken_links_are_missing() {
+        // pretrained_weights/ as a link to a shared models folder, one
+        // checkpoint a link to nothing, and a link back up the tree.
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("models");
+        std::fs::create_dir(&shared).unwrap();
+        for name in ["denoising_unet.pth", "reference_unet.pth", "pose_encoder.pth"] {
+            std::fs::write(shared.join(name), b"\x02\0\0\0\0\0\0\0{}").unwrap();
+        }
+        symlink("/nonexistent/motion_module.pth", shared.join("motion_module.pth")).unwrap();
+        let run = dir.path().join("run");
+        std::fs::create_dir(&run).unwrap();
+        symlink(&shared, run.join("pretrained_weights")).unwrap();
+        symlink("..", run.join("up")).unwrap();
+        let found = discover(std::slice::from_ref(&run), &[]);
+        let by_path = |name: &str| {
+            found.artifacts.iter().find(|a| Path::new(&a.path) == run.join(name)).unwrap_or_else(|| panic!("{name}"))
+        };
+        assert_eq!(by_path("pretrained_weights/denoising_unet.pth").kind, ArtifactKind::Weights);
+        let broken = by_path("pretrained_weights/motion_module.pth");
+        assert_eq!(
+            (broken.kind, broken.recognised_by.as_str()),
+            (ArtifactKind::Unknown, "a broken link: its target /nonexistent/motion_module.pth does not exist")
+        );
+        assert_eq!(found.missing_components, vec![Component::MotionModule, Component::Vae]);
+        assert!(by_path("up").recognised_by.starts_with("a link back to"), "{:?}", by_path("up"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::formats::unreadable_file;
+use crate::formats::walk::{broken_link, walk_error_text};
 use crate::report::Finding;
 
 /// A file to scan, and whether the user named it (rather than it being found
@@ -39,23 +40,30 @@ pub fn is_stray(input: &InputFile, checkpoint: &crate::formats::Checkpoint) -> b
             || crate::formats::detect::is_python_path_config(checkpoint.bytes()))
 }
 
-/// Expands directories recursively (sorted, links not followed). Paths that
-/// do not exist become findings.
+/// Expands directories recursively (sorted, links followed). Paths that do
+/// not exist, and broken links named like checkpoints, become findings.
 pub fn collect_inputs(paths: &[PathBuf]) -> (Vec<InputFile>, Vec<Finding>) {
     let mut files = Vec::new();
     let mut findings = Vec::new();
     for path in paths {
         if path.is_dir() {
-            let walker = walkdir::WalkDir::new(path).sort_by_file_name().follow_links(false);
+            // Links are followed: Hugging Face's cache is a folder of links
+            // to blobs, and a models folder is often a link to shared storage.
+            let walker = walkdir::WalkDir::new(path).sort_by_file_name().follow_links(true);
             for entry in walker {
                 match entry {
                     Ok(entry) if entry.file_type().is_file() => {
                         files.push(InputFile { path: entry.into_path(), explicit: false });
                     }
                     Ok(_) => {}
+                    // A loop is walked once; a broken link matters when it
+                    // stands for a checkpoint (an unfinished download).
+                    Err(err) if err.loop_ancestor().is_some() => {}
+                    Err(err)
+                        if err.path().is_some_and(|p| broken_link(p).is_some() && !has_checkpoint_extension(p)) => {}
                     Err(err) => {
                         let at = err.path().unwrap_or(path).display().to_string();
-                        findings.push(unreadable_file(&at, format!("cannot read {at}: {err}")));
+                        findings.push(unreadable_file(&at, format!("cannot read {at}: {}", walk_error_text(&err))));
                     }
                 }
             }
@@ -63,7 +71,11 @@ pub fn collect_inputs(paths: &[PathBuf]) -> (Vec<InputFile>, Vec<Finding>) {
             files.push(InputFile { path: path.clone(), explicit: true });
         } else {
             let at = path.display().to_string();
-            findings.push(unreadable_file(&at, format!("{at} does not exist")));
+            let why = match broken_link(path) {
+                Some(target) => format!("{at} is a link to {}, which does not exist", target.display()),
+                None => format!("{at} does not exist"),
+            };
+            findings.push(unreadable_file(&at, why));
         }
     }
     (files, findings)
