@@ -75,10 +75,7 @@ pub(crate) fn require_existing<P: AsRef<Path>>(paths: &[P]) -> Result<(), Comman
     for path in paths {
         let path = path.as_ref();
         if let Err(err) = std::fs::metadata(path) {
-            let reason = match crate::formats::walk::broken_link(path) {
-                Some(target) => format!("a broken link: its target {} does not exist", target.display()),
-                None => io_reason(&err),
-            };
+            let reason = crate::formats::walk::broken_link_text(path).unwrap_or_else(|| io_reason(&err));
             return Err(CommandError::MissingInput { path: path.to_path_buf(), reason });
         }
     }

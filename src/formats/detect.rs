@@ -99,12 +99,7 @@ impl FileFormat {
 /// the kinds of text that stand where checkpoints should be. `None` for
 /// binary content.
 pub fn describe_unknown(bytes: &[u8]) -> Option<&'static str> {
-    let head = &bytes[..bytes.len().min(1 << 16)];
-    let text = match std::str::from_utf8(head) {
-        Ok(text) => text,
-        Err(e) if e.error_len().is_none() => std::str::from_utf8(&head[..e.valid_up_to()]).ok()?,
-        Err(_) => return None,
-    };
+    let text = head_text(&bytes[..bytes.len().min(1 << 16)])?;
     if text.contains('\0') {
         return None;
     }
@@ -121,6 +116,16 @@ pub fn describe_unknown(bytes: &[u8]) -> Option<&'static str> {
     } else {
         "text"
     })
+}
+
+/// The first bytes of a file as text, when they are UTF-8: a read cut in
+/// the middle of a sequence still is.
+pub(crate) fn head_text(head: &[u8]) -> Option<&str> {
+    match std::str::from_utf8(head) {
+        Ok(text) => Some(text),
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&head[..e.valid_up_to()]).ok(),
+        Err(_) => None,
+    }
 }
 
 /// The `.pth` files `site` reads from site-packages: every line an

@@ -27,14 +27,20 @@ pub fn broken_link(path: &Path) -> Option<PathBuf> {
     std::fs::read_link(path).ok().filter(|_| !path.exists())
 }
 
+/// `path` as a broken link, in words: "a broken link: its target T does not
+/// exist"; `None` when it is not one.
+pub fn broken_link_text(path: &Path) -> Option<String> {
+    broken_link(path).map(|target| format!("a broken link: its target {} does not exist", target.display()))
+}
+
 /// What stopped a walk at `error.path()`, in words: a link back to a folder
 /// above it, a link whose target does not exist, or the system's error.
 pub fn walk_error_text(error: &walkdir::Error) -> String {
     if let Some(ancestor) = error.loop_ancestor() {
         return format!("a link back to {}, not walked again", ancestor.display());
     }
-    if let Some(target) = error.path().and_then(broken_link) {
-        return format!("a broken link: its target {} does not exist", target.display());
+    if let Some(text) = error.path().and_then(broken_link_text) {
+        return text;
     }
     match error.io_error() {
         Some(io) => format!("unreadable: {io}"),

@@ -367,7 +367,7 @@ fn classify_head(path: &Path, head: &[u8]) -> (ArtifactKind, String) {
     if crate::image::discover::looks_like_image(head) {
         return (ArtifactKind::Image, "content: image signature".into());
     }
-    let Ok(text) = std::str::from_utf8(trim_partial_utf8(head)) else {
+    let Some(text) = crate::formats::detect::head_text(head) else {
         return (ArtifactKind::Unknown, "binary content no check reads".into());
     };
     // Before configs and logs: a pipeline's own code names their keys and
@@ -395,15 +395,6 @@ fn classify_head(path: &Path, head: &[u8]) -> (ArtifactKind, String) {
         return (ArtifactKind::Unknown, "content: diffusers config, not judged here (`nanscope config check` reads it)".into());
     }
     (ArtifactKind::Unknown, "text no check reads".into())
-}
-
-/// A read cut in the middle of a UTF-8 sequence still reads as text.
-fn trim_partial_utf8(bytes: &[u8]) -> &[u8] {
-    match std::str::from_utf8(bytes) {
-        Ok(_) => bytes,
-        Err(e) if e.error_len().is_none() => &bytes[..e.valid_up_to()],
-        Err(_) => bytes,
-    }
 }
 
 fn image_signature(head: &[u8]) -> Option<&'static str> {

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::formats::unreadable_file;
-use crate::formats::walk::{broken_link, walk_error_text};
+use crate::formats::walk::{broken_link, broken_link_text, walk_error_text};
 use crate::report::Finding;
 
 /// A file to scan, and whether the user named it (rather than it being found
@@ -71,8 +71,8 @@ pub fn collect_inputs(paths: &[PathBuf]) -> (Vec<InputFile>, Vec<Finding>) {
             files.push(InputFile { path: path.clone(), explicit: true });
         } else {
             let at = path.display().to_string();
-            let why = match broken_link(path) {
-                Some(target) => format!("{at} is a link to {}, which does not exist", target.display()),
+            let why = match broken_link_text(path) {
+                Some(text) => format!("{at}: {text}"),
                 None => format!("{at} does not exist"),
             };
             findings.push(unreadable_file(&at, why));

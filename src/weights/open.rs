@@ -8,8 +8,9 @@ use crate::formats::{Checkpoint, FileFormat};
 use crate::report::Finding;
 
 /// Opens files and directories (recursively). Files met while walking a
-/// directory are kept unless `is_stray`; shard indexes are skipped (their shards are read
-/// directly). Open problems stay on each checkpoint's `findings`.
+/// directory are kept unless `is_stray`; shard indexes are skipped (their
+/// shards are read directly). Open problems stay on each checkpoint's
+/// `findings`.
 pub fn open_checkpoints(paths: &[PathBuf]) -> (Vec<Checkpoint>, Vec<Finding>) {
     let (inputs, findings) = collect_inputs(paths);
     let checkpoints = inputs
