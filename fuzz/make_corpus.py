@@ -81,6 +81,22 @@ def mp4(faststart: bool) -> bytes:
     return out.read_bytes()
 
 
+def mp4_sliced_av() -> bytes:
+    """Three 32 × 32 H.264 frames of two CABAC slices each, with AAC audio
+    interleaved and the moov last: parameter sets whose slice headers the
+    rebuild reads in full."""
+    out = pathlib.Path("/tmp/nanscope-fuzz-seed-av.mp4")
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+         "testsrc2=size=32x32:rate=24:duration=0.125", "-f", "lavfi", "-i",
+         "anoisesrc=d=0.125:c=pink:r=8000:a=0.3:seed=3", "-c:v", "libx264", "-preset", "veryfast",
+         "-pix_fmt", "yuv420p", "-x264-params", "slices=2", "-c:a", "aac", "-b:a", "16k",
+         "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact", str(out)],
+        check=True,
+    )
+    return out.read_bytes()
+
+
 def npz_shared_member(members: int) -> bytes:
     """A zip whose central directory lists `members` names that all point at
     one deflated 4 MiB `.npy`: every name decompresses it again."""
@@ -124,6 +140,7 @@ def main() -> None:
         "pose-render/regress-long-lines.npy": pose_long_lines(10),
         "mp4-boxes/moov-last.mp4": mp4(False),
         "mp4-boxes/moov-first.mp4": mp4(True),
+        "mp4-boxes/sliced-cabac-aac.mp4": mp4_sliced_av(),
         # One deflated member repeated 300 times by the central directory.
         "npz/central-directory-amplification.npz": npz_shared_member(300),
         "wav/pcm-s16-mono.wav": wav(1, 1, 16000, 16, 160),

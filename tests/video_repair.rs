@@ -321,7 +321,9 @@ fn every_complete_frame_is_recovered_wherever_the_file_was_cut() {
     if !ffmpeg_available("rebuild_cut_sweep") {
         return;
     }
-    for (name, frames) in [("whole_av_moov_end.mp4", 72), ("av6_moov_end.mp4", 125)] {
+    for (name, frames) in
+        [("whole_av_moov_end.mp4", 72), ("av6_moov_end.mp4", 125), ("av_gated_slices_moov_end.mp4", 72)]
+    {
         cut_sweep(name, frames);
     }
 }

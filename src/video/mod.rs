@@ -10,6 +10,7 @@ pub mod discover;
 pub mod encode;
 pub mod frame_checks;
 pub mod frame_stats;
+pub mod h264;
 pub mod output;
 pub mod plot;
 pub mod probe;

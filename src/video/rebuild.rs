@@ -13,6 +13,7 @@
 use std::io::Write;
 
 use super::container::{children, first_child, read_moov, video_traks, walk_boxes};
+use super::h264::{Bits, SliceSyntax};
 
 /// No single NAL unit of a video this tool handles is larger.
 const MAX_NAL: usize = 64 << 20;
@@ -31,6 +32,9 @@ pub struct AvcConfig {
     /// sample (at least 64 KiB). Other data read as a unit claims any
     /// length; one that runs over the next frames would swallow them.
     pub max_unit: usize,
+    /// The parameter sets parsed, when they can be: then a slice's whole
+    /// header is checked against them, not only its first fields.
+    pub syntax: Option<SliceSyntax>,
 }
 
 /// Why a reference cannot be used.
@@ -127,7 +131,8 @@ pub fn parse_avcc(avcc: &[u8]) -> Result<AvcConfig, String> {
         .filter(|set| set.first().is_some_and(|h| h & 0x1f == 8))
         .filter_map(|set| Bits::new(&set[1..]).ue())
         .collect();
-    Ok(AvcConfig { length_size, parameter_sets, pps_ids, max_unit: MAX_NAL })
+    let syntax = SliceSyntax::from_parameter_sets(&parameter_sets);
+    Ok(AvcConfig { length_size, parameter_sets, pps_ids, max_unit: MAX_NAL, syntax })
 }
 
 /// What walking the media data found.
@@ -162,42 +167,6 @@ fn unit_at(media: &[u8], at: usize, length_size: usize) -> Option<(usize, usize)
     Some((start, len))
 }
 
-/// Reads the first Exp-Golomb fields of a unit body (emulation prevention
-/// bytes this early in a unit are rare enough to ignore).
-struct Bits<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Bits<'a> {
-    fn new(bytes: &'a [u8]) -> Bits<'a> {
-        Bits { bytes, at: 0 }
-    }
-
-    fn bit(&mut self) -> Option<u64> {
-        let byte = self.bytes.get(self.at / 8)?;
-        let bit = (byte >> (7 - self.at % 8)) & 1;
-        self.at += 1;
-        Some(bit as u64)
-    }
-
-    /// An unsigned Exp-Golomb value, `ue(v)`.
-    fn ue(&mut self) -> Option<u64> {
-        let mut zeros = 0;
-        while self.bit()? == 0 {
-            zeros += 1;
-            if zeros > 31 {
-                return None;
-            }
-        }
-        let mut value = 0u64;
-        for _ in 0..zeros {
-            value = (value << 1) | self.bit()?;
-        }
-        Some((1u64 << zeros) - 1 + value)
-    }
-}
-
 /// Unit types an encoder writes into a video track's samples: slices (1,
 /// 5), SEI, parameter sets, delimiters and filler (6–12). The others
 /// (data partitions, extensions, reserved values) mark other data.
@@ -205,10 +174,14 @@ fn sample_unit_type(kind: u8) -> bool {
     matches!(kind, 1 | 5..=12)
 }
 
-/// A slice header that fits the reference: a slice type (0–9) and the id
-/// of one of its picture parameter sets.
-fn slice_header_fits(body: &[u8], config: &AvcConfig) -> bool {
-    let mut bits = Bits::new(body);
+/// A slice header that fits the reference: read to its end with the
+/// reference's parameter sets when they parsed, else a slice type (0–9) and
+/// the id of one of its picture parameter sets.
+fn slice_header_fits(unit: &[u8], config: &AvcConfig) -> bool {
+    if let Some(syntax) = &config.syntax {
+        return syntax.header_fits(unit);
+    }
+    let mut bits = Bits::new(&unit[1..]);
     let fits = (|| {
         bits.ue()?;
         let slice_type = bits.ue()?;
@@ -257,7 +230,7 @@ fn whole_unit(media: &[u8], at: usize, config: &AvcConfig) -> Option<(usize, usi
 fn looks_like_video(media: &[u8], start: usize, len: usize, config: &AvcConfig) -> bool {
     let kind = media[start] & 0x1f;
     let body = &media[start..start + len.min(media.len() - start)];
-    sample_unit_type(kind) && (!matches!(kind, 1 | 5) || slice_header_fits(&body[1..], config)) && escaped(body)
+    sample_unit_type(kind) && (!matches!(kind, 1 | 5) || slice_header_fits(body, config)) && escaped(body)
 }
 
 /// A unit that looks like video but runs past the end of the data: the one
@@ -285,7 +258,9 @@ fn starts_access_unit(media: &[u8], at: usize, config: &AvcConfig) -> Option<(us
 /// Writes the parameter sets and every whole unit found in `media` as
 /// Annex B. Units are read one after the other while they parse; where
 /// they stop (another track's samples, damage), the walk looks for the next
-/// place a frame starts, byte by byte.
+/// place a frame starts, byte by byte. A frame's units are held until the
+/// frame ends, so that a frame of several slices cut by the end of the file
+/// is dropped whole, not decoded with slices missing.
 pub fn write_annexb(media: &[u8], config: &AvcConfig, out: &mut impl Write) -> std::io::Result<NalWalk> {
     let mut walk = NalWalk::default();
     for set in &config.parameter_sets {
@@ -299,8 +274,28 @@ pub fn write_annexb(media: &[u8], config: &AvcConfig, out: &mut impl Write) -> s
     // end: the cut last unit, unless
     // units are found after it (then it was other data that looked like one).
     let mut overrun: Option<usize> = None;
+    let mut frame = Frame::default();
     while at + n < media.len() {
-        let found = if in_sync { whole_unit(media, at, config) } else { starts_access_unit(media, at, config) };
+        let found = if in_sync {
+            whole_unit(media, at, config)
+        } else {
+            // Other data that ends in zeros reads, with the first bytes of
+            // the next unit's length field, as a unit that starts a few bytes
+            // before it. The later of two such readings is the unit: a unit
+            // read a few bytes into a real one would claim a length hundreds
+            // of times the real one's, running over the units behind it.
+            starts_access_unit(media, at, config).map(|unit| {
+                let later = (at + 1..=at + n).rev().find_map(|q| Some((q, starts_access_unit(media, q, config)?)));
+                match later {
+                    Some((q, later)) => {
+                        walk.skipped += (q - at) as u64;
+                        at = q;
+                        later
+                    }
+                    None => unit,
+                }
+            })
+        };
         let Some((start, len)) = found else {
             // Read in sync, or where a frame would start after other data.
             let frame_start = in_sync || starts_picture(media, at + n);
@@ -309,6 +304,10 @@ pub fn write_annexb(media: &[u8], config: &AvcConfig, out: &mut impl Write) -> s
             }
             if in_sync {
                 walk.gaps.push((at, at));
+                // A sample holds whole frames: other data ends the frame.
+                if overrun.is_none() {
+                    frame.write(media, out, &mut walk)?;
+                }
             }
             at += 1;
             walk.skipped += 1;
@@ -320,17 +319,11 @@ pub fn write_annexb(media: &[u8], config: &AvcConfig, out: &mut impl Write) -> s
         }
         in_sync = true;
         overrun = None;
-        let end = start + len;
-        out.write_all(&START_CODE)?;
-        out.write_all(&media[start..end])?;
-        walk.units += 1;
-        if starts_picture(media, start) {
-            walk.pictures += 1;
+        if frame.ends_before(media, start) {
+            frame.write(media, out, &mut walk)?;
         }
-        if matches!(media[start] & 0x1f, 1 | 5) {
-            walk.slices += 1;
-        }
-        at = end;
+        frame.units.push((at, start, len));
+        at = start + len;
     }
     let tail = media.len() - at.min(media.len());
     walk.skipped += tail as u64;
@@ -339,15 +332,57 @@ pub fn write_annexb(media: &[u8], config: &AvcConfig, out: &mut impl Write) -> s
         _ if tail > 0 => walk.gaps.push((at, media.len())),
         _ => {}
     }
-    if let Some(cut_at) = overrun {
+    let mut cut_at = overrun;
+    if let Some(cut) = overrun {
+        walk.skipped -= (media.len() - cut) as u64;
+        // The cut unit is more of the frame held (a later slice): the frame
+        // is not whole, and goes with it.
+        if !frame.ends_before(media, cut + n) && !frame.units.is_empty() {
+            cut_at = frame.units.first().map(|&(field, _, _)| field);
+            frame.units.clear();
+        }
+    }
+    frame.write(media, out, &mut walk)?;
+    if let Some(cut_at) = cut_at {
         walk.cut = (media.len() - cut_at) as u64;
-        walk.skipped -= walk.cut;
-        if let Some(gap) = walk.gaps.last_mut().filter(|g| g.1 == media.len()) {
-            gap.1 = cut_at;
+        if let Some(gap) = walk.gaps.last_mut().filter(|g| g.1 == media.len() || g.1 > cut_at) {
+            gap.1 = gap.1.min(cut_at);
         }
         walk.gaps.retain(|g| g.1 > g.0);
     }
     Ok(walk)
+}
+
+/// The units of the frame being read: (length field, start, length) each.
+#[derive(Default)]
+struct Frame {
+    units: Vec<(usize, usize, usize)>,
+}
+
+impl Frame {
+    /// Whether the unit at `start` begins another frame: a slice at
+    /// macroblock 0, or a unit that precedes a frame's slices (SEI,
+    /// parameter sets, delimiter) once this frame holds a slice.
+    fn ends_before(&self, media: &[u8], start: usize) -> bool {
+        let has_slice = self.units.iter().any(|&(_, s, _)| matches!(media[s] & 0x1f, 1 | 5));
+        let kind = media.get(start).map_or(0, |h| h & 0x1f);
+        has_slice && (starts_picture(media, start) || (6..=9).contains(&kind))
+    }
+
+    fn write(&mut self, media: &[u8], out: &mut impl Write, walk: &mut NalWalk) -> std::io::Result<()> {
+        for (_, start, len) in self.units.drain(..) {
+            out.write_all(&START_CODE)?;
+            out.write_all(&media[start..start + len])?;
+            walk.units += 1;
+            if starts_picture(media, start) {
+                walk.pictures += 1;
+            }
+            if matches!(media[start] & 0x1f, 1 | 5) {
+                walk.slices += 1;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -455,6 +490,53 @@ mod tests {
         assert_eq!((walk.units, walk.pictures, walk.skipped, walk.cut), (3, 3, 10, 0));
         assert_eq!(walk.gaps, vec![(24, 34)]);
         assert!(escaped(&[1, 0, 0, 3, 0, 0, 3]) && !escaped(&[5, 0, 0, 1]) && !escaped(&[0, 0, 0]));
+    }
+
+    /// Other data ending in `00 00 07` reads, with the first byte of the
+    /// next unit's length field (`00 01 9f b8`), as a slice of 1792 bytes
+    /// starting three bytes early; taken, it would swallow the real frame.
+    #[test]
+    fn of_two_overlapping_readings_the_later_is_the_unit() {
+        let config = parse_avcc(&avcc()).unwrap();
+        let mut media = unit(5, 20);
+        media.extend([0x21, 0x1a, 0x40, 0x00, 0x00, 0x07]);
+        let real = media.len();
+        let mut big = unit(1, 0x19fb8);
+        big[4] = 0x41;
+        media.extend(&big);
+        media.extend(unit(1, 30));
+        let mut out = Vec::new();
+        let walk = write_annexb(&media, &config, &mut out).unwrap();
+        assert_eq!((walk.units, walk.pictures, walk.skipped, walk.cut), (3, 3, 6, 0));
+        assert_eq!(walk.gaps, vec![(24, real)]);
+        let at = out.windows(6).position(|w| w == [0, 0, 0, 1, 0x41, 0xAB]);
+        assert!(at.is_some(), "the real frame is written whole");
+    }
+
+    /// A frame of two slices whose second slice is cut by the end of the
+    /// file is dropped whole: decoded, its missing half would be concealed
+    /// garbage.
+    #[test]
+    fn a_frame_cut_between_its_slices_is_dropped() {
+        let config = parse_avcc(&avcc()).unwrap();
+        let mut media = [unit(5, 20), unit(1, 20)].concat();
+        let frame = media.len();
+        media.extend(unit(1, 20));
+        // A later slice of that frame: first macroblock 1 (`010`), P, PPS 0.
+        let mut second = unit(1, 40);
+        second[5] = 0b0101_1010;
+        second.truncate(30);
+        media.extend(&second);
+        let walk = write_annexb(&media, &config, &mut Vec::new()).unwrap();
+        assert_eq!((walk.units, walk.pictures, walk.slices), (2, 2, 2));
+        assert_eq!(walk.cut, (media.len() - frame) as u64);
+        // Whole, the same frame is kept.
+        let mut whole = [unit(5, 20), unit(1, 20), unit(1, 20)].concat();
+        let mut second = unit(1, 40);
+        second[5] = 0b0101_1010;
+        whole.extend(&second);
+        let walk = write_annexb(&whole, &config, &mut Vec::new()).unwrap();
+        assert_eq!((walk.units, walk.pictures, walk.slices, walk.cut), (4, 3, 4, 0));
     }
 
     proptest::proptest! {
