@@ -426,3 +426,59 @@ fn a_deployment_with_the_seed_cascade_cites_the_log_findings_by_id() {
     let fix = report["verdict"]["fix"][0]["paste"].as_str().unwrap_or_default().to_string();
     assert!(!fix.contains("\"conv_in\"") && !fix.contains("\"conv_out\""), "{fix}");
 }
+
+/// The top-level boxes of an MP4: (kind, offset, size).
+fn boxes(bytes: &[u8]) -> Vec<(String, usize, usize)> {
+    let mut at = 0;
+    let mut out = Vec::new();
+    while at + 8 <= bytes.len() {
+        let size = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        out.push((String::from_utf8_lossy(&bytes[at + 4..at + 8]).into_owned(), at, size));
+        at += size.max(8);
+    }
+    out
+}
+
+/// A clip whose writer died before writing the index: the fix rebuilds it
+/// with a whole clip of the same run as the reference, and that command,
+/// pasted, works; with no whole clip in the run, it says what to pass.
+#[test]
+fn a_video_without_its_index_is_rebuilt_with_a_reference_from_the_run() {
+    let whole = incident("deploy_healthy")
+        .join("outputs/pretrained_weights-itermotion_module-seed3407/natural_bk_openhand.0014.png/01")
+        .join("0014-a-echomimicv2_woman-i0_sig.mp4");
+    let bytes = std::fs::read(&whole).unwrap();
+    // The same file as its writer leaves it when killed: no moov, the media data cut at 70%.
+    let mut crashed = Vec::new();
+    for (kind, at, size) in boxes(&bytes) {
+        match kind.as_str() {
+            "moov" => {}
+            "mdat" => crashed.extend(&bytes[at..at + size * 7 / 10]),
+            _ => crashed.extend(&bytes[at..at + size]),
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("outputs");
+    std::fs::create_dir_all(&out).unwrap();
+    let (broken, earlier) = (out.join("clip.mp4"), out.join("earlier.mp4"));
+    std::fs::write(&broken, &crashed).unwrap();
+    std::fs::copy(&whole, &earlier).unwrap();
+    let (broken, earlier) = (broken.to_str().unwrap(), earlier.to_str().unwrap());
+
+    let (code, report, stderr) = run(&["--video", broken, "--video", earlier]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K109", "{:#}", report["verdict"]);
+    let fixes = report["verdict"]["fix"].as_array().unwrap();
+    let pastes: Vec<&str> = fixes.iter().filter_map(|f| f["paste"].as_str()).collect();
+    let repaired = out.join("clip.repaired.mp4");
+    let want = format!("nanscope video repair {broken} --reference {earlier} -o {}", repaired.display());
+    assert_eq!(pastes, [want.as_str()], "{fixes:#?}");
+    let pasted = Command::new(env!("CARGO_BIN_EXE_nanscope")).args(want.split(' ').skip(1)).output().unwrap();
+    assert!(pasted.status.success(), "{}", String::from_utf8_lossy(&pasted.stdout));
+    assert!(repaired.is_file());
+
+    let (_, report, _) = run(&["--video", broken]);
+    let paste = report["verdict"]["fix"][0]["paste"].as_str().unwrap();
+    assert!(paste.contains("--reference OK.mp4"), "{paste}");
+    assert!(report["verdict"]["fix"][0]["what"].as_str().unwrap().contains("same settings and size"));
+}

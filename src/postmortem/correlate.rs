@@ -124,6 +124,9 @@ pub(crate) struct Evidence {
     black_frames: Option<[u64; 2]>,
     container: Vec<String>,
     audio_missing: Vec<String>,
+    /// Videos whose container is broken, each once, and whether its moov
+    /// is missing (a rebuild then needs a reference file).
+    broken_videos: Vec<(String, bool)>,
     bad_weights: Vec<(String, Option<Component>)>,
     corrupt: Vec<String>,
     /// Git LFS pointers where checkpoints should be (F112): finding id and file.
@@ -273,6 +276,14 @@ impl Evidence {
             .any(|r| f.is(r))
             {
                 e.container.push(id);
+                if kind == Some(ArtifactKind::Video) {
+                    let path = &artifacts[artifact].path;
+                    let no_moov = f.is(&video::MOOV_MISSING);
+                    match e.broken_videos.iter_mut().find(|(v, _)| v == path) {
+                        Some((_, missing)) => *missing |= no_moov,
+                        None => e.broken_videos.push((path.clone(), no_moov)),
+                    }
+                }
             } else if f.is(&video::AUDIO_MISSING) {
                 e.audio_missing.push(id);
             } else if f.is(&video::AV_DURATION_MISMATCH)
@@ -899,14 +910,33 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
         fixes.push(Action { what: "Use a clean RGB reference image of the generation size".into(), paste: None });
     }
     // Repairs of what was written: never the fix, but the stopgap for the video at hand.
-    let broken_container = !e.container.is_empty();
-    for video in &e.videos {
-        if broken_container {
-            fixes.push(Action {
+    for (video, no_moov) in &e.broken_videos {
+        let out = repaired_name(video);
+        fixes.push(if *no_moov {
+            match rebuild_reference(e, video) {
+                Some(reference) => Action {
+                    what: format!(
+                        "Rebuild {video} from its media data (the writer never wrote its index), with the encoder \
+                         settings of {reference}, a whole file in the same run: it must come from the same writer \
+                         with the same settings and size"
+                    ),
+                    paste: Some(format!("nanscope video repair {video} --reference {reference} -o {out}")),
+                },
+                None => Action {
+                    what: format!(
+                        "Rebuild {video} from its media data (the writer never wrote its index): OK.mp4 is a file \
+                         the same pipeline wrote whole with the same settings and size (an earlier output, or a \
+                         short run of the same command)"
+                    ),
+                    paste: Some(format!("nanscope video repair {video} --reference OK.mp4 -o {out}")),
+                },
+            }
+        } else {
+            Action {
                 what: format!("Repair the container of {video}"),
-                paste: Some(format!("nanscope video repair {video} -o {}", repaired_name(video))),
-            });
-        }
+                paste: Some(format!("nanscope video repair {video} -o {out}")),
+            }
+        });
     }
     if !e.tensor_nan.is_empty() || !e.audio_missing.is_empty() {
         for tensor in &e.tensors {
@@ -921,6 +951,29 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
         }
     }
     fixes
+}
+
+/// A video of the run whose container is whole, to lend its encoder
+/// settings to the rebuild of `video`: the first of those nearest to it in
+/// the folder tree (an earlier output of the same writer sits beside it).
+/// A repair's output (`*.repaired.*`) was re-encoded by nanscope, with
+/// other settings, and never serves.
+fn rebuild_reference<'a>(e: &'a Evidence, video: &str) -> Option<&'a str> {
+    let shared = |other: &str| {
+        let (a, b) = (std::path::Path::new(video), std::path::Path::new(other));
+        a.components().zip(b.components()).take_while(|(x, y)| x == y).count()
+    };
+    let candidates = e.videos.iter().filter(|v| {
+        !v.contains(".repaired.") && !e.broken_videos.iter().any(|(broken, _)| broken == *v)
+    });
+    let mut best: Option<(&String, usize)> = None;
+    for v in candidates {
+        let near = shared(v);
+        if best.is_none_or(|(_, b)| near > b) {
+            best = Some((v, near));
+        }
+    }
+    best.map(|(v, _)| v.as_str())
 }
 
 fn repaired_name(video: &str) -> String {

@@ -145,7 +145,9 @@ pub const ENCODER_MUX_FAILURE: Rule = Rule {
     why: "A writer that dies before finalizing leaves a file players refuse; a failed mux drops the audio.",
     cause: "ffmpeg missing from PATH, a full disk, a killed process, or an audio file moviepy cannot read.",
     fix: "Repair the file with `nanscope video repair` (the verdict gives the command) and fix the writer's \
-          environment (ffmpeg on PATH, disk space).",
+          environment (ffmpeg on PATH, disk space). A file without its moov is rebuilt with `--reference`: the \
+          verdict names a whole video of the same run folder, nearest to the broken one, or asks for one the same \
+          pipeline wrote with the same settings and size.",
     options: "",
 };
 
