@@ -482,3 +482,37 @@ fn a_video_without_its_index_is_rebuilt_with_a_reference_from_the_run() {
     assert!(paste.contains("--reference OK.mp4"), "{paste}");
     assert!(report["verdict"]["fix"][0]["what"].as_str().unwrap().contains("same settings and size"));
 }
+
+/// A video whose audio mux failed, with sound frames: the fix muxes the
+/// run's audio back in, and that command, pasted, works.
+#[test]
+fn a_video_that_lost_its_audio_gets_the_run_audio_back() {
+    let deploy = incident("deploy_healthy");
+    let whole = deploy
+        .join("outputs/pretrained_weights-itermotion_module-seed3407/natural_bk_openhand.0014.png/01")
+        .join("0014-a-echomimicv2_woman-i0_sig.mp4");
+    let wav = deploy.join("assets/halfbody_demo/audio/chinese/echomimicv2_woman.wav");
+    let dir = tempfile::tempdir().unwrap();
+    let silent = dir.path().join("clip.mp4");
+    let stripped = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
+        .arg(&whole)
+        .args(["-an", "-c", "copy"])
+        .arg(&silent)
+        .status()
+        .unwrap();
+    assert!(stripped.success());
+    let (silent, wav) = (silent.to_str().unwrap(), wav.to_str().unwrap());
+    let (code, report, stderr) = run(&["--video", silent, "--audio", wav]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K109", "{:#}", report["verdict"]);
+    let repaired = dir.path().join("clip.repaired.mp4");
+    let want = format!("nanscope video repair {silent} --audio {wav} -o {}", repaired.display());
+    let pastes: Vec<&str> =
+        report["verdict"]["fix"].as_array().unwrap().iter().filter_map(|f| f["paste"].as_str()).collect();
+    assert_eq!(pastes, [want.as_str()], "{:#}", report["verdict"]["fix"]);
+    let pasted = Command::new(env!("CARGO_BIN_EXE_nanscope")).args(want.split(' ').skip(1)).output().unwrap();
+    assert!(pasted.status.success(), "{}", String::from_utf8_lossy(&pasted.stdout));
+    let (code, report, stderr) = run(&["--video", repaired.to_str().unwrap(), "--audio", wav]);
+    assert_eq!(code, 0, "{stderr} {:#}", report["findings"]);
+}

@@ -389,3 +389,28 @@ fn existing_output_and_in_place_repairs_are_refused() {
         .collect();
     assert!(leftovers.is_empty(), "temporary files left behind");
 }
+
+/// A video whose audio mux failed gets the run's audio with `--audio`: the
+/// frames are copied, the audio (1 s against 3 s of video) padded with
+/// silence to the video's length; a missing audio file is a usage error.
+#[test]
+fn audio_given_with_audio_is_muxed_in_and_fitted_to_the_video() {
+    let audio = fixtures("repair").join("audio_only.mp4");
+    let Some((run, _, out)) = repair("clean.mp4", &["--audio", audio.to_str().unwrap()]) else { return };
+    assert_eq!(run.code, 0, "{} {}", run.stderr, run.json["findings"]);
+    assert_eq!(run.json["repair"]["strategy"], "remux");
+    let steps = run.json["repair"]["steps"].to_string();
+    assert!(steps.contains("audio_only.mp4 muxed in as AAC") && steps.contains("3 s"), "{steps}");
+    let check = recheck(&out);
+    assert_eq!(codes(&check.json), Vec::<String>::new(), "{}", check.json["findings"]);
+    let streams = check.json["streams"].as_array().unwrap();
+    assert_eq!(streams.len(), 2, "{}", check.json["streams"]);
+    let audio_seconds = streams[1]["duration"].as_f64().unwrap();
+    assert!((audio_seconds - 3.0).abs() < 0.05, "audio {audio_seconds} s");
+    assert_eq!(streams[0]["frames_decoded"], 72);
+
+    let Some((run, _, out)) = repair("clean.mp4", &["--audio", "no-such-audio.wav"]) else { return };
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("no-such-audio.wav"), "{}", run.stderr);
+    assert!(!out.exists());
+}

@@ -32,8 +32,8 @@ impl VideoRepairOptions {
 /// and, once written, `streams` sections). Needs ffmpeg and ffprobe.
 pub fn video_repair(options: &VideoRepairOptions) -> Result<Report, CommandError> {
     require_existing(&[&options.input])?;
-    if let Some(reference) = &options.repair.reference {
-        require_existing(&[reference])?;
+    for extra in [&options.repair.reference, &options.repair.audio].into_iter().flatten() {
+        require_existing(&[extra])?;
     }
     options.repair.check.thresholds.validate().map_err(CommandError::InvalidOption)?;
     let tools = Tools::locate()?;

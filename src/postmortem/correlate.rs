@@ -127,6 +127,8 @@ pub(crate) struct Evidence {
     /// Videos whose container is broken, each once, and whether its moov
     /// is missing (a rebuild then needs a reference file).
     broken_videos: Vec<(String, bool)>,
+    /// Videos without the audio the run had (V107), each once.
+    silent_videos: Vec<String>,
     bad_weights: Vec<(String, Option<Component>)>,
     corrupt: Vec<String>,
     /// Git LFS pointers where checkpoints should be (F112): finding id and file.
@@ -286,6 +288,9 @@ impl Evidence {
                 }
             } else if f.is(&video::AUDIO_MISSING) {
                 e.audio_missing.push(id);
+                if kind == Some(ArtifactKind::Video) && !e.silent_videos.contains(&artifacts[artifact].path) {
+                    e.silent_videos.push(artifacts[artifact].path.clone());
+                }
             } else if f.is(&video::AV_DURATION_MISMATCH)
                 || f.is(&video::FRAME_COUNT_MISMATCH)
                 || f.is(&pose::FRAME_COUNT_MISMATCH)
@@ -937,6 +942,15 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
                 paste: Some(format!("nanscope video repair {video} -o {out}")),
             }
         });
+    }
+    // A silent video whose frames are sound only lacks the audio the mux dropped.
+    if let Some(audio) = e.audio.as_ref().filter(|_| e.black.is_empty() && e.tensor_nan.is_empty()) {
+        for video in e.silent_videos.iter().filter(|v| !e.broken_videos.iter().any(|(broken, _)| broken == *v)) {
+            fixes.push(Action {
+                what: format!("Mux the run's audio back into {video} (the audio mux failed; the frames are sound)"),
+                paste: Some(format!("nanscope video repair {video} --audio {audio} -o {}", repaired_name(video))),
+            });
+        }
     }
     if !e.tensor_nan.is_empty() || !e.audio_missing.is_empty() {
         for tensor in &e.tensors {

@@ -147,7 +147,8 @@ pub const ENCODER_MUX_FAILURE: Rule = Rule {
     fix: "Repair the file with `nanscope video repair` (the verdict gives the command) and fix the writer's \
           environment (ffmpeg on PATH, disk space). A file without its moov is rebuilt with `--reference`: the \
           verdict names a whole video of the same run folder, nearest to the broken one, or asks for one the same \
-          pipeline wrote with the same settings and size.",
+          pipeline wrote with the same settings and size. A video the audio mux left silent, with sound frames, gets the \
+          run's audio back with `--audio`.",
     options: "",
 };
 

@@ -116,8 +116,8 @@ pub const AUDIO_MISSING: Rule = Rule {
     detects: "With `--expect-audio`, files without an audio stream.",
     why: "A talking-head or music-driven generation without its audio track is unusable as delivered.",
     cause: "The audio mux step was skipped or failed, or the writer (OpenCV, imageio) never takes audio.",
-    fix: "Mux the audio with `ffmpeg -i video.mp4 -i audio.wav -map 0:v -map 1:a -c:v copy -c:a aac \
-          -t <video duration> out.mp4`, or use `video encode --audio`.",
+    fix: "Mux the audio back with `nanscope video repair video.mp4 --audio audio.wav -o fixed.mp4` (AAC, padded \
+          or cut to the video), or encode the saved tensor with `video encode --audio`.",
     options: "--expect-audio",
 };
 

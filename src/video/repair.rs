@@ -58,6 +58,9 @@ pub struct RepairOptions {
     pub crf: u8,
     /// A healthy file from the same encoder settings, for files without a moov.
     pub reference: Option<PathBuf>,
+    /// The run's audio, muxed into the output in place of the input's (a
+    /// failed mux left the video silent).
+    pub audio: Option<PathBuf>,
 }
 
 impl Default for RepairOptions {
@@ -71,6 +74,7 @@ impl Default for RepairOptions {
             check: CheckOptions::default(),
             crf: 18,
             reference: None,
+            audio: None,
         }
     }
 }
@@ -164,6 +168,13 @@ pub fn repair(
             Strategy::Fill => fill_frames(tools, input, &pending.temporary, &check, options),
             Strategy::Rebuild => unreachable!("handled above"),
         },
+    };
+    let written = match (written, &options.audio) {
+        (Ok(mut steps), Some(audio)) => mux_audio(tools, &pending.temporary, audio).map(|step| {
+            steps.push((step, vec![]));
+            steps
+        }),
+        (written, _) => written,
     };
     let steps = match written {
         Ok(steps) => steps,
@@ -307,6 +318,41 @@ fn audio_step(check: &VideoCheck) -> Option<(String, Vec<u64>)> {
             vec![],
         )
     })
+}
+
+/// Replaces the audio of the video written at `video` with `audio`, as AAC
+/// padded with silence or cut to the video's length; the video is copied.
+fn mux_audio(tools: &Tools, video: &Path, audio: &Path) -> Result<String, OutputError> {
+    let written = probe(tools, video)?;
+    let stream = written.video();
+    let frames = stream.and_then(|v| v.nb_frames.as_deref()).and_then(|n| n.parse::<f64>().ok());
+    let seconds = match (frames, stream.and_then(|v| v.fps())) {
+        (Some(frames), Some(fps)) if fps > 0.0 => frames / fps,
+        _ => stream.and_then(|v| v.duration.as_deref()).and_then(|d| d.parse().ok()).unwrap_or(0.0),
+    };
+    if !seconds.is_finite() || seconds <= 0.0 {
+        return Err(OutputError::Unrepairable("the repaired video's length is unknown, so no audio was muxed".into()));
+    }
+    let muxed = video.with_extension("audio.mp4");
+    let mut command = tools.ffmpeg();
+    command.args(["-loglevel", "error", "-y", "-i"]).arg(path_arg(video));
+    command.arg("-i").arg(path_arg(audio));
+    command.args(["-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-af", "apad", "-c:a", "aac", "-b:a", "192k"]);
+    command.args(["-t", &format!("{seconds:.6}"), "-movflags", "+faststart"]);
+    command.arg(path_arg(&muxed));
+    let ran = run_ffmpeg(command, &muxed).and_then(|_| {
+        std::fs::rename(&muxed, video).map_err(|source| OutputError::Io { path: video.to_path_buf(), error: source })
+    });
+    if ran.is_err() {
+        let _ = std::fs::remove_file(&muxed);
+    }
+    ran?;
+    Ok(format!(
+        "audio of {} muxed in as AAC (in place of the input's), padded with silence or cut to the video's {} s \
+         (-t, not -shortest)",
+        audio.display(),
+        fmt_num(seconds)
+    ))
 }
 
 /// Walks the H.264 units out of a moov-less file's media data into an Annex B

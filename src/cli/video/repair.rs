@@ -20,7 +20,8 @@ Strategies (chosen from what `video check` finds unless --strategy is given):\n\
   drop      reencode, dropping frames the decoder cannot decode cleanly and keeping the others' timestamps\n\
   fill      reencode, replacing black, NaN-signature and corrupt frames from their good neighbours (--fill)\n\
 The result is written to a temporary file beside the output, checked with `video check`, and only then renamed; an \
-existing output is only replaced with --force. An MP4 without a moov atom cannot be repaired without a reference.";
+existing output is only replaced with --force. An MP4 without a moov atom cannot be repaired without a reference. \
+With --audio, the repaired video gets that audio in place of its own.";
 
 #[derive(Debug, Args)]
 pub struct RepairArgs {
@@ -43,6 +44,10 @@ pub struct RepairArgs {
     /// atom from its SPS/PPS, and its AAC audio when the reference has an AAC track.
     #[arg(long, value_name = "OK.mp4")]
     pub reference: Option<PathBuf>,
+    /// The run's audio (WAV, MP3, AAC…): muxed into the output as AAC in place of the input's audio, padded with
+    /// silence or cut to the video, for a video whose audio mux failed.
+    #[arg(long, value_name = "AUDIO")]
+    pub audio: Option<PathBuf>,
     /// Write the report to FILE (the global -o names the video).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -66,8 +71,8 @@ pub enum RepairFillArg {
 
 pub(super) fn run(args: RepairArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     crate::cli::inputs::require_existing(&[&args.input])?;
-    if let Some(reference) = &args.reference {
-        crate::cli::inputs::require_existing(&[reference])?;
+    for extra in [&args.reference, &args.audio].into_iter().flatten() {
+        crate::cli::inputs::require_existing(&[extra])?;
     }
     let (destination, report_global) = video_destination(global, args.report.clone(), "repair")?;
     let repair = RepairOptions {
@@ -85,6 +90,7 @@ pub(super) fn run(args: RepairArgs, global: &GlobalArgs) -> anyhow::Result<Outco
         check: CheckOptions { thresholds: args.thresholds.thresholds()?, ..CheckOptions::default() },
         crf: args.crf,
         reference: args.reference,
+        audio: args.audio,
     };
     let options = VideoRepairOptions::new(args.input, destination, repair);
     emit(&video_repair(&options)?, &report_global)
