@@ -516,3 +516,25 @@ fn a_video_that_lost_its_audio_gets_the_run_audio_back() {
     let (code, report, stderr) = run(&["--video", repaired.to_str().unwrap(), "--audio", wav]);
     assert_eq!(code, 0, "{stderr} {:#}", report["findings"]);
 }
+
+/// infer.py's failed mux as a deployment leaves it: the silent `_woa_sig.mp4`
+/// and moviepy's error in the server log; the fix muxes the run's audio
+/// into the frames that were written.
+#[test]
+fn a_deployment_whose_mux_failed_gets_its_audio_back() {
+    let report = assert_verdict("deploy_mux_failed");
+    let mux = link(&report, "encoder / mux");
+    assert_eq!(mux["basis"], "observed");
+    assert_eq!(cited_codes(&report, mux), ["V107", "L105"], "{mux}");
+    assert!(mux["evidence"].to_string().contains("server.log:12:"), "{mux}");
+    let root = "fixtures/postmortem/deploy_mux_failed";
+    let clip = format!(
+        "{root}/outputs/pretrained_weights-itermotion_module-seed3407/natural_bk_openhand.0014.png/01/\
+         0014-a-echomimicv2_woman-i0_woa_sig"
+    );
+    let want = format!(
+        "nanscope video repair {clip}.mp4 --audio {root}/assets/halfbody_demo/audio/chinese/echomimicv2_woman.wav \
+         -o {clip}.repaired.mp4"
+    );
+    assert_eq!(report["verdict"]["fix"][0]["paste"], want.as_str(), "{:#}", report["verdict"]["fix"]);
+}

@@ -914,7 +914,17 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
     if is(&cause::BAD_REFERENCE_IMAGE) {
         fixes.push(Action { what: "Use a clean RGB reference image of the generation size".into(), paste: None });
     }
-    // Repairs of what was written: never the fix, but the stopgap for the video at hand.
+    // Repairs of what was written: never the fix, but the stopgap for the video at hand. A silent
+    // video whose frames are sound only lacks the audio the mux dropped: first, since its frames are
+    // whole (infer.py's `_woa_sig.mp4`, left when the mux into `_sig.mp4` failed).
+    if let Some(audio) = e.audio.as_ref().filter(|_| e.black.is_empty() && e.tensor_nan.is_empty()) {
+        for video in e.silent_videos.iter().filter(|v| !e.broken_videos.iter().any(|(broken, _)| broken == *v)) {
+            fixes.push(Action {
+                what: format!("Mux the run's audio back into {video} (the audio mux failed; the frames are sound)"),
+                paste: Some(format!("nanscope video repair {video} --audio {audio} -o {}", repaired_name(video))),
+            });
+        }
+    }
     for (video, no_moov) in &e.broken_videos {
         let out = repaired_name(video);
         fixes.push(if *no_moov {
@@ -942,15 +952,6 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
                 paste: Some(format!("nanscope video repair {video} -o {out}")),
             }
         });
-    }
-    // A silent video whose frames are sound only lacks the audio the mux dropped.
-    if let Some(audio) = e.audio.as_ref().filter(|_| e.black.is_empty() && e.tensor_nan.is_empty()) {
-        for video in e.silent_videos.iter().filter(|v| !e.broken_videos.iter().any(|(broken, _)| broken == *v)) {
-            fixes.push(Action {
-                what: format!("Mux the run's audio back into {video} (the audio mux failed; the frames are sound)"),
-                paste: Some(format!("nanscope video repair {video} --audio {audio} -o {}", repaired_name(video))),
-            });
-        }
     }
     if !e.tensor_nan.is_empty() || !e.audio_missing.is_empty() {
         for tensor in &e.tensors {
