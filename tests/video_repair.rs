@@ -413,4 +413,10 @@ fn audio_given_with_audio_is_muxed_in_and_fitted_to_the_video() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("no-such-audio.wav"), "{}", run.stderr);
     assert!(!out.exists());
+    // A file without audio is said to be one, before anything is written.
+    let silent = fixtures("repair").join("clean.mp4");
+    let Some((run, _, out)) = repair("frozen.mp4", &["--audio", silent.to_str().unwrap()]) else { return };
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("clean.mp4: it holds no audio stream"), "{}", run.stderr);
+    assert!(!out.exists() && !run.stderr.contains("nanscope-tmp"), "{}", run.stderr);
 }

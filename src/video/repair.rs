@@ -130,6 +130,11 @@ pub fn repair(
         return Err(OutputError::SameAsInput(output.to_path_buf()));
     }
     let pending = PendingOutput::new(output, options.force)?;
+    if let Some(audio) = &options.audio
+        && probe(tools, audio)?.audio().is_none()
+    {
+        return Err(OutputError::Reference(format!("--audio {}: it holds no audio stream", audio.display())));
+    }
     let check = check_file(tools, input, &options.check)?;
     let label = check.file.clone();
     let mut result = RepairResult {
@@ -340,7 +345,15 @@ fn mux_audio(tools: &Tools, video: &Path, audio: &Path) -> Result<String, Output
     command.args(["-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-af", "apad", "-c:a", "aac", "-b:a", "192k"]);
     command.args(["-t", &format!("{seconds:.6}"), "-movflags", "+faststart"]);
     command.arg(path_arg(&muxed));
-    let ran = run_ffmpeg(command, &muxed).and_then(|_| {
+    // Errors name the file being written (then the user's output), not this step's own.
+    let ran = run_ffmpeg(command, &muxed).map_err(|err| match err {
+        OutputError::Ffmpeg { detail, .. } => OutputError::Ffmpeg {
+            path: video.to_path_buf(),
+            detail: detail.replace(&muxed.display().to_string(), &video.display().to_string()),
+        },
+        other => other,
+    });
+    let ran = ran.and_then(|_| {
         std::fs::rename(&muxed, video).map_err(|source| OutputError::Io { path: video.to_path_buf(), error: source })
     });
     if ran.is_err() {
