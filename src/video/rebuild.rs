@@ -319,7 +319,7 @@ pub fn write_annexb(media: &[u8], config: &AvcConfig, out: &mut impl Write) -> s
         }
         in_sync = true;
         overrun = None;
-        if frame.ends_before(media, start) {
+        if frame.ends_before(media, start) || frame.units.len() >= MAX_HELD_UNITS {
             frame.write(media, out, &mut walk)?;
         }
         frame.units.push((at, start, len));
@@ -335,9 +335,10 @@ pub fn write_annexb(media: &[u8], config: &AvcConfig, out: &mut impl Write) -> s
     let mut cut_at = overrun;
     if let Some(cut) = overrun {
         walk.skipped -= (media.len() - cut) as u64;
-        // The cut unit is more of the frame held (a later slice): the frame
-        // is not whole, and goes with it.
-        if !frame.ends_before(media, cut + n) && !frame.units.is_empty() {
+        // The cut unit is a later slice of the frame held: the frame is not
+        // whole, and goes with it.
+        let later_slice = matches!(media[cut + n] & 0x1f, 1 | 5) && !starts_picture(media, cut + n);
+        if later_slice && !frame.units.is_empty() {
             cut_at = frame.units.first().map(|&(field, _, _)| field);
             frame.units.clear();
         }
@@ -352,6 +353,10 @@ pub fn write_annexb(media: &[u8], config: &AvcConfig, out: &mut impl Write) -> s
     }
     Ok(walk)
 }
+
+/// Units held for one frame at the most: more than any encoder's slices per
+/// frame, and a bound on what other data read as units can make the walk hold.
+const MAX_HELD_UNITS: usize = 1 << 14;
 
 /// The units of the frame being read: (length field, start, length) each.
 #[derive(Default)]
