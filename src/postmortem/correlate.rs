@@ -978,17 +978,13 @@ fn rebuild_reference<'a>(e: &'a Evidence, video: &str) -> Option<&'a str> {
         let (a, b) = (std::path::Path::new(video), std::path::Path::new(other));
         a.components().zip(b.components()).take_while(|(x, y)| x == y).count()
     };
-    let candidates = e.videos.iter().filter(|v| {
-        !v.contains(".repaired.") && !e.broken_videos.iter().any(|(broken, _)| broken == *v)
-    });
-    let mut best: Option<(&String, usize)> = None;
-    for v in candidates {
-        let near = shared(v);
-        if best.is_none_or(|(_, b)| near > b) {
-            best = Some((v, near));
-        }
-    }
-    best.map(|(v, _)| v.as_str())
+    // max_by_key keeps the last of equals: walked backwards, that is the first.
+    e.videos
+        .iter()
+        .filter(|v| !v.contains(".repaired.") && !e.broken_videos.iter().any(|(broken, _)| broken == *v))
+        .rev()
+        .max_by_key(|v| shared(v))
+        .map(String::as_str)
 }
 
 fn repaired_name(video: &str) -> String {

@@ -369,8 +369,8 @@ impl SliceSyntax {
             if sps.chroma_array_type != 0 {
                 b.ue_max(7)?;
             }
-            let refs = if bi { [l0, l1].to_vec() } else { [l0].to_vec() };
-            for count in refs {
+            let refs = [l0, l1];
+            for &count in &refs[..if bi { 2 } else { 1 }] {
                 for _ in 0..=count {
                     if b.flag()? {
                         b.se_in(-128..=127)?;

@@ -322,7 +322,7 @@ pub fn write_annexb(media: &[u8], config: &AvcConfig, out: &mut impl Write) -> s
         if frame.ends_before(media, start) || frame.units.len() >= MAX_HELD_UNITS {
             frame.write(media, out, &mut walk)?;
         }
-        frame.units.push((at, start, len));
+        frame.push(media, (at, start, len));
         at = start + len;
     }
     let tail = media.len() - at.min(media.len());
@@ -340,7 +340,7 @@ pub fn write_annexb(media: &[u8], config: &AvcConfig, out: &mut impl Write) -> s
         let later_slice = matches!(media[cut + n] & 0x1f, 1 | 5) && !starts_picture(media, cut + n);
         if later_slice && !frame.units.is_empty() {
             cut_at = frame.units.first().map(|&(field, _, _)| field);
-            frame.units.clear();
+            frame = Frame::default();
         }
     }
     frame.write(media, out, &mut walk)?;
@@ -362,19 +362,25 @@ const MAX_HELD_UNITS: usize = 1 << 14;
 #[derive(Default)]
 struct Frame {
     units: Vec<(usize, usize, usize)>,
+    has_slice: bool,
 }
 
 impl Frame {
+    fn push(&mut self, media: &[u8], unit: (usize, usize, usize)) {
+        self.has_slice |= matches!(media[unit.1] & 0x1f, 1 | 5);
+        self.units.push(unit);
+    }
+
     /// Whether the unit at `start` begins another frame: a slice at
     /// macroblock 0, or a unit that precedes a frame's slices (SEI,
     /// parameter sets, delimiter) once this frame holds a slice.
     fn ends_before(&self, media: &[u8], start: usize) -> bool {
-        let has_slice = self.units.iter().any(|&(_, s, _)| matches!(media[s] & 0x1f, 1 | 5));
         let kind = media.get(start).map_or(0, |h| h & 0x1f);
-        has_slice && (starts_picture(media, start) || (6..=9).contains(&kind))
+        self.has_slice && (starts_picture(media, start) || (6..=9).contains(&kind))
     }
 
     fn write(&mut self, media: &[u8], out: &mut impl Write, walk: &mut NalWalk) -> std::io::Result<()> {
+        self.has_slice = false;
         for (_, start, len) in self.units.drain(..) {
             out.write_all(&START_CODE)?;
             out.write_all(&media[start..start + len])?;

@@ -330,10 +330,9 @@ fn audio_step(check: &VideoCheck) -> Option<(String, Vec<u64>)> {
 fn mux_audio(tools: &Tools, video: &Path, audio: &Path) -> Result<String, OutputError> {
     let written = probe(tools, video)?;
     let stream = written.video();
-    let frames = stream.and_then(|v| v.nb_frames.as_deref()).and_then(|n| n.parse::<f64>().ok());
-    let seconds = match (frames, stream.and_then(|v| v.fps())) {
-        (Some(frames), Some(fps)) if fps > 0.0 => frames / fps,
-        _ => stream.and_then(|v| v.duration.as_deref()).and_then(|d| d.parse().ok()).unwrap_or(0.0),
+    let seconds = match (stream.and_then(|v| v.indexed_frames()), stream.and_then(|v| v.fps())) {
+        (Some(frames), Some(fps)) if fps > 0.0 => frames as f64 / fps,
+        _ => stream.and_then(|v| v.duration_seconds()).unwrap_or(0.0),
     };
     if !seconds.is_finite() || seconds <= 0.0 {
         return Err(OutputError::Unrepairable("the repaired video's length is unknown, so no audio was muxed".into()));
