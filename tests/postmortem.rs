@@ -538,3 +538,91 @@ fn a_deployment_whose_mux_failed_gets_its_audio_back() {
     );
     assert_eq!(report["verdict"]["fix"][0]["paste"], want.as_str(), "{:#}", report["verdict"]["fix"]);
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+/// A deployment without the weights EchoMimicV2's repository does not hold
+/// (the VAE and Whisper's tiny.pt, downloaded separately): the verdict cites
+/// the lines of the config the server log says it loaded, not those of the
+/// other prompt configs, and the fix downloads each file where that config
+/// looks for it.
+#[test]
+fn a_deployment_without_the_separately_downloaded_weights_gets_their_downloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("echomimic_v2");
+    copy_dir(&incident("deploy_healthy"), &run_dir);
+    let weights = run_dir.join("pretrained_weights");
+    std::fs::remove_dir_all(weights.join("sd-vae-ft-mse")).unwrap();
+    std::fs::remove_dir_all(weights.join("audio_processor")).unwrap();
+
+    let (code, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["root_cause"]["code"], "K111", "{verdict:#}");
+    let link = link(&report, "weights");
+    assert_eq!(link["says"], "missing from pretrained_weights/: VAE", "{link}");
+    assert_eq!(cited_codes(&report, link), ["C102", "C102"], "{link}");
+    for line in link["evidence"].as_array().unwrap() {
+        assert!(line.as_str().unwrap().contains("configs/prompts/infer.yaml:"), "{link}");
+    }
+    let pastes: Vec<&str> = verdict["fix"].as_array().unwrap().iter().filter_map(|f| f["paste"].as_str()).collect();
+    let weights = weights.display();
+    assert_eq!(
+        pastes,
+        [
+            format!("huggingface-cli download stabilityai/sd-vae-ft-mse --local-dir {weights}/sd-vae-ft-mse"),
+            format!(
+                "curl -L --create-dirs -o {weights}/audio_processor/tiny.pt https://openaipublic.azureedge.net/main/\
+                 whisper/models/65147644a518d12f04e32d6f3b26facc3f8dd46e5390956a9424a650c0ce22b9/tiny.pt"
+            ),
+        ],
+        "{:#}",
+        verdict["fix"]
+    );
+    // The configs the log does not name are listed, not judged.
+    for name in ["animation.yaml", "infer_acc.yaml"] {
+        let config = report["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["path"].as_str().unwrap().ends_with(name))
+            .unwrap();
+        assert_eq!(config["unused"], true, "{config}");
+        assert!(config["summary"].as_str().unwrap().contains("server.log names infer.yaml"), "{config}");
+    }
+}
+
+/// The accelerated UNet missing where the server log says the run read
+/// infer.yaml: infer_acc.yaml is not the run's config, and the run is healthy.
+#[test]
+fn a_missing_file_of_a_config_the_run_did_not_read_is_not_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("echomimic_v2");
+    copy_dir(&incident("deploy_healthy"), &run_dir);
+    std::fs::remove_file(run_dir.join("pretrained_weights/denoising_unet_acc.pth")).unwrap();
+    let (code, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K120", "{:#}", report["verdict"]);
+    assert_eq!(code, 0, "{stderr}");
+    // Without the log, infer_acc.yaml may be the run's: its missing file is the cause.
+    std::fs::remove_file(run_dir.join("server.log")).unwrap();
+    let (_, report, _) = run(&[run_dir.to_str().unwrap()]);
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["root_cause"]["code"], "K111", "{verdict:#}");
+    assert_eq!(
+        verdict["fix"][0]["paste"],
+        format!(
+            "huggingface-cli download BadToBest/EchoMimicV2 denoising_unet_acc.pth --local-dir {}",
+            run_dir.join("pretrained_weights").display()
+        )
+    );
+}

@@ -137,11 +137,15 @@ pub(crate) struct Evidence {
     length: Vec<String>,
     bad_image: Vec<String>,
     missing: Vec<Component>,
+    /// The EchoMimicV2 weights folder discovery found (where `missing` is missing from).
+    weights_folder: Option<String>,
     /// Log and config lines (L and C findings), by what they say.
     quant_lines: Vec<Cited>,
     cast_lines: Vec<Cited>,
     mux_lines: Vec<Cited>,
     motion_lines: Vec<Cited>,
+    /// Weight files the run's prompt config names that do not exist (C102).
+    config_missing: Vec<Cited>,
     /// Log lines of a load that read a Git LFS pointer (L118).
     lfs_lines: Vec<Cited>,
     errors: usize,
@@ -169,6 +173,8 @@ fn in_family(f: &Finding, family: &[&Rule]) -> bool {
 struct Cited {
     id: String,
     at: String,
+    /// The path a config line names, resolved (C102, C103).
+    resolved: Option<String>,
 }
 
 impl Cited {
@@ -176,7 +182,8 @@ impl Cited {
         let file = f.subject.file.as_deref().unwrap_or("");
         let line = f.subject.line.map_or(String::new(), |l| format!(":{l}"));
         let text = f.evidence.get("text").and_then(|t| t.as_str()).unwrap_or(&f.message);
-        Cited { id, at: format!("{file}{line}: {text}") }
+        let resolved = f.evidence.get("resolved").and_then(|r| r.as_str()).map(str::to_string);
+        Cited { id, at: format!("{file}{line}: {text}"), resolved }
     }
 }
 
@@ -204,9 +211,10 @@ impl Evidence {
         quantized: Vec<Quantized>,
         simulated: Option<Simulated>,
         missing: Vec<Component>,
+        weights_folder: Option<String>,
     ) -> Evidence {
         use rules::{pose, trace, video, weights};
-        let mut e = Evidence { quantized, simulated, missing, ..Evidence::default() };
+        let mut e = Evidence { quantized, simulated, missing, weights_folder, ..Evidence::default() };
         for a in artifacts {
             match a.kind {
                 ArtifactKind::Video => e.videos.push(a.path.clone()),
@@ -337,6 +345,8 @@ impl Evidence {
             || f.is(&config::MOTION_MODULE_MISSING)
         {
             Some(&mut self.motion_lines)
+        } else if f.is(&config::WEIGHT_FILE_MISSING) {
+            Some(&mut self.config_missing)
         } else if f.is(&log::LFS_POINTER_LOADED) {
             Some(&mut self.lfs_lines)
         } else {
@@ -453,12 +463,13 @@ fn candidates(e: &Evidence) -> Vec<Candidate> {
         );
     }
     let lfs = !e.lfs_pointers.is_empty() || !e.lfs_lines.is_empty();
-    if !e.missing.is_empty() || !e.motion_lines.is_empty() || lfs {
+    if !e.missing.is_empty() || !e.motion_lines.is_empty() || !e.config_missing.is_empty() || lfs {
         // A pointer file is the checkpoint observed missing: nothing downstream ran on it.
         let score = if lfs { 10 } else { 7 };
         let mut found: Vec<String> = e.lfs_pointers.iter().map(|(id, _)| id.clone()).collect();
         found.extend(ids(&e.lfs_lines));
         found.extend(ids(&e.motion_lines));
+        found.extend(ids(&e.config_missing));
         push(
             &cause::MISSING_WEIGHTS,
             score,
@@ -629,18 +640,28 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
         cited.extend(ids(&e.lfs_lines));
         links.push(link("weights", says, Basis::Observed, cited, lines(&e.lfs_lines)));
     }
-    if is(&cause::MISSING_WEIGHTS) && (!e.missing.is_empty() || !e.motion_lines.is_empty() || !lfs) {
+    let named = !e.motion_lines.is_empty() || !e.config_missing.is_empty();
+    if is(&cause::MISSING_WEIGHTS) && (!e.missing.is_empty() || named || !lfs) {
         let names: Vec<&str> = e.missing.iter().map(|c| c.name()).collect();
-        let says = if names.is_empty() && !e.motion_lines.is_empty() {
+        let mut files: Vec<&str> = Vec::new();
+        for file in e.config_missing.iter().filter_map(|c| c.resolved.as_deref()).map(base_name) {
+            if !files.contains(&file) {
+                files.push(file);
+            }
+        }
+        let says = if !names.is_empty() {
+            format!("missing from pretrained_weights/: {}", names.join(", "))
+        } else if !files.is_empty() {
+            format!("the run's config names files that do not exist: {}", list_some(&files, 4))
+        } else if !e.motion_lines.is_empty() {
             // The folder may hold the other variant's file (motion_module_acc.pth):
             // the config and the log say which one the run wanted.
             "the motion module the run names was not loaded".to_string()
-        } else if names.is_empty() {
-            "a component was not loaded".to_string()
         } else {
-            format!("missing from pretrained_weights/: {}", names.join(", "))
+            "a component was not loaded".to_string()
         };
-        links.push(link("weights", says, Basis::Observed, ids(&e.motion_lines), lines(&e.motion_lines)));
+        let cited: Vec<Cited> = e.motion_lines.iter().chain(&e.config_missing).cloned().collect();
+        links.push(link("weights", says, Basis::Observed, ids(&cited), lines(&cited)));
     }
     if is(&cause::BROKEN_POSE_INPUT) {
         links.push(link(
@@ -896,7 +917,19 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
             paste: Some(format!("git lfs install\n{}", pulls.join("\n"))),
         });
     }
-    if is(&cause::NONFINITE_WEIGHTS) || is(&cause::CORRUPT_CHECKPOINT) || (is(&cause::MISSING_WEIGHTS) && !lfs) {
+    if is(&cause::MISSING_WEIGHTS) {
+        let downloads = downloads(e);
+        if downloads.is_empty() && !lfs {
+            fixes.push(Action {
+                what: "Download the missing files into pretrained_weights/ (the EchoMimicV2 README lists them) and \
+                       check the paths in the config"
+                    .into(),
+                paste: None,
+            });
+        }
+        fixes.extend(downloads);
+    }
+    if is(&cause::NONFINITE_WEIGHTS) || is(&cause::CORRUPT_CHECKPOINT) {
         fixes.push(Action {
             what: "Replace the checkpoint named by the findings with a known-good copy, then compare them".into(),
             paste: Some("nanscope diff GOOD.pth pretrained_weights/BAD.pth".into()),
@@ -985,6 +1018,111 @@ fn rebuild_reference<'a>(e: &'a Evidence, video: &str) -> Option<&'a str> {
         .rev()
         .max_by_key(|v| shared(v))
         .map(String::as_str)
+}
+
+/// EchoMimicV2's own checkpoints, as its Hugging Face repository
+/// (`BadToBest/EchoMimicV2`) names them.
+const ECHOMIMIC_FILES: [&str; 6] = [
+    "denoising_unet.pth",
+    "reference_unet.pth",
+    "motion_module.pth",
+    "pose_encoder.pth",
+    "denoising_unet_acc.pth",
+    "motion_module_acc.pth",
+];
+
+/// Whisper's tiny model, which EchoMimicV2's README links for `audio_processor/`.
+const WHISPER_TINY: &str = "https://openaipublic.azureedge.net/main/whisper/models/\
+                            65147644a518d12f04e32d6f3b26facc3f8dd46e5390956a9424a650c0ce22b9/tiny.pt";
+
+/// The downloads that put missing weights where the run looks for them: the
+/// files the run's config names and those discovery found missing from the
+/// weights folder, by where each comes from. The VAE, the base model and
+/// Whisper's `tiny.pt` are not in EchoMimicV2's repository.
+fn downloads(e: &Evidence) -> Vec<Action> {
+    let mut targets: Vec<String> =
+        e.config_missing.iter().chain(&e.motion_lines).filter_map(|c| c.resolved.as_deref()).map(shown_path).collect();
+    if let Some(folder) = &e.weights_folder {
+        targets.extend(e.missing.iter().map(|c| format!("{folder}/{}", c.layout_path())));
+    }
+    let mut seen = std::collections::HashSet::new();
+    targets.retain(|t| seen.insert(t.clone()));
+    let mut own: Vec<(&str, Vec<&str>)> = Vec::new();
+    let (mut actions, mut unknown) = (Vec::new(), Vec::new());
+    for target in &targets {
+        let (dir, name) = target.rsplit_once('/').unwrap_or((".", target));
+        let source = match name {
+            _ if ECHOMIMIC_FILES.contains(&name) => {
+                match own.iter_mut().find(|(d, _)| *d == dir) {
+                    Some((_, files)) => files.push(name),
+                    None => own.push((dir, vec![name])),
+                }
+                continue;
+            }
+            "sd-vae-ft-mse" => ("the VAE", format!("huggingface-cli download stabilityai/sd-vae-ft-mse --local-dir {}", shell_word(target))),
+            "sd-image-variations-diffusers" => (
+                "the base model's UNet",
+                format!(
+                    "huggingface-cli download lambdalabs/sd-image-variations-diffusers --include 'unet/*' --local-dir {}",
+                    shell_word(target)
+                ),
+            ),
+            "tiny.pt" => ("Whisper's tiny.pt (the audio processor)", format!("curl -L --create-dirs -o {} {WHISPER_TINY}", shell_word(target))),
+            _ => {
+                unknown.push(target.as_str());
+                continue;
+            }
+        };
+        actions.push(Action {
+            what: format!("Download {} to {target}: EchoMimicV2's weight repository does not hold it", source.0),
+            paste: Some(source.1),
+        });
+    }
+    let mut fixes: Vec<Action> = own
+        .into_iter()
+        .map(|(dir, files)| Action {
+            what: format!("Download {} from EchoMimicV2's weight repository into {dir}", files.join(", ")),
+            paste: Some(format!(
+                "huggingface-cli download BadToBest/EchoMimicV2 {} --local-dir {}",
+                files.join(" "),
+                shell_word(dir)
+            )),
+        })
+        .collect();
+    fixes.extend(actions);
+    if !unknown.is_empty() {
+        fixes.push(Action {
+            what: format!(
+                "Put {} where the config says, or correct the path in the config: no known download has that name",
+                list_some(&unknown, 4)
+            ),
+            paste: None,
+        });
+    }
+    fixes
+}
+
+/// A resolved path as the user can paste it: without `./` steps, and
+/// relative to the working directory when it lies under it.
+fn shown_path(resolved: &str) -> String {
+    let path: std::path::PathBuf =
+        std::path::Path::new(resolved).components().filter(|c| *c != std::path::Component::CurDir).collect();
+    let relative = std::env::current_dir().ok().and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.to_path_buf()));
+    relative.filter(|p| !p.as_os_str().is_empty()).unwrap_or(path).display().to_string()
+}
+
+fn base_name(path: &str) -> &str {
+    path.trim_end_matches('/').rsplit('/').next().unwrap_or(path)
+}
+
+/// A word the shell reads as it is: quoted when it holds anything but
+/// plain path characters.
+fn shell_word(word: &str) -> String {
+    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c)) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 fn repaired_name(video: &str) -> String {
@@ -1152,7 +1290,7 @@ mod tests {
 
     fn judge(findings: &[(usize, Finding)], quant: Vec<Quantized>) -> Verdict {
         let refs: Vec<(usize, &Finding)> = findings.iter().map(|(a, f)| (*a, f)).collect();
-        verdict(&Evidence::gather(&refs, &artifacts(), quant, None, vec![]))
+        verdict(&Evidence::gather(&refs, &artifacts(), quant, None, vec![], None))
     }
 
     #[test]

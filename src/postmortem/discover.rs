@@ -75,6 +75,20 @@ impl Component {
         }
     }
 
+    /// Where `infer.py`'s config puts the component in `pretrained_weights/`
+    /// (the normal variant's file).
+    pub(crate) fn layout_path(self) -> &'static str {
+        match self {
+            Component::DenoisingUnet => "denoising_unet.pth",
+            Component::ReferenceUnet => "reference_unet.pth",
+            Component::MotionModule => "motion_module.pth",
+            Component::PoseEncoder => "pose_encoder.pth",
+            Component::Vae => "sd-vae-ft-mse",
+            Component::AudioProcessor => "audio_processor/tiny.pt",
+            Component::ImageEncoder => "sd-image-variations-diffusers",
+        }
+    }
+
     /// The components EchoMimicV2's inference loads, with the file or folder
     /// names its `pretrained_weights/` layout gives them.
     pub(crate) const REQUIRED: [(Component, &'static str); 5] = [
@@ -124,9 +138,9 @@ pub struct Artifact {
     pub summary: String,
     /// Ids of the findings that came from it.
     pub findings: Vec<String>,
-    /// A prompt config the run did not use: another one in the folder
-    /// resolves every weight file it names. Its findings are listed, but the
-    /// verdict does not read them.
+    /// A prompt config the run did not read (`--config` or a log names
+    /// another, or another is an entry point's; see `prompts::not_read`).
+    /// Its findings are listed, but the verdict does not read them.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unused: bool,
 }

@@ -9,6 +9,7 @@
 pub mod checks;
 pub mod correlate;
 pub mod discover;
+mod prompts;
 
 use std::path::PathBuf;
 
@@ -88,8 +89,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let found = discover(&options.roots, &options.explicit);
     let mut artifacts = found.artifacts;
     let mut text_findings: Vec<(usize, Finding)> = Vec::new();
-    // Prompt configs, and whether each resolves every weight file it names.
-    let mut prompts: Vec<(usize, bool)> = Vec::new();
+    let mut prompt_configs: Vec<prompts::Prompt> = Vec::new();
     for (i, a) in
         artifacts.iter_mut().enumerate().filter(|(_, a)| matches!(a.kind, ArtifactKind::Config | ArtifactKind::Log))
     {
@@ -105,35 +105,22 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
                     f.is(&crate::rules::config::WEIGHT_FILE_MISSING)
                         || f.is(&crate::rules::config::MOTION_MODULE_MISSING)
                 });
-                prompts.push((i, resolved));
+                prompt_configs.push(prompts::Prompt { artifact: i, resolved });
             }
             checked.findings
         };
         a.summary = format!("{} findings", found.len());
         text_findings.extend(found.into_iter().map(|f| (i, f)));
     }
-    // A checkout ships several prompt configs: infer.yaml and infer_acc.yaml,
-    // which infer.py and infer_acc.py read, and a training leftover
-    // (animation.yaml) that no entry point reads. When one resolves every
-    // weight file, another that does not and is not an entry point's is not
-    // the run's.
-    let entry_point = |i: usize| {
-        std::path::Path::new(&artifacts[i].path)
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().to_ascii_lowercase().starts_with("infer"))
-    };
-    if prompts.iter().any(|(_, resolved)| *resolved) {
-        let unused: Vec<usize> =
-            prompts.iter().filter(|(i, resolved)| !resolved && !entry_point(*i)).map(|(i, _)| *i).collect();
-        for i in &unused {
-            artifacts[*i].unused = true;
-            artifacts[*i].summary.push_str("; not the run's config: another prompt config resolves every weight file");
-        }
-        // Listed, not judged: its findings do not fail the run.
-        for (_, f) in text_findings.iter_mut().filter(|(i, _)| unused.contains(i)) {
-            f.severity = crate::report::Severity::Info;
-            f.evidence.insert("unused_config".into(), true.into());
-        }
+    let unused = prompts::not_read(&artifacts, &prompt_configs);
+    for (i, why) in &unused {
+        artifacts[*i].unused = true;
+        artifacts[*i].summary.push_str(&format!("; {why}"));
+    }
+    // Listed, not judged: its findings do not fail the run.
+    for (_, f) in text_findings.iter_mut().filter(|(i, _)| unused.iter().any(|(u, _)| u == i)) {
+        f.severity = crate::report::Severity::Info;
+        f.evidence.insert("unused_config".into(), true.into());
     }
     // The scheme to simulate: the one a log line or config key names.
     let scheme = options.simulate.or_else(|| text_findings.iter().find_map(|(_, f)| correlate::named_scheme(f)));
@@ -193,6 +180,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         quantized.clone(),
         simulated.clone(),
         found.missing_components.clone(),
+        found.weights_folders.first().cloned(),
     );
     let verdict = correlate::verdict(&evidence);
     Postmortem {

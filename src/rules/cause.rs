@@ -172,18 +172,22 @@ pub const MISSING_WEIGHTS: Rule = Rule {
     severity: Severity::Error,
     summary: "a component of the pipeline was not loaded (weights or motion module missing)",
     detects: "An EchoMimicV2 `pretrained_weights/` layout missing a required file (denoising UNet, reference \
-              UNet, motion module, pose encoder, VAE), a prompt config whose `motion_module_path` is missing or \
-              names no file (C103), or log lines such as `Loaded 0.0M-parameter motion module` (L111) and \
-              `motion module not found` (L112), or Git LFS pointer files where checkpoints should be (F112) and \
-              log lines of a load that read one (`invalid load key, 'v'`, L118). A \
-              prompt config no entry point reads (`animation.yaml`), beside one that resolves every file, is not \
-              the run's and is not read.",
+              UNet, motion module, pose encoder, VAE), a weight file the run's prompt config names that does not \
+              exist (C102), a prompt config whose `motion_module_path` is missing or names no file (C103), or log \
+              lines such as `Loaded 0.0M-parameter motion module` (L111) and `motion module not found` (L112), or \
+              Git LFS pointer files where checkpoints should be (F112) and log lines of a load that read one \
+              (`invalid load key, 'v'`, L118). The run's prompt config is the one given with `--config`, else the \
+              one a log names, else the entry points' (`infer*.yaml`) and any that resolves every file; the \
+              others (`animation.yaml`, a training leftover) are not read.",
     why: "Without the motion module the frames are generated independently and flicker; without a UNet or \
           VAE checkpoint the pipeline runs on random or missing weights.",
     cause: "An incomplete download (the VAE and audio processor are fetched separately), a `git clone` of the \
             weights without Git LFS (pointer files instead of checkpoints) or a wrong path in the config.",
-    fix: "Download the missing files into `pretrained_weights/` (`git lfs pull` in a clone of pointers) and check \
-          the paths in the config.",
+    fix: "Download the missing files where the config looks for them (`git lfs pull` in a clone of pointers): \
+          EchoMimicV2's checkpoints with `huggingface-cli download BadToBest/EchoMimicV2 FILE --local-dir \
+          pretrained_weights`, the VAE from `stabilityai/sd-vae-ft-mse`, the base model's UNet from \
+          `lambdalabs/sd-image-variations-diffusers` and Whisper's `tiny.pt` from the link in EchoMimicV2's \
+          README; or correct the paths in the config.",
     options: "",
 };
 

@@ -1,0 +1,149 @@
+//! Which of the folder's EchoMimicV2 prompt configs the run read.
+//!
+//! A checkout ships several: `infer.yaml` and `infer_acc.yaml`, which
+//! `infer.py` and `infer_acc.py` read by default, and a training leftover
+//! (`animation.yaml`) that no entry point reads. Findings of a config the
+//! run did not read are listed but do not fail the run, so the verdict is
+//! not argued from a file nobody loaded.
+
+use std::io::Read;
+use std::path::Path;
+
+use super::discover::{Artifact, ArtifactKind};
+
+/// The most of each log read to find the config it names.
+const LOG_HEAD: u64 = 16 << 20;
+
+/// A prompt config of the folder: its artifact, and whether every weight
+/// file it names exists.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Prompt {
+    pub artifact: usize,
+    pub resolved: bool,
+}
+
+/// The prompt configs the run did not read, each with the reason, decided
+/// by the strongest evidence there is: configs given with `--config`; else
+/// configs a log names (`--config=./configs/prompts/infer_acc.yaml`,
+/// `loading config …`); else, when one resolves every weight file, the
+/// others no entry point reads; else, when an entry point's config
+/// (`infer*.yaml`) is there, the others.
+pub(crate) fn not_read(artifacts: &[Artifact], prompts: &[Prompt]) -> Vec<(usize, String)> {
+    if prompts.len() < 2 {
+        return Vec::new();
+    }
+    let all: Vec<usize> = prompts.iter().map(|p| p.artifact).collect();
+    let others = |read: &[usize], why: &str| -> Vec<(usize, String)> {
+        all.iter().filter(|i| !read.contains(i)).map(|&i| (i, why.to_string())).collect()
+    };
+    let given: Vec<usize> = all.iter().copied().filter(|&i| artifacts[i].recognised_by == "--config").collect();
+    if !given.is_empty() {
+        return others(&given, "not the run's config: --config names another");
+    }
+    for log in artifacts.iter().filter(|a| a.kind == ArtifactKind::Log) {
+        let Some(text) = head(Path::new(&log.path)) else { continue };
+        let named: Vec<usize> = all.iter().copied().filter(|&i| names(&text, &file_name(&artifacts[i].path))).collect();
+        if !named.is_empty() && named.len() < all.len() {
+            let listed: Vec<String> = named.iter().map(|&i| file_name(&artifacts[i].path)).collect();
+            return others(&named, &format!("not the run's config: {} names {}", log.path, listed.join(", ")));
+        }
+    }
+    let entry_point = |i: &usize| file_name(&artifacts[*i].path).to_ascii_lowercase().starts_with("infer");
+    if prompts.iter().any(|p| p.resolved) {
+        let read: Vec<usize> = prompts.iter().filter(|p| p.resolved || entry_point(&p.artifact)).map(|p| p.artifact).collect();
+        return others(&read, "not the run's config: another prompt config resolves every weight file");
+    }
+    let read: Vec<usize> = all.iter().copied().filter(entry_point).collect();
+    if read.is_empty() {
+        return Vec::new();
+    }
+    others(&read, "not the run's config: no entry point reads it (infer.py and infer_acc.py read infer*.yaml)")
+}
+
+fn file_name(path: &str) -> String {
+    Path::new(path).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// The start of a log, as text.
+fn head(path: &Path) -> Option<String> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path).ok()?.take(LOG_HEAD).read_to_end(&mut bytes).ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Whether `text` names the file `name` as a word of a path: `infer.yaml`
+/// in `./configs/prompts/infer.yaml`, not in `my_infer.yaml`.
+fn names(text: &str, name: &str) -> bool {
+    if name.is_empty() {
+        return false;
+    }
+    let part_of_name = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-' | '.');
+    text.match_indices(name).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        // A full stop ends a sentence; `.bak` goes on the name.
+        let mut after = text[at + name.len()..].chars();
+        let continues = match after.next() {
+            Some('.') => after.next().is_some_and(char::is_alphanumeric),
+            next => next.is_some_and(part_of_name),
+        };
+        !before.is_some_and(part_of_name) && !continues
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(path: &str, by: &str) -> Artifact {
+        Artifact::new(Path::new(path), ArtifactKind::Config, by)
+    }
+
+    fn prompts(resolved: &[bool]) -> Vec<Prompt> {
+        resolved.iter().enumerate().map(|(artifact, &resolved)| Prompt { artifact, resolved }).collect()
+    }
+
+    #[test]
+    fn a_name_counts_only_as_a_whole_file_name() {
+        assert!(names("loading config ./configs/prompts/infer.yaml\n", "infer.yaml"));
+        assert!(names("--config='./configs/prompts/infer.yaml'", "infer.yaml"));
+        assert!(names("infer.yaml.", "infer.yaml"));
+        assert!(!names("--config configs/prompts/my_infer.yaml", "infer.yaml"));
+        assert!(!names("configs/prompts/infer.yaml.bak", "infer.yaml"));
+        assert!(!names("infer_acc.yaml", "infer.yaml"));
+    }
+
+    #[test]
+    fn the_strongest_evidence_decides() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("run.log");
+        std::fs::write(&log, "python infer_acc.py --config=./configs/prompts/infer_acc.yaml\n").unwrap();
+        let log = Artifact::new(&log, ArtifactKind::Log, "content: log");
+        let checkout = |by: &str| {
+            vec![
+                config("configs/prompts/animation.yaml", "content: EchoMimicV2 prompt config"),
+                config("configs/prompts/infer.yaml", by),
+                config("configs/prompts/infer_acc.yaml", "content: EchoMimicV2 prompt config"),
+            ]
+        };
+        let unread = |artifacts: &[Artifact], resolved: &[bool]| -> Vec<usize> {
+            not_read(artifacts, &prompts(resolved)).into_iter().map(|(i, _)| i).collect()
+        };
+        // --config wins over everything.
+        let mut given = checkout("--config");
+        given.push(log.clone());
+        assert_eq!(unread(&given, &[true, false, true]), [0, 2]);
+        // A log that names one.
+        let mut logged = checkout("content: EchoMimicV2 prompt config");
+        logged.push(log);
+        assert_eq!(unread(&logged, &[false, true, false]), [0, 1]);
+        let plain = checkout("content: EchoMimicV2 prompt config");
+        // One resolves every file: the training leftover is not read, the entry points are.
+        assert_eq!(unread(&plain, &[false, true, false]), [0]);
+        // None resolves: the entry points' configs are still the candidates.
+        assert_eq!(unread(&plain, &[false, false, false]), [0]);
+        // No entry point's config: nothing to tell them apart.
+        let own = [config("a.yaml", "content"), config("b.yaml", "content")];
+        assert!(unread(&own, &[false, false]).is_empty());
+        assert!(unread(&plain[..1], &[false]).is_empty());
+    }
+}
