@@ -602,8 +602,9 @@ fn a_deployment_without_the_separately_downloaded_weights_gets_their_downloads()
     }
 }
 
-/// The accelerated UNet missing where the server log says the run read
-/// infer.yaml: infer_acc.yaml is not the run's config, and the run is healthy.
+/// The accelerated UNet missing where the server log, or the output folder,
+/// says the run read infer.yaml: infer_acc.yaml is not the run's config, and
+/// the run is healthy.
 #[test]
 fn a_missing_file_of_a_config_the_run_did_not_read_is_not_the_cause() {
     let dir = tempfile::tempdir().unwrap();
@@ -613,8 +614,19 @@ fn a_missing_file_of_a_config_the_run_did_not_read_is_not_the_cause() {
     let (code, report, stderr) = run(&[run_dir.to_str().unwrap()]);
     assert_eq!(report["verdict"]["root_cause"]["code"], "K120", "{:#}", report["verdict"]);
     assert_eq!(code, 0, "{stderr}");
-    // Without the log, infer_acc.yaml may be the run's: its missing file is the cause.
+    // Without the log, the output folder infer.py named after infer.yaml's motion module says it.
     std::fs::remove_file(run_dir.join("server.log")).unwrap();
+    let (_, report, _) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K120", "{:#}", report["verdict"]);
+    let acc = report["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["path"].as_str().unwrap().ends_with("infer_acc.yaml"))
+        .unwrap();
+    assert!(acc["summary"].as_str().unwrap().contains("pretrained_weights-itermotion_module-seed3407"), "{acc}");
+    // With neither, infer_acc.yaml may be the run's: its missing file is the cause.
+    std::fs::remove_dir_all(run_dir.join("outputs")).unwrap();
     let (_, report, _) = run(&[run_dir.to_str().unwrap()]);
     let verdict = &report["verdict"];
     assert_eq!(verdict["root_cause"]["code"], "K111", "{verdict:#}");

@@ -89,7 +89,8 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let found = discover(&options.roots, &options.explicit);
     let mut artifacts = found.artifacts;
     let mut text_findings: Vec<(usize, Finding)> = Vec::new();
-    let mut prompt_configs: Vec<prompts::Prompt> = Vec::new();
+    // Prompt configs: artifact, whether every weight file resolves, motion_module_path.
+    let mut prompt_configs: Vec<(usize, bool, Option<String>)> = Vec::new();
     for (i, a) in
         artifacts.iter_mut().enumerate().filter(|(_, a)| matches!(a.kind, ArtifactKind::Config | ArtifactKind::Log))
     {
@@ -105,13 +106,22 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
                     f.is(&crate::rules::config::WEIGHT_FILE_MISSING)
                         || f.is(&crate::rules::config::MOTION_MODULE_MISSING)
                 });
-                prompt_configs.push(prompts::Prompt { artifact: i, resolved });
+                let motion_module = checked.settings.iter().find(|s| s.key == "motion_module_path");
+                prompt_configs.push((i, resolved, motion_module.map(|s| s.value.clone())));
             }
             checked.findings
         };
         a.summary = format!("{} findings", found.len());
         text_findings.extend(found.into_iter().map(|f| (i, f)));
     }
+    let prompt_configs: Vec<prompts::Prompt> = prompt_configs
+        .iter()
+        .map(|(artifact, resolved, motion_module)| prompts::Prompt {
+            artifact: *artifact,
+            resolved: *resolved,
+            motion_module: motion_module.as_deref(),
+        })
+        .collect();
     let unused = prompts::not_read(&artifacts, &prompt_configs);
     for (i, why) in &unused {
         artifacts[*i].unused = true;

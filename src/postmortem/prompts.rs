@@ -17,16 +17,19 @@ const LOG_HEAD: u64 = 16 << 20;
 /// A prompt config of the folder: its artifact, and whether every weight
 /// file it names exists.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Prompt {
+pub(crate) struct Prompt<'a> {
     pub artifact: usize,
     pub resolved: bool,
+    /// The config's `motion_module_path` value.
+    pub motion_module: Option<&'a str>,
 }
 
 /// The prompt configs the run did not read, each with the reason, decided
 /// by the strongest evidence there is: configs given with `--config`; else
 /// configs a log names (`--config=./configs/prompts/infer_acc.yaml`,
-/// `loading config …`); else, when one resolves every weight file, the
-/// others no entry point reads; else, when an entry point's config
+/// `loading config …`); else the configs an output folder names (see
+/// `output_names`); else, when one resolves every weight file, the others
+/// no entry point reads; else, when an entry point's config
 /// (`infer*.yaml`) is there, the others.
 pub(crate) fn not_read(artifacts: &[Artifact], prompts: &[Prompt]) -> Vec<(usize, String)> {
     if prompts.len() < 2 {
@@ -48,6 +51,20 @@ pub(crate) fn not_read(artifacts: &[Artifact], prompts: &[Prompt]) -> Vec<(usize
             return others(&named, &format!("not the run's config: {} names {}", log.path, listed.join(", ")));
         }
     }
+    let videos: Vec<&str> =
+        artifacts.iter().filter(|a| a.kind == ArtifactKind::Video).map(|a| a.path.as_str()).collect();
+    for video in &videos {
+        let named: Vec<usize> = prompts
+            .iter()
+            .filter(|p| output_names(video, &file_name(&artifacts[p.artifact].path), p.motion_module))
+            .map(|p| p.artifact)
+            .collect();
+        if !named.is_empty() && named.len() < all.len() {
+            let listed: Vec<String> = named.iter().map(|&i| file_name(&artifacts[i].path)).collect();
+            let why = format!("not the run's config: the entry point that wrote {video} reads {}", listed.join(", "));
+            return others(&named, &why);
+        }
+    }
     let entry_point = |i: &usize| file_name(&artifacts[*i].path).to_ascii_lowercase().starts_with("infer");
     if prompts.iter().any(|p| p.resolved) {
         let read: Vec<usize> = prompts.iter().filter(|p| p.resolved || entry_point(&p.artifact)).map(|p| p.artifact).collect();
@@ -58,6 +75,31 @@ pub(crate) fn not_read(artifacts: &[Artifact], prompts: &[Prompt]) -> Vec<(usize
         return Vec::new();
     }
     others(&read, "not the run's config: no entry point reads it (infer.py and infer_acc.py read infer*.yaml)")
+}
+
+/// Whether the folder an entry point wrote `video` into names the config:
+/// `infer.py` writes to `outputs/{folder}-iter{name}-seed{seed}/`, where
+/// `folder` and `name` come from the config's `motion_module_path` (its
+/// parent folder, and its file name after the last `-` without `.pth`);
+/// `infer_acc.py` writes to `output/{date}/{time}--step_{steps}-{W}x{H}--cfg_{cfg}/`
+/// and reads `infer_acc.yaml` unless told otherwise.
+fn output_names(video: &str, config: &str, motion_module: Option<&str>) -> bool {
+    let folders: Vec<&str> = video.split(['/', '\\']).collect();
+    let flag = motion_module.and_then(|path| {
+        let parts: Vec<&str> = path.split('/').collect();
+        let parent = parts.len().checked_sub(2).map(|i| parts[i])?;
+        let last = parts.last()?.rsplit('-').next()?;
+        let name = last.get(..last.len().checked_sub(4)?)?;
+        Some(format!("{parent}-iter{name}-seed"))
+    });
+    let by_infer = flag.is_some_and(|flag| {
+        folders.windows(2).any(|w| {
+            w[0] == "outputs" && w[1].strip_prefix(flag.as_str()).is_some_and(|seed| seed.parse::<u64>().is_ok())
+        })
+    });
+    let by_infer_acc = config == "infer_acc.yaml"
+        && folders.windows(3).any(|w| w[0] == "output" && w[2].contains("--step_") && w[2].contains("--cfg_"));
+    by_infer || by_infer_acc
 }
 
 fn file_name(path: &str) -> String {
@@ -98,8 +140,26 @@ mod tests {
         Artifact::new(Path::new(path), ArtifactKind::Config, by)
     }
 
-    fn prompts(resolved: &[bool]) -> Vec<Prompt> {
-        resolved.iter().enumerate().map(|(artifact, &resolved)| Prompt { artifact, resolved }).collect()
+    fn prompts(resolved: &[bool]) -> Vec<Prompt<'static>> {
+        resolved.iter().enumerate().map(|(artifact, &resolved)| Prompt { artifact, resolved, motion_module: None }).collect()
+    }
+
+    #[test]
+    fn an_output_folder_names_the_config_that_wrote_it() {
+        let normal = Some("./pretrained_weights/motion_module.pth");
+        let acc = Some("./pretrained_weights/motion_module_acc.pth");
+        let video = "run/outputs/pretrained_weights-itermotion_module-seed3407/a.png/01/a-i0_sig.mp4";
+        assert!(output_names(video, "infer.yaml", normal));
+        assert!(!output_names(video, "infer_acc.yaml", acc));
+        let video = "outputs/pretrained_weights-itermotion_module_acc-seed420/x_sig.mp4";
+        assert!(output_names(video, "mine.yaml", acc) && !output_names(video, "infer.yaml", normal));
+        // A training checkpoint's name: the part after its last `-`.
+        let trained = Some("/data/stage2/motion_module-30000.pth");
+        assert!(output_names("outputs/stage2-iter30000-seed1/v.mp4", "animation.yaml", trained));
+        let video = "output/2026-12-01/10-11-12--step_6-768x768--cfg_1.0/0014/v_sig.mp4";
+        assert!(output_names(video, "infer_acc.yaml", acc) && !output_names(video, "infer.yaml", normal));
+        assert!(!output_names("outputs/1700000000_sig.mp4", "infer.yaml", normal));
+        assert!(!output_names("outputs/x.mp4", "infer.yaml", Some("a.pth")));
     }
 
     #[test]
