@@ -638,3 +638,32 @@ fn a_missing_file_of_a_config_the_run_did_not_read_is_not_the_cause() {
         )
     );
 }
+
+/// EchoMimicV2's UI with its int8 option on: it quantizes the VAE and the
+/// reference UNet and prints "使用int8量化". Black frames then are not blamed on a
+/// quantized denoising UNet, and the next step is the run without the option.
+#[test]
+fn the_ui_int8_option_is_not_a_quantized_denoising_unet() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("echomimic_v2");
+    copy_dir(&incident("deploy_seed"), &run_dir);
+    let healthy = incident("deploy_healthy").join("pretrained_weights/denoising_unet.pth");
+    std::fs::copy(healthy, run_dir.join("pretrained_weights/denoising_unet.pth")).unwrap();
+    let log = run_dir.join("server.log");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let ui = text.replace("INFO quantize_(denoising_unet, int8_weight_only())", "使用int8量化");
+    assert_ne!(ui, text);
+    std::fs::write(&log, ui).unwrap();
+
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["root_cause"]["code"], "K108", "{verdict:#}\n{stderr}");
+    let line = report["findings"].as_array().unwrap().iter().find(|f| f["code"] == "L110").unwrap();
+    assert_eq!(line["evidence"]["models"], json!(["vae", "reference_unet"]), "{line}");
+    assert!(!verdict["chain"].to_string().contains("quantized weights"), "{verdict:#}");
+    let next = verdict["next"][0]["what"].as_str().unwrap();
+    assert!(next.starts_with("The run quantized vae and reference_unet"), "{next}");
+    assert!(next.contains(line["id"].as_str().unwrap()), "{next}");
+    // Nothing simulates int8 on a denoising UNet the run did not quantize.
+    assert!(report["evidence"]["simulated"].is_null(), "{:#}", report["evidence"]);
+}

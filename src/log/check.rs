@@ -301,6 +301,12 @@ fn signature_finding(file: &str, sig: Signature, line: u64, timestamp: Option<St
     if let Some(scheme) = sig.scheme {
         finding = finding.with_evidence("scheme", scheme.name());
     }
+    if sig.rule == &rules::QUANTIZATION_APPLIED {
+        let models = signature::quantized_models(&text.to_lowercase());
+        if !models.is_empty() {
+            finding = finding.with_evidence("models", models);
+        }
+    }
     finding.with_evidence("text", text)
 }
 

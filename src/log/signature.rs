@@ -26,6 +26,7 @@ pub(crate) const NEEDLES: &[&str] = &[
     "quantiz",
     "int8_weight_only",
     "int4_weight_only",
+    "int8量化",
     "bitsandbytes",
     "load_in_8bit",
     "load_in_4bit",
@@ -171,9 +172,33 @@ fn quantization(line: &str) -> bool {
         "load_in_4bit=true",
         "bitsandbytes",
         "cannot import name 'quantize_'",
+        UI_INT8,
     ];
     applied.iter().any(|n| line.contains(n))
         || (line.contains("quantiz") && ["appl", "int8", "int4", "fp8", "torchao"].iter().any(|n| line.contains(n)))
+}
+
+/// What EchoMimicV2's UIs (`app.py`, `app_acc.py`) print once their int8
+/// option has quantized the VAE (and then the reference UNet) with torchao's
+/// `int8_weight_only`: "使用int8量化" or "int8量化" ("int8 quantization").
+const UI_INT8: &str = "int8量化";
+
+/// The models a (lower-cased) quantization line names: the first argument
+/// of `quantize_(…)`, or the VAE and reference UNet for the message of
+/// EchoMimicV2's UIs, which quantize only those. Empty when the line does
+/// not say.
+pub(crate) fn quantized_models(line: &str) -> Vec<String> {
+    if line.contains(UI_INT8) {
+        return vec!["vae".into(), "reference_unet".into()];
+    }
+    line.match_indices("quantize_(")
+        .filter_map(|(at, call)| {
+            let argument = line[at + call.len()..].split([',', ')']).next()?.trim();
+            let name = argument.strip_prefix("model=").unwrap_or(argument).trim();
+            let plain = !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.');
+            plain.then(|| name.to_string())
+        })
+        .collect()
 }
 
 /// The quantization scheme a (lower-cased) line or setting names, as
@@ -277,6 +302,17 @@ mod tests {
         assert_eq!(code(header), Some("L118"));
         // Another first byte is another damage, not a pointer.
         assert_eq!(code("_pickle.UnpicklingError: invalid load key, '<'."), None);
+    }
+
+    #[test]
+    fn quantization_lines_name_their_models() {
+        assert_eq!(quantized_models("quantize_(denoising_unet, int8_weight_only())"), ["denoising_unet"]);
+        assert_eq!(quantized_models("quantize_(pipe.unet, int8_weight_only())"), ["pipe.unet"]);
+        assert_eq!(quantized_models("2025-11-20 09:58:24,530 使用int8量化"), ["vae", "reference_unet"]);
+        assert!(quantized_models("quantization applied: int8 (torchao)").is_empty());
+        assert!(quantized_models("quantize_(*args)").is_empty());
+        assert_eq!(classify("使用int8量化").map(|s| s.scheme), Some(Some(QuantScheme::Int8Channel)));
+        assert!(classify("int8量化").is_some_and(|s| s.rule == &rules::QUANTIZATION_APPLIED));
     }
 
     #[test]

@@ -163,6 +163,13 @@ pub(crate) struct Evidence {
     has_dump: bool,
 }
 
+/// A model name that is not the denoising UNet's: `vae`, `reference_unet`,
+/// the audio processor, the pose encoder.
+fn not_the_unet(model: &str) -> bool {
+    let model = model.to_ascii_lowercase();
+    ["vae", "reference", "ref_unet", "audio", "whisper", "pose", "image_encoder"].iter().any(|n| model.contains(n))
+}
+
 fn in_family(f: &Finding, family: &[&Rule]) -> bool {
     family.iter().any(|r| f.is(r))
 }
@@ -175,6 +182,8 @@ struct Cited {
     at: String,
     /// The path a config line names, resolved (C102, C103).
     resolved: Option<String>,
+    /// The models a quantization line names (L110); empty when it does not say.
+    models: Vec<String>,
 }
 
 impl Cited {
@@ -183,7 +192,13 @@ impl Cited {
         let line = f.subject.line.map_or(String::new(), |l| format!(":{l}"));
         let text = f.evidence.get("text").and_then(|t| t.as_str()).unwrap_or(&f.message);
         let resolved = f.evidence.get("resolved").and_then(|r| r.as_str()).map(str::to_string);
-        Cited { id, at: format!("{file}{line}: {text}"), resolved }
+        let models = f
+            .evidence
+            .get("models")
+            .and_then(|m| m.as_array())
+            .map(|m| m.iter().filter_map(|v| v.as_str()).map(str::to_string).collect())
+            .unwrap_or_default();
+        Cited { id, at: format!("{file}{line}: {text}"), resolved, models }
     }
 }
 
@@ -196,9 +211,14 @@ fn lines(cited: &[Cited]) -> Vec<String> {
 }
 
 /// The quantization scheme a log line (L110) or config key (C113) names, as
-/// `weights --simulate` takes it.
+/// `weights --simulate` takes it; none for a line that quantizes only
+/// models other than the denoising UNet (EchoMimicV2's UI int8 option).
 pub(crate) fn named_scheme(f: &Finding) -> Option<QuantScheme> {
     if !(f.is(&rules::log::QUANTIZATION_APPLIED) || f.is(&rules::config::QUANTIZATION_CONFIGURED)) {
+        return None;
+    }
+    let models = f.evidence.get("models").and_then(|m| m.as_array());
+    if models.is_some_and(|m| !m.is_empty() && m.iter().all(|m| m.as_str().is_some_and(not_the_unet))) {
         return None;
     }
     f.evidence.get("scheme").and_then(|s| s.as_str()).and_then(QuantScheme::from_name)
@@ -354,8 +374,18 @@ impl Evidence {
         }
     }
 
-    fn quantization_observed(&self) -> bool {
-        !self.quantized.is_empty() || !self.quant_lines.is_empty()
+    /// Whether the denoising UNet ran quantized: a checkpoint of it (or of a
+    /// component not recognised) holds quantized tensors, or a quantization
+    /// line names it or no model at all.
+    fn unet_quantized(&self) -> bool {
+        self.quantized.iter().any(|q| matches!(q.component, None | Some(Component::DenoisingUnet)))
+            || self.quant_lines.iter().any(|c| c.models.is_empty() || c.models.iter().any(|m| !not_the_unet(m)))
+    }
+
+    /// Quantization lines that name only other models than the denoising
+    /// UNet (EchoMimicV2's UI int8 option: the VAE and reference UNet).
+    fn other_models_quantized(&self) -> Vec<&Cited> {
+        self.quant_lines.iter().filter(|c| !c.models.is_empty() && c.models.iter().all(|m| not_the_unet(m))).collect()
     }
 
     fn symptoms(&self) -> bool {
@@ -394,7 +424,7 @@ fn candidates(e: &Evidence) -> Vec<Candidate> {
     if !e.bad_weights.is_empty() {
         let ids: Vec<String> = e.bad_weights.iter().map(|(id, _)| id.clone()).collect();
         let mut score = 8;
-        if e.unet_producer().is_some() && e.quantization_observed() {
+        if e.unet_producer().is_some() && e.unet_quantized() {
             score = 5;
         }
         push(
@@ -404,7 +434,7 @@ fn candidates(e: &Evidence) -> Vec<Candidate> {
             "the stored weights hold hazards, but the dump shows the NaN produced by activations".into(),
         );
     }
-    if e.quantization_observed() {
+    if e.unet_quantized() {
         let mut score = 5;
         if e.unet_producer().is_some() {
             score += 3;
@@ -429,7 +459,7 @@ fn candidates(e: &Evidence) -> Vec<Candidate> {
         );
     }
     if let Some(p) = e.unet_producer()
-        && !e.quantization_observed()
+        && !e.unet_quantized()
     {
         push(
             &cause::ACTIVATION_OVERFLOW,
@@ -1191,6 +1221,25 @@ fn toml_string(text: &str) -> String {
 fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
     let mut next = Vec::new();
     let is = |r: &Rule| rule == r;
+    let others = e.other_models_quantized();
+    if !others.is_empty() && !e.unet_quantized() && !is(&cause::HEALTHY_RUN) {
+        let mut models: Vec<&str> = Vec::new();
+        for model in others.iter().flat_map(|c| &c.models) {
+            if !models.contains(&model.as_str()) {
+                models.push(model);
+            }
+        }
+        let ids: Vec<&str> = others.iter().map(|c| c.id.as_str()).collect();
+        next.push(Action {
+            what: format!(
+                "The run quantized {} ({}), not the denoising UNet: run it again without that quantization \
+                 (EchoMimicV2's UI: untick its int8 option); if the failure goes with it, the quantization is its cause",
+                models.join(" and "),
+                ids.join(", ")
+            ),
+            paste: None,
+        });
+    }
     let upstream_unknown = e.producer.is_none()
         && (is(&cause::QUANTIZATION_OVERFLOW)
             || is(&cause::ACTIVATION_OVERFLOW)
@@ -1423,5 +1472,18 @@ mod tests {
         let v = judge(&[], vec![]);
         assert_eq!(v.root_cause.code, "K120");
         assert!(v.chain.is_empty());
+    }
+
+    #[test]
+    fn only_a_line_that_may_quantize_the_denoising_unet_names_a_scheme_to_simulate() {
+        let line = |models: &[&str]| {
+            let f = Finding::new(&rules::log::QUANTIZATION_APPLIED, "line 5").with_evidence("scheme", "int8-channel");
+            if models.is_empty() { f } else { f.with_evidence("models", models.to_vec()) }
+        };
+        assert_eq!(named_scheme(&line(&[])), Some(QuantScheme::Int8Channel));
+        assert_eq!(named_scheme(&line(&["denoising_unet"])), Some(QuantScheme::Int8Channel));
+        assert_eq!(named_scheme(&line(&["pipe.unet"])), Some(QuantScheme::Int8Channel));
+        assert_eq!(named_scheme(&line(&["vae", "reference_unet"])), None);
+        assert_eq!(named_scheme(&line(&["vae", "unet"])), Some(QuantScheme::Int8Channel));
     }
 }
