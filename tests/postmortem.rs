@@ -297,6 +297,12 @@ fn cited_codes(report: &Value, link: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The artifact whose path ends with `suffix`.
+fn artifact<'a>(report: &'a Value, suffix: &str) -> &'a Value {
+    let artifacts = report["artifacts"].as_array().unwrap();
+    artifacts.iter().find(|a| a["path"].as_str().unwrap().ends_with(suffix)).unwrap_or_else(|| panic!("no {suffix}"))
+}
+
 fn link<'a>(report: &'a Value, stage: &str) -> &'a Value {
     report["verdict"]["chain"].as_array().unwrap().iter().find(|l| l["stage"] == stage).unwrap()
 }
@@ -345,12 +351,7 @@ fn a_healthy_deployment_says_so() {
     assert!(!kinds.iter().any(|(path, _)| path.starts_with("venv/")), "{kinds:?}");
     // The training config names checkpoints the deployment does not have: its
     // findings are listed, but infer.yaml resolves every file, so it is not the run's.
-    let animation = report["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["path"].as_str().unwrap().ends_with("configs/prompts/animation.yaml"))
-        .unwrap();
+    let animation = artifact(&report, "configs/prompts/animation.yaml");
     assert_eq!(animation["unused"], true, "{animation}");
     assert!(!animation["findings"].as_array().unwrap().is_empty());
     assert_eq!(report["summary"]["warning"], 0);
@@ -380,12 +381,7 @@ fn a_deployment_cloned_without_git_lfs_names_its_pointer_files() {
     assert!(pointer["evidence"]["oid"].as_str().unwrap().starts_with("sha256:"), "{pointer}");
     assert_eq!(report["summary"]["error"], 9);
     // Whisper's tiny.pt arrived whole and is read as the checkpoint it is.
-    let tiny = report["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["path"].as_str().unwrap().ends_with("audio_processor/tiny.pt"))
-        .unwrap();
+    let tiny = artifact(&report, "audio_processor/tiny.pt");
     assert!(tiny["summary"].as_str().unwrap().ends_with("clean"), "{tiny}");
 }
 
@@ -591,12 +587,7 @@ fn a_deployment_without_the_separately_downloaded_weights_gets_their_downloads()
     );
     // The configs the log does not name are listed, not judged.
     for name in ["animation.yaml", "infer_acc.yaml"] {
-        let config = report["artifacts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["path"].as_str().unwrap().ends_with(name))
-            .unwrap();
+        let config = artifact(&report, name);
         assert_eq!(config["unused"], true, "{config}");
         assert!(config["summary"].as_str().unwrap().contains("server.log names infer.yaml"), "{config}");
     }
@@ -618,12 +609,7 @@ fn a_missing_file_of_a_config_the_run_did_not_read_is_not_the_cause() {
     std::fs::remove_file(run_dir.join("server.log")).unwrap();
     let (_, report, _) = run(&[run_dir.to_str().unwrap()]);
     assert_eq!(report["verdict"]["root_cause"]["code"], "K120", "{:#}", report["verdict"]);
-    let acc = report["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["path"].as_str().unwrap().ends_with("infer_acc.yaml"))
-        .unwrap();
+    let acc = artifact(&report, "infer_acc.yaml");
     assert!(acc["summary"].as_str().unwrap().contains("pretrained_weights-itermotion_module-seed3407"), "{acc}");
     // With neither, infer_acc.yaml may be the run's: its missing file is the cause.
     std::fs::remove_dir_all(run_dir.join("outputs")).unwrap();
@@ -666,4 +652,52 @@ fn the_ui_int8_option_is_not_a_quantized_denoising_unet() {
     assert!(next.contains(line["id"].as_str().unwrap()), "{next}");
     // Nothing simulates int8 on a denoising UNet the run did not quantize.
     assert!(report["evidence"]["simulated"].is_null(), "{:#}", report["evidence"]);
+}
+
+const OOM: &str = "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.25 GiB. GPU 0 has a total \
+                   capacity of 11.72 GiB of which 1.02 GiB is free.\n";
+
+/// A run the GPU's memory stopped before it wrote a video: the verdict is
+/// the memory, with the log line, and the fix generates with less of it.
+#[test]
+fn a_run_that_ran_out_of_gpu_memory_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("echomimic_v2");
+    copy_dir(&incident("deploy_healthy"), &run_dir);
+    std::fs::remove_dir_all(run_dir.join("outputs")).unwrap();
+    let log = run_dir.join("server.log");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let head: Vec<&str> = text.lines().take(9).collect();
+    std::fs::write(&log, format!("{}\nTraceback (most recent call last):\n{OOM}", head.join("\n"))).unwrap();
+
+    let (code, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["root_cause"]["code"], "K112", "{verdict:#}");
+    let memory = link(&report, "memory");
+    assert_eq!(cited_codes(&report, memory), ["L108"]);
+    let line = format!("{}:11: torch.OutOfMemoryError", log.display());
+    assert!(memory["evidence"][0].as_str().unwrap().starts_with(&line), "{memory}");
+    assert!(verdict["fix"][0]["paste"].as_str().unwrap().starts_with("python infer_acc.py"), "{verdict:#}");
+    // No NaN to look for: no probe dump to record.
+    assert_eq!(verdict["next"], json!([]), "{verdict:#}");
+}
+
+/// The incident's own story: the GPU ran out of memory, the denoising UNet
+/// was quantized to fit, and the video came out black. The quantization is
+/// the cause; running out of memory ranks below it.
+#[test]
+fn running_out_of_memory_before_the_quantization_is_not_the_cause_of_black_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("echomimic_v2");
+    copy_dir(&incident("deploy_seed"), &run_dir);
+    let log = run_dir.join("server.log");
+    let text = std::fs::read_to_string(&log).unwrap();
+    std::fs::write(&log, format!("{OOM}{text}")).unwrap();
+    let (_, report, _) = run(&[run_dir.to_str().unwrap()]);
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["root_cause"]["code"], "K101", "{verdict:#}");
+    let competing: Vec<&str> =
+        verdict["competing"].as_array().unwrap().iter().map(|c| c["cause"]["code"].as_str().unwrap()).collect();
+    assert!(competing.contains(&"K112"), "{competing:?}");
 }

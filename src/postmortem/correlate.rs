@@ -148,6 +148,8 @@ pub(crate) struct Evidence {
     config_missing: Vec<Cited>,
     /// Log lines of a load that read a Git LFS pointer (L118).
     lfs_lines: Vec<Cited>,
+    /// Log lines of the GPU running out of memory (L108).
+    oom_lines: Vec<Cited>,
     errors: usize,
     warnings: usize,
     videos: Vec<String>,
@@ -369,6 +371,8 @@ impl Evidence {
             Some(&mut self.config_missing)
         } else if f.is(&log::LFS_POINTER_LOADED) {
             Some(&mut self.lfs_lines)
+        } else if f.is(&log::CUDA_OUT_OF_MEMORY) {
+            Some(&mut self.oom_lines)
         } else {
             None
         }
@@ -505,6 +509,16 @@ fn candidates(e: &Evidence) -> Vec<Candidate> {
             score,
             found,
             "a component is missing from the weights folder, but the failure shows a different mechanism".into(),
+        );
+    }
+    if !e.oom_lines.is_empty() {
+        // A crash explains a cut-off writer (above K109), not NaN.
+        let score = if e.symptoms() { 2 } else { 7 };
+        push(
+            &cause::OUT_OF_MEMORY,
+            score,
+            ids(&e.oom_lines),
+            "the GPU ran out of memory in a run, but that does not make frames NaN or black".into(),
         );
     }
     if !e.container.is_empty() || !e.mux_lines.is_empty() || !e.audio_missing.is_empty() {
@@ -692,6 +706,15 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
         };
         let cited: Vec<Cited> = e.motion_lines.iter().chain(&e.config_missing).cloned().collect();
         links.push(link("weights", says, Basis::Observed, ids(&cited), lines(&cited)));
+    }
+    if is(&cause::OUT_OF_MEMORY) {
+        links.push(link(
+            "memory",
+            "the GPU ran out of memory and the generation stopped".into(),
+            Basis::Observed,
+            ids(&e.oom_lines),
+            lines(&e.oom_lines),
+        ));
     }
     if is(&cause::BROKEN_POSE_INPUT) {
         links.push(link(
@@ -973,6 +996,15 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
                 paste: Some(format!("nanscope pose repair {dir}{audio} -o {}.repaired", dir.trim_end_matches('/'))),
             });
         }
+    }
+    if is(&cause::OUT_OF_MEMORY) {
+        fixes.push(Action {
+            what: "Generate with less memory: fewer frames (-L), 768x768, or the accelerated pipeline (no CFG); or a \
+                   larger GPU (about 13 GB). Do not quantize the denoising UNet to fit: its activations overflow fp16 \
+                   and the video turns black"
+                .into(),
+            paste: Some("python infer_acc.py --config ./configs/prompts/infer_acc.yaml -L 120".into()),
+        });
     }
     if is(&cause::BAD_REFERENCE_IMAGE) {
         fixes.push(Action { what: "Use a clean RGB reference image of the generation size".into(), paste: None });

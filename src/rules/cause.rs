@@ -192,6 +192,25 @@ pub const MISSING_WEIGHTS: Rule = Rule {
     options: "",
 };
 
+pub const OUT_OF_MEMORY: Rule = Rule {
+    code: "K112",
+    slug: "out-of-memory",
+    severity: Severity::Error,
+    summary: "the GPU ran out of memory and the generation stopped",
+    detects: "A log line of PyTorch's allocator failing (`CUDA out of memory`, `torch.OutOfMemoryError`, L108), \
+              with no NaN or black frames in the run; a truncated video or one without its index (V101–V106) is \
+              the writer it cut off. Beside NaN symptoms the line ranks low: an earlier attempt ran out of memory, \
+              and what made the frames black is another cause.",
+    why: "EchoMimicV2's memory grows with the number of frames; the normal pipeline doubles the batch for \
+          classifier-free guidance. A run that dies leaves no video, or a file players refuse.",
+    cause: "Too many frames (`-L`), a size above 768×768, CFG (the normal pipeline) or a GPU below the ~13 GB \
+            EchoMimicV2 needs.",
+    fix: "Fewer frames (`-L`), 768×768, the accelerated pipeline (`infer_acc.py`: no CFG, 6 steps) or a larger \
+          GPU. Not quantizing the denoising UNet to fit: its activations overflow fp16 and the video turns black \
+          (K101).",
+    options: "",
+};
+
 pub const HEALTHY_RUN: Rule = Rule {
     code: "K120",
     slug: "healthy-run",
@@ -230,6 +249,7 @@ pub const RULES: &[&Rule] = &[
     &ENCODER_MUX_FAILURE,
     &LENGTH_MISMATCH,
     &MISSING_WEIGHTS,
+    &OUT_OF_MEMORY,
     &HEALTHY_RUN,
     &UNKNOWN_CAUSE,
 ];
