@@ -657,10 +657,9 @@ fn the_ui_int8_option_is_not_a_quantized_denoising_unet() {
 const OOM: &str = "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.25 GiB. GPU 0 has a total \
                    capacity of 11.72 GiB of which 1.02 GiB is free.\n";
 
-/// A run the GPU's memory stopped before it wrote a video: the verdict is
-/// the memory, with the log line, and the fix generates with less of it.
-#[test]
-fn a_run_that_ran_out_of_gpu_memory_says_so() {
+/// The healthy deployment as a run that stopped before it wrote a video:
+/// no outputs, and the server log's first nine lines followed by `tail`.
+fn stopped_run(tail: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let run_dir = dir.path().join("echomimic_v2");
     copy_dir(&incident("deploy_healthy"), &run_dir);
@@ -668,19 +667,60 @@ fn a_run_that_ran_out_of_gpu_memory_says_so() {
     let log = run_dir.join("server.log");
     let text = std::fs::read_to_string(&log).unwrap();
     let head: Vec<&str> = text.lines().take(9).collect();
-    std::fs::write(&log, format!("{}\nTraceback (most recent call last):\n{OOM}", head.join("\n"))).unwrap();
+    std::fs::write(&log, format!("{}\nTraceback (most recent call last):\n{tail}", head.join("\n"))).unwrap();
+    (dir, run_dir)
+}
 
+/// A run the GPU's memory stopped before it wrote a video: the verdict is
+/// the memory, with the log line, and the fix generates with less of it.
+#[test]
+fn a_run_that_ran_out_of_gpu_memory_says_so() {
+    let (_dir, run_dir) = stopped_run(OOM);
     let (code, report, stderr) = run(&[run_dir.to_str().unwrap()]);
     assert_eq!(code, 1, "{stderr}");
     let verdict = &report["verdict"];
     assert_eq!(verdict["root_cause"]["code"], "K112", "{verdict:#}");
     let memory = link(&report, "memory");
     assert_eq!(cited_codes(&report, memory), ["L108"]);
-    let line = format!("{}:11: torch.OutOfMemoryError", log.display());
+    let line = format!("{}:11: torch.OutOfMemoryError", run_dir.join("server.log").display());
     assert!(memory["evidence"][0].as_str().unwrap().starts_with(&line), "{memory}");
     assert!(verdict["fix"][0]["paste"].as_str().unwrap().starts_with("python infer_acc.py"), "{verdict:#}");
     // No NaN to look for: no probe dump to record.
     assert_eq!(verdict["next"], json!([]), "{verdict:#}");
+}
+
+/// Runs that stopped on a setting EchoMimicV2 cannot run with, and on a
+/// missing ffmpeg: each names its cause and its fix, and none asks for a
+/// probe dump, since there is no NaN to trace.
+#[test]
+fn runs_stopped_by_a_setting_or_a_missing_ffmpeg_name_their_fix() {
+    for (tail, cause, paste) in [
+        (
+            "ValueError: could not broadcast input array from shape (768,768,3) into shape (512,512,3)\n",
+            "K113",
+            "python infer.py --config ./configs/prompts/infer.yaml -W 768 -H 768",
+        ),
+        (
+            "ValueError: range() arg 3 must not be zero\n",
+            "K113",
+            "python infer.py --config ./configs/prompts/infer.yaml --context_frames 12 --context_overlap 3",
+        ),
+        (
+            "FileNotFoundError: [WinError 2] The system cannot find the file specified\n",
+            "K109",
+            "export FFMPEG_PATH=/path/to/ffmpeg-static   # the folder holding the ffmpeg binary",
+        ),
+    ] {
+        let (_dir, run_dir) = stopped_run(tail);
+        let (_, report, _) = run(&[run_dir.to_str().unwrap()]);
+        let verdict = &report["verdict"];
+        assert_eq!(verdict["root_cause"]["code"], cause, "{tail}{verdict:#}");
+        assert_eq!(verdict["fix"][0]["paste"], paste, "{verdict:#}");
+        assert_eq!(verdict["next"], json!([]), "{verdict:#}");
+        let cited: Vec<String> =
+            verdict["chain"].as_array().unwrap().iter().flat_map(|l| cited_codes(&report, l)).collect();
+        assert_eq!(cited, [if cause == "K113" { "L114" } else { "L113" }], "{verdict:#}");
+    }
 }
 
 /// The incident's own story: the GPU ran out of memory, the denoising UNet

@@ -148,8 +148,15 @@ pub(crate) struct Evidence {
     config_missing: Vec<Cited>,
     /// Log lines of a load that read a Git LFS pointer (L118).
     lfs_lines: Vec<Cited>,
+    /// A log line says ffmpeg could not be run (L113).
+    ffmpeg_missing: bool,
     /// Log lines of the GPU running out of memory (L108).
     oom_lines: Vec<Cited>,
+    /// Log lines of a shape error that stopped the run (L114).
+    shape_lines: Vec<Cited>,
+    /// Config lines of sizes and context windows the pipeline cannot run
+    /// with (C107, C108, C109).
+    setting_lines: Vec<Cited>,
     errors: usize,
     warnings: usize,
     videos: Vec<String>,
@@ -270,6 +277,7 @@ impl Evidence {
                 Severity::Warning => e.warnings += 1,
                 Severity::Info => {}
             }
+            e.ffmpeg_missing |= f.is(&rules::log::FFMPEG_MISSING);
             if let Some(bucket) = e.text_bucket(f) {
                 bucket.push(Cited::of(f, id));
             } else if f.is(&trace::NONFINITE_PRODUCER) || f.is(&trace::FIRST_NONFINITE_RECORD) {
@@ -373,6 +381,13 @@ impl Evidence {
             Some(&mut self.lfs_lines)
         } else if f.is(&log::CUDA_OUT_OF_MEMORY) {
             Some(&mut self.oom_lines)
+        } else if f.is(&log::SHAPE_MISMATCH) {
+            Some(&mut self.shape_lines)
+        } else if f.is(&config::SIZE_NOT_MULTIPLE_OF_8)
+            || f.is(&config::SIZE_NOT_POSE_SIZE)
+            || f.is(&config::CONTEXT_WINDOWS)
+        {
+            Some(&mut self.setting_lines)
         } else {
             None
         }
@@ -519,6 +534,16 @@ fn candidates(e: &Evidence) -> Vec<Candidate> {
             score,
             ids(&e.oom_lines),
             "the GPU ran out of memory in a run, but that does not make frames NaN or black".into(),
+        );
+    }
+    if !e.shape_lines.is_empty() {
+        let mut found = ids(&e.shape_lines);
+        found.extend(ids(&e.setting_lines));
+        push(
+            &cause::SETTINGS_STOPPED_THE_RUN,
+            if e.symptoms() { 2 } else { 7 },
+            found,
+            "a shape error stopped a run, but that does not make frames NaN or black".into(),
         );
     }
     if !e.container.is_empty() || !e.mux_lines.is_empty() || !e.audio_missing.is_empty() {
@@ -714,6 +739,24 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
             Basis::Observed,
             ids(&e.oom_lines),
             lines(&e.oom_lines),
+        ));
+    }
+    if is(&cause::SETTINGS_STOPPED_THE_RUN) {
+        if !e.setting_lines.is_empty() {
+            links.push(link(
+                "config",
+                "the run's config asks for a size or context windows the pipeline cannot run with".into(),
+                Basis::Observed,
+                ids(&e.setting_lines),
+                lines(&e.setting_lines),
+            ));
+        }
+        links.push(link(
+            "generation",
+            "a shape error stopped the run before a video was written".into(),
+            Basis::Observed,
+            ids(&e.shape_lines),
+            lines(&e.shape_lines),
         ));
     }
     if is(&cause::BROKEN_POSE_INPUT) {
@@ -997,6 +1040,31 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
             });
         }
     }
+    if is(&cause::SETTINGS_STOPPED_THE_RUN) {
+        let said = |needle: &str| e.shape_lines.iter().chain(&e.setting_lines).any(|c| c.at.contains(needle));
+        if said("broadcast") || e.setting_lines.iter().any(|c| !c.at.contains("context")) {
+            fixes.push(Action {
+                what: "Generate at the size EchoMimicV2's poses are drawn for, 768x768".into(),
+                paste: Some("python infer.py --config ./configs/prompts/infer.yaml -W 768 -H 768".into()),
+            });
+        }
+        if said("arg 3") || said("context") {
+            fixes.push(Action {
+                what: "Keep context_overlap below context_frames (the defaults: 12 and 3)".into(),
+                paste: Some(
+                    "python infer.py --config ./configs/prompts/infer.yaml --context_frames 12 --context_overlap 3"
+                        .into(),
+                ),
+            });
+        }
+        if fixes.is_empty() {
+            fixes.push(Action {
+                what: "Tensor sizes do not match: check that the weights are EchoMimicV2's and the config's sizes"
+                    .into(),
+                paste: Some("nanscope config check configs/prompts/infer.yaml".into()),
+            });
+        }
+    }
     if is(&cause::OUT_OF_MEMORY) {
         fixes.push(Action {
             what: "Generate with less memory: fewer frames (-L), 768x768, or the accelerated pipeline (no CFG); or a \
@@ -1008,6 +1076,14 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
     }
     if is(&cause::BAD_REFERENCE_IMAGE) {
         fixes.push(Action { what: "Use a clean RGB reference image of the generation size".into(), paste: None });
+    }
+    if e.ffmpeg_missing && (is(&cause::ENCODER_MUX_FAILURE) || is(&cause::UNKNOWN_CAUSE)) {
+        fixes.push(Action {
+            what: "Put ffmpeg where the run finds it: on PATH, or in the folder FFMPEG_PATH names (EchoMimicV2's \
+                   scripts add it to PATH; a static build works)"
+                .into(),
+            paste: Some("export FFMPEG_PATH=/path/to/ffmpeg-static   # the folder holding the ffmpeg binary".into()),
+        });
     }
     // Repairs of what was written: never the fix, but the stopgap for the video at hand. A silent
     // video whose frames are sound only lacks the audio the mux dropped: first, since its frames are
@@ -1272,11 +1348,12 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
             paste: None,
         });
     }
+    // A dump finds where NaN came from: of no use to a run without NaN.
     let upstream_unknown = e.producer.is_none()
         && (is(&cause::QUANTIZATION_OVERFLOW)
             || is(&cause::ACTIVATION_OVERFLOW)
             || is(&cause::NAN_CAST_BLACK_FRAMES)
-            || is(&cause::UNKNOWN_CAUSE));
+            || (is(&cause::UNKNOWN_CAUSE) && e.symptoms()));
     if upstream_unknown {
         let modules = exclude_list(e);
         let focus = if modules.is_empty() {

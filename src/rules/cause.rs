@@ -211,6 +211,25 @@ pub const OUT_OF_MEMORY: Rule = Rule {
     options: "",
 };
 
+pub const SETTINGS_STOPPED_THE_RUN: Rule = Rule {
+    code: "K113",
+    slug: "settings-stopped-the-run",
+    severity: Severity::Error,
+    summary: "a setting the pipeline cannot run with stopped the generation",
+    detects: "A shape error in the log (L114: `could not broadcast input array from shape (768,768,3)`, \
+              `range() arg 3 must not be zero`, tensor sizes that do not match), with the config findings that \
+              explain it where the run's config has them (C107 size not a multiple of 8, C108 size other than the \
+              poses', C109 context windows that cannot tile the video), and no NaN or black frames in the run.",
+    why: "EchoMimicV2 draws poses at 768×768 and copies them into a frame of the requested size; its context \
+          windows step by context_frames − context_overlap. Another size, or an overlap as large as the \
+          window, stops the run before a video is written.",
+    cause: "A custom `-W`/`-H` (antgroup/echomimic_v2#66), `context_overlap` ≥ `context_frames`, or weights for \
+            another architecture.",
+    fix: "Generate at the size the poses were drawn for (`-W 768 -H 768`), keep `context_overlap` below \
+          `context_frames` (12 and 3 by default), and check the config with `nanscope config check`.",
+    options: "",
+};
+
 pub const HEALTHY_RUN: Rule = Rule {
     code: "K120",
     slug: "healthy-run",
@@ -250,6 +269,7 @@ pub const RULES: &[&Rule] = &[
     &LENGTH_MISMATCH,
     &MISSING_WEIGHTS,
     &OUT_OF_MEMORY,
+    &SETTINGS_STOPPED_THE_RUN,
     &HEALTHY_RUN,
     &UNKNOWN_CAUSE,
 ];
