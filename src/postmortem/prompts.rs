@@ -43,27 +43,27 @@ pub(crate) fn not_read(artifacts: &[Artifact], prompts: &[Prompt]) -> Vec<(usize
     if !given.is_empty() {
         return others(&given, "not the run's config: --config names another");
     }
+    // Every log and every output counts: a folder may hold runs of both entry points.
+    let mut by_logs = Named::default();
     for log in artifacts.iter().filter(|a| a.kind == ArtifactKind::Log) {
         let Some(text) = head(Path::new(&log.path)) else { continue };
-        let named: Vec<usize> = all.iter().copied().filter(|&i| names(&text, &file_name(&artifacts[i].path))).collect();
-        if !named.is_empty() && named.len() < all.len() {
-            let listed: Vec<String> = named.iter().map(|&i| file_name(&artifacts[i].path)).collect();
-            return others(&named, &format!("not the run's config: {} names {}", log.path, listed.join(", ")));
-        }
+        by_logs.add(&log.path, all.iter().copied().filter(|&i| names(&text, &file_name(&artifacts[i].path))));
     }
-    let videos: Vec<&str> =
-        artifacts.iter().filter(|a| a.kind == ArtifactKind::Video).map(|a| a.path.as_str()).collect();
-    for video in &videos {
-        let named: Vec<usize> = prompts
-            .iter()
-            .filter(|p| output_names(video, &file_name(&artifacts[p.artifact].path), p.motion_module))
-            .map(|p| p.artifact)
-            .collect();
-        if !named.is_empty() && named.len() < all.len() {
-            let listed: Vec<String> = named.iter().map(|&i| file_name(&artifacts[i].path)).collect();
-            let why = format!("not the run's config: the entry point that wrote {video} reads {}", listed.join(", "));
-            return others(&named, &why);
-        }
+    if let Some(read) = by_logs.subset_of(&all) {
+        return others(read, &format!("not the run's config: {} names {}", by_logs.sources(), by_logs.listed(artifacts)));
+    }
+    let mut by_outputs = Named::default();
+    for video in artifacts.iter().filter(|a| a.kind == ArtifactKind::Video) {
+        let wrote = |p: &&Prompt| output_names(&video.path, &file_name(&artifacts[p.artifact].path), p.motion_module);
+        by_outputs.add(&video.path, prompts.iter().filter(wrote).map(|p| p.artifact));
+    }
+    if let Some(read) = by_outputs.subset_of(&all) {
+        let why = format!(
+            "not the run's config: the entry point that wrote {} reads {}",
+            by_outputs.sources(),
+            by_outputs.listed(artifacts)
+        );
+        return others(read, &why);
     }
     let entry_point = |i: &usize| file_name(&artifacts[*i].path).to_ascii_lowercase().starts_with("infer");
     if prompts.iter().any(|p| p.resolved) {
@@ -75,6 +75,44 @@ pub(crate) fn not_read(artifacts: &[Artifact], prompts: &[Prompt]) -> Vec<(usize
         return Vec::new();
     }
     others(&read, "not the run's config: no entry point reads it (infer.py and infer_acc.py read infer*.yaml)")
+}
+
+/// The configs some files name, and the files that name one.
+#[derive(Default)]
+struct Named<'a> {
+    configs: Vec<usize>,
+    sources: Vec<&'a str>,
+}
+
+impl<'a> Named<'a> {
+    fn add(&mut self, source: &'a str, configs: impl Iterator<Item = usize>) {
+        let before = self.configs.len();
+        for config in configs {
+            if !self.configs.contains(&config) {
+                self.configs.push(config);
+            }
+        }
+        if self.configs.len() > before {
+            self.sources.push(source);
+        }
+    }
+
+    /// The configs named, when they are some of `all` but not every one.
+    fn subset_of(&self, all: &[usize]) -> Option<&[usize]> {
+        (!self.configs.is_empty() && self.configs.len() < all.len()).then_some(self.configs.as_slice())
+    }
+
+    fn sources(&self) -> String {
+        let shown: Vec<&str> = self.sources.iter().take(3).copied().collect();
+        match self.sources.len() {
+            n if n > 3 => format!("{} and {} more", shown.join(", "), n - 3),
+            _ => shown.join(", "),
+        }
+    }
+
+    fn listed(&self, artifacts: &[Artifact]) -> String {
+        self.configs.iter().map(|&i| file_name(&artifacts[i].path)).collect::<Vec<_>>().join(", ")
+    }
 }
 
 /// Whether the folder an entry point wrote `video` into names the config:
@@ -192,6 +230,15 @@ mod tests {
         let mut given = checkout("--config");
         given.push(log.clone());
         assert_eq!(unread(&given, &[true, false, true]), [0, 2]);
+        // Two logs naming the two entry points' configs: only the training leftover is not read.
+        let second = dir.path().join("acc.log");
+        std::fs::write(&second, "loading config ./configs/prompts/infer.yaml\n").unwrap();
+        let mut both = checkout("content: EchoMimicV2 prompt config");
+        both.push(log.clone());
+        both.push(Artifact::new(&second, ArtifactKind::Log, "content: log"));
+        let unused = not_read(&both, &prompts(&[false, false, false]));
+        assert_eq!(unused.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0]);
+        assert!(unused[0].1.contains("run.log, ") && unused[0].1.ends_with("names infer_acc.yaml, infer.yaml"));
         // A log that names one.
         let mut logged = checkout("content: EchoMimicV2 prompt config");
         logged.push(log);
