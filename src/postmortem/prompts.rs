@@ -47,7 +47,10 @@ pub(crate) fn not_read(artifacts: &[Artifact], prompts: &[Prompt]) -> Vec<(usize
     let mut by_logs = Named::default();
     for log in artifacts.iter().filter(|a| a.kind == ArtifactKind::Log) {
         let Some(text) = head(Path::new(&log.path)) else { continue };
-        by_logs.add(&log.path, all.iter().copied().filter(|&i| names(&text, &file_name(&artifacts[i].path))));
+        let named = |p: &&Prompt| {
+            names(&text, &file_name(&artifacts[p.artifact].path)) || prints_output_folder(&text, p.motion_module)
+        };
+        by_logs.add(&log.path, prompts.iter().filter(named).map(|p| p.artifact));
     }
     if let Some(read) = by_logs.subset_of(&all) {
         return others(read, &format!("not the run's config: {} names {}", by_logs.sources(), by_logs.listed(artifacts)));
@@ -123,14 +126,7 @@ impl<'a> Named<'a> {
 /// and reads `infer_acc.yaml` unless told otherwise.
 fn output_names(video: &str, config: &str, motion_module: Option<&str>) -> bool {
     let folders: Vec<&str> = video.split(['/', '\\']).collect();
-    let flag = motion_module.and_then(|path| {
-        let parts: Vec<&str> = path.split('/').collect();
-        let parent = parts.len().checked_sub(2).map(|i| parts[i])?;
-        let last = parts.last()?.rsplit('-').next()?;
-        let name = last.get(..last.len().checked_sub(4)?)?;
-        Some(format!("{parent}-iter{name}-seed"))
-    });
-    let by_infer = flag.is_some_and(|flag| {
+    let by_infer = infer_folder(motion_module).is_some_and(|flag| {
         folders.windows(2).any(|w| {
             w[0] == "outputs" && w[1].strip_prefix(flag.as_str()).is_some_and(|seed| seed.parse::<u64>().is_ok())
         })
@@ -138,6 +134,30 @@ fn output_names(video: &str, config: &str, motion_module: Option<&str>) -> bool 
     let by_infer_acc = config == "infer_acc.yaml"
         && folders.windows(3).any(|w| w[0] == "output" && w[2].contains("--step_") && w[2].contains("--cfg_"));
     by_infer || by_infer_acc
+}
+
+/// The start of the folder name `infer.py` writes into for a config whose
+/// `motion_module_path` is `motion_module`: `{folder}-iter{name}-seed`.
+fn infer_folder(motion_module: Option<&str>) -> Option<String> {
+    let parts: Vec<&str> = motion_module?.split('/').collect();
+    let parent = parts.len().checked_sub(2).map(|i| parts[i])?;
+    let last = parts.last()?.rsplit('-').next()?;
+    let name = last.get(..last.len().checked_sub(4)?)?;
+    Some(format!("{parent}-iter{name}-seed"))
+}
+
+/// Whether a log holds `infer.py`'s first line, the folder it writes into
+/// (`outputs/pretrained_weights-itermotion_module-seed3407`), for this
+/// config's motion module.
+fn prints_output_folder(text: &str, motion_module: Option<&str>) -> bool {
+    infer_folder(motion_module).is_some_and(|flag| {
+        let printed = format!("outputs/{flag}");
+        text.match_indices(&printed).any(|(at, _)| {
+            let seed: String = text[at + printed.len()..].chars().take_while(char::is_ascii_digit).collect();
+            let before = text[..at].chars().next_back();
+            !seed.is_empty() && !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+        })
+    })
 }
 
 fn file_name(path: &str) -> String {
@@ -180,6 +200,15 @@ mod tests {
 
     fn prompts(resolved: &[bool]) -> Vec<Prompt<'static>> {
         resolved.iter().enumerate().map(|(artifact, &resolved)| Prompt { artifact, resolved, motion_module: None }).collect()
+    }
+
+    #[test]
+    fn a_log_with_infer_py_s_output_folder_names_the_config() {
+        let log = "please download ffmpeg-static\noutputs/pretrained_weights-itermotion_module-seed3407\nusing motion module";
+        assert!(prints_output_folder(log, Some("./pretrained_weights/motion_module.pth")));
+        assert!(!prints_output_folder(log, Some("./pretrained_weights/motion_module_acc.pth")));
+        assert!(!prints_output_folder("outputs/pretrained_weights-itermotion_module-seed", Some("./x/motion_module.pth")));
+        assert!(!prints_output_folder(log, None));
     }
 
     #[test]

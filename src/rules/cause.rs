@@ -177,7 +177,7 @@ pub const MISSING_WEIGHTS: Rule = Rule {
               lines such as `Loaded 0.0M-parameter motion module` (L111) and `motion module not found` (L112), or \
               Git LFS pointer files where checkpoints should be (F112) and log lines of a load that read one \
               (`invalid load key, 'v'`, L118). The run's prompt config is the one given with `--config`, else the \
-              one a log names, else the one the output folder names (`infer.py` names it after the config's \
+              one a log names (or whose output folder it prints), else the one the output folder names (`infer.py` names it after the config's \
               motion module), else the entry points' (`infer*.yaml`) and any that resolves every file; the \
               others (`animation.yaml`, a training leftover) are not read.",
     why: "Without the motion module the frames are generated independently and flicker; without a UNet or \
