@@ -535,6 +535,14 @@ fn a_deployment_whose_mux_failed_gets_its_audio_back() {
     assert_eq!(report["verdict"]["fix"][0]["paste"], want.as_str(), "{:#}", report["verdict"]["fix"]);
 }
 
+/// A copy of a fixture's run folder, to damage: the folder and where it is.
+fn copy_of(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("echomimic_v2");
+    copy_dir(&incident(name), &run_dir);
+    (dir, run_dir)
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -554,9 +562,7 @@ fn copy_dir(from: &Path, to: &Path) {
 /// looks for it.
 #[test]
 fn a_deployment_without_the_separately_downloaded_weights_gets_their_downloads() {
-    let dir = tempfile::tempdir().unwrap();
-    let run_dir = dir.path().join("echomimic_v2");
-    copy_dir(&incident("deploy_healthy"), &run_dir);
+    let (_dir, run_dir) = copy_of("deploy_healthy");
     let weights = run_dir.join("pretrained_weights");
     std::fs::remove_dir_all(weights.join("sd-vae-ft-mse")).unwrap();
     std::fs::remove_dir_all(weights.join("audio_processor")).unwrap();
@@ -598,9 +604,7 @@ fn a_deployment_without_the_separately_downloaded_weights_gets_their_downloads()
 /// the run is healthy.
 #[test]
 fn a_missing_file_of_a_config_the_run_did_not_read_is_not_the_cause() {
-    let dir = tempfile::tempdir().unwrap();
-    let run_dir = dir.path().join("echomimic_v2");
-    copy_dir(&incident("deploy_healthy"), &run_dir);
+    let (_dir, run_dir) = copy_of("deploy_healthy");
     std::fs::remove_file(run_dir.join("pretrained_weights/denoising_unet_acc.pth")).unwrap();
     let (code, report, stderr) = run(&[run_dir.to_str().unwrap()]);
     assert_eq!(report["verdict"]["root_cause"]["code"], "K120", "{:#}", report["verdict"]);
@@ -630,9 +634,7 @@ fn a_missing_file_of_a_config_the_run_did_not_read_is_not_the_cause() {
 /// quantized denoising UNet, and the next step is the run without the option.
 #[test]
 fn the_ui_int8_option_is_not_a_quantized_denoising_unet() {
-    let dir = tempfile::tempdir().unwrap();
-    let run_dir = dir.path().join("echomimic_v2");
-    copy_dir(&incident("deploy_seed"), &run_dir);
+    let (_dir, run_dir) = copy_of("deploy_seed");
     let healthy = incident("deploy_healthy").join("pretrained_weights/denoising_unet.pth");
     std::fs::copy(healthy, run_dir.join("pretrained_weights/denoising_unet.pth")).unwrap();
     let log = run_dir.join("server.log");
@@ -660,9 +662,7 @@ const OOM: &str = "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate
 /// The healthy deployment as a run that stopped before it wrote a video:
 /// no outputs, and the server log's first nine lines followed by `tail`.
 fn stopped_run(tail: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let run_dir = dir.path().join("echomimic_v2");
-    copy_dir(&incident("deploy_healthy"), &run_dir);
+    let (dir, run_dir) = copy_of("deploy_healthy");
     std::fs::remove_dir_all(run_dir.join("outputs")).unwrap();
     let log = run_dir.join("server.log");
     let text = std::fs::read_to_string(&log).unwrap();
@@ -728,9 +728,7 @@ fn runs_stopped_by_a_setting_or_a_missing_ffmpeg_name_their_fix() {
 /// the cause; running out of memory ranks below it.
 #[test]
 fn running_out_of_memory_before_the_quantization_is_not_the_cause_of_black_frames() {
-    let dir = tempfile::tempdir().unwrap();
-    let run_dir = dir.path().join("echomimic_v2");
-    copy_dir(&incident("deploy_seed"), &run_dir);
+    let (_dir, run_dir) = copy_of("deploy_seed");
     let log = run_dir.join("server.log");
     let text = std::fs::read_to_string(&log).unwrap();
     std::fs::write(&log, format!("{OOM}{text}")).unwrap();
