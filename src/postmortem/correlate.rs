@@ -1181,7 +1181,7 @@ fn downloads(e: &Evidence) -> Vec<Action> {
     let mut targets: Vec<String> =
         e.config_missing.iter().chain(&e.motion_lines).filter_map(|c| c.resolved.as_deref()).map(shown_path).collect();
     if let Some(folder) = &e.weights_folder {
-        targets.extend(e.missing.iter().map(|c| format!("{folder}/{}", c.layout_path())));
+        targets.extend(e.missing.iter().map(|c| shown_path(&format!("{folder}/{}", c.layout_path()))));
     }
     let mut seen = std::collections::HashSet::new();
     targets.retain(|t| seen.insert(t.clone()));
@@ -1594,5 +1594,15 @@ mod tests {
         assert_eq!(named_scheme(&line(&["pipe.unet"])), Some(QuantScheme::Int8Channel));
         assert_eq!(named_scheme(&line(&["vae", "reference_unet"])), None);
         assert_eq!(named_scheme(&line(&["vae", "unet"])), Some(QuantScheme::Int8Channel));
+    }
+
+    #[test]
+    fn paths_in_a_paste_are_shown_as_typed_from_here() {
+        assert_eq!(shown_path("./run/./pretrained_weights/sd-vae-ft-mse"), "run/pretrained_weights/sd-vae-ft-mse");
+        let here = std::env::current_dir().unwrap();
+        assert_eq!(shown_path(&format!("{}/./pretrained_weights/x.pth", here.display())), "pretrained_weights/x.pth");
+        assert_eq!(shown_path("/elsewhere/./x.pth"), "/elsewhere/x.pth");
+        assert_eq!(shell_word("pretrained_weights/x.pth"), "pretrained_weights/x.pth");
+        assert_eq!(shell_word("my run/it's"), "'my run/it'\\''s'");
     }
 }
