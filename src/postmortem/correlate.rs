@@ -179,6 +179,17 @@ fn not_the_unet(model: &str) -> bool {
     ["vae", "reference", "ref_unet", "audio", "whisper", "pose", "image_encoder"].iter().any(|n| model.contains(n))
 }
 
+/// Whether a quantization line names its models and none is the denoising UNet.
+fn only_other_models(models: &[String]) -> bool {
+    !models.is_empty() && models.iter().all(|m| not_the_unet(m))
+}
+
+/// The models a quantization line names (`evidence.models`, L110).
+fn models(f: &Finding) -> Vec<String> {
+    let listed = f.evidence.get("models").and_then(|m| m.as_array());
+    listed.map(|m| m.iter().filter_map(|v| v.as_str()).map(str::to_string).collect()).unwrap_or_default()
+}
+
 fn in_family(f: &Finding, family: &[&Rule]) -> bool {
     family.iter().any(|r| f.is(r))
 }
@@ -201,18 +212,28 @@ impl Cited {
         let line = f.subject.line.map_or(String::new(), |l| format!(":{l}"));
         let text = f.evidence.get("text").and_then(|t| t.as_str()).unwrap_or(&f.message);
         let resolved = f.evidence.get("resolved").and_then(|r| r.as_str()).map(str::to_string);
-        let models = f
-            .evidence
-            .get("models")
-            .and_then(|m| m.as_array())
-            .map(|m| m.iter().filter_map(|v| v.as_str()).map(str::to_string).collect())
-            .unwrap_or_default();
-        Cited { id, at: format!("{file}{line}: {text}"), resolved, models }
+        Cited { id, at: format!("{file}{line}: {text}"), resolved, models: models(f) }
     }
 }
 
 fn ids(cited: &[Cited]) -> Vec<String> {
     cited.iter().map(|c| c.id.clone()).collect()
+}
+
+/// Each item once, in the order first seen.
+fn first_of_each<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut kept = Vec::new();
+    for item in items {
+        if !kept.contains(&item) {
+            kept.push(item);
+        }
+    }
+    kept
+}
+
+/// A link observed in log or config lines: it cites them by id, quoted.
+fn cited_link(stage: &str, says: String, cited: &[Cited]) -> Link {
+    link(stage, says, Basis::Observed, ids(cited), lines(cited))
 }
 
 fn lines(cited: &[Cited]) -> Vec<String> {
@@ -226,8 +247,7 @@ pub(crate) fn named_scheme(f: &Finding) -> Option<QuantScheme> {
     if !(f.is(&rules::log::QUANTIZATION_APPLIED) || f.is(&rules::config::QUANTIZATION_CONFIGURED)) {
         return None;
     }
-    let models = f.evidence.get("models").and_then(|m| m.as_array());
-    if models.is_some_and(|m| !m.is_empty() && m.iter().all(|m| m.as_str().is_some_and(not_the_unet))) {
+    if only_other_models(&models(f)) {
         return None;
     }
     f.evidence.get("scheme").and_then(|s| s.as_str()).and_then(QuantScheme::from_name)
@@ -398,13 +418,13 @@ impl Evidence {
     /// line names it or no model at all.
     fn unet_quantized(&self) -> bool {
         self.quantized.iter().any(|q| matches!(q.component, None | Some(Component::DenoisingUnet)))
-            || self.quant_lines.iter().any(|c| c.models.is_empty() || c.models.iter().any(|m| !not_the_unet(m)))
+            || self.quant_lines.iter().any(|c| !only_other_models(&c.models))
     }
 
     /// Quantization lines that name only other models than the denoising
     /// UNet (EchoMimicV2's UI int8 option: the VAE and reference UNet).
     fn other_models_quantized(&self) -> Vec<&Cited> {
-        self.quant_lines.iter().filter(|c| !c.models.is_empty() && c.models.iter().all(|m| not_the_unet(m))).collect()
+        self.quant_lines.iter().filter(|c| only_other_models(&c.models)).collect()
     }
 
     fn symptoms(&self) -> bool {
@@ -712,12 +732,7 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
     let named = !e.motion_lines.is_empty() || !e.config_missing.is_empty();
     if is(&cause::MISSING_WEIGHTS) && (!e.missing.is_empty() || named || !lfs) {
         let names: Vec<&str> = e.missing.iter().map(|c| c.name()).collect();
-        let mut files: Vec<&str> = Vec::new();
-        for file in e.config_missing.iter().filter_map(|c| c.resolved.as_deref()).map(base_name) {
-            if !files.contains(&file) {
-                files.push(file);
-            }
-        }
+        let files = first_of_each(e.config_missing.iter().filter_map(|c| c.resolved.as_deref()).map(base_name));
         let says = if !names.is_empty() {
             format!("missing from pretrained_weights/: {}", names.join(", "))
         } else if !files.is_empty() {
@@ -730,34 +745,18 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
             "a component was not loaded".to_string()
         };
         let cited: Vec<Cited> = e.motion_lines.iter().chain(&e.config_missing).cloned().collect();
-        links.push(link("weights", says, Basis::Observed, ids(&cited), lines(&cited)));
+        links.push(cited_link("weights", says, &cited));
     }
     if is(&cause::OUT_OF_MEMORY) {
-        links.push(link(
-            "memory",
-            "the GPU ran out of memory and the generation stopped".into(),
-            Basis::Observed,
-            ids(&e.oom_lines),
-            lines(&e.oom_lines),
-        ));
+        links.push(cited_link("memory", "the GPU ran out of memory and the generation stopped".into(), &e.oom_lines));
     }
     if is(&cause::SETTINGS_STOPPED_THE_RUN) {
         if !e.setting_lines.is_empty() {
-            links.push(link(
-                "config",
-                "the run's config asks for a size or context windows the pipeline cannot run with".into(),
-                Basis::Observed,
-                ids(&e.setting_lines),
-                lines(&e.setting_lines),
-            ));
+            let says = "the run's config asks for a size or context windows the pipeline cannot run with";
+            links.push(cited_link("config", says.into(), &e.setting_lines));
         }
-        links.push(link(
-            "generation",
-            "a shape error stopped the run before a video was written".into(),
-            Basis::Observed,
-            ids(&e.shape_lines),
-            lines(&e.shape_lines),
-        ));
+        let says = "a shape error stopped the run before a video was written";
+        links.push(cited_link("generation", says.into(), &e.shape_lines));
     }
     if is(&cause::BROKEN_POSE_INPUT) {
         links.push(link(
@@ -1169,6 +1168,9 @@ const ECHOMIMIC_FILES: [&str; 6] = [
     "motion_module_acc.pth",
 ];
 
+/// Hugging Face's command that downloads a repository's files.
+const HF_DOWNLOAD: &str = "huggingface-cli download";
+
 /// Whisper's tiny model, which EchoMimicV2's README links for `audio_processor/`.
 const WHISPER_TINY: &str = "https://openaipublic.azureedge.net/main/whisper/models/\
                             65147644a518d12f04e32d6f3b26facc3f8dd46e5390956a9424a650c0ce22b9/tiny.pt";
@@ -1178,17 +1180,16 @@ const WHISPER_TINY: &str = "https://openaipublic.azureedge.net/main/whisper/mode
 /// weights folder, by where each comes from. The VAE, the base model and
 /// Whisper's `tiny.pt` are not in EchoMimicV2's repository.
 fn downloads(e: &Evidence) -> Vec<Action> {
-    let mut targets: Vec<String> =
-        e.config_missing.iter().chain(&e.motion_lines).filter_map(|c| c.resolved.as_deref()).map(shown_path).collect();
-    if let Some(folder) = &e.weights_folder {
-        targets.extend(e.missing.iter().map(|c| shown_path(&format!("{folder}/{}", c.layout_path()))));
-    }
-    let mut seen = std::collections::HashSet::new();
-    targets.retain(|t| seen.insert(t.clone()));
+    let named = e.config_missing.iter().chain(&e.motion_lines).filter_map(|c| c.resolved.as_deref());
+    let found_missing = e.weights_folder.iter().flat_map(|folder| {
+        e.missing.iter().map(move |c| format!("{folder}/{}", c.layout_path()))
+    });
+    let targets = first_of_each(named.map(shown_path).chain(found_missing.map(|t| shown_path(&t))));
     let mut own: Vec<(&str, Vec<&str>)> = Vec::new();
     let (mut actions, mut unknown) = (Vec::new(), Vec::new());
     for target in &targets {
         let (dir, name) = target.rsplit_once('/').unwrap_or((".", target));
+        let to = shell_word(target);
         let source = match name {
             _ if ECHOMIMIC_FILES.contains(&name) => {
                 match own.iter_mut().find(|(d, _)| *d == dir) {
@@ -1197,15 +1198,15 @@ fn downloads(e: &Evidence) -> Vec<Action> {
                 }
                 continue;
             }
-            "sd-vae-ft-mse" => ("the VAE", format!("huggingface-cli download stabilityai/sd-vae-ft-mse --local-dir {}", shell_word(target))),
+            "sd-vae-ft-mse" => ("the VAE", format!("{HF_DOWNLOAD} stabilityai/sd-vae-ft-mse --local-dir {to}")),
             "sd-image-variations-diffusers" => (
                 "the base model's UNet",
-                format!(
-                    "huggingface-cli download lambdalabs/sd-image-variations-diffusers --include 'unet/*' --local-dir {}",
-                    shell_word(target)
-                ),
+                format!("{HF_DOWNLOAD} lambdalabs/sd-image-variations-diffusers --include 'unet/*' --local-dir {to}"),
             ),
-            "tiny.pt" => ("Whisper's tiny.pt (the audio processor)", format!("curl -L --create-dirs -o {} {WHISPER_TINY}", shell_word(target))),
+            "tiny.pt" => {
+                let paste = format!("curl -L --create-dirs -o {to} {WHISPER_TINY}");
+                ("Whisper's tiny.pt (the audio processor)", paste)
+            }
             _ => {
                 unknown.push(target.as_str());
                 continue;
@@ -1221,7 +1222,7 @@ fn downloads(e: &Evidence) -> Vec<Action> {
         .map(|(dir, files)| Action {
             what: format!("Download {} from EchoMimicV2's weight repository into {dir}", files.join(", ")),
             paste: Some(format!(
-                "huggingface-cli download BadToBest/EchoMimicV2 {} --local-dir {}",
+                "{HF_DOWNLOAD} BadToBest/EchoMimicV2 {} --local-dir {}",
                 files.join(" "),
                 shell_word(dir)
             )),
@@ -1331,12 +1332,7 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
     let is = |r: &Rule| rule == r;
     let others = e.other_models_quantized();
     if !others.is_empty() && !e.unet_quantized() && !is(&cause::HEALTHY_RUN) {
-        let mut models: Vec<&str> = Vec::new();
-        for model in others.iter().flat_map(|c| &c.models) {
-            if !models.contains(&model.as_str()) {
-                models.push(model);
-            }
-        }
+        let models = first_of_each(others.iter().flat_map(|c| c.models.iter().map(String::as_str)));
         let ids: Vec<&str> = others.iter().map(|c| c.id.as_str()).collect();
         next.push(Action {
             what: format!(

@@ -53,7 +53,8 @@ pub(crate) fn not_read(artifacts: &[Artifact], prompts: &[Prompt]) -> Vec<(usize
         by_logs.add(&log.path, prompts.iter().filter(named).map(|p| p.artifact));
     }
     if let Some(read) = by_logs.subset_of(&all) {
-        return others(read, &format!("not the run's config: {} names {}", by_logs.sources(), by_logs.listed(artifacts)));
+        let why = format!("not the run's config: {} names {}", by_logs.sources(), by_logs.listed(artifacts));
+        return others(read, &why);
     }
     let mut by_outputs = Named::default();
     for video in artifacts.iter().filter(|a| a.kind == ArtifactKind::Video) {
@@ -70,7 +71,8 @@ pub(crate) fn not_read(artifacts: &[Artifact], prompts: &[Prompt]) -> Vec<(usize
     }
     let entry_point = |i: &usize| file_name(&artifacts[*i].path).to_ascii_lowercase().starts_with("infer");
     if prompts.iter().any(|p| p.resolved) {
-        let read: Vec<usize> = prompts.iter().filter(|p| p.resolved || entry_point(&p.artifact)).map(|p| p.artifact).collect();
+        let read: Vec<usize> =
+            prompts.iter().filter(|p| p.resolved || entry_point(&p.artifact)).map(|p| p.artifact).collect();
         return others(&read, "not the run's config: another prompt config resolves every weight file");
     }
     let read: Vec<usize> = all.iter().copied().filter(entry_point).collect();
