@@ -79,12 +79,30 @@ fn every_signature_is_found_at_its_line() {
     found.sort_by_key(|(_, line)| *line);
     let expected: Vec<(String, u64)> = [
         "L102", "L102", "L106", "L107", "L108", "L109", "L110", "L111", "L112", "L113", "L113", "L114", "L114", "L115",
+        "L119", "L120", "L121",
     ]
     .iter()
     .enumerate()
     .map(|(i, c)| (c.to_string(), 2 * i as u64 + 2))
     .collect();
     assert_eq!(found, expected);
+}
+
+#[test]
+fn tracebacks_end_in_their_exception_lines() {
+    let (code, report) = check(&["fixtures/log/tracebacks.log"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(codes_at_lines(&report), [("L119".to_string(), 13), ("L122".to_string(), 17)]);
+    let load = &report.findings[0];
+    assert_eq!(load.evidence["path"], "./pretrained_weights/reference_unet.pth");
+    assert_eq!(load.evidence["config_key"], "reference_unet_path");
+    assert_eq!(load.evidence["exception"], "FileNotFoundError");
+    let unknown = &report.findings[1];
+    assert_eq!(
+        (unknown.severity.as_str(), unknown.evidence["exception"].as_str()),
+        ("warning", Some("AttributeError"))
+    );
+    assert_eq!(unknown.evidence["timestamp"], "2024-11-29T14:23:20.507003");
 }
 
 #[test]

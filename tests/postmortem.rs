@@ -739,3 +739,82 @@ fn running_out_of_memory_before_the_quantization_is_not_the_cause_of_black_frame
         verdict["competing"].as_array().unwrap().iter().map(|c| c["cause"]["code"].as_str().unwrap()).collect();
     assert!(competing.contains(&"K112"), "{competing:?}");
 }
+
+/// Runs that stopped at model load, with the messages diffusers, torch,
+/// Whisper and EchoMimicV2 print (as users posted them in EchoMimicV2's
+/// issues): the verdict cites the log line, names the file or folder as the
+/// run read it (from the checkout the prompt config lies in), and downloads
+/// it from where it comes from.
+#[test]
+fn runs_stopped_at_model_load_name_the_file_and_its_download() {
+    let vae = "OSError: We couldn't connect to 'https://huggingface.co' to load this model, couldn't find it in the \
+               cached files and it looks like ./pretrained_weights/sd-vae-ft-mse is not the path to a directory \
+               containing a config.json file.\n";
+    let base = "OSError: Error no file named diffusion_pytorch_model.bin found in directory \
+                ./pretrained_weights/sd-image-variations-diffusers.\n";
+    let whisper = "RuntimeError: Model ./pretrained_weights/audio_processor/tiny.pt not found; available models = \
+                   ['tiny.en', 'tiny']\n";
+    let early =
+        "FileNotFoundError: [Errno 2] No such file or directory: './pretrained_weights/reference_unet-162000.pth'\n";
+    let truncated = "  File \"infer.py\", line 112, in main\n    torch.load(config.denoising_unet_path, map_location=\"cpu\"),\n\
+                     RuntimeError: PytorchStreamReader failed reading zip archive: failed finding central directory\n";
+    for (tail, cause, rule, paste) in [
+        (vae, "K111", "L119", "huggingface-cli download stabilityai/sd-vae-ft-mse --local-dir {w}/sd-vae-ft-mse"),
+        (
+            base,
+            "K111",
+            "L119",
+            "huggingface-cli download lambdalabs/sd-image-variations-diffusers --include 'unet/*' --local-dir \
+             {w}/sd-image-variations-diffusers",
+        ),
+        (whisper, "K111", "L119", "curl -L --create-dirs -o {w}/audio_processor/tiny.pt https://"),
+        (early, "K111", "L119", "huggingface-cli download BadToBest/EchoMimicV2 reference_unet.pth --local-dir {w}"),
+        (
+            truncated,
+            "K104",
+            "L120",
+            "huggingface-cli download BadToBest/EchoMimicV2 denoising_unet.pth --local-dir {w}",
+        ),
+    ] {
+        let (_dir, run_dir) = stopped_run(tail);
+        let (code, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+        assert_eq!(code, 1, "{stderr}");
+        let verdict = &report["verdict"];
+        assert_eq!(verdict["root_cause"]["code"], cause, "{tail}{verdict:#}");
+        let load = link(&report, "model load");
+        assert_eq!(cited_codes(&report, load), [rule], "{load}");
+        let paste = paste.replace("{w}", &run_dir.join("pretrained_weights").display().to_string());
+        let fix = verdict["fix"][0]["paste"].as_str().unwrap();
+        assert!(fix.starts_with(&paste), "{tail}{fix}\n{paste}");
+        assert_eq!(verdict["next"], json!([]), "{verdict:#}");
+    }
+    // An early config's name for the reference UNet is corrected, not only downloaded.
+    let (_dir, run_dir) = stopped_run(early);
+    let (_, report, _) = run(&[run_dir.to_str().unwrap()]);
+    let fixes = report["verdict"]["fix"].to_string();
+    assert!(fixes.contains("reference_unet-162000.pth is reference_unet.pth in EchoMimicV2's release"), "{fixes}");
+}
+
+/// A run whose log ends in an exception no rule names is not a healthy run:
+/// the verdict says it does not know the cause and quotes the exception. A
+/// traceback of an optional import that failed (xformers' triton) is not one.
+#[test]
+fn an_exception_no_rule_names_is_not_a_healthy_run() {
+    let (_dir, run_dir) = stopped_run("AttributeError: 'NoneType' object has no attribute 'shape'\n");
+    let (_, report, _) = run(&[run_dir.to_str().unwrap()]);
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["root_cause"]["code"], "K121", "{verdict:#}");
+    let headline = verdict["headline"].as_str().unwrap();
+    assert!(
+        headline.ends_with("server.log:11: AttributeError: 'NoneType' object has no attribute 'shape'"),
+        "{headline}"
+    );
+    assert_eq!(cited_codes(&report, &verdict["chain"][0]), ["L122"], "{verdict:#}");
+
+    let triton = "  File \"xformers/__init__.py\", line 57, in _is_triton_available\n    import triton  # noqa\n\
+                  ModuleNotFoundError: No module named 'triton'\n";
+    let (_dir, run_dir) = stopped_run(triton);
+    let (code, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K120", "{:#}", report["verdict"]);
+    assert_eq!(code, 0, "{stderr}");
+}

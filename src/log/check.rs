@@ -193,11 +193,34 @@ struct State<'a> {
     result: LogFile,
     /// Per rule code: the index of its first finding and how often it matched.
     seen: Vec<(&'static str, usize, u64, u64)>,
+    /// A Python traceback whose exception line has not come yet.
+    traceback: Option<Traceback>,
 }
+
+/// An open traceback: where it starts, and the config key of the last
+/// weight path its frames load (`torch.load(config.denoising_unet_path, …)`).
+struct Traceback {
+    line: u64,
+    loading: Option<String>,
+}
+
+/// A load failure with the config key its traceback loaded
+/// (`evidence.config_key`); any other finding as it is.
+fn with_loading(finding: Finding, key: Option<String>) -> Finding {
+    let loads = [&rules::WEIGHTS_NOT_FOUND, &rules::CHECKPOINT_UNREADABLE, &rules::CHECKPOINT_MISMATCH];
+    match key {
+        Some(key) if loads.iter().any(|r| finding.is(r)) => finding.with_evidence("config_key", key),
+        _ => finding,
+    }
+}
+
+/// Lines after `Traceback (most recent call last):` within which its
+/// exception line is looked for (a deep stack prints two lines a frame).
+const TRACEBACK_LINES: u64 = 2000;
 
 impl<'a> State<'a> {
     fn new(label: &str, options: &'a LogOptions, gzip: bool) -> Self {
-        State { options, result: LogFile::empty(label, gzip), seen: Vec::new() }
+        State { options, result: LogFile::empty(label, gzip), seen: Vec::new(), traceback: None }
     }
 
     fn hit(&mut self, hit: &Hit<'_>) {
@@ -205,7 +228,25 @@ impl<'a> State<'a> {
         let (message, json_time) = json_line(&raw).unwrap_or_else(|| (raw.to_string(), None));
         let lower = message.to_ascii_lowercase();
         self.result.parameters.read_line(&lower, hit.line);
-        let Some(sig) = signature::classify(&lower) else { return };
+        let mut sig = signature::classify(&lower);
+        let mut loading = None;
+        let open = self.traceback.as_ref().is_some_and(|t| hit.line.saturating_sub(t.line) <= TRACEBACK_LINES);
+        if lower.contains("traceback (most recent call last)") {
+            self.traceback = Some(Traceback { line: hit.line, loading: None });
+        } else if open && let Some(traceback) = self.traceback.as_mut() {
+            if let Some(key) = signature::config_path_key(&message) {
+                traceback.loading = Some(key.to_string());
+            }
+            if signature::exception_type(&message).is_some() {
+                // The line that ends a traceback: an exception no rule names
+                // is still what stopped the run.
+                loading = self.traceback.take().and_then(|t| t.loading);
+                if sig.is_none() && !signature::benign_exception(&lower) {
+                    sig = Some(Signature { rule: &rules::UNHANDLED_EXCEPTION, stage: "run", scheme: None });
+                }
+            }
+        }
+        let Some(sig) = sig else { return };
         let timestamp = json_time.or_else(|| timestamp::find(hit.head));
         let text = excerpt(&message);
         self.result.events += 1;
@@ -226,12 +267,14 @@ impl<'a> State<'a> {
                 seen.2 += 1;
                 seen.3 = hit.line;
                 if seen.2 as usize <= self.options.max_findings_per_rule {
-                    let finding = signature_finding(&self.result.file, sig, hit.line, timestamp, &text);
+                    let finding = signature_finding(&self.result.file, sig, hit.line, timestamp, &message);
+                    let finding = with_loading(finding, loading);
                     self.result.findings.push(finding);
                 }
             }
             None => {
-                let finding = signature_finding(&self.result.file, sig, hit.line, timestamp, &text);
+                let finding = signature_finding(&self.result.file, sig, hit.line, timestamp, &message);
+                let finding = with_loading(finding, loading);
                 self.seen.push((sig.rule.code, self.result.findings.len(), 1, hit.line));
                 self.result.findings.push(finding);
             }
@@ -291,8 +334,10 @@ fn line_subject(file: &str, line: u64) -> Subject {
     Subject { file: Some(file.to_string()), line: Some(line), ..Subject::default() }
 }
 
-/// The finding of a recognised line; every `L101`–`L115` finding is built here.
-fn signature_finding(file: &str, sig: Signature, line: u64, timestamp: Option<String>, text: &str) -> Finding {
+/// The finding of a recognised line (`message`, the whole line); every
+/// finding of a line's signature is built here.
+fn signature_finding(file: &str, sig: Signature, line: u64, timestamp: Option<String>, message: &str) -> Finding {
+    let text = excerpt(message);
     let mut finding = Finding::new(sig.rule, format!("line {line}: {} ({}): {text}", sig.rule.summary, sig.stage))
         .with_subject(Subject { stage: Some(sig.stage.to_string()), ..line_subject(file, line) });
     if let Some(timestamp) = timestamp {
@@ -300,6 +345,18 @@ fn signature_finding(file: &str, sig: Signature, line: u64, timestamp: Option<St
     }
     if let Some(scheme) = sig.scheme {
         finding = finding.with_evidence("scheme", scheme.name());
+    }
+    if sig.rule == &rules::WEIGHTS_NOT_FOUND || sig.rule == &rules::CHECKPOINT_MISMATCH {
+        let target = signature::load_target(message);
+        if let Some(path) = target.path {
+            finding = finding.with_evidence("path", path);
+        }
+        if let Some(wanted) = target.wanted {
+            finding = finding.with_evidence("wanted", wanted);
+        }
+    }
+    if let Some(exception) = signature::exception_type(message) {
+        finding = finding.with_evidence("exception", exception);
     }
     if sig.rule == &rules::QUANTIZATION_APPLIED {
         let models = signature::quantized_models(&text.to_lowercase());
@@ -380,6 +437,33 @@ mod tests {
         assert_eq!(result.findings[0].evidence["occurrences"], 50);
         assert_eq!(result.findings[0].evidence["last_line"], 50);
         assert_eq!(result.timeline.len(), 50);
+    }
+
+    #[test]
+    fn a_traceback_ends_in_its_exception() {
+        let log = "Traceback (most recent call last):\n\
+                   \x20 File \"infer.py\", line 112, in main\n\
+                   \x20   torch.load(config.denoising_unet_path, map_location=\"cpu\"),\n\
+                   RuntimeError: PytorchStreamReader failed reading zip archive: failed finding central directory\n\
+                   Traceback (most recent call last):\n\
+                   \x20 File \"app.py\", line 9, in run\n\
+                   AttributeError: 'NoneType' object has no attribute 'shape'\n\
+                   ValueError: outside any traceback\n";
+        let result = run(log);
+        let found: Vec<(&str, Option<u64>)> = result.findings.iter().map(|f| (f.code(), f.subject.line)).collect();
+        assert_eq!(found, [("L120", Some(4)), ("L122", Some(7))]);
+        assert_eq!(result.findings[0].evidence["config_key"], "denoising_unet_path");
+        assert_eq!(result.findings[1].evidence["exception"], "AttributeError");
+        assert!(result.findings[1].evidence.get("config_key").is_none());
+    }
+
+    #[test]
+    fn an_optional_import_that_failed_is_not_a_finding() {
+        let log = "Traceback (most recent call last):\n\
+                   \x20 File \"xformers/__init__.py\", line 57, in _is_triton_available\n\
+                   \x20   import triton  # noqa\n\
+                   ModuleNotFoundError: No module named 'triton'\n";
+        assert!(run(log).findings.is_empty());
     }
 
     #[test]

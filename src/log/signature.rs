@@ -41,6 +41,26 @@ pub(crate) const NEEDLES: &[&str] = &[
     "arg 3 must not be zero",
     "invalid load key",
     "headertoolarge",
+    "no such file or directory",
+    "no file named",
+    "does not appear to have a file named",
+    "is not the path to a directory",
+    "is not a local folder",
+    "repo id must be in the form",
+    "does not exist",
+    "no weights file found",
+    "not found; available models",
+    "failed reading zip archive",
+    "ran out of input",
+    "metadataincompletebuffer",
+    "invalid header",
+    "loading state_dict",
+    "keys are missing",
+    "traceback (most recent call last)",
+    "error",
+    "exception",
+    "keyboardinterrupt",
+    "_path",
     "range",
     "min=",
     "min:",
@@ -99,6 +119,9 @@ pub(crate) fn classify(line: &str) -> Option<Signature> {
     if has("invalid load key, 'v'") || has("headertoolarge") {
         return sig(&rules::LFS_POINTER_LOADED, "model load");
     }
+    if let Some(rule) = load_failure(line) {
+        return sig(rule, "model load");
+    }
     if has("motion module not found") {
         return sig(&rules::MOTION_MODULE_NOT_FOUND, "model load");
     }
@@ -127,6 +150,168 @@ pub(crate) fn classify(line: &str) -> Option<Signature> {
         return sig(&rules::BLANK_OUTPUT_RANGE, "pipeline output");
     }
     None
+}
+
+/// The rule of a (lower-cased) line in which loading a model failed: its
+/// weights or folder were not found (L119), the file is not a checkpoint
+/// (L120), or it is another model's (L121).
+fn load_failure(line: &str) -> Option<&'static Rule> {
+    let has = |needle: &str| line.contains(needle);
+    let any = |needles: &[&str]| needles.iter().any(|n| line.contains(n));
+    // diffusers says so before it falls back to the `.bin` file.
+    if has("an error occurred while trying to fetch") {
+        return None;
+    }
+    let not_found = [
+        "error no file named",
+        "does not appear to have a file named",
+        "is not the path to a directory containing",
+        "is not a local folder and is not a valid model identifier",
+        "does not exist or is not a file",
+        "no weights file found in",
+    ];
+    if any(&not_found)
+        || (has("not found; available models") && has("model "))
+        || (has("repo id must be in the form") && quoted_after(line, "': ").is_some_and(looks_local))
+        || (has("no such file or directory") && quoted_after(line, "no such file or directory: ").is_some_and(is_weights_path))
+    {
+        return Some(&rules::WEIGHTS_NOT_FOUND);
+    }
+    let unreadable = [
+        "failed reading zip archive",
+        "eoferror: ran out of input",
+        "metadataincompletebuffer",
+        "safetensorerror: error while deserializing header: invalid",
+    ];
+    if any(&unreadable) || (has("invalid load key, '") && !has("invalid load key, 'v'")) {
+        return Some(&rules::CHECKPOINT_UNREADABLE);
+    }
+    if has("error(s) in loading state_dict for")
+        || (has("cannot load <class") && has("keys are missing"))
+        || block_type_missing(line)
+    {
+        return Some(&rules::CHECKPOINT_MISMATCH);
+    }
+    None
+}
+
+/// diffusers' `ValueError: DownEncoderBlock2D does not exist.`: a config
+/// whose block types the model being built does not have.
+fn block_type_missing(line: &str) -> bool {
+    let Some(at) = line.find(" does not exist.") else { return false };
+    let name = line[..at].rsplit([' ', ':']).next().unwrap_or("");
+    name.ends_with("block2d") || name.ends_with("block3d") || name.ends_with("blockflat")
+}
+
+/// The text between single quotes right after `key`.
+fn quoted_after<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let rest = &line[line.find(key)? + key.len()..];
+    let rest = rest.strip_prefix('\'')?;
+    Some(&rest[..rest.find('\'')?])
+}
+
+/// A path of model weights: a checkpoint's extension, or inside a weights folder.
+fn is_weights_path(path: &str) -> bool {
+    let path = path.to_ascii_lowercase();
+    let extensions = [".pth", ".pt", ".bin", ".safetensors", ".ckpt", ".gguf", ".onnx"];
+    extensions.iter().any(|e| path.ends_with(e)) || path.contains("pretrained_weights") || path.contains("checkpoints")
+}
+
+/// A path on disk, not a Hugging Face repository id.
+fn looks_local(path: &str) -> bool {
+    path.starts_with(['.', '/', '~', '\\']) || path.as_bytes().get(1) == Some(&b':') || path.contains("pretrained_weights")
+}
+
+/// What a load line names: the file or folder it did not find or could not
+/// use, and the file it looked for in a folder. Offsets are those of the
+/// lower-cased line, so `line` keeps its case.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct LoadTarget {
+    pub path: Option<String>,
+    pub wanted: Option<String>,
+}
+
+pub(crate) fn load_target(line: &str) -> LoadTarget {
+    let lower = line.to_ascii_lowercase();
+    let line = line.trim_end();
+    let after = |key: &str| Some(line[lower.find(key)? + key.len()..].trim());
+    let between = |start: &str, end: &str| {
+        let rest = after(start)?;
+        Some(rest[..rest.to_ascii_lowercase().find(end)?].trim())
+    };
+    let word_before = |end: &str| {
+        let word = line[..lower.find(end)?].trim_end().rsplit([' ', '\t']).next()?;
+        Some(word.trim_matches(['\'', '"']))
+    };
+    let quoted = |key: &str| {
+        let rest = after(key)?.strip_prefix('\'')?;
+        Some(&rest[..rest.find('\'')?])
+    };
+    // A folder as diffusers ends its sentence: `… in directory ./x.`
+    let folder = |path: &str| Some(path.trim_end_matches('.').trim_end_matches(['/', '\\']).to_string());
+    let (path, wanted) = if let Some(dir) = after("found in directory ") {
+        (folder(dir), between("error no file named ", " found in").map(str::to_string))
+    } else if let Some(path) = word_before(" does not appear to have a file named") {
+        let wanted = after("does not appear to have a file named ").map(|w| w.trim_end_matches('.').to_string());
+        (folder(path), wanted)
+    } else if let Some(path) = between("it looks like ", " is not the path to a directory") {
+        (folder(path), Some("config.json".to_string()))
+    } else if let Some(path) = word_before(" is not a local folder") {
+        (folder(path), None)
+    } else if let Some(path) = word_before(" does not exist or is not a file") {
+        (Some(path.to_string()), None)
+    } else if let Some(path) = after("no weights file found in ") {
+        (folder(path), None)
+    } else if let Some(path) = between("model ", " not found; available models") {
+        (path.rsplit(' ').next().map(str::to_string), None)
+    } else if let Some(path) = quoted("no such file or directory: ") {
+        (Some(path.to_string()), None)
+    } else if lower.contains("repo id must be in the form")
+        && let Some(path) = quoted("': ")
+    {
+        (folder(path), None)
+    } else if let Some(path) = between("> from ", " because the following keys are missing") {
+        (folder(path), None)
+    } else {
+        (None, None)
+    };
+    LoadTarget { path: path.filter(|p| !p.is_empty()), wanted: wanted.filter(|w| !w.is_empty()) }
+}
+
+/// The type of the exception a Python traceback ends with (`ValueError`,
+/// `torch.OutOfMemoryError`), when `line` is that line: it starts, after a
+/// timestamp and separators, with a dotted name whose last part ends in
+/// `Error`, `Exception` or `Interrupt`, followed by `:` or nothing.
+pub(crate) fn exception_type(line: &str) -> Option<&str> {
+    let body = super::timestamp::strip(line).trim_start_matches([' ', '\t', '-', '|', ']']);
+    let name = match body.find(':') {
+        Some(at) => &body[..at],
+        None => body.trim_end(),
+    };
+    let plain = name.split('.').all(|part| {
+        part.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    });
+    let last = name.rsplit('.').next().unwrap_or("");
+    let exception = ["Error", "Exception", "Interrupt"].iter().any(|s| last.ends_with(s));
+    (plain && exception && last.chars().next().is_some_and(|c| c.is_ascii_uppercase())).then_some(name)
+}
+
+/// The key of a prompt config's weight path that a traceback's source line
+/// reads: `denoising_unet_path` in `torch.load(config.denoising_unet_path, …)`.
+pub(crate) fn config_path_key(line: &str) -> Option<&str> {
+    line.match_indices("config.").find_map(|(at, key)| {
+        let rest = &line[at + key.len()..];
+        let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        let name = &rest[..end];
+        name.ends_with("_path").then_some(name)
+    })
+}
+
+/// Exceptions that libraries catch and only report: a traceback ending in
+/// one did not stop the run (xformers probes for the optional `triton`).
+pub(crate) fn benign_exception(line: &str) -> bool {
+    line.to_ascii_lowercase().contains("no module named 'triton'")
 }
 
 /// The stage a NaN line names, or `default`.
@@ -300,8 +485,135 @@ mod tests {
         assert_eq!(code("_pickle.UnpicklingError: invalid load key, 'v'."), Some("L118"));
         let header = "safetensors_rust.SafetensorError: Error while deserializing header: HeaderTooLarge";
         assert_eq!(code(header), Some("L118"));
-        // Another first byte is another damage, not a pointer.
-        assert_eq!(code("_pickle.UnpicklingError: invalid load key, '<'."), None);
+        // Another first byte is another damage (`<`: an HTML page), not a pointer.
+        assert_eq!(code("_pickle.UnpicklingError: invalid load key, '<'."), Some("L120"));
+    }
+
+    #[test]
+    fn failed_loads_are_recognised_with_what_they_looked_for() {
+        let cases = [
+            (
+                "FileNotFoundError: [Errno 2] No such file or directory: './pretrained_weights/reference_unet-162000.pth'",
+                "L119",
+                Some("./pretrained_weights/reference_unet-162000.pth"),
+                None,
+            ),
+            (
+                "OSError: Error no file named diffusion_pytorch_model.bin found in directory ./pretrained_weights/sd-image-variations-diffusers.",
+                "L119",
+                Some("./pretrained_weights/sd-image-variations-diffusers"),
+                Some("diffusion_pytorch_model.bin"),
+            ),
+            (
+                "OSError: We couldn't connect to 'https://huggingface.co' to load this model, couldn't find it in the \
+                 cached files and it looks like ./pretrained_weights/sd-vae-ft-mse is not the path to a directory \
+                 containing a config.json file.",
+                "L119",
+                Some("./pretrained_weights/sd-vae-ft-mse"),
+                Some("config.json"),
+            ),
+            (
+                "OSError: pretrained_weights/sd-vae-ft-mse does not appear to have a file named config.json.",
+                "L119",
+                Some("pretrained_weights/sd-vae-ft-mse"),
+                Some("config.json"),
+            ),
+            (
+                "OSError: pretrained_weights/vae is not a local folder and is not a valid model identifier listed on \
+                 'https://huggingface.co/models'",
+                "L119",
+                Some("pretrained_weights/vae"),
+                None,
+            ),
+            (
+                "HFValidationError: Repo id must be in the form 'repo_name' or 'namespace/repo_name': \
+                 './pretrained_weights/sd-vae-ft-mse'. Use `repo_type` argument if needed.",
+                "L119",
+                Some("./pretrained_weights/sd-vae-ft-mse"),
+                None,
+            ),
+            (
+                "RuntimeError: ./pretrained_weights/sd-image-variations-diffusers/unet/config.json does not exist or is not a file",
+                "L119",
+                Some("./pretrained_weights/sd-image-variations-diffusers/unet/config.json"),
+                None,
+            ),
+            (
+                "FileNotFoundError: no weights file found in ./pretrained_weights/sd-image-variations-diffusers/unet",
+                "L119",
+                Some("./pretrained_weights/sd-image-variations-diffusers/unet"),
+                None,
+            ),
+            (
+                "RuntimeError: Model ./pretrained_weights/audio_processor/tiny.pt not found; available models = ['tiny']",
+                "L119",
+                Some("./pretrained_weights/audio_processor/tiny.pt"),
+                None,
+            ),
+            (
+                "ValueError: Cannot load <class 'src.models.unet_2d_condition.UNet2DConditionModel'> from \
+                 ./pretrained_weights/sd-image-variations-diffusers because the following keys are missing:",
+                "L121",
+                Some("./pretrained_weights/sd-image-variations-diffusers"),
+                None,
+            ),
+            ("ValueError: DownEncoderBlock2D does not exist.", "L121", None, None),
+            ("RuntimeError: Error(s) in loading state_dict for PoseEncoder:", "L121", None, None),
+            (
+                "RuntimeError: PytorchStreamReader failed reading zip archive: failed finding central directory",
+                "L120",
+                None,
+                None,
+            ),
+            ("EOFError: Ran out of input", "L120", None, None),
+            (
+                "safetensors_rust.SafetensorError: Error while deserializing header: MetadataIncompleteBuffer",
+                "L120",
+                None,
+                None,
+            ),
+        ];
+        for (line, rule, path, wanted) in cases {
+            assert_eq!(code(line), Some(rule), "{line}");
+            let target = load_target(line);
+            assert_eq!((target.path.as_deref(), target.wanted.as_deref()), (path, wanted), "{line}");
+        }
+    }
+
+    #[test]
+    fn loads_that_recover_or_miss_no_weights_are_not_failed_loads() {
+        for line in [
+            // diffusers falls back to the `.bin` file after this line.
+            "An error occurred while trying to fetch ./pretrained_weights/sd-vae-ft-mse: Error no file named \
+             diffusion_pytorch_model.safetensors found in directory ./pretrained_weights/sd-vae-ft-mse.",
+            "FileNotFoundError: [Errno 2] No such file or directory: './assets/halfbody_demo/refimag/0035.png'",
+            "HFValidationError: Repo id must be in the form 'repo_name' or 'namespace/repo_name': 'a/b/c'.",
+            "ValueError: the file does not exist.",
+            "Some weights of the model checkpoint were not used when initializing UNet2DConditionModel:",
+        ] {
+            assert_eq!(code(line), None, "{line}");
+        }
+    }
+
+    #[test]
+    fn exception_lines_are_told_from_frames_and_prose() {
+        assert_eq!(exception_type("ValueError: x"), Some("ValueError"));
+        assert_eq!(exception_type("torch.OutOfMemoryError: CUDA out of memory."), Some("torch.OutOfMemoryError"));
+        assert_eq!(exception_type("KeyboardInterrupt"), Some("KeyboardInterrupt"));
+        assert_eq!(exception_type("2024-11-29T14:23:20.507003 - AttributeError: 'x'"), Some("AttributeError"));
+        assert_eq!(exception_type("[12:00:01] RuntimeError: y"), Some("RuntimeError"));
+        for line in [
+            "  File \"/app/errors.py\", line 3, in f",
+            "    raise ValueError(",
+            "Some error happened: nothing",
+            "error: x",
+            "ERROR: x",
+            "E:\\ComfyUI\\util.py:98: RuntimeWarning: invalid value encountered in cast",
+        ] {
+            assert_eq!(exception_type(line), None, "{line}");
+        }
+        assert_eq!(config_path_key("    torch.load(config.denoising_unet_path, map_location=\"cpu\"),"), Some("denoising_unet_path"));
+        assert_eq!(config_path_key("    model = cls(**config.kwargs)"), None);
     }
 
     #[test]

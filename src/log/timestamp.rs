@@ -10,6 +10,16 @@ pub(crate) fn find(head: &[u8]) -> Option<String> {
         .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
 }
 
+/// `line` without the timestamp it starts with (after an optional `[`),
+/// or all of it when it starts with none.
+pub(crate) fn strip(line: &str) -> &str {
+    let bytes = line.as_bytes();
+    let open = usize::from(bytes.first() == Some(&b'['));
+    let stamp = date_time(&bytes[open..]).or_else(|| clock(&bytes[open..]));
+    // A timestamp is ASCII, so its end is a character boundary.
+    stamp.map_or(line, |s| &line[open + s.len()..])
+}
+
 /// `YYYY-MM-DD[ T]HH:MM:SS` with an optional fraction and zone.
 fn date_time(s: &[u8]) -> Option<&[u8]> {
     let shape = b"dddd-dd-dd";

@@ -148,6 +148,14 @@ pub(crate) struct Evidence {
     config_missing: Vec<Cited>,
     /// Log lines of a load that read a Git LFS pointer (L118).
     lfs_lines: Vec<Cited>,
+    /// Log lines of a load that found no weights where the run looked (L119).
+    load_lines: Vec<Cited>,
+    /// Log lines of a load that read a truncated file or not a checkpoint (L120).
+    unreadable_lines: Vec<Cited>,
+    /// Log lines of a load that read another model's weights or config (L121).
+    mismatch_lines: Vec<Cited>,
+    /// Exceptions that end a traceback and that no rule names (L122).
+    exception_lines: Vec<Cited>,
     /// A log line says ffmpeg could not be run (L113).
     ffmpeg_missing: bool,
     /// Log lines of the GPU running out of memory (L108).
@@ -238,6 +246,12 @@ fn cited_link(stage: &str, says: String, cited: &[Cited]) -> Link {
 
 fn lines(cited: &[Cited]) -> Vec<String> {
     cited.iter().map(|c| c.at.clone()).collect()
+}
+
+/// The files and folders cited load lines name, each once, as the user can
+/// paste them.
+fn resolved_names(cited: &[Cited]) -> Vec<String> {
+    first_of_each(cited.iter().filter_map(|c| c.resolved.as_deref()).map(shown_path))
 }
 
 /// The quantization scheme a log line (L110) or config key (C113) names, as
@@ -399,6 +413,14 @@ impl Evidence {
             Some(&mut self.config_missing)
         } else if f.is(&log::LFS_POINTER_LOADED) {
             Some(&mut self.lfs_lines)
+        } else if f.is(&log::WEIGHTS_NOT_FOUND) {
+            Some(&mut self.load_lines)
+        } else if f.is(&log::CHECKPOINT_UNREADABLE) {
+            Some(&mut self.unreadable_lines)
+        } else if f.is(&log::CHECKPOINT_MISMATCH) {
+            Some(&mut self.mismatch_lines)
+        } else if f.is(&log::UNHANDLED_EXCEPTION) {
+            Some(&mut self.exception_lines)
         } else if f.is(&log::CUDA_OUT_OF_MEMORY) {
             Some(&mut self.oom_lines)
         } else if f.is(&log::SHAPE_MISMATCH) {
@@ -452,11 +474,13 @@ fn candidates(e: &Evidence) -> Vec<Candidate> {
         out.push(Candidate { rule, score, findings, why_lower })
     };
     let producer_ids: Vec<String> = e.producer.iter().map(|p| p.id.clone()).collect();
-    if !e.corrupt.is_empty() {
+    if !e.corrupt.is_empty() || !e.unreadable_lines.is_empty() {
+        let mut found = e.corrupt.clone();
+        found.extend(ids(&e.unreadable_lines));
         push(
             &cause::CORRUPT_CHECKPOINT,
             9,
-            e.corrupt.clone(),
+            found,
             "a checkpoint file is malformed, but the run's NaN is explained upstream of it".into(),
         );
     }
@@ -532,11 +556,21 @@ fn candidates(e: &Evidence) -> Vec<Candidate> {
         );
     }
     let lfs = !e.lfs_pointers.is_empty() || !e.lfs_lines.is_empty();
-    if !e.missing.is_empty() || !e.motion_lines.is_empty() || !e.config_missing.is_empty() || lfs {
-        // A pointer file is the checkpoint observed missing: nothing downstream ran on it.
-        let score = if lfs { 10 } else { 7 };
+    let stopped_at_load = !e.load_lines.is_empty() || !e.mismatch_lines.is_empty();
+    if !e.missing.is_empty() || !e.motion_lines.is_empty() || !e.config_missing.is_empty() || lfs || stopped_at_load {
+        // A pointer file is the checkpoint observed missing, and a load that
+        // failed stopped the run: nothing downstream ran on them.
+        let score = if lfs {
+            10
+        } else if stopped_at_load {
+            9
+        } else {
+            7
+        };
         let mut found: Vec<String> = e.lfs_pointers.iter().map(|(id, _)| id.clone()).collect();
         found.extend(ids(&e.lfs_lines));
+        found.extend(ids(&e.load_lines));
+        found.extend(ids(&e.mismatch_lines));
         found.extend(ids(&e.motion_lines));
         found.extend(ids(&e.config_missing));
         push(
@@ -634,8 +668,11 @@ pub(crate) fn verdict(e: &Evidence) -> Verdict {
 }
 
 fn quiet_verdict(rule: &'static Rule, e: &Evidence) -> Verdict {
+    let exception = e.exception_lines.first();
     let headline = if *rule == cause::HEALTHY_RUN {
         "Every check passed: nothing in the run folder explains a failure.".to_string()
+    } else if let Some(line) = exception {
+        format!("The run stopped on an exception no catalogued cause explains: {}", line.at)
     } else {
         let n = e.errors + e.warnings;
         format!(
@@ -647,7 +684,9 @@ fn quiet_verdict(rule: &'static Rule, e: &Evidence) -> Verdict {
         root_cause: CauseRef::of(rule),
         confidence: if *rule == cause::HEALTHY_RUN { Confidence::High } else { Confidence::Low },
         headline,
-        chain: vec![],
+        chain: exception
+            .map(|_| vec![cited_link("run", "a traceback ends in an exception".into(), &e.exception_lines)])
+            .unwrap_or_default(),
         fix: vec![],
         next: next(rule, e),
         competing: vec![],
@@ -671,10 +710,11 @@ fn headline(rule: &'static Rule, e: &Evidence) -> String {
 }
 
 /// The first `keep` items, then how many more.
-fn list_some(items: &[&str], keep: usize) -> String {
+fn list_some<S: AsRef<str>>(items: &[S], keep: usize) -> String {
+    let shown: Vec<&str> = items.iter().take(keep).map(AsRef::as_ref).collect();
     match items.len().checked_sub(keep) {
-        Some(rest) if rest > 0 => format!("{} and {rest} more", items[..keep].join(", ")),
-        _ => items.join(", "),
+        Some(rest) if rest > 0 => format!("{} and {rest} more", shown.join(", ")),
+        _ => shown.join(", "),
     }
 }
 
@@ -692,13 +732,24 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
     let mut links = Vec::new();
     let is = |r: &Rule| rule == r;
     if is(&cause::CORRUPT_CHECKPOINT) {
-        links.push(link(
-            "checkpoint file",
-            "a checkpoint file is truncated or malformed".into(),
-            Basis::Observed,
-            e.corrupt.clone(),
-            vec![],
-        ));
+        if !e.corrupt.is_empty() {
+            links.push(link(
+                "checkpoint file",
+                "a checkpoint file is truncated or malformed".into(),
+                Basis::Observed,
+                e.corrupt.clone(),
+                vec![],
+            ));
+        }
+        if !e.unreadable_lines.is_empty() {
+            let files = resolved_names(&e.unreadable_lines);
+            let says = if files.is_empty() {
+                "a model load read a file that is truncated or is not a checkpoint".to_string()
+            } else {
+                format!("a model load read a file that is truncated or is not a checkpoint: {}", list_some(&files, 4))
+            };
+            links.push(cited_link("model load", says, &e.unreadable_lines));
+        }
     }
     if is(&cause::NONFINITE_WEIGHTS) {
         let ids = e.bad_weights.iter().map(|(id, _)| id.clone()).collect();
@@ -729,8 +780,27 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
         cited.extend(ids(&e.lfs_lines));
         links.push(link("weights", says, Basis::Observed, cited, lines(&e.lfs_lines)));
     }
+    if is(&cause::MISSING_WEIGHTS) && !e.load_lines.is_empty() {
+        let files = resolved_names(&e.load_lines);
+        let says = if files.is_empty() {
+            "the run stopped at model load: a weight file or model folder was not found".to_string()
+        } else {
+            format!("the run stopped at model load: not found: {}", list_some(&files, 4))
+        };
+        links.push(cited_link("model load", says, &e.load_lines));
+    }
+    if is(&cause::MISSING_WEIGHTS) && !e.mismatch_lines.is_empty() {
+        let files = resolved_names(&e.mismatch_lines);
+        let says = if files.is_empty() {
+            "the run stopped at model load: the weights or config it read belong to another model".to_string()
+        } else {
+            format!("the run stopped at model load: {} holds another model's weights or config", list_some(&files, 4))
+        };
+        links.push(cited_link("model load", says, &e.mismatch_lines));
+    }
     let named = !e.motion_lines.is_empty() || !e.config_missing.is_empty();
-    if is(&cause::MISSING_WEIGHTS) && (!e.missing.is_empty() || named || !lfs) {
+    let logged = !e.load_lines.is_empty() || !e.mismatch_lines.is_empty();
+    if is(&cause::MISSING_WEIGHTS) && (!e.missing.is_empty() || named || !(lfs || logged)) {
         let names: Vec<&str> = e.missing.iter().map(|c| c.name()).collect();
         let files = first_of_each(e.config_missing.iter().filter_map(|c| c.resolved.as_deref()).map(base_name));
         let says = if !names.is_empty() {
@@ -1014,7 +1084,16 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
     }
     if is(&cause::MISSING_WEIGHTS) {
         let downloads = downloads(e);
-        if downloads.is_empty() && !lfs {
+        if e.mismatch_lines.iter().any(|c| c.resolved.is_none()) {
+            fixes.push(Action {
+                what: "A load read weights or a config that belong to another model: check that each folder the \
+                       config names holds that model (the VAE in sd-vae-ft-mse/, the base model's UNet in \
+                       sd-image-variations-diffusers/unet/, EchoMimicV2's own .pth files), and download it again"
+                    .into(),
+                paste: Some("nanscope config check configs/prompts/infer.yaml".into()),
+            });
+        }
+        if downloads.is_empty() && !lfs && e.mismatch_lines.is_empty() {
             fixes.push(Action {
                 what: "Download the missing files into pretrained_weights/ (the EchoMimicV2 README lists them) and \
                        check the paths in the config"
@@ -1024,7 +1103,24 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
         }
         fixes.extend(downloads);
     }
-    if is(&cause::NONFINITE_WEIGHTS) || is(&cause::CORRUPT_CHECKPOINT) {
+    if is(&cause::CORRUPT_CHECKPOINT) && !e.unreadable_lines.is_empty() {
+        let files = resolved_names(&e.unreadable_lines);
+        fixes.extend(fetch(files.clone()));
+        if files.is_empty() {
+            fixes.push(Action {
+                what: "Download the checkpoint the log's traceback loads again, and compare its size with the \
+                       source's"
+                    .into(),
+                paste: None,
+            });
+        } else {
+            fixes.push(Action {
+                what: "Check the copy on disk (before and after the download)".into(),
+                paste: Some(format!("nanscope weights {}", files.iter().map(|f| shell_word(f)).collect::<Vec<_>>().join(" "))),
+            });
+        }
+    }
+    if is(&cause::NONFINITE_WEIGHTS) || (is(&cause::CORRUPT_CHECKPOINT) && !e.corrupt.is_empty()) {
         fixes.push(Action {
             what: "Replace the checkpoint named by the findings with a known-good copy, then compare them".into(),
             paste: Some("nanscope diff GOOD.pth pretrained_weights/BAD.pth".into()),
@@ -1184,13 +1280,49 @@ fn downloads(e: &Evidence) -> Vec<Action> {
     let found_missing = e.weights_folder.iter().flat_map(|folder| {
         e.missing.iter().map(move |c| format!("{folder}/{}", c.layout_path()))
     });
-    let targets = first_of_each(named.map(shown_path).chain(found_missing.map(|t| shown_path(&t))));
+    let logged = e.load_lines.iter().chain(&e.mismatch_lines).filter_map(|c| c.resolved.as_deref());
+    let targets = named.map(shown_path).chain(found_missing.map(|t| shown_path(&t)));
+    fetch(targets.chain(logged.map(|t| download_target(&shown_path(t)))).collect())
+}
+
+/// The part of a path a download puts in place: the model folder a file
+/// inside `sd-vae-ft-mse/` or `sd-image-variations-diffusers/` belongs to
+/// (`…/unet/config.json`), else the path itself.
+fn download_target(path: &str) -> String {
+    let mut end = 0;
+    for part in path.split_inclusive(['/', '\\']) {
+        end += part.len();
+        if ["sd-vae-ft-mse", "sd-image-variations-diffusers"].contains(&part.trim_end_matches(['/', '\\'])) {
+            return path[..end].trim_end_matches(['/', '\\']).to_string();
+        }
+    }
+    path.to_string()
+}
+
+/// The commands that download each of `targets` (paths as the user can
+/// paste them) from where it comes from.
+fn fetch(targets: Vec<String>) -> Vec<Action> {
+    let targets = first_of_each(targets);
     let mut own: Vec<(&str, Vec<&str>)> = Vec::new();
-    let (mut actions, mut unknown) = (Vec::new(), Vec::new());
+    let (mut actions, mut unknown, mut renamed) = (Vec::new(), Vec::new(), Vec::new());
     for target in &targets {
-        let (dir, name) = target.rsplit_once('/').unwrap_or((".", target));
+        let (dir, name) = target.rsplit_once(['/', '\\']).unwrap_or((".", target));
         let to = shell_word(target);
+        // Early configs named training checkpoints (`reference_unet-162000.pth`).
+        let released = name.split_once('-').and_then(|(stem, step)| {
+            let step = step.strip_suffix(".pth")?;
+            let file = ECHOMIMIC_FILES.iter().find(|f| f.strip_suffix(".pth") == Some(stem))?;
+            step.chars().all(|c| c.is_ascii_digit()).then_some(*file)
+        });
         let source = match name {
+            _ if let Some(file) = released => {
+                renamed.push(format!("{name} is {file} in EchoMimicV2's release"));
+                match own.iter_mut().find(|(d, _)| *d == dir) {
+                    Some((_, files)) => files.push(file),
+                    None => own.push((dir, vec![file])),
+                }
+                continue;
+            }
             _ if ECHOMIMIC_FILES.contains(&name) => {
                 match own.iter_mut().find(|(d, _)| *d == dir) {
                     Some((_, files)) => files.push(name),
@@ -1229,6 +1361,15 @@ fn downloads(e: &Evidence) -> Vec<Action> {
         })
         .collect();
     fixes.extend(actions);
+    if !renamed.is_empty() {
+        fixes.push(Action {
+            what: format!(
+                "Correct the path in the config (or update the checkout, whose configs name the released files): {}",
+                renamed.join("; ")
+            ),
+            paste: None,
+        });
+    }
     if !unknown.is_empty() {
         fixes.push(Action {
             what: format!(

@@ -91,6 +91,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let mut text_findings: Vec<(usize, Finding)> = Vec::new();
     // Prompt configs: artifact, whether every weight file resolves, motion_module_path.
     let mut prompt_configs: Vec<(usize, bool, Option<String>)> = Vec::new();
+    let mut config_paths: Vec<ConfigPaths> = Vec::new();
     for (i, a) in
         artifacts.iter_mut().enumerate().filter(|(_, a)| matches!(a.kind, ArtifactKind::Config | ArtifactKind::Log))
     {
@@ -108,6 +109,8 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
                 });
                 let motion_module = checked.settings.iter().find(|s| s.key == "motion_module_path");
                 prompt_configs.push((i, resolved, motion_module.map(|s| s.value.clone())));
+                let paths = checked.settings.iter().map(|s| (s.key.clone(), s.value.clone())).collect();
+                config_paths.push(ConfigPaths { artifact: i, root: checked.root.clone(), paths });
             }
             checked.findings
         };
@@ -132,6 +135,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         f.severity = crate::report::Severity::Info;
         f.evidence.insert("unused_config".into(), true.into());
     }
+    resolve_load_paths(&mut text_findings, &artifacts, &config_paths, found.weights_folders.first());
     // The scheme to simulate: the one a log line or config key names.
     let scheme = options.simulate.or_else(|| text_findings.iter().find_map(|(_, f)| correlate::named_scheme(f)));
     let tools = crate::video::Tools::find();
@@ -208,6 +212,51 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         missing_components: found.missing_components,
         verdict,
         plots,
+    }
+}
+
+/// A prompt config's weight paths, as the run reads them.
+struct ConfigPaths {
+    artifact: usize,
+    /// The folder the run reads relative paths from (the checkout).
+    root: Option<String>,
+    /// Each setting's key and value.
+    paths: Vec<(String, String)>,
+}
+
+/// Where the file or folder of each failed load in a log lies
+/// (`evidence.resolved`): the path the line names, or the value of the
+/// config key its traceback loaded (`torch.load(config.reference_unet_path)`)
+/// in the run's prompt config. A relative path is read from the folder the
+/// run started in: the prompt config's checkout, else the folder holding the
+/// weights folder; with neither, it stays as written.
+fn resolve_load_paths(
+    findings: &mut [(usize, Finding)],
+    artifacts: &[Artifact],
+    configs: &[ConfigPaths],
+    weights_folder: Option<&String>,
+) {
+    use crate::rules::log;
+    let used = configs.iter().find(|c| !artifacts[c.artifact].unused);
+    let parent = |folder: &String| std::path::Path::new(folder).parent().map(|p| p.display().to_string());
+    let root = used.and_then(|c| c.root.clone()).or_else(|| weights_folder.and_then(parent));
+    let loads = [&log::WEIGHTS_NOT_FOUND, &log::CHECKPOINT_UNREADABLE, &log::CHECKPOINT_MISMATCH];
+    for (_, f) in findings.iter_mut().filter(|(_, f)| loads.iter().any(|r| f.is(r))) {
+        let text = |key: &str| f.evidence.get(key).and_then(|v| v.as_str()).map(str::to_string);
+        let from_config = || {
+            let key = text("config_key")?;
+            used.and_then(|c| c.paths.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()))
+        };
+        let Some(path) = text("path").or_else(from_config) else { continue };
+        // A Windows path from another machine is kept as written.
+        let windows = path.as_bytes().get(1) == Some(&b':') || path.starts_with('\\');
+        let resolved = match &root {
+            Some(root) if !windows && std::path::Path::new(&path).is_relative() => {
+                std::path::Path::new(root).join(&path).display().to_string()
+            }
+            _ => path,
+        };
+        f.evidence.insert("resolved".into(), resolved.into());
     }
 }
 

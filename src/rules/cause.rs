@@ -67,7 +67,9 @@ pub const CORRUPT_CHECKPOINT: Rule = Rule {
     severity: Severity::Error,
     summary: "a checkpoint file is truncated or malformed",
     detects: "File-format findings (F101–F122) on a checkpoint of the run: a truncated download, a broken \
-              archive, an unreadable header.",
+              archive, an unreadable header; or a log line of a load that read such a file (L120: \
+              `PytorchStreamReader failed reading zip archive`, `invalid load key, '<'`), with the file the \
+              traceback loads when the run's prompt config names it.",
     why: "A loader that does not check sizes may read garbage or zeros into the model, or the pipeline falls \
           back to random or missing weights; the output is noise, black or NaN.",
     cause: "An interrupted download or copy, a full disk while saving, or a file replaced by an HTML error page.",
@@ -176,7 +178,8 @@ pub const MISSING_WEIGHTS: Rule = Rule {
               exist (C102), a prompt config whose `motion_module_path` is missing or names no file (C103), or log \
               lines such as `Loaded 0.0M-parameter motion module` (L111) and `motion module not found` (L112), or \
               Git LFS pointer files where checkpoints should be (F112) and log lines of a load that read one \
-              (`invalid load key, 'v'`, L118). The run's prompt config is the one given with `--config`, else the \
+              (`invalid load key, 'v'`, L118), or log lines of a load that stopped the run: a weight file or \
+              model folder not found (L119) or holding another model's files (L121). The run's prompt config is the one given with `--config`, else the \
               one a log names (or whose output folder it prints), else the one the output folder names (`infer.py` names it after the config's \
               motion module), else the entry points' (`infer*.yaml`) and any that resolves every file; the \
               others (`animation.yaml`, a training leftover) are not read.",
@@ -249,7 +252,8 @@ pub const UNKNOWN_CAUSE: Rule = Rule {
     slug: "unknown-cause",
     severity: Severity::Warning,
     summary: "findings exist, but no catalogued cause explains them",
-    detects: "Findings that match none of the correlation rules strongly enough to name a cause.",
+    detects: "Findings that match none of the correlation rules strongly enough to name a cause. When a log's \
+              traceback ends in an exception no rule names (L122), the headline quotes it.",
     why: "The verdict does not guess: the findings are listed for a person to read.",
     cause: "A failure outside the catalogue, or evidence missing from the run folder.",
     fix: "Read the findings; record a probe dump of the run to localize the first non-finite value.",

@@ -282,6 +282,85 @@ pub const LFS_POINTER_LOADED: Rule = Rule {
     options: "",
 };
 
+pub const WEIGHTS_NOT_FOUND: Rule = Rule {
+    code: "L119",
+    slug: "weights-not-found",
+    severity: Severity::Error,
+    summary: "a model load could not find its weight file or model folder",
+    detects: "The messages of a load that found nothing where the config points: `No such file or directory: \
+              '…/reference_unet.pth'` for a weight file (`.pth`, `.pt`, `.bin`, `.safetensors`, `.ckpt`, or a \
+              path under `pretrained_weights/`); diffusers' `Error no file named diffusion_pytorch_model.bin found \
+              in directory …`, `… does not appear to have a file named config.json`, `… is not the path to a \
+              directory containing a config.json file` and `… is not a local folder and is not a valid model \
+              identifier`; huggingface_hub's `Repo id must be in the form …` for a local path; EchoMimicV2's \
+              own `… config.json does not exist or is not a file` and `no weights file found in …` (the base \
+              model's UNet) and Whisper's `Model ….pt not found` (the audio processor). diffusers' `An error \
+              occurred while trying to fetch …`, after which it falls back to the `.bin` file, is not one. \
+              `evidence.path` is the file or folder the line names, `evidence.wanted` the file it looked for.",
+    why: "The run stops at model load and writes no video. EchoMimicV2's weight repository holds only its own \
+          checkpoints: the VAE (`sd-vae-ft-mse/`), the base model's UNet (`sd-image-variations-diffusers/unet/`) \
+          and Whisper's `tiny.pt` are downloaded separately, and they are what most such runs lack.",
+    cause: "A component never downloaded, a download into another folder, or a config whose path names another \
+            file (an early config's `reference_unet-162000.pth`, a `_acc` file for the normal pipeline).",
+    fix: "Download the file to the path the line names (`nanscope postmortem` prints the download command for \
+          each source), or correct the path in the config.",
+    options: "",
+};
+
+pub const CHECKPOINT_UNREADABLE: Rule = Rule {
+    code: "L120",
+    slug: "checkpoint-unreadable",
+    severity: Severity::Error,
+    summary: "a model load read a checkpoint file that is truncated or is not a checkpoint",
+    detects: "`PytorchStreamReader failed reading zip archive` (a torch file cut short), `EOFError: Ran out of \
+              input` (an empty pickle), `invalid load key` with any first byte but `v` (`<` is an HTML page saved \
+              in place of the weights; `v` is a Git LFS pointer, L118), and safetensors' \
+              `MetadataIncompleteBuffer` and `invalid header` errors.",
+    why: "The run stops at model load; the file on disk is not the checkpoint it is named after.",
+    cause: "A download that stopped early or saved an error page, a copy to a full disk, or a file overwritten \
+            while the run read it.",
+    fix: "Download the file again and compare its size with the source's; `nanscope weights FILE` says what \
+          is wrong with the copy on disk.",
+    options: "",
+};
+
+pub const CHECKPOINT_MISMATCH: Rule = Rule {
+    code: "L121",
+    slug: "checkpoint-mismatch",
+    severity: Severity::Error,
+    summary: "a model load read weights or a config that belong to another model",
+    detects: "torch's `Error(s) in loading state_dict for …` (missing or unexpected keys, `size mismatch`), \
+              diffusers' `Cannot load <class …> from … because the following keys are missing`, and a block \
+              type a UNet does not have (`DownEncoderBlock2D does not exist.`: a VAE's config read as the UNet's). \
+              `evidence.path` is the folder the line names, when it names one.",
+    why: "The run stops at model load. EchoMimicV2 loads the denoising UNet with `strict=False`, so a \
+          mismatch there passes silently and gives noise instead; this rule sees the loads that do check.",
+    cause: "A file of another model or version in the expected place (EchoMimic V1's weights for V2, the VAE's \
+            files in the UNet's folder), a partial download of a sharded model, or a config pointing at the \
+            wrong folder.",
+    fix: "Check that the folder the line names holds the model the config expects, and download that model \
+          again into it.",
+    options: "",
+};
+
+pub const UNHANDLED_EXCEPTION: Rule = Rule {
+    code: "L122",
+    slug: "unhandled-exception",
+    severity: Severity::Warning,
+    summary: "a Python traceback ends in an exception no other rule names",
+    detects: "A `Traceback (most recent call last):` block and the exception line that ends it \
+              (`ValueError: …`), when no other L rule recognises that line. Tracebacks of optional imports \
+              that libraries catch and only report (`No module named 'triton'` from xformers) are not findings. \
+              `evidence.exception` is the exception's type.",
+    why: "An exception at the end of a traceback usually stopped the run, or the request that ran the \
+          generation, before a video was written; it is the first thing to read when nothing else explains \
+          the failure.",
+    cause: "Anything the pipeline did not expect: the exception's own message says what.",
+    fix: "Read the traceback at the line the finding names; search the project's issues for the exception's \
+          message.",
+    options: "",
+};
+
 pub const RULES: &[&Rule] = &[
     &NAN_CAST_WARNING,
     &NUMPY_NUMERIC_WARNING,
@@ -301,4 +380,8 @@ pub const RULES: &[&Rule] = &[
     &BINARY_CONTENT,
     &UNREADABLE_LOG,
     &LFS_POINTER_LOADED,
+    &WEIGHTS_NOT_FOUND,
+    &CHECKPOINT_UNREADABLE,
+    &CHECKPOINT_MISMATCH,
+    &UNHANDLED_EXCEPTION,
 ];
