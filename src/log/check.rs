@@ -125,7 +125,7 @@ pub fn check_reader<R: Read>(reader: R, label: &str, options: &LogOptions) -> Lo
     let mut buffered = BufReader::with_capacity(1 << 16, Counting { inner: reader, count: compressed.clone() });
     let gzip = buffered.fill_buf().is_ok_and(|head| head.starts_with(&[0x1f, 0x8b]));
     let mut state = State::new(label, options, gzip);
-    let searcher = scan::searcher(&[signature::NEEDLES, params::NEEDLES].concat());
+    let searcher = scan::searcher(&[signature::NEEDLES, signature::LOAD_NEEDLES, params::NEEDLES, signature::TRACEBACK_NEEDLES].concat());
     let outcome = if gzip {
         let decoder = flate2::bufread::MultiGzDecoder::new(buffered);
         let guarded = BombGuard { inner: decoder, out: 0, compressed: compressed.clone() };
@@ -195,6 +195,8 @@ struct State<'a> {
     seen: Vec<(&'static str, usize, u64, u64)>,
     /// A Python traceback whose exception line has not come yet.
     traceback: Option<Traceback>,
+    /// The needles that make a line worth reading outside a traceback.
+    outside_traceback: aho_corasick::AhoCorasick,
 }
 
 /// An open traceback: where it starts, and the config key of the last
@@ -220,20 +222,33 @@ const TRACEBACK_LINES: u64 = 2000;
 
 impl<'a> State<'a> {
     fn new(label: &str, options: &'a LogOptions, gzip: bool) -> Self {
-        State { options, result: LogFile::empty(label, gzip), seen: Vec::new(), traceback: None }
+        State {
+            options,
+            result: LogFile::empty(label, gzip),
+            seen: Vec::new(),
+            traceback: None,
+            outside_traceback: scan::searcher(&[signature::NEEDLES, signature::LOAD_NEEDLES, params::NEEDLES].concat()),
+        }
     }
 
     fn hit(&mut self, hit: &Hit<'_>) {
+        // A line that holds only a traceback's strings ("error") matters
+        // only inside one: outside, it is dropped before it is decoded.
+        if self.traceback.as_ref().is_some_and(|t| hit.line.saturating_sub(t.line) > TRACEBACK_LINES) {
+            self.traceback = None;
+        }
+        if self.traceback.is_none() && !self.outside_traceback.is_match(hit.text) {
+            return;
+        }
         let raw = String::from_utf8_lossy(hit.text);
         let (message, json_time) = json_line(&raw).unwrap_or_else(|| (raw.to_string(), None));
         let lower = message.to_ascii_lowercase();
         self.result.parameters.read_line(&lower, hit.line);
         let mut sig = signature::classify(&lower);
         let mut loading = None;
-        let open = self.traceback.as_ref().is_some_and(|t| hit.line.saturating_sub(t.line) <= TRACEBACK_LINES);
         if lower.contains("traceback (most recent call last)") {
             self.traceback = Some(Traceback { line: hit.line, loading: None });
-        } else if open && let Some(traceback) = self.traceback.as_mut() {
+        } else if let Some(traceback) = self.traceback.as_mut() {
             if let Some(key) = signature::config_path_key(&message) {
                 traceback.loading = Some(key.to_string());
             }

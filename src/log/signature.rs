@@ -41,6 +41,14 @@ pub(crate) const NEEDLES: &[&str] = &[
     "arg 3 must not be zero",
     "invalid load key",
     "headertoolarge",
+    "traceback (most recent call last)",
+    "range",
+    "min=",
+    "min:",
+];
+
+/// Strings of the lines in which loading a model failed (`load_failure`).
+pub(crate) const LOAD_NEEDLES: &[&str] = &[
     "no such file or directory",
     "no file named",
     "does not appear to have a file named",
@@ -54,17 +62,15 @@ pub(crate) const NEEDLES: &[&str] = &[
     "ran out of input",
     "metadataincompletebuffer",
     "invalid header",
+    "invalid load key",
     "loading state_dict",
     "keys are missing",
-    "traceback (most recent call last)",
-    "error",
-    "exception",
-    "keyboardinterrupt",
-    "_path",
-    "range",
-    "min=",
-    "min:",
 ];
+
+/// Strings that matter only inside a Python traceback: its exception line
+/// and the config key a frame loads. Lines holding only these are dropped
+/// unread while no traceback is open.
+pub(crate) const TRACEBACK_NEEDLES: &[&str] = &["error", "exception", "keyboardinterrupt", "_path"];
 
 /// A recognised line: its rule, the stage it implicates and, for a
 /// quantization line, the scheme it names (as `weights --simulate` takes it).
@@ -156,6 +162,11 @@ pub(crate) fn classify(line: &str) -> Option<Signature> {
 /// weights or folder were not found (L119), the file is not a checkpoint
 /// (L120), or it is another model's (L121).
 fn load_failure(line: &str) -> Option<&'static Rule> {
+    // One pass decides for most lines, which name no load at all.
+    static PHRASES: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
+    if !PHRASES.get_or_init(|| super::scan::searcher(LOAD_NEEDLES)).is_match(line) {
+        return None;
+    }
     let has = |needle: &str| line.contains(needle);
     let any = |needles: &[&str]| needles.iter().any(|n| line.contains(n));
     // diffusers says so before it falls back to the `.bin` file.
