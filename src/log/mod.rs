@@ -15,4 +15,4 @@ mod timestamp;
 pub use check::{LogCheck, LogFile, LogOptions, TimelineEvent, check, check_file, check_reader};
 pub use params::{RunParameters, Stated};
 pub use report::report;
-pub(crate) use signature::scheme_named;
+pub(crate) use signature::{exception_type, scheme_named};

@@ -557,8 +557,11 @@ fn is_inference_config(text: &str) -> bool {
 /// a level word inside an identifier (`CUDA_ERROR_NOT_FOUND`) or before an
 /// assignment (`ERROR = 1`) are source, not log.
 fn is_log(text: &str) -> bool {
-    const MARKS: [&str; 9] = [
+    const MARKS: [&str; 11] = [
         "Traceback (most recent call last)",
+        // What EchoMimicV2's entry points print first, with or without FFMPEG_PATH.
+        "add ffmpeg to path",
+        "please download ffmpeg-static",
         "Warning:",
         "it/s]",
         "s/it]",
@@ -571,7 +574,9 @@ fn is_log(text: &str) -> bool {
     text.lines().any(|line| {
         let trimmed = line.trim_start();
         let comment = ["//", "/*", "*", "#"].iter().any(|c| trimmed.starts_with(c));
-        !comment && (MARKS.iter().any(|m| line.contains(m)) || has_level_word(line))
+        // An exception line as Python prints it: a run's last words.
+        let exception = crate::log::exception_type(line).is_some_and(|_| line.contains(':'));
+        !comment && (MARKS.iter().any(|m| line.contains(m)) || has_level_word(line) || exception)
     })
 }
 
@@ -608,6 +613,15 @@ mod tests {
 
     fn kind(head: &[u8]) -> ArtifactKind {
         classify_head(Path::new("x"), head).0
+    }
+
+    #[test]
+    fn a_short_console_paste_that_ends_in_an_exception_is_a_log() {
+        let paste = b"$ python infer.py\nadd ffmpeg to path\nOSError: Error no file named config.json found in directory x.\n";
+        assert_eq!(kind(paste), ArtifactKind::Log);
+        assert_eq!(kind(b"OSError: x\n"), ArtifactKind::Log);
+        // Source code that raises or catches one is not.
+        assert_ne!(kind(b"try:\n    f()\nexcept ValueError:\n    raise OSError(\"x\")\n"), ArtifactKind::Log);
     }
 
     #[test]
