@@ -682,7 +682,13 @@ fn quiet_verdict(rule: &'static Rule, e: &Evidence) -> Verdict {
     };
     Verdict {
         root_cause: CauseRef::of(rule),
-        confidence: if *rule == cause::HEALTHY_RUN { Confidence::High } else { Confidence::Low },
+        // A run folder without the run's output says less: its log and
+        // config passed, but nobody looked at what the run made.
+        confidence: match (*rule == cause::HEALTHY_RUN, e.videos.is_empty() && e.tensors.is_empty()) {
+            (true, false) => Confidence::High,
+            (true, true) => Confidence::Medium,
+            (false, _) => Confidence::Low,
+        },
         headline,
         chain: exception
             .map(|_| vec![cited_link("run", "a traceback ends in an exception".into(), &e.exception_lines)])
