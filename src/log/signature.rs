@@ -65,6 +65,9 @@ pub(crate) const LOAD_NEEDLES: &[&str] = &[
     "invalid load key",
     "loading state_dict",
     "keys are missing",
+    "in the local cache",
+    "error while deserializing header",
+    "unsupported operand",
 ];
 
 /// Strings that matter only inside a Python traceback: its exception line
@@ -180,6 +183,8 @@ fn load_failure(line: &str) -> Option<&'static Rule> {
         "is not a local folder and is not a valid model identifier",
         "does not exist or is not a file",
         "no weights file found in",
+        // huggingface_hub offline, for a path that is not a folder on disk.
+        "cannot find the requested files in the local cache",
     ];
     if any(&not_found)
         || (has("not found; available models") && has("model "))
@@ -191,10 +196,10 @@ fn load_failure(line: &str) -> Option<&'static Rule> {
     let unreadable = [
         "failed reading zip archive",
         "eoferror: ran out of input",
-        "metadataincompletebuffer",
-        "safetensorerror: error while deserializing header: invalid",
+        // Any but `HeaderTooLarge` (a Git LFS pointer, L118), which is read first.
+        "error while deserializing header",
     ];
-    if any(&unreadable) || (has("invalid load key, '") && !has("invalid load key, 'v'")) {
+    if any(&unreadable) || (has("invalid load key, '") && !has("invalid load key, 'v'")) || not_an_opcode(line) {
         return Some(&rules::CHECKPOINT_UNREADABLE);
     }
     if has("error(s) in loading state_dict for")
@@ -204,6 +209,15 @@ fn load_failure(line: &str) -> Option<&'static Rule> {
         return Some(&rules::CHECKPOINT_MISMATCH);
     }
     None
+}
+
+/// torch's weights-only loader on a byte that is no pickle opcode
+/// (`Unsupported operand 60`: a `<`, an HTML page), on a line of its own
+/// below `Weights only load failed`. Python's `unsupported operand type(s)`
+/// is another error.
+fn not_an_opcode(line: &str) -> bool {
+    let rest = line.trim_start().strip_prefix("unsupported operand ").unwrap_or("");
+    rest.starts_with(|c: char| c.is_ascii_digit())
 }
 
 /// diffusers' `ValueError: DownEncoderBlock2D does not exist.`: a config
@@ -577,6 +591,21 @@ mod tests {
                 None,
             ),
             ("EOFError: Ran out of input", "L120", None, None),
+            ("Unsupported operand 60", "L120", None, None),
+            (
+                "safetensors._safetensors_rust.SafetensorError: Error while deserializing header: incomplete \
+                 metadata, file not fully covered",
+                "L120",
+                None,
+                None,
+            ),
+            (
+                "huggingface_hub.errors.LocalEntryNotFoundError: An error happened while trying to locate the file \
+                 on the Hub and we cannot find the requested files in the local cache.",
+                "L119",
+                None,
+                None,
+            ),
             (
                 "safetensors_rust.SafetensorError: Error while deserializing header: MetadataIncompleteBuffer",
                 "L120",
@@ -600,6 +629,7 @@ mod tests {
             "FileNotFoundError: [Errno 2] No such file or directory: './assets/halfbody_demo/refimag/0035.png'",
             "HFValidationError: Repo id must be in the form 'repo_name' or 'namespace/repo_name': 'a/b/c'.",
             "ValueError: the file does not exist.",
+            "TypeError: unsupported operand type(s) for +: 'int' and 'str'",
             "Some weights of the model checkpoint were not used when initializing UNet2DConditionModel:",
         ] {
             assert_eq!(code(line), None, "{line}");

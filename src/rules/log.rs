@@ -292,7 +292,8 @@ pub const WEIGHTS_NOT_FOUND: Rule = Rule {
               path under `pretrained_weights/`); diffusers' `Error no file named diffusion_pytorch_model.bin found \
               in directory …`, `… does not appear to have a file named config.json`, `… is not the path to a \
               directory containing a config.json file` and `… is not a local folder and is not a valid model \
-              identifier`; huggingface_hub's `Repo id must be in the form …` for a local path; EchoMimicV2's \
+              identifier`; huggingface_hub's `Repo id must be in the form …` for a local path and, offline, \
+              `… cannot find the requested files in the local cache`; EchoMimicV2's \
               own `… config.json does not exist or is not a file` and `no weights file found in …` (the base \
               model's UNet) and Whisper's `Model ….pt not found` (the audio processor). diffusers' `An error \
               occurred while trying to fetch …`, after which it falls back to the `.bin` file, is not one. \
@@ -314,8 +315,10 @@ pub const CHECKPOINT_UNREADABLE: Rule = Rule {
     summary: "a model load read a checkpoint file that is truncated or is not a checkpoint",
     detects: "`PytorchStreamReader failed reading zip archive` (a torch file cut short), `EOFError: Ran out of \
               input` (an empty pickle), `invalid load key` with any first byte but `v` (`<` is an HTML page saved \
-              in place of the weights; `v` is a Git LFS pointer, L118), and safetensors' \
-              `MetadataIncompleteBuffer` and `invalid header` errors.",
+              in place of the weights; `v` is a Git LFS pointer, L118), the weights-only loader's \
+              `Unsupported operand 60` (torch 2.6 and later: the same page), and safetensors' header errors \
+              other than `HeaderTooLarge` (`MetadataIncompleteBuffer`, `incomplete metadata, file not fully \
+              covered`).",
     why: "The run stops at model load; the file on disk is not the checkpoint it is named after.",
     cause: "A download that stopped early or saved an error page, a copy to a full disk, or a file overwritten \
             while the run read it.",
