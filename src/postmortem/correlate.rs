@@ -481,7 +481,7 @@ fn candidates(e: &Evidence) -> Vec<Candidate> {
             &cause::CORRUPT_CHECKPOINT,
             9,
             found,
-            "a checkpoint file is malformed, but the run's NaN is explained upstream of it".into(),
+            "a checkpoint file is malformed, but other evidence explains more of the failure".into(),
         );
     }
     if !e.bad_weights.is_empty() {
