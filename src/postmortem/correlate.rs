@@ -248,6 +248,17 @@ fn lines(cited: &[Cited]) -> Vec<String> {
     cited.iter().map(|c| c.at.clone()).collect()
 }
 
+/// The link of failed loads in a log, when there are any: `unnamed` when
+/// none names its file, else what `named` says of the files they name.
+fn load_link(cited: &[Cited], unnamed: &str, named: impl Fn(String) -> String) -> Option<Link> {
+    if cited.is_empty() {
+        return None;
+    }
+    let files = resolved_names(cited);
+    let says = if files.is_empty() { unnamed.to_string() } else { named(list_some(&files, 4)) };
+    Some(cited_link("model load", says, cited))
+}
+
 /// The files and folders cited load lines name, each once, as the user can
 /// paste them.
 fn resolved_names(cited: &[Cited]) -> Vec<String> {
@@ -747,15 +758,8 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
                 vec![],
             ));
         }
-        if !e.unreadable_lines.is_empty() {
-            let files = resolved_names(&e.unreadable_lines);
-            let says = if files.is_empty() {
-                "a model load read a file that is truncated or is not a checkpoint".to_string()
-            } else {
-                format!("a model load read a file that is truncated or is not a checkpoint: {}", list_some(&files, 4))
-            };
-            links.push(cited_link("model load", says, &e.unreadable_lines));
-        }
+        let what = "a model load read a file that is truncated or is not a checkpoint";
+        links.extend(load_link(&e.unreadable_lines, what, |files| format!("{what}: {files}")));
     }
     if is(&cause::NONFINITE_WEIGHTS) {
         let ids = e.bad_weights.iter().map(|(id, _)| id.clone()).collect();
@@ -786,23 +790,18 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
         cited.extend(ids(&e.lfs_lines));
         links.push(link("weights", says, Basis::Observed, cited, lines(&e.lfs_lines)));
     }
-    if is(&cause::MISSING_WEIGHTS) && !e.load_lines.is_empty() {
-        let files = resolved_names(&e.load_lines);
-        let says = if files.is_empty() {
-            "the run stopped at model load: a weight file or model folder was not found".to_string()
-        } else {
-            format!("the run stopped at model load: not found: {}", list_some(&files, 4))
-        };
-        links.push(cited_link("model load", says, &e.load_lines));
-    }
-    if is(&cause::MISSING_WEIGHTS) && !e.mismatch_lines.is_empty() {
-        let files = resolved_names(&e.mismatch_lines);
-        let says = if files.is_empty() {
-            "the run stopped at model load: the weights or config it read belong to another model".to_string()
-        } else {
-            format!("the run stopped at model load: {} holds another model's weights or config", list_some(&files, 4))
-        };
-        links.push(cited_link("model load", says, &e.mismatch_lines));
+    if is(&cause::MISSING_WEIGHTS) {
+        let stopped = "the run stopped at model load";
+        links.extend(load_link(
+            &e.load_lines,
+            &format!("{stopped}: a weight file or model folder was not found"),
+            |files| format!("{stopped}: not found: {files}"),
+        ));
+        links.extend(load_link(
+            &e.mismatch_lines,
+            &format!("{stopped}: the weights or config it read belong to another model"),
+            |files| format!("{stopped}: {files} holds another model's weights or config"),
+        ));
     }
     let named = !e.motion_lines.is_empty() || !e.config_missing.is_empty();
     let logged = !e.load_lines.is_empty() || !e.mismatch_lines.is_empty();
