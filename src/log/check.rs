@@ -209,9 +209,8 @@ struct Traceback {
 /// A load failure with the config key its traceback loaded
 /// (`evidence.config_key`); any other finding as it is.
 fn with_loading(finding: Finding, key: Option<String>) -> Finding {
-    let loads = [&rules::WEIGHTS_NOT_FOUND, &rules::CHECKPOINT_UNREADABLE, &rules::CHECKPOINT_MISMATCH];
     match key {
-        Some(key) if loads.iter().any(|r| finding.is(r)) => finding.with_evidence("config_key", key),
+        Some(key) if rules::FAILED_LOADS.iter().any(|r| finding.is(r)) => finding.with_evidence("config_key", key),
         _ => finding,
     }
 }

@@ -89,8 +89,6 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let found = discover(&options.roots, &options.explicit);
     let mut artifacts = found.artifacts;
     let mut text_findings: Vec<(usize, Finding)> = Vec::new();
-    // Prompt configs: artifact, whether every weight file resolves, motion_module_path.
-    let mut prompt_configs: Vec<(usize, bool, Option<String>)> = Vec::new();
     let mut config_paths: Vec<ConfigPaths> = Vec::new();
     for (i, a) in
         artifacts.iter_mut().enumerate().filter(|(_, a)| matches!(a.kind, ArtifactKind::Config | ArtifactKind::Log))
@@ -107,22 +105,20 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
                     f.is(&crate::rules::config::WEIGHT_FILE_MISSING)
                         || f.is(&crate::rules::config::MOTION_MODULE_MISSING)
                 });
-                let motion_module = checked.settings.iter().find(|s| s.key == "motion_module_path");
-                prompt_configs.push((i, resolved, motion_module.map(|s| s.value.clone())));
                 let paths = checked.settings.iter().map(|s| (s.key.clone(), s.value.clone())).collect();
-                config_paths.push(ConfigPaths { artifact: i, root: checked.root.clone(), paths });
+                config_paths.push(ConfigPaths { artifact: i, resolved, root: checked.root.clone(), paths });
             }
             checked.findings
         };
         a.summary = format!("{} findings", found.len());
         text_findings.extend(found.into_iter().map(|f| (i, f)));
     }
-    let prompt_configs: Vec<prompts::Prompt> = prompt_configs
+    let prompt_configs: Vec<prompts::Prompt> = config_paths
         .iter()
-        .map(|(artifact, resolved, motion_module)| prompts::Prompt {
-            artifact: *artifact,
-            resolved: *resolved,
-            motion_module: motion_module.as_deref(),
+        .map(|c| prompts::Prompt {
+            artifact: c.artifact,
+            resolved: c.resolved,
+            motion_module: c.value("motion_module_path"),
         })
         .collect();
     let unused = prompts::not_read(&artifacts, &prompt_configs);
@@ -215,13 +211,21 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     }
 }
 
-/// A prompt config's weight paths, as the run reads them.
+/// A prompt config's settings, as the run reads them.
 struct ConfigPaths {
     artifact: usize,
+    /// Whether every weight file it names exists.
+    resolved: bool,
     /// The folder the run reads relative paths from (the checkout).
     root: Option<String>,
     /// Each setting's key and value.
     paths: Vec<(String, String)>,
+}
+
+impl ConfigPaths {
+    fn value(&self, key: &str) -> Option<&str> {
+        self.paths.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
 }
 
 /// Where the file or folder of each failed load in a log lies
@@ -236,16 +240,14 @@ fn resolve_load_paths(
     configs: &[ConfigPaths],
     weights_folder: Option<&String>,
 ) {
-    use crate::rules::log;
     let used = configs.iter().find(|c| !artifacts[c.artifact].unused);
     let parent = |folder: &String| std::path::Path::new(folder).parent().map(|p| p.display().to_string());
     let root = used.and_then(|c| c.root.clone()).or_else(|| weights_folder.and_then(parent));
-    let loads = [&log::WEIGHTS_NOT_FOUND, &log::CHECKPOINT_UNREADABLE, &log::CHECKPOINT_MISMATCH];
-    for (_, f) in findings.iter_mut().filter(|(_, f)| loads.iter().any(|r| f.is(r))) {
+    for (_, f) in findings.iter_mut().filter(|(_, f)| crate::rules::log::FAILED_LOADS.iter().any(|r| f.is(r))) {
         let text = |key: &str| f.evidence.get(key).and_then(|v| v.as_str()).map(str::to_string);
         let from_config = || {
             let key = text("config_key")?;
-            used.and_then(|c| c.paths.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()))
+            used.and_then(|c| c.value(&key)).map(str::to_string)
         };
         let Some(path) = text("path").or_else(from_config) else { continue };
         // A Windows path from another machine is kept as written.

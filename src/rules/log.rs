@@ -364,6 +364,9 @@ pub const UNHANDLED_EXCEPTION: Rule = Rule {
     options: "",
 };
 
+/// The rules of a model load that failed, whose findings name the file.
+pub const FAILED_LOADS: &[&Rule] = &[&WEIGHTS_NOT_FOUND, &CHECKPOINT_UNREADABLE, &CHECKPOINT_MISMATCH];
+
 pub const RULES: &[&Rule] = &[
     &NAN_CAST_WARNING,
     &NUMPY_NUMERIC_WARNING,
