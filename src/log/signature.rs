@@ -257,8 +257,9 @@ pub(crate) struct LoadTarget {
 }
 
 pub(crate) fn load_target(line: &str) -> LoadTarget {
-    let lower = line.to_ascii_lowercase();
+    // Offsets found in `lower` index `line`: both are trimmed alike.
     let line = line.trim_end();
+    let lower = line.to_ascii_lowercase();
     let after = |key: &str| Some(line[lower.find(key)? + key.len()..].trim());
     let between = |start: &str, end: &str| {
         let rest = after(start)?;
@@ -613,6 +614,9 @@ mod tests {
                 None,
             ),
         ];
+        // A message cut after its key (the key's own space then trimmed) names nothing.
+        let cut = "OSError: Error no file named x found in directory ";
+        assert_eq!((code(cut), load_target(cut).path), (Some("L119"), None));
         for (line, rule, path, wanted) in cases {
             assert_eq!(code(line), Some(rule), "{line}");
             let target = load_target(line);
