@@ -423,6 +423,47 @@ fn a_deployment_with_the_seed_cascade_cites_the_log_findings_by_id() {
     assert!(!fix.contains("\"conv_in\"") && !fix.contains("\"conv_out\""), "{fix}");
 }
 
+/// A ComfyUI install running the ComfyUI_EchoMimic node: the node ships
+/// EchoMimicV2's prompt configs, whose `./pretrained_weights` paths exist
+/// nowhere, and never reads them. The verdict comes from the weights under
+/// models/ and ComfyUI's log, and the next steps fit ComfyUI.
+#[test]
+fn a_comfyui_install_is_judged_by_its_models_not_by_the_node_s_configs() {
+    let report = assert_verdict("deploy_comfyui");
+    let root = "fixtures/postmortem/deploy_comfyui";
+    let quant = link(&report, "quantization");
+    let evidence = quant["evidence"].to_string();
+    assert!(evidence.contains("models/echo_mimic/v2/denoising_unet.pth: 13 tensors stored quantized"), "{evidence}");
+    let infer = artifact(&report, "custom_nodes/ComfyUI_EchoMimic/echomimic_v2/configs/prompts/infer.yaml");
+    assert_eq!(infer["unused"], true, "{infer}");
+    assert!(infer["summary"].as_str().unwrap().contains("a ComfyUI node ships it"), "{infer}");
+    for f in report["findings"].as_array().unwrap().iter().filter(|f| f["code"] == "C102" || f["code"] == "C103") {
+        assert_eq!(f["severity"], "info", "{f}");
+    }
+    let whisper = artifact(&report, "models/echo_mimic/audio_processor/whisper_tiny.pt");
+    assert_eq!(whisper["component"], "audio-processor");
+    // ComfyUI's write stamps do not hide the cast warning or the failed mux.
+    assert_eq!(cited_codes(&report, link(&report, "uint8 cast")), ["L101"]);
+    let mux = link(&report, "encoder / mux");
+    assert!(cited_codes(&report, mux).contains(&"L105".to_string()), "{mux}");
+    assert!(mux["evidence"].to_string().contains("comfyui.log:14:"), "{mux}");
+    // The checkpoint itself is quantized: the fix puts the float one back.
+    let pastes = |section: &str| -> Vec<String> {
+        let actions = report["verdict"][section].as_array().unwrap();
+        actions.iter().filter_map(|a| a["paste"].as_str().map(str::to_string)).collect()
+    };
+    let download = format!(
+        "huggingface-cli download BadToBest/EchoMimicV2 denoising_unet.pth --local-dir {root}/models/echo_mimic/v2"
+    );
+    assert!(pastes("fix").contains(&download), "{:?}", pastes("fix"));
+    // The probe starts ComfyUI; the replay names the base UNet where ComfyUI keeps it.
+    let next = pastes("next").join("\n");
+    assert!(next.contains(&format!("cd {root} && python -m nanscope.probe run --out dump main.py")), "{next}");
+    assert!(next.contains(&format!("unet_config = \"{root}/models/echo_mimic/unet/config.json\"")), "{next}");
+    assert!(next.contains(&format!("# {root}/models/vae/sd-vae-ft-mse.safetensors is one file")), "{next}");
+    assert!(!next.contains("pretrained_weights/"), "{next}");
+}
+
 /// The top-level boxes of an MP4: (kind, offset, size).
 fn boxes(bytes: &[u8]) -> Vec<(String, usize, usize)> {
     let mut at = 0;

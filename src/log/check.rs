@@ -241,6 +241,7 @@ impl<'a> State<'a> {
         }
         let raw = String::from_utf8_lossy(hit.text);
         let (message, json_time) = json_line(&raw).unwrap_or_else(|| (raw.to_string(), None));
+        let message = timestamp::unglue(&message).into_owned();
         let lower = message.to_ascii_lowercase();
         self.result.parameters.read_line(&lower, hit.line);
         let mut sig = signature::classify(&lower);

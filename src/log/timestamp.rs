@@ -20,6 +20,40 @@ pub(crate) fn strip(line: &str) -> &str {
     stamp.map_or(line, |s| &line[open + s.len()..])
 }
 
+/// `line` without the write stamps glued inside it. ComfyUI stamps every
+/// write to its console and log (`2024-12-16T18:55:49.195834 - `), and
+/// `print` writes the text and its newline apart, so a printed line reads
+/// `2024-… - latents shape:…, video_length:3362024-… - `: a stamp after the
+/// first that runs into the text. Only stamps of that form (`T` between date
+/// and time, then ` - `) are taken out; the one the line starts with stays.
+pub(crate) fn unglue(line: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = line.as_bytes();
+    let mut cuts: Vec<(usize, usize)> = Vec::new();
+    for (dash, _) in line.match_indices(" - ") {
+        // A stamp is 19 bytes, plus a fraction of up to 9 digits.
+        let glued = (19..=29).filter_map(|len| dash.checked_sub(len)).find(|&start| {
+            start > 0
+                && bytes[start + 10] == b'T'
+                && date_time(&bytes[start..]).is_some_and(|stamp| start + stamp.len() == dash)
+        });
+        if let Some(start) = glued.filter(|&start| cuts.last().is_none_or(|&(_, end)| start >= end)) {
+            cuts.push((start, dash + 3));
+        }
+    }
+    if cuts.is_empty() {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    let mut out = String::with_capacity(line.len());
+    let mut from = 0;
+    for (start, end) in cuts {
+        // Stamps are ASCII, so both ends are character boundaries.
+        out.push_str(&line[from..start]);
+        from = end;
+    }
+    out.push_str(&line[from..]);
+    std::borrow::Cow::Owned(out.trim_end().to_string())
+}
+
 /// `YYYY-MM-DD[ T]HH:MM:SS` with an optional fraction and zone.
 fn date_time(s: &[u8]) -> Option<&[u8]> {
     let shape = b"dddd-dd-dd";
@@ -55,7 +89,30 @@ fn matches_shape(s: &[u8], shape: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::find;
+    use super::{find, unglue};
+
+    #[test]
+    fn takes_out_the_stamps_comfyui_glues_into_a_line() {
+        let printed = "2024-12-16T18:55:08.196120 - latents shape:torch.Size([1, 4, 336, 64, 64]), \
+                       video_length:3362024-12-16T18:55:09.195834 - ";
+        assert_eq!(
+            unglue(printed),
+            "2024-12-16T18:55:08.196120 - latents shape:torch.Size([1, 4, 336, 64, 64]), video_length:336"
+        );
+        // print("a", "b"): four writes, four stamps.
+        let args = "2024-12-16T18:55:08.1 - a2024-12-16T18:55:08.2 -  2024-12-16T18:55:08.3 - b2024-12-16T18:55:08.4 - ";
+        assert_eq!(unglue(args), "2024-12-16T18:55:08.1 - a b");
+        for kept in [
+            "2024-12-16T18:55:08.196120 - got prompt",
+            "2025-03-01 12:00:03,412 - WARNING - x",
+            "seen at 2025-03-01 12:00:03 - x",
+            "2024-12-16T18:55:0 - short",
+            "ééé2024-12-16T18:55:08 -",
+        ] {
+            assert_eq!(unglue(kept), kept);
+        }
+        assert_eq!(unglue("ééé2024-12-16T18:55:08 - x"), "éééx");
+    }
 
     #[test]
     fn finds_common_forms() {

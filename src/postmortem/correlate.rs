@@ -178,6 +178,12 @@ pub(crate) struct Evidence {
     /// The denoising UNet's checkpoint, when discovery recognised one.
     denoising_unet: Option<String>,
     has_dump: bool,
+    /// The ComfyUI folder the run's files lie in, when they lie in one.
+    comfyui: Option<String>,
+    /// The base model's diffusers UNet folder (`…/unet`), when discovery found one.
+    base_unet: Option<String>,
+    /// The VAE's checkpoint: a diffusers folder, or one file (ComfyUI's `models/vae/`).
+    vae: Option<String>,
 }
 
 /// A model name that is not the denoising UNet's: `vae`, `reference_unet`,
@@ -185,6 +191,18 @@ pub(crate) struct Evidence {
 fn not_the_unet(model: &str) -> bool {
     let model = model.to_ascii_lowercase();
     ["vae", "reference", "ref_unet", "audio", "whisper", "pose", "image_encoder"].iter().any(|n| model.contains(n))
+}
+
+/// The ComfyUI folder `path` lies in: the one that holds `custom_nodes/`
+/// or `models/echo_mimic/` (`models/AIFSH/` for another EchoMimicV2 node)
+/// on the way to it.
+fn comfyui_folder(path: &str) -> Option<String> {
+    let parts: Vec<&str> = path.split(['/', '\\']).collect();
+    let at = parts.windows(2).position(|w| {
+        w[0] == "custom_nodes" || (w[0] == "models" && matches!(w[1], "echo_mimic" | "AIFSH"))
+    })?;
+    let folder = parts[..at].join("/");
+    Some(if folder.is_empty() { ".".into() } else { folder })
 }
 
 /// Whether a quantization line names its models and none is the denoising UNet.
@@ -308,6 +326,17 @@ impl Evidence {
             }
             if a.component == Some(Component::DenoisingUnet) && e.denoising_unet.is_none() {
                 e.denoising_unet = Some(a.path.clone());
+            }
+            if e.comfyui.is_none() {
+                e.comfyui = comfyui_folder(&a.path);
+            }
+            if a.kind == ArtifactKind::Weights {
+                let path = std::path::Path::new(&a.path);
+                if a.component == Some(Component::Vae) && e.vae.is_none() {
+                    e.vae = Some(a.path.clone());
+                } else if path.file_name().is_some_and(|n| n == "unet") && path.is_dir() && e.base_unet.is_none() {
+                    e.base_unet = Some(a.path.clone());
+                }
             }
         }
         for &(artifact, f) in findings {
@@ -452,6 +481,11 @@ impl Evidence {
     fn unet_quantized(&self) -> bool {
         self.quantized.iter().any(|q| matches!(q.component, None | Some(Component::DenoisingUnet)))
             || self.quant_lines.iter().any(|c| !only_other_models(&c.models))
+    }
+
+    /// Whether the denoising UNet's checkpoint holds quantized tensors.
+    fn unet_quantized_on_disk(&self) -> bool {
+        self.quantized.iter().any(|q| q.component == Some(Component::DenoisingUnet))
     }
 
     /// Quantization lines that name only other models than the denoising
@@ -1043,10 +1077,29 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
                 )),
             });
         }
+        let lead = if modules.is_empty() { "Do not" } else { "Or do not" };
         fixes.push(Action {
-            what: "Or do not quantize the denoising UNet at all (the upstream fix: remove the quantize_ call)".into(),
+            what: format!("{lead} quantize the denoising UNet at all (the upstream fix: remove the quantize_ call)"),
             paste: None,
         });
+        // A checkpoint saved after quantization stays quantized whatever the code does.
+        if let Some(unet) = e.denoising_unet.as_deref().filter(|_| e.unet_quantized_on_disk()) {
+            let path = std::path::Path::new(unet);
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let folder = path.parent().map(|p| p.display().to_string()).unwrap_or_else(|| ".".into());
+            fixes.push(Action {
+                what: format!(
+                    "{unet} itself holds quantized tensors: put EchoMimicV2's released float checkpoint in its place"
+                ),
+                // Only the released names can be downloaded under that name.
+                paste: matches!(name.as_str(), "denoising_unet.pth" | "denoising_unet_acc.pth").then(|| {
+                    format!(
+                        "huggingface-cli download BadToBest/EchoMimicV2 {name} --local-dir {}",
+                        shell_word(&folder)
+                    )
+                }),
+            });
+        }
     }
     if is(&cause::ACTIVATION_OVERFLOW) {
         let module = e.unet_producer().map(|p| user_module(&p.module)).unwrap_or_default();
@@ -1445,13 +1498,29 @@ fn replay_spec(rule: &'static Rule, e: &Evidence) -> Option<String> {
     if let [config] = e.inference_configs.as_slice() {
         lines.push(format!("inference_config = {}", toml_string(config)));
     }
+    // Outside `pretrained_weights/`'s layout (ComfyUI's models/ folder), the
+    // base UNet and the VAE are named where they are.
+    let in_layout = |found: &str, place: &str| std::path::Path::new(found) == std::path::Path::new(&weights).join(place);
+    if let Some(base) = e.base_unet.as_deref().filter(|b| !in_layout(b, "sd-image-variations-diffusers/unet")) {
+        lines.push(format!("unet_config = {}", toml_string(&format!("{base}/config.json"))));
+    }
+    match e.vae.as_deref() {
+        Some(vae) if in_layout(vae, "sd-vae-ft-mse") => {}
+        Some(vae) if std::path::Path::new(vae).is_dir() => lines.push(format!("vae = {}", toml_string(vae))),
+        Some(vae) => lines.push(format!(
+            "# {vae} is one file; the replay reads the VAE as a diffusers folder (config.json beside the weights):\n\
+             # huggingface-cli download stabilityai/sd-vae-ft-mse --local-dir sd-vae-ft-mse\n\
+             vae = \"sd-vae-ft-mse\""
+        )),
+        None => {}
+    }
     if let [image] = e.images.as_slice() {
         lines.push(format!("reference_image = {}", toml_string(image)));
     }
     if let [poses] = e.pose_dirs.as_slice() {
         lines.push(format!("pose_dir = {}", toml_string(poses)));
     }
-    let quantized_on_disk = e.quantized.iter().any(|q| q.component == Some(Component::DenoisingUnet));
+    let quantized_on_disk = e.unet_quantized_on_disk();
     if rule == &cause::QUANTIZATION_OVERFLOW {
         lines.push(String::new());
         lines.push("[quantization]".into());
@@ -1503,11 +1572,24 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
         } else {
             format!("\n# the modules to watch: {}", modules.iter().take(5).cloned().collect::<Vec<_>>().join(", "))
         };
+        let paste = match &e.comfyui {
+            // ComfyUI builds the pipeline inside its server: the probe starts
+            // the server, and records each run of the workflow.
+            Some(folder) => format!(
+                "# start ComfyUI under the probe from its folder, as you start it, and queue the workflow again:\n\
+                 cd {} && python -m nanscope.probe run --out dump main.py{focus}\n\
+                 # each run of the workflow writes one dump (dump, dump-2, …); then:\n\
+                 nanscope postmortem RUN_DIR --dump {}",
+                shell_word(folder),
+                shell_word(&format!("{folder}/dump"))
+            ),
+            None => format!(
+                "# the script unchanged (infer.py, infer_acc.py or your own), as you ran it:\npython -m nanscope.probe run --out dump infer.py --config ./configs/prompts/infer.yaml{focus}\n# then: nanscope postmortem RUN_DIR --dump dump/\n# or, inside your own code:\n#   from nanscope.probe import attach\n#   probe = attach(pipe.denoising_unet, \"dump\", prefix=\"denoising_unet\"); calling probe.step(i) each step"
+            ),
+        };
         next.push(Action {
             what: "Record a probe dump of the run to see which module produces the first NaN (confirms the prediction)".into(),
-            paste: Some(format!(
-                "# the script unchanged (infer.py, infer_acc.py or your own), as you ran it:\npython -m nanscope.probe run --out dump infer.py --config ./configs/prompts/infer.yaml{focus}\n# then: nanscope postmortem RUN_DIR --dump dump/\n# or, inside your own code:\n#   from nanscope.probe import attach\n#   probe = attach(pipe.denoising_unet, \"dump\", prefix=\"denoising_unet\"); calling probe.step(i) each step"
-            )),
+            paste: Some(paste),
         });
     }
     if is(&cause::QUANTIZATION_OVERFLOW) || is(&cause::ACTIVATION_OVERFLOW) {
@@ -1528,7 +1610,14 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
     if is(&cause::QUANTIZATION_OVERFLOW) && e.simulated.is_none() {
         next.push(Action {
             what: "Predict which layers the scheme damages from the float weights".into(),
-            paste: Some("nanscope weights --simulate int8-channel pretrained_weights/denoising_unet.pth".into()),
+            paste: Some(match &e.denoising_unet {
+                Some(unet) if e.unet_quantized_on_disk() => format!(
+                    "# {unet} is stored quantized: simulate on the float checkpoint it was made from\n\
+                     nanscope weights --simulate int8-channel FLOAT/denoising_unet.pth"
+                ),
+                Some(unet) => format!("nanscope weights --simulate int8-channel {}", shell_word(unet)),
+                None => "nanscope weights --simulate int8-channel pretrained_weights/denoising_unet.pth".into(),
+            }),
         });
     }
     if is(&cause::HEALTHY_RUN) && e.videos.is_empty() {

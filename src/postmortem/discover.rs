@@ -112,7 +112,7 @@ impl Component {
             Some(Component::PoseEncoder)
         } else if lower.contains("vae") {
             Some(Component::Vae)
-        } else if lower.contains("audio_processor") || name == "tiny.pt" {
+        } else if lower.contains("audio_processor") || name == "tiny.pt" || name.starts_with("whisper") {
             Some(Component::AudioProcessor)
         } else if lower.contains("image_encoder") || lower.contains("image-variations") {
             Some(Component::ImageEncoder)
@@ -780,5 +780,9 @@ mod tests {
         assert_eq!(missing, vec![Component::MotionModule, Component::PoseEncoder, Component::Vae]);
         assert_eq!(Component::from_path(&weights.join("denoising_unet_acc.pth")), Some(Component::DenoisingUnet));
         assert_eq!(Component::from_path(Path::new("pretrained_weights/sd-vae-ft-mse")), Some(Component::Vae));
+        // ComfyUI's nodes: models/vae/ holds the VAE as one file, Whisper sits beside the UNets.
+        assert_eq!(Component::from_path(Path::new("models/vae/sd-vae-ft-mse.safetensors")), Some(Component::Vae));
+        let whisper = Path::new("models/AIFSH/EchoMimicV2/whisper_tiny.pt");
+        assert_eq!(Component::from_path(whisper), Some(Component::AudioProcessor));
     }
 }

@@ -26,12 +26,46 @@ pub(crate) struct Prompt<'a> {
 
 /// The prompt configs the run did not read, each with the reason, decided
 /// by the strongest evidence there is: configs given with `--config`; else
+/// none that a ComfyUI node ships (its nodes read their weights from
+/// `ComfyUI/models/`, whatever the configs they carry say); among the rest,
 /// configs a log names (`--config=./configs/prompts/infer_acc.yaml`,
 /// `loading config …`); else the configs an output folder names (see
 /// `output_names`); else, when one resolves every weight file, the others
 /// no entry point reads; else, when an entry point's config
 /// (`infer*.yaml`) is there, the others.
 pub(crate) fn not_read(artifacts: &[Artifact], prompts: &[Prompt]) -> Vec<(usize, String)> {
+    let given: Vec<usize> =
+        prompts.iter().map(|p| p.artifact).filter(|&i| artifacts[i].recognised_by == "--config").collect();
+    if !given.is_empty() {
+        return prompts
+            .iter()
+            .filter(|p| !given.contains(&p.artifact))
+            .map(|p| (p.artifact, "not the run's config: --config names another".to_string()))
+            .collect();
+    }
+    let (shipped, rest): (Vec<Prompt>, Vec<Prompt>) =
+        prompts.iter().copied().partition(|p| inside_custom_node(&artifacts[p.artifact].path));
+    let mut unread: Vec<(usize, String)> = shipped
+        .iter()
+        .map(|p| {
+            let why = "not the run's config: a ComfyUI node ships it, and ComfyUI's EchoMimic nodes load \
+                       their weights from ComfyUI/models, not from a prompt config";
+            (p.artifact, why.to_string())
+        })
+        .collect();
+    unread.extend(not_read_among(artifacts, &rest));
+    unread
+}
+
+/// Whether `path` lies inside a ComfyUI custom node's folder
+/// (`ComfyUI/custom_nodes/ComfyUI_EchoMimic/echomimic_v2/configs/…`).
+fn inside_custom_node(path: &str) -> bool {
+    let mut parts = path.split(['/', '\\']);
+    parts.any(|part| part == "custom_nodes") && parts.next().is_some_and(|node| !node.is_empty())
+}
+
+/// `not_read` among configs that no flag names and no ComfyUI node ships.
+fn not_read_among(artifacts: &[Artifact], prompts: &[Prompt]) -> Vec<(usize, String)> {
     if prompts.len() < 2 {
         return Vec::new();
     }
@@ -39,10 +73,6 @@ pub(crate) fn not_read(artifacts: &[Artifact], prompts: &[Prompt]) -> Vec<(usize
     let others = |read: &[usize], why: &str| -> Vec<(usize, String)> {
         all.iter().filter(|i| !read.contains(i)).map(|&i| (i, why.to_string())).collect()
     };
-    let given: Vec<usize> = all.iter().copied().filter(|&i| artifacts[i].recognised_by == "--config").collect();
-    if !given.is_empty() {
-        return others(&given, "not the run's config: --config names another");
-    }
     // Every log and every output counts: a folder may hold runs of both entry points.
     let mut by_logs = Named::default();
     for log in artifacts.iter().filter(|a| a.kind == ArtifactKind::Log) {
@@ -283,5 +313,23 @@ mod tests {
         let own = [config("a.yaml", "content"), config("b.yaml", "content")];
         assert!(unread(&own, &[false, false]).is_empty());
         assert!(unread(&plain[..1], &[false]).is_empty());
+    }
+
+    #[test]
+    fn a_comfyui_node_s_configs_are_not_read() {
+        let node = "ComfyUI/custom_nodes/ComfyUI_EchoMimic/echomimic_v2/configs/prompts";
+        let artifacts = [
+            config(&format!("{node}/infer.yaml"), "content"),
+            config(&format!("{node}/infer_acc.yaml"), "content"),
+            config(r"E:\ComfyUI\custom_nodes\EchoMimicV2-ComfyUI\infer.yaml", "content"),
+        ];
+        let unused = not_read(&artifacts, &prompts(&[false, false, false]));
+        assert_eq!(unused.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 1, 2]);
+        assert!(unused[0].1.contains("ComfyUI node"));
+        // Even one alone; but not one given with --config.
+        assert_eq!(not_read(&artifacts[..1], &prompts(&[false])).len(), 1);
+        let given = [config(&format!("{node}/infer.yaml"), "--config"), config(&format!("{node}/infer_acc.yaml"), "c")];
+        assert_eq!(not_read(&given, &prompts(&[false, false])).iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1]);
+        assert!(!inside_custom_node("custom_nodes") && !inside_custom_node("run/custom_nodes_old/infer.yaml"));
     }
 }

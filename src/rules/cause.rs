@@ -24,8 +24,9 @@ pub const QUANTIZATION_OVERFLOW: Rule = Rule {
     cause: "A deployment quantized the UNet to fit a smaller GPU or to go faster (EchoMimicV2 wrappers have \
             applied torchao `int8_weight_only` to the denoising UNet); the upstream fix was to stop quantizing it.",
     fix: "Keep the modules the verdict lists out of quantization (paste its exclude list into `filter_fn` or \
-          `modules_to_not_convert`), or do not quantize the denoising UNet at all. Re-render: patching NaN to \
-          zero afterwards only hides the symptom.",
+          `modules_to_not_convert`), or do not quantize the denoising UNet at all; a checkpoint saved after \
+          quantization (its tensors stored int8) is replaced by the released float one. Re-render: patching NaN \
+          to zero afterwards only hides the symptom.",
     options: "",
 };
 
@@ -182,7 +183,9 @@ pub const MISSING_WEIGHTS: Rule = Rule {
               model folder not found (L119) or holding another model's files (L121). The run's prompt config is the one given with `--config`, else the \
               one a log names (or whose output folder it prints), else the one the output folder names (`infer.py` names it after the config's \
               motion module), else the entry points' (`infer*.yaml`) and any that resolves every file; the \
-              others (`animation.yaml`, a training leftover) are not read.",
+              others (`animation.yaml`, a training leftover) are not read, nor are the prompt configs a ComfyUI \
+              node ships (under `custom_nodes/`: ComfyUI's EchoMimic nodes load their weights from \
+              `ComfyUI/models/`).",
     why: "Without the motion module the frames are generated independently and flicker; without a UNet or \
           VAE checkpoint the pipeline runs on random or missing weights.",
     cause: "An incomplete download (the VAE and audio processor are fetched separately), a `git clone` of the \
