@@ -197,6 +197,8 @@ struct State<'a> {
     traceback: Option<Traceback>,
     /// The needles that make a line worth reading outside a traceback.
     outside_traceback: aho_corasick::AhoCorasick,
+    /// The exception type an error report stated, until its message line.
+    report_exception: Option<String>,
 }
 
 /// An open traceback: where it starts, and the config key of the last
@@ -227,6 +229,7 @@ impl<'a> State<'a> {
             seen: Vec::new(),
             traceback: None,
             outside_traceback: scan::searcher(&[signature::NEEDLES, signature::LOAD_NEEDLES, params::NEEDLES].concat()),
+            report_exception: None,
         }
     }
 
@@ -236,12 +239,30 @@ impl<'a> State<'a> {
         if self.traceback.as_ref().is_some_and(|t| hit.line.saturating_sub(t.line) > TRACEBACK_LINES) {
             self.traceback = None;
         }
+        let report = error_report_field(hit.text);
+        if let Some(ReportField::ExceptionType(_)) = report {
+            // The exception's message follows on the next line.
+            self.traceback = Some(Traceback { line: hit.line, loading: None });
+        }
         if self.traceback.is_none() && !self.outside_traceback.is_match(hit.text) {
             return;
         }
         let raw = String::from_utf8_lossy(hit.text);
         let (message, json_time) = json_line(&raw).unwrap_or_else(|| (raw.to_string(), None));
-        let message = timestamp::unglue(&message).into_owned();
+        let mut message = timestamp::unglue(&message).into_owned();
+        match report {
+            Some(ReportField::ExceptionType(name)) => {
+                self.report_exception = Some(name);
+                return;
+            }
+            Some(ReportField::ExceptionMessage(text)) => {
+                if let Some(name) = self.report_exception.take() {
+                    // Read as the line a traceback ends with.
+                    message = format!("{name}: {text}");
+                }
+            }
+            None => {}
+        }
         let lower = message.to_ascii_lowercase();
         self.result.parameters.read_line(&lower, hit.line);
         let mut sig = signature::classify(&lower);
@@ -311,6 +332,25 @@ impl<'a> State<'a> {
         self.result.lines = tally.lines;
         self.result.findings.sort_by_key(|f| f.subject.line.unwrap_or(u64::MAX));
         self.result
+    }
+}
+
+/// A field of the error report ComfyUI shows for a failed node (and users
+/// save or paste): the exception that stopped the run is stated in two
+/// lines of their own, `- **Exception Type:** RuntimeError` and
+/// `- **Exception Message:** …`; its stack trace follows without them.
+enum ReportField {
+    ExceptionType(String),
+    ExceptionMessage(String),
+}
+
+fn error_report_field(line: &[u8]) -> Option<ReportField> {
+    let line = std::str::from_utf8(line).ok()?.trim();
+    let field = |key: &str| line.strip_prefix(key).map(|value| value.trim().to_string());
+    if let Some(name) = field("- **Exception Type:**").filter(|n| !n.is_empty() && !n.contains(char::is_whitespace)) {
+        Some(ReportField::ExceptionType(name))
+    } else {
+        field("- **Exception Message:**").map(ReportField::ExceptionMessage)
     }
 }
 
@@ -470,6 +510,33 @@ mod tests {
         assert_eq!(result.findings[0].evidence["config_key"], "denoising_unet_path");
         assert_eq!(result.findings[1].evidence["exception"], "AttributeError");
         assert!(result.findings[1].evidence.get("config_key").is_none());
+    }
+
+    #[test]
+    fn comfyui_s_error_report_states_the_exception() {
+        let report = "# ComfyUI Error Report\n\
+                      ## Error Details\n\
+                      - **Node ID:** 7\n\
+                      - **Node Type:** Echo_Sampler\n\
+                      - **Exception Type:** RuntimeError\n\
+                      - **Exception Message:** Input type (float) and bias type (c10::Half) should be the same\n\
+                      ## Stack Trace\n\
+                      ```\n\
+                      \x20 File \"/srv/ComfyUI/execution.py\", line 323, in execute\n\
+                      ```\n\
+                      ## System Information\n\
+                      - **ComfyUI Version:** 0.3.10\n";
+        let result = run(report);
+        let found: Vec<(&str, Option<u64>)> = result.findings.iter().map(|f| (f.code(), f.subject.line)).collect();
+        assert_eq!(found, [("L122", Some(6))]);
+        assert_eq!(result.findings[0].evidence["exception"], "RuntimeError");
+        assert!(result.findings[0].message.contains("RuntimeError: Input type (float)"), "{}", result.findings[0].message);
+        // A message a rule names is that rule's finding.
+        let missing = "- **Exception Type:** FileNotFoundError\n\
+                       - **Exception Message:** No such file or directory: './pretrained_weights/reference_unet.pth'\n";
+        assert_eq!(run(missing).findings.iter().map(|f| f.code()).collect::<Vec<_>>(), ["L119"]);
+        // Without its type line, a message line is only text.
+        assert!(run("- **Exception Message:** went wrong\n").findings.is_empty());
     }
 
     #[test]

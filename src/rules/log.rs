@@ -354,7 +354,9 @@ pub const UNHANDLED_EXCEPTION: Rule = Rule {
     detects: "A `Traceback (most recent call last):` block and the exception line that ends it \
               (`ValueError: …`), when no other L rule recognises that line. Tracebacks of optional imports \
               that libraries catch and only report (`No module named 'triton'` from xformers) are not findings. \
-              `evidence.exception` is the exception's type.",
+              ComfyUI's error report states the exception in two lines of its own (`- **Exception Type:** …`, \
+              `- **Exception Message:** …`); they are read as that exception line, and the other L rules read \
+              its message too. `evidence.exception` is the exception's type.",
     why: "An exception at the end of a traceback usually stopped the run, or the request that ran the \
           generation, before a video was written; it is the first thing to read when nothing else explains \
           the failure.",
