@@ -440,6 +440,12 @@ fn a_comfyui_install_is_judged_by_its_models_not_by_the_node_s_configs() {
     for f in report["findings"].as_array().unwrap().iter().filter(|f| f["code"] == "C102" || f["code"] == "C103") {
         assert_eq!(f["severity"], "info", "{f}");
     }
+    // Another node's cut-off example image and another model's NaN checkpoint are the
+    // install's, not the run's: listed, not walked.
+    for other in ["custom_nodes/comfyui_controlnet_aux", "models/checkpoints"] {
+        let listed = artifact(&report, other);
+        assert!(listed["recognised_by"].as_str().unwrap().ends_with("not walked"), "{listed}");
+    }
     let whisper = artifact(&report, "models/echo_mimic/audio_processor/whisper_tiny.pt");
     assert_eq!(whisper["component"], "audio-processor");
     // ComfyUI's write stamps do not hide the cast warning or the failed mux.

@@ -241,7 +241,8 @@ fn walk(root: &Path, taken: &[PathBuf], found: &mut Discovery) {
             continue;
         }
         if entry.file_type().is_dir() {
-            if let Some(what) = installed_software(path, &name).filter(|_| entry.depth() > 0) {
+            let skipped = installed_software(path, &name).or_else(|| outside_echomimic_in_comfyui(path, &name));
+            if let Some(what) = skipped.filter(|_| entry.depth() > 0) {
                 found.artifacts.push(Artifact::new(path, ArtifactKind::Unknown, format!("{what}, not walked")));
                 walker.skip_current_dir();
                 continue;
@@ -280,6 +281,43 @@ fn installed_software(dir: &Path, name: &str) -> Option<&'static str> {
         "__pycache__" => Some("Python bytecode cache"),
         _ => None,
     }
+}
+
+/// Whether `dir` is a ComfyUI install: `main.py` or `comfy/` beside
+/// `custom_nodes/` and `models/`.
+fn comfyui_root(dir: &Path) -> bool {
+    dir.join("custom_nodes").is_dir()
+        && dir.join("models").is_dir()
+        && (dir.join("main.py").is_file() || dir.join("comfy").is_dir())
+}
+
+/// The folders ComfyUI reads EchoMimicV2's weights from: `models/echo_mimic/`
+/// (ComfyUI_EchoMimic), `models/AIFSH/` (EchoMimicV2-ComfyUI) and the VAE
+/// the workflow picks from `models/vae/`.
+const COMFYUI_ECHOMIMIC_MODELS: [&str; 3] = ["echo_mimic", "AIFSH", "vae"];
+
+/// Where a folder of a ComfyUI install holds nothing of an EchoMimicV2
+/// run, what it is: an install holds every node's code and assets and
+/// every model the user keeps (tens of GB of checkpoints and LoRAs), whose
+/// test images and checkpoints would be judged as the run's. Walked are
+/// the EchoMimic nodes under `custom_nodes/`, EchoMimicV2's folders under
+/// `models/`, and `input/`, `output/`, `temp/` and `user/` (the log).
+fn outside_echomimic_in_comfyui(dir: &Path, name: &str) -> Option<&'static str> {
+    let parent = dir.parent()?;
+    if comfyui_root(parent) {
+        return (!matches!(name, "custom_nodes" | "models" | "input" | "output" | "temp" | "user"))
+            .then_some("ComfyUI's own files");
+    }
+    let in_root_folder = |folder: &str| {
+        parent.file_name().is_some_and(|n| n == folder) && parent.parent().is_some_and(comfyui_root)
+    };
+    if in_root_folder("custom_nodes") && !name.to_ascii_lowercase().contains("echomimic") {
+        return Some("another ComfyUI node than EchoMimic's");
+    }
+    if in_root_folder("models") && !COMFYUI_ECHOMIMIC_MODELS.contains(&name) {
+        return Some("ComfyUI models that EchoMimicV2's nodes do not load");
+    }
+    None
 }
 
 /// Components of EchoMimicV2's `pretrained_weights/` with no file.
@@ -736,6 +774,58 @@ mod tests {
         assert!(found.artifacts[2].recognised_by.contains("pyvenv.cfg"));
         // Pointed at directly, an environment is walked.
         assert!(discover(&[venv], &[]).artifacts.iter().any(|a| Path::new(&a.path) == header));
+    }
+
+    #[test]
+    fn a_comfyui_install_is_walked_where_echomimic_s_files_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("ComfyUI");
+        for folder in [
+            "comfy",
+            "web/assets",
+            "custom_nodes/ComfyUI_EchoMimic/echomimic_v2",
+            "custom_nodes/comfyui_controlnet_aux/examples",
+            "models/echo_mimic/v2",
+            "models/checkpoints",
+            "output",
+            "user",
+        ] {
+            std::fs::create_dir_all(root.join(folder)).unwrap();
+        }
+        let write = |path: &str, text: &str| std::fs::write(root.join(path), text).unwrap();
+        write("main.py", "import comfy\n");
+        write("web/assets/logo.png", "not walked");
+        write("custom_nodes/ComfyUI_EchoMimic/echomimic_v2/run.log", "ERROR: decode failed\n");
+        write("custom_nodes/comfyui_controlnet_aux/examples/ref.png", "not walked");
+        // An empty safetensors file: an 8-byte header length, then `{}`.
+        let weights = [&2u64.to_le_bytes()[..], b"{}"].concat();
+        std::fs::write(root.join("models/echo_mimic/v2/denoising_unet.safetensors"), weights).unwrap();
+        write("models/checkpoints/sd_xl_base_1.0.safetensors", "not walked");
+        write("user/comfyui.log", "ERROR: decode failed\n");
+        let found = discover(std::slice::from_ref(&root), &[]);
+        let listed: Vec<(String, ArtifactKind)> = found
+            .artifacts
+            .iter()
+            .map(|a| (Path::new(&a.path).strip_prefix(&root).unwrap().display().to_string(), a.kind))
+            .collect();
+        let unknown = |p: &str| (p.to_string(), ArtifactKind::Unknown);
+        assert_eq!(
+            listed,
+            vec![
+                unknown("comfy"),
+                ("custom_nodes/ComfyUI_EchoMimic/echomimic_v2/run.log".to_string(), ArtifactKind::Log),
+                unknown("custom_nodes/comfyui_controlnet_aux"),
+                unknown("main.py"),
+                unknown("models/checkpoints"),
+                ("models/echo_mimic/v2/denoising_unet.safetensors".to_string(), ArtifactKind::Weights),
+                ("user/comfyui.log".to_string(), ArtifactKind::Log),
+                unknown("web"),
+            ]
+        );
+        // Pointed at directly, any of them is walked.
+        let checkpoints = discover(&[root.join("models/checkpoints")], &[]);
+        assert_eq!(checkpoints.artifacts.len(), 1);
+        assert!(!checkpoints.artifacts[0].recognised_by.contains("not walked"));
     }
 
     #[cfg(unix)]
