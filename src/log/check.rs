@@ -345,6 +345,11 @@ enum ReportField {
 }
 
 fn error_report_field(line: &[u8]) -> Option<ReportField> {
+    // Every line with `error` in it comes here: bytes first, text only for a field.
+    let start = line.iter().position(|b| !b.is_ascii_whitespace())?;
+    if !line[start..].starts_with(b"- **Exception ") {
+        return None;
+    }
     let line = std::str::from_utf8(line).ok()?.trim();
     let field = |key: &str| line.strip_prefix(key).map(|value| value.trim().to_string());
     if let Some(name) = field("- **Exception Type:**").filter(|n| !n.is_empty() && !n.contains(char::is_whitespace)) {
