@@ -240,28 +240,25 @@ impl<'a> State<'a> {
             self.traceback = None;
         }
         let report = error_report_field(hit.text);
-        if let Some(ReportField::ExceptionType(_)) = report {
+        if let Some(ReportField::ExceptionType(name)) = report {
             // The exception's message follows on the next line.
             self.traceback = Some(Traceback { line: hit.line, loading: None });
+            self.report_exception = Some(name);
+            return;
         }
         if self.traceback.is_none() && !self.outside_traceback.is_match(hit.text) {
             return;
         }
         let raw = String::from_utf8_lossy(hit.text);
-        let (message, json_time) = json_line(&raw).unwrap_or_else(|| (raw.to_string(), None));
-        let mut message = timestamp::unglue(&message).into_owned();
-        match report {
-            Some(ReportField::ExceptionType(name)) => {
-                self.report_exception = Some(name);
-                return;
-            }
-            Some(ReportField::ExceptionMessage(text)) => {
-                if let Some(name) = self.report_exception.take() {
-                    // Read as the line a traceback ends with.
-                    message = format!("{name}: {text}");
-                }
-            }
-            None => {}
+        let (mut message, json_time) = json_line(&raw).unwrap_or_else(|| (raw.to_string(), None));
+        if let Some(clean) = timestamp::unglue(&message) {
+            message = clean;
+        }
+        if let Some(ReportField::ExceptionMessage(text)) = report
+            && let Some(name) = self.report_exception.take()
+        {
+            // Read as the line a traceback ends with.
+            message = format!("{name}: {text}");
         }
         let lower = message.to_ascii_lowercase();
         self.result.parameters.read_line(&lower, hit.line);

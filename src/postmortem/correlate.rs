@@ -1092,11 +1092,8 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
                     "{unet} itself holds quantized tensors: put EchoMimicV2's released float checkpoint in its place"
                 ),
                 // Only the released names can be downloaded under that name.
-                paste: matches!(name.as_str(), "denoising_unet.pth" | "denoising_unet_acc.pth").then(|| {
-                    format!(
-                        "huggingface-cli download BadToBest/EchoMimicV2 {name} --local-dir {}",
-                        shell_word(&folder)
-                    )
+                paste: ECHOMIMIC_FILES.contains(&name.as_str()).then(|| {
+                    format!("{HF_DOWNLOAD} BadToBest/EchoMimicV2 {name} --local-dir {}", shell_word(&folder))
                 }),
             });
         }
