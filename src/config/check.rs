@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::yaml::{self, Node};
-use super::{diffusers, echomimic, findings};
+use super::{comfyui, diffusers, echomimic, findings};
 use crate::report::Finding;
 
 /// Which EchoMimicV2 pipeline a prompt config drives.
@@ -55,6 +55,7 @@ pub enum ConfigKind {
     EchomimicInference,
     ModelIndex,
     Scheduler,
+    ComfyuiWorkflow,
     Unknown,
 }
 
@@ -151,6 +152,10 @@ pub fn check_file(path: &Path, options: &ConfigOptions) -> ConfigFile {
         ConfigKind::Scheduler => {
             result.findings = diffusers::scheduler(&text, &label, None, options);
         }
+        ConfigKind::ComfyuiWorkflow => {
+            let checked = comfyui::check(&doc, &label);
+            (result.findings, result.settings, result.variant) = (checked.findings, checked.settings, checked.variant);
+        }
         ConfigKind::Unknown => result.findings.push(findings::unrecognized(&label)),
     }
     result
@@ -188,6 +193,8 @@ fn kind_of(doc: &Node) -> ConfigKind {
         ConfigKind::Scheduler
     } else if class.ends_with("Pipeline") || (has("_diffusers_version") && !class.is_empty()) {
         ConfigKind::ModelIndex
+    } else if comfyui::is_workflow(doc) {
+        ConfigKind::ComfyuiWorkflow
     } else {
         ConfigKind::Unknown
     }

@@ -41,7 +41,7 @@ const PARAMETERS: &[(&str, &[&str])] = &[
 ];
 
 /// `infer.py` / `infer_acc.py` defaults.
-fn default_of(name: &str, variant: Variant) -> f64 {
+pub(crate) fn default_of(name: &str, variant: Variant) -> f64 {
     match (name, variant) {
         ("width" | "height", _) => 768.0,
         ("length", _) => 240.0,
@@ -60,10 +60,10 @@ fn default_of(name: &str, variant: Variant) -> f64 {
 }
 
 /// A run parameter's value and where it came from.
-struct Param {
-    value: f64,
+pub(crate) struct Param {
+    pub value: f64,
     /// The YAML key (with its line) or `--set`; `None` for a default.
-    key: Option<(String, Option<u64>)>,
+    pub key: Option<(String, Option<u64>)>,
 }
 
 pub(crate) fn check(
@@ -89,8 +89,8 @@ pub(crate) fn check(
         settings.push(Setting::new(name, crate::report::fmt_num(p.value), source, None));
     }
     guidance_and_steps(&param("cfg"), &param("steps"), variant, &mut out);
-    size(&param("width"), &param("height"), options.pose_size, &mut out);
-    windows(&param("length"), &param("context_frames"), &param("context_overlap"), &mut out, &mut settings);
+    size(&param("width"), &param("height"), Some(options.pose_size), &mut out);
+    windows(Some(&param("length")), &param("context_frames"), &param("context_overlap"), &mut out, &mut settings);
     audio(&param("sample_rate"), &param("fps"), &mut out);
     (out.findings, settings)
 }
@@ -189,7 +189,7 @@ fn quantization(doc: &Node, out: &mut findings::Sink) {
     }
 }
 
-fn guidance_and_steps(cfg: &Param, steps: &Param, variant: Variant, out: &mut findings::Sink) {
+pub(crate) fn guidance_and_steps(cfg: &Param, steps: &Param, variant: Variant, out: &mut findings::Sink) {
     let cfg_key = cfg.key.as_ref().map_or(("cfg".to_string(), None), |(k, l)| (k.clone(), *l));
     match variant {
         Variant::Acc if cfg.value > 1.0 => out.push(findings::acc_with_cfg(&cfg_key.0, cfg_key.1, cfg.value)),
@@ -202,22 +202,34 @@ fn guidance_and_steps(cfg: &Param, steps: &Param, variant: Variant, out: &mut fi
     }
 }
 
-fn size(width: &Param, height: &Param, pose: [u32; 2], out: &mut findings::Sink) {
-    for (p, name, expected) in [(width, "width", pose[0]), (height, "height", pose[1])] {
+/// Width and height: multiples of 8, and the size the poses were drawn for
+/// when that is known.
+pub(crate) fn size(width: &Param, height: &Param, pose: Option<[u32; 2]>, out: &mut findings::Sink) {
+    for (i, (p, name)) in [(width, "width"), (height, "height")].into_iter().enumerate() {
         let (key, line) = p.key.as_ref().map_or((name.to_string(), None), |(k, l)| (k.clone(), *l));
         if p.value < 8.0 || p.value % 8.0 != 0.0 {
             out.push(findings::not_multiple_of_8(&key, line, p.value));
-        } else if p.value != f64::from(expected) {
+        } else if let Some(expected) = pose.map(|pose| pose[i])
+            && p.value != f64::from(expected)
+        {
             out.push(findings::not_pose_size(&key, line, p.value, expected));
         }
     }
 }
 
-fn windows(length: &Param, frames: &Param, overlap: &Param, out: &mut findings::Sink, settings: &mut Vec<Setting>) {
+/// The context windows over `length` frames; a length not known (a ComfyUI
+/// node takes it from the audio) is taken as more than one window.
+pub(crate) fn windows(
+    length: Option<&Param>,
+    frames: &Param,
+    overlap: &Param,
+    out: &mut findings::Sink,
+    settings: &mut Vec<Setting>,
+) {
     let key = |p: &Param, name: &str| p.key.as_ref().map_or((name.to_string(), None), |(k, l)| (k.clone(), *l));
     let (fk, fl) = key(frames, "context_frames");
     let (ok, ol) = key(overlap, "context_overlap");
-    let (l, f, o) = (length.value, frames.value, overlap.value);
+    let (l, f, o) = (length.map_or(f64::INFINITY, |l| l.value), frames.value, overlap.value);
     if f < 1.0 || l < 1.0 || o < 0.0 {
         out.push(findings::windows(
             &fk,
@@ -253,7 +265,7 @@ fn windows(length: &Param, frames: &Param, overlap: &Param, out: &mut findings::
                 "context_overlap {o} exceeds context_frames {f}: zero windows, 0/0 = NaN latents, an all-black video"
             ),
         ));
-    } else {
+    } else if l.is_finite() {
         let windows = (l / (f - o)).ceil();
         settings.push(Setting::new(
             "windows",
@@ -264,7 +276,7 @@ fn windows(length: &Param, frames: &Param, overlap: &Param, out: &mut findings::
     }
 }
 
-fn audio(rate: &Param, fps: &Param, out: &mut findings::Sink) {
+pub(crate) fn audio(rate: &Param, fps: &Param, out: &mut findings::Sink) {
     let key = |p: &Param, name: &str| p.key.as_ref().map_or((name.to_string(), None), |(k, l)| (k.clone(), *l));
     if rate.value != 16000.0 {
         let (k, l) = key(rate, "sample_rate");

@@ -143,7 +143,8 @@ pub(crate) fn unrecognized(file: &str) -> Finding {
     Finding::new(
         &rules::UNRECOGNIZED_CONFIG,
         format!(
-            "{file} is neither an EchoMimicV2 prompt/inference config nor a diffusers model_index or scheduler config"
+            "{file} is neither an EchoMimicV2 prompt/inference config, a diffusers model_index or scheduler config, \
+             nor a ComfyUI workflow"
         ),
     )
     .with_subject(Subject::file(file))

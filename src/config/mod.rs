@@ -6,6 +6,7 @@
 //! Nothing here prints or decides exit codes.
 
 mod check;
+mod comfyui;
 mod diffusers;
 mod echomimic;
 mod findings;
@@ -13,4 +14,5 @@ mod report;
 pub(crate) mod yaml;
 
 pub use check::{ConfigCheck, ConfigFile, ConfigKind, ConfigOptions, Setting, Variant, check, check_file};
+pub use comfyui::names_echomimic_node;
 pub use report::report;

@@ -28,6 +28,7 @@ pub fn report(check: &ConfigCheck, inputs: Vec<String>) -> Report {
             let kind = serde_json::to_value(f.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
             match (&f.variant, &f.root) {
                 (Some(v), Some(root)) => format!("{}: {kind}, {} pipeline, root {root}", f.file, v.as_str()),
+                (Some(v), None) => format!("{}: {kind}, {} pipeline", f.file, v.as_str()),
                 _ => format!("{}: {kind}", f.file),
             }
         })

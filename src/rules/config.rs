@@ -175,11 +175,11 @@ pub const UNRECOGNIZED_CONFIG: Rule = Rule {
     severity: Severity::Warning,
     summary: "the file is not a configuration nanscope knows",
     detects: "A YAML or JSON mapping that is neither an EchoMimicV2 prompt or inference config, nor a diffusers \
-              `model_index.json` or scheduler configuration.",
+              `model_index.json` or scheduler configuration, nor a ComfyUI workflow.",
     why: "Nothing in it was checked, so a clean report says nothing about it.",
     cause: "The wrong file was given (a dataset or training config, another model's config).",
-    fix: "Pass the prompt config (`configs/prompts/infer*.yaml`), the inference config, `model_index.json` or \
-          `scheduler/scheduler_config.json`.",
+    fix: "Pass the prompt config (`configs/prompts/infer*.yaml`), the inference config, `model_index.json`, \
+          `scheduler/scheduler_config.json` or the ComfyUI workflow that ran.",
     options: "",
 };
 
@@ -191,12 +191,14 @@ pub const QUANTIZATION_CONFIGURED: Rule = Rule {
     detects: "A prompt config key that turns quantization on (`quantization`, `quantize`, `quantization_config`, \
               `load_in_8bit`, `load_in_4bit`, `int8`) with a value other than false, none, null or empty; the \
               scheme it names (int8 per channel, int4 grouped by 128, float8 e4m3) is the one `postmortem` \
-              simulates.",
+              simulates. In a ComfyUI workflow, EchoMimicV2-ComfyUI's `EchoMimicV2Node.if_low_varm: true`, \
+              which quantizes the VAE and the reference UNet when they load (`evidence.models`).",
     why: "Weight-only int8 on the denoising UNet lets activations overflow fp16, which turns the latents NaN \
           and the video black. EchoMimicV2's own UI quantizes only the VAE and the reference UNet.",
-    cause: "Quantization enabled in a deployment's config to fit a small GPU.",
-    fix: "Keep the denoising UNet unquantized, or check the scheme first with `nanscope weights --simulate \
-          SCHEME pretrained_weights/denoising_unet.pth` and exclude the modules it names.",
+    cause: "Quantization enabled in a deployment's config or a workflow's low-VRAM option to fit a small GPU.",
+    fix: "Turn a low-VRAM option off for one run to see whether the failure goes with it. Keep the denoising \
+          UNet unquantized, or check the scheme first with `nanscope weights --simulate SCHEME \
+          pretrained_weights/denoising_unet.pth` and exclude the modules it names.",
     options: "",
 };
 

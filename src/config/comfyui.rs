@@ -1,0 +1,515 @@
+//! ComfyUI workflows: the graph the UI saves (`nodes`, each with positional
+//! `widgets_values`) and the prompt its API queues (node ids mapping to a
+//! `class_type` and named `inputs`). The settings of the EchoMimic nodes are
+//! read and checked as a prompt config's run parameters are; a workflow
+//! without them is listed by its node classes, not judged.
+
+use super::check::{Setting, Variant};
+use super::echomimic::{self, Param};
+use super::findings;
+use super::yaml::Node;
+use crate::numerics::QuantScheme;
+use crate::report::{Finding, fmt_num};
+
+/// A node class of an EchoMimic node pack and the orders its widgets have
+/// had in saved graphs, newest first: the UI saves widget values by
+/// position, and the packs have added and moved widgets between versions.
+struct KnownNode {
+    class: &'static str,
+    pack: &'static str,
+    layouts: &'static [&'static [&'static str]],
+}
+
+/// Nodes whose settings are read (a name starting with `_` is a widget of
+/// the UI alone, skipped). EchoMimicV2-ComfyUI (AIFSH) runs the whole
+/// pipeline in one node; ComfyUI_EchoMimic (smthemex) splits it into a
+/// loader, the inputs and a sampler. `LoadImage` and `LoadAudio` name the
+/// files the run read from `input/`.
+const KNOWN: &[KnownNode] = &[
+    KnownNode {
+        class: "EchoMimicV2Node",
+        pack: "EchoMimicV2-ComfyUI",
+        layouts: &[&[
+            "steps",
+            "cfg",
+            "context_frames",
+            "context_overlap",
+            "fps",
+            "if_low_varm",
+            "store_in_varm",
+            "seed",
+        ]],
+    },
+    KnownNode {
+        class: "Echo_LoadModel",
+        pack: "ComfyUI_EchoMimic",
+        layouts: &[
+            &[
+                "vae",
+                "lora",
+                "denoising",
+                "infer_mode",
+                "lowvram",
+                "teacache_offload",
+                "block_offload",
+                "use_mmgp",
+                "version",
+            ],
+            &["vae", "lora", "denoising", "infer_mode", "lowvram", "teacache_offload", "use_mmgp", "version"],
+            &["vae", "denoising", "infer_mode", "lowvram", "teacache_offload", "use_mmgp", "version"],
+            &["vae", "denoising", "infer_mode", "draw_mouse", "motion_sync", "lowvram", "version"],
+        ],
+    },
+    KnownNode {
+        class: "Echo_Predata",
+        pack: "ComfyUI_EchoMimic",
+        layouts: &[&[
+            "prompt",
+            "negative_prompt",
+            "pose_dir",
+            "width",
+            "height",
+            "fps",
+            "facemask_ratio",
+            "facecrop_ratio",
+            "length",
+            "partial_video_length",
+            "draw_mouse",
+            "motion_sync_",
+        ]],
+    },
+    KnownNode {
+        class: "Echo_Sampler",
+        pack: "ComfyUI_EchoMimic",
+        layouts: &[
+            &["seed", "cfg", "steps", "sample_rate", "context_frames", "context_overlap", "save_video"],
+            &[
+                "pose_dir",
+                "seed",
+                "cfg",
+                "steps",
+                "fps",
+                "sample_rate",
+                "facemask_ratio",
+                "facecrop_ratio",
+                "context_frames",
+                "context_overlap",
+                "length",
+                "width",
+                "height",
+                "save_video",
+            ],
+        ],
+    },
+    KnownNode { class: "LoadImage", pack: "ComfyUI", layouts: &[&["image", "_upload"], &["image"]] },
+    KnownNode { class: "LoadAudio", pack: "ComfyUI", layouts: &[&["audio", "_player", "_upload"], &["audio"]] },
+];
+
+/// Classes that make a workflow an EchoMimic one.
+const ECHOMIMIC_CLASSES: [&str; 4] = ["EchoMimicV2Node", "Echo_LoadModel", "Echo_Predata", "Echo_Sampler"];
+
+/// The values the UI saves after a seed widget for what to do with it next.
+const SEED_CONTROLS: [&str; 4] = ["fixed", "increment", "decrement", "randomize"];
+
+/// Widgets that hold a boolean.
+const BOOLEAN_WIDGETS: &[&str] = &[
+    "denoising",
+    "lowvram",
+    "teacache_offload",
+    "block_offload",
+    "draw_mouse",
+    "motion_sync",
+    "motion_sync_",
+    "save_video",
+    "if_low_varm",
+    "store_in_varm",
+];
+
+/// Widgets that hold a number.
+const NUMBER_WIDGETS: &[&str] = &[
+    "steps",
+    "cfg",
+    "context_frames",
+    "context_overlap",
+    "fps",
+    "seed",
+    "width",
+    "height",
+    "length",
+    "sample_rate",
+    "facemask_ratio",
+    "facecrop_ratio",
+    "partial_video_length",
+];
+
+/// Whether `doc` is a ComfyUI workflow, as the UI saves it or as its API
+/// queues it.
+pub(crate) fn is_workflow(doc: &Node) -> bool {
+    let ui = matches!(doc.get("nodes"), Some(Node::Seq(nodes)) if nodes.iter().any(|n| n.get("type").is_some()))
+        && doc.get("links").is_some();
+    ui || api_nodes(doc).next().is_some()
+}
+
+/// Whether a text (a whole workflow file) names a node of an EchoMimic pack.
+pub fn names_echomimic_node(text: &str) -> bool {
+    ECHOMIMIC_CLASSES.iter().any(|class| text.contains(&format!("\"{class}\"")))
+}
+
+/// One node of the graph, with the widget values it was run with.
+struct GraphNode<'a> {
+    id: String,
+    class: &'a str,
+    /// Each widget's name, value and the line that states it.
+    widgets: Vec<(&'a str, &'a Node, u64)>,
+    /// Positional values that fit none of the layouts known for the class.
+    unread: bool,
+}
+
+impl GraphNode<'_> {
+    fn get(&self, name: &str) -> Option<(&Node, u64)> {
+        self.widgets.iter().find(|(n, _, _)| *n == name).map(|(_, v, l)| (*v, *l))
+    }
+
+    fn number(&self, name: &str) -> Option<Param> {
+        let (value, line) = self.get(name)?;
+        let value = value.as_f64().filter(|v| v.is_finite())?;
+        Some(Param { value, key: Some((format!("{}.{name}", self.class), Some(line))) })
+    }
+
+    fn text(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(|(v, _)| v.as_str())
+    }
+}
+
+/// The API form's nodes: top-level entries whose value has a `class_type`.
+fn api_nodes(doc: &Node) -> impl Iterator<Item = GraphNode<'_>> {
+    let entries = match doc {
+        Node::Map(entries) => &entries[..],
+        _ => &[],
+    };
+    entries.iter().filter_map(|entry| {
+        let class = entry.value.get("class_type")?.as_str()?;
+        let widgets = match entry.value.get("inputs") {
+            // A list value is a link to another node's output, not a setting.
+            Some(Node::Map(inputs)) => inputs
+                .iter()
+                .filter(|i| !matches!(i.value, Node::Seq(_)))
+                .map(|i| (i.key.as_str(), &i.value, i.line))
+                .collect(),
+            _ => Vec::new(),
+        };
+        Some(GraphNode { id: entry.key.clone(), class, widgets, unread: false })
+    })
+}
+
+/// The UI form's nodes, their positional widget values named by the layout
+/// that fits them best.
+fn ui_nodes(doc: &Node) -> Vec<GraphNode<'_>> {
+    let Some(Node::Seq(nodes)) = doc.get("nodes") else { return Vec::new() };
+    nodes
+        .iter()
+        .filter_map(|node| {
+            let class = node.get("type")?.as_str()?;
+            let id = node.get("id").map_or_else(String::new, Node::display);
+            let (widgets, unread) = match node.entry("widgets_values") {
+                Some(entry) => match &entry.value {
+                    Node::Map(named) => (named.iter().map(|w| (w.key.as_str(), &w.value, w.line)).collect(), false),
+                    Node::Seq(values) => match KNOWN.iter().find(|k| k.class == class) {
+                        Some(known) => match best_layout(known, values) {
+                            Some(named) => (named.into_iter().map(|(n, v)| (n, v, entry.line)).collect(), false),
+                            None => (Vec::new(), true),
+                        },
+                        None => (Vec::new(), false),
+                    },
+                    _ => (Vec::new(), false),
+                },
+                None => (Vec::new(), false),
+            };
+            Some(GraphNode { id, class, widgets, unread })
+        })
+        .collect()
+}
+
+/// Names positional values by the layout of their count whose widgets'
+/// types they fit best; a value of the wrong type is left out.
+fn best_layout<'a>(known: &KnownNode, values: &'a [Node]) -> Option<Vec<(&'static str, &'a Node)>> {
+    known
+        .layouts
+        .iter()
+        .filter_map(|layout| name_values(layout, values))
+        .max_by_key(|named| named.iter().filter(|(n, v)| fits(n, v)).count() * 2 + usize::from(named.is_empty()))
+        .map(|named| named.into_iter().filter(|(n, v)| !n.starts_with('_') && fits(n, v)).collect())
+}
+
+/// Pairs values with a layout's widgets, skipping the control value the UI
+/// saves after a seed; `None` when the counts differ.
+fn name_values<'a>(layout: &[&'static str], values: &'a [Node]) -> Option<Vec<(&'static str, &'a Node)>> {
+    let mut named = Vec::with_capacity(layout.len());
+    let mut rest = values.iter().peekable();
+    for name in layout {
+        named.push((*name, rest.next()?));
+        if *name == "seed" && rest.peek().and_then(|v| v.as_str()).is_some_and(|s| SEED_CONTROLS.contains(&s)) {
+            rest.next();
+        }
+    }
+    rest.next().is_none().then_some(named)
+}
+
+fn fits(name: &str, value: &Node) -> bool {
+    if name.starts_with('_') {
+        true
+    } else if BOOLEAN_WIDGETS.contains(&name) {
+        matches!(value, Node::Bool(_))
+    } else if NUMBER_WIDGETS.contains(&name) {
+        matches!(value, Node::Int(_) | Node::Float(_))
+    } else {
+        matches!(value, Node::Str(_) | Node::Null)
+    }
+}
+
+/// What the checks found in one workflow.
+pub(crate) struct WorkflowCheck {
+    pub findings: Vec<Finding>,
+    pub settings: Vec<Setting>,
+    /// The EchoMimicV2 pipeline variant its nodes run, when they run V2.
+    pub variant: Option<Variant>,
+}
+
+/// Reads a workflow's EchoMimic nodes and checks their settings.
+pub(crate) fn check(doc: &Node, file: &str) -> WorkflowCheck {
+    let mut nodes: Vec<GraphNode> = api_nodes(doc).collect();
+    if nodes.is_empty() {
+        nodes = ui_nodes(doc);
+    }
+    let mut out = findings::Sink::new(file);
+    let mut settings = Vec::new();
+    for node in nodes.iter().filter(|n| KNOWN.iter().any(|k| k.class == n.class)) {
+        if node.unread {
+            settings.push(Setting::new(
+                node.class,
+                "-".into(),
+                format!("node {}: its widget values fit no layout known for {}", node.id, pack_of(node.class)),
+                None,
+            ));
+        }
+        for (name, value, line) in &node.widgets {
+            let meaning = format!("node {} ({})", node.id, pack_of(node.class));
+            settings.push(Setting::new(&format!("{}.{name}", node.class), short(value), meaning, Some(*line)));
+        }
+    }
+    if !nodes.iter().any(|n| ECHOMIMIC_CLASSES.contains(&n.class)) {
+        let mut classes: Vec<&str> = nodes.iter().map(|n| n.class).collect();
+        classes.sort_unstable();
+        classes.dedup();
+        let more = classes.len().saturating_sub(6);
+        let mut listed = classes.iter().take(6).copied().collect::<Vec<_>>().join(", ");
+        if more > 0 {
+            listed.push_str(&format!(" and {more} more"));
+        }
+        settings.push(Setting::new("echomimic_nodes", "none".into(), format!("not judged: its nodes are {listed}"), None));
+        return WorkflowCheck { findings: out.findings, settings, variant: None };
+    }
+    let mut variant = None;
+    for node in nodes.iter().filter(|n| n.class == "EchoMimicV2Node") {
+        aifsh(node, &mut out, &mut settings);
+        variant = Some(Variant::Normal);
+    }
+    for sampler in nodes.iter().filter(|n| n.class == "Echo_Sampler") {
+        let loader = nodes.iter().find(|n| n.class == "Echo_LoadModel");
+        let inputs = nodes.iter().find(|n| n.class == "Echo_Predata");
+        variant = smthemex(sampler, loader, inputs, &mut out, &mut settings).or(variant);
+    }
+    WorkflowCheck { findings: out.findings, settings, variant }
+}
+
+fn pack_of(class: &str) -> &'static str {
+    KNOWN.iter().find(|k| k.class == class).map_or("", |k| k.pack)
+}
+
+/// A widget value for a report cell: long prompts cut.
+fn short(value: &Node) -> String {
+    let text = value.display();
+    match text.char_indices().nth(60) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text,
+    }
+}
+
+/// EchoMimicV2-ComfyUI's node: the released normal pipeline at 768×768,
+/// audio resampled to 16 kHz, the length taken from the audio. Its
+/// `if_low_varm` quantizes the VAE and the reference UNet when the models
+/// load: torchao int8 weight-only, or on Windows its fp8 path.
+fn aifsh(node: &GraphNode, out: &mut findings::Sink, settings: &mut Vec<Setting>) {
+    if let Some((value @ Node::Bool(true), line)) = node.get("if_low_varm") {
+        let key = format!("{}.if_low_varm", node.class);
+        out.push(
+            findings::quantization(&key, line, &value.display(), Some(QuantScheme::Int8Channel))
+                .with_evidence("models", vec!["vae", "reference_unet"])
+                .with_help(
+                    "EchoMimicV2-ComfyUI's if_low_varm quantizes the VAE and the reference UNet to int8 weight-only \
+                     (torchao; on Windows its fp8 path) when the models load; the log says nothing of it",
+                ),
+        );
+    }
+    run_parameters(node, None, out, settings, Variant::Normal, None);
+}
+
+/// ComfyUI_EchoMimic's nodes: the loader names the version and the mode
+/// (`*_acc` runs the accelerated weights), the sampler the steps, guidance
+/// and windows, the inputs node (in later versions) the size, fps and
+/// length. Its `lowvram` offloads models to the CPU and changes no number.
+fn smthemex(
+    sampler: &GraphNode,
+    loader: Option<&GraphNode>,
+    inputs: Option<&GraphNode>,
+    out: &mut findings::Sink,
+    settings: &mut Vec<Setting>,
+) -> Option<Variant> {
+    let version = loader.and_then(|l| l.text("version"));
+    if let Some(version) = version.filter(|v| *v != "V2") {
+        settings.push(Setting::new(
+            "checked",
+            "no".into(),
+            format!("Echo_LoadModel.version {version} runs EchoMimic {version}, not EchoMimicV2"),
+            None,
+        ));
+        return None;
+    }
+    let mode = loader.and_then(|l| l.text("infer_mode")).unwrap_or("");
+    let variant = if mode.ends_with("acc") { Variant::Acc } else { Variant::Normal };
+    run_parameters(sampler, inputs, out, settings, variant, loader.map(|_| mode));
+    Some(variant)
+}
+
+/// The run parameter checks of a prompt config, on a node's widgets (the
+/// sampler's, then the inputs node's); what neither states keeps the
+/// default of the pipeline variant, except the length, which ComfyUI's
+/// nodes take from the audio.
+fn run_parameters(
+    node: &GraphNode,
+    inputs: Option<&GraphNode>,
+    out: &mut findings::Sink,
+    settings: &mut Vec<Setting>,
+    variant: Variant,
+    mode: Option<&str>,
+) {
+    let param = |name: &str| {
+        node.number(name)
+            .or_else(|| inputs.and_then(|n| n.number(name)))
+            .unwrap_or_else(|| Param { value: echomimic::default_of(name, variant), key: None })
+    };
+    let stated = |name: &str| node.get(name).is_some() || inputs.is_some_and(|n| n.get(name).is_some());
+    settings.push(Setting::new(
+        "variant",
+        variant.as_str().into(),
+        match mode {
+            Some(mode) => format!("from Echo_LoadModel.infer_mode {mode}"),
+            None => format!("{} runs the {} pipeline", node.class, variant.as_str()),
+        },
+        None,
+    ));
+    echomimic::guidance_and_steps(&param("cfg"), &param("steps"), variant, out);
+    if stated("width") || stated("height") {
+        echomimic::size(&param("width"), &param("height"), None, out);
+    }
+    let length = stated("length").then(|| param("length"));
+    echomimic::windows(length.as_ref(), &param("context_frames"), &param("context_overlap"), out, settings);
+    echomimic::audio(&param("sample_rate"), &param("fps"), out);
+    if let Some(length) = &length {
+        settings.push(Setting::new("length", fmt_num(length.value), "frames".into(), None));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::config as rules;
+
+    fn checked(text: &str) -> WorkflowCheck {
+        let doc = super::super::yaml::parse(text).unwrap();
+        assert!(is_workflow(&doc), "not taken for a workflow: {text}");
+        check(&doc, "workflow.json")
+    }
+
+    fn ui(nodes: &str) -> String {
+        format!(r#"{{"last_node_id": 5, "nodes": [{nodes}], "links": [], "version": 0.4}}"#)
+    }
+
+    fn codes(check: &WorkflowCheck) -> Vec<&str> {
+        check.findings.iter().map(|f| f.rule.code).collect()
+    }
+
+    #[test]
+    fn the_aifsh_node_s_low_vram_option_quantizes_the_vae_and_reference_unet() {
+        let text = ui(r#"{"id": 1, "type": "EchoMimicV2Node",
+            "widgets_values": [30, 2.5, 12, 3, 24, true, true, 1478, "randomize"]}"#);
+        let check = checked(&text);
+        assert_eq!(codes(&check), ["C113"]);
+        let f = &check.findings[0];
+        assert!(f.is(&rules::QUANTIZATION_CONFIGURED));
+        assert_eq!(f.evidence["models"], serde_json::json!(["vae", "reference_unet"]));
+        assert_eq!(f.subject.key.as_deref(), Some("EchoMimicV2Node.if_low_varm"));
+        assert_eq!(check.variant, Some(Variant::Normal));
+        let seed = check.settings.iter().find(|s| s.key == "EchoMimicV2Node.seed").unwrap();
+        assert_eq!(seed.value, "1478");
+
+        let off = ui(r#"{"id": 1, "type": "EchoMimicV2Node",
+            "widgets_values": [30, 2.5, 12, 3, 24, false, true, 1478, "fixed"]}"#);
+        assert!(checked(&off).findings.is_empty());
+    }
+
+    #[test]
+    fn the_api_form_names_its_inputs_and_links_are_not_settings() {
+        let text = r#"{"1": {"class_type": "EchoMimicV2Node", "inputs": {"refimg": ["2", 0], "steps": 30,
+            "cfg": 1.0, "context_frames": 12, "context_overlap": 12, "fps": 24, "if_low_varm": false,
+            "store_in_varm": true, "seed": 42}},
+            "2": {"class_type": "LoadImage", "inputs": {"image": "0035_768.png"}}}"#;
+        let check = checked(text);
+        // cfg 1 on the normal weights, and overlap equal to the window.
+        assert_eq!(codes(&check), ["C105", "C109"]);
+        assert!(!check.settings.iter().any(|s| s.key == "EchoMimicV2Node.refimg"));
+        assert!(check.settings.iter().any(|s| s.key == "LoadImage.image" && s.value == "0035_768.png"));
+        assert_eq!(check.findings[1].subject.key.as_deref(), Some("EchoMimicV2Node.context_overlap"));
+    }
+
+    #[test]
+    fn smthemex_s_nodes_are_read_across_their_layouts() {
+        // The 7-widget loader of mid-2025, a stale value where a boolean
+        // belongs; the accelerated pose mode with guidance 2.5.
+        let text = ui(r#"{"id": 11, "type": "Echo_LoadModel",
+              "widgets_values": ["sd-vae-ft-mse.safetensors", true, "pose_acc", false, "V3", "HighRAM_LowVRAM", "V2"]},
+            {"id": 12, "type": "Echo_Predata", "widgets_values": ["a prompt", "a negative prompt", "pose_01",
+              384, 570, 25, 0.1, 0.8, 251, 65, false, false]},
+            {"id": 13, "type": "Echo_Sampler", "widgets_values": [638506672, "randomize", 2.5, 20, 16000, 12, 3, false]}"#);
+        let check = checked(&text);
+        assert_eq!(check.variant, Some(Variant::Acc));
+        // cfg above 1 on the acc weights, height 570, fps 25.
+        assert_eq!(codes(&check), ["C105", "C107", "C110"]);
+        assert!(check.settings.iter().any(|s| s.key == "Echo_LoadModel.version" && s.value == "V2"));
+        assert!(!check.settings.iter().any(|s| s.key == "Echo_LoadModel.teacache_offload"));
+        assert!(check.settings.iter().any(|s| s.key == "windows" && s.value == "28"));
+    }
+
+    #[test]
+    fn other_versions_and_other_workflows_are_not_judged() {
+        let v3 = ui(r#"{"id": 1, "type": "Echo_LoadModel", "widgets_values": ["Wan2.1_VAE.pth", "lora.safetensors",
+              true, "audio_drived", false, true, true, "HighRAM_LowVRAM", "V3"]},
+            {"id": 2, "type": "Echo_Sampler", "widgets_values": [1, "fixed", 6.0, 4, 16000, 12, 3, false]}"#);
+        let check = checked(&v3);
+        assert!(check.findings.is_empty() && check.variant.is_none());
+        assert!(check.settings.iter().any(|s| s.key == "checked" && s.meaning.contains("not EchoMimicV2")));
+
+        let other = ui(r#"{"id": 3, "type": "KSampler", "widgets_values": [5, "fixed", 20, 8, "euler", "normal", 1]}"#);
+        let check = checked(&other);
+        assert!(check.findings.is_empty());
+        assert!(check.settings.iter().any(|s| s.key == "echomimic_nodes" && s.meaning.contains("KSampler")));
+        assert!(!names_echomimic_node(&other) && names_echomimic_node(&v3));
+    }
+
+    #[test]
+    fn values_that_fit_no_layout_are_said_so() {
+        let text = ui(r#"{"id": 7, "type": "Echo_Sampler", "widgets_values": [1, 2, 3]}"#);
+        let check = checked(&text);
+        assert!(check.settings.iter().any(|s| s.key == "Echo_Sampler" && s.meaning.contains("fit no layout")));
+    }
+}
