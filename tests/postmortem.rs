@@ -470,6 +470,33 @@ fn a_comfyui_install_is_judged_by_its_models_not_by_the_node_s_configs() {
     assert!(!next.contains("pretrained_weights/"), "{next}");
 }
 
+/// A ComfyUI install running EchoMimicV2-ComfyUI's node with its low-VRAM
+/// option on: the node quantizes the VAE and the reference UNet when it
+/// loads them and logs nothing of it; the saved workflow holds the option.
+/// The verdict stays with what was observed, and the next step turns the
+/// option off by its name. The node's example workflow is not the run's.
+#[test]
+fn a_comfyui_workflow_s_low_vram_option_is_read_from_the_saved_workflow() {
+    let report = assert_verdict("deploy_comfyui_lowvram");
+    let workflow = artifact(&report, "user/default/workflows/echomimic.json");
+    assert_eq!(workflow["kind"], "config", "{workflow}");
+    let option = report["findings"].as_array().unwrap().iter().find(|f| f["code"] == "C113").unwrap();
+    assert_eq!(option["subject"]["key"], "EchoMimicV2Node.if_low_varm", "{option}");
+    assert_eq!(option["evidence"]["models"], json!(["vae", "reference_unet"]), "{option}");
+    let verdict = &report["verdict"];
+    assert!(!verdict["chain"].to_string().contains("quantized weights"), "{verdict:#}");
+    let next = verdict["next"][0]["what"].as_str().unwrap();
+    assert!(next.starts_with("The run quantized vae and reference_unet"), "{next}");
+    assert!(next.contains(option["id"].as_str().unwrap()), "{next}");
+    assert!(next.contains("set EchoMimicV2Node.if_low_varm to false in the workflow"), "{next}");
+    let example = artifact(&report, "custom_nodes/EchoMimicV2-ComfyUI/doc/base_workflow.json");
+    assert_eq!(example["unused"], true, "{example}");
+    assert!(example["summary"].as_str().unwrap().contains("ships it as an example"), "{example}");
+    // The weights under models/AIFSH/ are recognised by their layout.
+    let vae = artifact(&report, "models/AIFSH/EchoMimicV2/sd-vae-ft-mse");
+    assert_eq!(vae["component"], "vae", "{vae}");
+}
+
 /// The top-level boxes of an MP4: (kind, offset, size).
 fn boxes(bytes: &[u8]) -> Vec<(String, usize, usize)> {
     let mut at = 0;

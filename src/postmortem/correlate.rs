@@ -230,6 +230,8 @@ struct Cited {
     resolved: Option<String>,
     /// The models a quantization line names (L110); empty when it does not say.
     models: Vec<String>,
+    /// The config key it states (C findings): a workflow's `NODE.WIDGET`.
+    key: Option<String>,
 }
 
 impl Cited {
@@ -238,7 +240,8 @@ impl Cited {
         let line = f.subject.line.map_or(String::new(), |l| format!(":{l}"));
         let text = f.evidence.get("text").and_then(|t| t.as_str()).unwrap_or(&f.message);
         let resolved = f.evidence.get("resolved").and_then(|r| r.as_str()).map(str::to_string);
-        Cited { id, at: format!("{file}{line}: {text}"), resolved, models: models(f) }
+        let key = f.subject.key.clone();
+        Cited { id, at: format!("{file}{line}: {text}"), resolved, models: models(f), key }
     }
 }
 
@@ -1546,10 +1549,15 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
     if !others.is_empty() && !e.unet_quantized() && !is(&cause::HEALTHY_RUN) {
         let models = first_of_each(others.iter().flat_map(|c| c.models.iter().map(String::as_str)));
         let ids: Vec<&str> = others.iter().map(|c| c.id.as_str()).collect();
+        // A ComfyUI workflow names the widget to turn off.
+        let how = match others.iter().find_map(|c| c.key.as_deref().filter(|k| k.contains('.'))) {
+            Some(widget) => format!("set {widget} to false in the workflow and queue it again"),
+            None => "EchoMimicV2's UI: untick its int8 option".to_string(),
+        };
         next.push(Action {
             what: format!(
                 "The run quantized {} ({}), not the denoising UNet: run it again without that quantization \
-                 (EchoMimicV2's UI: untick its int8 option); if the failure goes with it, the quantization is its cause",
+                 ({how}); if the failure goes with it, the quantization is its cause",
                 models.join(" and "),
                 ids.join(", ")
             ),

@@ -434,6 +434,13 @@ fn classify_head(path: &Path, head: &[u8]) -> (ArtifactKind, String) {
     if is_config(text) {
         return (ArtifactKind::Config, "content: EchoMimicV2 run configuration keys".into());
     }
+    if is_comfyui_workflow(text) {
+        return if workflow_runs_echomimic(path) {
+            (ArtifactKind::Config, "content: ComfyUI workflow with EchoMimic nodes".into())
+        } else {
+            (ArtifactKind::Unknown, "content: ComfyUI workflow without an EchoMimic node".into())
+        };
+    }
     if is_inference_config(text) {
         return (ArtifactKind::Config, "content: EchoMimicV2 inference configuration keys".into());
     }
@@ -514,6 +521,26 @@ const CONFIG_KEYS: [&str; 8] = [
 
 fn is_config(text: &str) -> bool {
     CONFIG_KEYS.iter().filter(|k| text.contains(*k)).count() >= 2
+}
+
+/// A ComfyUI workflow's opening: the graph the UI saves, or the prompt its
+/// API queues.
+fn is_comfyui_workflow(text: &str) -> bool {
+    let text = text.trim_start_matches('\u{feff}').trim_start();
+    text.starts_with('{')
+        && (text.contains("\"last_node_id\"")
+            || text.contains("\"lastNodeId\"")
+            || (text.contains("\"class_type\"") && text.contains("\"inputs\"")))
+}
+
+/// Whether the whole workflow names an EchoMimic node (its head may not).
+fn workflow_runs_echomimic(path: &Path) -> bool {
+    let Ok(file) = std::fs::File::open(path) else { return false };
+    let mut bytes = Vec::new();
+    if file.take(crate::config::yaml::MAX_BYTES).read_to_end(&mut bytes).is_err() {
+        return false;
+    }
+    crate::config::names_echomimic_node(&String::from_utf8_lossy(&bytes))
 }
 
 /// The language of a source file, from its first lines: a shebang, or at
@@ -676,6 +703,26 @@ mod tests {
             ArtifactKind::Poses
         );
         assert_eq!(kind(&[0u8, 1, 2, 3, 255, 254]), ArtifactKind::Unknown);
+    }
+
+    #[test]
+    fn a_comfyui_workflow_is_a_config_when_it_runs_an_echomimic_node() {
+        let dir = tempfile::tempdir().unwrap();
+        // The node may come after the head that is read first.
+        let padding = format!("{{\"id\": 9, \"type\": \"Note\", \"widgets_values\": [\"{}\"]}}", "x".repeat(9000));
+        let echomimic = format!(
+            "{{\"last_node_id\": 2, \"nodes\": [{padding}, {{\"id\": 1, \"type\": \"EchoMimicV2Node\"}}], \"links\": []}}"
+        );
+        let other = "{\"3\": {\"inputs\": {\"seed\": 5}, \"class_type\": \"KSampler\"}}";
+        for (name, text, expected) in
+            [("ui.json", echomimic.as_str(), ArtifactKind::Config), ("api.json", other, ArtifactKind::Unknown)]
+        {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            let found = classify_file(&path);
+            assert_eq!(found.kind, expected, "{name}: {}", found.recognised_by);
+            assert!(found.recognised_by.contains("ComfyUI workflow"));
+        }
     }
 
     #[test]

@@ -90,6 +90,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let mut artifacts = found.artifacts;
     let mut text_findings: Vec<(usize, Finding)> = Vec::new();
     let mut config_paths: Vec<ConfigPaths> = Vec::new();
+    let mut workflows: Vec<usize> = Vec::new();
     for (i, a) in
         artifacts.iter_mut().enumerate().filter(|(_, a)| matches!(a.kind, ArtifactKind::Config | ArtifactKind::Log))
     {
@@ -107,6 +108,8 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
                 });
                 let paths = checked.settings.iter().map(|s| (s.key.clone(), s.value.clone())).collect();
                 config_paths.push(ConfigPaths { artifact: i, resolved, root: checked.root.clone(), paths });
+            } else if checked.kind == crate::config::ConfigKind::ComfyuiWorkflow {
+                workflows.push(i);
             }
             checked.findings
         };
@@ -121,7 +124,8 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
             motion_module: c.value("motion_module_path"),
         })
         .collect();
-    let unused = prompts::not_read(&artifacts, &prompt_configs);
+    let mut unused = prompts::not_read(&artifacts, &prompt_configs);
+    unused.extend(prompts::example_workflows(&artifacts, &workflows));
     for (i, why) in &unused {
         artifacts[*i].unused = true;
         artifacts[*i].summary.push_str(&format!("; {why}"));

@@ -57,6 +57,14 @@ pub(crate) fn not_read(artifacts: &[Artifact], prompts: &[Prompt]) -> Vec<(usize
     unread
 }
 
+/// Workflows a ComfyUI node ships as examples (`custom_nodes/NODE/doc/…`,
+/// `example_workflows/…`): the run's own is the one the UI saved under
+/// `user/`, or the one an error report attaches.
+pub(crate) fn example_workflows(artifacts: &[Artifact], workflows: &[usize]) -> Vec<(usize, String)> {
+    let why = "not the run's workflow: a ComfyUI node ships it as an example";
+    workflows.iter().filter(|&&i| inside_custom_node(&artifacts[i].path)).map(|&i| (i, why.to_string())).collect()
+}
+
 /// Whether `path` lies inside a ComfyUI custom node's folder
 /// (`ComfyUI/custom_nodes/ComfyUI_EchoMimic/echomimic_v2/configs/…`).
 fn inside_custom_node(path: &str) -> bool {
