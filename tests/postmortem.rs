@@ -497,6 +497,45 @@ fn a_comfyui_workflow_s_low_vram_option_is_read_from_the_saved_workflow() {
     assert_eq!(vae["component"], "vae", "{vae}");
 }
 
+/// ComfyUI's error report, saved beside the run, attaches the workflow that
+/// failed as one line of JSON: its settings are read from there, cited at
+/// the report's line, and the OS the report states counts.
+#[test]
+fn an_error_report_s_attached_workflow_is_read() {
+    let (_dir, run_dir) = copy_of("deploy_comfyui_lowvram");
+    let saved = run_dir.join("user/default/workflows/echomimic.json");
+    let workflow: Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    std::fs::remove_file(&saved).unwrap();
+    let report_for = |os: &str| {
+        format!(
+            "\n# ComfyUI Error Report\n## Error Details\n- **Node ID:** 1\n- **Node Type:** EchoMimicV2Node\n\
+             - **Exception Type:** OSError\n- **Exception Message:** MoviePy error: failed to read the first frame \
+             of audio file /srv/ComfyUI/output/EchoMimicV2/tmp3n9vd0c4.wav: 1536 bytes wanted but 0 bytes read\n\
+             ## Stack Trace\n```\n  File \"/srv/ComfyUI/execution.py\", line 323, in execute\n```\n\
+             ## System Information\n- **ComfyUI Version:** 0.3.10\n- **OS:** {os}\n## Logs\n```\n\
+             2024-12-16T18:55:00.195834 - got prompt\n```\n## Attached Workflow\nPlease make sure that workflow \
+             does not contain any sensitive information such as API keys or passwords.\n```\n{workflow}\n```\n\n\
+             ## Additional Context\n(Please add any additional context or steps to reproduce the error here)\n"
+        )
+    };
+    let error_report = run_dir.join("comfyui_error_report.md");
+    std::fs::write(&error_report, report_for("posix")).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    let attached = artifact(&report, "comfyui_error_report.md");
+    assert_eq!(attached["checks"], json!(["log check", "config check (attached workflow)"]), "{attached}");
+    let option = report["findings"].as_array().unwrap().iter().find(|f| f["code"] == "C113").unwrap();
+    assert!(option["subject"]["file"].as_str().unwrap().ends_with("comfyui_error_report.md"), "{option}\n{stderr}");
+    assert_eq!(option["subject"]["line"], 22, "{option}");
+    let text = std::fs::read_to_string(&error_report).unwrap();
+    assert!(text.lines().nth(21).unwrap().starts_with("{\"last_node_id\""), "{text}");
+    let next = report["verdict"]["next"][0]["what"].as_str().unwrap();
+    assert!(next.contains("set EchoMimicV2Node.if_low_varm to false in the workflow"), "{next}");
+    // The same report from Windows: the node's fallback there quantizes nothing.
+    std::fs::write(&error_report, report_for("nt")).unwrap();
+    let (_, report, _) = run(&[run_dir.to_str().unwrap()]);
+    assert!(!report["findings"].as_array().unwrap().iter().any(|f| f["code"] == "C113"), "{:#}", report["findings"]);
+}
+
 /// The top-level boxes of an MP4: (kind, offset, size).
 fn boxes(bytes: &[u8]) -> Vec<(String, usize, usize)> {
     let mut at = 0;

@@ -120,6 +120,27 @@ pub fn check_file(path: &Path, options: &ConfigOptions) -> ConfigFile {
             return result;
         }
     };
+    // ComfyUI's error report attaches the workflow that failed.
+    if let Some((first, block)) = comfyui::attached_workflow(&text)
+        && let Ok(doc) = yaml::parse(block)
+        && comfyui::is_workflow(&doc)
+    {
+        // The report's system information: `nt` is Windows.
+        let windows = text.lines().any(|line| line.trim() == "- **OS:** nt");
+        let checked = comfyui::check(&doc, &label, windows);
+        let moved = |line: u64| line + first - 1;
+        result.kind = ConfigKind::ComfyuiWorkflow;
+        result.variant = checked.variant;
+        result.findings = checked.findings;
+        for f in &mut result.findings {
+            f.subject.line = f.subject.line.map(moved);
+        }
+        result.settings = checked.settings;
+        for s in &mut result.settings {
+            s.line = s.line.map(moved);
+        }
+        return result;
+    }
     let doc = match yaml::parse(&text) {
         Ok(doc @ Node::Map(_)) => doc,
         Ok(_) => {
@@ -153,7 +174,7 @@ pub fn check_file(path: &Path, options: &ConfigOptions) -> ConfigFile {
             result.findings = diffusers::scheduler(&text, &label, None, options);
         }
         ConfigKind::ComfyuiWorkflow => {
-            let checked = comfyui::check(&doc, &label);
+            let checked = comfyui::check(&doc, &label, false);
             (result.findings, result.settings, result.variant) = (checked.findings, checked.settings, checked.variant);
         }
         ConfigKind::Unknown => result.findings.push(findings::unrecognized(&label)),

@@ -150,6 +150,32 @@ pub(crate) fn is_workflow(doc: &Node) -> bool {
     ui || api_nodes(doc).next().is_some()
 }
 
+/// The heading under which ComfyUI's error report attaches the workflow that
+/// failed, as one line of JSON in a fenced block.
+const ATTACHED: &str = "## Attached Workflow";
+
+/// The workflow an error report of ComfyUI's attaches, with the 1-based
+/// line it starts on; `None` when the text attaches none (or only says the
+/// workflow was too large to attach).
+pub(crate) fn attached_workflow(text: &str) -> Option<(u64, &str)> {
+    let mut offset = 0;
+    let mut lines = text.split_inclusive('\n').zip(1u64..).map(|(line, number)| {
+        let start = offset;
+        offset += line.len();
+        (number, start, line.trim_end())
+    });
+    lines.find(|(_, _, line)| line.trim() == ATTACHED)?;
+    // The fence follows a line of advice.
+    lines.find(|(_, _, line)| line.starts_with("```"))?;
+    let (first, start, line) = lines.next()?;
+    if line.starts_with("```") {
+        return None;
+    }
+    let end = lines.find(|(_, _, line)| line.starts_with("```")).map_or(text.len(), |(_, at, _)| at);
+    let block = text[start..end].trim_end();
+    block.starts_with('{').then_some((first, block))
+}
+
 /// Whether a text (a whole workflow file) names a node of an EchoMimic pack.
 pub fn names_echomimic_node(text: &str) -> bool {
     ECHOMIMIC_CLASSES.iter().any(|class| text.contains(&format!("\"{class}\"")))
@@ -275,8 +301,9 @@ pub(crate) struct WorkflowCheck {
     pub variant: Option<Variant>,
 }
 
-/// Reads a workflow's EchoMimic nodes and checks their settings.
-pub(crate) fn check(doc: &Node, file: &str) -> WorkflowCheck {
+/// Reads a workflow's EchoMimic nodes and checks their settings; `windows`
+/// when the run is known to have run on Windows (an error report says so).
+pub(crate) fn check(doc: &Node, file: &str, windows: bool) -> WorkflowCheck {
     let mut nodes: Vec<GraphNode> = api_nodes(doc).collect();
     if nodes.is_empty() {
         nodes = ui_nodes(doc);
@@ -311,7 +338,7 @@ pub(crate) fn check(doc: &Node, file: &str) -> WorkflowCheck {
     }
     let mut variant = None;
     for node in nodes.iter().filter(|n| n.class == "EchoMimicV2Node") {
-        aifsh(node, &mut out, &mut settings);
+        aifsh(node, windows, &mut out, &mut settings);
         variant = Some(Variant::Normal);
     }
     for sampler in nodes.iter().filter(|n| n.class == "Echo_Sampler") {
@@ -338,16 +365,23 @@ fn short(value: &Node) -> String {
 /// EchoMimicV2-ComfyUI's node: the released normal pipeline at 768×768,
 /// audio resampled to 16 kHz, the length taken from the audio. Its
 /// `if_low_varm` quantizes the VAE and the reference UNet when the models
-/// load: torchao int8 weight-only, or on Windows its fp8 path.
-fn aifsh(node: &GraphNode, out: &mut findings::Sink, settings: &mut Vec<Setting>) {
+/// load: torchao int8 weight-only (on Windows the node's fp8 fallback
+/// leaves the fp16 weights as they are).
+fn aifsh(node: &GraphNode, windows: bool, out: &mut findings::Sink, settings: &mut Vec<Setting>) {
     if let Some((value @ Node::Bool(true), line)) = node.get("if_low_varm") {
         let key = format!("{}.if_low_varm", node.class);
+        if windows {
+            let meaning = "on Windows the node's fp8 fallback leaves the fp16 weights as they are: nothing quantized";
+            settings.push(Setting::new(&key, value.display(), meaning.into(), Some(line)));
+            return run_parameters(node, None, out, settings, Variant::Normal, None);
+        }
         out.push(
             findings::quantization(&key, line, &value.display(), Some(QuantScheme::Int8Channel))
                 .with_evidence("models", vec!["vae", "reference_unet"])
                 .with_help(
                     "EchoMimicV2-ComfyUI's if_low_varm quantizes the VAE and the reference UNet to int8 weight-only \
-                     (torchao; on Windows its fp8 path) when the models load; the log says nothing of it",
+                     with torchao when the models load, and the log says nothing of it; on Windows the node falls \
+                     back to an fp8 patch that leaves their fp16 weights as they are",
                 ),
         );
     }
@@ -428,7 +462,7 @@ mod tests {
     fn checked(text: &str) -> WorkflowCheck {
         let doc = super::super::yaml::parse(text).unwrap();
         assert!(is_workflow(&doc), "not taken for a workflow: {text}");
-        check(&doc, "workflow.json")
+        check(&doc, "workflow.json", false)
     }
 
     fn ui(nodes: &str) -> String {
@@ -452,6 +486,11 @@ mod tests {
         assert_eq!(check.variant, Some(Variant::Normal));
         let seed = check.settings.iter().find(|s| s.key == "EchoMimicV2Node.seed").unwrap();
         assert_eq!(seed.value, "1478");
+
+        let doc = super::super::yaml::parse(&text).unwrap();
+        let on_windows = super::check(&doc, "workflow.json", true);
+        assert!(on_windows.findings.is_empty());
+        assert!(on_windows.settings.iter().any(|s| s.meaning.contains("nothing quantized")));
 
         let off = ui(r#"{"id": 1, "type": "EchoMimicV2Node",
             "widgets_values": [30, 2.5, 12, 3, 24, false, true, 1478, "fixed"]}"#);
@@ -504,6 +543,22 @@ mod tests {
         assert!(check.findings.is_empty());
         assert!(check.settings.iter().any(|s| s.key == "echomimic_nodes" && s.meaning.contains("KSampler")));
         assert!(!names_echomimic_node(&other) && names_echomimic_node(&v3));
+    }
+
+    #[test]
+    fn an_error_report_s_attached_workflow_is_found_with_its_line() {
+        let report = "\n# ComfyUI Error Report\n## Error Details\n- **Node Type:** EchoMimicV2Node\n## Logs\n```\n\
+            got prompt\n```\n## Attached Workflow\nPlease make sure that workflow does not contain any sensitive \
+            information such as API keys or passwords.\n```\n{\"last_node_id\":1,\"nodes\":[],\"links\":[]}\n```\n\n\
+            ## Additional Context\n";
+        let (line, block) = attached_workflow(report).unwrap();
+        assert_eq!(line, 12);
+        assert_eq!(block, "{\"last_node_id\":1,\"nodes\":[],\"links\":[]}");
+        assert_eq!(report.lines().nth(11), Some(block));
+        let too_large = report.replace(block, "Workflow too large. Please manually upload the workflow from local file system.");
+        assert!(attached_workflow(&too_large).is_none());
+        assert!(attached_workflow("## Attached Workflow\n```\n").is_none());
+        assert!(attached_workflow("no report\n").is_none());
     }
 
     #[test]

@@ -84,6 +84,18 @@ impl Postmortem {
     }
 }
 
+/// The workflow checked from a ComfyUI error report that attaches one.
+fn attached_workflow(path: &std::path::Path) -> Option<crate::config::ConfigFile> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    std::fs::File::open(path).ok()?.take(4096).read_to_end(&mut head).ok()?;
+    if !String::from_utf8_lossy(&head).contains("# ComfyUI Error Report") {
+        return None;
+    }
+    let checked = crate::config::check_file(path, &crate::config::ConfigOptions::default());
+    (checked.kind == crate::config::ConfigKind::ComfyuiWorkflow).then_some(checked)
+}
+
 /// Discovers, checks and judges.
 pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let found = discover(&options.roots, &options.explicit);
@@ -97,7 +109,12 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         let path = std::path::Path::new(&a.path);
         let found = if a.kind == ArtifactKind::Log {
             a.checks.push("log check".into());
-            crate::log::check_file(path, &crate::log::LogOptions::default()).findings
+            let mut found = crate::log::check_file(path, &crate::log::LogOptions::default()).findings;
+            if let Some(attached) = attached_workflow(path) {
+                a.checks.push("config check (attached workflow)".into());
+                found.extend(attached.findings);
+            }
+            found
         } else {
             a.checks.push("config check".into());
             let checked = crate::config::check_file(path, &crate::config::ConfigOptions::default());
