@@ -492,6 +492,16 @@ fn a_comfyui_workflow_s_low_vram_option_is_read_from_the_saved_workflow() {
     let example = artifact(&report, "custom_nodes/EchoMimicV2-ComfyUI/doc/base_workflow.json");
     assert_eq!(example["unused"], true, "{example}");
     assert!(example["summary"].as_str().unwrap().contains("ships it as an example"), "{example}");
+    // input/ keeps every upload; the workflow names the run's, and the rest
+    // (a cut-off image among them) are listed, not checked.
+    for (other, loaded) in [("input/upload_0413.png", "0035_768.png"), ("input/take_2.wav", "speech.wav")] {
+        let listed = artifact(&report, other);
+        assert_eq!(listed["unused"], true, "{listed}");
+        assert_eq!(listed["checks"], json!([]), "{listed}");
+        assert!(listed["summary"].as_str().unwrap().ends_with(&format!("the workflow loads {loaded}")), "{listed}");
+    }
+    assert_eq!(artifact(&report, "input/0035_768.png")["checks"], json!(["image check"]));
+    assert_eq!(artifact(&report, "input/speech.wav")["checks"], json!(["audio"]));
     // The weights under models/AIFSH/ are recognised by their layout.
     let vae = artifact(&report, "models/AIFSH/EchoMimicV2/sd-vae-ft-mse");
     assert_eq!(vae["component"], "vae", "{vae}");

@@ -345,7 +345,7 @@ impl Evidence {
         for &(artifact, f) in findings {
             let id = f.id.clone().unwrap_or_default();
             let kind = artifacts.get(artifact).map(|a| a.kind);
-            // A prompt config the run did not use is listed, not judged.
+            // A config or input the run did not use is listed, not judged.
             if artifacts.get(artifact).is_some_and(|a| a.unused) {
                 continue;
             }

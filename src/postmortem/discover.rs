@@ -138,9 +138,11 @@ pub struct Artifact {
     pub summary: String,
     /// Ids of the findings that came from it.
     pub findings: Vec<String>,
-    /// A prompt config the run did not read (`--config` or a log names
-    /// another, or another is an entry point's; see `prompts::not_read`).
-    /// Its findings are listed, but the verdict does not read them.
+    /// A prompt config or workflow the run did not read (`--config` or a log
+    /// names another, another is an entry point's, a node ships it as an
+    /// example; see `prompts`), or an upload in ComfyUI's `input/` that the
+    /// run's workflow does not load. Its findings are listed, but the verdict
+    /// does not read them; an unused image or audio file is not checked.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unused: bool,
 }

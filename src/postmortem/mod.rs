@@ -103,6 +103,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let mut text_findings: Vec<(usize, Finding)> = Vec::new();
     let mut config_paths: Vec<ConfigPaths> = Vec::new();
     let mut workflows: Vec<usize> = Vec::new();
+    let mut loaded_inputs: Vec<(usize, prompts::Loaded)> = Vec::new();
     for (i, a) in
         artifacts.iter_mut().enumerate().filter(|(_, a)| matches!(a.kind, ArtifactKind::Config | ArtifactKind::Log))
     {
@@ -112,6 +113,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
             let mut found = crate::log::check_file(path, &crate::log::LogOptions::default()).findings;
             if let Some(attached) = attached_workflow(path) {
                 a.checks.push("config check (attached workflow)".into());
+                loaded_inputs.extend(prompts::Loaded::of(&attached.settings).into_iter().map(|l| (i, l)));
                 found.extend(attached.findings);
             }
             found
@@ -127,6 +129,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
                 config_paths.push(ConfigPaths { artifact: i, resolved, root: checked.root.clone(), paths });
             } else if checked.kind == crate::config::ConfigKind::ComfyuiWorkflow {
                 workflows.push(i);
+                loaded_inputs.extend(prompts::Loaded::of(&checked.settings).into_iter().map(|l| (i, l)));
             }
             checked.findings
         };
@@ -143,9 +146,16 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         .collect();
     let mut unused = prompts::not_read(&artifacts, &prompt_configs);
     unused.extend(prompts::example_workflows(&artifacts, &workflows));
+    let loaded: Vec<prompts::Loaded> =
+        loaded_inputs.into_iter().filter(|(i, _)| !unused.iter().any(|(u, _)| u == i)).map(|(_, l)| l).collect();
+    unused.extend(prompts::inputs_not_loaded(&artifacts, &loaded));
     for (i, why) in &unused {
-        artifacts[*i].unused = true;
-        artifacts[*i].summary.push_str(&format!("; {why}"));
+        let a = &mut artifacts[*i];
+        a.unused = true;
+        if !a.summary.is_empty() {
+            a.summary.push_str("; ");
+        }
+        a.summary.push_str(why);
     }
     // Listed, not judged: its findings do not fail the run.
     for (_, f) in text_findings.iter_mut().filter(|(i, _)| unused.iter().any(|(u, _)| u == i)) {
@@ -158,7 +168,8 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let tools = crate::video::Tools::find();
     // Poses are held against the audio only when there is one: a folder of
     // demo assets pairs several audio files and pose folders in its config.
-    let audio_files: Vec<&Artifact> = artifacts.iter().filter(|a| a.kind == ArtifactKind::Audio).collect();
+    let audio_files: Vec<&Artifact> =
+        artifacts.iter().filter(|a| a.kind == ArtifactKind::Audio && !a.unused).collect();
     let audio_path = match audio_files.as_slice() {
         [one] => Some(PathBuf::from(&one.path)),
         _ => None,

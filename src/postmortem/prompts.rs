@@ -65,6 +65,62 @@ pub(crate) fn example_workflows(artifacts: &[Artifact], workflows: &[usize]) -> 
     workflows.iter().filter(|&&i| inside_custom_node(&artifacts[i].path)).map(|&i| (i, why.to_string())).collect()
 }
 
+/// A file a ComfyUI workflow loads from `input/`: `LoadImage.image`,
+/// `LoadAudio.audio`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Loaded {
+    kind: ArtifactKind,
+    /// The name relative to `input/`, with `/` between folders.
+    name: String,
+}
+
+impl Loaded {
+    /// The inputs a workflow's settings name.
+    pub(crate) fn of(settings: &[crate::config::Setting]) -> Vec<Loaded> {
+        settings
+            .iter()
+            .filter_map(|s| {
+                let kind = match s.key.as_str() {
+                    "LoadImage.image" => ArtifactKind::Image,
+                    "LoadAudio.audio" => ArtifactKind::Audio,
+                    _ => return None,
+                };
+                // The UI marks where an annotated name lives: `name.png [input]`.
+                let name = s.value.trim().trim_end_matches(" [input]").replace('\\', "/");
+                (!name.is_empty()).then_some(Loaded { kind, name })
+            })
+            .collect()
+    }
+}
+
+/// Images and audio under a ComfyUI `input/` folder that no workflow the
+/// run queued loads: the folder keeps every upload, and only the files a
+/// workflow names are the run's. A kind no workflow loads is left alone.
+pub(crate) fn inputs_not_loaded(artifacts: &[Artifact], loaded: &[Loaded]) -> Vec<(usize, String)> {
+    let mut unread = Vec::new();
+    for kind in [ArtifactKind::Image, ArtifactKind::Audio] {
+        let names: Vec<&str> = loaded.iter().filter(|l| l.kind == kind).map(|l| l.name.as_str()).collect();
+        if names.is_empty() {
+            continue;
+        }
+        for (i, a) in artifacts.iter().enumerate().filter(|(_, a)| a.kind == kind) {
+            let Some(name) = under_input(&a.path) else { continue };
+            if !names.contains(&name.as_str()) {
+                let why = format!("not the run's input: the workflow loads {}", names.join(", "));
+                unread.push((i, why));
+            }
+        }
+    }
+    unread
+}
+
+/// A path's name below its last `input` folder, when it has one.
+fn under_input(path: &str) -> Option<String> {
+    let parts: Vec<&str> = path.split(['/', '\\']).collect();
+    let at = parts.iter().rposition(|p| *p == "input")?;
+    (at + 1 < parts.len()).then(|| parts[at + 1..].join("/"))
+}
+
 /// Whether `path` lies inside a ComfyUI custom node's folder
 /// (`ComfyUI/custom_nodes/ComfyUI_EchoMimic/echomimic_v2/configs/…`).
 fn inside_custom_node(path: &str) -> bool {
@@ -240,6 +296,28 @@ mod tests {
 
     fn prompts(resolved: &[bool]) -> Vec<Prompt<'static>> {
         resolved.iter().enumerate().map(|(artifact, &resolved)| Prompt { artifact, resolved, motion_module: None }).collect()
+    }
+
+    #[test]
+    fn uploads_the_workflow_does_not_load_are_not_the_run_s() {
+        let setting = |key: &str, value: &str| crate::config::Setting::new(key, value.into(), String::new(), None);
+        let loaded = Loaded::of(&[
+            setting("LoadImage.image", "people\\0035.png [input]"),
+            setting("EchoMimicV2Node.steps", "30"),
+        ]);
+        assert_eq!(loaded, [Loaded { kind: ArtifactKind::Image, name: "people/0035.png".into() }]);
+        let artifacts = [
+            Artifact::new(Path::new("ComfyUI/input/people/0035.png"), ArtifactKind::Image, ""),
+            Artifact::new(Path::new("ComfyUI/input/old.png"), ArtifactKind::Image, ""),
+            Artifact::new(Path::new("ComfyUI/output/EchoMimicV2/tmp1.png"), ArtifactKind::Image, ""),
+            // No workflow loads audio: the audio files are left alone.
+            Artifact::new(Path::new("ComfyUI/input/take.wav"), ArtifactKind::Audio, ""),
+        ];
+        let unread = inputs_not_loaded(&artifacts, &loaded);
+        assert_eq!(unread.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1]);
+        assert!(unread[0].1.ends_with("the workflow loads people/0035.png"));
+        assert!(inputs_not_loaded(&artifacts, &[]).is_empty());
+        assert_eq!(under_input("input"), None);
     }
 
     #[test]
