@@ -228,13 +228,17 @@ fn api_nodes(doc: &Node) -> impl Iterator<Item = GraphNode<'_>> {
     })
 }
 
-/// The UI form's nodes, their positional widget values named by the layout
-/// that fits them best.
+/// The UI form's nodes that run, their positional widget values named by
+/// the layout that fits them best.
 fn ui_nodes(doc: &Node) -> Vec<GraphNode<'_>> {
     let Some(Node::Seq(nodes)) = doc.get("nodes") else { return Vec::new() };
     nodes
         .iter()
         .filter_map(|node| {
+            // A muted (2) or bypassed (4) node did not run.
+            if matches!(node.get("mode").and_then(Node::as_f64), Some(m) if m == 2.0 || m == 4.0) {
+                return None;
+            }
             let class = node.get("type")?.as_str()?;
             let id = node.get("id").map_or_else(String::new, Node::display);
             let (widgets, unread) = match node.entry("widgets_values") {
@@ -495,6 +499,9 @@ mod tests {
         let off = ui(r#"{"id": 1, "type": "EchoMimicV2Node",
             "widgets_values": [30, 2.5, 12, 3, 24, false, true, 1478, "fixed"]}"#);
         assert!(checked(&off).findings.is_empty());
+        let bypassed = text.replace(r#""id": 1,"#, r#""id": 1, "mode": 4,"#);
+        assert_ne!(bypassed, text);
+        assert!(checked(&bypassed).findings.is_empty());
     }
 
     #[test]
