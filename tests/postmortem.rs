@@ -546,6 +546,70 @@ fn an_error_report_s_attached_workflow_is_read() {
     assert!(!report["findings"].as_array().unwrap().iter().any(|f| f["code"] == "C113"), "{:#}", report["findings"]);
 }
 
+/// CRC-32 as PNG chunks carry it.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// `png` with a `tEXt` chunk put after its header, as ComfyUI's savers do.
+fn with_text(png: &[u8], keyword: &str, text: &str) -> Vec<u8> {
+    let data = [keyword.as_bytes(), b"\0", text.as_bytes()].concat();
+    let mut chunk = (data.len() as u32).to_be_bytes().to_vec();
+    let typed = [&b"tEXt"[..], &data].concat();
+    chunk.extend_from_slice(&typed);
+    chunk.extend_from_slice(&crc32(&typed).to_be_bytes());
+    // The signature (8) and the IHDR chunk (25).
+    [&png[..33], &chunk, &png[33..]].concat()
+}
+
+/// ComfyUI_EchoMimic's frames saved by Video Combine: the PNG of the first
+/// frame carries the prompt that ran. Its settings are read from there, and
+/// a workflow saved under user/ is then not the run's.
+#[test]
+fn the_prompt_an_output_image_carries_is_the_run_s_workflow() {
+    let (_dir, run_dir) = copy_of("deploy_comfyui");
+    let prompt = json!({
+        "11": {"class_type": "Echo_LoadModel", "inputs": {"vae": "sd-vae-ft-mse.safetensors", "denoising": true,
+            "infer_mode": "pose_acc", "lowvram": true, "version": "V2"}},
+        "8": {"class_type": "LoadImage", "inputs": {"image": "0014.png"}},
+        "12": {"class_type": "Echo_Predata", "inputs": {"info": ["11", 1], "image": ["8", 0], "pose_dir": "pose_01",
+            "width": 768, "height": 768, "fps": 24, "length": 120}},
+        "13": {"class_type": "Echo_Sampler", "inputs": {"model": ["11", 0], "emb": ["12", 0], "seed": 7, "cfg": 2.5,
+            "steps": 6, "sample_rate": 16000, "context_frames": 12, "context_overlap": 3, "save_video": false}}
+    });
+    let png = std::fs::read(run_dir.join("input/0014.png")).unwrap();
+    let first_frame = run_dir.join("output/AnimateDiff_00001.png");
+    std::fs::write(&first_frame, with_text(&png, "prompt", &prompt.to_string())).unwrap();
+    let saved = json!({"last_node_id": 1, "links": [], "nodes": [{"id": 13, "type": "Echo_Sampler", "mode": 0,
+        "widgets_values": [7, "fixed", 1.0, 30, 16000, 12, 12, false]}]});
+    std::fs::create_dir_all(run_dir.join("user/default/workflows")).unwrap();
+    std::fs::write(run_dir.join("user/default/workflows/older.json"), saved.to_string()).unwrap();
+
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K101", "{:#}\n{stderr}", report["verdict"]);
+    let image = artifact(&report, "output/AnimateDiff_00001.png");
+    assert_eq!(image["checks"], json!(["config check (embedded workflow)", "image check"]), "{image}");
+    let guidance = report["findings"].as_array().unwrap().iter().find(|f| f["code"] == "C105").unwrap();
+    assert!(guidance["subject"]["file"].as_str().unwrap().ends_with("AnimateDiff_00001.png"), "{guidance}");
+    assert_eq!(guidance["subject"]["key"], "Echo_Sampler.cfg", "{guidance}");
+    assert!(guidance["subject"]["line"].is_null(), "{guidance}");
+    assert_eq!(guidance["severity"], "warning", "{guidance}");
+    // The saved workflow (guidance 1, overlap 12) is older than the run: listed, not judged.
+    let older = artifact(&report, "user/default/workflows/older.json");
+    assert_eq!(older["unused"], true, "{older}");
+    assert!(older["summary"].as_str().unwrap().contains("AnimateDiff_00001.png holds the one that ran"), "{older}");
+    for f in report["findings"].as_array().unwrap().iter().filter(|f| f["code"] == "C109") {
+        assert_eq!(f["severity"], "info", "{f}");
+    }
+}
+
 /// The top-level boxes of an MP4: (kind, offset, size).
 fn boxes(bytes: &[u8]) -> Vec<(String, usize, usize)> {
     let mut at = 0;

@@ -113,6 +113,25 @@ pub fn check_file(path: &Path, options: &ConfigOptions) -> ConfigFile {
         settings: Vec::new(),
         findings: Vec::new(),
     };
+    // ComfyUI keeps the prompt it ran (the API form) in the images it saves.
+    if let Ok(Some(prompt)) = crate::image::png_text(path, "prompt")
+        && let Ok(doc) = yaml::parse(&prompt)
+        && comfyui::is_workflow(&doc)
+    {
+        let checked = comfyui::check(&doc, &label, false);
+        result.kind = ConfigKind::ComfyuiWorkflow;
+        result.variant = checked.variant;
+        // Lines of a text inside an image mean nothing to a reader.
+        result.findings = checked.findings;
+        for f in &mut result.findings {
+            f.subject.line = None;
+        }
+        result.settings = checked.settings;
+        for s in &mut result.settings {
+            s.line = None;
+        }
+        return result;
+    }
     let text = match read_text(path) {
         Ok(text) => text,
         Err(reason) => {

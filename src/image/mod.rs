@@ -11,6 +11,7 @@ mod decode;
 pub mod discover;
 mod findings;
 pub mod plot;
+mod png_text;
 mod raster;
 mod report;
 mod stats;
@@ -19,6 +20,7 @@ mod tensor;
 use serde::Serialize;
 
 pub use check::{check, check_file};
+pub use png_text::png_text;
 pub use decode::{ALLOC_CAP, ALLOC_FLOOR, ALLOC_RATIO, DEFAULT_MAX_PIXELS};
 pub use raster::{RangeChoice, ValueRange};
 pub use report::check_report;

@@ -431,7 +431,11 @@ impl Evidence {
                 e.simulation_notes.push(id);
             } else if kind == Some(ArtifactKind::Poses) && f.severity == Severity::Error {
                 e.bad_poses.push(id);
-            } else if kind == Some(ArtifactKind::Image) && f.severity == Severity::Error {
+            } else if kind == Some(ArtifactKind::Image)
+                && f.severity == Severity::Error
+                && in_family(f, rules::image::RULES)
+            {
+                // Not the workflow an image of ComfyUI's carries (C findings).
                 e.bad_image.push(id);
             }
         }

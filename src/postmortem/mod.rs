@@ -92,8 +92,20 @@ fn attached_workflow(path: &std::path::Path) -> Option<crate::config::ConfigFile
     if !String::from_utf8_lossy(&head).contains("# ComfyUI Error Report") {
         return None;
     }
+    echomimic_workflow(path)
+}
+
+/// The workflow a PNG that ComfyUI saved carries (the prompt it ran).
+fn embedded_workflow(path: &std::path::Path) -> Option<crate::config::ConfigFile> {
+    crate::image::png_text(path, "prompt").ok()??;
+    echomimic_workflow(path)
+}
+
+/// A file's workflow when it runs an EchoMimic node.
+fn echomimic_workflow(path: &std::path::Path) -> Option<crate::config::ConfigFile> {
     let checked = crate::config::check_file(path, &crate::config::ConfigOptions::default());
-    (checked.kind == crate::config::ConfigKind::ComfyuiWorkflow).then_some(checked)
+    let echomimic = !checked.settings.iter().any(|s| s.key == "echomimic_nodes");
+    (checked.kind == crate::config::ConfigKind::ComfyuiWorkflow && echomimic).then_some(checked)
 }
 
 /// Discovers, checks and judges.
@@ -104,6 +116,8 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let mut config_paths: Vec<ConfigPaths> = Vec::new();
     let mut workflows: Vec<usize> = Vec::new();
     let mut loaded_inputs: Vec<(usize, prompts::Loaded)> = Vec::new();
+    // Where the workflow that ran is known to be: an error report, an image.
+    let mut ran: Vec<usize> = Vec::new();
     for (i, a) in
         artifacts.iter_mut().enumerate().filter(|(_, a)| matches!(a.kind, ArtifactKind::Config | ArtifactKind::Log))
     {
@@ -113,6 +127,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
             let mut found = crate::log::check_file(path, &crate::log::LogOptions::default()).findings;
             if let Some(attached) = attached_workflow(path) {
                 a.checks.push("config check (attached workflow)".into());
+                ran.push(i);
                 loaded_inputs.extend(prompts::Loaded::of(&attached.settings).into_iter().map(|l| (i, l)));
                 found.extend(attached.findings);
             }
@@ -136,6 +151,15 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         a.summary = format!("{} findings", found.len());
         text_findings.extend(found.into_iter().map(|f| (i, f)));
     }
+    // An image ComfyUI saved carries the prompt that made it.
+    for (i, a) in artifacts.iter_mut().enumerate().filter(|(_, a)| a.kind == ArtifactKind::Image) {
+        if let Some(embedded) = embedded_workflow(std::path::Path::new(&a.path)) {
+            a.checks.push("config check (embedded workflow)".into());
+            ran.push(i);
+            loaded_inputs.extend(prompts::Loaded::of(&embedded.settings).into_iter().map(|l| (i, l)));
+            text_findings.extend(embedded.findings.into_iter().map(|f| (i, f)));
+        }
+    }
     let prompt_configs: Vec<prompts::Prompt> = config_paths
         .iter()
         .map(|c| prompts::Prompt {
@@ -146,6 +170,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         .collect();
     let mut unused = prompts::not_read(&artifacts, &prompt_configs);
     unused.extend(prompts::example_workflows(&artifacts, &workflows));
+    unused.extend(prompts::saved_workflows_not_run(&artifacts, &workflows, &ran, &unused));
     let loaded: Vec<prompts::Loaded> =
         loaded_inputs.into_iter().filter(|(i, _)| !unused.iter().any(|(u, _)| u == i)).map(|(_, l)| l).collect();
     unused.extend(prompts::inputs_not_loaded(&artifacts, &loaded));

@@ -65,6 +65,23 @@ pub(crate) fn example_workflows(artifacts: &[Artifact], workflows: &[usize]) -> 
     workflows.iter().filter(|&&i| inside_custom_node(&artifacts[i].path)).map(|&i| (i, why.to_string())).collect()
 }
 
+/// Saved workflows, once an error report or an image ComfyUI saved holds
+/// the workflow that ran: a saved one may be older, or never queued.
+pub(crate) fn saved_workflows_not_run(
+    artifacts: &[Artifact],
+    workflows: &[usize],
+    ran: &[usize],
+    unused: &[(usize, String)],
+) -> Vec<(usize, String)> {
+    let Some(&first) = ran.first() else { return Vec::new() };
+    let why = format!("not the run's workflow: {} holds the one that ran", artifacts[first].path);
+    workflows
+        .iter()
+        .filter(|&&i| !ran.contains(&i) && !unused.iter().any(|(u, _)| *u == i))
+        .map(|&i| (i, why.clone()))
+        .collect()
+}
+
 /// A file a ComfyUI workflow loads from `input/`: `LoadImage.image`,
 /// `LoadAudio.audio`.
 #[derive(Debug, Clone, PartialEq)]
