@@ -2,9 +2,11 @@
 //! parser.
 //!
 //! The tree is built here, not by the crate's loader, so that limits hold
-//! while parsing: nesting deeper than `MAX_DEPTH` and documents that grow
-//! past `MAX_NODES` nodes once aliases are expanded (the "billion laughs"
-//! bomb) stop the parse at the event that crosses the limit. Each mapping key
+//! while parsing: nesting deeper than `MAX_DEPTH`, documents of more than
+//! `MAX_NODES` nodes, and aliases that expand to more than
+//! `MAX_ALIASED_NODES` nodes or copy more than `MAX_ALIASED_BYTES` of text
+//! (the "billion laughs" bomb, or one long string aliased many times) stop
+//! the parse at the event that crosses the limit. Each mapping key
 //! keeps its 1-based line so that findings can point at it.
 
 use std::collections::HashMap;
@@ -16,8 +18,17 @@ use yaml_rust2::scanner::TScalarStyle;
 /// Deepest nesting accepted.
 pub(crate) const MAX_DEPTH: usize = 64;
 
-/// Most nodes accepted, aliases counted at their expanded size.
-pub(crate) const MAX_NODES: usize = 100_000;
+/// Most nodes accepted, aliases counted at their expanded size: a 4 MiB
+/// document of its own holds at most about 2 million, and a large ComfyUI
+/// workflow some hundred thousand.
+pub(crate) const MAX_NODES: usize = 1_000_000;
+
+/// Most nodes that aliases may add by expansion.
+pub(crate) const MAX_ALIASED_NODES: usize = 100_000;
+
+/// Most text (scalars and keys) that aliases may copy by expansion: one
+/// alias of a long string costs one node but all of its bytes.
+pub(crate) const MAX_ALIASED_BYTES: usize = 16 << 20;
 
 /// Largest configuration file read.
 pub(crate) const MAX_BYTES: u64 = 4 << 20;
@@ -105,6 +116,16 @@ impl Node {
             _ => 1,
         }
     }
+
+    /// The bytes of text the node holds: its strings and keys.
+    fn text_bytes(&self) -> usize {
+        match self {
+            Node::Str(s) => s.len(),
+            Node::Seq(items) => items.iter().map(Node::text_bytes).sum(),
+            Node::Map(entries) => entries.iter().map(|e| e.key.len() + e.value.text_bytes()).sum(),
+            _ => 0,
+        }
+    }
 }
 
 /// A container being filled.
@@ -119,6 +140,7 @@ pub(crate) fn parse(text: &str) -> Result<Node, YamlError> {
     let mut stack: Vec<Open> = Vec::new();
     let mut anchors: HashMap<usize, Node> = HashMap::new();
     let mut nodes = 0usize;
+    let (mut aliased_nodes, mut aliased_bytes) = (0usize, 0usize);
     loop {
         let (event, mark) = parser.next_token().map_err(|e| YamlError {
             line: e.marker().line() as u64,
@@ -157,13 +179,28 @@ pub(crate) fn parse(text: &str) -> Result<Node, YamlError> {
                 (scalar(value, style), anchor)
             }
             Event::Alias(id) => {
-                let node = anchors.get(&id).cloned().ok_or_else(|| fail("alias to an unknown anchor".into()))?;
-                nodes = nodes.saturating_add(node.size());
-                (node, 0)
+                let anchored = anchors.get(&id).ok_or_else(|| fail("alias to an unknown anchor".into()))?;
+                // Measured before it is copied.
+                let size = anchored.size();
+                aliased_nodes = aliased_nodes.saturating_add(size);
+                aliased_bytes = aliased_bytes.saturating_add(anchored.text_bytes());
+                if aliased_nodes > MAX_ALIASED_NODES {
+                    return Err(fail(format!(
+                        "aliases expand to more than {MAX_ALIASED_NODES} nodes (an alias bomb?)"
+                    )));
+                }
+                if aliased_bytes > MAX_ALIASED_BYTES {
+                    return Err(fail(format!(
+                        "aliases copy more than {} MiB of text (an alias bomb?)",
+                        MAX_ALIASED_BYTES >> 20
+                    )));
+                }
+                nodes = nodes.saturating_add(size);
+                (anchored.clone(), 0)
             }
         };
         if nodes > MAX_NODES {
-            return Err(fail(format!("more than {MAX_NODES} nodes once aliases are expanded (an alias bomb?)")));
+            return Err(fail(format!("more than {MAX_NODES} nodes")));
         }
         if anchor > 0 {
             anchors.insert(anchor, node.clone());
@@ -233,6 +270,23 @@ mod tests {
         }
         let err = parse(&text).unwrap_err();
         assert!(err.reason.contains("alias bomb"), "{err}");
+    }
+
+    #[test]
+    fn one_long_string_aliased_many_times_stops_at_the_text_limit() {
+        let text = format!("a: &a \"{}\"\nb: [{}]\n", "x".repeat(1 << 20), ["*a"; 40].join(", "));
+        let err = parse(&text).unwrap_err();
+        assert!(err.reason.contains("MiB of text"), "{err}");
+        // Fewer copies are read.
+        let text = format!("a: &a \"{}\"\nb: [{}]\n", "x".repeat(1 << 20), ["*a"; 10].join(", "));
+        assert!(parse(&text).is_ok());
+    }
+
+    #[test]
+    fn a_large_document_without_aliases_is_read() {
+        // A saved workflow of a large graph: some hundred thousand nodes.
+        let text = format!("[{}]", vec!["{\"id\": 1, \"pos\": [10, 20], \"mode\": 0}"; 40_000].join(", "));
+        assert!(parse(&text).is_ok());
     }
 
     #[test]

@@ -10,8 +10,9 @@ pub const UNREADABLE_CONFIG: Rule = Rule {
     severity: Severity::Error,
     summary: "the configuration cannot be parsed",
     detects: "YAML or JSON that does not parse, a top level that is not a mapping, and documents beyond \
-              nanscope's limits: more than 64 levels of nesting, more than 100,000 nodes once aliases are \
-              expanded (the \"billion laughs\" alias bomb), or files above 4 MiB.",
+              nanscope's limits: more than 64 levels of nesting, more than 1,000,000 nodes, aliases that expand \
+              to more than 100,000 nodes or copy more than 16 MiB of text (the \"billion laughs\" alias bomb, \
+              or one long string aliased many times), or files above 4 MiB.",
     why: "OmegaConf and diffusers refuse the file, so the run stops before loading anything; a file that \
           only parses after expanding millions of aliases can exhaust the server's memory.",
     cause: "A hand edit that broke indentation or quoting, a file truncated by a copy, or a hostile upload.",
