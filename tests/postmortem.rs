@@ -492,6 +492,10 @@ fn a_comfyui_workflow_s_low_vram_option_is_read_from_the_saved_workflow() {
     let example = artifact(&report, "custom_nodes/EchoMimicV2-ComfyUI/doc/base_workflow.json");
     assert_eq!(example["unused"], true, "{example}");
     assert!(example["summary"].as_str().unwrap().contains("ships it as an example"), "{example}");
+    // The node's own example image is not an input ComfyUI reads: listed, not checked.
+    let image = artifact(&report, "custom_nodes/EchoMimicV2-ComfyUI/doc/0035_768.png");
+    assert_eq!((&image["unused"], &image["checks"]), (&json!(true), &json!([])), "{image}");
+    assert!(image["summary"].as_str().unwrap().contains("a ComfyUI node ships it"), "{image}");
     // input/ keeps every upload; the workflow names the run's, and the rest
     // (a cut-off image among them) are listed, not checked.
     for (other, loaded) in [("input/upload_0413.png", "0035_768.png"), ("input/take_2.wav", "speech.wav")] {

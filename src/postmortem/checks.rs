@@ -134,8 +134,8 @@ pub(crate) fn plan(artifacts: &[Artifact], scheme: Option<QuantScheme>) -> Vec<(
     let mut jobs = Vec::new();
     let unet_known = artifacts.iter().any(|a| a.component == Some(Component::DenoisingUnet));
     for (i, artifact) in artifacts.iter().enumerate() {
-        // An input the run did not read is listed, not checked.
-        if artifact.unused && matches!(artifact.kind, ArtifactKind::Image | ArtifactKind::Audio) {
+        // What the run did not read is listed, not checked.
+        if artifact.unused {
             continue;
         }
         let kind = match artifact.kind {

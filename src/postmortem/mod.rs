@@ -151,8 +151,13 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         a.summary = format!("{} findings", found.len());
         text_findings.extend(found.into_iter().map(|f| (i, f)));
     }
-    // An image ComfyUI saved carries the prompt that made it.
+    // An image ComfyUI saved carries the prompt that made it (a node's own
+    // example images are not the run's).
+    let assets = prompts::node_assets(&artifacts);
     for (i, a) in artifacts.iter_mut().enumerate().filter(|(_, a)| a.kind == ArtifactKind::Image) {
+        if assets.iter().any(|(n, _)| *n == i) {
+            continue;
+        }
         if let Some(embedded) = embedded_workflow(std::path::Path::new(&a.path)) {
             a.checks.push("config check (embedded workflow)".into());
             ran.push(i);
@@ -170,6 +175,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         .collect();
     let mut unused = prompts::not_read(&artifacts, &prompt_configs);
     unused.extend(prompts::example_workflows(&artifacts, &workflows));
+    unused.extend(assets);
     unused.extend(prompts::saved_workflows_not_run(&artifacts, &workflows, &ran, &unused));
     let loaded: Vec<prompts::Loaded> =
         loaded_inputs.into_iter().filter(|(i, _)| !unused.iter().any(|(u, _)| u == i)).map(|(_, l)| l).collect();

@@ -65,6 +65,27 @@ pub(crate) fn example_workflows(artifacts: &[Artifact], workflows: &[usize]) -> 
     workflows.iter().filter(|&&i| inside_custom_node(&artifacts[i].path)).map(|&i| (i, why.to_string())).collect()
 }
 
+/// What a ComfyUI node ships beside its code: demo images, audio and clips,
+/// pickled pose files, logos. ComfyUI loads a run's images and audio from
+/// `input/`, writes its clips to `output/` and loads weights from `models/`,
+/// so none of these is the run's; a checkpoint recognised as one of
+/// EchoMimicV2's components is still checked.
+pub(crate) fn node_assets(artifacts: &[Artifact]) -> Vec<(usize, String)> {
+    let why = "not the run's: a ComfyUI node ships it, and ComfyUI reads a run's inputs from input/ and its \
+               weights from models/";
+    artifacts
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| inside_custom_node(&a.path))
+        .filter(|(_, a)| match a.kind {
+            ArtifactKind::Image | ArtifactKind::Audio | ArtifactKind::Video | ArtifactKind::VideoTensor => true,
+            ArtifactKind::Weights => a.component.is_none(),
+            _ => false,
+        })
+        .map(|(i, _)| (i, why.to_string()))
+        .collect()
+}
+
 /// Saved workflows, once an error report or an image ComfyUI saved holds
 /// the workflow that ran: a saved one may be older, or never queued.
 pub(crate) fn saved_workflows_not_run(
