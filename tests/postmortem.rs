@@ -550,6 +550,23 @@ fn an_error_report_s_attached_workflow_is_read() {
     assert!(!report["findings"].as_array().unwrap().iter().any(|f| f["code"] == "C113"), "{:#}", report["findings"]);
 }
 
+/// The same install on Windows, as ComfyUI's log says at its start: there
+/// EchoMimicV2-ComfyUI's low-VRAM option quantizes nothing, so it is not
+/// offered as the thing to turn off.
+#[test]
+fn the_low_vram_option_on_windows_quantizes_nothing() {
+    let (_dir, run_dir) = copy_of("deploy_comfyui_lowvram");
+    let log = run_dir.join("user/comfyui.log");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let windows = text.replace("** Platform: Linux", "** Platform: Windows");
+    assert_ne!(windows, text);
+    std::fs::write(&log, windows).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K108", "{stderr}");
+    assert!(!report["findings"].as_array().unwrap().iter().any(|f| f["code"] == "C113"), "{:#}", report["findings"]);
+    assert!(!report["verdict"]["next"].to_string().contains("if_low_varm"), "{:#}", report["verdict"]["next"]);
+}
+
 /// CRC-32 as PNG chunks carry it.
 fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = !0u32;

@@ -39,11 +39,15 @@ pub struct ConfigOptions {
     pub pose_size: [u32; 2],
     /// Run parameters as `infer.py` was given them (`steps`, `cfg`, `W`, …).
     pub set: Vec<(String, String)>,
+    /// Whether the run is known to have run on Windows (ComfyUI's log or
+    /// error report says so), where a workflow's low-VRAM option of
+    /// EchoMimicV2-ComfyUI quantizes nothing.
+    pub windows: bool,
 }
 
 impl Default for ConfigOptions {
     fn default() -> Self {
-        ConfigOptions { root: None, variant: None, pose_size: [768, 768], set: Vec::new() }
+        ConfigOptions { root: None, variant: None, pose_size: [768, 768], set: Vec::new(), windows: false }
     }
 }
 
@@ -118,7 +122,7 @@ pub fn check_file(path: &Path, options: &ConfigOptions) -> ConfigFile {
         && let Ok(doc) = yaml::parse(&prompt)
         && comfyui::is_workflow(&doc)
     {
-        let checked = comfyui::check(&doc, &label, false);
+        let checked = comfyui::check(&doc, &label, options.windows);
         result.kind = ConfigKind::ComfyuiWorkflow;
         result.variant = checked.variant;
         // Lines of a text inside an image mean nothing to a reader.
@@ -145,7 +149,7 @@ pub fn check_file(path: &Path, options: &ConfigOptions) -> ConfigFile {
         && comfyui::is_workflow(&doc)
     {
         // The report's system information: `nt` is Windows.
-        let windows = text.lines().any(|line| line.trim() == "- **OS:** nt");
+        let windows = options.windows || text.lines().any(|line| line.trim() == "- **OS:** nt");
         let checked = comfyui::check(&doc, &label, windows);
         let moved = |line: u64| line + first - 1;
         result.kind = ConfigKind::ComfyuiWorkflow;
@@ -193,7 +197,7 @@ pub fn check_file(path: &Path, options: &ConfigOptions) -> ConfigFile {
             result.findings = diffusers::scheduler(&text, &label, None, options);
         }
         ConfigKind::ComfyuiWorkflow => {
-            let checked = comfyui::check(&doc, &label, false);
+            let checked = comfyui::check(&doc, &label, options.windows);
             (result.findings, result.settings, result.variant) = (checked.findings, checked.settings, checked.variant);
         }
         ConfigKind::Unknown => result.findings.push(findings::unrecognized(&label)),

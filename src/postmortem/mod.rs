@@ -84,26 +84,37 @@ impl Postmortem {
     }
 }
 
+/// Whether a log says the run ran on Windows: ComfyUI-Manager's startup
+/// lines (`** Platform: Windows`) near the top of ComfyUI's log.
+fn ran_on_windows(artifacts: &[Artifact]) -> bool {
+    use std::io::Read;
+    artifacts.iter().filter(|a| a.kind == ArtifactKind::Log).any(|a| {
+        let mut head = Vec::new();
+        let read = std::fs::File::open(&a.path).and_then(|f| f.take(64 << 10).read_to_end(&mut head));
+        read.is_ok() && String::from_utf8_lossy(&head).lines().any(|l| l.trim_end().ends_with("** Platform: Windows"))
+    })
+}
+
 /// The workflow checked from a ComfyUI error report that attaches one.
-fn attached_workflow(path: &std::path::Path) -> Option<crate::config::ConfigFile> {
+fn attached_workflow(path: &std::path::Path, options: &crate::config::ConfigOptions) -> Option<crate::config::ConfigFile> {
     use std::io::Read;
     let mut head = Vec::new();
     std::fs::File::open(path).ok()?.take(4096).read_to_end(&mut head).ok()?;
     if !String::from_utf8_lossy(&head).contains("# ComfyUI Error Report") {
         return None;
     }
-    echomimic_workflow(path)
+    echomimic_workflow(path, options)
 }
 
 /// The workflow a PNG that ComfyUI saved carries (the prompt it ran).
-fn embedded_workflow(path: &std::path::Path) -> Option<crate::config::ConfigFile> {
+fn embedded_workflow(path: &std::path::Path, options: &crate::config::ConfigOptions) -> Option<crate::config::ConfigFile> {
     crate::image::png_text(path, "prompt").ok()??;
-    echomimic_workflow(path)
+    echomimic_workflow(path, options)
 }
 
 /// A file's workflow when it runs an EchoMimic node.
-fn echomimic_workflow(path: &std::path::Path) -> Option<crate::config::ConfigFile> {
-    let checked = crate::config::check_file(path, &crate::config::ConfigOptions::default());
+fn echomimic_workflow(path: &std::path::Path, options: &crate::config::ConfigOptions) -> Option<crate::config::ConfigFile> {
+    let checked = crate::config::check_file(path, options);
     let echomimic = !checked.settings.iter().any(|s| s.key == "echomimic_nodes");
     (checked.kind == crate::config::ConfigKind::ComfyuiWorkflow && echomimic).then_some(checked)
 }
@@ -114,6 +125,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let mut artifacts = found.artifacts;
     let mut text_findings: Vec<(usize, Finding)> = Vec::new();
     let mut config_paths: Vec<ConfigPaths> = Vec::new();
+    let config_options = crate::config::ConfigOptions { windows: ran_on_windows(&artifacts), ..Default::default() };
     let mut workflows: Vec<usize> = Vec::new();
     let mut loaded_inputs: Vec<(usize, prompts::Loaded)> = Vec::new();
     // Where the workflow that ran is known to be: an error report, an image.
@@ -125,7 +137,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         let found = if a.kind == ArtifactKind::Log {
             a.checks.push("log check".into());
             let mut found = crate::log::check_file(path, &crate::log::LogOptions::default()).findings;
-            if let Some(attached) = attached_workflow(path) {
+            if let Some(attached) = attached_workflow(path, &config_options) {
                 a.checks.push("config check (attached workflow)".into());
                 ran.push(i);
                 loaded_inputs.extend(prompts::Loaded::of(&attached.settings).into_iter().map(|l| (i, l)));
@@ -134,7 +146,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
             found
         } else {
             a.checks.push("config check".into());
-            let checked = crate::config::check_file(path, &crate::config::ConfigOptions::default());
+            let checked = crate::config::check_file(path, &config_options);
             if checked.kind == crate::config::ConfigKind::EchomimicPrompt {
                 let resolved = !checked.findings.iter().any(|f| {
                     f.is(&crate::rules::config::WEIGHT_FILE_MISSING)
@@ -158,7 +170,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         if assets.iter().any(|(n, _)| *n == i) {
             continue;
         }
-        if let Some(embedded) = embedded_workflow(std::path::Path::new(&a.path)) {
+        if let Some(embedded) = embedded_workflow(std::path::Path::new(&a.path), &config_options) {
             a.checks.push("config check (embedded workflow)".into());
             ran.push(i);
             loaded_inputs.extend(prompts::Loaded::of(&embedded.settings).into_iter().map(|l| (i, l)));
