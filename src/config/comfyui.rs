@@ -261,13 +261,16 @@ fn ui_nodes(doc: &Node) -> Vec<GraphNode<'_>> {
 }
 
 /// Names positional values by the layout of their count whose widgets'
-/// types they fit best; a value of the wrong type is left out.
+/// types they fit best, the newest on a tie; a value of the wrong type is
+/// left out.
 fn best_layout<'a>(known: &KnownNode, values: &'a [Node]) -> Option<Vec<(&'static str, &'a Node)>> {
     known
         .layouts
         .iter()
+        // The last of equal maxima wins: the newest layout, listed first.
+        .rev()
         .filter_map(|layout| name_values(layout, values))
-        .max_by_key(|named| named.iter().filter(|(n, v)| fits(n, v)).count() * 2 + usize::from(named.is_empty()))
+        .max_by_key(|named| named.iter().filter(|(n, v)| fits(n, v)).count())
         .map(|named| named.into_iter().filter(|(n, v)| !n.starts_with('_') && fits(n, v)).collect())
 }
 
@@ -306,7 +309,8 @@ pub(crate) struct WorkflowCheck {
 }
 
 /// Reads a workflow's EchoMimic nodes and checks their settings; `windows`
-/// when the run is known to have run on Windows (an error report says so).
+/// when the run is known to have run on Windows (its error report or log
+/// says so).
 pub(crate) fn check(doc: &Node, file: &str, windows: bool) -> WorkflowCheck {
     let mut nodes: Vec<GraphNode> = api_nodes(doc).collect();
     if nodes.is_empty() {
