@@ -606,6 +606,13 @@ fn the_prompt_an_output_image_carries_is_the_run_s_workflow() {
             "steps": 6, "sample_rate": 16000, "context_frames": 12, "context_overlap": 3, "save_video": false}}
     });
     let png = std::fs::read(run_dir.join("input/0014.png")).unwrap();
+    // output/ keeps every run's images: an earlier run's, with another prompt, is older.
+    let mut earlier = prompt.clone();
+    earlier["13"]["inputs"]["context_overlap"] = json!(12);
+    let earlier_frame = run_dir.join("output/AnimateDiff_00000.png");
+    std::fs::write(&earlier_frame, with_text(&png, "prompt", &earlier.to_string())).unwrap();
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(&earlier_frame).unwrap().set_modified(an_hour_ago).unwrap();
     let first_frame = run_dir.join("output/AnimateDiff_00001.png");
     std::fs::write(&first_frame, with_text(&png, "prompt", &prompt.to_string())).unwrap();
     let saved = json!({"last_node_id": 1, "links": [], "nodes": [{"id": 13, "type": "Echo_Sampler", "mode": 0,
@@ -617,12 +624,14 @@ fn the_prompt_an_output_image_carries_is_the_run_s_workflow() {
     assert_eq!(report["verdict"]["root_cause"]["code"], "K101", "{:#}\n{stderr}", report["verdict"]);
     let image = artifact(&report, "output/AnimateDiff_00001.png");
     assert_eq!(image["checks"], json!(["config check (embedded workflow)", "image check"]), "{image}");
+    assert_eq!(artifact(&report, "output/AnimateDiff_00000.png")["checks"], json!(["image check"]));
     let guidance = report["findings"].as_array().unwrap().iter().find(|f| f["code"] == "C105").unwrap();
     assert!(guidance["subject"]["file"].as_str().unwrap().ends_with("AnimateDiff_00001.png"), "{guidance}");
     assert_eq!(guidance["subject"]["key"], "Echo_Sampler.cfg", "{guidance}");
     assert!(guidance["subject"]["line"].is_null(), "{guidance}");
     assert_eq!(guidance["severity"], "warning", "{guidance}");
-    // The saved workflow (guidance 1, overlap 12) is older than the run: listed, not judged.
+    // The saved workflow (guidance 1, overlap 12) is older than the run: listed, not judged;
+    // the earlier run's overlap of 12 is not read at all.
     let older = artifact(&report, "user/default/workflows/older.json");
     assert_eq!(older["unused"], true, "{older}");
     assert!(older["summary"].as_str().unwrap().contains("AnimateDiff_00001.png holds the one that ran"), "{older}");

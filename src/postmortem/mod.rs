@@ -106,12 +106,6 @@ fn attached_workflow(path: &std::path::Path, options: &crate::config::ConfigOpti
     echomimic_workflow(path, options)
 }
 
-/// The workflow a PNG that ComfyUI saved carries (the prompt it ran).
-fn embedded_workflow(path: &std::path::Path, options: &crate::config::ConfigOptions) -> Option<crate::config::ConfigFile> {
-    crate::image::png_text(path, "prompt").ok()??;
-    echomimic_workflow(path, options)
-}
-
 /// A file's workflow when it runs an EchoMimic node.
 fn echomimic_workflow(path: &std::path::Path, options: &crate::config::ConfigOptions) -> Option<crate::config::ConfigFile> {
     let checked = crate::config::check_file(path, options);
@@ -164,18 +158,30 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         text_findings.extend(found.into_iter().map(|f| (i, f)));
     }
     // An image ComfyUI saved carries the prompt that made it (a node's own
-    // example images are not the run's).
+    // example images are not the run's). `output/` keeps every run's images:
+    // the newest that runs an EchoMimic node is the run's.
     let assets = prompts::node_assets(&artifacts);
-    for (i, a) in artifacts.iter_mut().enumerate().filter(|(_, a)| a.kind == ArtifactKind::Image) {
-        if assets.iter().any(|(n, _)| *n == i) {
-            continue;
-        }
-        if let Some(embedded) = embedded_workflow(std::path::Path::new(&a.path), &config_options) {
-            a.checks.push("config check (embedded workflow)".into());
-            ran.push(i);
-            loaded_inputs.extend(prompts::Loaded::of(&embedded.settings).into_iter().map(|l| (i, l)));
-            text_findings.extend(embedded.findings.into_iter().map(|f| (i, f)));
-        }
+    let newest = artifacts
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| a.kind == ArtifactKind::Image && !assets.iter().any(|(n, _)| n == i))
+        .filter_map(|(i, a)| {
+            let path = std::path::Path::new(&a.path);
+            crate::image::png_text(path, "prompt").ok()??;
+            let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok()?;
+            Some((modified, i))
+        })
+        .filter_map(|(modified, i)| {
+            // A PNG that ComfyUI saved carries the prompt it ran.
+            let embedded = echomimic_workflow(std::path::Path::new(&artifacts[i].path), &config_options)?;
+            Some((modified, i, embedded))
+        })
+        .max_by_key(|(modified, i, _)| (*modified, std::cmp::Reverse(*i)));
+    if let Some((_, i, embedded)) = newest {
+        artifacts[i].checks.push("config check (embedded workflow)".into());
+        ran.push(i);
+        loaded_inputs.extend(prompts::Loaded::of(&embedded.settings).into_iter().map(|l| (i, l)));
+        text_findings.extend(embedded.findings.into_iter().map(|f| (i, f)));
     }
     let prompt_configs: Vec<prompts::Prompt> = config_paths
         .iter()
