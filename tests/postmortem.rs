@@ -556,11 +556,7 @@ fn an_error_report_s_attached_workflow_is_read() {
 #[test]
 fn the_low_vram_option_on_windows_quantizes_nothing() {
     let (_dir, run_dir) = copy_of("deploy_comfyui_lowvram");
-    let log = run_dir.join("user/comfyui.log");
-    let text = std::fs::read_to_string(&log).unwrap();
-    let windows = text.replace("** Platform: Linux", "** Platform: Windows");
-    assert_ne!(windows, text);
-    std::fs::write(&log, windows).unwrap();
+    replace_in(&run_dir.join("user/comfyui.log"), "** Platform: Linux", "** Platform: Windows");
     let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
     assert_eq!(report["verdict"]["root_cause"]["code"], "K108", "{stderr}");
     assert!(!report["findings"].as_array().unwrap().iter().any(|f| f["code"] == "C113"), "{:#}", report["findings"]);
@@ -752,6 +748,13 @@ fn a_deployment_whose_mux_failed_gets_its_audio_back() {
     assert_eq!(report["verdict"]["fix"][0]["paste"], want.as_str(), "{:#}", report["verdict"]["fix"]);
 }
 
+/// Rewrites a copied file with `from` replaced by `to`, which must occur.
+fn replace_in(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} holds no {from:?}", path.display());
+    std::fs::write(path, text.replace(from, to)).unwrap();
+}
+
 /// A copy of a fixture's run folder, to damage: the folder and where it is.
 fn copy_of(name: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -854,11 +857,7 @@ fn the_ui_int8_option_is_not_a_quantized_denoising_unet() {
     let (_dir, run_dir) = copy_of("deploy_seed");
     let healthy = incident("deploy_healthy").join("pretrained_weights/denoising_unet.pth");
     std::fs::copy(healthy, run_dir.join("pretrained_weights/denoising_unet.pth")).unwrap();
-    let log = run_dir.join("server.log");
-    let text = std::fs::read_to_string(&log).unwrap();
-    let ui = text.replace("INFO quantize_(denoising_unet, int8_weight_only())", "使用int8量化");
-    assert_ne!(ui, text);
-    std::fs::write(&log, ui).unwrap();
+    replace_in(&run_dir.join("server.log"), "INFO quantize_(denoising_unet, int8_weight_only())", "使用int8量化");
 
     let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
     let verdict = &report["verdict"];
