@@ -336,11 +336,7 @@ pub(crate) fn check(doc: &Node, file: &str, windows: bool) -> WorkflowCheck {
         let mut classes: Vec<&str> = nodes.iter().map(|n| n.class).collect();
         classes.sort_unstable();
         classes.dedup();
-        let more = classes.len().saturating_sub(6);
-        let mut listed = classes.iter().take(6).copied().collect::<Vec<_>>().join(", ");
-        if more > 0 {
-            listed.push_str(&format!(" and {more} more"));
-        }
+        let listed = crate::report::list_some(&classes, 6);
         settings.push(Setting::new("echomimic_nodes", "none".into(), format!("not judged: its nodes are {listed}"), None));
         return WorkflowCheck { findings: out.findings, settings, variant: None };
     }

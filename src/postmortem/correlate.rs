@@ -21,7 +21,7 @@ use serde::Serialize;
 use super::checks::{Quantized, Simulated};
 use super::discover::{Artifact, ArtifactKind, Component};
 use crate::numerics::QuantScheme;
-use crate::report::{Finding, Severity};
+use crate::report::{Finding, Severity, list_some};
 use crate::rules::{self, Rule, cause};
 
 /// A rule of the K catalogue as the verdict names it.
@@ -765,15 +765,6 @@ fn headline(rule: &'static Rule, e: &Evidence) -> String {
         .unwrap_or_default();
     let black = e.black_frames.map(|[a, b]| format!(" Frames {a}-{b} of the video are black.")).unwrap_or_default();
     format!("{}.{producer}{black}", capitalise(rule.summary))
-}
-
-/// The first `keep` items, then how many more.
-fn list_some<S: AsRef<str>>(items: &[S], keep: usize) -> String {
-    let shown: Vec<&str> = items.iter().take(keep).map(AsRef::as_ref).collect();
-    match items.len().checked_sub(keep) {
-        Some(rest) if rest > 0 => format!("{} and {rest} more", shown.join(", ")),
-        _ => shown.join(", "),
-    }
 }
 
 fn capitalise(text: &str) -> String {

@@ -240,11 +240,7 @@ impl<'a> Named<'a> {
     }
 
     fn sources(&self) -> String {
-        let shown: Vec<&str> = self.sources.iter().take(3).copied().collect();
-        match self.sources.len() {
-            n if n > 3 => format!("{} and {} more", shown.join(", "), n - 3),
-            _ => shown.join(", "),
-        }
+        crate::report::list_some(&self.sources, 3)
     }
 
     fn listed(&self, artifacts: &[Artifact]) -> String {

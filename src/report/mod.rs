@@ -15,6 +15,15 @@ pub use report::{
     Attachment, EXIT_CLEAN, EXIT_FAILURE, EXIT_FINDINGS, Outcome, Report, SCHEMA_VERSION, Section, SectionTable,
 };
 
+/// The first `keep` items joined with commas, then how many more.
+pub(crate) fn list_some<S: AsRef<str>>(items: &[S], keep: usize) -> String {
+    let shown: Vec<&str> = items.iter().take(keep).map(AsRef::as_ref).collect();
+    match items.len().checked_sub(keep) {
+        Some(rest) if rest > 0 => format!("{} and {rest} more", shown.join(", ")),
+        _ => shown.join(", "),
+    }
+}
+
 /// Compact number formatting for messages and tables: four significant
 /// digits, scientific notation outside [1e-3, 1e5).
 pub fn fmt_num(x: f64) -> String {
