@@ -122,18 +122,8 @@ pub fn check_file(path: &Path, options: &ConfigOptions) -> ConfigFile {
         && let Ok(doc) = yaml::parse(&prompt)
         && comfyui::is_workflow(&doc)
     {
-        let checked = comfyui::check(&doc, &label, options.windows);
-        result.kind = ConfigKind::ComfyuiWorkflow;
-        result.variant = checked.variant;
         // Lines of a text inside an image mean nothing to a reader.
-        result.findings = checked.findings;
-        for f in &mut result.findings {
-            f.subject.line = None;
-        }
-        result.settings = checked.settings;
-        for s in &mut result.settings {
-            s.line = None;
-        }
+        workflow(&mut result, &doc, options.windows, |_| None);
         return result;
     }
     let text = match read_text(path) {
@@ -150,18 +140,7 @@ pub fn check_file(path: &Path, options: &ConfigOptions) -> ConfigFile {
     {
         // The report's system information: `nt` is Windows.
         let windows = options.windows || text.lines().any(|line| line.trim() == "- **OS:** nt");
-        let checked = comfyui::check(&doc, &label, windows);
-        let moved = |line: u64| line + first - 1;
-        result.kind = ConfigKind::ComfyuiWorkflow;
-        result.variant = checked.variant;
-        result.findings = checked.findings;
-        for f in &mut result.findings {
-            f.subject.line = f.subject.line.map(moved);
-        }
-        result.settings = checked.settings;
-        for s in &mut result.settings {
-            s.line = s.line.map(moved);
-        }
+        workflow(&mut result, &doc, windows, |line| Some(line + first - 1));
         return result;
     }
     let doc = match yaml::parse(&text) {
@@ -196,13 +175,26 @@ pub fn check_file(path: &Path, options: &ConfigOptions) -> ConfigFile {
         ConfigKind::Scheduler => {
             result.findings = diffusers::scheduler(&text, &label, None, options);
         }
-        ConfigKind::ComfyuiWorkflow => {
-            let checked = comfyui::check(&doc, &label, options.windows);
-            (result.findings, result.settings, result.variant) = (checked.findings, checked.settings, checked.variant);
-        }
+        ConfigKind::ComfyuiWorkflow => workflow(&mut result, &doc, options.windows, Some),
         ConfigKind::Unknown => result.findings.push(findings::unrecognized(&label)),
     }
     result
+}
+
+/// A ComfyUI workflow's checks into `result`, each line it states passed
+/// through `line`: where the workflow sits in the file it was read from.
+fn workflow(result: &mut ConfigFile, doc: &Node, windows: bool, line: impl Fn(u64) -> Option<u64>) {
+    let checked = comfyui::check(doc, &result.file, windows);
+    result.kind = ConfigKind::ComfyuiWorkflow;
+    result.variant = checked.variant;
+    result.findings = checked.findings;
+    for f in &mut result.findings {
+        f.subject.line = f.subject.line.and_then(&line);
+    }
+    result.settings = checked.settings;
+    for s in &mut result.settings {
+        s.line = s.line.and_then(&line);
+    }
 }
 
 fn read_text(path: &Path) -> Result<String, String> {

@@ -377,17 +377,17 @@ fn aifsh(node: &GraphNode, windows: bool, out: &mut findings::Sink, settings: &m
         if windows {
             let meaning = "on Windows the node's fp8 fallback leaves the fp16 weights as they are: nothing quantized";
             settings.push(Setting::new(&key, value.display(), meaning.into(), Some(line)));
-            return run_parameters(node, None, out, settings, Variant::Normal, None);
+        } else {
+            out.push(
+                findings::quantization(&key, line, &value.display(), Some(QuantScheme::Int8Channel))
+                    .with_evidence("models", vec!["vae", "reference_unet"])
+                    .with_help(
+                        "EchoMimicV2-ComfyUI's if_low_varm quantizes the VAE and the reference UNet to int8 \
+                         weight-only with torchao when the models load, and the log says nothing of it; on Windows \
+                         the node falls back to an fp8 patch that leaves their fp16 weights as they are",
+                    ),
+            );
         }
-        out.push(
-            findings::quantization(&key, line, &value.display(), Some(QuantScheme::Int8Channel))
-                .with_evidence("models", vec!["vae", "reference_unet"])
-                .with_help(
-                    "EchoMimicV2-ComfyUI's if_low_varm quantizes the VAE and the reference UNet to int8 weight-only \
-                     with torchao when the models load, and the log says nothing of it; on Windows the node falls \
-                     back to an fp8 patch that leaves their fp16 weights as they are",
-                ),
-        );
     }
     run_parameters(node, None, out, settings, Variant::Normal, None);
 }
