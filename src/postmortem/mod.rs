@@ -84,23 +84,36 @@ impl Postmortem {
     }
 }
 
+/// The first 64 KiB of each log: where ComfyUI's log has its startup lines
+/// and an error report its title.
+fn log_heads(artifacts: &[Artifact]) -> Vec<(usize, Vec<u8>)> {
+    use std::io::Read;
+    let logs = artifacts.iter().enumerate().filter(|(_, a)| a.kind == ArtifactKind::Log);
+    logs.filter_map(|(i, a)| {
+        let mut head = Vec::new();
+        std::fs::File::open(&a.path).and_then(|f| f.take(64 << 10).read_to_end(&mut head)).ok()?;
+        Some((i, head))
+    })
+    .collect()
+}
+
 /// Whether a log says the run ran on Windows: ComfyUI-Manager's startup
 /// lines (`** Platform: Windows`) near the top of ComfyUI's log.
-fn ran_on_windows(artifacts: &[Artifact]) -> bool {
-    use std::io::Read;
-    artifacts.iter().filter(|a| a.kind == ArtifactKind::Log).any(|a| {
-        let mut head = Vec::new();
-        let read = std::fs::File::open(&a.path).and_then(|f| f.take(64 << 10).read_to_end(&mut head));
-        read.is_ok() && String::from_utf8_lossy(&head).lines().any(|l| l.trim_end().ends_with("** Platform: Windows"))
+fn ran_on_windows(heads: &[(usize, Vec<u8>)]) -> bool {
+    heads.iter().any(|(_, head)| {
+        String::from_utf8_lossy(head).lines().any(|l| l.trim_end().ends_with("** Platform: Windows"))
     })
 }
 
-/// The workflow checked from a ComfyUI error report that attaches one.
-fn attached_workflow(path: &std::path::Path, options: &crate::config::ConfigOptions) -> Option<crate::config::ConfigFile> {
-    use std::io::Read;
-    let mut head = Vec::new();
-    std::fs::File::open(path).ok()?.take(4096).read_to_end(&mut head).ok()?;
-    if !String::from_utf8_lossy(&head).contains("# ComfyUI Error Report") {
+/// The workflow checked from a ComfyUI error report that attaches one: its
+/// title is in its first 4 KiB.
+fn attached_workflow(
+    path: &std::path::Path,
+    head: &[u8],
+    options: &crate::config::ConfigOptions,
+) -> Option<crate::config::ConfigFile> {
+    let title = String::from_utf8_lossy(&head[..head.len().min(4096)]).contains("# ComfyUI Error Report");
+    if !title {
         return None;
     }
     echomimic_workflow(path, options)
@@ -119,7 +132,8 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let mut artifacts = found.artifacts;
     let mut text_findings: Vec<(usize, Finding)> = Vec::new();
     let mut config_paths: Vec<ConfigPaths> = Vec::new();
-    let config_options = crate::config::ConfigOptions { windows: ran_on_windows(&artifacts), ..Default::default() };
+    let heads = log_heads(&artifacts);
+    let config_options = crate::config::ConfigOptions { windows: ran_on_windows(&heads), ..Default::default() };
     let mut workflows: Vec<usize> = Vec::new();
     let mut loaded_inputs: Vec<(usize, prompts::Loaded)> = Vec::new();
     // Where the workflow that ran is known to be: an error report, an image.
@@ -131,7 +145,8 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         let found = if a.kind == ArtifactKind::Log {
             a.checks.push("log check".into());
             let mut found = crate::log::check_file(path, &crate::log::LogOptions::default()).findings;
-            if let Some(attached) = attached_workflow(path, &config_options) {
+            let head = heads.iter().find(|(n, _)| *n == i).map_or(&[][..], |(_, h)| h.as_slice());
+            if let Some(attached) = attached_workflow(path, head, &config_options) {
                 a.checks.push("config check (attached workflow)".into());
                 ran.push(i);
                 loaded_inputs.extend(prompts::Loaded::of(&attached.settings).into_iter().map(|l| (i, l)));
@@ -161,7 +176,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     // example images are not the run's). `output/` keeps every run's images:
     // the newest that runs an EchoMimic node is the run's.
     let assets = prompts::node_assets(&artifacts);
-    let newest = artifacts
+    let mut prompted: Vec<(std::time::SystemTime, usize)> = artifacts
         .iter()
         .enumerate()
         .filter(|(i, a)| a.kind == ArtifactKind::Image && !assets.iter().any(|(n, _)| n == i))
@@ -171,13 +186,15 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
             let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok()?;
             Some((modified, i))
         })
-        .filter_map(|(modified, i)| {
-            // A PNG that ComfyUI saved carries the prompt it ran.
-            let embedded = echomimic_workflow(std::path::Path::new(&artifacts[i].path), &config_options)?;
-            Some((modified, i, embedded))
-        })
-        .max_by_key(|(modified, i, _)| (*modified, std::cmp::Reverse(*i)));
-    if let Some((_, i, embedded)) = newest {
+        .collect();
+    // Newest first; the first in discovery order among equals.
+    prompted.sort_by_key(|&(modified, i)| (std::cmp::Reverse(modified), i));
+    let newest = prompted.into_iter().find_map(|(_, i)| {
+        // A PNG that ComfyUI saved carries the prompt it ran.
+        let embedded = echomimic_workflow(std::path::Path::new(&artifacts[i].path), &config_options)?;
+        Some((i, embedded))
+    });
+    if let Some((i, embedded)) = newest {
         artifacts[i].checks.push("config check (embedded workflow)".into());
         ran.push(i);
         loaded_inputs.extend(prompts::Loaded::of(&embedded.settings).into_iter().map(|l| (i, l)));
