@@ -506,6 +506,19 @@ fn a_comfyui_workflow_s_low_vram_option_is_read_from_the_saved_workflow() {
     }
     assert_eq!(artifact(&report, "input/0035_768.png")["checks"], json!(["image check"]));
     assert_eq!(artifact(&report, "input/speech.wav")["checks"], json!(["audio"]));
+    // The pose node reads the node's own poses; an earlier run's broken ones
+    // in output/ are listed, not checked.
+    assert_eq!(
+        artifact(&report, "custom_nodes/EchoMimicV2-ComfyUI/echomimicv2/pose/01")["checks"],
+        json!(["pose check"])
+    );
+    let earlier = artifact(&report, "output/EchoMimicV2/DWPose/pose/dance");
+    assert_eq!((&earlier["unused"], &earlier["checks"]), (&json!(true), &json!([])), "{earlier}");
+    let why = earlier["summary"].as_str().unwrap();
+    assert!(why.ends_with("the workflow reads custom_nodes/EchoMimicV2-ComfyUI/echomimicv2/pose/01"), "{why}");
+    // The node's current widgets: no false alarm from reading them in the old order.
+    let codes: Vec<&str> = report["findings"].as_array().unwrap().iter().filter_map(|f| f["code"].as_str()).collect();
+    assert!(!codes.contains(&"C109") && !codes.contains(&"C110"), "{codes:?}");
     // The weights under models/AIFSH/ are recognised by their layout.
     let vae = artifact(&report, "models/AIFSH/EchoMimicV2/sd-vae-ft-mse");
     assert_eq!(vae["component"], "vae", "{vae}");
@@ -561,6 +574,29 @@ fn the_low_vram_option_on_windows_quantizes_nothing() {
     assert_eq!(report["verdict"]["root_cause"]["code"], "K108", "{stderr}");
     assert!(!report["findings"].as_array().unwrap().iter().any(|f| f["code"] == "C113"), "{:#}", report["findings"]);
     assert!(!report["verdict"]["next"].to_string().contains("if_low_varm"), "{:#}", report["verdict"]["next"]);
+}
+
+/// The frame rate the workflow's pose node states is the one the poses are
+/// held against the audio at, unless `--fps` says otherwise; and
+/// EchoMimicV2-ComfyUI's node starts the poses again when the audio
+/// outlasts them, so fewer poses than audio frames is no error there.
+#[test]
+fn poses_are_held_against_the_audio_at_the_workflow_s_frame_rate() {
+    let (_dir, run_dir) = copy_of("deploy_comfyui_lowvram");
+    let saved = run_dir.join("user/default/workflows/echomimic.json");
+    replace_in(&saved, "\"default\",\n        24,", "\"default\",\n        48,");
+    let length = |report: &Value| {
+        let findings = report["findings"].as_array().unwrap();
+        findings.iter().find(|f| f["code"] == "P114").cloned()
+    };
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    let found = length(&report).unwrap_or_else(|| panic!("no P114: {stderr}"));
+    let message = found["message"].as_str().unwrap();
+    assert!(message.contains("at 48 fps"), "{message}");
+    assert!(message.ends_with("the poses start again from the first after frame 15"), "{message}");
+    assert_eq!(found["severity"], "info", "{found}");
+    let (_, report, _) = run(&[run_dir.to_str().unwrap(), "--fps", "24"]);
+    assert_eq!(length(&report), None, "{:#}", report["findings"]);
 }
 
 /// CRC-32 as PNG chunks carry it.

@@ -146,5 +146,6 @@ def postmortem(paths: Paths, **options: Any) -> Report:
     """Runs every check that applies to a run folder and returns one
     verdict: `nanscope postmortem`.
 
-    Options: `fps` (float, the frame rate poses are drawn at)."""
+    Options: `fps` (float, the frame rate poses are held against the audio
+    at; by default the one the run's config or workflow states, else 24)."""
     return _native().postmortem(paths, **options)

@@ -394,9 +394,7 @@ fn postmortem(py: Python<'_>, paths: &Bound<'_, PyAny>, options: Option<&Bound<'
     const F: &str = "postmortem";
     let mut kw = Kwargs::new(F, options)?;
     let mut opts = commands::PostmortemOptions::new(self::paths(F, paths)?);
-    if let Some(fps) = kw.take("fps", "float")? {
-        opts.fps = fps;
-    }
+    opts.fps = kw.take("fps", "float")?;
     kw.finish()?;
     run(py, move || commands::postmortem(&opts, &commands::PostmortemSilent))
 }

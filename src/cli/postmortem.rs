@@ -47,9 +47,10 @@ pub struct PostmortemArgs {
     /// A probe dump folder.
     #[arg(long, value_name = "DIR")]
     pub dump: Vec<PathBuf>,
-    /// Frame rate of the generation (audio length against pose frames).
-    #[arg(long, default_value_t = 24.0, value_parser = super::values::positive)]
-    pub fps: f64,
+    /// Frame rate of the generation (audio length against pose frames); by
+    /// default the one the run's config or workflow states, else 24.
+    #[arg(long, value_parser = super::values::positive)]
+    pub fps: Option<f64>,
 }
 
 pub fn run(args: PostmortemArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {

@@ -29,16 +29,28 @@ const KNOWN: &[KnownNode] = &[
     KnownNode {
         class: "EchoMimicV2Node",
         pack: "EchoMimicV2-ComfyUI",
-        layouts: &[&[
-            "steps",
-            "cfg",
-            "context_frames",
-            "context_overlap",
-            "fps",
-            "if_low_varm",
-            "store_in_varm",
-            "seed",
-        ]],
+        // Since November 27, 2024 the frame rate is the pose node's
+        // `tgt_fps`; a day before, `duration` (frames per segment) came first.
+        layouts: &[
+            &["duration", "steps", "cfg", "context_frames", "context_overlap", "if_low_varm", "store_in_varm", "seed"],
+            &[
+                "duration",
+                "steps",
+                "cfg",
+                "context_frames",
+                "context_overlap",
+                "fps",
+                "if_low_varm",
+                "store_in_varm",
+                "seed",
+            ],
+            &["steps", "cfg", "context_frames", "context_overlap", "fps", "if_low_varm", "store_in_varm", "seed"],
+        ],
+    },
+    KnownNode {
+        class: "EchoMimicV2PoseNode",
+        pack: "EchoMimicV2-ComfyUI",
+        layouts: &[&["pose", "tgt_fps", "if_draw_ori_frame"], &["pose", "if_draw_ori_frame"], &["pose"]],
     },
     KnownNode {
         class: "Echo_LoadModel",
@@ -123,24 +135,32 @@ const BOOLEAN_WIDGETS: &[&str] = &[
     "save_video",
     "if_low_varm",
     "store_in_varm",
+    "if_draw_ori_frame",
 ];
 
-/// Widgets that hold a number.
-const NUMBER_WIDGETS: &[&str] = &[
+/// Widgets that hold a whole number (an `INT` widget).
+const INTEGER_WIDGETS: &[&str] = &[
     "steps",
-    "cfg",
     "context_frames",
     "context_overlap",
-    "fps",
     "seed",
     "width",
     "height",
     "length",
     "sample_rate",
-    "facemask_ratio",
-    "facecrop_ratio",
     "partial_video_length",
+    "duration",
+    "tgt_fps",
 ];
+
+/// Widgets that hold any number (a `FLOAT` widget, or one whose type
+/// differs between packs).
+const NUMBER_WIDGETS: &[&str] = &["cfg", "fps", "facemask_ratio", "facecrop_ratio"];
+
+/// Widgets whose values the UI keeps to a range and a step: (name, least,
+/// most, step). EchoMimicV2-ComfyUI's `duration` tells its layouts apart
+/// where the types alone cannot.
+const WIDGET_RANGES: &[(&str, i64, i64, i64)] = &[("duration", 12, 240, 12)];
 
 /// Whether `doc` is a ComfyUI workflow, as the UI saves it or as its API
 /// queues it.
@@ -189,6 +209,8 @@ struct GraphNode<'a> {
     widgets: Vec<(&'a str, &'a Node, u64)>,
     /// Positional values that fit none of the layouts known for the class.
     unread: bool,
+    /// The inputs another node's output feeds.
+    linked: Vec<&'a str>,
 }
 
 impl GraphNode<'_> {
@@ -215,16 +237,15 @@ fn api_nodes(doc: &Node) -> impl Iterator<Item = GraphNode<'_>> {
     };
     entries.iter().filter_map(|entry| {
         let class = entry.value.get("class_type")?.as_str()?;
-        let widgets = match entry.value.get("inputs") {
-            // A list value is a link to another node's output, not a setting.
-            Some(Node::Map(inputs)) => inputs
-                .iter()
-                .filter(|i| !matches!(i.value, Node::Seq(_)))
-                .map(|i| (i.key.as_str(), &i.value, i.line))
-                .collect(),
-            _ => Vec::new(),
+        let inputs = match entry.value.get("inputs") {
+            Some(Node::Map(inputs)) => &inputs[..],
+            _ => &[],
         };
-        Some(GraphNode { id: entry.key.clone(), class, widgets, unread: false })
+        // A list value is a link to another node's output, not a setting.
+        let (links, widgets): (Vec<_>, Vec<_>) = inputs.iter().partition(|i| matches!(i.value, Node::Seq(_)));
+        let widgets = widgets.into_iter().map(|i| (i.key.as_str(), &i.value, i.line)).collect();
+        let linked = links.into_iter().map(|i| i.key.as_str()).collect();
+        Some(GraphNode { id: entry.key.clone(), class, widgets, unread: false, linked })
     })
 }
 
@@ -255,7 +276,16 @@ fn ui_nodes(doc: &Node) -> Vec<GraphNode<'_>> {
                 },
                 None => (Vec::new(), false),
             };
-            Some(GraphNode { id, class, widgets, unread })
+            // Each input the UI lists names the link that feeds it, or null.
+            let linked = match node.get("inputs") {
+                Some(Node::Seq(inputs)) => inputs
+                    .iter()
+                    .filter(|i| matches!(i.get("link"), Some(link) if *link != Node::Null))
+                    .filter_map(|i| i.get("name")?.as_str())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            Some(GraphNode { id, class, widgets, unread, linked })
         })
         .collect()
 }
@@ -293,6 +323,17 @@ fn fits(name: &str, value: &Node) -> bool {
         true
     } else if BOOLEAN_WIDGETS.contains(&name) {
         matches!(value, Node::Bool(_))
+    } else if INTEGER_WIDGETS.contains(&name) {
+        let whole = match value {
+            Node::Int(n) => Some(*n),
+            Node::Float(x) if x.fract() == 0.0 && x.abs() < 9e15 => Some(*x as i64),
+            _ => None,
+        };
+        whole.is_some_and(|n| {
+            WIDGET_RANGES.iter().filter(|r| r.0 == name).all(|&(_, least, most, step)| {
+                (least..=most).contains(&n) && (n - least) % step == 0
+            })
+        })
     } else if NUMBER_WIDGETS.contains(&name) {
         matches!(value, Node::Int(_) | Node::Float(_))
     } else {
@@ -342,7 +383,8 @@ pub(crate) fn check(doc: &Node, file: &str, windows: bool) -> WorkflowCheck {
     }
     let mut variant = None;
     for node in nodes.iter().filter(|n| n.class == "EchoMimicV2Node") {
-        aifsh(node, windows, &mut out, &mut settings);
+        let pose = nodes.iter().find(|n| n.class == "EchoMimicV2PoseNode");
+        aifsh(node, pose, windows, &mut out, &mut settings);
         variant = Some(Variant::Normal);
     }
     for sampler in nodes.iter().filter(|n| n.class == "Echo_Sampler") {
@@ -367,11 +409,18 @@ fn short(value: &Node) -> String {
 }
 
 /// EchoMimicV2-ComfyUI's node: the released normal pipeline at 768×768,
-/// audio resampled to 16 kHz, the length taken from the audio. Its
+/// audio resampled to 16 kHz, the length taken from the audio, the frame
+/// rate its own (before November 27, 2024) or the pose node's. Its
 /// `if_low_varm` quantizes the VAE and the reference UNet when the models
 /// load: torchao int8 weight-only (on Windows the node's fp8 fallback
 /// leaves the fp16 weights as they are).
-fn aifsh(node: &GraphNode, windows: bool, out: &mut findings::Sink, settings: &mut Vec<Setting>) {
+fn aifsh(
+    node: &GraphNode,
+    pose: Option<&GraphNode>,
+    windows: bool,
+    out: &mut findings::Sink,
+    settings: &mut Vec<Setting>,
+) {
     if let Some((value @ Node::Bool(true), line)) = node.get("if_low_varm") {
         let key = format!("{}.if_low_varm", node.class);
         if windows {
@@ -389,7 +438,68 @@ fn aifsh(node: &GraphNode, windows: bool, out: &mut findings::Sink, settings: &m
             );
         }
     }
-    run_parameters(node, None, out, settings, Variant::Normal, None);
+    run_parameters(node, pose, out, settings, Variant::Normal, None);
+    if pose.is_some() {
+        let meaning = "EchoMimicV2Node takes the length from the audio and starts the poses again from the first \
+                       when they run out";
+        settings.push(Setting::new(POSES_REPEAT, "true".into(), meaning.into(), None));
+    }
+    if let Some((Node::Str(name), line)) = pose.and_then(|p| p.get("pose")) {
+        let (folder, meaning) = match name.as_str() {
+            "default" => (AIFSH_POSES.to_string(), "EchoMimicV2PoseNode.pose default: the node's own poses"),
+            _ => (
+                format!("output/EchoMimicV2/DWPose/pose/{name}"),
+                "EchoMimicV2PoseNode.pose: drawn from its driving video the first time the name is queued, read again \
+                 after",
+            ),
+        };
+        settings.push(Setting::new(POSE_FOLDER, folder, meaning.into(), Some(line)));
+    }
+}
+
+/// The setting that names the folder of pose frames a workflow's run read,
+/// below the ComfyUI folder; a node's own folder is written with its pack's
+/// name, and a last component `*` stands for any folder there.
+pub(crate) const POSE_FOLDER: &str = "pose_folder";
+
+/// The setting that says the run's pipeline repeats the poses to the
+/// audio's length (`true`), as EchoMimicV2-ComfyUI's node has since its
+/// pose node came (November 25, 2024); before, it stopped with them.
+pub(crate) const POSES_REPEAT: &str = "poses_repeat";
+
+/// EchoMimicV2-ComfyUI's own poses, which its pose node's `default` reads.
+const AIFSH_POSES: &str = "custom_nodes/EchoMimicV2-ComfyUI/echomimicv2/pose/01";
+
+/// The names ComfyUI_EchoMimic's `pose_dir` gives its demo pose folders
+/// (`echomimic_v2/assets/halfbody_demo/pose/01`, …); any other name is a
+/// folder below `input/tensorrt_lite/`.
+const SMTHEMEX_DEMO_POSES: [&str; 8] =
+    ["pose_01", "pose_02", "pose_03", "pose_04", "pose_fight", "pose_good", "pose_salute", "pose_ultraman"];
+
+/// Where ComfyUI_EchoMimic's EchoMimicV2 run read its poses: in the DWPose
+/// and Sapiens modes with a driving video linked, a new folder drawn from
+/// the video; else the demo folder or the `input/tensorrt_lite/` folder
+/// `pose_dir` names.
+fn smthemex_poses(nodes: [Option<&GraphNode>; 2], mode: Option<&str>, settings: &mut Vec<Setting>) {
+    let Some(node) = nodes.into_iter().flatten().find(|n| n.get("pose_dir").is_some()) else { return };
+    let Some((Node::Str(name), line)) = node.get("pose_dir") else { return };
+    let video = node.linked.contains(&"video_images");
+    let (folder, meaning) = match mode {
+        Some(mode @ ("pose_normal_dwpose" | "pose_normal_sapiens")) if video => (
+            "input/tensorrt_lite/*".to_string(),
+            format!("{}.video_images is linked: the {mode} mode draws the poses from it into a new folder", node.class),
+        ),
+        // Without the loader the mode is not known.
+        None if video => return,
+        _ => match name.strip_prefix("pose_").filter(|_| SMTHEMEX_DEMO_POSES.contains(&name.as_str())) {
+            Some(demo) => (
+                format!("custom_nodes/ComfyUI_EchoMimic/echomimic_v2/assets/halfbody_demo/pose/{demo}"),
+                format!("{}.pose_dir {name}: the node's demo poses", node.class),
+            ),
+            None => (format!("input/tensorrt_lite/{name}"), format!("{}.pose_dir {name}", node.class)),
+        },
+    };
+    settings.push(Setting::new(POSE_FOLDER, folder, meaning, Some(line)));
 }
 
 /// ComfyUI_EchoMimic's nodes: the loader names the version and the mode
@@ -416,7 +526,14 @@ fn smthemex(
     let mode = loader.and_then(|l| l.text("infer_mode")).unwrap_or("");
     let variant = if mode.ends_with("acc") { Variant::Acc } else { Variant::Normal };
     run_parameters(sampler, inputs, out, settings, variant, loader.map(|_| mode));
+    smthemex_poses([inputs, Some(sampler)], loader.map(|_| mode), settings);
     Some(variant)
+}
+
+/// The name under which an inputs node holds a run parameter, where it
+/// differs: EchoMimicV2-ComfyUI's pose node holds the frame rate.
+fn alias(name: &str) -> Option<&'static str> {
+    (name == "fps").then_some("tgt_fps")
 }
 
 /// The run parameter checks of a prompt config, on a node's widgets (the
@@ -433,7 +550,7 @@ fn run_parameters(
 ) {
     let param = |name: &str| {
         node.number(name)
-            .or_else(|| inputs.and_then(|n| n.number(name)))
+            .or_else(|| inputs.and_then(|n| n.number(name).or_else(|| n.number(alias(name)?))))
             .unwrap_or_else(|| Param { value: echomimic::default_of(name, variant), key: None })
     };
     let stated = |name: &str| node.get(name).is_some() || inputs.is_some_and(|n| n.get(name).is_some());
@@ -452,7 +569,11 @@ fn run_parameters(
     }
     let length = stated("length").then(|| param("length"));
     echomimic::windows(length.as_ref(), &param("context_frames"), &param("context_overlap"), out, settings);
-    echomimic::audio(&param("sample_rate"), &param("fps"), out);
+    let fps = param("fps");
+    echomimic::audio(&param("sample_rate"), &fps, out);
+    if let Some((key, _)) = &fps.key {
+        settings.push(Setting::new("fps", fmt_num(fps.value), format!("frames per second, from {key}"), None));
+    }
     if let Some(length) = &length {
         settings.push(Setting::new("length", fmt_num(length.value), "frames".into(), None));
     }
@@ -502,6 +623,81 @@ mod tests {
         let bypassed = text.replace(r#""id": 1,"#, r#""id": 1, "mode": 4,"#);
         assert_ne!(bypassed, text);
         assert!(checked(&bypassed).findings.is_empty());
+    }
+
+    #[test]
+    fn the_aifsh_node_s_three_layouts_are_told_apart() {
+        let setting = |check: &WorkflowCheck, key: &str| {
+            check.settings.iter().find(|s| s.key == key).map(|s| s.value.clone()).unwrap_or_default()
+        };
+        // Since November 27, 2024: duration first, the frame rate on the pose node.
+        let text = ui(r#"{"id": 4, "type": "EchoMimicV2Node",
+              "widgets_values": [120, 30, 2.5, 12, 3, false, true, 42, "randomize"]},
+            {"id": 5, "type": "EchoMimicV2PoseNode", "widgets_values": ["default", 24, false]}"#);
+        let check = checked(&text);
+        assert_eq!(codes(&check), Vec::<&str>::new());
+        assert_eq!(setting(&check, "EchoMimicV2Node.duration"), "120");
+        assert_eq!(setting(&check, "EchoMimicV2Node.steps"), "30");
+        assert_eq!(setting(&check, "EchoMimicV2Node.context_overlap"), "3");
+        assert_eq!(setting(&check, "EchoMimicV2PoseNode.pose"), "default");
+        // With the pose node came poses repeated to the audio's length.
+        assert_eq!(setting(&check, POSES_REPEAT), "true");
+        // The pose node's rate is the run's.
+        let at_25 = checked(&text.replace(r#"["default", 24, false]"#, r#"["dance", 25, false]"#));
+        assert_eq!(codes(&at_25), ["C110"]);
+        assert_eq!(at_25.findings[0].subject.key.as_deref(), Some("EchoMimicV2PoseNode.tgt_fps"));
+        assert_eq!(setting(&at_25, "fps"), "25");
+        // A whole guidance leaves the types alike; duration's range and step decide.
+        let whole = checked(&text.replace("2.5, 12, 3", "3, 12, 3"));
+        assert_eq!(setting(&whole, "EchoMimicV2Node.steps"), "30");
+        let old = checked(&ui(r#"{"id": 4, "type": "EchoMimicV2Node",
+              "widgets_values": [30, 3, 12, 3, 24, false, true, 42, "fixed"]}"#));
+        assert_eq!(setting(&old, "EchoMimicV2Node.steps"), "30");
+        assert_eq!(setting(&old, "EchoMimicV2Node.fps"), "24");
+        assert_eq!(setting(&old, POSES_REPEAT), "");
+        // The day between: duration and the node's own frame rate.
+        let between = checked(&ui(r#"{"id": 4, "type": "EchoMimicV2Node",
+              "widgets_values": [96, 30, 2.5, 12, 3, 30, false, true, 42, "fixed"]}"#));
+        assert_eq!(codes(&between), ["C110"]);
+        assert_eq!(setting(&between, "EchoMimicV2Node.duration"), "96");
+    }
+
+    #[test]
+    fn the_pose_folder_a_run_read_is_named() {
+        let folder = |check: &WorkflowCheck| {
+            check.settings.iter().find(|s| s.key == POSE_FOLDER).map(|s| (s.value.clone(), s.meaning.clone()))
+        };
+        let aifsh = |pose: &str| {
+            checked(&ui(&format!(
+                r#"{{"id": 4, "type": "EchoMimicV2Node", "widgets_values": [120, 30, 2.5, 12, 3, false, true, 42]}},
+                {{"id": 5, "type": "EchoMimicV2PoseNode", "widgets_values": ["{pose}", 24, false]}}"#
+            )))
+        };
+        assert_eq!(folder(&aifsh("default")).unwrap().0, "custom_nodes/EchoMimicV2-ComfyUI/echomimicv2/pose/01");
+        assert_eq!(folder(&aifsh("dance")).unwrap().0, "output/EchoMimicV2/DWPose/pose/dance");
+
+        let smthemex = |mode: &str, pose_dir: &str, video: bool| {
+            let link = if video { "7" } else { "null" };
+            checked(&ui(&format!(
+                r#"{{"id": 11, "type": "Echo_LoadModel", "widgets_values": ["vae", "lora", true, "{mode}", true,
+                  false, false, false, "V2"]}},
+                {{"id": 12, "type": "Echo_Predata", "inputs": [{{"name": "info", "type": "MODEL_INFO_E", "link": 3}},
+                  {{"name": "video_images", "type": "IMAGE", "link": {link}}}],
+                  "widgets_values": ["p", "n", "{pose_dir}", 768, 768, 24, 0.1, 0.8, 120, 16, false, false]}},
+                {{"id": 13, "type": "Echo_Sampler", "widgets_values": [1, "fixed", 2.5, 30, 16000, 12, 3, false]}}"#
+            )))
+        };
+        let demo = folder(&smthemex("pose_normal_dwpose", "pose_fight", false)).unwrap();
+        assert_eq!(demo.0, "custom_nodes/ComfyUI_EchoMimic/echomimic_v2/assets/halfbody_demo/pose/fight");
+        let own = folder(&smthemex("pose_acc", "walk_0412", true)).unwrap();
+        assert_eq!(own.0, "input/tensorrt_lite/walk_0412");
+        let drawn = folder(&smthemex("pose_normal_dwpose", "pose_01", true)).unwrap();
+        assert_eq!(drawn.0, "input/tensorrt_lite/*");
+        assert!(drawn.1.contains("Echo_Predata.video_images is linked"), "{drawn:?}");
+        // The API form links by a list.
+        let api = r#"{"12": {"class_type": "Echo_Predata", "inputs": {"pose_dir": "pose_01", "video_images": ["8", 0]}},
+            "13": {"class_type": "Echo_Sampler", "inputs": {"cfg": 2.5, "steps": 30}}}"#;
+        assert!(folder(&checked(api)).is_none(), "the mode is not known without the loader");
     }
 
     #[test]

@@ -109,6 +109,8 @@ pub(crate) struct JobContext<'a> {
     pub tools_error: Option<String>,
     pub plots: bool,
     pub fps: f64,
+    /// The run's pipeline repeats the poses to the audio's length.
+    pub poses_repeat: bool,
     /// The audio the poses are held against: the run's only audio file.
     pub audio: Option<PathBuf>,
     pub expect_audio: bool,
@@ -318,6 +320,7 @@ fn poses(path: &Path, ctx: &JobContext, out: &mut CheckOutput) {
                 format!("{} ({} s at {} fps)", what.display(), fmt_num(s), fmt_num(ctx.fps)),
             )
         }),
+        poses_repeat: ctx.poses_repeat,
         ..crate::pose::CheckOptions::default()
     };
     let outcome = crate::pose::check(&seq, &options);

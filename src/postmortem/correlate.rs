@@ -410,7 +410,11 @@ impl Evidence {
                 || f.is(&video::FRAME_COUNT_MISMATCH)
                 || f.is(&pose::FRAME_COUNT_MISMATCH)
             {
-                e.length.push(id);
+                // At info a count differs as the pipeline means it to (more
+                // poses than asked for; poses a node repeats to the audio).
+                if f.severity >= Severity::Warning {
+                    e.length.push(id);
+                }
             } else if f.is(&rules::format::GIT_LFS_POINTER) {
                 let file = f.subject.file.clone().unwrap_or_else(|| artifacts[artifact].path.clone());
                 e.lfs_pointers.push((id, file));
@@ -1694,6 +1698,15 @@ mod tests {
         assert_eq!(v.chain[2].basis, Basis::Predicted);
         assert!(v.fix[0].paste.as_ref().unwrap().contains("\"up_blocks.1.attentions.0.proj_out\""));
         assert!(v.competing.iter().any(|c| c.cause.code == "K108"));
+    }
+
+    #[test]
+    fn a_pose_count_the_pipeline_means_is_no_length_mismatch() {
+        let count = |severity| {
+            with_id(Finding::new(&rules::pose::FRAME_COUNT_MISMATCH, "x").with_severity(severity), "F1")
+        };
+        assert_eq!(judge(&[(4, count(Severity::Warning))], vec![]).root_cause.code, "K110");
+        assert_eq!(judge(&[(4, count(Severity::Info))], vec![]).root_cause.code, "K120");
     }
 
     #[test]

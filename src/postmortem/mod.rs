@@ -23,7 +23,7 @@ use crate::numerics::QuantScheme;
 use crate::report::{Attachment, Finding, Report, Section, SectionTable};
 
 /// What to look at and how.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct PostmortemOptions {
     /// Run folders (or single files) to discover artifacts in.
@@ -32,17 +32,13 @@ pub struct PostmortemOptions {
     pub explicit: Vec<(ArtifactKind, PathBuf)>,
     /// Draw the plots the HTML report shows.
     pub plots: bool,
-    /// Frame rate of the generation (EchoMimicV2: 24), for audio against poses.
-    pub fps: f64,
+    /// Frame rate of the generation, for audio against poses; by default the
+    /// one the run's config or workflow states, else EchoMimicV2's 24.
+    pub fps: Option<f64>,
     /// The scheme to simulate; by default the one the config or log names.
     pub simulate: Option<QuantScheme>,
 }
 
-impl Default for PostmortemOptions {
-    fn default() -> Self {
-        PostmortemOptions { roots: Vec::new(), explicit: Vec::new(), plots: false, fps: 24.0, simulate: None }
-    }
-}
 
 impl PostmortemOptions {
     pub fn new(roots: Vec<PathBuf>) -> Self {
@@ -135,7 +131,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let heads = log_heads(&artifacts);
     let config_options = crate::config::ConfigOptions { windows: ran_on_windows(&heads), ..Default::default() };
     let mut workflows: Vec<usize> = Vec::new();
-    let mut loaded_inputs: Vec<(usize, prompts::Loaded)> = Vec::new();
+    let mut stated = prompts::Stated::default();
     // Where the workflow that ran is known to be: an error report, an image.
     let mut ran: Vec<usize> = Vec::new();
     for (i, a) in
@@ -149,7 +145,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
             if let Some(attached) = attached_workflow(path, head, &config_options) {
                 a.checks.push("config check (attached workflow)".into());
                 ran.push(i);
-                loaded_inputs.extend(prompts::Loaded::of(&attached.settings).into_iter().map(|l| (i, l)));
+                stated.record(i, &attached.settings);
                 found.extend(attached.findings);
             }
             found
@@ -163,9 +159,10 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
                 });
                 let paths = checked.settings.iter().map(|s| (s.key.clone(), s.value.clone())).collect();
                 config_paths.push(ConfigPaths { artifact: i, resolved, root: checked.root.clone(), paths });
+                stated.record(i, &checked.settings);
             } else if checked.kind == crate::config::ConfigKind::ComfyuiWorkflow {
                 workflows.push(i);
-                loaded_inputs.extend(prompts::Loaded::of(&checked.settings).into_iter().map(|l| (i, l)));
+                stated.record(i, &checked.settings);
             }
             checked.findings
         };
@@ -197,7 +194,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     if let Some((i, embedded)) = newest {
         artifacts[i].checks.push("config check (embedded workflow)".into());
         ran.push(i);
-        loaded_inputs.extend(prompts::Loaded::of(&embedded.settings).into_iter().map(|l| (i, l)));
+        stated.record(i, &embedded.settings);
         text_findings.extend(embedded.findings.into_iter().map(|f| (i, f)));
     }
     let prompt_configs: Vec<prompts::Prompt> = config_paths
@@ -212,9 +209,8 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     unused.extend(prompts::example_workflows(&artifacts, &workflows));
     unused.extend(assets);
     unused.extend(prompts::saved_workflows_not_run(&artifacts, &workflows, &ran, &unused));
-    let loaded: Vec<prompts::Loaded> =
-        loaded_inputs.into_iter().filter(|(i, _)| !unused.iter().any(|(u, _)| u == i)).map(|(_, l)| l).collect();
-    unused.extend(prompts::inputs_not_loaded(&artifacts, &loaded));
+    let read = stated.of_used(&unused);
+    unused.extend(prompts::not_loaded(&artifacts, &read.loaded));
     for (i, why) in &unused {
         let a = &mut artifacts[*i];
         a.unused = true;
@@ -244,7 +240,8 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         tools: tools.as_ref().ok(),
         tools_error: tools.as_ref().err().map(|e| e.to_string()),
         plots: options.plots,
-        fps: options.fps,
+        fps: options.fps.or(read.fps).unwrap_or(24.0),
+        poses_repeat: read.poses_repeat,
         audio: audio_path,
         audio_seconds: std::sync::OnceLock::new(),
         expect_audio: !audio_files.is_empty(),

@@ -103,60 +103,135 @@ pub(crate) fn saved_workflows_not_run(
         .collect()
 }
 
-/// A file a ComfyUI workflow loads from `input/`: `LoadImage.image`,
-/// `LoadAudio.audio`.
+/// A file or folder a ComfyUI workflow's run read: the image and audio
+/// `LoadImage` and `LoadAudio` load from `input/`, the pose folder the
+/// EchoMimic nodes read (`pose_folder`).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Loaded {
     kind: ArtifactKind,
-    /// The name relative to `input/`, with `/` between folders.
-    name: String,
+    /// Where it lies below the ComfyUI folder, `/` between folders:
+    /// `input/…`, `output/…` or `custom_nodes/PACK/…`, where any node
+    /// folder stands for PACK; a last component `*` stands for any name.
+    place: String,
 }
 
 impl Loaded {
-    /// The inputs a workflow's settings name.
+    /// What a workflow's settings say its run read.
     pub(crate) fn of(settings: &[crate::config::Setting]) -> Vec<Loaded> {
         settings
             .iter()
             .filter_map(|s| {
-                let kind = match s.key.as_str() {
-                    "LoadImage.image" => ArtifactKind::Image,
-                    "LoadAudio.audio" => ArtifactKind::Audio,
-                    _ => return None,
-                };
                 // The UI marks where an annotated name lives: `name.png [input]`.
                 let name = s.value.trim().trim_end_matches(" [input]").replace('\\', "/");
-                (!name.is_empty()).then_some(Loaded { kind, name })
+                let (kind, place) = match s.key.as_str() {
+                    "LoadImage.image" => (ArtifactKind::Image, format!("input/{name}")),
+                    "LoadAudio.audio" => (ArtifactKind::Audio, format!("input/{name}")),
+                    crate::config::POSE_FOLDER => (ArtifactKind::Poses, name.clone()),
+                    _ => return None,
+                };
+                (!name.is_empty()).then_some(Loaded { kind, place })
             })
             .collect()
     }
+
+    /// Whether `path` is this file or folder.
+    fn is(&self, path: &str) -> bool {
+        let parts: Vec<&str> = path.split(['/', '\\']).filter(|p| !p.is_empty() && *p != ".").collect();
+        let place: Vec<&str> = self.place.split('/').collect();
+        let node_folder = place.first() == Some(&"custom_nodes");
+        let last = place.len() - 1;
+        let from = |at: usize| {
+            let rest = &parts[at..];
+            rest.len() == place.len()
+                && rest.iter().zip(&place).enumerate().all(|(k, (part, want))| {
+                    part == want || (k == last && *want == "*") || (k == 1 && node_folder)
+                })
+        };
+        (0..parts.len()).any(from)
+    }
+
+    /// How a reason names it: an upload by its name in `input/`.
+    fn shown(&self) -> &str {
+        match self.kind {
+            ArtifactKind::Poses => &self.place,
+            _ => self.place.strip_prefix("input/").unwrap_or(&self.place),
+        }
+    }
 }
 
-/// Images and audio under a ComfyUI `input/` folder that no workflow the
-/// run queued loads: the folder keeps every upload, and only the files a
-/// workflow names are the run's. A kind no workflow loads is left alone.
-pub(crate) fn inputs_not_loaded(artifacts: &[Artifact], loaded: &[Loaded]) -> Vec<(usize, String)> {
+/// What the folder's configs and workflows say their run read, each with
+/// the artifact that says it.
+#[derive(Debug, Default)]
+pub(crate) struct Stated {
+    loaded: Vec<(usize, Loaded)>,
+    fps: Vec<(usize, f64)>,
+    poses_repeat: Vec<usize>,
+}
+
+/// What the configs and workflows the run read say.
+#[derive(Debug)]
+pub(crate) struct RunRead {
+    pub loaded: Vec<Loaded>,
+    /// The frame rate the first of them states.
+    pub fps: Option<f64>,
+    /// One of them repeats the poses to the audio's length.
+    pub poses_repeat: bool,
+}
+
+impl Stated {
+    pub(crate) fn record(&mut self, artifact: usize, settings: &[crate::config::Setting]) {
+        self.loaded.extend(Loaded::of(settings).into_iter().map(|l| (artifact, l)));
+        let fps = settings.iter().find(|s| s.key == "fps").and_then(|s| s.value.trim().parse::<f64>().ok());
+        if let Some(fps) = fps.filter(|f| f.is_finite() && *f > 0.0) {
+            self.fps.push((artifact, fps));
+        }
+        if settings.iter().any(|s| s.key == crate::config::POSES_REPEAT && s.value == "true") {
+            self.poses_repeat.push(artifact);
+        }
+    }
+
+    /// What the artifacts not found unused say.
+    pub(crate) fn of_used(self, unused: &[(usize, String)]) -> RunRead {
+        let used = |i: &usize| !unused.iter().any(|(u, _)| u == i);
+        RunRead {
+            loaded: self.loaded.into_iter().filter(|(i, _)| used(i)).map(|(_, l)| l).collect(),
+            fps: self.fps.into_iter().find(|(i, _)| used(i)).map(|(_, f)| f),
+            poses_repeat: self.poses_repeat.iter().any(used),
+        }
+    }
+}
+
+/// What a ComfyUI run did not read, once the workflows it queued say what
+/// it did: uploads under `input/` (the folder keeps every upload) that no
+/// `LoadImage` or `LoadAudio` loads, and pose folders other than the one
+/// its EchoMimic node reads. A kind no workflow names is left alone, and
+/// so is what a flag names.
+pub(crate) fn not_loaded(artifacts: &[Artifact], loaded: &[Loaded]) -> Vec<(usize, String)> {
     let mut unread = Vec::new();
-    for kind in [ArtifactKind::Image, ArtifactKind::Audio] {
-        let names: Vec<&str> = loaded.iter().filter(|l| l.kind == kind).map(|l| l.name.as_str()).collect();
-        if names.is_empty() {
+    for kind in [ArtifactKind::Image, ArtifactKind::Audio, ArtifactKind::Poses] {
+        let read: Vec<&Loaded> = loaded.iter().filter(|l| l.kind == kind).collect();
+        if read.is_empty() {
             continue;
         }
-        for (i, a) in artifacts.iter().enumerate().filter(|(_, a)| a.kind == kind) {
-            let Some(name) = under_input(&a.path) else { continue };
-            if !names.contains(&name.as_str()) {
-                let why = format!("not the run's input: the workflow loads {}", names.join(", "));
-                unread.push((i, why));
+        let names: Vec<&str> = read.iter().map(|l| l.shown()).collect();
+        let why = match kind {
+            ArtifactKind::Poses => format!("not the run's poses: the workflow reads {}", names.join(", ")),
+            _ => format!("not the run's input: the workflow loads {}", names.join(", ")),
+        };
+        for (i, a) in artifacts.iter().enumerate().filter(|(_, a)| a.kind == kind && !a.recognised_by.starts_with("--")) {
+            let judged = kind == ArtifactKind::Poses || under_input(&a.path);
+            if judged && !read.iter().any(|l| l.is(&a.path)) {
+                unread.push((i, why.clone()));
             }
         }
     }
     unread
 }
 
-/// A path's name below its last `input` folder, when it has one.
-fn under_input(path: &str) -> Option<String> {
-    let parts: Vec<&str> = path.split(['/', '\\']).collect();
-    let at = parts.iter().rposition(|p| *p == "input")?;
-    (at + 1 < parts.len()).then(|| parts[at + 1..].join("/"))
+/// Whether a path lies below an `input` folder.
+fn under_input(path: &str) -> bool {
+    let parts: Vec<&str> = path.split(['/', '\\']).filter(|p| !p.is_empty()).collect();
+    parts.iter().rposition(|p| *p == "input").is_some_and(|at| at + 1 < parts.len())
 }
 
 /// Whether `path` lies inside a ComfyUI custom node's folder
@@ -339,7 +414,7 @@ mod tests {
             setting("LoadImage.image", "people\\0035.png [input]"),
             setting("EchoMimicV2Node.steps", "30"),
         ]);
-        assert_eq!(loaded, [Loaded { kind: ArtifactKind::Image, name: "people/0035.png".into() }]);
+        assert_eq!(loaded, [Loaded { kind: ArtifactKind::Image, place: "input/people/0035.png".into() }]);
         let artifacts = [
             Artifact::new(Path::new("ComfyUI/input/people/0035.png"), ArtifactKind::Image, ""),
             Artifact::new(Path::new("ComfyUI/input/old.png"), ArtifactKind::Image, ""),
@@ -347,11 +422,33 @@ mod tests {
             // No workflow loads audio: the audio files are left alone.
             Artifact::new(Path::new("ComfyUI/input/take.wav"), ArtifactKind::Audio, ""),
         ];
-        let unread = inputs_not_loaded(&artifacts, &loaded);
+        let unread = not_loaded(&artifacts, &loaded);
         assert_eq!(unread.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1]);
         assert!(unread[0].1.ends_with("the workflow loads people/0035.png"));
-        assert!(inputs_not_loaded(&artifacts, &[]).is_empty());
-        assert_eq!(under_input("input"), None);
+        assert!(not_loaded(&artifacts, &[]).is_empty());
+        assert!(!under_input("input") && under_input("/srv/ComfyUI/input/a.png"));
+    }
+
+    #[test]
+    fn pose_folders_other_than_the_one_the_workflow_reads_are_not_the_run_s() {
+        let setting = |value: &str| crate::config::Setting::new("pose_folder", value.into(), String::new(), None);
+        let poses = |path: &str| Artifact::new(Path::new(path), ArtifactKind::Poses, "");
+        let artifacts = [
+            poses("/srv/ComfyUI/custom_nodes/echomimicv2-comfyui/echomimicv2/pose/01"),
+            poses("/srv/ComfyUI/output/EchoMimicV2/DWPose/pose/dance/"),
+            poses("/srv/ComfyUI/input/tensorrt_lite/audio_1734375300"),
+            Artifact::new(Path::new("/tmp/mine"), ArtifactKind::Poses, "--poses"),
+        ];
+        let unread = |value: &str| -> Vec<usize> {
+            not_loaded(&artifacts, &Loaded::of(&[setting(value)])).into_iter().map(|(i, _)| i).collect()
+        };
+        // A node's folder is found under whatever name it was cloned as.
+        assert_eq!(unread("custom_nodes/EchoMimicV2-ComfyUI/echomimicv2/pose/01"), [1, 2]);
+        assert_eq!(unread("output/EchoMimicV2/DWPose/pose/dance"), [0, 2]);
+        assert_eq!(unread("input/tensorrt_lite/*"), [0, 1]);
+        assert_eq!(unread("input/tensorrt_lite/walk"), [0, 1, 2]);
+        let why = &not_loaded(&artifacts, &Loaded::of(&[setting("input/tensorrt_lite/*")]))[0].1;
+        assert_eq!(why, "not the run's poses: the workflow reads input/tensorrt_lite/*");
     }
 
     #[test]

@@ -232,11 +232,15 @@ pub const FRAME_COUNT_MISMATCH: Rule = Rule {
     detects: "Fewer pose frames than `--expect-frames N`, or than the audio duration × `--fps` \
               (`--audio FILE`, duration from a WAV header, else ffprobe). More frames than \
               `--expect-frames` is info; audio shorter than the poses is a warning that says the \
-              length the pipeline will use (evidence `used`).",
+              length the pipeline will use (evidence `used`). In `postmortem`, when the run's workflow \
+              drives EchoMimicV2-ComfyUI's node, which repeats the poses to the audio's length, any \
+              difference from the audio is info.",
     why: "EchoMimicV2 generates L = min(-L, int(audio seconds × fps), pose frames) frames and trims the \
           audio to them, so a short pose sequence cuts the video short of its audio. Audio shorter than \
           the poses is not broken: the pipeline trims the length to the audio and the last poses go \
-          unused, which matters only if they hold motion the clip was meant to end on.",
+          unused, which matters only if they hold motion the clip was meant to end on. \
+          EchoMimicV2-ComfyUI's node (since its pose node) takes the length from the audio alone and \
+          starts the poses again from the first when they run out.",
     cause: "Poses extracted from a shorter driving video, a different frame rate (the producer \
             re-encodes to 24 fps), or lost frames; for the warning, a driving video longer than the audio.",
     fix: "Extract poses from a driving video at least as long as the audio at the generation's fps, or \

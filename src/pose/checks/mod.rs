@@ -38,6 +38,10 @@ pub struct CheckOptions {
     /// of it (P114). The pipeline generates min(audio, pose) frames, so
     /// poses beyond the audio are a warning, not an error.
     pub audio_frames: Option<(u64, String)>,
+    /// The pipeline takes the length from the audio alone and starts the
+    /// poses again from the first when they run out (EchoMimicV2-ComfyUI's
+    /// node): a count that differs from the audio's is only info.
+    pub poses_repeat: bool,
 }
 
 impl Default for CheckOptions {
@@ -52,6 +56,7 @@ impl Default for CheckOptions {
             jump_window: 4,
             expect_frames: None,
             audio_frames: None,
+            poses_repeat: false,
         }
     }
 }

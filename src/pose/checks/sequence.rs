@@ -129,8 +129,18 @@ fn frame_count(seq: &PoseSequence, options: &CheckOptions, findings: &mut Vec<Fi
     {
         // EchoMimicV2 sets L = min(L, int(audio seconds · fps), pose files):
         // whichever is shorter decides the length of the video.
-        let used = have.min(*audio);
-        let (severity, message) = if have < *audio {
+        let used = if options.poses_repeat { *audio } else { have.min(*audio) };
+        let (severity, message) = if options.poses_repeat {
+            let how = if have < *audio {
+                format!("the poses start again from the first after frame {}", have.saturating_sub(1))
+            } else {
+                "the poses after it are not used".to_string()
+            };
+            (
+                Severity::Info,
+                format!("{have} pose frames for the {audio} frames of {source}: the pipeline generates {used} frames and {how}"),
+            )
+        } else if have < *audio {
             (
                 Severity::Error,
                 format!(
@@ -170,4 +180,51 @@ fn count_finding(
         finding = finding.with_evidence("used", used);
     }
     finding
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pose::model::PoseFormat;
+    use crate::pose::read::Reading;
+    use crate::pose::sequence::{FrameFile, NamePattern};
+
+    fn frames(n: u64) -> PoseSequence {
+        let file = |index: u64| FrameFile {
+            index,
+            file: format!("{index}.npy"),
+            path: format!("{index}.npy").into(),
+            reading: Reading { format: PoseFormat::EchoMimic, pose: None, findings: vec![] },
+        };
+        PoseSequence {
+            format: PoseFormat::EchoMimic,
+            folder: None,
+            frames: (0..n).map(file).collect(),
+            first_index: 0,
+            pattern: NamePattern::echomimic(),
+            findings: vec![],
+        }
+    }
+
+    fn counted(poses: u64, audio: u64, poses_repeat: bool) -> Finding {
+        let options = CheckOptions { audio_frames: Some((audio, "a.wav".into())), poses_repeat, ..Default::default() };
+        let mut findings = Vec::new();
+        frame_count(&frames(poses), &options, &mut findings);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        findings.remove(0)
+    }
+
+    #[test]
+    fn the_audio_against_the_poses_depends_on_whether_the_pipeline_repeats_them() {
+        // infer.py stops with the shorter of the two.
+        let short = counted(16, 33, false);
+        assert_eq!((short.severity, short.evidence["used"].as_u64()), (Severity::Error, Some(16)));
+        assert_eq!(counted(40, 33, false).severity, Severity::Warning);
+        // EchoMimicV2-ComfyUI's node takes the audio's length and starts the poses again.
+        let repeated = counted(16, 33, true);
+        assert_eq!((repeated.severity, repeated.evidence["used"].as_u64()), (Severity::Info, Some(33)));
+        assert!(repeated.message.ends_with("start again from the first after frame 15"), "{}", repeated.message);
+        let trimmed = counted(40, 33, true);
+        assert_eq!((trimmed.severity, trimmed.evidence["used"].as_u64()), (Severity::Info, Some(33)));
+    }
 }
