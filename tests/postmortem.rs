@@ -585,6 +585,8 @@ fn poses_are_held_against_the_audio_at_the_workflow_s_frame_rate() {
     let (_dir, run_dir) = copy_of("deploy_comfyui_lowvram");
     let saved = run_dir.join("user/default/workflows/echomimic.json");
     replace_in(&saved, "\"default\",\n        24,", "\"default\",\n        48,");
+    // The node saves a copy of the audio it loads; the loaded one is held against the poses.
+    std::fs::copy(run_dir.join("input/speech.wav"), run_dir.join("output/EchoMimicV2/tmp3n9vd0c4.wav")).unwrap();
     let length = |report: &Value| {
         let findings = report["findings"].as_array().unwrap();
         findings.iter().find(|f| f["code"] == "P114").cloned()
@@ -592,11 +594,44 @@ fn poses_are_held_against_the_audio_at_the_workflow_s_frame_rate() {
     let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
     let found = length(&report).unwrap_or_else(|| panic!("no P114: {stderr}"));
     let message = found["message"].as_str().unwrap();
-    assert!(message.contains("at 48 fps"), "{message}");
+    assert!(message.contains("input/speech.wav (0.6875 s at 48 fps)"), "{message}");
     assert!(message.ends_with("the poses start again from the first after frame 15"), "{message}");
     assert_eq!(found["severity"], "info", "{found}");
     let (_, report, _) = run(&[run_dir.to_str().unwrap(), "--fps", "24"]);
     assert_eq!(length(&report), None, "{:#}", report["findings"]);
+}
+
+/// A silent video the pipeline writes before it muxes the audio into
+/// another is not a failed mux while that other is there too: `app.py`
+/// keeps its `_woa_sig.mp4` beside the `_sig.mp4`, and EchoMimicV2-ComfyUI
+/// keeps the clip and its segments in `output/EchoMimicV2/`.
+#[test]
+fn silent_videos_written_on_the_way_to_the_muxed_one_are_not_a_failed_mux() {
+    let out = "outputs/pretrained_weights-itermotion_module-seed3407/natural_bk_openhand.0014.png/01";
+    let silent = incident("deploy_mux_failed").join(out).join("0014-a-echomimicv2_woman-i0_woa_sig.mp4");
+    let v107 = |report: &Value| report["findings"].as_array().unwrap().iter().any(|f| f["code"] == "V107");
+
+    let (_dir, run_dir) = copy_of("deploy_healthy");
+    std::fs::copy(&silent, run_dir.join(out).join("0014-a-echomimicv2_woman-i0_woa_sig.mp4")).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K120", "{:#}\n{stderr}", report["verdict"]);
+    assert!(!v107(&report), "{:#}", report["findings"]);
+    let kept = artifact(&report, "0014-a-echomimicv2_woman-i0_woa_sig.mp4");
+    assert_eq!(kept["checks"], json!(["video check"]), "{kept}");
+    assert!(kept["summary"].as_str().unwrap().contains("written without audio, which went into"), "{kept}");
+
+    let (_dir, run_dir) = copy_of("deploy_comfyui_lowvram");
+    let own = run_dir.join("output/EchoMimicV2");
+    for name in ["tmpa8x2kq1w.mp4", "0_16_tmpa8x2kq1w.mp4"] {
+        std::fs::copy(&silent, own.join(name)).unwrap();
+    }
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K108", "{stderr}");
+    assert!(!v107(&report), "{:#}", report["findings"]);
+    // Without the muxed clip, the silence is the failed mux's evidence again.
+    std::fs::remove_file(run_dir.join("output/tmpa8x2kq1w_tmp3n9vd0c4.mp4")).unwrap();
+    let (_, report, _) = run(&[run_dir.to_str().unwrap()]);
+    assert!(v107(&report), "{:#}", report["findings"]);
 }
 
 /// CRC-32 as PNG chunks carry it.

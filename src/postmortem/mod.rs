@@ -9,6 +9,7 @@
 pub mod checks;
 pub mod correlate;
 pub mod discover;
+mod outputs;
 mod prompts;
 
 use std::path::PathBuf;
@@ -230,12 +231,18 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let tools = crate::video::Tools::find();
     // Poses are held against the audio only when there is one: a folder of
     // demo assets pairs several audio files and pose folders in its config.
+    // A workflow's loaded audio is the one (a node may save a copy of it).
     let audio_files: Vec<&Artifact> =
         artifacts.iter().filter(|a| a.kind == ArtifactKind::Audio && !a.unused).collect();
-    let audio_path = match audio_files.as_slice() {
-        [one] => Some(PathBuf::from(&one.path)),
+    let loaded_audio: Vec<&Artifact> = audio_files.iter().copied().filter(|a| read.loads(a)).collect();
+    let audio_path = match (loaded_audio.as_slice(), audio_files.as_slice()) {
+        ([one], _) | ([], [one]) => Some(PathBuf::from(&one.path)),
         _ => None,
     };
+    let muxed_later = outputs::muxed_later(&artifacts)
+        .into_iter()
+        .map(|(silent, muxed)| (PathBuf::from(&artifacts[silent].path), artifacts[muxed].path.clone()))
+        .collect();
     let ctx = checks::JobContext {
         tools: tools.as_ref().ok(),
         tools_error: tools.as_ref().err().map(|e| e.to_string()),
@@ -245,6 +252,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         audio: audio_path,
         audio_seconds: std::sync::OnceLock::new(),
         expect_audio: !audio_files.is_empty(),
+        muxed_later,
     };
     let jobs = checks::plan(&artifacts, scheme);
     let outputs = checks::run_jobs(&artifacts, &jobs, scheme, &ctx, progress);

@@ -178,6 +178,13 @@ pub(crate) struct RunRead {
     pub poses_repeat: bool,
 }
 
+impl RunRead {
+    /// Whether a workflow loads the artifact.
+    pub(crate) fn loads(&self, artifact: &Artifact) -> bool {
+        self.loaded.iter().any(|l| l.kind == artifact.kind && l.is(&artifact.path))
+    }
+}
+
 impl Stated {
     pub(crate) fn record(&mut self, artifact: usize, settings: &[crate::config::Setting]) {
         self.loaded.extend(Loaded::of(settings).into_iter().map(|l| (artifact, l)));

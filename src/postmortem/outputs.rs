@@ -1,0 +1,111 @@
+//! Videos a pipeline writes without audio on the way to the one it muxes
+//! the audio into. Such a file is checked for its frames, but its silence
+//! is how the pipeline works, not a failed mux, once the muxed one is in
+//! the folder too (when it is not, the silence is the evidence that the
+//! mux failed).
+
+use std::path::Path;
+
+use super::discover::{Artifact, ArtifactKind};
+
+/// Each silent-by-design video with the video its audio went into, as
+/// artifact indices:
+/// - `infer.py` and `app.py`: `NAME_woa_sig.mp4` into `NAME_sig.mp4`
+///   (`app.py` keeps the silent one);
+/// - ComfyUI_EchoMimic: `PREFIX_echo.mp4` into `PREFIX_audio.mp4`;
+/// - Video Combine: `NAME.EXT` into `NAME-audio.EXT`;
+/// - EchoMimicV2-ComfyUI: `output/EchoMimicV2/STEM.mp4` and its segments
+///   `output/EchoMimicV2/I_J_STEM.mp4` into `output/STEM_AUDIO.mp4`.
+pub(crate) fn muxed_later(artifacts: &[Artifact]) -> Vec<(usize, usize)> {
+    let videos: Vec<(usize, &Path)> = artifacts
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.kind == ArtifactKind::Video)
+        .map(|(i, a)| (i, Path::new(a.path.as_str())))
+        .collect();
+    let mut pairs = Vec::new();
+    for &(silent, from) in &videos {
+        if let Some(&(muxed, _)) = videos.iter().find(|&&(other, to)| other != silent && feeds(from, to)) {
+            pairs.push((silent, muxed));
+        }
+    }
+    pairs
+}
+
+/// Whether the pipeline writes `silent` and then muxes audio into `muxed`.
+fn feeds(silent: &Path, muxed: &Path) -> bool {
+    let (Some(stem), Some(muxed_stem)) = (stem(silent), stem(muxed)) else { return false };
+    let beside = silent.parent() == muxed.parent();
+    let same_extension = silent.extension() == muxed.extension();
+    if beside && same_extension {
+        let renamed = [("_woa_sig", "_sig"), ("_echo", "_audio")].iter().any(|(before, after)| {
+            stem.strip_suffix(before).is_some_and(|name| muxed_stem.strip_suffix(after) == Some(name))
+        });
+        if renamed || muxed_stem.strip_suffix("-audio") == Some(stem) {
+            return true;
+        }
+    }
+    // EchoMimicV2-ComfyUI: the segments and the whole clip in
+    // output/EchoMimicV2/, the muxed clip in output/.
+    let folder = silent.parent();
+    let in_own_folder = folder.and_then(Path::file_name).is_some_and(|n| n == "EchoMimicV2");
+    if !in_own_folder || folder.and_then(Path::parent) != muxed.parent() {
+        return false;
+    }
+    let clip = segment_of(stem).unwrap_or(stem);
+    muxed_stem.strip_prefix(clip).is_some_and(|rest| rest.len() > 1 && rest.starts_with('_'))
+}
+
+fn stem(path: &Path) -> Option<&str> {
+    path.file_stem()?.to_str()
+}
+
+/// The clip a segment `I_J_STEM` belongs to: `STEM`.
+fn segment_of(stem: &str) -> Option<&str> {
+    let mut parts = stem.splitn(3, '_');
+    let (start, end, clip) = (parts.next()?, parts.next()?, parts.next()?);
+    let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (number(start) && number(end) && !clip.is_empty()).then_some(clip)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn videos(paths: &[&str]) -> Vec<Artifact> {
+        paths.iter().map(|p| Artifact::new(Path::new(p), ArtifactKind::Video, "")).collect()
+    }
+
+    #[test]
+    fn silent_videos_are_paired_with_the_one_their_audio_went_into() {
+        let artifacts = videos(&[
+            "out/01/0014-a-woman-i0_woa_sig.mp4",
+            "out/01/0014-a-woman-i0_sig.mp4",
+            "ComfyUI/output/audio_1734375300_echo.mp4",
+            "ComfyUI/output/audio_1734375300_audio.mp4",
+            "ComfyUI/output/AnimateDiff_00001.mp4",
+            "ComfyUI/output/AnimateDiff_00001-audio.mp4",
+            "ComfyUI/output/EchoMimicV2/0_120_tmpa8x2kq1w.mp4",
+            "ComfyUI/output/EchoMimicV2/tmpa8x2kq1w.mp4",
+            "ComfyUI/output/tmpa8x2kq1w_tmp3n9vd0c4.mp4",
+        ]);
+        assert_eq!(muxed_later(&artifacts), [(0, 1), (2, 3), (4, 5), (6, 8), (7, 8)]);
+    }
+
+    #[test]
+    fn a_silent_video_without_its_muxed_one_is_not_paired() {
+        let artifacts = videos(&[
+            "out/01/0014-a-woman-i0_woa_sig.mp4",
+            "out/02/0014-a-woman-i0_sig.mp4",
+            "ComfyUI/output/EchoMimicV2/tmpa8x2kq1w.mp4",
+            "ComfyUI/output/other_tmp3n9vd0c4.mp4",
+            "ComfyUI/output/AnimateDiff_00001.mp4",
+            "ComfyUI/output/AnimateDiff_00001-audio.webm",
+            "ComfyUI/output/EchoMimicV2/tmpa8x2kq1w_.mp4",
+        ]);
+        assert!(muxed_later(&artifacts).is_empty(), "{:?}", muxed_later(&artifacts));
+        assert_eq!(segment_of("0_120_tmpa"), Some("tmpa"));
+        assert_eq!(segment_of("x_120_tmpa"), None);
+        assert_eq!(segment_of("0_120_"), None);
+    }
+}
