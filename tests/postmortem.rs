@@ -634,6 +634,52 @@ fn silent_videos_written_on_the_way_to_the_muxed_one_are_not_a_failed_mux() {
     assert!(v107(&report), "{:#}", report["findings"]);
 }
 
+/// A checkout's demo assets hold many reference images, audio files and
+/// pose folders; the entry point prints the ones it read (`Pose: …`,
+/// `Reference: …`, `Audio: …`). The others are listed, not checked, and
+/// the poses are held against the printed audio.
+#[test]
+fn the_inputs_the_log_prints_are_the_run_s_among_the_demo_assets() {
+    let (_dir, run_dir) = copy_of("deploy_healthy");
+    let demo = run_dir.join("assets/halfbody_demo");
+    // Another pose folder, a frame missing; a cut-off image; a short audio file.
+    copy_dir(&demo.join("pose/01"), &demo.join("pose/02"));
+    std::fs::remove_file(demo.join("pose/02/5.npy")).unwrap();
+    std::fs::create_dir_all(demo.join("refimag/other")).unwrap();
+    let image = std::fs::read(demo.join("refimag/natural_bk_openhand/0014.png")).unwrap();
+    std::fs::write(demo.join("refimag/other/0001.png"), &image[..image.len() / 3]).unwrap();
+    std::fs::create_dir_all(demo.join("audio/english")).unwrap();
+    let wav = std::fs::read(demo.join("audio/chinese/echomimicv2_woman.wav")).unwrap();
+    std::fs::write(demo.join("audio/english/short.wav"), shortened_wav(&wav, 1600)).unwrap();
+
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K120", "{:#}\n{stderr}", report["findings"]);
+    for (other, printed) in [
+        ("pose/02", "./assets/halfbody_demo/pose/01"),
+        ("refimag/other/0001.png", "./assets/halfbody_demo/refimag/natural_bk_openhand/0014.png"),
+        ("audio/english/short.wav", "./assets/halfbody_demo/audio/chinese/echomimicv2_woman.wav"),
+    ] {
+        let listed = artifact(&report, other);
+        assert_eq!((&listed["unused"], &listed["checks"]), (&json!(true), &json!([])), "{listed}");
+        assert!(listed["summary"].as_str().unwrap().ends_with(&format!("server.log names {printed}")), "{listed}");
+    }
+    // Held against the printed audio, the poses cover it; against the short one they would not.
+    assert!(!report["findings"].as_array().unwrap().iter().any(|f| f["code"] == "P114"), "{:#}", report["findings"]);
+    let (_, report, _) =
+        run(&[run_dir.to_str().unwrap(), "--audio", demo.join("audio/english/short.wav").to_str().unwrap()]);
+    assert!(report["findings"].as_array().unwrap().iter().any(|f| f["code"] == "P114"), "{:#}", report["findings"]);
+}
+
+/// `wav` with its sample data cut to `bytes`, the sizes in its header to match.
+fn shortened_wav(wav: &[u8], bytes: u32) -> Vec<u8> {
+    let data = wav.windows(4).position(|w| w == b"data").unwrap();
+    let mut out = wav[..data + 8 + bytes as usize].to_vec();
+    out[data + 4..data + 8].copy_from_slice(&bytes.to_le_bytes());
+    let riff = (out.len() - 8) as u32;
+    out[4..8].copy_from_slice(&riff.to_le_bytes());
+    out
+}
+
 /// CRC-32 as PNG chunks carry it.
 fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = !0u32;

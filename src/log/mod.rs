@@ -10,7 +10,7 @@ mod prefetch;
 mod report;
 mod scan;
 mod signature;
-mod timestamp;
+pub(crate) mod timestamp;
 
 pub use check::{LogCheck, LogFile, LogOptions, TimelineEvent, check, check_file, check_reader};
 pub use params::{RunParameters, Stated};

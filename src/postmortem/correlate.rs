@@ -345,8 +345,10 @@ impl Evidence {
         for &(artifact, f) in findings {
             let id = f.id.clone().unwrap_or_default();
             let kind = artifacts.get(artifact).map(|a| a.kind);
-            // A config or input the run did not use is listed, not judged.
-            if artifacts.get(artifact).is_some_and(|a| a.unused) {
+            // A config or input the run did not use is listed, not judged;
+            // nor are poses that outlast the audio, which the pipeline trims
+            // to it (a warning of `pose check`, but nothing broke).
+            if artifacts.get(artifact).is_some_and(|a| a.unused) || poses_outlast_audio(f) {
                 continue;
             }
             match f.severity {
@@ -1630,6 +1632,12 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
     next
 }
 
+/// A P114 of more pose frames than the audio has.
+fn poses_outlast_audio(f: &Finding) -> bool {
+    let count = |key: &str| f.evidence.get(key).and_then(serde_json::Value::as_u64);
+    f.is(&rules::pose::FRAME_COUNT_MISMATCH) && matches!((count("frames"), count("expected")), (Some(have), Some(audio)) if have > audio)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1707,6 +1715,11 @@ mod tests {
         };
         assert_eq!(judge(&[(4, count(Severity::Warning))], vec![]).root_cause.code, "K110");
         assert_eq!(judge(&[(4, count(Severity::Info))], vec![]).root_cause.code, "K120");
+        // Poses that outlast the audio are trimmed to it.
+        let outlast = count(Severity::Warning).with_evidence("frames", 336).with_evidence("expected", 149);
+        assert_eq!(judge(&[(4, outlast)], vec![]).root_cause.code, "K120");
+        let short = count(Severity::Error).with_evidence("frames", 100).with_evidence("expected", 149);
+        assert_eq!(judge(&[(4, short)], vec![]).root_cause.code, "K110");
     }
 
     #[test]

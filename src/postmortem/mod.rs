@@ -141,6 +141,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         let path = std::path::Path::new(&a.path);
         let found = if a.kind == ArtifactKind::Log {
             a.checks.push("log check".into());
+            stated.record_log(i, path);
             let mut found = crate::log::check_file(path, &crate::log::LogOptions::default()).findings;
             let head = heads.iter().find(|(n, _)| *n == i).map_or(&[][..], |(_, h)| h.as_slice());
             if let Some(attached) = attached_workflow(path, head, &config_options) {
@@ -234,11 +235,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     // A workflow's loaded audio is the one (a node may save a copy of it).
     let audio_files: Vec<&Artifact> =
         artifacts.iter().filter(|a| a.kind == ArtifactKind::Audio && !a.unused).collect();
-    let loaded_audio: Vec<&Artifact> = audio_files.iter().copied().filter(|a| read.loads(a)).collect();
-    let audio_path = match (loaded_audio.as_slice(), audio_files.as_slice()) {
-        ([one], _) | ([], [one]) => Some(PathBuf::from(&one.path)),
-        _ => None,
-    };
+    let audio_path = read.audio(&audio_files).map(|a| PathBuf::from(&a.path));
     let muxed_later = outputs::muxed_later(&artifacts)
         .into_iter()
         .map(|(silent, muxed)| (PathBuf::from(&artifacts[silent].path), artifacts[muxed].path.clone()))

@@ -103,17 +103,32 @@ pub(crate) fn saved_workflows_not_run(
         .collect()
 }
 
-/// A file or folder a ComfyUI workflow's run read: the image and audio
-/// `LoadImage` and `LoadAudio` load from `input/`, the pose folder the
-/// EchoMimic nodes read (`pose_folder`).
+/// A file or folder the run read, as a workflow or a log says: the image
+/// and audio `LoadImage` and `LoadAudio` load from ComfyUI's `input/`, the
+/// pose folder the EchoMimic nodes read (`pose_folder`), and the inputs
+/// EchoMimicV2's entry points print (`Pose: …`, `Reference: …`, `Audio: …`).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Loaded {
     kind: ArtifactKind,
-    /// Where it lies below the ComfyUI folder, `/` between folders:
-    /// `input/…`, `output/…` or `custom_nodes/PACK/…`, where any node
-    /// folder stands for PACK; a last component `*` stands for any name.
+    /// For a workflow, where it lies below the ComfyUI folder, `/` between
+    /// folders: `input/…`, `output/…` or `custom_nodes/PACK/…`, where any
+    /// node folder stands for PACK; a last component `*` stands for any
+    /// name. For a log, the path as printed.
     place: String,
+    source: Source,
 }
+
+#[derive(Debug, Clone, PartialEq)]
+enum Source {
+    Workflow,
+    /// A log, by its file name.
+    Log(String),
+}
+
+/// The lines EchoMimicV2's entry points (`infer*.py`, `app*.py`) and
+/// EchoMimicV2-ComfyUI's node print for the inputs of a generation.
+const PRINTED_INPUTS: [(&str, ArtifactKind); 3] =
+    [("Pose: ", ArtifactKind::Poses), ("Reference: ", ArtifactKind::Image), ("Audio: ", ArtifactKind::Audio)];
 
 impl Loaded {
     /// What a workflow's settings say its run read.
@@ -129,14 +144,40 @@ impl Loaded {
                     crate::config::POSE_FOLDER => (ArtifactKind::Poses, name.clone()),
                     _ => return None,
                 };
-                (!name.is_empty()).then_some(Loaded { kind, place })
+                (!name.is_empty()).then_some(Loaded { kind, place, source: Source::Workflow })
             })
             .collect()
     }
 
-    /// Whether `path` is this file or folder.
+    /// The inputs a log's lines print, each once.
+    fn printed(text: &str, log: &str) -> Vec<Loaded> {
+        let mut printed: Vec<Loaded> = Vec::new();
+        for line in text.lines() {
+            let unglued = crate::log::timestamp::unglue(line);
+            let line = crate::log::timestamp::strip(unglued.as_deref().unwrap_or(line));
+            let line = line.trim_start_matches([' ', '-']);
+            for (label, kind) in PRINTED_INPUTS {
+                let Some(path) = line.strip_prefix(label).map(str::trim).filter(|p| !p.is_empty()) else { continue };
+                let place = path.replace('\\', "/");
+                if !printed.iter().any(|l| l.kind == kind && l.place == place) {
+                    printed.push(Loaded { kind, place, source: Source::Log(log.to_string()) });
+                }
+            }
+        }
+        printed
+    }
+
+    /// Whether `path` is this file or folder. A printed path is relative to
+    /// where the entry point ran, or absolute on the machine that ran it: it
+    /// ends the artifact's path, or shares its last three names with it.
     fn is(&self, path: &str) -> bool {
-        let parts: Vec<&str> = path.split(['/', '\\']).filter(|p| !p.is_empty() && *p != ".").collect();
+        let parts = components(path);
+        if let Source::Log(_) = self.source {
+            let printed = components(&self.place);
+            let shared = parts.iter().rev().zip(printed.iter().rev()).take_while(|(a, b)| a == b).count();
+            let relative = !self.place.starts_with('/') && !self.place.contains(":/");
+            return shared > 0 && (shared == printed.len() && relative || shared >= 3 || shared == parts.len());
+        }
         let place: Vec<&str> = self.place.split('/').collect();
         let node_folder = place.first() == Some(&"custom_nodes");
         let last = place.len() - 1;
@@ -150,13 +191,50 @@ impl Loaded {
         (0..parts.len()).any(from)
     }
 
-    /// How a reason names it: an upload by its name in `input/`.
-    fn shown(&self) -> &str {
-        match self.kind {
-            ArtifactKind::Poses => &self.place,
-            _ => self.place.strip_prefix("input/").unwrap_or(&self.place),
+    /// Whether the artifact at `path` is one this evidence can say was not
+    /// read. A workflow: any pose folder, and the uploads under `input/`. A
+    /// log: what lies in the collection the printed path was picked from
+    /// (`./assets/halfbody_demo/pose` for the pose folder `…/pose/01`,
+    /// `./assets/halfbody_demo/refimag` for `…/refimag/natural_bk_openhand/0035.png`).
+    fn judges(&self, path: &str) -> bool {
+        match &self.source {
+            Source::Workflow => self.kind == ArtifactKind::Poses || under_input(path),
+            Source::Log(_) => {
+                let printed = components(&self.place);
+                let keep = match self.kind {
+                    ArtifactKind::Poses => printed.len().saturating_sub(1),
+                    _ if printed.len() >= 3 => printed.len() - 2,
+                    _ => printed.len().saturating_sub(1),
+                };
+                let collection = &printed[..keep];
+                !collection.is_empty() && components(path).windows(keep).any(|w| w == collection)
+            }
         }
     }
+
+    /// How a reason names it: an upload by its name in `input/`.
+    fn shown(&self) -> &str {
+        match (&self.source, self.kind) {
+            (Source::Workflow, ArtifactKind::Image | ArtifactKind::Audio) => {
+                self.place.strip_prefix("input/").unwrap_or(&self.place)
+            }
+            _ => &self.place,
+        }
+    }
+
+    /// Who says it, and the verb: "the workflow loads", "server.log names".
+    fn said(&self) -> String {
+        match (&self.source, self.kind) {
+            (Source::Workflow, ArtifactKind::Poses) => "the workflow reads".into(),
+            (Source::Workflow, _) => "the workflow loads".into(),
+            (Source::Log(log), _) => format!("{log} names"),
+        }
+    }
+}
+
+/// A path's names, without empty ones and `.`.
+fn components(path: &str) -> Vec<&str> {
+    path.split(['/', '\\']).filter(|p| !p.is_empty() && *p != ".").collect()
 }
 
 /// What the folder's configs and workflows say their run read, each with
@@ -179,9 +257,26 @@ pub(crate) struct RunRead {
 }
 
 impl RunRead {
-    /// Whether a workflow loads the artifact.
-    pub(crate) fn loads(&self, artifact: &Artifact) -> bool {
-        self.loaded.iter().any(|l| l.kind == artifact.kind && l.is(&artifact.path))
+    /// The audio file the poses are held against, among the run's: the one
+    /// `--audio` names, else the one its workflow loads, else the one its
+    /// log prints, else its only one. (A node may save a copy of what it
+    /// loads; a log of several requests prints several.)
+    pub(crate) fn audio<'a>(&self, files: &[&'a Artifact]) -> Option<&'a Artifact> {
+        let given: Vec<&'a Artifact> = files.iter().copied().filter(|a| a.recognised_by == "--audio").collect();
+        let by = |log: bool| -> Vec<&'a Artifact> {
+            let said = |l: &&Loaded| matches!(l.source, Source::Log(_)) == log && l.kind == ArtifactKind::Audio;
+            files.iter().copied().filter(|a| self.loaded.iter().filter(said).any(|l| l.is(&a.path))).collect()
+        };
+        if !given.is_empty() {
+            return match given.as_slice() {
+                [one] => Some(*one),
+                _ => None,
+            };
+        }
+        match (by(false).as_slice(), by(true).as_slice(), files) {
+            ([one], _, _) | ([], [one], _) | ([], [], [one]) => Some(*one),
+            _ => None,
+        }
     }
 }
 
@@ -197,6 +292,12 @@ impl Stated {
         }
     }
 
+    /// The inputs a log prints.
+    pub(crate) fn record_log(&mut self, artifact: usize, path: &Path) {
+        let Some(text) = head(path) else { return };
+        self.loaded.extend(Loaded::printed(&text, &file_name(&path.to_string_lossy())).into_iter().map(|l| (artifact, l)));
+    }
+
     /// What the artifacts not found unused say.
     pub(crate) fn of_used(self, unused: &[(usize, String)]) -> RunRead {
         let used = |i: &usize| !unused.iter().any(|(u, _)| u == i);
@@ -208,29 +309,24 @@ impl Stated {
     }
 }
 
-/// What a ComfyUI run did not read, once the workflows it queued say what
-/// it did: uploads under `input/` (the folder keeps every upload) that no
-/// `LoadImage` or `LoadAudio` loads, and pose folders other than the one
-/// its EchoMimic node reads. A kind no workflow names is left alone, and
-/// so is what a flag names.
+/// What the run did not read, once its workflows or its log say what it
+/// did: uploads under ComfyUI's `input/` (the folder keeps every upload)
+/// that no `LoadImage` or `LoadAudio` loads, pose folders other than the
+/// one its EchoMimic node reads, and the demo inputs beside the ones an
+/// entry point printed. What no evidence judges is left alone, and so is
+/// what a flag names.
 pub(crate) fn not_loaded(artifacts: &[Artifact], loaded: &[Loaded]) -> Vec<(usize, String)> {
     let mut unread = Vec::new();
-    for kind in [ArtifactKind::Image, ArtifactKind::Audio, ArtifactKind::Poses] {
-        let read: Vec<&Loaded> = loaded.iter().filter(|l| l.kind == kind).collect();
-        if read.is_empty() {
+    for (i, a) in artifacts.iter().enumerate().filter(|(_, a)| !a.recognised_by.starts_with("--")) {
+        let of_kind: Vec<&Loaded> = loaded.iter().filter(|l| l.kind == a.kind).collect();
+        let Some(judge) = of_kind.iter().find(|l| l.judges(&a.path)) else { continue };
+        if of_kind.iter().any(|l| l.is(&a.path)) {
             continue;
         }
-        let names: Vec<&str> = read.iter().map(|l| l.shown()).collect();
-        let why = match kind {
-            ArtifactKind::Poses => format!("not the run's poses: the workflow reads {}", names.join(", ")),
-            _ => format!("not the run's input: the workflow loads {}", names.join(", ")),
-        };
-        for (i, a) in artifacts.iter().enumerate().filter(|(_, a)| a.kind == kind && !a.recognised_by.starts_with("--")) {
-            let judged = kind == ArtifactKind::Poses || under_input(&a.path);
-            if judged && !read.iter().any(|l| l.is(&a.path)) {
-                unread.push((i, why.clone()));
-            }
-        }
+        let mut names: Vec<&str> = of_kind.iter().filter(|l| l.source == judge.source).map(|l| l.shown()).collect();
+        names.dedup();
+        let what = if a.kind == ArtifactKind::Poses { "poses" } else { "input" };
+        unread.push((i, format!("not the run's {what}: {} {}", judge.said(), names.join(", "))));
     }
     unread
 }
@@ -421,7 +517,8 @@ mod tests {
             setting("LoadImage.image", "people\\0035.png [input]"),
             setting("EchoMimicV2Node.steps", "30"),
         ]);
-        assert_eq!(loaded, [Loaded { kind: ArtifactKind::Image, place: "input/people/0035.png".into() }]);
+        let image = Loaded { kind: ArtifactKind::Image, place: "input/people/0035.png".into(), source: Source::Workflow };
+        assert_eq!(loaded, [image]);
         let artifacts = [
             Artifact::new(Path::new("ComfyUI/input/people/0035.png"), ArtifactKind::Image, ""),
             Artifact::new(Path::new("ComfyUI/input/old.png"), ArtifactKind::Image, ""),
@@ -456,6 +553,45 @@ mod tests {
         assert_eq!(unread("input/tensorrt_lite/walk"), [0, 1, 2]);
         let why = &not_loaded(&artifacts, &Loaded::of(&[setting("input/tensorrt_lite/*")]))[0].1;
         assert_eq!(why, "not the run's poses: the workflow reads input/tensorrt_lite/*");
+    }
+
+    #[test]
+    fn the_inputs_an_entry_point_printed_are_the_run_s() {
+        let log = "2025-11-20 10:02:15,002 INFO POST /generate-video job 7f3c\n\
+            Pose: ./assets/halfbody_demo/pose/01\n\
+            Reference: ./assets/halfbody_demo/refimag/natural_bk_openhand/0014.png\n\
+            Audio: ./assets/halfbody_demo/audio/chinese/echomimicv2_woman.wav\n\
+            Pose: ./assets/halfbody_demo/pose/01\n\
+            2024-12-16T18:55:49.195834 - Pose: /srv/ComfyUI/custom_nodes/EchoMimicV2-ComfyUI/echomimicv2/pose/01\n";
+        let loaded = Loaded::printed(log, "server.log");
+        assert_eq!(loaded.len(), 4, "{loaded:?}");
+        let of = |kind, path: &str| Artifact::new(Path::new(path), kind, "");
+        let demo = "run/assets/halfbody_demo";
+        let artifacts = [
+            of(ArtifactKind::Poses, &format!("{demo}/pose/01")),
+            of(ArtifactKind::Poses, &format!("{demo}/pose/02")),
+            of(ArtifactKind::Image, &format!("{demo}/refimag/natural_bk_openhand/0014.png")),
+            of(ArtifactKind::Image, &format!("{demo}/refimag/natural_bk_openhand/0035.png")),
+            of(ArtifactKind::Image, &format!("{demo}/refimag/other/0001.png")),
+            // Outside the collections the printed paths were picked from.
+            of(ArtifactKind::Image, "run/outputs/frame.png"),
+            of(ArtifactKind::Audio, &format!("{demo}/audio/chinese/echomimicv2_woman.wav")),
+            of(ArtifactKind::Audio, &format!("{demo}/audio/english/echomimicv2_man.wav")),
+            // The same name printed on another machine.
+            of(ArtifactKind::Poses, "/tmp/x/ComfyUI/custom_nodes/EchoMimicV2-ComfyUI/echomimicv2/pose/01"),
+        ];
+        let unread = not_loaded(&artifacts, &loaded);
+        assert_eq!(unread.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1, 3, 4, 7], "{unread:?}");
+        assert_eq!(
+            unread[2].1,
+            "not the run's input: server.log names ./assets/halfbody_demo/refimag/natural_bk_openhand/0014.png"
+        );
+        let read = Stated { loaded: loaded.into_iter().map(|l| (0, l)).collect(), ..Stated::default() }.of_used(&[]);
+        let audio: Vec<&Artifact> = artifacts[6..8].iter().collect();
+        assert_eq!(read.audio(&audio).map(|a| a.path.as_str()), Some(artifacts[6].path.as_str()));
+        // A bare name says nothing of where the others were picked from.
+        let bare = Loaded::printed("Audio: speech.wav\n", "run.log");
+        assert!(not_loaded(&artifacts, &bare).is_empty());
     }
 
     #[test]
