@@ -668,6 +668,15 @@ fn the_inputs_the_log_prints_are_the_run_s_among_the_demo_assets() {
     let (_, report, _) =
         run(&[run_dir.to_str().unwrap(), "--audio", demo.join("audio/english/short.wav").to_str().unwrap()]);
     assert!(report["findings"].as_array().unwrap().iter().any(|f| f["code"] == "P114"), "{:#}", report["findings"]);
+    // Without the log, the path infer.py wrote the clip to names the same inputs.
+    std::fs::remove_file(run_dir.join("server.log")).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K120", "{:#}\n{stderr}", report["findings"]);
+    let listed = artifact(&report, "pose/02");
+    let why = listed["summary"].as_str().unwrap();
+    assert!(why.contains("the path of 0014-a-echomimicv2_woman-i0_sig.mp4 names"), "{listed}");
+    assert!(why.ends_with("assets/halfbody_demo/pose/01"), "{listed}");
+    assert!(!report["findings"].as_array().unwrap().iter().any(|f| f["code"] == "P114"), "{:#}", report["findings"]);
 }
 
 /// `wav` with its sample data cut to `bytes`, the sizes in its header to match.

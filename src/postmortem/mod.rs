@@ -199,6 +199,9 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         stated.record(i, &embedded.settings);
         text_findings.extend(embedded.findings.into_iter().map(|f| (i, f)));
     }
+    for (i, _) in artifacts.iter().enumerate().filter(|(_, a)| a.kind == ArtifactKind::Video) {
+        stated.record_clip(i, &artifacts);
+    }
     let prompt_configs: Vec<prompts::Prompt> = config_paths
         .iter()
         .map(|c| prompts::Prompt {

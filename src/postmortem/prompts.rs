@@ -113,8 +113,13 @@ pub(crate) struct Loaded {
     /// For a workflow, where it lies below the ComfyUI folder, `/` between
     /// folders: `input/…`, `output/…` or `custom_nodes/PACK/…`, where any
     /// node folder stands for PACK; a last component `*` stands for any
-    /// name. For a log, the path as printed.
+    /// name. For a log, the path as printed; for a clip's path, the path
+    /// of the artifact it names.
     place: String,
+    /// How many of the last names of `place` were picked from a collection
+    /// (`natural_bk_openhand/0035.png` from `…/refimag`): what lies in the
+    /// rest of it is what this evidence can say was not read.
+    named: usize,
     source: Source,
 }
 
@@ -123,6 +128,8 @@ enum Source {
     Workflow,
     /// A log, by its file name.
     Log(String),
+    /// The path of a clip an entry point wrote, by the clip's file name.
+    Written(String),
 }
 
 /// The lines EchoMimicV2's entry points (`infer*.py`, `app*.py`) and
@@ -144,7 +151,7 @@ impl Loaded {
                     crate::config::POSE_FOLDER => (ArtifactKind::Poses, name.clone()),
                     _ => return None,
                 };
-                (!name.is_empty()).then_some(Loaded { kind, place, source: Source::Workflow })
+                (!name.is_empty()).then_some(Loaded { kind, place, named: 0, source: Source::Workflow })
             })
             .collect()
     }
@@ -159,12 +166,63 @@ impl Loaded {
             for (label, kind) in PRINTED_INPUTS {
                 let Some(path) = line.strip_prefix(label).map(str::trim).filter(|p| !p.is_empty()) else { continue };
                 let place = path.replace('\\', "/");
+                let names = components(&place).len();
+                // A pose folder is one name; an image or audio file may sit in
+                // a folder of the collection (`natural_bk_openhand/0035.png`).
+                let named = if kind != ArtifactKind::Poses && names >= 3 { 2 } else { 1 };
                 if !printed.iter().any(|l| l.kind == kind && l.place == place) {
-                    printed.push(Loaded { kind, place, source: Source::Log(log.to_string()) });
+                    printed.push(Loaded { kind, place, named, source: Source::Log(log.to_string()) });
                 }
             }
         }
         printed
+    }
+
+    /// The inputs `infer.py` put in the path of a clip it wrote, as the
+    /// artifacts they name: `{ref folder}.{ref file}/{pose}/{ref stem}-a-{audio}-i{N}_sig.mp4`
+    /// (or `_woa_sig.mp4`), where the audio is its name below the audio
+    /// folder (`chinese/echomimicv2_woman.wav`, which makes a folder of the
+    /// path) or, in earlier versions, its stem.
+    fn written(clip: &str, artifacts: &[Artifact]) -> Vec<Loaded> {
+        let parts = components(clip);
+        let Some(clip_name) = parts.last() else { return Vec::new() };
+        // The component that starts `{ref stem}-a-`, after the reference and pose folders.
+        let found = (2..parts.len()).rev().find_map(|k| {
+            let (stem, _) = parts[k].split_once("-a-")?;
+            let (folder, file) = parts[k - 2].split_once('.')?;
+            (Path::new(file).file_stem()?.to_str()? == stem && !folder.is_empty()).then_some((k, folder, file))
+        });
+        let Some((k, folder, file)) = found else { return Vec::new() };
+        let tail = parts[k..].join("/");
+        let Some(rest) = tail.strip_suffix("_sig.mp4") else { return Vec::new() };
+        let rest = rest.strip_suffix("_woa").unwrap_or(rest);
+        let Some((named, index)) = rest.rsplit_once("-i") else { return Vec::new() };
+        let Some((_, audio)) = named.split_once("-a-") else { return Vec::new() };
+        if index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) || audio.is_empty() {
+            return Vec::new();
+        }
+        let source = || Source::Written(clip_name.to_string());
+        let mut written = Vec::new();
+        let mut add = |kind: ArtifactKind, names: &[&str], by_stem: bool| {
+            for a in artifacts.iter().filter(|a| a.kind == kind) {
+                let path = components(&a.path);
+                let is = if by_stem {
+                    Path::new(&a.path).file_stem().and_then(|s| s.to_str()) == names.first().copied()
+                } else {
+                    path.ends_with(names)
+                };
+                if is {
+                    let named = names.len();
+                    written.push(Loaded { kind, place: a.path.clone(), named, source: source() });
+                }
+            }
+        };
+        add(ArtifactKind::Image, &[folder, file], false);
+        add(ArtifactKind::Poses, &[parts[k - 1]], false);
+        let audio_names: Vec<&str> = audio.split('/').collect();
+        let by_stem = !audio.contains('.');
+        add(ArtifactKind::Audio, &audio_names, by_stem);
+        written
     }
 
     /// Whether `path` is this file or folder. A printed path is relative to
@@ -172,7 +230,7 @@ impl Loaded {
     /// ends the artifact's path, or shares its last three names with it.
     fn is(&self, path: &str) -> bool {
         let parts = components(path);
-        if let Source::Log(_) = self.source {
+        if let Source::Log(_) | Source::Written(_) = self.source {
             let printed = components(&self.place);
             let shared = parts.iter().rev().zip(printed.iter().rev()).take_while(|(a, b)| a == b).count();
             let relative = !self.place.starts_with('/') && !self.place.contains(":/");
@@ -199,13 +257,9 @@ impl Loaded {
     fn judges(&self, path: &str) -> bool {
         match &self.source {
             Source::Workflow => self.kind == ArtifactKind::Poses || under_input(path),
-            Source::Log(_) => {
+            Source::Log(_) | Source::Written(_) => {
                 let printed = components(&self.place);
-                let keep = match self.kind {
-                    ArtifactKind::Poses => printed.len().saturating_sub(1),
-                    _ if printed.len() >= 3 => printed.len() - 2,
-                    _ => printed.len().saturating_sub(1),
-                };
+                let keep = printed.len().saturating_sub(self.named);
                 let collection = &printed[..keep];
                 !collection.is_empty() && components(path).windows(keep).any(|w| w == collection)
             }
@@ -228,6 +282,7 @@ impl Loaded {
             (Source::Workflow, ArtifactKind::Poses) => "the workflow reads".into(),
             (Source::Workflow, _) => "the workflow loads".into(),
             (Source::Log(log), _) => format!("{log} names"),
+            (Source::Written(clip), _) => format!("the path of {clip} names"),
         }
     }
 }
@@ -259,24 +314,26 @@ pub(crate) struct RunRead {
 impl RunRead {
     /// The audio file the poses are held against, among the run's: the one
     /// `--audio` names, else the one its workflow loads, else the one its
-    /// log prints, else its only one. (A node may save a copy of what it
-    /// loads; a log of several requests prints several.)
+    /// log prints, else the one a clip's path names, else its only one. (A
+    /// node may save a copy of what it loads; a log of several requests
+    /// prints several.)
     pub(crate) fn audio<'a>(&self, files: &[&'a Artifact]) -> Option<&'a Artifact> {
-        let given: Vec<&'a Artifact> = files.iter().copied().filter(|a| a.recognised_by == "--audio").collect();
-        let by = |log: bool| -> Vec<&'a Artifact> {
-            let said = |l: &&Loaded| matches!(l.source, Source::Log(_)) == log && l.kind == ArtifactKind::Audio;
+        let one = |found: Vec<&'a Artifact>| match found.as_slice() {
+            [one] => Some(Some(*one)),
+            [] => None,
+            _ => Some(None),
+        };
+        let given = files.iter().copied().filter(|a| a.recognised_by == "--audio").collect();
+        let by = |source: fn(&Source) -> bool| {
+            let said = |l: &&Loaded| source(&l.source) && l.kind == ArtifactKind::Audio;
             files.iter().copied().filter(|a| self.loaded.iter().filter(said).any(|l| l.is(&a.path))).collect()
         };
-        if !given.is_empty() {
-            return match given.as_slice() {
-                [one] => Some(*one),
-                _ => None,
-            };
-        }
-        match (by(false).as_slice(), by(true).as_slice(), files) {
-            ([one], _, _) | ([], [one], _) | ([], [], [one]) => Some(*one),
-            _ => None,
-        }
+        // The first evidence that names any audio decides, naming one or too many.
+        one(given)
+            .or_else(|| one(by(|s| *s == Source::Workflow)))
+            .or_else(|| one(by(|s| matches!(s, Source::Log(_)))))
+            .or_else(|| one(by(|s| matches!(s, Source::Written(_)))))
+            .unwrap_or_else(|| one(files.to_vec()).flatten())
     }
 }
 
@@ -290,6 +347,12 @@ impl Stated {
         if settings.iter().any(|s| s.key == crate::config::POSES_REPEAT && s.value == "true") {
             self.poses_repeat.push(artifact);
         }
+    }
+
+    /// The inputs the path of a clip names.
+    pub(crate) fn record_clip(&mut self, artifact: usize, artifacts: &[Artifact]) {
+        let written = Loaded::written(&artifacts[artifact].path, artifacts);
+        self.loaded.extend(written.into_iter().map(|l| (artifact, l)));
     }
 
     /// The inputs a log prints.
@@ -517,7 +580,8 @@ mod tests {
             setting("LoadImage.image", "people\\0035.png [input]"),
             setting("EchoMimicV2Node.steps", "30"),
         ]);
-        let image = Loaded { kind: ArtifactKind::Image, place: "input/people/0035.png".into(), source: Source::Workflow };
+        let image =
+            Loaded { kind: ArtifactKind::Image, place: "input/people/0035.png".into(), named: 0, source: Source::Workflow };
         assert_eq!(loaded, [image]);
         let artifacts = [
             Artifact::new(Path::new("ComfyUI/input/people/0035.png"), ArtifactKind::Image, ""),
@@ -592,6 +656,53 @@ mod tests {
         // A bare name says nothing of where the others were picked from.
         let bare = Loaded::printed("Audio: speech.wav\n", "run.log");
         assert!(not_loaded(&artifacts, &bare).is_empty());
+    }
+
+    #[test]
+    fn the_path_of_a_clip_infer_py_wrote_names_its_inputs() {
+        let of = |kind, path: &str| Artifact::new(Path::new(path), kind, "");
+        let demo = "run/assets/halfbody_demo";
+        let artifacts = [
+            of(ArtifactKind::Poses, &format!("{demo}/pose/01")),
+            of(ArtifactKind::Poses, &format!("{demo}/pose/fight")),
+            of(ArtifactKind::Image, &format!("{demo}/refimag/natural_bk_openhand/0035.png")),
+            of(ArtifactKind::Image, &format!("{demo}/refimag/natural_bk_openhand/0014.png")),
+            of(ArtifactKind::Audio, &format!("{demo}/audio/chinese/echomimicv2_woman.wav")),
+            of(ArtifactKind::Audio, &format!("{demo}/audio/chinese/fighting.wav")),
+        ];
+        let outputs = "run/outputs/pretrained_weights-itermotion_module-seed3407/natural_bk_openhand.0035.png/01";
+        // The audio's name below the audio folder makes a folder of the path.
+        for clip in [
+            format!("{outputs}/0035-a-chinese/echomimicv2_woman.wav-i0_sig.mp4"),
+            format!("{outputs}/0035-a-echomimicv2_woman-i0_woa_sig.mp4"),
+        ] {
+            let written = Loaded::written(&clip, &artifacts);
+            assert_eq!(written.len(), 3, "{clip}: {written:?}");
+            let unread: Vec<usize> = not_loaded(&artifacts, &written).into_iter().map(|(i, _)| i).collect();
+            assert_eq!(unread, [1, 3, 5], "{clip}");
+        }
+        let why = &not_loaded(&artifacts, &Loaded::written(&format!("{outputs}/0035-a-chinese/echomimicv2_woman.wav-i0_sig.mp4"), &artifacts))[0].1;
+        assert_eq!(why, &format!("not the run's poses: the path of echomimicv2_woman.wav-i0_sig.mp4 names {demo}/pose/01"));
+        for other in ["run/outputs/20241205_103000_sig.mp4", "run/outputs/x.y/01/z-a-w-i0_sig.mp4", "a-i0_sig.mp4"] {
+            assert!(Loaded::written(other, &artifacts).is_empty(), "{other}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_printed_path_is_matched_and_judged_without_a_panic(
+            label in proptest::sample::select(vec!["Pose: ", "Reference: ", "Audio: "]),
+            printed in "[./\\\\a-z:0 -]{0,24}",
+            path in "[./\\\\a-z0-9]{0,24}",
+        ) {
+            let loaded = Loaded::printed(&format!("{label}{printed}\n"), "run.log");
+            let artifacts: Vec<Artifact> = [ArtifactKind::Poses, ArtifactKind::Image, ArtifactKind::Audio]
+                .into_iter()
+                .map(|kind| Artifact::new(Path::new(&path), kind, ""))
+                .collect();
+            let unread = not_loaded(&artifacts, &loaded);
+            proptest::prop_assert!(unread.len() <= artifacts.len());
+        }
     }
 
     #[test]
