@@ -1,10 +1,15 @@
-//! Which of the folder's EchoMimicV2 prompt configs the run read.
+//! Which of the folder's files the run read: its prompt config, its
+//! workflow, and its inputs among the demo assets, uploads and earlier
+//! runs' files beside them.
 //!
-//! A checkout ships several: `infer.yaml` and `infer_acc.yaml`, which
-//! `infer.py` and `infer_acc.py` read by default, and a training leftover
-//! (`animation.yaml`) that no entry point reads. Findings of a config the
-//! run did not read are listed but do not fail the run, so the verdict is
-//! not argued from a file nobody loaded.
+//! A checkout ships several prompt configs: `infer.yaml` and
+//! `infer_acc.yaml`, which `infer.py` and `infer_acc.py` read by default,
+//! and a training leftover (`animation.yaml`) that no entry point reads. Its
+//! demo assets hold 30 reference images, 7 audio files and 8 pose folders,
+//! of which a run reads one each; a ComfyUI install keeps every upload. The
+//! workflow, the lines an entry point prints and the path it writes its clip
+//! to say which. What the run did not read is listed but not judged, so the
+//! verdict is not argued from a file nobody loaded.
 
 use std::io::Read;
 use std::path::Path;
@@ -292,8 +297,8 @@ fn components(path: &str) -> Vec<&str> {
     path.split(['/', '\\']).filter(|p| !p.is_empty() && *p != ".").collect()
 }
 
-/// What the folder's configs and workflows say their run read, each with
-/// the artifact that says it.
+/// What the folder's configs, workflows, logs and clips say their run
+/// read, each with the artifact that says it.
 #[derive(Debug, Default)]
 pub(crate) struct Stated {
     loaded: Vec<(usize, Loaded)>,
@@ -301,7 +306,7 @@ pub(crate) struct Stated {
     poses_repeat: Vec<usize>,
 }
 
-/// What the configs and workflows the run read say.
+/// What the run read, as the artifacts it did not leave unused say.
 #[derive(Debug)]
 pub(crate) struct RunRead {
     pub loaded: Vec<Loaded>,
