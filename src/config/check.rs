@@ -77,6 +77,12 @@ impl Setting {
     pub(crate) fn new(key: &str, value: String, meaning: String, line: Option<u64>) -> Self {
         Setting { key: key.to_string(), value, meaning, line }
     }
+
+    /// A run parameter the run's pipeline variant sets because the file
+    /// states none (meaning `normal default`, `acc default`).
+    pub(crate) fn is_default(&self) -> bool {
+        self.meaning.ends_with(" default")
+    }
 }
 
 /// The result for one configuration file.

@@ -345,7 +345,9 @@ impl RunRead {
 impl Stated {
     pub(crate) fn record(&mut self, artifact: usize, settings: &[crate::config::Setting]) {
         self.loaded.extend(Loaded::of(settings).into_iter().map(|l| (artifact, l)));
-        let fps = settings.iter().find(|s| s.key == "fps").and_then(|s| s.value.trim().parse::<f64>().ok());
+        // A default is no evidence: a workflow beside the config may state another rate.
+        let stated = settings.iter().find(|s| s.key == "fps" && !s.is_default());
+        let fps = stated.and_then(|s| s.value.trim().parse::<f64>().ok());
         if let Some(fps) = fps.filter(|f| f.is_finite() && *f > 0.0) {
             self.fps.push((artifact, fps));
         }
@@ -691,6 +693,15 @@ mod tests {
         for other in ["run/outputs/20241205_103000_sig.mp4", "run/outputs/x.y/01/z-a-w-i0_sig.mp4", "a-i0_sig.mp4"] {
             assert!(Loaded::written(other, &artifacts).is_empty(), "{other}");
         }
+    }
+
+    #[test]
+    fn a_default_frame_rate_is_no_evidence_of_the_run_s() {
+        let setting = |value: &str, meaning: &str| crate::config::Setting::new("fps", value.into(), meaning.into(), None);
+        let mut stated = Stated::default();
+        stated.record(0, &[setting("24", "normal default")]);
+        stated.record(1, &[setting("25", "frames per second, from Echo_Predata.fps")]);
+        assert_eq!(stated.of_used(&[]).fps, Some(25.0));
     }
 
     proptest::proptest! {
