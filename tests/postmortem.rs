@@ -679,6 +679,31 @@ fn the_inputs_the_log_prints_are_the_run_s_among_the_demo_assets() {
     assert!(!report["findings"].as_array().unwrap().iter().any(|f| f["code"] == "P114"), "{:#}", report["findings"]);
 }
 
+/// A log of several generations (`infer_acc.py` runs every test case of its
+/// config) pairs each pose folder with the audio printed after it.
+#[test]
+fn each_pose_folder_is_held_against_the_audio_of_its_own_generation() {
+    let (_dir, run_dir) = copy_of("deploy_healthy");
+    let demo = run_dir.join("assets/halfbody_demo");
+    copy_dir(&demo.join("pose/01"), &demo.join("pose/good"));
+    let wav = std::fs::read(demo.join("audio/chinese/echomimicv2_woman.wav")).unwrap();
+    std::fs::write(demo.join("audio/chinese/good.wav"), shortened_wav(&wav, 1600)).unwrap();
+    let log = run_dir.join("server.log");
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    text.push_str(
+        "Pose: ./assets/halfbody_demo/pose/good/\nReference: ./assets/halfbody_demo/refimag/natural_bk_openhand/0014.png\n\
+         Audio: ./assets/halfbody_demo/audio/chinese/good.wav\n",
+    );
+    std::fs::write(&log, text).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    let counts: Vec<&Value> = report["findings"].as_array().unwrap().iter().filter(|f| f["code"] == "P114").collect();
+    assert_eq!(counts.len(), 1, "{counts:?}\n{stderr}");
+    assert!(counts[0]["subject"]["file"].as_str().unwrap().ends_with("pose/good"), "{}", counts[0]);
+    assert!(counts[0]["message"].as_str().unwrap().contains("good.wav"), "{}", counts[0]);
+    // Poses that outlast their audio are trimmed to it: nothing broke.
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K120", "{:#}", report["verdict"]);
+}
+
 /// `wav` with its sample data cut to `bytes`, the sizes in its header to match.
 fn shortened_wav(wav: &[u8], bytes: u32) -> Vec<u8> {
     let data = wav.windows(4).position(|w| w == b"data").unwrap();

@@ -113,6 +113,9 @@ pub(crate) struct JobContext<'a> {
     pub poses_repeat: bool,
     /// The audio the poses are held against: the run's only audio file.
     pub audio: Option<PathBuf>,
+    /// Pose folders the run drove with an audio file of their own (a log
+    /// that prints several generations), each with that file.
+    pub audio_of: Vec<(PathBuf, PathBuf)>,
     pub expect_audio: bool,
     /// Videos the pipeline writes without audio, each with the video in the
     /// folder that it muxed the audio into: not expected to carry audio.
@@ -320,8 +323,13 @@ fn tensor(path: &Path, out: &mut CheckOutput) {
 
 fn poses(path: &Path, ctx: &JobContext, out: &mut CheckOutput) {
     let seq = crate::pose::load(&[path.to_path_buf()], None);
+    let own = ctx.audio_of.iter().find(|(poses, _)| poses == path).map(|(_, audio)| audio.as_path());
+    let seconds = match own {
+        Some(audio) => crate::pose::audio::duration(audio).ok().map(|s| (s, audio)),
+        None => ctx.audio_seconds(),
+    };
     let options = crate::pose::CheckOptions {
-        audio_frames: ctx.audio_seconds().map(|(s, what)| {
+        audio_frames: seconds.map(|(s, what)| {
             (
                 crate::pose::audio::frames_for(s, ctx.fps),
                 format!("{} ({} s at {} fps)", what.display(), fmt_num(s), fmt_num(ctx.fps)),

@@ -239,6 +239,11 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let audio_files: Vec<&Artifact> =
         artifacts.iter().filter(|a| a.kind == ArtifactKind::Audio && !a.unused).collect();
     let audio_path = read.audio(&audio_files).map(|a| PathBuf::from(&a.path));
+    let audio_of = artifacts
+        .iter()
+        .filter(|a| a.kind == ArtifactKind::Poses && !a.unused)
+        .filter_map(|poses| Some((PathBuf::from(&poses.path), PathBuf::from(&read.audio_of(poses, &audio_files)?.path))))
+        .collect();
     let muxed_later = outputs::muxed_later(&artifacts)
         .into_iter()
         .map(|(silent, muxed)| (PathBuf::from(&artifacts[silent].path), artifacts[muxed].path.clone()))
@@ -250,6 +255,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         fps: options.fps.or(read.fps).unwrap_or(24.0),
         poses_repeat: read.poses_repeat,
         audio: audio_path,
+        audio_of,
         audio_seconds: std::sync::OnceLock::new(),
         expect_audio: !audio_files.is_empty(),
         muxed_later,

@@ -126,6 +126,9 @@ pub(crate) struct Loaded {
     /// rest of it is what this evidence can say was not read.
     named: usize,
     source: Source,
+    /// Which generation of its source: a log numbers them by their `Pose:`
+    /// lines, so a pose folder and the audio printed after it go together.
+    case: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -156,14 +159,15 @@ impl Loaded {
                     crate::config::POSE_FOLDER => (ArtifactKind::Poses, name.clone()),
                     _ => return None,
                 };
-                (!name.is_empty()).then_some(Loaded { kind, place, named: 0, source: Source::Workflow })
+                (!name.is_empty()).then_some(Loaded { kind, place, named: 0, source: Source::Workflow, case: 0 })
             })
             .collect()
     }
 
-    /// The inputs a log's lines print, each once.
+    /// The inputs a log's lines print, each once for each generation.
     fn printed(text: &str, log: &str) -> Vec<Loaded> {
         let mut printed: Vec<Loaded> = Vec::new();
+        let mut case = 0;
         for line in text.lines() {
             let unglued = crate::log::timestamp::unglue(line);
             let line = crate::log::timestamp::strip(unglued.as_deref().unwrap_or(line));
@@ -175,8 +179,12 @@ impl Loaded {
                 // A pose folder is one name; an image or audio file may sit in
                 // a folder of the collection (`natural_bk_openhand/0035.png`).
                 let named = if kind != ArtifactKind::Poses && names >= 3 { 2 } else { 1 };
-                if !printed.iter().any(|l| l.kind == kind && l.place == place) {
-                    printed.push(Loaded { kind, place, named, source: Source::Log(log.to_string()) });
+                // Each generation prints its pose folder first.
+                if kind == ArtifactKind::Poses {
+                    case += 1;
+                }
+                if !printed.iter().any(|l| l.kind == kind && l.place == place && l.case == case) {
+                    printed.push(Loaded { kind, place, named, source: Source::Log(log.to_string()), case });
                 }
             }
         }
@@ -218,7 +226,7 @@ impl Loaded {
                 };
                 if is {
                     let named = names.len();
-                    written.push(Loaded { kind, place: a.path.clone(), named, source: source() });
+                    written.push(Loaded { kind, place: a.path.clone(), named, source: source(), case: 0 });
                 }
             }
         };
@@ -317,6 +325,34 @@ pub(crate) struct RunRead {
 }
 
 impl RunRead {
+    /// The audio file printed (or named by a clip's path) in the same
+    /// generation as a pose folder, when one file is; none when `--audio`
+    /// or a workflow names the run's audio, which then goes for every folder.
+    pub(crate) fn audio_of<'a>(&self, poses: &Artifact, files: &[&'a Artifact]) -> Option<&'a Artifact> {
+        let workflow = |f: &&&Artifact| {
+            self.loaded.iter().any(|l| l.source == Source::Workflow && l.kind == ArtifactKind::Audio && l.is(&f.path))
+        };
+        if files.iter().any(|f| f.recognised_by == "--audio") || files.iter().any(|f| workflow(&f)) {
+            return None;
+        }
+        let mut found: Vec<&'a Artifact> = Vec::new();
+        let of_poses = self.loaded.iter().filter(|l| l.kind == ArtifactKind::Poses && l.source != Source::Workflow);
+        for l in of_poses.filter(|l| l.is(&poses.path)) {
+            let heard = self.loaded.iter().filter(|a| a.kind == ArtifactKind::Audio && a.source == l.source && a.case == l.case);
+            for audio in heard {
+                for file in files.iter().filter(|f| audio.is(&f.path)) {
+                    if !found.iter().any(|f| f.path == file.path) {
+                        found.push(file);
+                    }
+                }
+            }
+        }
+        match found.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        }
+    }
+
     /// The audio file the poses are held against, among the run's: the one
     /// `--audio` names, else the one its workflow loads, else the one its
     /// log prints, else the one a clip's path names, else its only one. (A
@@ -393,8 +429,12 @@ pub(crate) fn not_loaded(artifacts: &[Artifact], loaded: &[Loaded]) -> Vec<(usiz
         if of_kind.iter().any(|l| l.is(&a.path)) {
             continue;
         }
-        let mut names: Vec<&str> = of_kind.iter().filter(|l| l.source == judge.source).map(|l| l.shown()).collect();
-        names.dedup();
+        let mut names: Vec<&str> = Vec::new();
+        for l in of_kind.iter().filter(|l| l.source == judge.source) {
+            if !names.contains(&l.shown()) {
+                names.push(l.shown());
+            }
+        }
         let what = if a.kind == ArtifactKind::Poses { "poses" } else { "input" };
         unread.push((i, format!("not the run's {what}: {} {}", judge.said(), names.join(", "))));
     }
@@ -588,7 +628,7 @@ mod tests {
             setting("EchoMimicV2Node.steps", "30"),
         ]);
         let image =
-            Loaded { kind: ArtifactKind::Image, place: "input/people/0035.png".into(), named: 0, source: Source::Workflow };
+            Loaded { kind: ArtifactKind::Image, place: "input/people/0035.png".into(), named: 0, source: Source::Workflow, case: 0 };
         assert_eq!(loaded, [image]);
         let artifacts = [
             Artifact::new(Path::new("ComfyUI/input/people/0035.png"), ArtifactKind::Image, ""),
@@ -635,7 +675,8 @@ mod tests {
             Pose: ./assets/halfbody_demo/pose/01\n\
             2024-12-16T18:55:49.195834 - Pose: /srv/ComfyUI/custom_nodes/EchoMimicV2-ComfyUI/echomimicv2/pose/01\n";
         let loaded = Loaded::printed(log, "server.log");
-        assert_eq!(loaded.len(), 4, "{loaded:?}");
+        // Three generations, the first with all three inputs.
+        assert_eq!(loaded.iter().map(|l| l.case).collect::<Vec<_>>(), [1, 1, 1, 2, 3], "{loaded:?}");
         let of = |kind, path: &str| Artifact::new(Path::new(path), kind, "");
         let demo = "run/assets/halfbody_demo";
         let artifacts = [
@@ -660,9 +701,43 @@ mod tests {
         let read = Stated { loaded: loaded.into_iter().map(|l| (0, l)).collect(), ..Stated::default() }.of_used(&[]);
         let audio: Vec<&Artifact> = artifacts[6..8].iter().collect();
         assert_eq!(read.audio(&audio).map(|a| a.path.as_str()), Some(artifacts[6].path.as_str()));
+        assert_eq!(read.audio_of(&artifacts[0], &audio).map(|a| a.path.as_str()), Some(artifacts[6].path.as_str()));
         // A bare name says nothing of where the others were picked from.
         let bare = Loaded::printed("Audio: speech.wav\n", "run.log");
         assert!(not_loaded(&artifacts, &bare).is_empty());
+    }
+
+    #[test]
+    fn each_pose_folder_goes_with_the_audio_printed_in_its_generation() {
+        // infer_acc.py runs every test case of its config in turn.
+        let demo = "./assets/halfbody_demo";
+        let log = format!(
+            "Pose: {demo}/pose/01/\nReference: {demo}/refimag/natural_bk_openhand/0014.png\n\
+             Audio: {demo}/audio/chinese/echomimicv2_woman.wav\n100%|##########| 6/6\n\
+             Pose: {demo}/pose/good/\nReference: {demo}/refimag/natural_bk_openhand/0082.png\n\
+             Audio: {demo}/audio/chinese/good.wav\n\
+             Pose: {demo}/pose/04/\nReference: {demo}/refimag/natural_bk_openhand/0205.png\n\
+             Audio: {demo}/audio/chinese/echomimicv2_woman.wav\n"
+        );
+        let of = |kind, path: &str| Artifact::new(Path::new(path), kind, "");
+        let artifacts = [
+            of(ArtifactKind::Poses, "run/assets/halfbody_demo/pose/01"),
+            of(ArtifactKind::Poses, "run/assets/halfbody_demo/pose/good"),
+            of(ArtifactKind::Poses, "run/assets/halfbody_demo/pose/04"),
+            of(ArtifactKind::Poses, "run/assets/halfbody_demo/pose/fight"),
+            of(ArtifactKind::Audio, "run/assets/halfbody_demo/audio/chinese/echomimicv2_woman.wav"),
+            of(ArtifactKind::Audio, "run/assets/halfbody_demo/audio/chinese/good.wav"),
+        ];
+        let loaded = Loaded::printed(&log, "run.log");
+        let read = Stated { loaded: loaded.iter().cloned().map(|l| (0, l)).collect(), ..Stated::default() }.of_used(&[]);
+        let audio: Vec<&Artifact> = artifacts[4..].iter().collect();
+        let heard: Vec<Option<&str>> =
+            artifacts[..4].iter().map(|p| read.audio_of(p, &audio).map(|a| a.path.as_str())).collect();
+        assert_eq!(heard, [Some(artifacts[4].path.as_str()), Some(artifacts[5].path.as_str()), Some(artifacts[4].path.as_str()), None]);
+        // Two audio files printed: none is the one for every folder.
+        assert!(read.audio(&audio).is_none());
+        let unread: Vec<usize> = not_loaded(&artifacts, &loaded).into_iter().map(|(i, _)| i).collect();
+        assert_eq!(unread, [3]);
     }
 
     #[test]
