@@ -436,7 +436,8 @@ pub(crate) fn not_loaded(artifacts: &[Artifact], loaded: &[Loaded]) -> Vec<(usiz
             }
         }
         let what = if a.kind == ArtifactKind::Poses { "poses" } else { "input" };
-        unread.push((i, format!("not the run's {what}: {} {}", judge.said(), names.join(", "))));
+        let names = crate::report::list_some(&names, 3);
+        unread.push((i, format!("not the run's {what}: {} {names}", judge.said())));
     }
     unread
 }
