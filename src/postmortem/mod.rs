@@ -233,9 +233,10 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     // The scheme to simulate: the one a log line or config key names.
     let scheme = options.simulate.or_else(|| text_findings.iter().find_map(|(_, f)| correlate::named_scheme(f)));
     let tools = crate::video::Tools::find();
-    // Poses are held against the audio only when there is one: a folder of
-    // demo assets pairs several audio files and pose folders in its config.
-    // A workflow's loaded audio is the one (a node may save a copy of it).
+    // Poses are held against the run's audio when the evidence names one (or
+    // the folder holds one), else each against the audio printed in its own
+    // generation; a folder of demo assets holds several audio files, and
+    // which goes with which pose folder is not the folder's to say.
     let audio_files: Vec<&Artifact> =
         artifacts.iter().filter(|a| a.kind == ArtifactKind::Audio && !a.unused).collect();
     let audio_path = read.audio(&audio_files).map(|a| PathBuf::from(&a.path));
