@@ -120,18 +120,28 @@ pub(crate) struct JobContext<'a> {
     /// Videos the pipeline writes without audio, each with the video in the
     /// folder that it muxed the audio into: not expected to carry audio.
     pub muxed_later: Vec<(PathBuf, String)>,
-    /// Its duration, read once (from a WAV header, else by ffprobe) by
-    /// whichever job needs it first, inside the jobs rather than before
-    /// them, so that a probe overlaps the slow checks.
-    pub audio_seconds: OnceLock<Option<f64>>,
+    /// The duration of each audio file poses are held against, read once
+    /// (from a WAV header, else by ffprobe) by whichever job needs it
+    /// first, inside the jobs rather than before them, so that a probe
+    /// overlaps the slow checks.
+    pub audio_seconds: Vec<(PathBuf, OnceLock<Result<f64, String>>)>,
 }
 
 impl JobContext<'_> {
-    /// Seconds of `self.audio`, probed on first use.
-    fn audio_seconds(&self) -> Option<(f64, &Path)> {
-        let path = self.audio.as_deref()?;
-        let seconds = (*self.audio_seconds.get_or_init(|| crate::pose::audio::duration(path).ok()))?;
-        Some((seconds, path))
+    /// The audio a pose folder is held against: its own generation's, else
+    /// the run's.
+    fn audio_for(&self, poses: &Path) -> Option<&Path> {
+        let own = self.audio_of.iter().find(|(folder, _)| folder == poses).map(|(_, audio)| audio.as_path());
+        own.or(self.audio.as_deref())
+    }
+
+    /// Seconds of an audio file, probed once when poses are held against it.
+    fn seconds(&self, audio: &Path) -> Result<f64, String> {
+        let probe = || crate::pose::audio::duration(audio).map_err(|e| e.to_string());
+        match self.audio_seconds.iter().find(|(path, _)| path == audio) {
+            Some((_, once)) => once.get_or_init(probe).clone(),
+            None => probe(),
+        }
     }
 }
 
@@ -323,11 +333,7 @@ fn tensor(path: &Path, out: &mut CheckOutput) {
 
 fn poses(path: &Path, ctx: &JobContext, out: &mut CheckOutput) {
     let seq = crate::pose::load(&[path.to_path_buf()], None);
-    let own = ctx.audio_of.iter().find(|(poses, _)| poses == path).map(|(_, audio)| audio.as_path());
-    let seconds = match own {
-        Some(audio) => crate::pose::audio::duration(audio).ok().map(|s| (s, audio)),
-        None => ctx.audio_seconds(),
-    };
+    let seconds = ctx.audio_for(path).and_then(|audio| Some((ctx.seconds(audio).ok()?, audio)));
     let options = crate::pose::CheckOptions {
         audio_frames: seconds.map(|(s, what)| {
             (
@@ -448,8 +454,7 @@ fn image(path: &Path, ctx: &JobContext, out: &mut CheckOutput) {
 }
 
 fn audio(path: &Path, ctx: &JobContext, out: &mut CheckOutput) {
-    let known = ctx.audio_seconds().filter(|(_, p)| *p == path).map(|(s, _)| s);
-    out.summary = match known.ok_or(()).or_else(|()| crate::pose::audio::duration(path)) {
+    out.summary = match ctx.seconds(path) {
         Ok(seconds) => format!("{} s of audio", fmt_num(seconds)),
         Err(err) => format!("duration unknown: {err}"),
     };

@@ -240,11 +240,17 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let audio_files: Vec<&Artifact> =
         artifacts.iter().filter(|a| a.kind == ArtifactKind::Audio && !a.unused).collect();
     let audio_path = read.audio(&audio_files).map(|a| PathBuf::from(&a.path));
-    let audio_of = artifacts
+    let audio_of: Vec<(PathBuf, PathBuf)> = artifacts
         .iter()
         .filter(|a| a.kind == ArtifactKind::Poses && !a.unused)
         .filter_map(|poses| Some((PathBuf::from(&poses.path), PathBuf::from(&read.audio_of(poses, &audio_files)?.path))))
         .collect();
+    let mut audio_seconds: Vec<(PathBuf, std::sync::OnceLock<Result<f64, String>>)> = Vec::new();
+    for audio in audio_path.iter().chain(audio_of.iter().map(|(_, audio)| audio)) {
+        if !audio_seconds.iter().any(|(path, _)| path == audio) {
+            audio_seconds.push((audio.clone(), std::sync::OnceLock::new()));
+        }
+    }
     let muxed_later = outputs::muxed_later(&artifacts)
         .into_iter()
         .map(|(silent, muxed)| (PathBuf::from(&artifacts[silent].path), artifacts[muxed].path.clone()))
@@ -257,7 +263,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         poses_repeat: read.poses_repeat,
         audio: audio_path,
         audio_of,
-        audio_seconds: std::sync::OnceLock::new(),
+        audio_seconds,
         expect_audio: !audio_files.is_empty(),
         muxed_later,
     };
