@@ -97,6 +97,26 @@ def mp4_sliced_av() -> bytes:
     return out.read_bytes()
 
 
+def mp4_tagged(keyed: bool) -> bytes:
+    """Four 32 × 32 H.264 frames carrying a ComfyUI prompt in their metadata,
+    as Video Combine writes it: `mdta`-keyed `prompt` and `workflow` items
+    (keyed), else one iTunes-style comment holding both."""
+    out = pathlib.Path("/tmp/nanscope-fuzz-seed-tagged.mp4")
+    prompt = '{"13": {"class_type": "Echo_Sampler", "inputs": {"steps": 6, "cfg": 2.5}}}'
+    workflow = '{"nodes": [{"id": 13, "type": "Echo_Sampler", "widgets_values": [7, "fixed", 2.5, 6]}], "links": []}'
+    if keyed:
+        tags = ["-metadata", f"prompt={prompt}", "-metadata", f"workflow={workflow}", "-movflags", "use_metadata_tags"]
+    else:
+        tags = ["-metadata", f'comment={{"prompt": {prompt}, "workflow": {workflow}}}']
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=32x32:rate=8",
+         "-frames:v", "4", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-map_metadata", "-1",
+         *tags, "-fflags", "+bitexact", "-flags:v", "+bitexact", str(out)],
+        check=True,
+    )
+    return out.read_bytes()
+
+
 def npz_shared_member(members: int) -> bytes:
     """A zip whose central directory lists `members` names that all point at
     one deflated 4 MiB `.npy`: every name decompresses it again."""
@@ -141,6 +161,8 @@ def main() -> None:
         "mp4-boxes/moov-last.mp4": mp4(False),
         "mp4-boxes/moov-first.mp4": mp4(True),
         "mp4-boxes/sliced-cabac-aac.mp4": mp4_sliced_av(),
+        "mp4-boxes/comfyui-prompt-keyed.mp4": mp4_tagged(True),
+        "mp4-boxes/comfyui-prompt-comment.mp4": mp4_tagged(False),
         # One deflated member repeated 300 times by the central directory.
         "npz/central-directory-amplification.npz": npz_shared_member(300),
         "wav/pcm-s16-mono.wav": wav(1, 1, 16000, 16, 160),

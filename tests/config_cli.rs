@@ -160,3 +160,75 @@ fn a_missing_config_and_a_folder_without_configs_are_exit_2() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("nothing to check"));
 }
+
+/// An MP4 written by ffmpeg from one black frame, with the metadata lines of
+/// an FFMETADATA file (values escaped as that format wants), as Video
+/// Combine writes its outputs; `keyed` adds `-movflags use_metadata_tags`.
+fn video_with_metadata(path: &std::path::Path, entries: &[(&str, String)], keyed: bool) {
+    let escape = |v: &str| {
+        v.replace('\\', "\\\\").replace(';', "\\;").replace('#', "\\#").replace('=', "\\=").replace('\n', "\\\n")
+    };
+    let mut text = String::from(";FFMETADATA1\n");
+    for (key, value) in entries {
+        text.push_str(&format!("{key}={}\n", escape(value)));
+    }
+    let metadata = path.with_extension("txt");
+    std::fs::write(&metadata, text).unwrap();
+    let mut ffmpeg = std::process::Command::new("ffmpeg");
+    ffmpeg.args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=black:size=64x64:d=0.1"]);
+    ffmpeg.arg("-i").arg(&metadata).args(["-map_metadata", "1", "-c:v", "mpeg4"]);
+    if keyed {
+        ffmpeg.args(["-movflags", "use_metadata_tags"]);
+    }
+    assert!(ffmpeg.arg(path).status().unwrap().success());
+}
+
+/// The prompt a ComfyUI save node writes into its MP4, in each form Video
+/// Combine has written it (one `comment` holding prompt and workflow; then
+/// `prompt` and `workflow` tags, the prompt JSON text inside a JSON string
+/// until May 2026) and ComfyUI's own video saver writes it: `config check`
+/// reads the workflow's settings from the video. A video without one is
+/// no configuration.
+#[test]
+fn the_workflow_a_saved_video_carries_is_checked() {
+    let prompt = serde_json::json!({
+        "12": {"class_type": "Echo_Predata", "inputs": {"pose_dir": "pose_01", "width": 768, "height": 768,
+            "fps": 25, "length": 120}},
+        "13": {"class_type": "Echo_Sampler", "inputs": {"emb": ["12", 0], "seed": 7, "cfg": 2.5, "steps": 30,
+            "sample_rate": 16000, "context_frames": 12, "context_overlap": 3, "save_video": false}}
+    })
+    .to_string();
+    let workflow = serde_json::json!({"last_node_id": 13, "links": [], "nodes": [{"id": 13, "type": "Echo_Sampler",
+        "widgets_values": [7, "fixed", 2.5, 30, 16000, 12, 3, false]}]})
+    .to_string();
+    let quoted = serde_json::to_string(&prompt).unwrap();
+    let comment = serde_json::json!({"prompt": quoted, "workflow": serde_json::from_str::<Value>(&workflow).unwrap()});
+    let dir = tempfile::tempdir().unwrap();
+    let forms = [
+        ("comment", vec![("comment", comment.to_string())], false),
+        ("quoted", vec![("prompt", quoted.clone()), ("workflow", workflow.clone())], true),
+        ("tags", vec![("prompt", prompt.clone()), ("workflow", workflow.clone())], true),
+    ];
+    for (name, entries, keyed) in forms {
+        let path = dir.path().join(format!("{name}.mp4"));
+        video_with_metadata(&path, &entries, keyed);
+        let (code, report) = check(&[path.to_str().unwrap()]);
+        assert_eq!(report.configs[0]["kind"], "comfyui_workflow", "{name}: {:#}", report.configs[0]);
+        let fps = report.findings.iter().find(|f| f.code == "C110").unwrap_or_else(|| panic!("{name}: no C110"));
+        assert_eq!(fps.subject["key"], "Echo_Predata.fps", "{name}");
+        assert_eq!(code, Some(0), "{name}");
+        let settings = report.configs[0]["settings"].as_array().unwrap();
+        assert!(settings.iter().any(|s| s["key"] == "Echo_Sampler.steps" && s["value"] == "30"), "{name}");
+    }
+    // Only the UI's workflow: its widgets are read.
+    let path = dir.path().join("workflow.mp4");
+    video_with_metadata(&path, &[("workflow", workflow)], true);
+    let (_, report) = check(&[path.to_str().unwrap()]);
+    let settings = report.configs[0]["settings"].as_array().unwrap();
+    assert!(settings.iter().any(|s| s["key"] == "Echo_Sampler.steps" && s["value"] == "30"), "{settings:?}");
+    // A comment that is no workflow.
+    let path = dir.path().join("plain.mp4");
+    video_with_metadata(&path, &[("comment", "made with love".into())], false);
+    let (_, report) = check(&[path.to_str().unwrap()]);
+    assert_eq!(report.findings[0].code, "C101", "{:?}", report.findings);
+}

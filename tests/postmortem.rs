@@ -787,6 +787,53 @@ fn the_prompt_an_output_image_carries_is_the_run_s_workflow() {
     }
 }
 
+/// ComfyUI's own video saver, and Video Combine without its first-frame PNG,
+/// keep the prompt only in the MP4's metadata: the run's settings are read
+/// from there, cited at the video, and the inputs it loads decide which of
+/// input/'s files are the run's.
+#[test]
+fn the_prompt_an_output_video_carries_is_the_run_s_workflow() {
+    let (_dir, run_dir) = copy_of("deploy_comfyui");
+    let prompt = json!({
+        "11": {"class_type": "Echo_LoadModel", "inputs": {"vae": "sd-vae-ft-mse.safetensors", "denoising": true,
+            "infer_mode": "pose_acc", "lowvram": true, "version": "V2"}},
+        "8": {"class_type": "LoadImage", "inputs": {"image": "0014.png"}},
+        "9": {"class_type": "LoadAudio", "inputs": {"audio": "audio_1734375300_temp.wav"}},
+        "12": {"class_type": "Echo_Predata", "inputs": {"info": ["11", 1], "image": ["8", 0], "audio": ["9", 0],
+            "pose_dir": "pose_01", "width": 768, "height": 768, "fps": 24, "length": 120}},
+        "13": {"class_type": "Echo_Sampler", "inputs": {"model": ["11", 0], "emb": ["12", 0], "seed": 7, "cfg": 2.5,
+            "steps": 6, "sample_rate": 16000, "context_frames": 12, "context_overlap": 3, "save_video": false}},
+        "14": {"class_type": "SaveVideo", "inputs": {"video": ["13", 0], "filename_prefix": "video/ComfyUI"}}
+    });
+    let clip = run_dir.join("output/audio_1734375300_echo.mp4");
+    let saved = run_dir.join("output/video/ComfyUI_00001_.mp4");
+    std::fs::create_dir_all(saved.parent().unwrap()).unwrap();
+    let remuxed = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
+        .arg(&clip)
+        .args(["-c", "copy", "-movflags", "use_metadata_tags+faststart", "-metadata"])
+        .arg(format!("prompt={prompt}"))
+        .arg(&saved)
+        .status()
+        .unwrap();
+    assert!(remuxed.success());
+    std::fs::remove_file(&clip).unwrap();
+    // input/ keeps another upload the prompt does not load.
+    std::fs::copy(run_dir.join("input/0014.png"), run_dir.join("input/0013.png")).unwrap();
+
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K101", "{:#}\n{stderr}", report["verdict"]);
+    let video = artifact(&report, "output/video/ComfyUI_00001_.mp4");
+    assert_eq!(video["checks"], json!(["config check (embedded workflow)", "video check"]), "{video}");
+    let guidance = report["findings"].as_array().unwrap().iter().find(|f| f["code"] == "C105").unwrap();
+    assert!(guidance["subject"]["file"].as_str().unwrap().ends_with("ComfyUI_00001_.mp4"), "{guidance}");
+    assert_eq!(guidance["subject"]["key"], "Echo_Sampler.cfg", "{guidance}");
+    let other = artifact(&report, "input/0013.png");
+    assert_eq!(other["unused"], true, "{other}");
+    assert!(other["summary"].as_str().unwrap().ends_with("the workflow loads 0014.png"), "{other}");
+    assert_eq!(artifact(&report, "input/0014.png")["checks"], json!(["image check"]));
+}
+
 /// The top-level boxes of an MP4: (kind, offset, size).
 fn boxes(bytes: &[u8]) -> Vec<(String, usize, usize)> {
     let mut at = 0;

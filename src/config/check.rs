@@ -123,14 +123,8 @@ pub fn check_file(path: &Path, options: &ConfigOptions) -> ConfigFile {
         settings: Vec::new(),
         findings: Vec::new(),
     };
-    // ComfyUI keeps the prompt it ran (the API form) in the images it saves.
-    if let Ok(Some(prompt)) = crate::image::png_text(path, "prompt")
-        && let Ok(doc) = yaml::parse(&prompt)
-        && comfyui::is_workflow(&doc)
-    {
-        // Lines of a text inside an image mean nothing to a reader.
-        workflow(&mut result, &doc, options.windows, |_| None);
-        return result;
+    if let Some(embedded) = check_embedded(path, options) {
+        return embedded;
     }
     let text = match read_text(path) {
         Ok(text) => text,
@@ -185,6 +179,56 @@ pub fn check_file(path: &Path, options: &ConfigOptions) -> ConfigFile {
         ConfigKind::Unknown => result.findings.push(findings::unrecognized(&label)),
     }
     result
+}
+
+/// Checks the workflow a ComfyUI save node wrote into an image or a video
+/// (see [`embedded_workflow`]); `None` when the file holds none.
+pub fn check_embedded(path: &Path, options: &ConfigOptions) -> Option<ConfigFile> {
+    let doc = embedded_workflow(path)?;
+    let mut result = ConfigFile {
+        file: path.display().to_string(),
+        kind: ConfigKind::ComfyuiWorkflow,
+        variant: None,
+        root: None,
+        settings: Vec::new(),
+        findings: Vec::new(),
+    };
+    // Lines of a text inside an image or a video mean nothing to a reader.
+    workflow(&mut result, &doc, options.windows, |_| None);
+    Some(result)
+}
+
+/// The workflow a ComfyUI save node wrote into its output, preferring the
+/// prompt (the API form, every input resolved) to the UI's workflow.
+/// - A PNG keeps the prompt in a text chunk.
+/// - An MP4 or MOV keeps it in its metadata. Video Combine wrote one
+///   `comment` holding `{"prompt": …, "workflow": …}` until January 2026,
+///   then `prompt` and `workflow` tags, as ComfyUI's own video saver does.
+///   Between August 2024 and May 2026 its prompt was JSON text inside a JSON
+///   string.
+pub(crate) fn embedded_workflow(path: &Path) -> Option<Node> {
+    if let Ok(Some(prompt)) = crate::image::png_text(path, "prompt") {
+        return workflow_in(&prompt);
+    }
+    let tags = crate::video::container::metadata_tags(path).ok()?;
+    let tag = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    if let Some(found) = ["prompt", "workflow"].into_iter().filter_map(tag).find_map(workflow_in) {
+        return Some(found);
+    }
+    let comment = yaml::parse(tag("comment")?).ok()?;
+    ["prompt", "workflow"].into_iter().filter_map(|key| comment.get(key)).find_map(|value| match value {
+        Node::Str(text) => workflow_in(text),
+        doc => comfyui::is_workflow(doc).then(|| doc.clone()),
+    })
+}
+
+/// A workflow written as JSON, or as JSON text inside a JSON string.
+fn workflow_in(text: &str) -> Option<Node> {
+    let doc = match yaml::parse(text).ok()? {
+        Node::Str(inner) => yaml::parse(&inner).ok()?,
+        doc => doc,
+    };
+    comfyui::is_workflow(&doc).then_some(doc)
 }
 
 /// A ComfyUI workflow's checks into `result`, each line it states passed

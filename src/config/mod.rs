@@ -13,7 +13,7 @@ mod findings;
 mod report;
 pub(crate) mod yaml;
 
-pub use check::{ConfigCheck, ConfigFile, ConfigKind, ConfigOptions, Setting, Variant, check, check_file};
+pub use check::{ConfigCheck, ConfigFile, ConfigKind, ConfigOptions, Setting, Variant, check, check_embedded, check_file};
 pub use comfyui::names_echomimic_node;
 pub(crate) use comfyui::{POSE_FOLDER, POSES_REPEAT};
 pub use report::report;

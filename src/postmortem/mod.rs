@@ -118,9 +118,13 @@ fn attached_workflow(
 
 /// A file's workflow when it runs an EchoMimic node.
 fn echomimic_workflow(path: &std::path::Path, options: &crate::config::ConfigOptions) -> Option<crate::config::ConfigFile> {
-    let checked = crate::config::check_file(path, options);
-    let echomimic = !checked.settings.iter().any(|s| s.key == "echomimic_nodes");
-    (checked.kind == crate::config::ConfigKind::ComfyuiWorkflow && echomimic).then_some(checked)
+    Some(crate::config::check_file(path, options)).filter(runs_echomimic)
+}
+
+/// Whether a checked file is a workflow that runs an EchoMimic node.
+fn runs_echomimic(checked: &crate::config::ConfigFile) -> bool {
+    checked.kind == crate::config::ConfigKind::ComfyuiWorkflow
+        && !checked.settings.iter().any(|s| s.key == "echomimic_nodes")
 }
 
 /// Discovers, checks and judges.
@@ -171,27 +175,26 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         a.summary = format!("{} findings", found.len());
         text_findings.extend(found.into_iter().map(|f| (i, f)));
     }
-    // An image ComfyUI saved carries the prompt that made it (a node's own
-    // example images are not the run's). `output/` keeps every run's images:
-    // the newest that runs an EchoMimic node is the run's.
+    // An image or a video ComfyUI saved carries the prompt that made it (a
+    // node's own example images are not the run's). `output/` keeps every
+    // run's outputs: the newest that runs an EchoMimic node is the run's.
     let assets = prompts::node_assets(&artifacts);
-    let mut prompted: Vec<(std::time::SystemTime, usize)> = artifacts
+    let mut saved: Vec<(std::time::SystemTime, usize)> = artifacts
         .iter()
         .enumerate()
-        .filter(|(i, a)| a.kind == ArtifactKind::Image && !assets.iter().any(|(n, _)| n == i))
+        .filter(|(i, a)| {
+            matches!(a.kind, ArtifactKind::Image | ArtifactKind::Video) && !assets.iter().any(|(n, _)| n == i)
+        })
         .filter_map(|(i, a)| {
-            let path = std::path::Path::new(&a.path);
-            crate::image::png_text(path, "prompt").ok()??;
-            let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok()?;
+            let modified = std::fs::metadata(&a.path).and_then(|m| m.modified()).ok()?;
             Some((modified, i))
         })
         .collect();
     // Newest first; the first in discovery order among equals.
-    prompted.sort_by_key(|&(modified, i)| (std::cmp::Reverse(modified), i));
-    let newest = prompted.into_iter().find_map(|(_, i)| {
-        // A PNG that ComfyUI saved carries the prompt it ran.
-        let embedded = echomimic_workflow(std::path::Path::new(&artifacts[i].path), &config_options)?;
-        Some((i, embedded))
+    saved.sort_by_key(|&(modified, i)| (std::cmp::Reverse(modified), i));
+    let newest = saved.into_iter().find_map(|(_, i)| {
+        let embedded = crate::config::check_embedded(std::path::Path::new(&artifacts[i].path), &config_options)?;
+        runs_echomimic(&embedded).then_some((i, embedded))
     });
     if let Some((i, embedded)) = newest {
         artifacts[i].checks.push("config check (embedded workflow)".into());

@@ -143,6 +143,90 @@ pub fn video_track_size(moov: &[u8]) -> Option<(u64, u64)> {
     })
 }
 
+/// The text tags of an MP4/MOV file's `moov`, as (key, value) pairs in file
+/// order: the `mdta`-keyed items ffmpeg writes with `-movflags
+/// use_metadata_tags` (any key), the iTunes-style comment and encoder items,
+/// and QuickTime's own comment atom. Empty when the file is not ISO-BMFF or
+/// has no whole moov.
+pub fn metadata_tags(path: &Path) -> std::io::Result<Vec<(String, String)>> {
+    let mut file = File::open(path)?;
+    let size = file.metadata()?.len();
+    let mut head = [0u8; 8];
+    if read_up_to(&mut file, &mut head)? < 8 || &head[4..8] != b"ftyp" {
+        return Ok(Vec::new());
+    }
+    let layout = walk_boxes(&mut file, size)?;
+    Ok(read_moov(&mut file, &layout, size)?.map_or_else(Vec::new, |moov| moov_tags(&moov)))
+}
+
+/// The text tags of a moov payload (see [`metadata_tags`]).
+pub fn moov_tags(moov: &[u8]) -> Vec<(String, String)> {
+    let mut tags = Vec::new();
+    let udta = first_child(moov, b"udta");
+    // ffmpeg puts `meta` in `udta`; other writers put it in moov itself.
+    for meta in [udta.and_then(|u| first_child(u, b"meta")), first_child(moov, b"meta")].into_iter().flatten() {
+        meta_tags(meta, &mut tags);
+    }
+    for (kind, body) in udta.into_iter().flat_map(children).take(MAX_BOXES) {
+        // A QuickTime text atom: a 16-bit length, a 16-bit language, the text.
+        if let Some(key) = itunes_key(kind)
+            && let Some(length) = body.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
+            && let Some(text) = body.get(4..4 + length)
+        {
+            tags.push((key.to_string(), String::from_utf8_lossy(text).into_owned()));
+        }
+    }
+    tags
+}
+
+/// The keys nanscope reads among the iTunes-style items (`©` is byte 0xA9).
+fn itunes_key(kind: &[u8]) -> Option<&'static str> {
+    match kind {
+        b"\xa9cmt" => Some("comment"),
+        b"\xa9too" => Some("encoder"),
+        _ => None,
+    }
+}
+
+/// The items of a `meta` box: ISO's is a full box (4 bytes of version and
+/// flags before its children), QuickTime's is not.
+fn meta_tags(meta: &[u8], tags: &mut Vec<(String, String)>) {
+    let meta = if meta.get(4..8) == Some(b"hdlr") { meta } else { meta.get(4..).unwrap_or_default() };
+    // `keys`: version and flags, a count, then (size, namespace, name) entries.
+    let keys: Vec<&[u8]> = first_child(meta, b"keys")
+        .and_then(|k| k.get(8..))
+        .map(|mut entries| {
+            std::iter::from_fn(move || {
+                let size = u32::from_be_bytes(entries.get(..4)?.try_into().ok()?) as usize;
+                let name = entries.get(8..size)?;
+                entries = &entries[size..];
+                Some(name)
+            })
+            .take(MAX_BOXES)
+            .collect()
+        })
+        .unwrap_or_default();
+    let Some(ilst) = first_child(meta, b"ilst") else { return };
+    for (kind, item) in children(ilst).take(MAX_BOXES) {
+        // An `mdta` item's kind is its key's 1-based index.
+        let index = u32::from_be_bytes(kind.try_into().unwrap_or_default()) as usize;
+        let key = match itunes_key(kind) {
+            Some(key) => key.to_string(),
+            None => match index.checked_sub(1).and_then(|i| keys.get(i)) {
+                Some(name) => String::from_utf8_lossy(name).into_owned(),
+                None => continue,
+            },
+        };
+        // `data`: a type (1 is UTF-8), a locale, the value.
+        if let Some(data) = first_child(item, b"data")
+            && data.get(..4) == Some(&[0, 0, 0, 1])
+            && let Some(value) = data.get(8..)
+        {
+            tags.push((key, String::from_utf8_lossy(value).into_owned()));
+        }
+    }
+}
+
 fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
@@ -269,6 +353,79 @@ mod tests {
         #[test]
         fn track_sizes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
             let _ = video_track_size(&bytes);
+        }
+    }
+
+    /// A moov whose `udta/meta` holds `mdta`-keyed items (as ffmpeg's
+    /// `use_metadata_tags` writes them) and an iTunes-style comment.
+    fn tagged_moov(keyed: &[(&str, &str)], comment: Option<&str>) -> Vec<u8> {
+        let data = |value: &str| full_box(b"data", &[&[0, 0, 0, 1, 0, 0, 0, 0][..], value.as_bytes()].concat());
+        let mut keys = vec![0u8; 4];
+        keys.extend((keyed.len() as u32).to_be_bytes());
+        let mut items = Vec::new();
+        for (i, (key, value)) in keyed.iter().enumerate() {
+            keys.extend(full_box(b"mdta", key.as_bytes()));
+            items.extend(full_box(&(i as u32 + 1).to_be_bytes(), &data(value)));
+        }
+        if let Some(text) = comment {
+            items.extend(full_box(b"\xa9cmt", &data(text)));
+        }
+        let mut hdlr = vec![0u8; 8];
+        hdlr.extend_from_slice(b"mdta");
+        hdlr.extend([0u8; 13]);
+        let meta = [vec![0u8; 4], full_box(b"hdlr", &hdlr), full_box(b"keys", &keys), full_box(b"ilst", &items)];
+        [trak(b"vide", 64, 64), full_box(b"udta", &full_box(b"meta", &meta.concat()))].concat()
+    }
+
+    /// An MP4 file of `tagged_moov`'s moov.
+    fn tagged_mp4(path: &Path, keyed: &[(&str, &str)], comment: Option<&str>) {
+        let mut bytes = boxed(b"ftyp", 16);
+        bytes.extend(full_box(b"moov", &tagged_moov(keyed, comment)));
+        bytes.extend(boxed(b"mdat", 32));
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    #[test]
+    fn metadata_tags_are_read_from_keyed_items_and_comments() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.mp4");
+        tagged_mp4(&path, &[("prompt", "{\"1\": {}}"), ("workflow", "{}")], Some("é"));
+        let tags = metadata_tags(&path).unwrap();
+        let want = [("prompt", "{\"1\": {}}"), ("workflow", "{}"), ("comment", "é")];
+        assert_eq!(tags, want.map(|(k, v)| (k.to_string(), v.to_string())));
+
+        // QuickTime's own text atom in udta; a meta box without version and flags.
+        let atom = [&[0u8, 5, 0x55, 0xc4][..], b"hello"].concat();
+        let mut hdlr = vec![0u8; 8];
+        hdlr.extend_from_slice(b"mdir");
+        let data = full_box(b"data", &[&[0, 0, 0, 1, 0, 0, 0, 0][..], b"Lavf"].concat());
+        let meta = [full_box(b"hdlr", &hdlr), full_box(b"ilst", &full_box(b"\xa9too", &data))].concat();
+        let moov = [full_box(b"udta", &full_box(b"\xa9cmt", &atom)), full_box(b"meta", &meta)].concat();
+        let tags = moov_tags(&moov);
+        assert_eq!(tags, [("encoder".to_string(), "Lavf".to_string()), ("comment".to_string(), "hello".to_string())]);
+
+        // An item whose key index is out of range, a value that is not UTF-8 text, a cut box.
+        let keys = [&[0u8; 4][..], &1u32.to_be_bytes(), &full_box(b"mdta", b"prompt")].concat();
+        let item = |index: u32, kind: u8| {
+            full_box(&index.to_be_bytes(), &full_box(b"data", &[&[0, 0, 0, kind, 0, 0, 0, 0][..], b"x"].concat()))
+        };
+        let ilst = [item(2, 1), item(1, 2), item(0, 1)].concat();
+        let meta = [vec![0u8; 4], full_box(b"keys", &keys), full_box(b"ilst", &ilst)].concat();
+        assert!(moov_tags(&full_box(b"udta", &full_box(b"meta", &meta))).is_empty());
+        let keyed = tagged_moov(&[("prompt", "x")], None);
+        assert!(moov_tags(&keyed[..keyed.len() - 2]).is_empty());
+        std::fs::write(&path, "not a video").unwrap();
+        assert!(metadata_tags(&path).unwrap().is_empty());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn metadata_tags_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = moov_tags(&bytes);
+            let mut moov = tagged_moov(&[("prompt", "{}")], Some("c"));
+            let at = bytes.first().map_or(0, |&b| b as usize % moov.len());
+            moov.splice(at..at, bytes.iter().copied());
+            let _ = moov_tags(&moov);
         }
     }
 

@@ -283,14 +283,18 @@ fn gate_baseline(bytes: &[u8], scratch: &Scratch) -> u64 {
     }
 }
 
-/// The MP4 box walk: top-level boxes, the moov's video track, its avcC, and
-/// the H.264 units of the mdat written out as Annex B.
+/// The MP4 box walk: top-level boxes, the moov's video track, its avcC, its
+/// metadata tags, and the H.264 units of the mdat written out as Annex B.
 fn mp4(bytes: &[u8], scratch: &Scratch) -> u64 {
-    use nanscope::video::container::sniff;
+    use nanscope::video::container::{metadata_tags, sniff};
     use nanscope::video::rebuild::{avc_config, write_annexb};
-    let Ok(found) = sniff(scratch.write(bytes)) else { return 0 };
+    let path = scratch.write(bytes);
+    let Ok(found) = sniff(path) else { return 0 };
     let mut hasher = std::hash::DefaultHasher::new();
     found.video_size.is_some().hash(&mut hasher);
+    if let Ok(tags) = metadata_tags(path) {
+        tags.iter().map(|(key, _)| key).collect::<Vec<_>>().hash(&mut hasher);
+    }
     let Some(layout) = found.iso else { return hasher.finish() };
     let body = |kind: &str| {
         let b = layout.boxes.iter().find(|b| b.kind == kind)?;
