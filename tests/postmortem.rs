@@ -651,12 +651,15 @@ fn the_inputs_the_log_prints_are_the_run_s_among_the_demo_assets() {
     std::fs::create_dir_all(demo.join("audio/english")).unwrap();
     let wav = std::fs::read(demo.join("audio/chinese/echomimicv2_woman.wav")).unwrap();
     std::fs::write(demo.join("audio/english/short.wav"), shortened_wav(&wav, 1600)).unwrap();
+    // Outside the collections: a picture the README shows, cut off.
+    std::fs::write(demo.join("wechat_group.png"), &image[..image.len() / 2]).unwrap();
 
     let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
     assert_eq!(report["verdict"]["root_cause"]["code"], "K120", "{:#}\n{stderr}", report["findings"]);
     for (other, printed) in [
         ("pose/02", "./assets/halfbody_demo/pose/01"),
         ("refimag/other/0001.png", "./assets/halfbody_demo/refimag/natural_bk_openhand/0014.png"),
+        ("halfbody_demo/wechat_group.png", "./assets/halfbody_demo/refimag/natural_bk_openhand/0014.png"),
         ("audio/english/short.wav", "./assets/halfbody_demo/audio/chinese/echomimicv2_woman.wav"),
     ] {
         let listed = artifact(&report, other);
@@ -677,6 +680,12 @@ fn the_inputs_the_log_prints_are_the_run_s_among_the_demo_assets() {
     assert!(why.contains("the path of 0014-a-echomimicv2_woman-i0_sig.mp4 names"), "{listed}");
     assert!(why.ends_with("assets/halfbody_demo/pose/01"), "{listed}");
     assert!(!report["findings"].as_array().unwrap().iter().any(|f| f["code"] == "P114"), "{:#}", report["findings"]);
+    assert_eq!(artifact(&report, "halfbody_demo/wechat_group.png")["unused"], true);
+    // Without the named reference, nothing says the picture outside the
+    // collection was not the one read: it is checked again.
+    std::fs::remove_file(demo.join("refimag/natural_bk_openhand/0014.png")).unwrap();
+    let (_, report, _) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(artifact(&report, "halfbody_demo/wechat_group.png")["checks"], json!(["image check"]));
 }
 
 /// A log of several generations (`infer_acc.py` runs every test case of its

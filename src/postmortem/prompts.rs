@@ -419,13 +419,24 @@ impl Stated {
 /// did: uploads under ComfyUI's `input/` (the folder keeps every upload)
 /// that no `LoadImage` or `LoadAudio` loads, pose folders other than the
 /// one its EchoMimic node reads, and the demo inputs beside the ones an
-/// entry point printed. What no evidence judges is left alone, and so is
-/// what a flag names.
+/// entry point printed (and, once those are all found, any other of their
+/// kind). What no evidence judges is left alone, and so is what a flag
+/// names.
 pub(crate) fn not_loaded(artifacts: &[Artifact], loaded: &[Loaded]) -> Vec<(usize, String)> {
+    // An entry point reads one reference image, one audio file and one pose
+    // folder per generation: once each of a kind that a log (or a clip's
+    // path) names is found, nothing else of that kind was read, wherever it
+    // lies.
+    let found = |l: &Loaded| artifacts.iter().any(|a| a.kind == l.kind && l.is(&a.path));
+    let all_found = |judge: &Loaded| {
+        judge.source != Source::Workflow
+            && loaded.iter().filter(|l| l.kind == judge.kind && l.source == judge.source).all(found)
+    };
     let mut unread = Vec::new();
     for (i, a) in artifacts.iter().enumerate().filter(|(_, a)| !a.recognised_by.starts_with("--")) {
         let of_kind: Vec<&Loaded> = loaded.iter().filter(|l| l.kind == a.kind).collect();
-        let Some(judge) = of_kind.iter().find(|l| l.judges(&a.path)) else { continue };
+        let judge = of_kind.iter().find(|l| l.judges(&a.path)).or_else(|| of_kind.iter().find(|l| all_found(l)));
+        let Some(judge) = judge else { continue };
         if of_kind.iter().any(|l| l.is(&a.path)) {
             continue;
         }
@@ -686,7 +697,8 @@ mod tests {
             of(ArtifactKind::Image, &format!("{demo}/refimag/natural_bk_openhand/0014.png")),
             of(ArtifactKind::Image, &format!("{demo}/refimag/natural_bk_openhand/0035.png")),
             of(ArtifactKind::Image, &format!("{demo}/refimag/other/0001.png")),
-            // Outside the collections the printed paths were picked from.
+            // Outside the collections the printed paths were picked from:
+            // the printed image is found, so this one was not read either.
             of(ArtifactKind::Image, "run/outputs/frame.png"),
             of(ArtifactKind::Audio, &format!("{demo}/audio/chinese/echomimicv2_woman.wav")),
             of(ArtifactKind::Audio, &format!("{demo}/audio/english/echomimicv2_man.wav")),
@@ -694,7 +706,7 @@ mod tests {
             of(ArtifactKind::Poses, "/tmp/x/ComfyUI/custom_nodes/EchoMimicV2-ComfyUI/echomimicv2/pose/01"),
         ];
         let unread = not_loaded(&artifacts, &loaded);
-        assert_eq!(unread.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1, 3, 4, 7], "{unread:?}");
+        assert_eq!(unread.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1, 3, 4, 5, 7], "{unread:?}");
         assert_eq!(
             unread[2].1,
             "not the run's input: server.log names ./assets/halfbody_demo/refimag/natural_bk_openhand/0014.png"
