@@ -362,12 +362,15 @@ fn a_deployment_cloned_without_git_lfs_names_its_pointer_files() {
     let report = assert_verdict("deploy_lfs_pointers");
     let weights = link(&report, "weights");
     assert_eq!(weights["basis"], "observed");
-    // The eight pointers, and the server log's `invalid load key, 'v'`.
+    // The six pointers infer.yaml loads (not the accelerated variant's two),
+    // and the server log's `invalid load key, 'v'`.
     let codes = cited_codes(&report, weights);
-    assert_eq!(codes.iter().filter(|c| *c == "F112").count(), 8, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| *c == "F112").count(), 6, "{codes:?}");
     assert_eq!(codes.last().map(String::as_str), Some("L118"), "{codes:?}");
     assert!(weights["evidence"].to_string().contains("server.log:7:"), "{weights}");
-    assert!(weights["says"].as_str().unwrap().starts_with("8 checkpoint files are Git LFS pointers"), "{weights}");
+    assert!(weights["says"].as_str().unwrap().starts_with("6 checkpoint files are Git LFS pointers"), "{weights}");
+    let acc = artifact(&report, "pretrained_weights/denoising_unet_acc.pth");
+    assert_eq!((&acc["unused"], &acc["checks"]), (&json!(true), &json!([])), "{acc}");
     let paste = report["verdict"]["fix"][0]["paste"].as_str().unwrap();
     let root = "fixtures/postmortem/deploy_lfs_pointers/pretrained_weights";
     for pull in [
@@ -379,7 +382,7 @@ fn a_deployment_cloned_without_git_lfs_names_its_pointer_files() {
     }
     let pointer = finding(&report, "F1");
     assert!(pointer["evidence"]["oid"].as_str().unwrap().starts_with("sha256:"), "{pointer}");
-    assert_eq!(report["summary"]["error"], 9);
+    assert_eq!(report["summary"]["error"], 7);
     // Whisper's tiny.pt arrived whole and is read as the checkpoint it is.
     let tiny = artifact(&report, "audio_processor/tiny.pt");
     assert!(tiny["summary"].as_str().unwrap().ends_with("clean"), "{tiny}");

@@ -315,7 +315,7 @@ impl Evidence {
                 ArtifactKind::Video => e.videos.push(a.path.clone()),
                 ArtifactKind::VideoTensor => e.tensors.push(a.path.clone()),
                 ArtifactKind::Poses => e.pose_dirs.push(a.path.clone()),
-                ArtifactKind::Audio => e.audio = e.audio.clone().or(Some(a.path.clone())),
+                ArtifactKind::Audio if !a.unused => e.audio = e.audio.clone().or(Some(a.path.clone())),
                 ArtifactKind::Image => e.images.push(a.path.clone()),
                 ArtifactKind::Config
                     if std::path::Path::new(&a.path)
@@ -327,11 +327,15 @@ impl Evidence {
                 ArtifactKind::Dump => e.has_dump = true,
                 _ => {}
             }
-            if a.component == Some(Component::DenoisingUnet) && e.denoising_unet.is_none() {
-                e.denoising_unet = Some(a.path.clone());
-            }
             if e.comfyui.is_none() {
                 e.comfyui = comfyui_folder(&a.path);
+            }
+            // What the run did not load or read names no fix.
+            if a.unused {
+                continue;
+            }
+            if a.component == Some(Component::DenoisingUnet) && e.denoising_unet.is_none() {
+                e.denoising_unet = Some(a.path.clone());
             }
             if a.kind == ArtifactKind::Weights {
                 let path = std::path::Path::new(&a.path);

@@ -59,6 +59,9 @@ pub enum Component {
     PoseEncoder,
     Vae,
     AudioProcessor,
+    /// The base model's UNet (`sd-image-variations-diffusers/unet`), whose
+    /// weights the reference and denoising UNets start from.
+    BaseUnet,
     ImageEncoder,
 }
 
@@ -71,6 +74,7 @@ impl Component {
             Component::PoseEncoder => "pose encoder",
             Component::Vae => "VAE",
             Component::AudioProcessor => "audio processor",
+            Component::BaseUnet => "base UNet",
             Component::ImageEncoder => "image encoder",
         }
     }
@@ -85,7 +89,8 @@ impl Component {
             Component::PoseEncoder => "pose_encoder.pth",
             Component::Vae => "sd-vae-ft-mse",
             Component::AudioProcessor => "audio_processor/tiny.pt",
-            Component::ImageEncoder => "sd-image-variations-diffusers",
+            Component::BaseUnet => "sd-image-variations-diffusers/unet",
+            Component::ImageEncoder => "sd-image-variations-diffusers/image_encoder",
         }
     }
 
@@ -114,12 +119,19 @@ impl Component {
             Some(Component::Vae)
         } else if lower.contains("audio_processor") || name == "tiny.pt" || name.starts_with("whisper") {
             Some(Component::AudioProcessor)
-        } else if lower.contains("image_encoder") || lower.contains("image-variations") {
+        } else if name == "unet" || (lower.contains("image-variations") && in_folder(path, "unet")) {
+            Some(Component::BaseUnet)
+        } else if lower.contains("image_encoder") {
             Some(Component::ImageEncoder)
         } else {
             None
         }
     }
+}
+
+/// Whether a folder of this name holds `path`.
+fn in_folder(path: &Path, folder: &str) -> bool {
+    path.parent().is_some_and(|parent| parent.components().any(|c| c.as_os_str() == folder))
 }
 
 /// One thing found in the run folder (or named explicitly).

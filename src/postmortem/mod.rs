@@ -9,6 +9,7 @@
 pub mod checks;
 pub mod correlate;
 pub mod discover;
+mod loads;
 mod outputs;
 mod prompts;
 
@@ -219,6 +220,16 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     unused.extend(prompts::saved_workflows_not_run(&artifacts, &workflows, &ran, &unused));
     let read = stated.of_used(&unused);
     unused.extend(prompts::not_loaded(&artifacts, &read.loaded));
+    let run_configs: Vec<loads::RunConfig> = config_paths
+        .iter()
+        .filter(|c| !unused.iter().any(|(u, _)| *u == c.artifact))
+        .map(|c| loads::RunConfig {
+            name: prompts::file_name(&artifacts[c.artifact].path),
+            root: c.root.as_deref(),
+            settings: &c.paths,
+        })
+        .collect();
+    unused.extend(loads::weights_not_loaded(&artifacts, &run_configs));
     for (i, why) in &unused {
         let a = &mut artifacts[*i];
         a.unused = true;

@@ -590,7 +590,7 @@ fn prints_output_folder(text: &str, motion_module: Option<&str>) -> bool {
     })
 }
 
-fn file_name(path: &str) -> String {
+pub(crate) fn file_name(path: &str) -> String {
     Path::new(path).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 

@@ -1,0 +1,174 @@
+//! Which of a folder's checkpoints the run loaded. EchoMimicV2's entry
+//! points load one file or folder per component, each named by a key of the
+//! prompt config, and take only `unet/` from the base model's pipeline
+//! folder (`sd-image-variations-diffusers`). A checkout often holds more: the
+//! accelerated variant's checkpoints beside the normal ones, a whole clone of
+//! the base pipeline with its own VAE and image encoder, an older download.
+//! What the run did not load cannot have broken it: it is listed, not
+//! checked.
+
+use std::path::{Path, PathBuf};
+
+use super::discover::{Artifact, ArtifactKind, Component};
+
+/// The prompt config keys that name what the entry points load, with the
+/// component each one is.
+const LOADED_KEYS: [(&str, Component); 6] = [
+    ("denoising_unet_path", Component::DenoisingUnet),
+    ("reference_unet_path", Component::ReferenceUnet),
+    ("motion_module_path", Component::MotionModule),
+    ("pose_encoder_path", Component::PoseEncoder),
+    ("pretrained_vae_path", Component::Vae),
+    ("audio_model_path", Component::AudioProcessor),
+];
+
+/// The key naming the base model's pipeline folder, of which only `unet/`
+/// is loaded.
+const BASE_MODEL_KEY: &str = "pretrained_base_model_path";
+
+/// The base pipeline's folder name in the layout EchoMimicV2's configs give.
+const BASE_MODEL_FOLDER: &str = "sd-image-variations-diffusers";
+
+/// A prompt config the run read: where its relative paths start, and its
+/// settings.
+pub(crate) struct RunConfig<'a> {
+    /// The config's file name, for the reasons given.
+    pub name: String,
+    pub root: Option<&'a str>,
+    pub settings: &'a [(String, String)],
+}
+
+impl RunConfig<'_> {
+    /// The value of `key` as a path on this machine.
+    fn path(&self, key: &str) -> Option<(PathBuf, &str)> {
+        let value = self.settings.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())?;
+        let path = Path::new(value);
+        let full = match self.root {
+            Some(root) if path.is_relative() => Path::new(root).join(path),
+            _ => path.to_path_buf(),
+        };
+        Some((canonical(&full)?, value))
+    }
+}
+
+/// The weights the run did not load, each with why: by its component, once
+/// the file or folder the run's config names for that component is among
+/// the artifacts; and whatever lies in the base model's pipeline folder
+/// outside its `unet/`. Without a config, the base pipeline is the folder
+/// the layout names.
+pub(crate) fn weights_not_loaded(artifacts: &[Artifact], configs: &[RunConfig]) -> Vec<(usize, String)> {
+    let weights: Vec<(usize, &Artifact, PathBuf)> = artifacts
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.kind == ArtifactKind::Weights && !a.unused && !a.recognised_by.starts_with("--"))
+        .filter_map(|(i, a)| Some((i, a, canonical(Path::new(&a.path))?)))
+        .collect();
+    // The config's path for each component, where it is found.
+    let mut loads: Vec<(Component, PathBuf, String)> = Vec::new();
+    for config in configs {
+        for (key, component) in LOADED_KEYS {
+            if let Some((path, value)) = config.path(key) {
+                loads.push((component, path, format!("{} loads {value}", config.name)));
+            }
+        }
+    }
+    let bases: Vec<(PathBuf, String)> = if configs.is_empty() {
+        weights
+            .iter()
+            .filter_map(|(_, _, path)| {
+                let at = path.components().position(|c| c.as_os_str() == BASE_MODEL_FOLDER)?;
+                Some((path.components().take(at + 1).collect(), BASE_MODEL_FOLDER.to_string()))
+            })
+            .collect()
+    } else {
+        configs.iter().filter_map(|c| c.path(BASE_MODEL_KEY).map(|(path, value)| (path, value.to_string()))).collect()
+    };
+    let mut unread = Vec::new();
+    for (i, artifact, path) in &weights {
+        if let Some((_, base)) = bases.iter().find(|(base, _)| path.starts_with(base) && !path.starts_with(base.join("unet")))
+        {
+            unread.push((*i, format!("not loaded: the pipeline takes only unet/ from the base model {base}")));
+            continue;
+        }
+        let Some(component) = artifact.component else { continue };
+        let named: Vec<&(Component, PathBuf, String)> = loads.iter().filter(|(c, _, _)| *c == component).collect();
+        let found = |load: &PathBuf| weights.iter().any(|(_, _, w)| overlaps(w, load));
+        if named.is_empty() || !named.iter().any(|(_, load, _)| found(load)) {
+            continue;
+        }
+        if !named.iter().any(|(_, load, _)| overlaps(path, load)) {
+            unread.push((*i, format!("not loaded: {}", named[0].2)));
+        }
+    }
+    unread
+}
+
+/// Whether one path is the other or holds it (a folder artifact and a file
+/// the config names in it, or the other way round).
+fn overlaps(a: &Path, b: &Path) -> bool {
+    a.starts_with(b) || b.starts_with(a)
+}
+
+/// The absolute path with links resolved, when it exists.
+fn canonical(path: &Path) -> Option<PathBuf> {
+    std::fs::canonicalize(path).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn weights(path: &Path, component: Option<Component>) -> Artifact {
+        let mut a = Artifact::new(path, ArtifactKind::Weights, "content: test");
+        a.component = component;
+        a
+    }
+
+    #[test]
+    fn only_what_the_config_names_is_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("pretrained_weights");
+        for folder in ["sd-vae-ft-mse", "sd-image-variations-diffusers/unet", "sd-image-variations-diffusers/vae"] {
+            std::fs::create_dir_all(pw.join(folder)).unwrap();
+        }
+        std::fs::create_dir_all(pw.join("sd-image-variations-diffusers/image_encoder")).unwrap();
+        for file in ["denoising_unet.pth", "denoising_unet_acc.pth", "motion_module.pth", "old/pose_encoder.pth"] {
+            std::fs::create_dir_all(pw.join(file).parent().unwrap()).unwrap();
+            std::fs::write(pw.join(file), b"").unwrap();
+        }
+        let artifacts = vec![
+            weights(&pw.join("denoising_unet.pth"), Some(Component::DenoisingUnet)),
+            weights(&pw.join("denoising_unet_acc.pth"), Some(Component::DenoisingUnet)),
+            weights(&pw.join("sd-vae-ft-mse"), Some(Component::Vae)),
+            weights(&pw.join("sd-image-variations-diffusers/vae"), Some(Component::Vae)),
+            weights(&pw.join("sd-image-variations-diffusers/unet"), Some(Component::BaseUnet)),
+            weights(&pw.join("sd-image-variations-diffusers/image_encoder"), Some(Component::ImageEncoder)),
+            weights(&pw.join("motion_module.pth"), Some(Component::MotionModule)),
+            weights(&pw.join("old/pose_encoder.pth"), Some(Component::PoseEncoder)),
+        ];
+        let settings: Vec<(String, String)> = [
+            ("pretrained_base_model_path", "./pretrained_weights/sd-image-variations-diffusers"),
+            ("pretrained_vae_path", "./pretrained_weights/sd-vae-ft-mse"),
+            ("denoising_unet_path", "./pretrained_weights/denoising_unet.pth"),
+            ("motion_module_path", "./pretrained_weights/motion_module_acc.pth"),
+            ("pose_encoder_path", "./pretrained_weights/pose_encoder.pth"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .to_vec();
+        let root = dir.path().display().to_string();
+        let config = RunConfig { name: "infer.yaml".into(), root: Some(&root), settings: &settings };
+        let unread = weights_not_loaded(&artifacts, &[config]);
+        let indices: Vec<usize> = unread.iter().map(|(i, _)| *i).collect();
+        // The acc UNet, the base pipeline's VAE and image encoder. The motion
+        // module and pose encoder the config names are missing: the ones
+        // found elsewhere are left alone.
+        assert_eq!(indices, [1, 3, 5], "{unread:?}");
+        assert_eq!(unread[0].1, "not loaded: infer.yaml loads ./pretrained_weights/denoising_unet.pth");
+        assert!(unread[1].1.ends_with("base model ./pretrained_weights/sd-image-variations-diffusers"), "{unread:?}");
+
+        // Without a config, only the base pipeline's layout is known.
+        let unread = weights_not_loaded(&artifacts, &[]);
+        assert_eq!(unread.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [3, 5], "{unread:?}");
+        assert!(unread[0].1.ends_with("base model sd-image-variations-diffusers"), "{unread:?}");
+    }
+}
