@@ -162,6 +162,35 @@ fn nan_in_the_vae_checkpoint_is_damaged_weights() {
     assert!(cited["subject"]["file"].as_str().unwrap().contains("sd-vae-ft-mse"));
 }
 
+/// A whole clone of the base pipeline brings a VAE the run never loads:
+/// NaN in it is listed, not the cause. NaN in the VAE the config loads is,
+/// but when the run's video decodes clean, the chain says that the video
+/// contradicts it, and the confidence is low.
+#[test]
+fn nan_in_a_vae_the_run_never_loaded_or_after_its_video_is_told_apart() {
+    let broken = incident("corrupt_vae").join("pretrained_weights/sd-vae-ft-mse");
+    let (_dir, run_dir) = copy_of("deploy_healthy");
+    let base_vae = run_dir.join("pretrained_weights/sd-image-variations-diffusers/vae");
+    copy_dir(&broken, &base_vae);
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K120", "{:#}\n{stderr}", report["verdict"]);
+    let listed = artifact(&report, "sd-image-variations-diffusers/vae");
+    assert_eq!((&listed["unused"], &listed["checks"]), (&json!(true), &json!([])), "{listed}");
+    assert!(listed["summary"].as_str().unwrap().contains("takes only unet/ from the base model"), "{listed}");
+    assert_eq!(artifact(&report, "sd-image-variations-diffusers/unet")["component"], "base-unet");
+
+    std::fs::remove_dir_all(&base_vae).unwrap();
+    copy_dir(&broken, &run_dir.join("pretrained_weights/sd-vae-ft-mse"));
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["root_cause"]["code"], "K103", "{verdict:#}\n{stderr}");
+    assert_eq!(verdict["confidence"], "low", "{verdict:#}");
+    let decode = link(&report, "VAE decode");
+    assert_eq!(decode["basis"], "predicted");
+    assert!(decode["says"].as_str().unwrap().contains("i0_sig.mp4 decodes clean"), "{decode}");
+    assert!(verdict["headline"].as_str().unwrap().contains("made before the damage"), "{verdict:#}");
+}
+
 #[test]
 fn a_truncated_reference_image_is_the_cause() {
     let report = assert_verdict("bad_reference");

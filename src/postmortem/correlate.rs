@@ -184,6 +184,8 @@ pub(crate) struct Evidence {
     base_unet: Option<String>,
     /// The VAE's checkpoint: a diffusers folder, or one file (ComfyUI's `models/vae/`).
     vae: Option<String>,
+    /// Videos the run wrote that decoded with no error or warning.
+    clean_videos: Vec<String>,
 }
 
 /// A model name that is not the denoising UNet's: `vae`, `reference_unet`,
@@ -346,6 +348,13 @@ impl Evidence {
                 }
             }
         }
+        e.clean_videos = artifacts
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.kind == ArtifactKind::Video && !a.unused && !a.checks.is_empty())
+            .filter(|(i, _)| !findings.iter().any(|(at, f)| at == i && f.severity >= Severity::Warning))
+            .map(|(_, a)| a.path.clone())
+            .collect();
         for &(artifact, f) in findings {
             let id = f.id.clone().unwrap_or_default();
             let kind = artifacts.get(artifact).map(|a| a.kind);
@@ -509,6 +518,19 @@ impl Evidence {
     /// UNet (EchoMimicV2's UI int8 option: the VAE and reference UNet).
     fn other_models_quantized(&self) -> Vec<&Cited> {
         self.quant_lines.iter().filter(|c| only_other_models(&c.models)).collect()
+    }
+
+    /// The cause is NaN in the VAE's weights alone, which would make every
+    /// decoded frame NaN.
+    fn vae_weights_only(&self, rule: &Rule) -> bool {
+        *rule == cause::NONFINITE_WEIGHTS && self.bad_weights.iter().all(|(_, c)| *c == Some(Component::Vae))
+    }
+
+    /// A video of the run that decodes clean, where the cause predicts
+    /// every frame NaN: the weights changed after it was made, or other
+    /// weights made it.
+    fn contradicting_video(&self, rule: &Rule) -> Option<&str> {
+        self.clean_videos.first().map(String::as_str).filter(|_| self.vae_weights_only(rule) && !self.symptoms())
     }
 
     fn symptoms(&self) -> bool {
@@ -704,6 +726,8 @@ pub(crate) fn verdict(e: &Evidence) -> Verdict {
     let observed_cause = chain.first().is_some_and(|l| l.basis == Basis::Observed);
     let observed = chain.iter().filter(|l| l.basis == Basis::Observed).count();
     let confidence = match (observed_cause, observed) {
+        // What the cause predicts is not what the run's video shows.
+        _ if e.contradicting_video(rule).is_some() => Confidence::Low,
         (true, n) if n >= 3 => Confidence::High,
         (true, _) => Confidence::Medium,
         (false, n) if n >= 2 => Confidence::Medium,
@@ -774,7 +798,11 @@ fn headline(rule: &'static Rule, e: &Evidence) -> String {
         })
         .unwrap_or_default();
     let black = e.black_frames.map(|[a, b]| format!(" Frames {a}-{b} of the video are black.")).unwrap_or_default();
-    format!("{}.{producer}{black}", capitalise(rule.summary))
+    let clean = e
+        .contradicting_video(rule)
+        .map(|video| format!(" Yet {video} decodes clean: it was made before the damage, or with another VAE."))
+        .unwrap_or_default();
+    format!("{}.{producer}{black}{clean}", capitalise(rule.summary))
 }
 
 fn capitalise(text: &str) -> String {
@@ -938,7 +966,7 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
             links.push(link("quantization damage", says, Basis::Predicted, e.simulation_notes.clone(), vec![]));
         }
     }
-    let vae_weights = is(&cause::NONFINITE_WEIGHTS) && e.bad_weights.iter().all(|(_, c)| *c == Some(Component::Vae));
+    let vae_weights = e.vae_weights_only(rule);
     let upstream_of_unet =
         !is(&cause::VAE_OVERFLOW) && !is(&cause::ENCODER_MUX_FAILURE) && !is(&cause::LENGTH_MISMATCH) && !vae_weights;
     if upstream_of_unet {
@@ -983,6 +1011,17 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
             "the VAE decoded NaN latents into NaN frames: the saved video tensor holds NaN".into(),
             Basis::Observed,
             e.tensor_nan.clone(),
+            vec![],
+        ));
+    } else if let Some(video) = e.contradicting_video(rule) {
+        links.push(link(
+            "VAE decode",
+            format!(
+                "the VAE's NaN weights would make every decoded frame NaN, but {video} decodes clean: the \
+                 checkpoint changed after that video was made, or another VAE made it"
+            ),
+            Basis::Predicted,
+            vec![],
             vec![],
         ));
     } else if vae_weights {
