@@ -808,11 +808,25 @@ fn the_prompt_an_output_image_carries_is_the_run_s_workflow() {
     std::fs::create_dir_all(run_dir.join("user/default/workflows")).unwrap();
     std::fs::write(run_dir.join("user/default/workflows/older.json"), saved.to_string()).unwrap();
 
+    // A frame the run saved black, as the black clip's frames are: an
+    // output, not a bad reference image.
+    let black = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=black:size=384x384"])
+        .args(["-frames:v", "1"])
+        .arg(run_dir.join("output/AnimateDiff_00002_.png"))
+        .status()
+        .unwrap();
+    assert!(black.success());
+
     let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
     assert_eq!(report["verdict"]["root_cause"]["code"], "K101", "{:#}\n{stderr}", report["verdict"]);
     let image = artifact(&report, "output/AnimateDiff_00001.png");
-    assert_eq!(image["checks"], json!(["config check (embedded workflow)", "image check"]), "{image}");
-    assert_eq!(artifact(&report, "output/AnimateDiff_00000.png")["checks"], json!(["image check"]));
+    assert_eq!(image["checks"], json!(["config check (embedded workflow)"]), "{image}");
+    for frame in ["output/AnimateDiff_00000.png", "output/AnimateDiff_00002_.png"] {
+        let frame = artifact(&report, frame);
+        assert_eq!((&frame["output"], &frame["checks"]), (&json!(true), &json!([])), "{frame}");
+    }
+    assert_eq!(artifact(&report, "input/0014.png")["checks"], json!(["image check"]));
     let guidance = report["findings"].as_array().unwrap().iter().find(|f| f["code"] == "C105").unwrap();
     assert!(guidance["subject"]["file"].as_str().unwrap().ends_with("AnimateDiff_00001.png"), "{guidance}");
     assert_eq!(guidance["subject"]["key"], "Echo_Sampler.cfg", "{guidance}");

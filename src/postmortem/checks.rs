@@ -153,7 +153,7 @@ pub(crate) fn plan(artifacts: &[Artifact], scheme: Option<QuantScheme>) -> Vec<(
     let unet_known = artifacts.iter().any(|a| a.component == Some(Component::DenoisingUnet));
     for (i, artifact) in artifacts.iter().enumerate() {
         // What the run did not read is listed, not checked.
-        if artifact.unused {
+        if artifact.unused || artifact.output {
             continue;
         }
         let kind = match artifact.kind {

@@ -198,7 +198,7 @@ fn not_the_unet(model: &str) -> bool {
 /// The ComfyUI folder `path` lies in: the one that holds `custom_nodes/`
 /// or `models/echo_mimic/` (`models/AIFSH/` for another EchoMimicV2 node)
 /// on the way to it.
-fn comfyui_folder(path: &str) -> Option<String> {
+pub(crate) fn comfyui_folder(path: &str) -> Option<String> {
     let parts: Vec<&str> = path.split(['/', '\\']).collect();
     let at = parts.windows(2).position(|w| {
         w[0] == "custom_nodes" || (w[0] == "models" && matches!(w[1], "echo_mimic" | "AIFSH"))

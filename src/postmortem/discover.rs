@@ -157,6 +157,12 @@ pub struct Artifact {
     /// does not read them; an unused image or audio file is not checked.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unused: bool,
+    /// An image a ComfyUI run wrote to `output/` or `temp/` (a saved frame,
+    /// the first frame Video Combine keeps beside its clip, a preview): what
+    /// came out, not the reference image that went in, so it is not checked
+    /// as one.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub output: bool,
 }
 
 impl Artifact {
@@ -170,6 +176,7 @@ impl Artifact {
             summary: String::new(),
             findings: Vec::new(),
             unused: false,
+            output: false,
         }
     }
 }

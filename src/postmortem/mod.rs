@@ -220,6 +220,14 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     unused.extend(prompts::saved_workflows_not_run(&artifacts, &workflows, &ran, &unused));
     let read = stated.of_used(&unused);
     unused.extend(prompts::not_loaded(&artifacts, &read.loaded));
+    for i in prompts::comfyui_outputs(&artifacts, &read.loaded) {
+        let a = &mut artifacts[i];
+        a.output = true;
+        if !a.summary.is_empty() {
+            a.summary.push_str("; ");
+        }
+        a.summary.push_str("an image ComfyUI wrote (output/ or temp/), not a reference: not checked");
+    }
     let run_configs: Vec<loads::RunConfig> = config_paths
         .iter()
         .filter(|c| !unused.iter().any(|(u, _)| *u == c.artifact))

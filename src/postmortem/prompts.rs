@@ -91,6 +91,33 @@ pub(crate) fn node_assets(artifacts: &[Artifact]) -> Vec<(usize, String)> {
         .collect()
 }
 
+/// The images a ComfyUI run wrote: below the install's `output/`, where its
+/// savers put every run's frames, or `temp/`, where its previews go. EchoMimicV2-ComfyUI's node keeps the
+/// reference it reads in `output/EchoMimicV2/`, and a log may print an
+/// image it read from there: those are inputs.
+pub(crate) fn comfyui_outputs(artifacts: &[Artifact], loaded: &[Loaded]) -> Vec<usize> {
+    let roots: Vec<String> = artifacts.iter().filter_map(|a| super::correlate::comfyui_folder(&a.path)).collect();
+    let mut outputs = Vec::new();
+    for (i, a) in artifacts.iter().enumerate().filter(|(_, a)| a.kind == ArtifactKind::Image) {
+        let Some(below) = roots.iter().find_map(|root| below_output(&a.path, root)) else { continue };
+        let node_reference = below.len() == 2 && below[0] == "EchoMimicV2";
+        let named = loaded.iter().any(|l| l.kind == ArtifactKind::Image && l.is(&a.path));
+        if !node_reference && !named && !a.recognised_by.starts_with("--") {
+            outputs.push(i);
+        }
+    }
+    outputs
+}
+
+/// The names of `path` below `ROOT/output/` (or `ROOT/temp/`).
+fn below_output<'a>(path: &'a str, root: &str) -> Option<Vec<&'a str>> {
+    let parts = components(path);
+    let root = components(root);
+    let written = |folder: &str| matches!(folder, "output" | "temp");
+    (parts.len() > root.len() + 1 && parts[..root.len()] == root[..] && written(parts[root.len()]))
+        .then(|| parts[root.len() + 1..].to_vec())
+}
+
 /// Saved workflows, once an error report or an image ComfyUI saved holds
 /// the workflow that ran: a saved one may be older, or never queued.
 pub(crate) fn saved_workflows_not_run(
@@ -676,6 +703,25 @@ mod tests {
         assert_eq!(unread("input/tensorrt_lite/walk"), [0, 1, 2]);
         let why = &not_loaded(&artifacts, &Loaded::of(&[setting("input/tensorrt_lite/*")]))[0].1;
         assert_eq!(why, "not the run's poses: the workflow reads input/tensorrt_lite/*");
+    }
+
+    #[test]
+    fn images_comfyui_wrote_are_outputs() {
+        let of = |kind, path: &str| Artifact::new(Path::new(path), kind, "");
+        let artifacts = [
+            of(ArtifactKind::Config, "srv/ComfyUI/custom_nodes/ComfyUI_EchoMimic/configs/infer.yaml"),
+            of(ArtifactKind::Image, "srv/ComfyUI/input/ref.png"),
+            of(ArtifactKind::Image, "srv/ComfyUI/output/AnimateDiff_00001.png"),
+            of(ArtifactKind::Image, "srv/ComfyUI/temp/ComfyUI_temp_abcde_00001_.png"),
+            // EchoMimicV2-ComfyUI's copy of the reference it reads.
+            of(ArtifactKind::Image, "srv/ComfyUI/output/EchoMimicV2/tmpa8x2kq1w.png"),
+            of(ArtifactKind::Image, "srv/ComfyUI/output/later/named.png"),
+            // No ComfyUI install around it.
+            of(ArtifactKind::Image, "elsewhere/output/ref.png"),
+        ];
+        let printed = Loaded::printed("Reference: /srv/ComfyUI/output/later/named.png\n", "comfyui.log");
+        assert_eq!(comfyui_outputs(&artifacts, &printed), [2, 3]);
+        assert_eq!(comfyui_outputs(&artifacts, &[]), [2, 3, 5]);
     }
 
     #[test]
