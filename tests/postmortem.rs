@@ -872,6 +872,19 @@ fn the_prompt_an_output_video_carries_is_the_run_s_workflow() {
         .status()
         .unwrap();
     assert!(remuxed.success());
+    // A clip of an earlier run, uploaded since as a driving video, with
+    // that run's prompt: newer, but not this run's workflow, nor its clip.
+    let mut earlier = prompt.clone();
+    earlier["13"]["inputs"]["cfg"] = json!(1.0);
+    let uploaded = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
+        .arg(&clip)
+        .args(["-an", "-c", "copy", "-movflags", "use_metadata_tags", "-metadata"])
+        .arg(format!("prompt={earlier}"))
+        .arg(run_dir.join("input/dance.mp4"))
+        .status()
+        .unwrap();
+    assert!(uploaded.success());
     std::fs::remove_file(&clip).unwrap();
     // input/ keeps another upload the prompt does not load.
     std::fs::copy(run_dir.join("input/0014.png"), run_dir.join("input/0013.png")).unwrap();
@@ -887,6 +900,9 @@ fn the_prompt_an_output_video_carries_is_the_run_s_workflow() {
     assert_eq!(other["unused"], true, "{other}");
     assert!(other["summary"].as_str().unwrap().ends_with("the workflow loads 0014.png"), "{other}");
     assert_eq!(artifact(&report, "input/0014.png")["checks"], json!(["image check"]));
+    let driving = artifact(&report, "input/dance.mp4");
+    assert_eq!((&driving["unused"], &driving["checks"]), (&json!(true), &json!([])), "{driving}");
+    assert!(driving["summary"].as_str().unwrap().contains("a video uploaded to ComfyUI's input/"), "{driving}");
 }
 
 /// The top-level boxes of an MP4: (kind, offset, size).

@@ -177,14 +177,17 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         text_findings.extend(found.into_iter().map(|f| (i, f)));
     }
     // An image or a video ComfyUI saved carries the prompt that made it (a
-    // node's own example images are not the run's). `output/` keeps every
-    // run's outputs: the newest that runs an EchoMimic node is the run's.
+    // node's own example images are not the run's, nor is an upload that
+    // an earlier run made). `output/` keeps every run's outputs: the newest
+    // that runs an EchoMimic node is the run's.
     let assets = prompts::node_assets(&artifacts);
     let mut saved: Vec<(std::time::SystemTime, usize)> = artifacts
         .iter()
         .enumerate()
         .filter(|(i, a)| {
-            matches!(a.kind, ArtifactKind::Image | ArtifactKind::Video) && !assets.iter().any(|(n, _)| n == i)
+            matches!(a.kind, ArtifactKind::Image | ArtifactKind::Video)
+                && !assets.iter().any(|(n, _)| n == i)
+                && !prompts::under_input(&a.path)
         })
         .filter_map(|(i, a)| {
             let modified = std::fs::metadata(&a.path).and_then(|m| m.modified()).ok()?;
@@ -217,6 +220,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let mut unused = prompts::not_read(&artifacts, &prompt_configs);
     unused.extend(prompts::example_workflows(&artifacts, &workflows));
     unused.extend(assets);
+    unused.extend(prompts::uploaded_videos(&artifacts));
     unused.extend(prompts::saved_workflows_not_run(&artifacts, &workflows, &ran, &unused));
     let read = stated.of_used(&unused);
     unused.extend(prompts::not_loaded(&artifacts, &read.loaded));

@@ -109,6 +109,27 @@ pub(crate) fn comfyui_outputs(artifacts: &[Artifact], loaded: &[Loaded]) -> Vec<
     outputs
 }
 
+/// The videos uploaded to a ComfyUI install's `input/`: driving videos
+/// that a pose node reads, not the clip a run writes (to `output/`). They
+/// are not expected to carry audio, and their frames are not the run's.
+pub(crate) fn uploaded_videos(artifacts: &[Artifact]) -> Vec<(usize, String)> {
+    let roots: Vec<String> = artifacts.iter().filter_map(|a| super::correlate::comfyui_folder(&a.path)).collect();
+    let why = "not the run's clip: a video uploaded to ComfyUI's input/ (a driving video); the run writes to output/";
+    artifacts
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| matches!(a.kind, ArtifactKind::Video | ArtifactKind::VideoTensor))
+        .filter(|(_, a)| !a.recognised_by.starts_with("--"))
+        .filter(|(_, a)| {
+            let parts = components(&a.path);
+            roots.iter().map(|root| components(root)).any(|root| {
+                parts.len() > root.len() + 1 && parts[..root.len()] == root[..] && parts[root.len()] == "input"
+            })
+        })
+        .map(|(i, _)| (i, why.to_string()))
+        .collect()
+}
+
 /// The names of `path` below `ROOT/output/` (or `ROOT/temp/`).
 fn below_output<'a>(path: &'a str, root: &str) -> Option<Vec<&'a str>> {
     let parts = components(path);
@@ -481,7 +502,7 @@ pub(crate) fn not_loaded(artifacts: &[Artifact], loaded: &[Loaded]) -> Vec<(usiz
 }
 
 /// Whether a path lies below an `input` folder.
-fn under_input(path: &str) -> bool {
+pub(crate) fn under_input(path: &str) -> bool {
     let parts: Vec<&str> = path.split(['/', '\\']).filter(|p| !p.is_empty()).collect();
     parts.iter().rposition(|p| *p == "input").is_some_and(|at| at + 1 < parts.len())
 }
