@@ -220,11 +220,11 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let mut unused = prompts::not_read(&artifacts, &prompt_configs);
     unused.extend(prompts::example_workflows(&artifacts, &workflows));
     unused.extend(assets);
-    unused.extend(prompts::uploaded_videos(&artifacts));
+    unused.extend(outputs::uploaded_videos(&artifacts));
     unused.extend(prompts::saved_workflows_not_run(&artifacts, &workflows, &ran, &unused));
     let read = stated.of_used(&unused);
     unused.extend(prompts::not_loaded(&artifacts, &read.loaded));
-    for i in prompts::comfyui_outputs(&artifacts, &read.loaded) {
+    for i in outputs::comfyui_outputs(&artifacts, &read.loaded) {
         let a = &mut artifacts[i];
         a.output = true;
         if !a.summary.is_empty() {

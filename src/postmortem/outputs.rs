@@ -1,12 +1,17 @@
-//! Videos a pipeline writes without audio on the way to the one it muxes
-//! the audio into. Such a file is checked for its frames, but its silence
-//! is how the pipeline works, not a failed mux, once the muxed one is in
-//! the folder too (when it is not, the silence is the evidence that the
-//! mux failed).
+//! What a run wrote, told apart from what it read.
+//! - Videos a pipeline writes without audio on the way to the one it muxes
+//!   the audio into. Such a file is checked for its frames, but its silence
+//!   is how the pipeline works, not a failed mux, once the muxed one is in
+//!   the folder too (when it is not, the silence is the evidence that the
+//!   mux failed).
+//! - The images a ComfyUI install wrote (frames, first frames, previews),
+//!   which are no reference image, and the videos uploaded to it, which are
+//!   no clip of the run.
 
 use std::path::Path;
 
 use super::discover::{Artifact, ArtifactKind};
+use super::prompts::{Loaded, components};
 
 /// Each silent-by-design video with the video its audio went into, as
 /// artifact indices:
@@ -68,6 +73,54 @@ fn segment_of(stem: &str) -> Option<&str> {
     (number(start) && number(end) && !clip.is_empty()).then_some(clip)
 }
 
+/// The images a ComfyUI run wrote: below the install's `output/`, where its
+/// savers put every run's frames, or `temp/`, where its previews go. EchoMimicV2-ComfyUI's node keeps the
+/// reference it reads in `output/EchoMimicV2/`, and a log may print an
+/// image it read from there: those are inputs.
+pub(crate) fn comfyui_outputs(artifacts: &[Artifact], loaded: &[Loaded]) -> Vec<usize> {
+    let roots: Vec<String> = artifacts.iter().filter_map(|a| super::correlate::comfyui_folder(&a.path)).collect();
+    let mut outputs = Vec::new();
+    for (i, a) in artifacts.iter().enumerate().filter(|(_, a)| a.kind == ArtifactKind::Image) {
+        let Some(below) = roots.iter().find_map(|root| below_output(&a.path, root)) else { continue };
+        let node_reference = below.len() == 2 && below[0] == "EchoMimicV2";
+        let named = loaded.iter().any(|l| l.kind() == ArtifactKind::Image && l.is(&a.path));
+        if !node_reference && !named && !a.recognised_by.starts_with("--") {
+            outputs.push(i);
+        }
+    }
+    outputs
+}
+
+/// The videos uploaded to a ComfyUI install's `input/`: driving videos
+/// that a pose node reads, not the clip a run writes (to `output/`). They
+/// are not expected to carry audio, and their frames are not the run's.
+pub(crate) fn uploaded_videos(artifacts: &[Artifact]) -> Vec<(usize, String)> {
+    let roots: Vec<String> = artifacts.iter().filter_map(|a| super::correlate::comfyui_folder(&a.path)).collect();
+    let why = "not the run's clip: a video uploaded to ComfyUI's input/ (a driving video); the run writes to output/";
+    artifacts
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| matches!(a.kind, ArtifactKind::Video | ArtifactKind::VideoTensor))
+        .filter(|(_, a)| !a.recognised_by.starts_with("--"))
+        .filter(|(_, a)| {
+            let parts = components(&a.path);
+            roots.iter().map(|root| components(root)).any(|root| {
+                parts.len() > root.len() + 1 && parts[..root.len()] == root[..] && parts[root.len()] == "input"
+            })
+        })
+        .map(|(i, _)| (i, why.to_string()))
+        .collect()
+}
+
+/// The names of `path` below `ROOT/output/` (or `ROOT/temp/`).
+fn below_output<'a>(path: &'a str, root: &str) -> Option<Vec<&'a str>> {
+    let parts = components(path);
+    let root = components(root);
+    let written = |folder: &str| matches!(folder, "output" | "temp");
+    (parts.len() > root.len() + 1 && parts[..root.len()] == root[..] && written(parts[root.len()]))
+        .then(|| parts[root.len() + 1..].to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,5 +160,24 @@ mod tests {
         assert_eq!(segment_of("0_120_tmpa"), Some("tmpa"));
         assert_eq!(segment_of("x_120_tmpa"), None);
         assert_eq!(segment_of("0_120_"), None);
+    }
+
+    #[test]
+    fn images_comfyui_wrote_are_outputs() {
+        let of = |kind, path: &str| Artifact::new(Path::new(path), kind, "");
+        let artifacts = [
+            of(ArtifactKind::Config, "srv/ComfyUI/custom_nodes/ComfyUI_EchoMimic/configs/infer.yaml"),
+            of(ArtifactKind::Image, "srv/ComfyUI/input/ref.png"),
+            of(ArtifactKind::Image, "srv/ComfyUI/output/AnimateDiff_00001.png"),
+            of(ArtifactKind::Image, "srv/ComfyUI/temp/ComfyUI_temp_abcde_00001_.png"),
+            // EchoMimicV2-ComfyUI's copy of the reference it reads.
+            of(ArtifactKind::Image, "srv/ComfyUI/output/EchoMimicV2/tmpa8x2kq1w.png"),
+            of(ArtifactKind::Image, "srv/ComfyUI/output/later/named.png"),
+            // No ComfyUI install around it.
+            of(ArtifactKind::Image, "elsewhere/output/ref.png"),
+        ];
+        let printed = Loaded::printed("Reference: /srv/ComfyUI/output/later/named.png\n", "comfyui.log");
+        assert_eq!(comfyui_outputs(&artifacts, &printed), [2, 3]);
+        assert_eq!(comfyui_outputs(&artifacts, &[]), [2, 3, 5]);
     }
 }

@@ -91,54 +91,6 @@ pub(crate) fn node_assets(artifacts: &[Artifact]) -> Vec<(usize, String)> {
         .collect()
 }
 
-/// The images a ComfyUI run wrote: below the install's `output/`, where its
-/// savers put every run's frames, or `temp/`, where its previews go. EchoMimicV2-ComfyUI's node keeps the
-/// reference it reads in `output/EchoMimicV2/`, and a log may print an
-/// image it read from there: those are inputs.
-pub(crate) fn comfyui_outputs(artifacts: &[Artifact], loaded: &[Loaded]) -> Vec<usize> {
-    let roots: Vec<String> = artifacts.iter().filter_map(|a| super::correlate::comfyui_folder(&a.path)).collect();
-    let mut outputs = Vec::new();
-    for (i, a) in artifacts.iter().enumerate().filter(|(_, a)| a.kind == ArtifactKind::Image) {
-        let Some(below) = roots.iter().find_map(|root| below_output(&a.path, root)) else { continue };
-        let node_reference = below.len() == 2 && below[0] == "EchoMimicV2";
-        let named = loaded.iter().any(|l| l.kind == ArtifactKind::Image && l.is(&a.path));
-        if !node_reference && !named && !a.recognised_by.starts_with("--") {
-            outputs.push(i);
-        }
-    }
-    outputs
-}
-
-/// The videos uploaded to a ComfyUI install's `input/`: driving videos
-/// that a pose node reads, not the clip a run writes (to `output/`). They
-/// are not expected to carry audio, and their frames are not the run's.
-pub(crate) fn uploaded_videos(artifacts: &[Artifact]) -> Vec<(usize, String)> {
-    let roots: Vec<String> = artifacts.iter().filter_map(|a| super::correlate::comfyui_folder(&a.path)).collect();
-    let why = "not the run's clip: a video uploaded to ComfyUI's input/ (a driving video); the run writes to output/";
-    artifacts
-        .iter()
-        .enumerate()
-        .filter(|(_, a)| matches!(a.kind, ArtifactKind::Video | ArtifactKind::VideoTensor))
-        .filter(|(_, a)| !a.recognised_by.starts_with("--"))
-        .filter(|(_, a)| {
-            let parts = components(&a.path);
-            roots.iter().map(|root| components(root)).any(|root| {
-                parts.len() > root.len() + 1 && parts[..root.len()] == root[..] && parts[root.len()] == "input"
-            })
-        })
-        .map(|(i, _)| (i, why.to_string()))
-        .collect()
-}
-
-/// The names of `path` below `ROOT/output/` (or `ROOT/temp/`).
-fn below_output<'a>(path: &'a str, root: &str) -> Option<Vec<&'a str>> {
-    let parts = components(path);
-    let root = components(root);
-    let written = |folder: &str| matches!(folder, "output" | "temp");
-    (parts.len() > root.len() + 1 && parts[..root.len()] == root[..] && written(parts[root.len()]))
-        .then(|| parts[root.len() + 1..].to_vec())
-}
-
 /// Saved workflows, once an error report or an image ComfyUI saved holds
 /// the workflow that ran: a saved one may be older, or never queued.
 pub(crate) fn saved_workflows_not_run(
@@ -194,6 +146,11 @@ const PRINTED_INPUTS: [(&str, ArtifactKind); 3] =
     [("Pose: ", ArtifactKind::Poses), ("Reference: ", ArtifactKind::Image), ("Audio: ", ArtifactKind::Audio)];
 
 impl Loaded {
+    /// What it is: an image, an audio file, a pose folder.
+    pub(crate) fn kind(&self) -> ArtifactKind {
+        self.kind
+    }
+
     /// What a workflow's settings say its run read.
     pub(crate) fn of(settings: &[crate::config::Setting]) -> Vec<Loaded> {
         settings
@@ -213,7 +170,7 @@ impl Loaded {
     }
 
     /// The inputs a log's lines print, each once for each generation.
-    fn printed(text: &str, log: &str) -> Vec<Loaded> {
+    pub(crate) fn printed(text: &str, log: &str) -> Vec<Loaded> {
         let mut printed: Vec<Loaded> = Vec::new();
         let mut case = 0;
         for line in text.lines() {
@@ -289,7 +246,7 @@ impl Loaded {
     /// Whether `path` is this file or folder. A printed path is relative to
     /// where the entry point ran, or absolute on the machine that ran it: it
     /// ends the artifact's path, or shares its last three names with it.
-    fn is(&self, path: &str) -> bool {
+    pub(crate) fn is(&self, path: &str) -> bool {
         let parts = components(path);
         if let Source::Log(_) | Source::Written(_) = self.source {
             let printed = components(&self.place);
@@ -349,7 +306,7 @@ impl Loaded {
 }
 
 /// A path's names, without empty ones and `.`.
-fn components(path: &str) -> Vec<&str> {
+pub(crate) fn components(path: &str) -> Vec<&str> {
     path.split(['/', '\\']).filter(|p| !p.is_empty() && *p != ".").collect()
 }
 
@@ -724,25 +681,6 @@ mod tests {
         assert_eq!(unread("input/tensorrt_lite/walk"), [0, 1, 2]);
         let why = &not_loaded(&artifacts, &Loaded::of(&[setting("input/tensorrt_lite/*")]))[0].1;
         assert_eq!(why, "not the run's poses: the workflow reads input/tensorrt_lite/*");
-    }
-
-    #[test]
-    fn images_comfyui_wrote_are_outputs() {
-        let of = |kind, path: &str| Artifact::new(Path::new(path), kind, "");
-        let artifacts = [
-            of(ArtifactKind::Config, "srv/ComfyUI/custom_nodes/ComfyUI_EchoMimic/configs/infer.yaml"),
-            of(ArtifactKind::Image, "srv/ComfyUI/input/ref.png"),
-            of(ArtifactKind::Image, "srv/ComfyUI/output/AnimateDiff_00001.png"),
-            of(ArtifactKind::Image, "srv/ComfyUI/temp/ComfyUI_temp_abcde_00001_.png"),
-            // EchoMimicV2-ComfyUI's copy of the reference it reads.
-            of(ArtifactKind::Image, "srv/ComfyUI/output/EchoMimicV2/tmpa8x2kq1w.png"),
-            of(ArtifactKind::Image, "srv/ComfyUI/output/later/named.png"),
-            // No ComfyUI install around it.
-            of(ArtifactKind::Image, "elsewhere/output/ref.png"),
-        ];
-        let printed = Loaded::printed("Reference: /srv/ComfyUI/output/later/named.png\n", "comfyui.log");
-        assert_eq!(comfyui_outputs(&artifacts, &printed), [2, 3]);
-        assert_eq!(comfyui_outputs(&artifacts, &[]), [2, 3, 5]);
     }
 
     #[test]
