@@ -888,6 +888,17 @@ fn the_prompt_an_output_video_carries_is_the_run_s_workflow() {
     std::fs::remove_file(&clip).unwrap();
     // input/ keeps another upload the prompt does not load.
     std::fs::copy(run_dir.join("input/0014.png"), run_dir.join("input/0013.png")).unwrap();
+    // output/ keeps the clips of other workflows too: black, and newer.
+    let other = json!({"3": {"class_type": "KSampler", "inputs": {"seed": 1, "steps": 20, "cfg": 8.0,
+        "model": ["4", 0]}}, "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "v1-5.safetensors"}}});
+    let other_clip = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=black:size=64x64:rate=8:d=1"])
+        .args(["-pix_fmt", "yuv420p", "-movflags", "use_metadata_tags", "-metadata"])
+        .arg(format!("prompt={other}"))
+        .arg(run_dir.join("output/video/ComfyUI_00002_.mp4"))
+        .status()
+        .unwrap();
+    assert!(other_clip.success());
 
     let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
     assert_eq!(report["verdict"]["root_cause"]["code"], "K101", "{:#}\n{stderr}", report["verdict"]);
@@ -900,6 +911,10 @@ fn the_prompt_an_output_video_carries_is_the_run_s_workflow() {
     assert_eq!(other["unused"], true, "{other}");
     assert!(other["summary"].as_str().unwrap().ends_with("the workflow loads 0014.png"), "{other}");
     assert_eq!(artifact(&report, "input/0014.png")["checks"], json!(["image check"]));
+    let other = artifact(&report, "output/video/ComfyUI_00002_.mp4");
+    assert_eq!((&other["unused"], &other["checks"]), (&json!(true), &json!([])), "{other}");
+    assert!(other["summary"].as_str().unwrap().contains("runs no EchoMimic node"), "{other}");
+    assert!(!report["verdict"]["headline"].as_str().unwrap().contains("Frames 0-"), "{:#}", report["verdict"]);
     let driving = artifact(&report, "input/dance.mp4");
     assert_eq!((&driving["unused"], &driving["checks"]), (&json!(true), &json!([])), "{driving}");
     assert!(driving["summary"].as_str().unwrap().contains("a video uploaded to ComfyUI's input/"), "{driving}");

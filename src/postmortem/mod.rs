@@ -196,10 +196,24 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         .collect();
     // Newest first; the first in discovery order among equals.
     saved.sort_by_key(|&(modified, i)| (std::cmp::Reverse(modified), i));
-    let newest = saved.into_iter().find_map(|(_, i)| {
-        let embedded = crate::config::check_embedded(std::path::Path::new(&artifacts[i].path), &config_options)?;
-        runs_echomimic(&embedded).then_some((i, embedded))
-    });
+    // A clip whose prompt runs no EchoMimic node is another workflow's.
+    let mut newest = None;
+    let mut other_workflows: Vec<(usize, String)> = Vec::new();
+    for (_, i) in saved {
+        let path = std::path::Path::new(&artifacts[i].path);
+        let wanted = newest.is_none() || artifacts[i].kind == ArtifactKind::Video;
+        let Some(embedded) = wanted.then(|| crate::config::check_embedded(path, &config_options)).flatten() else {
+            continue;
+        };
+        if !runs_echomimic(&embedded) {
+            if artifacts[i].kind == ArtifactKind::Video {
+                let why = "not the run's clip: the prompt it carries runs no EchoMimic node (another workflow's)";
+                other_workflows.push((i, why.into()));
+            }
+        } else if newest.is_none() {
+            newest = Some((i, embedded));
+        }
+    }
     if let Some((i, embedded)) = newest {
         artifacts[i].checks.push("config check (embedded workflow)".into());
         ran.push(i);
@@ -220,6 +234,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let mut unused = prompts::not_read(&artifacts, &prompt_configs);
     unused.extend(prompts::example_workflows(&artifacts, &workflows));
     unused.extend(assets);
+    unused.extend(other_workflows);
     unused.extend(outputs::uploaded_videos(&artifacts));
     unused.extend(prompts::saved_workflows_not_run(&artifacts, &workflows, &ran, &unused));
     let read = stated.of_used(&unused);
