@@ -117,6 +117,21 @@ def mp4_tagged(keyed: bool) -> bytes:
     return out.read_bytes()
 
 
+def webm_tagged() -> bytes:
+    """Four 32 × 32 VP9 frames in WebM with a ComfyUI prompt and workflow as
+    Matroska tags, as Video Combine writes its webm outputs."""
+    out = pathlib.Path("/tmp/nanscope-fuzz-seed-tagged.webm")
+    prompt = '{"13": {"class_type": "Echo_Sampler", "inputs": {"steps": 6, "cfg": 2.5}}}'
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=32x32:rate=8",
+         "-frames:v", "4", "-c:v", "libvpx-vp9", "-deadline", "realtime", "-map_metadata", "-1",
+         "-metadata", f"prompt={prompt}", "-metadata", 'workflow={"nodes": [], "links": []}',
+         "-fflags", "+bitexact", "-flags:v", "+bitexact", str(out)],
+        check=True,
+    )
+    return out.read_bytes()
+
+
 def npz_shared_member(members: int) -> bytes:
     """A zip whose central directory lists `members` names that all point at
     one deflated 4 MiB `.npy`: every name decompresses it again."""
@@ -163,6 +178,7 @@ def main() -> None:
         "mp4-boxes/sliced-cabac-aac.mp4": mp4_sliced_av(),
         "mp4-boxes/comfyui-prompt-keyed.mp4": mp4_tagged(True),
         "mp4-boxes/comfyui-prompt-comment.mp4": mp4_tagged(False),
+        "matroska-tags/comfyui-prompt.webm": webm_tagged(),
         # One deflated member repeated 300 times by the central directory.
         "npz/central-directory-amplification.npz": npz_shared_member(300),
         "wav/pcm-s16-mono.wav": wav(1, 1, 16000, 16, 160),

@@ -176,19 +176,21 @@ fn video_with_metadata(path: &std::path::Path, entries: &[(&str, String)], keyed
     std::fs::write(&metadata, text).unwrap();
     let mut ffmpeg = std::process::Command::new("ffmpeg");
     ffmpeg.args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=black:size=64x64:d=0.1"]);
-    ffmpeg.arg("-i").arg(&metadata).args(["-map_metadata", "1", "-c:v", "mpeg4"]);
+    let webm = path.extension().is_some_and(|e| e == "webm");
+    let codec: &[&str] = if webm { &["libvpx-vp9", "-deadline", "realtime"] } else { &["mpeg4"] };
+    ffmpeg.arg("-i").arg(&metadata).args(["-map_metadata", "1", "-c:v"]).args(codec);
     if keyed {
         ffmpeg.args(["-movflags", "use_metadata_tags"]);
     }
     assert!(ffmpeg.arg(path).status().unwrap().success());
 }
 
-/// The prompt a ComfyUI save node writes into its MP4, in each form Video
+/// The prompt a ComfyUI save node writes into its video, in each form Video
 /// Combine has written it (one `comment` holding prompt and workflow; then
 /// `prompt` and `workflow` tags, the prompt JSON text inside a JSON string
-/// until May 2026) and ComfyUI's own video saver writes it: `config check`
-/// reads the workflow's settings from the video. A video without one is
-/// no configuration.
+/// until May 2026; Matroska tags in a WebM) and ComfyUI's own video saver
+/// writes it: `config check` reads the workflow's settings from the video.
+/// A video without one is no configuration.
 #[test]
 fn the_workflow_a_saved_video_carries_is_checked() {
     let prompt = serde_json::json!({
@@ -208,9 +210,11 @@ fn the_workflow_a_saved_video_carries_is_checked() {
         ("comment", vec![("comment", comment.to_string())], false),
         ("quoted", vec![("prompt", quoted.clone()), ("workflow", workflow.clone())], true),
         ("tags", vec![("prompt", prompt.clone()), ("workflow", workflow.clone())], true),
+        ("tags.webm", vec![("prompt", prompt.clone()), ("workflow", workflow.clone())], true),
     ];
     for (name, entries, keyed) in forms {
-        let path = dir.path().join(format!("{name}.mp4"));
+        let file = if name.contains('.') { name.to_string() } else { format!("{name}.mp4") };
+        let path = dir.path().join(file);
         video_with_metadata(&path, &entries, keyed);
         let (code, report) = check(&[path.to_str().unwrap()]);
         assert_eq!(report.configs[0]["kind"], "comfyui_workflow", "{name}: {:#}", report.configs[0]);

@@ -201,7 +201,7 @@ pub fn check_embedded(path: &Path, options: &ConfigOptions) -> Option<ConfigFile
 /// The workflow a ComfyUI save node wrote into its output, preferring the
 /// prompt (the API form, every input resolved) to the UI's workflow.
 /// - A PNG keeps the prompt in a text chunk.
-/// - An MP4 or MOV keeps it in its metadata. Video Combine wrote one
+/// - An MP4, MOV, WebM or MKV keeps it in its metadata. Video Combine wrote one
 ///   `comment` holding `{"prompt": …, "workflow": …}` until January 2026,
 ///   then `prompt` and `workflow` tags, as ComfyUI's own video saver does.
 ///   Between August 2024 and May 2026 its prompt was JSON text inside a JSON
@@ -210,8 +210,12 @@ pub(crate) fn embedded_workflow(path: &Path) -> Option<Node> {
     if let Ok(Some(prompt)) = crate::image::png_text(path, "prompt") {
         return workflow_in(&prompt);
     }
-    let tags = crate::video::container::metadata_tags(path).ok()?;
-    let tag = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let mut tags = crate::video::container::metadata_tags(path).ok()?;
+    if tags.is_empty() {
+        tags = crate::video::matroska::matroska_tags(path).ok()?;
+    }
+    // Matroska's tag names are in capitals.
+    let tag = |key: &str| tags.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.as_str());
     if let Some(found) = ["prompt", "workflow"].into_iter().filter_map(tag).find_map(workflow_in) {
         return Some(found);
     }

@@ -11,6 +11,7 @@ pub mod encode;
 pub mod frame_checks;
 pub mod frame_stats;
 pub mod h264;
+pub mod matroska;
 pub mod output;
 pub mod plot;
 pub mod probe;

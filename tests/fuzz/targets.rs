@@ -63,6 +63,7 @@ pub const TARGETS: &[Target] = &[
     Target { name: "log", seeds: &["fixtures/log"], accept: Accept::Extension("log"), file: "input.log", beside: None, run: log },
     Target { name: "config-yaml", seeds: &["fixtures/config"], accept: Accept::Extension("yaml"), file: "input.yaml", beside: None, run: config },
     Target { name: "mp4-boxes", seeds: &[], accept: Accept::Extension("mp4"), file: "input.mp4", beside: None, run: mp4 },
+    Target { name: "matroska-tags", seeds: &[], accept: Accept::Extension("webm"), file: "input.webm", beside: None, run: matroska },
     Target { name: "report-json", seeds: &[], accept: Accept::Extension("json"), file: "report.json", beside: None, run: report_json },
     Target { name: "gate-config", seeds: &["fixtures/gate"], accept: Accept::Extension("toml"), file: "nanscope.toml", beside: None, run: gate_config },
     Target { name: "gate-baseline", seeds: &[], accept: Accept::Extension("json"), file: "baseline.json", beside: None, run: gate_baseline },
@@ -308,6 +309,16 @@ fn mp4(bytes: &[u8], scratch: &Scratch) -> u64 {
         if let (Ok(config), Some(mdat)) = (config, body("mdat")) {
             let _ = write_annexb(mdat, &config, &mut std::io::sink());
         }
+    }
+    hasher.finish()
+}
+
+/// The Matroska tag reader behind the workflow a WebM or MKV carries: the
+/// tags' names are the outcome.
+fn matroska(bytes: &[u8], scratch: &Scratch) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    if let Ok(tags) = nanscope::video::matroska::matroska_tags(scratch.write(bytes)) {
+        tags.iter().map(|(name, _)| name).collect::<Vec<_>>().hash(&mut hasher);
     }
     hasher.finish()
 }
