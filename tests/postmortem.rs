@@ -918,6 +918,14 @@ fn the_prompt_an_output_video_carries_is_the_run_s_workflow() {
     let driving = artifact(&report, "input/dance.mp4");
     assert_eq!((&driving["unused"], &driving["checks"]), (&json!(true), &json!([])), "{driving}");
     assert!(driving["summary"].as_str().unwrap().contains("a video uploaded to ComfyUI's input/"), "{driving}");
+
+    // The clip alone, sent on from the machine that made it: its prompt
+    // still says ComfyUI ran it, so the probe is started as ComfyUI is.
+    let alone = tempfile::tempdir().unwrap();
+    std::fs::copy(&saved, alone.path().join("ComfyUI_00001_.mp4")).unwrap();
+    let (_, report, stderr) = run(&[alone.path().to_str().unwrap()]);
+    let next = report["verdict"]["next"].to_string();
+    assert!(next.contains("cd ComfyUI && python -m nanscope.probe run --out dump main.py"), "{next}\n{stderr}");
 }
 
 /// The top-level boxes of an MP4: (kind, offset, size).

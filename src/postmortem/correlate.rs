@@ -180,6 +180,9 @@ pub(crate) struct Evidence {
     has_dump: bool,
     /// The ComfyUI folder the run's files lie in, when they lie in one.
     comfyui: Option<String>,
+    /// A workflow of the run says ComfyUI ran it, wherever its files lie (a
+    /// clip sent on alone carries its prompt).
+    comfyui_workflow: bool,
     /// The base model's diffusers UNet folder (`…/unet`), when discovery found one.
     base_unet: Option<String>,
     /// The VAE's checkpoint: a diffusers folder, or one file (ComfyUI's `models/vae/`).
@@ -336,6 +339,8 @@ impl Evidence {
             if a.unused {
                 continue;
             }
+            e.comfyui_workflow |= a.checks.iter().any(|c| c.ends_with("workflow)"))
+                || a.recognised_by.contains("ComfyUI workflow with EchoMimic nodes");
             if a.component == Some(Component::DenoisingUnet) && e.denoising_unet.is_none() {
                 e.denoising_unet = Some(a.path.clone());
             }
@@ -1621,7 +1626,8 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
         } else {
             format!("\n# the modules to watch: {}", modules.iter().take(5).cloned().collect::<Vec<_>>().join(", "))
         };
-        let paste = match &e.comfyui {
+        let folder = e.comfyui.clone().or_else(|| e.comfyui_workflow.then(|| "ComfyUI".to_string()));
+        let paste = match &folder {
             // ComfyUI builds the pipeline inside its server: the probe starts
             // the server, and records each run of the workflow.
             Some(folder) => format!(
