@@ -78,10 +78,10 @@ fn segment_of(stem: &str) -> Option<&str> {
 /// reference it reads in `output/EchoMimicV2/`, and a log may print an
 /// image it read from there: those are inputs.
 pub(crate) fn comfyui_outputs(artifacts: &[Artifact], loaded: &[Loaded]) -> Vec<usize> {
-    let roots: Vec<String> = artifacts.iter().filter_map(|a| super::correlate::comfyui_folder(&a.path)).collect();
+    let roots = comfyui_roots(artifacts);
     let mut outputs = Vec::new();
     for (i, a) in artifacts.iter().enumerate().filter(|(_, a)| a.kind == ArtifactKind::Image) {
-        let Some(below) = roots.iter().find_map(|root| below_output(&a.path, root)) else { continue };
+        let Some(below) = roots.iter().find_map(|root| below(&a.path, root, &["output", "temp"])) else { continue };
         let node_reference = below.len() == 2 && below[0] == "EchoMimicV2";
         let named = loaded.iter().any(|l| l.kind() == ArtifactKind::Image && l.is(&a.path));
         if !node_reference && !named && !a.recognised_by.starts_with("--") {
@@ -95,29 +95,31 @@ pub(crate) fn comfyui_outputs(artifacts: &[Artifact], loaded: &[Loaded]) -> Vec<
 /// that a pose node reads, not the clip a run writes (to `output/`). They
 /// are not expected to carry audio, and their frames are not the run's.
 pub(crate) fn uploaded_videos(artifacts: &[Artifact]) -> Vec<(usize, String)> {
-    let roots: Vec<String> = artifacts.iter().filter_map(|a| super::correlate::comfyui_folder(&a.path)).collect();
+    let roots = comfyui_roots(artifacts);
     let why = "not the run's clip: a video uploaded to ComfyUI's input/ (a driving video); the run writes to output/";
     artifacts
         .iter()
         .enumerate()
         .filter(|(_, a)| matches!(a.kind, ArtifactKind::Video | ArtifactKind::VideoTensor))
         .filter(|(_, a)| !a.recognised_by.starts_with("--"))
-        .filter(|(_, a)| {
-            let parts = components(&a.path);
-            roots.iter().map(|root| components(root)).any(|root| {
-                parts.len() > root.len() + 1 && parts[..root.len()] == root[..] && parts[root.len()] == "input"
-            })
-        })
+        .filter(|(_, a)| roots.iter().any(|root| below(&a.path, root, &["input"]).is_some()))
         .map(|(i, _)| (i, why.to_string()))
         .collect()
 }
 
-/// The names of `path` below `ROOT/output/` (or `ROOT/temp/`).
-fn below_output<'a>(path: &'a str, root: &str) -> Option<Vec<&'a str>> {
+/// The ComfyUI folders the artifacts lie in.
+fn comfyui_roots(artifacts: &[Artifact]) -> Vec<String> {
+    let mut roots: Vec<String> = artifacts.iter().filter_map(|a| super::correlate::comfyui_folder(&a.path)).collect();
+    roots.sort();
+    roots.dedup();
+    roots
+}
+
+/// The names of `path` below `ROOT/FOLDER/`, for one of `folders`.
+fn below<'a>(path: &'a str, root: &str, folders: &[&str]) -> Option<Vec<&'a str>> {
     let parts = components(path);
     let root = components(root);
-    let written = |folder: &str| matches!(folder, "output" | "temp");
-    (parts.len() > root.len() + 1 && parts[..root.len()] == root[..] && written(parts[root.len()]))
+    (parts.len() > root.len() + 1 && parts[..root.len()] == root[..] && folders.contains(&parts[root.len()]))
         .then(|| parts[root.len() + 1..].to_vec())
 }
 
