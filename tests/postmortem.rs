@@ -888,6 +888,10 @@ fn the_prompt_an_output_video_carries_is_the_run_s_workflow() {
     std::fs::remove_file(&clip).unwrap();
     // input/ keeps another upload the prompt does not load.
     std::fs::copy(run_dir.join("input/0014.png"), run_dir.join("input/0013.png")).unwrap();
+    // models/vae/ keeps other models' VAEs: one with NaN, which this run never loads.
+    let broken_vae =
+        incident("corrupt_vae").join("pretrained_weights/sd-vae-ft-mse/diffusion_pytorch_model.safetensors");
+    std::fs::copy(broken_vae, run_dir.join("models/vae/sdxl_vae.safetensors")).unwrap();
     // output/ keeps the clips of other workflows too: black, and newer.
     let other = json!({"3": {"class_type": "KSampler", "inputs": {"seed": 1, "steps": 20, "cfg": 8.0,
         "model": ["4", 0]}}, "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "v1-5.safetensors"}}});
@@ -911,6 +915,9 @@ fn the_prompt_an_output_video_carries_is_the_run_s_workflow() {
     assert_eq!(other["unused"], true, "{other}");
     assert!(other["summary"].as_str().unwrap().ends_with("the workflow loads 0014.png"), "{other}");
     assert_eq!(artifact(&report, "input/0014.png")["checks"], json!(["image check"]));
+    let vae = artifact(&report, "models/vae/sdxl_vae.safetensors");
+    assert_eq!((&vae["unused"], &vae["checks"]), (&json!(true), &json!([])), "{vae}");
+    assert!(vae["summary"].as_str().unwrap().ends_with("the workflow loads models/vae/sd-vae-ft-mse.safetensors"));
     let other = artifact(&report, "output/video/ComfyUI_00002_.mp4");
     assert_eq!((&other["unused"], &other["checks"]), (&json!(true), &json!([])), "{other}");
     assert!(other["summary"].as_str().unwrap().contains("runs no EchoMimic node"), "{other}");

@@ -51,12 +51,43 @@ impl RunConfig<'_> {
     }
 }
 
+/// What a ComfyUI workflow's EchoMimic loader loads, each component with
+/// its place below the ComfyUI folder. ComfyUI_EchoMimic's `Echo_LoadModel`
+/// loads the VAE its `vae` widget names from `models/vae/`, and for
+/// `version` V2 the checkpoints of `models/echo_mimic/v2/` (the `_acc` ones
+/// for `infer_mode` `pose_acc`), the base UNet of `models/echo_mimic/unet/`
+/// and Whisper's `models/echo_mimic/audio_processor/whisper_tiny.pt`.
+pub(crate) fn workflow_loads(settings: &[crate::config::Setting]) -> Vec<(Component, String)> {
+    let value = |key: &str| settings.iter().find(|s| s.key == key).map(|s| s.value.as_str());
+    let mut loads = Vec::new();
+    if let Some(vae) = value("Echo_LoadModel.vae").filter(|v| !v.is_empty() && !v.contains(['/', '\\'])) {
+        loads.push((Component::Vae, format!("models/vae/{vae}")));
+    }
+    if value("Echo_LoadModel.version") == Some("V2") {
+        let acc = if value("Echo_LoadModel.infer_mode") == Some("pose_acc") { "_acc" } else { "" };
+        loads.extend([
+            (Component::DenoisingUnet, format!("models/echo_mimic/v2/denoising_unet{acc}.pth")),
+            (Component::MotionModule, format!("models/echo_mimic/v2/motion_module{acc}.pth")),
+            (Component::ReferenceUnet, "models/echo_mimic/v2/reference_unet.pth".into()),
+            (Component::PoseEncoder, "models/echo_mimic/v2/pose_encoder.pth".into()),
+            (Component::BaseUnet, "models/echo_mimic/unet".into()),
+            (Component::AudioProcessor, "models/echo_mimic/audio_processor/whisper_tiny.pt".into()),
+        ]);
+    }
+    loads
+}
+
 /// The weights the run did not load, each with why: by its component, once
-/// the file or folder the run's config names for that component is among
-/// the artifacts; and whatever lies in the base model's pipeline folder
-/// outside its `unet/`. Without a config, the base pipeline is the folder
-/// the layout names.
-pub(crate) fn weights_not_loaded(artifacts: &[Artifact], configs: &[RunConfig]) -> Vec<(usize, String)> {
+/// the file or folder the run's config (or its workflow: `workflow`, places
+/// below the ComfyUI folder) names for that component is among the
+/// artifacts; and whatever lies in the base model's pipeline folder outside
+/// its `unet/`. Without a config, the base pipeline is the folder the
+/// layout names.
+pub(crate) fn weights_not_loaded(
+    artifacts: &[Artifact],
+    configs: &[RunConfig],
+    workflow: &[(Component, String)],
+) -> Vec<(usize, String)> {
     let weights: Vec<(usize, &Artifact, PathBuf)> = artifacts
         .iter()
         .enumerate()
@@ -70,6 +101,17 @@ pub(crate) fn weights_not_loaded(artifacts: &[Artifact], configs: &[RunConfig]) 
             if let Some((path, value)) = config.path(key) {
                 loads.push((component, path, format!("{} loads {value}", config.name)));
             }
+        }
+    }
+    // A workflow's place matches the artifact whose path ends with it.
+    for (component, place) in workflow {
+        let want: Vec<&str> = place.split('/').collect();
+        let ends = |path: &str| {
+            let parts: Vec<&str> = path.split(['/', '\\']).filter(|p| !p.is_empty() && *p != ".").collect();
+            parts.len() >= want.len() && parts[parts.len() - want.len()..] == want[..]
+        };
+        if let Some((_, _, path)) = weights.iter().find(|(_, a, _)| ends(&a.path)) {
+            loads.push((*component, path.clone(), format!("the workflow loads {place}")));
         }
     }
     let bases: Vec<(PathBuf, String)> = if configs.is_empty() {
@@ -157,7 +199,7 @@ mod tests {
         .to_vec();
         let root = dir.path().display().to_string();
         let config = RunConfig { name: "infer.yaml".into(), root: Some(&root), settings: &settings };
-        let unread = weights_not_loaded(&artifacts, &[config]);
+        let unread = weights_not_loaded(&artifacts, &[config], &[]);
         let indices: Vec<usize> = unread.iter().map(|(i, _)| *i).collect();
         // The acc UNet, the base pipeline's VAE and image encoder. The motion
         // module and pose encoder the config names are missing: the ones
@@ -166,8 +208,34 @@ mod tests {
         assert_eq!(unread[0].1, "not loaded: infer.yaml loads ./pretrained_weights/denoising_unet.pth");
         assert!(unread[1].1.ends_with("base model ./pretrained_weights/sd-image-variations-diffusers"), "{unread:?}");
 
+        // A ComfyUI workflow's loader names the VAE and, for V2, the
+        // checkpoints below models/echo_mimic/.
+        let setting = |key: &str, value: &str| crate::config::Setting::new(key, value.into(), String::new(), None);
+        let loader = [
+            setting("Echo_LoadModel.vae", "sd-vae-ft-mse.safetensors"),
+            setting("Echo_LoadModel.version", "V2"),
+            setting("Echo_LoadModel.infer_mode", "pose_acc"),
+        ];
+        let places = workflow_loads(&loader);
+        assert!(places.contains(&(Component::Vae, "models/vae/sd-vae-ft-mse.safetensors".into())));
+        assert!(places.contains(&(Component::DenoisingUnet, "models/echo_mimic/v2/denoising_unet_acc.pth".into())));
+        assert_eq!(workflow_loads(&loader[..1]).len(), 1, "no checkpoints without the version");
+        let models = dir.path().join("ComfyUI/models");
+        for file in ["vae/sd-vae-ft-mse.safetensors", "vae/sdxl_vae.safetensors", "echo_mimic/v2/denoising_unet.pth"] {
+            std::fs::create_dir_all(models.join(file).parent().unwrap()).unwrap();
+            std::fs::write(models.join(file), b"").unwrap();
+        }
+        let installed = vec![
+            weights(&models.join("vae/sd-vae-ft-mse.safetensors"), Some(Component::Vae)),
+            weights(&models.join("vae/sdxl_vae.safetensors"), Some(Component::Vae)),
+            weights(&models.join("echo_mimic/v2/denoising_unet.pth"), Some(Component::DenoisingUnet)),
+        ];
+        // The acc UNet the loader names is missing: the normal one is left alone.
+        let unread = weights_not_loaded(&installed, &[], &places);
+        assert_eq!(unread, [(1, "not loaded: the workflow loads models/vae/sd-vae-ft-mse.safetensors".to_string())]);
+
         // Without a config, only the base pipeline's layout is known.
-        let unread = weights_not_loaded(&artifacts, &[]);
+        let unread = weights_not_loaded(&artifacts, &[], &[]);
         assert_eq!(unread.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [3, 5], "{unread:?}");
         assert!(unread[0].1.ends_with("base model sd-image-variations-diffusers"), "{unread:?}");
     }

@@ -256,7 +256,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
             settings: &c.paths,
         })
         .collect();
-    unused.extend(loads::weights_not_loaded(&artifacts, &run_configs));
+    unused.extend(loads::weights_not_loaded(&artifacts, &run_configs, &read.weights));
     for (i, why) in &unused {
         let a = &mut artifacts[*i];
         a.unused = true;

@@ -14,7 +14,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::discover::{Artifact, ArtifactKind};
+use super::discover::{Artifact, ArtifactKind, Component};
 
 /// The most of each log read to find the config it names.
 const LOG_HEAD: u64 = 16 << 20;
@@ -317,6 +317,7 @@ pub(crate) struct Stated {
     loaded: Vec<(usize, Loaded)>,
     fps: Vec<(usize, f64)>,
     poses_repeat: Vec<usize>,
+    weights: Vec<(usize, Vec<(Component, String)>)>,
 }
 
 /// What the run read, as the artifacts it did not leave unused say.
@@ -327,6 +328,9 @@ pub(crate) struct RunRead {
     pub fps: Option<f64>,
     /// One of them repeats the poses to the audio's length.
     pub poses_repeat: bool,
+    /// The checkpoints the first of them loads, by their place below the
+    /// ComfyUI folder.
+    pub weights: Vec<(Component, String)>,
 }
 
 impl RunRead {
@@ -395,6 +399,10 @@ impl Stated {
         if settings.iter().any(|s| s.key == crate::config::POSES_REPEAT && s.value == "true") {
             self.poses_repeat.push(artifact);
         }
+        let weights = super::loads::workflow_loads(settings);
+        if !weights.is_empty() {
+            self.weights.push((artifact, weights));
+        }
     }
 
     /// The inputs the path of a clip names.
@@ -416,6 +424,7 @@ impl Stated {
             loaded: self.loaded.into_iter().filter(|(i, _)| used(i)).map(|(_, l)| l).collect(),
             fps: self.fps.into_iter().find(|(i, _)| used(i)).map(|(_, f)| f),
             poses_repeat: self.poses_repeat.iter().any(used),
+            weights: self.weights.into_iter().find(|(i, _)| used(i)).map(|(_, w)| w).unwrap_or_default(),
         }
     }
 }
