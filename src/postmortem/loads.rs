@@ -52,14 +52,30 @@ impl RunConfig<'_> {
 }
 
 /// What a ComfyUI workflow's EchoMimic loader loads, each component with
-/// its place below the ComfyUI folder. ComfyUI_EchoMimic's `Echo_LoadModel`
-/// loads the VAE its `vae` widget names from `models/vae/`, and for
-/// `version` V2 the checkpoints of `models/echo_mimic/v2/` (the `_acc` ones
-/// for `infer_mode` `pose_acc`), the base UNet of `models/echo_mimic/unet/`
-/// and Whisper's `models/echo_mimic/audio_processor/whisper_tiny.pt`.
+/// its place below the ComfyUI folder.
+/// - ComfyUI_EchoMimic's `Echo_LoadModel` loads the VAE its `vae` widget
+///   names from `models/vae/`, and for `version` V2 the checkpoints of
+///   `models/echo_mimic/v2/` (the `_acc` ones for `infer_mode` `pose_acc`),
+///   the base UNet of `models/echo_mimic/unet/` and Whisper's
+///   `models/echo_mimic/audio_processor/whisper_tiny.pt`.
+/// - EchoMimicV2-ComfyUI's `EchoMimicV2Node` loads the normal checkpoints
+///   of `models/AIFSH/EchoMimicV2/`, with `whisper_tiny.pt`, `sd-vae-ft-mse/`
+///   and the base UNet beside them.
 pub(crate) fn workflow_loads(settings: &[crate::config::Setting]) -> Vec<(Component, String)> {
     let value = |key: &str| settings.iter().find(|s| s.key == key).map(|s| s.value.as_str());
     let mut loads = Vec::new();
+    if settings.iter().any(|s| s.key.starts_with("EchoMimicV2Node.")) {
+        let at = |file: &str| format!("models/AIFSH/EchoMimicV2/{file}");
+        loads.extend([
+            (Component::DenoisingUnet, at("denoising_unet.pth")),
+            (Component::MotionModule, at("motion_module.pth")),
+            (Component::ReferenceUnet, at("reference_unet.pth")),
+            (Component::PoseEncoder, at("pose_encoder.pth")),
+            (Component::AudioProcessor, at("whisper_tiny.pt")),
+            (Component::Vae, at("sd-vae-ft-mse")),
+            (Component::BaseUnet, at("sd-image-variations-diffusers/unet")),
+        ]);
+    }
     if let Some(vae) = value("Echo_LoadModel.vae").filter(|v| !v.is_empty() && !v.contains(['/', '\\'])) {
         loads.push((Component::Vae, format!("models/vae/{vae}")));
     }
@@ -220,6 +236,8 @@ mod tests {
         assert!(places.contains(&(Component::Vae, "models/vae/sd-vae-ft-mse.safetensors".into())));
         assert!(places.contains(&(Component::DenoisingUnet, "models/echo_mimic/v2/denoising_unet_acc.pth".into())));
         assert_eq!(workflow_loads(&loader[..1]).len(), 1, "no checkpoints without the version");
+        let aifsh = workflow_loads(&[setting("EchoMimicV2Node.steps", "30")]);
+        assert!(aifsh.contains(&(Component::DenoisingUnet, "models/AIFSH/EchoMimicV2/denoising_unet.pth".into())));
         let models = dir.path().join("ComfyUI/models");
         for file in ["vae/sd-vae-ft-mse.safetensors", "vae/sdxl_vae.safetensors", "echo_mimic/v2/denoising_unet.pth"] {
             std::fs::create_dir_all(models.join(file).parent().unwrap()).unwrap();
