@@ -143,8 +143,10 @@ pub(crate) fn weights_not_loaded(
     };
     let mut unread = Vec::new();
     for (i, artifact, path) in &weights {
-        if let Some((_, base)) = bases.iter().find(|(base, _)| path.starts_with(base) && !path.starts_with(base.join("unet")))
-        {
+        // What another key names is loaded, wherever it lies.
+        let named_elsewhere = loads.iter().any(|(_, load, _)| overlaps(path, load));
+        let in_base = |base: &PathBuf| path.starts_with(base) && !path.starts_with(base.join("unet"));
+        if let Some((_, base)) = bases.iter().find(|(base, _)| in_base(base)).filter(|_| !named_elsewhere) {
             unread.push((*i, format!("not loaded: the pipeline takes only unet/ from the base model {base}")));
             continue;
         }
@@ -223,6 +225,14 @@ mod tests {
         assert_eq!(indices, [1, 3, 5], "{unread:?}");
         assert_eq!(unread[0].1, "not loaded: infer.yaml loads ./pretrained_weights/denoising_unet.pth");
         assert!(unread[1].1.ends_with("base model ./pretrained_weights/sd-image-variations-diffusers"), "{unread:?}");
+
+        // A base model set to the whole weights folder: what the other keys
+        // name there is still loaded.
+        let mut wide = settings.clone();
+        wide[0].1 = "./pretrained_weights".into();
+        let config = RunConfig { name: "infer.yaml".into(), root: Some(&root), settings: &wide };
+        let unread = weights_not_loaded(&artifacts, &[config], &[]);
+        assert!(!unread.iter().any(|(i, _)| [0, 2].contains(i)), "{unread:?}");
 
         // A ComfyUI workflow's loader names the VAE and, for V2, the
         // checkpoints below models/echo_mimic/.
