@@ -100,6 +100,20 @@ pub struct ConfigFile {
     pub findings: Vec<Finding>,
 }
 
+impl ConfigFile {
+    /// The result for `path` before anything is read from it.
+    fn new(path: &Path) -> ConfigFile {
+        ConfigFile {
+            file: path.display().to_string(),
+            kind: ConfigKind::Unknown,
+            variant: None,
+            root: None,
+            settings: Vec::new(),
+            findings: Vec::new(),
+        }
+    }
+}
+
 /// The result for every configuration given.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
@@ -115,14 +129,7 @@ pub fn check<P: AsRef<Path>>(paths: &[P], options: &ConfigOptions) -> ConfigChec
 /// Checks one configuration file; what cannot be read is a `C101` finding.
 pub fn check_file(path: &Path, options: &ConfigOptions) -> ConfigFile {
     let label = path.display().to_string();
-    let mut result = ConfigFile {
-        file: label.clone(),
-        kind: ConfigKind::Unknown,
-        variant: None,
-        root: None,
-        settings: Vec::new(),
-        findings: Vec::new(),
-    };
+    let mut result = ConfigFile::new(path);
     if let Some(embedded) = check_embedded(path, options) {
         return embedded;
     }
@@ -185,14 +192,7 @@ pub fn check_file(path: &Path, options: &ConfigOptions) -> ConfigFile {
 /// (see [`embedded_workflow`]); `None` when the file holds none.
 pub fn check_embedded(path: &Path, options: &ConfigOptions) -> Option<ConfigFile> {
     let doc = embedded_workflow(path)?;
-    let mut result = ConfigFile {
-        file: path.display().to_string(),
-        kind: ConfigKind::ComfyuiWorkflow,
-        variant: None,
-        root: None,
-        settings: Vec::new(),
-        findings: Vec::new(),
-    };
+    let mut result = ConfigFile::new(path);
     // Lines of a text inside an image or a video mean nothing to a reader.
     workflow(&mut result, &doc, options.windows, |_| None);
     Some(result)

@@ -166,6 +166,14 @@ pub struct Artifact {
 }
 
 impl Artifact {
+    /// Adds a part to the one-line summary, after what it says already.
+    pub(crate) fn add_summary(&mut self, part: &str) {
+        if !self.summary.is_empty() {
+            self.summary.push_str("; ");
+        }
+        self.summary.push_str(part);
+    }
+
     pub(crate) fn new(path: &Path, kind: ArtifactKind, recognised_by: impl Into<String>) -> Artifact {
         Artifact {
             path: path.display().to_string(),

@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use super::discover::{Artifact, ArtifactKind, Component};
+use super::prompts::components;
 
 /// The prompt config keys that name what the entry points load, with the
 /// component each one is.
@@ -121,11 +122,8 @@ pub(crate) fn weights_not_loaded(
     }
     // A workflow's place matches the artifact whose path ends with it.
     for (component, place) in workflow {
-        let want: Vec<&str> = place.split('/').collect();
-        let ends = |path: &str| {
-            let parts: Vec<&str> = path.split(['/', '\\']).filter(|p| !p.is_empty() && *p != ".").collect();
-            parts.len() >= want.len() && parts[parts.len() - want.len()..] == want[..]
-        };
+        let want = components(place);
+        let ends = |path: &str| components(path).ends_with(&want);
         if let Some((_, _, path)) = weights.iter().find(|(_, a, _)| ends(&a.path)) {
             loads.push((*component, path.clone(), format!("the workflow loads {place}")));
         }

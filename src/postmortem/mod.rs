@@ -242,10 +242,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     for i in outputs::comfyui_outputs(&artifacts, &read.loaded) {
         let a = &mut artifacts[i];
         a.output = true;
-        if !a.summary.is_empty() {
-            a.summary.push_str("; ");
-        }
-        a.summary.push_str("an image ComfyUI wrote (output/ or temp/), not a reference: not checked");
+        a.add_summary("an image ComfyUI wrote (output/ or temp/), not a reference: not checked");
     }
     let run_configs: Vec<loads::RunConfig> = config_paths
         .iter()
@@ -260,10 +257,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     for (i, why) in &unused {
         let a = &mut artifacts[*i];
         a.unused = true;
-        if !a.summary.is_empty() {
-            a.summary.push_str("; ");
-        }
-        a.summary.push_str(why);
+        a.add_summary(why);
     }
     // Listed, not judged: its findings do not fail the run.
     for (_, f) in text_findings.iter_mut().filter(|(i, _)| unused.iter().any(|(u, _)| u == i)) {
@@ -318,10 +312,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     for out in outputs {
         let artifact = &mut artifacts[out.artifact];
         artifact.checks.push(out.kind.name().to_string());
-        if !artifact.summary.is_empty() {
-            artifact.summary.push_str("; ");
-        }
-        artifact.summary.push_str(&out.summary);
+        artifact.add_summary(&out.summary);
         for mut plot in out.plots {
             plot.about = artifact.path.clone();
             plots.push(plot);

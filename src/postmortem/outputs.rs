@@ -74,9 +74,10 @@ fn segment_of(stem: &str) -> Option<&str> {
 }
 
 /// The images a ComfyUI run wrote: below the install's `output/`, where its
-/// savers put every run's frames, or `temp/`, where its previews go. EchoMimicV2-ComfyUI's node keeps the
-/// reference it reads in `output/EchoMimicV2/`, and a log may print an
-/// image it read from there: those are inputs.
+/// savers put every run's frames, or `temp/`, where its previews go.
+/// EchoMimicV2-ComfyUI's node keeps the reference it reads in
+/// `output/EchoMimicV2/`, and a log may print an image it read from there:
+/// those are inputs.
 pub(crate) fn comfyui_outputs(artifacts: &[Artifact], loaded: &[Loaded]) -> Vec<usize> {
     let roots = comfyui_roots(artifacts);
     let mut outputs = Vec::new();
