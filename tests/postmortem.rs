@@ -745,6 +745,83 @@ fn each_pose_folder_is_held_against_the_audio_of_its_own_generation() {
     assert_eq!(report["verdict"]["root_cause"]["code"], "K120", "{:#}", report["verdict"]);
 }
 
+/// `infer_acc.py` reads no log-worthy flags: it runs each test case of its
+/// config and writes `output/{date}/{time}--step_…/{ref}/{ref}-a-{audio}-i0_sig.mp4`.
+/// Without a log, the clip's case names the run's inputs; without the clip
+/// either, the config's test cases do, each pose folder held against its
+/// own case's audio.
+#[test]
+fn the_test_cases_infer_acc_py_ran_name_the_run_s_inputs() {
+    let (_dir, run_dir) = copy_of("deploy_healthy");
+    std::fs::remove_file(run_dir.join("server.log")).unwrap();
+    let demo = run_dir.join("assets/halfbody_demo");
+    copy_dir(&demo.join("pose/01"), &demo.join("pose/good"));
+    let wav = std::fs::read(demo.join("audio/chinese/echomimicv2_woman.wav")).unwrap();
+    std::fs::write(demo.join("audio/chinese/good.wav"), shortened_wav(&wav, 1600)).unwrap();
+    let refimag = demo.join("refimag/natural_bk_openhand");
+    let image = std::fs::read(refimag.join("0014.png")).unwrap();
+    std::fs::write(refimag.join("0082.png"), &image).unwrap();
+    std::fs::write(demo.join("refimag/test.png"), &image[..image.len() / 3]).unwrap();
+    let config = run_dir.join("configs/prompts/infer_acc.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    // The fixture's config holds the first case (0014.png, echomimicv2_woman.wav, pose/01/).
+    text.push_str(
+        "  \"./assets/halfbody_demo/refimag/natural_bk_openhand/0082.png\":\n    \
+         - \"./assets/halfbody_demo/audio/chinese/good.wav\"\n    - \"./assets/halfbody_demo/pose/good/\"\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    let written = run_dir.join("output/20261207/0712--step_6-768x768--cfg_1.0/0014");
+    std::fs::create_dir_all(&written).unwrap();
+    let clip = "outputs/pretrained_weights-itermotion_module-seed3407/natural_bk_openhand.0014.png/01/0014-a-echomimicv2_woman-i0_sig.mp4";
+    std::fs::rename(run_dir.join(clip), written.join("0014-a-echomimicv2_woman-i0_sig.mp4")).unwrap();
+    std::fs::remove_dir_all(run_dir.join("outputs")).unwrap();
+
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K120", "{:#}\n{stderr}", report["findings"]);
+    assert_eq!(artifact(&report, "prompts/infer.yaml")["unused"], true);
+    for other in ["pose/good", "natural_bk_openhand/0082.png", "refimag/test.png", "chinese/good.wav"] {
+        let listed = artifact(&report, other);
+        assert_eq!((&listed["unused"], &listed["checks"]), (&json!(true), &json!([])), "{listed}");
+        let why = listed["summary"].as_str().unwrap();
+        assert!(
+            why.contains("the path of 0014-a-echomimicv2_woman-i0_sig.mp4 (test case 1 of infer_acc.yaml) names"),
+            "{why}"
+        );
+    }
+    assert!(!report["findings"].as_array().unwrap().iter().any(|f| f["code"] == "P114"), "{:#}", report["findings"]);
+
+    // Without the clip, nothing says which entry point ran: infer.py reads
+    // no test cases, and its config is there.
+    std::fs::remove_dir_all(run_dir.join("output")).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(artifact(&report, "refimag/test.png")["checks"], json!(["image check"]), "{stderr}");
+    // With only infer_acc.py's config, every case is the run's, and the
+    // second case's poses outlast its audio.
+    std::fs::remove_file(run_dir.join("configs/prompts/infer.yaml")).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    let listed = artifact(&report, "refimag/test.png");
+    assert_eq!(listed["unused"], true, "{listed}\n{stderr}");
+    assert!(listed["summary"].as_str().unwrap().contains("the test_cases of infer_acc.yaml name"), "{listed}");
+    assert_eq!(artifact(&report, "pose/good")["checks"], json!(["pose check"]));
+    let counts: Vec<&Value> = report["findings"].as_array().unwrap().iter().filter(|f| f["code"] == "P114").collect();
+    assert_eq!(counts.len(), 1, "{counts:?}");
+    assert!(counts[0]["subject"]["file"].as_str().unwrap().ends_with("pose/good"), "{}", counts[0]);
+    assert!(counts[0]["message"].as_str().unwrap().contains("good.wav"), "{}", counts[0]);
+
+    // A case whose pose folder is not there stops infer_acc.py: C114 on the run's config.
+    std::fs::remove_dir_all(demo.join("pose/good")).unwrap();
+    let (_, report, _) = run(&[run_dir.to_str().unwrap()]);
+    let stopped: Vec<&Value> = report["findings"].as_array().unwrap().iter().filter(|f| f["code"] == "C114").collect();
+    assert_eq!(stopped.len(), 1, "{:#}", report["findings"]);
+    assert_eq!(stopped[0]["severity"], "error");
+    assert!(
+        stopped[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("test case 2: the pose folder ./assets/halfbody_demo/pose/good/")
+    );
+}
+
 /// `wav` with its sample data cut to `bytes`, the sizes in its header to match.
 fn shortened_wav(wav: &[u8], bytes: u32) -> Vec<u8> {
     let data = wav.windows(4).position(|w| w == b"data").unwrap();

@@ -76,6 +76,7 @@ pub(crate) fn check(
     let mut out = findings::Sink::new(file);
     let mut settings = Vec::new();
     paths(doc, root, &mut out, &mut settings);
+    test_cases(doc, root, &mut out, &mut settings);
     weight_dtype(doc, &mut out, &mut settings);
     quantization(doc, &mut out);
     let param = |name: &str| parameter(doc, options, name, variant);
@@ -143,6 +144,107 @@ fn paths(doc: &Node, root: &Path, out: &mut findings::Sink, settings: &mut Vec<S
             } else {
                 findings::weight_file_missing(&entry.key, entry.line, &shown)
             });
+        }
+    }
+}
+
+/// Most test cases read: `infer_acc.py` spends minutes on each.
+const MAX_TEST_CASES: usize = 1000;
+
+/// Audio files `infer_acc.py` does not take for audio: it reads an entry
+/// as the audio file only when its name holds `.wav`.
+const OTHER_AUDIO: &[&str] = &["mp3", "m4a", "aac", "flac", "ogg", "opus"];
+
+/// One input of a test case, as `infer_acc.py` reads it.
+#[derive(Clone, Copy, PartialEq)]
+enum Input {
+    Reference,
+    Audio,
+    Poses,
+}
+
+impl Input {
+    fn key(self) -> &'static str {
+        match self {
+            Input::Reference => "reference",
+            Input::Audio => "audio",
+            Input::Poses => "poses",
+        }
+    }
+
+    fn named(self) -> &'static str {
+        match self {
+            Input::Reference => "reference image",
+            Input::Audio => "audio file",
+            Input::Poses => "pose folder",
+        }
+    }
+}
+
+/// `test_cases`, a reference image to the audio file and pose folder that
+/// go with it, run in turn by `infer_acc.py`: of each case's entries, one
+/// whose name holds `.wav` is the audio and any other the pose folder, and
+/// a case without one keeps the previous case's. Each input is listed in
+/// the settings (`test_cases[N].reference`, `.audio`, `.poses`), and one that
+/// is not there, or is not what it is read as, is a finding.
+fn test_cases(doc: &Node, root: &Path, out: &mut findings::Sink, settings: &mut Vec<Setting>) {
+    let Some(Node::Map(cases)) = doc.get("test_cases") else { return };
+    // The last audio file and pose folder given, with the case that gave each.
+    let mut audio: Option<(&str, usize)> = None;
+    let mut poses: Option<(&str, usize)> = None;
+    for (n, case) in cases.iter().take(MAX_TEST_CASES).enumerate() {
+        let number = n + 1;
+        let entries: &[Node] = match &case.value {
+            Node::Seq(items) => items,
+            _ => &[],
+        };
+        let mut misread = None;
+        for entry in entries.iter().filter_map(Node::as_str) {
+            if entry.contains(".wav") {
+                audio = Some((entry, number));
+            } else {
+                poses = Some((entry, number));
+                let extension = Path::new(entry.trim_end_matches('/')).extension().and_then(|e| e.to_str());
+                if extension.is_some_and(|e| OTHER_AUDIO.contains(&e.to_ascii_lowercase().as_str())) {
+                    misread = Some(entry);
+                }
+            }
+        }
+        let inputs = [(Input::Reference, Some((case.key.as_str(), number))), (Input::Audio, audio), (Input::Poses, poses)];
+        for (input, named) in inputs {
+            let key = format!("test_cases[{number}].{}", input.key());
+            let line = Some(case.line);
+            let Some((path, from)) = named else {
+                settings.push(Setting::new(&key, "-".into(), "none: infer_acc.py stops with NameError".into(), line));
+                out.push(findings::test_case_input(number, case.line, input.named(), None, "is not given"));
+                continue;
+            };
+            let resolved = root.join(path);
+            // An empty path is the current folder to Rust and no file to Python.
+            let found = !path.trim().is_empty() && if input == Input::Poses { resolved.is_dir() } else { resolved.is_file() };
+            let mut meaning = (if found { "found" } else { "missing" }).to_string();
+            if from != number {
+                meaning.push_str(&format!(" (case {from}'s: infer_acc.py keeps the last one given)"));
+            }
+            settings.push(Setting::new(&key, path.to_string(), meaning, line));
+            if from != number {
+                continue;
+            }
+            let shown = resolved.display().to_string();
+            if input == Input::Poses && misread == Some(path) {
+                let why = "holds no \".wav\" in its name, so it is read as the pose folder";
+                out.push(findings::test_case_input(number, case.line, "entry", Some(path), why));
+            } else if !found {
+                let why = if path.trim().is_empty() {
+                    "is an empty path".to_string()
+                } else if resolved.exists() {
+                    format!("at {shown} is not a {}", if input == Input::Poses { "folder" } else { "file" })
+                } else {
+                    format!("does not exist at {shown}")
+                };
+                let shown = Some(path).filter(|p| !p.trim().is_empty());
+                out.push(findings::test_case_input(number, case.line, input.named(), shown, &why));
+            }
         }
     }
 }
@@ -317,6 +419,61 @@ mod tests {
 
     fn scheme(f: &Finding) -> Option<QuantScheme> {
         f.evidence.get("scheme").and_then(|v| v.as_str()).and_then(QuantScheme::from_name)
+    }
+
+    fn test_case_report(text: &str, root: &Path) -> (Vec<Finding>, Vec<(String, String, String)>) {
+        let doc = super::super::yaml::parse(text).unwrap();
+        let mut out = findings::Sink::new("infer_acc.yaml");
+        let mut settings = Vec::new();
+        test_cases(&doc, root, &mut out, &mut settings);
+        (out.findings, settings.into_iter().map(|s| (s.key, s.value, s.meaning)).collect())
+    }
+
+    #[test]
+    fn each_test_case_s_inputs_are_listed_and_a_missing_or_misread_one_found() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("pose/01")).unwrap();
+        for file in ["a.png", "b.png", "a.wav", "b.mp3"] {
+            std::fs::write(dir.path().join(file), b"x").unwrap();
+        }
+        let text = "test_cases:\n  \"./a.png\":\n    - \"./a.wav\"\n    - \"./pose/01/\"\n  \"./b.png\":\n    - \"./b.mp3\"\n\
+                    \x20 \"./c.png\":\n    - \"../elsewhere/pose/02/\"\n";
+        let (found, settings) = test_case_report(text, dir.path());
+        let listed: Vec<(&str, &str, &str)> = settings.iter().map(|(k, v, m)| (k.as_str(), v.as_str(), m.as_str())).collect();
+        assert_eq!(
+            listed,
+            [
+                ("test_cases[1].reference", "./a.png", "found"),
+                ("test_cases[1].audio", "./a.wav", "found"),
+                ("test_cases[1].poses", "./pose/01/", "found"),
+                ("test_cases[2].reference", "./b.png", "found"),
+                ("test_cases[2].audio", "./a.wav", "found (case 1's: infer_acc.py keeps the last one given)"),
+                ("test_cases[2].poses", "./b.mp3", "missing"),
+                ("test_cases[3].reference", "./c.png", "missing"),
+                ("test_cases[3].audio", "./a.wav", "found (case 1's: infer_acc.py keeps the last one given)"),
+                ("test_cases[3].poses", "../elsewhere/pose/02/", "missing"),
+            ]
+        );
+        let messages: Vec<&str> = found.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert!(found.iter().all(|f| f.is(&crate::rules::config::TEST_CASE_INPUT)));
+        assert!(messages[0].starts_with("test case 2: the entry ./b.mp3 holds no \".wav\""), "{}", messages[0]);
+        assert!(messages[1].starts_with("test case 3: the reference image ./c.png does not exist at "), "{}", messages[1]);
+        assert!(messages[2].starts_with("test case 3: the pose folder ../elsewhere/pose/02/ does not exist"), "{}", messages[2]);
+        assert_eq!((found[1].subject.key.as_deref(), found[1].subject.line), (Some("test_cases"), Some(7)));
+
+        // A first case without an audio file stops infer_acc.py before it reads anything.
+        let (found, settings) = test_case_report("test_cases:\n  ./a.png: [./pose/01/]\n", dir.path());
+        assert_eq!(settings[1], ("test_cases[1].audio".into(), "-".into(), "none: infer_acc.py stops with NameError".into()));
+        assert_eq!(found.len(), 1);
+        assert!(found[0].message.starts_with("test case 1: the audio file is not given"), "{}", found[0].message);
+        // A config without test cases, or with something else under the key, lists none.
+        let (found, _) = test_case_report("test_cases:\n  ./a.png: [./a.wav, '']\n", dir.path());
+        assert_eq!(found.len(), 1);
+        assert!(found[0].message.starts_with("test case 1: the pose folder is an empty path"), "{}", found[0].message);
+        for text in ["weight_dtype: fp16\n", "test_cases: []\n", "test_cases: x\n"] {
+            assert_eq!(test_case_report(text, dir.path()), (vec![], vec![]), "{text}");
+        }
     }
 
     #[test]

@@ -139,6 +139,19 @@ pub(crate) fn quantization(key: &str, line: u64, value: &str, scheme: Option<Qua
     finding
 }
 
+/// An input of test case `number` (a reference image, an audio file, a
+/// pose folder, or an entry read as the wrong one) and why `infer_acc.py`
+/// stops at it.
+pub(crate) fn test_case_input(number: usize, line: u64, what: &str, path: Option<&str>, why: &str) -> Finding {
+    let named = path.map_or_else(String::new, |p| format!(" {p}"));
+    Finding::new(
+        &rules::TEST_CASE_INPUT,
+        format!("test case {number}: the {what}{named} {why}; infer_acc.py stops at this case"),
+    )
+    .with_subject(at("test_cases", Some(line)))
+    .with_evidence("case", number as u64)
+}
+
 pub(crate) fn unrecognized(file: &str) -> Finding {
     Finding::new(
         &rules::UNRECOGNIZED_CONFIG,

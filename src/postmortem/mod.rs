@@ -167,6 +167,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
                 let paths = checked.settings.iter().map(|s| (s.key.clone(), s.value.clone())).collect();
                 config_paths.push(ConfigPaths { artifact: i, resolved, root: checked.root.clone(), paths });
                 stated.record(i, &checked.settings);
+                stated.record_cases(i, &prompts::file_name(&a.path), &checked.settings);
             } else if checked.kind == crate::config::ConfigKind::ComfyuiWorkflow {
                 workflows.push(i);
                 stated.record(i, &checked.settings);

@@ -138,6 +138,9 @@ enum Source {
     Log(String),
     /// The path of a clip an entry point wrote, by the clip's file name.
     Written(String),
+    /// A prompt config's `test_cases`, which `infer_acc.py` runs in turn, by
+    /// the config's file name.
+    Cases(String),
 }
 
 /// The lines EchoMimicV2's entry points (`infer*.py`, `app*.py`) and
@@ -167,6 +170,33 @@ impl Loaded {
                 (!name.is_empty()).then_some(Loaded { kind, place, named: 0, source: Source::Workflow, case: 0 })
             })
             .collect()
+    }
+
+    /// The inputs a prompt config's `test_cases` name, as its settings list
+    /// them (`test_cases[N].reference`, `.audio`, `.poses`), case by case.
+    fn cases(settings: &[crate::config::Setting], config: &str) -> Vec<Loaded> {
+        let mut cases = Vec::new();
+        for s in settings {
+            let Some((number, input)) = s.key.strip_prefix("test_cases[").and_then(|k| k.split_once("].")) else {
+                continue;
+            };
+            let Ok(case) = number.parse::<usize>() else { continue };
+            let kind = match input {
+                "reference" => ArtifactKind::Image,
+                "audio" => ArtifactKind::Audio,
+                "poses" => ArtifactKind::Poses,
+                _ => continue,
+            };
+            if s.value == "-" {
+                continue;
+            }
+            let place = s.value.replace('\\', "/");
+            // As printed: the collection is the folder above the pose folder,
+            // or above the image's or the audio's own folder.
+            let named = if kind != ArtifactKind::Poses && components(&place).len() >= 3 { 2 } else { 1 };
+            cases.push(Loaded { kind, place, named, source: Source::Cases(config.to_string()), case });
+        }
+        cases
     }
 
     /// The inputs a log's lines print, each once for each generation.
@@ -243,12 +273,42 @@ impl Loaded {
         written
     }
 
+    /// The test case `infer_acc.py` ran to write a clip, as the path names
+    /// it: `{ref stem}/{ref stem}-a-{audio stem}-i{N}_sig.mp4` (or
+    /// `_woa_sig.mp4`), matched against the stems of each case's reference
+    /// image and audio file; its inputs, the pose folder included.
+    fn written_by_case(clip: &str, cases: &[&Loaded]) -> Vec<Loaded> {
+        let parts = components(clip);
+        let [.., folder, clip_name] = parts.as_slice() else { return Vec::new() };
+        let Some(rest) = clip_name.strip_suffix("_sig.mp4") else { return Vec::new() };
+        let rest = rest.strip_suffix("_woa").unwrap_or(rest);
+        let Some((named, index)) = rest.rsplit_once("-i") else { return Vec::new() };
+        let Some((reference, audio)) = named.split_once("-a-") else { return Vec::new() };
+        if reference != *folder || index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) {
+            return Vec::new();
+        }
+        let stem = |l: &Loaded| Path::new(l.place.trim_end_matches('/')).file_stem().and_then(|s| s.to_str()).map(str::to_owned);
+        let is_case = |case: usize, kind: ArtifactKind, want: &str| {
+            cases.iter().any(|l| l.case == case && l.kind == kind && stem(l).as_deref() == Some(want))
+        };
+        let mut written: Vec<Loaded> = Vec::new();
+        for l in cases {
+            let ran = is_case(l.case, ArtifactKind::Image, reference) && is_case(l.case, ArtifactKind::Audio, audio);
+            if ran && !written.iter().any(|w| w.kind == l.kind && w.place == l.place) {
+                let Source::Cases(config) = &l.source else { continue };
+                let source = Source::Written(format!("{clip_name} (test case {} of {config})", l.case));
+                written.push(Loaded { source, ..(*l).clone() });
+            }
+        }
+        written
+    }
+
     /// Whether `path` is this file or folder. A printed path is relative to
     /// where the entry point ran, or absolute on the machine that ran it: it
     /// ends the artifact's path, or shares its last three names with it.
     pub(crate) fn is(&self, path: &str) -> bool {
         let parts = components(path);
-        if let Source::Log(_) | Source::Written(_) = self.source {
+        if let Source::Log(_) | Source::Written(_) | Source::Cases(_) = self.source {
             let printed = components(&self.place);
             let shared = parts.iter().rev().zip(printed.iter().rev()).take_while(|(a, b)| a == b).count();
             let relative = !self.place.starts_with('/') && !self.place.contains(":/");
@@ -275,7 +335,7 @@ impl Loaded {
     fn judges(&self, path: &str) -> bool {
         match &self.source {
             Source::Workflow => self.kind == ArtifactKind::Poses || under_input(path),
-            Source::Log(_) | Source::Written(_) => {
+            Source::Log(_) | Source::Written(_) | Source::Cases(_) => {
                 let printed = components(&self.place);
                 let keep = printed.len().saturating_sub(self.named);
                 let collection = &printed[..keep];
@@ -301,6 +361,7 @@ impl Loaded {
             (Source::Workflow, _) => "the workflow loads".into(),
             (Source::Log(log), _) => format!("{log} names"),
             (Source::Written(clip), _) => format!("the path of {clip} names"),
+            (Source::Cases(config), _) => format!("the test_cases of {config} name"),
         }
     }
 }
@@ -318,6 +379,10 @@ pub(crate) struct Stated {
     fps: Vec<(usize, f64)>,
     poses_repeat: Vec<usize>,
     weights: Vec<(usize, Vec<(Component, String)>)>,
+    /// Clips whose path may name a test case.
+    clips: Vec<(usize, String)>,
+    /// The prompt configs.
+    prompts: Vec<usize>,
 }
 
 /// What the run read, as the artifacts it did not leave unused say.
@@ -383,6 +448,7 @@ impl RunRead {
             .or_else(|| one(by(|s| *s == Source::Workflow)))
             .or_else(|| one(by(|s| matches!(s, Source::Log(_)))))
             .or_else(|| one(by(|s| matches!(s, Source::Written(_)))))
+            .or_else(|| one(by(|s| matches!(s, Source::Cases(_)))))
             .unwrap_or_else(|| one(files.to_vec()).flatten())
     }
 }
@@ -405,9 +471,21 @@ impl Stated {
         }
     }
 
-    /// The inputs the path of a clip names.
+    /// The inputs a prompt config's `test_cases` name.
+    pub(crate) fn record_cases(&mut self, artifact: usize, config: &str, settings: &[crate::config::Setting]) {
+        self.prompts.push(artifact);
+        self.loaded.extend(Loaded::cases(settings, config).into_iter().map(|l| (artifact, l)));
+    }
+
+    /// The inputs the path of a clip names: those of the folders `infer.py`
+    /// writes to, or (once the run's config is known) of the test case
+    /// `infer_acc.py` ran.
     pub(crate) fn record_clip(&mut self, artifact: usize, artifacts: &[Artifact]) {
-        let written = Loaded::written(&artifacts[artifact].path, artifacts);
+        let clip = &artifacts[artifact].path;
+        let written = Loaded::written(clip, artifacts);
+        if written.is_empty() {
+            self.clips.push((artifact, clip.clone()));
+        }
         self.loaded.extend(written.into_iter().map(|l| (artifact, l)));
     }
 
@@ -417,11 +495,27 @@ impl Stated {
         self.loaded.extend(Loaded::printed(&text, &file_name(&path.to_string_lossy())).into_iter().map(|l| (artifact, l)));
     }
 
-    /// What the artifacts not found unused say.
+    /// What the artifacts not found unused say. A config's test cases are
+    /// what `infer_acc.py` would read, and count only where nothing says
+    /// what the run did read (a log prints each generation as it starts, and
+    /// a run that stopped prints no more; a clip's path names what `infer.py`
+    /// or `infer_acc.py` read), and only when every config the run may have
+    /// read lists some: `infer.py` reads its inputs from its arguments.
     pub(crate) fn of_used(self, unused: &[(usize, String)]) -> RunRead {
         let used = |i: &usize| !unused.iter().any(|(u, _)| u == i);
+        // `infer.py` may have run with a config that lists no test cases.
+        let has_cases = |c: &usize| self.loaded.iter().any(|(i, l)| i == c && matches!(l.source, Source::Cases(_)));
+        let cases_bound = self.prompts.iter().filter(|c| used(c)).all(has_cases);
+        let mut loaded: Vec<Loaded> = self.loaded.into_iter().filter(|(i, _)| used(i)).map(|(_, l)| l).collect();
+        let cases: Vec<&Loaded> = loaded.iter().filter(|l| matches!(l.source, Source::Cases(_))).collect();
+        let written: Vec<Loaded> =
+            self.clips.iter().filter(|(i, _)| used(i)).flat_map(|(_, clip)| Loaded::written_by_case(clip, &cases)).collect();
+        loaded.extend(written);
+        if !cases_bound || loaded.iter().any(|l| matches!(l.source, Source::Log(_) | Source::Written(_))) {
+            loaded.retain(|l| !matches!(l.source, Source::Cases(_)));
+        }
         RunRead {
-            loaded: self.loaded.into_iter().filter(|(i, _)| used(i)).map(|(_, l)| l).collect(),
+            loaded,
             fps: self.fps.into_iter().find(|(i, _)| used(i)).map(|(_, f)| f),
             poses_repeat: self.poses_repeat.iter().any(used),
             weights: self.weights.into_iter().find(|(i, _)| used(i)).map(|(_, w)| w).unwrap_or_default(),
@@ -732,6 +826,91 @@ mod tests {
         // A bare name says nothing of where the others were picked from.
         let bare = Loaded::printed("Audio: speech.wav\n", "run.log");
         assert!(not_loaded(&artifacts, &bare).is_empty());
+    }
+
+    /// What `config check` lists for a config's test cases.
+    fn case_settings(cases: &[[&str; 3]]) -> Vec<crate::config::Setting> {
+        let mut settings = Vec::new();
+        for (n, inputs) in cases.iter().enumerate() {
+            for (key, value) in ["reference", "audio", "poses"].iter().zip(inputs) {
+                let key = format!("test_cases[{}].{key}", n + 1);
+                settings.push(crate::config::Setting::new(&key, value.to_string(), "found".into(), Some(1)));
+            }
+        }
+        settings
+    }
+
+    #[test]
+    fn the_test_cases_name_the_inputs_and_the_clip_its_case() {
+        let demo = "./assets/halfbody_demo";
+        let settings = case_settings(&[
+            [&format!("{demo}/refimag/natural_bk_openhand/0014.png"), &format!("{demo}/audio/chinese/echomimicv2_woman.wav"), &format!("{demo}/pose/01/")],
+            [&format!("{demo}/refimag/natural_bk_openhand/0082.png"), &format!("{demo}/audio/chinese/good.wav"), &format!("{demo}/pose/good/")],
+            // A first case with no audio: infer_acc.py stops there, and lists it as "-".
+            ["./other.png", "-", "./poses/"],
+        ]);
+        let cases = Loaded::cases(&settings, "infer_acc.yaml");
+        assert_eq!(cases.len(), 8, "{cases:?}");
+        let of = |kind, path: &str| Artifact::new(Path::new(path), kind, "");
+        let artifacts = [
+            of(ArtifactKind::Poses, "run/assets/halfbody_demo/pose/01"),
+            of(ArtifactKind::Poses, "run/assets/halfbody_demo/pose/good"),
+            of(ArtifactKind::Poses, "run/assets/halfbody_demo/pose/04"),
+            of(ArtifactKind::Audio, "run/assets/halfbody_demo/audio/chinese/echomimicv2_woman.wav"),
+            of(ArtifactKind::Audio, "run/assets/halfbody_demo/audio/chinese/good.wav"),
+            of(ArtifactKind::Image, "run/assets/halfbody_demo/refimag/natural_bk_openhand/0014.png"),
+            of(ArtifactKind::Image, "run/assets/halfbody_demo/refimag/natural_bk_openhand/0082.png"),
+            of(ArtifactKind::Image, "run/assets/halfbody_demo/refimag/test.png"),
+        ];
+        // Each pose folder goes with its own case's audio.
+        let mut stated = Stated::default();
+        stated.record_cases(0, "infer_acc.yaml", &settings);
+        let read = stated.of_used(&[]);
+        let audio: Vec<&Artifact> = artifacts[3..5].iter().collect();
+        let heard: Vec<Option<&str>> = artifacts[..3].iter().map(|p| read.audio_of(p, &audio).map(|a| a.path.as_str())).collect();
+        assert_eq!(heard, [Some(artifacts[3].path.as_str()), Some(artifacts[4].path.as_str()), None]);
+        let unread = not_loaded(&artifacts, &read.loaded);
+        assert_eq!(unread.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [2, 7]);
+        assert!(unread[1].1.starts_with("not the run's input: the test_cases of infer_acc.yaml name "), "{}", unread[1].1);
+
+        // The clip infer_acc.py wrote names its case.
+        let clip = "run/output/20261207/0712--step_6-768x768--cfg_1.0/0082/0082-a-good-i0_sig.mp4";
+        let all: Vec<&Loaded> = cases.iter().collect();
+        let written = Loaded::written_by_case(clip, &all);
+        assert_eq!(written.len(), 3, "{written:?}");
+        assert!(written.iter().all(|l| l.case == 2));
+        let unread: Vec<usize> = not_loaded(&artifacts, &written).into_iter().map(|(i, _)| i).collect();
+        assert_eq!(unread, [0, 2, 3, 5, 7]);
+        assert_eq!(
+            not_loaded(&artifacts, &written)[0].1,
+            format!("not the run's poses: the path of 0082-a-good-i0_sig.mp4 (test case 2 of infer_acc.yaml) names {demo}/pose/good/")
+        );
+        for other in [
+            "run/output/x/0082/0082-a-other-i0_sig.mp4",
+            "run/output/x/0014/0082-a-good-i0_sig.mp4",
+            "run/output/x/0082/0082-a-good_sig.mp4",
+            "0082-a-good-i0_sig.mp4",
+        ] {
+            assert!(Loaded::written_by_case(other, &all).is_empty(), "{other}");
+        }
+
+        // Another config the run may have read lists none: infer.py may have run.
+        let mut stated = Stated::default();
+        stated.record_cases(0, "infer_acc.yaml", &settings);
+        stated.record_cases(1, "infer.yaml", &[]);
+        assert!(stated.of_used(&[]).loaded.is_empty());
+        let mut stated = Stated::default();
+        stated.record_cases(0, "infer_acc.yaml", &settings);
+        stated.record_cases(1, "infer.yaml", &[]);
+        assert_eq!(stated.of_used(&[(1, "not read".into())]).loaded.len(), 8);
+
+        // A log, or a clip's path, says what the run read: the cases then add nothing.
+        let mut stated = Stated::default();
+        stated.record_cases(0, "infer_acc.yaml", &settings);
+        let printed = format!("Pose: {demo}/pose/01/\nReference: {demo}/refimag/natural_bk_openhand/0014.png\n");
+        stated.loaded.extend(Loaded::printed(&printed, "run.log").into_iter().map(|l| (1, l)));
+        let read = stated.of_used(&[]);
+        assert!(read.loaded.iter().all(|l| matches!(l.source, Source::Log(_))), "{:?}", read.loaded);
     }
 
     #[test]

@@ -203,6 +203,28 @@ pub const QUANTIZATION_CONFIGURED: Rule = Rule {
     options: "",
 };
 
+pub const TEST_CASE_INPUT: Rule = Rule {
+    code: "C114",
+    slug: "test-case-input",
+    severity: Severity::Error,
+    summary: "a test case names an input that is missing or that infer_acc.py reads as the wrong kind",
+    detects: "Entries of a prompt config's `test_cases` (reference image → audio file and pose folder, which \
+              `infer_acc.py` runs one after the other) whose reference image, audio file or pose folder does not \
+              exist below the folder the entry point runs in; entries whose name holds no `.wav` but is an audio \
+              file (`infer_acc.py` takes every other entry for the pose folder); and a first case without an audio \
+              file or pose folder (later cases reuse the previous one). Each case's inputs are listed in the \
+              report's `settings` (`test_cases[N].reference`, `.audio`, `.poses`).",
+    why: "`infer_acc.py` opens each case's inputs as it reaches it: a missing one stops the run there with \
+          `FileNotFoundError` (or `NotADirectoryError` for an audio file taken as the pose folder), after the \
+          earlier cases' videos were written and before the later ones.",
+    cause: "A path relative to another folder: the shipped `infer_acc.yaml` names \
+            `../echomimic_v2/assets/halfbody_demo/pose/fight/`, found only when the checkout's folder is called \
+            `echomimic_v2`; an input renamed or not copied; an MP3 in place of a WAV.",
+    fix: "Make each path relative to the folder `infer_acc.py` runs in (the checkout), and convert audio to WAV: \
+          `ffmpeg -i speech.mp3 -ar 16000 speech.wav`.",
+    options: "",
+};
+
 pub const RULES: &[&Rule] = &[
     &UNREADABLE_CONFIG,
     &WEIGHT_FILE_MISSING,
@@ -217,4 +239,5 @@ pub const RULES: &[&Rule] = &[
     &MODEL_COMPONENT_MISSING,
     &UNRECOGNIZED_CONFIG,
     &QUANTIZATION_CONFIGURED,
+    &TEST_CASE_INPUT,
 ];
