@@ -235,4 +235,12 @@ fn the_workflow_a_saved_video_carries_is_checked() {
     video_with_metadata(&path, &[("comment", "made with love".into())], false);
     let (_, report) = check(&[path.to_str().unwrap()]);
     assert_eq!(report.findings[0].code, "C101", "{:?}", report.findings);
+    // A folder of outputs: the clips that carry a workflow are read, the
+    // others (and files of other kinds) left alone.
+    std::fs::write(dir.path().join("notes.txt"), "not a config").unwrap();
+    let (_, report) = check(&[dir.path().to_str().unwrap()]);
+    let files: Vec<&str> = report.configs.iter().map(|c| c["file"].as_str().unwrap()).collect();
+    let names: Vec<&str> = files.iter().map(|f| f.rsplit('/').next().unwrap()).collect();
+    assert_eq!(names, ["comment.mp4", "quoted.mp4", "tags.mp4", "tags.webm", "workflow.mp4"], "{files:?}");
+    assert!(!report.findings.iter().any(|f| f.code == "C101"), "{:?}", report.findings);
 }

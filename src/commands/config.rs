@@ -10,7 +10,9 @@ use crate::report::Report;
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct ConfigCheckOptions {
-    /// Configuration files, or folders whose .yaml, .yml and .json files are read.
+    /// Configuration files, or folders whose .yaml, .yml and .json files are
+    /// read, and the images and videos among them that carry a ComfyUI
+    /// workflow.
     pub paths: Vec<PathBuf>,
     pub config: ConfigOptions,
 }
@@ -28,7 +30,13 @@ pub fn config_check(options: &ConfigCheckOptions) -> Result<Report, CommandError
         require_existing(&[root])?;
     }
     let files = crate::formats::walk::expand(&options.paths, |path| {
-        path.extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+        let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        match extension.as_deref() {
+            Some("yaml" | "yml" | "json") => true,
+            // What ComfyUI's savers write; one without a workflow is no config.
+            Some("png" | "mp4" | "mov" | "webm" | "mkv") => crate::config::embedded_workflow(path).is_some(),
+            _ => false,
+        }
     });
     if files.is_empty() {
         return Err(nothing_to_check(&options.paths, "configuration files"));
