@@ -822,6 +822,85 @@ fn the_test_cases_infer_acc_py_ran_name_the_run_s_inputs() {
     );
 }
 
+/// EchoMimicV2's `infer_acc.yaml` names two pose folders as
+/// `../echomimic_v2/assets/…`, there only when the checkout's folder has that
+/// name. In a checkout called otherwise, `infer_acc.py` writes the earlier
+/// cases' clips and stops at the first of them.
+#[test]
+fn a_test_case_input_outside_the_checkout_stops_infer_acc_py() {
+    let (dir, copied) = copy_of("deploy_healthy");
+    let run_dir = dir.path().join("em");
+    std::fs::rename(&copied, &run_dir).unwrap();
+    std::fs::remove_file(run_dir.join("server.log")).unwrap();
+    let demo = run_dir.join("assets/halfbody_demo");
+    copy_dir(&demo.join("pose/01"), &demo.join("pose/fight"));
+    let refimag = demo.join("refimag/natural_bk_openhand");
+    std::fs::copy(refimag.join("0014.png"), refimag.join("0222.png")).unwrap();
+    let config = run_dir.join("configs/prompts/infer_acc.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(
+        "  \"./assets/halfbody_demo/refimag/natural_bk_openhand/0222.png\":\n    \
+         - \"./assets/halfbody_demo/audio/chinese/echomimicv2_woman.wav\"\n    \
+         - \"../echomimic_v2/assets/halfbody_demo/pose/fight/\"\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    let written = run_dir.join("output/20261207/0712--step_6-768x768--cfg_1.0/0014");
+    std::fs::create_dir_all(&written).unwrap();
+    let clip = "outputs/pretrained_weights-itermotion_module-seed3407/natural_bk_openhand.0014.png/01/0014-a-echomimicv2_woman-i0_sig.mp4";
+    std::fs::rename(run_dir.join(clip), written.join("0014-a-echomimicv2_woman-i0_sig.mp4")).unwrap();
+    std::fs::remove_dir_all(run_dir.join("outputs")).unwrap();
+    let stages = |report: &Value| -> Vec<(String, String)> {
+        let chain = report["verdict"]["chain"].as_array().unwrap();
+        chain
+            .iter()
+            .map(|l| (l["stage"].as_str().unwrap().to_string(), l["basis"].as_str().unwrap().to_string()))
+            .collect()
+    };
+    let pair = |stage: &str, basis: &str| (stage.to_string(), basis.to_string());
+
+    // The config alone: that the run stops there is predicted.
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K114", "{:#}\n{stderr}", report["verdict"]);
+    assert_eq!(stages(&report), [pair("config", "observed"), pair("inputs", "predicted")]);
+    assert_eq!(cited_codes(&report, &report["verdict"]["chain"][0]), ["C114"]);
+    assert!(
+        report["verdict"]["headline"].as_str().unwrap().contains("../echomimic_v2/assets/halfbody_demo/pose/fight/")
+    );
+
+    // infer_acc.py's log observes it.
+    std::fs::write(
+        run_dir.join("infer_acc.log"),
+        "Pose: ./assets/halfbody_demo/pose/01/\nReference: ./assets/halfbody_demo/refimag/natural_bk_openhand/0014.png\n\
+         Audio: ./assets/halfbody_demo/audio/chinese/echomimicv2_woman.wav\n\
+         Pose: ../echomimic_v2/assets/halfbody_demo/pose/fight/\n\
+         Reference: ./assets/halfbody_demo/refimag/natural_bk_openhand/0222.png\n\
+         Audio: ./assets/halfbody_demo/audio/chinese/echomimicv2_woman.wav\n\
+         Traceback (most recent call last):\n  File \"/home/u/em/infer_acc.py\", line 194, in main\n\
+         \x20   args.L = min(args.L, int(audio_clip.duration * final_fps), len(os.listdir(inputs_dict['pose'])))\n\
+         FileNotFoundError: [Errno 2] No such file or directory: '../echomimic_v2/assets/halfbody_demo/pose/fight/'\n",
+    )
+    .unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K114", "{:#}\n{stderr}", report["verdict"]);
+    assert_eq!(stages(&report), [pair("config", "observed"), pair("inputs", "observed")]);
+    assert_eq!(cited_codes(&report, &report["verdict"]["chain"][1]), ["L122"]);
+    // The fix names the folder where it lies, as a line to paste; pasted, the config is whole again.
+    let fix = &report["verdict"]["fix"][0];
+    let paste = fix["paste"].as_str().unwrap();
+    assert!(
+        paste.starts_with(
+            "sed -i -e 's#\\.\\./echomimic_v2/assets/halfbody_demo/pose/fight/#./assets/halfbody_demo/pose/fight/#' "
+        ),
+        "{fix}"
+    );
+    assert_eq!(report["verdict"]["next"][0]["paste"], format!("nanscope config check {}", config.display()));
+    let status = std::process::Command::new("sh").arg("-c").arg(paste).status().unwrap();
+    assert!(status.success());
+    std::fs::remove_file(run_dir.join("infer_acc.log")).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K120", "{:#}\n{stderr}", report["findings"]);
+}
+
 /// `wav` with its sample data cut to `bytes`, the sizes in its header to match.
 fn shortened_wav(wav: &[u8], bytes: u32) -> Vec<u8> {
     let data = wav.windows(4).position(|w| w == b"data").unwrap();

@@ -242,8 +242,7 @@ fn test_cases(doc: &Node, root: &Path, out: &mut findings::Sink, settings: &mut 
                 } else {
                     format!("does not exist at {shown}")
                 };
-                let shown = Some(path).filter(|p| !p.trim().is_empty());
-                out.push(findings::test_case_input(number, case.line, input.named(), shown, &why));
+                out.push(findings::test_case_input_missing(number, case.line, input.named(), path, &shown, &why));
             }
         }
     }

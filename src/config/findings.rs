@@ -152,6 +152,13 @@ pub(crate) fn test_case_input(number: usize, line: u64, what: &str, path: Option
     .with_evidence("case", number as u64)
 }
 
+/// [`test_case_input`] for a path that is not there: the path as written,
+/// and where it was looked for.
+pub(crate) fn test_case_input_missing(number: usize, line: u64, what: &str, path: &str, resolved: &str, why: &str) -> Finding {
+    let shown = Some(path).filter(|p| !p.trim().is_empty());
+    test_case_input(number, line, what, shown, why).with_evidence("path", path).with_evidence("resolved", resolved)
+}
+
 pub(crate) fn unrecognized(file: &str) -> Finding {
     Finding::new(
         &rules::UNRECOGNIZED_CONFIG,

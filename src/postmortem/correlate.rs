@@ -156,6 +156,13 @@ pub(crate) struct Evidence {
     mismatch_lines: Vec<Cited>,
     /// Exceptions that end a traceback and that no rule names (L122).
     exception_lines: Vec<Cited>,
+    /// Exceptions that end a traceback reading an image, an audio file or a
+    /// pose folder that is not there (L122).
+    input_lines: Vec<Cited>,
+    /// Test cases of the run's config whose input is not there (C114).
+    case_lines: Vec<Cited>,
+    /// The run's reference images, audio files and pose folders.
+    inputs: Vec<String>,
     /// A log line says ffmpeg could not be run (L113).
     ffmpeg_missing: bool,
     /// Log lines of the GPU running out of memory (L108).
@@ -237,6 +244,10 @@ struct Cited {
     models: Vec<String>,
     /// The config key it states (C findings): a workflow's `NODE.WIDGET`.
     key: Option<String>,
+    /// The file it is a line of.
+    file: Option<String>,
+    /// The path a config line names, as written (C114).
+    path: Option<String>,
 }
 
 impl Cited {
@@ -246,7 +257,9 @@ impl Cited {
         let text = f.evidence.get("text").and_then(|t| t.as_str()).unwrap_or(&f.message);
         let resolved = f.evidence.get("resolved").and_then(|r| r.as_str()).map(str::to_string);
         let key = f.subject.key.clone();
-        Cited { id, at: format!("{file}{line}: {text}"), resolved, models: models(f), key }
+        let path = f.evidence.get("path").and_then(|p| p.as_str()).map(str::to_string);
+        let at = format!("{file}{line}: {text}");
+        Cited { id, at, resolved, models: models(f), key, file: f.subject.file.clone(), path }
     }
 }
 
@@ -331,6 +344,9 @@ impl Evidence {
                 }
                 ArtifactKind::Dump => e.has_dump = true,
                 _ => {}
+            }
+            if matches!(a.kind, ArtifactKind::Image | ArtifactKind::Audio | ArtifactKind::Poses) && !a.unused && !a.output {
+                e.inputs.push(a.path.clone());
             }
             if e.comfyui.is_none() {
                 e.comfyui = comfyui_folder(&a.path);
@@ -491,7 +507,10 @@ impl Evidence {
         } else if f.is(&log::CHECKPOINT_MISMATCH) {
             Some(&mut self.mismatch_lines)
         } else if f.is(&log::UNHANDLED_EXCEPTION) {
-            Some(&mut self.exception_lines)
+            let text = f.evidence.get("text").and_then(|t| t.as_str()).unwrap_or(&f.message);
+            Some(if missing_input(text).is_some() { &mut self.input_lines } else { &mut self.exception_lines })
+        } else if f.is(&config::TEST_CASE_INPUT) {
+            Some(&mut self.case_lines)
         } else if f.is(&log::CUDA_OUT_OF_MEMORY) {
             Some(&mut self.oom_lines)
         } else if f.is(&log::SHAPE_MISMATCH) {
@@ -689,6 +708,24 @@ fn candidates(e: &Evidence) -> Vec<Candidate> {
             "a shape error stopped a run, but that does not make frames NaN or black".into(),
         );
     }
+    if !e.case_lines.is_empty() || !e.input_lines.is_empty() {
+        // Observed in a traceback, or predicted from the config alone.
+        let score = if e.symptoms() {
+            2
+        } else if e.input_lines.is_empty() {
+            6
+        } else {
+            8
+        };
+        let mut found = ids(&e.case_lines);
+        found.extend(ids(&e.input_lines));
+        push(
+            &cause::INPUT_NOT_FOUND,
+            score,
+            found,
+            "an input was not there when a run read it, but that does not make frames NaN or black".into(),
+        );
+    }
     if !e.container.is_empty() || !e.mux_lines.is_empty() || !e.audio_missing.is_empty() {
         let score = if e.symptoms() { 3 } else { 6 };
         let mut ids = e.container.clone();
@@ -807,6 +844,19 @@ fn headline(rule: &'static Rule, e: &Evidence) -> String {
         .contradicting_video(rule)
         .map(|video| format!(" Yet {video} decodes clean: it was made before the damage, or with another VAE."))
         .unwrap_or_default();
+    let missing = (*rule == cause::INPUT_NOT_FOUND)
+        .then(|| {
+            let from_config = e.case_lines.iter().find_map(|c| c.path.clone().filter(|p| !p.trim().is_empty()));
+            from_config.or_else(|| e.input_lines.iter().find_map(|c| missing_input(&c.at)))
+        })
+        .flatten();
+    if let Some(path) = missing {
+        return if e.input_lines.is_empty() {
+            format!("A test case of the run's config names an input that is not there: {path}; infer_acc.py stops at that case.")
+        } else {
+            format!("{}: {path}.", capitalise(rule.summary))
+        };
+    }
     format!("{}.{producer}{black}{clean}", capitalise(rule.summary))
 }
 
@@ -907,6 +957,24 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
         }
         let says = "a shape error stopped the run before a video was written";
         links.push(cited_link("generation", says.into(), &e.shape_lines));
+    }
+    if is(&cause::INPUT_NOT_FOUND) {
+        let paths = first_of_each(e.case_lines.iter().filter_map(|c| c.path.as_deref()));
+        if !e.case_lines.is_empty() {
+            let says = match paths.as_slice() {
+                [] => "a test case of the run's config has no audio file or pose folder".to_string(),
+                [one] => format!("a test case of the run's config names an input that is not there: {one}"),
+                _ => format!("test cases of the run's config name inputs that are not there: {}", list_some(&paths, 4)),
+            };
+            links.push(cited_link("config", says, &e.case_lines));
+        }
+        if e.input_lines.is_empty() {
+            let says = "infer_acc.py stops at the first such test case: no video for it or for the cases after it";
+            links.push(link("inputs", says.into(), Basis::Predicted, vec![], vec![]));
+        } else {
+            let says = "the run stopped reading an input that is not there";
+            links.push(cited_link("inputs", says.into(), &e.input_lines));
+        }
     }
     if is(&cause::BROKEN_POSE_INPUT) {
         links.push(link(
@@ -1267,6 +1335,9 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
             });
         }
     }
+    if is(&cause::INPUT_NOT_FOUND) {
+        fixes.extend(input_fixes(e));
+    }
     if is(&cause::OUT_OF_MEMORY) {
         fixes.push(Action {
             what: "Generate with less memory: fewer frames (-L), 768x768, or the accelerated pipeline (no CFG); or a \
@@ -1491,6 +1562,105 @@ fn fetch(targets: Vec<String>) -> Vec<Action> {
 
 /// A resolved path as the user can paste it: without `./` steps, and
 /// relative to the working directory when it lies under it.
+/// The path a traceback's last line says is not there, when it is an input:
+/// `FileNotFoundError: [Errno 2] No such file or directory: '…/pose/01/'`
+/// for an image, an audio file or a pose folder, or a `NotADirectoryError`
+/// (a file where a pose folder was listed).
+fn missing_input(text: &str) -> Option<String> {
+    let not_a_folder = text.contains("NotADirectoryError");
+    if !not_a_folder && !text.contains("FileNotFoundError") {
+        return None;
+    }
+    let (_, quoted) = text.rsplit_once(": '")?;
+    let path = quoted.strip_suffix('\'')?;
+    let names = super::prompts::components(path);
+    let extension = std::path::Path::new(path).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let media = extension.as_deref().is_some_and(|e| INPUT_EXTENSIONS.contains(&e));
+    let poses = names.iter().any(|n| n.to_ascii_lowercase().contains("pose"));
+    (not_a_folder || media || poses).then(|| path.to_string())
+}
+
+/// File name extensions of the inputs an entry point reads.
+const INPUT_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "webp", "bmp", "wav", "mp3", "m4a", "flac", "ogg", "npy"];
+
+/// The fixes for inputs that are not where the run looked: where an input
+/// of the run folder has the same last names, the config is made to name
+/// it, in one `sed` line per config.
+fn input_fixes(e: &Evidence) -> Vec<Action> {
+    let mut fixes = Vec::new();
+    for config in first_of_each(e.case_lines.iter().filter_map(|c| c.file.as_deref())) {
+        let mut moves: Vec<(String, String)> = Vec::new();
+        for c in e.case_lines.iter().filter(|c| c.file.as_deref() == Some(config)) {
+            let (Some(path), Some(resolved)) = (c.path.as_deref(), c.resolved.as_deref()) else { continue };
+            let root = resolved.strip_suffix(path).unwrap_or("");
+            match lying_at(path, root, &e.inputs) {
+                Some(found) if !moves.iter().any(|(from, _)| from == path) => moves.push((path.to_string(), found)),
+                Some(_) => {}
+                None if !path.trim().is_empty() => fixes.push(Action {
+                    what: format!("Put {path} where the run looks for it, {}, or name where it lies in {config}", shown_path(resolved)),
+                    paste: None,
+                }),
+                None => {}
+            }
+        }
+        if moves.is_empty() {
+            continue;
+        }
+        let listed: Vec<String> = moves.iter().map(|(from, to)| format!("{from} → {to}")).collect();
+        let what = format!("Name each input where it lies, relative to the folder the entry point runs in: {}", list_some(&listed, 3));
+        let safe = |p: &str| !p.chars().any(|c| matches!(c, '#' | '\'' | '\\' | '&' | '\n'));
+        let paste = moves.iter().all(|(from, to)| safe(from) && safe(to)).then(|| {
+            let edits: Vec<String> = moves.iter().map(|(from, to)| format!("-e 's#{}#{to}#'", sed_pattern(from))).collect();
+            format!("sed -i {} {}", edits.join(" "), shell_word(config))
+        });
+        fixes.push(Action { what, paste });
+    }
+    if e.case_lines.is_empty() {
+        for path in first_of_each(e.input_lines.iter().filter_map(|c| missing_input(&c.at))) {
+            let found = e.inputs.iter().find(|input| shares_tail(input, &path));
+            let lies = found.map(|f| format!(" (the run folder has it at {})", shown_path(f))).unwrap_or_default();
+            fixes.push(Action { what: format!("Give the run {path} where it looks for it, or the path where it lies{lies}"), paste: None });
+        }
+    }
+    fixes
+}
+
+/// The input below `root` whose last names are those of `path` (at least two,
+/// the most that match), as a path relative to `root` written like `path`:
+/// `./assets/halfbody_demo/pose/fight/` for `../echomimic_v2/assets/halfbody_demo/pose/fight/`.
+fn lying_at(path: &str, root: &str, inputs: &[String]) -> Option<String> {
+    let root = root.trim_end_matches('/');
+    let best = inputs
+        .iter()
+        .filter_map(|input| Some((input.strip_prefix(root)?.strip_prefix('/')?, tail_shared(input, path))))
+        .filter(|(_, shared)| *shared >= 2)
+        .max_by_key(|(_, shared)| *shared)?;
+    let slash = if path.ends_with('/') { "/" } else { "" };
+    Some(format!("./{}{slash}", best.0.trim_end_matches('/')))
+}
+
+/// How many last names two paths share.
+fn tail_shared(a: &str, b: &str) -> usize {
+    let (a, b) = (super::prompts::components(a), super::prompts::components(b));
+    a.iter().rev().zip(b.iter().rev()).take_while(|(x, y)| x == y).count()
+}
+
+fn shares_tail(a: &str, b: &str) -> bool {
+    tail_shared(a, b) >= 2
+}
+
+/// `text` as a basic regular expression that matches only itself.
+fn sed_pattern(text: &str) -> String {
+    let mut pattern = String::new();
+    for c in text.chars() {
+        if matches!(c, '.' | '[' | ']' | '*' | '^' | '$') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern
+}
+
 fn shown_path(resolved: &str) -> String {
     let path: std::path::PathBuf =
         std::path::Path::new(resolved).components().filter(|c| *c != std::path::Component::CurDir).collect();
@@ -1675,6 +1845,14 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
             }),
         });
     }
+    if is(&cause::INPUT_NOT_FOUND) {
+        for config in first_of_each(e.case_lines.iter().filter_map(|c| c.file.as_deref())) {
+            next.push(Action {
+                what: "List every test case's inputs, found or missing, once the config is fixed".into(),
+                paste: Some(format!("nanscope config check {}", shell_word(config))),
+            });
+        }
+    }
     if is(&cause::HEALTHY_RUN) && e.videos.is_empty() {
         next.push(Action { what: "Add the generated video to the run folder (or --video FILE)".into(), paste: None });
     }
@@ -1707,6 +1885,33 @@ mod tests {
             Artifact::new(Path::new("run/run.log"), ArtifactKind::Log, "t"),
             Artifact::new(Path::new("run/configs/prompts/infer.yaml"), ArtifactKind::Config, "t"),
         ]
+    }
+
+    #[test]
+    fn a_traceback_names_a_missing_input_only_for_an_input() {
+        let line = |text: &str| format!("run.log:14: {text}");
+        for (text, path) in [
+            ("FileNotFoundError: [Errno 2] No such file or directory: '../echomimic_v2/assets/halfbody_demo/pose/fight/'", Some("../echomimic_v2/assets/halfbody_demo/pose/fight/")),
+            ("FileNotFoundError: [Errno 2] No such file or directory: './assets/refimag/0035.png'", Some("./assets/refimag/0035.png")),
+            ("NotADirectoryError: [Errno 20] Not a directory: './assets/speech.mp3'", Some("./assets/speech.mp3")),
+            ("FileNotFoundError: [Errno 2] No such file or directory: './configs/prompts/infer.yaml'", None),
+            ("FileNotFoundError: [Errno 2] No such file or directory: 'ffmpeg'", None),
+            ("ValueError: x: './pose/01'", None),
+        ] {
+            assert_eq!(missing_input(&line(text)).as_deref(), path, "{text}");
+        }
+    }
+
+    #[test]
+    fn an_input_that_lies_elsewhere_in_the_run_folder_is_named_where_it_lies() {
+        let inputs = ["/r/assets/halfbody_demo/pose/fight".to_string(), "/r/assets/halfbody_demo/pose/01".to_string()];
+        let fight = "../echomimic_v2/assets/halfbody_demo/pose/fight/";
+        assert_eq!(lying_at(fight, "/r/", &inputs).as_deref(), Some("./assets/halfbody_demo/pose/fight/"));
+        // One shared name is no evidence, and an input outside the root is not one to name.
+        assert_eq!(lying_at("../other/fight/", "/r/", &inputs), None);
+        assert_eq!(lying_at(fight, "/elsewhere/", &inputs), None);
+        assert_eq!(sed_pattern(fight), "\\.\\./echomimic_v2/assets/halfbody_demo/pose/fight/");
+        assert_eq!(sed_pattern("a[1]*^$"), "a\\[1\\]\\*\\^\\$");
     }
 
     fn producer(id: &str, module: &str, stage: &str) -> Finding {

@@ -239,6 +239,28 @@ pub const SETTINGS_STOPPED_THE_RUN: Rule = Rule {
     options: "",
 };
 
+pub const INPUT_NOT_FOUND: Rule = Rule {
+    code: "K114",
+    slug: "input-not-found",
+    severity: Severity::Error,
+    summary: "an input the run reads is not where the run looks for it, and the run stopped there",
+    detects: "A test case of the run's prompt config whose reference image, audio file or pose folder does not \
+              exist below the folder the entry point runs in (C114), a log's traceback ending in \
+              `FileNotFoundError` or `NotADirectoryError` for an image, an audio file or a pose folder (L122), or \
+              both; and no NaN or black frames in the run. With the config alone, that the run stops there is \
+              predicted; the traceback observes it.",
+    why: "`infer_acc.py` reads each test case's inputs when it reaches the case, and every entry point reads its \
+          reference image, audio and poses before generating: a missing one stops the run, with no video for \
+          that case or the ones after it.",
+    cause: "A path relative to another folder (the shipped `infer_acc.yaml` names `../echomimic_v2/…`, found \
+            only when the checkout's folder has that name), an input renamed or not copied, an MP3 in place of a \
+            WAV.",
+    fix: "Name each input where it lies, relative to the folder the entry point runs in; when the input lies in \
+          the run folder under the same names, the fix gives the `sed` line that renames it in the config. \
+          `nanscope config check` lists every test case's inputs.",
+    options: "",
+};
+
 pub const HEALTHY_RUN: Rule = Rule {
     code: "K120",
     slug: "healthy-run",
@@ -280,6 +302,7 @@ pub const RULES: &[&Rule] = &[
     &MISSING_WEIGHTS,
     &OUT_OF_MEMORY,
     &SETTINGS_STOPPED_THE_RUN,
+    &INPUT_NOT_FOUND,
     &HEALTHY_RUN,
     &UNKNOWN_CAUSE,
 ];
