@@ -762,19 +762,7 @@ fn the_test_cases_infer_acc_py_ran_name_the_run_s_inputs() {
     let image = std::fs::read(refimag.join("0014.png")).unwrap();
     std::fs::write(refimag.join("0082.png"), &image).unwrap();
     std::fs::write(demo.join("refimag/test.png"), &image[..image.len() / 3]).unwrap();
-    let config = run_dir.join("configs/prompts/infer_acc.yaml");
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    // The fixture's config holds the first case (0014.png, echomimicv2_woman.wav, pose/01/).
-    text.push_str(
-        "  \"./assets/halfbody_demo/refimag/natural_bk_openhand/0082.png\":\n    \
-         - \"./assets/halfbody_demo/audio/chinese/good.wav\"\n    - \"./assets/halfbody_demo/pose/good/\"\n",
-    );
-    std::fs::write(&config, text).unwrap();
-    let written = run_dir.join("output/20261207/0712--step_6-768x768--cfg_1.0/0014");
-    std::fs::create_dir_all(&written).unwrap();
-    let clip = "outputs/pretrained_weights-itermotion_module-seed3407/natural_bk_openhand.0014.png/01/0014-a-echomimicv2_woman-i0_sig.mp4";
-    std::fs::rename(run_dir.join(clip), written.join("0014-a-echomimicv2_woman-i0_sig.mp4")).unwrap();
-    std::fs::remove_dir_all(run_dir.join("outputs")).unwrap();
+    as_infer_acc_run(&run_dir, "natural_bk_openhand/0082.png", "chinese/good.wav", "./assets/halfbody_demo/pose/good/");
 
     let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
     assert_eq!(report["verdict"]["root_cause"]["code"], "K120", "{:#}\n{stderr}", report["findings"]);
@@ -822,6 +810,23 @@ fn the_test_cases_infer_acc_py_ran_name_the_run_s_inputs() {
     );
 }
 
+/// `deploy_healthy` as `infer_acc.py` leaves it: a second test case in
+/// `infer_acc.yaml` (the fixture's holds the first: 0014.png,
+/// echomimicv2_woman.wav, pose/01/), and the first case's clip where
+/// `infer_acc.py` writes it.
+fn as_infer_acc_run(run_dir: &Path, reference: &str, audio: &str, poses: &str) {
+    let config = run_dir.join("configs/prompts/infer_acc.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    let demo = "./assets/halfbody_demo";
+    text.push_str(&format!("  \"{demo}/refimag/{reference}\":\n    - \"{demo}/audio/{audio}\"\n    - \"{poses}\"\n"));
+    std::fs::write(&config, text).unwrap();
+    let written = run_dir.join("output/20261207/0712--step_6-768x768--cfg_1.0/0014");
+    std::fs::create_dir_all(&written).unwrap();
+    let clip = "outputs/pretrained_weights-itermotion_module-seed3407/natural_bk_openhand.0014.png/01/0014-a-echomimicv2_woman-i0_sig.mp4";
+    std::fs::rename(run_dir.join(clip), written.join("0014-a-echomimicv2_woman-i0_sig.mp4")).unwrap();
+    std::fs::remove_dir_all(run_dir.join("outputs")).unwrap();
+}
+
 /// EchoMimicV2's `infer_acc.yaml` names two pose folders as
 /// `../echomimic_v2/assets/…`, there only when the checkout's folder has that
 /// name. In a checkout called otherwise, `infer_acc.py` writes the earlier
@@ -836,19 +841,9 @@ fn a_test_case_input_outside_the_checkout_stops_infer_acc_py() {
     copy_dir(&demo.join("pose/01"), &demo.join("pose/fight"));
     let refimag = demo.join("refimag/natural_bk_openhand");
     std::fs::copy(refimag.join("0014.png"), refimag.join("0222.png")).unwrap();
+    let pose = "../echomimic_v2/assets/halfbody_demo/pose/fight/";
+    as_infer_acc_run(&run_dir, "natural_bk_openhand/0222.png", "chinese/echomimicv2_woman.wav", pose);
     let config = run_dir.join("configs/prompts/infer_acc.yaml");
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(
-        "  \"./assets/halfbody_demo/refimag/natural_bk_openhand/0222.png\":\n    \
-         - \"./assets/halfbody_demo/audio/chinese/echomimicv2_woman.wav\"\n    \
-         - \"../echomimic_v2/assets/halfbody_demo/pose/fight/\"\n",
-    );
-    std::fs::write(&config, text).unwrap();
-    let written = run_dir.join("output/20261207/0712--step_6-768x768--cfg_1.0/0014");
-    std::fs::create_dir_all(&written).unwrap();
-    let clip = "outputs/pretrained_weights-itermotion_module-seed3407/natural_bk_openhand.0014.png/01/0014-a-echomimicv2_woman-i0_sig.mp4";
-    std::fs::rename(run_dir.join(clip), written.join("0014-a-echomimicv2_woman-i0_sig.mp4")).unwrap();
-    std::fs::remove_dir_all(run_dir.join("outputs")).unwrap();
     let stages = |report: &Value| -> Vec<(String, String)> {
         let chain = report["verdict"]["chain"].as_array().unwrap();
         chain
