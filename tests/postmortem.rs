@@ -1086,6 +1086,17 @@ fn the_prompt_an_output_video_carries_is_the_run_s_workflow() {
     assert!(next.contains("cd ComfyUI && python -m nanscope.probe run --out dump main.py"), "{next}\n{stderr}");
 }
 
+/// A workflow given with `--config` beside a black clip that carries none:
+/// ComfyUI ran it, so the probe is started as ComfyUI is.
+#[test]
+fn a_workflow_given_with_config_says_comfyui_made_the_clip() {
+    let clip = incident("deploy_comfyui").join("output/audio_1734375300_echo.mp4");
+    let workflow = incident("deploy_comfyui_lowvram").join("user/default/workflows/echomimic.json");
+    let (_, report, stderr) = run(&["--video", clip.to_str().unwrap(), "--config", workflow.to_str().unwrap()]);
+    let next = report["verdict"]["next"].to_string();
+    assert!(next.contains("cd ComfyUI && python -m nanscope.probe run --out dump main.py"), "{next}\n{stderr}");
+}
+
 /// The top-level boxes of an MP4: (kind, offset, size).
 fn boxes(bytes: &[u8]) -> Vec<(String, usize, usize)> {
     let mut at = 0;

@@ -355,8 +355,7 @@ impl Evidence {
             if a.unused {
                 continue;
             }
-            e.comfyui_workflow |= a.checks.iter().any(|c| c.ends_with("workflow)"))
-                || a.recognised_by.contains("ComfyUI workflow with EchoMimic nodes");
+            e.comfyui_workflow |= a.comfyui_workflow;
             if a.component == Some(Component::DenoisingUnet) && e.denoising_unet.is_none() {
                 e.denoising_unet = Some(a.path.clone());
             }

@@ -163,6 +163,10 @@ pub struct Artifact {
     /// as one.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub output: bool,
+    /// It holds, attaches or carries a ComfyUI workflow that runs an
+    /// EchoMimic node: ComfyUI ran the generation.
+    #[serde(skip)]
+    pub(crate) comfyui_workflow: bool,
 }
 
 impl Artifact {
@@ -185,6 +189,7 @@ impl Artifact {
             findings: Vec::new(),
             unused: false,
             output: false,
+            comfyui_workflow: false,
         }
     }
 }

@@ -151,6 +151,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
             let head = heads.iter().find(|(n, _)| *n == i).map_or(&[][..], |(_, h)| h.as_slice());
             if let Some(attached) = attached_workflow(path, head, &config_options) {
                 a.checks.push("config check (attached workflow)".into());
+                a.comfyui_workflow = true;
                 ran.push(i);
                 stated.record(i, &attached.settings);
                 found.extend(attached.findings);
@@ -169,6 +170,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
                 stated.record(i, &checked.settings);
                 stated.record_cases(i, &prompts::file_name(&a.path), &checked.settings);
             } else if checked.kind == crate::config::ConfigKind::ComfyuiWorkflow {
+                a.comfyui_workflow = runs_echomimic(&checked);
                 workflows.push(i);
                 stated.record(i, &checked.settings);
             }
@@ -217,6 +219,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     }
     if let Some((i, embedded)) = newest {
         artifacts[i].checks.push("config check (embedded workflow)".into());
+        artifacts[i].comfyui_workflow = true;
         ran.push(i);
         stated.record(i, &embedded.settings);
         text_findings.extend(embedded.findings.into_iter().map(|f| (i, f)));
