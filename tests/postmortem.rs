@@ -894,6 +894,32 @@ fn a_test_case_input_outside_the_checkout_stops_infer_acc_py() {
     std::fs::remove_file(run_dir.join("infer_acc.log")).unwrap();
     let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
     assert_eq!(report["verdict"]["root_cause"]["code"], "K120", "{:#}\n{stderr}", report["findings"]);
+
+    // An MP3 as a case's last entry is listed as its pose folder: the fix
+    // makes a WAV of it and names that.
+    let chinese = run_dir.join("assets/halfbody_demo/audio/chinese");
+    let encoded = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-i"])
+        .arg(chinese.join("echomimicv2_woman.wav"))
+        .arg(chinese.join("speech.mp3"))
+        .status()
+        .unwrap();
+    assert!(encoded.success());
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("  \"./assets/halfbody_demo/refimag/natural_bk_openhand/0014.png\":\n    - \"./assets/halfbody_demo/pose/01/\"\n    - \"./assets/halfbody_demo/audio/chinese/speech.mp3\"\n");
+    std::fs::write(&config, text).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K114", "{:#}\n{stderr}", report["verdict"]);
+    assert!(
+        report["verdict"]["headline"].as_str().unwrap().contains("speech.mp3 as the pose folder"),
+        "{:#}",
+        report["verdict"]
+    );
+    let paste = report["verdict"]["fix"][0]["paste"].as_str().unwrap();
+    assert!(paste.contains("-ar 16000 ./assets/halfbody_demo/audio/chinese/speech.wav"), "{paste}");
+    assert!(std::process::Command::new("sh").arg("-c").arg(paste).status().unwrap().success());
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K120", "{:#}\n{stderr}", report["findings"]);
 }
 
 /// `wav` with its sample data cut to `bytes`, the sizes in its header to match.

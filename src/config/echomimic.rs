@@ -198,7 +198,8 @@ fn test_cases(doc: &Node, root: &Path, out: &mut findings::Sink, settings: &mut 
             Node::Seq(items) => items,
             _ => &[],
         };
-        let mut misread = None;
+        // Audio files without `.wav` in their name, taken for the pose folder.
+        let mut not_wav: Vec<&str> = Vec::new();
         for entry in entries.iter().filter_map(Node::as_str) {
             if entry.contains(".wav") {
                 audio = Some((entry, number));
@@ -206,8 +207,19 @@ fn test_cases(doc: &Node, root: &Path, out: &mut findings::Sink, settings: &mut 
                 poses = Some((entry, number));
                 let extension = Path::new(entry.trim_end_matches('/')).extension().and_then(|e| e.to_str());
                 if extension.is_some_and(|e| OTHER_AUDIO.contains(&e.to_ascii_lowercase().as_str())) {
-                    misread = Some(entry);
+                    not_wav.push(entry);
                 }
+            }
+        }
+        let misread = not_wav.last().copied().filter(|entry| poses.is_some_and(|(p, _)| p == *entry));
+        // One that a pose folder after it replaced leaves the case the previous case's audio.
+        if let Some(&(heard, from)) = audio.as_ref().filter(|(_, from)| *from != number) {
+            for entry in not_wav.iter().filter(|e| Some(**e) != misread) {
+                let why = format!(
+                    "holds no \".wav\" in its name, so the pose folder after it replaces it, and the case runs with \
+                     case {from}'s audio, {heard}"
+                );
+                out.push(findings::test_case_input(number, case.line, "entry", Some(entry), &why, false));
             }
         }
         let inputs = [(Input::Reference, Some((case.key.as_str(), number))), (Input::Audio, audio), (Input::Poses, poses)];
@@ -216,7 +228,7 @@ fn test_cases(doc: &Node, root: &Path, out: &mut findings::Sink, settings: &mut 
             let line = Some(case.line);
             let Some((path, from)) = named else {
                 settings.push(Setting::new(&key, "-".into(), "none: infer_acc.py stops with NameError".into(), line));
-                out.push(findings::test_case_input(number, case.line, input.named(), None, "is not given"));
+                out.push(findings::test_case_input(number, case.line, input.named(), None, "is not given", true));
                 continue;
             };
             let resolved = root.join(path);
@@ -233,7 +245,8 @@ fn test_cases(doc: &Node, root: &Path, out: &mut findings::Sink, settings: &mut 
             let shown = resolved.display().to_string();
             if input == Input::Poses && misread == Some(path) {
                 let why = "holds no \".wav\" in its name, so it is read as the pose folder";
-                out.push(findings::test_case_input(number, case.line, "entry", Some(path), why));
+                let misread = findings::test_case_input(number, case.line, "entry", Some(path), why, true);
+                out.push(misread.with_evidence("path", path).with_evidence("resolved", shown).with_evidence("read_as", "poses"));
             } else if !found {
                 let why = if path.trim().is_empty() {
                     "is an empty path".to_string()
@@ -467,6 +480,12 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert!(found[0].message.starts_with("test case 1: the audio file is not given"), "{}", found[0].message);
         // A config without test cases, or with something else under the key, lists none.
+        // An MP3 before the pose folder is replaced by it: the case runs with the previous case's audio.
+        let (found, settings) = test_case_report("test_cases:\n  ./a.png: [./a.wav, ./pose/01/]\n  ./b.png: [./b.mp3, ./pose/01/]\n", dir.path());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].message, "test case 2: the entry ./b.mp3 holds no \".wav\" in its name, so the pose folder after it replaces it, and the case runs with case 1's audio, ./a.wav");
+        assert_eq!(found[0].evidence.get("stops"), Some(&false.into()));
+        assert_eq!(settings[4].1, "./a.wav");
         let (found, _) = test_case_report("test_cases:\n  ./a.png: [./a.wav, '']\n", dir.path());
         assert_eq!(found.len(), 1);
         assert!(found[0].message.starts_with("test case 1: the pose folder is an empty path"), "{}", found[0].message);

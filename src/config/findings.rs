@@ -140,23 +140,22 @@ pub(crate) fn quantization(key: &str, line: u64, value: &str, scheme: Option<Qua
 }
 
 /// An input of test case `number` (a reference image, an audio file, a
-/// pose folder, or an entry read as the wrong one) and why `infer_acc.py`
-/// stops at it.
-pub(crate) fn test_case_input(number: usize, line: u64, what: &str, path: Option<&str>, why: &str) -> Finding {
+/// pose folder, or an entry read as the wrong one), what is wrong with it,
+/// and whether `infer_acc.py` stops at it (`evidence.stops`).
+pub(crate) fn test_case_input(number: usize, line: u64, what: &str, path: Option<&str>, why: &str, stops: bool) -> Finding {
     let named = path.map_or_else(String::new, |p| format!(" {p}"));
-    Finding::new(
-        &rules::TEST_CASE_INPUT,
-        format!("test case {number}: the {what}{named} {why}; infer_acc.py stops at this case"),
-    )
-    .with_subject(at("test_cases", Some(line)))
-    .with_evidence("case", number as u64)
+    let stop = if stops { "; infer_acc.py stops at this case" } else { "" };
+    Finding::new(&rules::TEST_CASE_INPUT, format!("test case {number}: the {what}{named} {why}{stop}"))
+        .with_subject(at("test_cases", Some(line)))
+        .with_evidence("case", number as u64)
+        .with_evidence("stops", stops)
 }
 
 /// [`test_case_input`] for a path that is not there: the path as written,
 /// and where it was looked for.
 pub(crate) fn test_case_input_missing(number: usize, line: u64, what: &str, path: &str, resolved: &str, why: &str) -> Finding {
     let shown = Some(path).filter(|p| !p.trim().is_empty());
-    test_case_input(number, line, what, shown, why).with_evidence("path", path).with_evidence("resolved", resolved)
+    test_case_input(number, line, what, shown, why, true).with_evidence("path", path).with_evidence("resolved", resolved)
 }
 
 pub(crate) fn unrecognized(file: &str) -> Finding {

@@ -248,6 +248,8 @@ struct Cited {
     file: Option<String>,
     /// The path a config line names, as written (C114).
     path: Option<String>,
+    /// An audio file a test case's entry names, read as its pose folder (C114).
+    misread: bool,
 }
 
 impl Cited {
@@ -259,7 +261,8 @@ impl Cited {
         let key = f.subject.key.clone();
         let path = f.evidence.get("path").and_then(|p| p.as_str()).map(str::to_string);
         let at = format!("{file}{line}: {text}");
-        Cited { id, at, resolved, models: models(f), key, file: f.subject.file.clone(), path }
+        let misread = f.evidence.get("read_as").is_some();
+        Cited { id, at, resolved, models: models(f), key, file: f.subject.file.clone(), path, misread }
     }
 }
 
@@ -508,7 +511,7 @@ impl Evidence {
         } else if f.is(&log::UNHANDLED_EXCEPTION) {
             let text = f.evidence.get("text").and_then(|t| t.as_str()).unwrap_or(&f.message);
             Some(if missing_input(text).is_some() { &mut self.input_lines } else { &mut self.exception_lines })
-        } else if f.is(&config::TEST_CASE_INPUT) {
+        } else if f.is(&config::TEST_CASE_INPUT) && f.evidence.get("stops").and_then(|s| s.as_bool()) != Some(false) {
             Some(&mut self.case_lines)
         } else if f.is(&log::CUDA_OUT_OF_MEMORY) {
             Some(&mut self.oom_lines)
@@ -843,18 +846,31 @@ fn headline(rule: &'static Rule, e: &Evidence) -> String {
         .contradicting_video(rule)
         .map(|video| format!(" Yet {video} decodes clean: it was made before the damage, or with another VAE."))
         .unwrap_or_default();
-    let missing = (*rule == cause::INPUT_NOT_FOUND)
-        .then(|| {
-            let from_config = e.case_lines.iter().find_map(|c| c.path.clone().filter(|p| !p.trim().is_empty()));
-            from_config.or_else(|| e.input_lines.iter().find_map(|c| missing_input(&c.at)))
-        })
-        .flatten();
-    if let Some(path) = missing {
-        return if e.input_lines.is_empty() {
-            format!("A test case of the run's config names an input that is not there: {path}; infer_acc.py stops at that case.")
-        } else {
-            format!("{}: {path}.", capitalise(rule.summary))
-        };
+    if *rule == cause::INPUT_NOT_FOUND {
+        let named = |c: &&Cited| c.path.as_deref().is_some_and(|p| !p.trim().is_empty());
+        let observed = !e.input_lines.is_empty();
+        match e.case_lines.iter().find(named) {
+            Some(c) if c.misread => {
+                let path = c.path.as_deref().unwrap_or_default();
+                return format!(
+                    "A test case of the run's config names an audio file without .wav in its name: infer_acc.py \
+                     reads {path} as the pose folder and stops there."
+                );
+            }
+            Some(c) if !observed => {
+                let path = c.path.as_deref().unwrap_or_default();
+                return format!(
+                    "A test case of the run's config names an input that is not there: {path}; infer_acc.py stops at \
+                     that case."
+                );
+            }
+            Some(c) => return format!("{}: {}.", capitalise(rule.summary), c.path.as_deref().unwrap_or_default()),
+            None => {
+                if let Some(path) = e.input_lines.iter().find_map(|c| missing_input(&c.at)) {
+                    return format!("{}: {path}.", capitalise(rule.summary));
+                }
+            }
+        }
     }
     format!("{}.{producer}{black}{clean}", capitalise(rule.summary))
 }
@@ -958,14 +974,24 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
         links.push(cited_link("generation", says.into(), &e.shape_lines));
     }
     if is(&cause::INPUT_NOT_FOUND) {
-        let paths = first_of_each(e.case_lines.iter().filter_map(|c| c.path.as_deref()));
-        if !e.case_lines.is_empty() {
+        let paths = first_of_each(e.case_lines.iter().filter(|c| !c.misread).filter_map(|c| c.path.as_deref()));
+        let misread = first_of_each(e.case_lines.iter().filter(|c| c.misread).filter_map(|c| c.path.as_deref()));
+        if !misread.is_empty() {
+            let says = format!(
+                "a test case of the run's config names an audio file without .wav in its name, read as its pose folder: {}",
+                list_some(&misread, 4)
+            );
+            let cited: Vec<Cited> = e.case_lines.iter().filter(|c| c.misread).cloned().collect();
+            links.push(cited_link("config", says, &cited));
+        }
+        let missing: Vec<Cited> = e.case_lines.iter().filter(|c| !c.misread).cloned().collect();
+        if !missing.is_empty() {
             let says = match paths.as_slice() {
                 [] => "a test case of the run's config has no audio file or pose folder".to_string(),
                 [one] => format!("a test case of the run's config names an input that is not there: {one}"),
                 _ => format!("test cases of the run's config name inputs that are not there: {}", list_some(&paths, 4)),
             };
-            links.push(cited_link("config", says, &e.case_lines));
+            links.push(cited_link("config", says, &missing));
         }
         if e.input_lines.is_empty() {
             let says = "infer_acc.py stops at the first such test case: no video for it or for the cases after it";
@@ -1592,6 +1618,10 @@ fn input_fixes(e: &Evidence) -> Vec<Action> {
         for c in e.case_lines.iter().filter(|c| c.file.as_deref() == Some(config)) {
             let (Some(path), Some(resolved)) = (c.path.as_deref(), c.resolved.as_deref()) else { continue };
             let root = resolved.strip_suffix(path).unwrap_or("");
+            if c.misread {
+                fixes.push(wav_of(path, root, config));
+                continue;
+            }
             match lying_at(path, root, &e.inputs) {
                 Some(found) if !moves.iter().any(|(from, _)| from == path) => moves.push((path.to_string(), found)),
                 Some(_) => {}
@@ -1622,6 +1652,31 @@ fn input_fixes(e: &Evidence) -> Vec<Action> {
         }
     }
     fixes
+}
+
+/// The fix for an audio file a test case names without `.wav`: a WAV
+/// beside it at 16 kHz, named in the config instead.
+fn wav_of(path: &str, root: &str, config: &str) -> Action {
+    let trimmed = path.trim_end_matches('/');
+    let wav = match trimmed.rsplit_once('.') {
+        Some((stem, _)) if !stem.is_empty() && !stem.ends_with('/') => format!("{stem}.wav"),
+        _ => format!("{trimmed}.wav"),
+    };
+    let what = format!(
+        "Convert {path} to WAV and name the WAV in {config}: infer_acc.py takes only an entry holding .wav for the audio"
+    );
+    let safe = |p: &str| !p.chars().any(|c| matches!(c, '#' | '\'' | '\\' | '&' | '\n'));
+    let paste = (safe(path) && safe(&wav)).then(|| {
+        let cd = if root.is_empty() { String::new() } else { format!("cd {} && ", shell_word(root.trim_end_matches('/'))) };
+        format!(
+            "{cd}ffmpeg -i {} -ar 16000 {} && sed -i -e 's#{}#{wav}#' {}",
+            shell_word(trimmed),
+            shell_word(&wav),
+            sed_pattern(path),
+            shell_word(config)
+        )
+    });
+    Action { what, paste }
 }
 
 /// The input below `root` whose last names are those of `path` (at least two,

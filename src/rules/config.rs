@@ -211,12 +211,15 @@ pub const TEST_CASE_INPUT: Rule = Rule {
     detects: "Entries of a prompt config's `test_cases` (reference image → audio file and pose folder, which \
               `infer_acc.py` runs one after the other) whose reference image, audio file or pose folder does not \
               exist below the folder the entry point runs in; entries whose name holds no `.wav` but is an audio \
-              file (`infer_acc.py` takes every other entry for the pose folder); and a first case without an audio \
-              file or pose folder (later cases reuse the previous one). Each case's inputs are listed in the \
+              file (`infer_acc.py` takes every other entry for the pose folder: as a case's last such entry it is \
+              the pose folder, before a pose folder it is dropped and the case keeps the previous case's audio); \
+              and a first case without an audio file or pose folder (later cases reuse the previous one). \
+              `evidence.stops` says whether `infer_acc.py` stops at the case. Each case's inputs are listed in the \
               report's `settings` (`test_cases[N].reference`, `.audio`, `.poses`).",
     why: "`infer_acc.py` opens each case's inputs as it reaches it: a missing one stops the run there with \
           `FileNotFoundError` (or `NotADirectoryError` for an audio file taken as the pose folder), after the \
-          earlier cases' videos were written and before the later ones.",
+          earlier cases' videos were written and before the later ones. A dropped audio file stops nothing: \
+          the case's video speaks the previous case's audio.",
     cause: "A path relative to another folder: the shipped `infer_acc.yaml` names \
             `../echomimic_v2/assets/halfbody_demo/pose/fight/`, found only when the checkout's folder is called \
             `echomimic_v2`; an input renamed or not copied; an MP3 in place of a WAV.",
