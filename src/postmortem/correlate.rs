@@ -1590,14 +1590,19 @@ fn fetch(targets: Vec<String>) -> Vec<Action> {
 /// The path a traceback's last line says is not there, when it is an input:
 /// `FileNotFoundError: [Errno 2] No such file or directory: '…/pose/01/'`
 /// for an image, an audio file or a pose folder, or a `NotADirectoryError`
-/// (a file where a pose folder was listed).
+/// (a file where a pose folder was listed); moviepy's `the file … could not
+/// be found!` for the audio.
 fn missing_input(text: &str) -> Option<String> {
     let not_a_folder = text.contains("NotADirectoryError");
-    if !not_a_folder && !text.contains("FileNotFoundError") {
+    let path = if let Some((_, named)) = text.split_once("MoviePy error: the file ") {
+        // moviepy's own words for an audio or video file it cannot open.
+        named.split_once(" could not be found")?.0
+    } else if not_a_folder || text.contains("FileNotFoundError") {
+        let (_, quoted) = text.rsplit_once(": '")?;
+        quoted.strip_suffix('\'')?
+    } else {
         return None;
-    }
-    let (_, quoted) = text.rsplit_once(": '")?;
-    let path = quoted.strip_suffix('\'')?;
+    };
     let names = super::prompts::components(path);
     let extension = std::path::Path::new(path).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
     let media = extension.as_deref().is_some_and(|e| INPUT_EXTENSIONS.contains(&e));
@@ -1951,6 +1956,7 @@ mod tests {
             ("FileNotFoundError: [Errno 2] No such file or directory: './configs/prompts/infer.yaml'", None),
             ("FileNotFoundError: [Errno 2] No such file or directory: 'ffmpeg'", None),
             ("ValueError: x: './pose/01'", None),
+            ("OSError: MoviePy error: the file ./assets/audio/good.wav could not be found!", Some("./assets/audio/good.wav")),
         ] {
             assert_eq!(missing_input(&line(text)).as_deref(), path, "{text}");
         }

@@ -246,8 +246,8 @@ pub const INPUT_NOT_FOUND: Rule = Rule {
     summary: "an input the run reads is not where the run looks for it, and the run stopped there",
     detects: "A test case of the run's prompt config whose reference image, audio file or pose folder does not \
               exist below the folder the entry point runs in (C114), a log's traceback ending in \
-              `FileNotFoundError` or `NotADirectoryError` for an image, an audio file or a pose folder (L122), or \
-              both; and no NaN or black frames in the run. With the config alone, that the run stops there is \
+              `FileNotFoundError` or `NotADirectoryError` for an image, an audio file or a pose folder, or in \
+              moviepy's `OSError: MoviePy error: the file … could not be found!` for the audio (L122), or both; and no NaN or black frames in the run. With the config alone, that the run stops there is \
               predicted; the traceback observes it.",
     why: "`infer_acc.py` reads each test case's inputs when it reaches the case, and every entry point reads its \
           reference image, audio and poses before generating: a missing one stops the run, with no video for \
