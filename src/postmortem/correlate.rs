@@ -1642,8 +1642,7 @@ fn input_fixes(e: &Evidence) -> Vec<Action> {
         }
         let listed: Vec<String> = moves.iter().map(|(from, to)| format!("{from} → {to}")).collect();
         let what = format!("Name each input where it lies, relative to the folder the entry point runs in: {}", list_some(&listed, 3));
-        let safe = |p: &str| !p.chars().any(|c| matches!(c, '#' | '\'' | '\\' | '&' | '\n'));
-        let paste = moves.iter().all(|(from, to)| safe(from) && safe(to)).then(|| {
+        let paste = moves.iter().all(|(from, to)| sed_safe(from) && sed_safe(to)).then(|| {
             let edits: Vec<String> = moves.iter().map(|(from, to)| format!("-e 's#{}#{to}#'", sed_pattern(from))).collect();
             format!("sed -i {} {}", edits.join(" "), shell_word(config))
         });
@@ -1670,8 +1669,7 @@ fn wav_of(path: &str, root: &str, config: &str) -> Action {
     let what = format!(
         "Convert {path} to WAV and name the WAV in {config}: infer_acc.py takes only an entry holding .wav for the audio"
     );
-    let safe = |p: &str| !p.chars().any(|c| matches!(c, '#' | '\'' | '\\' | '&' | '\n'));
-    let paste = (safe(path) && safe(&wav)).then(|| {
+    let paste = (sed_safe(path) && sed_safe(&wav)).then(|| {
         let cd = if root.is_empty() { String::new() } else { format!("cd {} && ", shell_word(root.trim_end_matches('/'))) };
         format!(
             "{cd}ffmpeg -i {} -ar 16000 {} && sed -i -e 's#{}#{wav}#' {}",
@@ -1706,6 +1704,12 @@ fn tail_shared(a: &str, b: &str) -> usize {
 
 fn shares_tail(a: &str, b: &str) -> bool {
     tail_shared(a, b) >= 2
+}
+
+/// Whether a path can go into a pasted `sed -e 's#…#…#'` as it is: no
+/// delimiter, quote, escape, match reference or line break in it.
+fn sed_safe(path: &str) -> bool {
+    !path.chars().any(|c| matches!(c, '#' | '\'' | '\\' | '&' | '\n'))
 }
 
 /// `text` as a basic regular expression that matches only itself.
