@@ -1650,7 +1650,7 @@ fn input_fixes(e: &Evidence) -> Vec<Action> {
     }
     if e.case_lines.is_empty() {
         for path in first_of_each(e.input_lines.iter().filter_map(|c| missing_input(&c.at))) {
-            let found = e.inputs.iter().find(|input| shares_tail(input, &path));
+            let found = e.inputs.iter().find(|input| super::prompts::shared_tail(input, &path) >= 2);
             let lies = found.map(|f| format!(" (the run folder has it at {})", shown_path(f))).unwrap_or_default();
             fixes.push(Action { what: format!("Give the run {path} where it looks for it, or the path where it lies{lies}"), paste: None });
         }
@@ -1689,21 +1689,11 @@ fn lying_at(path: &str, root: &str, inputs: &[String]) -> Option<String> {
     let root = root.trim_end_matches('/');
     let best = inputs
         .iter()
-        .filter_map(|input| Some((input.strip_prefix(root)?.strip_prefix('/')?, tail_shared(input, path))))
+        .filter_map(|input| Some((input.strip_prefix(root)?.strip_prefix('/')?, super::prompts::shared_tail(input, path))))
         .filter(|(_, shared)| *shared >= 2)
         .max_by_key(|(_, shared)| *shared)?;
     let slash = if path.ends_with('/') { "/" } else { "" };
     Some(format!("./{}{slash}", best.0.trim_end_matches('/')))
-}
-
-/// How many last names two paths share.
-fn tail_shared(a: &str, b: &str) -> usize {
-    let (a, b) = (super::prompts::components(a), super::prompts::components(b));
-    a.iter().rev().zip(b.iter().rev()).take_while(|(x, y)| x == y).count()
-}
-
-fn shares_tail(a: &str, b: &str) -> bool {
-    tail_shared(a, b) >= 2
 }
 
 /// Whether a path can go into a pasted `sed -e 's#…#…#'` as it is: no

@@ -310,7 +310,7 @@ impl Loaded {
         let parts = components(path);
         if let Source::Log(_) | Source::Written(_) | Source::Cases(_) = self.source {
             let printed = components(&self.place);
-            let shared = parts.iter().rev().zip(printed.iter().rev()).take_while(|(a, b)| a == b).count();
+            let shared = shared_tail(path, &self.place);
             let relative = !self.place.starts_with('/') && !self.place.contains(":/");
             return shared > 0 && (shared == printed.len() && relative || shared >= 3 || shared == parts.len());
         }
@@ -364,6 +364,12 @@ impl Loaded {
             (Source::Cases(config), _) => format!("the test_cases of {config} name"),
         }
     }
+}
+
+/// How many last names two paths share.
+pub(crate) fn shared_tail(a: &str, b: &str) -> usize {
+    let (a, b) = (components(a), components(b));
+    a.iter().rev().zip(b.iter().rev()).take_while(|(x, y)| x == y).count()
 }
 
 /// A path's names, without empty ones and `.`.
