@@ -1236,6 +1236,98 @@ fn a_deployment_whose_mux_failed_gets_its_audio_back() {
 }
 
 /// Rewrites a copied file with `from` replaced by `to`, which must occur.
+/// EchoMimicV2's web UIs read no prompt config: `app_acc.py` loads the
+/// `_acc` checkpoints from fixed paths. A damaged checkpoint it never
+/// loaded is listed, not blamed; the one it loaded is, with its download.
+#[test]
+fn a_web_ui_run_is_judged_by_the_checkpoints_it_loads() {
+    let report = assert_verdict("deploy_app_acc");
+    let normal = artifact(&report, "pretrained_weights/denoising_unet.pth");
+    assert_eq!(normal["unused"], true, "{normal}");
+    assert!(
+        normal["summary"]
+            .as_str()
+            .unwrap()
+            .ends_with("not loaded: app_acc.py loads pretrained_weights/denoising_unet_acc.pth"),
+        "{normal}"
+    );
+    let config = artifact(&report, "configs/prompts/infer_acc.yaml");
+    assert!(
+        config["summary"]
+            .as_str()
+            .unwrap()
+            .contains("web UI ran (app_acc.py: app.log prints `using motion module acc`)"),
+        "{config}"
+    );
+    assert_ne!(artifact(&report, "pretrained_weights/denoising_unet_acc.pth")["unused"], true);
+
+    // The damaged copy is the one app_acc.py loads.
+    let (_dir, run_dir) = copy_of("deploy_app_acc");
+    let weights = run_dir.join("pretrained_weights");
+    std::fs::copy(weights.join("denoising_unet.pth"), weights.join("denoising_unet_acc.pth")).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["root_cause"]["code"], "K103", "{verdict:#}\n{stderr}");
+    let cited = link(&report, "weights")["findings"][0].as_str().unwrap().to_string();
+    assert!(finding(&report, &cited)["evidence"]["artifact"].as_str().unwrap().ends_with("denoising_unet_acc.pth"));
+    let fixes: Vec<&str> = verdict["fix"].as_array().unwrap().iter().filter_map(|f| f["paste"].as_str()).collect();
+    let download = format!(
+        "huggingface-cli download BadToBest/EchoMimicV2 denoising_unet_acc.pth --local-dir {}",
+        weights.display()
+    );
+    assert!(fixes.contains(&download.as_str()), "{fixes:#?}");
+
+    // app.py loads the normal checkpoints, which are sound here.
+    std::fs::copy(
+        incident("deploy_healthy").join("pretrained_weights/denoising_unet.pth"),
+        weights.join("denoising_unet.pth"),
+    )
+    .unwrap();
+    replace_in(&run_dir.join("app.log"), "using motion module acc", "using motion module");
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K120", "{:#}\n{stderr}", report["verdict"]);
+    let acc = artifact(&report, "pretrained_weights/denoising_unet_acc.pth");
+    assert!(
+        acc["summary"].as_str().unwrap().ends_with("not loaded: app.py loads pretrained_weights/denoising_unet.pth"),
+        "{acc}"
+    );
+
+    // Without the log, the clip's name says a UI ran, not which: both are checked.
+    std::fs::remove_file(run_dir.join("app.log")).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K103", "{:#}\n{stderr}", report["verdict"]);
+    let config = artifact(&report, "configs/prompts/infer.yaml");
+    assert!(
+        config["summary"]
+            .as_str()
+            .unwrap()
+            .contains("(app.py or app_acc.py: they write outputs/20251120_100215_sig.mp4)")
+    );
+}
+
+/// The fix repairs the pose folder the run read, not the demo's others.
+#[test]
+fn only_the_run_s_pose_folder_is_repaired() {
+    let (_dir, run_dir) = copy_of("deploy_app_acc");
+    let demo = run_dir.join("assets/halfbody_demo/pose");
+    std::fs::rename(demo.join("01"), demo.join("02")).unwrap();
+    copy_dir(&incident("broken_pose").join("poses"), &demo.join("01"));
+    copy_dir(&incident("broken_pose").join("poses"), &demo.join("03"));
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["root_cause"]["code"], "K105", "{verdict:#}\n{stderr}");
+    let repairs: Vec<&str> = verdict["fix"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["paste"].as_str())
+        .filter(|p| p.starts_with("nanscope pose repair"))
+        .collect();
+    assert_eq!(repairs.len(), 1, "{repairs:#?}");
+    assert!(repairs[0].contains("pose/01 --audio"), "{repairs:#?}");
+    assert_eq!(artifact(&report, "pose/03")["unused"], true);
+}
+
 fn replace_in(path: &Path, from: &str, to: &str) {
     let text = std::fs::read_to_string(path).unwrap();
     assert!(text.contains(from), "{} holds no {from:?}", path.display());

@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use super::checks::{Quantized, Simulated};
 use super::discover::{Artifact, ArtifactKind, Component};
+use super::loads::Ui;
 use crate::numerics::QuantScheme;
 use crate::report::{Finding, Severity, list_some};
 use crate::rules::{self, Rule, cause};
@@ -130,6 +131,9 @@ pub(crate) struct Evidence {
     /// Videos without the audio the run had (V107), each once.
     silent_videos: Vec<String>,
     bad_weights: Vec<(String, Option<Component>)>,
+    /// The checkpoints (files, or diffusers folders) of the findings in
+    /// `bad_weights` and `corrupt`.
+    damaged: Vec<String>,
     corrupt: Vec<String>,
     /// Git LFS pointers where checkpoints should be (F112): finding id and file.
     lfs_pointers: Vec<(String, String)>,
@@ -176,6 +180,7 @@ pub(crate) struct Evidence {
     warnings: usize,
     videos: Vec<String>,
     tensors: Vec<String>,
+    /// The pose folders and reference images the run read.
     pose_dirs: Vec<String>,
     audio: Option<String>,
     images: Vec<String>,
@@ -190,6 +195,8 @@ pub(crate) struct Evidence {
     /// A workflow of the run says ComfyUI ran it, wherever its files lie (a
     /// clip sent on alone carries its prompt).
     comfyui_workflow: bool,
+    /// One of EchoMimicV2's web UIs ran the generation.
+    ui: Option<Ui>,
     /// The base model's diffusers UNet folder (`…/unet`), when discovery found one.
     base_unet: Option<String>,
     /// The VAE's checkpoint: a diffusers folder, or one file (ComfyUI's `models/vae/`).
@@ -328,16 +335,18 @@ impl Evidence {
         simulated: Option<Simulated>,
         missing: Vec<Component>,
         weights_folder: Option<String>,
+        ui: Option<Ui>,
     ) -> Evidence {
         use rules::{pose, trace, video, weights};
-        let mut e = Evidence { quantized, simulated, missing, weights_folder, ..Evidence::default() };
+        let mut e = Evidence { quantized, simulated, missing, weights_folder, ui, ..Evidence::default() };
         for a in artifacts {
             match a.kind {
                 ArtifactKind::Video => e.videos.push(a.path.clone()),
                 ArtifactKind::VideoTensor => e.tensors.push(a.path.clone()),
-                ArtifactKind::Poses => e.pose_dirs.push(a.path.clone()),
+                // What the run did not read is neither repaired nor replayed.
+                ArtifactKind::Poses if !a.unused => e.pose_dirs.push(a.path.clone()),
                 ArtifactKind::Audio if !a.unused => e.audio = e.audio.clone().or(Some(a.path.clone())),
-                ArtifactKind::Image => e.images.push(a.path.clone()),
+                ArtifactKind::Image if !a.unused && !a.output => e.images.push(a.path.clone()),
                 ArtifactKind::Config
                     if std::path::Path::new(&a.path)
                         .file_name()
@@ -461,11 +470,13 @@ impl Evidence {
                 && in_family(f, rules::format::RULES)
             {
                 e.corrupt.push(id);
+                e.damaged.push(artifacts[artifact].path.clone());
             } else if kind == Some(ArtifactKind::Weights)
                 && f.severity == Severity::Error
                 && (in_family(f, weights::RULES) || in_family(f, rules::quant::RULES))
             {
                 e.bad_weights.push((id, artifacts[artifact].component));
+                e.damaged.push(artifacts[artifact].path.clone());
             } else if in_family(f, rules::simulate::RULES) {
                 if f.severity >= Severity::Warning {
                     e.quant_damage.push(id.clone());
@@ -1321,10 +1332,7 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
         }
     }
     if is(&cause::NONFINITE_WEIGHTS) || (is(&cause::CORRUPT_CHECKPOINT) && !e.corrupt.is_empty()) {
-        fixes.push(Action {
-            what: "Replace the checkpoint named by the findings with a known-good copy, then compare them".into(),
-            paste: Some("nanscope diff GOOD.pth pretrained_weights/BAD.pth".into()),
-        });
+        fixes.extend(replacements(e));
     }
     if is(&cause::BROKEN_POSE_INPUT) || is(&cause::LENGTH_MISMATCH) {
         for dir in &e.pose_dirs {
@@ -1486,6 +1494,40 @@ fn downloads(e: &Evidence) -> Vec<Action> {
     let logged = e.load_lines.iter().chain(&e.mismatch_lines).filter_map(|c| c.resolved.as_deref());
     let targets = named.map(shown_path).chain(found_missing.map(|t| shown_path(&t)));
     fetch(targets.chain(logged.map(|t| download_target(&shown_path(t)))).collect())
+}
+
+/// The fixes for damaged checkpoints: download again those a known
+/// repository holds (EchoMimicV2's files, the VAE, the base model's UNet,
+/// Whisper's `tiny.pt`) and check the new copy; replace the others with a
+/// known-good copy and compare the two.
+fn replacements(e: &Evidence) -> Vec<Action> {
+    let damaged = first_of_each(e.damaged.iter().map(|p| download_target(&shown_path(p))));
+    let known = |path: &String| {
+        let name = base_name(path);
+        ECHOMIMIC_FILES.contains(&name) || ["sd-vae-ft-mse", "sd-image-variations-diffusers", "tiny.pt"].contains(&name)
+    };
+    let (released, own): (Vec<String>, Vec<String>) = damaged.into_iter().partition(known);
+    let mut fixes = fetch(released.clone());
+    if !released.is_empty() {
+        let words: Vec<String> = released.iter().map(|p| shell_word(p)).collect();
+        fixes.push(Action {
+            what: format!("Check the new copy of {}: it must have no error finding", list_some(&released, 4)),
+            paste: Some(format!("nanscope weights {}", words.join(" "))),
+        });
+    }
+    for path in &own {
+        fixes.push(Action {
+            what: format!("Replace {path} with a known-good copy (the one it was converted or fine-tuned from), then compare them"),
+            paste: Some(format!("nanscope diff GOOD.pth {}", shell_word(path))),
+        });
+    }
+    if released.is_empty() && own.is_empty() {
+        fixes.push(Action {
+            what: "Replace the checkpoint named by the findings with a known-good copy, then compare them".into(),
+            paste: Some("nanscope diff GOOD.pth pretrained_weights/BAD.pth".into()),
+        });
+    }
+    fixes
 }
 
 /// The part of a path a download puts in place: the model folder a file
@@ -1861,6 +1903,19 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
                 shell_word(folder),
                 shell_word(&format!("{folder}/dump"))
             ),
+            None if e.ui.is_some() => {
+                let script = match e.ui {
+                    Some(Ui::AppAcc) => "app_acc.py",
+                    Some(Ui::Either) => "app.py   # or app_acc.py, the UI you ran",
+                    _ => "app.py",
+                };
+                format!(
+                    "# start the web UI under the probe from the checkout, as you start it, and generate again:\n\
+                     python -m nanscope.probe run --out dump {script}{focus}\n\
+                     # each generation writes one dump (dump, dump-2, …); then:\n\
+                     nanscope postmortem RUN_DIR --dump dump"
+                )
+            }
             None => format!(
                 "# the script unchanged (infer.py, infer_acc.py or your own), as you ran it:\npython -m nanscope.probe run --out dump infer.py --config ./configs/prompts/infer.yaml{focus}\n# then: nanscope postmortem RUN_DIR --dump dump/\n# or, inside your own code:\n#   from nanscope.probe import attach\n#   probe = attach(pipe.denoising_unet, \"dump\", prefix=\"denoising_unet\"); calling probe.step(i) each step"
             ),
@@ -1999,7 +2054,7 @@ mod tests {
 
     fn judge(findings: &[(usize, Finding)], quant: Vec<Quantized>) -> Verdict {
         let refs: Vec<(usize, &Finding)> = findings.iter().map(|(a, f)| (*a, f)).collect();
-        verdict(&Evidence::gather(&refs, &artifacts(), quant, None, vec![], None))
+        verdict(&Evidence::gather(&refs, &artifacts(), quant, None, vec![], None, None))
     }
 
     #[test]

@@ -94,16 +94,106 @@ pub(crate) fn workflow_loads(settings: &[crate::config::Setting]) -> Vec<(Compon
     loads
 }
 
+/// EchoMimicV2's web UIs. Neither reads a prompt config: `app.py` loads the
+/// normal pipeline's checkpoints and `app_acc.py` the accelerated one's,
+/// each from a fixed path below `./pretrained_weights/`, and both write
+/// `outputs/{YYYYmmdd_HHMMSS}_sig.mp4` (after `_woa_sig.mp4`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ui {
+    App,
+    AppAcc,
+    /// One of them, not saying which.
+    Either,
+}
+
+/// The GPU header both UIs print as they start ("CUDA version", "precision").
+const UI_HEADER: [&str; 2] = ["CUDA版本：", "精度："];
+
+impl Ui {
+    /// The UI a log shows running, with the line that shows it. Only
+    /// `app_acc.py` prints `using motion module acc`; after their header,
+    /// `app.py` prints `using motion module` (as `infer.py` does) and, for
+    /// its int8 option, `使用int8量化`, where `app_acc.py` prints `int8量化`.
+    pub(crate) fn of_log(text: &str) -> Option<(Ui, &'static str)> {
+        let mut header = false;
+        let (mut acc, mut normal): (Option<&'static str>, Option<&'static str>) = (None, None);
+        for line in text.lines() {
+            let line = crate::log::timestamp::strip(line).trim();
+            if UI_HEADER.iter().any(|h| line.contains(h)) {
+                header = true;
+            } else if line.ends_with("using motion module acc") {
+                acc = acc.or(Some("using motion module acc"));
+            } else if line.ends_with("using motion module") {
+                normal = normal.or(Some("using motion module"));
+            } else if line.contains("使用int8量化") {
+                normal = normal.or(Some("使用int8量化"));
+            } else if line.ends_with("int8量化") {
+                acc = acc.or(Some("int8量化"));
+            }
+        }
+        // `using motion module acc` is app_acc.py's alone; the rest say which UI only below its header.
+        let normal = normal.filter(|_| header);
+        match (acc.filter(|l| header || *l == "using motion module acc"), normal) {
+            (Some(line), None) => Some((Ui::AppAcc, line)),
+            (None, Some(line)) => Some((Ui::App, line)),
+            (Some(_), Some(_)) => Some((Ui::Either, "using motion module")),
+            (None, None) => header.then_some((Ui::Either, UI_HEADER[0])),
+        }
+    }
+
+    /// Whether a UI wrote the clip at `path`: `outputs/20251120_100215_sig.mp4`
+    /// or `…_woa_sig.mp4`, directly below `outputs/`.
+    pub(crate) fn wrote(path: &str) -> bool {
+        let parts = components(path);
+        let [.., folder, name] = parts.as_slice() else { return false };
+        let Some(stamp) = name.strip_suffix("_sig.mp4") else { return false };
+        let stamp = stamp.strip_suffix("_woa").unwrap_or(stamp);
+        let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+        *folder == "outputs" && stamp.split_once('_').is_some_and(|(date, time)| digits(date, 8) && digits(time, 6))
+    }
+
+    /// The script, as a reason names it.
+    pub(crate) fn script(self) -> &'static str {
+        match self {
+            Ui::App => "app.py",
+            Ui::AppAcc => "app_acc.py",
+            Ui::Either => "app.py or app_acc.py",
+        }
+    }
+
+    /// What each script loads, by its place below the checkout.
+    pub(crate) fn loads(self) -> Vec<(&'static str, Vec<(Component, String)>)> {
+        let of = |acc: &str| {
+            let at = |file: &str| format!("pretrained_weights/{file}");
+            vec![
+                (Component::DenoisingUnet, at(&format!("denoising_unet{acc}.pth"))),
+                (Component::MotionModule, at(&format!("motion_module{acc}.pth"))),
+                (Component::ReferenceUnet, at("reference_unet.pth")),
+                (Component::PoseEncoder, at("pose_encoder.pth")),
+                (Component::Vae, at("sd-vae-ft-mse")),
+                (Component::BaseUnet, at("sd-image-variations-diffusers/unet")),
+                (Component::AudioProcessor, at("audio_processor/tiny.pt")),
+            ]
+        };
+        match self {
+            Ui::App => vec![("app.py", of(""))],
+            Ui::AppAcc => vec![("app_acc.py", of("_acc"))],
+            Ui::Either => vec![("app.py", of("")), ("app_acc.py", of("_acc"))],
+        }
+    }
+}
+
 /// The weights the run did not load, each with why: by its component, once
-/// the file or folder the run's config (or its workflow: `workflow`, places
-/// below the ComfyUI folder) names for that component is among the
+/// the file or folder the run's config (or what loaded them without one:
+/// its workflow, with places below the ComfyUI folder, or a web UI, with
+/// places below the checkout) names for that component is among the
 /// artifacts; and whatever lies in the base model's pipeline folder outside
 /// its `unet/`. Without a config, the base pipeline is the folder the
 /// layout names.
 pub(crate) fn weights_not_loaded(
     artifacts: &[Artifact],
     configs: &[RunConfig],
-    workflow: &[(Component, String)],
+    loaders: &[(&str, Vec<(Component, String)>)],
 ) -> Vec<(usize, String)> {
     let weights: Vec<(usize, &Artifact, PathBuf)> = artifacts
         .iter()
@@ -120,12 +210,14 @@ pub(crate) fn weights_not_loaded(
             }
         }
     }
-    // A workflow's place matches the artifact whose path ends with it.
-    for (component, place) in workflow {
-        let want = components(place);
-        let ends = |path: &str| components(path).ends_with(&want);
-        if let Some((_, _, path)) = weights.iter().find(|(_, a, _)| ends(&a.path)) {
-            loads.push((*component, path.clone(), format!("the workflow loads {place}")));
+    // A place matches the artifact whose path ends with it.
+    for (loader, places) in loaders {
+        for (component, place) in places {
+            let want = components(place);
+            let ends = |path: &str| components(path).ends_with(&want);
+            if let Some((_, _, path)) = weights.iter().find(|(_, a, _)| ends(&a.path)) {
+                loads.push((*component, path.clone(), format!("{loader} loads {place}")));
+            }
         }
     }
     let bases: Vec<(PathBuf, String)> = if configs.is_empty() {
@@ -180,6 +272,30 @@ mod tests {
         let mut a = Artifact::new(path, ArtifactKind::Weights, "content: test");
         a.component = component;
         a
+    }
+
+    #[test]
+    fn a_web_ui_is_told_by_its_log_and_its_clip() {
+        let header = "\x1b[32mCUDA版本：12.1\x1b[0m\n\x1b[32m精度：float16\x1b[0m\n";
+        assert_eq!(Ui::of_log("using motion module acc\nPose: x"), Some((Ui::AppAcc, "using motion module acc")));
+        assert_eq!(Ui::of_log(&format!("{header}using motion module\n")), Some((Ui::App, "using motion module")));
+        assert_eq!(Ui::of_log(&format!("{header}使用int8量化\n")), Some((Ui::App, "使用int8量化")));
+        assert_eq!(Ui::of_log(&format!("{header}int8量化\n")), Some((Ui::AppAcc, "int8量化")));
+        assert_eq!(Ui::of_log(header), Some((Ui::Either, "CUDA版本：")));
+        // infer.py prints `using motion module` too, without the header.
+        assert_eq!(Ui::of_log("outputs/pretrained_weights-itermotion_module-seed420\nusing motion module\n"), None);
+        assert_eq!(Ui::of_log("2025-11-20 10:00:00 INFO using motion module acc"), Some((Ui::AppAcc, "using motion module acc")));
+        assert_eq!(Ui::of_log(&format!("{header}using motion module acc\nusing motion module\n")).map(|u| u.0), Some(Ui::Either));
+
+        assert!(Ui::wrote("run/outputs/20251120_100215_sig.mp4"));
+        assert!(Ui::wrote("outputs/20251120_100215_woa_sig.mp4"));
+        assert!(!Ui::wrote("outputs/pretrained_weights-itermotion_module-seed3407/a/01/0014-a-x-i0_sig.mp4"));
+        assert!(!Ui::wrote("outputs/2025112_100215_sig.mp4"));
+        assert!(!Ui::wrote("output/20251120_100215_sig.mp4"));
+        assert!(!Ui::wrote("_sig.mp4"));
+        let loads = Ui::Either.loads();
+        assert_eq!(loads.iter().map(|(s, _)| *s).collect::<Vec<_>>(), ["app.py", "app_acc.py"]);
+        assert!(loads[1].1.contains(&(Component::MotionModule, "pretrained_weights/motion_module_acc.pth".into())));
     }
 
     #[test]
@@ -257,7 +373,7 @@ mod tests {
             weights(&models.join("echo_mimic/v2/denoising_unet.pth"), Some(Component::DenoisingUnet)),
         ];
         // The acc UNet the loader names is missing: the normal one is left alone.
-        let unread = weights_not_loaded(&installed, &[], &places);
+        let unread = weights_not_loaded(&installed, &[], &[("the workflow", places)]);
         assert_eq!(unread, [(1, "not loaded: the workflow loads models/vae/sd-vae-ft-mse.safetensors".to_string())]);
 
         // Without a config, only the base pipeline's layout is known.

@@ -235,7 +235,8 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
             motion_module: c.value("motion_module_path"),
         })
         .collect();
-    let mut unused = prompts::not_read(&artifacts, &prompt_configs);
+    let ui = stated.ui();
+    let mut unused = prompts::not_read(&artifacts, &prompt_configs, ui.as_ref());
     unused.extend(prompts::example_workflows(&artifacts, &workflows));
     unused.extend(assets);
     unused.extend(other_workflows);
@@ -257,7 +258,9 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
             settings: &c.paths,
         })
         .collect();
-    unused.extend(loads::weights_not_loaded(&artifacts, &run_configs, &read.weights));
+    let mut loaders = vec![("the workflow", read.weights.clone())];
+    loaders.extend(ui.iter().flat_map(|run| run.ui.loads()));
+    unused.extend(loads::weights_not_loaded(&artifacts, &run_configs, &loaders));
     for (i, why) in &unused {
         let a = &mut artifacts[*i];
         a.unused = true;
@@ -343,6 +346,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         simulated.clone(),
         found.missing_components.clone(),
         found.weights_folders.first().cloned(),
+        ui.map(|run| run.ui),
     );
     let verdict = correlate::verdict(&evidence);
     Postmortem {

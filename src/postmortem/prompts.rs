@@ -15,6 +15,7 @@ use std::io::Read;
 use std::path::Path;
 
 use super::discover::{Artifact, ArtifactKind, Component};
+use super::loads::Ui;
 
 /// The most of each log read to find the config it names.
 const LOG_HEAD: u64 = 16 << 20;
@@ -35,10 +36,11 @@ pub(crate) struct Prompt<'a> {
 /// `ComfyUI/models/`, whatever the configs they carry say); among the rest,
 /// configs a log names (`--config=./configs/prompts/infer_acc.yaml`,
 /// `loading config …`); else the configs an output folder names (see
-/// `output_names`); else, when one resolves every weight file, the others
-/// no entry point reads; else, when an entry point's config
-/// (`infer*.yaml`) is there, the others.
-pub(crate) fn not_read(artifacts: &[Artifact], prompts: &[Prompt]) -> Vec<(usize, String)> {
+/// `output_names`); else none, when a web UI ran (`ui`), which reads none;
+/// else, when one resolves every weight file, the others no entry point
+/// reads; else, when an entry point's config (`infer*.yaml`) is there, the
+/// others.
+pub(crate) fn not_read(artifacts: &[Artifact], prompts: &[Prompt], ui: Option<&UiRun>) -> Vec<(usize, String)> {
     let given: Vec<usize> =
         prompts.iter().map(|p| p.artifact).filter(|&i| artifacts[i].recognised_by == "--config").collect();
     if !given.is_empty() {
@@ -58,7 +60,7 @@ pub(crate) fn not_read(artifacts: &[Artifact], prompts: &[Prompt]) -> Vec<(usize
             (p.artifact, why.to_string())
         })
         .collect();
-    unread.extend(not_read_among(artifacts, &rest));
+    unread.extend(not_read_among(artifacts, &rest, ui));
     unread
 }
 
@@ -309,6 +311,10 @@ impl Loaded {
     pub(crate) fn is(&self, path: &str) -> bool {
         let parts = components(path);
         if let Source::Log(_) | Source::Written(_) | Source::Cases(_) = self.source {
+            // Gradio keeps an upload under its own name: a file of that name here is the one uploaded.
+            if gradio_upload(&self.place) {
+                return parts.last() == components(&self.place).last();
+            }
             let printed = components(&self.place);
             let shared = shared_tail(path, &self.place);
             let relative = !self.place.starts_with('/') && !self.place.contains(":/");
@@ -335,6 +341,8 @@ impl Loaded {
     fn judges(&self, path: &str) -> bool {
         match &self.source {
             Source::Workflow => self.kind == ArtifactKind::Poses || under_input(path),
+            // Nothing here is the upload but a file of its name.
+            Source::Log(_) if gradio_upload(&self.place) => true,
             Source::Log(_) | Source::Written(_) | Source::Cases(_) => {
                 let printed = components(&self.place);
                 let keep = printed.len().saturating_sub(self.named);
@@ -345,7 +353,12 @@ impl Loaded {
     }
 
     /// How a reason names it: an upload by its name in `input/`.
-    fn shown(&self) -> &str {
+    fn shown(&self) -> String {
+        let shown = self.shown_path();
+        if gradio_upload(shown) { format!("{shown} (an upload Gradio keeps outside this folder)") } else { shown.to_string() }
+    }
+
+    fn shown_path(&self) -> &str {
         match (&self.source, self.kind) {
             (Source::Workflow, ArtifactKind::Image | ArtifactKind::Audio) => {
                 self.place.strip_prefix("input/").unwrap_or(&self.place)
@@ -364,6 +377,14 @@ impl Loaded {
             (Source::Cases(config), _) => format!("the test_cases of {config} name"),
         }
     }
+}
+
+/// Whether a printed path is a web UI's upload, which Gradio copies to
+/// `{temp}/gradio/{hash}/{name}` (`/tmp/gradio/…`, `…\\Temp\\gradio\\…`).
+fn gradio_upload(place: &str) -> bool {
+    let absolute = place.starts_with('/') || place.get(1..3) == Some(":/");
+    let parts = components(place);
+    absolute && parts.len() >= 3 && parts[..parts.len() - 2].iter().any(|p| p.eq_ignore_ascii_case("gradio"))
 }
 
 /// How many last names two paths share.
@@ -389,6 +410,17 @@ pub(crate) struct Stated {
     clips: Vec<(usize, String)>,
     /// The prompt configs.
     prompts: Vec<usize>,
+    /// Logs and clips that show one of EchoMimicV2's web UIs ran, each
+    /// with what shows it.
+    uis: Vec<(Ui, String)>,
+}
+
+/// One of EchoMimicV2's web UIs ran, as a log or a clip shows.
+#[derive(Debug, Clone)]
+pub(crate) struct UiRun {
+    pub ui: Ui,
+    /// What shows it: "app.log prints `using motion module acc`".
+    pub shown: String,
 }
 
 /// What the run read, as the artifacts it did not leave unused say.
@@ -488,6 +520,10 @@ impl Stated {
     /// `infer_acc.py` ran.
     pub(crate) fn record_clip(&mut self, artifact: usize, artifacts: &[Artifact]) {
         let clip = &artifacts[artifact].path;
+        if Ui::wrote(clip) {
+            let name = components(clip).iter().rev().take(2).rev().copied().collect::<Vec<_>>().join("/");
+            self.uis.push((Ui::Either, format!("they write {name}")));
+        }
         let written = Loaded::written(clip, artifacts);
         if written.is_empty() {
             self.clips.push((artifact, clip.clone()));
@@ -495,10 +531,24 @@ impl Stated {
         self.loaded.extend(written.into_iter().map(|l| (artifact, l)));
     }
 
-    /// The inputs a log prints.
+    /// The inputs a log prints, and the web UI it shows running.
     pub(crate) fn record_log(&mut self, artifact: usize, path: &Path) {
         let Some(text) = head(path) else { return };
-        self.loaded.extend(Loaded::printed(&text, &file_name(&path.to_string_lossy())).into_iter().map(|l| (artifact, l)));
+        let log = file_name(&path.to_string_lossy());
+        if let Some((ui, line)) = Ui::of_log(&text) {
+            self.uis.push((ui, format!("{log} prints `{line}`")));
+        }
+        self.loaded.extend(Loaded::printed(&text, &log).into_iter().map(|l| (artifact, l)));
+    }
+
+    /// The web UI the logs and clips show running: the one the logs name,
+    /// else either (a clip's name does not say which); none when nothing
+    /// shows one.
+    pub(crate) fn ui(&self) -> Option<UiRun> {
+        let named: Vec<&(Ui, String)> = self.uis.iter().filter(|(ui, _)| *ui != Ui::Either).collect();
+        let (first, shown) = named.first().copied().or(self.uis.first())?;
+        let ui = if named.iter().all(|(ui, _)| ui == first) { *first } else { Ui::Either };
+        Some(UiRun { ui, shown: shown.clone() })
     }
 
     /// What the artifacts not found unused say. A config's test cases are
@@ -554,7 +604,7 @@ pub(crate) fn not_loaded(artifacts: &[Artifact], loaded: &[Loaded]) -> Vec<(usiz
         if of_kind.iter().any(|l| l.is(&a.path)) {
             continue;
         }
-        let mut names: Vec<&str> = Vec::new();
+        let mut names: Vec<String> = Vec::new();
         for l in of_kind.iter().filter(|l| l.source == judge.source) {
             if !names.contains(&l.shown()) {
                 names.push(l.shown());
@@ -581,8 +631,8 @@ fn inside_custom_node(path: &str) -> bool {
 }
 
 /// `not_read` among configs that no flag names and no ComfyUI node ships.
-fn not_read_among(artifacts: &[Artifact], prompts: &[Prompt]) -> Vec<(usize, String)> {
-    if prompts.len() < 2 {
+fn not_read_among(artifacts: &[Artifact], prompts: &[Prompt], ui: Option<&UiRun>) -> Vec<(usize, String)> {
+    if prompts.len() < 2 && ui.is_none() {
         return Vec::new();
     }
     let all: Vec<usize> = prompts.iter().map(|p| p.artifact).collect();
@@ -614,6 +664,18 @@ fn not_read_among(artifacts: &[Artifact], prompts: &[Prompt]) -> Vec<(usize, Str
             by_outputs.listed(artifacts)
         );
         return others(read, &why);
+    }
+    if let Some(run) = ui.filter(|_| by_logs.configs.is_empty() && by_outputs.configs.is_empty()) {
+        let why = format!(
+            "not the run's config: EchoMimicV2's web UI ran ({}: {}), which reads no config and loads its \
+             checkpoints from fixed paths below ./pretrained_weights/",
+            run.ui.script(),
+            run.shown
+        );
+        return others(&[], &why);
+    }
+    if prompts.len() < 2 {
+        return Vec::new();
     }
     let entry_point = |i: &usize| file_name(&artifacts[*i].path).to_ascii_lowercase().starts_with("infer");
     if prompts.iter().any(|p| p.resolved) {
@@ -1046,6 +1108,32 @@ mod tests {
     }
 
     #[test]
+    fn a_gradio_upload_is_the_file_of_its_name_or_none_here() {
+        let log = "Pose: assets/halfbody_demo/pose/fight\n\
+                   Reference: /tmp/gradio/2f8a1c04d9/0077.png\n\
+                   Audio: C:\\Users\\me\\AppData\\Local\\Temp\\gradio\\93bd0e\\good.wav\n";
+        let printed = Loaded::printed(log, "app.log");
+        let at = |path: &str, kind| Artifact::new(Path::new(path), kind, "content");
+        let artifacts = vec![
+            at("em/EMTD_dataset/ref_imgs_by_FLUX/woman/0077.png", ArtifactKind::Image),
+            at("em/EMTD_dataset/ref_imgs_by_FLUX/woman/0033.png", ArtifactKind::Image),
+            at("em/assets/halfbody_demo/audio/chinese/good.wav", ArtifactKind::Audio),
+            at("em/assets/halfbody_demo/audio/chinese/news.wav", ArtifactKind::Audio),
+        ];
+        let unread = not_loaded(&artifacts, &printed);
+        assert_eq!(unread.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1, 3], "{unread:?}");
+        assert_eq!(
+            unread[0].1,
+            "not the run's input: app.log names /tmp/gradio/2f8a1c04d9/0077.png (an upload Gradio keeps outside this folder)"
+        );
+        // No file of the upload's name: none here is the run's.
+        let unread = not_loaded(&artifacts[1..2], &printed);
+        assert_eq!(unread.len(), 1);
+        assert!(!gradio_upload("gradio/2f8a/0077.png") && !gradio_upload("/tmp/gradio/0077.png"));
+        assert!(gradio_upload("/home/me/.cache/Gradio/2f8a/0077.png"));
+    }
+
+    #[test]
     fn the_strongest_evidence_decides() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("run.log");
@@ -1059,7 +1147,7 @@ mod tests {
             ]
         };
         let unread = |artifacts: &[Artifact], resolved: &[bool]| -> Vec<usize> {
-            not_read(artifacts, &prompts(resolved)).into_iter().map(|(i, _)| i).collect()
+            not_read(artifacts, &prompts(resolved), None).into_iter().map(|(i, _)| i).collect()
         };
         // --config wins over everything.
         let mut given = checkout("--config");
@@ -1071,7 +1159,7 @@ mod tests {
         let mut both = checkout("content: EchoMimicV2 prompt config");
         both.push(log.clone());
         both.push(Artifact::new(&second, ArtifactKind::Log, "content: log"));
-        let unused = not_read(&both, &prompts(&[false, false, false]));
+        let unused = not_read(&both, &prompts(&[false, false, false]), None);
         assert_eq!(unused.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0]);
         assert!(unused[0].1.contains("run.log, ") && unused[0].1.ends_with("names infer_acc.yaml, infer.yaml"));
         // A log that names one.
@@ -1087,6 +1175,25 @@ mod tests {
         let own = [config("a.yaml", "content"), config("b.yaml", "content")];
         assert!(unread(&own, &[false, false]).is_empty());
         assert!(unread(&plain[..1], &[false]).is_empty());
+
+        // A web UI ran and no log or clip names a config: it read none, even the only one.
+        let mut stated = Stated::default();
+        let clip = Artifact::new(Path::new("outputs/20251120_100215_sig.mp4"), ArtifactKind::Video, "content");
+        stated.record_clip(0, &[clip]);
+        let ui = stated.ui().unwrap();
+        assert_eq!((ui.ui, ui.shown.as_str()), (Ui::Either, "they write outputs/20251120_100215_sig.mp4"));
+        let unused = not_read(&plain, &prompts(&[false, true, false]), Some(&ui));
+        assert_eq!(unused.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 1, 2]);
+        assert!(unused[1].1.contains("(app.py or app_acc.py: they write outputs/20251120_100215_sig.mp4)"), "{unused:?}");
+        assert_eq!(not_read(&plain[..1], &prompts(&[true]), Some(&ui)).len(), 1);
+        // A log that names a config still decides.
+        let log = dir.path().join("app.log");
+        std::fs::write(&log, "\u{1b}[32m精度：float16\u{1b}[0m\nusing motion module acc\n").unwrap();
+        stated.record_log(1, &log);
+        assert_eq!(stated.ui().map(|u| u.ui), Some(Ui::AppAcc), "the log says which UI the clip's is");
+        let ui = stated.ui().unwrap();
+        let unused = not_read(&logged, &prompts(&[false, true, false]), Some(&ui));
+        assert_eq!(unused.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 1]);
     }
 
     #[test]
@@ -1097,13 +1204,13 @@ mod tests {
             config(&format!("{node}/infer_acc.yaml"), "content"),
             config(r"E:\ComfyUI\custom_nodes\EchoMimicV2-ComfyUI\infer.yaml", "content"),
         ];
-        let unused = not_read(&artifacts, &prompts(&[false, false, false]));
+        let unused = not_read(&artifacts, &prompts(&[false, false, false]), None);
         assert_eq!(unused.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 1, 2]);
         assert!(unused[0].1.contains("ComfyUI node"));
         // Even one alone; but not one given with --config.
-        assert_eq!(not_read(&artifacts[..1], &prompts(&[false])).len(), 1);
+        assert_eq!(not_read(&artifacts[..1], &prompts(&[false]), None).len(), 1);
         let given = [config(&format!("{node}/infer.yaml"), "--config"), config(&format!("{node}/infer_acc.yaml"), "c")];
-        assert_eq!(not_read(&given, &prompts(&[false, false])).iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1]);
+        assert_eq!(not_read(&given, &prompts(&[false, false]), None).iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1]);
         assert!(!inside_custom_node("custom_nodes") && !inside_custom_node("run/custom_nodes_old/infer.yaml"));
     }
 }

@@ -52,16 +52,17 @@ pub const NONFINITE_WEIGHTS: Rule = Rule {
     severity: Severity::Error,
     summary: "a checkpoint of the pipeline already holds NaN/Inf or overflowing weights",
     detects: "Weight findings (W101, W102, Q101, Q110, Q111) in a checkpoint the run loads: the damage was \
-              stored before the run started. A checkpoint the run's config does not load (another variant's, \
-              the base pipeline's own VAE) is listed, not judged. When NaN in the VAE is the cause but the \
+              stored before the run started. A checkpoint the run's config (or its workflow, or the web UI \
+              that ran it) does not load (another variant's, the base pipeline's own VAE) is listed, not judged. When NaN in the VAE is the cause but the \
               run's video decodes clean, the confidence is low: the video was made before the damage, or \
               with another VAE.",
     why: "A NaN weight makes every output it touches NaN on the first forward pass; an fp32 weight beyond \
           65504 becomes Inf when the pipeline casts it to fp16.",
     cause: "A failed conversion, merge or fine-tune, or a training run that diverged before the checkpoint \
             was saved.",
-    fix: "Replace the checkpoint with a known-good copy (compare them with `nanscope diff GOOD BAD`); for an \
-          overflowing weight, run that model in bf16 or fp32.",
+    fix: "Download a released checkpoint again (the postmortem's fix names the repository and the file) and \
+          check the new copy; replace any other with a known-good copy (compare them with `nanscope diff GOOD \
+          BAD`); for an overflowing weight, run that model in bf16 or fp32.",
     options: "",
 };
 
