@@ -1305,6 +1305,77 @@ fn a_web_ui_run_is_judged_by_the_checkpoints_it_loads() {
     );
 }
 
+/// A run that stopped at an import names the module and the version that
+/// brings it back, and no weight, input or frame is blamed for it.
+#[test]
+fn a_run_that_stopped_at_an_import_gets_the_pinned_version() {
+    let (_dir, run_dir) = copy_of("deploy_healthy");
+    std::fs::write(
+        run_dir.join("server.log"),
+        "$ python infer.py --config=./configs/prompts/infer.yaml\n\
+         Traceback (most recent call last):\n\
+         \x20 File \"/home/me/echomimic_v2/infer.py\", line 22, in <module>\n\
+         \x20   from moviepy.editor import VideoFileClip, AudioFileClip\n\
+         ModuleNotFoundError: No module named 'moviepy.editor'\n",
+    )
+    .unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["root_cause"]["code"], "K115", "{verdict:#}\n{stderr}");
+    assert_eq!(link(&report, "environment")["basis"], "observed");
+    assert!(
+        verdict["headline"].as_str().unwrap().starts_with("The run stopped importing moviepy.editor"),
+        "{verdict:#}"
+    );
+    let pastes: Vec<&str> = verdict["fix"].as_array().unwrap().iter().filter_map(|f| f["paste"].as_str()).collect();
+    assert_eq!(pastes, ["pip install moviepy==1.0.3", "pip install -r requirements.txt"]);
+    assert_eq!(verdict["next"][0]["paste"], "python -c 'import moviepy.editor'");
+}
+
+/// ComfyUI starts without a custom node it cannot import: another node's
+/// failed import is no cause, the EchoMimic node's is.
+#[test]
+fn a_custom_node_comfyui_could_not_import_is_a_cause_only_when_it_is_echomimic_s() {
+    let (_dir, run_dir) = copy_of("deploy_comfyui");
+    let log = run_dir.join("user/comfyui.log");
+    let node_failed = |node: &str, module: &str| {
+        format!(
+            "2024-12-16T18:54:59.100000 - Traceback (most recent call last):\n\
+             \x20 File \"/srv/ComfyUI/nodes.py\", line 2106, in load_custom_node\n\
+             \x20   module_spec.loader.exec_module(module)\n\
+             ModuleNotFoundError: No module named '{module}'\n\
+             2024-12-16T18:54:59.100100 - \n\
+             2024-12-16T18:54:59.100200 - Cannot import /srv/ComfyUI/custom_nodes/{node} module for custom nodes: No module named '{module}'\n"
+        )
+    };
+    let original = std::fs::read_to_string(&log).unwrap();
+    std::fs::write(&log, node_failed("comfyui_controlnet_aux", "cv2") + &original).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["root_cause"]["code"], "K101", "{verdict:#}\n{stderr}");
+    assert!(!verdict.to_string().contains("K115") && !verdict.to_string().contains("cv2"), "{verdict:#}");
+
+    std::fs::remove_dir_all(run_dir.join("output")).unwrap();
+    let invalid = "2024-12-16T18:55:10.000100 - invalid prompt: {'type': 'invalid_prompt', 'message': 'Cannot execute \
+                   because node Echo_LoadModel does not exist.'}\n";
+    std::fs::write(&log, node_failed("ComfyUI_EchoMimic", "moviepy.editor") + invalid).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["root_cause"]["code"], "K115", "{verdict:#}\n{stderr}");
+    assert!(
+        verdict["headline"].as_str().unwrap().starts_with("ComfyUI started without ComfyUI_EchoMimic"),
+        "{verdict:#}"
+    );
+    let pastes: Vec<&str> = verdict["fix"].as_array().unwrap().iter().filter_map(|f| f["paste"].as_str()).collect();
+    assert_eq!(
+        pastes,
+        [
+            "python -m pip install moviepy==1.0.3",
+            "python -m pip install -r custom_nodes/ComfyUI_EchoMimic/requirements.txt"
+        ]
+    );
+}
+
 /// The fix repairs the pose folder the run read, not the demo's others.
 #[test]
 fn only_the_run_s_pose_folder_is_repaired() {

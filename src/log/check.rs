@@ -199,7 +199,18 @@ struct State<'a> {
     outside_traceback: aho_corasick::AhoCorasick,
     /// The exception type an error report stated, until its message line.
     report_exception: Option<String>,
+    /// The last finding of an exception that ended a traceback, and its
+    /// line: ComfyUI may say next that it was a custom node's import.
+    last_exception: Option<(usize, u64)>,
 }
+
+/// What ComfyUI prints after the traceback of a custom node it could not
+/// import at start (`Cannot import /ComfyUI/custom_nodes/X module for custom
+/// nodes: No module named 'cv2'`); it starts without that node.
+const NODE_IMPORT: &str = "module for custom nodes:";
+
+/// Lines after an exception within which ComfyUI names the node whose import raised it.
+const NODE_IMPORT_LINES: u64 = 3;
 
 /// An open traceback: where it starts, and the config key of the last
 /// weight path its frames load (`torch.load(config.denoising_unet_path, …)`).
@@ -230,6 +241,7 @@ impl<'a> State<'a> {
             traceback: None,
             outside_traceback: scan::searcher(&[signature::NEEDLES, signature::LOAD_NEEDLES, params::NEEDLES].concat()),
             report_exception: None,
+            last_exception: None,
         }
     }
 
@@ -244,6 +256,17 @@ impl<'a> State<'a> {
             // The exception's message follows on the next line.
             self.traceback = Some(Traceback { line: hit.line, loading: None });
             self.report_exception = Some(name);
+            return;
+        }
+        if let Some((finding, line)) = self.last_exception
+            && hit.line.saturating_sub(line) <= NODE_IMPORT_LINES
+            && let Some(node) = node_import(&String::from_utf8_lossy(hit.text))
+        {
+            // Not what stopped a run: ComfyUI went on without the node.
+            self.last_exception = None;
+            if let Some(f) = self.result.findings.get_mut(finding) {
+                f.evidence.insert("custom_node".into(), node.into());
+            }
             return;
         }
         if self.traceback.is_none() && !self.outside_traceback.is_match(hit.text) {
@@ -295,6 +318,7 @@ impl<'a> State<'a> {
                 text: text.clone(),
             });
         }
+        let before = self.result.findings.len();
         match self.seen.iter_mut().find(|s| s.0 == sig.rule.code) {
             Some(seen) => {
                 seen.2 += 1;
@@ -312,6 +336,8 @@ impl<'a> State<'a> {
                 self.result.findings.push(finding);
             }
         }
+        self.last_exception =
+            (sig.rule == &rules::UNHANDLED_EXCEPTION && self.result.findings.len() > before).then_some((before, hit.line));
     }
 
     fn finish(mut self, tally: ScanTally) -> LogFile {
@@ -330,6 +356,17 @@ impl<'a> State<'a> {
         self.result.findings.sort_by_key(|f| f.subject.line.unwrap_or(u64::MAX));
         self.result
     }
+}
+
+/// The node folder of ComfyUI's line for a custom node it could not import:
+/// `/ComfyUI/custom_nodes/ComfyUI_EchoMimic` in `Cannot import
+/// /ComfyUI/custom_nodes/ComfyUI_EchoMimic module for custom nodes: …`.
+fn node_import(line: &str) -> Option<String> {
+    let clean = timestamp::unglue(line).unwrap_or_else(|| line.to_string());
+    let (_, rest) = clean.split_once("Cannot import ")?;
+    let (node, _) = rest.split_once(&format!(" {NODE_IMPORT}"))?;
+    let node = node.trim();
+    (!node.is_empty()).then(|| node.to_string())
 }
 
 /// A field of the error report ComfyUI shows for a failed node (and users
@@ -463,6 +500,29 @@ mod tests {
 
     fn run(text: &str) -> LogFile {
         check_reader(text.as_bytes(), "run.log", &LogOptions::default())
+    }
+
+    #[test]
+    fn a_custom_node_comfyui_could_not_import_is_named_on_its_exception() {
+        let log = "Traceback (most recent call last):\n\
+                   \x20 File \"/srv/ComfyUI/nodes.py\", line 2106, in load_custom_node\n\
+                   ModuleNotFoundError: No module named 'cv2'\n\
+                   2024-12-16T18:54:59.100100 - \n\
+                   2024-12-16T18:54:59.100200 - Cannot import /srv/ComfyUI/custom_nodes/comfyui_controlnet_aux module for custom nodes: No module named 'cv2'\n\
+                   Traceback (most recent call last):\n\
+                   \x20 File \"/app/infer.py\", line 3, in <module>\n\
+                   ModuleNotFoundError: No module named 'omegaconf'\n\
+                   line\n\
+                   line\n\
+                   line\n\
+                   line\n\
+                   Cannot import /srv/ComfyUI/custom_nodes/late module for custom nodes: too far\n";
+        let found = run(log);
+        let exceptions: Vec<&Finding> = found.findings.iter().filter(|f| f.is(&rules::UNHANDLED_EXCEPTION)).collect();
+        assert_eq!(exceptions.len(), 2, "{:?}", found.findings);
+        assert_eq!(exceptions[0].evidence["custom_node"], "/srv/ComfyUI/custom_nodes/comfyui_controlnet_aux");
+        assert!(exceptions[1].evidence.get("custom_node").is_none(), "four lines on, it names another exception's node");
+        assert_eq!(node_import("Cannot import  module for custom nodes: x"), None);
     }
 
     #[test]

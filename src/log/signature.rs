@@ -70,10 +70,12 @@ pub(crate) const LOAD_NEEDLES: &[&str] = &[
     "unsupported operand",
 ];
 
-/// Strings that matter only inside a Python traceback: its exception line
-/// and the config key a frame loads. Lines holding only these are dropped
-/// unread while no traceback is open.
-pub(crate) const TRACEBACK_NEEDLES: &[&str] = &["error", "exception", "keyboardinterrupt", "_path"];
+/// Strings that matter only inside a Python traceback or just after one:
+/// its exception line, the config key a frame loads, and ComfyUI's line for
+/// a custom node whose import raised it. Lines holding only these are
+/// dropped unread while no traceback is open.
+pub(crate) const TRACEBACK_NEEDLES: &[&str] =
+    &["error", "exception", "keyboardinterrupt", "_path", "module for custom nodes"];
 
 /// A recognised line: its rule, the stage it implicates and, for a
 /// quantization line, the scheme it names (as `weights --simulate` takes it).

@@ -163,6 +163,9 @@ pub(crate) struct Evidence {
     /// Exceptions that end a traceback reading an image, an audio file or a
     /// pose folder that is not there (L122).
     input_lines: Vec<Cited>,
+    /// Exceptions that end a traceback importing a module the environment
+    /// does not have (L122).
+    import_lines: Vec<Cited>,
     /// Test cases of the run's config whose input is not there (C114).
     case_lines: Vec<Cited>,
     /// The run's reference images, audio files and pose folders.
@@ -257,6 +260,8 @@ struct Cited {
     path: Option<String>,
     /// An audio file a test case's entry names, read as its pose folder (C114).
     misread: bool,
+    /// The custom node ComfyUI could not import at start, the exception's (L122).
+    custom_node: Option<String>,
 }
 
 impl Cited {
@@ -269,7 +274,8 @@ impl Cited {
         let path = f.evidence.get("path").and_then(|p| p.as_str()).map(str::to_string);
         let at = format!("{file}{line}: {text}");
         let misread = f.evidence.get("read_as").is_some();
-        Cited { id, at, resolved, models: models(f), key, file: f.subject.file.clone(), path, misread }
+        let custom_node = f.evidence.get("custom_node").and_then(|n| n.as_str()).map(str::to_string);
+        Cited { id, at, resolved, models: models(f), key, file: f.subject.file.clone(), path, misread, custom_node }
     }
 }
 
@@ -521,7 +527,24 @@ impl Evidence {
             Some(&mut self.mismatch_lines)
         } else if f.is(&log::UNHANDLED_EXCEPTION) {
             let text = f.evidence.get("text").and_then(|t| t.as_str()).unwrap_or(&f.message);
-            Some(if missing_input(text).is_some() { &mut self.input_lines } else { &mut self.exception_lines })
+            let node = f.evidence.get("custom_node").and_then(|n| n.as_str());
+            if let Some(node) = node {
+                // ComfyUI started without the node: only an EchoMimic node's
+                // stops the run, whose workflow then cannot be queued.
+                let name = node.rsplit(['/', '\\']).next().unwrap_or(node).to_ascii_lowercase();
+                return match (name.contains("echomimic"), failed_import(text).is_some()) {
+                    (false, _) => None,
+                    (true, true) => Some(&mut self.import_lines),
+                    (true, false) => Some(&mut self.exception_lines),
+                };
+            }
+            Some(if missing_input(text).is_some() {
+                &mut self.input_lines
+            } else if failed_import(text).is_some() {
+                &mut self.import_lines
+            } else {
+                &mut self.exception_lines
+            })
         } else if f.is(&config::TEST_CASE_INPUT) && f.evidence.get("stops").and_then(|s| s.as_bool()) != Some(false) {
             Some(&mut self.case_lines)
         } else if f.is(&log::CUDA_OUT_OF_MEMORY) {
@@ -739,6 +762,14 @@ fn candidates(e: &Evidence) -> Vec<Candidate> {
             "an input was not there when a run read it, but that does not make frames NaN or black".into(),
         );
     }
+    if !e.import_lines.is_empty() {
+        push(
+            &cause::IMPORT_FAILED,
+            if e.symptoms() { 2 } else { 8 },
+            ids(&e.import_lines),
+            "a run stopped at an import, but that does not make frames NaN or black".into(),
+        );
+    }
     if !e.container.is_empty() || !e.mux_lines.is_empty() || !e.audio_missing.is_empty() {
         let score = if e.symptoms() { 3 } else { 6 };
         let mut ids = e.container.clone();
@@ -857,6 +888,19 @@ fn headline(rule: &'static Rule, e: &Evidence) -> String {
         .contradicting_video(rule)
         .map(|video| format!(" Yet {video} decodes clean: it was made before the damage, or with another VAE."))
         .unwrap_or_default();
+    if *rule == cause::IMPORT_FAILED
+        && let Some((import, node)) = e.import_lines.iter().find_map(|c| Some((failed_import(&c.at)?, c.custom_node.as_deref())))
+    {
+        return match node {
+            Some(node) => format!(
+                "ComfyUI started without {}: it could not import {}, and the Python environment {}.",
+                node.rsplit(['/', '\\']).next().unwrap_or(node),
+                import.shown(),
+                import.lacks()
+            ),
+            None => format!("The run stopped importing {}: the Python environment {}.", import.shown(), import.lacks()),
+        };
+    }
     if *rule == cause::INPUT_NOT_FOUND {
         let named = |c: &&Cited| c.path.as_deref().is_some_and(|p| !p.trim().is_empty());
         let observed = !e.input_lines.is_empty();
@@ -983,6 +1027,14 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
         }
         let says = "a shape error stopped the run before a video was written";
         links.push(cited_link("generation", says.into(), &e.shape_lines));
+    }
+    if is(&cause::IMPORT_FAILED) {
+        let says = if e.import_lines.iter().any(|c| c.custom_node.is_some()) {
+            "ComfyUI could not import the EchoMimic node at start: a workflow that uses it cannot run"
+        } else {
+            "the run stopped at an import, before it loaded a weight: no video was written"
+        };
+        links.push(cited_link("environment", says.into(), &e.import_lines));
     }
     if is(&cause::INPUT_NOT_FOUND) {
         let paths = first_of_each(e.case_lines.iter().filter(|c| !c.misread).filter_map(|c| c.path.as_deref()));
@@ -1371,6 +1423,9 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
     if is(&cause::INPUT_NOT_FOUND) {
         fixes.extend(input_fixes(e));
     }
+    if is(&cause::IMPORT_FAILED) {
+        fixes.extend(import_fixes(e));
+    }
     if is(&cause::OUT_OF_MEMORY) {
         fixes.push(Action {
             what: "Generate with less memory: fewer frames (-L), 768x768, or the accelerated pipeline (no CFG); or a \
@@ -1650,6 +1705,196 @@ fn missing_input(text: &str) -> Option<String> {
     let media = extension.as_deref().is_some_and(|e| INPUT_EXTENSIONS.contains(&e));
     let poses = names.iter().any(|n| n.to_ascii_lowercase().contains("pose"));
     (not_a_folder || media || poses).then(|| path.to_string())
+}
+
+/// What a traceback's last line says could not be imported:
+/// `ModuleNotFoundError: No module named 'moviepy.editor'`, or
+/// `ImportError: cannot import name 'cached_download' from 'huggingface_hub' (…)`.
+fn failed_import(text: &str) -> Option<Import> {
+    let quoted = |after: &str| -> Option<String> {
+        let rest = after.strip_prefix('\'').or_else(|| after.strip_prefix('"'))?;
+        let name = rest.split(['\'', '"']).next()?;
+        (!name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.')).then(|| name.to_string())
+    };
+    if let Some((_, after)) = text.split_once("No module named ") {
+        return Some(Import { module: quoted(after)?, name: None });
+    }
+    let (_, after) = text.split_once("ImportError: cannot import name ")?;
+    let name = quoted(after)?;
+    let (_, from) = after.split_once(" from ")?;
+    Some(Import { module: quoted(from)?, name: Some(name) })
+}
+
+/// A module the run could not import, or a name it could not import from it.
+struct Import {
+    module: String,
+    name: Option<String>,
+}
+
+impl Import {
+    fn shown(&self) -> String {
+        match &self.name {
+            Some(name) => format!("{name} from {}", self.module),
+            None => self.module.clone(),
+        }
+    }
+
+    fn lacks(&self) -> String {
+        match &self.name {
+            Some(name) => format!("has a version of {} without {name}", self.package()),
+            None => format!("has no {}", self.module),
+        }
+    }
+
+    /// The import, as Python states it.
+    fn statement(&self) -> String {
+        match &self.name {
+            Some(name) => format!("from {} import {name}", self.module),
+            None => format!("import {}", self.module),
+        }
+    }
+
+    /// The top-level package.
+    fn package(&self) -> &str {
+        self.module.split('.').next().unwrap_or(&self.module)
+    }
+}
+
+/// The packages EchoMimicV2 imports, by their import name, as its
+/// `requirements.txt` and `linux_setup.sh` (torch and xformers) install them.
+const PINNED: &[(&str, &str)] = &[
+    ("moviepy", "moviepy==1.0.3"),
+    ("diffusers", "diffusers==0.31.0"),
+    ("huggingface_hub", "huggingface_hub==0.26.2"),
+    ("transformers", "transformers>=4.46.3"),
+    ("accelerate", "accelerate==1.1.1"),
+    ("omegaconf", "omegaconf==2.3.0"),
+    ("einops", "einops==0.8.0"),
+    ("av", "av==13.1.0"),
+    ("decord", "decord==0.6.0"),
+    ("imageio", "imageio==2.36.0"),
+    ("imageio_ffmpeg", "imageio-ffmpeg==0.5.1"),
+    ("numpy", "numpy==1.26.4"),
+    ("cv2", "opencv-contrib-python==4.10.0.84"),
+    ("PIL", "Pillow>=10.2.0,<10.3.0"),
+    ("skimage", "scikit-image==0.24.0"),
+    ("sklearn", "scikit-learn==1.5.2"),
+    ("scipy", "scipy==1.14.1"),
+    ("onnxruntime", "onnxruntime-gpu==1.20.1"),
+    ("open_clip", "open-clip-torch==2.29.0"),
+    ("controlnet_aux", "controlnet-aux==0.0.9"),
+    ("ffmpeg", "ffmpeg-python"),
+    ("soundfile", "soundfile"),
+    ("mediapipe", "mediapipe"),
+    ("gradio", "gradio"),
+    ("torchao", "torchao"),
+    ("torch", "torch==2.5.1"),
+    ("torchvision", "torchvision==0.20.1"),
+    ("torchaudio", "torchaudio==2.5.1"),
+    ("xformers", "xformers==0.0.28.post3"),
+];
+
+/// An import that newer packages dropped and EchoMimicV2's pins still have.
+struct Dropped {
+    module: &'static str,
+    /// The name imported from the module; none for the module itself.
+    name: Option<&'static str>,
+    why: &'static str,
+    /// The pins that bring it back.
+    pins: &'static [&'static str],
+    /// The import that then works.
+    check: &'static str,
+}
+
+const DROPPED: &[Dropped] = &[
+    Dropped {
+        module: "moviepy.editor",
+        name: None,
+        why: "moviepy 2 removed moviepy.editor, which EchoMimicV2 imports",
+        pins: &["moviepy==1.0.3"],
+        check: "import moviepy.editor",
+    },
+    Dropped {
+        module: "huggingface_hub",
+        name: Some("cached_download"),
+        why: "huggingface_hub 0.26 removed cached_download, which older diffusers import",
+        pins: &["diffusers==0.31.0", "huggingface_hub==0.26.2"],
+        check: "import diffusers",
+    },
+];
+
+impl Import {
+    fn dropped(&self) -> Option<&'static Dropped> {
+        DROPPED.iter().find(|d| d.module == self.module && d.name == self.name.as_deref())
+    }
+
+    /// The import that works once the fix is in.
+    fn check(&self) -> String {
+        self.dropped().map_or_else(|| self.statement(), |d| d.check.to_string())
+    }
+}
+
+/// The fixes for a module the run could not import: the versions
+/// EchoMimicV2 pins for its package (and for the one importing it, where
+/// a newer package dropped a name an older one imports), then the whole
+/// `requirements.txt` (outside a ComfyUI install, whose nodes list their own).
+fn import_fixes(e: &Evidence) -> Vec<Action> {
+    let mut fixes = Vec::new();
+    let comfyui = e.comfyui.is_some() || e.comfyui_workflow || e.import_lines.iter().any(|c| c.custom_node.is_some());
+    // ComfyUI's portable build runs its own Python.
+    let pip = if comfyui { "python -m pip install" } else { "pip install" };
+    let mut specs: Vec<&str> = Vec::new();
+    let mut why: Vec<&str> = Vec::new();
+    let mut unknown: Vec<String> = Vec::new();
+    for import in e.import_lines.iter().filter_map(|c| failed_import(&c.at)) {
+        let pins: Vec<&str> = match import.dropped() {
+            Some(dropped) => {
+                why.push(dropped.why);
+                dropped.pins.to_vec()
+            }
+            None => PINNED.iter().filter(|(package, _)| *package == import.package()).map(|(_, spec)| *spec).collect(),
+        };
+        if pins.is_empty() {
+            unknown.push(import.module.clone());
+        }
+        specs.extend(pins);
+    }
+    let specs = first_of_each(specs);
+    if !specs.is_empty() {
+        let why: String = first_of_each(why).iter().map(|w| format!(": {w}")).collect();
+        let words: Vec<String> = specs.iter().map(|s| shell_word(s)).collect();
+        fixes.push(Action {
+            what: format!("Install the versions EchoMimicV2 pins{why}"),
+            paste: Some(format!("{pip} {}", words.join(" "))),
+        });
+    }
+    let unknown = first_of_each(unknown);
+    if !unknown.is_empty() {
+        fixes.push(Action {
+            what: format!(
+                "Install the package that provides {} into the environment that runs the entry point",
+                list_some(&unknown, 4)
+            ),
+            paste: None,
+        });
+    }
+    for node in first_of_each(e.import_lines.iter().filter_map(|c| c.custom_node.as_deref())) {
+        let name = node.rsplit(['/', '\\']).next().unwrap_or(node);
+        fixes.push(Action {
+            what: format!(
+                "Install the requirements of {name}, which ComfyUI could not import, with the Python that runs \
+                 ComfyUI (python_embeded\\python.exe in the portable build), from ComfyUI's folder, then restart it"
+            ),
+            paste: Some(format!("{pip} -r {}", shell_word(&format!("custom_nodes/{name}/requirements.txt")))),
+        });
+    }
+    if !comfyui {
+        fixes.push(Action {
+            what: "Or install every version EchoMimicV2 was released with, from its checkout".into(),
+            paste: Some("pip install -r requirements.txt".into()),
+        });
+    }
+    fixes
 }
 
 /// File name extensions of the inputs an entry point reads.
@@ -1961,6 +2206,14 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
             });
         }
     }
+    if is(&cause::IMPORT_FAILED) {
+        let imports: Vec<String> =
+            first_of_each(e.import_lines.iter().filter_map(|c| failed_import(&c.at)).map(|i| i.check()));
+        next.push(Action {
+            what: "Check the import in the environment that runs the entry point, once the fix is in".into(),
+            paste: Some(format!("python -c {}", shell_word(&imports.join("; ")))),
+        });
+    }
     if is(&cause::HEALTHY_RUN) && e.videos.is_empty() {
         next.push(Action { what: "Add the generated video to the run folder (or --video FILE)".into(), paste: None });
     }
@@ -2214,6 +2467,37 @@ mod tests {
         assert_eq!(named_scheme(&line(&["pipe.unet"])), Some(QuantScheme::Int8Channel));
         assert_eq!(named_scheme(&line(&["vae", "reference_unet"])), None);
         assert_eq!(named_scheme(&line(&["vae", "unet"])), Some(QuantScheme::Int8Channel));
+    }
+
+    #[test]
+    fn a_failed_import_names_its_module_and_the_pins_that_bring_it_back() {
+        let module = failed_import("run.log:5: ModuleNotFoundError: No module named 'moviepy.editor'").unwrap();
+        assert_eq!((module.module.as_str(), module.name.as_deref(), module.package()), ("moviepy.editor", None, "moviepy"));
+        assert_eq!(module.check(), "import moviepy.editor");
+        let name = failed_import(
+            "ImportError: cannot import name 'cached_download' from 'huggingface_hub' (/x/huggingface_hub/__init__.py)",
+        )
+        .unwrap();
+        assert_eq!((name.module.as_str(), name.name.as_deref()), ("huggingface_hub", Some("cached_download")));
+        assert_eq!((name.statement(), name.check()), ("from huggingface_hub import cached_download".into(), "import diffusers".into()));
+        assert!(failed_import("ImportError: cannot import name 'quantize_' from 'torchao.quantization' (unknown location)").is_some());
+        assert!(failed_import("ModuleNotFoundError: No module named ''").is_none());
+        assert!(failed_import("RuntimeError: CUDA error").is_none());
+        assert!(failed_import("ModuleNotFoundError: No module named 'a; rm -rf'").is_none());
+
+        let cited = |at: &str| Cited::of(&Finding::new(&rules::log::UNHANDLED_EXCEPTION, "line 5").with_evidence("text", at), "F1".into());
+        let mut e = Evidence { import_lines: vec![cited("ModuleNotFoundError: No module named 'moviepy.editor'")], ..Evidence::default() };
+        let fixes = import_fixes(&e);
+        assert_eq!(fixes[0].paste.as_deref(), Some("pip install moviepy==1.0.3"));
+        assert!(fixes[0].what.ends_with("moviepy 2 removed moviepy.editor, which EchoMimicV2 imports"));
+        assert_eq!(fixes[1].paste.as_deref(), Some("pip install -r requirements.txt"));
+        e.import_lines.push(cited("ModuleNotFoundError: No module named 'PIL'"));
+        e.import_lines.push(cited("ModuleNotFoundError: No module named 'somenode_utils'"));
+        e.comfyui_workflow = true;
+        let fixes = import_fixes(&e);
+        assert_eq!(fixes[0].paste.as_deref(), Some("python -m pip install moviepy==1.0.3 'Pillow>=10.2.0,<10.3.0'"));
+        assert!(fixes[1].what.contains("somenode_utils") && fixes[1].paste.is_none());
+        assert_eq!(fixes.len(), 2, "a ComfyUI node lists its own requirements");
     }
 
     #[test]

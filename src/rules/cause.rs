@@ -262,6 +262,24 @@ pub const INPUT_NOT_FOUND: Rule = Rule {
     options: "",
 };
 
+pub const IMPORT_FAILED: Rule = Rule {
+    code: "K115",
+    slug: "import-failed",
+    severity: Severity::Error,
+    summary: "the run stopped importing a Python module: a package is missing, or of a version without it",
+    detects: "A log's traceback ending in `ModuleNotFoundError: No module named 'X'` or `ImportError: cannot \
+              import name 'A' from 'B'` (L122), and no NaN or black frames in the run.",
+    why: "An entry point imports its libraries before it loads a weight: a missing module stops it with no \
+          video at all.",
+    cause: "A package not installed in the environment the run used, or installed at a version that dropped \
+            what EchoMimicV2 imports: moviepy 2 removed `moviepy.editor`; a newer `huggingface_hub` dropped \
+            `cached_download`, which older diffusers import.",
+    fix: "Install the version EchoMimicV2's `requirements.txt` pins for that package (`pip install \
+          moviepy==1.0.3`), or the whole file from the checkout (`pip install -r requirements.txt`), into the \
+          environment that runs the entry point.",
+    options: "",
+};
+
 pub const HEALTHY_RUN: Rule = Rule {
     code: "K120",
     slug: "healthy-run",
@@ -304,6 +322,7 @@ pub const RULES: &[&Rule] = &[
     &OUT_OF_MEMORY,
     &SETTINGS_STOPPED_THE_RUN,
     &INPUT_NOT_FOUND,
+    &IMPORT_FAILED,
     &HEALTHY_RUN,
     &UNKNOWN_CAUSE,
 ];

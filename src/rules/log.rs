@@ -356,7 +356,10 @@ pub const UNHANDLED_EXCEPTION: Rule = Rule {
               that libraries catch and only report (`No module named 'triton'` from xformers) are not findings. \
               ComfyUI's error report states the exception in two lines of its own (`- **Exception Type:** …`, \
               `- **Exception Message:** …`); they are read as that exception line, and the other L rules read \
-              its message too. `evidence.exception` is the exception's type.",
+              its message too. `evidence.exception` is the exception's type. When ComfyUI says next that the \
+              exception came from importing a custom node (`Cannot import …/custom_nodes/X module for custom \
+              nodes: …`), `evidence.custom_node` names the node: ComfyUI started without it, and `postmortem` \
+              blames it only when it is an EchoMimic node.",
     why: "An exception at the end of a traceback usually stopped the run, or the request that ran the \
           generation, before a video was written; it is the first thing to read when nothing else explains \
           the failure.",
