@@ -753,12 +753,12 @@ fn infer_folder(motion_module: Option<&str>) -> Option<String> {
 }
 
 /// Whether a log holds `infer.py`'s first line, the folder it writes into
-/// (`outputs/pretrained_weights-itermotion_module-seed3407`), for this
-/// config's motion module.
+/// (`outputs/pretrained_weights-itermotion_module-seed3407`, with a
+/// backslash on Windows), for this config's motion module.
 fn prints_output_folder(text: &str, motion_module: Option<&str>) -> bool {
     infer_folder(motion_module).is_some_and(|flag| {
-        let printed = format!("outputs/{flag}");
-        text.match_indices(&printed).any(|(at, _)| {
+        let printed = [format!("outputs/{flag}"), format!("outputs\\{flag}")];
+        printed.iter().flat_map(|printed| text.match_indices(printed.as_str())).any(|(at, printed)| {
             let seed: String = text[at + printed.len()..].chars().take_while(char::is_ascii_digit).collect();
             let before = text[..at].chars().next_back();
             !seed.is_empty() && !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
@@ -1077,6 +1077,9 @@ mod tests {
         assert!(!prints_output_folder(log, Some("./pretrained_weights/motion_module_acc.pth")));
         assert!(!prints_output_folder("outputs/pretrained_weights-itermotion_module-seed", Some("./x/motion_module.pth")));
         assert!(!prints_output_folder(log, None));
+        // Python prints a Path with backslashes on Windows.
+        let windows = "outputs\\pretrained_weights-itermotion_module-seed420\r\nusing motion module";
+        assert!(prints_output_folder(windows, Some("./pretrained_weights/motion_module.pth")));
     }
 
     #[test]
