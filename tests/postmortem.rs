@@ -1376,6 +1376,31 @@ fn a_custom_node_comfyui_could_not_import_is_a_cause_only_when_it_is_echomimic_s
     );
 }
 
+/// ComfyUI's console log alone, as a user of a Windows launcher copies it:
+/// the probe step starts ComfyUI, not infer.py.
+#[test]
+fn a_comfyui_console_log_alone_gets_comfyui_s_probe_step() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("console.log"),
+        "got prompt\n\
+         ***** infer length is 336\n\
+         latents shape:torch.Size([1, 4, 336, 64, 64]), video_length:336\n\
+         E:\\ComfyUI-aki-v1.4\\custom_nodes\\ComfyUI_EchoMimic\\src\\utils\\util.py:98: RuntimeWarning: invalid value encountered in cast\n\
+         \x20 x = (x * 255).numpy().astype(np.uint8)\n\
+         Prompt executed in 30.76 seconds\n",
+    )
+    .unwrap();
+    let (_, report, stderr) = run(&[dir.path().to_str().unwrap()]);
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["root_cause"]["code"], "K108", "{verdict:#}\n{stderr}");
+    let probe = verdict["next"][0]["paste"].as_str().unwrap();
+    assert!(
+        probe.contains("python -m nanscope.probe run --out dump main.py") && !probe.contains("infer.py"),
+        "{probe}"
+    );
+}
+
 /// The fix repairs the pose folder the run read, not the demo's others.
 #[test]
 fn only_the_run_s_pose_folder_is_repaired() {

@@ -164,7 +164,8 @@ pub struct Artifact {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub output: bool,
     /// It holds, attaches or carries a ComfyUI workflow that runs an
-    /// EchoMimic node: ComfyUI ran the generation.
+    /// EchoMimic node, or is ComfyUI's log of running one: ComfyUI ran the
+    /// generation.
     #[serde(skip)]
     pub(crate) comfyui_workflow: bool,
 }

@@ -146,7 +146,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         let path = std::path::Path::new(&a.path);
         let found = if a.kind == ArtifactKind::Log {
             a.checks.push("log check".into());
-            stated.record_log(i, path);
+            a.comfyui_workflow |= stated.record_log(i, path);
             let mut found = crate::log::check_file(path, &crate::log::LogOptions::default()).findings;
             let head = heads.iter().find(|(n, _)| *n == i).map_or(&[][..], |(_, h)| h.as_slice());
             if let Some(attached) = attached_workflow(path, head, &config_options) {

@@ -379,6 +379,20 @@ impl Loaded {
     }
 }
 
+/// Whether a log shows ComfyUI running an EchoMimic node: its queue's lines
+/// (`got prompt`, `Prompt executed in …`, `!!! Exception during processing`)
+/// and a path into an EchoMimic node's folder (`…\\custom_nodes\\ComfyUI_EchoMimic\\…`:
+/// a warning or a traceback of its code).
+fn comfyui_ran_echomimic(text: &str) -> bool {
+    let queued = ["got prompt", "Prompt executed in ", "!!! Exception during processing"].iter().any(|l| text.contains(l));
+    queued
+        && text.match_indices("custom_nodes").any(|(at, name)| {
+            let node = text[at + name.len()..].trim_start_matches(['/', '\\']);
+            let node: String = node.chars().take_while(|c| !matches!(c, '/' | '\\' | ' ' | '\n')).collect();
+            node.to_ascii_lowercase().contains("echomimic")
+        })
+}
+
 /// Whether a printed path is a web UI's upload, which Gradio copies to
 /// `{temp}/gradio/{hash}/{name}` (`/tmp/gradio/…`, `…\\Temp\\gradio\\…`).
 fn gradio_upload(place: &str) -> bool {
@@ -531,14 +545,16 @@ impl Stated {
         self.loaded.extend(written.into_iter().map(|l| (artifact, l)));
     }
 
-    /// The inputs a log prints, and the web UI it shows running.
-    pub(crate) fn record_log(&mut self, artifact: usize, path: &Path) {
-        let Some(text) = head(path) else { return };
+    /// The inputs a log prints, and the web UI it shows running. Whether
+    /// it shows ComfyUI running an EchoMimic node.
+    pub(crate) fn record_log(&mut self, artifact: usize, path: &Path) -> bool {
+        let Some(text) = head(path) else { return false };
         let log = file_name(&path.to_string_lossy());
         if let Some((ui, line)) = Ui::of_log(&text) {
             self.uis.push((ui, format!("{log} prints `{line}`")));
         }
         self.loaded.extend(Loaded::printed(&text, &log).into_iter().map(|l| (artifact, l)));
+        comfyui_ran_echomimic(&text)
     }
 
     /// The web UI the logs and clips show running: the one the logs name,
@@ -1108,6 +1124,19 @@ mod tests {
         assert!(!names("--config configs/prompts/my_infer.yaml", "infer.yaml"));
         assert!(!names("configs/prompts/infer.yaml.bak", "infer.yaml"));
         assert!(!names("infer_acc.yaml", "infer.yaml"));
+    }
+
+    #[test]
+    fn a_log_of_comfyui_running_an_echomimic_node_says_so() {
+        let aki = "got prompt\n***** infer length is 336\n\
+                   E:\\ComfyUI-aki-v1.4\\custom_nodes\\ComfyUI_EchoMimic\\src\\utils\\util.py:98: RuntimeWarning: invalid value\n\
+                   Prompt executed in 30.76 seconds\n";
+        assert!(comfyui_ran_echomimic(aki));
+        let other_node = "got prompt\n/srv/ComfyUI/custom_nodes/comfyui_controlnet_aux/x.py:3: Warning\n";
+        assert!(!comfyui_ran_echomimic(other_node));
+        let no_queue = "/app/custom_nodes/ComfyUI_EchoMimic/echomimic_v2/src/utils/util.py:98: RuntimeWarning\n";
+        assert!(!comfyui_ran_echomimic(no_queue), "a path alone is not ComfyUI's queue");
+        assert!(!comfyui_ran_echomimic("got prompt\ncustom_nodes"));
     }
 
     #[test]
