@@ -531,7 +531,7 @@ impl Evidence {
             if let Some(node) = node {
                 // ComfyUI started without the node: only an EchoMimic node's
                 // stops the run, whose workflow then cannot be queued.
-                let name = node.rsplit(['/', '\\']).next().unwrap_or(node).to_ascii_lowercase();
+                let name = base_name(node).to_ascii_lowercase();
                 return match (name.contains("echomimic"), failed_import(text).is_some()) {
                     (false, _) => None,
                     (true, true) => Some(&mut self.import_lines),
@@ -894,7 +894,7 @@ fn headline(rule: &'static Rule, e: &Evidence) -> String {
         return match node {
             Some(node) => format!(
                 "ComfyUI started without {}: it could not import {}, and the Python environment {}.",
-                node.rsplit(['/', '\\']).next().unwrap_or(node),
+                base_name(node),
                 import.shown(),
                 import.lacks()
             ),
@@ -1879,7 +1879,7 @@ fn import_fixes(e: &Evidence) -> Vec<Action> {
         });
     }
     for node in first_of_each(e.import_lines.iter().filter_map(|c| c.custom_node.as_deref())) {
-        let name = node.rsplit(['/', '\\']).next().unwrap_or(node);
+        let name = base_name(node);
         fixes.push(Action {
             what: format!(
                 "Install the requirements of {name}, which ComfyUI could not import, with the Python that runs \
@@ -2009,7 +2009,8 @@ fn shown_path(resolved: &str) -> String {
 }
 
 fn base_name(path: &str) -> &str {
-    path.trim_end_matches('/').rsplit('/').next().unwrap_or(path)
+    // A path from a Windows log separates with backslashes.
+    path.trim_end_matches(['/', '\\']).rsplit(['/', '\\']).next().unwrap_or(path)
 }
 
 /// A word the shell reads as it is: quoted when it holds anything but
