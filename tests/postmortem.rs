@@ -1305,6 +1305,36 @@ fn a_web_ui_run_is_judged_by_the_checkpoints_it_loads() {
     );
 }
 
+/// The web UI exits at load without its motion module: the file it looks
+/// for is the one to download, and a damaged checkpoint beside it is not
+/// what stopped it.
+#[test]
+fn a_web_ui_that_exits_without_its_motion_module_gets_that_file() {
+    let (_dir, run_dir) = copy_of("deploy_app_acc");
+    std::fs::remove_file(run_dir.join("pretrained_weights/motion_module_acc.pth")).unwrap();
+    std::fs::remove_dir_all(run_dir.join("outputs")).unwrap();
+    let log = std::fs::read_to_string(run_dir.join("app.log")).unwrap();
+    let header: Vec<&str> = log.lines().take_while(|l| !l.starts_with("using motion module")).collect();
+    std::fs::write(run_dir.join("app.log"), format!("{}\nmotion module not found\n", header.join("\n"))).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["root_cause"]["code"], "K111", "{verdict:#}\n{stderr}");
+    let pastes: Vec<&str> = verdict["fix"].as_array().unwrap().iter().filter_map(|f| f["paste"].as_str()).collect();
+    let weights = run_dir.join("pretrained_weights");
+    let download = format!(
+        "huggingface-cli download BadToBest/EchoMimicV2 motion_module_acc.pth --local-dir {}",
+        weights.display()
+    );
+    assert_eq!(pastes, [download.as_str()]);
+    let lower = verdict["competing"].as_array().unwrap();
+    assert!(
+        lower
+            .iter()
+            .any(|c| c["cause"]["code"] == "K103" && c["why_lower"].as_str().unwrap().contains("stopped loading")),
+        "{lower:#?}"
+    );
+}
+
 /// A run that stopped at an import names the module and the version that
 /// brings it back, and no weight, input or frame is blamed for it.
 #[test]

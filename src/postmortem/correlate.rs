@@ -172,6 +172,9 @@ pub(crate) struct Evidence {
     inputs: Vec<String>,
     /// A log line says ffmpeg could not be run (L113).
     ffmpeg_missing: bool,
+    /// A log line says the entry point exited for want of its motion
+    /// module (L112): nothing after the load ran.
+    motion_exit: bool,
     /// Log lines of the GPU running out of memory (L108).
     oom_lines: Vec<Cited>,
     /// Log lines of a shape error that stopped the run (L114).
@@ -200,6 +203,8 @@ pub(crate) struct Evidence {
     comfyui_workflow: bool,
     /// One of EchoMimicV2's web UIs ran the generation.
     ui: Option<Ui>,
+    /// The files it loads that are not there.
+    ui_missing: Vec<String>,
     /// The base model's diffusers UNet folder (`…/unet`), when discovery found one.
     base_unet: Option<String>,
     /// The VAE's checkpoint: a diffusers folder, or one file (ComfyUI's `models/vae/`).
@@ -341,10 +346,11 @@ impl Evidence {
         simulated: Option<Simulated>,
         missing: Vec<Component>,
         weights_folder: Option<String>,
-        ui: Option<Ui>,
+        ui: Option<(Ui, Vec<String>)>,
     ) -> Evidence {
         use rules::{pose, trace, video, weights};
-        let mut e = Evidence { quantized, simulated, missing, weights_folder, ui, ..Evidence::default() };
+        let (ui, ui_missing) = ui.map_or((None, Vec::new()), |(ui, missing)| (Some(ui), missing));
+        let mut e = Evidence { quantized, simulated, missing, weights_folder, ui, ui_missing, ..Evidence::default() };
         for a in artifacts {
             match a.kind {
                 ArtifactKind::Video => e.videos.push(a.path.clone()),
@@ -408,6 +414,7 @@ impl Evidence {
                 Severity::Info => {}
             }
             e.ffmpeg_missing |= f.is(&rules::log::FFMPEG_MISSING);
+            e.motion_exit |= f.is(&rules::log::MOTION_MODULE_NOT_FOUND);
             if let Some(bucket) = e.text_bucket(f) {
                 bucket.push(Cited::of(f, id));
             } else if f.is(&trace::NONFINITE_PRODUCER) || f.is(&trace::FIRST_NONFINITE_RECORD) {
@@ -634,12 +641,15 @@ fn candidates(e: &Evidence) -> Vec<Candidate> {
         if e.unet_producer().is_some() && e.unet_quantized() {
             score = 5;
         }
-        push(
-            &cause::NONFINITE_WEIGHTS,
-            score,
-            ids,
-            "the stored weights hold hazards, but the dump shows the NaN produced by activations".into(),
-        );
+        let stopped = !e.load_lines.is_empty() || !e.mismatch_lines.is_empty() || e.motion_exit;
+        let why = if e.unet_producer().is_some() {
+            "the stored weights hold hazards, but the dump shows the NaN produced by activations"
+        } else if stopped {
+            "the stored weights hold hazards, but the run stopped loading its models, before they computed anything"
+        } else {
+            "the stored weights hold hazards, but other evidence explains more of the failure"
+        };
+        push(&cause::NONFINITE_WEIGHTS, score, ids, why.into());
     }
     if e.unet_quantized() {
         let mut score = 5;
@@ -700,7 +710,7 @@ fn candidates(e: &Evidence) -> Vec<Candidate> {
         );
     }
     let lfs = !e.lfs_pointers.is_empty() || !e.lfs_lines.is_empty();
-    let stopped_at_load = !e.load_lines.is_empty() || !e.mismatch_lines.is_empty();
+    let stopped_at_load = !e.load_lines.is_empty() || !e.mismatch_lines.is_empty() || e.motion_exit;
     if !e.missing.is_empty() || !e.motion_lines.is_empty() || !e.config_missing.is_empty() || lfs || stopped_at_load {
         // A pointer file is the checkpoint observed missing, and a load that
         // failed stopped the run: nothing downstream ran on them.
@@ -1547,7 +1557,8 @@ fn downloads(e: &Evidence) -> Vec<Action> {
         e.missing.iter().map(move |c| format!("{folder}/{}", c.layout_path()))
     });
     let logged = e.load_lines.iter().chain(&e.mismatch_lines).filter_map(|c| c.resolved.as_deref());
-    let targets = named.map(shown_path).chain(found_missing.map(|t| shown_path(&t)));
+    let targets =
+        named.map(shown_path).chain(found_missing.map(|t| shown_path(&t))).chain(e.ui_missing.iter().map(|t| shown_path(t)));
     fetch(targets.chain(logged.map(|t| download_target(&shown_path(t)))).collect())
 }
 

@@ -339,6 +339,20 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         artifacts[*artifact].findings.push(id);
     }
     let refs: Vec<(usize, &Finding)> = findings.iter().map(|(a, f)| (*a, f)).collect();
+    // The files the web UI loads from fixed paths that are not there.
+    let ui_missing: Vec<String> = match (&ui, found.weights_folders.first()) {
+        (Some(run), Some(folder)) => run
+            .ui
+            .loads()
+            .into_iter()
+            .flat_map(|(_, places)| places)
+            .filter_map(|(_, place)| {
+                let path = std::path::Path::new(folder).parent()?.join(place);
+                (!path.exists()).then(|| path.display().to_string())
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     let evidence = correlate::Evidence::gather(
         &refs,
         &artifacts,
@@ -346,7 +360,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         simulated.clone(),
         found.missing_components.clone(),
         found.weights_folders.first().cloned(),
-        ui.map(|run| run.ui),
+        ui.map(|run| (run.ui, ui_missing)),
     );
     let verdict = correlate::verdict(&evidence);
     Postmortem {

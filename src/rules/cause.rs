@@ -189,7 +189,10 @@ pub const MISSING_WEIGHTS: Rule = Rule {
               motion module), else the entry points' (`infer*.yaml`) and any that resolves every file; the \
               others (`animation.yaml`, a training leftover) are not read, nor are the prompt configs a ComfyUI \
               node ships (under `custom_nodes/`: ComfyUI's EchoMimic nodes load their weights from \
-              `ComfyUI/models/`).",
+              `ComfyUI/models/`), nor any when EchoMimicV2's web UI ran (`app.py`, `app_acc.py`), which loads \
+              fixed paths below `./pretrained_weights/`: the files of those paths that are missing are the ones \
+              to download. A log's `motion module not found` is an exit at load: it outranks damaged weights, \
+              which the run never computed with.",
     why: "Without the motion module the frames are generated independently and flicker; without a UNet or \
           VAE checkpoint the pipeline runs on random or missing weights.",
     cause: "An incomplete download (the VAE and audio processor are fetched separately), a `git clone` of the \
