@@ -1335,6 +1335,34 @@ fn a_web_ui_that_exits_without_its_motion_module_gets_that_file() {
     );
 }
 
+/// Poses shorter than the audio cut the clip, unless the run's length
+/// setting cut it shorter still.
+#[test]
+fn poses_shorter_than_the_audio_are_no_cause_when_the_clip_is_shorter_still() {
+    let (_dir, run_dir) = copy_of("deploy_app_acc");
+    let run_path = run_dir.to_str().unwrap();
+    // At 96 fps the 0.69 s of audio are 66 frames: the 16 poses are short, and cut the 16-frame clip.
+    let (_, report, stderr) = run(&[run_path, "--fps", "96"]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K110", "{:#}\n{stderr}", report["verdict"]);
+    // A clip of its first 8 frames was cut by something else (the run's -L), not by the 16 poses.
+    let clip = run_dir.join("outputs/20251120_100215_sig.mp4");
+    let cut = run_dir.join("cut.mp4");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&clip)
+        .args(["-frames:v", "8", "-c", "copy"])
+        .arg(&cut)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::rename(&cut, &clip).unwrap();
+    let (_, report, stderr) = run(&[run_path, "--fps", "96"]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K120", "{:#}\n{stderr}", report["verdict"]);
+    let p114 = report["findings"].as_array().unwrap().iter().find(|f| f["code"] == "P114").unwrap();
+    assert_eq!((&p114["severity"], &p114["evidence"]["clip_frames"]), (&json!("info"), &json!(8)), "{p114:#}");
+    assert!(p114["message"].as_str().unwrap().ends_with("cut it before the poses did"), "{p114:#}");
+}
+
 /// A run that stopped at an import names the module and the version that
 /// brings it back, and no weight, input or frame is blamed for it.
 #[test]

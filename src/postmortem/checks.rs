@@ -87,6 +87,8 @@ pub(crate) struct CheckOutput {
     pub quantized: Option<Quantized>,
     pub simulated: Option<Simulated>,
     pub plots: Vec<Attachment>,
+    /// The frames a video check decoded.
+    pub frames: Option<u64>,
 }
 
 impl CheckOutput {
@@ -99,6 +101,7 @@ impl CheckOutput {
             quantized: None,
             simulated: None,
             plots: Vec::new(),
+            frames: None,
         }
     }
 }
@@ -287,6 +290,7 @@ fn video(path: &Path, ctx: &JobContext, out: &mut CheckOutput) {
             return;
         }
     };
+    out.frames = Some(check.frames.len() as u64);
     let black = check.frames_with(&[crate::video::FrameFlag::Black, crate::video::FrameFlag::NanCast]);
     out.summary = format!(
         "{} frames decoded{}, {} streams: {}",

@@ -128,6 +128,26 @@ fn runs_echomimic(checked: &crate::config::ConfigFile) -> bool {
         && !checked.settings.iter().any(|s| s.key == "echomimic_nodes")
 }
 
+/// Poses shorter than the audio cut the clip to their length (P114, an
+/// error), unless the run's length setting (`-L`, the web UI's length)
+/// cut it shorter still: a clip of fewer frames than the poses was not cut
+/// by them, and the finding is info.
+fn cut_before_the_poses(findings: &mut [(usize, Finding)], clip: u64) {
+    let short_poses = |f: &Finding| {
+        f.is(&crate::rules::pose::FRAME_COUNT_MISMATCH) && f.severity == crate::report::Severity::Error
+    };
+    for (_, f) in findings.iter_mut().filter(|(_, f)| short_poses(f)) {
+        let poses = f.evidence.get("frames").and_then(serde_json::Value::as_u64);
+        if poses.is_some_and(|poses| clip < poses) {
+            f.severity = crate::report::Severity::Info;
+            f.message.push_str(&format!(
+                "; the run's clip has {clip} frames: its length setting cut it before the poses did"
+            ));
+            f.evidence.insert("clip_frames".into(), clip.into());
+        }
+    }
+}
+
 /// Discovers, checks and judges.
 pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let found = discover(&options.roots, &options.explicit);
@@ -316,8 +336,12 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let mut quantized = Vec::new();
     let mut simulated = None;
     let mut plots = Vec::new();
+    let mut clip_frames: Option<u64> = None;
     for out in outputs {
         let artifact = &mut artifacts[out.artifact];
+        if !artifact.unused {
+            clip_frames = clip_frames.max(out.frames);
+        }
         artifact.checks.push(out.kind.name().to_string());
         artifact.add_summary(&out.summary);
         for mut plot in out.plots {
@@ -330,6 +354,9 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     }
     for a in artifacts.iter_mut().filter(|a| a.kind == ArtifactKind::Unknown) {
         a.summary = "not judged".into();
+    }
+    if let Some(clip) = clip_frames {
+        cut_before_the_poses(&mut findings, clip);
     }
     // Ids follow the report's order: most severe first, then artifact order.
     findings.sort_by_key(|(artifact, f)| (std::cmp::Reverse(f.severity), *artifact));

@@ -234,7 +234,9 @@ pub const FRAME_COUNT_MISMATCH: Rule = Rule {
               `--expect-frames` is info; audio shorter than the poses is a warning that says the \
               length the pipeline will use (evidence `used`). In `postmortem`, when the run's workflow \
               drives EchoMimicV2-ComfyUI's node, which repeats the poses to the audio's length, any \
-              difference from the audio is info.",
+              difference from the audio is info; so are poses shorter than the audio when the run's clip has \
+              fewer frames than the poses (evidence `clip_frames`): its length setting (`-L`, the web UI's \
+              length) cut it before the poses did.",
     why: "EchoMimicV2 generates L = min(-L, int(audio seconds × fps), pose frames) frames and trims the \
           audio to them, so a short pose sequence cuts the video short of its audio. Audio shorter than \
           the poses is not broken: the pipeline trims the length to the audio and the last poses go \
