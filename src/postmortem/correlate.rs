@@ -2481,6 +2481,22 @@ mod tests {
         assert_eq!(named_scheme(&line(&["vae", "unet"])), Some(QuantScheme::Int8Channel));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_exception_line_is_read_for_an_import_without_a_panic(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "ModuleNotFoundError: ", "No module named ", "ImportError: cannot import name ", " from ", "'",
+                "\"", "moviepy.editor", "量", "é", " (", ")", "a.b", "",
+            ]), 0..12),
+        ) {
+            let text = parts.concat();
+            if let Some(import) = failed_import(&text) {
+                proptest::prop_assert!(!import.module.is_empty());
+                proptest::prop_assert!(!import.statement().is_empty() && !import.check().is_empty());
+            }
+        }
+    }
+
     #[test]
     fn a_failed_import_names_its_module_and_the_pins_that_bring_it_back() {
         let module = failed_import("run.log:5: ModuleNotFoundError: No module named 'moviepy.editor'").unwrap();

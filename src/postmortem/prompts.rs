@@ -1084,6 +1084,23 @@ mod tests {
             let unread = not_loaded(&artifacts, &loaded);
             proptest::prop_assert!(unread.len() <= artifacts.len());
         }
+
+        #[test]
+        fn any_log_is_read_for_a_ui_comfyui_or_upload_without_a_panic(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "using motion module", " acc", "CUDA版本：", "精度：", "int8量化", "使用", "got prompt",
+                "Prompt executed in ", "custom_nodes", "EchoMimic", "/tmp/gradio/", "Reference: ", "C:", "/",
+                "\\", "\n", "\r", "量", "é", " ", "a", "_sig.mp4", "outputs/", "20251120_100215",
+            ]), 0..24),
+        ) {
+            let text = parts.concat();
+            let ui = Ui::of_log(&text);
+            proptest::prop_assert!(ui.is_none() || !text.is_empty());
+            let _ = (comfyui_ran_echomimic(&text), gradio_upload(&text), Ui::wrote(&text));
+            let loaded = Loaded::printed(&text, "run.log");
+            let artifacts = [Artifact::new(Path::new(&text), ArtifactKind::Image, "")];
+            proptest::prop_assert!(not_loaded(&artifacts, &loaded).len() <= 1);
+        }
     }
 
     #[test]
