@@ -604,6 +604,13 @@ impl Evidence {
         !self.black.is_empty() || !self.tensor_nan.is_empty() || !self.cast_lines.is_empty()
     }
 
+    /// A load stopped the run: a weight file or model folder not found or
+    /// another model's, or the entry point's exit for want of its motion
+    /// module. Nothing after the load ran.
+    fn stopped_at_load(&self) -> bool {
+        !self.load_lines.is_empty() || !self.mismatch_lines.is_empty() || self.motion_exit
+    }
+
     fn unet_producer(&self) -> Option<&Producer> {
         self.producer.as_ref().filter(|p| !p.in_vae)
     }
@@ -641,10 +648,9 @@ fn candidates(e: &Evidence) -> Vec<Candidate> {
         if e.unet_producer().is_some() && e.unet_quantized() {
             score = 5;
         }
-        let stopped = !e.load_lines.is_empty() || !e.mismatch_lines.is_empty() || e.motion_exit;
         let why = if e.unet_producer().is_some() {
             "the stored weights hold hazards, but the dump shows the NaN produced by activations"
-        } else if stopped {
+        } else if e.stopped_at_load() {
             "the stored weights hold hazards, but the run stopped loading its models, before they computed anything"
         } else {
             "the stored weights hold hazards, but other evidence explains more of the failure"
@@ -710,7 +716,7 @@ fn candidates(e: &Evidence) -> Vec<Candidate> {
         );
     }
     let lfs = !e.lfs_pointers.is_empty() || !e.lfs_lines.is_empty();
-    let stopped_at_load = !e.load_lines.is_empty() || !e.mismatch_lines.is_empty() || e.motion_exit;
+    let stopped_at_load = e.stopped_at_load();
     if !e.missing.is_empty() || !e.motion_lines.is_empty() || !e.config_missing.is_empty() || lfs || stopped_at_load {
         // A pointer file is the checkpoint observed missing, and a load that
         // failed stopped the run: nothing downstream ran on them.
@@ -1769,6 +1775,16 @@ impl Import {
     fn package(&self) -> &str {
         self.module.split('.').next().unwrap_or(&self.module)
     }
+
+    /// The entry of `DROPPED` it is, if any.
+    fn dropped(&self) -> Option<&'static Dropped> {
+        DROPPED.iter().find(|d| d.module == self.module && d.name == self.name.as_deref())
+    }
+
+    /// The import that works once the fix is in.
+    fn check(&self) -> String {
+        self.dropped().map_or_else(|| self.statement(), |d| d.check.to_string())
+    }
 }
 
 /// The packages EchoMimicV2 imports, by their import name, as its
@@ -1834,16 +1850,6 @@ const DROPPED: &[Dropped] = &[
     },
 ];
 
-impl Import {
-    fn dropped(&self) -> Option<&'static Dropped> {
-        DROPPED.iter().find(|d| d.module == self.module && d.name == self.name.as_deref())
-    }
-
-    /// The import that works once the fix is in.
-    fn check(&self) -> String {
-        self.dropped().map_or_else(|| self.statement(), |d| d.check.to_string())
-    }
-}
 
 /// The fixes for a module the run could not import: the versions
 /// EchoMimicV2 pins for its package (and for the one importing it, where
