@@ -278,8 +278,9 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
             settings: &c.paths,
         })
         .collect();
+    let ui_loads = ui.as_ref().map(|run| run.ui.loads()).unwrap_or_default();
     let mut loaders = vec![("the workflow", read.weights.clone())];
-    loaders.extend(ui.iter().flat_map(|run| run.ui.loads()));
+    loaders.extend(ui_loads.iter().cloned());
     unused.extend(loads::weights_not_loaded(&artifacts, &run_configs, &loaders));
     for (i, why) in &unused {
         let a = &mut artifacts[*i];
@@ -367,18 +368,16 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     }
     let refs: Vec<(usize, &Finding)> = findings.iter().map(|(a, f)| (*a, f)).collect();
     // The files the web UI loads from fixed paths that are not there.
-    let ui_missing: Vec<String> = match (&ui, found.weights_folders.first()) {
-        (Some(run), Some(folder)) => run
-            .ui
-            .loads()
-            .into_iter()
+    let ui_missing: Vec<String> = match found.weights_folders.first() {
+        Some(folder) => ui_loads
+            .iter()
             .flat_map(|(_, places)| places)
             .filter_map(|(_, place)| {
                 let path = std::path::Path::new(folder).parent()?.join(place);
                 (!path.exists()).then(|| path.display().to_string())
             })
             .collect(),
-        _ => Vec::new(),
+        None => Vec::new(),
     };
     let evidence = correlate::Evidence::gather(
         &refs,
