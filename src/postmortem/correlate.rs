@@ -538,8 +538,7 @@ impl Evidence {
             if let Some(node) = node {
                 // ComfyUI started without the node: only an EchoMimic node's
                 // stops the run, whose workflow then cannot be queued.
-                let name = base_name(node).to_ascii_lowercase();
-                return match (name.contains("echomimic"), failed_import(text).is_some()) {
+                return match (super::discover::echomimic_node(base_name(node)), failed_import(text).is_some()) {
                     (false, _) => None,
                     (true, true) => Some(&mut self.import_lines),
                     (true, false) => Some(&mut self.exception_lines),
@@ -1576,7 +1575,7 @@ fn replacements(e: &Evidence) -> Vec<Action> {
     let damaged = first_of_each(e.damaged.iter().map(|p| download_target(&shown_path(p))));
     let known = |path: &String| {
         let name = base_name(path);
-        ECHOMIMIC_FILES.contains(&name) || ["sd-vae-ft-mse", "sd-image-variations-diffusers", "tiny.pt"].contains(&name)
+        ECHOMIMIC_FILES.contains(&name) || separate_download(name, path).is_some()
     };
     let (released, own): (Vec<String>, Vec<String>) = damaged.into_iter().partition(known);
     let mut fixes = fetch(released.clone());
@@ -1616,6 +1615,23 @@ fn download_target(path: &str) -> String {
     path.to_string()
 }
 
+/// What a checkpoint EchoMimicV2's weight repository does not hold is, and
+/// the command that downloads it to `to`: the VAE, the base model's UNet
+/// and Whisper's `tiny.pt`, by their names in `pretrained_weights/`.
+fn separate_download(name: &str, to: &str) -> Option<(&'static str, String)> {
+    Some(match name {
+        "sd-vae-ft-mse" => ("the VAE", format!("{HF_DOWNLOAD} stabilityai/sd-vae-ft-mse --local-dir {to}")),
+        "sd-image-variations-diffusers" => (
+            "the base model's UNet",
+            format!("{HF_DOWNLOAD} lambdalabs/sd-image-variations-diffusers --include 'unet/*' --local-dir {to}"),
+        ),
+        "tiny.pt" => {
+            ("Whisper's tiny.pt (the audio processor)", format!("curl -L --create-dirs -o {to} {WHISPER_TINY}"))
+        }
+        _ => return None,
+    })
+}
+
 /// The commands that download each of `targets` (paths as the user can
 /// paste them) from where it comes from.
 fn fetch(targets: Vec<String>) -> Vec<Action> {
@@ -1647,15 +1663,7 @@ fn fetch(targets: Vec<String>) -> Vec<Action> {
                 }
                 continue;
             }
-            "sd-vae-ft-mse" => ("the VAE", format!("{HF_DOWNLOAD} stabilityai/sd-vae-ft-mse --local-dir {to}")),
-            "sd-image-variations-diffusers" => (
-                "the base model's UNet",
-                format!("{HF_DOWNLOAD} lambdalabs/sd-image-variations-diffusers --include 'unet/*' --local-dir {to}"),
-            ),
-            "tiny.pt" => {
-                let paste = format!("curl -L --create-dirs -o {to} {WHISPER_TINY}");
-                ("Whisper's tiny.pt (the audio processor)", paste)
-            }
+            _ if let Some(source) = separate_download(name, &to) => source,
             _ => {
                 unknown.push(target.as_str());
                 continue;

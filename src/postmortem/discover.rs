@@ -331,6 +331,12 @@ fn comfyui_root(dir: &Path) -> bool {
 /// the workflow picks from `models/vae/`.
 const COMFYUI_ECHOMIMIC_MODELS: [&str; 3] = ["echo_mimic", "AIFSH", "vae"];
 
+/// Whether a ComfyUI custom node's folder name is an EchoMimic node's
+/// (`ComfyUI_EchoMimic`, `EchoMimicV2-ComfyUI`).
+pub(crate) fn echomimic_node(name: &str) -> bool {
+    name.to_ascii_lowercase().contains("echomimic")
+}
+
 /// Where a folder of a ComfyUI install holds nothing of an EchoMimicV2
 /// run, what it is: an install holds every node's code and assets and
 /// every model the user keeps (tens of GB of checkpoints and LoRAs), whose
@@ -346,7 +352,7 @@ fn outside_echomimic_in_comfyui(dir: &Path, name: &str) -> Option<&'static str> 
     let in_root_folder = |folder: &str| {
         parent.file_name().is_some_and(|n| n == folder) && parent.parent().is_some_and(comfyui_root)
     };
-    if in_root_folder("custom_nodes") && !name.to_ascii_lowercase().contains("echomimic") {
+    if in_root_folder("custom_nodes") && !echomimic_node(name) {
         return Some("another ComfyUI node than EchoMimic's");
     }
     if in_root_folder("models") && !COMFYUI_ECHOMIMIC_MODELS.contains(&name) {

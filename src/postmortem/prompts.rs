@@ -389,7 +389,7 @@ fn comfyui_ran_echomimic(text: &str) -> bool {
         && text.match_indices("custom_nodes").any(|(at, name)| {
             let node = text[at + name.len()..].trim_start_matches(['/', '\\']);
             let node: String = node.chars().take_while(|c| !matches!(c, '/' | '\\' | ' ' | '\n')).collect();
-            node.to_ascii_lowercase().contains("echomimic")
+            super::discover::echomimic_node(&node)
         })
 }
 
