@@ -129,6 +129,25 @@ fn json_lines_and_gzip_are_read() {
     assert_eq!(gz, 6);
 }
 
+/// A notebook saved after it ran: its cells' outputs, at the lines of the
+/// notebook file, with their cell; a folder's notebooks are read too.
+#[test]
+fn a_notebook_is_read_as_its_cells_outputs() {
+    let (code, report) = check(&["fixtures/postmortem/deploy_notebook"]);
+    assert_eq!(code, Some(1));
+    let [oom] = report.findings.as_slice() else { panic!("{:?}", report.findings) };
+    assert_eq!((oom.code.as_str(), oom.evidence["cell"].as_u64()), ("L108", Some(4)));
+    assert_eq!(oom.subject["file"], "fixtures/postmortem/deploy_notebook/demo.ipynb");
+    let text = std::fs::read_to_string("fixtures/postmortem/deploy_notebook/demo.ipynb").unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let line = oom.subject["line"].as_u64().unwrap() as usize;
+    assert!(lines[line - 1].contains("OutOfMemoryError") && lines[line - 1].contains("CUDA out of memory"));
+    assert!(oom.message.starts_with(&format!("line {line} (cell In [4]): ")), "{}", oom.message);
+    let (_, full): (_, Value) =
+        common::cli::report(&["log", "check", "fixtures/postmortem/deploy_notebook/demo.ipynb"]);
+    assert_eq!(full["logs"][0]["notebook"], serde_json::json!({"nbformat": 4, "code_cells": 4, "cells_run": 4}));
+}
+
 #[test]
 fn a_ten_megabyte_single_line_is_one_line_with_its_finding() {
     let dir = tempfile::tempdir().unwrap();

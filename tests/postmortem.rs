@@ -1305,6 +1305,73 @@ fn a_web_ui_run_is_judged_by_the_checkpoints_it_loads() {
     );
 }
 
+/// A notebook saved after it ran is the run's log: its cells' outputs
+/// (what they printed, the traceback that stopped one) and the inputs its
+/// cells set say what the run read and where it stopped.
+#[test]
+fn a_notebook_run_is_read_from_its_cells_outputs() {
+    let report = assert_verdict("deploy_notebook");
+    let cited = link(&report, "memory")["findings"][0].as_str().unwrap().to_string();
+    let oom = finding(&report, &cited);
+    assert_eq!(oom["evidence"]["cell"], 4, "{oom}");
+    // The line of the notebook file that holds the traceback's last line.
+    let notebook = std::fs::read_to_string(incident("deploy_notebook").join("demo.ipynb")).unwrap();
+    let line = notebook.lines().collect::<Vec<_>>().iter().rposition(|l| l.contains("CUDA out of memory")).unwrap() + 1;
+    assert_eq!(oom["subject"]["line"], line, "{oom}");
+    let notebook_artifact = artifact(&report, "demo.ipynb");
+    assert_eq!(notebook_artifact["recognised_by"], "content: Jupyter notebook (nbformat 4), 4 of 4 code cells ran");
+    let unused = |suffix: &str| artifact(&report, suffix)["summary"].as_str().unwrap().to_string();
+    assert!(unused("pose/01").ends_with("not the run's poses: demo.ipynb names ./assets/halfbody_demo/pose/good"));
+    assert!(
+        unused("natural_bk_openhand/0014.png").contains("demo.ipynb names ./assets/halfbody_demo/refimag/test.png")
+    );
+    assert_ne!(artifact(&report, "refimg_aligned/aligned.png")["unused"], true);
+    assert!(unused("configs/prompts/infer_acc.yaml").ends_with("names infer.yaml"));
+    // Jupyter's autosave copy is not the run.
+    assert!(!report["artifacts"].to_string().contains(".ipynb_checkpoints"));
+    let fix = report["verdict"]["fix"][0]["paste"].as_str().unwrap();
+    assert!(fix.contains("args.L = min(args.L, 120)"), "{fix}");
+
+    // Had the generation ended in a black clip, the probe runs the notebook as a script.
+    let (_dir, run_dir) = copy_of("deploy_notebook");
+    let path = run_dir.join("demo.ipynb");
+    let mut saved: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let clip = "outputs/aligned-a-echomimicv2_woman-i0";
+    saved["cells"][4]["outputs"] = json!([
+        {"name": "stdout", "output_type": "stream", "text": ["Pose: ./assets/halfbody_demo/pose/good\n"]},
+        {"name": "stdout", "output_type": "stream", "text": [format!("Moviepy - video ready {clip}_sig.mp4\n"), format!("{clip}\n")]}
+    ]);
+    std::fs::write(&path, serde_json::to_string_pretty(&saved).unwrap()).unwrap();
+    std::fs::create_dir(run_dir.join("outputs")).unwrap();
+    std::fs::copy(incident("corrupt_vae").join("output/video.mp4"), run_dir.join(format!("{clip}_sig.mp4"))).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["root_cause"]["code"], "K108", "{verdict:#}\n{stderr}");
+    let next = verdict["next"].to_string();
+    assert!(next.contains("jupyter nbconvert --to python demo.ipynb"), "{next}");
+    assert!(next.contains("python -m nanscope.probe run --out dump demo.py"), "{next}");
+
+    // Stopped at an import: installed into the kernel's environment, from a cell.
+    saved["cells"][3]["outputs"] = json!([{
+        "ename": "ModuleNotFoundError", "evalue": "No module named 'moviepy.editor'", "output_type": "error",
+        "traceback": [
+            "\u{1b}[0;31mModuleNotFoundError\u{1b}[0m                       Traceback (most recent call last)",
+            "Cell \u{1b}[0;32mIn[3], line 1\u{1b}[0m\n\u{1b}[0;32m----> 1\u{1b}[0m from moviepy.editor import VideoFileClip\n",
+            "\u{1b}[0;31mModuleNotFoundError\u{1b}[0m: No module named 'moviepy.editor'"
+        ]
+    }]);
+    saved["cells"][4]["outputs"] = json!([]);
+    saved["cells"][4]["execution_count"] = Value::Null;
+    std::fs::write(&path, serde_json::to_string_pretty(&saved).unwrap()).unwrap();
+    std::fs::remove_dir_all(run_dir.join("outputs")).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["root_cause"]["code"], "K115", "{verdict:#}\n{stderr}");
+    let pastes: Vec<&str> = verdict["fix"].as_array().unwrap().iter().filter_map(|f| f["paste"].as_str()).collect();
+    assert_eq!(pastes, ["%pip install moviepy==1.0.3", "%pip install -r requirements.txt"]);
+    assert_eq!(verdict["next"][0]["paste"], "import moviepy.editor");
+}
+
 /// The web UI exits at load without its motion module: the file it looks
 /// for is the one to download, and a damaged checkpoint beside it is not
 /// what stopped it.

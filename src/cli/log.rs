@@ -22,7 +22,7 @@ pub enum LogCommand {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Log files, or folders whose .log, .txt, .jsonl, .out, .err and .gz files are checked.
+    /// Log files, or folders whose .log, .txt, .jsonl, .out, .err, .gz and .ipynb files are checked.
     #[arg(value_name = "FILE", required = true)]
     pub paths: Vec<PathBuf>,
     /// Findings kept per rule and file; further matches are counted on the first one.

@@ -7,13 +7,13 @@ use crate::log::LogOptions;
 use crate::report::Report;
 
 /// Extensions of the files `log check` reads under a folder.
-const LOG_EXTENSIONS: &[&str] = &["log", "txt", "jsonl", "out", "err", "gz"];
+const LOG_EXTENSIONS: &[&str] = &["log", "txt", "jsonl", "out", "err", "gz", "ipynb"];
 
 /// What `log check` reads and how.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct LogCheckOptions {
-    /// Log files, or folders whose .log, .txt, .jsonl, .out, .err and .gz files are read.
+    /// Log files, or folders whose .log, .txt, .jsonl, .out, .err, .gz and .ipynb files are read.
     pub paths: Vec<PathBuf>,
     pub log: LogOptions,
 }

@@ -9,6 +9,7 @@ use std::rc::Rc;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::notebook::{self, Place};
 use super::params::{self, RunParameters};
 use super::scan::{self, Hit, ScanTally};
 use super::signature::{self, Signature};
@@ -70,6 +71,10 @@ pub struct LogFile {
     /// Matched lines, including those past `max_timeline` that were not kept.
     pub events: u64,
     pub parameters: RunParameters,
+    /// A Jupyter notebook, read as the console of its cells' outputs
+    /// (`lines` counts those; findings give the notebook's own lines).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notebook: Option<notebook::Summary>,
     #[serde(skip)]
     pub timeline: Vec<TimelineEvent>,
     #[serde(skip)]
@@ -113,6 +118,7 @@ impl LogFile {
             lines: 0,
             events: 0,
             parameters: RunParameters::default(),
+            notebook: None,
             timeline: Vec::new(),
             findings: Vec::new(),
         }
@@ -124,12 +130,25 @@ pub fn check_reader<R: Read>(reader: R, label: &str, options: &LogOptions) -> Lo
     let compressed = Rc::new(Cell::new(0u64));
     let mut buffered = BufReader::with_capacity(1 << 16, Counting { inner: reader, count: compressed.clone() });
     let gzip = buffered.fill_buf().is_ok_and(|head| head.starts_with(&[0x1f, 0x8b]));
+    let is_notebook = !gzip && buffered.fill_buf().is_ok_and(notebook::looks_like);
     let mut state = State::new(label, options, gzip);
     let searcher = scan::searcher(&[signature::NEEDLES, signature::LOAD_NEEDLES, params::NEEDLES, signature::TRACEBACK_NEEDLES].concat());
     let outcome = if gzip {
         let decoder = flate2::bufread::MultiGzDecoder::new(buffered);
         let guarded = BombGuard { inner: decoder, out: 0, compressed: compressed.clone() };
         scan::scan(guarded, &searcher, |hit| state.hit(hit))
+    } else if is_notebook {
+        match read_notebook(&mut buffered) {
+            Ok((console, size)) => {
+                state.places = console.places;
+                state.result.notebook = Some(console.summary);
+                let outcome = scan::scan(console.text.as_bytes(), &searcher, |hit| state.hit(hit));
+                // The file's bytes, not the console's.
+                outcome.map(|tally| ScanTally { bytes: size, ..tally })
+            }
+            // Too large, or not a notebook after all: its text as it is.
+            Err(bytes) => scan::scan(io::Cursor::new(bytes).chain(buffered), &searcher, |hit| state.hit(hit)),
+        }
     } else {
         scan::scan(buffered, &searcher, |hit| state.hit(hit))
     };
@@ -145,6 +164,19 @@ pub fn check_reader<R: Read>(reader: R, label: &str, options: &LogOptions) -> Lo
         }
     };
     state.finish(tally)
+}
+
+/// A notebook's console and its size in bytes; the bytes read when it is
+/// larger than a notebook is read whole, or is not one.
+fn read_notebook<R: BufRead>(reader: &mut R) -> Result<(notebook::Console, u64), Vec<u8>> {
+    let mut bytes = Vec::new();
+    if reader.take(notebook::MAX_BYTES + 1).read_to_end(&mut bytes).is_err() || bytes.len() as u64 > notebook::MAX_BYTES {
+        return Err(bytes);
+    }
+    match notebook::console(&bytes) {
+        Ok(console) => Ok((console, bytes.len() as u64)),
+        Err(_) => Err(bytes),
+    }
 }
 
 /// Counts the bytes read from the file itself (compressed, for gzip).
@@ -202,6 +234,8 @@ struct State<'a> {
     /// The last finding of an exception that ended a traceback, and its
     /// line: ComfyUI may say next that it was a custom node's import.
     last_exception: Option<(usize, u64)>,
+    /// A notebook's: where each line of its console is in the file.
+    places: Vec<Place>,
 }
 
 /// What ComfyUI prints after the traceback of a custom node it could not
@@ -242,6 +276,7 @@ impl<'a> State<'a> {
             outside_traceback: scan::searcher(&[signature::NEEDLES, signature::LOAD_NEEDLES, params::NEEDLES].concat()),
             report_exception: None,
             last_exception: None,
+            places: Vec::new(),
         }
     }
 
@@ -284,7 +319,8 @@ impl<'a> State<'a> {
             message = format!("{name}: {text}");
         }
         let lower = message.to_ascii_lowercase();
-        self.result.parameters.read_line(&lower, hit.line);
+        let place = self.place(hit.line);
+        self.result.parameters.read_line(&lower, place.line);
         let mut sig = signature::classify(&lower);
         let mut loading = None;
         if lower.contains("traceback (most recent call last)") {
@@ -309,7 +345,7 @@ impl<'a> State<'a> {
         if self.result.timeline.len() < self.options.max_timeline {
             self.result.timeline.push(TimelineEvent {
                 file: self.result.file.clone(),
-                line: hit.line,
+                line: place.line,
                 timestamp: timestamp.clone(),
                 code: sig.rule.code,
                 rule: sig.rule.slug,
@@ -322,22 +358,29 @@ impl<'a> State<'a> {
         match self.seen.iter_mut().find(|s| s.0 == sig.rule.code) {
             Some(seen) => {
                 seen.2 += 1;
-                seen.3 = hit.line;
+                seen.3 = place.line;
                 if seen.2 as usize <= self.options.max_findings_per_rule {
-                    let finding = signature_finding(&self.result.file, sig, hit.line, timestamp, &message);
+                    let finding = signature_finding(&self.result.file, sig, place, timestamp, &message);
                     let finding = with_loading(finding, loading);
                     self.result.findings.push(finding);
                 }
             }
             None => {
-                let finding = signature_finding(&self.result.file, sig, hit.line, timestamp, &message);
+                let finding = signature_finding(&self.result.file, sig, place, timestamp, &message);
                 let finding = with_loading(finding, loading);
-                self.seen.push((sig.rule.code, self.result.findings.len(), 1, hit.line));
+                self.seen.push((sig.rule.code, self.result.findings.len(), 1, place.line));
                 self.result.findings.push(finding);
             }
         }
         self.last_exception =
             (sig.rule == &rules::UNHANDLED_EXCEPTION && self.result.findings.len() > before).then_some((before, hit.line));
+    }
+
+    /// Where the scanned line `line` is: itself, or in a notebook the
+    /// file line and cell its text came from.
+    fn place(&self, line: u64) -> Place {
+        let index = usize::try_from(line.saturating_sub(1)).unwrap_or(usize::MAX);
+        self.places.get(index).copied().unwrap_or(Place { line, cell: None })
     }
 
     fn finish(mut self, tally: ScanTally) -> LogFile {
@@ -430,10 +473,15 @@ fn line_subject(file: &str, line: u64) -> Subject {
 
 /// The finding of a recognised line (`message`, the whole line); every
 /// finding of a line's signature is built here.
-fn signature_finding(file: &str, sig: Signature, line: u64, timestamp: Option<String>, message: &str) -> Finding {
+fn signature_finding(file: &str, sig: Signature, place: Place, timestamp: Option<String>, message: &str) -> Finding {
     let text = excerpt(message);
-    let mut finding = Finding::new(sig.rule, format!("line {line}: {} ({}): {text}", sig.rule.summary, sig.stage))
+    let line = place.line;
+    let cell = place.cell.map_or(String::new(), |n| format!(" (cell In [{n}])"));
+    let mut finding = Finding::new(sig.rule, format!("line {line}{cell}: {} ({}): {text}", sig.rule.summary, sig.stage))
         .with_subject(Subject { stage: Some(sig.stage.to_string()), ..line_subject(file, line) });
+    if let Some(cell) = place.cell {
+        finding = finding.with_evidence("cell", cell);
+    }
     if let Some(timestamp) = timestamp {
         finding = finding.with_evidence("timestamp", timestamp);
     }
@@ -500,6 +548,33 @@ mod tests {
 
     fn run(text: &str) -> LogFile {
         check_reader(text.as_bytes(), "run.log", &LogOptions::default())
+    }
+
+    #[test]
+    fn a_notebook_is_read_as_its_cells_output_at_the_lines_of_the_file() {
+        let notebook = concat!(
+            "{\n \"cells\": [\n  {\n   \"cell_type\": \"code\",\n   \"execution_count\": 7,\n",
+            "   \"outputs\": [\n    {\n     \"ename\": \"OutOfMemoryError\",\n",
+            "     \"evalue\": \"CUDA out of memory.\",\n     \"output_type\": \"error\",\n",
+            "     \"traceback\": [\n",
+            "      \"\\u001b[0;31mOutOfMemoryError\\u001b[0m    Traceback (most recent call last)\",\n",
+            "      \"\\u001b[0;31mOutOfMemoryError\\u001b[0m: CUDA out of memory.\"\n",
+            "     ]\n    }\n   ],\n   \"source\": []\n  }\n ],\n \"nbformat\": 4\n}\n"
+        );
+        let found = check_reader(notebook.as_bytes(), "demo.ipynb", &LogOptions::default());
+        assert_eq!(found.notebook.map(|n| n.cells_run), Some(1));
+        assert_eq!(found.lines, 2, "the console's lines");
+        assert_eq!(found.bytes, notebook.len() as u64, "the file's bytes");
+        let [oom] = found.findings.as_slice() else { panic!("{:?}", found.findings) };
+        assert_eq!(oom.subject.line, Some(13));
+        assert_eq!(oom.evidence["cell"], 7);
+        assert!(oom.message.starts_with("line 13 (cell In [7]): "), "{}", oom.message);
+        assert_eq!(found.timeline[0].line, 13);
+        // Cut short, it is read as the text it is.
+        let cut = &notebook[..notebook.len() - 20];
+        let found = check_reader(cut.as_bytes(), "demo.ipynb", &LogOptions::default());
+        assert_eq!(found.notebook, None);
+        assert!(found.findings.iter().any(|f| f.subject.line == Some(13)), "{:?}", found.findings);
     }
 
     #[test]

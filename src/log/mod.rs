@@ -5,6 +5,7 @@
 //! Nothing here prints or decides exit codes.
 
 mod check;
+pub mod notebook;
 mod params;
 mod prefetch;
 mod report;

@@ -55,8 +55,21 @@ fn logs_table(check: &LogCheck) -> SectionTable {
                 vec![f.file.clone(), f.lines.to_string(), f.bytes.to_string(), f.gzip.to_string(), f.events.to_string()]
             })
             .collect(),
-        note: None,
+        note: notebooks_note(check),
     }
+}
+
+/// What `lines` counts in a notebook, and what it ran.
+fn notebooks_note(check: &LogCheck) -> Option<String> {
+    let notebooks: Vec<String> =
+        check.files.iter().filter_map(|f| Some(format!("{}: {}", f.file, f.notebook?))).collect();
+    (!notebooks.is_empty()).then(|| {
+        format!(
+            "{}. A notebook's lines are those of its cells' outputs, in the order the cells ran; its findings \
+             give the line of the notebook file and the cell (evidence.cell)",
+            notebooks.join("; ")
+        )
+    })
 }
 
 fn timeline_table(events: &[&TimelineEvent], check: &LogCheck) -> SectionTable {

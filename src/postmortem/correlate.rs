@@ -205,6 +205,8 @@ pub(crate) struct Evidence {
     ui: Option<Ui>,
     /// The files it loads that are not there.
     ui_missing: Vec<String>,
+    /// A Jupyter notebook ran the generation (its cells' outputs are a log).
+    notebook: Option<String>,
     /// The base model's diffusers UNet folder (`…/unet`), when discovery found one.
     base_unet: Option<String>,
     /// The VAE's checkpoint: a diffusers folder, or one file (ComfyUI's `models/vae/`).
@@ -380,6 +382,9 @@ impl Evidence {
                 continue;
             }
             e.comfyui_workflow |= a.comfyui_workflow;
+            if a.notebook && e.notebook.is_none() {
+                e.notebook = Some(a.path.clone());
+            }
             if a.component == Some(Component::DenoisingUnet) && e.denoising_unet.is_none() {
                 e.denoising_unet = Some(a.path.clone());
             }
@@ -1447,7 +1452,13 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
                    larger GPU (about 13 GB). Do not quantize the denoising UNet to fit: its activations overflow fp16 \
                    and the video turns black"
                 .into(),
-            paste: Some("python infer_acc.py --config ./configs/prompts/infer_acc.yaml -L 120".into()),
+            paste: Some(match &e.notebook {
+                // The demo notebook sets the length from the audio and the poses, whatever -L says.
+                Some(_) => "# in the notebook's generation cell, after it sets args.L from the audio and the poses:\n\
+                            args.L = min(args.L, 120)   # 5 s at 24 fps"
+                    .into(),
+                None => "python infer_acc.py --config ./configs/prompts/infer_acc.yaml -L 120".into(),
+            }),
         });
     }
     if is(&cause::BAD_REFERENCE_IMAGE) {
@@ -1866,8 +1877,15 @@ const DROPPED: &[Dropped] = &[
 fn import_fixes(e: &Evidence) -> Vec<Action> {
     let mut fixes = Vec::new();
     let comfyui = e.comfyui.is_some() || e.comfyui_workflow || e.import_lines.iter().any(|c| c.custom_node.is_some());
-    // ComfyUI's portable build runs its own Python.
-    let pip = if comfyui { "python -m pip install" } else { "pip install" };
+    // ComfyUI's portable build runs its own Python; a notebook's kernel may
+    // run another than the shell's, and `%pip` installs into the kernel's.
+    let notebook = e.notebook.is_some() && !comfyui;
+    let pip = match (comfyui, notebook) {
+        (true, _) => "python -m pip install",
+        (_, true) => "%pip install",
+        _ => "pip install",
+    };
+    let in_cell = if notebook { " (in a cell of the notebook, then restart its kernel)" } else { "" };
     let mut specs: Vec<&str> = Vec::new();
     let mut why: Vec<&str> = Vec::new();
     let mut unknown: Vec<String> = Vec::new();
@@ -1889,7 +1907,7 @@ fn import_fixes(e: &Evidence) -> Vec<Action> {
         let why: String = first_of_each(why).iter().map(|w| format!(": {w}")).collect();
         let words: Vec<String> = specs.iter().map(|s| shell_word(s)).collect();
         fixes.push(Action {
-            what: format!("Install the versions EchoMimicV2 pins{why}"),
+            what: format!("Install the versions EchoMimicV2 pins{in_cell}{why}"),
             paste: Some(format!("{pip} {}", words.join(" "))),
         });
     }
@@ -1897,8 +1915,9 @@ fn import_fixes(e: &Evidence) -> Vec<Action> {
     if !unknown.is_empty() {
         fixes.push(Action {
             what: format!(
-                "Install the package that provides {} into the environment that runs the entry point",
-                list_some(&unknown, 4)
+                "Install the package that provides {} into the environment that runs the {}",
+                list_some(&unknown, 4),
+                if notebook { "notebook's kernel (`%pip install PACKAGE` in a cell)" } else { "entry point" }
             ),
             paste: None,
         });
@@ -1915,8 +1934,8 @@ fn import_fixes(e: &Evidence) -> Vec<Action> {
     }
     if !comfyui {
         fixes.push(Action {
-            what: "Or install every version EchoMimicV2 was released with, from its checkout".into(),
-            paste: Some("pip install -r requirements.txt".into()),
+            what: format!("Or install every version EchoMimicV2 was released with, from its checkout{in_cell}"),
+            paste: Some(format!("{pip} -r requirements.txt")),
         });
     }
     fixes
@@ -2187,6 +2206,21 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
                      nanscope postmortem RUN_DIR --dump dump"
                 )
             }
+            None if e.notebook.is_some() => {
+                let notebook = e.notebook.as_deref().unwrap_or_default();
+                let name = std::path::Path::new(notebook).file_name().map_or(notebook.into(), |n| n.to_string_lossy());
+                let script = std::path::Path::new(name.as_ref()).with_extension("py").display().to_string();
+                format!(
+                    "# the notebook as a script, run under the probe from the folder it ran in:\n\
+                     jupyter nbconvert --to python {notebook}   # writes {script}\n\
+                     python -m nanscope.probe run --out dump {script}{focus}\n\
+                     # or in the notebook: restart the kernel, run this cell first, then the others:\n\
+                     #   from nanscope.probe import watch_pipelines; watch_pipelines(\"dump\").__enter__()\n\
+                     # then: nanscope postmortem RUN_DIR --dump dump",
+                    notebook = shell_word(&name),
+                    script = shell_word(&script),
+                )
+            }
             None => format!(
                 "# the script unchanged (infer.py, infer_acc.py or your own), as you ran it:\npython -m nanscope.probe run --out dump infer.py --config ./configs/prompts/infer.yaml{focus}\n# then: nanscope postmortem RUN_DIR --dump dump/\n# or, inside your own code:\n#   from nanscope.probe import attach\n#   probe = attach(pipe.denoising_unet, \"dump\", prefix=\"denoising_unet\"); calling probe.step(i) each step"
             ),
@@ -2235,9 +2269,15 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
     if is(&cause::IMPORT_FAILED) {
         let imports: Vec<String> =
             first_of_each(e.import_lines.iter().filter_map(|c| failed_import(&c.at)).map(|i| i.check()));
-        next.push(Action {
-            what: "Check the import in the environment that runs the entry point, once the fix is in".into(),
-            paste: Some(format!("python -c {}", shell_word(&imports.join("; ")))),
+        next.push(match &e.notebook {
+            Some(_) => Action {
+                what: "Check the import in a cell of the notebook, once the fix is in and the kernel restarted".into(),
+                paste: Some(imports.join("; ")),
+            },
+            None => Action {
+                what: "Check the import in the environment that runs the entry point, once the fix is in".into(),
+                paste: Some(format!("python -c {}", shell_word(&imports.join("; ")))),
+            },
         });
     }
     if is(&cause::HEALTHY_RUN) && e.videos.is_empty() {

@@ -168,6 +168,9 @@ pub struct Artifact {
     /// generation.
     #[serde(skip)]
     pub(crate) comfyui_workflow: bool,
+    /// A Jupyter notebook whose cells ran the generation (a log).
+    #[serde(skip)]
+    pub(crate) notebook: bool,
 }
 
 impl Artifact {
@@ -191,6 +194,7 @@ impl Artifact {
             unused: false,
             output: false,
             comfyui_workflow: false,
+            notebook: false,
         }
     }
 }
@@ -463,6 +467,9 @@ fn classify_head(path: &Path, head: &[u8]) -> (ArtifactKind, String) {
     let Some(text) = crate::formats::detect::head_text(head) else {
         return (ArtifactKind::Unknown, "binary content no check reads".into());
     };
+    if crate::log::notebook::looks_like(head) {
+        return notebook(path);
+    }
     // Before configs and logs: a pipeline's own code names their keys and
     // prints their messages.
     if let Some(language) = source_language(text) {
@@ -495,6 +502,26 @@ fn classify_head(path: &Path, head: &[u8]) -> (ArtifactKind, String) {
         return (ArtifactKind::Unknown, "content: diffusers config, not judged here (`nanscope config check` reads it)".into());
     }
     (ArtifactKind::Unknown, "text no check reads".into())
+}
+
+/// A Jupyter notebook is the log of its run when its cells ran (it keeps
+/// their outputs); one saved without outputs is code, like a script.
+fn notebook(path: &Path) -> (ArtifactKind, String) {
+    use crate::log::notebook;
+    let mut bytes = Vec::new();
+    let read = std::fs::File::open(path).and_then(|f| f.take(notebook::MAX_BYTES + 1).read_to_end(&mut bytes));
+    if read.is_err() {
+        return (ArtifactKind::Unknown, "unreadable".into());
+    }
+    if bytes.len() as u64 > notebook::MAX_BYTES {
+        let why = format!("content: Jupyter notebook larger than {} MiB, read as text", notebook::MAX_BYTES >> 20);
+        return (ArtifactKind::Log, why);
+    }
+    match notebook::console(&bytes) {
+        Ok(console) if console.summary.cells_run > 0 => (ArtifactKind::Log, format!("content: {}", console.summary)),
+        Ok(console) => (ArtifactKind::Unknown, format!("content: {} (never run, or saved without outputs)", console.summary)),
+        Err(why) => (ArtifactKind::Unknown, format!("content: Jupyter notebook that does not parse ({why})")),
+    }
 }
 
 fn image_signature(head: &[u8]) -> Option<&'static str> {
@@ -744,6 +771,28 @@ mod tests {
             ArtifactKind::Poses
         );
         assert_eq!(kind(&[0u8, 1, 2, 3, 255, 254]), ArtifactKind::Unknown);
+    }
+
+    #[test]
+    fn a_notebook_is_a_log_once_its_cells_ran() {
+        let dir = tempfile::tempdir().unwrap();
+        let cell = |count: &str, outputs: &str| {
+            format!(
+                "{{\n \"cells\": [\n  {{\n   \"cell_type\": \"code\",\n   \"execution_count\": {count},\n   \"metadata\": {{}},\n   \"outputs\": [{outputs}],\n   \"source\": [\"print(1)\"]\n  }}\n ],\n \"metadata\": {{}},\n \"nbformat\": 4,\n \"nbformat_minor\": 5\n}}\n"
+            )
+        };
+        let ran = dir.path().join("ran.ipynb");
+        std::fs::write(&ran, cell("1", "{\"name\": \"stdout\", \"output_type\": \"stream\", \"text\": [\"1\\n\"]}")).unwrap();
+        let a = classify_file(&ran);
+        assert_eq!((a.kind, a.recognised_by.as_str()), (ArtifactKind::Log, "content: Jupyter notebook (nbformat 4), 1 of 1 code cells ran"));
+        let shipped = dir.path().join("demo.ipynb");
+        std::fs::write(&shipped, cell("null", "")).unwrap();
+        let a = classify_file(&shipped);
+        assert_eq!(a.kind, ArtifactKind::Unknown);
+        assert!(a.recognised_by.ends_with("0 of 1 code cells ran (never run, or saved without outputs)"), "{}", a.recognised_by);
+        let broken = dir.path().join("cut.ipynb");
+        std::fs::write(&broken, &cell("1", "")[..40]).unwrap();
+        assert!(classify_file(&broken).recognised_by.starts_with("content: Jupyter notebook that does not parse"));
     }
 
     #[test]

@@ -82,14 +82,20 @@ impl Postmortem {
     }
 }
 
-/// The first 64 KiB of each log: where ComfyUI's log has its startup lines
-/// and an error report its title.
+/// The first 64 KiB of each log (of a notebook's console): where ComfyUI's
+/// log has its startup lines and an error report its title.
 fn log_heads(artifacts: &[Artifact]) -> Vec<(usize, Vec<u8>)> {
     use std::io::Read;
+    const HEAD: usize = 64 << 10;
     let logs = artifacts.iter().enumerate().filter(|(_, a)| a.kind == ArtifactKind::Log);
     logs.filter_map(|(i, a)| {
+        if let Some(console) = crate::log::notebook::read(std::path::Path::new(&a.path)) {
+            let mut head = console.text.into_bytes();
+            head.truncate(HEAD);
+            return Some((i, head));
+        }
         let mut head = Vec::new();
-        std::fs::File::open(&a.path).and_then(|f| f.take(64 << 10).read_to_end(&mut head)).ok()?;
+        std::fs::File::open(&a.path).and_then(|f| f.take(HEAD as u64).read_to_end(&mut head)).ok()?;
         Some((i, head))
     })
     .collect()
@@ -166,7 +172,9 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         let path = std::path::Path::new(&a.path);
         let found = if a.kind == ArtifactKind::Log {
             a.checks.push("log check".into());
-            a.comfyui_workflow |= stated.record_log(i, path);
+            let shown = stated.record_log(i, path);
+            a.comfyui_workflow |= shown.comfyui;
+            a.notebook = shown.notebook;
             let mut found = crate::log::check_file(path, &crate::log::LogOptions::default()).findings;
             let head = heads.iter().find(|(n, _)| *n == i).map_or(&[][..], |(_, h)| h.as_slice());
             if let Some(attached) = attached_workflow(path, head, &config_options) {

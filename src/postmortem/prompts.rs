@@ -145,6 +145,19 @@ enum Source {
     Cases(String),
 }
 
+/// The variables EchoMimicV2's demo notebook sets its inputs in, and the
+/// line its generation cell prints each under.
+const NOTEBOOK_INPUTS: [(&str, &str); 3] = [("pose_path", "Pose: "), ("refimg_path", "Reference: "), ("audio_path", "Audio: ")];
+
+/// What a log shows besides the inputs it names.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct LogShows {
+    /// ComfyUI ran an EchoMimic node.
+    pub comfyui: bool,
+    /// The log is a notebook whose cells ran.
+    pub notebook: bool,
+}
+
 /// The lines EchoMimicV2's entry points (`infer*.py`, `app*.py`) and
 /// EchoMimicV2-ComfyUI's node print for the inputs of a generation.
 const PRINTED_INPUTS: [(&str, ArtifactKind); 3] =
@@ -545,16 +558,31 @@ impl Stated {
         self.loaded.extend(written.into_iter().map(|l| (artifact, l)));
     }
 
-    /// The inputs a log prints, and the web UI it shows running. Whether
-    /// it shows ComfyUI running an EchoMimic node.
-    pub(crate) fn record_log(&mut self, artifact: usize, path: &Path) -> bool {
-        let Some(text) = head(path) else { return false };
+    /// The inputs a log prints (a notebook's cells print or set), and the
+    /// web UI it shows running.
+    pub(crate) fn record_log(&mut self, artifact: usize, path: &Path) -> LogShows {
         let log = file_name(&path.to_string_lossy());
+        let (text, notebook) = match crate::log::notebook::read(path) {
+            Some(console) => {
+                // What its cells set comes before what they print, as one generation.
+                let mut set = String::new();
+                for (name, label) in NOTEBOOK_INPUTS {
+                    if let Some(a) = console.assignments.iter().rev().find(|a| a.name == name) {
+                        set.push_str(&format!("{label}{}\n", a.value));
+                    }
+                }
+                (set + &console.text, true)
+            }
+            None => match head(path) {
+                Some(text) => (text, false),
+                None => return LogShows::default(),
+            },
+        };
         if let Some((ui, line)) = Ui::of_log(&text) {
             self.uis.push((ui, format!("{log} prints `{line}`")));
         }
         self.loaded.extend(Loaded::printed(&text, &log).into_iter().map(|l| (artifact, l)));
-        comfyui_ran_echomimic(&text)
+        LogShows { comfyui: comfyui_ran_echomimic(&text), notebook }
     }
 
     /// The web UI the logs and clips show running: the one the logs name,
@@ -788,6 +816,9 @@ pub(crate) fn file_name(path: &str) -> String {
 
 /// The start of a log, as text.
 fn head(path: &Path) -> Option<String> {
+    if let Some(console) = crate::log::notebook::read(path) {
+        return Some(console.text);
+    }
     let mut bytes = Vec::new();
     std::fs::File::open(path).ok()?.take(LOG_HEAD).read_to_end(&mut bytes).ok()?;
     Some(String::from_utf8_lossy(&bytes).into_owned())
