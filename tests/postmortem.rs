@@ -1329,8 +1329,12 @@ fn a_notebook_run_is_read_from_its_cells_outputs() {
     assert!(unused("configs/prompts/infer_acc.yaml").ends_with("names infer.yaml"));
     // Jupyter's autosave copy is not the run.
     assert!(!report["artifacts"].to_string().contains(".ipynb_checkpoints"));
-    let fix = report["verdict"]["fix"][0]["paste"].as_str().unwrap();
-    assert!(fix.contains("args.L = min(args.L, 120)"), "{fix}");
+    let fix = &report["verdict"]["fix"][0];
+    assert!(fix["paste"].as_str().unwrap().contains("args.L = min(args.L, 120)"), "{fix}");
+    assert!(
+        fix["what"].as_str().unwrap().contains("about 13 GB at its default length; this one has 15.77 GiB)"),
+        "{fix}"
+    );
 
     // Had the generation ended in a black clip, the probe runs the notebook as a script.
     let (_dir, run_dir) = copy_of("deploy_notebook");

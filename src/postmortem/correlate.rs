@@ -1447,11 +1447,13 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
         fixes.extend(import_fixes(e));
     }
     if is(&cause::OUT_OF_MEMORY) {
+        let has = e.oom_lines.iter().find_map(|c| gpu_capacity(&c.at)).map_or(String::new(), |c| format!("; this one has {c}"));
         fixes.push(Action {
-            what: "Generate with less memory: fewer frames (-L), 768x768, or the accelerated pipeline (no CFG); or a \
-                   larger GPU (about 13 GB). Do not quantize the denoising UNet to fit: its activations overflow fp16 \
-                   and the video turns black"
-                .into(),
+            what: format!(
+                "Generate with less memory: fewer frames (-L; memory grows with them), 768x768, or the accelerated \
+                 pipeline (no CFG); or a larger GPU (the normal pipeline needs about 13 GB at its default length{has}). \
+                 Do not quantize the denoising UNet to fit: its activations overflow fp16 and the video turns black"
+            ),
             paste: Some(match &e.notebook {
                 // The demo notebook sets the length from the audio and the poses, whatever -L says.
                 Some(_) => "# in the notebook's generation cell, after it sets args.L from the audio and the poses:\n\
@@ -1939,6 +1941,15 @@ fn import_fixes(e: &Evidence) -> Vec<Action> {
         });
     }
     fixes
+}
+
+/// The memory of the GPU a CUDA out-of-memory message states: `15.77 GiB`
+/// in `GPU 0 has a total capacity of 15.77 GiB of which 1.12 GiB is free`.
+fn gpu_capacity(text: &str) -> Option<&str> {
+    let (_, rest) = text.split_once("total capacity of ")?;
+    let capacity = rest.split(" of which").next()?.trim();
+    let number = capacity.split_whitespace().next()?;
+    (number.parse::<f64>().is_ok() && capacity.len() <= 16).then_some(capacity)
 }
 
 /// File name extensions of the inputs an entry point reads.
@@ -2549,6 +2560,15 @@ mod tests {
                 proptest::prop_assert!(!import.statement().is_empty() && !import.check().is_empty());
             }
         }
+    }
+
+    #[test]
+    fn the_gpu_s_memory_is_read_from_an_out_of_memory_message() {
+        let torch = "run.log:9: torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.25 GiB. GPU 0 has a \
+                     total capacity of 15.77 GiB of which 1.12 GiB is free. Of the allocated memory 13.1 GiB …";
+        assert_eq!(gpu_capacity(torch), Some("15.77 GiB"));
+        assert_eq!(gpu_capacity("RuntimeError: CUDA out of memory. Tried to allocate 20.00 MiB"), None);
+        assert_eq!(gpu_capacity("total capacity of lots of which none"), None);
     }
 
     #[test]
