@@ -1374,6 +1374,29 @@ fn a_notebook_run_is_read_from_its_cells_outputs() {
     let pastes: Vec<&str> = verdict["fix"].as_array().unwrap().iter().filter_map(|f| f["paste"].as_str()).collect();
     assert_eq!(pastes, ["%pip install moviepy==1.0.3", "%pip install -r requirements.txt"]);
     assert_eq!(verdict["next"][0]["paste"], "import moviepy.editor");
+
+    // A notebook that runs an entry point from the shell (as Colab notebooks do) is its log.
+    let oom = "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 1.12 GiB.";
+    let colab = json!({"nbformat": 4, "nbformat_minor": 0, "metadata": {}, "cells": [
+        {"cell_type": "code", "execution_count": 1, "metadata": {}, "outputs": [],
+         "source": ["!pip install -r requirements.txt"]},
+        {"cell_type": "code", "execution_count": 2, "metadata": {},
+         "source": ["!python infer_acc.py --config ./configs/prompts/infer_acc.yaml"],
+         "outputs": [{"name": "stdout", "output_type": "stream",
+                      "text": format!("Traceback (most recent call last):\n  File \"infer_acc.py\", line 230\n{oom}\n")}]}
+    ]});
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(run_dir.join("EchoMimicV2.ipynb"), colab.to_string()).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["root_cause"]["code"], "K112", "{verdict:#}\n{stderr}");
+    assert_eq!(
+        verdict["fix"][0]["paste"],
+        "!python infer_acc.py --config ./configs/prompts/infer_acc.yaml -L 120   # in a cell"
+    );
+    assert!(
+        artifact(&report, "configs/prompts/infer.yaml")["summary"].as_str().unwrap().ends_with("names infer_acc.yaml")
+    );
 }
 
 /// The web UI exits at load without its motion module: the file it looks

@@ -7,7 +7,11 @@
 //! line of the notebook file it came from and the cell (`In [9]`).
 //!
 //! The code cells' string assignments (`pose_path = './assets/…'`) are kept
-//! too: what a notebook reads is often set that way, not printed.
+//! too: what a notebook reads is often set that way, not printed. And the
+//! shell commands a cell ran (`!python infer.py --config …`, `%run`, a
+//! `%%bash` cell) go into the console before the cell's outputs, as a
+//! terminal shows them (`$ python infer.py …`): a notebook that runs an
+//! entry point that way is that entry point's log.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -73,9 +77,26 @@ pub struct Console {
     pub places: Vec<Place>,
     pub summary: Summary,
     pub assignments: Vec<Assignment>,
+    /// The shell commands the cells that ran ran, in order.
+    pub commands: Vec<String>,
 }
 
 impl Console {
+    /// The first Python script a cell ran from the shell, with its
+    /// arguments: `infer.py --config ./configs/prompts/infer.yaml` for
+    /// `!cd /content/echomimic_v2 && python infer.py --config …`.
+    pub fn script(&self) -> Option<String> {
+        self.commands.iter().flat_map(|c| c.split(['&', ';', '|'])).find_map(|part| {
+            let words: Vec<&str> = part.split_whitespace().collect();
+            let python = words.iter().position(|w| {
+                let name = w.rsplit('/').next().unwrap_or(w);
+                name == "python" || name.strip_prefix("python3").is_some_and(|v| v.chars().all(|c| c.is_ascii_digit() || c == '.'))
+            })?;
+            let rest = &words[python + 1..];
+            rest.first().is_some_and(|w| w.ends_with(".py")).then(|| rest.join(" "))
+        })
+    }
+
     fn push(&mut self, text: &str, place: Place) {
         let text = strip_ansi(text);
         for line in text.lines() {
@@ -150,7 +171,7 @@ pub fn console(bytes: &[u8]) -> Result<Console, String> {
     for (_, _, cell) in order {
         let count = cell.get("execution_count").or_else(|| cell.get("prompt_number")).and_then(count_of);
         if count.is_some() {
-            assignments(cell, count, &line_of, &mut console.assignments);
+            read_source(cell, count, &line_of, &mut console);
         }
         let Some(Json::Array(outputs)) = cell.get("outputs") else { continue };
         for output in outputs {
@@ -225,37 +246,53 @@ fn each_string(json: Option<&Json>, f: &mut dyn FnMut(&str)) {
     }
 }
 
-/// The string assignments of a code cell's source: `name = 'value'` or
-/// `name = "value"`, alone on a line (indented under an `if` too).
-fn assignments(cell: &Json, count: Option<u64>, line_of: &dyn Fn(&str) -> Option<u64>, out: &mut Vec<Assignment>) {
-    let mut read = |source: &str, line: u64| {
-        for text in source.lines() {
-            let Some((name, value)) = text.trim().split_once('=') else { continue };
-            let name = name.trim();
-            let identifier = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !identifier || value.starts_with('=') {
-                continue;
-            }
-            let value = value.trim();
-            let value = value.split_once(" #").map_or(value, |(v, _)| v).trim_end();
-            let quoted = ['\'', '"'].iter().find_map(|&q| value.strip_prefix(q)?.strip_suffix(q));
-            if let Some(value) = quoted.filter(|v| !v.contains(['\'', '"'])) {
-                out.push(Assignment { name: name.into(), value: value.into(), place: Place { line, cell: count } });
-            }
-        }
-    };
+/// What a code cell's source says: its string assignments (`name =
+/// 'value'` or `"value"`, alone on a line, indented under an `if` too) and
+/// its shell commands, which go into the console as a terminal shows them.
+fn read_source(cell: &Json, count: Option<u64>, line_of: &dyn Fn(&str) -> Option<u64>, console: &mut Console) {
+    let mut lines: Vec<(&str, u64)> = Vec::new();
     match cell.get("source").or_else(|| cell.get("input")) {
-        Some(Json::String(s)) => read(s, line_of(s).unwrap_or(1)),
+        Some(Json::String(s)) => lines.extend(s.lines().map(|l| (l, line_of(s).unwrap_or(1)))),
         Some(Json::Array(items)) => {
             for item in items {
                 if let Json::String(s) = item {
-                    read(s, line_of(s).unwrap_or(1));
+                    lines.extend(s.lines().map(|l| (l, line_of(s).unwrap_or(1))));
                 }
             }
         }
         _ => {}
     }
+    let shell_cell = lines.first().is_some_and(|(l, _)| matches!(l.trim(), "%%bash" | "%%sh" | "%%shell"));
+    for (i, &(text, line)) in lines.iter().enumerate() {
+        let place = Place { line, cell: count };
+        if let Some((name, value)) = assignment(text) {
+            console.assignments.push(Assignment { name: name.into(), value: value.into(), place });
+        }
+        let command = match text.trim() {
+            _ if shell_cell => (i > 0).then(|| text.trim().to_string()),
+            t => t.strip_prefix('!').map(|c| c.trim().to_string()).or_else(|| t.strip_prefix("%run ").map(|c| format!("python {}", c.trim()))),
+        };
+        if let Some(command) = command.filter(|c| !c.is_empty()) {
+            console.push(&format!("$ {command}"), place);
+            console.commands.push(command);
+        }
+    }
+}
+
+/// `name = 'value'` or `name = "value"` (a comment after it allowed).
+fn assignment(text: &str) -> Option<(&str, &str)> {
+    let (name, value) = text.trim().split_once('=')?;
+    let name = name.trim();
+    let identifier = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !identifier || value.starts_with('=') {
+        return None;
+    }
+    let value = value.trim();
+    let value = value.split_once(" #").map_or(value, |(v, _)| v).trim_end();
+    let quoted = ['\'', '"'].iter().find_map(|&q| value.strip_prefix(q)?.strip_suffix(q));
+    quoted.filter(|v| !v.contains(['\'', '"']))
+        .map(|v| (name, v))
 }
 
 /// The file line of each non-empty string of `json`, keyed by the address
@@ -401,6 +438,34 @@ mod tests {
         let console = super::console(v3).unwrap();
         assert_eq!(console.text, "ValueError: bad\n");
         assert_eq!(console.assignments[0].value, "a.png");
+    }
+
+    #[test]
+    fn shell_commands_are_in_the_console_and_name_the_script_they_ran() {
+        let nb = saved(serde_json::json!([
+            {"cell_type": "code", "execution_count": 1, "metadata": {}, "outputs": [], "source": [
+                "!git clone https://github.com/antgroup/echomimic_v2\n", "%cd echomimic_v2\n", "!pip install -r requirements.txt"
+            ]},
+            {"cell_type": "code", "execution_count": 2, "metadata": {}, "source": [
+                "!cd /content/echomimic_v2 && /usr/bin/python3.10 infer_acc.py --config ./configs/prompts/infer_acc.yaml"
+            ], "outputs": [{"name": "stdout", "output_type": "stream", "text": ["Pose: ./pose/01\n"]}]},
+            {"cell_type": "code", "execution_count": 3, "metadata": {}, "outputs": [], "source": ["%%bash\n", "nvidia-smi\n"]},
+            {"cell_type": "code", "execution_count": 4, "metadata": {}, "outputs": [], "source": ["%run app.py"]}
+        ]));
+        let console = console(&nb).unwrap();
+        let lines: Vec<&str> = console.text.lines().collect();
+        assert_eq!(lines, [
+            "$ git clone https://github.com/antgroup/echomimic_v2",
+            "$ pip install -r requirements.txt",
+            "$ cd /content/echomimic_v2 && /usr/bin/python3.10 infer_acc.py --config ./configs/prompts/infer_acc.yaml",
+            "Pose: ./pose/01",
+            "$ nvidia-smi",
+            "$ python app.py",
+        ]);
+        assert_eq!(console.places[2].line, file_line(&nb, "/usr/bin/python3.10 infer_acc.py"));
+        assert_eq!(console.script().as_deref(), Some("infer_acc.py --config ./configs/prompts/infer_acc.yaml"));
+        let cells_only = Console { commands: vec!["pip install x".into(), "python -m pip list".into()], ..Console::default() };
+        assert_eq!(cells_only.script(), None);
     }
 
     #[test]

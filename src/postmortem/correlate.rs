@@ -21,6 +21,7 @@ use serde::Serialize;
 use super::checks::{Quantized, Simulated};
 use super::discover::{Artifact, ArtifactKind, Component};
 use super::loads::Ui;
+use super::prompts::NotebookRun;
 use crate::numerics::QuantScheme;
 use crate::report::{Finding, Severity, list_some};
 use crate::rules::{self, Rule, cause};
@@ -205,8 +206,9 @@ pub(crate) struct Evidence {
     ui: Option<Ui>,
     /// The files it loads that are not there.
     ui_missing: Vec<String>,
-    /// A Jupyter notebook ran the generation (its cells' outputs are a log).
-    notebook: Option<String>,
+    /// A Jupyter notebook ran the generation (its cells' outputs are a
+    /// log): its path, and how it ran it.
+    notebook: Option<(String, NotebookRun)>,
     /// The base model's diffusers UNet folder (`…/unet`), when discovery found one.
     base_unet: Option<String>,
     /// The VAE's checkpoint: a diffusers folder, or one file (ComfyUI's `models/vae/`).
@@ -382,8 +384,8 @@ impl Evidence {
                 continue;
             }
             e.comfyui_workflow |= a.comfyui_workflow;
-            if a.notebook && e.notebook.is_none() {
-                e.notebook = Some(a.path.clone());
+            if let Some(run) = a.notebook.as_ref().filter(|_| e.notebook.is_none()) {
+                e.notebook = Some((a.path.clone(), run.clone()));
             }
             if a.component == Some(Component::DenoisingUnet) && e.denoising_unet.is_none() {
                 e.denoising_unet = Some(a.path.clone());
@@ -1456,9 +1458,14 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
             ),
             paste: Some(match &e.notebook {
                 // The demo notebook sets the length from the audio and the poses, whatever -L says.
-                Some(_) => "# in the notebook's generation cell, after it sets args.L from the audio and the poses:\n\
-                            args.L = min(args.L, 120)   # 5 s at 24 fps"
-                    .into(),
+                Some((_, NotebookRun::Cells)) => {
+                    "# in the notebook's generation cell, after it sets args.L from the audio and the poses:\n\
+                     args.L = min(args.L, 120)   # 5 s at 24 fps"
+                        .into()
+                }
+                Some((_, NotebookRun::Script(_))) => {
+                    "!python infer_acc.py --config ./configs/prompts/infer_acc.yaml -L 120   # in a cell".into()
+                }
                 None => "python infer_acc.py --config ./configs/prompts/infer_acc.yaml -L 120".into(),
             }),
         });
@@ -1880,14 +1887,20 @@ fn import_fixes(e: &Evidence) -> Vec<Action> {
     let mut fixes = Vec::new();
     let comfyui = e.comfyui.is_some() || e.comfyui_workflow || e.import_lines.iter().any(|c| c.custom_node.is_some());
     // ComfyUI's portable build runs its own Python; a notebook's kernel may
-    // run another than the shell's, and `%pip` installs into the kernel's.
-    let notebook = e.notebook.is_some() && !comfyui;
-    let pip = match (comfyui, notebook) {
-        (true, _) => "python -m pip install",
-        (_, true) => "%pip install",
-        _ => "pip install",
+    // run another than the shell's, and `%pip` installs into the kernel's
+    // (`!pip` into the shell's, which runs a script a cell starts with `!python`).
+    let notebook = e.notebook.as_ref().map(|(_, run)| run).filter(|_| !comfyui);
+    let pip = match notebook {
+        _ if comfyui => "python -m pip install",
+        Some(NotebookRun::Cells) => "%pip install",
+        Some(NotebookRun::Script(_)) => "!pip install",
+        None => "pip install",
     };
-    let in_cell = if notebook { " (in a cell of the notebook, then restart its kernel)" } else { "" };
+    let in_cell = match notebook {
+        Some(NotebookRun::Cells) => " (in a cell of the notebook, then restart its kernel)",
+        Some(NotebookRun::Script(_)) => " (in a cell of the notebook)",
+        None => "",
+    };
     let mut specs: Vec<&str> = Vec::new();
     let mut why: Vec<&str> = Vec::new();
     let mut unknown: Vec<String> = Vec::new();
@@ -1919,7 +1932,11 @@ fn import_fixes(e: &Evidence) -> Vec<Action> {
             what: format!(
                 "Install the package that provides {} into the environment that runs the {}",
                 list_some(&unknown, 4),
-                if notebook { "notebook's kernel (`%pip install PACKAGE` in a cell)" } else { "entry point" }
+                match notebook {
+                    Some(NotebookRun::Cells) => "notebook's kernel (`%pip install PACKAGE` in a cell)",
+                    Some(NotebookRun::Script(_)) => "notebook's script (`!pip install PACKAGE` in a cell)",
+                    None => "entry point",
+                }
             ),
             paste: None,
         });
@@ -2217,8 +2234,19 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
                      nanscope postmortem RUN_DIR --dump dump"
                 )
             }
+            None if matches!(&e.notebook, Some((_, NotebookRun::Script(_)))) => {
+                let script = match &e.notebook {
+                    Some((_, NotebookRun::Script(script))) => script.as_str(),
+                    _ => "",
+                };
+                format!(
+                    "# in a cell of the notebook, the script it ran, under the probe:\n\
+                     !python -m nanscope.probe run --out dump {script}{focus}\n\
+                     # then: nanscope postmortem RUN_DIR --dump dump"
+                )
+            }
             None if e.notebook.is_some() => {
-                let notebook = e.notebook.as_deref().unwrap_or_default();
+                let notebook = e.notebook.as_ref().map_or("", |(path, _)| path.as_str());
                 let name = std::path::Path::new(notebook).file_name().map_or(notebook.into(), |n| n.to_string_lossy());
                 let script = std::path::Path::new(name.as_ref()).with_extension("py").display().to_string();
                 format!(
@@ -2281,9 +2309,13 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
         let imports: Vec<String> =
             first_of_each(e.import_lines.iter().filter_map(|c| failed_import(&c.at)).map(|i| i.check()));
         next.push(match &e.notebook {
-            Some(_) => Action {
+            Some((_, NotebookRun::Cells)) => Action {
                 what: "Check the import in a cell of the notebook, once the fix is in and the kernel restarted".into(),
                 paste: Some(imports.join("; ")),
+            },
+            Some((_, NotebookRun::Script(_))) => Action {
+                what: "Check the import in a cell of the notebook, with the Python that runs its script".into(),
+                paste: Some(format!("!python -c {}", shell_word(&imports.join("; ")))),
             },
             None => Action {
                 what: "Check the import in the environment that runs the entry point, once the fix is in".into(),

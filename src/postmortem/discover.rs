@@ -168,9 +168,9 @@ pub struct Artifact {
     /// generation.
     #[serde(skip)]
     pub(crate) comfyui_workflow: bool,
-    /// A Jupyter notebook whose cells ran the generation (a log).
+    /// A Jupyter notebook whose cells ran (a log), and how it ran the generation.
     #[serde(skip)]
-    pub(crate) notebook: bool,
+    pub(crate) notebook: Option<super::prompts::NotebookRun>,
 }
 
 impl Artifact {
@@ -194,7 +194,7 @@ impl Artifact {
             unused: false,
             output: false,
             comfyui_workflow: false,
-            notebook: false,
+            notebook: None,
         }
     }
 }

@@ -150,12 +150,22 @@ enum Source {
 const NOTEBOOK_INPUTS: [(&str, &str); 3] = [("pose_path", "Pose: "), ("refimg_path", "Reference: "), ("audio_path", "Audio: ")];
 
 /// What a log shows besides the inputs it names.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct LogShows {
     /// ComfyUI ran an EchoMimic node.
     pub comfyui: bool,
     /// The log is a notebook whose cells ran.
-    pub notebook: bool,
+    pub notebook: Option<NotebookRun>,
+}
+
+/// How a notebook ran the generation.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum NotebookRun {
+    /// In its own cells (EchoMimicV2's `demo.ipynb`).
+    Cells,
+    /// A cell ran an entry point from the shell: the script and its
+    /// arguments (`infer.py --config …` of `!python infer.py --config …`).
+    Script(String),
 }
 
 /// The lines EchoMimicV2's entry points (`infer*.py`, `app*.py`) and
@@ -571,10 +581,11 @@ impl Stated {
                         set.push_str(&format!("{label}{}\n", a.value));
                     }
                 }
-                (set + &console.text, true)
+                let run = console.script().map_or(NotebookRun::Cells, NotebookRun::Script);
+                (set + &console.text, Some(run))
             }
             None => match head(path) {
-                Some(text) => (text, false),
+                Some(text) => (text, None),
                 None => return LogShows::default(),
             },
         };
