@@ -108,21 +108,31 @@ impl Console {
     }
 }
 
-/// The console of the notebook at `path`; `None` when the file is not one,
-/// or is larger than [`MAX_BYTES`].
-pub fn read(path: &Path) -> Option<Console> {
-    let mut file = std::fs::File::open(path).ok()?;
+/// Why a file's notebook console was not read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unread {
+    /// It cannot be read, or its first bytes open no notebook.
+    NotANotebook,
+    /// It is larger than [`MAX_BYTES`].
+    TooLarge,
+    /// It opens as a notebook, then does not parse as one (cut off while saved).
+    Malformed(String),
+}
+
+/// The console of the notebook at `path`.
+pub fn read(path: &Path) -> Result<Console, Unread> {
+    let mut file = std::fs::File::open(path).map_err(|_| Unread::NotANotebook)?;
     let mut head = [0u8; 4096];
-    let n = file.read(&mut head).ok()?;
+    let n = file.read(&mut head).map_err(|_| Unread::NotANotebook)?;
     if !looks_like(&head[..n]) {
-        return None;
+        return Err(Unread::NotANotebook);
     }
     let mut bytes = head[..n].to_vec();
-    file.take(MAX_BYTES + 1 - n as u64).read_to_end(&mut bytes).ok()?;
+    file.take(MAX_BYTES + 1 - n as u64).read_to_end(&mut bytes).map_err(|_| Unread::NotANotebook)?;
     if bytes.len() as u64 > MAX_BYTES {
-        return None;
+        return Err(Unread::TooLarge);
     }
-    console(&bytes).ok()
+    console(&bytes).map_err(Unread::Malformed)
 }
 
 /// Reads a notebook's console from its whole content.

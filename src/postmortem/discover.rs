@@ -507,20 +507,19 @@ fn classify_head(path: &Path, head: &[u8]) -> (ArtifactKind, String) {
 /// A Jupyter notebook is the log of its run when its cells ran (it keeps
 /// their outputs); one saved without outputs is code, like a script.
 fn notebook(path: &Path) -> (ArtifactKind, String) {
-    use crate::log::notebook;
-    let mut bytes = Vec::new();
-    let read = std::fs::File::open(path).and_then(|f| f.take(notebook::MAX_BYTES + 1).read_to_end(&mut bytes));
-    if read.is_err() {
-        return (ArtifactKind::Unknown, "unreadable".into());
-    }
-    if bytes.len() as u64 > notebook::MAX_BYTES {
-        let why = format!("content: Jupyter notebook larger than {} MiB, read as text", notebook::MAX_BYTES >> 20);
-        return (ArtifactKind::Log, why);
-    }
-    match notebook::console(&bytes) {
+    use crate::log::notebook::{self, Unread};
+    match notebook::read(path) {
         Ok(console) if console.summary.cells_run > 0 => (ArtifactKind::Log, format!("content: {}", console.summary)),
         Ok(console) => (ArtifactKind::Unknown, format!("content: {} (never run, or saved without outputs)", console.summary)),
-        Err(why) => (ArtifactKind::Unknown, format!("content: Jupyter notebook that does not parse ({why})")),
+        Err(Unread::TooLarge) => {
+            let why = format!("content: Jupyter notebook larger than {} MiB, read as text", notebook::MAX_BYTES >> 20);
+            (ArtifactKind::Log, why)
+        }
+        // Cut off while saved: its outputs' text is still there.
+        Err(Unread::Malformed(why)) => {
+            (ArtifactKind::Log, format!("content: Jupyter notebook that does not parse ({why}), read as text"))
+        }
+        Err(Unread::NotANotebook) => (ArtifactKind::Unknown, "unreadable".into()),
     }
 }
 
@@ -792,7 +791,10 @@ mod tests {
         assert!(a.recognised_by.ends_with("0 of 1 code cells ran (never run, or saved without outputs)"), "{}", a.recognised_by);
         let broken = dir.path().join("cut.ipynb");
         std::fs::write(&broken, &cell("1", "")[..40]).unwrap();
-        assert!(classify_file(&broken).recognised_by.starts_with("content: Jupyter notebook that does not parse"));
+        let a = classify_file(&broken);
+        assert_eq!(a.kind, ArtifactKind::Log);
+        assert!(a.recognised_by.starts_with("content: Jupyter notebook that does not parse"), "{}", a.recognised_by);
+        assert!(a.recognised_by.ends_with(", read as text"), "{}", a.recognised_by);
     }
 
     #[test]

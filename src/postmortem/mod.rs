@@ -89,7 +89,7 @@ fn log_heads(artifacts: &[Artifact]) -> Vec<(usize, Vec<u8>)> {
     const HEAD: usize = 64 << 10;
     let logs = artifacts.iter().enumerate().filter(|(_, a)| a.kind == ArtifactKind::Log);
     logs.filter_map(|(i, a)| {
-        if let Some(console) = crate::log::notebook::read(std::path::Path::new(&a.path)) {
+        if let Ok(console) = crate::log::notebook::read(std::path::Path::new(&a.path)) {
             let mut head = console.text.into_bytes();
             head.truncate(HEAD);
             return Some((i, head));

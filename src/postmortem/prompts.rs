@@ -572,7 +572,7 @@ impl Stated {
     /// web UI it shows running.
     pub(crate) fn record_log(&mut self, artifact: usize, path: &Path) -> LogShows {
         let log = file_name(&path.to_string_lossy());
-        let (text, notebook) = match crate::log::notebook::read(path) {
+        let (text, notebook) = match crate::log::notebook::read(path).ok() {
             Some(console) => {
                 // What its cells set comes before what they print, as one generation.
                 let mut set = String::new();
@@ -827,7 +827,7 @@ pub(crate) fn file_name(path: &str) -> String {
 
 /// The start of a log, as text.
 fn head(path: &Path) -> Option<String> {
-    if let Some(console) = crate::log::notebook::read(path) {
+    if let Ok(console) = crate::log::notebook::read(path) {
         return Some(console.text);
     }
     let mut bytes = Vec::new();
