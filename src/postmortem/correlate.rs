@@ -2169,6 +2169,33 @@ fn replay_spec(rule: &'static Rule, e: &Evidence) -> Option<String> {
     Some(lines.join("\n"))
 }
 
+/// The probe step of a run a notebook made: the script a cell ran, under
+/// the probe from a cell; else the notebook itself, as a script or inside
+/// its kernel.
+fn notebook_probe((path, run): &(String, NotebookRun), focus: &str) -> String {
+    match run {
+        NotebookRun::Script(script) => format!(
+            "# in a cell of the notebook, the script it ran, under the probe:\n\
+             !python -m nanscope.probe run --out dump {script}{focus}\n\
+             # then: nanscope postmortem RUN_DIR --dump dump"
+        ),
+        NotebookRun::Cells => {
+            let name = std::path::Path::new(path).file_name().map_or(path.into(), |n| n.to_string_lossy());
+            let script = std::path::Path::new(name.as_ref()).with_extension("py").display().to_string();
+            format!(
+                "# the notebook as a script, run under the probe from the folder it ran in:\n\
+                 jupyter nbconvert --to python {notebook}   # writes {script}\n\
+                 python -m nanscope.probe run --out dump {script}{focus}\n\
+                 # or in the notebook: restart the kernel, run this cell first, then the others:\n\
+                 #   from nanscope.probe import watch_pipelines; watch_pipelines(\"dump\").__enter__()\n\
+                 # then: nanscope postmortem RUN_DIR --dump dump",
+                notebook = shell_word(&name),
+                script = shell_word(&script),
+            )
+        }
+    }
+}
+
 /// `text` as a TOML basic string.
 fn toml_string(text: &str) -> String {
     toml::Value::String(text.to_string()).to_string()
@@ -2234,32 +2261,7 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
                      nanscope postmortem RUN_DIR --dump dump"
                 )
             }
-            None if matches!(&e.notebook, Some((_, NotebookRun::Script(_)))) => {
-                let script = match &e.notebook {
-                    Some((_, NotebookRun::Script(script))) => script.as_str(),
-                    _ => "",
-                };
-                format!(
-                    "# in a cell of the notebook, the script it ran, under the probe:\n\
-                     !python -m nanscope.probe run --out dump {script}{focus}\n\
-                     # then: nanscope postmortem RUN_DIR --dump dump"
-                )
-            }
-            None if e.notebook.is_some() => {
-                let notebook = e.notebook.as_ref().map_or("", |(path, _)| path.as_str());
-                let name = std::path::Path::new(notebook).file_name().map_or(notebook.into(), |n| n.to_string_lossy());
-                let script = std::path::Path::new(name.as_ref()).with_extension("py").display().to_string();
-                format!(
-                    "# the notebook as a script, run under the probe from the folder it ran in:\n\
-                     jupyter nbconvert --to python {notebook}   # writes {script}\n\
-                     python -m nanscope.probe run --out dump {script}{focus}\n\
-                     # or in the notebook: restart the kernel, run this cell first, then the others:\n\
-                     #   from nanscope.probe import watch_pipelines; watch_pipelines(\"dump\").__enter__()\n\
-                     # then: nanscope postmortem RUN_DIR --dump dump",
-                    notebook = shell_word(&name),
-                    script = shell_word(&script),
-                )
-            }
+            None if e.notebook.is_some() => e.notebook.as_ref().map(|n| notebook_probe(n, &focus)).unwrap_or_default(),
             None => format!(
                 "# the script unchanged (infer.py, infer_acc.py or your own), as you ran it:\npython -m nanscope.probe run --out dump infer.py --config ./configs/prompts/infer.yaml{focus}\n# then: nanscope postmortem RUN_DIR --dump dump/\n# or, inside your own code:\n#   from nanscope.probe import attach\n#   probe = attach(pipe.denoising_unet, \"dump\", prefix=\"denoising_unet\"); calling probe.step(i) each step"
             ),
@@ -2592,6 +2594,17 @@ mod tests {
                 proptest::prop_assert!(!import.statement().is_empty() && !import.check().is_empty());
             }
         }
+    }
+
+    #[test]
+    fn a_notebook_s_probe_step_runs_the_script_it_ran_or_the_notebook() {
+        let colab = ("run/EchoMimicV2.ipynb".to_string(), NotebookRun::Script("infer_acc.py --config x.yaml".into()));
+        let step = notebook_probe(&colab, "");
+        assert!(step.contains("\n!python -m nanscope.probe run --out dump infer_acc.py --config x.yaml\n"), "{step}");
+        let demo = ("run/my demo.ipynb".to_string(), NotebookRun::Cells);
+        let step = notebook_probe(&demo, "\n# the modules to watch: up_blocks.1");
+        assert!(step.contains("jupyter nbconvert --to python 'my demo.ipynb'   # writes 'my demo.py'\n"), "{step}");
+        assert!(step.contains("run --out dump 'my demo.py'\n# the modules to watch: up_blocks.1\n"), "{step}");
     }
 
     #[test]
