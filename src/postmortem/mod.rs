@@ -82,41 +82,24 @@ impl Postmortem {
     }
 }
 
-/// The first 64 KiB of each log (of a notebook's console): where ComfyUI's
-/// log has its startup lines and an error report its title.
-fn log_heads(artifacts: &[Artifact]) -> Vec<(usize, Vec<u8>)> {
-    use std::io::Read;
-    const HEAD: usize = 64 << 10;
-    let logs = artifacts.iter().enumerate().filter(|(_, a)| a.kind == ArtifactKind::Log);
-    logs.filter_map(|(i, a)| {
-        if let Ok(console) = crate::log::notebook::read(std::path::Path::new(&a.path)) {
-            let mut head = console.text.into_bytes();
-            head.truncate(HEAD);
-            return Some((i, head));
-        }
-        let mut head = Vec::new();
-        std::fs::File::open(&a.path).and_then(|f| f.take(HEAD as u64).read_to_end(&mut head)).ok()?;
-        Some((i, head))
-    })
-    .collect()
-}
+/// The first 64 KiB of a log (of a notebook's console): where ComfyUI's log
+/// has its startup lines and an error report its title.
+const LOG_HEAD: usize = 64 << 10;
 
 /// Whether a log says the run ran on Windows: ComfyUI-Manager's startup
 /// lines (`** Platform: Windows`) near the top of ComfyUI's log.
-fn ran_on_windows(heads: &[(usize, Vec<u8>)]) -> bool {
-    heads.iter().any(|(_, head)| {
-        String::from_utf8_lossy(head).lines().any(|l| l.trim_end().ends_with("** Platform: Windows"))
-    })
+fn ran_on_windows(logs: &[prompts::LogText]) -> bool {
+    logs.iter().any(|log| log.head(LOG_HEAD).lines().any(|l| l.trim_end().ends_with("** Platform: Windows")))
 }
 
 /// The workflow checked from a ComfyUI error report that attaches one: its
 /// title is in its first 4 KiB.
 fn attached_workflow(
     path: &std::path::Path,
-    head: &[u8],
+    log: &prompts::LogText,
     options: &crate::config::ConfigOptions,
 ) -> Option<crate::config::ConfigFile> {
-    let title = String::from_utf8_lossy(&head[..head.len().min(4096)]).contains("# ComfyUI Error Report");
+    let title = log.head(4096).contains("# ComfyUI Error Report");
     if !title {
         return None;
     }
@@ -160,8 +143,8 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let mut artifacts = found.artifacts;
     let mut text_findings: Vec<(usize, Finding)> = Vec::new();
     let mut config_paths: Vec<ConfigPaths> = Vec::new();
-    let heads = log_heads(&artifacts);
-    let config_options = crate::config::ConfigOptions { windows: ran_on_windows(&heads), ..Default::default() };
+    let logs = prompts::LogText::read_all(&artifacts);
+    let config_options = crate::config::ConfigOptions { windows: ran_on_windows(&logs), ..Default::default() };
     let mut workflows: Vec<usize> = Vec::new();
     let mut stated = prompts::Stated::default();
     // Where the workflow that ran is known to be: an error report, an image.
@@ -172,12 +155,12 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         let path = std::path::Path::new(&a.path);
         let found = if a.kind == ArtifactKind::Log {
             a.checks.push("log check".into());
-            let shown = stated.record_log(i, path);
+            let log = logs.iter().find(|l| l.artifact == i);
+            let shown = log.map(|l| stated.record_log(l)).unwrap_or_default();
             a.comfyui_workflow |= shown.comfyui;
             a.notebook = shown.notebook;
             let mut found = crate::log::check_file(path, &crate::log::LogOptions::default()).findings;
-            let head = heads.iter().find(|(n, _)| *n == i).map_or(&[][..], |(_, h)| h.as_slice());
-            if let Some(attached) = attached_workflow(path, head, &config_options) {
+            if let Some(attached) = log.and_then(|l| attached_workflow(path, l, &config_options)) {
                 a.checks.push("config check (attached workflow)".into());
                 a.comfyui_workflow = true;
                 ran.push(i);
@@ -264,7 +247,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         })
         .collect();
     let ui = stated.ui();
-    let mut unused = prompts::not_read(&artifacts, &prompt_configs, ui.as_ref());
+    let mut unused = prompts::not_read(&artifacts, &prompt_configs, ui.as_ref(), &logs);
     unused.extend(prompts::example_workflows(&artifacts, &workflows));
     unused.extend(assets);
     unused.extend(other_workflows);

@@ -17,7 +17,7 @@ use std::path::Path;
 use super::discover::{Artifact, ArtifactKind, Component};
 use super::loads::Ui;
 
-/// The most of each log read to find the config it names.
+/// The most of each log read as text (a notebook's console is read whole).
 const LOG_HEAD: u64 = 16 << 20;
 
 /// A prompt config of the folder: its artifact, and whether every weight
@@ -40,7 +40,12 @@ pub(crate) struct Prompt<'a> {
 /// else, when one resolves every weight file, the others no entry point
 /// reads; else, when an entry point's config (`infer*.yaml`) is there, the
 /// others.
-pub(crate) fn not_read(artifacts: &[Artifact], prompts: &[Prompt], ui: Option<&UiRun>) -> Vec<(usize, String)> {
+pub(crate) fn not_read(
+    artifacts: &[Artifact],
+    prompts: &[Prompt],
+    ui: Option<&UiRun>,
+    logs: &[LogText],
+) -> Vec<(usize, String)> {
     let given: Vec<usize> =
         prompts.iter().map(|p| p.artifact).filter(|&i| artifacts[i].recognised_by == "--config").collect();
     if !given.is_empty() {
@@ -60,7 +65,7 @@ pub(crate) fn not_read(artifacts: &[Artifact], prompts: &[Prompt], ui: Option<&U
             (p.artifact, why.to_string())
         })
         .collect();
-    unread.extend(not_read_among(artifacts, &rest, ui));
+    unread.extend(not_read_among(artifacts, &rest, ui, logs));
     unread
 }
 
@@ -166,6 +171,53 @@ pub(crate) enum NotebookRun {
     /// A cell ran an entry point from the shell: the script and its
     /// arguments (`infer.py --config …` of `!python infer.py --config …`).
     Script(String),
+}
+
+/// A log's text, read once for all that reads it: a notebook's console,
+/// any other log's first 16 MiB.
+#[derive(Debug, Clone)]
+pub(crate) struct LogText {
+    pub artifact: usize,
+    /// Its file name.
+    pub name: String,
+    pub text: String,
+    /// A notebook's: how it ran the generation, and the inputs its cells
+    /// set, as lines like those its generation cell prints.
+    notebook: Option<(NotebookRun, String)>,
+}
+
+impl LogText {
+    /// The text of each log among `artifacts`.
+    pub(crate) fn read_all(artifacts: &[Artifact]) -> Vec<LogText> {
+        let logs = artifacts.iter().enumerate().filter(|(_, a)| a.kind == ArtifactKind::Log);
+        logs.filter_map(|(i, a)| LogText::read(i, Path::new(&a.path))).collect()
+    }
+
+    fn read(artifact: usize, path: &Path) -> Option<LogText> {
+        let name = file_name(&path.to_string_lossy());
+        if let Ok(console) = crate::log::notebook::read(path) {
+            let mut set = String::new();
+            for (variable, label) in NOTEBOOK_INPUTS {
+                if let Some(a) = console.assignments.iter().rev().find(|a| a.name == variable) {
+                    set.push_str(&format!("{label}{}\n", a.value));
+                }
+            }
+            let run = console.script().map_or(NotebookRun::Cells, NotebookRun::Script);
+            return Some(LogText { artifact, name, text: console.text, notebook: Some((run, set)) });
+        }
+        let mut bytes = Vec::new();
+        std::fs::File::open(path).ok()?.take(LOG_HEAD).read_to_end(&mut bytes).ok()?;
+        Some(LogText { artifact, name, text: String::from_utf8_lossy(&bytes).into_owned(), notebook: None })
+    }
+
+    /// Its first `bytes` bytes (fewer, to end on a character).
+    pub(crate) fn head(&self, bytes: usize) -> &str {
+        let mut end = bytes.min(self.text.len());
+        while !self.text.is_char_boundary(end) {
+            end -= 1;
+        }
+        &self.text[..end]
+    }
 }
 
 /// The lines EchoMimicV2's entry points (`infer*.py`, `app*.py`) and
@@ -570,29 +622,16 @@ impl Stated {
 
     /// The inputs a log prints (a notebook's cells print or set), and the
     /// web UI it shows running.
-    pub(crate) fn record_log(&mut self, artifact: usize, path: &Path) -> LogShows {
-        let log = file_name(&path.to_string_lossy());
-        let (text, notebook) = match crate::log::notebook::read(path).ok() {
-            Some(console) => {
-                // What its cells set comes before what they print, as one generation.
-                let mut set = String::new();
-                for (name, label) in NOTEBOOK_INPUTS {
-                    if let Some(a) = console.assignments.iter().rev().find(|a| a.name == name) {
-                        set.push_str(&format!("{label}{}\n", a.value));
-                    }
-                }
-                let run = console.script().map_or(NotebookRun::Cells, NotebookRun::Script);
-                (set + &console.text, Some(run))
-            }
-            None => match head(path) {
-                Some(text) => (text, None),
-                None => return LogShows::default(),
-            },
+    pub(crate) fn record_log(&mut self, log: &LogText) -> LogShows {
+        let (notebook, text) = match &log.notebook {
+            // What its cells set comes before what they print, as one generation.
+            Some((run, set)) => (Some(run.clone()), format!("{set}{}", log.text)),
+            None => (None, log.text.clone()),
         };
         if let Some((ui, line)) = Ui::of_log(&text) {
-            self.uis.push((ui, format!("{log} prints `{line}`")));
+            self.uis.push((ui, format!("{} prints `{line}`", log.name)));
         }
-        self.loaded.extend(Loaded::printed(&text, &log).into_iter().map(|l| (artifact, l)));
+        self.loaded.extend(Loaded::printed(&text, &log.name).into_iter().map(|l| (log.artifact, l)));
         LogShows { comfyui: comfyui_ran_echomimic(&text), notebook }
     }
 
@@ -686,7 +725,12 @@ fn inside_custom_node(path: &str) -> bool {
 }
 
 /// `not_read` among configs that no flag names and no ComfyUI node ships.
-fn not_read_among(artifacts: &[Artifact], prompts: &[Prompt], ui: Option<&UiRun>) -> Vec<(usize, String)> {
+fn not_read_among(
+    artifacts: &[Artifact],
+    prompts: &[Prompt],
+    ui: Option<&UiRun>,
+    logs: &[LogText],
+) -> Vec<(usize, String)> {
     if prompts.len() < 2 && ui.is_none() {
         return Vec::new();
     }
@@ -696,12 +740,12 @@ fn not_read_among(artifacts: &[Artifact], prompts: &[Prompt], ui: Option<&UiRun>
     };
     // Every log and every output counts: a folder may hold runs of both entry points.
     let mut by_logs = Named::default();
-    for log in artifacts.iter().filter(|a| a.kind == ArtifactKind::Log) {
-        let Some(text) = head(Path::new(&log.path)) else { continue };
+    for log in logs {
+        let text = &log.text;
         let named = |p: &&Prompt| {
-            names(&text, &file_name(&artifacts[p.artifact].path)) || prints_output_folder(&text, p.motion_module)
+            names(text, &file_name(&artifacts[p.artifact].path)) || prints_output_folder(text, p.motion_module)
         };
-        by_logs.add(&log.path, prompts.iter().filter(named).map(|p| p.artifact));
+        by_logs.add(&artifacts[log.artifact].path, prompts.iter().filter(named).map(|p| p.artifact));
     }
     if let Some(read) = by_logs.subset_of(&all) {
         let why = format!("not the run's config: {} names {}", by_logs.sources(), by_logs.listed(artifacts));
@@ -823,16 +867,6 @@ fn prints_output_folder(text: &str, motion_module: Option<&str>) -> bool {
 
 pub(crate) fn file_name(path: &str) -> String {
     Path::new(path).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-}
-
-/// The start of a log, as text.
-fn head(path: &Path) -> Option<String> {
-    if let Ok(console) = crate::log::notebook::read(path) {
-        return Some(console.text);
-    }
-    let mut bytes = Vec::new();
-    std::fs::File::open(path).ok()?.take(LOG_HEAD).read_to_end(&mut bytes).ok()?;
-    Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// Whether `text` names the file `name` as a word of a path: `infer.yaml`
@@ -1238,7 +1272,7 @@ mod tests {
             ]
         };
         let unread = |artifacts: &[Artifact], resolved: &[bool]| -> Vec<usize> {
-            not_read(artifacts, &prompts(resolved), None).into_iter().map(|(i, _)| i).collect()
+            not_read(artifacts, &prompts(resolved), None, &LogText::read_all(artifacts)).into_iter().map(|(i, _)| i).collect()
         };
         // --config wins over everything.
         let mut given = checkout("--config");
@@ -1250,7 +1284,7 @@ mod tests {
         let mut both = checkout("content: EchoMimicV2 prompt config");
         both.push(log.clone());
         both.push(Artifact::new(&second, ArtifactKind::Log, "content: log"));
-        let unused = not_read(&both, &prompts(&[false, false, false]), None);
+        let unused = not_read(&both, &prompts(&[false, false, false]), None, &LogText::read_all(&both));
         assert_eq!(unused.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0]);
         assert!(unused[0].1.contains("run.log, ") && unused[0].1.ends_with("names infer_acc.yaml, infer.yaml"));
         // A log that names one.
@@ -1273,17 +1307,17 @@ mod tests {
         stated.record_clip(0, &[clip]);
         let ui = stated.ui().unwrap();
         assert_eq!((ui.ui, ui.shown.as_str()), (Ui::Either, "they write outputs/20251120_100215_sig.mp4"));
-        let unused = not_read(&plain, &prompts(&[false, true, false]), Some(&ui));
+        let unused = not_read(&plain, &prompts(&[false, true, false]), Some(&ui), &LogText::read_all(&plain));
         assert_eq!(unused.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 1, 2]);
         assert!(unused[1].1.contains("(app.py or app_acc.py: they write outputs/20251120_100215_sig.mp4)"), "{unused:?}");
-        assert_eq!(not_read(&plain[..1], &prompts(&[true]), Some(&ui)).len(), 1);
+        assert_eq!(not_read(&plain[..1], &prompts(&[true]), Some(&ui), &LogText::read_all(&plain[..1])).len(), 1);
         // A log that names a config still decides.
         let log = dir.path().join("app.log");
         std::fs::write(&log, "\u{1b}[32m精度：float16\u{1b}[0m\nusing motion module acc\n").unwrap();
-        stated.record_log(1, &log);
+        stated.record_log(&LogText::read(1, &log).unwrap());
         assert_eq!(stated.ui().map(|u| u.ui), Some(Ui::AppAcc), "the log says which UI the clip's is");
         let ui = stated.ui().unwrap();
-        let unused = not_read(&logged, &prompts(&[false, true, false]), Some(&ui));
+        let unused = not_read(&logged, &prompts(&[false, true, false]), Some(&ui), &LogText::read_all(&logged));
         assert_eq!(unused.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 1]);
     }
 
@@ -1295,13 +1329,13 @@ mod tests {
             config(&format!("{node}/infer_acc.yaml"), "content"),
             config(r"E:\ComfyUI\custom_nodes\EchoMimicV2-ComfyUI\infer.yaml", "content"),
         ];
-        let unused = not_read(&artifacts, &prompts(&[false, false, false]), None);
+        let unused = not_read(&artifacts, &prompts(&[false, false, false]), None, &LogText::read_all(&artifacts));
         assert_eq!(unused.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 1, 2]);
         assert!(unused[0].1.contains("ComfyUI node"));
         // Even one alone; but not one given with --config.
-        assert_eq!(not_read(&artifacts[..1], &prompts(&[false]), None).len(), 1);
+        assert_eq!(not_read(&artifacts[..1], &prompts(&[false]), None, &LogText::read_all(&artifacts[..1])).len(), 1);
         let given = [config(&format!("{node}/infer.yaml"), "--config"), config(&format!("{node}/infer_acc.yaml"), "c")];
-        assert_eq!(not_read(&given, &prompts(&[false, false]), None).iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1]);
+        assert_eq!(not_read(&given, &prompts(&[false, false]), None, &LogText::read_all(&given)).iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1]);
         assert!(!inside_custom_node("custom_nodes") && !inside_custom_node("run/custom_nodes_old/infer.yaml"));
     }
 }
