@@ -138,7 +138,7 @@ pub fn check_reader<R: Read>(reader: R, label: &str, options: &LogOptions) -> Lo
         let guarded = BombGuard { inner: decoder, out: 0, compressed: compressed.clone() };
         scan::scan(guarded, &searcher, |hit| state.hit(hit))
     } else if is_notebook {
-        match read_notebook(&mut buffered) {
+        match notebook::read_from(&mut buffered) {
             Ok((console, size)) => {
                 state.places = console.places;
                 state.result.notebook = Some(console.summary);
@@ -147,7 +147,7 @@ pub fn check_reader<R: Read>(reader: R, label: &str, options: &LogOptions) -> Lo
                 outcome.map(|tally| ScanTally { bytes: size, ..tally })
             }
             // Too large, or not a notebook after all: its text as it is.
-            Err(bytes) => scan::scan(io::Cursor::new(bytes).chain(buffered), &searcher, |hit| state.hit(hit)),
+            Err((_, bytes)) => scan::scan(io::Cursor::new(bytes).chain(buffered), &searcher, |hit| state.hit(hit)),
         }
     } else {
         scan::scan(buffered, &searcher, |hit| state.hit(hit))
@@ -164,19 +164,6 @@ pub fn check_reader<R: Read>(reader: R, label: &str, options: &LogOptions) -> Lo
         }
     };
     state.finish(tally)
-}
-
-/// A notebook's console and its size in bytes; the bytes read when it is
-/// larger than a notebook is read whole, or is not one.
-fn read_notebook<R: BufRead>(reader: &mut R) -> Result<(notebook::Console, u64), Vec<u8>> {
-    let mut bytes = Vec::new();
-    if reader.take(notebook::MAX_BYTES + 1).read_to_end(&mut bytes).is_err() || bytes.len() as u64 > notebook::MAX_BYTES {
-        return Err(bytes);
-    }
-    match notebook::console(&bytes) {
-        Ok(console) => Ok((console, bytes.len() as u64)),
-        Err(_) => Err(bytes),
-    }
 }
 
 /// Counts the bytes read from the file itself (compressed, for gzip).

@@ -127,12 +127,24 @@ pub fn read(path: &Path) -> Result<Console, Unread> {
     if !looks_like(&head[..n]) {
         return Err(Unread::NotANotebook);
     }
-    let mut bytes = head[..n].to_vec();
-    file.take(MAX_BYTES + 1 - n as u64).read_to_end(&mut bytes).map_err(|_| Unread::NotANotebook)?;
-    if bytes.len() as u64 > MAX_BYTES {
-        return Err(Unread::TooLarge);
+    read_from(std::io::Cursor::new(&head[..n]).chain(file)).map(|(console, _)| console).map_err(|(why, _)| why)
+}
+
+/// The console of the notebook `reader` holds, read whole, and its size in
+/// bytes; when it cannot be read whole, is larger than [`MAX_BYTES`] or is
+/// not a notebook, why, and the bytes read.
+pub fn read_from<R: Read>(reader: R) -> Result<(Console, u64), (Unread, Vec<u8>)> {
+    let mut bytes = Vec::new();
+    if reader.take(MAX_BYTES + 1).read_to_end(&mut bytes).is_err() {
+        return Err((Unread::NotANotebook, bytes));
     }
-    console(&bytes).map_err(Unread::Malformed)
+    if bytes.len() as u64 > MAX_BYTES {
+        return Err((Unread::TooLarge, bytes));
+    }
+    match console(&bytes) {
+        Ok(console) => Ok((console, bytes.len() as u64)),
+        Err(why) => Err((Unread::Malformed(why), bytes)),
+    }
 }
 
 /// Reads a notebook's console from its whole content.
@@ -157,7 +169,7 @@ pub fn console(bytes: &[u8]) -> Result<Console, String> {
     let mut console = Console::default();
     console.summary.nbformat = nbformat.map_or(0, |v| v as u64);
     // Cells in the order they ran; a cell without a count stays after the one before it.
-    let mut order: Vec<(u64, usize, &Json)> = Vec::new();
+    let mut order: Vec<(u64, usize, Option<u64>, &Json)> = Vec::new();
     let mut last = 0;
     for (i, cell) in cells.iter().enumerate() {
         if text_of(cell.get("cell_type")).is_some_and(|t| t != "code") {
@@ -173,13 +185,12 @@ pub fn console(bytes: &[u8]) -> Result<Console, String> {
             console.summary.cells_run += 1;
         }
         last = count.unwrap_or(last);
-        order.push((last, i, cell));
+        order.push((last, i, count, cell));
     }
-    order.sort_by_key(|&(count, i, _)| (count, i));
+    order.sort_by_key(|&(last, i, _, _)| (last, i));
     // Where a string's line is unknown, the last known one stands for it.
     let mut at = 1;
-    for (_, _, cell) in order {
-        let count = cell.get("execution_count").or_else(|| cell.get("prompt_number")).and_then(count_of);
+    for (_, _, count, cell) in order {
         if count.is_some() {
             read_source(cell, count, &line_of, &mut console);
         }

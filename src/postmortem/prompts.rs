@@ -623,10 +623,10 @@ impl Stated {
     /// The inputs a log prints (a notebook's cells print or set), and the
     /// web UI it shows running.
     pub(crate) fn record_log(&mut self, log: &LogText) -> LogShows {
-        let (notebook, text) = match &log.notebook {
+        let (notebook, text): (_, std::borrow::Cow<str>) = match &log.notebook {
             // What its cells set comes before what they print, as one generation.
-            Some((run, set)) => (Some(run.clone()), format!("{set}{}", log.text)),
-            None => (None, log.text.clone()),
+            Some((run, set)) => (Some(run.clone()), format!("{set}{}", log.text).into()),
+            None => (None, log.text.as_str().into()),
         };
         if let Some((ui, line)) = Ui::of_log(&text) {
             self.uis.push((ui, format!("{} prints `{line}`", log.name)));
