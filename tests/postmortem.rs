@@ -1305,6 +1305,83 @@ fn a_web_ui_run_is_judged_by_the_checkpoints_it_loads() {
     );
 }
 
+/// A wrapper of the checkout (a FastAPI server, `api.py`) that its log names
+/// by the logger it writes under: its source says which config it loads
+/// and which of its keys it reads, and the probe step starts it.
+#[test]
+fn a_wrapper_s_own_entry_point_is_read_from_its_source() {
+    let report = assert_verdict("deploy_api");
+    assert_eq!(report["verdict"]["confidence"], "high");
+    let summary = |suffix: &str| artifact(&report, suffix)["summary"].as_str().unwrap().to_string();
+    assert_eq!(
+        summary("/api.py"),
+        "the run's entry point (nohup.out:3 logs as `api`): names ./configs/prompts/infer_acc.yaml, builds the \
+         accelerated pipeline; not judged"
+    );
+    assert!(
+        summary("configs/prompts/infer.yaml").ends_with(
+            "not the run's config: api.py, the entry point that ran (nohup.out:3 logs as `api`), loads infer_acc.yaml"
+        ),
+        "{}",
+        summary("configs/prompts/infer.yaml")
+    );
+    assert_eq!(artifact(&report, "pretrained_weights/denoising_unet.pth")["unused"], true);
+    // The size and test cases infer_acc.py would read are listed, not judged.
+    let unread: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["subject"]["file"].as_str().is_some_and(|p| p.ends_with("infer_acc.yaml")))
+        .filter(|f| ["C108", "C114"].contains(&f["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(unread.len(), 3, "{unread:?}");
+    for f in unread {
+        assert_eq!(f["severity"], "info", "{f}");
+        assert_eq!(f["evidence"]["not_read_by"], "api.py", "{f}");
+    }
+    assert!(!report["verdict"]["competing"].to_string().contains("K114"));
+    let next = report["verdict"]["next"].to_string();
+    assert!(next.contains("python -m nanscope.probe run --out dump api.py"), "{next}");
+    assert!(next.contains("variant = \\\"acc\\\""), "{next}");
+
+    // The clip left where the server wrote it, in a temporary folder outside
+    // the checkout: the log names it.
+    let (dir, run_dir) = copy_of("deploy_api");
+    let served = dir.path().join("tmp").join("tmpk3j9x2ab");
+    std::fs::create_dir_all(&served).unwrap();
+    std::fs::rename(run_dir.join("generated_0014_echomimicv2_woman.mp4"), served.join("output.mp4")).unwrap();
+    let log = std::fs::read_to_string(run_dir.join("nohup.out")).unwrap();
+    let at = served.join("output.mp4").display().to_string();
+    std::fs::write(run_dir.join("nohup.out"), log.replace("/tmp/tmpk3j9x2ab/output.mp4", &at)).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K101", "{stderr}");
+    assert_eq!(link(&report, "video frames")["basis"], "observed");
+    let clip = artifact(&report, "tmpk3j9x2ab/output.mp4");
+    assert!(
+        clip["recognised_by"].as_str().unwrap().starts_with("nohup.out:16 names it; content: video container"),
+        "{clip}"
+    );
+
+    // Started by `uvicorn api:app` (no main guard), and named only by a
+    // traceback through it: the probe is entered from inside it.
+    let (_dir, run_dir) = copy_of("deploy_api");
+    let source = std::fs::read_to_string(run_dir.join("api.py")).unwrap();
+    let imported = &source[..source.find("if __name__").unwrap()];
+    std::fs::write(run_dir.join("api.py"), imported).unwrap();
+    let log = std::fs::read_to_string(run_dir.join("nohup.out")).unwrap();
+    let plain = log.replace("INFO:api:", "INFO: ").replace(
+        "INFO: Models loaded successfully!",
+        "Traceback (most recent call last):\n  File \"/home/ubuntu/echomimic_v2/api.py\", line 31, in load_models\n\
+         RuntimeWarning: retrying",
+    );
+    std::fs::write(run_dir.join("nohup.out"), plain).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K101", "{stderr}");
+    assert!(artifact(&report, "/api.py")["summary"].as_str().unwrap().contains("has a traceback through api.py"));
+    let next = report["verdict"]["next"].to_string();
+    assert!(next.contains("watch_pipelines(\\\"dump\\\").__enter__()"), "{next}");
+}
+
 /// A notebook saved after it ran is the run's log: its cells' outputs
 /// (what they printed, the traceback that stopped one) and the inputs its
 /// cells set say what the run read and where it stopped.

@@ -18,6 +18,7 @@ pub(crate) const NEEDLES: &[&str] = &[
     "inf values",
     "contains inf",
     "replac",
+    "invalid values",
     "bytes read",
     "moov atom",
     "invalid data found",
@@ -102,6 +103,7 @@ pub(crate) fn classify(line: &str) -> Option<Signature> {
     }
     if any(&["replacing with zero", "replaced with zero", "replacing nan", "nan_to_num"])
         || (has("replac") && has("nan") && has("zero"))
+        || (has("invalid values") && any(&["clean", "replac", "sanitiz"]))
     {
         return sig(&rules::NAN_REPLACED_WITH_ZEROS, nan_stage(line, "video write"));
     }
@@ -503,6 +505,12 @@ mod tests {
         assert_eq!(code(cast), Some("L101"));
         assert_eq!(code("MoviePy warning: 6220800 bytes wanted but 0 bytes read at frame 12/120"), Some("L105"));
         assert_eq!(code("WARNING: NaN values detected in video tensor, replacing with zeros"), Some("L104"));
+        assert_eq!(code("WARNING:api:[Job 7f3c] Video tensor contains invalid values! Cleaning..."), Some("L104"));
+        assert_eq!(code("WARNING:api:[Job 7f3c] Reference image contains invalid values, cleaning"), Some("L104"));
+        assert_eq!(code("ERROR: invalid values in config"), None);
+        // The block search finds them first.
+        let cleaning = "warning:api:[job 7f3c] video tensor contains invalid values! cleaning...";
+        assert!(NEEDLES.iter().any(|n| cleaning.contains(n)));
         assert_eq!(code("Pipeline output shape: (1, 3, 120, 768, 768), range: [nan, nan]"), Some("L103"));
         assert_eq!(code("Contains NaN: True"), Some("L103"));
         assert_eq!(code("Loaded 0.0M-parameter motion module"), Some("L111"));

@@ -209,6 +209,9 @@ pub(crate) struct Evidence {
     /// A Jupyter notebook ran the generation (its cells' outputs are a
     /// log): its path, and how it ran it.
     notebook: Option<(String, NotebookRun)>,
+    /// A script of the folder ran the generation (a wrapper's entry point:
+    /// `api.py`): its file name, and whether `python SCRIPT` starts it.
+    script: Option<(String, bool)>,
     /// The base model's diffusers UNet folder (`…/unet`), when discovery found one.
     base_unet: Option<String>,
     /// The VAE's checkpoint: a diffusers folder, or one file (ComfyUI's `models/vae/`).
@@ -271,6 +274,8 @@ struct Cited {
     misread: bool,
     /// The custom node ComfyUI could not import at start, the exception's (L122).
     custom_node: Option<String>,
+    /// A NaN-to-zero patch's notice (L104), not numpy's cast warning.
+    patch: bool,
 }
 
 impl Cited {
@@ -284,7 +289,8 @@ impl Cited {
         let at = format!("{file}{line}: {text}");
         let misread = f.evidence.get("read_as").is_some();
         let custom_node = f.evidence.get("custom_node").and_then(|n| n.as_str()).map(str::to_string);
-        Cited { id, at, resolved, models: models(f), key, file: f.subject.file.clone(), path, misread, custom_node }
+        let patch = f.is(&rules::log::NAN_REPLACED_WITH_ZEROS);
+        Cited { id, at, resolved, models: models(f), key, file: f.subject.file.clone(), path, misread, custom_node, patch }
     }
 }
 
@@ -384,6 +390,9 @@ impl Evidence {
                 continue;
             }
             e.comfyui_workflow |= a.comfyui_workflow;
+            if let Some(script) = a.script.as_ref().filter(|_| e.script.is_none()) {
+                e.script = Some((script.name.clone(), script.main_guard));
+            }
             if let Some(run) = a.notebook.as_ref().filter(|_| e.notebook.is_none()) {
                 e.notebook = Some((a.path.clone(), run.clone()));
             }
@@ -411,8 +420,10 @@ impl Evidence {
             let kind = artifacts.get(artifact).map(|a| a.kind);
             // A config or input the run did not use is listed, not judged;
             // nor are poses that outlast the audio, which the pipeline trims
-            // to it (a warning of `pose check`, but nothing broke).
-            if artifacts.get(artifact).is_some_and(|a| a.unused) || poses_outlast_audio(f) {
+            // to it (a warning of `pose check`, but nothing broke); nor a
+            // config key the run's own entry point does not read.
+            let unread_key = f.evidence.contains_key("not_read_by");
+            if artifacts.get(artifact).is_some_and(|a| a.unused) || poses_outlast_audio(f) || unread_key {
                 continue;
             }
             match f.severity {
@@ -1227,9 +1238,15 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
     let nan_cast_ids: Vec<String> = e.black.clone();
     if !e.cast_lines.is_empty() || !e.black.is_empty() {
         let basis = if e.cast_lines.is_empty() && e.tensor_nan.is_empty() { Basis::Predicted } else { Basis::Observed };
+        let patched = !e.cast_lines.is_empty() && e.cast_lines.iter().all(|c| c.patch);
+        let says = if patched {
+            "a NaN-to-zero patch (nan_to_num) turned NaN into 0, which is black after (x * 255).astype(uint8)"
+        } else {
+            "(x * 255).astype(uint8) turned NaN into 0"
+        };
         links.push(link(
             "uint8 cast",
-            "(x * 255).astype(uint8) turned NaN into 0".into(),
+            says.into(),
             basis,
             ids(&e.cast_lines),
             lines(&e.cast_lines),
@@ -2169,6 +2186,26 @@ fn replay_spec(rule: &'static Rule, e: &Evidence) -> Option<String> {
     Some(lines.join("\n"))
 }
 
+/// How to record a dump of a wrapper's generations: under the probe when
+/// `python SCRIPT` starts it (its main guard), else from inside it, since
+/// a server such as `uvicorn api:app` imports it.
+fn script_probe(name: &str, main_guard: bool, focus: &str) -> String {
+    let start = if main_guard {
+        format!(
+            "# start {name} under the probe from its folder, as you start it, and send the request again:\n\
+             python -m nanscope.probe run --out dump {}{focus}",
+            shell_word(name)
+        )
+    } else {
+        format!(
+            "# {name} is imported by what starts it (uvicorn, gunicorn): record from inside it, at its top:\n\
+             #   from nanscope.probe import watch_pipelines; watch_pipelines(\"dump\").__enter__()\n\
+             # then start it as you do and send the request again{focus}"
+        )
+    };
+    format!("{start}\n# each generation writes one dump (dump, dump-2, …); then:\nnanscope postmortem RUN_DIR --dump dump")
+}
+
 /// The probe step of a run a notebook made: the script a cell ran, under
 /// the probe from a cell; else the notebook itself, as a script or inside
 /// its kernel.
@@ -2248,6 +2285,7 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
                 shell_word(folder),
                 shell_word(&format!("{folder}/dump"))
             ),
+            None if e.script.is_some() => e.script.as_ref().map(|(name, main)| script_probe(name, *main, &focus)).unwrap_or_default(),
             None if e.ui.is_some() => {
                 let script = match e.ui {
                     Some(Ui::AppAcc) => "app_acc.py",

@@ -171,6 +171,10 @@ pub struct Artifact {
     /// A Jupyter notebook whose cells ran (a log), and how it ran the generation.
     #[serde(skip)]
     pub(crate) notebook: Option<super::prompts::NotebookRun>,
+    /// A script of the folder that the logs show ran the generation (a
+    /// wrapper's entry point), and what its source says.
+    #[serde(skip)]
+    pub(crate) script: Option<super::script::Script>,
 }
 
 impl Artifact {
@@ -195,6 +199,7 @@ impl Artifact {
             output: false,
             comfyui_workflow: false,
             notebook: None,
+            script: None,
         }
     }
 }
@@ -479,6 +484,10 @@ fn classify_head(path: &Path, head: &[u8]) -> (ArtifactKind, String) {
     if text.trim_start_matches('\u{feff}').trim_start().starts_with('<') {
         return (ArtifactKind::Unknown, "content: HTML or XML markup".into());
     }
+    // Notes on an incident quote its log lines; they are no run's log.
+    if is_markdown(text) {
+        return (ArtifactKind::Unknown, "content: Markdown document".into());
+    }
     if is_config(text) {
         return (ArtifactKind::Config, "content: EchoMimicV2 run configuration keys".into());
     }
@@ -684,6 +693,24 @@ fn is_inference_config(text: &str) -> bool {
     ["unet_additional_kwargs:", "noise_scheduler_kwargs:"].iter().any(|k| text.contains(k))
 }
 
+/// A Markdown document: it opens with a heading (`# Fixes applied`) and
+/// has another heading or a fenced code block below it. A log may hold a
+/// line that starts with `#`, but not a document's structure. The error
+/// report ComfyUI writes for a failed node is one too, but it is the run's
+/// own: its exception, stack trace, log and workflow.
+fn is_markdown(text: &str) -> bool {
+    if text.trim_start().starts_with("# ComfyUI Error Report") {
+        return false;
+    }
+    let heading = |line: &str| {
+        let marks = line.bytes().take_while(|&b| b == b'#').count();
+        (1..=6).contains(&marks) && line[marks..].starts_with(' ') && !line[marks..].trim().is_empty()
+    };
+    let fence = |line: &str| line.starts_with("```") || line.starts_with("~~~");
+    let mut lines = text.trim_start_matches('\u{feff}').lines().map(str::trim_end).filter(|l| !l.is_empty());
+    lines.next().is_some_and(heading) && lines.any(|l| heading(l) || fence(l))
+}
+
 /// Log lines: a level word as loggers write it, a traceback, a progress
 /// bar or one of the incident's messages. Comment lines (`//`, `*`, `#`) and
 /// a level word inside an identifier (`CUDA_ERROR_NOT_FOUND`) or before an
@@ -770,6 +797,18 @@ mod tests {
             ArtifactKind::Poses
         );
         assert_eq!(kind(&[0u8, 1, 2, 3, 255, 254]), ArtifactKind::Unknown);
+    }
+
+    #[test]
+    fn notes_that_quote_a_log_are_no_log() {
+        let notes = b"# Blank Video Output - Fixes Applied\n\n## Problem Summary\n- The warning \"invalid value \
+                      encountered in cast\" meant NaN\n```bash\nuvicorn api:app\n```\nWARNING: Video tensor contains NaN\n";
+        assert_eq!(classify_head(Path::new("x"), notes), (ArtifactKind::Unknown, "content: Markdown document".into()));
+        // A log with a line that starts like a heading is still a log.
+        assert_eq!(kind(b"# run 3\n2025-01-01 INFO loading\nERROR: failed\n"), ArtifactKind::Log);
+        assert_eq!(kind(b"2025-01-01 INFO loading\n# Heading\n## More\n"), ArtifactKind::Log);
+        let comfyui = b"# ComfyUI Error Report\n## Error Details\n- **Exception Type:** OSError\n## Logs\n```\nERROR x\n```\n";
+        assert_eq!(kind(comfyui), ArtifactKind::Log);
     }
 
     #[test]

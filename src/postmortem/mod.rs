@@ -12,6 +12,7 @@ pub mod discover;
 mod loads;
 mod outputs;
 mod prompts;
+mod script;
 
 use std::path::PathBuf;
 
@@ -137,6 +138,21 @@ fn cut_before_the_poses(findings: &mut [(usize, Finding)], clip: u64) {
     }
 }
 
+/// A prompt config's findings on keys the run's own entry point does not
+/// read (a wrapper takes its size, steps and inputs from each request, not
+/// from `width`, `steps` or `test_cases`): listed, as info.
+fn keys_not_read(findings: &mut [(usize, Finding)], configs: &[usize], script: &script::Script) {
+    for (_, f) in findings.iter_mut().filter(|(i, f)| configs.contains(i) && f.severity > crate::report::Severity::Info) {
+        let Some(key) = f.subject.key.as_deref() else { continue };
+        let key = key.split(['[', '.']).next().unwrap_or(key).to_string();
+        if !script.reads(&key) {
+            f.severity = crate::report::Severity::Info;
+            f.message.push_str(&format!("; {}, the run's entry point, does not read {key}", script.name));
+            f.evidence.insert("not_read_by".into(), script.name.clone().into());
+        }
+    }
+}
+
 /// Discovers, checks and judges.
 pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let found = discover(&options.roots, &options.explicit);
@@ -144,6 +160,22 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let mut text_findings: Vec<(usize, Finding)> = Vec::new();
     let mut config_paths: Vec<ConfigPaths> = Vec::new();
     let logs = prompts::LogText::read_all(&artifacts);
+    // A clip the logs name outside the folder is the run's, unless one is given.
+    if !options.explicit.iter().any(|(kind, _)| *kind == ArtifactKind::Video) {
+        for (path, line) in outputs::named_elsewhere(&logs, &artifacts) {
+            let mut clip = discover::classify_file(&path);
+            if clip.kind == ArtifactKind::Video {
+                clip.recognised_by = format!("{} names it; {}", line, clip.recognised_by);
+                artifacts.push(clip);
+            }
+        }
+    }
+    let script = script::Script::of_logs(&artifacts, &logs);
+    if let Some(s) = &script {
+        let a = &mut artifacts[s.artifact];
+        a.checks.push("source read".into());
+        a.script = Some(s.clone());
+    }
     let config_options = crate::config::ConfigOptions { windows: ran_on_windows(&logs), ..Default::default() };
     let mut workflows: Vec<usize> = Vec::new();
     let mut stated = prompts::Stated::default();
@@ -179,7 +211,9 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
                 let paths = checked.settings.iter().map(|s| (s.key.clone(), s.value.clone())).collect();
                 config_paths.push(ConfigPaths { artifact: i, resolved, root: checked.root.clone(), paths });
                 stated.record(i, &checked.settings);
-                stated.record_cases(i, &prompts::file_name(&a.path), &checked.settings);
+                // A wrapper that reads no `test_cases` takes its inputs from its requests.
+                let cases = script.as_ref().is_none_or(|s| s.reads("test_cases"));
+                stated.record_cases(i, &prompts::file_name(&a.path), if cases { &checked.settings } else { &[] });
             } else if checked.kind == crate::config::ConfigKind::ComfyuiWorkflow {
                 a.comfyui_workflow = runs_echomimic(&checked);
                 workflows.push(i);
@@ -247,7 +281,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         })
         .collect();
     let ui = stated.ui();
-    let mut unused = prompts::not_read(&artifacts, &prompt_configs, ui.as_ref(), &logs);
+    let mut unused = prompts::not_read(&artifacts, &prompt_configs, ui.as_ref(), script.as_ref(), &logs);
     unused.extend(prompts::example_workflows(&artifacts, &workflows));
     unused.extend(assets);
     unused.extend(other_workflows);
@@ -282,6 +316,10 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     for (_, f) in text_findings.iter_mut().filter(|(i, _)| unused.iter().any(|(u, _)| u == i)) {
         f.severity = crate::report::Severity::Info;
         f.evidence.insert("unused_config".into(), true.into());
+    }
+    if let Some(s) = &script {
+        let read_configs: Vec<usize> = config_paths.iter().map(|c| c.artifact).collect();
+        keys_not_read(&mut text_findings, &read_configs, s);
     }
     resolve_load_paths(&mut text_findings, &artifacts, &config_paths, found.weights_folders.first());
     // The scheme to simulate: the one a log line or config key names.
@@ -345,7 +383,10 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         findings.extend(out.findings.into_iter().map(|f| (out.artifact, f)));
     }
     for a in artifacts.iter_mut().filter(|a| a.kind == ArtifactKind::Unknown) {
-        a.summary = "not judged".into();
+        a.summary = match &a.script {
+            Some(s) => s.summary(),
+            None => "not judged".into(),
+        };
     }
     if let Some(clip) = clip_frames {
         cut_before_the_poses(&mut findings, clip);

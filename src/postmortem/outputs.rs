@@ -8,10 +8,47 @@
 //!   which are no reference image, and the videos uploaded to it, which are
 //!   no clip of the run.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::discover::{Artifact, ArtifactKind};
-use super::prompts::{Loaded, components};
+use super::prompts::{LogText, Loaded, components};
+
+/// The most clips taken from outside the folders given.
+const MOST_NAMED_ELSEWHERE: usize = 4;
+
+/// What a clip's file name ends with.
+const CLIP_EXTENSIONS: [&str; 5] = [".mp4", ".mov", ".mkv", ".webm", ".avi"];
+
+/// The clips the logs name by a full path outside the folders given, that
+/// are files on this machine: a server that generates into a temporary
+/// folder logs where it wrote (`Video generated successfully:
+/// /tmp/tmpk3j9x2ab/output.mp4`), and the user points postmortem at the
+/// checkout. Each with the log line that names it, in the order named.
+pub(crate) fn named_elsewhere(logs: &[LogText], artifacts: &[Artifact]) -> Vec<(PathBuf, String)> {
+    let known: Vec<PathBuf> = artifacts.iter().filter_map(|a| std::fs::canonicalize(&a.path).ok()).collect();
+    let mut named: Vec<(PathBuf, String)> = Vec::new();
+    for log in logs {
+        for (number, line) in log.text.lines().enumerate() {
+            for word in line.split(|c: char| c.is_whitespace() || "'\"()[],;=<>`".contains(c)) {
+                let word = word.trim_end_matches(['.', ':']);
+                let full = word.starts_with('/') || word.get(1..3).is_some_and(|d| d == ":\\" || d == ":/");
+                let lower = word.to_ascii_lowercase();
+                if !full || !CLIP_EXTENSIONS.iter().any(|e| lower.ends_with(e)) {
+                    continue;
+                }
+                let Ok(path) = std::fs::canonicalize(word) else { continue };
+                if !path.is_file() || known.contains(&path) || named.iter().any(|(p, _)| *p == path) {
+                    continue;
+                }
+                named.push((path, format!("{}:{}", log.name, number + 1)));
+                if named.len() == MOST_NAMED_ELSEWHERE {
+                    return named;
+                }
+            }
+        }
+    }
+    named
+}
 
 /// Each silent-by-design video with the video its audio went into, as
 /// artifact indices:

@@ -16,6 +16,7 @@ use std::path::Path;
 
 use super::discover::{Artifact, ArtifactKind, Component};
 use super::loads::Ui;
+use super::script::Script;
 
 /// The most of each log read as text (a notebook's console is read whole).
 const LOG_HEAD: u64 = 16 << 20;
@@ -44,6 +45,7 @@ pub(crate) fn not_read(
     artifacts: &[Artifact],
     prompts: &[Prompt],
     ui: Option<&UiRun>,
+    script: Option<&Script>,
     logs: &[LogText],
 ) -> Vec<(usize, String)> {
     let given: Vec<usize> =
@@ -65,7 +67,7 @@ pub(crate) fn not_read(
             (p.artifact, why.to_string())
         })
         .collect();
-    unread.extend(not_read_among(artifacts, &rest, ui, logs));
+    unread.extend(not_read_among(artifacts, &rest, ui, script, logs));
     unread
 }
 
@@ -208,6 +210,12 @@ impl LogText {
         let mut bytes = Vec::new();
         std::fs::File::open(path).ok()?.take(LOG_HEAD).read_to_end(&mut bytes).ok()?;
         Some(LogText { artifact, name, text: String::from_utf8_lossy(&bytes).into_owned(), notebook: None })
+    }
+
+    /// A log of the given text, as `read` makes it of a file.
+    #[cfg(test)]
+    pub(crate) fn of_text(artifact: usize, name: &str, text: &str) -> LogText {
+        LogText { artifact, name: name.into(), text: text.into(), notebook: None }
     }
 
     /// Its first `bytes` bytes (fewer, to end on a character).
@@ -729,6 +737,7 @@ fn not_read_among(
     artifacts: &[Artifact],
     prompts: &[Prompt],
     ui: Option<&UiRun>,
+    script: Option<&Script>,
     logs: &[LogText],
 ) -> Vec<(usize, String)> {
     if prompts.len() < 2 && ui.is_none() {
@@ -750,6 +759,20 @@ fn not_read_among(
     if let Some(read) = by_logs.subset_of(&all) {
         let why = format!("not the run's config: {} names {}", by_logs.sources(), by_logs.listed(artifacts));
         return others(read, &why);
+    }
+    if let Some(script) = script {
+        let mut by_script = Named::default();
+        let path = artifacts[script.artifact].path.as_str();
+        by_script.add(path, prompts.iter().map(|p| p.artifact).filter(|&i| script.names_config(&artifacts[i].path)));
+        if let Some(read) = by_script.subset_of(&all) {
+            let why = format!(
+                "not the run's config: {}, the entry point that ran ({}), loads {}",
+                script.name,
+                script.shown,
+                by_script.listed(artifacts)
+            );
+            return others(read, &why);
+        }
     }
     let mut by_outputs = Named::default();
     for video in artifacts.iter().filter(|a| a.kind == ArtifactKind::Video) {
@@ -1272,7 +1295,7 @@ mod tests {
             ]
         };
         let unread = |artifacts: &[Artifact], resolved: &[bool]| -> Vec<usize> {
-            not_read(artifacts, &prompts(resolved), None, &LogText::read_all(artifacts)).into_iter().map(|(i, _)| i).collect()
+            not_read(artifacts, &prompts(resolved), None, None, &LogText::read_all(artifacts)).into_iter().map(|(i, _)| i).collect()
         };
         // --config wins over everything.
         let mut given = checkout("--config");
@@ -1284,7 +1307,7 @@ mod tests {
         let mut both = checkout("content: EchoMimicV2 prompt config");
         both.push(log.clone());
         both.push(Artifact::new(&second, ArtifactKind::Log, "content: log"));
-        let unused = not_read(&both, &prompts(&[false, false, false]), None, &LogText::read_all(&both));
+        let unused = not_read(&both, &prompts(&[false, false, false]), None, None, &LogText::read_all(&both));
         assert_eq!(unused.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0]);
         assert!(unused[0].1.contains("run.log, ") && unused[0].1.ends_with("names infer_acc.yaml, infer.yaml"));
         // A log that names one.
@@ -1307,17 +1330,17 @@ mod tests {
         stated.record_clip(0, &[clip]);
         let ui = stated.ui().unwrap();
         assert_eq!((ui.ui, ui.shown.as_str()), (Ui::Either, "they write outputs/20251120_100215_sig.mp4"));
-        let unused = not_read(&plain, &prompts(&[false, true, false]), Some(&ui), &LogText::read_all(&plain));
+        let unused = not_read(&plain, &prompts(&[false, true, false]), Some(&ui), None, &LogText::read_all(&plain));
         assert_eq!(unused.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 1, 2]);
         assert!(unused[1].1.contains("(app.py or app_acc.py: they write outputs/20251120_100215_sig.mp4)"), "{unused:?}");
-        assert_eq!(not_read(&plain[..1], &prompts(&[true]), Some(&ui), &LogText::read_all(&plain[..1])).len(), 1);
+        assert_eq!(not_read(&plain[..1], &prompts(&[true]), Some(&ui), None, &LogText::read_all(&plain[..1])).len(), 1);
         // A log that names a config still decides.
         let log = dir.path().join("app.log");
         std::fs::write(&log, "\u{1b}[32m精度：float16\u{1b}[0m\nusing motion module acc\n").unwrap();
         stated.record_log(&LogText::read(1, &log).unwrap());
         assert_eq!(stated.ui().map(|u| u.ui), Some(Ui::AppAcc), "the log says which UI the clip's is");
         let ui = stated.ui().unwrap();
-        let unused = not_read(&logged, &prompts(&[false, true, false]), Some(&ui), &LogText::read_all(&logged));
+        let unused = not_read(&logged, &prompts(&[false, true, false]), Some(&ui), None, &LogText::read_all(&logged));
         assert_eq!(unused.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 1]);
     }
 
@@ -1329,13 +1352,13 @@ mod tests {
             config(&format!("{node}/infer_acc.yaml"), "content"),
             config(r"E:\ComfyUI\custom_nodes\EchoMimicV2-ComfyUI\infer.yaml", "content"),
         ];
-        let unused = not_read(&artifacts, &prompts(&[false, false, false]), None, &LogText::read_all(&artifacts));
+        let unused = not_read(&artifacts, &prompts(&[false, false, false]), None, None, &LogText::read_all(&artifacts));
         assert_eq!(unused.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 1, 2]);
         assert!(unused[0].1.contains("ComfyUI node"));
         // Even one alone; but not one given with --config.
-        assert_eq!(not_read(&artifacts[..1], &prompts(&[false]), None, &LogText::read_all(&artifacts[..1])).len(), 1);
+        assert_eq!(not_read(&artifacts[..1], &prompts(&[false]), None, None, &LogText::read_all(&artifacts[..1])).len(), 1);
         let given = [config(&format!("{node}/infer.yaml"), "--config"), config(&format!("{node}/infer_acc.yaml"), "c")];
-        assert_eq!(not_read(&given, &prompts(&[false, false]), None, &LogText::read_all(&given)).iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1]);
+        assert_eq!(not_read(&given, &prompts(&[false, false]), None, None, &LogText::read_all(&given)).iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1]);
         assert!(!inside_custom_node("custom_nodes") && !inside_custom_node("run/custom_nodes_old/infer.yaml"));
     }
 }

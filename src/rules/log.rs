@@ -64,7 +64,7 @@ pub const NAN_REPLACED_WITH_ZEROS: Rule = Rule {
     severity: Severity::Error,
     summary: "a patch replaced NaN with zeros: the cause is still there",
     detects: "Warnings printed by a NaN-to-zero patch, such as `NaN values detected … replacing with zeros`, \
-              `replaced N NaN`, or a `nan_to_num` notice.",
+              `replaced N NaN`, `Video tensor contains invalid values! Cleaning...`, or a `nan_to_num` notice.",
     why: "nan_to_num maps NaN to 0, which is black after the ×255 cast: the video is as black as before, only \
           the numpy warning is gone. The line proves that NaN reached the patched array.",
     cause: "A workaround added to the writer (for example in `save_videos_grid`) instead of a fix of the \

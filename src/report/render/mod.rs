@@ -145,7 +145,9 @@ pub(crate) fn relative_path(path: &str, inputs: &[String]) -> String {
 }
 
 /// Relative paths inside a longer text (a location label such as
-/// `dir/file.safetensors: tensor`).
+/// `dir/file.safetensors: tensor`). Only a path that starts with an
+/// argument is shortened: the same name inside another path (a log line's
+/// `/home/user/dir/src/util.py`) is that path's, and stays.
 pub(crate) fn relative_text(text: &str, inputs: &[String]) -> String {
     let mut out = text.to_string();
     for input in inputs {
@@ -153,9 +155,28 @@ pub(crate) fn relative_text(text: &str, inputs: &[String]) -> String {
         if prefix == "/" || prefix == "./" || !out.contains(&prefix) {
             continue;
         }
-        out = out.replace(&prefix, "");
+        let mut kept = String::with_capacity(out.len());
+        let mut from = 0;
+        for (at, _) in out.match_indices(&prefix) {
+            if at < from {
+                continue;
+            }
+            let starts_path = out[..at].chars().next_back().is_none_or(|c| !is_path_char(c));
+            kept.push_str(&out[from..at]);
+            if !starts_path {
+                kept.push_str(&prefix);
+            }
+            from = at + prefix.len();
+        }
+        kept.push_str(&out[from..]);
+        out = kept;
     }
     out
+}
+
+/// A character that can continue a path written before it.
+fn is_path_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '/' | '\\' | '.' | '_' | '-' | '~' | '+' | '@')
 }
 
 /// Where a finding is, for the table and markdown renderers: the subject's
@@ -252,6 +273,20 @@ mod tests {
             "1 tensor in A, 2 missing in B, 3 non-finite records, 0 shape mismatches: 0 errors, 0 warnings, 0 info"
         );
         assert!(!line.contains('_'));
+    }
+
+    #[test]
+    fn a_folder_name_inside_another_path_stays() {
+        let inputs = vec!["echomimic_v2".to_string()];
+        assert_eq!(
+            relative_text("echomimic_v2/nohup.out:27: /home/u/echomimic_v2/src/util.py:96: warning", &inputs),
+            "nohup.out:27: /home/u/echomimic_v2/src/util.py:96: warning"
+        );
+        assert_eq!(
+            relative_text("F1; echomimic_v2/a.log:2 and (echomimic_v2/b.log)", &inputs),
+            "F1; a.log:2 and (b.log)"
+        );
+        assert_eq!(relative_text("my_echomimic_v2/x", &inputs), "my_echomimic_v2/x");
     }
 
     #[test]
