@@ -1344,6 +1344,25 @@ fn a_wrapper_s_own_entry_point_is_read_from_its_source() {
     assert!(next.contains("python -m nanscope.probe run --out dump api.py"), "{next}");
     assert!(next.contains("variant = \\\"acc\\\""), "{next}");
 
+    // Beside more demo inputs: the request line names the uploads, and the
+    // poses (a request parameter) are held against no audio.
+    let (_dir, run_dir) = copy_of("deploy_api");
+    let demo = run_dir.join("assets/halfbody_demo");
+    std::fs::copy(demo.join("audio/chinese/echomimicv2_woman.wav"), demo.join("audio/chinese/good.wav")).unwrap();
+    std::fs::copy(demo.join("refimag/natural_bk_openhand/0014.png"), demo.join("refimag/natural_bk_openhand/0035.png"))
+        .unwrap();
+    std::fs::create_dir(demo.join("pose/good")).unwrap();
+    for frame in 0..4 {
+        let name = format!("{frame}.npy");
+        std::fs::copy(demo.join("pose/01").join(&name), demo.join("pose/good").join(&name)).unwrap();
+    }
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K101", "{stderr}");
+    let reason = |suffix: &str| artifact(&report, suffix)["summary"].as_str().unwrap().to_string();
+    assert!(reason("natural_bk_openhand/0035.png").ends_with("not the run's input: nohup.out names 0014.png"));
+    assert!(reason("chinese/good.wav").ends_with("not the run's input: nohup.out names echomimicv2_woman.wav"));
+    assert!(!report["findings"].to_string().contains("P114"), "{}", report["findings"]);
+
     // The clip left where the server wrote it, in a temporary folder outside
     // the checkout: the log names it.
     let (dir, run_dir) = copy_of("deploy_api");

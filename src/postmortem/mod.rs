@@ -331,7 +331,16 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     // which goes with which pose folder is not the folder's to say.
     let audio_files: Vec<&Artifact> =
         artifacts.iter().filter(|a| a.kind == ArtifactKind::Audio && !a.unused).collect();
-    let audio_path = read.audio(&audio_files).map(|a| PathBuf::from(&a.path));
+    // Evidence that names the audio and no pose folder (a server's request
+    // line names its uploads; the pose folder is a request parameter) does
+    // not say which of several pose folders went with it.
+    let pose_folders = artifacts.iter().filter(|a| a.kind == ArtifactKind::Poses && !a.unused).count();
+    let only_audio = artifacts.iter().filter(|a| a.kind == ArtifactKind::Audio).count() == 1;
+    let poses_known = pose_folders <= 1 || only_audio || read.names_poses();
+    let audio_path = read
+        .audio(&audio_files)
+        .filter(|a| poses_known || a.recognised_by == "--audio")
+        .map(|a| PathBuf::from(&a.path));
     let audio_of: Vec<(PathBuf, PathBuf)> = artifacts
         .iter()
         .filter(|a| a.kind == ArtifactKind::Poses && !a.unused)

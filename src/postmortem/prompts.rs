@@ -292,8 +292,13 @@ impl Loaded {
             let unglued = crate::log::timestamp::unglue(line);
             let line = crate::log::timestamp::strip(unglued.as_deref().unwrap_or(line));
             let line = line.trim_start_matches([' ', '-']);
-            for (label, kind) in PRINTED_INPUTS {
-                let Some(path) = line.strip_prefix(label).map(str::trim).filter(|p| !p.is_empty()) else { continue };
+            let named_within = uploads_named(line);
+            let at_start =
+                PRINTED_INPUTS.iter().filter_map(|&(label, kind)| Some((line.strip_prefix(label)?.trim(), kind)));
+            for (path, kind) in at_start.chain(named_within) {
+                if path.is_empty() {
+                    continue;
+                }
                 let place = path.replace('\\', "/");
                 let names = components(&place).len();
                 // A pose folder is one name; an image or audio file may sit in
@@ -462,6 +467,33 @@ impl Loaded {
     }
 }
 
+/// The uploads a server's request line names by their file names, within
+/// the line: `Processing - Image: 0014.png, Audio: echomimicv2_woman.wav`.
+/// A name counts only as one file name with an image's or an audio file's
+/// extension (`Audio: 6.21s (149 frames)` is no upload).
+fn uploads_named(line: &str) -> Vec<(&str, ArtifactKind)> {
+    const LABELS: [(&str, ArtifactKind); 3] =
+        [("Image: ", ArtifactKind::Image), ("Reference: ", ArtifactKind::Image), ("Audio: ", ArtifactKind::Audio)];
+    const IMAGE: [&str; 5] = [".png", ".jpg", ".jpeg", ".webp", ".bmp"];
+    const AUDIO: [&str; 5] = [".wav", ".mp3", ".flac", ".m4a", ".ogg"];
+    let mut named = Vec::new();
+    for (label, kind) in LABELS {
+        for (at, _) in line.match_indices(label) {
+            if !(line[..at].ends_with(", ") || line[..at].ends_with(" - ")) {
+                continue;
+            }
+            let value = line[at + label.len()..].split(',').next().unwrap_or("").trim();
+            let lower = value.to_ascii_lowercase();
+            let extensions: &[&str] = if kind == ArtifactKind::Image { &IMAGE } else { &AUDIO };
+            let one_name = !value.contains(char::is_whitespace) && !value.contains(['/', '\\']);
+            if one_name && extensions.iter().any(|e| lower.ends_with(e) && lower.len() > e.len()) {
+                named.push((value, kind));
+            }
+        }
+    }
+    named
+}
+
 /// Whether a log shows ComfyUI running an EchoMimic node: its queue's lines
 /// (`got prompt`, `Prompt executed in …`, `!!! Exception during processing`)
 /// and a path into an EchoMimic node's folder (`…\\custom_nodes\\ComfyUI_EchoMimic\\…`:
@@ -560,6 +592,11 @@ impl RunRead {
             [one] => Some(*one),
             _ => None,
         }
+    }
+
+    /// Whether the evidence names a pose folder the run read.
+    pub(crate) fn names_poses(&self) -> bool {
+        self.loaded.iter().any(|l| l.kind == ArtifactKind::Poses)
     }
 
     /// The audio file the poses are held against, among the run's: the one
@@ -1342,6 +1379,19 @@ mod tests {
         let ui = stated.ui().unwrap();
         let unused = not_read(&logged, &prompts(&[false, true, false]), Some(&ui), None, &LogText::read_all(&logged));
         assert_eq!(unused.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 1]);
+    }
+
+    #[test]
+    fn a_server_s_request_line_names_its_uploads() {
+        let line = "INFO:api:[Job 3c1d] Created - Image: 0014.png, Audio: echomimicv2_woman.wav";
+        assert_eq!(uploads_named(line), [("0014.png", ArtifactKind::Image), ("echomimicv2_woman.wav", ArtifactKind::Audio)]);
+        assert!(uploads_named("INFO:api:Audio: 6.21s (149 frames)").is_empty());
+        assert!(uploads_named("x - Image: my photo.png, Audio: .wav").is_empty());
+        assert!(uploads_named("x - Image: /tmp/a/0014.png").is_empty());
+        let printed = Loaded::printed(&format!("{line}\n"), "server.log");
+        assert_eq!(printed.len(), 2);
+        assert!(printed[0].is("assets/halfbody_demo/refimag/natural_bk_openhand/0014.png"));
+        assert!(!printed[0].is("assets/halfbody_demo/refimag/natural_bk_openhand/0035.png"));
     }
 
     #[test]
