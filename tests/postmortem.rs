@@ -1381,6 +1381,21 @@ fn a_wrapper_s_own_entry_point_is_read_from_its_source() {
         "{clip}"
     );
 
+    // Stopped out of GPU memory: the request, not `-L`, sets the length.
+    let (_dir, run_dir) = copy_of("deploy_api");
+    std::fs::remove_file(run_dir.join("generated_0014_echomimicv2_woman.mp4")).unwrap();
+    let log = std::fs::read_to_string(run_dir.join("nohup.out")).unwrap();
+    let stopped = &log[..log.find("/home/ubuntu").unwrap()];
+    let oom = "ERROR:api:Error generating video: CUDA out of memory. Tried to allocate 2.25 GiB. GPU 0 has a total \
+               capacity of 14.58 GiB of which 1.02 GiB is free.\n";
+    std::fs::write(run_dir.join("nohup.out"), format!("{stopped}{oom}")).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K112", "{stderr}");
+    let fix = report["verdict"]["fix"][0]["paste"].as_str().unwrap();
+    assert!(fix.starts_with("# api.py takes the length and size from each request"), "{fix}");
+    let competing = report["verdict"]["competing"].to_string();
+    assert!(competing.contains("no NaN and no black frame shows that it did harm"), "{competing}");
+
     // Started by `uvicorn api:app` (no main guard), and named only by a
     // traceback through it: the probe is entered from inside it.
     let (_dir, run_dir) = copy_of("deploy_api");

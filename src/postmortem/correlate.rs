@@ -691,12 +691,14 @@ fn candidates(e: &Evidence) -> Vec<Candidate> {
         let mut ids = producer_ids.clone();
         ids.extend(e.quant_damage.iter().cloned());
         ids.extend(self::ids(&e.quant_lines));
-        push(
-            &cause::QUANTIZATION_OVERFLOW,
-            score,
-            ids,
-            "the UNet is quantized, but the first NaN was produced elsewhere".into(),
-        );
+        let why = if e.producer.is_some() {
+            "the UNet is quantized, but the first NaN was produced elsewhere"
+        } else if !e.symptoms() {
+            "the UNet is quantized, but no NaN and no black frame shows that it did harm"
+        } else {
+            "the UNet is quantized, but other evidence explains more of the failure"
+        };
+        push(&cause::QUANTIZATION_OVERFLOW, score, ids, why.into());
     }
     if let Some(p) = e.unet_producer()
         && !e.unet_quantized()
@@ -1474,6 +1476,14 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
                  Do not quantize the denoising UNet to fit: its activations overflow fp16 and the video turns black"
             ),
             paste: Some(match &e.notebook {
+                // A wrapper takes the length and size from each request.
+                _ if e.script.is_some() => {
+                    let name = e.script.as_ref().map_or("", |(name, _)| name.as_str());
+                    format!(
+                        "# {name} takes the length and size from each request: ask for fewer frames (120 is 5 s at \
+                         24 fps), or cap the length where {name} sets it"
+                    )
+                }
                 // The demo notebook sets the length from the audio and the poses, whatever -L says.
                 Some((_, NotebookRun::Cells)) => {
                     "# in the notebook's generation cell, after it sets args.L from the audio and the poses:\n\

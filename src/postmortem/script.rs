@@ -20,6 +20,9 @@ const SOURCE_HEAD: u64 = 1 << 20;
 /// EchoMimicV2's own entry points, which the logs they print name otherwise.
 const OWN: [&str; 4] = ["infer.py", "infer_acc.py", "app.py", "app_acc.py"];
 
+/// The most scripts a run's logs are read for.
+const MOST_NAMED: usize = 8;
+
 /// The levels Python's `logging` names a record by.
 const LEVELS: [&str; 5] = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
 
@@ -57,23 +60,36 @@ impl Script {
         if scripts.is_empty() {
             return None;
         }
-        for log in logs {
+        // Each script the logs name, first where first named.
+        let mut named: Vec<(usize, String)> = Vec::new();
+        'logs: for log in logs {
             for (number, line) in log.text.lines().enumerate() {
-                let named = match logger(line) {
+                let found = match logger(line) {
                     Some(module) => module_file(&scripts, module).map(|i| (i, format!("logs as `{module}`"))),
                     None => frame_file(line).and_then(|file| {
                         let i = framed_file(&scripts, file)?;
                         Some((i, format!("has a traceback through {}", file_name(file))))
                     }),
                 };
-                if let Some((i, how)) = named {
-                    let path = &artifacts[i].path;
-                    let source = read_source(Path::new(path)).unwrap_or_default();
-                    return Some(Script::read(i, path, format!("{}:{} {how}", log.name, number + 1), &source));
+                if let Some((i, how)) = found.filter(|(i, _)| !named.iter().any(|(n, _)| n == i)) {
+                    named.push((i, format!("{}:{} {how}", log.name, number + 1)));
+                    if named.len() == MOST_NAMED {
+                        break 'logs;
+                    }
                 }
             }
         }
-        None
+        // A helper module logs too: the entry point is the one that starts
+        // (a main guard) or builds the pipeline from a config.
+        let read: Vec<Script> = named
+            .into_iter()
+            .map(|(i, shown)| {
+                let path = &artifacts[i].path;
+                Script::read(i, path, shown, &read_source(Path::new(path)).unwrap_or_default())
+            })
+            .collect();
+        let entry = read.iter().position(|s| s.main_guard || !s.configs.is_empty() || s.acc.is_some());
+        read.into_iter().nth(entry.unwrap_or(0))
     }
 
     fn read(artifact: usize, path: &str, shown: String, source: &str) -> Script {
@@ -371,6 +387,25 @@ mod tests {
         assert_eq!(named("  File \"/srv/echomimic_v2/infer.py\", line 9, in <module>\nINFO:util:x\n"), None);
         assert_eq!(named("INFO:tools.api:x\n").map(|(i, _)| i), Some(3));
         assert_eq!(named("INFO:uvicorn.error:Started\n"), None);
+    }
+
+    #[test]
+    fn of_the_scripts_the_log_names_the_entry_point_is_the_one_that_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            artifact(&path.display().to_string(), ArtifactKind::Unknown)
+        };
+        let artifacts = vec![
+            write("helpers.py", "import logging\nlogger = logging.getLogger(__name__)\n"),
+            write("serve.py", "import uvicorn\nif __name__ == \"__main__\":\n    uvicorn.run(app)\n"),
+        ];
+        let log = LogText::of_text(9, "server.log", "INFO:helpers:warming up\nINFO:serve:ready\n");
+        let script = Script::of_logs(&artifacts, &[log]).unwrap();
+        assert_eq!((script.name.as_str(), script.shown.as_str()), ("serve.py", "server.log:2 logs as `serve`"));
+        let log = LogText::of_text(9, "server.log", "INFO:helpers:warming up\n");
+        assert_eq!(Script::of_logs(&artifacts, &[log]).unwrap().name, "helpers.py");
     }
 
     #[test]
