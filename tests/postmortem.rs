@@ -1381,6 +1381,20 @@ fn a_wrapper_s_own_entry_point_is_read_from_its_source() {
         "{clip}"
     );
 
+    // The clip not here at all: the next step fetches it.
+    let (_dir, run_dir) = copy_of("deploy_api");
+    std::fs::remove_file(run_dir.join("generated_0014_echomimicv2_woman.mp4")).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K101", "{stderr}");
+    let fetch =
+        report["verdict"]["next"].as_array().unwrap().iter().find(|a| a["what"].as_str().unwrap().contains("clip"));
+    let fetch = fetch.unwrap_or_else(|| panic!("{}", report["verdict"]["next"]));
+    assert_eq!(
+        fetch["what"],
+        "Check the clip the run wrote, which nohup.out:16 names (/tmp/tmpk3j9x2ab/output.mp4): this machine does not have it"
+    );
+    assert!(fetch["paste"].as_str().unwrap().ends_with("nanscope postmortem RUN_DIR --video output.mp4"));
+
     // Stopped out of GPU memory: the request, not `-L`, sets the length.
     let (_dir, run_dir) = copy_of("deploy_api");
     std::fs::remove_file(run_dir.join("generated_0014_echomimicv2_woman.mp4")).unwrap();

@@ -209,6 +209,9 @@ pub(crate) struct Evidence {
     /// A Jupyter notebook ran the generation (its cells' outputs are a
     /// log): its path, and how it ran it.
     notebook: Option<(String, NotebookRun)>,
+    /// The clip a log names where this machine does not have it (a path
+    /// on the server, an upload's address), with the line that names it.
+    pub(crate) clip_not_here: Option<(String, String)>,
     /// A script of the folder ran the generation (a wrapper's entry point:
     /// `api.py`): its file name, and whether `python SCRIPT` starts it.
     script: Option<(String, bool)>,
@@ -2373,7 +2376,19 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
             },
         });
     }
-    if is(&cause::HEALTHY_RUN) && e.videos.is_empty() {
+    if let Some((clip, line)) = e.clip_not_here.as_ref().filter(|_| e.videos.is_empty()) {
+        let remote = clip.starts_with("http://") || clip.starts_with("https://");
+        let name = clip.rsplit(['/', '\\']).next().filter(|n| !n.is_empty()).unwrap_or("clip.mp4");
+        let paste = if remote {
+            format!("curl -L -o {} {}\nnanscope postmortem RUN_DIR --video {}", shell_word(name), shell_word(clip), shell_word(name))
+        } else {
+            format!("# copied from the machine that ran it:\nnanscope postmortem RUN_DIR --video {}", shell_word(name))
+        };
+        next.push(Action {
+            what: format!("Check the clip the run wrote, which {line} names ({clip}): this machine does not have it"),
+            paste: Some(paste),
+        });
+    } else if is(&cause::HEALTHY_RUN) && e.videos.is_empty() {
         next.push(Action { what: "Add the generated video to the run folder (or --video FILE)".into(), paste: None });
     }
     next

@@ -420,7 +420,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
             .collect(),
         None => Vec::new(),
     };
-    let evidence = correlate::Evidence::gather(
+    let mut evidence = correlate::Evidence::gather(
         &refs,
         &artifacts,
         quantized.clone(),
@@ -429,6 +429,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         found.weights_folders.first().cloned(),
         ui.map(|run| (run.ui, ui_missing)),
     );
+    evidence.clip_not_here = outputs::named_not_here(&logs);
     let verdict = correlate::verdict(&evidence);
     Postmortem {
         inputs: options

@@ -27,22 +27,45 @@ const CLIP_EXTENSIONS: [&str; 5] = [".mp4", ".mov", ".mkv", ".webm", ".avi"];
 pub(crate) fn named_elsewhere(logs: &[LogText], artifacts: &[Artifact]) -> Vec<(PathBuf, String)> {
     let known: Vec<PathBuf> = artifacts.iter().filter_map(|a| std::fs::canonicalize(&a.path).ok()).collect();
     let mut named: Vec<(PathBuf, String)> = Vec::new();
+    for (word, line) in clips_named(logs) {
+        let Ok(path) = std::fs::canonicalize(&word) else { continue };
+        if !path.is_file() || known.contains(&path) || named.iter().any(|(p, _)| *p == path) {
+            continue;
+        }
+        named.push((path, line));
+        if named.len() == MOST_NAMED_ELSEWHERE {
+            break;
+        }
+    }
+    named
+}
+
+/// The last clip the logs name by a full path or an address that is not on
+/// this machine (the log was copied from the server, which cleaned its
+/// temporary folder or uploaded the clip), with the line that names it.
+pub(crate) fn named_not_here(logs: &[LogText]) -> Option<(String, String)> {
+    let remote = |word: &str| word.starts_with("https://") || word.starts_with("http://");
+    clips_named(logs).into_iter().rfind(|(word, _)| remote(word) || !Path::new(word).exists())
+}
+
+/// Every full path (`/…`, `C:\…`) or web address a log names that ends like
+/// a clip's file name, with `LOG:LINE`, in the order named.
+fn clips_named(logs: &[LogText]) -> Vec<(String, String)> {
+    let mut named = Vec::new();
     for log in logs {
         for (number, line) in log.text.lines().enumerate() {
+            if !CLIP_EXTENSIONS.iter().any(|e| line.to_ascii_lowercase().contains(e)) {
+                continue;
+            }
             for word in line.split(|c: char| c.is_whitespace() || "'\"()[],;=<>`".contains(c)) {
                 let word = word.trim_end_matches(['.', ':']);
-                let full = word.starts_with('/') || word.get(1..3).is_some_and(|d| d == ":\\" || d == ":/");
                 let lower = word.to_ascii_lowercase();
-                if !full || !CLIP_EXTENSIONS.iter().any(|e| lower.ends_with(e)) {
-                    continue;
-                }
-                let Ok(path) = std::fs::canonicalize(word) else { continue };
-                if !path.is_file() || known.contains(&path) || named.iter().any(|(p, _)| *p == path) {
-                    continue;
-                }
-                named.push((path, format!("{}:{}", log.name, number + 1)));
-                if named.len() == MOST_NAMED_ELSEWHERE {
-                    return named;
+                let full = word.starts_with('/')
+                    || word.get(1..3).is_some_and(|d| d == ":\\" || d == ":/")
+                    || lower.starts_with("https://")
+                    || lower.starts_with("http://");
+                if full && CLIP_EXTENSIONS.iter().any(|e| lower.ends_with(e)) {
+                    named.push((word.to_string(), format!("{}:{}", log.name, number + 1)));
                 }
             }
         }
@@ -164,6 +187,30 @@ fn below<'a>(path: &'a str, root: &str, folders: &[&str]) -> Option<Vec<&'a str>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log_names_its_clip_here_or_elsewhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let here = dir.path().join("output.mp4");
+        std::fs::write(&here, b"\0\0\0\x20ftypisom").unwrap();
+        let text = format!(
+            "INFO:api:Video generated successfully: {}\nsaved ./outputs/x.mp4 and /srv/gone/y.MP4.\n\
+             INFO:api:Video available at: https://bucket.example/generated/z.mp4\n",
+            here.display()
+        );
+        let logs = [LogText::of_text(0, "server.log", &text)];
+        let found = named_elsewhere(&logs, &[]);
+        assert_eq!(found, [(std::fs::canonicalize(&here).unwrap(), "server.log:1".to_string())]);
+        // Already found in the folder: not again.
+        let known = [Artifact::new(&here, ArtifactKind::Video, "")];
+        assert!(named_elsewhere(&logs, &known).is_empty());
+        assert_eq!(
+            named_not_here(&logs),
+            Some(("https://bucket.example/generated/z.mp4".to_string(), "server.log:3".to_string()))
+        );
+        let gone = [LogText::of_text(0, "a.log", "wrote /srv/gone/y.mp4\n")];
+        assert_eq!(named_not_here(&gone), Some(("/srv/gone/y.mp4".to_string(), "a.log:1".to_string())));
+    }
 
     fn videos(paths: &[&str]) -> Vec<Artifact> {
         paths.iter().map(|p| Artifact::new(Path::new(p), ArtifactKind::Video, "")).collect()
