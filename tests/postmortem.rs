@@ -1411,7 +1411,7 @@ fn a_wrapper_s_own_entry_point_is_read_from_its_source() {
     assert!(competing.contains("no NaN and no black frame shows that it did harm"), "{competing}");
 
     // Started by `uvicorn api:app` (no main guard), and named only by a
-    // traceback through it: the probe is entered from inside it.
+    // traceback through it: the probe starts the server.
     let (_dir, run_dir) = copy_of("deploy_api");
     let source = std::fs::read_to_string(run_dir.join("api.py")).unwrap();
     let imported = &source[..source.find("if __name__").unwrap()];
@@ -1427,7 +1427,7 @@ fn a_wrapper_s_own_entry_point_is_read_from_its_source() {
     assert_eq!(report["verdict"]["root_cause"]["code"], "K101", "{stderr}");
     assert!(artifact(&report, "/api.py")["summary"].as_str().unwrap().contains("has a traceback through api.py"));
     let next = report["verdict"]["next"].to_string();
-    assert!(next.contains("watch_pipelines(\\\"dump\\\").__enter__()"), "{next}");
+    assert!(next.contains("python -m nanscope.probe run --out dump -m uvicorn api:app"), "{next}");
 }
 
 /// A notebook saved after it ran is the run's log: its cells' outputs

@@ -778,8 +778,46 @@ def run_script(script, args=(), out_dir="nanscope-dump", level="stats", overwrit
     return watcher.folders
 
 
+def run_module(module, args=(), out_dir="nanscope-dump", level="stats", overwrite=False):
+    """Runs `module` as `python -m MODULE ARGS…` would (a server that imports
+    the code that builds the pipeline: `uvicorn api:app`), recording every
+    pipeline call; returns the dump folders written."""
+    import runpy
+    import sys
+
+    saved_argv, saved_path = sys.argv[:], sys.path[:]
+    sys.argv = [module, *args]
+    # As `python -m` does: the working folder first on the import path.
+    sys.path.insert(0, os.getcwd())
+    watcher = watch_pipelines(out_dir, level=level, overwrite=overwrite)
+    try:
+        with watcher:
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+    finally:
+        sys.argv, sys.path[:] = saved_argv, saved_path
+    return watcher.folders
+
+
+def _module_flag(argv):
+    """Where `-m` stands among `run`'s own options, before any SCRIPT; None
+    when it does not."""
+    takes_value = {"--out", "-o", "--level"}
+    i = 1 if argv[:1] == ["run"] else 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "-m":
+            return i if i + 1 < len(argv) else None
+        if arg in takes_value:
+            i += 2
+        elif arg.startswith("-"):
+            i += 1
+        else:
+            return None
+    return None
+
+
 def main(argv=None):
-    """`python -m nanscope.probe run [--out DIR] [--level L] [--overwrite] SCRIPT [ARGS…]`"""
+    """`python -m nanscope.probe run [--out DIR] [--level L] [--overwrite] (SCRIPT | -m MODULE) [ARGS…]`"""
     import argparse
     import sys
 
@@ -791,7 +829,8 @@ def main(argv=None):
     run = sub.add_parser(
         "run",
         help="run SCRIPT with its arguments, recording every pipeline call",
-        description="Runs SCRIPT as `python SCRIPT ARGS…` would. Each call of a diffusers pipeline "
+        description="Runs SCRIPT as `python SCRIPT ARGS…` would, or MODULE as `python -m MODULE ARGS…` "
+        "would (`-m uvicorn api:app` for a server). Each call of a diffusers pipeline "
         "(EchoMimicV2's included) is recorded: probes on its " + ", ".join(PIPELINE_MODULES)
         + " and one step per call of its scheduler's `step`. The first call goes to DIR, later ones "
         "to DIR-2, DIR-3, …; then run `nanscope trace DIR`.",
@@ -799,15 +838,32 @@ def main(argv=None):
     run.add_argument("--out", "-o", default="nanscope-dump", metavar="DIR", help="dump folder (default: nanscope-dump)")
     run.add_argument("--level", choices=LEVELS, default="stats", help="what to keep (default: stats)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing dump")
-    run.add_argument("script", metavar="SCRIPT")
+    run.add_argument("-m", dest="module", metavar="MODULE",
+                     help="run MODULE as `python -m MODULE ARGS…` would instead of a script: a server that "
+                          "imports the code (`-m uvicorn api:app`; one process, no --reload or --workers)")
+    run.add_argument("script", metavar="SCRIPT", nargs="?")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after `-m MODULE` is the module's, options included, as
+    # with `python -m`; argparse would take its options for the probe's.
+    module_args = []
+    at = _module_flag(argv)
+    if at is not None:
+        argv, module_args = argv[: at + 2], argv[at + 2 :]
     opts = parser.parse_args(argv)
-    if not os.path.isfile(opts.script):
+    if opts.module:
+        args = module_args
+    elif opts.script is None:
+        parser.error("give SCRIPT, or -m MODULE")
+    elif not os.path.isfile(opts.script):
         parser.error(f"{opts.script}: no such file")
     code = 0
     folders = []
     try:
-        folders = run_script(opts.script, opts.args, opts.out, opts.level, opts.overwrite)
+        if opts.module:
+            folders = run_module(opts.module, args, opts.out, opts.level, opts.overwrite)
+        else:
+            folders = run_script(opts.script, opts.args, opts.out, opts.level, opts.overwrite)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import nanscope
-from conftest import REPO, needs_diffusers, needs_torch, run_probe
+from conftest import REPO, SCRIPTS, needs_diffusers, needs_torch, run_probe
 
 
 def records(folder):
@@ -84,3 +84,20 @@ def test_a_script_that_calls_no_pipeline_exits_2(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode == 2
     assert "no pipeline call was recorded" in out.stderr
+
+
+@needs_diffusers
+def test_a_module_is_run_as_python_m_runs_it(tmp_path):
+    # `-m MODULE ARGS…`, from the folder that holds it, as a server is started
+    # (`-m uvicorn api:app`): here the tiny DDPM script, imported as a module.
+    dump = tmp_path / "dump"
+    out = subprocess.run(
+        [sys.executable, "-m", "nanscope.probe", "run", "--out", str(dump), "-m", "ddpm_tiny", "--steps", "2"],
+        capture_output=True, text=True, timeout=600, cwd=SCRIPTS,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "images (1, 16, 16, 3)" in out.stdout
+    assert sorted({r["step"] for r in records(dump) if r["module"] == "latents"}) == [0, 1]
+    missing = subprocess.run([sys.executable, "-m", "nanscope.probe", "run", "--out", str(tmp_path / "d")],
+                             capture_output=True, text=True)
+    assert missing.returncode == 2 and "give SCRIPT, or -m MODULE" in missing.stderr

@@ -214,13 +214,22 @@ pub(crate) struct Evidence {
     pub(crate) clip_not_here: Option<(String, String)>,
     /// A script of the folder ran the generation (a wrapper's entry point:
     /// `api.py`): its file name, and whether `python SCRIPT` starts it.
-    script: Option<(String, bool)>,
+    script: Option<ScriptRun>,
     /// The base model's diffusers UNet folder (`…/unet`), when discovery found one.
     base_unet: Option<String>,
     /// The VAE's checkpoint: a diffusers folder, or one file (ComfyUI's `models/vae/`).
     vae: Option<String>,
     /// Videos the run wrote that decoded with no error or warning.
     clean_videos: Vec<String>,
+}
+
+/// How a wrapper's entry point starts: its file name, whether `python
+/// SCRIPT` starts it, and the ASGI app a server imports it for.
+#[derive(Debug, Clone, Default)]
+struct ScriptRun {
+    name: String,
+    main_guard: bool,
+    asgi_app: Option<String>,
 }
 
 /// A model name that is not the denoising UNet's: `vae`, `reference_unet`,
@@ -394,7 +403,11 @@ impl Evidence {
             }
             e.comfyui_workflow |= a.comfyui_workflow;
             if let Some(script) = a.script.as_ref().filter(|_| e.script.is_none()) {
-                e.script = Some((script.name.clone(), script.main_guard));
+                e.script = Some(ScriptRun {
+                    name: script.name.clone(),
+                    main_guard: script.main_guard,
+                    asgi_app: script.asgi_app.clone(),
+                });
             }
             if let Some(run) = a.notebook.as_ref().filter(|_| e.notebook.is_none()) {
                 e.notebook = Some((a.path.clone(), run.clone()));
@@ -1481,7 +1494,7 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
             paste: Some(match &e.notebook {
                 // A wrapper takes the length and size from each request.
                 _ if e.script.is_some() => {
-                    let name = e.script.as_ref().map_or("", |(name, _)| name.as_str());
+                    let name = e.script.as_ref().map_or("", |run| run.name.as_str());
                     format!(
                         "# {name} takes the length and size from each request: ask for fewer frames (120 is 5 s at \
                          24 fps), or cap the length where {name} sets it"
@@ -2200,18 +2213,27 @@ fn replay_spec(rule: &'static Rule, e: &Evidence) -> Option<String> {
 }
 
 /// How to record a dump of a wrapper's generations: under the probe when
-/// `python SCRIPT` starts it (its main guard), else from inside it, since
-/// a server such as `uvicorn api:app` imports it.
-fn script_probe(name: &str, main_guard: bool, focus: &str) -> String {
-    let start = if main_guard {
+/// `python SCRIPT` starts it (its main guard); through the server that
+/// imports its app (`-m uvicorn api:app`); else from inside it.
+fn script_probe(run: &ScriptRun, focus: &str) -> String {
+    let name = &run.name;
+    let start = if run.main_guard {
         format!(
             "# start {name} under the probe from its folder, as you start it, and send the request again:\n\
              python -m nanscope.probe run --out dump {}{focus}",
             shell_word(name)
         )
+    } else if let Some(app) = &run.asgi_app {
+        let module = name.strip_suffix(".py").unwrap_or(name);
+        format!(
+            "# start the server under the probe from {name}'s folder, with your options (one process: no --reload, \
+             no --workers), and send the request again:\n\
+             python -m nanscope.probe run --out dump -m uvicorn {}{focus}",
+            shell_word(&format!("{module}:{app}"))
+        )
     } else {
         format!(
-            "# {name} is imported by what starts it (uvicorn, gunicorn): record from inside it, at its top:\n\
+            "# {name} is imported by what starts it: record from inside it, at its top:\n\
              #   from nanscope.probe import watch_pipelines; watch_pipelines(\"dump\").__enter__()\n\
              # then start it as you do and send the request again{focus}"
         )
@@ -2298,7 +2320,7 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
                 shell_word(folder),
                 shell_word(&format!("{folder}/dump"))
             ),
-            None if e.script.is_some() => e.script.as_ref().map(|(name, main)| script_probe(name, *main, &focus)).unwrap_or_default(),
+            None if e.script.is_some() => e.script.as_ref().map(|run| script_probe(run, &focus)).unwrap_or_default(),
             None if e.ui.is_some() => {
                 let script = match e.ui {
                     Some(Ui::AppAcc) => "app_acc.py",
@@ -2420,6 +2442,17 @@ mod tests {
             Artifact::new(Path::new("run/run.log"), ArtifactKind::Log, "t"),
             Artifact::new(Path::new("run/configs/prompts/infer.yaml"), ArtifactKind::Config, "t"),
         ]
+    }
+
+    #[test]
+    fn a_wrapper_is_recorded_the_way_it_starts() {
+        let run = |main_guard: bool, asgi_app: Option<&str>| {
+            script_probe(&ScriptRun { name: "api.py".into(), main_guard, asgi_app: asgi_app.map(String::from) }, "")
+        };
+        assert!(run(true, Some("app")).contains("\npython -m nanscope.probe run --out dump api.py\n"));
+        assert!(run(false, Some("app")).contains("\npython -m nanscope.probe run --out dump -m uvicorn api:app\n"));
+        assert!(run(false, None).contains("watch_pipelines(\"dump\").__enter__()"));
+        assert!(run(false, None).ends_with("nanscope postmortem RUN_DIR --dump dump"));
     }
 
     #[test]

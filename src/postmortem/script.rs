@@ -44,6 +44,9 @@ pub(crate) struct Script {
     pub acc: Option<bool>,
     /// It starts when run as `python SCRIPT` (`if __name__ == "__main__":`).
     pub main_guard: bool,
+    /// The name of the ASGI app it makes (`app = FastAPI(…)`), which a
+    /// server such as uvicorn imports it for.
+    pub asgi_app: Option<String>,
 }
 
 impl Script {
@@ -120,7 +123,13 @@ impl Script {
             let l = l.trim().replace('\'', "\"");
             l.starts_with("if __name__") && l.contains("\"__main__\"")
         });
-        Script { artifact, name: file_name(path), shown, configs, keys, acc, main_guard }
+        let asgi_app = code.iter().find_map(|l| {
+            let (name, value) = l.split_once('=')?;
+            let name = name.trim();
+            let makes = ["FastAPI(", "Starlette("].iter().any(|m| value.trim_start().starts_with(m));
+            (makes && module_name(name) && !name.contains('.')).then(|| name.to_string())
+        });
+        Script { artifact, name: file_name(path), shown, configs, keys, acc, main_guard, asgi_app }
     }
 
     /// What the artifacts table says of it: "the run's entry point
@@ -343,6 +352,9 @@ mod tests {
         }
         assert_eq!(script.acc, Some(true));
         assert!(script.main_guard);
+        assert_eq!(script.asgi_app, None);
+        let served = Script::read(0, "api.py", "x".into(), "from fastapi import FastAPI\napi_app = FastAPI(title=\"x\")\n");
+        assert_eq!(served.asgi_app.as_deref(), Some("api_app"));
         assert!(script.names_config("run/configs/prompts/infer_acc.yaml"));
         assert!(!script.names_config("run/configs/prompts/infer.yaml"));
         assert!(!script.names_config("run/other/prompts/infer_acc.yaml"));
