@@ -22,6 +22,7 @@ use super::checks::{Quantized, Simulated};
 use super::discover::{Artifact, ArtifactKind, Component};
 use super::loads::Ui;
 use super::prompts::NotebookRun;
+use super::script::Script;
 use crate::numerics::QuantScheme;
 use crate::report::{Finding, Severity, list_some};
 use crate::rules::{self, Rule, cause};
@@ -213,23 +214,14 @@ pub(crate) struct Evidence {
     /// on the server, an upload's address), with the line that names it.
     pub(crate) clip_not_here: Option<(String, String)>,
     /// A script of the folder ran the generation (a wrapper's entry point:
-    /// `api.py`): its file name, and whether `python SCRIPT` starts it.
-    script: Option<ScriptRun>,
+    /// `api.py`), and what its source says.
+    script: Option<Script>,
     /// The base model's diffusers UNet folder (`…/unet`), when discovery found one.
     base_unet: Option<String>,
     /// The VAE's checkpoint: a diffusers folder, or one file (ComfyUI's `models/vae/`).
     vae: Option<String>,
     /// Videos the run wrote that decoded with no error or warning.
     clean_videos: Vec<String>,
-}
-
-/// How a wrapper's entry point starts: its file name, whether `python
-/// SCRIPT` starts it, and the ASGI app a server imports it for.
-#[derive(Debug, Clone, Default)]
-struct ScriptRun {
-    name: String,
-    main_guard: bool,
-    asgi_app: Option<String>,
 }
 
 /// A model name that is not the denoising UNet's: `vae`, `reference_unet`,
@@ -403,11 +395,7 @@ impl Evidence {
             }
             e.comfyui_workflow |= a.comfyui_workflow;
             if let Some(script) = a.script.as_ref().filter(|_| e.script.is_none()) {
-                e.script = Some(ScriptRun {
-                    name: script.name.clone(),
-                    main_guard: script.main_guard,
-                    asgi_app: script.asgi_app.clone(),
-                });
+                e.script = Some(script.clone());
             }
             if let Some(run) = a.notebook.as_ref().filter(|_| e.notebook.is_none()) {
                 e.notebook = Some((a.path.clone(), run.clone()));
@@ -1494,7 +1482,7 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
             paste: Some(match &e.notebook {
                 // A wrapper takes the length and size from each request.
                 _ if e.script.is_some() => {
-                    let name = e.script.as_ref().map_or("", |run| run.name.as_str());
+                    let name = e.script.as_ref().map_or("", |script| script.name.as_str());
                     format!(
                         "# {name} takes the length and size from each request: ask for fewer frames (120 is 5 s at \
                          24 fps), or cap the length where {name} sets it"
@@ -1790,7 +1778,9 @@ fn missing_input(text: &str) -> Option<String> {
     };
     let names = super::prompts::components(path);
     let extension = std::path::Path::new(path).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-    let media = extension.as_deref().is_some_and(|e| INPUT_EXTENSIONS.contains(&e));
+    let media = extension.as_deref().is_some_and(|e| {
+        super::prompts::IMAGE_EXTENSIONS.contains(&e) || super::prompts::AUDIO_EXTENSIONS.contains(&e) || e == "npy"
+    });
     let poses = names.iter().any(|n| n.to_ascii_lowercase().contains("pose"));
     (not_a_folder || media || poses).then(|| path.to_string())
 }
@@ -2012,8 +2002,6 @@ fn gpu_capacity(text: &str) -> Option<&str> {
     (number.parse::<f64>().is_ok() && capacity.len() <= 16).then_some(capacity)
 }
 
-/// File name extensions of the inputs an entry point reads.
-const INPUT_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "webp", "bmp", "wav", "mp3", "m4a", "flac", "ogg", "npy"];
 
 /// The fixes for inputs that are not where the run looked: where an input
 /// of the run folder has the same last names, the config is made to name
@@ -2215,7 +2203,7 @@ fn replay_spec(rule: &'static Rule, e: &Evidence) -> Option<String> {
 /// How to record a dump of a wrapper's generations: under the probe when
 /// `python SCRIPT` starts it (its main guard); through the server that
 /// imports its app (`-m uvicorn api:app`); else from inside it.
-fn script_probe(run: &ScriptRun, focus: &str) -> String {
+fn script_probe(run: &Script, focus: &str) -> String {
     let name = &run.name;
     let start = if run.main_guard {
         format!(
@@ -2446,13 +2434,12 @@ mod tests {
 
     #[test]
     fn a_wrapper_is_recorded_the_way_it_starts() {
-        let run = |main_guard: bool, asgi_app: Option<&str>| {
-            script_probe(&ScriptRun { name: "api.py".into(), main_guard, asgi_app: asgi_app.map(String::from) }, "")
-        };
-        assert!(run(true, Some("app")).contains("\npython -m nanscope.probe run --out dump api.py\n"));
-        assert!(run(false, Some("app")).contains("\npython -m nanscope.probe run --out dump -m uvicorn api:app\n"));
-        assert!(run(false, None).contains("watch_pipelines(\"dump\").__enter__()"));
-        assert!(run(false, None).ends_with("nanscope postmortem RUN_DIR --dump dump"));
+        let run = |source: &str| script_probe(&Script::read(0, "srv/api.py", String::new(), source), "");
+        let (app, guard) = ("app = FastAPI()\n", "if __name__ == \"__main__\":\n    uvicorn.run(app)\n");
+        assert!(run(&format!("{app}{guard}")).contains("\npython -m nanscope.probe run --out dump api.py\n"));
+        assert!(run(app).contains("\npython -m nanscope.probe run --out dump -m uvicorn api:app\n"));
+        assert!(run("serve()\n").contains("watch_pipelines(\"dump\").__enter__()"));
+        assert!(run("serve()\n").ends_with("nanscope postmortem RUN_DIR --dump dump"));
     }
 
     #[test]

@@ -693,13 +693,16 @@ fn is_inference_config(text: &str) -> bool {
     ["unet_additional_kwargs:", "noise_scheduler_kwargs:"].iter().any(|k| text.contains(k))
 }
 
+/// The title the error report ComfyUI shows for a failed node opens with.
+pub(crate) const COMFYUI_ERROR_REPORT: &str = "# ComfyUI Error Report";
+
 /// A Markdown document: it opens with a heading (`# Fixes applied`) and
 /// has another heading or a fenced code block below it. A log may hold a
 /// line that starts with `#`, but not a document's structure. The error
 /// report ComfyUI writes for a failed node is one too, but it is the run's
 /// own: its exception, stack trace, log and workflow.
 fn is_markdown(text: &str) -> bool {
-    if text.trim_start().starts_with("# ComfyUI Error Report") {
+    if text.trim_start().starts_with(COMFYUI_ERROR_REPORT) {
         return false;
     }
     let heading = |line: &str| {

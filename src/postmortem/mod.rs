@@ -100,7 +100,7 @@ fn attached_workflow(
     log: &prompts::LogText,
     options: &crate::config::ConfigOptions,
 ) -> Option<crate::config::ConfigFile> {
-    let title = log.head(4096).contains("# ComfyUI Error Report");
+    let title = log.head(4096).contains(discover::COMFYUI_ERROR_REPORT);
     if !title {
         return None;
     }
@@ -160,9 +160,10 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let mut text_findings: Vec<(usize, Finding)> = Vec::new();
     let mut config_paths: Vec<ConfigPaths> = Vec::new();
     let logs = prompts::LogText::read_all(&artifacts);
+    let clips_named = outputs::clips_named(&logs);
     // A clip the logs name outside the folder is the run's, unless one is given.
     if !options.explicit.iter().any(|(kind, _)| *kind == ArtifactKind::Video) {
-        for (path, line) in outputs::named_elsewhere(&logs, &artifacts) {
+        for (path, line) in outputs::named_elsewhere(&clips_named, &artifacts) {
             let mut clip = discover::classify_file(&path);
             if clip.kind == ArtifactKind::Video {
                 clip.recognised_by = format!("{} names it; {}", line, clip.recognised_by);
@@ -429,7 +430,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         found.weights_folders.first().cloned(),
         ui.map(|run| (run.ui, ui_missing)),
     );
-    evidence.clip_not_here = outputs::named_not_here(&logs);
+    evidence.clip_not_here = outputs::named_not_here(&clips_named);
     let verdict = correlate::verdict(&evidence);
     Postmortem {
         inputs: options

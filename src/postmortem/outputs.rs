@@ -24,15 +24,15 @@ const CLIP_EXTENSIONS: [&str; 5] = [".mp4", ".mov", ".mkv", ".webm", ".avi"];
 /// folder logs where it wrote (`Video generated successfully:
 /// /tmp/tmpk3j9x2ab/output.mp4`), and the user points postmortem at the
 /// checkout. Each with the log line that names it, in the order named.
-pub(crate) fn named_elsewhere(logs: &[LogText], artifacts: &[Artifact]) -> Vec<(PathBuf, String)> {
+pub(crate) fn named_elsewhere(clips: &[(String, String)], artifacts: &[Artifact]) -> Vec<(PathBuf, String)> {
     let known: Vec<PathBuf> = artifacts.iter().filter_map(|a| std::fs::canonicalize(&a.path).ok()).collect();
     let mut named: Vec<(PathBuf, String)> = Vec::new();
-    for (word, line) in clips_named(logs) {
-        let Ok(path) = std::fs::canonicalize(&word) else { continue };
+    for (word, line) in clips {
+        let Ok(path) = std::fs::canonicalize(word) else { continue };
         if !path.is_file() || known.contains(&path) || named.iter().any(|(p, _)| *p == path) {
             continue;
         }
-        named.push((path, line));
+        named.push((path, line.clone()));
         if named.len() == MOST_NAMED_ELSEWHERE {
             break;
         }
@@ -43,18 +43,20 @@ pub(crate) fn named_elsewhere(logs: &[LogText], artifacts: &[Artifact]) -> Vec<(
 /// The last clip the logs name by a full path or an address that is not on
 /// this machine (the log was copied from the server, which cleaned its
 /// temporary folder or uploaded the clip), with the line that names it.
-pub(crate) fn named_not_here(logs: &[LogText]) -> Option<(String, String)> {
+pub(crate) fn named_not_here(clips: &[(String, String)]) -> Option<(String, String)> {
     let remote = |word: &str| word.starts_with("https://") || word.starts_with("http://");
-    clips_named(logs).into_iter().rfind(|(word, _)| remote(word) || !Path::new(word).exists())
+    clips.iter().rfind(|(word, _)| remote(word) || !Path::new(word).exists()).cloned()
 }
 
-/// Every full path (`/…`, `C:\…`) or web address a log names that ends like
-/// a clip's file name, with `LOG:LINE`, in the order named.
-fn clips_named(logs: &[LogText]) -> Vec<(String, String)> {
+/// Every full path (`/…`, `C:\…`) or web address the logs name that ends
+/// like a clip's file name, with `LOG:LINE`, in the order named.
+pub(crate) fn clips_named(logs: &[LogText]) -> Vec<(String, String)> {
     let mut named = Vec::new();
     for log in logs {
-        for (number, line) in log.text.lines().enumerate() {
-            if !CLIP_EXTENSIONS.iter().any(|e| line.to_ascii_lowercase().contains(e)) {
+        // Lower-cased once per log: the same lines, byte for byte.
+        let lower = log.text.to_ascii_lowercase();
+        for (number, (line, lower)) in log.text.lines().zip(lower.lines()).enumerate() {
+            if !CLIP_EXTENSIONS.iter().any(|e| lower.contains(e)) {
                 continue;
             }
             for word in line.split(|c: char| c.is_whitespace() || "'\"()[],;=<>`".contains(c)) {
@@ -198,17 +200,17 @@ mod tests {
              INFO:api:Video available at: https://bucket.example/generated/z.mp4\n",
             here.display()
         );
-        let logs = [LogText::of_text(0, "server.log", &text)];
-        let found = named_elsewhere(&logs, &[]);
+        let clips = clips_named(&[LogText::of_text(0, "server.log", &text)]);
+        let found = named_elsewhere(&clips, &[]);
         assert_eq!(found, [(std::fs::canonicalize(&here).unwrap(), "server.log:1".to_string())]);
         // Already found in the folder: not again.
         let known = [Artifact::new(&here, ArtifactKind::Video, "")];
-        assert!(named_elsewhere(&logs, &known).is_empty());
+        assert!(named_elsewhere(&clips, &known).is_empty());
         assert_eq!(
-            named_not_here(&logs),
+            named_not_here(&clips),
             Some(("https://bucket.example/generated/z.mp4".to_string(), "server.log:3".to_string()))
         );
-        let gone = [LogText::of_text(0, "a.log", "wrote /srv/gone/y.mp4\n")];
+        let gone = clips_named(&[LogText::of_text(0, "a.log", "wrote /srv/gone/y.mp4\n")]);
         assert_eq!(named_not_here(&gone), Some(("/srv/gone/y.mp4".to_string(), "a.log:1".to_string())));
     }
 

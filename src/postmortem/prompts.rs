@@ -467,6 +467,11 @@ impl Loaded {
     }
 }
 
+/// File name extensions of the reference images and audio files an entry
+/// point reads.
+pub(crate) const IMAGE_EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "webp", "bmp"];
+pub(crate) const AUDIO_EXTENSIONS: [&str; 5] = ["wav", "mp3", "m4a", "flac", "ogg"];
+
 /// The uploads a server's request line names by their file names, within
 /// the line: `Processing - Image: 0014.png, Audio: echomimicv2_woman.wav`.
 /// A name counts only as one file name with an image's or an audio file's
@@ -474,8 +479,6 @@ impl Loaded {
 fn uploads_named(line: &str) -> Vec<(&str, ArtifactKind)> {
     const LABELS: [(&str, ArtifactKind); 3] =
         [("Image: ", ArtifactKind::Image), ("Reference: ", ArtifactKind::Image), ("Audio: ", ArtifactKind::Audio)];
-    const IMAGE: [&str; 5] = [".png", ".jpg", ".jpeg", ".webp", ".bmp"];
-    const AUDIO: [&str; 5] = [".wav", ".mp3", ".flac", ".m4a", ".ogg"];
     let mut named = Vec::new();
     for (label, kind) in LABELS {
         for (at, _) in line.match_indices(label) {
@@ -483,10 +486,10 @@ fn uploads_named(line: &str) -> Vec<(&str, ArtifactKind)> {
                 continue;
             }
             let value = line[at + label.len()..].split(',').next().unwrap_or("").trim();
-            let lower = value.to_ascii_lowercase();
-            let extensions: &[&str] = if kind == ArtifactKind::Image { &IMAGE } else { &AUDIO };
+            let extensions = if kind == ArtifactKind::Image { &IMAGE_EXTENSIONS } else { &AUDIO_EXTENSIONS };
+            let extension = value.rsplit_once('.').filter(|(stem, _)| !stem.is_empty()).map(|(_, e)| e.to_ascii_lowercase());
             let one_name = !value.contains(char::is_whitespace) && !value.contains(['/', '\\']);
-            if one_name && extensions.iter().any(|e| lower.ends_with(e) && lower.len() > e.len()) {
+            if one_name && extension.is_some_and(|e| extensions.contains(&e.as_str())) {
                 named.push((value, kind));
             }
         }

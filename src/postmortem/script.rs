@@ -95,7 +95,8 @@ impl Script {
         read.into_iter().nth(entry.unwrap_or(0))
     }
 
-    fn read(artifact: usize, path: &str, shown: String, source: &str) -> Script {
+    /// What `source`, the script at `path`, says; `shown` says what shows it ran.
+    pub(crate) fn read(artifact: usize, path: &str, shown: String, source: &str) -> Script {
         let code: Vec<&str> = source.lines().map(without_comment).filter(|l| !l.trim().is_empty()).collect();
         let configs = code.iter().flat_map(|l| literals(l)).filter(|s| s.ends_with(".yaml") || s.ends_with(".yml"));
         let mut configs: Vec<String> = configs.map(str::to_string).collect();
