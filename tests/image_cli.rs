@@ -320,3 +320,14 @@ fn truncated_jpeg_and_tiff_say_how_much_decoded() {
     assert_eq!(progressive_scans.len(), 3);
     assert!(progressive_scans.windows(2).all(|w| w[0] < w[1]), "{progressive_scans:?}");
 }
+
+#[test]
+fn keep_aspect_judges_the_size_a_pipeline_that_keeps_it_generates_at() {
+    // A 144x256 portrait: a square resize stretches and upscales it;
+    // EchoMimicV3 generates at its own aspect.
+    let portrait = common::cli::fixture("postmortem/deploy_v3/datasets/echomimicv3_demos/imgs/01.jpg");
+    let (_, square) = check(&[&portrait]);
+    assert_eq!(codes(&square), ["I116", "I119"]);
+    let (code, kept) = check(&["--keep-aspect", &portrait]);
+    assert_eq!((code, codes(&kept)), (0, Vec::<String>::new()));
+}

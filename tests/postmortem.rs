@@ -1309,6 +1309,55 @@ fn a_web_ui_run_is_judged_by_the_checkpoints_it_loads() {
 /// by the logger it writes under: its source says which config it loads
 /// and which of its keys it reads, and the probe step starts it.
 #[test]
+fn an_echomimicv3_run_is_judged_as_echomimicv3() {
+    let report = assert_verdict("deploy_v3");
+    let pipeline = &report["evidence"]["pipeline"];
+    assert_eq!(pipeline["pipeline"], "EchoMimicV3", "{:#}", report["evidence"]);
+    assert_eq!(pipeline["entry_point"], "infer_flash.py");
+    assert_eq!(
+        pipeline["recognised_by"],
+        "EchoMimicV3's checkout: infer_flash.py beside src/wan_transformer3d_audio.py"
+    );
+    // The reference it printed is checked at its own aspect: a portrait is
+    // no finding, where a square resize would stretch it.
+    let summary = |suffix: &str| artifact(&report, suffix)["summary"].as_str().unwrap().to_string();
+    assert_eq!(summary("imgs/01.jpg"), "144x256 rgb 8-bit: clean");
+    for (unread, named) in
+        [("imgs/02.jpg", "imgs/01.jpg"), ("asset/logo.png", "imgs/01.jpg"), ("audios/02.WAV", "audios/01.WAV")]
+    {
+        let why = summary(unread);
+        assert!(why.ends_with(&format!("nohup.out names datasets/echomimicv3_demos/{named}")), "{unread}: {why}");
+    }
+    assert!(summary("masks/01.npy").starts_with("EchoMimicV3's face mask"));
+    assert_eq!(artifact(&report, "masks/01.npy")["checks"], serde_json::json!([]));
+    // Its fix and next step are EchoMimicV3's: no UNet, no 0.18215, no infer.py.
+    let verdict = report["verdict"].to_string();
+    for v2 in ["0.18215", "infer.py", "denoising_unet", "UNet"] {
+        assert!(!verdict.contains(v2), "{v2} in {verdict}");
+    }
+    let next = report["verdict"]["next"][0]["paste"].as_str().unwrap();
+    assert!(next.contains("python -m nanscope.probe run --out dump infer_flash.py"), "{next}");
+    assert!(next.contains("attach(pipeline.transformer"), "{next}");
+    assert_eq!(report["verdict"]["fix"][0]["paste"], "vae = vae.to(torch.float32)");
+
+    // Out of GPU memory: the flags infer_flash.py has, not infer_acc.py's -L.
+    let (_dir, run_dir) = copy_of("deploy_v3");
+    std::fs::remove_dir_all(run_dir.join("outputs")).unwrap();
+    let log = std::fs::read_to_string(run_dir.join("nohup.out")).unwrap();
+    let stopped: String = log.lines().take(8).map(|l| format!("{l}\n")).collect();
+    std::fs::write(run_dir.join("nohup.out"), stopped + OOM).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K112", "{stderr}");
+    let fix = report["verdict"]["fix"].to_string();
+    assert!(fix.contains("--video_length") && fix.contains("this one has 11.72 GiB"), "{fix}");
+    assert!(!fix.contains("infer_acc.py") && !fix.contains("-L 120"), "{fix}");
+
+    // EchoMimicV2's own runs say nothing of a pipeline.
+    let (_, v2, _) = run(&["fixtures/postmortem/deploy_seed"]);
+    assert!(v2["evidence"].get("pipeline").is_none(), "{:#}", v2["evidence"]);
+}
+
+#[test]
 fn a_wrapper_s_own_entry_point_is_read_from_its_source() {
     let report = assert_verdict("deploy_api");
     assert_eq!(report["verdict"]["confidence"], "high");

@@ -37,6 +37,10 @@ pub struct CheckArgs {
     /// The generation size the image is resized to (I116, I118, I119).
     #[arg(long, value_name = "WxH", default_value = "768x768", value_parser = parse_size)]
     pub size: (u32, u32),
+    /// The pipeline keeps the image's aspect, as EchoMimicV3 does: it scales the image down to at
+    /// most --size's area and floors each side to a multiple of 16 (I116 is judged against that).
+    #[arg(long)]
+    pub keep_aspect: bool,
     /// Largest tolerated relative aspect-ratio change of the resize (I116).
     #[arg(long, value_name = "FRACTION", default_value_t = CheckOptions::default().aspect_tolerance)]
     pub aspect_tolerance: f64,
@@ -87,6 +91,7 @@ pub fn run(args: ImageArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
 fn check(args: CheckArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let options = CheckOptions {
         size: args.size,
+        keep_aspect: args.keep_aspect,
         aspect_tolerance: args.aspect_tolerance,
         blank_std: args.blank_std,
         black_share: args.black_share,

@@ -150,13 +150,15 @@ fn pillow_clip_shares(raster: &Raster) -> (f64, f64) {
 }
 
 fn size_findings(subject: &Subject, (w, h): (u32, u32), options: &CheckOptions, out: &mut Vec<Finding>) {
-    let (tw, th) = options.size;
-    let aspect = f64::from(w) / f64::from(h);
-    let target = f64::from(tw) / f64::from(th);
-    let distortion = (aspect / target - 1.0).abs().max((target / aspect - 1.0).abs());
-    if distortion > options.aspect_tolerance {
-        out.push(findings::aspect(subject.clone(), (w, h), (tw, th), distortion));
+    if options.keep_aspect {
+        // A side under 16 pixels leaves the pipeline nothing to generate.
+        if let Some(kept) = kept_aspect_size((w, h), options.size).filter(|&(kw, kh)| kw > 0 && kh > 0) {
+            push_aspect(subject, (w, h), kept, options, out);
+        }
+        return;
     }
+    let (tw, th) = options.size;
+    push_aspect(subject, (w, h), (tw, th), options, out);
     if w % 8 != 0 || h % 8 != 0 {
         out.push(findings::side_not_multiple_of_8(subject.clone(), (w, h)));
     }
@@ -164,6 +166,27 @@ fn size_findings(subject: &Subject, (w, h): (u32, u32), options: &CheckOptions, 
         let factor = (f64::from(tw) / f64::from(w)).max(f64::from(th) / f64::from(h));
         out.push(findings::upscaled(subject.clone(), (w, h), (tw, th), factor));
     }
+}
+
+fn push_aspect(subject: &Subject, (w, h): (u32, u32), (tw, th): (u32, u32), options: &CheckOptions, out: &mut Vec<Finding>) {
+    let aspect = f64::from(w) / f64::from(h);
+    let target = f64::from(tw) / f64::from(th);
+    let distortion = (aspect / target - 1.0).abs().max((target / aspect - 1.0).abs());
+    if distortion > options.aspect_tolerance {
+        out.push(findings::aspect(subject.clone(), (w, h), (tw, th), distortion));
+    }
+}
+
+/// The size a pipeline that keeps the image's aspect generates at
+/// (EchoMimicV3): an image larger than the target's area is scaled down to
+/// it, and each side is floored to a multiple of 16. `None` when the area
+/// does not fit in the arithmetic.
+pub(crate) fn kept_aspect_size((w, h): (u32, u32), (tw, th): (u32, u32)) -> Option<(u32, u32)> {
+    let area = u64::from(w).checked_mul(u64::from(h))?;
+    let target = u64::from(tw).checked_mul(u64::from(th))?;
+    let scale = if target < area { (area as f64 / target as f64).sqrt() } else { 1.0 };
+    let side = |n: u32| ((f64::from(n) / scale / 16.0).floor() * 16.0) as u32;
+    Some((side(w), side(h)))
 }
 
 fn pixel_findings(
@@ -209,5 +232,47 @@ fn pixel_findings(
     // that colour again as clipping would say the same thing twice.
     if !clipped.is_empty() && measures.transparency.is_none() {
         out.push(findings::clipped(subject.clone(), &clipped));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_aspect_is_the_size_echomimicv3_generates_at() {
+        // As EchoMimicV3's get_sample_size computes them for 768x768.
+        let cases = [
+            ((640, 1138), (560, 1024)),
+            ((1882, 246), (1872, 240)),
+            ((100, 40), (96, 32)),
+            ((512, 512), (512, 512)),
+            ((1080, 1920), (576, 1024)),
+            ((2090, 3135), (624, 928)),
+            ((15, 400), (0, 400)),
+        ];
+        for (image, generated) in cases {
+            assert_eq!(kept_aspect_size(image, (768, 768)), Some(generated), "{image:?}");
+        }
+        assert_eq!(kept_aspect_size((u32::MAX, u32::MAX), (u32::MAX, u32::MAX)).map(|(w, _)| w > 0), Some(true));
+    }
+
+    #[test]
+    fn a_pipeline_that_keeps_the_aspect_judges_only_its_own_rounding() {
+        let subject = Subject::default();
+        let keep = CheckOptions { keep_aspect: true, ..CheckOptions::default() };
+        let codes = |size, options: &CheckOptions| {
+            let mut out = Vec::new();
+            size_findings(&subject, size, options, &mut out);
+            out.iter().map(|f| f.code().to_string()).collect::<Vec<_>>()
+        };
+        // A portrait photo: stretched to a square by a square resize, kept by EchoMimicV3.
+        assert_eq!(codes((640, 1138), &CheckOptions::default()), ["I116", "I117"]);
+        assert!(codes((640, 1138), &keep).is_empty());
+        // A small image is not upscaled; flooring its sides to 16 stretches it.
+        assert_eq!(codes((100, 40), &CheckOptions::default()), ["I116", "I117", "I119"]);
+        assert_eq!(codes((100, 40), &keep), ["I116"]);
+        // Too narrow to generate from: nothing to judge the aspect against.
+        assert!(codes((15, 400), &keep).is_empty());
     }
 }

@@ -34,6 +34,12 @@ use crate::report::Finding;
 pub struct CheckOptions {
     /// The generation size `(width, height)`; EchoMimicV2's is 768x768.
     pub size: (u32, u32),
+    /// The pipeline keeps the image's aspect, as EchoMimicV3 does: it scales
+    /// the image down to at most `size`'s area and floors each side to a
+    /// multiple of 16. The aspect (I116) is judged against that size; it
+    /// never upscales (I119) and never meets a side that is not a multiple
+    /// of 8 (I117).
+    pub keep_aspect: bool,
     /// Largest tolerated relative aspect-ratio change of the resize (I116).
     pub aspect_tolerance: f64,
     /// Spatial luma standard deviation (0-255) below which an image is blank (I108).
@@ -53,6 +59,7 @@ impl Default for CheckOptions {
     fn default() -> Self {
         CheckOptions {
             size: (768, 768),
+            keep_aspect: false,
             aspect_tolerance: 0.05,
             blank_std: 2.0,
             black_share: 0.98,

@@ -128,6 +128,9 @@ pub(crate) struct JobContext<'a> {
     /// first, inside the jobs rather than before them, so that a probe
     /// overlaps the slow checks.
     pub audio_seconds: Vec<(PathBuf, OnceLock<Result<f64, String>>)>,
+    /// The pipeline keeps the reference's aspect (EchoMimicV3): images are
+    /// judged against the size it generates at, not a square resize.
+    pub keep_aspect: bool,
 }
 
 impl JobContext<'_> {
@@ -430,7 +433,11 @@ fn image(path: &Path, ctx: &JobContext, out: &mut CheckOutput) {
         out.summary = format!("not checked: cannot create {}", dir.display());
         return;
     }
-    let options = crate::image::CheckOptions { plot_dir: plot_dir.clone(), ..crate::image::CheckOptions::default() };
+    let options = crate::image::CheckOptions {
+        plot_dir: plot_dir.clone(),
+        keep_aspect: ctx.keep_aspect,
+        ..crate::image::CheckOptions::default()
+    };
     match crate::image::check_file(path, &options) {
         Ok(check) => {
             let sizes: Vec<String> =

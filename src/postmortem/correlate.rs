@@ -21,6 +21,7 @@ use serde::Serialize;
 use super::checks::{Quantized, Simulated};
 use super::discover::{Artifact, ArtifactKind, Component};
 use super::loads::Ui;
+use super::pipeline::{Pipeline, Recognised};
 use super::prompts::NotebookRun;
 use super::script::Script;
 use crate::numerics::QuantScheme;
@@ -222,6 +223,8 @@ pub(crate) struct Evidence {
     vae: Option<String>,
     /// Videos the run wrote that decoded with no error or warning.
     clean_videos: Vec<String>,
+    /// The pipeline that made the run, when it is not EchoMimicV2.
+    pub(crate) pipeline: Option<Recognised>,
 }
 
 /// A model name that is not the denoising UNet's: `vae`, `reference_unet`,
@@ -353,6 +356,16 @@ pub(crate) fn named_scheme(f: &Finding) -> Option<QuantScheme> {
 }
 
 impl Evidence {
+    /// EchoMimicV3's entry point, when EchoMimicV3 made the run.
+    fn echomimic_v3(&self) -> Option<&str> {
+        self.pipeline.as_ref().filter(|p| p.pipeline == Pipeline::EchomimicV3).map(|p| p.entry_point.as_str())
+    }
+
+    /// The network that denoises: EchoMimicV3's is a transformer.
+    fn denoiser(&self) -> &'static str {
+        if self.echomimic_v3().is_some() { "denoising transformer" } else { "denoising UNet" }
+    }
+
     pub(crate) fn gather(
         findings: &[(usize, &Finding)],
         artifacts: &[Artifact],
@@ -1176,7 +1189,7 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
                 ids.extend(e.near_overflow.iter().cloned());
                 ids.extend(e.spread.iter().cloned());
                 links.push(link(
-                    "denoising UNet",
+                    e.denoiser(),
                     format!(
                         "{} produced the first NaN/Inf{}, and it spread through the later steps",
                         p.module,
@@ -1188,7 +1201,7 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
                 ));
             }
             None if e.symptoms() && !is(&cause::NAN_CAST_BLACK_FRAMES) => links.push(link(
-                "denoising UNet",
+                e.denoiser(),
                 "activations overflow fp16 and NaN spreads through the denoising steps (no dump to confirm it)".into(),
                 Basis::Predicted,
                 vec![],
@@ -1353,17 +1366,34 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
     }
     if is(&cause::ACTIVATION_OVERFLOW) {
         let module = e.unet_producer().map(|p| user_module(&p.module)).unwrap_or_default();
-        fixes.push(Action {
-            what: format!("Run the UNet in bf16 (or keep {module} in fp32)"),
-            paste: Some("weight_dtype: bf16".into()),
+        fixes.push(match e.echomimic_v3() {
+            Some(entry) => Action {
+                what: format!("Run the transformer in bf16, {entry}'s default (or keep {module} in fp32)"),
+                paste: Some(format!("python {entry} --weight_dtype bfloat16   # the other arguments as you ran it")),
+            },
+            None => Action {
+                what: format!("Run the UNet in bf16 (or keep {module} in fp32)"),
+                paste: Some("weight_dtype: bf16".into()),
+            },
         });
     }
     if is(&cause::VAE_OVERFLOW) || is(&cause::NAN_CAST_BLACK_FRAMES) {
-        fixes.push(Action {
-            what: "Run the VAE in fp32 and decode fp32 latents".into(),
-            paste: Some(
-                "vae = vae.to(torch.float32)\nvideo = vae.decode(latents.to(torch.float32) / 0.18215).sample".into(),
-            ),
+        fixes.push(match e.echomimic_v3() {
+            // Its pipeline casts the latents to the VAE's dtype before decoding.
+            Some(entry) => Action {
+                what: format!(
+                    "Run the VAE in fp32: in {entry}, once the VAE is loaded (it is cast to --weight_dtype), cast \
+                     it back; the pipeline decodes the latents in the VAE's dtype"
+                ),
+                paste: Some("vae = vae.to(torch.float32)".into()),
+            },
+            None => Action {
+                what: "Run the VAE in fp32 and decode fp32 latents".into(),
+                paste: Some(
+                    "vae = vae.to(torch.float32)\nvideo = vae.decode(latents.to(torch.float32) / 0.18215).sample"
+                        .into(),
+                ),
+            },
         });
     }
     let lfs = !e.lfs_pointers.is_empty() || !e.lfs_lines.is_empty();
@@ -1471,7 +1501,21 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
     if is(&cause::IMPORT_FAILED) {
         fixes.extend(import_fixes(e));
     }
-    if is(&cause::OUT_OF_MEMORY) {
+    if let Some(entry) = e.echomimic_v3().filter(|_| is(&cause::OUT_OF_MEMORY)) {
+        let has = e.oom_lines.iter().find_map(|c| gpu_capacity(&c.at)).map_or(String::new(), |c| format!("; this one has {c}"));
+        // infer_flash.py moves the whole pipeline onto the GPU, whatever
+        // --GPU_memory_mode says; its frames and size are what is left.
+        fixes.push(Action {
+            what: format!(
+                "Generate with less memory: fewer frames (--video_length, 81 by default; 4k+1 frames) or a smaller \
+                 --sample_size (768 768 by default), or a larger GPU{has}"
+            ),
+            paste: (entry == "infer_flash.py").then(|| {
+                "python infer_flash.py --video_length 49 --sample_size 576 576   # the other arguments as you ran it"
+                    .into()
+            }),
+        });
+    } else if is(&cause::OUT_OF_MEMORY) {
         let has = e.oom_lines.iter().find_map(|c| gpu_capacity(&c.at)).map_or(String::new(), |c| format!("; this one has {c}"));
         fixes.push(Action {
             what: format!(
@@ -1640,7 +1684,12 @@ fn replacements(e: &Evidence) -> Vec<Action> {
     for path in &own {
         fixes.push(Action {
             what: format!("Replace {path} with a known-good copy (the one it was converted or fine-tuned from), then compare them"),
-            paste: Some(format!("nanscope diff GOOD.pth {}", shell_word(path))),
+            // The good copy in the same format: `GOOD.safetensors` beside a safetensors file.
+            paste: Some({
+                let extension = std::path::Path::new(path).extension().map(|e| e.to_string_lossy().into_owned());
+                let good = extension.filter(|e| !e.is_empty()).map_or("GOOD".to_string(), |e| format!("GOOD.{e}"));
+                format!("nanscope diff {} {}", shell_word(&good), shell_word(path))
+            }),
         });
     }
     if released.is_empty() && own.is_empty() {
@@ -2232,6 +2281,25 @@ fn script_probe(run: &Script, focus: &str) -> String {
 /// The probe step of a run a notebook made: the script a cell ran, under
 /// the probe from a cell; else the notebook itself, as a script or inside
 /// its kernel.
+/// The probe's step for an EchoMimicV3 run: its entry point under the
+/// probe, with the arguments it ran with (run_flash.sh's for
+/// `infer_flash.py`); its pipeline is a diffusers one whose denoiser is
+/// `pipeline.transformer`.
+fn echomimic_v3_probe(entry: &str, focus: &str) -> String {
+    let how = if entry == "infer_flash.py" {
+        "# in run_flash.sh (or your command), start infer_flash.py under the probe, the arguments unchanged:"
+    } else {
+        "# start the entry point under the probe, its arguments unchanged:"
+    };
+    format!(
+        "{how}\npython -m nanscope.probe run --out dump {entry} --image_path … --audio_path …{focus}\n\
+         # then: nanscope postmortem RUN_DIR --dump dump/\n\
+         # or, inside {entry}, once the pipeline is built:\n\
+         #   from nanscope.probe import attach\n\
+         #   probe = attach(pipeline.transformer, \"dump\", prefix=\"transformer\"); calling probe.step(i) each step"
+    )
+}
+
 fn notebook_probe((path, run): &(String, NotebookRun), focus: &str) -> String {
     match run {
         NotebookRun::Script(script) => format!(
@@ -2323,6 +2391,7 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
                 )
             }
             None if e.notebook.is_some() => e.notebook.as_ref().map(|n| notebook_probe(n, &focus)).unwrap_or_default(),
+            None if e.echomimic_v3().is_some() => echomimic_v3_probe(e.echomimic_v3().unwrap_or_default(), &focus),
             None => format!(
                 "# the script unchanged (infer.py, infer_acc.py or your own), as you ran it:\npython -m nanscope.probe run --out dump infer.py --config ./configs/prompts/infer.yaml{focus}\n# then: nanscope postmortem RUN_DIR --dump dump/\n# or, inside your own code:\n#   from nanscope.probe import attach\n#   probe = attach(pipe.denoising_unet, \"dump\", prefix=\"denoising_unet\"); calling probe.step(i) each step"
             ),
@@ -2332,7 +2401,9 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
             paste: Some(paste),
         });
     }
-    if is(&cause::QUANTIZATION_OVERFLOW) || is(&cause::ACTIVATION_OVERFLOW) {
+    // The built-in engine replays EchoMimicV2's UNets, not EchoMimicV3's transformer.
+    let replayable = e.echomimic_v3().is_none();
+    if replayable && (is(&cause::QUANTIZATION_OVERFLOW) || is(&cause::ACTIVATION_OVERFLOW)) {
         next.push(match replay_spec(rule, e) {
             Some(spec) => Action {
                 what: "Replay the generation on the built-in engine and find the smallest set of modules to keep \
@@ -2516,6 +2587,27 @@ mod tests {
         assert_eq!(v.chain[2].basis, Basis::Predicted);
         assert!(v.fix[0].paste.as_ref().unwrap().contains("\"up_blocks.1.attentions.0.proj_out\""));
         assert!(v.competing.iter().any(|c| c.cause.code == "K108"));
+    }
+
+    #[test]
+    fn echomimicv3_s_transformer_is_named_and_not_replayed() {
+        let findings = [(1, producer("F1", "transformer.blocks.12.ffn.2", "transformer")), (3, black("F2"))];
+        let refs: Vec<(usize, &Finding)> = findings.iter().map(|(a, f)| (*a, f)).collect();
+        let mut e = Evidence::gather(&refs, &artifacts(), vec![], None, vec![], None, None);
+        let v2 = verdict(&e);
+        e.pipeline = Some(Recognised {
+            pipeline: Pipeline::EchomimicV3,
+            recognised_by: "run.log:1 names infer_flash.py".into(),
+            entry_point: "infer_flash.py".into(),
+        });
+        let v3 = verdict(&e);
+        assert_eq!(v3.root_cause.code, v2.root_cause.code);
+        let stages = |v: &Verdict| v.chain.iter().map(|l| l.stage.clone()).collect::<Vec<_>>();
+        assert!(stages(&v2).contains(&"denoising UNet".to_string()), "{:?}", stages(&v2));
+        assert!(stages(&v3).contains(&"denoising transformer".to_string()), "{:?}", stages(&v3));
+        let said = |v: &Verdict| serde_json::to_string(&(&v.fix, &v.next)).unwrap();
+        assert!(said(&v2).contains("nanscope replay"), "{}", said(&v2));
+        assert!(!said(&v3).contains("nanscope replay") && !said(&v3).contains("weight_dtype: bf16"), "{}", said(&v3));
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod correlate;
 pub mod discover;
 mod loads;
 mod outputs;
+mod pipeline;
 mod prompts;
 mod script;
 
@@ -21,6 +22,7 @@ use serde::Serialize;
 pub use checks::{CheckKind, Progress, Quantized, Silent, Simulated};
 pub use correlate::{Basis, Confidence, Verdict};
 pub use discover::{Artifact, ArtifactKind, Component, Discovery, discover};
+pub use pipeline::{Pipeline, Recognised};
 
 use crate::numerics::QuantScheme;
 use crate::report::{Attachment, Finding, Report, Section, SectionTable};
@@ -74,6 +76,8 @@ pub struct Postmortem {
     pub missing_components: Vec<Component>,
     pub verdict: Verdict,
     pub plots: Vec<Attachment>,
+    /// The pipeline that made the run, when it is not EchoMimicV2.
+    pub pipeline: Option<Recognised>,
 }
 
 impl Postmortem {
@@ -172,6 +176,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         }
     }
     let script = script::Script::of_logs(&artifacts, &logs);
+    let pipeline = pipeline::recognise(&artifacts, &logs);
     if let Some(s) = &script {
         let a = &mut artifacts[s.artifact];
         a.checks.push("source read".into());
@@ -287,6 +292,9 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     unused.extend(assets);
     unused.extend(other_workflows);
     unused.extend(outputs::uploaded_videos(&artifacts));
+    if pipeline.as_ref().is_some_and(|p| p.pipeline == Pipeline::EchomimicV3) {
+        unused.extend(pipeline::face_masks(&artifacts));
+    }
     unused.extend(prompts::saved_workflows_not_run(&artifacts, &workflows, &ran, &unused));
     let read = stated.of_used(&unused);
     unused.extend(prompts::not_loaded(&artifacts, &read.loaded));
@@ -368,6 +376,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         audio_seconds,
         expect_audio: !audio_files.is_empty(),
         muxed_later,
+        keep_aspect: pipeline.as_ref().is_some_and(|p| p.pipeline == Pipeline::EchomimicV3),
     };
     let jobs = checks::plan(&artifacts, scheme);
     let outputs = checks::run_jobs(&artifacts, &jobs, scheme, &ctx, progress);
@@ -431,6 +440,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         ui.map(|run| (run.ui, ui_missing)),
     );
     evidence.clip_not_here = outputs::named_not_here(&clips_named);
+    evidence.pipeline = pipeline.clone();
     let verdict = correlate::verdict(&evidence);
     Postmortem {
         inputs: options
@@ -447,6 +457,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         missing_components: found.missing_components,
         verdict,
         plots,
+        pipeline,
     }
 }
 
@@ -509,6 +520,8 @@ struct EvidenceSection<'a> {
     simulated: Option<&'a Simulated>,
     weights_folders: &'a [String],
     missing_components: &'a [Component],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pipeline: Option<&'a Recognised>,
 }
 
 /// The postmortem report: verdict first, then the artifacts, the evidence
@@ -522,7 +535,9 @@ pub fn report(pm: &Postmortem) -> Report {
         .iter()
         .map(|(artifact, f)| f.clone().with_evidence("artifact", pm.artifacts[*artifact].path.clone()))
         .collect();
-    report.sections.push(Section::typed("verdict", &pm.verdict).with_table(verdict_table(&pm.verdict)));
+    report.sections.push(
+        Section::typed("verdict", &pm.verdict).with_table(verdict_table(&pm.verdict, pm.pipeline.as_ref())),
+    );
     report.sections.push(
         Section::typed("artifacts", &pm.artifacts).with_table(SectionTable {
             title: "Artifacts".into(),
@@ -551,13 +566,14 @@ pub fn report(pm: &Postmortem) -> Report {
             simulated: pm.simulated.as_ref(),
             weights_folders: &pm.weights_folders,
             missing_components: &pm.missing_components,
+            pipeline: pm.pipeline.as_ref(),
         },
     ));
     report.attachments = pm.plots.clone();
     report
 }
 
-fn verdict_table(v: &Verdict) -> SectionTable {
+fn verdict_table(v: &Verdict, pipeline: Option<&Recognised>) -> SectionTable {
     let mut rows = Vec::new();
     for (i, link) in v.chain.iter().enumerate() {
         let mut cited = link.findings.clone();
@@ -593,6 +609,10 @@ fn verdict_table(v: &Verdict) -> SectionTable {
     }
     for c in &v.competing {
         note.push(format!("Ranks lower: {} {}: {}", c.cause.code, c.cause.slug, c.why_lower));
+    }
+    if let Some(p) = pipeline {
+        let name = p.pipeline.name();
+        note.push(format!("Pipeline: {name} ({}); the checks and the fix follow it.", p.recognised_by));
     }
     note.push(format!("`nanscope rules {}` explains the cause.", v.root_cause.code));
     SectionTable {

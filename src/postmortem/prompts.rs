@@ -233,6 +233,17 @@ impl LogText {
 const PRINTED_INPUTS: [(&str, ArtifactKind); 3] =
     [("Pose: ", ArtifactKind::Poses), ("Reference: ", ArtifactKind::Image), ("Audio: ", ArtifactKind::Audio)];
 
+/// EchoMimicV3's entry points (`infer_flash.py`, `infer_preview.py`) print
+/// `Processing: IMAGE` before `Audio: AUDIO`; the label is common, so only a
+/// path with an image's extension counts.
+const PROCESSING: &str = "Processing: ";
+
+/// Whether a printed value ends in one of `extensions`.
+fn has_extension(value: &str, extensions: &[&str]) -> bool {
+    let extension = value.rsplit_once('.').filter(|(stem, _)| !stem.is_empty()).map(|(_, e)| e.to_ascii_lowercase());
+    extension.is_some_and(|e| extensions.contains(&e.as_str()))
+}
+
 impl Loaded {
     /// What it is: an image, an audio file, a pose folder.
     pub(crate) fn kind(&self) -> ArtifactKind {
@@ -295,7 +306,12 @@ impl Loaded {
             let named_within = uploads_named(line);
             let at_start =
                 PRINTED_INPUTS.iter().filter_map(|&(label, kind)| Some((line.strip_prefix(label)?.trim(), kind)));
-            for (path, kind) in at_start.chain(named_within) {
+            let processing = line
+                .strip_prefix(PROCESSING)
+                .map(str::trim)
+                .filter(|path| has_extension(path, &IMAGE_EXTENSIONS))
+                .map(|path| (path, ArtifactKind::Image));
+            for (path, kind) in at_start.chain(processing).chain(named_within) {
                 if path.is_empty() {
                     continue;
                 }
@@ -487,9 +503,8 @@ fn uploads_named(line: &str) -> Vec<(&str, ArtifactKind)> {
             }
             let value = line[at + label.len()..].split(',').next().unwrap_or("").trim();
             let extensions = if kind == ArtifactKind::Image { &IMAGE_EXTENSIONS } else { &AUDIO_EXTENSIONS };
-            let extension = value.rsplit_once('.').filter(|(stem, _)| !stem.is_empty()).map(|(_, e)| e.to_ascii_lowercase());
             let one_name = !value.contains(char::is_whitespace) && !value.contains(['/', '\\']);
-            if one_name && extension.is_some_and(|e| extensions.contains(&e.as_str())) {
+            if one_name && has_extension(value, extensions) {
                 named.push((value, kind));
             }
         }
@@ -1049,6 +1064,37 @@ mod tests {
         // A bare name says nothing of where the others were picked from.
         let bare = Loaded::printed("Audio: speech.wav\n", "run.log");
         assert!(not_loaded(&artifacts, &bare).is_empty());
+    }
+
+    #[test]
+    fn echomimicv3_prints_its_reference_as_the_image_it_processes() {
+        let log = "Processing: datasets/echomimicv3_demos/imgs/01.jpg\n\
+            Audio: datasets/echomimicv3_demos/audios/01.WAV\n\
+            Prompt: A woman is speaking.\n\
+            Processing: request 7f3c\n\
+            Processing: 3 files\n";
+        let loaded = Loaded::printed(log, "nohup.out");
+        let printed: Vec<(ArtifactKind, &str)> = loaded.iter().map(|l| (l.kind, l.place.as_str())).collect();
+        assert_eq!(
+            printed,
+            [
+                (ArtifactKind::Image, "datasets/echomimicv3_demos/imgs/01.jpg"),
+                (ArtifactKind::Audio, "datasets/echomimicv3_demos/audios/01.WAV"),
+            ]
+        );
+        let of = |kind, path: &str| Artifact::new(Path::new(path), kind, "");
+        let demo = "run/datasets/echomimicv3_demos";
+        let artifacts = [
+            of(ArtifactKind::Image, &format!("{demo}/imgs/01.jpg")),
+            of(ArtifactKind::Image, &format!("{demo}/imgs/02.jpg")),
+            // The checkout keeps some reference images among the audio.
+            of(ArtifactKind::Image, &format!("{demo}/audios/guitar_man_01.png")),
+            of(ArtifactKind::Image, "run/asset/echomimicv3.jpg"),
+            of(ArtifactKind::Audio, &format!("{demo}/audios/01.WAV")),
+            of(ArtifactKind::Audio, &format!("{demo}/audios/02.WAV")),
+        ];
+        let unread: Vec<usize> = not_loaded(&artifacts, &loaded).into_iter().map(|(i, _)| i).collect();
+        assert_eq!(unread, [1, 2, 3, 5]);
     }
 
     /// What `config check` lists for a config's test cases.
