@@ -216,4 +216,14 @@ mod tests {
         let app = log("python app.py --server_port 7891\n");
         assert_eq!(recognise(&[], std::slice::from_ref(&app)), None);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_log_is_read_without_a_panic(text in "(File \"|python |[a-z_./ ]|infer_flash\\.py|\n|é){0,40}") {
+            let found = recognise(&[], &[log(&text)]);
+            if let Some(found) = found {
+                proptest::prop_assert!(V3_ENTRY_POINTS.contains(&found.entry_point.as_str()));
+            }
+        }
+    }
 }
