@@ -1335,10 +1335,23 @@ fn an_echomimicv3_run_is_judged_as_echomimicv3() {
     for v2 in ["0.18215", "infer.py", "denoising_unet", "UNet"] {
         assert!(!verdict.contains(v2), "{v2} in {verdict}");
     }
+    // run_flash.sh's command: its arguments, float16 among them.
+    assert_eq!(pipeline["launched_by"]["line"], 1);
+    assert!(pipeline["launched_by"]["script"].as_str().unwrap().ends_with("run_flash.sh"));
     let next = report["verdict"]["next"][0]["paste"].as_str().unwrap();
-    assert!(next.contains("python -m nanscope.probe run --out dump infer_flash.py"), "{next}");
+    assert!(
+        next.contains(
+            "# run_flash.sh:1's command under the probe, its arguments unchanged:\npython -m nanscope.probe run \
+             --out dump infer_flash.py --image_path datasets/echomimicv3_demos/imgs/01.jpg --audio_path \
+             datasets/echomimicv3_demos/audios/01.WAV --prompt 'A woman is speaking.' --weight_dtype float16\n"
+        ),
+        "{next}"
+    );
     assert!(next.contains("attach(pipeline.transformer"), "{next}");
-    assert_eq!(report["verdict"]["fix"][0]["paste"], "vae = vae.to(torch.float32)");
+    let fix = &report["verdict"]["fix"];
+    assert!(fix[0]["what"].as_str().unwrap().contains("run_flash.sh:1 sets --weight_dtype float16"), "{fix}");
+    assert!(fix[0]["paste"].as_str().unwrap().ends_with("--prompt 'A woman is speaking.' --weight_dtype bfloat16"));
+    assert_eq!(fix[1]["paste"], "vae = vae.to(torch.float32)");
 
     // Out of GPU memory: the flags infer_flash.py has, not infer_acc.py's -L.
     let (_dir, run_dir) = copy_of("deploy_v3");
@@ -1350,6 +1363,7 @@ fn an_echomimicv3_run_is_judged_as_echomimicv3() {
     assert_eq!(report["verdict"]["root_cause"]["code"], "K112", "{stderr}");
     let fix = report["verdict"]["fix"].to_string();
     assert!(fix.contains("--video_length") && fix.contains("this one has 11.72 GiB"), "{fix}");
+    assert!(fix.contains("--weight_dtype float16 --video_length 49 --sample_size 576 576"), "{fix}");
     assert!(!fix.contains("infer_acc.py") && !fix.contains("-L 120"), "{fix}");
 
     // EchoMimicV2's own runs say nothing of a pipeline.

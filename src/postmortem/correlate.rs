@@ -21,7 +21,7 @@ use serde::Serialize;
 use super::checks::{Quantized, Simulated};
 use super::discover::{Artifact, ArtifactKind, Component};
 use super::loads::Ui;
-use super::pipeline::{Pipeline, Recognised};
+use super::pipeline::{Launch, Pipeline, Recognised};
 use super::prompts::NotebookRun;
 use super::script::Script;
 use crate::numerics::QuantScheme;
@@ -359,6 +359,11 @@ impl Evidence {
     /// EchoMimicV3's entry point, when EchoMimicV3 made the run.
     fn echomimic_v3(&self) -> Option<&str> {
         self.pipeline.as_ref().filter(|p| p.pipeline == Pipeline::EchomimicV3).map(|p| p.entry_point.as_str())
+    }
+
+    /// The command a script of the folder starts EchoMimicV3's entry point with.
+    fn echomimic_v3_launch(&self) -> Option<&Launch> {
+        self.pipeline.as_ref().filter(|p| p.pipeline == Pipeline::EchomimicV3)?.launched_by.as_ref()
     }
 
     /// The network that denoises: EchoMimicV3's is a transformer.
@@ -1364,9 +1369,30 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
             });
         }
     }
+    // EchoMimicV3 runs in bfloat16 unless told otherwise: a command that
+    // says float16 gives the transformer and the VAE fp16's range.
+    let fp16_launch = e.echomimic_v3_launch().filter(|l| l.value("--weight_dtype") == Some("float16"));
+    if let Some(launch) = fp16_launch.filter(|_| {
+        is(&cause::VAE_OVERFLOW) || is(&cause::NAN_CAST_BLACK_FRAMES) || is(&cause::ACTIVATION_OVERFLOW)
+    }) {
+        let entry = e.echomimic_v3().unwrap_or_default();
+        fixes.push(Action {
+            what: format!(
+                "Run in bfloat16, {entry}'s default: {} sets --weight_dtype float16, whose range ends at 65504, \
+                 where the transformer's and the VAE's activations can overflow to Inf and NaN; bfloat16 has \
+                 float32's range",
+                launch.at()
+            ),
+            paste: Some(launch_with(entry, launch, &[("--weight_dtype", &["bfloat16"])])),
+        });
+    }
     if is(&cause::ACTIVATION_OVERFLOW) {
         let module = e.unet_producer().map(|p| user_module(&p.module)).unwrap_or_default();
         fixes.push(match e.echomimic_v3() {
+            Some(_) if fp16_launch.is_some() => Action {
+                what: format!("Or keep {module} in fp32"),
+                paste: None,
+            },
             Some(entry) => Action {
                 what: format!("Run the transformer in bf16, {entry}'s default (or keep {module} in fp32)"),
                 paste: Some(format!("python {entry} --weight_dtype bfloat16   # the other arguments as you ran it")),
@@ -1510,10 +1536,13 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
                 "Generate with less memory: fewer frames (--video_length, 81 by default; 4k+1 frames) or a smaller \
                  --sample_size (768 768 by default), or a larger GPU{has}"
             ),
-            paste: (entry == "infer_flash.py").then(|| {
-                "python infer_flash.py --video_length 49 --sample_size 576 576   # the other arguments as you ran it"
-                    .into()
-            }),
+            paste: match e.echomimic_v3_launch() {
+                Some(launch) => Some(launch_with(entry, launch, &[("--video_length", &["49"]), ("--sample_size", &["576", "576"])])),
+                None => (entry == "infer_flash.py").then(|| {
+                    "python infer_flash.py --video_length 49 --sample_size 576 576   # the other arguments as you ran it"
+                        .into()
+                }),
+            },
         });
     } else if is(&cause::OUT_OF_MEMORY) {
         let has = e.oom_lines.iter().find_map(|c| gpu_capacity(&c.at)).map_or(String::new(), |c| format!("; this one has {c}"));
@@ -2281,18 +2310,57 @@ fn script_probe(run: &Script, focus: &str) -> String {
 /// The probe step of a run a notebook made: the script a cell ran, under
 /// the probe from a cell; else the notebook itself, as a script or inside
 /// its kernel.
+/// `ENTRY ARGS…` as a shell reads it back.
+fn command_line(entry: &str, args: &[String]) -> String {
+    std::iter::once(entry.to_string()).chain(args.iter().map(|a| shell_word(a))).collect::<Vec<_>>().join(" ")
+}
+
+/// The launch's command with each of `set`'s flags given the values listed
+/// (replacing the values it had, or added at the end).
+fn launch_with(entry: &str, launch: &Launch, set: &[(&str, &[&str])]) -> String {
+    let mut args: Vec<String> = Vec::new();
+    let mut rest = launch.args.iter().peekable();
+    while let Some(arg) = rest.next() {
+        let flag = arg.split('=').next().unwrap_or(arg);
+        if !set.iter().any(|(f, _)| *f == flag) {
+            args.push(arg.clone());
+            continue;
+        }
+        // Its values: the words up to the next flag.
+        if !arg.contains('=') {
+            while rest.peek().is_some_and(|w| !w.starts_with("--")) {
+                rest.next();
+            }
+        }
+    }
+    for (flag, values) in set {
+        args.push(flag.to_string());
+        args.extend(values.iter().map(|v| v.to_string()));
+    }
+    format!("python {}", command_line(entry, &args))
+}
+
 /// The probe's step for an EchoMimicV3 run: its entry point under the
 /// probe, with the arguments it ran with (run_flash.sh's for
 /// `infer_flash.py`); its pipeline is a diffusers one whose denoiser is
 /// `pipeline.transformer`.
-fn echomimic_v3_probe(entry: &str, focus: &str) -> String {
-    let how = if entry == "infer_flash.py" {
-        "# in run_flash.sh (or your command), start infer_flash.py under the probe, the arguments unchanged:"
-    } else {
-        "# start the entry point under the probe, its arguments unchanged:"
+fn echomimic_v3_probe(entry: &str, launch: Option<&Launch>, focus: &str) -> String {
+    let command = match launch {
+        Some(launch) => format!(
+            "# {}'s command under the probe, its arguments unchanged:\npython -m nanscope.probe run --out dump {}",
+            launch.at(),
+            command_line(entry, &launch.args)
+        ),
+        None if entry == "infer_flash.py" => "# in run_flash.sh (or your command), start infer_flash.py under the probe, \
+             the arguments unchanged:\npython -m nanscope.probe run --out dump infer_flash.py --image_path … --audio_path …"
+            .to_string(),
+        None => format!(
+            "# start the entry point under the probe, its arguments unchanged:\n\
+             python -m nanscope.probe run --out dump {entry} --image_path … --audio_path …"
+        ),
     };
     format!(
-        "{how}\npython -m nanscope.probe run --out dump {entry} --image_path … --audio_path …{focus}\n\
+        "{command}{focus}\n\
          # then: nanscope postmortem RUN_DIR --dump dump/\n\
          # or, inside {entry}, once the pipeline is built:\n\
          #   from nanscope.probe import attach\n\
@@ -2391,7 +2459,9 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
                 )
             }
             None if e.notebook.is_some() => e.notebook.as_ref().map(|n| notebook_probe(n, &focus)).unwrap_or_default(),
-            None if e.echomimic_v3().is_some() => echomimic_v3_probe(e.echomimic_v3().unwrap_or_default(), &focus),
+            None if e.echomimic_v3().is_some() => {
+                echomimic_v3_probe(e.echomimic_v3().unwrap_or_default(), e.echomimic_v3_launch(), &focus)
+            }
             None => format!(
                 "# the script unchanged (infer.py, infer_acc.py or your own), as you ran it:\npython -m nanscope.probe run --out dump infer.py --config ./configs/prompts/infer.yaml{focus}\n# then: nanscope postmortem RUN_DIR --dump dump/\n# or, inside your own code:\n#   from nanscope.probe import attach\n#   probe = attach(pipe.denoising_unet, \"dump\", prefix=\"denoising_unet\"); calling probe.step(i) each step"
             ),
@@ -2590,6 +2660,21 @@ mod tests {
     }
 
     #[test]
+    fn a_launch_command_is_given_again_with_its_flags_set() {
+        let args = ["--image_path", "my img.jpg", "--sample_size", "768", "768", "--weight_dtype=float16", "--seed", "43"];
+        let launch = Launch { script: "run_flash.sh".into(), line: 3, args: args.map(String::from).to_vec() };
+        assert_eq!(
+            launch_with("infer_flash.py", &launch, &[("--weight_dtype", &["bfloat16"]), ("--sample_size", &["576", "576"])]),
+            "python infer_flash.py --image_path 'my img.jpg' --seed 43 --weight_dtype bfloat16 --sample_size 576 576"
+        );
+        assert_eq!(
+            launch_with("infer_flash.py", &launch, &[("--video_length", &["49"])]),
+            "python infer_flash.py --image_path 'my img.jpg' --sample_size 768 768 --weight_dtype=float16 --seed 43 \
+             --video_length 49"
+        );
+    }
+
+    #[test]
     fn echomimicv3_s_transformer_is_named_and_not_replayed() {
         let findings = [(1, producer("F1", "transformer.blocks.12.ffn.2", "transformer")), (3, black("F2"))];
         let refs: Vec<(usize, &Finding)> = findings.iter().map(|(a, f)| (*a, f)).collect();
@@ -2599,6 +2684,7 @@ mod tests {
             pipeline: Pipeline::EchomimicV3,
             recognised_by: "run.log:1 names infer_flash.py".into(),
             entry_point: "infer_flash.py".into(),
+            launched_by: None,
         });
         let v3 = verdict(&e);
         assert_eq!(v3.root_cause.code, v2.root_cause.code);

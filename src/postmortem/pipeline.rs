@@ -36,6 +36,37 @@ pub struct Recognised {
     pub recognised_by: String,
     /// The script that ran it, as the run starts it (`infer_flash.py`).
     pub entry_point: String,
+    /// The command a shell script of the folder starts it with
+    /// (`run_flash.sh`, EchoMimicV3's quick start).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub launched_by: Option<Launch>,
+}
+
+/// A command line of a shell script that starts the entry point.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Launch {
+    /// The script's path.
+    pub script: String,
+    /// The line the command starts on (1-based).
+    pub line: usize,
+    /// The entry point's arguments, as the shell passes them.
+    pub args: Vec<String>,
+}
+
+impl Launch {
+    /// `script:line`, with the script's file name.
+    pub fn at(&self) -> String {
+        format!("{}:{}", file_name(&self.script), self.line)
+    }
+
+    /// The value the command gives `flag` (`--flag VALUE` or `--flag=VALUE`).
+    pub fn value(&self, flag: &str) -> Option<&str> {
+        self.args.iter().enumerate().find_map(|(i, arg)| match arg.strip_prefix(flag) {
+            Some("") => self.args.get(i + 1).map(String::as_str),
+            Some(rest) => rest.strip_prefix('='),
+            None => None,
+        })
+    }
 }
 
 /// EchoMimicV3's entry points, the quick start's first.
@@ -53,23 +84,110 @@ const LOG_HEAD: usize = 64 << 10;
 /// with nothing of EchoMimicV2's beside them (a folder holding both
 /// checkouts is read as EchoMimicV2's).
 pub(crate) fn recognise(artifacts: &[Artifact], logs: &[LogText]) -> Option<Recognised> {
+    let mut found = recognise_pipeline(artifacts, logs)?;
+    found.launched_by = launched_by(artifacts, &found.entry_point);
+    Some(found)
+}
+
+fn recognise_pipeline(artifacts: &[Artifact], logs: &[LogText]) -> Option<Recognised> {
     let checkout = v3_checkout(artifacts);
     if let Some((how, entry)) = logs.iter().find_map(|log| named_in_log(log, checkout.as_ref())) {
-        return Some(Recognised { pipeline: Pipeline::EchomimicV3, recognised_by: how, entry_point: entry });
+        return Some(Recognised { pipeline: Pipeline::EchomimicV3, recognised_by: how, entry_point: entry, launched_by: None });
     }
     if has_echomimic_v2(artifacts) {
         return None;
     }
     if let Some((folder, entry_point)) = checkout {
         let how = format!("EchoMimicV3's checkout: {entry_point} beside {}", v3_source(Path::new(&folder))?);
-        return Some(Recognised { pipeline: Pipeline::EchomimicV3, recognised_by: how, entry_point });
+        return Some(Recognised { pipeline: Pipeline::EchomimicV3, recognised_by: how, entry_point, launched_by: None });
     }
     let base = artifacts.iter().filter(|a| a.kind == ArtifactKind::Weights).find_map(|a| wan_folder(&a.path))?;
     Some(Recognised {
         pipeline: Pipeline::EchomimicV3,
         recognised_by: format!("weights under {base}, EchoMimicV3's base model"),
         entry_point: V3_ENTRY_POINTS[0].to_string(),
+        launched_by: None,
     })
+}
+
+/// At most this many bytes of a shell script are read, and this many scripts.
+const SCRIPT_HEAD: u64 = 64 << 10;
+const MOST_SCRIPTS: usize = 8;
+
+/// The first command of the folder's shell scripts (`*.sh`) that starts
+/// `entry` with Python (`python infer_flash.py \` and its arguments on the
+/// lines below).
+fn launched_by(artifacts: &[Artifact], entry: &str) -> Option<Launch> {
+    let scripts = artifacts.iter().filter(|a| a.kind == ArtifactKind::Unknown && a.path.ends_with(".sh"));
+    scripts.take(MOST_SCRIPTS).find_map(|a| {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        std::fs::File::open(&a.path).ok()?.take(SCRIPT_HEAD).read_to_end(&mut bytes).ok()?;
+        let (line, args) = command_of(&String::from_utf8_lossy(&bytes), entry)?;
+        Some(Launch { script: a.path.clone(), line, args })
+    })
+}
+
+/// The line and arguments of the first command in `script` that runs
+/// `entry` with Python.
+fn command_of(script: &str, entry: &str) -> Option<(usize, Vec<String>)> {
+    let mut start = 1;
+    let mut logical = String::new();
+    for (number, line) in script.lines().enumerate() {
+        if logical.is_empty() {
+            start = number + 1;
+        }
+        match line.strip_suffix('\\') {
+            Some(head) => {
+                logical.push_str(head);
+                logical.push(' ');
+                continue;
+            }
+            None => logical.push_str(line),
+        }
+        let words = shell_words(&logical);
+        logical.clear();
+        let at = words.iter().position(|w| w == entry || w.ends_with(&format!("/{entry}")));
+        let python = |w: &String| file_name(w).starts_with("python");
+        if let Some(at) = at.filter(|&at| words[..at].iter().any(python)) {
+            return Some((start, words[at + 1..].to_vec()));
+        }
+    }
+    None
+}
+
+/// A command line's words as a POSIX shell splits them: quotes removed,
+/// backslash escapes applied, a `#` comment dropped. Expansions are kept as
+/// written (`$HOME`).
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' => words.extend(word.take()),
+            '#' if word.is_none() => break,
+            '\'' => {
+                let w = word.get_or_insert_with(String::new);
+                w.extend(chars.by_ref().take_while(|&c| c != '\''));
+            }
+            '"' => {
+                let w = word.get_or_insert_with(String::new);
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => w.extend(chars.next()),
+                        c => w.push(c),
+                    }
+                }
+            }
+            '\\' => word.get_or_insert_with(String::new).extend(chars.next()),
+            ';' | '&' | '|' if word.is_none() => break,
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    words
 }
 
 /// The folder of an EchoMimicV3 checkout among the artifacts, and its
@@ -217,7 +335,37 @@ mod tests {
         assert_eq!(recognise(&[], std::slice::from_ref(&app)), None);
     }
 
+    #[test]
+    fn the_shell_script_that_starts_the_entry_point_gives_its_arguments() {
+        let script = "#!/bin/bash\n# python infer_flash.py --old\nexport CUDA_VISIBLE_DEVICES=0\n\
+            python infer_flash.py \\\n    --image_path \"datasets/my imgs/01.jpg\" \\\n    --prompt 'A man is speaking.' \\\n\
+            \x20   --weight_dtype \"float16\" --sample_size 768 768 # as shipped\n";
+        let (line, args) = command_of(script, "infer_flash.py").unwrap();
+        assert_eq!(line, 4);
+        assert_eq!(
+            args,
+            ["--image_path", "datasets/my imgs/01.jpg", "--prompt", "A man is speaking.", "--weight_dtype", "float16", "--sample_size", "768", "768"]
+        );
+        let launch = Launch { script: "run/run_flash.sh".into(), line, args };
+        assert_eq!(launch.at(), "run_flash.sh:4");
+        assert_eq!(launch.value("--weight_dtype"), Some("float16"));
+        assert_eq!(launch.value("--sample_size"), Some("768"));
+        assert_eq!(launch.value("--seed"), None);
+        let equals = Launch { script: String::new(), line: 1, args: vec!["--weight_dtype=bfloat16".into()] };
+        assert_eq!(equals.value("--weight_dtype"), Some("bfloat16"));
+        // Named, not started by Python.
+        assert_eq!(command_of("cat infer_flash.py\necho done\n", "infer_flash.py"), None);
+        assert_eq!(command_of("/opt/venv/bin/python3 ./infer_flash.py --a 1 && echo ok\n", "infer_flash.py").unwrap().1, ["--a", "1"]);
+    }
+
     proptest::proptest! {
+        #[test]
+        fn any_script_is_split_without_a_panic(script in "(python |infer_flash\\.py|[-a-z '\"\\\\#;\n])*") {
+            if let Some((line, _)) = command_of(&script, "infer_flash.py") {
+                proptest::prop_assert!(line >= 1 && line <= script.lines().count().max(1));
+            }
+        }
+
         #[test]
         fn any_log_is_read_without_a_panic(text in "(File \"|python |[a-z_./ ]|infer_flash\\.py|\n|é){0,40}") {
             let found = recognise(&[], &[log(&text)]);
