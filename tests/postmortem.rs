@@ -1366,6 +1366,33 @@ fn an_echomimicv3_run_is_judged_as_echomimicv3() {
     assert!(fix.contains("--weight_dtype float16 --video_length 49 --sample_size 576 576"), "{fix}");
     assert!(!fix.contains("infer_acc.py") && !fix.contains("-L 120"), "{fix}");
 
+    // Its web UI, run with no log kept: the clip it wrote, then the one
+    // with the audio muxed in; its README's pictures are no input.
+    let (_dir, run_dir) = copy_of("deploy_v3");
+    std::fs::remove_file(run_dir.join("nohup.out")).unwrap();
+    std::fs::remove_file(run_dir.join("run_flash.sh")).unwrap();
+    std::fs::write(run_dir.join("app.py"), "import gradio\n").unwrap();
+    let outputs = run_dir.join("outputs");
+    std::fs::copy(outputs.join("01_output.mp4"), outputs.join("20250807_101530_audio.mp4")).unwrap();
+    let silent = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(outputs.join("01_output.mp4"))
+        .args(["-an", "-c", "copy"])
+        .arg(outputs.join("20250807_101530.mp4"))
+        .status()
+        .unwrap();
+    assert!(silent.success());
+    std::fs::remove_file(outputs.join("01_output.mp4")).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K108", "{stderr}");
+    assert_eq!(report["evidence"]["pipeline"]["entry_point"], "app.py");
+    let codes = report["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect::<Vec<_>>();
+    assert!(!codes.contains(&"V107"), "the silent clip is muxed later: {codes:?}");
+    let summary = |suffix: &str| artifact(&report, suffix)["summary"].as_str().unwrap().to_string();
+    assert!(summary("asset/logo.png").starts_with("EchoMimicV3's README picture"), "{}", summary("asset/logo.png"));
+    let next = report["verdict"]["next"][0]["paste"].as_str().unwrap();
+    assert!(next.contains("python -m nanscope.probe run --out dump app.py   # or app_mm.py"), "{next}");
+
     // EchoMimicV2's own runs say nothing of a pipeline.
     let (_, v2, _) = run(&["fixtures/postmortem/deploy_seed"]);
     assert!(v2["evidence"].get("pipeline").is_none(), "{:#}", v2["evidence"]);

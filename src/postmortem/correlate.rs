@@ -1408,8 +1408,8 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
             // Its pipeline casts the latents to the VAE's dtype before decoding.
             Some(entry) => Action {
                 what: format!(
-                    "Run the VAE in fp32: in {entry}, once the VAE is loaded (it is cast to --weight_dtype), cast \
-                     it back; the pipeline decodes the latents in the VAE's dtype"
+                    "Run the VAE in fp32: in {entry}, once the VAE is loaded (it is cast to the run's weight \
+                     dtype), cast it back; the pipeline decodes the latents in the VAE's dtype"
                 ),
                 paste: Some("vae = vae.to(torch.float32)".into()),
             },
@@ -1531,11 +1531,21 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
         let has = e.oom_lines.iter().find_map(|c| gpu_capacity(&c.at)).map_or(String::new(), |c| format!("; this one has {c}"));
         // infer_flash.py moves the whole pipeline onto the GPU, whatever
         // --GPU_memory_mode says; its frames and size are what is left.
-        fixes.push(Action {
-            what: format!(
+        // Its other entry points set the chunk length and the size in their Config class.
+        let what = if entry == "infer_flash.py" {
+            format!(
                 "Generate with less memory: fewer frames (--video_length, 81 by default; 4k+1 frames) or a smaller \
                  --sample_size (768 768 by default), or a larger GPU{has}"
-            ),
+            )
+        } else {
+            format!(
+                "Generate with less memory: in {entry}'s Config, a shorter chunk (self.partial_video_length, 113: \
+                 long clips are generated in chunks of that many frames; 81 or 65) or a smaller self.sample_size \
+                 ([768, 768]), or a larger GPU{has}"
+            )
+        };
+        fixes.push(Action {
+            what,
             paste: match e.echomimic_v3_launch() {
                 Some(launch) => Some(launch_with(entry, launch, &[("--video_length", &["49"]), ("--sample_size", &["576", "576"])])),
                 None => (entry == "infer_flash.py").then(|| {
@@ -2351,6 +2361,13 @@ fn echomimic_v3_probe(entry: &str, launch: Option<&Launch>, focus: &str) -> Stri
             launch.at(),
             command_line(entry, &launch.args)
         ),
+        // Its web UIs build the pipeline once and generate per click.
+        None if matches!(entry, "app.py" | "app_mm.py") => format!(
+            "# start the web UI under the probe from the checkout, as you start it, and generate again:\n\
+             python -m nanscope.probe run --out dump {entry}   # or {}, the UI you ran\n\
+             # each generation writes one dump (dump, dump-2, …)",
+            if entry == "app.py" { "app_mm.py" } else { "app.py" }
+        ),
         None if entry == "infer_flash.py" => "# in run_flash.sh (or your command), start infer_flash.py under the probe, \
              the arguments unchanged:\npython -m nanscope.probe run --out dump infer_flash.py --image_path … --audio_path …"
             .to_string(),
@@ -2685,6 +2702,7 @@ mod tests {
             recognised_by: "run.log:1 names infer_flash.py".into(),
             entry_point: "infer_flash.py".into(),
             launched_by: None,
+            checkout: None,
         });
         let v3 = verdict(&e);
         assert_eq!(v3.root_cause.code, v2.root_cause.code);
@@ -2692,6 +2710,13 @@ mod tests {
         assert!(stages(&v2).contains(&"denoising UNet".to_string()), "{:?}", stages(&v2));
         assert!(stages(&v3).contains(&"denoising transformer".to_string()), "{:?}", stages(&v3));
         let said = |v: &Verdict| serde_json::to_string(&(&v.fix, &v.next)).unwrap();
+        // Its web UI is recorded per generation.
+        let mut app = e.pipeline.clone().unwrap();
+        app.entry_point = "app.py".into();
+        let ui = Evidence { pipeline: Some(app), ..Evidence::default() };
+        let paste = echomimic_v3_probe("app.py", None, "");
+        assert!(paste.contains("run --out dump app.py   # or app_mm.py, the UI you ran"), "{paste}");
+        assert_eq!(ui.echomimic_v3(), Some("app.py"));
         assert!(said(&v2).contains("nanscope replay"), "{}", said(&v2));
         assert!(!said(&v3).contains("nanscope replay") && !said(&v3).contains("weight_dtype: bf16"), "{}", said(&v3));
     }

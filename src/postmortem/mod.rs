@@ -292,8 +292,12 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     unused.extend(assets);
     unused.extend(other_workflows);
     unused.extend(outputs::uploaded_videos(&artifacts));
-    if pipeline.as_ref().is_some_and(|p| p.pipeline == Pipeline::EchomimicV3) {
+    if let Some(v3) = pipeline.as_ref().filter(|p| p.pipeline == Pipeline::EchomimicV3) {
         unused.extend(pipeline::face_masks(&artifacts));
+        if let Some(checkout) = &v3.checkout {
+            let listed: Vec<usize> = unused.iter().map(|(i, _)| *i).collect();
+            unused.extend(pipeline::readme_pictures(&artifacts, checkout).into_iter().filter(|(i, _)| !listed.contains(i)));
+        }
     }
     unused.extend(prompts::saved_workflows_not_run(&artifacts, &workflows, &ran, &unused));
     let read = stated.of_used(&unused);

@@ -105,10 +105,13 @@ fn feeds(silent: &Path, muxed: &Path) -> bool {
     let beside = silent.parent() == muxed.parent();
     let same_extension = silent.extension() == muxed.extension();
     if beside && same_extension {
-        let renamed = [("_woa_sig", "_sig"), ("_echo", "_audio")].iter().any(|(before, after)| {
+        // EchoMimicV3's infer_flash.py writes `_tmp` and muxes into `_output`.
+        let renamed = [("_woa_sig", "_sig"), ("_echo", "_audio"), ("_tmp", "_output")].iter().any(|(before, after)| {
             stem.strip_suffix(before).is_some_and(|name| muxed_stem.strip_suffix(after) == Some(name))
         });
-        if renamed || muxed_stem.strip_suffix("-audio") == Some(stem) {
+        // `-audio` (EchoMimicV2's web UIs), `_audio` (EchoMimicV3's `app.py`, `infer_preview.py`).
+        let suffixed = ["-audio", "_audio"].iter().any(|suffix| muxed_stem.strip_suffix(suffix) == Some(stem));
+        if renamed || suffixed {
             return true;
         }
     }
@@ -230,8 +233,13 @@ mod tests {
             "ComfyUI/output/EchoMimicV2/0_120_tmpa8x2kq1w.mp4",
             "ComfyUI/output/EchoMimicV2/tmpa8x2kq1w.mp4",
             "ComfyUI/output/tmpa8x2kq1w_tmp3n9vd0c4.mp4",
+            // EchoMimicV3: app.py and infer_preview.py, then infer_flash.py.
+            "outputs/20250807_101530.mp4",
+            "outputs/20250807_101530_audio.mp4",
+            "outputs/01_tmp.mp4",
+            "outputs/01_output.mp4",
         ]);
-        assert_eq!(muxed_later(&artifacts), [(0, 1), (2, 3), (4, 5), (6, 8), (7, 8)]);
+        assert_eq!(muxed_later(&artifacts), [(0, 1), (2, 3), (4, 5), (6, 8), (7, 8), (9, 10), (11, 12)]);
     }
 
     #[test]
@@ -244,6 +252,10 @@ mod tests {
             "ComfyUI/output/AnimateDiff_00001.mp4",
             "ComfyUI/output/AnimateDiff_00001-audio.webm",
             "ComfyUI/output/EchoMimicV2/tmpa8x2kq1w_.mp4",
+            "outputs/20250807_101530.mp4",
+            "outputs/20250807_101531_audio.mp4",
+            "outputs/02_tmp.mp4",
+            "outputs/01_output.mp4",
         ]);
         assert!(muxed_later(&artifacts).is_empty(), "{:?}", muxed_later(&artifacts));
         assert_eq!(segment_of("0_120_tmpa"), Some("tmpa"));

@@ -40,6 +40,9 @@ pub struct Recognised {
     /// (`run_flash.sh`, EchoMimicV3's quick start).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub launched_by: Option<Launch>,
+    /// The checkout's folder, when it is among the artifacts.
+    #[serde(skip)]
+    pub checkout: Option<String>,
 }
 
 /// A command line of a shell script that starts the entry point.
@@ -84,30 +87,69 @@ const LOG_HEAD: usize = 64 << 10;
 /// with nothing of EchoMimicV2's beside them (a folder holding both
 /// checkouts is read as EchoMimicV2's).
 pub(crate) fn recognise(artifacts: &[Artifact], logs: &[LogText]) -> Option<Recognised> {
-    let mut found = recognise_pipeline(artifacts, logs)?;
+    let (mut found, named) = recognise_pipeline(artifacts, logs)?;
+    found.checkout = v3_checkout(artifacts).map(|(folder, _)| folder);
+    // A clip of the web UI's, when no log names what ran.
+    let ui = found.checkout.as_ref().filter(|_| !named).and_then(|folder| {
+        let clip = artifacts.iter().find(|a| a.kind == ArtifactKind::Video && web_ui_wrote(&a.path))?;
+        let app = ["app.py", "app_mm.py"].into_iter().find(|app| Path::new(folder).join(app).is_file())?;
+        Some((app, clip.path.clone()))
+    });
+    if let Some((app, clip)) = ui {
+        found.recognised_by.push_str(&format!("; {} is its web UI's clip", file_name(&clip)));
+        found.entry_point = app.to_string();
+    }
     found.launched_by = launched_by(artifacts, &found.entry_point);
     Some(found)
 }
 
-fn recognise_pipeline(artifacts: &[Artifact], logs: &[LogText]) -> Option<Recognised> {
+/// Whether EchoMimicV3's web UI (`app.py`, `app_mm.py`) wrote the clip at
+/// `path`: `outputs/20250807_101530.mp4`, or `…_audio.mp4` once muxed.
+pub(crate) fn web_ui_wrote(path: &str) -> bool {
+    let parts = super::prompts::components(path);
+    let [.., folder, name] = parts.as_slice() else { return false };
+    let Some(stamp) = name.strip_suffix(".mp4") else { return false };
+    let stamp = stamp.strip_suffix("_audio").unwrap_or(stamp);
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    *folder == "outputs" && stamp.split_once('_').is_some_and(|(day, time)| digits(day, 8) && digits(time, 6))
+}
+
+/// The images of EchoMimicV3's checkout that are its README's pictures
+/// (`asset/`), never a run's input.
+pub(crate) fn readme_pictures(artifacts: &[Artifact], checkout: &str) -> Vec<(usize, String)> {
+    let asset = Path::new(checkout).join("asset");
+    let why = "EchoMimicV3's README picture (asset/), not an input: not checked";
+    artifacts
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.kind == ArtifactKind::Image && Path::new(&a.path).parent() == Some(asset.as_path()))
+        .map(|(i, _)| (i, why.to_string()))
+        .collect()
+}
+
+/// The pipeline, and whether a log named its entry point.
+fn recognise_pipeline(artifacts: &[Artifact], logs: &[LogText]) -> Option<(Recognised, bool)> {
     let checkout = v3_checkout(artifacts);
+    let recognised = |recognised_by, entry_point| Recognised {
+        pipeline: Pipeline::EchomimicV3,
+        recognised_by,
+        entry_point,
+        launched_by: None,
+        checkout: None,
+    };
     if let Some((how, entry)) = logs.iter().find_map(|log| named_in_log(log, checkout.as_ref())) {
-        return Some(Recognised { pipeline: Pipeline::EchomimicV3, recognised_by: how, entry_point: entry, launched_by: None });
+        return Some((recognised(how, entry), true));
     }
     if has_echomimic_v2(artifacts) {
         return None;
     }
     if let Some((folder, entry_point)) = checkout {
         let how = format!("EchoMimicV3's checkout: {entry_point} beside {}", v3_source(Path::new(&folder))?);
-        return Some(Recognised { pipeline: Pipeline::EchomimicV3, recognised_by: how, entry_point, launched_by: None });
+        return Some((recognised(how, entry_point), false));
     }
     let base = artifacts.iter().filter(|a| a.kind == ArtifactKind::Weights).find_map(|a| wan_folder(&a.path))?;
-    Some(Recognised {
-        pipeline: Pipeline::EchomimicV3,
-        recognised_by: format!("weights under {base}, EchoMimicV3's base model"),
-        entry_point: V3_ENTRY_POINTS[0].to_string(),
-        launched_by: None,
-    })
+    let how = format!("weights under {base}, EchoMimicV3's base model");
+    Some((recognised(how, V3_ENTRY_POINTS[0].to_string()), false))
 }
 
 /// At most this many bytes of a shell script are read, and this many scripts.
@@ -301,6 +343,46 @@ mod tests {
         let mut unet = Artifact::new(Path::new("run/pretrained_weights/denoising_unet.pth"), ArtifactKind::Weights, "");
         unet.component = Some(super::super::discover::Component::DenoisingUnet);
         assert_eq!(recognise(&[weights, unet], &[]), None);
+    }
+
+    #[test]
+    fn the_web_ui_s_clips_are_named_by_their_time() {
+        assert!(web_ui_wrote("run/outputs/20250807_101530.mp4"));
+        assert!(web_ui_wrote("run/outputs/20250807_101530_audio.mp4"));
+        assert!(!web_ui_wrote("run/outputs/01_output.mp4"));
+        assert!(!web_ui_wrote("run/outputs/20250807_101530_gs6.0/01_audio.mp4"));
+        assert!(!web_ui_wrote("run/outputs/20251120_100215_sig.mp4"));
+        assert!(!web_ui_wrote("run/out/20250807_101530.mp4"));
+        assert!(!web_ui_wrote("20250807_101530.mp4"));
+    }
+
+    #[test]
+    fn a_web_ui_clip_makes_the_web_ui_the_entry_point_and_its_pictures_are_no_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for file in ["infer_flash.py", "app.py", "src/wan_transformer3d_audio.py"] {
+            std::fs::create_dir_all(root.join(file).parent().unwrap()).unwrap();
+            std::fs::write(root.join(file), "import torch\n").unwrap();
+        }
+        let at = |name: &str, kind| Artifact::new(&root.join(name), kind, "");
+        let mut artifacts = vec![
+            at("infer_flash.py", ArtifactKind::Unknown),
+            at("app.py", ArtifactKind::Unknown),
+            at("asset/logo.png", ArtifactKind::Image),
+            at("datasets/echomimicv3_demos/imgs/01.jpg", ArtifactKind::Image),
+        ];
+        let found = recognise(&artifacts, &[]).unwrap();
+        assert_eq!(found.entry_point, "infer_flash.py");
+        let checkout = found.checkout.unwrap();
+        let pictures: Vec<usize> = readme_pictures(&artifacts, &checkout).into_iter().map(|(i, _)| i).collect();
+        assert_eq!(pictures, [2]);
+        artifacts.push(at("outputs/20250807_101530_audio.mp4", ArtifactKind::Video));
+        let found = recognise(&artifacts, &[]).unwrap();
+        assert_eq!(found.entry_point, "app.py");
+        assert!(found.recognised_by.ends_with("; 20250807_101530_audio.mp4 is its web UI's clip"), "{}", found.recognised_by);
+        // A log that names what ran decides.
+        let named = recognise(&artifacts, &[log("python infer_flash.py --image_path a.jpg\n")]).unwrap();
+        assert_eq!(named.entry_point, "infer_flash.py");
     }
 
     #[test]
