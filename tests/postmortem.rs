@@ -1393,6 +1393,28 @@ fn an_echomimicv3_run_is_judged_as_echomimicv3() {
     let next = report["verdict"]["next"][0]["paste"].as_str().unwrap();
     assert!(next.contains("python -m nanscope.probe run --out dump app.py   # or app_mm.py"), "{next}");
 
+    // infer_preview.py, with no log kept: the clip of its test `02` names
+    // that test's image and audio.
+    let (_dir, run_dir) = copy_of("deploy_v3");
+    std::fs::remove_file(run_dir.join("nohup.out")).unwrap();
+    std::fs::write(run_dir.join("infer_preview.py"), "import torch\n").unwrap();
+    let written = run_dir.join("outputs/20250807_101530_gs4.5_ags2.5");
+    std::fs::create_dir(&written).unwrap();
+    std::fs::rename(run_dir.join("outputs/01_output.mp4"), written.join("02_audio.mp4")).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K108", "{stderr}");
+    assert_eq!(report["evidence"]["pipeline"]["entry_point"], "infer_preview.py");
+    let summary = |suffix: &str| artifact(&report, suffix)["summary"].as_str().unwrap().to_string();
+    assert_eq!(summary("imgs/02.jpg"), "144x256 rgb 8-bit: clean");
+    assert!(
+        summary("imgs/01.jpg").starts_with("not the run's input: the path of 02_audio.mp4 names"),
+        "{}",
+        summary("imgs/01.jpg")
+    );
+    assert!(summary("audios/01.WAV").starts_with("not the run's input"), "{}", summary("audios/01.WAV"));
+    let next = report["verdict"]["next"][0]["paste"].as_str().unwrap();
+    assert!(next.contains("\npython -m nanscope.probe run --out dump infer_preview.py\n"), "{next}");
+
     // EchoMimicV2's own runs say nothing of a pipeline.
     let (_, v2, _) = run(&["fixtures/postmortem/deploy_seed"]);
     assert!(v2["evidence"].get("pipeline").is_none(), "{:#}", v2["evidence"]);

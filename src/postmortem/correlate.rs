@@ -2368,6 +2368,11 @@ fn echomimic_v3_probe(entry: &str, launch: Option<&Launch>, focus: &str) -> Stri
              # each generation writes one dump (dump, dump-2, …)",
             if entry == "app.py" { "app_mm.py" } else { "app.py" }
         ),
+        // It runs the tests its Config lists, one generation each.
+        None if entry == "infer_preview.py" => "# infer_preview.py reads its tests from its Config: start it under the probe:\n\
+             python -m nanscope.probe run --out dump infer_preview.py\n\
+             # each test it runs writes one dump (dump, dump-2, …)"
+            .to_string(),
         None if entry == "infer_flash.py" => "# in run_flash.sh (or your command), start infer_flash.py under the probe, \
              the arguments unchanged:\npython -m nanscope.probe run --out dump infer_flash.py --image_path … --audio_path …"
             .to_string(),

@@ -89,15 +89,24 @@ const LOG_HEAD: usize = 64 << 10;
 pub(crate) fn recognise(artifacts: &[Artifact], logs: &[LogText]) -> Option<Recognised> {
     let (mut found, named) = recognise_pipeline(artifacts, logs)?;
     found.checkout = v3_checkout(artifacts).map(|(folder, _)| folder);
-    // A clip of the web UI's, when no log names what ran.
-    let ui = found.checkout.as_ref().filter(|_| !named).and_then(|folder| {
-        let clip = artifacts.iter().find(|a| a.kind == ArtifactKind::Video && web_ui_wrote(&a.path))?;
-        let app = ["app.py", "app_mm.py"].into_iter().find(|app| Path::new(folder).join(app).is_file())?;
-        Some((app, clip.path.clone()))
+    // A clip of the web UI's or of infer_preview.py's, when no log names what ran.
+    let wrote = found.checkout.as_ref().filter(|_| !named).and_then(|folder| {
+        let has = |script: &&str| Path::new(folder).join(script).is_file();
+        artifacts.iter().filter(|a| a.kind == ArtifactKind::Video).find_map(|clip| {
+            let (writer, scripts) = if web_ui_wrote(&clip.path) {
+                ("its web UI's clip", &["app.py", "app_mm.py"][..])
+            } else if preview_test(&clip.path).is_some() {
+                ("infer_preview.py's clip", &["infer_preview.py"][..])
+            } else {
+                return None;
+            };
+            let script = scripts.iter().find(|s| has(s))?;
+            Some((script.to_string(), format!("; {} is {writer}", file_name(&clip.path))))
+        })
     });
-    if let Some((app, clip)) = ui {
-        found.recognised_by.push_str(&format!("; {} is its web UI's clip", file_name(&clip)));
-        found.entry_point = app.to_string();
+    if let Some((script, how)) = wrote {
+        found.recognised_by.push_str(&how);
+        found.entry_point = script;
     }
     found.launched_by = launched_by(artifacts, &found.entry_point);
     Some(found)
@@ -112,6 +121,21 @@ pub(crate) fn web_ui_wrote(path: &str) -> bool {
     let stamp = stamp.strip_suffix("_audio").unwrap_or(stamp);
     let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
     *folder == "outputs" && stamp.split_once('_').is_some_and(|(day, time)| digits(day, 8) && digits(time, 6))
+}
+
+/// The test EchoMimicV3's `infer_preview.py` wrote the clip at `path`
+/// for: `outputs/20250807_101530_gs4.5_ags2.5/{test}.mp4`, or
+/// `{test}_audio.mp4` once muxed.
+pub(crate) fn preview_test(path: &str) -> Option<&str> {
+    let parts = super::prompts::components(path);
+    let [.., folder, name] = parts.as_slice() else { return None };
+    let test = name.strip_suffix(".mp4")?;
+    let test = test.strip_suffix("_audio").unwrap_or(test);
+    let (stamp, scales) = folder.split_at_checked(15)?;
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let stamped = stamp.len() == 15 && stamp.as_bytes()[8] == b'_' && digits(&stamp[..8]) && digits(&stamp[9..]);
+    let scaled = scales.strip_prefix("_gs").is_some_and(|rest| rest.contains("_ags"));
+    (stamped && scaled && !test.is_empty()).then_some(test)
 }
 
 /// The images of EchoMimicV3's checkout that are its README's pictures
@@ -383,6 +407,18 @@ mod tests {
         // A log that names what ran decides.
         let named = recognise(&artifacts, &[log("python infer_flash.py --image_path a.jpg\n")]).unwrap();
         assert_eq!(named.entry_point, "infer_flash.py");
+    }
+
+    #[test]
+    fn infer_preview_s_clips_are_named_by_their_test() {
+        let folder = "run/outputs/20250807_101530_gs4.5_ags2.5";
+        assert_eq!(preview_test(&format!("{folder}/guitar_man_01.mp4")), Some("guitar_man_01"));
+        assert_eq!(preview_test(&format!("{folder}/2025-07-14-1036_audio.mp4")), Some("2025-07-14-1036"));
+        assert_eq!(preview_test("run/outputs/20250807_101530/01.mp4"), None);
+        assert_eq!(preview_test("run/outputs/2025080a_101530_gs4.5_ags2.5/01.mp4"), None);
+        assert_eq!(preview_test(&format!("{folder}/_audio.mp4")), None);
+        assert_eq!(preview_test("é"), None);
+        assert_eq!(preview_test("run/outputs/2025080é_101530_gs/01.mp4"), None);
     }
 
     #[test]

@@ -340,6 +340,9 @@ impl Loaded {
     fn written(clip: &str, artifacts: &[Artifact]) -> Vec<Loaded> {
         let parts = components(clip);
         let Some(clip_name) = parts.last() else { return Vec::new() };
+        if let Some(test) = super::pipeline::preview_test(clip) {
+            return Loaded::written_by_preview(clip_name, test, artifacts);
+        }
         // The component that starts `{ref stem}-a-`, after the reference and pose folders.
         let found = (2..parts.len()).rev().find_map(|k| {
             let (stem, _) = parts[k].split_once("-a-")?;
@@ -377,6 +380,34 @@ impl Loaded {
         let by_stem = !audio.contains('.');
         add(ArtifactKind::Audio, &audio_names, by_stem);
         written
+    }
+
+    /// The inputs of the test EchoMimicV3's `infer_preview.py` wrote a clip
+    /// for: `imgs/{test}.png` (or `.jpeg`, `.jpg`) and `audios/{test}.WAV`
+    /// (or `.wav`) of its dataset folder.
+    fn written_by_preview(clip_name: &str, test: &str, artifacts: &[Artifact]) -> Vec<Loaded> {
+        let images = ["png", "jpeg", "jpg"].map(|e| format!("{test}.{e}"));
+        let audio = ["WAV", "wav"].map(|e| format!("{test}.{e}"));
+        let input = |a: &Artifact| {
+            let path = components(&a.path);
+            let [.., folder, name] = path.as_slice() else { return false };
+            match a.kind {
+                ArtifactKind::Image => *folder == "imgs" && images.iter().any(|i| i == name),
+                ArtifactKind::Audio => *folder == "audios" && audio.iter().any(|i| i == name),
+                _ => false,
+            }
+        };
+        artifacts
+            .iter()
+            .filter(|a| input(a))
+            .map(|a| Loaded {
+                kind: a.kind,
+                place: a.path.clone(),
+                named: 2,
+                source: Source::Written(clip_name.to_string()),
+                case: 0,
+            })
+            .collect()
     }
 
     /// The test case `infer_acc.py` ran to write a clip, as the path names
