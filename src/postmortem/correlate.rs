@@ -356,14 +356,19 @@ pub(crate) fn named_scheme(f: &Finding) -> Option<QuantScheme> {
 }
 
 impl Evidence {
+    /// What showed EchoMimicV3, when EchoMimicV3 made the run.
+    fn v3(&self) -> Option<&Recognised> {
+        self.pipeline.as_ref().filter(|p| p.pipeline == Pipeline::EchomimicV3)
+    }
+
     /// EchoMimicV3's entry point, when EchoMimicV3 made the run.
     fn echomimic_v3(&self) -> Option<&str> {
-        self.pipeline.as_ref().filter(|p| p.pipeline == Pipeline::EchomimicV3).map(|p| p.entry_point.as_str())
+        self.v3().map(|p| p.entry_point.as_str())
     }
 
     /// The command a script of the folder starts EchoMimicV3's entry point with.
     fn echomimic_v3_launch(&self) -> Option<&Launch> {
-        self.pipeline.as_ref().filter(|p| p.pipeline == Pipeline::EchomimicV3)?.launched_by.as_ref()
+        self.v3()?.launched_by.as_ref()
     }
 
     /// The network that denoises: EchoMimicV3's is a transformer.
@@ -1527,8 +1532,9 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
     if is(&cause::IMPORT_FAILED) {
         fixes.extend(import_fixes(e));
     }
+    // What the GPU that ran out of memory had, when a log line says.
+    let has = e.oom_lines.iter().find_map(|c| gpu_capacity(&c.at)).map_or(String::new(), |c| format!("; this one has {c}"));
     if let Some(entry) = e.echomimic_v3().filter(|_| is(&cause::OUT_OF_MEMORY)) {
-        let has = e.oom_lines.iter().find_map(|c| gpu_capacity(&c.at)).map_or(String::new(), |c| format!("; this one has {c}"));
         // infer_flash.py moves the whole pipeline onto the GPU, whatever
         // --GPU_memory_mode says; its frames and size are what is left.
         // Its other entry points set the chunk length and the size in their Config class.
@@ -1555,7 +1561,6 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
             },
         });
     } else if is(&cause::OUT_OF_MEMORY) {
-        let has = e.oom_lines.iter().find_map(|c| gpu_capacity(&c.at)).map_or(String::new(), |c| format!("; this one has {c}"));
         fixes.push(Action {
             what: format!(
                 "Generate with less memory: fewer frames (-L; memory grows with them), 768x768, or the accelerated \
@@ -2715,6 +2720,8 @@ mod tests {
         assert!(stages(&v2).contains(&"denoising UNet".to_string()), "{:?}", stages(&v2));
         assert!(stages(&v3).contains(&"denoising transformer".to_string()), "{:?}", stages(&v3));
         let said = |v: &Verdict| serde_json::to_string(&(&v.fix, &v.next)).unwrap();
+        assert!(said(&v2).contains("nanscope replay"), "{}", said(&v2));
+        assert!(!said(&v3).contains("nanscope replay") && !said(&v3).contains("weight_dtype: bf16"), "{}", said(&v3));
         // Its web UI is recorded per generation.
         let mut app = e.pipeline.clone().unwrap();
         app.entry_point = "app.py".into();
@@ -2722,8 +2729,6 @@ mod tests {
         let paste = echomimic_v3_probe("app.py", None, "");
         assert!(paste.contains("run --out dump app.py   # or app_mm.py, the UI you ran"), "{paste}");
         assert_eq!(ui.echomimic_v3(), Some("app.py"));
-        assert!(said(&v2).contains("nanscope replay"), "{}", said(&v2));
-        assert!(!said(&v3).contains("nanscope replay") && !said(&v3).contains("weight_dtype: bf16"), "{}", said(&v3));
     }
 
     #[test]

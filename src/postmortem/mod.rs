@@ -177,6 +177,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     }
     let script = script::Script::of_logs(&artifacts, &logs);
     let pipeline = pipeline::recognise(&artifacts, &logs);
+    let echomimic_v3 = pipeline.as_ref().filter(|p| p.pipeline == Pipeline::EchomimicV3);
     if let Some(s) = &script {
         let a = &mut artifacts[s.artifact];
         a.checks.push("source read".into());
@@ -292,7 +293,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     unused.extend(assets);
     unused.extend(other_workflows);
     unused.extend(outputs::uploaded_videos(&artifacts));
-    if let Some(v3) = pipeline.as_ref().filter(|p| p.pipeline == Pipeline::EchomimicV3) {
+    if let Some(v3) = echomimic_v3 {
         unused.extend(pipeline::face_masks(&artifacts));
         if let Some(checkout) = &v3.checkout {
             let listed: Vec<usize> = unused.iter().map(|(i, _)| *i).collect();
@@ -380,7 +381,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         audio_seconds,
         expect_audio: !audio_files.is_empty(),
         muxed_later,
-        keep_aspect: pipeline.as_ref().is_some_and(|p| p.pipeline == Pipeline::EchomimicV3),
+        keep_aspect: echomimic_v3.is_some(),
     };
     let jobs = checks::plan(&artifacts, scheme);
     let outputs = checks::run_jobs(&artifacts, &jobs, scheme, &ctx, progress);

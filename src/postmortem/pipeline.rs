@@ -10,13 +10,11 @@ use serde::Serialize;
 use super::discover::{Artifact, ArtifactKind};
 use super::prompts::{LogText, file_name};
 
-/// A pipeline the verdict speaks of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+/// A pipeline the verdict speaks of, written by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Pipeline {
     #[default]
-    #[serde(rename = "EchoMimicV2")]
     EchomimicV2,
-    #[serde(rename = "EchoMimicV3")]
     EchomimicV3,
 }
 
@@ -26,6 +24,12 @@ impl Pipeline {
             Pipeline::EchomimicV2 => "EchoMimicV2",
             Pipeline::EchomimicV3 => "EchoMimicV3",
         }
+    }
+}
+
+impl Serialize for Pipeline {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
     }
 }
 
@@ -87,8 +91,9 @@ const LOG_HEAD: usize = 64 << 10;
 /// with nothing of EchoMimicV2's beside them (a folder holding both
 /// checkouts is read as EchoMimicV2's).
 pub(crate) fn recognise(artifacts: &[Artifact], logs: &[LogText]) -> Option<Recognised> {
-    let (mut found, named) = recognise_pipeline(artifacts, logs)?;
-    found.checkout = v3_checkout(artifacts).map(|(folder, _)| folder);
+    let checkout = v3_checkout(artifacts);
+    let (mut found, named) = recognise_pipeline(artifacts, logs, checkout.as_ref())?;
+    found.checkout = checkout.map(|(folder, _)| folder);
     // A clip of the web UI's or of infer_preview.py's, when no log names what ran.
     let wrote = found.checkout.as_ref().filter(|_| !named).and_then(|folder| {
         let has = |script: &&str| Path::new(folder).join(script).is_file();
@@ -112,30 +117,35 @@ pub(crate) fn recognise(artifacts: &[Artifact], logs: &[LogText]) -> Option<Reco
     Some(found)
 }
 
+/// A clip EchoMimicV3 writes, as its folder and its name without `.mp4`
+/// and without the `_audio` of the copy it muxes the audio into.
+fn clip_name(path: &str) -> Option<(&str, &str)> {
+    let parts = super::prompts::components(path);
+    let [.., folder, name] = parts.as_slice() else { return None };
+    let name = name.strip_suffix(".mp4")?;
+    Some((folder, name.strip_suffix("_audio").unwrap_or(name)))
+}
+
+/// Whether `text` is a time as EchoMimicV3 names its outputs: `20250807_101530`.
+fn timestamp(text: &str) -> bool {
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    text.split_once('_').is_some_and(|(day, time)| digits(day, 8) && digits(time, 6))
+}
+
 /// Whether EchoMimicV3's web UI (`app.py`, `app_mm.py`) wrote the clip at
 /// `path`: `outputs/20250807_101530.mp4`, or `…_audio.mp4` once muxed.
 pub(crate) fn web_ui_wrote(path: &str) -> bool {
-    let parts = super::prompts::components(path);
-    let [.., folder, name] = parts.as_slice() else { return false };
-    let Some(stamp) = name.strip_suffix(".mp4") else { return false };
-    let stamp = stamp.strip_suffix("_audio").unwrap_or(stamp);
-    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-    *folder == "outputs" && stamp.split_once('_').is_some_and(|(day, time)| digits(day, 8) && digits(time, 6))
+    clip_name(path).is_some_and(|(folder, stamp)| folder == "outputs" && timestamp(stamp))
 }
 
 /// The test EchoMimicV3's `infer_preview.py` wrote the clip at `path`
 /// for: `outputs/20250807_101530_gs4.5_ags2.5/{test}.mp4`, or
 /// `{test}_audio.mp4` once muxed.
 pub(crate) fn preview_test(path: &str) -> Option<&str> {
-    let parts = super::prompts::components(path);
-    let [.., folder, name] = parts.as_slice() else { return None };
-    let test = name.strip_suffix(".mp4")?;
-    let test = test.strip_suffix("_audio").unwrap_or(test);
+    let (folder, test) = clip_name(path)?;
     let (stamp, scales) = folder.split_at_checked(15)?;
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    let stamped = stamp.len() == 15 && stamp.as_bytes()[8] == b'_' && digits(&stamp[..8]) && digits(&stamp[9..]);
     let scaled = scales.strip_prefix("_gs").is_some_and(|rest| rest.contains("_ags"));
-    (stamped && scaled && !test.is_empty()).then_some(test)
+    (timestamp(stamp) && scaled && !test.is_empty()).then_some(test)
 }
 
 /// The images of EchoMimicV3's checkout that are its README's pictures
@@ -152,8 +162,11 @@ pub(crate) fn readme_pictures(artifacts: &[Artifact], checkout: &str) -> Vec<(us
 }
 
 /// The pipeline, and whether a log named its entry point.
-fn recognise_pipeline(artifacts: &[Artifact], logs: &[LogText]) -> Option<(Recognised, bool)> {
-    let checkout = v3_checkout(artifacts);
+fn recognise_pipeline(
+    artifacts: &[Artifact],
+    logs: &[LogText],
+    checkout: Option<&(String, String)>,
+) -> Option<(Recognised, bool)> {
     let recognised = |recognised_by, entry_point| Recognised {
         pipeline: Pipeline::EchomimicV3,
         recognised_by,
@@ -161,15 +174,15 @@ fn recognise_pipeline(artifacts: &[Artifact], logs: &[LogText]) -> Option<(Recog
         launched_by: None,
         checkout: None,
     };
-    if let Some((how, entry)) = logs.iter().find_map(|log| named_in_log(log, checkout.as_ref())) {
+    if let Some((how, entry)) = logs.iter().find_map(|log| named_in_log(log, checkout)) {
         return Some((recognised(how, entry), true));
     }
     if has_echomimic_v2(artifacts) {
         return None;
     }
     if let Some((folder, entry_point)) = checkout {
-        let how = format!("EchoMimicV3's checkout: {entry_point} beside {}", v3_source(Path::new(&folder))?);
-        return Some((recognised(how, entry_point), false));
+        let how = format!("EchoMimicV3's checkout: {entry_point} beside {}", v3_source(Path::new(folder))?);
+        return Some((recognised(how, entry_point.clone()), false));
     }
     let base = artifacts.iter().filter(|a| a.kind == ArtifactKind::Weights).find_map(|a| wan_folder(&a.path))?;
     let how = format!("weights under {base}, EchoMimicV3's base model");
