@@ -1391,7 +1391,8 @@ fn an_echomimicv3_run_is_judged_as_echomimicv3() {
     let summary = |suffix: &str| artifact(&report, suffix)["summary"].as_str().unwrap().to_string();
     assert!(summary("asset/logo.png").starts_with("EchoMimicV3's README picture"), "{}", summary("asset/logo.png"));
     let next = report["verdict"]["next"][0]["paste"].as_str().unwrap();
-    assert!(next.contains("python -m nanscope.probe run --out dump app.py   # or app_mm.py"), "{next}");
+    // Only app.py is there: it ran.
+    assert!(next.contains("python -m nanscope.probe run --out dump app.py\n"), "{next}");
 
     // infer_preview.py, with no log kept: the clip of its test `02` names
     // that test's image and audio.
@@ -1418,6 +1419,105 @@ fn an_echomimicv3_run_is_judged_as_echomimicv3() {
     // EchoMimicV2's own runs say nothing of a pipeline.
     let (_, v2, _) = run(&["fixtures/postmortem/deploy_seed"]);
     assert!(v2["evidence"].get("pipeline").is_none(), "{:#}", v2["evidence"]);
+}
+
+#[test]
+fn echomimicv3_s_low_memory_web_ui_is_judged_by_mmgp_s_quantization() {
+    // app_mm.py's console: mmgp quantizes the T5 text encoder and the
+    // transformer to qint8 as it loads them, then the web UI generates.
+    let (_dir, run_dir) = copy_of("deploy_v3");
+    std::fs::remove_file(run_dir.join("nohup.out")).unwrap();
+    std::fs::remove_file(run_dir.join("run_flash.sh")).unwrap();
+    std::fs::write(run_dir.join("app.py"), "import gradio\n").unwrap();
+    std::fs::write(
+        run_dir.join("app_mm.py"),
+        "from mmgp import offload, profile_type\n\noffload.profile(\n    pipeline,\n    profile_type.LowRAM_HighVRAM,\n)\n",
+    )
+    .unwrap();
+    let outputs = run_dir.join("outputs");
+    std::fs::rename(outputs.join("01_output.mp4"), outputs.join("20250815_103045_audio.mp4")).unwrap();
+    std::fs::write(
+        run_dir.join("app_mm.log"),
+        "\x1b[1m\x1b[95m************ Memory Management for the GPU Poor (mmgp 3.5.6) by DeepBeepMeep \
+         ************\x1b[0m\x1b[0m\n\
+         自动调整最大显存占用为72335MB\n\
+         Quantization of model 'text_encoder' started to format 'qint8'\n\
+         Quantization of model 'text_encoder' done\n\
+         Quantization of model 'transformer' started to format 'qint8'\n\
+         Quantization of model 'transformer' done\n\
+         * Running on local URL:  http://0.0.0.0:7891\n\
+         final sample shape: torch.Size([1, 3, 13, 48, 48])\n\
+         final length: 13\n",
+    )
+    .unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["root_cause"]["code"], "K101", "{stderr}");
+    let pipeline = &report["evidence"]["pipeline"];
+    assert_eq!(pipeline["entry_point"], "app_mm.py", "{pipeline}");
+    assert!(
+        pipeline["recognised_by"]
+            .as_str()
+            .unwrap()
+            .ends_with("; app_mm.log:1 shows mmgp, which of its scripts only app_mm.py runs")
+    );
+    // The transformer's line is the evidence, not the text encoder's.
+    let link = &verdict["chain"][0];
+    assert_eq!(link["stage"], "quantization");
+    let evidence = link["evidence"].as_array().unwrap();
+    assert_eq!(evidence.len(), 1, "{evidence:?}");
+    assert!(
+        evidence[0]
+            .as_str()
+            .unwrap()
+            .ends_with("app_mm.log:5: Quantization of model 'transformer' started to format 'qint8'")
+    );
+    // The scheme is simulated on EchoMimicV3's transformer, not on the base model it replaces.
+    assert_eq!(
+        artifact(&report, "flash/transformer/diffusion_pytorch_model.safetensors")["checks"],
+        serde_json::json!(["weights", "weights --simulate"])
+    );
+    assert_eq!(artifact(&report, "flash/Wan2.1-Fun-V1.1-1.3B-InP")["checks"], serde_json::json!(["weights"]));
+    let fix = verdict["fix"].to_string();
+    assert!(fix.contains("quantizeTransformer=False") && fix.contains("generate with app.py"), "{fix}");
+    let next = verdict["next"][0]["paste"].as_str().unwrap();
+    assert!(next.contains("python -m nanscope.probe run --out dump app_mm.py\n"), "{next}");
+    // What the verdict says of this run (the cause's catalogue summary is the catalogue's).
+    let said =
+        serde_json::json!([&verdict["headline"], &verdict["chain"], &verdict["fix"], &verdict["next"]]).to_string();
+    for v2 in ["UNet", "quantize_(", "fp16", "infer.py"] {
+        assert!(!said.contains(v2), "{v2} in {said}");
+    }
+
+    // No log kept: either web UI may have made the clip, and only app_mm.py quantizes.
+    std::fs::remove_file(run_dir.join("app_mm.log")).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["root_cause"]["code"], "K108", "{stderr}");
+    assert_eq!(report["evidence"]["pipeline"]["entry_point"], "app.py");
+    let tell_apart = verdict["next"].as_array().unwrap().iter().find(|a| a["paste"] == "python app.py");
+    let what = tell_apart.map(|a| a["what"].as_str().unwrap()).unwrap_or_default();
+    assert!(
+        what.starts_with(
+            "If the clip came from app_mm.py, not app.py: it has mmgp quantize the transformer to qint8 (app_mm.py:3)"
+        ),
+        "{verdict}"
+    );
+
+    // A log that names app_mm.py and shows none of mmgp's lines: its code says it quantizes.
+    std::fs::write(run_dir.join("console.log"), "$ python app_mm.py\n* Running on local URL:  http://0.0.0.0:7891\n")
+        .unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["root_cause"]["code"], "K101", "{stderr}");
+    assert_eq!(
+        verdict["chain"][0]["evidence"],
+        serde_json::json!(["app_mm.py:3: offload.profile(…) leaves mmgp's quantizeTransformer on, its default"])
+    );
+    assert_eq!(
+        artifact(&report, "flash/transformer/diffusion_pytorch_model.safetensors")["checks"],
+        serde_json::json!(["weights", "weights --simulate"])
+    );
 }
 
 #[test]

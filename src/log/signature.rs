@@ -390,7 +390,7 @@ fn quantization(line: &str) -> bool {
         UI_INT8,
     ];
     applied.iter().any(|n| line.contains(n))
-        || (line.contains("quantiz") && ["appl", "int8", "int4", "fp8", "torchao"].iter().any(|n| line.contains(n)))
+        || (line.contains("quantiz") && ["appl", "int8", "int4", "fp8", "float8", "torchao"].iter().any(|n| line.contains(n)))
 }
 
 /// What EchoMimicV2's UIs (`app.py`, `app_acc.py`) print once their int8
@@ -399,12 +399,17 @@ fn quantization(line: &str) -> bool {
 const UI_INT8: &str = "int8量化";
 
 /// The models a (lower-cased) quantization line names: the first argument
-/// of `quantize_(…)`, or the VAE and reference UNet for the message of
+/// of `quantize_(…)`, the model mmgp names (`quantization of model
+/// 'transformer' started to format 'qint8'`, `model 'transformer' is
+/// already quantized…`), or the VAE and reference UNet for the message of
 /// EchoMimicV2's UIs, which quantize only those. Empty when the line does
 /// not say.
 pub(crate) fn quantized_models(line: &str) -> Vec<String> {
     if line.contains(UI_INT8) {
         return vec!["vae".into(), "reference_unet".into()];
+    }
+    if let Some(model) = mmgp_model(line) {
+        return vec![model.to_string()];
     }
     line.match_indices("quantize_(")
         .filter_map(|(at, call)| {
@@ -414,6 +419,26 @@ pub(crate) fn quantized_models(line: &str) -> Vec<String> {
             plain.then(|| name.to_string())
         })
         .collect()
+}
+
+/// The model a (lower-cased) line of mmgp's quantization names, quoted
+/// after `model `: mmgp's offload profiles quantize a pipeline's
+/// transformer (and T5-like text encoders) with optimum-quanto as they load.
+fn mmgp_model(line: &str) -> Option<&str> {
+    let quoted = |rest: &str| -> Option<usize> {
+        let name = rest.strip_prefix('\'')?;
+        let end = name.find('\'')?;
+        let plain = end > 0 && name[..end].chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.');
+        plain.then_some(end)
+    };
+    let at = if let Some(at) = line.find("quantization of model ") {
+        at + "quantization of model ".len()
+    } else {
+        let at = line.find("model '")? + "model ".len();
+        line[at..].contains("' is already quantized").then_some(at)?
+    };
+    let end = quoted(&line[at..])?;
+    Some(&line[at + 1..at + 1 + end])
 }
 
 /// The quantization scheme a (lower-cased) line or setting names, as
@@ -678,6 +703,20 @@ mod tests {
         assert_eq!(quantized_models("2025-11-20 09:58:24,530 使用int8量化"), ["vae", "reference_unet"]);
         assert!(quantized_models("quantization applied: int8 (torchao)").is_empty());
         assert!(quantized_models("quantize_(*args)").is_empty());
+        // mmgp, as EchoMimicV3's app_mm.py loads its pipeline.
+        assert_eq!(quantized_models("quantization of model 'transformer' started to format 'qint8'"), ["transformer"]);
+        assert_eq!(quantized_models("quantization of model 'text_encoder' done"), ["text_encoder"]);
+        assert_eq!(quantized_models("model 'transformer' is already quantized to format 'qint8'"), ["transformer"]);
+        assert!(quantized_models("quantization of model '' started").is_empty());
+        assert!(quantized_models("the model 'x' was not quantized").is_empty());
+        assert_eq!(
+            classify("quantization of model 'transformer' started to format 'qint8'").map(|s| s.scheme),
+            Some(Some(QuantScheme::Int8Channel))
+        );
+        assert_eq!(
+            classify("quantization of model 'transformer' started to format 'qfloat8'").map(|s| s.scheme),
+            Some(Some(QuantScheme::Fp8E4M3))
+        );
         assert_eq!(classify("使用int8量化").map(|s| s.scheme), Some(Some(QuantScheme::Int8Channel)));
         assert!(classify("int8量化").is_some_and(|s| s.rule == &rules::QUANTIZATION_APPLIED));
     }

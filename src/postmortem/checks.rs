@@ -152,9 +152,14 @@ impl JobContext<'_> {
 }
 
 /// The jobs for the artifacts: one per artifact that a check reads, plus a
-/// simulation of the named scheme for the denoising UNet (or every float
-/// checkpoint when no component is known).
-pub(crate) fn plan(artifacts: &[Artifact], scheme: Option<QuantScheme>) -> Vec<(usize, CheckKind)> {
+/// simulation of the named scheme for the denoiser (`denoiser`, the
+/// artifact of EchoMimicV3's transformer), else the denoising UNet, else
+/// every float checkpoint when no component is known.
+pub(crate) fn plan(
+    artifacts: &[Artifact],
+    scheme: Option<QuantScheme>,
+    denoiser: Option<usize>,
+) -> Vec<(usize, CheckKind)> {
     let mut jobs = Vec::new();
     let unet_known = artifacts.iter().any(|a| a.component == Some(Component::DenoisingUnet));
     for (i, artifact) in artifacts.iter().enumerate() {
@@ -174,7 +179,12 @@ pub(crate) fn plan(artifacts: &[Artifact], scheme: Option<QuantScheme>) -> Vec<(
         };
         jobs.push((i, kind));
         let simulate_this = artifact.kind == ArtifactKind::Weights
-            && (artifact.component == Some(Component::DenoisingUnet) || (!unet_known && artifact.component.is_none()));
+            && match denoiser {
+                Some(denoiser) => i == denoiser,
+                None => {
+                    artifact.component == Some(Component::DenoisingUnet) || (!unet_known && artifact.component.is_none())
+                }
+            };
         if scheme.is_some() && simulate_this {
             jobs.push((i, CheckKind::Simulate));
         }

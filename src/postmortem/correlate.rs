@@ -231,7 +231,9 @@ pub(crate) struct Evidence {
 /// the audio processor, the pose encoder.
 fn not_the_unet(model: &str) -> bool {
     let model = model.to_ascii_lowercase();
-    ["vae", "reference", "ref_unet", "audio", "whisper", "pose", "image_encoder"].iter().any(|n| model.contains(n))
+    ["vae", "reference", "ref_unet", "audio", "whisper", "pose", "image_encoder", "text_encoder"]
+        .iter()
+        .any(|n| model.contains(n))
 }
 
 /// The ComfyUI folder `path` lies in: the one that holds `custom_nodes/`
@@ -369,6 +371,12 @@ impl Evidence {
     /// The command a script of the folder starts EchoMimicV3's entry point with.
     fn echomimic_v3_launch(&self) -> Option<&Launch> {
         self.v3()?.launched_by.as_ref()
+    }
+
+    /// Whether EchoMimicV3's app_mm.py ran, which has mmgp quantize the
+    /// transformer to qint8 as it loads.
+    fn mmgp(&self) -> bool {
+        self.echomimic_v3() == Some(super::pipeline::MMGP_ENTRY)
     }
 
     /// The network that denoises: EchoMimicV3's is a transformer.
@@ -618,6 +626,13 @@ impl Evidence {
     fn unet_quantized(&self) -> bool {
         self.quantized.iter().any(|q| matches!(q.component, None | Some(Component::DenoisingUnet)))
             || self.quant_lines.iter().any(|c| !only_other_models(&c.models))
+            || self.mmgp_quantizes().is_some()
+    }
+
+    /// Where app_mm.py, the script that ran, has mmgp quantize the
+    /// transformer (`app_mm.py:222`).
+    fn mmgp_quantizes(&self) -> Option<&str> {
+        self.v3().filter(|_| self.mmgp()).and_then(|p| p.mmgp_profile.as_deref())
     }
 
     /// Whether the denoising UNet's checkpoint holds quantized tensors.
@@ -653,6 +668,18 @@ impl Evidence {
     /// module. Nothing after the load ran.
     fn stopped_at_load(&self) -> bool {
         !self.load_lines.is_empty() || !self.mismatch_lines.is_empty() || self.motion_exit
+    }
+
+    /// How NaN is predicted to arise in the denoiser with no dump: fp16's
+    /// overflow, unless the run is EchoMimicV3's in bfloat16 (its default),
+    /// where the range is float32's.
+    fn predicted_overflow(&self) -> &'static str {
+        let fp16 = self.echomimic_v3_launch().is_some_and(|l| l.value("--weight_dtype") == Some("float16"));
+        if self.echomimic_v3().is_some() && !fp16 {
+            "NaN appears in the transformer and spreads through the denoising steps (no dump to confirm it)"
+        } else {
+            "activations overflow fp16 and NaN spreads through the denoising steps (no dump to confirm it)"
+        }
     }
 
     fn unet_producer(&self) -> Option<&Producer> {
@@ -719,13 +746,14 @@ fn candidates(e: &Evidence) -> Vec<Candidate> {
         ids.extend(e.quant_damage.iter().cloned());
         ids.extend(self::ids(&e.quant_lines));
         let why = if e.producer.is_some() {
-            "the UNet is quantized, but the first NaN was produced elsewhere"
+            "the first NaN was produced elsewhere"
         } else if !e.symptoms() {
-            "the UNet is quantized, but no NaN and no black frame shows that it did harm"
+            "no NaN and no black frame shows that it did harm"
         } else {
-            "the UNet is quantized, but other evidence explains more of the failure"
+            "other evidence explains more of the failure"
         };
-        push(&cause::QUANTIZATION_OVERFLOW, score, ids, why.into());
+        let denoiser = if e.echomimic_v3().is_some() { "transformer" } else { "UNet" };
+        push(&cause::QUANTIZATION_OVERFLOW, score, ids, format!("the {denoiser} is quantized, but {why}"));
     }
     if let Some(p) = e.unet_producer()
         && !e.unet_quantized()
@@ -989,6 +1017,10 @@ fn headline(rule: &'static Rule, e: &Evidence) -> String {
             }
         }
     }
+    if *rule == cause::QUANTIZATION_OVERFLOW && e.echomimic_v3().is_some() {
+        let how = if e.mmgp() { format!(" (qint8, by mmgp in {})", super::pipeline::MMGP_ENTRY) } else { String::new() };
+        return format!("Weight quantization of the denoising transformer{how} turned its output NaN.{producer}{black}{clean}");
+    }
     format!("{}.{producer}{black}{clean}", capitalise(rule.summary))
 }
 
@@ -1166,14 +1198,23 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
             .iter()
             .map(|q| format!("{}: {} tensors stored quantized ({})", q.file, q.tensors, q.scheme))
             .collect();
-        evidence.extend(lines(&e.quant_lines));
-        links.push(link(
-            "quantization",
-            "the denoising UNet runs with quantized weights".into(),
-            Basis::Observed,
-            ids(&e.quant_lines),
-            evidence,
-        ));
+        // The lines that quantize the denoiser, not those of other models.
+        let denoiser_lines: Vec<Cited> =
+            e.quant_lines.iter().filter(|c| !only_other_models(&c.models)).cloned().collect();
+        evidence.extend(lines(&denoiser_lines));
+        if let Some(at) = e.mmgp_quantizes().filter(|_| denoiser_lines.is_empty()) {
+            evidence.push(format!("{at}: offload.profile(…) leaves mmgp's quantizeTransformer on, its default"));
+        }
+        let says = if e.mmgp() {
+            format!(
+                "the {} runs with qint8 weights: mmgp's offload profile in {} quantizes it as it loads",
+                e.denoiser(),
+                super::pipeline::MMGP_ENTRY
+            )
+        } else {
+            format!("the {} runs with quantized weights", e.denoiser())
+        };
+        links.push(link("quantization", says, Basis::Observed, ids(&denoiser_lines), evidence));
         if let Some(sim) = &e.simulated {
             let top: Vec<&str> = sim.exclude.iter().take(5).map(String::as_str).collect();
             let says = if top.is_empty() {
@@ -1212,7 +1253,7 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
             }
             None if e.symptoms() && !is(&cause::NAN_CAST_BLACK_FRAMES) => links.push(link(
                 e.denoiser(),
-                "activations overflow fp16 and NaN spreads through the denoising steps (no dump to confirm it)".into(),
+                e.predicted_overflow().into(),
                 Basis::Predicted,
                 vec![],
                 vec![],
@@ -1335,10 +1376,80 @@ fn python_set(items: &[String]) -> String {
     format!("{{{}}}", quoted.join(", "))
 }
 
+/// Where EchoMimicV3's quick start puts its transformer.
+const V3_TRANSFORMER: &str = "models/transformer/diffusion_pytorch_model.safetensors";
+
+/// How to keep EchoMimicV3's transformer, or the modules the evidence
+/// names, out of quantization: app_mm.py's mmgp profile quantizes every
+/// block of it unless told not to, and leaves a model that is already
+/// quantized as it is.
+fn transformer_quantization_fixes(e: &Evidence) -> Vec<Action> {
+    let mut fixes = Vec::new();
+    let modules = exclude_list(e);
+    let entry = e.echomimic_v3().unwrap_or_default();
+    let what = |lead: &str| match modules.len() {
+        1 => format!("{lead} this module of the denoising transformer out of quantization"),
+        n => format!("{lead} these {n} modules of the denoising transformer out of quantization"),
+    };
+    if !modules.is_empty() && e.mmgp() {
+        let quoted: Vec<String> = modules.iter().map(|m| format!("{m:?}")).collect();
+        fixes.push(Action {
+            what: format!(
+                "{}: quantize it yourself without them before {entry} hands the pipeline to mmgp, which then \
+                 leaves it as it is",
+                what("Keep")
+            ),
+            paste: Some(format!(
+                "# {entry}, before offload.profile(...):\n\
+                 from optimum.quanto import freeze, qint8, quantize\n\
+                 EXCLUDE = [{}]\n\
+                 quantize(pipeline.transformer, weights=qint8, exclude=EXCLUDE)\n\
+                 freeze(pipeline.transformer)",
+                quoted.join(", ")
+            )),
+        });
+    } else if !modules.is_empty() {
+        fixes.push(Action {
+            what: what("Keep"),
+            paste: Some(format!(
+                "EXCLUDE = {}\nquantize_(pipeline.transformer, int8_weight_only(),\n          filter_fn=lambda m, fqn: \
+                 isinstance(m, torch.nn.Linear) and fqn not in EXCLUDE)",
+                python_set(&modules)
+            )),
+        });
+    }
+    let lead = if modules.is_empty() { "Do not" } else { "Or do not" };
+    fixes.push(if e.mmgp() {
+        Action {
+            what: format!(
+                "{lead} let mmgp quantize the denoising transformer: in {entry}, pass quantizeTransformer=False to \
+                 offload.profile (the transformer then stays bfloat16, twice the memory of qint8), or generate \
+                 with app.py, which does not quantize"
+            ),
+            paste: Some(
+                "offload.profile(pipeline, profile_type.LowRAM_HighVRAM, budgets={'*': budgets}, quantizeTransformer=False)"
+                    .into(),
+            ),
+        }
+    } else {
+        Action { what: format!("{lead} quantize the denoising transformer at all (remove the quantization)"), paste: None }
+    });
+    // A checkpoint saved after quantization stays quantized whatever the code does.
+    for q in &e.quantized {
+        fixes.push(Action {
+            what: format!("{} itself holds quantized tensors: put EchoMimicV3's released float weights in its place", q.file),
+            paste: None,
+        });
+    }
+    fixes
+}
+
 fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
     let mut fixes = Vec::new();
     let is = |r: &Rule| rule == r;
-    if is(&cause::QUANTIZATION_OVERFLOW) {
+    if is(&cause::QUANTIZATION_OVERFLOW) && e.echomimic_v3().is_some() {
+        fixes.extend(transformer_quantization_fixes(e));
+    } else if is(&cause::QUANTIZATION_OVERFLOW) {
         let modules = exclude_list(e);
         if !modules.is_empty() {
             fixes.push(Action {
@@ -2359,7 +2470,10 @@ fn launch_with(entry: &str, launch: &Launch, set: &[(&str, &[&str])]) -> String 
 /// probe, with the arguments it ran with (run_flash.sh's for
 /// `infer_flash.py`); its pipeline is a diffusers one whose denoiser is
 /// `pipeline.transformer`.
-fn echomimic_v3_probe(entry: &str, launch: Option<&Launch>, focus: &str) -> String {
+fn echomimic_v3_probe(v3: Option<&Recognised>, focus: &str) -> String {
+    let entry = v3.map_or("", |p| p.entry_point.as_str());
+    let launch = v3.and_then(|p| p.launched_by.as_ref());
+    let either = v3.is_some_and(|p| p.either_web_ui);
     let command = match launch {
         Some(launch) => format!(
             "# {}'s command under the probe, its arguments unchanged:\npython -m nanscope.probe run --out dump {}",
@@ -2369,9 +2483,13 @@ fn echomimic_v3_probe(entry: &str, launch: Option<&Launch>, focus: &str) -> Stri
         // Its web UIs build the pipeline once and generate per click.
         None if matches!(entry, "app.py" | "app_mm.py") => format!(
             "# start the web UI under the probe from the checkout, as you start it, and generate again:\n\
-             python -m nanscope.probe run --out dump {entry}   # or {}, the UI you ran\n\
+             python -m nanscope.probe run --out dump {entry}{}\n\
              # each generation writes one dump (dump, dump-2, …)",
-            if entry == "app.py" { "app_mm.py" } else { "app.py" }
+            match either {
+                true if entry == "app.py" => "   # or app_mm.py, the UI you ran",
+                true => "   # or app.py, the UI you ran",
+                false => "",
+            }
         ),
         // It runs the tests its Config lists, one generation each.
         None if entry == "infer_preview.py" => "# infer_preview.py reads its tests from its Config: start it under the probe:\n\
@@ -2386,10 +2504,16 @@ fn echomimic_v3_probe(entry: &str, launch: Option<&Launch>, focus: &str) -> Stri
              python -m nanscope.probe run --out dump {entry} --image_path … --audio_path …"
         ),
     };
+    // mmgp's quantization puts new modules in place of the transformer's Linear ones.
+    let built = if entry == super::pipeline::MMGP_ENTRY {
+        "after offload.profile(...), which replaces the quantized modules"
+    } else {
+        "once the pipeline is built"
+    };
     format!(
         "{command}{focus}\n\
          # then: nanscope postmortem RUN_DIR --dump dump/\n\
-         # or, inside {entry}, once the pipeline is built:\n\
+         # or, inside {entry}, {built}:\n\
          #   from nanscope.probe import attach\n\
          #   probe = attach(pipeline.transformer, \"dump\", prefix=\"transformer\"); calling probe.step(i) each step"
     )
@@ -2487,7 +2611,7 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
             }
             None if e.notebook.is_some() => e.notebook.as_ref().map(|n| notebook_probe(n, &focus)).unwrap_or_default(),
             None if e.echomimic_v3().is_some() => {
-                echomimic_v3_probe(e.echomimic_v3().unwrap_or_default(), e.echomimic_v3_launch(), &focus)
+                echomimic_v3_probe(e.v3(), &focus)
             }
             None => format!(
                 "# the script unchanged (infer.py, infer_acc.py or your own), as you ran it:\npython -m nanscope.probe run --out dump infer.py --config ./configs/prompts/infer.yaml{focus}\n# then: nanscope postmortem RUN_DIR --dump dump/\n# or, inside your own code:\n#   from nanscope.probe import attach\n#   probe = attach(pipe.denoising_unet, \"dump\", prefix=\"denoising_unet\"); calling probe.step(i) each step"
@@ -2496,6 +2620,19 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
         next.push(Action {
             what: "Record a probe dump of the run to see which module produces the first NaN (confirms the prediction)".into(),
             paste: Some(paste),
+        });
+    }
+    // Which of EchoMimicV3's two web UIs made the clip is not known, and
+    // only app_mm.py quantizes.
+    let either_quantizes = e.v3().filter(|p| p.either_web_ui).and_then(|p| p.mmgp_profile.as_deref());
+    if let Some(at) = either_quantizes.filter(|_| e.symptoms() && !is(&cause::QUANTIZATION_OVERFLOW)) {
+        next.push(Action {
+            what: format!(
+                "If the clip came from app_mm.py, not app.py: it has mmgp quantize the transformer to qint8 ({at}). \
+                 Generate the same clip with app.py, which does not quantize; if it comes out right, the \
+                 quantization is the cause (K101), and keeping app_mm.py's transformer in bfloat16 is the fix"
+            ),
+            paste: Some("python app.py".into()),
         });
     }
     // The built-in engine replays EchoMimicV2's UNets, not EchoMimicV3's transformer.
@@ -2516,15 +2653,17 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
         });
     }
     if is(&cause::QUANTIZATION_OVERFLOW) && e.simulated.is_none() {
+        let transformer = e.v3().map(|p| p.transformer.as_deref().unwrap_or(V3_TRANSFORMER));
         next.push(Action {
             what: "Predict which layers the scheme damages from the float weights".into(),
-            paste: Some(match &e.denoising_unet {
-                Some(unet) if e.unet_quantized_on_disk() => format!(
+            paste: Some(match (&e.denoising_unet, transformer) {
+                (_, Some(transformer)) => format!("nanscope weights --simulate int8-channel {}", shell_word(transformer)),
+                (Some(unet), None) if e.unet_quantized_on_disk() => format!(
                     "# {unet} is stored quantized: simulate on the float checkpoint it was made from\n\
                      nanscope weights --simulate int8-channel FLOAT/denoising_unet.pth"
                 ),
-                Some(unet) => format!("nanscope weights --simulate int8-channel {}", shell_word(unet)),
-                None => "nanscope weights --simulate int8-channel pretrained_weights/denoising_unet.pth".into(),
+                (Some(unet), None) => format!("nanscope weights --simulate int8-channel {}", shell_word(unet)),
+                (None, None) => "nanscope weights --simulate int8-channel pretrained_weights/denoising_unet.pth".into(),
             }),
         });
     }
@@ -2713,6 +2852,9 @@ mod tests {
             entry_point: "infer_flash.py".into(),
             launched_by: None,
             checkout: None,
+            transformer: None,
+            either_web_ui: false,
+            mmgp_profile: None,
         });
         let v3 = verdict(&e);
         assert_eq!(v3.root_cause.code, v2.root_cause.code);
@@ -2725,10 +2867,65 @@ mod tests {
         // Its web UI is recorded per generation.
         let mut app = e.pipeline.clone().unwrap();
         app.entry_point = "app.py".into();
-        let ui = Evidence { pipeline: Some(app), ..Evidence::default() };
-        let paste = echomimic_v3_probe("app.py", None, "");
+        app.either_web_ui = true;
+        let paste = echomimic_v3_probe(Some(&app), "");
         assert!(paste.contains("run --out dump app.py   # or app_mm.py, the UI you ran"), "{paste}");
+        assert!(paste.contains("inside app.py, once the pipeline is built:"), "{paste}");
+        let ui = Evidence { pipeline: Some(app.clone()), ..Evidence::default() };
         assert_eq!(ui.echomimic_v3(), Some("app.py"));
+        // A log that shows mmgp says which UI ran; the probe is attached after its quantization.
+        app.entry_point = "app_mm.py".into();
+        app.either_web_ui = false;
+        let paste = echomimic_v3_probe(Some(&app), "");
+        assert!(paste.contains("run --out dump app_mm.py\n"), "{paste}");
+        assert!(paste.contains("inside app_mm.py, after offload.profile(...)"), "{paste}");
+    }
+
+    #[test]
+    fn mmgp_s_quantized_transformer_gets_quanto_s_exclude_list_or_no_quantization() {
+        let line = |id: &str, text: &str, model: &str| {
+            let f = Finding::new(&rules::log::QUANTIZATION_APPLIED, text)
+                .with_evidence("scheme", "int8-channel")
+                .with_evidence("models", vec![model]);
+            with_id(f, id)
+        };
+        let findings = [
+            (5, line("F1", "Quantization of model 'text_encoder' started to format 'qint8'", "text_encoder")),
+            (5, line("F2", "Quantization of model 'transformer' started to format 'qint8'", "transformer")),
+            (3, black("F3")),
+        ];
+        assert_eq!(named_scheme(&findings[0].1), None);
+        assert_eq!(named_scheme(&findings[1].1), Some(QuantScheme::Int8Channel));
+        let refs: Vec<(usize, &Finding)> = findings.iter().map(|(a, f)| (*a, f)).collect();
+        let simulated = Simulated {
+            file: "models/transformer/diffusion_pytorch_model.safetensors".into(),
+            scheme: "int8-channel".into(),
+            exclude: vec!["blocks.29.ffn.2".into(), "blocks.0.self_attn.o".into()],
+        };
+        let mut e = Evidence::gather(&refs, &artifacts(), vec![], Some(simulated), vec![], None, None);
+        e.pipeline = Some(Recognised {
+            pipeline: Pipeline::EchomimicV3,
+            recognised_by: "app_mm.log:1 shows mmgp".into(),
+            entry_point: "app_mm.py".into(),
+            launched_by: None,
+            checkout: None,
+            transformer: Some("models/transformer/diffusion_pytorch_model.safetensors".into()),
+            either_web_ui: false,
+            mmgp_profile: None,
+        });
+        let v = verdict(&e);
+        assert_eq!(v.root_cause.code, "K101");
+        assert!(v.headline.starts_with("Weight quantization of the denoising transformer (qint8, by mmgp in app_mm.py)"), "{}", v.headline);
+        // Only the transformer's line is the quantization's evidence.
+        assert_eq!(v.chain[0].findings, ["F2"]);
+        assert!(v.chain[0].says.contains("mmgp's offload profile in app_mm.py"), "{}", v.chain[0].says);
+        assert!(v.chain.iter().all(|l| !l.says.contains("fp16")), "{:?}", v.chain);
+        let exclude = v.fix[0].paste.as_deref().unwrap_or_default();
+        assert!(exclude.contains("EXCLUDE = [\"blocks.29.ffn.2\", \"blocks.0.self_attn.o\"]"), "{exclude}");
+        assert!(exclude.contains("quantize(pipeline.transformer, weights=qint8, exclude=EXCLUDE)"), "{exclude}");
+        assert!(v.fix[1].paste.as_deref().unwrap_or_default().contains("quantizeTransformer=False"), "{:?}", v.fix[1]);
+        let said = serde_json::to_string(&(&v.fix, &v.next)).unwrap();
+        assert!(!said.contains("denoising UNet") && !said.contains("quantize_("), "{said}");
     }
 
     #[test]

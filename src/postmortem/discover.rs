@@ -719,11 +719,15 @@ fn is_markdown(text: &str) -> bool {
 /// a level word inside an identifier (`CUDA_ERROR_NOT_FOUND`) or before an
 /// assignment (`ERROR = 1`) are source, not log.
 fn is_log(text: &str) -> bool {
-    const MARKS: [&str; 11] = [
+    const MARKS: [&str; 14] = [
         "Traceback (most recent call last)",
         // What EchoMimicV2's entry points print first, with or without FFMPEG_PATH.
         "add ffmpeg to path",
         "please download ffmpeg-static",
+        // A web UI's console: Gradio once it serves, mmgp as it loads the models.
+        "Running on local URL:",
+        "for the GPU Poor (mmgp",
+        "Quantization of model '",
         "Warning:",
         "it/s]",
         "s/it]",
@@ -735,7 +739,9 @@ fn is_log(text: &str) -> bool {
     ];
     text.lines().any(|line| {
         let trimmed = line.trim_start();
-        let comment = ["//", "/*", "*", "#"].iter().any(|c| trimmed.starts_with(c));
+        // Gradio marks its lines with `* ` too.
+        let gradio = trimmed.starts_with("* Running on local URL:");
+        let comment = !gradio && ["//", "/*", "*", "#"].iter().any(|c| trimmed.starts_with(c));
         // An exception line as Python prints it: a run's last words.
         let exception = crate::log::exception_type(line).is_some_and(|_| line.contains(':'));
         !comment && (MARKS.iter().any(|m| line.contains(m)) || has_level_word(line) || exception)
@@ -794,6 +800,8 @@ mod tests {
         assert_eq!(kind(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), ArtifactKind::Image);
         assert_eq!(kind(b"weight_dtype: fp16\ndenoising_unet_path: x.pth\n"), ArtifactKind::Config);
         assert_eq!(kind(b"2025-01-01 INFO loading\n"), ArtifactKind::Log);
+        assert_eq!(kind(b"Quantization of model 'transformer' started to format 'qint8'\n"), ArtifactKind::Log);
+        assert_eq!(kind(b"* Running on local URL:  http://0.0.0.0:7891\n"), ArtifactKind::Log);
         assert_eq!(kind(b"just some notes\n"), ArtifactKind::Unknown);
         assert_eq!(
             kind(b"\x93NUMPY\x01\x00v\x00{'descr': '|O', 'fortran_order': False, 'shape': (), }"),

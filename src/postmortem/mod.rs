@@ -337,7 +337,15 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     }
     resolve_load_paths(&mut text_findings, &artifacts, &config_paths, found.weights_folders.first());
     // The scheme to simulate: the one a log line or config key names.
-    let scheme = options.simulate.or_else(|| text_findings.iter().find_map(|(_, f)| correlate::named_scheme(f)));
+    // app_mm.py's mmgp profile quantizes EchoMimicV3's transformer to
+    // optimum-quanto qint8, per output channel, unless its call says not to.
+    let mmgp = echomimic_v3
+        .filter(|p| p.entry_point == pipeline::MMGP_ENTRY && p.mmgp_profile.is_some())
+        .map(|_| QuantScheme::Int8Channel);
+    let scheme = options
+        .simulate
+        .or_else(|| text_findings.iter().find_map(|(_, f)| correlate::named_scheme(f)))
+        .or(mmgp);
     let tools = crate::video::Tools::find();
     // Poses are held against the run's audio when the evidence names one (or
     // the folder holds one), else each against the audio printed in its own
@@ -383,7 +391,9 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         muxed_later,
         keep_aspect: echomimic_v3.is_some(),
     };
-    let jobs = checks::plan(&artifacts, scheme);
+    let transformer = echomimic_v3.and_then(|p| p.transformer.as_ref());
+    let denoiser = transformer.and_then(|path| artifacts.iter().position(|a| &a.path == path));
+    let jobs = checks::plan(&artifacts, scheme, denoiser);
     let outputs = checks::run_jobs(&artifacts, &jobs, scheme, &ctx, progress);
 
     let mut findings: Vec<(usize, Finding)> = text_findings;

@@ -47,6 +47,19 @@ pub struct Recognised {
     /// The checkout's folder, when it is among the artifacts.
     #[serde(skip)]
     pub checkout: Option<String>,
+    /// EchoMimicV3's own transformer weights (`…/transformer/…`), which
+    /// replace its base model's: the denoiser a quantization acts on.
+    #[serde(skip)]
+    pub transformer: Option<String>,
+    /// The entry point is one of the web UI's two scripts, both in the
+    /// checkout, from its clip's name (app.py is taken).
+    #[serde(skip)]
+    pub either_web_ui: bool,
+    /// Where the checkout's app_mm.py hands its pipeline to mmgp with the
+    /// transformer quantized (`app_mm.py:222`): mmgp's `quantizeTransformer`
+    /// is on unless the call turns it off.
+    #[serde(skip)]
+    pub mmgp_profile: Option<String>,
 }
 
 /// A command line of a shell script that starts the entry point.
@@ -94,23 +107,36 @@ pub(crate) fn recognise(artifacts: &[Artifact], logs: &[LogText]) -> Option<Reco
     let checkout = v3_checkout(artifacts);
     let (mut found, named) = recognise_pipeline(artifacts, logs, checkout.as_ref())?;
     found.checkout = checkout.map(|(folder, _)| folder);
+    found.transformer = transformer(artifacts);
+    // mmgp's lines, when no log names the script: of EchoMimicV3's entry
+    // points only app_mm.py offloads (and quantizes) through mmgp.
+    let has = |script: &str| found.checkout.as_ref().is_some_and(|folder| Path::new(folder).join(script).is_file());
+    found.mmgp_profile = found.checkout.as_ref().and_then(|folder| mmgp_profile(&Path::new(folder).join(MMGP_ENTRY)));
+    let mmgp = logs.iter().find_map(mmgp_shown).filter(|_| named != Named::Entry);
+    if let Some(at) = mmgp.filter(|_| found.checkout.is_none() || has(MMGP_ENTRY)) {
+        found.recognised_by.push_str(&format!("; {at} shows mmgp, which of its scripts only {MMGP_ENTRY} runs"));
+        found.entry_point = MMGP_ENTRY.to_string();
+        found.launched_by = launched_by(artifacts, &found.entry_point);
+        return Some(found);
+    }
     // A clip of the web UI's or of infer_preview.py's, when no log names what ran.
-    let wrote = found.checkout.as_ref().filter(|_| !named).and_then(|folder| {
-        let has = |script: &&str| Path::new(folder).join(script).is_file();
+    let wrote = found.checkout.as_ref().filter(|_| named == Named::Nothing).and_then(|_| {
         artifacts.iter().filter(|a| a.kind == ArtifactKind::Video).find_map(|clip| {
             let (writer, scripts) = if web_ui_wrote(&clip.path) {
-                ("its web UI's clip", &["app.py", "app_mm.py"][..])
+                ("its web UI's clip", &["app.py", MMGP_ENTRY][..])
             } else if preview_test(&clip.path).is_some() {
                 ("infer_preview.py's clip", &["infer_preview.py"][..])
             } else {
                 return None;
             };
-            let script = scripts.iter().find(|s| has(s))?;
-            Some((script.to_string(), format!("; {} is {writer}", file_name(&clip.path))))
+            let present: Vec<&str> = scripts.iter().copied().filter(|s| has(s)).collect();
+            let script = present.first()?;
+            Some((script.to_string(), present.len() > 1, format!("; {} is {writer}", file_name(&clip.path))))
         })
     });
-    if let Some((script, how)) = wrote {
+    if let Some((script, either, how)) = wrote {
         found.recognised_by.push_str(&how);
+        found.either_web_ui = either;
         found.entry_point = script;
     }
     found.launched_by = launched_by(artifacts, &found.entry_point);
@@ -161,32 +187,44 @@ pub(crate) fn readme_pictures(artifacts: &[Artifact], checkout: &str) -> Vec<(us
         .collect()
 }
 
-/// The pipeline, and whether a log named its entry point.
+/// What a log named of EchoMimicV3's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Named {
+    Nothing,
+    /// One of its modules: what ran, not which script.
+    Module,
+    Entry,
+}
+
+/// The pipeline, and what a log named of it.
 fn recognise_pipeline(
     artifacts: &[Artifact],
     logs: &[LogText],
     checkout: Option<&(String, String)>,
-) -> Option<(Recognised, bool)> {
+) -> Option<(Recognised, Named)> {
     let recognised = |recognised_by, entry_point| Recognised {
         pipeline: Pipeline::EchomimicV3,
         recognised_by,
         entry_point,
         launched_by: None,
         checkout: None,
+        transformer: None,
+        either_web_ui: false,
+        mmgp_profile: None,
     };
-    if let Some((how, entry)) = logs.iter().find_map(|log| named_in_log(log, checkout)) {
-        return Some((recognised(how, entry), true));
+    if let Some((how, entry, named)) = logs.iter().find_map(|log| named_in_log(log, checkout)) {
+        return Some((recognised(how, entry), named));
     }
     if has_echomimic_v2(artifacts) {
         return None;
     }
     if let Some((folder, entry_point)) = checkout {
         let how = format!("EchoMimicV3's checkout: {entry_point} beside {}", v3_source(Path::new(folder))?);
-        return Some((recognised(how, entry_point.clone()), false));
+        return Some((recognised(how, entry_point.clone()), Named::Nothing));
     }
     let base = artifacts.iter().filter(|a| a.kind == ArtifactKind::Weights).find_map(|a| wan_folder(&a.path))?;
     let how = format!("weights under {base}, EchoMimicV3's base model");
-    Some((recognised(how, V3_ENTRY_POINTS[0].to_string()), false))
+    Some((recognised(how, V3_ENTRY_POINTS[0].to_string()), Named::Nothing))
 }
 
 /// At most this many bytes of a shell script are read, and this many scripts.
@@ -290,7 +328,7 @@ fn v3_source(folder: &Path) -> Option<&'static str> {
 /// traceback frame (`python infer_flash.py …`, `File "…/infer_flash.py"`),
 /// or one of its own modules. `app.py` is EchoMimicV2's name too: it counts
 /// only beside EchoMimicV3's checkout.
-fn named_in_log(log: &LogText, checkout: Option<&(String, String)>) -> Option<(String, String)> {
+fn named_in_log(log: &LogText, checkout: Option<&(String, String)>) -> Option<(String, String, Named)> {
     let modules = ["wan_transformer3d_audio", "pipeline_wan_fun_inpaint_audio"];
     for (number, line) in log.head(LOG_HEAD).lines().enumerate() {
         let at = || format!("{}:{}", log.name, number + 1);
@@ -298,15 +336,65 @@ fn named_in_log(log: &LogText, checkout: Option<&(String, String)>) -> Option<(S
             let command = line.split_whitespace().any(|w| w == *entry || w.ends_with(&format!("/{entry}")));
             let frame = line.trim_start().starts_with("File \"") && line.contains(&format!("{entry}\""));
             if command || frame {
-                return Some((format!("{} names {entry}", at()), entry.to_string()));
+                return Some((format!("{} names {entry}", at()), entry.to_string(), Named::Entry));
             }
         }
         if let Some(module) = modules.iter().find(|m| line.contains(**m)) {
             let entry = checkout.map_or(V3_ENTRY_POINTS[0], |(_, entry)| entry.as_str());
-            return Some((format!("{} names EchoMimicV3's {module}", at()), entry.to_string()));
+            return Some((format!("{} names EchoMimicV3's {module}", at()), entry.to_string(), Named::Module));
         }
     }
     None
+}
+
+/// EchoMimicV3's script that offloads its pipeline through mmgp, whose
+/// profiles quantize the transformer to qint8 as they load it.
+pub(crate) const MMGP_ENTRY: &str = "app_mm.py";
+
+/// At most this much of app_mm.py is read.
+const SOURCE_HEAD: u64 = 256 << 10;
+
+/// `app_mm.py:LINE` of the script's `offload.profile(` call, when the call
+/// leaves mmgp's `quantizeTransformer` on (its default).
+fn mmgp_profile(script: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(script).ok()?.take(SOURCE_HEAD).read_to_end(&mut bytes).ok()?;
+    let source = String::from_utf8_lossy(&bytes);
+    let at = source.find("offload.profile(")?;
+    // The call's text: up to the parenthesis that closes it.
+    let mut depth = 0usize;
+    let call = source[at..]
+        .char_indices()
+        .find_map(|(i, c)| {
+            match c {
+                '(' => depth += 1,
+                ')' if depth == 1 => return Some(&source[at..at + i]),
+                ')' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            None
+        })
+        .unwrap_or(&source[at..]);
+    let words: String = call.chars().filter(|c| !c.is_whitespace()).collect();
+    if words.contains("quantizeTransformer=False") {
+        return None;
+    }
+    let line = source[..at].matches('\n').count() + 1;
+    Some(format!("{}:{line}", file_name(&script.display().to_string())))
+}
+
+/// Where a log shows mmgp at work (`log:line`): its banner, its
+/// quantization of a model, or app_mm.py's own line on the GPU memory it
+/// gives mmgp ("自动调整最大显存占用为…MB").
+fn mmgp_shown(log: &LogText) -> Option<String> {
+    log.head(LOG_HEAD).lines().enumerate().find_map(|(number, line)| {
+        let lower = line.to_lowercase();
+        let banner = lower.contains("for the gpu poor (mmgp");
+        let quantizing = lower.contains("quantization of model '") && lower.contains("' started to format '");
+        let budget = line.contains("自动调整最大显存占用为");
+        (banner || quantizing || budget).then(|| format!("{}:{}", log.name, number + 1))
+    })
 }
 
 /// Whether EchoMimicV2's own files are here: its denoising UNet's
@@ -332,6 +420,17 @@ pub(crate) fn face_masks(artifacts: &[Artifact]) -> Vec<(usize, String)> {
     };
     let why = "EchoMimicV3's face mask for the reference of its name (masks/NAME.npy), not weights: not checked";
     artifacts.iter().enumerate().filter(|(_, a)| mask(a)).map(|(i, _)| (i, why.to_string())).collect()
+}
+
+/// EchoMimicV3's transformer among the weights: a file or folder in (or
+/// named) `transformer`, outside the base model's `Wan2.1-…` folder, whose
+/// own transformer it replaces.
+fn transformer(artifacts: &[Artifact]) -> Option<String> {
+    let found = artifacts.iter().find(|a| {
+        let parts = super::prompts::components(&a.path);
+        a.kind == ArtifactKind::Weights && wan_folder(&a.path).is_none() && parts.contains(&"transformer")
+    });
+    found.map(|a| a.path.clone())
 }
 
 /// The `Wan2.1-…` folder a weights file or folder lies in (or is).
@@ -420,6 +519,77 @@ mod tests {
         // A log that names what ran decides.
         let named = recognise(&artifacts, &[log("python infer_flash.py --image_path a.jpg\n")]).unwrap();
         assert_eq!(named.entry_point, "infer_flash.py");
+    }
+
+    #[test]
+    fn mmgp_s_lines_make_app_mm_py_the_entry_point() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for file in ["infer_flash.py", "app.py", "app_mm.py", "src/wan_transformer3d_audio.py"] {
+            std::fs::create_dir_all(root.join(file).parent().unwrap()).unwrap();
+            std::fs::write(root.join(file), "import torch\n").unwrap();
+        }
+        let at = |name: &str, kind| Artifact::new(&root.join(name), kind, "");
+        let artifacts = [
+            at("infer_flash.py", ArtifactKind::Unknown),
+            at("app.py", ArtifactKind::Unknown),
+            at("app_mm.py", ArtifactKind::Unknown),
+            at("outputs/20250807_101530_audio.mp4", ArtifactKind::Video),
+        ];
+        let console = "\x1b[1m\x1b[95m************ Memory Management for the GPU Poor (mmgp 3.5.6) by DeepBeepMeep                        ************\x1b[0m\x1b[0m\nQuantization of model 'transformer' started to format 'qint8'\n";
+        let found = recognise(&artifacts, &[log(console)]).unwrap();
+        assert_eq!(found.entry_point, "app_mm.py");
+        assert!(found.recognised_by.ends_with("; nohup.out:1 shows mmgp, which of its scripts only app_mm.py runs"));
+        // Without mmgp's lines the clip is the web UI's, app.py first.
+        assert_eq!(recognise(&artifacts, &[log("* Running on local URL:  http://0.0.0.0:7891\n")]).unwrap().entry_point, "app.py");
+        let budget = log("自动调整最大显存占用为72335MB\n");
+        assert_eq!(recognise(&artifacts, &[budget]).unwrap().entry_point, "app_mm.py");
+        // A log that names the script decides; mmgp alone shows no EchoMimicV3.
+        let named = log("python infer_flash.py\nQuantization of model 'transformer' started to format 'qint8'\n");
+        assert_eq!(recognise(&artifacts, &[named]).unwrap().entry_point, "infer_flash.py");
+        assert_eq!(recognise(&[], &[log(console)]), None);
+        // A checkout without app_mm.py did not run it.
+        std::fs::remove_file(root.join("app_mm.py")).unwrap();
+        assert_eq!(recognise(&artifacts[..2], &[log(console)]).unwrap().entry_point, "infer_flash.py");
+    }
+
+    #[test]
+    fn app_mm_py_s_call_to_mmgp_says_whether_it_quantizes_the_transformer() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("app_mm.py");
+        let call = |arguments: &str| {
+            let source = format!(
+                "from mmgp import offload, profile_type\n\nbudgets = 1000\noffload.profile(\n    pipeline,\n{arguments})\n"
+            );
+            std::fs::write(&script, source).unwrap();
+            mmgp_profile(&script)
+        };
+        assert_eq!(call("    profile_type.LowRAM_HighVRAM,\n    budgets={'*': budgets},\n"), Some("app_mm.py:4".into()));
+        assert_eq!(call("    profile_type.LowRAM_HighVRAM, quantizeTransformer = False\n"), None);
+        // A later keyword of another call is not this call's.
+        assert_eq!(call("    compile=bool(f(1)),\n)\nother(quantizeTransformer=False"), Some("app_mm.py:4".into()));
+        std::fs::write(&script, "import torch\n").unwrap();
+        assert_eq!(mmgp_profile(&script), None);
+        assert_eq!(mmgp_profile(&dir.path().join("missing.py")), None);
+        // Beside the web UI's clip with both UIs there, which ran is not known.
+        for file in ["app.py", "src/wan_transformer3d_audio.py"] {
+            std::fs::create_dir_all(dir.path().join(file).parent().unwrap()).unwrap();
+            std::fs::write(dir.path().join(file), "import torch\n").unwrap();
+        }
+        call("    profile_type.LowRAM_HighVRAM,\n");
+        let at = |name: &str, kind| Artifact::new(&dir.path().join(name), kind, "");
+        let mut artifacts = vec![
+            at("app.py", ArtifactKind::Unknown),
+            at("app_mm.py", ArtifactKind::Unknown),
+            at("outputs/20250807_101530.mp4", ArtifactKind::Video),
+        ];
+        let found = recognise(&artifacts, &[]).unwrap();
+        assert_eq!((found.entry_point.as_str(), found.either_web_ui), ("app.py", true));
+        assert_eq!(found.mmgp_profile.as_deref(), Some("app_mm.py:4"));
+        artifacts.remove(0);
+        std::fs::remove_file(dir.path().join("app.py")).unwrap();
+        let found = recognise(&artifacts, &[]).unwrap();
+        assert_eq!((found.entry_point.as_str(), found.either_web_ui), ("app_mm.py", false));
     }
 
     #[test]

@@ -150,12 +150,14 @@ pub const QUANTIZATION_APPLIED: Rule = Rule {
     code: "L110",
     slug: "quantization-applied",
     severity: Severity::Warning,
-    summary: "the run quantized a model (torchao, quantize_dynamic, bitsandbytes)",
+    summary: "the run quantized a model (torchao, quantize_dynamic, bitsandbytes, mmgp)",
     detects: "Lines that show weights being quantized: torchao `quantize_` / `int8_weight_only`, \
               `quantize_dynamic`, bitsandbytes / `load_in_8bit` / `load_in_4bit`, EchoMimicV2's UI message \
-              `使用int8量化` / `int8量化` (its int8 option quantizes the VAE and reference UNet), and import errors \
-              for them (`cannot import name 'quantize_'`). `evidence.models` names the models a line quantizes \
-              (the first argument of `quantize_(…)`); `postmortem` blames the denoising UNet's quantization only \
+              `使用int8量化` / `int8量化` (its int8 option quantizes the VAE and reference UNet), mmgp's \
+              `Quantization of model 'transformer' started to format 'qint8'` (its offload profiles quantize with \
+              optimum-quanto as they load; EchoMimicV3's `app_mm.py` uses one), and import errors for them \
+              (`cannot import name 'quantize_'`). `evidence.models` names the models a line quantizes (the first \
+              argument of `quantize_(…)`, the model mmgp names); `postmortem` blames the denoising UNet's quantization only \
               when a line names it, or names no model.",
     why: "Weight-only int8 on the denoising UNet lets activations overflow fp16, which turns the latents NaN \
           and the video black; it is the root of the incident nanscope was built for. EchoMimicV2's own UI \
