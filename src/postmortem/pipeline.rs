@@ -360,7 +360,13 @@ fn mmgp_profile(script: &Path) -> Option<String> {
     use std::io::Read;
     let mut bytes = Vec::new();
     std::fs::File::open(script).ok()?.take(SOURCE_HEAD).read_to_end(&mut bytes).ok()?;
-    let source = String::from_utf8_lossy(&bytes);
+    let line = quantizing_profile_call(&String::from_utf8_lossy(&bytes))?;
+    Some(format!("{}:{line}", file_name(&script.display().to_string())))
+}
+
+/// The line of the first `offload.profile(` call in `source`, unless the
+/// call passes `quantizeTransformer=False`.
+fn quantizing_profile_call(source: &str) -> Option<usize> {
     let at = source.find("offload.profile(")?;
     // The call's text: up to the parenthesis that closes it.
     let mut depth = 0usize;
@@ -377,11 +383,7 @@ fn mmgp_profile(script: &Path) -> Option<String> {
         })
         .unwrap_or(&source[at..]);
     let words: String = call.chars().filter(|c| !c.is_whitespace()).collect();
-    if words.contains("quantizeTransformer=False") {
-        return None;
-    }
-    let line = source[..at].matches('\n').count() + 1;
-    Some(format!("{}:{line}", file_name(&script.display().to_string())))
+    (!words.contains("quantizeTransformer=False")).then(|| source[..at].matches('\n').count() + 1)
 }
 
 /// Where a log shows mmgp at work (`log:line`): its banner, its
@@ -664,6 +666,15 @@ mod tests {
         fn any_script_is_split_without_a_panic(script in "(python |infer_flash\\.py|[-a-z '\"\\\\#;\n])*") {
             if let Some((line, _)) = command_of(&script, "infer_flash.py") {
                 proptest::prop_assert!(line >= 1 && line <= script.lines().count().max(1));
+            }
+        }
+
+        #[test]
+        fn any_source_is_read_for_mmgp_s_call_without_a_panic(
+            source in "(offload\\.profile\\(|quantizeTransformer|=|False|[()\n ,]|é|x){0,40}",
+        ) {
+            if let Some(line) = quantizing_profile_call(&source) {
+                proptest::prop_assert!(line >= 1 && line <= source.matches('\n').count() + 1);
             }
         }
 
