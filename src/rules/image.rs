@@ -241,12 +241,15 @@ pub const ASPECT_DISTORTED: Rule = Rule {
     severity: Severity::Warning,
     summary: "resizing to the generation size distorts the image's aspect ratio",
     detects: "An image whose width/height ratio differs from the target's (`--size`, default 768x768) by more \
-              than `--aspect-tolerance` (default 0.05, relative).",
+              than `--aspect-tolerance` (default 0.05, relative). With `--keep-aspect` (EchoMimicV3, which \
+              scales the image down to at most `--size`'s area and floors each side to a multiple of 16; \
+              `postmortem` sets it for an EchoMimicV3 run), the target is that size, so only the flooring \
+              can distort it.",
     why: "EchoMimicV2 resizes the reference straight to W x H: a 3:4 portrait squeezed into a square makes \
           a wide, short person that does not fit the poses.",
     cause: "A portrait or landscape photo used without cropping.",
     fix: "Crop the image to the target aspect ratio around the person before the run.",
-    options: "--size (768x768), --aspect-tolerance (0.05)",
+    options: "--size (768x768), --aspect-tolerance (0.05), --keep-aspect",
 };
 
 pub const SIDE_NOT_MULTIPLE_OF_8: Rule = Rule {
