@@ -373,6 +373,12 @@ impl Evidence {
         self.v3()?.launched_by.as_ref()
     }
 
+    /// EchoMimicV3's launch command, when it sets `--weight_dtype float16`
+    /// (its default is bfloat16).
+    fn fp16_launch(&self) -> Option<&Launch> {
+        self.echomimic_v3_launch().filter(|l| l.value("--weight_dtype") == Some("float16"))
+    }
+
     /// Whether EchoMimicV3's app_mm.py ran, which has mmgp quantize the
     /// transformer to qint8 as it loads.
     fn mmgp(&self) -> bool {
@@ -632,7 +638,7 @@ impl Evidence {
     /// Where app_mm.py, the script that ran, has mmgp quantize the
     /// transformer (`app_mm.py:222`).
     fn mmgp_quantizes(&self) -> Option<&str> {
-        self.v3().filter(|_| self.mmgp()).and_then(|p| p.mmgp_profile.as_deref())
+        self.v3()?.mmgp_quantizes()
     }
 
     /// Whether the denoising UNet's checkpoint holds quantized tensors.
@@ -674,8 +680,7 @@ impl Evidence {
     /// overflow, unless the run is EchoMimicV3's in bfloat16 (its default),
     /// where the range is float32's.
     fn predicted_overflow(&self) -> &'static str {
-        let fp16 = self.echomimic_v3_launch().is_some_and(|l| l.value("--weight_dtype") == Some("float16"));
-        if self.echomimic_v3().is_some() && !fp16 {
+        if self.echomimic_v3().is_some() && self.fp16_launch().is_none() {
             "NaN appears in the transformer and spreads through the denoising steps (no dump to confirm it)"
         } else {
             "activations overflow fp16 and NaN spreads through the denoising steps (no dump to confirm it)"
@@ -1376,6 +1381,27 @@ fn python_set(items: &[String]) -> String {
     format!("{{{}}}", quoted.join(", "))
 }
 
+/// "Keep this module (these N modules) of the `denoiser` out of quantization".
+fn keep_out(modules: usize, denoiser: &str) -> String {
+    match modules {
+        1 => format!("Keep this module of the {denoiser} out of quantization"),
+        n => format!("Keep these {n} modules of the {denoiser} out of quantization"),
+    }
+}
+
+/// Keeping `modules` of the `denoiser` (`model` in the user's code) out of
+/// torchao's int8 weight-only quantization.
+fn torchao_exclude(modules: &[String], denoiser: &str, model: &str) -> Action {
+    Action {
+        what: keep_out(modules.len(), denoiser),
+        paste: Some(format!(
+            "EXCLUDE = {}\nquantize_({model}, int8_weight_only(),\n          filter_fn=lambda m, fqn: isinstance(m, \
+             torch.nn.Linear) and fqn not in EXCLUDE)",
+            python_set(modules)
+        )),
+    }
+}
+
 /// Where EchoMimicV3's quick start puts its transformer.
 const V3_TRANSFORMER: &str = "models/transformer/diffusion_pytorch_model.safetensors";
 
@@ -1387,17 +1413,13 @@ fn transformer_quantization_fixes(e: &Evidence) -> Vec<Action> {
     let mut fixes = Vec::new();
     let modules = exclude_list(e);
     let entry = e.echomimic_v3().unwrap_or_default();
-    let what = |lead: &str| match modules.len() {
-        1 => format!("{lead} this module of the denoising transformer out of quantization"),
-        n => format!("{lead} these {n} modules of the denoising transformer out of quantization"),
-    };
     if !modules.is_empty() && e.mmgp() {
         let quoted: Vec<String> = modules.iter().map(|m| format!("{m:?}")).collect();
         fixes.push(Action {
             what: format!(
                 "{}: quantize it yourself without them before {entry} hands the pipeline to mmgp, which then \
                  leaves it as it is",
-                what("Keep")
+                keep_out(modules.len(), "denoising transformer")
             ),
             paste: Some(format!(
                 "# {entry}, before offload.profile(...):\n\
@@ -1409,14 +1431,7 @@ fn transformer_quantization_fixes(e: &Evidence) -> Vec<Action> {
             )),
         });
     } else if !modules.is_empty() {
-        fixes.push(Action {
-            what: what("Keep"),
-            paste: Some(format!(
-                "EXCLUDE = {}\nquantize_(pipeline.transformer, int8_weight_only(),\n          filter_fn=lambda m, fqn: \
-                 isinstance(m, torch.nn.Linear) and fqn not in EXCLUDE)",
-                python_set(&modules)
-            )),
-        });
+        fixes.push(torchao_exclude(&modules, "denoising transformer", "pipeline.transformer"));
     }
     let lead = if modules.is_empty() { "Do not" } else { "Or do not" };
     fixes.push(if e.mmgp() {
@@ -1452,17 +1467,7 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
     } else if is(&cause::QUANTIZATION_OVERFLOW) {
         let modules = exclude_list(e);
         if !modules.is_empty() {
-            fixes.push(Action {
-                what: if modules.len() == 1 {
-                    "Keep this module of the denoising UNet out of quantization".to_string()
-                } else {
-                    format!("Keep these {} modules of the denoising UNet out of quantization", modules.len())
-                },
-                paste: Some(format!(
-                    "EXCLUDE = {}\nquantize_(denoising_unet, int8_weight_only(),\n          filter_fn=lambda m, fqn: isinstance(m, torch.nn.Linear) and fqn not in EXCLUDE)",
-                    python_set(&modules)
-                )),
-            });
+            fixes.push(torchao_exclude(&modules, "denoising UNet", "denoising_unet"));
         }
         let lead = if modules.is_empty() { "Do not" } else { "Or do not" };
         fixes.push(Action {
@@ -1487,7 +1492,7 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
     }
     // EchoMimicV3 runs in bfloat16 unless told otherwise: a command that
     // says float16 gives the transformer and the VAE fp16's range.
-    let fp16_launch = e.echomimic_v3_launch().filter(|l| l.value("--weight_dtype") == Some("float16"));
+    let fp16_launch = e.fp16_launch();
     if let Some(launch) = fp16_launch.filter(|_| {
         is(&cause::VAE_OVERFLOW) || is(&cause::NAN_CAST_BLACK_FRAMES) || is(&cause::ACTIVATION_OVERFLOW)
     }) {
@@ -2433,9 +2438,6 @@ fn script_probe(run: &Script, focus: &str) -> String {
     format!("{start}\n# each generation writes one dump (dump, dump-2, …); then:\nnanscope postmortem RUN_DIR --dump dump")
 }
 
-/// The probe step of a run a notebook made: the script a cell ran, under
-/// the probe from a cell; else the notebook itself, as a script or inside
-/// its kernel.
 /// `ENTRY ARGS…` as a shell reads it back.
 fn command_line(entry: &str, args: &[String]) -> String {
     std::iter::once(entry.to_string()).chain(args.iter().map(|a| shell_word(a))).collect::<Vec<_>>().join(" ")
@@ -2519,6 +2521,9 @@ fn echomimic_v3_probe(v3: Option<&Recognised>, focus: &str) -> String {
     )
 }
 
+/// The probe step of a run a notebook made: the script a cell ran, under
+/// the probe from a cell; else the notebook itself, as a script or inside
+/// its kernel.
 fn notebook_probe((path, run): &(String, NotebookRun), focus: &str) -> String {
     match run {
         NotebookRun::Script(script) => format!(

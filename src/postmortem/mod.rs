@@ -339,9 +339,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     // The scheme to simulate: the one a log line or config key names.
     // app_mm.py's mmgp profile quantizes EchoMimicV3's transformer to
     // optimum-quanto qint8, per output channel, unless its call says not to.
-    let mmgp = echomimic_v3
-        .filter(|p| p.entry_point == pipeline::MMGP_ENTRY && p.mmgp_profile.is_some())
-        .map(|_| QuantScheme::Int8Channel);
+    let mmgp = echomimic_v3.and_then(Recognised::mmgp_quantizes).map(|_| QuantScheme::Int8Channel);
     let scheme = options
         .simulate
         .or_else(|| text_findings.iter().find_map(|(_, f)| correlate::named_scheme(f)))

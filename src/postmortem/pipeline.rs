@@ -73,6 +73,14 @@ pub struct Launch {
     pub args: Vec<String>,
 }
 
+impl Recognised {
+    /// Where app_mm.py, when it is what ran, has mmgp quantize the
+    /// transformer (`app_mm.py:222`).
+    pub fn mmgp_quantizes(&self) -> Option<&str> {
+        self.mmgp_profile.as_deref().filter(|_| self.entry_point == MMGP_ENTRY)
+    }
+}
+
 impl Launch {
     /// `script:line`, with the script's file name.
     pub fn at(&self) -> String {
@@ -111,16 +119,10 @@ pub(crate) fn recognise(artifacts: &[Artifact], logs: &[LogText]) -> Option<Reco
     // mmgp's lines, when no log names the script: of EchoMimicV3's entry
     // points only app_mm.py offloads (and quantizes) through mmgp.
     let has = |script: &str| found.checkout.as_ref().is_some_and(|folder| Path::new(folder).join(script).is_file());
-    found.mmgp_profile = found.checkout.as_ref().and_then(|folder| mmgp_profile(&Path::new(folder).join(MMGP_ENTRY)));
     let mmgp = logs.iter().find_map(mmgp_shown).filter(|_| named != Named::Entry);
-    if let Some(at) = mmgp.filter(|_| found.checkout.is_none() || has(MMGP_ENTRY)) {
-        found.recognised_by.push_str(&format!("; {at} shows mmgp, which of its scripts only {MMGP_ENTRY} runs"));
-        found.entry_point = MMGP_ENTRY.to_string();
-        found.launched_by = launched_by(artifacts, &found.entry_point);
-        return Some(found);
-    }
     // A clip of the web UI's or of infer_preview.py's, when no log names what ran.
-    let wrote = found.checkout.as_ref().filter(|_| named == Named::Nothing).and_then(|_| {
+    let wrote = || {
+        found.checkout.as_ref().filter(|_| named == Named::Nothing)?;
         artifacts.iter().filter(|a| a.kind == ArtifactKind::Video).find_map(|clip| {
             let (writer, scripts) = if web_ui_wrote(&clip.path) {
                 ("its web UI's clip", &["app.py", MMGP_ENTRY][..])
@@ -133,11 +135,19 @@ pub(crate) fn recognise(artifacts: &[Artifact], logs: &[LogText]) -> Option<Reco
             let script = present.first()?;
             Some((script.to_string(), present.len() > 1, format!("; {} is {writer}", file_name(&clip.path))))
         })
-    });
-    if let Some((script, either, how)) = wrote {
+    };
+    if let Some(at) = mmgp.filter(|_| found.checkout.is_none() || has(MMGP_ENTRY)) {
+        found.recognised_by.push_str(&format!("; {at} shows mmgp, which of its scripts only {MMGP_ENTRY} runs"));
+        found.entry_point = MMGP_ENTRY.to_string();
+    } else if let Some((script, either, how)) = wrote() {
         found.recognised_by.push_str(&how);
         found.either_web_ui = either;
         found.entry_point = script;
+    }
+    // Read where app_mm.py may be what ran.
+    if found.entry_point == MMGP_ENTRY || found.either_web_ui {
+        found.mmgp_profile =
+            found.checkout.as_ref().and_then(|folder| mmgp_profile(&Path::new(folder).join(MMGP_ENTRY)));
     }
     found.launched_by = launched_by(artifacts, &found.entry_point);
     Some(found)
