@@ -1521,6 +1521,89 @@ fn echomimicv3_s_low_memory_web_ui_is_judged_by_mmgp_s_quantization() {
 }
 
 #[test]
+fn comfyui_echomimic_s_v3_mode_is_judged_as_echomimicv3() {
+    // ComfyUI_EchoMimic's loader runs EchoMimicV3 with mmgp's LowRAM_LowVRAM
+    // profile and lowvram on: mmgp quantizes the transformer to qint8.
+    let report = assert_verdict("deploy_comfyui_v3");
+    let verdict = &report["verdict"];
+    let pipeline = &report["evidence"]["pipeline"];
+    assert_eq!(pipeline["pipeline"], "EchoMimicV3");
+    assert_eq!(pipeline["entry_point"], "ComfyUI_EchoMimic", "{pipeline}");
+    assert!(
+        pipeline["recognised_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("echomimic_v3.json:143: Echo_LoadModel.version V3 (ComfyUI_EchoMimic runs EchoMimicV3)"),
+        "{pipeline}"
+    );
+    assert_eq!(
+        verdict["headline"].as_str().unwrap(),
+        "Weight quantization of the denoising transformer (qint8, by mmgp in ComfyUI_EchoMimic's Echo_LoadModel) \
+         turned its output NaN. Frames 0-15 of the video are black."
+    );
+    // The workflow's use_mmgp and mmgp's own line are the evidence.
+    let link = &verdict["chain"][0];
+    let mut cited = cited_codes(&report, link);
+    cited.sort();
+    assert_eq!(cited, ["C113", "L110"], "{link}");
+    let workflow = artifact(&report, "user/default/workflows/echomimic_v3.json");
+    let c113 = workflow["findings"].as_array().unwrap().iter().map(|id| finding(&report, id.as_str().unwrap()));
+    let c113: Vec<&Value> = c113.filter(|f| f["code"] == "C113").collect();
+    assert_eq!(c113[0]["evidence"]["models"], serde_json::json!(["transformer"]));
+    assert_eq!(c113[0]["subject"]["key"], "Echo_LoadModel.use_mmgp");
+    // int8 is simulated on EchoMimicV3's weights, not the Wan2.1 base or EchoMimicV2's UNet.
+    assert_eq!(
+        artifact(&report, "models/echo_mimic/diffusion_pytorch_model.safetensors")["checks"],
+        serde_json::json!(["weights", "weights --simulate"])
+    );
+    assert_eq!(artifact(&report, "models/echo_mimic/transformer")["checks"], serde_json::json!(["weights"]));
+    let v2 = artifact(&report, "models/echo_mimic/v2/denoising_unet.pth");
+    assert_eq!(v2["unused"], true);
+    assert!(v2["summary"].as_str().unwrap().contains("runs EchoMimicV3, which loads none of EchoMimicV2's"));
+    // The node's clip is silent by design: no failed mux.
+    let clip = artifact(&report, "output/482913_echo.mp4");
+    assert!(clip["summary"].as_str().unwrap().ends_with("leaves the audio to the workflow's video node"), "{clip}");
+    assert!(!verdict["chain"].as_array().unwrap().iter().any(|l| l["stage"] == "encoder / mux"), "{verdict}");
+    // The node resizes the portrait to the workflow's size by a centre crop: no stretch.
+    let image = artifact(&report, "input/portrait.png");
+    assert!(image["findings"].as_array().unwrap().is_empty(), "{image}");
+    // The fix is the workflow's: lowvram off, or no mmgp; no replay of EchoMimicV2's UNets.
+    let fix = verdict["fix"].to_string();
+    assert!(fix.contains("set lowvram to false on Echo_LoadModel"), "{fix}");
+    let said =
+        serde_json::json!([&verdict["headline"], &verdict["chain"], &verdict["fix"], &verdict["next"]]).to_string();
+    for v2 in ["UNet", "quantize_(", "fp16", "app_mm.py", "replay"] {
+        assert!(!said.contains(v2), "{v2} in {said}");
+    }
+
+    // lowvram off and no mmgp line: nothing quantized the transformer.
+    let (_dir, run_dir) = copy_of("deploy_comfyui_v3");
+    let workflow = run_dir.join("user/default/workflows/echomimic_v3.json");
+    replace_in(
+        &workflow,
+        "\"audio_drived\",\n        true,\n        true,",
+        "\"audio_drived\",\n        false,\n        true,",
+    );
+    let log = run_dir.join("user/comfyui.log");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let kept: Vec<&str> = text.lines().filter(|l| !l.contains("Quantization of model")).collect();
+    std::fs::write(&log, kept.join("\n") + "\n").unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    assert_eq!(report["verdict"]["root_cause"]["code"], "K108", "{stderr}");
+    assert_eq!(report["evidence"]["pipeline"]["entry_point"], "ComfyUI_EchoMimic");
+
+    // No workflow kept: the log's path into the node's echomimic_v3/ and mmgp's line tell it.
+    let (_dir, run_dir) = copy_of("deploy_comfyui_v3");
+    std::fs::remove_dir_all(run_dir.join("user/default")).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["root_cause"]["code"], "K101", "{stderr}");
+    assert_eq!(report["evidence"]["pipeline"]["entry_point"], "ComfyUI_EchoMimic");
+    assert!(verdict["headline"].as_str().unwrap().contains("by mmgp in ComfyUI_EchoMimic's Echo_LoadModel"));
+    assert_eq!(cited_codes(&report, &verdict["chain"][0]), ["L110"]);
+}
+
+#[test]
 fn a_wrapper_s_own_entry_point_is_read_from_its_source() {
     let report = assert_verdict("deploy_api");
     assert_eq!(report["verdict"]["confidence"], "high");

@@ -521,6 +521,9 @@ fn smthemex(
             format!("Echo_LoadModel.version {version} runs EchoMimic {version}, not EchoMimicV2"),
             None,
         ));
+        if let Some(loader) = loader.filter(|_| version.starts_with("V3")) {
+            echomimic_v3(loader, version, out, settings);
+        }
         return None;
     }
     let mode = loader.and_then(|l| l.text("infer_mode")).unwrap_or("");
@@ -528,6 +531,52 @@ fn smthemex(
     run_parameters(sampler, inputs, out, settings, variant, loader.map(|_| mode));
     smthemex_poses([inputs, Some(sampler)], loader.map(|_| mode), settings);
     Some(variant)
+}
+
+/// The setting that says a workflow runs EchoMimicV3 through
+/// ComfyUI_EchoMimic: its value is the loader's `version` (`V3`, `V3_flash`).
+pub(crate) const ECHOMIMIC_V3: &str = "echomimic_v3";
+
+/// ComfyUI_EchoMimic's EchoMimicV3 modes. With a `use_mmgp` profile the
+/// loader hands the pipeline to mmgp with `quantizeTransformer` set from
+/// `lowvram` (since the node's version of August 20, 2025; before, every
+/// profile quantized): mmgp then quantizes the transformer to
+/// optimum-quanto qint8, per output channel, as it loads. The flash
+/// loader reads that flag from config.yaml, which does not hold it.
+fn echomimic_v3(loader: &GraphNode, version: &str, out: &mut findings::Sink, settings: &mut Vec<Setting>) {
+    let line = loader.get("version").map(|(_, line)| line);
+    settings.push(Setting::new(
+        ECHOMIMIC_V3,
+        version.into(),
+        format!("Echo_LoadModel.version {version}: ComfyUI_EchoMimic runs EchoMimicV3 (its echomimic_v3/ folder)"),
+        line,
+    ));
+    let Some((Node::Str(profile), line)) = loader.get("use_mmgp") else { return };
+    if profile == "None" {
+        return;
+    }
+    let key = "Echo_LoadModel.use_mmgp";
+    if version == "V3_flash" {
+        let meaning = "the flash loader passes mmgp config.yaml's quantize_transformer, which config.yaml does not \
+                       hold: with omegaconf 2.1 or later the load stops at `Missing key quantize_transformer`";
+        settings.push(Setting::new(key, profile.clone(), meaning.into(), Some(line)));
+    } else if matches!(loader.get("lowvram"), Some((Node::Bool(false), _))) {
+        let meaning = "mmgp offloads the pipeline; lowvram false keeps the transformer unquantized (in the node's \
+                       versions since August 20, 2025; before, every profile quantized it)";
+        settings.push(Setting::new(key, profile.clone(), meaning.into(), Some(line)));
+    } else {
+        out.push(
+            findings::quantization(key, line, profile, Some(QuantScheme::Int8Channel))
+                .with_evidence("models", vec!["transformer"])
+                .with_evidence("quantizer", "mmgp")
+                .with_help(
+                    "ComfyUI_EchoMimic hands EchoMimicV3's pipeline to this mmgp profile with quantizeTransformer \
+                     set from Echo_LoadModel.lowvram: mmgp quantizes the transformer to optimum-quanto qint8 (per \
+                     output channel) as it loads. lowvram false, or use_mmgp None, keeps it bfloat16; node \
+                     versions before August 20, 2025 quantized it whatever lowvram said",
+                ),
+        );
+    }
 }
 
 /// The name under which an inputs node holds a run parameter, where it
@@ -746,6 +795,50 @@ mod tests {
         assert!(check.findings.is_empty());
         assert!(check.settings.iter().any(|s| s.key == "echomimic_nodes" && s.meaning.contains("KSampler")));
         assert!(!names_echomimic_node(&other) && names_echomimic_node(&v3));
+    }
+
+    #[test]
+    fn an_mmgp_profile_with_lowvram_quantizes_echomimicv3_s_transformer() {
+        let loader = |values: &str| {
+            ui(&format!(
+                r#"{{"id": 1, "type": "Echo_LoadModel", "widgets_values": [{values}]}},
+                {{"id": 2, "type": "Echo_Sampler", "widgets_values": [1, "fixed", 3.5, 25, 16000, 12, 3, false]}}"#
+            ))
+        };
+        // The last: every widget is listed first as the node states it.
+        let setting = |check: &WorkflowCheck, key: &str| check.settings.iter().rev().find(|s| s.key == key).cloned();
+        // The loader since January 2026 (block_offload), as its README sets it for 12 GB.
+        let check = checked(&loader(r#""Wan2.1_VAE.pth", "None", true, "audio_drived", true, true, true, "LowRAM_LowVRAM", "V3""#));
+        assert_eq!(codes(&check), ["C113"]);
+        let f = &check.findings[0];
+        assert_eq!(f.subject.key.as_deref(), Some("Echo_LoadModel.use_mmgp"));
+        assert_eq!(f.evidence["models"], serde_json::json!(["transformer"]));
+        assert_eq!(f.evidence["scheme"], "int8-channel");
+        assert_eq!(f.evidence["quantizer"], "mmgp");
+        assert_eq!(setting(&check, ECHOMIMIC_V3).map(|s| s.value), Some("V3".to_string()));
+        assert!(check.variant.is_none());
+        // August 2025's loader (no block_offload), the same choice.
+        let august = checked(&loader(r#""Wan2.1_VAE.pth", "None", true, "audio_drived", true, true, "HighRAM_LowVRAM", "V3""#));
+        assert_eq!(codes(&august), ["C113"]);
+        // lowvram off, or no mmgp: the transformer stays bfloat16.
+        let off = checked(&loader(r#""Wan2.1_VAE.pth", "None", true, "audio_drived", false, true, true, "LowRAM_LowVRAM", "V3""#));
+        assert!(off.findings.is_empty());
+        assert!(setting(&off, "Echo_LoadModel.use_mmgp").unwrap().meaning.contains("keeps the transformer unquantized"));
+        let none = checked(&loader(r#""Wan2.1_VAE.pth", "None", true, "audio_drived", true, true, true, "None", "V3""#));
+        assert!(none.findings.is_empty() && setting(&none, ECHOMIMIC_V3).is_some());
+        // The node's own example, whose values slid by one widget: lowvram false.
+        let example = checked(&loader(
+            r#""Wan2.1_VAE.pth", "lightx2v.safetensors", "audio_drived", "audio_drived", false, true, "HighRAM_LowVRAM", "V3""#,
+        ));
+        assert!(example.findings.is_empty());
+        // The flash loader asks config.yaml for a flag it does not hold.
+        let flash = checked(&loader(r#""Wan2.1_VAE.pth", "None", true, "audio_drived", true, false, true, "LowRAM_LowVRAM", "V3_flash""#));
+        assert!(flash.findings.is_empty());
+        assert_eq!(setting(&flash, ECHOMIMIC_V3).map(|s| s.value), Some("V3_flash".to_string()));
+        assert!(setting(&flash, "Echo_LoadModel.use_mmgp").unwrap().meaning.contains("Missing key quantize_transformer"));
+        // EchoMimicV2 and V1 are not EchoMimicV3.
+        let v2 = checked(&loader(r#""sd-vae-ft-mse.safetensors", "None", true, "audio_drived", true, true, true, "LowRAM_LowVRAM", "V2""#));
+        assert!(setting(&v2, ECHOMIMIC_V3).is_none() && !codes(&v2).contains(&"C113"));
     }
 
     #[test]

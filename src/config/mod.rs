@@ -15,6 +15,6 @@ pub(crate) mod yaml;
 
 pub use check::{ConfigCheck, ConfigFile, ConfigKind, ConfigOptions, Setting, Variant, check, check_embedded, check_file};
 pub use comfyui::names_echomimic_node;
-pub(crate) use comfyui::{POSE_FOLDER, POSES_REPEAT};
+pub(crate) use comfyui::{ECHOMIMIC_V3, POSE_FOLDER, POSES_REPEAT};
 pub(crate) use check::embedded_workflow;
 pub use report::report;

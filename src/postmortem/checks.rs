@@ -120,9 +120,9 @@ pub(crate) struct JobContext<'a> {
     /// that prints several generations), each with that file.
     pub audio_of: Vec<(PathBuf, PathBuf)>,
     pub expect_audio: bool,
-    /// Videos the pipeline writes without audio, each with the video in the
-    /// folder that it muxed the audio into: not expected to carry audio.
-    pub muxed_later: Vec<(PathBuf, String)>,
+    /// Videos the pipeline writes without audio, each with where the audio
+    /// went (the video it muxed the audio into): not expected to carry audio.
+    pub silent: Vec<(PathBuf, String)>,
     /// The duration of each audio file poses are held against, read once
     /// (from a WAV header, else by ffprobe) by whichever job needs it
     /// first, inside the jobs rather than before them, so that a probe
@@ -291,9 +291,9 @@ fn video(path: &Path, ctx: &JobContext, out: &mut CheckOutput) {
         out.summary = format!("not checked: {}", ctx.tools_error.as_deref().unwrap_or("ffmpeg missing"));
         return;
     };
-    let muxed = ctx.muxed_later.iter().find(|(silent, _)| silent == path).map(|(_, muxed)| muxed);
+    let silent = ctx.silent.iter().find(|(silent, _)| silent == path).map(|(_, why)| why);
     let options = VideoOptions {
-        expect: Expectations { audio: ctx.expect_audio && muxed.is_none(), ..Expectations::default() },
+        expect: Expectations { audio: ctx.expect_audio && silent.is_none(), ..Expectations::default() },
         ..VideoOptions::default()
     };
     let check = match crate::video::check_file(tools, path, &options) {
@@ -316,8 +316,8 @@ fn video(path: &Path, ctx: &JobContext, out: &mut CheckOutput) {
         check.streams.len(),
         count_errors(&check.findings)
     );
-    if let Some(muxed) = muxed {
-        out.summary.push_str(&format!("; written without audio, which went into {muxed}"));
+    if let Some(why) = silent {
+        out.summary.push_str(&format!("; {why}"));
     }
     if ctx.plots && !check.frames.is_empty() {
         let chart = plot_to_bytes("chart", |p| crate::video::plot::frame_chart(&check, p).map_err(|e| e.to_string()));

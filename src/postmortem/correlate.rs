@@ -379,10 +379,29 @@ impl Evidence {
         self.echomimic_v3_launch().filter(|l| l.value("--weight_dtype") == Some("float16"))
     }
 
-    /// Whether EchoMimicV3's app_mm.py ran, which has mmgp quantize the
-    /// transformer to qint8 as it loads.
+    /// Whether mmgp quantized EchoMimicV3's transformer to qint8 as it
+    /// loaded it: app_mm.py ran, or ComfyUI_EchoMimic's loader with an mmgp
+    /// profile that quantizes (its workflow or mmgp's own line says so).
     fn mmgp(&self) -> bool {
-        self.echomimic_v3() == Some(super::pipeline::MMGP_ENTRY)
+        match self.v3() {
+            Some(p) if p.in_comfyui() => self.quant_lines.iter().any(|c| c.models.iter().any(|m| m == "transformer")),
+            Some(p) => p.entry_point == super::pipeline::MMGP_ENTRY,
+            None => false,
+        }
+    }
+
+    /// What hands EchoMimicV3's pipeline to mmgp: app_mm.py, or
+    /// ComfyUI_EchoMimic's loader node.
+    fn mmgp_caller(&self) -> String {
+        match self.v3() {
+            Some(p) if p.in_comfyui() => format!("{}'s Echo_LoadModel", super::pipeline::COMFYUI_ENTRY),
+            _ => super::pipeline::MMGP_ENTRY.to_string(),
+        }
+    }
+
+    /// Whether ComfyUI_EchoMimic ran EchoMimicV3.
+    fn v3_in_comfyui(&self) -> bool {
+        self.v3().is_some_and(Recognised::in_comfyui)
     }
 
     /// The network that denoises: EchoMimicV3's is a transformer.
@@ -1023,7 +1042,7 @@ fn headline(rule: &'static Rule, e: &Evidence) -> String {
         }
     }
     if *rule == cause::QUANTIZATION_OVERFLOW && e.echomimic_v3().is_some() {
-        let how = if e.mmgp() { format!(" (qint8, by mmgp in {})", super::pipeline::MMGP_ENTRY) } else { String::new() };
+        let how = if e.mmgp() { format!(" (qint8, by mmgp in {})", e.mmgp_caller()) } else { String::new() };
         return format!("Weight quantization of the denoising transformer{how} turned its output NaN.{producer}{black}{clean}");
     }
     format!("{}.{producer}{black}{clean}", capitalise(rule.summary))
@@ -1214,7 +1233,7 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
             format!(
                 "the {} runs with qint8 weights: mmgp's offload profile in {} quantizes it as it loads",
                 e.denoiser(),
-                super::pipeline::MMGP_ENTRY
+                e.mmgp_caller()
             )
         } else {
             format!("the {} runs with quantized weights", e.denoiser())
@@ -1405,11 +1424,17 @@ fn torchao_exclude(modules: &[String], denoiser: &str, model: &str) -> Action {
 /// Where EchoMimicV3's quick start puts its transformer.
 const V3_TRANSFORMER: &str = "models/transformer/diffusion_pytorch_model.safetensors";
 
+/// Where ComfyUI_EchoMimic's README puts EchoMimicV3's transformer weights.
+const COMFYUI_V3_TRANSFORMER: &str = "models/echo_mimic/diffusion_pytorch_model.safetensors";
+
 /// How to keep EchoMimicV3's transformer, or the modules the evidence
 /// names, out of quantization: app_mm.py's mmgp profile quantizes every
 /// block of it unless told not to, and leaves a model that is already
 /// quantized as it is.
 fn transformer_quantization_fixes(e: &Evidence) -> Vec<Action> {
+    if e.v3_in_comfyui() {
+        return comfyui_transformer_quantization_fixes(e);
+    }
     let mut fixes = Vec::new();
     let modules = exclude_list(e);
     let entry = e.echomimic_v3().unwrap_or_default();
@@ -1455,6 +1480,50 @@ fn transformer_quantization_fixes(e: &Evidence) -> Vec<Action> {
             what: format!("{} itself holds quantized tensors: put EchoMimicV3's released float weights in its place", q.file),
             paste: None,
         });
+    }
+    fixes
+}
+
+/// [`transformer_quantization_fixes`] where ComfyUI_EchoMimic ran
+/// EchoMimicV3: its loader hands the pipeline to mmgp with
+/// `quantizeTransformer` set from the `lowvram` widget, so the workflow is
+/// where quantization is turned off; the modules to keep out go in the
+/// node's loader, before its `offload.profile` call.
+fn comfyui_transformer_quantization_fixes(e: &Evidence) -> Vec<Action> {
+    let mut fixes = Vec::new();
+    let modules = exclude_list(e);
+    let loader = e.v3().map(Recognised::loader_source).unwrap_or_default();
+    if !modules.is_empty() {
+        let quoted: Vec<String> = modules.iter().map(|m| format!("{m:?}")).collect();
+        fixes.push(Action {
+            what: format!(
+                "{}: quantize it yourself without them in {loader}, before offload.profile(...); mmgp then leaves \
+                 it as it is",
+                keep_out(modules.len(), "denoising transformer")
+            ),
+            paste: Some(format!(
+                "# {loader}, before offload.profile(...):\n\
+                 from optimum.quanto import freeze, qint8, quantize\n\
+                 EXCLUDE = [{}]\n\
+                 quantize(pipeline.transformer, weights=qint8, exclude=EXCLUDE)\n\
+                 freeze(pipeline.transformer)",
+                quoted.join(", ")
+            )),
+        });
+    }
+    let lead = if modules.is_empty() { "Do not" } else { "Or do not" };
+    if e.mmgp() {
+        fixes.push(Action {
+            what: format!(
+                "{lead} let mmgp quantize the denoising transformer: set lowvram to false on Echo_LoadModel and \
+                 queue the workflow again (the node passes it to mmgp as quantizeTransformer; the transformer then \
+                 stays bfloat16, twice the memory of qint8), or set use_mmgp to None if the GPU holds the whole \
+                 pipeline"
+            ),
+            paste: None,
+        });
+    } else {
+        fixes.push(Action { what: format!("{lead} quantize the denoising transformer at all (remove the quantization)"), paste: None });
     }
     fixes
 }
@@ -1514,6 +1583,14 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
                 what: format!("Or keep {module} in fp32"),
                 paste: None,
             },
+            // The node's loaders run the transformer in bfloat16.
+            Some(_) if e.v3_in_comfyui() => Action {
+                what: format!(
+                    "Keep {module} in fp32: {} already runs the transformer in bfloat16",
+                    e.v3().map(Recognised::loader_source).unwrap_or_default()
+                ),
+                paste: None,
+            },
             Some(entry) => Action {
                 what: format!("Run the transformer in bf16, {entry}'s default (or keep {module} in fp32)"),
                 paste: Some(format!("python {entry} --weight_dtype bfloat16   # the other arguments as you ran it")),
@@ -1527,10 +1604,11 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
     if is(&cause::VAE_OVERFLOW) || is(&cause::NAN_CAST_BLACK_FRAMES) {
         fixes.push(match e.echomimic_v3() {
             // Its pipeline casts the latents to the VAE's dtype before decoding.
-            Some(entry) => Action {
+            Some(_) => Action {
                 what: format!(
-                    "Run the VAE in fp32: in {entry}, once the VAE is loaded (it is cast to the run's weight \
-                     dtype), cast it back; the pipeline decodes the latents in the VAE's dtype"
+                    "Run the VAE in fp32: in {}, once the VAE is loaded (it is cast to the run's weight \
+                     dtype), cast it back; the pipeline decodes the latents in the VAE's dtype",
+                    e.v3().map(Recognised::loader_source).unwrap_or_default()
                 ),
                 paste: Some("vae = vae.to(torch.float32)".into()),
             },
@@ -1654,7 +1732,13 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
         // infer_flash.py moves the whole pipeline onto the GPU, whatever
         // --GPU_memory_mode says; its frames and size are what is left.
         // Its other entry points set the chunk length and the size in their Config class.
-        let what = if entry == "infer_flash.py" {
+        let what = if e.v3_in_comfyui() {
+            format!(
+                "Generate with less memory: a shorter chunk on Echo_Predata (partial_video_length: long clips are \
+                 generated in chunks of that many frames; 65 or 33 on 12 GB), a smaller width and height, or an \
+                 mmgp profile for little VRAM on Echo_LoadModel (use_mmgp LowRAM_LowVRAM); or a larger GPU{has}"
+            )
+        } else if entry == "infer_flash.py" {
             format!(
                 "Generate with less memory: fewer frames (--video_length, 81 by default; 4k+1 frames) or a smaller \
                  --sample_size (768 768 by default), or a larger GPU{has}"
@@ -2588,7 +2672,8 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
         } else {
             format!("\n# the modules to watch: {}", modules.iter().take(5).cloned().collect::<Vec<_>>().join(", "))
         };
-        let folder = e.comfyui.clone().or_else(|| e.comfyui_workflow.then(|| "ComfyUI".to_string()));
+        let in_comfyui = e.comfyui_workflow || e.v3_in_comfyui();
+        let folder = e.comfyui.clone().or_else(|| in_comfyui.then(|| "ComfyUI".to_string()));
         let paste = match &folder {
             // ComfyUI builds the pipeline inside its server: the probe starts
             // the server, and records each run of the workflow.
@@ -2658,7 +2743,10 @@ fn next(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
         });
     }
     if is(&cause::QUANTIZATION_OVERFLOW) && e.simulated.is_none() {
-        let transformer = e.v3().map(|p| p.transformer.as_deref().unwrap_or(V3_TRANSFORMER));
+        let transformer = e.v3().map(|p| {
+            let quick_start = if p.in_comfyui() { COMFYUI_V3_TRANSFORMER } else { V3_TRANSFORMER };
+            p.transformer.as_deref().unwrap_or(quick_start)
+        });
         next.push(Action {
             what: "Predict which layers the scheme damages from the float weights".into(),
             paste: Some(match (&e.denoising_unet, transformer) {
@@ -2860,6 +2948,7 @@ mod tests {
             transformer: None,
             either_web_ui: false,
             mmgp_profile: None,
+            comfyui_version: None,
         });
         let v3 = verdict(&e);
         assert_eq!(v3.root_cause.code, v2.root_cause.code);
@@ -2917,6 +3006,7 @@ mod tests {
             transformer: Some("models/transformer/diffusion_pytorch_model.safetensors".into()),
             either_web_ui: false,
             mmgp_profile: None,
+            comfyui_version: None,
         });
         let v = verdict(&e);
         assert_eq!(v.root_cause.code, "K101");
@@ -2931,6 +3021,48 @@ mod tests {
         assert!(v.fix[1].paste.as_deref().unwrap_or_default().contains("quantizeTransformer=False"), "{:?}", v.fix[1]);
         let said = serde_json::to_string(&(&v.fix, &v.next)).unwrap();
         assert!(!said.contains("denoising UNet") && !said.contains("quantize_("), "{said}");
+    }
+
+    #[test]
+    fn comfyui_echomimic_s_mmgp_profile_is_turned_off_in_the_workflow() {
+        // The workflow's use_mmgp with lowvram on (C113) and mmgp's own line.
+        let workflow = with_id(
+            Finding::new(&rules::config::QUANTIZATION_CONFIGURED, "Echo_LoadModel.use_mmgp: LowRAM_LowVRAM")
+                .with_evidence("scheme", "int8-channel")
+                .with_evidence("models", vec!["transformer"]),
+            "F2",
+        );
+        let findings = [(6, workflow), (3, black("F1"))];
+        let refs: Vec<(usize, &Finding)> = findings.iter().map(|(a, f)| (*a, f)).collect();
+        let simulated = Simulated {
+            file: "models/echo_mimic/diffusion_pytorch_model.safetensors".into(),
+            scheme: "int8-channel".into(),
+            exclude: vec!["blocks.29.ffn.2".into()],
+        };
+        let mut e = Evidence::gather(&refs, &artifacts(), vec![], Some(simulated), vec![], None, None);
+        e.pipeline = Some(Recognised {
+            pipeline: Pipeline::EchomimicV3,
+            recognised_by: "echomimic_v3.json:143: Echo_LoadModel.version V3".into(),
+            entry_point: super::super::pipeline::COMFYUI_ENTRY.into(),
+            launched_by: None,
+            checkout: None,
+            transformer: Some("models/echo_mimic/diffusion_pytorch_model.safetensors".into()),
+            either_web_ui: false,
+            mmgp_profile: None,
+            comfyui_version: Some("V3".into()),
+        });
+        let v = verdict(&e);
+        assert_eq!(v.root_cause.code, "K101");
+        assert!(v.headline.contains("(qint8, by mmgp in ComfyUI_EchoMimic's Echo_LoadModel)"), "{}", v.headline);
+        assert_eq!(v.chain[0].findings, ["F2"]);
+        let exclude = &v.fix[0];
+        assert!(exclude.what.contains("in custom_nodes/ComfyUI_EchoMimic/echomimic_v3/infer.py (load_v3_model)"), "{exclude:?}");
+        assert!(exclude.paste.as_deref().unwrap_or_default().contains("EXCLUDE = [\"blocks.29.ffn.2\"]"));
+        assert!(v.fix[1].what.starts_with("Or do not let mmgp quantize the denoising transformer: set lowvram to false"));
+        let said = serde_json::to_string(&(&v.headline, &v.chain, &v.fix, &v.next)).unwrap();
+        for other in ["UNet", "quantize_(", "app_mm.py", "app.py", "replay", "fp16"] {
+            assert!(!said.contains(other), "{other} in {said}");
+        }
     }
 
     #[test]

@@ -365,7 +365,7 @@ fn outside_echomimic_in_comfyui(dir: &Path, name: &str) -> Option<&'static str> 
         return Some("another ComfyUI node than EchoMimic's");
     }
     if in_root_folder("models") && !COMFYUI_ECHOMIMIC_MODELS.contains(&name) {
-        return Some("ComfyUI models that EchoMimicV2's nodes do not load");
+        return Some("ComfyUI models that EchoMimic's nodes do not load");
     }
     None
 }

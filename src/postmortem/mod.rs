@@ -176,7 +176,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         }
     }
     let script = script::Script::of_logs(&artifacts, &logs);
-    let pipeline = pipeline::recognise(&artifacts, &logs);
+    let mut pipeline = pipeline::recognise(&artifacts, &logs);
     let echomimic_v3 = pipeline.as_ref().filter(|p| p.pipeline == Pipeline::EchomimicV3);
     if let Some(s) = &script {
         let a = &mut artifacts[s.artifact];
@@ -302,6 +302,20 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     }
     unused.extend(prompts::saved_workflows_not_run(&artifacts, &workflows, &ran, &unused));
     let read = stated.of_used(&unused);
+    // The workflow that ran says ComfyUI_EchoMimic ran EchoMimicV3.
+    if let Some((i, version, line)) = &read.echomimic_v3 {
+        let name = prompts::file_name(&artifacts[*i].path);
+        let at = line.map_or_else(|| name.clone(), |line| format!("{name}:{line}"));
+        pipeline = Some(pipeline::comfyui_v3(pipeline.take(), &artifacts, version, &at));
+        let listed: Vec<usize> = unused.iter().map(|(i, _)| *i).collect();
+        let v2 = pipeline::echomimic_v2_checkpoints(&artifacts, version);
+        unused.extend(v2.into_iter().filter(|(i, _)| !listed.contains(i)));
+    }
+    let echomimic_v3 = pipeline.as_ref().filter(|p| p.pipeline == Pipeline::EchomimicV3);
+    if echomimic_v3.is_some() {
+        let listed: Vec<usize> = unused.iter().map(|(i, _)| *i).collect();
+        unused.extend(pipeline::pose_folders(&artifacts).into_iter().filter(|(i, _)| !listed.contains(i)));
+    }
     unused.extend(prompts::not_loaded(&artifacts, &read.loaded));
     for i in outputs::comfyui_outputs(&artifacts, &read.loaded) {
         let a = &mut artifacts[i];
@@ -372,10 +386,22 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
             audio_seconds.push((audio.clone(), std::sync::OnceLock::new()));
         }
     }
-    let muxed_later = outputs::muxed_later(&artifacts)
+    let mut silent: Vec<(PathBuf, String)> = outputs::muxed_later(&artifacts)
         .into_iter()
-        .map(|(silent, muxed)| (PathBuf::from(&artifacts[silent].path), artifacts[muxed].path.clone()))
+        .map(|(silent, muxed)| {
+            (PathBuf::from(&artifacts[silent].path), format!("written without audio, which went into {}", artifacts[muxed].path))
+        })
         .collect();
+    if echomimic_v3.is_some_and(Recognised::in_comfyui) {
+        for i in outputs::comfyui_v3_clips(&artifacts) {
+            let path = PathBuf::from(&artifacts[i].path);
+            if !silent.iter().any(|(p, _)| *p == path) {
+                let why = "written without audio: ComfyUI_EchoMimic's EchoMimicV3 mode leaves the audio to the \
+                           workflow's video node";
+                silent.push((path, why.into()));
+            }
+        }
+    }
     let ctx = checks::JobContext {
         tools: tools.as_ref().ok(),
         tools_error: tools.as_ref().err().map(|e| e.to_string()),
@@ -386,7 +412,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
         audio_of,
         audio_seconds,
         expect_audio: !audio_files.is_empty(),
-        muxed_later,
+        silent,
         keep_aspect: echomimic_v3.is_some(),
     };
     let transformer = echomimic_v3.and_then(|p| p.transformer.as_ref());

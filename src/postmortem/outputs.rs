@@ -157,6 +157,20 @@ pub(crate) fn comfyui_outputs(artifacts: &[Artifact], loaded: &[Loaded]) -> Vec<
     outputs
 }
 
+/// The clips ComfyUI_EchoMimic's EchoMimicV3 mode writes to `output/`,
+/// `NNNNNN_echo.mp4` (six digits of the run's audio name), without audio:
+/// the workflow's video node adds it to the frames the sampler returns.
+pub(crate) fn comfyui_v3_clips(artifacts: &[Artifact]) -> Vec<usize> {
+    let roots = comfyui_roots(artifacts);
+    let node_name = |name: &str| {
+        name.strip_suffix("_echo.mp4").is_some_and(|n| n.len() == 6 && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let written = |a: &Artifact| {
+        roots.iter().any(|root| matches!(below(&a.path, root, &["output"]), Some(parts) if parts.len() == 1 && node_name(parts[0])))
+    };
+    artifacts.iter().enumerate().filter(|(_, a)| a.kind == ArtifactKind::Video && written(a)).map(|(i, _)| i).collect()
+}
+
 /// The videos uploaded to a ComfyUI install's `input/`: driving videos
 /// that a pose node reads, not the clip a run writes (to `output/`). They
 /// are not expected to carry audio, and their frames are not the run's.
@@ -280,5 +294,23 @@ mod tests {
         let printed = Loaded::printed("Reference: /srv/ComfyUI/output/later/named.png\n", "comfyui.log");
         assert_eq!(comfyui_outputs(&artifacts, &printed), [2, 3]);
         assert_eq!(comfyui_outputs(&artifacts, &[]), [2, 3, 5]);
+    }
+
+    #[test]
+    fn the_clip_comfyui_echomimic_s_v3_mode_writes_is_told_by_its_name() {
+        let of = |kind, path: &str| Artifact::new(Path::new(path), kind, "");
+        let artifacts = [
+            of(ArtifactKind::Weights, "srv/ComfyUI/models/echo_mimic/diffusion_pytorch_model.safetensors"),
+            of(ArtifactKind::Video, "srv/ComfyUI/output/482913_echo.mp4"),
+            // Its EchoMimicV2 mode's clip, a video node's, one in a subfolder, one uploaded.
+            of(ArtifactKind::Video, "srv/ComfyUI/output/audio_1734375300_echo.mp4"),
+            of(ArtifactKind::Video, "srv/ComfyUI/output/EchoMimic_00001-audio.mp4"),
+            of(ArtifactKind::Video, "srv/ComfyUI/output/runs/482913_echo.mp4"),
+            of(ArtifactKind::Video, "srv/ComfyUI/input/482913_echo.mp4"),
+            of(ArtifactKind::Video, "srv/ComfyUI/output/48291_echo.mp4"),
+            // No ComfyUI install around it.
+            of(ArtifactKind::Video, "elsewhere/output/482913_echo.mp4"),
+        ];
+        assert_eq!(comfyui_v3_clips(&artifacts), [1]);
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::discover::{Artifact, ArtifactKind};
+use super::discover::{Artifact, ArtifactKind, Component};
 use super::prompts::{LogText, file_name};
 
 /// A pipeline the verdict speaks of, written by its name.
@@ -60,6 +60,10 @@ pub struct Recognised {
     /// is on unless the call turns it off.
     #[serde(skip)]
     pub mmgp_profile: Option<String>,
+    /// ComfyUI_EchoMimic's loader `version` (`V3`, `V3_flash`), when the
+    /// node ran EchoMimicV3 (the entry point is then [`COMFYUI_ENTRY`]).
+    #[serde(skip)]
+    pub comfyui_version: Option<String>,
 }
 
 /// A command line of a shell script that starts the entry point.
@@ -78,6 +82,23 @@ impl Recognised {
     /// transformer (`app_mm.py:222`).
     pub fn mmgp_quantizes(&self) -> Option<&str> {
         self.mmgp_profile.as_deref().filter(|_| self.entry_point == MMGP_ENTRY)
+    }
+
+    /// Whether ComfyUI_EchoMimic's node ran EchoMimicV3.
+    pub fn in_comfyui(&self) -> bool {
+        self.entry_point == COMFYUI_ENTRY
+    }
+
+    /// The source file and function that load EchoMimicV3's models: the
+    /// entry point itself, or ComfyUI_EchoMimic's loader for the mode the
+    /// workflow ran.
+    pub fn loader_source(&self) -> String {
+        match self.comfyui_version.as_deref() {
+            Some("V3_flash") => format!("custom_nodes/{COMFYUI_ENTRY}/echomimic_v3/infer_flash_pro.py (load_v3_flash)"),
+            Some(_) => format!("custom_nodes/{COMFYUI_ENTRY}/echomimic_v3/infer.py (load_v3_model)"),
+            None if self.in_comfyui() => format!("custom_nodes/{COMFYUI_ENTRY}/echomimic_v3/"),
+            None => self.entry_point.clone(),
+        }
     }
 }
 
@@ -119,7 +140,7 @@ pub(crate) fn recognise(artifacts: &[Artifact], logs: &[LogText]) -> Option<Reco
     // mmgp's lines, when no log names the script: of EchoMimicV3's entry
     // points only app_mm.py offloads (and quantizes) through mmgp.
     let has = |script: &str| found.checkout.as_ref().is_some_and(|folder| Path::new(folder).join(script).is_file());
-    let mmgp = logs.iter().find_map(mmgp_shown).filter(|_| named != Named::Entry);
+    let mmgp = logs.iter().find_map(mmgp_shown).filter(|_| named != Named::Entry && !found.in_comfyui());
     // A clip of the web UI's or of infer_preview.py's, when no log names what ran.
     let wrote = || {
         found.checkout.as_ref().filter(|_| named == Named::Nothing)?;
@@ -221,6 +242,7 @@ fn recognise_pipeline(
         transformer: None,
         either_web_ui: false,
         mmgp_profile: None,
+        comfyui_version: None,
     };
     if let Some((how, entry, named)) = logs.iter().find_map(|log| named_in_log(log, checkout)) {
         return Some((recognised(how, entry), named));
@@ -342,6 +364,10 @@ fn named_in_log(log: &LogText, checkout: Option<&(String, String)>) -> Option<(S
     let modules = ["wan_transformer3d_audio", "pipeline_wan_fun_inpaint_audio"];
     for (number, line) in log.head(LOG_HEAD).lines().enumerate() {
         let at = || format!("{}:{}", log.name, number + 1);
+        if comfyui_node_v3_path(line) {
+            let how = format!("{} names {COMFYUI_ENTRY}'s echomimic_v3/", at());
+            return Some((how, COMFYUI_ENTRY.to_string(), Named::Module));
+        }
         for entry in V3_ENTRY_POINTS.iter().filter(|e| **e != "app.py" || checkout.is_some()) {
             let command = line.split_whitespace().any(|w| w == *entry || w.ends_with(&format!("/{entry}")));
             let frame = line.trim_start().starts_with("File \"") && line.contains(&format!("{entry}\""));
@@ -355,6 +381,83 @@ fn named_in_log(log: &LogText, checkout: Option<&(String, String)>) -> Option<(S
         }
     }
     None
+}
+
+/// The ComfyUI node that runs EchoMimicV3 from its `echomimic_v3/` folder
+/// when its loader's `version` is V3 or V3_flash.
+pub(crate) const COMFYUI_ENTRY: &str = "ComfyUI_EchoMimic";
+
+/// Whether a log line names a file of an EchoMimic node's `echomimic_v3/`
+/// folder under ComfyUI's `custom_nodes/` (a warning's or a traceback's).
+fn comfyui_node_v3_path(line: &str) -> bool {
+    let line = line.replace('\\', "/");
+    line.find("custom_nodes/").is_some_and(|at| {
+        let rest = &line[at + "custom_nodes/".len()..];
+        rest.split_once('/').is_some_and(|(node, path)| {
+            super::discover::echomimic_node(node) && path.starts_with("echomimic_v3/")
+        })
+    })
+}
+
+/// EchoMimicV3 run by ComfyUI_EchoMimic, as the workflow that ran says
+/// (`Echo_LoadModel.version` V3 or V3_flash, stated at `at`). What a log
+/// showed of EchoMimicV3 is kept; the entry point is the node.
+pub(crate) fn comfyui_v3(found: Option<Recognised>, artifacts: &[Artifact], version: &str, at: &str) -> Recognised {
+    let shown = format!("{at}: Echo_LoadModel.version {version} ({COMFYUI_ENTRY} runs EchoMimicV3)");
+    let recognised_by = match found.filter(|f| f.pipeline == Pipeline::EchomimicV3) {
+        Some(f) if f.in_comfyui() => format!("{shown}; {}", f.recognised_by),
+        _ => shown,
+    };
+    Recognised {
+        pipeline: Pipeline::EchomimicV3,
+        recognised_by,
+        entry_point: COMFYUI_ENTRY.to_string(),
+        launched_by: None,
+        checkout: None,
+        transformer: comfyui_transformer(artifacts, version),
+        either_web_ui: false,
+        mmgp_profile: None,
+        comfyui_version: Some(version.to_string()),
+    }
+}
+
+/// EchoMimicV2's checkpoints (its UNets, motion module, pose encoder,
+/// Whisper, the base model's folders) in a ComfyUI install whose workflow
+/// ran EchoMimicV3: the node's V3 loaders read none of them.
+pub(crate) fn echomimic_v2_checkpoints(artifacts: &[Artifact], version: &str) -> Vec<(usize, String)> {
+    let why = format!("not loaded: Echo_LoadModel.version {version} runs EchoMimicV3, which loads none of EchoMimicV2's checkpoints");
+    artifacts
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.kind == ArtifactKind::Weights && a.component.is_some_and(|c| c != Component::Vae))
+        .map(|(i, _)| (i, why.clone()))
+        .collect()
+}
+
+/// Pose folders and files, in an EchoMimicV3 run: it drives the clip from
+/// the audio and reads no poses (ComfyUI_EchoMimic's inputs node keeps its
+/// `pose_dir` widget for the other versions).
+pub(crate) fn pose_folders(artifacts: &[Artifact]) -> Vec<(usize, String)> {
+    let why = "not the run's input: EchoMimicV3 drives the clip from the audio and reads no poses";
+    artifacts.iter().enumerate().filter(|(_, a)| a.kind == ArtifactKind::Poses).map(|(i, _)| (i, why.to_string())).collect()
+}
+
+/// The transformer weights ComfyUI_EchoMimic loads over the Wan2.1 base it
+/// builds from `models/echo_mimic/transformer/`: EchoMimicV3's
+/// (`models/echo_mimic/diffusion_pytorch_model.safetensors`), or the flash
+/// model's in `echomimicv3-flash-pro/`; the base when neither is here.
+fn comfyui_transformer(artifacts: &[Artifact], version: &str) -> Option<String> {
+    let own: &[&str] = if version == "V3_flash" {
+        &["echo_mimic", "echomimicv3-flash-pro"]
+    } else {
+        &["models", "echo_mimic", "diffusion_pytorch_model.safetensors"]
+    };
+    let weights = || artifacts.iter().filter(|a| a.kind == ArtifactKind::Weights);
+    let holds = |a: &&Artifact, run: &[&str]| super::prompts::components(&a.path).windows(run.len()).any(|w| w == run);
+    weights()
+        .find(|a| holds(a, own))
+        .or_else(|| weights().find(|a| holds(a, &["echo_mimic", "transformer"])))
+        .map(|a| a.path.clone())
 }
 
 /// EchoMimicV3's script that offloads its pipeline through mmgp, whose
@@ -476,6 +579,61 @@ mod tests {
         // EchoMimicV2's own logs say nothing of it.
         let v2 = log("python infer.py --config ./configs/prompts/infer.yaml\n  File \"app.py\", line 3\n");
         assert_eq!(recognise(&[], &[v2]), None);
+    }
+
+    #[test]
+    fn comfyui_echomimic_s_v3_mode_is_the_node_s_run() {
+        // A warning from the node's echomimic_v3/ folder, on Linux and Windows.
+        let cast = log("2025-09-02T18:55:02.198574 - /srv/ComfyUI/custom_nodes/ComfyUI_EchoMimic/echomimic_v3/src/utils.py:62: \
+                        RuntimeWarning: invalid value encountered in cast\n");
+        let found = recognise(&[], &[cast]).unwrap();
+        assert_eq!(found.entry_point, COMFYUI_ENTRY);
+        assert_eq!(found.recognised_by, "nohup.out:1 names ComfyUI_EchoMimic's echomimic_v3/");
+        assert!(found.in_comfyui());
+        let windows = log("  File \"E:\\ComfyUI\\custom_nodes\\comfyui_echomimic\\echomimic_v3\\infer.py\", line 249\n");
+        assert_eq!(recognise(&[], &[windows]).unwrap().entry_point, COMFYUI_ENTRY);
+        // Its EchoMimicV2 mode, and other nodes, are not.
+        assert!(!comfyui_node_v3_path("/srv/ComfyUI/custom_nodes/ComfyUI_EchoMimic/echomimic_v2/src/utils/util.py:98"));
+        assert!(!comfyui_node_v3_path("/srv/ComfyUI/custom_nodes/ComfyUI-WanVideo/echomimic_v3/x.py"));
+        assert!(!comfyui_node_v3_path("/srv/echomimic_v3/src/utils.py:62"));
+        // mmgp's lines in the node's log do not make it app_mm.py's run.
+        let both = log("/srv/ComfyUI/custom_nodes/ComfyUI_EchoMimic/echomimic_v3/infer.py:1: a warning\n\
+                        Quantization of model 'transformer' started to format 'qint8'\n");
+        assert_eq!(recognise(&[], &[both]).unwrap().entry_point, COMFYUI_ENTRY);
+
+        // The workflow decides, and names what the node loads.
+        let weights = |path: &str, component| {
+            let mut a = Artifact::new(Path::new(path), ArtifactKind::Weights, "content: test");
+            a.component = component;
+            a
+        };
+        let artifacts = [
+            weights("ComfyUI/models/echo_mimic/transformer", None),
+            weights("ComfyUI/models/echo_mimic/diffusion_pytorch_model.safetensors", None),
+            weights("ComfyUI/models/echo_mimic/echomimicv3-flash-pro/diffusion_pytorch_model.safetensors", None),
+            weights("ComfyUI/models/echo_mimic/v2/denoising_unet.pth", Some(Component::DenoisingUnet)),
+            weights("ComfyUI/models/vae/Wan2.1_VAE.pth", Some(Component::Vae)),
+        ];
+        let v3 = comfyui_v3(None, &artifacts, "V3", "echomimic_v3.json:143");
+        assert_eq!(v3.recognised_by, "echomimic_v3.json:143: Echo_LoadModel.version V3 (ComfyUI_EchoMimic runs EchoMimicV3)");
+        assert_eq!(v3.transformer.as_deref(), Some("ComfyUI/models/echo_mimic/diffusion_pytorch_model.safetensors"));
+        assert_eq!(v3.loader_source(), "custom_nodes/ComfyUI_EchoMimic/echomimic_v3/infer.py (load_v3_model)");
+        let flash = comfyui_v3(None, &artifacts, "V3_flash", "w.json:9");
+        assert_eq!(
+            flash.transformer.as_deref(),
+            Some("ComfyUI/models/echo_mimic/echomimicv3-flash-pro/diffusion_pytorch_model.safetensors")
+        );
+        assert!(flash.loader_source().ends_with("infer_flash_pro.py (load_v3_flash)"));
+        let base_only = comfyui_v3(None, &artifacts[..1], "V3", "w.json:9");
+        assert_eq!(base_only.transformer.as_deref(), Some("ComfyUI/models/echo_mimic/transformer"));
+        let unread = echomimic_v2_checkpoints(&artifacts, "V3");
+        assert_eq!(unread.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [3]);
+        // What a log showed of the node is kept; an app_mm.py run is not the node's.
+        let shown = recognise(&[], &[log("/x/custom_nodes/ComfyUI_EchoMimic/echomimic_v3/infer.py:3: w\n")]);
+        let kept = comfyui_v3(shown, &artifacts, "V3", "w.json:9");
+        assert!(kept.recognised_by.ends_with("; nohup.out:1 names ComfyUI_EchoMimic's echomimic_v3/"), "{}", kept.recognised_by);
+        let app_mm = recognise(&[], &[log("$ python app_mm.py\n")]);
+        assert_eq!(comfyui_v3(app_mm, &artifacts, "V3", "w.json:9").recognised_by, "w.json:9: Echo_LoadModel.version V3 (ComfyUI_EchoMimic runs EchoMimicV3)");
     }
 
     #[test]

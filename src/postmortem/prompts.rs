@@ -591,6 +591,9 @@ pub(crate) struct Stated {
     /// Logs and clips that show one of EchoMimicV2's web UIs ran, each
     /// with what shows it.
     uis: Vec<(Ui, String)>,
+    /// Workflows that run EchoMimicV3 through ComfyUI_EchoMimic: the
+    /// loader's version and the line that states it.
+    echomimic_v3: Vec<(usize, String, Option<u64>)>,
 }
 
 /// One of EchoMimicV2's web UIs ran, as a log or a clip shows.
@@ -612,6 +615,9 @@ pub(crate) struct RunRead {
     /// The checkpoints the first of them loads, by their place below the
     /// ComfyUI folder.
     pub weights: Vec<(Component, String)>,
+    /// The first of them that runs EchoMimicV3 through ComfyUI_EchoMimic:
+    /// the workflow's artifact, the loader's version and its line.
+    pub echomimic_v3: Option<(usize, String, Option<u64>)>,
 }
 
 impl RunRead {
@@ -690,6 +696,9 @@ impl Stated {
         if !weights.is_empty() {
             self.weights.push((artifact, weights));
         }
+        if let Some(v3) = settings.iter().find(|s| s.key == crate::config::ECHOMIMIC_V3) {
+            self.echomimic_v3.push((artifact, v3.value.clone(), v3.line));
+        }
     }
 
     /// The inputs a prompt config's `test_cases` name.
@@ -763,6 +772,7 @@ impl Stated {
             fps: self.fps.into_iter().find(|(i, _)| used(i)).map(|(_, f)| f),
             poses_repeat: self.poses_repeat.iter().any(used),
             weights: self.weights.into_iter().find(|(i, _)| used(i)).map(|(_, w)| w).unwrap_or_default(),
+            echomimic_v3: self.echomimic_v3.into_iter().find(|(i, _, _)| used(i)),
         }
     }
 }

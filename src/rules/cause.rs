@@ -19,17 +19,20 @@ pub const QUANTIZATION_OVERFLOW: Rule = Rule {
               saved video tensor (V130), black frames (V120/V124). Simulating the named scheme on the float \
               weights (Q201–Q204) predicts which layers lose the most. For EchoMimicV3 the denoiser is its \
               transformer, which its `app_mm.py` has mmgp quantize to optimum-quanto qint8 as it loads (L110 \
-              on mmgp's `Quantization of model 'transformer'` line).",
+              on mmgp's `Quantization of model 'transformer'` line), as does ComfyUI_EchoMimic's loader in its V3 \
+              mode with a `use_mmgp` profile and `lowvram` on (C113 on the workflow's `Echo_LoadModel.use_mmgp`).",
     why: "Weight-only int8 rounds every weight of a layer to 255 levels; layers with outlier channels \
           (attention projections, the last up-block convolutions) lose precision, their outputs grow, and in \
           fp16 a value above 65504 becomes Inf. Inf minus Inf is NaN, and NaN reaches every later step.",
     cause: "A deployment quantized the UNet to fit a smaller GPU or to go faster (EchoMimicV2 wrappers have \
             applied torchao `int8_weight_only` to the denoising UNet); the upstream fix was to stop quantizing it. \
             EchoMimicV3's low-memory web UI (`app_mm.py`) quantizes its transformer through mmgp's offload \
-            profile, whose `quantizeTransformer` is on by default.",
+            profile, whose `quantizeTransformer` is on by default; ComfyUI_EchoMimic passes its `lowvram` widget \
+            (on by default) as that flag.",
     fix: "Keep the modules the verdict lists out of quantization (paste its exclude list into `filter_fn` or \
           `modules_to_not_convert`, or quanto's `exclude` for a transformer quantized before mmgp's profile), \
-          or do not quantize the denoising UNet at all (`quantizeTransformer=False` for mmgp); a checkpoint saved after \
+          or do not quantize the denoising UNet at all (`quantizeTransformer=False` for mmgp, `lowvram` false on \
+          ComfyUI_EchoMimic's loader); a checkpoint saved after \
           quantization (its tensors stored int8) is replaced by the released float one. Re-render: patching NaN \
           to zero afterwards only hides the symptom.",
     options: "",

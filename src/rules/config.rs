@@ -193,7 +193,9 @@ pub const QUANTIZATION_CONFIGURED: Rule = Rule {
               `load_in_8bit`, `load_in_4bit`, `int8`) with a value other than false, none, null or empty; the \
               scheme it names (int8 per channel, int4 grouped by 128, float8 e4m3) is the one `postmortem` \
               simulates. In a ComfyUI workflow, EchoMimicV2-ComfyUI's `EchoMimicV2Node.if_low_varm: true`, \
-              which quantizes the VAE and the reference UNet when they load (`evidence.models`).",
+              which quantizes the VAE and the reference UNet when they load (`evidence.models`), and \
+              ComfyUI_EchoMimic's `Echo_LoadModel.use_mmgp` profile in its V3 mode with `lowvram` on, which has \
+              mmgp quantize EchoMimicV3's transformer to qint8 as it loads (`evidence.models`: transformer).",
     why: "Weight-only int8 on the denoising UNet lets activations overflow fp16, which turns the latents NaN \
           and the video black. EchoMimicV2's own UI quantizes only the VAE and the reference UNet.",
     cause: "Quantization enabled in a deployment's config or a workflow's low-VRAM option to fit a small GPU.",
