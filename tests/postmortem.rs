@@ -1601,6 +1601,64 @@ fn comfyui_echomimic_s_v3_mode_is_judged_as_echomimicv3() {
     assert_eq!(report["evidence"]["pipeline"]["entry_point"], "ComfyUI_EchoMimic");
     assert!(verdict["headline"].as_str().unwrap().contains("by mmgp in ComfyUI_EchoMimic's Echo_LoadModel"));
     assert_eq!(cited_codes(&report, &verdict["chain"][0]), ["L110"]);
+
+    // The workflow only in the prompt the video node's clip carries (ComfyUI's API form).
+    let (_dir, run_dir) = copy_of("deploy_comfyui_v3");
+    std::fs::remove_dir_all(run_dir.join("user/default")).unwrap();
+    let prompt = json!({
+        "4": {"class_type": "Echo_LoadModel", "inputs": {"vae": "Wan2.1_VAE.pth", "lora": "None", "denoising": true,
+            "infer_mode": "audio_drived", "lowvram": true, "teacache_offload": true, "block_offload": true,
+            "use_mmgp": "VerylowRAM_LowVRAM", "version": "V3"}},
+        "2": {"class_type": "LoadImage", "inputs": {"image": "portrait.png"}},
+        "3": {"class_type": "LoadAudio", "inputs": {"audio": "speech.wav"}},
+        "5": {"class_type": "Echo_Predata", "inputs": {"info": ["4", 1], "image": ["2", 0], "audio": ["3", 0],
+            "width": 512, "height": 768, "fps": 25, "length": 100, "partial_video_length": 65}},
+        "6": {"class_type": "Echo_Sampler", "inputs": {"model": ["4", 0], "emb": ["5", 0], "seed": 7, "cfg": 3.5,
+            "steps": 25, "sample_rate": 16000, "context_frames": 12, "context_overlap": 3, "save_video": false}},
+        "7": {"class_type": "VHS_VideoCombine", "inputs": {"images": ["6", 0], "audio": ["3", 0], "frame_rate": ["6", 1]}}
+    });
+    let combined = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
+        .arg(run_dir.join("output/482913_echo.mp4"))
+        .arg("-i")
+        .arg(run_dir.join("input/speech.wav"))
+        .args(["-c:v", "copy", "-c:a", "aac", "-shortest", "-movflags", "use_metadata_tags", "-metadata"])
+        .arg(format!("comment={}", json!({ "prompt": prompt.to_string() })))
+        .arg(run_dir.join("output/EchoMimic_00001-audio.mp4"))
+        .status()
+        .unwrap();
+    assert!(combined.success());
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["root_cause"]["code"], "K101", "{stderr}");
+    let recognised = report["evidence"]["pipeline"]["recognised_by"].as_str().unwrap();
+    assert!(recognised.starts_with("EchoMimic_00001-audio.mp4: Echo_LoadModel.version V3"), "{recognised}");
+    let mut cited = cited_codes(&report, &verdict["chain"][0]);
+    cited.sort();
+    assert_eq!(cited, ["C113", "L110"]);
+
+    // Out of GPU memory in the sampler: the node's chunk length is the fix.
+    let (_dir, run_dir) = copy_of("deploy_comfyui_v3");
+    std::fs::remove_file(run_dir.join("output/482913_echo.mp4")).unwrap();
+    let log = run_dir.join("user/comfyui.log");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let started: Vec<&str> = text.lines().take_while(|l| !l.contains("infer video_length")).collect();
+    let oom = "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.53 GiB. GPU 0 has a total capacity of \
+               11.99 GiB of which 1.02 GiB is free.";
+    let stopped = format!(
+        "{}\n2025-09-02T18:56:00.100000 - !!! Exception during processing !!! {oom}\n\
+         2025-09-02T18:56:00.100100 - Traceback (most recent call last):\n\
+         \x20 File \"/srv/ComfyUI/custom_nodes/ComfyUI_EchoMimic/echomimic_v3/infer.py\", line 300, in infer_v3\n\
+         \x20   sample = pipeline(\n{oom}\n\n",
+        started.join("\n")
+    );
+    std::fs::write(&log, stopped).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["root_cause"]["code"], "K112", "{stderr}");
+    let fix = verdict["fix"][0]["what"].as_str().unwrap();
+    assert!(fix.contains("a shorter chunk on Echo_Predata (partial_video_length"), "{fix}");
+    assert!(fix.ends_with("this one has 11.99 GiB"), "{fix}");
 }
 
 #[test]

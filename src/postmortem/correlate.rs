@@ -1512,7 +1512,17 @@ fn comfyui_transformer_quantization_fixes(e: &Evidence) -> Vec<Action> {
         });
     }
     let lead = if modules.is_empty() { "Do not" } else { "Or do not" };
-    if e.mmgp() {
+    let flash = e.v3().is_some_and(|p| p.comfyui_version.as_deref() == Some("V3_flash"));
+    if e.mmgp() && flash {
+        fixes.push(Action {
+            what: format!(
+                "{lead} let mmgp quantize the denoising transformer: set use_mmgp to None on Echo_LoadModel and \
+                 block_offload on, as the node's flash mode is meant to run (its flash loader does not pass \
+                 lowvram to mmgp), and queue the workflow again"
+            ),
+            paste: None,
+        });
+    } else if e.mmgp() {
         fixes.push(Action {
             what: format!(
                 "{lead} let mmgp quantize the denoising transformer: set lowvram to false on Echo_LoadModel and \
@@ -1736,7 +1746,8 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
             format!(
                 "Generate with less memory: a shorter chunk on Echo_Predata (partial_video_length: long clips are \
                  generated in chunks of that many frames; 65 or 33 on 12 GB), a smaller width and height, or an \
-                 mmgp profile for little VRAM on Echo_LoadModel (use_mmgp LowRAM_LowVRAM); or a larger GPU{has}"
+                 mmgp profile for little VRAM on Echo_LoadModel (use_mmgp LowRAM_LowVRAM; with lowvram on, mmgp \
+                 also quantizes the transformer to qint8, which can turn its output NaN); or a larger GPU{has}"
             )
         } else if entry == "infer_flash.py" {
             format!(
@@ -3059,6 +3070,10 @@ mod tests {
         assert!(exclude.what.contains("in custom_nodes/ComfyUI_EchoMimic/echomimic_v3/infer.py (load_v3_model)"), "{exclude:?}");
         assert!(exclude.paste.as_deref().unwrap_or_default().contains("EXCLUDE = [\"blocks.29.ffn.2\"]"));
         assert!(v.fix[1].what.starts_with("Or do not let mmgp quantize the denoising transformer: set lowvram to false"));
+        // The flash loader does not pass lowvram to mmgp.
+        e.pipeline.as_mut().unwrap().comfyui_version = Some("V3_flash".into());
+        let flash = verdict(&e);
+        assert!(flash.fix[1].what.contains("set use_mmgp to None on Echo_LoadModel and block_offload on"), "{:?}", flash.fix);
         let said = serde_json::to_string(&(&v.headline, &v.chain, &v.fix, &v.next)).unwrap();
         for other in ["UNet", "quantize_(", "app_mm.py", "app.py", "replay", "fp16"] {
             assert!(!said.contains(other), "{other} in {said}");
