@@ -1542,10 +1542,10 @@ fn comfyui_echomimic_s_v3_mode_is_judged_as_echomimicv3() {
          turned its output NaN. Frames 0-15 of the video are black."
     );
     // The workflow's use_mmgp and mmgp's own line are the evidence.
-    let link = &verdict["chain"][0];
-    let mut cited = cited_codes(&report, link);
+    let quantization = &verdict["chain"][0];
+    let mut cited = cited_codes(&report, quantization);
     cited.sort();
-    assert_eq!(cited, ["C113", "L110"], "{link}");
+    assert_eq!(cited, ["C113", "L110"], "{quantization}");
     let workflow = artifact(&report, "user/default/workflows/echomimic_v3.json");
     let c113 = workflow["findings"].as_array().unwrap().iter().map(|id| finding(&report, id.as_str().unwrap()));
     let c113: Vec<&Value> = c113.filter(|f| f["code"] == "C113").collect();
@@ -1636,6 +1636,30 @@ fn comfyui_echomimic_s_v3_mode_is_judged_as_echomimicv3() {
     let mut cited = cited_codes(&report, &verdict["chain"][0]);
     cited.sort();
     assert_eq!(cited, ["C113", "L110"]);
+
+    // V3_flash with an mmgp profile: its loader stops at a key config.yaml does not hold.
+    let (_dir, run_dir) = copy_of("deploy_comfyui_v3");
+    std::fs::remove_file(run_dir.join("output/482913_echo.mp4")).unwrap();
+    replace_in(&run_dir.join("user/default/workflows/echomimic_v3.json"), "\"V3\"\n", "\"V3_flash\"\n");
+    let log = run_dir.join("user/comfyui.log");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let started: Vec<&str> = text.lines().take(5).collect();
+    let stopped = format!(
+        "{}\n2025-09-02T18:56:00.100000 - !!! Exception during processing !!! Missing key quantize_transformer\n\
+         2025-09-02T18:56:00.100100 - Traceback (most recent call last):\n\
+         \x20 File \"/srv/ComfyUI/custom_nodes/ComfyUI_EchoMimic/echomimic_v3/infer_flash_pro.py\", line 291, in load_v3_flash\n\
+         \x20   offload.profile(pipeline, profile_type.LowRAM_LowVRAM,quantizeTransformer=config.quantize_transformer)\n\
+         omegaconf.errors.ConfigAttributeError: Missing key quantize_transformer\n\
+         \x20   full_key: quantize_transformer\n\n",
+        started.join("\n")
+    );
+    std::fs::write(&log, stopped).unwrap();
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["root_cause"]["code"], "K113", "{stderr}");
+    assert_eq!(cited_codes(&report, link(&report, "workflow")), ["C115"]);
+    assert_eq!(link(&report, "model load")["basis"], "observed");
+    assert!(verdict["fix"][0]["what"].as_str().unwrap().starts_with("Set use_mmgp to None and block_offload on"));
 
     // Out of GPU memory in the sampler: the node's chunk length is the fix.
     let (_dir, run_dir) = copy_of("deploy_comfyui_v3");

@@ -557,9 +557,15 @@ fn echomimic_v3(loader: &GraphNode, version: &str, out: &mut findings::Sink, set
     }
     let key = "Echo_LoadModel.use_mmgp";
     if version == "V3_flash" {
-        let meaning = "the flash loader passes mmgp config.yaml's quantize_transformer, which config.yaml does not \
-                       hold: with omegaconf 2.1 or later the load stops at `Missing key quantize_transformer`";
-        settings.push(Setting::new(key, profile.clone(), meaning.into(), Some(line)));
+        out.push(findings::loader_setting_stops(
+            key,
+            line,
+            &format!(
+                "use_mmgp {profile} with version V3_flash: the flash loader passes mmgp config.yaml's \
+                 quantize_transformer, which config.yaml does not hold, and stops at load (`Missing key \
+                 quantize_transformer`)"
+            ),
+        ));
     } else if matches!(loader.get("lowvram"), Some((Node::Bool(false), _))) {
         let meaning = "mmgp offloads the pipeline; lowvram false keeps the transformer unquantized (in the node's \
                        versions since August 20, 2025; before, every profile quantized it)";
@@ -833,9 +839,13 @@ mod tests {
         assert!(example.findings.is_empty());
         // The flash loader asks config.yaml for a flag it does not hold.
         let flash = checked(&loader(r#""Wan2.1_VAE.pth", "None", true, "audio_drived", true, false, true, "LowRAM_LowVRAM", "V3_flash""#));
-        assert!(flash.findings.is_empty());
+        assert_eq!(codes(&flash), ["C115"]);
+        assert_eq!(flash.findings[0].subject.key.as_deref(), Some("Echo_LoadModel.use_mmgp"));
+        assert!(flash.findings[0].message.contains("Missing key quantize_transformer"), "{}", flash.findings[0].message);
         assert_eq!(setting(&flash, ECHOMIMIC_V3).map(|s| s.value), Some("V3_flash".to_string()));
-        assert!(setting(&flash, "Echo_LoadModel.use_mmgp").unwrap().meaning.contains("Missing key quantize_transformer"));
+        let flash_offloads =
+            checked(&loader(r#""Wan2.1_VAE.pth", "None", true, "audio_drived", true, false, true, "None", "V3_flash""#));
+        assert!(flash_offloads.findings.is_empty());
         // EchoMimicV2 and V1 are not EchoMimicV3.
         let v2 = checked(&loader(r#""sd-vae-ft-mse.safetensors", "None", true, "audio_drived", true, true, true, "LowRAM_LowVRAM", "V2""#));
         assert!(setting(&v2, ECHOMIMIC_V3).is_none() && !codes(&v2).contains(&"C113"));

@@ -139,6 +139,11 @@ pub(crate) fn quantization(key: &str, line: u64, value: &str, scheme: Option<Qua
     finding
 }
 
+/// A loader setting the node cannot load with (C115): `key` at `line`, and why.
+pub(crate) fn loader_setting_stops(key: &str, line: u64, why: &str) -> Finding {
+    Finding::new(&rules::LOADER_SETTING_STOPS, format!("{key}: {why}")).with_subject(at(key, Some(line)))
+}
+
 /// An input of test case `number` (a reference image, an audio file, a
 /// pose folder, or an entry read as the wrong one), what is wrong with it,
 /// and whether `infer_acc.py` stops at it (`evidence.stops`).

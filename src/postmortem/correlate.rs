@@ -185,6 +185,8 @@ pub(crate) struct Evidence {
     /// Config lines of sizes and context windows the pipeline cannot run
     /// with (C107, C108, C109).
     setting_lines: Vec<Cited>,
+    /// Workflow lines of a loader setting the node cannot load with (C115).
+    loader_settings: Vec<Cited>,
     errors: usize,
     warnings: usize,
     videos: Vec<String>,
@@ -635,6 +637,8 @@ impl Evidence {
             Some(&mut self.oom_lines)
         } else if f.is(&log::SHAPE_MISMATCH) {
             Some(&mut self.shape_lines)
+        } else if f.is(&config::LOADER_SETTING_STOPS) {
+            Some(&mut self.loader_settings)
         } else if f.is(&config::SIZE_NOT_MULTIPLE_OF_8)
             || f.is(&config::SIZE_NOT_POSE_SIZE)
             || f.is(&config::CONTEXT_WINDOWS)
@@ -704,6 +708,12 @@ impl Evidence {
         } else {
             "activations overflow fp16 and NaN spreads through the denoising steps (no dump to confirm it)"
         }
+    }
+
+    /// The log's exception lines of the load a loader setting stops
+    /// (omegaconf's `Missing key quantize_transformer`).
+    fn loader_stop_lines(&self) -> Vec<Cited> {
+        self.exception_lines.iter().filter(|c| c.at.contains("quantize_transformer")).cloned().collect()
     }
 
     fn unet_producer(&self) -> Option<&Producer> {
@@ -848,15 +858,17 @@ fn candidates(e: &Evidence) -> Vec<Candidate> {
             "the GPU ran out of memory in a run, but that does not make frames NaN or black".into(),
         );
     }
-    if !e.shape_lines.is_empty() {
+    if !e.shape_lines.is_empty() || !e.loader_settings.is_empty() {
         let mut found = ids(&e.shape_lines);
         found.extend(ids(&e.setting_lines));
-        push(
-            &cause::SETTINGS_STOPPED_THE_RUN,
-            if e.symptoms() { 2 } else { 7 },
-            found,
-            "a shape error stopped a run, but that does not make frames NaN or black".into(),
-        );
+        found.extend(ids(&e.loader_settings));
+        found.extend(ids(&e.loader_stop_lines()));
+        let why = if e.shape_lines.is_empty() {
+            "the workflow's loader setting stops a run at load, but a run that made frames got past it"
+        } else {
+            "a shape error stopped a run, but that does not make frames NaN or black"
+        };
+        push(&cause::SETTINGS_STOPPED_THE_RUN, if e.symptoms() { 2 } else { 7 }, found, why.into());
     }
     if !e.case_lines.is_empty() || !e.input_lines.is_empty() {
         // Observed in a traceback, or predicted from the config alone.
@@ -1143,8 +1155,22 @@ fn chain(rule: &'static Rule, e: &Evidence) -> Vec<Link> {
             let says = "the run's config asks for a size or context windows the pipeline cannot run with";
             links.push(cited_link("config", says.into(), &e.setting_lines));
         }
-        let says = "a shape error stopped the run before a video was written";
-        links.push(cited_link("generation", says.into(), &e.shape_lines));
+        if !e.loader_settings.is_empty() {
+            let says = "the workflow gives ComfyUI_EchoMimic's flash loader an mmgp profile: it reads \
+                        quantize_transformer from config.yaml, which does not hold it";
+            links.push(cited_link("workflow", says.into(), &e.loader_settings));
+            let stopped = e.loader_stop_lines();
+            links.push(if stopped.is_empty() {
+                let says = "the load stops at omegaconf's Missing key quantize_transformer (no log line to confirm it)";
+                link("model load", says.into(), Basis::Predicted, vec![], vec![])
+            } else {
+                cited_link("model load", "the load stopped before a frame was generated".into(), &stopped)
+            });
+        }
+        if !e.shape_lines.is_empty() {
+            let says = "a shape error stopped the run before a video was written";
+            links.push(cited_link("generation", says.into(), &e.shape_lines));
+        }
     }
     if is(&cause::IMPORT_FAILED) {
         let says = if e.import_lines.iter().any(|c| c.custom_node.is_some()) {
@@ -1705,7 +1731,15 @@ fn fix(rule: &'static Rule, e: &Evidence) -> Vec<Action> {
             });
         }
     }
-    if is(&cause::SETTINGS_STOPPED_THE_RUN) {
+    if is(&cause::SETTINGS_STOPPED_THE_RUN) && !e.loader_settings.is_empty() {
+        fixes.push(Action {
+            what: "Set use_mmgp to None and block_offload on in Echo_LoadModel, as the node's V3_flash mode is \
+                   meant to run, and queue the workflow again"
+                .into(),
+            paste: None,
+        });
+    }
+    if is(&cause::SETTINGS_STOPPED_THE_RUN) && !e.shape_lines.is_empty() {
         let said = |needle: &str| e.shape_lines.iter().chain(&e.setting_lines).any(|c| c.at.contains(needle));
         if said("broadcast") || e.setting_lines.iter().any(|c| !c.at.contains("context")) {
             fixes.push(Action {

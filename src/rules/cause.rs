@@ -240,14 +240,17 @@ pub const SETTINGS_STOPPED_THE_RUN: Rule = Rule {
     detects: "A shape error in the log (L114: `could not broadcast input array from shape (768,768,3)`, \
               `range() arg 3 must not be zero`, tensor sizes that do not match), with the config findings that \
               explain it where the run's config has them (C107 size not a multiple of 8, C108 size other than the \
-              poses', C109 context windows that cannot tile the video), and no NaN or black frames in the run.",
+              poses', C109 context windows that cannot tile the video), and no NaN or black frames in the run; \
+              or a workflow's loader setting the node cannot load with (C115: ComfyUI_EchoMimic's V3_flash with an \
+              mmgp profile), with the log's `Missing key quantize_transformer` where the log has it.",
     why: "EchoMimicV2 draws poses at 768×768 and copies them into a frame of the requested size; its context \
           windows step by context_frames − context_overlap. Another size, or an overlap as large as the \
           window, stops the run before a video is written.",
     cause: "A custom `-W`/`-H` (antgroup/echomimic_v2#66), `context_overlap` ≥ `context_frames`, or weights for \
             another architecture.",
     fix: "Generate at the size the poses were drawn for (`-W 768 -H 768`), keep `context_overlap` below \
-          `context_frames` (12 and 3 by default), and check the config with `nanscope config check`.",
+          `context_frames` (12 and 3 by default), and check the config with `nanscope config check`; for C115, \
+          the setting the workflow's loader can load with (use_mmgp None for V3_flash).",
     options: "",
 };
 

@@ -230,6 +230,22 @@ pub const TEST_CASE_INPUT: Rule = Rule {
     options: "",
 };
 
+pub const LOADER_SETTING_STOPS: Rule = Rule {
+    code: "C115",
+    slug: "loader-setting-stops-the-load",
+    severity: Severity::Error,
+    summary: "the workflow gives an EchoMimic loader a setting it cannot load with",
+    detects: "ComfyUI_EchoMimic's `Echo_LoadModel` with `version` V3_flash and a `use_mmgp` profile other than \
+              None: its flash loader passes mmgp `quantizeTransformer` from config.yaml's `quantize_transformer`, \
+              a key that config.yaml does not hold.",
+    why: "omegaconf (2.1 and later) raises `ConfigAttributeError: Missing key quantize_transformer` on a key a \
+          config does not hold: the load stops before a frame is generated.",
+    cause: "A workflow made for the node's V3 mode (where use_mmgp and lowvram set up mmgp) switched to \
+            V3_flash, which the node means to run with block_offload instead.",
+    fix: "Set use_mmgp to None and block_offload on in `Echo_LoadModel`, and queue the workflow again.",
+    options: "",
+};
+
 pub const RULES: &[&Rule] = &[
     &UNREADABLE_CONFIG,
     &WEIGHT_FILE_MISSING,
@@ -245,4 +261,5 @@ pub const RULES: &[&Rule] = &[
     &UNRECOGNIZED_CONFIG,
     &QUANTIZATION_CONFIGURED,
     &TEST_CASE_INPUT,
+    &LOADER_SETTING_STOPS,
 ];
