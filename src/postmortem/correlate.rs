@@ -1465,22 +1465,7 @@ fn transformer_quantization_fixes(e: &Evidence) -> Vec<Action> {
     let modules = exclude_list(e);
     let entry = e.echomimic_v3().unwrap_or_default();
     if !modules.is_empty() && e.mmgp() {
-        let quoted: Vec<String> = modules.iter().map(|m| format!("{m:?}")).collect();
-        fixes.push(Action {
-            what: format!(
-                "{}: quantize it yourself without them before {entry} hands the pipeline to mmgp, which then \
-                 leaves it as it is",
-                keep_out(modules.len(), "denoising transformer")
-            ),
-            paste: Some(format!(
-                "# {entry}, before offload.profile(...):\n\
-                 from optimum.quanto import freeze, qint8, quantize\n\
-                 EXCLUDE = [{}]\n\
-                 quantize(pipeline.transformer, weights=qint8, exclude=EXCLUDE)\n\
-                 freeze(pipeline.transformer)",
-                quoted.join(", ")
-            )),
-        });
+        fixes.push(quanto_exclude(&modules, entry));
     } else if !modules.is_empty() {
         fixes.push(torchao_exclude(&modules, "denoising transformer", "pipeline.transformer"));
     }
@@ -1510,6 +1495,29 @@ fn transformer_quantization_fixes(e: &Evidence) -> Vec<Action> {
     fixes
 }
 
+/// The modules to keep out of mmgp's quantization of EchoMimicV3's
+/// transformer: quantized beforehand with quanto's `exclude` list in
+/// `source` (app_mm.py, or the node's loader), before the
+/// `offload.profile` call, which then leaves the transformer as it is.
+fn quanto_exclude(modules: &[String], source: &str) -> Action {
+    let quoted: Vec<String> = modules.iter().map(|m| format!("{m:?}")).collect();
+    Action {
+        what: format!(
+            "{}: quantize it yourself without them in {source}, before offload.profile(...); mmgp then leaves it \
+             as it is",
+            keep_out(modules.len(), "denoising transformer")
+        ),
+        paste: Some(format!(
+            "# {source}, before offload.profile(...):\n\
+             from optimum.quanto import freeze, qint8, quantize\n\
+             EXCLUDE = [{}]\n\
+             quantize(pipeline.transformer, weights=qint8, exclude=EXCLUDE)\n\
+             freeze(pipeline.transformer)",
+            quoted.join(", ")
+        )),
+    }
+}
+
 /// [`transformer_quantization_fixes`] where ComfyUI_EchoMimic ran
 /// EchoMimicV3: its loader hands the pipeline to mmgp with
 /// `quantizeTransformer` set from the `lowvram` widget, so the workflow is
@@ -1520,22 +1528,7 @@ fn comfyui_transformer_quantization_fixes(e: &Evidence) -> Vec<Action> {
     let modules = exclude_list(e);
     let loader = e.v3().map(Recognised::loader_source).unwrap_or_default();
     if !modules.is_empty() {
-        let quoted: Vec<String> = modules.iter().map(|m| format!("{m:?}")).collect();
-        fixes.push(Action {
-            what: format!(
-                "{}: quantize it yourself without them in {loader}, before offload.profile(...); mmgp then leaves \
-                 it as it is",
-                keep_out(modules.len(), "denoising transformer")
-            ),
-            paste: Some(format!(
-                "# {loader}, before offload.profile(...):\n\
-                 from optimum.quanto import freeze, qint8, quantize\n\
-                 EXCLUDE = [{}]\n\
-                 quantize(pipeline.transformer, weights=qint8, exclude=EXCLUDE)\n\
-                 freeze(pipeline.transformer)",
-                quoted.join(", ")
-            )),
-        });
+        fixes.push(quanto_exclude(&modules, &loader));
     }
     let lead = if modules.is_empty() { "Do not" } else { "Or do not" };
     let flash = e.v3().is_some_and(|p| p.comfyui_version.as_deref() == Some("V3_flash"));
