@@ -1591,6 +1591,22 @@ fn comfyui_echomimic_s_v3_mode_is_judged_as_echomimicv3() {
     let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
     assert_eq!(report["verdict"]["root_cause"]["code"], "K108", "{stderr}");
     assert_eq!(report["evidence"]["pipeline"]["entry_point"], "ComfyUI_EchoMimic");
+    // A copy of the node older than August 20, 2025 passes mmgp no
+    // quantizeTransformer: mmgp quantizes whatever lowvram says.
+    let loader = run_dir.join("custom_nodes/ComfyUI_EchoMimic/echomimic_v3/infer.py");
+    replace_in(&loader, ",\n                        quantizeTransformer=config.quantize_transformer)", ")");
+    let (_, report, stderr) = run(&[run_dir.to_str().unwrap()]);
+    let verdict = &report["verdict"];
+    assert_eq!(verdict["root_cause"]["code"], "K101", "{stderr}");
+    assert_eq!(
+        verdict["chain"][0]["evidence"],
+        json!(["infer.py:4: offload.profile(…) leaves mmgp's quantizeTransformer on, its default"])
+    );
+    assert_eq!(verdict["fix"][0]["paste"], "cd custom_nodes/ComfyUI_EchoMimic && git pull");
+    assert_eq!(
+        artifact(&report, "models/echo_mimic/diffusion_pytorch_model.safetensors")["checks"],
+        json!(["weights", "weights --simulate"])
+    );
 
     // No workflow kept: the log's path into the node's echomimic_v3/ and mmgp's line tell it.
     let (_dir, run_dir) = copy_of("deploy_comfyui_v3");

@@ -386,7 +386,9 @@ impl Evidence {
     /// profile that quantizes (its workflow or mmgp's own line says so).
     fn mmgp(&self) -> bool {
         match self.v3() {
-            Some(p) if p.in_comfyui() => self.quant_lines.iter().any(|c| c.models.iter().any(|m| m == "transformer")),
+            Some(p) if p.in_comfyui() => {
+                p.mmgp_quantizes().is_some() || self.quant_lines.iter().any(|c| c.models.iter().any(|m| m == "transformer"))
+            }
             Some(p) => p.entry_point == super::pipeline::MMGP_ENTRY,
             None => false,
         }
@@ -1532,7 +1534,17 @@ fn comfyui_transformer_quantization_fixes(e: &Evidence) -> Vec<Action> {
     }
     let lead = if modules.is_empty() { "Do not" } else { "Or do not" };
     let flash = e.v3().is_some_and(|p| p.comfyui_version.as_deref() == Some("V3_flash"));
-    if e.mmgp() && flash {
+    if let Some(at) = e.mmgp_quantizes() {
+        fixes.push(Action {
+            what: format!(
+                "{lead} let mmgp quantize the denoising transformer: this copy of the node passes mmgp no \
+                 quantizeTransformer ({at}), so mmgp quantizes whatever lowvram says; update ComfyUI_EchoMimic \
+                 (since August 20, 2025 it passes lowvram as that flag) and keep lowvram false, or set use_mmgp \
+                 to None if the GPU holds the whole pipeline"
+            ),
+            paste: Some("cd custom_nodes/ComfyUI_EchoMimic && git pull".into()),
+        });
+    } else if e.mmgp() && flash {
         fixes.push(Action {
             what: format!(
                 "{lead} let mmgp quantize the denoising transformer: set use_mmgp to None on Echo_LoadModel and \

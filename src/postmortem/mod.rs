@@ -303,12 +303,10 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     unused.extend(prompts::saved_workflows_not_run(&artifacts, &workflows, &ran, &unused));
     let read = stated.of_used(&unused);
     // The workflow that ran says ComfyUI_EchoMimic ran EchoMimicV3.
-    if let Some((i, version, line)) = &read.echomimic_v3 {
-        let name = prompts::file_name(&artifacts[*i].path);
-        let at = line.map_or_else(|| name.clone(), |line| format!("{name}:{line}"));
-        pipeline = Some(pipeline::comfyui_v3(pipeline.take(), &artifacts, version, &at));
+    if let Some(node) = &read.echomimic_v3 {
+        pipeline = Some(pipeline::comfyui_v3(pipeline.take(), &artifacts, node));
         let listed: Vec<usize> = unused.iter().map(|(i, _)| *i).collect();
-        let v2 = pipeline::echomimic_v2_checkpoints(&artifacts, version);
+        let v2 = pipeline::echomimic_v2_checkpoints(&artifacts, &node.version);
         unused.extend(v2.into_iter().filter(|(i, _)| !listed.contains(i)));
     }
     let echomimic_v3 = pipeline.as_ref().filter(|p| p.pipeline == Pipeline::EchomimicV3);

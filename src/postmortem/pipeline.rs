@@ -81,7 +81,7 @@ impl Recognised {
     /// Where app_mm.py, when it is what ran, has mmgp quantize the
     /// transformer (`app_mm.py:222`).
     pub fn mmgp_quantizes(&self) -> Option<&str> {
-        self.mmgp_profile.as_deref().filter(|_| self.entry_point == MMGP_ENTRY)
+        self.mmgp_profile.as_deref().filter(|_| self.entry_point == MMGP_ENTRY || self.in_comfyui())
     }
 
     /// Whether ComfyUI_EchoMimic's node ran EchoMimicV3.
@@ -400,9 +400,15 @@ fn comfyui_node_v3_path(line: &str) -> bool {
 }
 
 /// EchoMimicV3 run by ComfyUI_EchoMimic, as the workflow that ran says
-/// (`Echo_LoadModel.version` V3 or V3_flash, stated at `at`). What a log
-/// showed of EchoMimicV3 is kept; the entry point is the node.
-pub(crate) fn comfyui_v3(found: Option<Recognised>, artifacts: &[Artifact], version: &str, at: &str) -> Recognised {
+/// (`Echo_LoadModel.version` V3 or V3_flash). What a log showed of
+/// EchoMimicV3 is kept; the entry point is the node. With an mmgp profile
+/// and `lowvram` off, the node's own `offload.profile(` call is read: one
+/// that passes no `quantizeTransformer` (the node before August 20, 2025)
+/// leaves mmgp's default, which quantizes.
+pub(crate) fn comfyui_v3(found: Option<Recognised>, artifacts: &[Artifact], node: &super::prompts::NodeV3) -> Recognised {
+    let name = artifacts.get(node.artifact).map_or_else(|| "the workflow".to_string(), |a| file_name(&a.path));
+    let at = node.line.map_or_else(|| name.clone(), |line| format!("{name}:{line}"));
+    let version = node.version.as_str();
     let shown = format!("{at}: Echo_LoadModel.version {version} ({COMFYUI_ENTRY} runs EchoMimicV3)");
     let recognised_by = match found.filter(|f| f.pipeline == Pipeline::EchomimicV3) {
         Some(f) if f.in_comfyui() => format!("{shown}; {}", f.recognised_by),
@@ -416,9 +422,20 @@ pub(crate) fn comfyui_v3(found: Option<Recognised>, artifacts: &[Artifact], vers
         checkout: None,
         transformer: comfyui_transformer(artifacts, version),
         either_web_ui: false,
-        mmgp_profile: None,
+        mmgp_profile: node_loader(artifacts)
+            .filter(|_| node.mmgp_lowvram_off && version == "V3")
+            .and_then(|infer| read_profile_call(Path::new(infer), flagless_profile_call)),
         comfyui_version: Some(version.to_string()),
     }
+}
+
+/// The node's V3 loader source among the artifacts:
+/// `custom_nodes/<EchoMimic node>/echomimic_v3/infer.py`.
+fn node_loader(artifacts: &[Artifact]) -> Option<&str> {
+    artifacts.iter().map(|a| a.path.as_str()).find(|path| {
+        let parts = super::prompts::components(path);
+        matches!(parts.as_slice(), [.., "custom_nodes", node, "echomimic_v3", "infer.py"] if super::discover::echomimic_node(node))
+    })
 }
 
 /// EchoMimicV2's checkpoints (its UNets, motion module, pose encoder,
@@ -470,16 +487,36 @@ const SOURCE_HEAD: u64 = 256 << 10;
 /// `app_mm.py:LINE` of the script's `offload.profile(` call, when the call
 /// leaves mmgp's `quantizeTransformer` on (its default).
 fn mmgp_profile(script: &Path) -> Option<String> {
+    read_profile_call(script, quantizing_profile_call)
+}
+
+/// `FILE:LINE` of the `offload.profile(` call in the source at `path`
+/// that `quantizes` picks.
+fn read_profile_call(path: &Path, quantizes: fn(&str) -> Option<usize>) -> Option<String> {
     use std::io::Read;
     let mut bytes = Vec::new();
-    std::fs::File::open(script).ok()?.take(SOURCE_HEAD).read_to_end(&mut bytes).ok()?;
-    let line = quantizing_profile_call(&String::from_utf8_lossy(&bytes))?;
-    Some(format!("{}:{line}", file_name(&script.display().to_string())))
+    std::fs::File::open(path).ok()?.take(SOURCE_HEAD).read_to_end(&mut bytes).ok()?;
+    let line = quantizes(&String::from_utf8_lossy(&bytes))?;
+    Some(format!("{}:{line}", file_name(&path.display().to_string())))
 }
 
 /// The line of the first `offload.profile(` call in `source`, unless the
 /// call passes `quantizeTransformer=False`.
 fn quantizing_profile_call(source: &str) -> Option<usize> {
+    let (line, call) = profile_call(source)?;
+    (!call.contains("quantizeTransformer=False")).then_some(line)
+}
+
+/// The line of the first `offload.profile(` call in `source` when it
+/// passes no `quantizeTransformer` at all: mmgp's default, on.
+fn flagless_profile_call(source: &str) -> Option<usize> {
+    let (line, call) = profile_call(source)?;
+    (!call.contains("quantizeTransformer")).then_some(line)
+}
+
+/// The line of the first `offload.profile(` call in `source`, and the
+/// call's text without whitespace.
+fn profile_call(source: &str) -> Option<(usize, String)> {
     let at = source.find("offload.profile(")?;
     // The call's text: up to the parenthesis that closes it.
     let mut depth = 0usize;
@@ -496,7 +533,7 @@ fn quantizing_profile_call(source: &str) -> Option<usize> {
         })
         .unwrap_or(&source[at..]);
     let words: String = call.chars().filter(|c| !c.is_whitespace()).collect();
-    (!words.contains("quantizeTransformer=False")).then(|| source[..at].matches('\n').count() + 1)
+    Some((source[..at].matches('\n').count() + 1, words))
 }
 
 /// Where a log shows mmgp at work (`log:line`): its banner, its
@@ -613,27 +650,39 @@ mod tests {
             weights("ComfyUI/models/echo_mimic/echomimicv3-flash-pro/diffusion_pytorch_model.safetensors", None),
             weights("ComfyUI/models/echo_mimic/v2/denoising_unet.pth", Some(Component::DenoisingUnet)),
             weights("ComfyUI/models/vae/Wan2.1_VAE.pth", Some(Component::Vae)),
+            Artifact::new(Path::new("ComfyUI/user/default/workflows/echomimic_v3.json"), ArtifactKind::Config, "t"),
         ];
-        let v3 = comfyui_v3(None, &artifacts, "V3", "echomimic_v3.json:143");
+        let node = |version: &str| super::super::prompts::NodeV3 {
+            artifact: 5,
+            version: version.into(),
+            line: Some(143),
+            mmgp_lowvram_off: false,
+        };
+        let v3 = comfyui_v3(None, &artifacts, &node("V3"));
         assert_eq!(v3.recognised_by, "echomimic_v3.json:143: Echo_LoadModel.version V3 (ComfyUI_EchoMimic runs EchoMimicV3)");
         assert_eq!(v3.transformer.as_deref(), Some("ComfyUI/models/echo_mimic/diffusion_pytorch_model.safetensors"));
         assert_eq!(v3.loader_source(), "custom_nodes/ComfyUI_EchoMimic/echomimic_v3/infer.py (load_v3_model)");
-        let flash = comfyui_v3(None, &artifacts, "V3_flash", "w.json:9");
+        let flash = comfyui_v3(None, &artifacts, &node("V3_flash"));
         assert_eq!(
             flash.transformer.as_deref(),
             Some("ComfyUI/models/echo_mimic/echomimicv3-flash-pro/diffusion_pytorch_model.safetensors")
         );
         assert!(flash.loader_source().ends_with("infer_flash_pro.py (load_v3_flash)"));
-        let base_only = comfyui_v3(None, &artifacts[..1], "V3", "w.json:9");
+        let base_only = comfyui_v3(None, &artifacts[..1], &node("V3"));
         assert_eq!(base_only.transformer.as_deref(), Some("ComfyUI/models/echo_mimic/transformer"));
         let unread = echomimic_v2_checkpoints(&artifacts, "V3");
         assert_eq!(unread.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [3]);
         // What a log showed of the node is kept; an app_mm.py run is not the node's.
         let shown = recognise(&[], &[log("/x/custom_nodes/ComfyUI_EchoMimic/echomimic_v3/infer.py:3: w\n")]);
-        let kept = comfyui_v3(shown, &artifacts, "V3", "w.json:9");
+        let kept = comfyui_v3(shown, &artifacts, &node("V3"));
         assert!(kept.recognised_by.ends_with("; nohup.out:1 names ComfyUI_EchoMimic's echomimic_v3/"), "{}", kept.recognised_by);
+        // A node that passes mmgp no quantizeTransformer leaves mmgp's default, on.
+        assert_eq!(flagless_profile_call("offload.profile(pipeline, profile_type.LowRAM_LowVRAM)\n"), Some(1));
+        let passed = "x = 1\noffload.profile(pipeline, p,\n    quantizeTransformer=config.quantize_transformer)\n";
+        assert_eq!(flagless_profile_call(passed), None);
+        assert_eq!(quantizing_profile_call(passed), Some(2));
         let app_mm = recognise(&[], &[log("$ python app_mm.py\n")]);
-        assert_eq!(comfyui_v3(app_mm, &artifacts, "V3", "w.json:9").recognised_by, "w.json:9: Echo_LoadModel.version V3 (ComfyUI_EchoMimic runs EchoMimicV3)");
+        assert!(comfyui_v3(app_mm, &artifacts, &node("V3")).recognised_by.ends_with("(ComfyUI_EchoMimic runs EchoMimicV3)"));
     }
 
     #[test]
@@ -841,7 +890,7 @@ mod tests {
         fn any_source_is_read_for_mmgp_s_call_without_a_panic(
             source in "(offload\\.profile\\(|quantizeTransformer|=|False|[()\n ,]|é|x){0,40}",
         ) {
-            if let Some(line) = quantizing_profile_call(&source) {
+            for line in [quantizing_profile_call(&source), flagless_profile_call(&source)].into_iter().flatten() {
                 proptest::prop_assert!(line >= 1 && line <= source.matches('\n').count() + 1);
             }
         }
@@ -850,7 +899,8 @@ mod tests {
         fn any_log_is_read_without_a_panic(text in "(File \"|python |[a-z_./ ]|infer_flash\\.py|\n|é){0,40}") {
             let found = recognise(&[], &[log(&text)]);
             if let Some(found) = found {
-                proptest::prop_assert!(V3_ENTRY_POINTS.contains(&found.entry_point.as_str()));
+                let entry = found.entry_point.as_str();
+                proptest::prop_assert!(V3_ENTRY_POINTS.contains(&entry) || entry == COMFYUI_ENTRY);
             }
         }
     }

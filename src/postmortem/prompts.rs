@@ -591,9 +591,20 @@ pub(crate) struct Stated {
     /// Logs and clips that show one of EchoMimicV2's web UIs ran, each
     /// with what shows it.
     uis: Vec<(Ui, String)>,
-    /// Workflows that run EchoMimicV3 through ComfyUI_EchoMimic: the
-    /// loader's version and the line that states it.
-    echomimic_v3: Vec<(usize, String, Option<u64>)>,
+    /// Workflows that run EchoMimicV3 through ComfyUI_EchoMimic.
+    echomimic_v3: Vec<NodeV3>,
+}
+
+/// A workflow that runs EchoMimicV3 through ComfyUI_EchoMimic's loader.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeV3 {
+    pub artifact: usize,
+    /// The loader's `version` (`V3`, `V3_flash`) and the line that states it.
+    pub version: String,
+    pub line: Option<u64>,
+    /// An mmgp profile with `lowvram` off: the node's versions since
+    /// August 20, 2025 keep the transformer unquantized, older ones do not.
+    pub mmgp_lowvram_off: bool,
 }
 
 /// One of EchoMimicV2's web UIs ran, as a log or a clip shows.
@@ -615,9 +626,8 @@ pub(crate) struct RunRead {
     /// The checkpoints the first of them loads, by their place below the
     /// ComfyUI folder.
     pub weights: Vec<(Component, String)>,
-    /// The first of them that runs EchoMimicV3 through ComfyUI_EchoMimic:
-    /// the workflow's artifact, the loader's version and its line.
-    pub echomimic_v3: Option<(usize, String, Option<u64>)>,
+    /// The first of them that runs EchoMimicV3 through ComfyUI_EchoMimic.
+    pub echomimic_v3: Option<NodeV3>,
 }
 
 impl RunRead {
@@ -697,7 +707,14 @@ impl Stated {
             self.weights.push((artifact, weights));
         }
         if let Some(v3) = settings.iter().find(|s| s.key == crate::config::ECHOMIMIC_V3) {
-            self.echomimic_v3.push((artifact, v3.value.clone(), v3.line));
+            let value = |key: &str| settings.iter().find(|s| s.key == key).map(|s| s.value.as_str());
+            let profile = value("Echo_LoadModel.use_mmgp").is_some_and(|p| p != "None");
+            self.echomimic_v3.push(NodeV3 {
+                artifact,
+                version: v3.value.clone(),
+                line: v3.line,
+                mmgp_lowvram_off: profile && value("Echo_LoadModel.lowvram") == Some("false"),
+            });
         }
     }
 
@@ -772,7 +789,7 @@ impl Stated {
             fps: self.fps.into_iter().find(|(i, _)| used(i)).map(|(_, f)| f),
             poses_repeat: self.poses_repeat.iter().any(used),
             weights: self.weights.into_iter().find(|(i, _)| used(i)).map(|(_, w)| w).unwrap_or_default(),
-            echomimic_v3: self.echomimic_v3.into_iter().find(|(i, _, _)| used(i)),
+            echomimic_v3: self.echomimic_v3.into_iter().find(|n| used(&n.artifact)),
         }
     }
 }
