@@ -157,6 +157,13 @@ fn keys_not_read(findings: &mut [(usize, Finding)], configs: &[usize], script: &
     }
 }
 
+/// Adds to `unused` the artifacts of `more` it does not list yet, each
+/// with its reason; one already listed keeps its first.
+fn add_unused(unused: &mut Vec<(usize, String)>, more: Vec<(usize, String)>) {
+    let listed: Vec<usize> = unused.iter().map(|(i, _)| *i).collect();
+    unused.extend(more.into_iter().filter(|(i, _)| !listed.contains(i)));
+}
+
 /// Discovers, checks and judges.
 pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     let found = discover(&options.roots, &options.explicit);
@@ -296,8 +303,7 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     if let Some(v3) = echomimic_v3 {
         unused.extend(pipeline::face_masks(&artifacts));
         if let Some(checkout) = &v3.checkout {
-            let listed: Vec<usize> = unused.iter().map(|(i, _)| *i).collect();
-            unused.extend(pipeline::readme_pictures(&artifacts, checkout).into_iter().filter(|(i, _)| !listed.contains(i)));
+            add_unused(&mut unused, pipeline::readme_pictures(&artifacts, checkout));
         }
     }
     unused.extend(prompts::saved_workflows_not_run(&artifacts, &workflows, &ran, &unused));
@@ -305,14 +311,11 @@ pub fn run(options: &PostmortemOptions, progress: &dyn Progress) -> Postmortem {
     // The workflow that ran says ComfyUI_EchoMimic ran EchoMimicV3.
     if let Some(node) = &read.echomimic_v3 {
         pipeline = Some(pipeline::comfyui_v3(pipeline.take(), &artifacts, node));
-        let listed: Vec<usize> = unused.iter().map(|(i, _)| *i).collect();
-        let v2 = pipeline::echomimic_v2_checkpoints(&artifacts, &node.version);
-        unused.extend(v2.into_iter().filter(|(i, _)| !listed.contains(i)));
+        add_unused(&mut unused, pipeline::echomimic_v2_checkpoints(&artifacts, &node.version));
     }
     let echomimic_v3 = pipeline.as_ref().filter(|p| p.pipeline == Pipeline::EchomimicV3);
     if echomimic_v3.is_some() {
-        let listed: Vec<usize> = unused.iter().map(|(i, _)| *i).collect();
-        unused.extend(pipeline::pose_folders(&artifacts).into_iter().filter(|(i, _)| !listed.contains(i)));
+        add_unused(&mut unused, pipeline::pose_folders(&artifacts));
     }
     unused.extend(prompts::not_loaded(&artifacts, &read.loaded));
     for i in outputs::comfyui_outputs(&artifacts, &read.loaded) {

@@ -78,8 +78,9 @@ pub struct Launch {
 }
 
 impl Recognised {
-    /// Where app_mm.py, when it is what ran, has mmgp quantize the
-    /// transformer (`app_mm.py:222`).
+    /// Where the code that ran has mmgp quantize the transformer: app_mm.py's
+    /// profile call (`app_mm.py:222`), or a ComfyUI_EchoMimic copy's call
+    /// that passes no `quantizeTransformer` (`infer.py:249`).
     pub fn mmgp_quantizes(&self) -> Option<&str> {
         self.mmgp_profile.as_deref().filter(|_| self.entry_point == MMGP_ENTRY || self.in_comfyui())
     }
@@ -462,19 +463,17 @@ pub(crate) fn pose_folders(artifacts: &[Artifact]) -> Vec<(usize, String)> {
 /// The transformer weights ComfyUI_EchoMimic loads over the Wan2.1 base it
 /// builds from `models/echo_mimic/transformer/`: EchoMimicV3's
 /// (`models/echo_mimic/diffusion_pytorch_model.safetensors`), or the flash
-/// model's in `echomimicv3-flash-pro/`; the base when neither is here.
+/// model's in `echomimicv3-flash-pro/`; the base (a `transformer` folder,
+/// as [`transformer`] finds it) when neither is here.
 fn comfyui_transformer(artifacts: &[Artifact], version: &str) -> Option<String> {
     let own: &[&str] = if version == "V3_flash" {
         &["echo_mimic", "echomimicv3-flash-pro"]
     } else {
         &["models", "echo_mimic", "diffusion_pytorch_model.safetensors"]
     };
-    let weights = || artifacts.iter().filter(|a| a.kind == ArtifactKind::Weights);
-    let holds = |a: &&Artifact, run: &[&str]| super::prompts::components(&a.path).windows(run.len()).any(|w| w == run);
-    weights()
-        .find(|a| holds(a, own))
-        .or_else(|| weights().find(|a| holds(a, &["echo_mimic", "transformer"])))
-        .map(|a| a.path.clone())
+    let holds = |a: &&Artifact| super::prompts::components(&a.path).windows(own.len()).any(|w| w == own);
+    let found = artifacts.iter().filter(|a| a.kind == ArtifactKind::Weights).find(holds);
+    found.map(|a| a.path.clone()).or_else(|| transformer(artifacts))
 }
 
 /// EchoMimicV3's script that offloads its pipeline through mmgp, whose
